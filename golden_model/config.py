@@ -1,0 +1,337 @@
+"""The one configuration object of the accelerator.
+
+`AccelConfig` is read by the golden model, the RTL generator (`hw`), the cocotb testbenches (`tb`)
+and the reports (`synth`).  It is frozen: derive a variant with `dataclasses.replace` or
+`AccelConfig.with_overrides`.  Every field is validated on construction; an invalid value raises
+`ConfigError` naming the parameter and its allowed range.
+
+All numeric choices here are this project's own (the source papers' hardware parameters are not
+available to us); see docs/fixed_point.md for the arithmetic they define.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+POLICIES = ("bisection", "fwa", "ksection")
+PERPLEXITY_SEARCHES = ("fixed", "fwa")
+
+
+class ConfigError(ValueError):
+    """An accelerator parameter is out of its allowed range."""
+
+
+def _check_int(name: str, value: Any, lo: int, hi: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{name} must be an integer in [{lo}, {hi}], got {value!r}")
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name}={value} is out of range: allowed [{lo}, {hi}]")
+
+
+def _check_float(name: str, value: Any, lo: float, hi: float, lo_open: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number in {'(' if lo_open else '['}{lo}, {hi}], got {value!r}")
+    if value > hi or value < lo or (lo_open and value == lo):
+        raise ConfigError(f"{name}={value} is out of range: allowed {'(' if lo_open else '['}{lo}, {hi}]")
+
+
+def bit_length(x: int) -> int:
+    return int(x).bit_length()
+
+
+@dataclass(frozen=True)
+class AccelConfig:
+    """Parameters of the AdapSNE accelerator and of its golden model.
+
+    Parameters
+    ----------
+    name : str
+        Preset name (informational).
+    lanes : int
+        K, number of PE lanes; in the search phase each lane evaluates one candidate per pass.
+    n_max : int
+        Largest class size (points per class) the on-chip memories hold.
+    d_max : int
+        Largest feature dimension.
+    feature_bits : int
+        Width of one unsigned feature; features must lie in [0, 2**feature_bits - 1].
+    w_frac : int
+        Fraction bits of the exp2 result w = 2^-t (format UQ1.w_frac) and of the Z accumulator.
+    t_frac : int
+        Fraction bits of the exponent argument t = b * (D - m).
+    u_frac : int
+        Fraction bits of the search variable u = log2(b) (signed).
+    h_frac : int
+        Fraction bits of entropies H, the target log2(Perp), T and errors.
+    perp_frac : int
+        Fraction bits of the perplexity register (unsigned, 16 + perp_frac bits).
+    exp_table_bits, log_table_bits, recip_table_bits : int
+        Index bits of the exp2 (2^-f), log2(1+m) and 1/(1+m) tables.
+    interpolate : bool
+        Linear interpolation between table entries in all three function units.
+    max_passes : int
+        Iteration cap of the sigma search (passes over the distance row, all policies).
+    tolerance_log2 : int
+        Stop when |H - log2 Perp| <= 2**tolerance_log2 bits; default -exp_table_bits (the brief's
+        "tolerance matched to the arithmetic").  None means derive.
+    fwa_fireworks : int
+        FWA population size n (fireworks kept between passes).
+    fwa_gauss_sparks : int
+        Lanes per pass given to Gaussian-mutation sparks around the best firework.
+    fwa_amp_init_shift : int
+        Initial core amplitude A0 = bracket width >> fwa_amp_init_shift (in u LSBs).
+    fwa_amp_rank_shift : int
+        Amplitude of the firework of rank r is A0 << (r * fwa_amp_rank_shift).
+    fwa_amp_adapt_shift : int
+        Dynamic amplitude: A0 += A0 >> s when the best improved in a pass, else A0 -= A0 >> s.
+    seed : int
+        Seed for every random choice (FWA PRNG, t-SNE initialisation).
+    perplexity : float
+        Target perplexity of the NMS baseline and of fixed-perplexity runs.
+    perplexity_candidates : tuple of float
+        Candidate perplexities of the entropy-guided outer search (mode "fixed").
+    perplexity_search : str
+        "fixed" (evaluate every candidate) or "fwa" (small FWA over log perplexity).
+    perplexity_fwa_iters : int
+        Outer FWA iterations when perplexity_search == "fwa".
+    tsne_iters, tsne_exaggeration, tsne_exaggeration_iters, tsne_learning_rate,
+    tsne_momentum_early, tsne_momentum_late, tsne_min_gain : t-SNE schedule.
+    grid_g : int
+        G of the G x G occupancy-entropy grid.
+    """
+
+    name: str = "custom"
+    # --- array and memories
+    lanes: int = 8
+    n_max: int = 64
+    d_max: int = 64
+    feature_bits: int = 8
+    # --- fixed-point formats and tables
+    w_frac: int = 16
+    t_frac: int = 12
+    u_frac: int = 12
+    h_frac: int = 12
+    perp_frac: int = 8
+    exp_table_bits: int = 8
+    log_table_bits: int = 8
+    recip_table_bits: int = 8
+    interpolate: bool = True
+    # --- sigma search
+    max_passes: int = 40
+    tolerance_log2: int | None = None
+    fwa_fireworks: int = 3
+    fwa_gauss_sparks: int = 1
+    fwa_amp_init_shift: int = 3
+    fwa_amp_rank_shift: int = 1
+    fwa_amp_adapt_shift: int = 2
+    seed: int = 1
+    # --- algorithm above the search (float golden model for now)
+    perplexity: float = 30.0
+    perplexity_candidates: tuple = (5.0, 10.0, 20.0, 30.0, 50.0)
+    perplexity_search: str = "fixed"
+    perplexity_fwa_iters: int = 3
+    tsne_iters: int = 750
+    tsne_exaggeration: float = 12.0
+    tsne_exaggeration_iters: int = 250
+    tsne_learning_rate: float = 200.0
+    tsne_momentum_early: float = 0.5
+    tsne_momentum_late: float = 0.8
+    tsne_min_gain: float = 0.01
+    grid_g: int = 16
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ConfigError(f"name must be a non-empty string, got {self.name!r}")
+        _check_int("lanes", self.lanes, 1, 256)
+        _check_int("n_max", self.n_max, 2, 4096)
+        _check_int("d_max", self.d_max, 1, 1024)
+        _check_int("feature_bits", self.feature_bits, 1, 16)
+        _check_int("w_frac", self.w_frac, 8, 24)
+        _check_int("t_frac", self.t_frac, 4, 20)
+        _check_int("u_frac", self.u_frac, 4, 20)
+        _check_int("h_frac", self.h_frac, 6, 20)
+        _check_int("perp_frac", self.perp_frac, 0, 12)
+        _check_int("exp_table_bits", self.exp_table_bits, 2, 12)
+        _check_int("log_table_bits", self.log_table_bits, 2, 12)
+        _check_int("recip_table_bits", self.recip_table_bits, 2, 12)
+        if self.exp_table_bits > self.t_frac:
+            raise ConfigError(
+                f"exp_table_bits={self.exp_table_bits} must not exceed t_frac={self.t_frac} "
+                f"(the table is indexed by the top fraction bits of t): allowed [2, {self.t_frac}]")
+        if not isinstance(self.interpolate, bool):
+            raise ConfigError(f"interpolate must be a bool, got {self.interpolate!r}")
+        _check_int("max_passes", self.max_passes, 1, 255)
+        if self.tolerance_log2 is not None:
+            _check_int("tolerance_log2", self.tolerance_log2, -self.h_frac, 0)
+        _check_int("fwa_fireworks", self.fwa_fireworks, 1, 16)
+        _check_int("fwa_gauss_sparks", self.fwa_gauss_sparks, 0, 16)
+        if self.fwa_fireworks + self.fwa_gauss_sparks > self.lanes:
+            raise ConfigError(
+                f"fwa_fireworks + fwa_gauss_sparks = {self.fwa_fireworks + self.fwa_gauss_sparks} must be "
+                f"<= lanes={self.lanes} (each firework needs at least one spark lane)")
+        _check_int("fwa_amp_init_shift", self.fwa_amp_init_shift, 0, 16)
+        _check_int("fwa_amp_rank_shift", self.fwa_amp_rank_shift, 0, 4)
+        _check_int("fwa_amp_adapt_shift", self.fwa_amp_adapt_shift, 1, 8)
+        _check_int("seed", self.seed, 1, 2**32 - 1)
+        _check_float("perplexity", self.perplexity, 1.0, float(self.perp_max), lo_open=True)
+        if not isinstance(self.perplexity_candidates, tuple) or not self.perplexity_candidates:
+            raise ConfigError("perplexity_candidates must be a non-empty tuple of numbers in (1, perp_max]")
+        for p in self.perplexity_candidates:
+            _check_float("perplexity_candidates[*]", p, 1.0, float(self.perp_max), lo_open=True)
+        if self.perplexity_search not in PERPLEXITY_SEARCHES:
+            raise ConfigError(f"perplexity_search must be one of {PERPLEXITY_SEARCHES}, got {self.perplexity_search!r}")
+        _check_int("perplexity_fwa_iters", self.perplexity_fwa_iters, 1, 20)
+        _check_int("tsne_iters", self.tsne_iters, 1, 100000)
+        _check_float("tsne_exaggeration", self.tsne_exaggeration, 1.0, 100.0)
+        _check_int("tsne_exaggeration_iters", self.tsne_exaggeration_iters, 0, self.tsne_iters)
+        _check_float("tsne_learning_rate", self.tsne_learning_rate, 0.0, 1e5, lo_open=True)
+        _check_float("tsne_momentum_early", self.tsne_momentum_early, 0.0, 0.99)
+        _check_float("tsne_momentum_late", self.tsne_momentum_late, 0.0, 0.99)
+        _check_float("tsne_min_gain", self.tsne_min_gain, 0.0, 1.0)
+        _check_int("grid_g", self.grid_g, 2, 256)
+
+    # ------------------------------------------------------------------ derived values
+    @property
+    def feature_max(self) -> int:
+        return (1 << self.feature_bits) - 1
+
+    @property
+    def dist_max(self) -> int:
+        """Largest possible squared distance D_ij."""
+        return self.d_max * self.feature_max ** 2
+
+    @property
+    def dist_bits(self) -> int:
+        return bit_length(self.dist_max)
+
+    @property
+    def index_bits(self) -> int:
+        """Bits of a point index 0 .. n_max-1."""
+        return max(1, bit_length(self.n_max - 1))
+
+    @property
+    def count_bits(self) -> int:
+        """Bits of a count 0 .. n_max."""
+        return bit_length(self.n_max)
+
+    @property
+    def dim_bits(self) -> int:
+        return bit_length(self.d_max)
+
+    @property
+    def lane_bits(self) -> int:
+        return max(1, bit_length(self.lanes - 1))
+
+    @property
+    def perp_bits(self) -> int:
+        """Width of the perplexity register (unsigned, perp_frac fraction bits)."""
+        return self.count_bits + self.perp_frac
+
+    @property
+    def perp_max(self) -> float:
+        return float(self.n_max)
+
+    @property
+    def t_int_bits(self) -> int:
+        """Integer bits of the clamped exponent argument: t < w_frac + 1 is all that matters."""
+        return bit_length(self.w_frac + 1)
+
+    @property
+    def z_bits(self) -> int:
+        """Z accumulator: up to n_max terms of UQ1.w_frac."""
+        return bit_length(self.n_max) + 1 + self.w_frac
+
+    @property
+    def tolerance_lsb(self) -> int:
+        """Tolerance in H LSBs (2**-h_frac bits)."""
+        tl = -self.exp_table_bits if self.tolerance_log2 is None else self.tolerance_log2
+        return 1 << max(0, self.h_frac + tl)
+
+    @property
+    def u_hi(self) -> int:
+        """Upper end of the search range of u = log2(b), in u LSBs: b*1 >= 2*(w_frac+1) kills every
+        non-minimum term, so larger u cannot change H."""
+        return bit_length(2 * (self.w_frac + 1)) << self.u_frac
+
+    @property
+    def fwa_spark_lanes(self) -> tuple:
+        """Sparks per firework rank (best first): proportional to (n - r), summing to
+        lanes - fwa_gauss_sparks; every rank gets at least one."""
+        n = self.fwa_fireworks
+        total = self.lanes - self.fwa_gauss_sparks
+        weights = [n - r for r in range(n)]
+        wsum = sum(weights)
+        alloc = [max(1, (total * w) // wsum) for w in weights]
+        r = 0
+        while sum(alloc) < total:  # hand the remainder to the best ranks first
+            alloc[r % n] += 1
+            r += 1
+        while sum(alloc) > total:  # only possible through the max(1, .) floor
+            idx = max(range(n), key=lambda i: (alloc[i], -i))
+            alloc[idx] -= 1
+        return tuple(alloc)
+
+    # ------------------------------------------------------------------ helpers
+    def with_overrides(self, **overrides: Any) -> "AccelConfig":
+        names = {f.name for f in dataclasses.fields(self)}
+        for k in overrides:
+            if k not in names:
+                raise ConfigError(f"unknown parameter {k!r}; known parameters: {', '.join(sorted(names))}")
+        return dataclasses.replace(self, **overrides)
+
+    def to_dict(self, derived: bool = True) -> dict:
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d["perplexity_candidates"] = list(self.perplexity_candidates)
+        if derived:
+            d["derived"] = {
+                "feature_max": self.feature_max,
+                "dist_max": self.dist_max,
+                "dist_bits": self.dist_bits,
+                "index_bits": self.index_bits,
+                "count_bits": self.count_bits,
+                "dim_bits": self.dim_bits,
+                "perp_bits": self.perp_bits,
+                "t_int_bits": self.t_int_bits,
+                "z_bits": self.z_bits,
+                "tolerance_lsb": self.tolerance_lsb,
+                "u_hi": self.u_hi,
+                "fwa_spark_lanes": list(self.fwa_spark_lanes),
+            }
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "AccelConfig":
+        d = {k: v for k, v in d.items() if k != "derived"}
+        if "perplexity_candidates" in d:
+            d["perplexity_candidates"] = tuple(d["perplexity_candidates"])
+        return cls(**d)
+
+
+PRESETS: dict = {
+    # Fast tests: a handful of points, 4 lanes.
+    "tiny": AccelConfig(name="tiny", lanes=4, n_max=32, d_max=16, feature_bits=8,
+                        w_frac=14, t_frac=10, u_frac=10, h_frac=10,
+                        exp_table_bits=6, log_table_bits=6, recip_table_bits=6,
+                        max_passes=24, fwa_fireworks=2, fwa_gauss_sparks=1,
+                        perplexity=5.0, perplexity_candidates=(3.0, 5.0, 8.0)),
+    # A small general-purpose core (fits the iCE40 UP5K class of devices in spirit).
+    "small": AccelConfig(name="small", lanes=8, n_max=64, d_max=32, feature_bits=8),
+    # Sized for scikit-learn's digits: classes of <= 183 points, 64 features in 0..16.
+    "digits": AccelConfig(name="digits", lanes=16, n_max=256, d_max=64, feature_bits=5),
+    # A larger core for uint8 image features (e.g. downscaled images).
+    "large": AccelConfig(name="large", lanes=64, n_max=1024, d_max=256, feature_bits=8),
+}
+
+
+def get_preset(name: str) -> AccelConfig:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ConfigError(f"unknown preset {name!r}; available presets: {', '.join(PRESETS)}") from None
