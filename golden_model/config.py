@@ -162,6 +162,14 @@ class AccelConfig:
             raise ConfigError(
                 f"exp_table_bits={self.exp_table_bits} must not exceed t_frac={self.t_frac} "
                 f"(the table is indexed by the top fraction bits of t): allowed [2, {self.t_frac}]")
+        if self.exp_table_bits > self.u_frac:
+            raise ConfigError(
+                f"exp_table_bits={self.exp_table_bits} must not exceed u_frac={self.u_frac} "
+                f"(2^-g for the candidate's fraction g uses the same table): allowed [2, {self.u_frac}]")
+        for nm in ("log_table_bits", "recip_table_bits"):
+            if getattr(self, nm) > self.w_frac:
+                raise ConfigError(f"{nm}={getattr(self, nm)} must not exceed w_frac={self.w_frac} "
+                                  f"(indexed by the top bits of a w_frac-bit mantissa): allowed [2, {self.w_frac}]")
         if not isinstance(self.interpolate, bool):
             raise ConfigError(f"interpolate must be a bool, got {self.interpolate!r}")
         _check_int("max_passes", self.max_passes, 1, 255)

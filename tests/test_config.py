@@ -1,0 +1,51 @@
+"""The configuration object: presets, derived values, precise validation errors, JSON round trip."""
+
+import json
+
+import pytest
+
+from golden_model.config import PRESETS, AccelConfig, ConfigError, get_preset
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_presets_valid_and_roundtrip(name):
+    cfg = PRESETS[name]
+    d = json.loads(cfg.to_json())
+    assert AccelConfig.from_dict(d) == cfg
+    assert sum(cfg.fwa_spark_lanes) + cfg.fwa_gauss_sparks == cfg.lanes
+    assert all(s >= 1 for s in cfg.fwa_spark_lanes)
+    assert cfg.dist_max < 2 ** cfg.dist_bits
+
+
+@pytest.mark.parametrize("field, value, words", [
+    ("lanes", 0, ["lanes", "[1, 256]"]),
+    ("lanes", 3.5, ["lanes", "integer"]),
+    ("n_max", 1, ["n_max", "[2, 4096]"]),
+    ("feature_bits", 17, ["feature_bits", "[1, 16]"]),
+    ("exp_table_bits", 14, ["exp_table_bits"]),
+    ("t_frac", 6, ["exp_table_bits", "t_frac=6"]),
+    ("max_passes", 0, ["max_passes", "[1, 255]"]),
+    ("perplexity", 1.0, ["perplexity", "(1.0"]),
+    ("perplexity", 1e9, ["perplexity"]),
+    ("perplexity_search", "grid", ["perplexity_search", "fixed"]),
+    ("fwa_fireworks", 8, ["fwa_fireworks", "lanes=8"]),
+    ("seed", 0, ["seed"]),
+    ("interpolate", 1, ["interpolate", "bool"]),
+])
+def test_validation_names_parameter_and_range(field, value, words):
+    with pytest.raises(ConfigError) as e:
+        PRESETS["small"].with_overrides(**{field: value})
+    for w in words:
+        assert w in str(e.value)
+
+
+def test_unknown_override_and_preset():
+    with pytest.raises(ConfigError, match="unknown parameter 'lane'"):
+        PRESETS["tiny"].with_overrides(lane=4)
+    with pytest.raises(ConfigError, match="available presets"):
+        get_preset("huge")
+
+
+def test_config_is_frozen():
+    with pytest.raises(Exception):
+        PRESETS["tiny"].lanes = 9
