@@ -1,0 +1,1030 @@
+"""Float64 reference algorithm of AdapSNE and of the NMS baseline (one class at a time).
+
+This module is the *specification in float* of what the accelerator computes.  The fixed-point
+golden model (``golden_model.fixed*``, ``golden_model.search_fixed``) implements the same steps
+bit for bit in the hardware's arithmetic; this module is what it is compared against.
+
+Pipeline for one class of N integer feature vectors (see docs/algorithm.md):
+
+1. :func:`sq_distances` -- exact integer squared Euclidean distances.
+2. :func:`row_entropy_bits` -- entropy in bits of one conditional distribution with the
+   row-minimum shift.
+3. sigma search per row over ``u = log2(b)`` with ``b = beta * log2(e)``:
+   :func:`search_bisection`, :func:`search_ksection`, :func:`search_fwa`.
+4. :func:`conditional_p`, :func:`joint_p`.
+5. :func:`tsne` -- exact 2-D t-SNE.
+6. :func:`occupancy_entropy` and :func:`choose_perplexity` -- entropy-guided target perplexity.
+7. :func:`grid_sample` -- exemplar selection in the embedding.
+
+Every concrete choice (search brackets, FWA details, tie-breaks, clamps) is this project's own;
+the source papers' settings are not available to us.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .config import POLICIES, AccelConfig
+
+LN2 = math.log(2.0)
+#: Default stop tolerance of the float reference, in bits of entropy.  Float64 converges, so the
+#: reference uses a tolerance far below any hardware table resolution (compare
+#: :func:`hardware_tolerance`).
+DEFAULT_TOL = 1e-5
+MACHINE_EPSILON = np.finfo(np.float64).eps
+# Stream tag mixed into the seed of the outer (perplexity) FWA so that it never shares a random
+# stream with a per-point sigma search (those use [seed, point_index]).
+_OUTER_STREAM = 0x6F75746572  # "outer"
+
+
+# --------------------------------------------------------------------------------------------
+# 1. distances
+# --------------------------------------------------------------------------------------------
+def as_integer_features(X: np.ndarray, name: str = "X") -> np.ndarray:
+    """Return `X` as an int64 2-D array, checking that every value is a finite integer.
+
+    Float arrays are accepted when all their values are integral (scikit-learn's digits are
+    stored as float64 0..16); anything else raises ``ValueError``.
+    """
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array (n_samples, n_features), got shape {X.shape}")
+    if X.dtype == bool:
+        return X.astype(np.int64)
+    if np.issubdtype(X.dtype, np.integer):
+        return X.astype(np.int64, copy=False)
+    if not np.issubdtype(X.dtype, np.floating):
+        raise ValueError(f"{name} must be numeric, got dtype {X.dtype}")
+    if not np.all(np.isfinite(X)):
+        bad = np.argwhere(~np.isfinite(X))[0]
+        raise ValueError(f"{name} contains a non-finite value at index {tuple(int(v) for v in bad)}")
+    if not np.all(X == np.round(X)):
+        bad = np.argwhere(X != np.round(X))[0]
+        raise ValueError(
+            f"{name} must hold integer feature values (the accelerator computes exact integer "
+            f"distances); found {X[tuple(bad)]!r} at index {tuple(int(v) for v in bad)}")
+    return X.astype(np.int64)
+
+
+def sq_distances(X: np.ndarray) -> np.ndarray:
+    """Exact integer squared Euclidean distances.
+
+    Parameters
+    ----------
+    X : ndarray of shape (N, D)
+        Integer feature values (an integral float array is accepted).
+
+    Returns
+    -------
+    ndarray of shape (N, N), int64
+        ``D[i, j] = sum_d (X[i, d] - X[j, d])**2``; zero diagonal, symmetric.
+    """
+    Xi = as_integer_features(X)
+    # Integer matmul is exact (no BLAS); |x|^2 + |y|^2 - 2 x.y is then exact too.
+    g = Xi @ Xi.T
+    sq = np.diag(g)
+    D = sq[:, None] + sq[None, :] - 2 * g
+    np.fill_diagonal(D, 0)
+    return D
+
+
+# --------------------------------------------------------------------------------------------
+# 2. row entropy
+# --------------------------------------------------------------------------------------------
+def row_entropy_bits(d_row: np.ndarray, b):
+    """Entropy in bits of ``p_j ~ 2**(-b * D_j)`` with the row-minimum shift.
+
+    ``t_j = b (D_j - m)``, ``w_j = 2**-t_j``, ``Z = sum w``, ``T = sum t w`` and
+    ``H = log2 Z + T / Z``, with ``m = min_j D_j``.  ``b = beta * log2(e)`` is the precision in
+    bits per distance unit, so ``2**(-b D) = exp(-beta D)``.  The shift cancels in ``p_j`` and
+    keeps ``Z >= 1`` (no underflow).
+
+    Parameters
+    ----------
+    d_row : array_like of shape (M,)
+        One distance row *without* the self distance (M = N - 1 >= 1).
+    b : float or array_like of shape (K,)
+        One precision, or K precisions evaluated at once (the vectorised form: one pass over the
+        row serves all K candidates, like the K lanes of the accelerator).
+
+    Returns
+    -------
+    H, Z, T : float or ndarray of shape (K,)
+        Entropy (bits), partition sum and ``sum t w``; scalars when `b` is a scalar.
+    """
+    d = np.asarray(d_row, dtype=np.float64)
+    s = d - d.min()
+    bb = np.asarray(b, dtype=np.float64)
+    t = bb.reshape(-1, 1) * s[None, :]
+    w = np.exp2(-t)
+    Z = w.sum(axis=1)
+    T = (t * w).sum(axis=1)
+    H = np.log2(Z) + T / Z
+    if bb.ndim == 0:
+        return float(H[0]), float(Z[0]), float(T[0])
+    return H.reshape(bb.shape), Z.reshape(bb.shape), T.reshape(bb.shape)
+
+
+def row_entropy_bits_many(d_row: np.ndarray, bs) -> tuple:
+    """Vectorised :func:`row_entropy_bits` over a 1-D array of precisions (always arrays)."""
+    return row_entropy_bits(d_row, np.atleast_1d(np.asarray(bs, dtype=np.float64)))
+
+
+# --------------------------------------------------------------------------------------------
+# 3. sigma search over u = log2(b)
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SearchResult:
+    """Outcome of one per-point sigma search.
+
+    Attributes
+    ----------
+    u : float
+        Best search variable found, ``u = log2(b)``.
+    beta : float
+        Natural-log precision ``2**u * ln 2`` (``p_j ~ exp(-beta D_j)``).
+    H : float
+        Entropy (bits) at `u`.
+    passes : int
+        Passes over the distance row (iterations).
+    evaluations : int
+        Candidates evaluated (bisection: 1 per pass, K-section and FWA: ``cfg.lanes`` per pass).
+    converged : bool
+        ``|H - log2 Perp| <= tol`` was reached before the pass cap.
+    target : float
+        ``log2(perplexity)``.
+    """
+
+    u: float
+    beta: float
+    H: float
+    passes: int
+    evaluations: int
+    converged: bool
+    target: float = float("nan")
+
+    @property
+    def b(self) -> float:
+        """Precision in bits per distance unit, ``2**u``."""
+        return 2.0 ** self.u
+
+    @property
+    def error(self) -> float:
+        """Fitness ``|H - log2 Perp|`` of the returned candidate."""
+        return abs(self.H - self.target)
+
+
+def hardware_tolerance(cfg: AccelConfig) -> float:
+    """The fixed-point stop tolerance of `cfg` in bits (``tolerance_lsb * 2**-h_frac``)."""
+    return cfg.tolerance_lsb / float(1 << cfg.h_frac)
+
+
+def search_bracket(d_row: np.ndarray, cfg: AccelConfig) -> tuple:
+    """Search range ``[u_lo, u_hi]`` of ``u = log2(b)`` for one row.
+
+    ``u_lo = -(bitlen(max_j (D_j - m)) + 2)`` makes every exponent ``t_j <= 1/4`` (nearly uniform
+    distribution, H close to log2(N-1)); ``u_hi = cfg.u_hi / 2**cfg.u_frac`` makes ``t_j >= 2
+    (w_frac + 1)`` for every non-minimal (integer) distance, so only the minimum terms survive.
+    """
+    d = np.asarray(d_row, dtype=np.float64)
+    span = int(math.ceil(float(d.max() - d.min())))
+    u_lo = -float(span.bit_length() + 2)
+    u_hi = cfg.u_hi / float(1 << cfg.u_frac)
+    return u_lo, u_hi
+
+
+def _target_bits(perplexity: float) -> float:
+    if not (isinstance(perplexity, (int, float, np.floating, np.integer)) and math.isfinite(perplexity)
+            and perplexity > 0):
+        raise ValueError(f"perplexity must be a finite positive number, got {perplexity!r}")
+    return math.log2(float(perplexity))
+
+
+class _Best:
+    """Best-ever candidate (lowest fitness; ties keep the earlier one)."""
+
+    def __init__(self) -> None:
+        self.u = float("nan")
+        self.H = float("nan")
+        self.E = float("inf")
+
+    def offer(self, us: np.ndarray, Hs: np.ndarray, Es: np.ndarray) -> bool:
+        i = int(np.argmin(Es))  # argmin returns the first minimum: lane order breaks ties
+        if Es[i] < self.E:
+            self.u, self.H, self.E = float(us[i]), float(Hs[i]), float(Es[i])
+            return True
+        return False
+
+
+def _result(best: _Best, passes: int, evals: int, tol: float, target: float) -> SearchResult:
+    return SearchResult(u=best.u, beta=(2.0 ** best.u) * LN2, H=best.H, passes=passes,
+                        evaluations=evals, converged=bool(best.E <= tol), target=target)
+
+
+def search_bisection(d_row: np.ndarray, perplexity: float, cfg: AccelConfig,
+                     tol: float = DEFAULT_TOL) -> SearchResult:
+    """Bisection on ``u = log2(b)`` (NMS / DE-SNE style): one candidate per pass.
+
+    The bracket is :func:`search_bracket`.  Each pass evaluates the midpoint; ``H > target``
+    (distribution too flat) moves the lower end up, otherwise the upper end down.  Stops when the
+    best-ever candidate has ``|H - log2 Perp| <= tol`` or after ``cfg.max_passes`` passes; the
+    best-ever candidate is returned.
+
+    Parameters
+    ----------
+    d_row : array_like of shape (N-1,)
+        Distance row without the self distance (integers).
+    perplexity : float
+        Target perplexity; the target entropy is ``log2(perplexity)`` bits.
+    cfg : AccelConfig
+        Supplies ``max_passes``, ``u_hi`` and ``u_frac``.
+    tol : float, default 1e-5
+        Stop tolerance in bits.  The float reference uses 1e-5 (float64 converges); the
+        hardware uses :func:`hardware_tolerance`.
+    """
+    target = _target_bits(perplexity)
+    lo, hi = search_bracket(d_row, cfg)
+    d = np.asarray(d_row, dtype=np.float64)
+    best = _Best()
+    passes = 0
+    while passes < cfg.max_passes:
+        mid = 0.5 * (lo + hi)
+        H = row_entropy_bits(d, 2.0 ** np.array([mid]))[0]
+        passes += 1
+        best.offer(np.array([mid]), H, np.abs(H - target))
+        if best.E <= tol:
+            break
+        if H[0] > target:
+            lo = mid
+        else:
+            hi = mid
+    return _result(best, passes, passes, tol, target)
+
+
+def _kgrid(lo: float, hi: float, k: int) -> np.ndarray:
+    """K equally spaced interior points ``lo + (hi - lo) (l + 1) / (K + 1)``."""
+    return lo + (hi - lo) * (np.arange(1, k + 1, dtype=np.float64) / (k + 1))
+
+
+def search_ksection(d_row: np.ndarray, perplexity: float, cfg: AccelConfig,
+                    tol: float = DEFAULT_TOL) -> SearchResult:
+    """K-section on ``u = log2(b)``: K = ``cfg.lanes`` candidates per pass (our own addition).
+
+    Candidates sit at ``lo + (hi - lo)(l + 1)/(K + 1)``, l = 0..K-1.  The new bracket runs from the
+    last candidate with ``H > target`` to the first candidate with ``H <= target`` (the first
+    crossing in lane order; the bracket ends stand in when no candidate is on one side), so the
+    bracket shrinks (K+1)-fold per pass.  Same stop rule and best-ever rule as
+    :func:`search_bisection`.
+    """
+    target = _target_bits(perplexity)
+    lo, hi = search_bracket(d_row, cfg)
+    d = np.asarray(d_row, dtype=np.float64)
+    K = cfg.lanes
+    best = _Best()
+    passes = 0
+    while passes < cfg.max_passes:
+        us = _kgrid(lo, hi, K)
+        Hs = row_entropy_bits(d, 2.0 ** us)[0]
+        passes += 1
+        best.offer(us, Hs, np.abs(Hs - target))
+        if best.E <= tol:
+            break
+        below = np.flatnonzero(Hs <= target)
+        f = int(below[0]) if below.size else K  # first crossing
+        new_lo = us[f - 1] if f > 0 else lo
+        new_hi = us[f] if f < K else hi
+        lo, hi = float(new_lo), float(new_hi)
+    return _result(best, passes, passes * K, tol, target)
+
+
+def _reflect(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Boundary mapping: mirror once at the end that was crossed, then clamp (the clamp only acts
+    when the overshoot exceeds the bracket width)."""
+    x = np.where(x < lo, 2.0 * lo - x, np.where(x > hi, 2.0 * hi - x, x))
+    return np.clip(x, lo, hi)
+
+
+def point_rng(seed, point_index: int) -> np.random.Generator:
+    """Random stream of the FWA search of one point: ``default_rng([seed, point_index])``."""
+    return np.random.default_rng([int(seed), int(point_index)])
+
+
+def search_fwa(d_row: np.ndarray, perplexity: float, cfg: AccelConfig, tol: float = DEFAULT_TOL,
+               point_index: int = 0, seed: int | None = None) -> SearchResult:
+    """Fireworks Algorithm on ``u = log2(b)`` (AdapSNE), float reference.
+
+    Over the bracket ``[lo, hi]`` of :func:`search_bracket` (width ``W = hi - lo``), with
+    ``K = cfg.lanes`` candidates per pass:
+
+    * pass 1 evaluates the K-section grid of the whole bracket;
+    * the population is the ``n = cfg.fwa_fireworks`` best *distinct* candidates ever evaluated,
+      ranked by fitness ``E = |H - log2 Perp|`` (ties: smaller u first) -- elitist selection;
+    * the firework of rank r emits ``cfg.fwa_spark_lanes[r]`` sparks ``f_r + A_r U``,
+      ``U ~ U[-1, 1)``, with ``A_r = A0 * 2**(r * cfg.fwa_amp_rank_shift)`` (worse fireworks
+      explore more);
+    * ``cfg.fwa_gauss_sparks`` Gaussian-mutation sparks ``f_best + A0 N(0, 1)``;
+    * every spark is mirrored once at the bracket ends, then clamped;
+    * ``A0`` starts at ``W / 2**cfg.fwa_amp_init_shift`` and after each spark pass is multiplied
+      by ``1 + 2**-s`` when the best-ever fitness improved in that pass, else by ``1 - 2**-s``
+      (``s = cfg.fwa_amp_adapt_shift``);
+    * stop when the best-ever fitness is ``<= tol`` or after ``cfg.max_passes`` passes.
+
+    Random numbers are drawn, per pass, first the uniforms of rank 0, 1, ... (one call of
+    ``sum(cfg.fwa_spark_lanes)`` uniforms) then the normals,
+    from ``numpy.random.default_rng([seed, point_index])`` (`seed` defaults to ``cfg.seed``), so a
+    search is reproducible and independent of the order in which points are processed.  The
+    hardware uses an xorshift PRNG instead; the algorithm is the same, the draws are not.
+    """
+    target = _target_bits(perplexity)
+    lo, hi = search_bracket(d_row, cfg)
+    width = hi - lo
+    d = np.asarray(d_row, dtype=np.float64)
+    K = cfg.lanes
+    n = cfg.fwa_fireworks
+    spark_lanes = cfg.fwa_spark_lanes
+    n_gauss = cfg.fwa_gauss_sparks
+    grow = 1.0 + 2.0 ** -cfg.fwa_amp_adapt_shift
+    shrink = 1.0 - 2.0 ** -cfg.fwa_amp_adapt_shift
+    rank_mult = 2.0 ** (np.arange(n) * cfg.fwa_amp_rank_shift)
+    lane_rank = np.repeat(np.arange(n), spark_lanes)  # firework rank feeding each spark lane
+    rng = point_rng(cfg.seed if seed is None else seed, point_index)
+
+    best = _Best()
+    pop_u = np.empty(0)
+    pop_E = np.empty(0)
+    A0 = width / float(1 << cfg.fwa_amp_init_shift)
+    passes = 0
+    us = _kgrid(lo, hi, K)
+    while True:
+        Hs = row_entropy_bits(d, 2.0 ** us)[0]
+        Es = np.abs(Hs - target)
+        passes += 1
+        improved = best.offer(us, Hs, Es)
+        if best.E <= tol or passes >= cfg.max_passes:
+            break
+        if passes > 1:  # the grid pass sets up the population; amplitude adapts on spark passes
+            A0 *= grow if improved else shrink
+        # elitist selection of n best-ever distinct fireworks
+        cu = np.concatenate([pop_u, us])
+        cE = np.concatenate([pop_E, Es])
+        order = np.lexsort((cu, cE))
+        cu, cE = cu[order], cE[order]
+        keep = np.ones(cu.size, dtype=bool)
+        keep[1:] = cu[1:] != cu[:-1]  # equal u have equal E, hence are adjacent after the sort
+        pop_u, pop_E = cu[keep][:n], cE[keep][:n]
+        # sparks: one uniform per spark lane (rank order), then the Gaussian ones.  The
+        # grid pass leaves >= K >= n distinct candidates, so all n ranks are populated.
+        U = rng.uniform(-1.0, 1.0, size=lane_rank.size)
+        parts = [pop_u[lane_rank] + (A0 * rank_mult[lane_rank]) * U]
+        if n_gauss:
+            parts.append(pop_u[0] + A0 * rng.standard_normal(n_gauss))
+        us = _reflect(np.concatenate(parts), lo, hi)
+    return _result(best, passes, passes * K, tol, target)
+
+
+_SEARCHES = {"bisection": search_bisection, "ksection": search_ksection, "fwa": search_fwa}
+
+
+def search_row(d_row: np.ndarray, perplexity: float, policy: str, cfg: AccelConfig,
+               tol: float = DEFAULT_TOL, point_index: int = 0) -> SearchResult:
+    """Dispatch to the float search `policy` (one of ``config.POLICIES``)."""
+    if policy not in _SEARCHES:
+        raise ValueError(f"unknown search policy {policy!r}; expected one of {POLICIES}")
+    if policy == "fwa":
+        return search_fwa(d_row, perplexity, cfg, tol=tol, point_index=point_index)
+    return _SEARCHES[policy](d_row, perplexity, cfg, tol=tol)
+
+
+def row_without_self(D: np.ndarray, i: int) -> np.ndarray:
+    """Row i of `D` with the diagonal entry removed."""
+    return np.delete(D[i], i)
+
+
+# ---- batched versions (all rows of a class at once) --------------------------------------------
+# Same arithmetic, operation by operation, as the per-row functions above (tests check that the
+# results are identical); they only remove the Python overhead per row and pass.
+_BATCH_ELEMS = 1 << 21  # rows per chunk such that rows * K * (N-1) stays below ~2M doubles
+
+
+def _entropy_rows(S: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """H for shifted rows ``S`` (R, M) and candidates ``B`` (R, K) (one row's K b values each)."""
+    R, M = S.shape
+    K = B.shape[1]
+    out = np.empty((R, K))
+    step = max(1, _BATCH_ELEMS // max(1, K * M))
+    for a in range(0, R, step):
+        t = B[a:a + step, :, None] * S[a:a + step, None, :]
+        w = np.exp2(-t)
+        Z = w.sum(axis=2)
+        T = (t * w).sum(axis=2)
+        out[a:a + step] = np.log2(Z) + T / Z
+    return out
+
+
+def _batch_rows(D: np.ndarray, cfg: AccelConfig) -> tuple:
+    """Rows without self, shifted by their minimum, and their brackets."""
+    N = D.shape[0]
+    off = ~np.eye(N, dtype=bool)
+    rows = D[off].reshape(N, N - 1).astype(np.float64)
+    S = rows - rows.min(axis=1, keepdims=True)
+    lo = np.array([search_bracket(r, cfg)[0] for r in rows])
+    hi = cfg.u_hi / float(1 << cfg.u_frac)
+    return S, lo, hi
+
+
+class _BestRows:
+    def __init__(self, R: int) -> None:
+        self.u = np.full(R, np.nan)
+        self.H = np.full(R, np.nan)
+        self.E = np.full(R, np.inf)
+
+    def offer(self, rows: np.ndarray, us: np.ndarray, Hs: np.ndarray, Es: np.ndarray) -> np.ndarray:
+        i = np.argmin(Es, axis=1)
+        k = np.arange(rows.size)
+        e = Es[k, i]
+        better = e < self.E[rows]
+        r = rows[better]
+        self.u[r], self.H[r], self.E[r] = us[k, i][better], Hs[k, i][better], e[better]
+        return better
+
+
+def _batch_search(D: np.ndarray, perplexity: float, policy: str, cfg: AccelConfig, tol: float,
+                  seed=None) -> tuple:
+    """All rows of `D` at once; returns (best u, best H, best E, passes, evaluations per pass)."""
+    target = _target_bits(perplexity)
+    S, lo, hi_s = _batch_rows(D, cfg)
+    R = S.shape[0]
+    hi = np.full(R, hi_s)
+    K = cfg.lanes
+    best = _BestRows(R)
+    passes = np.zeros(R, dtype=np.int64)
+    act = np.arange(R)
+    frac = np.arange(1, K + 1, dtype=np.float64) / (K + 1)
+    if policy == "bisection":
+        per_pass = 1
+        while act.size:
+            mid = 0.5 * (lo[act] + hi[act])
+            Hs = _entropy_rows(S[act], 2.0 ** mid[:, None])
+            passes[act] += 1
+            best.offer(act, mid[:, None], Hs, np.abs(Hs - target))
+            up = Hs[:, 0] > target
+            lo[act[up]] = mid[up]
+            hi[act[~up]] = mid[~up]
+            act = act[(best.E[act] > tol) & (passes[act] < cfg.max_passes)]
+    elif policy == "ksection":
+        per_pass = K
+        while act.size:
+            us = lo[act, None] + (hi[act] - lo[act])[:, None] * frac
+            Hs = _entropy_rows(S[act], 2.0 ** us)
+            passes[act] += 1
+            best.offer(act, us, Hs, np.abs(Hs - target))
+            below = Hs <= target
+            f = np.where(below.any(axis=1), np.argmax(below, axis=1), K)
+            k = np.arange(act.size)
+            new_lo = np.where(f > 0, us[k, np.maximum(f - 1, 0)], lo[act])
+            new_hi = np.where(f < K, us[k, np.minimum(f, K - 1)], hi[act])
+            lo[act], hi[act] = new_lo, new_hi
+            act = act[(best.E[act] > tol) & (passes[act] < cfg.max_passes)]
+    elif policy == "fwa":
+        per_pass = K
+        n = cfg.fwa_fireworks
+        lane_rank = np.repeat(np.arange(n), cfg.fwa_spark_lanes)
+        rank_mult = 2.0 ** (np.arange(n) * cfg.fwa_amp_rank_shift)
+        n_gauss = cfg.fwa_gauss_sparks
+        grow = 1.0 + 2.0 ** -cfg.fwa_amp_adapt_shift
+        shrink = 1.0 - 2.0 ** -cfg.fwa_amp_adapt_shift
+        rngs = [point_rng(cfg.seed if seed is None else seed, i) for i in range(R)]
+        A0 = (hi - lo) / float(1 << cfg.fwa_amp_init_shift)
+        pop_u = np.empty((R, 0))
+        pop_E = np.empty((R, 0))
+        us = lo[:, None] + (hi - lo)[:, None] * frac
+        while act.size:
+            Hs = _entropy_rows(S[act], 2.0 ** us)
+            Es = np.abs(Hs - target)
+            passes[act] += 1
+            improved = best.offer(act, us, Hs, Es)
+            go = (best.E[act] > tol) & (passes[act] < cfg.max_passes)
+            act, us, Es, improved = act[go], us[go], Es[go], improved[go]
+            if not act.size:
+                break
+            later = passes[act] > 1
+            A0[act] = np.where(later, A0[act] * np.where(improved, grow, shrink), A0[act])
+            cu = np.concatenate([pop_u[go], us], axis=1)
+            cE = np.concatenate([pop_E[go], Es], axis=1)
+            order = np.lexsort((cu, cE), axis=-1)
+            cu = np.take_along_axis(cu, order, axis=1)
+            cE = np.take_along_axis(cE, order, axis=1)
+            keep = np.ones(cu.shape, dtype=bool)
+            keep[:, 1:] = cu[:, 1:] != cu[:, :-1]
+            first = np.argsort(~keep, axis=1, kind="stable")[:, :n]
+            pop_u = np.take_along_axis(cu, first, axis=1)
+            pop_E = np.take_along_axis(cE, first, axis=1)
+            U = np.stack([rngs[i].uniform(-1.0, 1.0, size=lane_rank.size) for i in act])
+            sparks = pop_u[:, lane_rank] + (A0[act, None] * rank_mult[lane_rank]) * U
+            if n_gauss:
+                G = np.stack([rngs[i].standard_normal(n_gauss) for i in act])
+                sparks = np.concatenate([sparks, pop_u[:, :1] + A0[act, None] * G], axis=1)
+            us = _reflect(sparks, lo[act, None], hi[act, None])
+    else:
+        raise ValueError(f"unknown search policy {policy!r}; expected one of {POLICIES}")
+    return best.u, best.H, best.E, passes, per_pass
+
+
+@dataclass
+class RowSearchStats:
+    """Per-point search outcomes of one class (arrays of length N)."""
+
+    betas: np.ndarray
+    u: np.ndarray
+    H: np.ndarray
+    passes: np.ndarray
+    evaluations: np.ndarray
+    converged: np.ndarray
+
+
+#: Signature of a pluggable row search: ``(d_row, perplexity, policy, cfg, point_index) -> obj``
+#: where ``obj`` has at least ``beta`` and optionally ``u, H, passes, evaluations, converged``.
+RowSearch = Callable[[np.ndarray, float, str, AccelConfig, int], object]
+
+
+def search_all_rows(D: np.ndarray, perplexity: float, policy: str, cfg: AccelConfig,
+                    tol: float = DEFAULT_TOL, row_search: RowSearch | None = None,
+                    batched: bool = True) -> RowSearchStats:
+    """Run the sigma search of every point of a class (point index = row index).
+
+    Parameters
+    ----------
+    D : ndarray (N, N)
+        Integer squared distances of the class.
+    row_search : callable, optional
+        Replaces the float search (used to plug in the fixed-point search); called as
+        ``row_search(d_row, perplexity, policy, cfg, i)``.
+    batched : bool, default True
+        Float search only: evaluate all rows together (same arithmetic and results as the per-row
+        functions, much less Python overhead); False loops over :func:`search_row`.
+    """
+    N = D.shape[0]
+    if row_search is None and batched and N >= 2:
+        u, H, E, passes, per_pass = _batch_search(np.asarray(D), perplexity, policy, cfg, tol)
+        # scalar pow, exactly as SearchResult.beta (NumPy's vector pow may differ by an ulp)
+        betas = np.array([(2.0 ** float(v)) * LN2 for v in u])
+        return RowSearchStats(betas=betas, u=u, H=H, passes=passes,
+                              evaluations=passes * per_pass, converged=E <= tol)
+    out = {k: np.empty(N) for k in ("betas", "u", "H")}
+    passes = np.zeros(N, dtype=np.int64)
+    evals = np.zeros(N, dtype=np.int64)
+    conv = np.zeros(N, dtype=bool)
+    for i in range(N):
+        d = row_without_self(D, i)
+        if row_search is None:
+            r = search_row(d, perplexity, policy, cfg, tol=tol, point_index=i)
+        else:
+            r = row_search(d, perplexity, policy, cfg, i)
+        beta = float(r.beta)
+        out["betas"][i] = beta
+        out["u"][i] = float(getattr(r, "u", math.log2(beta / LN2)))
+        out["H"][i] = float(getattr(r, "H", float("nan")))
+        passes[i] = int(getattr(r, "passes", 0))
+        evals[i] = int(getattr(r, "evaluations", 0))
+        conv[i] = bool(getattr(r, "converged", False))
+    return RowSearchStats(betas=out["betas"], u=out["u"], H=out["H"], passes=passes,
+                          evaluations=evals, converged=conv)
+
+
+# --------------------------------------------------------------------------------------------
+# 4. affinities
+# --------------------------------------------------------------------------------------------
+def conditional_p(D: np.ndarray, betas: np.ndarray) -> np.ndarray:
+    """Conditional affinities ``P[i, j] = p_{j|i} ~ exp(-beta_i (D_ij - m_i))``, ``P[i, i] = 0``.
+
+    Parameters
+    ----------
+    D : ndarray (N, N)
+        Squared distances.
+    betas : ndarray (N,)
+        Natural-log precisions (``beta = 2**u ln 2``), positive.
+
+    Returns
+    -------
+    ndarray (N, N), float64, each row sums to 1.
+    """
+    D = np.asarray(D, dtype=np.float64)
+    betas = np.asarray(betas, dtype=np.float64)
+    N = D.shape[0]
+    if N < 2:
+        raise ValueError(f"conditional_p needs at least 2 points, got {N}")
+    off = ~np.eye(N, dtype=bool)
+    Dm = np.where(off, D, np.inf)
+    m = Dm.min(axis=1)
+    S = np.where(off, D - m[:, None], 0.0)
+    W = np.where(off, np.exp(-betas[:, None] * S), 0.0)
+    return W / W.sum(axis=1, keepdims=True)
+
+
+def joint_p(P_cond: np.ndarray) -> np.ndarray:
+    """Symmetrised joint affinities ``(P + P.T) / (2N)`` (sums to 1 when rows of P do)."""
+    P_cond = np.asarray(P_cond, dtype=np.float64)
+    return (P_cond + P_cond.T) / (2.0 * P_cond.shape[0])
+
+
+# --------------------------------------------------------------------------------------------
+# 5. t-SNE
+# --------------------------------------------------------------------------------------------
+@dataclass
+class TSNEResult:
+    """Embedding ``Y`` (N, 2), final KL divergence (nats) and the learning rate used."""
+
+    Y: np.ndarray
+    kl: float
+    learning_rate: float
+
+    def __iter__(self):
+        """Unpack as ``Y, kl = tsne(...)``."""
+        return iter((self.Y, self.kl))
+
+
+def tsne_learning_rate(n: int, cfg: AccelConfig, learning_rate=None) -> float:
+    """Resolve the t-SNE step size.
+
+    ``None`` -> ``cfg.tsne_learning_rate``; ``"auto"`` -> ``max(N / exaggeration / 4, 50)``
+    (scikit-learn's rule); a number is used as given.
+    """
+    if learning_rate is None:
+        return float(cfg.tsne_learning_rate)
+    if isinstance(learning_rate, str):
+        if learning_rate != "auto":
+            raise ValueError(
+                f"learning_rate must be a positive number, None or 'auto', got {learning_rate!r}")
+        return max(n / cfg.tsne_exaggeration / 4.0, 50.0)
+    lr = float(learning_rate)
+    if not (math.isfinite(lr) and lr > 0):
+        raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
+    return lr
+
+
+def kl_divergence(P: np.ndarray, Y: np.ndarray) -> float:
+    """KL(P || Q) in nats for the Student-t Q of embedding `Y` (entries floored at machine eps,
+    as scikit-learn does)."""
+    d2 = _pair_sq(Y)
+    num = 1.0 / (1.0 + d2)
+    np.fill_diagonal(num, 0.0)
+    Q = np.maximum(num / num.sum(), MACHINE_EPSILON)
+    off = ~np.eye(P.shape[0], dtype=bool)
+    Pm = np.maximum(P[off], MACHINE_EPSILON)
+    return float(np.sum(P[off] * np.log(Pm / Q[off])))
+
+
+def kl_gradient(P: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Gradient of KL(P || Q) w.r.t. `Y`: ``4 sum_j (p_ij - q_ij)(y_i - y_j)/(1 + |y_i - y_j|^2)``.
+
+    This is exactly the update direction :func:`tsne` uses (with `P` exaggerated in the early
+    phase).
+    """
+    num = 1.0 / (1.0 + _pair_sq(Y))
+    np.fill_diagonal(num, 0.0)
+    W = (P - num / num.sum()) * num
+    return 4.0 * (W.sum(axis=1)[:, None] * Y - W @ Y)
+
+
+def _pair_sq(Y: np.ndarray) -> np.ndarray:
+    dx = Y[:, 0:1] - Y[:, 0:1].T
+    dy = Y[:, 1:2] - Y[:, 1:2].T
+    return dx * dx + dy * dy
+
+
+def tsne(P: np.ndarray, cfg: AccelConfig, seed=None, learning_rate=None,
+         Y0: np.ndarray | None = None) -> TSNEResult:
+    """Exact t-SNE of joint affinities `P` to 2-D.
+
+    Student-t kernel ``q_ij ~ 1/(1 + |y_i - y_j|^2)``; gradient
+    ``4 sum_j (p_ij - q_ij)(y_i - y_j)/(1 + |y_i - y_j|^2)``.  The schedule follows
+    scikit-learn's exact method: ``cfg.tsne_exaggeration_iters`` iterations with P multiplied by
+    ``cfg.tsne_exaggeration`` and momentum ``cfg.tsne_momentum_early``, then the remaining
+    ``cfg.tsne_iters - cfg.tsne_exaggeration_iters`` iterations with plain P and momentum
+    ``cfg.tsne_momentum_late``.  Per-coordinate gains: +0.2 when the gradient sign differs from
+    the previous update's, times 0.8 otherwise, floored at ``cfg.tsne_min_gain``.  Velocity and
+    gains are reset when the phase switches (as scikit-learn does).  There is no early stop: the
+    hardware runs a fixed iteration count.
+
+    Parameters
+    ----------
+    P : ndarray (N, N)
+        Joint affinities (symmetric, zero diagonal, summing to 1).
+    cfg : AccelConfig
+        Schedule parameters.
+    seed : int or sequence of int, optional
+        Seed of ``numpy.random.default_rng`` for the initialisation ``Y0 ~ N(0, 1e-4^2)``;
+        defaults to ``cfg.seed``.
+    learning_rate : float, "auto" or None
+        See :func:`tsne_learning_rate`.
+    Y0 : ndarray (N, 2), optional
+        Explicit initial embedding (overrides `seed`).
+
+    Returns
+    -------
+    TSNEResult
+    """
+    P = np.asarray(P, dtype=np.float64)
+    N = P.shape[0]
+    lr = tsne_learning_rate(N, cfg, learning_rate)
+    if Y0 is None:
+        rng = np.random.default_rng(cfg.seed if seed is None else seed)
+        Y = 1e-4 * rng.standard_normal((N, 2))
+    else:
+        Y = np.array(Y0, dtype=np.float64, copy=True)
+    if N < 2:
+        return TSNEResult(Y=Y, kl=0.0, learning_rate=lr)
+    update = np.zeros_like(Y)
+    gains = np.ones_like(Y)
+    P_ex = P * cfg.tsne_exaggeration
+    for it in range(cfg.tsne_iters):
+        early = it < cfg.tsne_exaggeration_iters
+        if it == cfg.tsne_exaggeration_iters and it > 0:
+            update[:] = 0.0
+            gains[:] = 1.0
+        Pe = P_ex if early else P
+        momentum = cfg.tsne_momentum_early if early else cfg.tsne_momentum_late
+        grad = kl_gradient(Pe, Y)
+        inc = update * grad < 0.0
+        gains = np.where(inc, gains + 0.2, gains * 0.8)
+        np.maximum(gains, cfg.tsne_min_gain, out=gains)
+        update = momentum * update - lr * (gains * grad)
+        Y = Y + update
+    return TSNEResult(Y=Y, kl=kl_divergence(P, Y), learning_rate=lr)
+
+
+# --------------------------------------------------------------------------------------------
+# 6./7. occupancy entropy and grid sampling
+# --------------------------------------------------------------------------------------------
+def normalise_unit(Y: np.ndarray) -> np.ndarray:
+    """Min-max normalise each axis of `Y` to [0, 1]; a constant axis maps to 0."""
+    Y = np.asarray(Y, dtype=np.float64)
+    lo = Y.min(axis=0)
+    span = Y.max(axis=0) - lo
+    safe = np.where(span > 0, span, 1.0)
+    return np.where(span > 0, (Y - lo) / safe, 0.0)
+
+
+def grid_cells(Yn: np.ndarray, g: int) -> tuple:
+    """Cell coordinates of normalised points on a g x g grid.
+
+    Column = ``floor(g * y[:, 0])``, row = ``floor(g * y[:, 1])``, both clipped to ``g - 1`` (so
+    the value 1.0 lands in the last cell).  Returns ``(col, row, index)`` with the row-major cell
+    index ``row * g + col``.
+    """
+    cr = np.minimum(np.floor(Yn * g).astype(np.int64), g - 1)
+    col, row = cr[:, 0], cr[:, 1]
+    return col, row, row * g + col
+
+
+def occupancy_entropy(Y: np.ndarray, G: int) -> float:
+    """Occupancy entropy of a 2-D embedding, in nats.
+
+    `Y` is min-max normalised per axis to [0, 1]^2 and histogrammed on a G x G grid
+    (:func:`grid_cells`); with ``pi_c = count_c / N`` the result is ``-sum_c pi_c ln pi_c``
+    (natural log; maximum ``ln(min(N, G^2))``).
+    """
+    Y = np.asarray(Y, dtype=np.float64)
+    if Y.ndim != 2 or Y.shape[1] != 2 or Y.shape[0] == 0:
+        raise ValueError(f"Y must have shape (N, 2) with N >= 1, got {Y.shape}")
+    _, _, idx = grid_cells(normalise_unit(Y), int(G))
+    counts = np.bincount(idx)
+    pi = counts[counts > 0] / float(Y.shape[0])
+    return float(-np.sum(pi * np.log(pi)))
+
+
+#: Largest grid side :func:`grid_sample` tries before falling back (see its docstring).
+GRID_SAMPLE_G_LIMIT = 4096
+
+
+def grid_sample(Y: np.ndarray, k: int, g_limit: int = GRID_SAMPLE_G_LIMIT) -> np.ndarray:
+    """Pick k exemplars from a 2-D embedding by grid sampling.
+
+    1. Normalise `Y` per axis to [0, 1] (:func:`normalise_unit`).
+    2. g = the smallest grid side (1, 2, 3, ...) whose g x g grid has at least k occupied cells
+       (cells as in :func:`grid_cells`).
+    3. Take the k most populated cells; ties by row-major cell index ascending.
+    4. In each, the sample nearest (Euclidean, normalised coordinates) to the cell centre
+       ``((col + 0.5)/g, (row + 0.5)/g)``; ties -> lowest sample index.
+
+    If ``k >= N`` every index is returned.  Degenerate case: when no ``g <= g_limit`` reaches k
+    occupied cells (only when fewer than k distinct embedding positions exist, or points closer
+    than ``1/g_limit``), the smallest g with the most occupied cells is used and the cells are
+    visited round robin in the order of step 3, taking the next-nearest unused sample each time,
+    until k samples are chosen.
+
+    Returns
+    -------
+    ndarray of int64, sorted ascending, k distinct indices.
+    """
+    Y = np.asarray(Y, dtype=np.float64)
+    N = Y.shape[0]
+    k = int(k)
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    if k >= N:
+        return np.arange(N, dtype=np.int64)
+    Yn = normalise_unit(Y)
+    best_g, best_occ = 1, 0
+    for g in range(1, int(g_limit) + 1):
+        occ = np.unique(grid_cells(Yn, g)[2]).size
+        if occ > best_occ:
+            best_g, best_occ = g, occ
+        if occ >= k:
+            best_g = g
+            break
+    g = best_g
+    col, row, idx = grid_cells(Yn, g)
+    cells, counts = np.unique(idx, return_counts=True)  # cells ascending
+    order = np.lexsort((cells, -counts))  # most populated first, then lower cell index
+    top = cells[order][:k] if cells.size >= k else cells[order]
+    cx = (col + 0.5) / g
+    cy = (row + 0.5) / g
+    dist = (Yn[:, 0] - cx) ** 2 + (Yn[:, 1] - cy) ** 2
+    members = []
+    for c in top:
+        m = np.flatnonzero(idx == c)  # ascending sample index
+        members.append(m[np.lexsort((m, dist[m]))])
+    chosen: list = []
+    depth = 0
+    while len(chosen) < k:  # one round in the normal case
+        for m in members:
+            if depth < m.size:
+                chosen.append(int(m[depth]))
+                if len(chosen) == k:
+                    break
+        depth += 1
+    return np.sort(np.asarray(chosen, dtype=np.int64))
+
+
+# --------------------------------------------------------------------------------------------
+# per-class embedding and the entropy-guided perplexity
+# --------------------------------------------------------------------------------------------
+def perplexity_cap(n: int) -> float:
+    """Largest target perplexity used for a class of `n` points: ``max(1, (n - 1) / 2)``.
+
+    A conditional distribution has n - 1 terms, so only perplexities below n - 1 are reachable
+    at all, and those close to n - 1 make every affinity nearly uniform.  Halving keeps the target
+    inside the part of the search range where H actually varies.  (Classes of 2 or 3 points get
+    perplexity 1.)
+    """
+    return max(1.0, (n - 1) / 2.0)
+
+
+def effective_perplexity(perplexity: float, n: int) -> float:
+    """``min(perplexity, perplexity_cap(n))``."""
+    return float(min(float(perplexity), perplexity_cap(n)))
+
+
+@dataclass
+class ClassEmbedding:
+    """Everything computed for one class at one target perplexity."""
+
+    perplexity: float
+    search: RowSearchStats
+    P: np.ndarray
+    Y: np.ndarray
+    kl: float
+    occupancy_entropy: float
+
+
+def embed_class(D: np.ndarray, perplexity: float, cfg: AccelConfig, policy: str,
+                tol: float = DEFAULT_TOL, tsne_seed=None, learning_rate=None,
+                row_search: RowSearch | None = None) -> ClassEmbedding:
+    """Sigma search of every row, joint P, t-SNE and occupancy entropy at one perplexity.
+
+    The perplexity is used as given (callers clamp with :func:`effective_perplexity`).
+    """
+    stats = search_all_rows(D, perplexity, policy, cfg, tol=tol, row_search=row_search)
+    P = joint_p(conditional_p(D, stats.betas))
+    res = tsne(P, cfg, seed=tsne_seed, learning_rate=learning_rate)
+    return ClassEmbedding(perplexity=float(perplexity), search=stats, P=P, Y=res.Y, kl=res.kl,
+                          occupancy_entropy=occupancy_entropy(res.Y, cfg.grid_g))
+
+
+@dataclass
+class PerplexityChoice:
+    """Result of :func:`choose_perplexity`.
+
+    Attributes
+    ----------
+    perplexity : float
+        The chosen target perplexity (the occupancy-entropy maximiser).
+    embedding : ClassEmbedding
+        The embedding computed at that perplexity.
+    history : list of (perplexity, occupancy entropy)
+        Every evaluated perplexity in evaluation order (each costs one t-SNE run).
+    """
+
+    perplexity: float
+    embedding: ClassEmbedding
+    history: list = field(default_factory=list)
+
+    @property
+    def tsne_runs(self) -> int:
+        return len(self.history)
+
+
+def _quantise_perplexity(p: float, cfg: AccelConfig) -> float:
+    """Round to the perplexity register's resolution ``2**-cfg.perp_frac``."""
+    q = float(1 << cfg.perp_frac)
+    return math.floor(p * q + 0.5) / q
+
+
+def choose_perplexity(X_class: np.ndarray | None, cfg: AccelConfig, policy: str = "fwa",
+                      tol: float = DEFAULT_TOL, D: np.ndarray | None = None, tsne_seed=None,
+                      learning_rate=None, row_search: RowSearch | None = None) -> PerplexityChoice:
+    """Entropy-guided target perplexity of one class.
+
+    Candidates are ``cfg.perplexity_candidates``, each clamped with :func:`effective_perplexity`
+    (duplicates after clamping are evaluated once, in first-seen order).  Each evaluation runs the
+    sigma search (`policy`), joint P, t-SNE (same seed for every candidate, so the comparison is
+    not confounded by initialisation noise) and :func:`occupancy_entropy` on a
+    ``cfg.grid_g`` grid; the maximiser wins, ties -> the earlier evaluation.
+
+    ``cfg.perplexity_search == "fixed"``: exactly the candidate set.
+
+    ``cfg.perplexity_search == "fwa"``: the candidate set is the initial population of a 1-D
+    Fireworks Algorithm over ``v = ln(perplexity)`` on ``[ln p_min, ln p_max]`` (the clamped
+    candidates' extremes).  Then ``cfg.perplexity_fwa_iters`` iterations; in each the
+    ``n = min(cfg.fwa_fireworks, evaluated)`` best distinct perplexities are fireworks and the
+    one of rank r emits one spark ``v_r + A 2**(r fwa_amp_rank_shift) U``, ``U ~ U[-1, 1)``,
+    mirrored/clamped into the range, mapped back with ``exp`` and rounded to
+    ``2**-cfg.perp_frac`` (already-evaluated perplexities are not re-run).  ``A`` starts at
+    ``(ln p_max - ln p_min) / 2**cfg.fwa_amp_init_shift`` and is multiplied by
+    ``1 + 2**-fwa_amp_adapt_shift`` after an iteration that improved the best entropy, else by
+    ``1 - 2**-fwa_amp_adapt_shift``.  Randomness: ``default_rng([cfg.seed, 0x6F75746572])``.
+
+    Parameters
+    ----------
+    X_class : ndarray (N, D) or None
+        Integer features of the class (ignored when `D` is given).
+    D : ndarray (N, N), optional
+        Precomputed :func:`sq_distances`.
+    tsne_seed : optional
+        Seed of the t-SNE initialisation; defaults to ``cfg.seed``.
+    """
+    if D is None:
+        D = sq_distances(X_class)
+    N = D.shape[0]
+    cache: dict = {}
+    history: list = []
+    best: list = [None]  # ClassEmbedding with the highest entropy so far
+
+    def evaluate(p: float) -> float:
+        if p in cache:
+            return cache[p]
+        emb = embed_class(D, p, cfg, policy, tol=tol, tsne_seed=tsne_seed,
+                          learning_rate=learning_rate, row_search=row_search)
+        cache[p] = emb.occupancy_entropy
+        history.append((p, emb.occupancy_entropy))
+        if best[0] is None or emb.occupancy_entropy > best[0].occupancy_entropy:
+            best[0] = emb
+        return emb.occupancy_entropy
+
+    cands: list = []
+    for p in cfg.perplexity_candidates:
+        pe = effective_perplexity(p, N)
+        if pe not in cands:
+            cands.append(pe)
+    for p in cands:
+        evaluate(p)
+
+    if cfg.perplexity_search == "fwa" and len(cands) > 1:
+        v_lo, v_hi = math.log(min(cands)), math.log(max(cands))
+        A = (v_hi - v_lo) / float(1 << cfg.fwa_amp_init_shift)
+        grow = 1.0 + 2.0 ** -cfg.fwa_amp_adapt_shift
+        shrink = 1.0 - 2.0 ** -cfg.fwa_amp_adapt_shift
+        rng = np.random.default_rng([int(cfg.seed), _OUTER_STREAM])
+        for _ in range(cfg.perplexity_fwa_iters):
+            before = best[0].occupancy_entropy
+            # rank by entropy (descending), ties -> smaller perplexity
+            ranked = sorted(cache.items(), key=lambda kv: (-kv[1], kv[0]))
+            fireworks = [math.log(p) for p, _ in ranked[:min(cfg.fwa_fireworks, len(ranked))]]
+            sparks = []
+            for r, v in enumerate(fireworks):
+                a_r = A * 2.0 ** (r * cfg.fwa_amp_rank_shift)
+                sparks.append(v + a_r * rng.uniform(-1.0, 1.0))
+            sparks = _reflect(np.asarray(sparks), v_lo, v_hi)
+            for v in sparks:
+                p = _quantise_perplexity(math.exp(float(v)), cfg)
+                p = min(max(p, min(cands)), max(cands))
+                evaluate(p)
+            A *= grow if best[0].occupancy_entropy > before else shrink
+    emb = best[0]
+    return PerplexityChoice(perplexity=emb.perplexity, embedding=emb, history=history)
+
+
+__all__ = [
+    "DEFAULT_TOL", "SearchResult", "RowSearchStats", "TSNEResult", "ClassEmbedding",
+    "PerplexityChoice", "as_integer_features", "sq_distances", "row_entropy_bits",
+    "row_entropy_bits_many", "search_bracket", "search_bisection", "search_ksection",
+    "search_fwa", "search_row", "search_all_rows", "hardware_tolerance", "conditional_p",
+    "joint_p", "tsne", "tsne_learning_rate", "kl_divergence", "kl_gradient", "normalise_unit", "grid_cells",
+    "occupancy_entropy", "grid_sample", "perplexity_cap", "effective_perplexity", "embed_class",
+    "choose_perplexity", "row_without_self", "point_rng",
+]
