@@ -1,0 +1,117 @@
+"""Cycle schedule of the RTL core (hw/), derived from its documented phase latencies.
+
+This is an analytic model of the micro-architecture described in docs/hardware.md, not a fit:
+every number below is a pipeline depth or a state length of the RTL, and tests/test_hw_core_sim.py
+checks that the Amaranth simulation of the core produces its result beats on exactly these cycles.
+
+Cycle numbering: cycle 0 is the cycle in which the last feature beat is accepted
+(``feat.valid & feat.ready``); the result beat of a point "appears" in the first cycle in which
+``res.valid`` is high for it.  No back-pressure is assumed (``res.ready`` and ``trace.ready``
+always 1); back-pressure only delays, it never changes a result.
+
+Per point ``i`` (``G = ceil(N / K)`` distance groups)::
+
+    PSTART  1 cycle        distance phase starts (s_i)
+    DIST    G*D + 1 + 4    feature reads (G*D), read latency (1), lane DIST pipeline (4)
+    DONE    1 cycle        min/max reduction register, ``dist_done``, u_lo computed
+    PINIT   1 cycle        bracket / amplitude / best / population reset
+    passes  P * pass_cycles
+    OUT     1 cycle        result into the output register; the beat appears the next cycle
+
+    pass_cycles = SETUP (2) + N (stream, j == i masked) + DRAIN (7) + ROWEND (6) + A (scan) + DECIDE (1)
+
+with ``A`` the number of active lanes (1 for bisection, K for K-section and FWA).  The next point
+starts in the cycle its predecessor's beat appears.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .config import AccelConfig
+
+#: Phase lengths in cycles (docs/hardware.md, "Timing").
+PSTART = 1          # start the distance phase, load the lanes' PRNG seeds
+DIST_FEATURE_READ = 1   # feature-memory read latency before the lane's DIST op
+LANE_DIST = 4       # lane DIST pipeline: |x_i - x_j| (1), square (1), accumulate (1), min/max (1)
+DIST_DONE = 1       # min/max reduction register; dist_done high, u_lo = -(bitlen(max-min)+2) 2^U
+PINIT = 1
+SETUP = 2           # cand_issue; lane CAND pipeline is 4 deep, the stream overlaps its last 2
+ROW_READ = 2        # row-buffer read (1) + d = D - m register (1)
+LANE_KERN = 6       # kern_issue -> Z/T updated: MULA, shift/sat, ROM, interp+shift, t*w, acc
+DRAIN = ROW_READ + LANE_KERN - 1   # 7 cycles after the last stream read
+ROWEND = 6          # normalise, LOG, RECIP, T*r, shift/add (result visible after 6)
+DECIDE = 1
+OUT = 1
+
+#: cycles from PSTART to the first SETUP, not counting the G*D feature cycles
+POINT_PRE = PSTART + DIST_FEATURE_READ + LANE_DIST + DIST_DONE + PINIT
+
+
+def active_lanes(cfg: AccelConfig, policy: str) -> int:
+    return 1 if policy == "bisection" else cfg.lanes
+
+
+def groups(cfg: AccelConfig, n: int) -> int:
+    return -(-n // cfg.lanes)
+
+
+def dist_cycles(cfg: AccelConfig, n: int, d: int) -> int:
+    """Cycles from PSTART to the first pass's SETUP."""
+    return groups(cfg, n) * d + POINT_PRE
+
+
+def pass_cycles(cfg: AccelConfig, n: int, policy: str) -> int:
+    return SETUP + n + DRAIN + ROWEND + active_lanes(cfg, policy) + DECIDE
+
+
+def point_cycles(cfg: AccelConfig, n: int, d: int, policy: str, passes: int) -> int:
+    """Cycles from PSTART of a point to PSTART of the next (= to its beat)."""
+    return dist_cycles(cfg, n, d) + passes * pass_cycles(cfg, n, policy) + OUT
+
+
+@dataclass
+class Schedule:
+    result_cycles: list      # cycle of each result beat (index order)
+    trace_cycles: list       # per point, per pass, per active lane: cycle of the trace beat
+    done_cycle: int          # first cycle with busy = 0, done = 1
+    kernel_evaluations: int  # useful kernel evaluations (candidates x (N - 1))
+    utilisation: float       # kernel_evaluations / (K * result_cycles[-1])
+    lane_busy: float         # (kernel evaluations + N*N*D distance MACs) / (K * result_cycles[-1])
+
+
+def schedule(cfg: AccelConfig, n: int, d: int, policy: str, results: list) -> Schedule:
+    """Cycle of every result (and trace) beat of a class run without back-pressure.
+
+    Parameters
+    ----------
+    cfg : AccelConfig
+    n, d : int
+        Points and features of the class.
+    policy : {"bisection", "fwa", "ksection"}
+    results : list of SearchResult (or any objects with ``passes`` and ``evaluations``)
+        The golden model's results for the class, in index order.
+    """
+    start = 1                     # PSTART of point 0: the cycle after the last feature
+    out = []
+    traces = []
+    pc = pass_cycles(cfg, n, policy)
+    a = active_lanes(cfg, policy)
+    evals = 0
+    for r in results:
+        first_setup = start + dist_cycles(cfg, n, d)
+        pts = []
+        for p in range(r.passes):
+            scan0 = first_setup + p * pc + SETUP + n + DRAIN + ROWEND
+            pts.append([scan0 + l for l in range(a)])
+        traces.append(pts)
+        beat = start + point_cycles(cfg, n, d, policy, r.passes)
+        out.append(beat)
+        start = beat
+        evals += r.evaluations * (n - 1)
+    total = out[-1] if out else 0
+    util = evals / (cfg.lanes * total) if total else 0.0
+    macs = len(results) * n * d
+    busy = (evals + macs) / (cfg.lanes * total) if total else 0.0
+    return Schedule(result_cycles=out, trace_cycles=traces, done_cycle=total + 1,
+                    kernel_evaluations=evals, utilisation=util, lane_busy=busy)

@@ -1,0 +1,265 @@
+"""Arithmetic units of a PE lane: the table-based function unit and the leading-one normaliser.
+
+Bit-exact with `golden_model.fixed` (the tables are built by the same functions,
+`fixed.exp2neg_table`, `fixed.log2_table`, `fixed.recip_table`).
+
+One `FunctionUnit` per lane holds the three tables in one ROM and is time-multiplexed:
+
+============  ==================  ==========  ===========================================
+op            fraction bits in    table       used for
+============  ==================  ==========  ===========================================
+``EXP_T``     ``t_frac``          2^-f        every kernel evaluation (stream)
+``EXP_U``     ``u_frac``          2^-f        candidate multiplier bm = 2^-g (pass set-up)
+``LOG``       ``w_frac``          log2(1+m)   log2 Z (row end), log2 PERP (run start)
+``RECIP``     ``w_frac``          1/(1+m)     T/Z (row end)
+============  ==================  ==========  ===========================================
+
+ROM word ``k`` of a table holds ``y_k`` and, with interpolation, the slope ``y_{k+1} - y_k``, so a
+single read gives both end points: ``y = y_k + floor(slope * rem / 2^r)`` with ``r`` = fraction
+bits - index bits of the op (the floor of a possibly negative product is an arithmetic shift, as
+in `fixed._table_interp`).
+"""
+
+from __future__ import annotations
+
+import enum
+
+from amaranth.hdl import C, Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from golden_model import fixed as fx
+from golden_model.config import AccelConfig, bit_length
+
+__all__ = ["FuOp", "FunctionUnit", "Exp2Unit", "Log2Unit", "fu_tables", "normalise"]
+
+
+class FuOp(enum.IntEnum):
+    EXP_T = 0
+    EXP_U = 1
+    LOG = 2
+    RECIP = 3
+
+
+def fu_tables(cfg: AccelConfig) -> dict:
+    """Per op: (table tuple, index bits, fraction bits of the input, ROM base address)."""
+    E, L, R = cfg.exp_table_bits, cfg.log_table_bits, cfg.recip_table_bits
+    exp_tab = fx.exp2neg_table(E, cfg.w_frac)
+    log_tab = fx.log2_table(L, cfg.h_frac)
+    rec_tab = fx.recip_table(R, cfg.w_frac)
+    return {
+        FuOp.EXP_T: (exp_tab, E, cfg.t_frac, 0),
+        FuOp.EXP_U: (exp_tab, E, cfg.u_frac, 0),
+        FuOp.LOG: (log_tab, L, cfg.w_frac, 1 << E),
+        FuOp.RECIP: (rec_tab, R, cfg.w_frac, (1 << E) + (1 << L)),
+    }
+
+
+class FunctionUnit(wiring.Component):
+    """Table function unit (exp2 / log2 / reciprocal), one ROM shared by time-multiplexing.
+
+    Timing: the operands are sampled in cycle ``c`` (the ROM read is registered); ``o_y`` is
+    combinational in cycle ``c + 1`` (interpolation after the ROM), ``o_valid`` likewise.
+
+    Parameters
+    ----------
+    cfg : AccelConfig
+
+    Attributes
+    ----------
+    i_valid : In(1)
+        An operand is presented this cycle.
+    i_op : In(2)
+        `FuOp` selecting table and input format.
+    i_frac : In(frac_bits)
+        Fraction ``f`` (right-aligned, ``t_frac``/``u_frac``/``w_frac`` bits depending on the op),
+        ``frac_bits = max(t_frac, u_frac, w_frac)``.
+    o_valid : Out(1)
+        ``i_valid`` delayed by one cycle.
+    o_y : Out(y_bits)
+        Table value in the op's output format: UQ1.w_frac (EXP, RECIP) or Q.h_frac (LOG).
+    """
+
+    def __init__(self, cfg: AccelConfig):
+        self.cfg = cfg
+        self.tables = fu_tables(cfg)
+        self.frac_bits = max(cfg.t_frac, cfg.u_frac, cfg.w_frac)
+        vals = []
+        slopes = []
+        for op in (FuOp.EXP_T, FuOp.LOG, FuOp.RECIP):
+            tab, ib, _, _ = self.tables[op]
+            vals += list(tab[: 1 << ib])
+            slopes += [tab[k + 1] - tab[k] for k in range(1 << ib)]
+        self.y_bits = bit_length(max(vals))
+        self.slope_bits = bit_length(max(abs(s) for s in slopes)) + 1
+        self.rem_bits = max(max(fb - ib for (_, ib, fb, _) in self.tables.values()), 1)
+        self._words = []
+        for v, s in zip(vals, slopes):
+            w = v
+            if cfg.interpolate:
+                w |= (s & ((1 << self.slope_bits) - 1)) << self.y_bits
+            self._words.append(w)
+        self.word_bits = self.y_bits + (self.slope_bits if cfg.interpolate else 0)
+        super().__init__({
+            "i_valid": In(1),
+            "i_op": In(2),
+            "i_frac": In(self.frac_bits),
+            "o_valid": Out(1),
+            "o_y": Out(self.y_bits),
+        })
+
+    @property
+    def rom_depth(self) -> int:
+        return len(self._words)
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.cfg
+        rom = Memory(shape=unsigned(self.word_bits), depth=len(self._words), init=self._words)
+        m.submodules.rom = rom
+        rp = rom.read_port(domain="sync")
+
+        addr = Signal(range(len(self._words)))
+        rem = Signal(self.rem_bits)
+        for op, (_, ib, fb, base) in self.tables.items():
+            r = fb - ib
+            with m.If(self.i_op == op):
+                m.d.comb += addr.eq(base + (self.i_frac[:fb] >> r))
+                if r > 0:
+                    m.d.comb += rem.eq(self.i_frac[:r])
+        m.d.comb += rp.addr.eq(addr)
+
+        op_d = Signal(2)
+        rem_d = Signal(self.rem_bits)
+        m.d.sync += [op_d.eq(self.i_op), rem_d.eq(rem), self.o_valid.eq(self.i_valid)]
+
+        y0 = rp.data[: self.y_bits]
+        if not cfg.interpolate:
+            m.d.comb += self.o_y.eq(y0)
+        else:
+            slope = rp.data[self.y_bits: self.y_bits + self.slope_bits].as_signed()
+            prod = Signal(signed(self.slope_bits + self.rem_bits + 1))
+            m.d.comb += prod.eq(slope * rem_d)
+            for op, (_, ib, fb, _) in self.tables.items():
+                r = fb - ib
+                with m.If(op_d == op):
+                    if r > 0:
+                        m.d.comb += self.o_y.eq(y0 + (prod >> r))
+                    else:
+                        m.d.comb += self.o_y.eq(y0)
+        return m
+
+
+def normalise(m: Module, x, nb: int, w: int, name: str = "norm"):
+    """Leading-one detection of the ``nb``-bit unsigned value ``x`` (combinational).
+
+    Returns ``(p, mn)``: ``p`` the position of the leading one and ``mn = floor((x - 2^p) 2^w / 2^p)``
+    (``fixed.normalise``).  ``x = 0`` gives ``p = 0, mn = 0`` (never used)."""
+    p = Signal(range(max(nb, 2)), name=f"{name}_p")
+    for k in range(nb):
+        with m.If(x[k]):
+            m.d.comb += p.eq(k)
+    lz = Signal(range(max(nb, 2)), name=f"{name}_lz")
+    m.d.comb += lz.eq(nb - 1 - p)
+    xl = Signal(nb, name=f"{name}_xl")
+    m.d.comb += xl.eq((x << lz)[:nb])
+    mn = Signal(w, name=f"{name}_mn")
+    # the nb-1 bits below the leading one, left-aligned; keep the top w of them (floor)
+    if nb - 1 >= w:
+        m.d.comb += mn.eq(xl[nb - 1 - w: nb - 1])
+    elif nb > 1:
+        m.d.comb += mn.eq(xl[: nb - 1] << (w - (nb - 1)))
+    return p, mn
+
+
+class Exp2Unit(wiring.Component):
+    """Standalone 2^-t (``fixed.exp2neg``): a `FunctionUnit` in ``EXP_T`` mode plus the integer
+    shift, as in the lane's stream pipeline.  Used by the unit tests and as a synthesis block.
+
+    Timing: ``t`` sampled in cycle ``c``, ``w`` registered, visible in cycle ``c + 2``.
+
+    Attributes
+    ----------
+    i_valid : In(1)
+    t : In(t_bits)
+        t_q in UQ.t_frac, ``t_q <= (w_frac + 1) << t_frac`` (the clamp value gives 0).
+    o_valid : Out(1)
+    w : Out(w_frac + 1)
+        UQ1.w_frac.
+    """
+
+    def __init__(self, cfg: AccelConfig):
+        self.cfg = cfg
+        self.t_bits = bit_length((cfg.w_frac + 1) << cfg.t_frac)
+        super().__init__({
+            "i_valid": In(1),
+            "t": In(self.t_bits),
+            "o_valid": Out(1),
+            "w": Out(cfg.w_frac + 1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.cfg
+        T, W = cfg.t_frac, cfg.w_frac
+        m.submodules.fu = fu = FunctionUnit(cfg)
+        m.d.comb += [fu.i_valid.eq(self.i_valid), fu.i_op.eq(FuOp.EXP_T), fu.i_frac.eq(self.t[:T])]
+        n_d = Signal(range(1 << max(1, self.t_bits - T)))
+        m.d.sync += n_d.eq(self.t >> T)
+        m.d.sync += [self.o_valid.eq(fu.o_valid),
+                     self.w.eq(Mux(n_d > W, 0, fu.o_y >> n_d))]
+        return m
+
+
+class Log2Unit(wiring.Component):
+    """Standalone log2 of a fixed-point value (``fixed.log2_fixed``): normaliser + `FunctionUnit`
+    in ``LOG`` mode, as the lane's row-end pipeline computes log2 Z and log2 PERP.
+
+    Timing: ``x`` sampled in cycle ``c`` (normaliser registered), result visible in ``c + 3``.
+
+    Parameters
+    ----------
+    cfg : AccelConfig
+    x_bits : int
+        Width of the unsigned input.
+    x_frac : int
+        Its fraction bits.
+
+    Attributes
+    ----------
+    i_valid : In(1)
+    x : In(x_bits)
+        Must be > 0.
+    o_valid : Out(1)
+    y : Out(signed(...))
+        log2 x in Q.h_frac.
+    """
+
+    def __init__(self, cfg: AccelConfig, x_bits: int, x_frac: int):
+        self.cfg = cfg
+        self.x_bits = x_bits
+        self.x_frac = x_frac
+        yb = bit_length(max(x_bits, x_frac) + 1) + cfg.h_frac + 2
+        super().__init__({
+            "i_valid": In(1),
+            "x": In(x_bits),
+            "o_valid": Out(1),
+            "y": Out(signed(yb)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.cfg
+        p, mn = normalise(m, self.x, self.x_bits, cfg.w_frac)
+        p_d = Signal.like(p)
+        mn_d = Signal.like(mn)
+        v_d = Signal()
+        m.d.sync += [p_d.eq(p), mn_d.eq(mn), v_d.eq(self.i_valid)]
+        m.submodules.fu = fu = FunctionUnit(cfg)
+        m.d.comb += [fu.i_valid.eq(v_d), fu.i_op.eq(FuOp.LOG), fu.i_frac.eq(mn_d)]
+        p_dd = Signal.like(p)
+        m.d.sync += p_dd.eq(p_d)
+        m.d.sync += [self.o_valid.eq(fu.o_valid),
+                     self.y.eq(((Cat(p_dd, C(0, 1)).as_signed() - self.x_frac) << cfg.h_frac) + fu.o_y)]
+        return m

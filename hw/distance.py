@@ -1,0 +1,249 @@
+"""Distance engine: feature memory, distance-row buffer, sequencing of the lanes' DIST ops.
+
+Memory organisation (banked by lane, ``K = cfg.lanes``):
+
+* feature bank ``l`` holds the features of the points ``j = l, l+K, l+2K, ...``: point ``j``,
+  feature ``d`` at address ``(j div K) * d_max + d``; depth ``ceil(n_max/K) * d_max``, width
+  ``feature_bits``; one write port (loading) and two read ports (``x_j`` for the lane, ``x_i``
+  for the broadcast; the ``x_i`` read of bank ``i mod K`` is selected).
+* row bank ``l`` holds ``D_ij`` for the same ``j``: address ``j div K``; depth ``ceil(n_max/K)``,
+  width ``dist_bits``.  Written by lane ``l`` (all lanes at once at the end of a group), read one
+  element per cycle in ``j`` order during the search stream (bank ``j mod K``).
+
+Distance phase of point ``i``: groups ``g = 0 .. ceil(N/K)-1``; in group ``g`` lane ``l`` computes
+``D_{i, gK+l}`` as ``sum_d (x_id - x_jd)^2`` over ``D`` cycles (one feature per cycle, groups
+back to back).  Each lane keeps the min/max of its valid ``j != i`` values; a reduction tree gives
+``m_i``, ``M_i`` at the end.
+
+Timing (`point_start` in cycle ``p``): feature addresses in cycles ``p+1 .. p+G*D``
+(``G = ceil(N/K)``), lane ``dist_issue`` one cycle later, the last row write at ``p+G*D+4``,
+lane min/max final in ``p+G*D+5``, ``dist_done`` (one-cycle pulse) with ``dmin``/``dmax`` valid in
+``p+G*D+6``.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from golden_model.config import AccelConfig
+
+from .lane import LANE_LATENCY
+
+__all__ = ["DistanceEngine", "DIST_DONE_LATENCY"]
+
+#: dist_done is high in cycle point_start + G*D + DIST_DONE_LATENCY
+DIST_DONE_LATENCY = 2 + LANE_LATENCY["dist_minmax"]   # dist_done in cycle p + G*D + 6
+
+
+class DistanceEngine(wiring.Component):
+    """Feature memory + row buffer + DIST sequencing.
+
+    Parameters
+    ----------
+    cfg : AccelConfig
+
+    Attributes
+    ----------
+    n : In(count_bits), d : In(dim_bits)
+        Run parameters N and D (stable during a run).
+    load_start : In(1)
+        Reset the load counters; features are then accepted from `feat`.
+    feat : In(stream.Signature(feature_bits))
+        Feature stream, ready while loading.
+    loaded : Out(1)
+        One-cycle pulse in the cycle the last feature is accepted.
+    point_first : In(1)
+        Reset the point counter to point 0.
+    point_next : In(1)
+        Advance to the next point.
+    point_start : In(1)
+        Compute the distance row of the current point.
+    dist_done : Out(1)
+        One-cycle pulse: row written, ``dmin``/``dmax`` valid.
+    dmin, dmax : Out(dist_bits)
+    rd_en, rd_restart : In(1)
+        Read row element ``j`` (0 when ``rd_restart``, else the previous ``j + 1``).
+    rd_data : Out(dist_bits)
+        The element read in the previous cycle.
+    lane_* :
+        Connections to the K lanes (see `hw.lane.Lane`).
+    """
+
+    def __init__(self, cfg: AccelConfig):
+        self.cfg = cfg
+        K = cfg.lanes
+        self.rows_per_bank = -(-cfg.n_max // K)
+        self.feat_depth = self.rows_per_bank * cfg.d_max
+        fb, db = cfg.feature_bits, cfg.dist_bits
+        super().__init__({
+            "n": In(cfg.count_bits), "d": In(cfg.dim_bits),
+            "load_start": In(1),
+            "feat": In(stream.Signature(unsigned(fb))),
+            "loaded": Out(1),
+            "point_first": In(1), "point_next": In(1), "point_start": In(1),
+            "dist_done": Out(1),
+            "dmin": Out(db), "dmax": Out(db),
+            "rd_en": In(1), "rd_restart": In(1),
+            "rd_data": Out(db),
+            "lane_dist_issue": Out(1), "lane_dist_first": Out(1), "lane_dist_last": Out(1),
+            "lane_dist_valid": Out(K), "lane_dist_self": Out(K),
+            "lane_xi": Out(fb),
+            "lane_xj": Out(data.ArrayLayout(unsigned(fb), K)),
+            "lane_mm_clear": Out(1),
+            "lane_dout": In(data.ArrayLayout(unsigned(db), K)),
+            "lane_dwr": In(K),
+            "lane_lmin": In(data.ArrayLayout(unsigned(db), K)),
+            "lane_lmax": In(data.ArrayLayout(unsigned(db), K)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.cfg
+        K, DM = cfg.lanes, cfg.d_max
+        RPB = self.rows_per_bank
+        fdepth = self.feat_depth
+
+        fbanks, rbanks = [], []
+        for l in range(K):
+            fm = Memory(shape=unsigned(cfg.feature_bits), depth=fdepth, init=[])
+            rm = Memory(shape=unsigned(cfg.dist_bits), depth=RPB, init=[])
+            m.submodules[f"feat_bank{l}"] = fm
+            m.submodules[f"row_bank{l}"] = rm
+            fbanks.append((fm.write_port(), fm.read_port(), fm.read_port()))
+            rbanks.append((rm.write_port(), rm.read_port()))
+
+        # ------------------------------------------------------------ loading
+        loading = Signal()
+        ld_d = Signal(range(max(cfg.d_max, 2)))
+        ld_bank = Signal(range(max(K, 2)))
+        ld_base = Signal(range(fdepth + DM + 1))
+        ld_pt = Signal(range(cfg.n_max + 1))
+        m.d.comb += self.feat.ready.eq(loading)
+        with m.If(self.load_start):
+            m.d.sync += [loading.eq(1), ld_d.eq(0), ld_bank.eq(0), ld_base.eq(0), ld_pt.eq(0)]
+        for l, (wp, _, _) in enumerate(fbanks):
+            m.d.comb += [wp.addr.eq(ld_base + ld_d), wp.data.eq(self.feat.payload),
+                         wp.en.eq(loading & self.feat.valid & (ld_bank == l))]
+        with m.If(loading & self.feat.valid):
+            with m.If(ld_d == self.d - 1):
+                m.d.sync += ld_d.eq(0)
+                with m.If(ld_pt == self.n - 1):
+                    m.d.comb += self.loaded.eq(1)
+                    m.d.sync += loading.eq(0)
+                m.d.sync += ld_pt.eq(ld_pt + 1)
+                with m.If(ld_bank == K - 1):
+                    m.d.sync += [ld_bank.eq(0), ld_base.eq(ld_base + DM)]
+                with m.Else():
+                    m.d.sync += ld_bank.eq(ld_bank + 1)
+            with m.Else():
+                m.d.sync += ld_d.eq(ld_d + 1)
+
+        # ------------------------------------------------------------ point counters
+        i_mod = Signal(range(max(K, 2)))
+        i_div = Signal(range(RPB + 1))
+        i_base = Signal(range(fdepth + DM + 1))
+        with m.If(self.point_first):
+            m.d.sync += [i_mod.eq(0), i_div.eq(0), i_base.eq(0)]
+        with m.Elif(self.point_next):
+            with m.If(i_mod == K - 1):
+                m.d.sync += [i_mod.eq(0), i_div.eq(i_div + 1), i_base.eq(i_base + DM)]
+            with m.Else():
+                m.d.sync += i_mod.eq(i_mod + 1)
+
+        # ------------------------------------------------------------ distance issue
+        issuing = Signal()
+        g = Signal(range(RPB + 1))
+        gbase = Signal(range(fdepth + DM + 1))
+        dd = Signal(range(max(cfg.d_max, 2)))
+        rem = Signal(range(cfg.n_max + 1))          # N - g*K (points left from this group on)
+        drain = Signal(range(8))
+        draining = Signal()
+        with m.If(self.point_start):
+            m.d.sync += [issuing.eq(1), g.eq(0), gbase.eq(0), dd.eq(0), rem.eq(self.n)]
+        last_d = dd == self.d - 1
+        last_g = rem <= K
+        with m.If(issuing):
+            with m.If(last_d):
+                m.d.sync += [dd.eq(0), g.eq(g + 1), gbase.eq(gbase + DM), rem.eq(rem - K)]
+                with m.If(last_g):
+                    m.d.sync += [issuing.eq(0), draining.eq(1), drain.eq(0)]
+            with m.Else():
+                m.d.sync += dd.eq(dd + 1)
+        for l, (_, rpa, rpb) in enumerate(fbanks):
+            m.d.comb += [rpa.addr.eq(gbase + dd), rpb.addr.eq(i_base + dd)]
+        # tags, aligned with the read data (one cycle later)
+        t_issue = Signal()
+        t_first = Signal()
+        t_last = Signal()
+        t_valid = Signal(K)
+        t_self = Signal(K)
+        m.d.sync += [t_issue.eq(issuing), t_first.eq(dd == 0), t_last.eq(last_d)]
+        m.d.sync += t_valid.eq(Cat(*[rem > l for l in range(K)]))
+        m.d.sync += t_self.eq(Cat(*[(g == i_div) & (i_mod == l) for l in range(K)]))
+        m.d.comb += [self.lane_dist_issue.eq(t_issue), self.lane_dist_first.eq(t_first),
+                     self.lane_dist_last.eq(t_last), self.lane_dist_valid.eq(t_valid),
+                     self.lane_dist_self.eq(t_self), self.lane_mm_clear.eq(self.point_start)]
+        xi_sel = Signal(cfg.feature_bits)
+        with m.Switch(i_mod):
+            for l, (_, _, rpb) in enumerate(fbanks):
+                with m.Case(l):
+                    m.d.comb += xi_sel.eq(rpb.data)
+        m.d.comb += self.lane_xi.eq(xi_sel)
+        for l, (_, rpa, _) in enumerate(fbanks):
+            m.d.comb += self.lane_xj[l].eq(rpa.data)
+
+        # ------------------------------------------------------------ row writes
+        wr_addr = Signal(range(RPB + 1))
+        with m.If(self.point_start):
+            m.d.sync += wr_addr.eq(0)
+        with m.Elif(self.lane_dwr[0]):
+            m.d.sync += wr_addr.eq(wr_addr + 1)
+        for l, (wp, _) in enumerate(rbanks):
+            m.d.comb += [wp.addr.eq(wr_addr), wp.data.eq(self.lane_dout[l]), wp.en.eq(self.lane_dwr[l])]
+
+        # ------------------------------------------------------------ min / max reduction
+        def tree(vals, fn):
+            while len(vals) > 1:
+                nxt = []
+                for k in range(0, len(vals) - 1, 2):
+                    nxt.append(fn(vals[k], vals[k + 1]))
+                if len(vals) % 2:
+                    nxt.append(vals[-1])
+                vals = nxt
+            return vals[0]
+        mins = [self.lane_lmin[l] for l in range(K)]
+        maxs = [self.lane_lmax[l] for l in range(K)]
+        red_min = tree(mins, lambda a, b: Mux(a < b, a, b))
+        red_max = tree(maxs, lambda a, b: Mux(a > b, a, b))
+        # lane min/max final 4 cycles after the last dist_issue, which is 1 cycle after the
+        # last address: drain counts the cycles after issuing ends
+        m.d.sync += self.dist_done.eq(0)
+        with m.If(draining):
+            m.d.sync += drain.eq(drain + 1)
+            with m.If(drain == LANE_LATENCY["dist_minmax"]):
+                m.d.sync += [draining.eq(0), self.dist_done.eq(1),
+                             self.dmin.eq(red_min), self.dmax.eq(red_max)]
+
+        # ------------------------------------------------------------ row read (search stream)
+        rj_mod = Signal(range(max(K, 2)))
+        rj_div = Signal(range(RPB + 1))
+        cur_mod = Signal.like(rj_mod)
+        cur_div = Signal.like(rj_div)
+        m.d.comb += [cur_mod.eq(Mux(self.rd_restart, 0, rj_mod)), cur_div.eq(Mux(self.rd_restart, 0, rj_div))]
+        with m.If(self.rd_en):
+            with m.If(cur_mod == K - 1):
+                m.d.sync += [rj_mod.eq(0), rj_div.eq(cur_div + 1)]
+            with m.Else():
+                m.d.sync += [rj_mod.eq(cur_mod + 1), rj_div.eq(cur_div)]
+        rd_mod_d = Signal.like(rj_mod)
+        m.d.sync += rd_mod_d.eq(cur_mod)
+        for l, (_, rp) in enumerate(rbanks):
+            m.d.comb += rp.addr.eq(cur_div)
+        with m.Switch(rd_mod_d):
+            for l, (_, rp) in enumerate(rbanks):
+                with m.Case(l):
+                    m.d.comb += self.rd_data.eq(rp.data)
+        return m

@@ -1,0 +1,335 @@
+"""Search controller: per-point sequencing and the three sigma-search policies.
+
+Bit-exact with `golden_model.search_fixed.search_row`.  Per point ``i``:
+
+``PSTART``  start the distance phase (distance engine), load the lanes' PRNGs with
+            ``seed + i * SEED_POINT_STEP`` (each lane adds ``(l+1) * SEED_LANE_STEP``).
+``WAITD``   wait for ``dist_done``; ``m = min``, ``u_lo = -(bitlen(max - min) + 2) 2^U``.
+``PINIT``   bracket, amplitude, best-ever and population reset.
+then passes, each::
+
+    SETUP  (2)  cand_issue: every lane computes its candidate and bm = 2^-g
+    STREAM (N)  row element j read once, broadcast as d = D_ij - m to all lanes (j == i masked)
+    DRAIN  (7)  row-buffer read (2) + lane kernel pipeline (5) empty
+    ROWEND (6)  every lane computes H = log2 Z + T/Z
+    SCAN   (A)  the A active lanes' (u, H) shift past the controller, one per cycle
+                (A = 1 for bisection, K otherwise): best-ever, bracket / population update
+    DECIDE (1)  pass count, stop rule, FWA amplitude adaptation, PRNG step
+
+``OUT``     hand the result to the output register (waits while it is full).
+
+The pass length is therefore ``N + 16 + A`` cycles (see `golden_model.schedule`).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import C, Cat, Module, Mux, Signal, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from golden_model import search_fixed as sf
+from golden_model.config import AccelConfig
+
+from .distance import DIST_DONE_LATENCY
+from .lane import LANE_LATENCY, CandKind, lane_roles
+from .layouts import CoreLayouts, POLICY_CODES
+
+__all__ = ["SearchController", "PASS_SETUP", "PASS_DRAIN", "PASS_ROWEND", "PASS_DECIDE",
+           "POINT_PRE", "POINT_OUT"]
+
+PASS_SETUP = LANE_LATENCY["cand"] - 2          # stream reads start 2 cycles before bm is needed
+STREAM_LAT = 2                                  # row read (1) + d = D - m register (1)
+PASS_DRAIN = STREAM_LAT + LANE_LATENCY["kern"] - 1
+PASS_ROWEND = LANE_LATENCY["rowend"]
+PASS_DECIDE = 1
+#: cycles from PSTART to the first SETUP, minus G*D: PSTART(1) .. dist_done(+6) .. PINIT(1)
+POINT_PRE = DIST_DONE_LATENCY + 2
+POINT_OUT = 1
+
+P_BISECT = POLICY_CODES["bisection"]
+P_FWA = POLICY_CODES["fwa"]
+P_KSEC = POLICY_CODES["ksection"]
+
+
+def _zx(v):
+    return Cat(v, C(0, 1)).as_signed()
+
+
+class SearchController(wiring.Component):
+    """Point / pass sequencer and sigma-search policies (bisection, K-section, FWA).
+
+    Parameters
+    ----------
+    cfg : AccelConfig
+    trace : bool
+        Emit one trace beat per active lane per pass (during SCAN; SCAN waits on back-pressure).
+
+    Attributes
+    ----------
+    n : In(count_bits), policy : In(2), perp : In(perp_bits), seed : In(32)
+        Run parameters (stable during a run).
+    tgt_start : In(1)
+        Compute the target entropy log2(PERP) on lane 0; ``tgt_done`` pulses when finished.
+    go : In(1)
+        Start point 0 (features loaded).
+    all_done : Out(1)
+        Pulse after the last point's result was handed over.
+    out_valid : Out(1), out_payload : Out(result layout), out_ready : In(1)
+        Result hand-over to the output register.
+    eng_* / lane_* :
+        Distance engine and lane control (see `hw.distance`, `hw.lane`).
+    """
+
+    def __init__(self, cfg: AccelConfig, trace: bool = False):
+        self.cfg = cfg
+        self.trace_en = trace
+        L = self.lay = CoreLayouts(cfg)
+        K = cfg.lanes
+        us = signed(L.u_bits)
+        sig = {
+            "n": In(cfg.count_bits), "policy": In(2), "perp": In(cfg.perp_bits), "seed": In(32),
+            "tgt_start": In(1), "tgt_done": Out(1), "target": Out(L.target_bits),
+            "go": In(1), "all_done": Out(1),
+            "out_valid": Out(1), "out_payload": Out(L.result), "out_ready": In(1),
+            "eng_point_first": Out(1), "eng_point_next": Out(1), "eng_point_start": Out(1),
+            "eng_dist_done": In(1), "eng_dmin": In(cfg.dist_bits), "eng_dmax": In(cfg.dist_bits),
+            "eng_rd_en": Out(1), "eng_rd_restart": Out(1), "eng_rd_data": In(cfg.dist_bits),
+            "lane_cand_issue": Out(1), "lane_cand_kind": Out(2),
+            "lane_cand_base": Out(us), "lane_cand_a": Out(L.u_range_bits),
+            "lane_cand_lo": Out(us), "lane_cand_hi": Out(us),
+            "lane_cand_centre": Out(data.ArrayLayout(us, K)),
+            "lane_prng_load": Out(1), "lane_prng_step": Out(1), "lane_prng_point": Out(32),
+            "lane_kern_issue": Out(K), "lane_kern_d": Out(cfg.dist_bits),
+            "lane_re_issue": Out(1), "lane_re_ext": Out(1), "lane_ext_x": Out(cfg.perp_bits),
+            "lane_scan_shift": Out(1),
+            "scan_u": In(us), "scan_h": In(L.h_bits), "scan_z": In(cfg.z_bits), "scan_t": In(cfg.z_bits),
+        }
+        if trace:
+            sig["trace_valid"] = Out(1)
+            sig["trace_payload"] = Out(L.trace)
+            sig["trace_ready"] = In(1)
+        super().__init__(sig)
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, L = self.cfg, self.lay
+        K, U, nf = cfg.lanes, cfg.u_frac, cfg.fwa_fireworks
+        EB = L.err_bits
+        us = signed(L.u_bits)
+        roles = lane_roles(cfg)
+        hi = cfg.u_hi
+        tol = cfg.tolerance_lsb
+
+        # ------------------------------------------------------------ state
+        target = self.target
+        pseed = Signal(32)
+        i = Signal(cfg.index_bits)
+        mrow = Signal(cfg.dist_bits)
+        lo = Signal(us)
+        blo = Signal(us)
+        bhi = Signal(us)
+        amp = Signal(L.u_range_bits)
+        best_u = Signal(us)
+        best_h = Signal(L.h_bits)
+        best_err = Signal(EB)
+        best_v = Signal()
+        pop_u = [Signal(us, name=f"pop_u{k}") for k in range(nf)]
+        pop_err = [Signal(EB, name=f"pop_err{k}") for k in range(nf)]
+        pop_v = [Signal(name=f"pop_v{k}") for k in range(nf)]
+        prev_best = Signal(EB)
+        passes = Signal(8)
+        found = Signal()
+        prev_u = Signal(us)
+        sl = Signal(range(K + 1))
+        cnt = Signal(range(8))
+        j = Signal(range(cfg.n_max + 1))
+
+        is_bis = self.policy == P_BISECT
+        is_fwa = self.policy == P_FWA
+        nact_last = Mux(is_bis, 0, K - 1)
+
+        # ------------------------------------------------------------ lane broadcast (from registers)
+        m.d.comb += [self.lane_cand_lo.eq(lo), self.lane_cand_hi.eq(hi),
+                     self.lane_prng_point.eq(pseed), self.lane_ext_x.eq(self.perp)]
+        with m.If(is_bis):
+            m.d.comb += [self.lane_cand_kind.eq(CandKind.DIRECT), self.lane_cand_base.eq((blo + bhi) >> 1)]
+        with m.Elif(is_fwa & (passes != 0)):
+            m.d.comb += [self.lane_cand_kind.eq(CandKind.FWA), self.lane_cand_a.eq(amp)]
+        with m.Else():
+            m.d.comb += [self.lane_cand_kind.eq(CandKind.KSEC), self.lane_cand_base.eq(blo),
+                         self.lane_cand_a.eq(bhi - blo)]
+        for l in range(K):
+            r = roles[l]
+            if r > 0:
+                m.d.comb += self.lane_cand_centre[l].eq(Mux(pop_v[r], pop_u[r], pop_u[0]))
+            else:
+                m.d.comb += self.lane_cand_centre[l].eq(pop_u[0])
+
+        # ------------------------------------------------------------ stream pipeline
+        st_rd = Signal()
+        jv = Signal()
+        kiss = Signal()
+        ds = Signal(cfg.dist_bits)
+        m.d.sync += [jv.eq(st_rd & (j != i)), kiss.eq(jv), ds.eq(self.eng_rd_data - mrow)]
+        lane_en = Cat(C(1, 1), *[~is_bis for _ in range(K - 1)])
+        m.d.comb += [self.lane_kern_issue.eq(Mux(kiss, lane_en, 0)), self.lane_kern_d.eq(ds)]
+
+        # ------------------------------------------------------------ scan datapath
+        sh = self.scan_h
+        diff = Signal(signed(max(L.h_bits, L.target_bits) + 2))
+        m.d.comb += diff.eq(_zx(sh) - _zx(target))
+        err = Signal(EB)
+        m.d.comb += err.eq(Mux(diff < 0, -diff, diff))
+        su = self.scan_u
+        adv = Signal()
+        if self.trace_en:
+            m.d.comb += [self.trace_payload.u.eq(su), self.trace_payload.z.eq(self.scan_z),
+                         self.trace_payload.t.eq(self.scan_t), self.trace_payload.h.eq(sh),
+                         self.trace_payload.lane.eq(sl), self.trace_payload.pass_index.eq(passes),
+                         self.trace_payload.index.eq(i)]
+
+        # population insertion (FWA)
+        dup = Signal()
+        m.d.comb += dup.eq(Cat(*[pop_v[k] & (pop_u[k] == su) for k in range(nf)]).any())
+        lt = [Signal(name=f"lt{k}") for k in range(nf)]
+        for k in range(nf):
+            m.d.comb += lt[k].eq(~pop_v[k] | (err < pop_err[k]))
+
+        # ------------------------------------------------------------ FSM
+        passes_n = passes + 1
+        width = Signal(signed(L.u_bits + 1))
+        m.d.comb += width.eq(bhi - blo)
+        stop = Signal()
+        m.d.comb += stop.eq((best_err <= tol) | (passes_n >= cfg.max_passes) | (~is_fwa & (width <= 1)))
+        s_ad = cfg.fwa_amp_adapt_shift
+        amp_up = Signal(L.u_range_bits + 1)
+        amp_dn = Signal(L.u_range_bits + 1)
+        amp_new = Signal(L.u_range_bits + 1)
+        amp_cap = Signal(L.u_range_bits + 1)
+        m.d.comb += [amp_up.eq(amp + (amp >> s_ad)), amp_dn.eq(amp - (amp >> s_ad)),
+                     amp_cap.eq(hi - lo),
+                     amp_new.eq(Mux(pop_err[0] < prev_best, amp_up, amp_dn))]
+        bl = Signal(range(cfg.dist_bits + 1))
+        dspan = Signal(cfg.dist_bits)
+        m.d.comb += dspan.eq(self.eng_dmax - self.eng_dmin)
+        for k in range(cfg.dist_bits):
+            with m.If(dspan[k]):
+                m.d.comb += bl.eq(k + 1)
+        amp0 = Signal(L.u_range_bits)
+        m.d.comb += amp0.eq((hi - lo) >> cfg.fwa_amp_init_shift)
+
+        m.d.sync += [self.tgt_done.eq(0)]
+        with m.FSM(name="search"):
+            with m.State("IDLE"):
+                with m.If(self.tgt_start):
+                    m.d.sync += cnt.eq(0)
+                    m.next = "TGT"
+                with m.Elif(self.go):
+                    m.d.comb += self.eng_point_first.eq(1)
+                    m.d.sync += [i.eq(0), pseed.eq(self.seed)]
+                    m.next = "PSTART"
+            with m.State("TGT"):
+                m.d.comb += [self.lane_re_issue.eq(cnt == 0), self.lane_re_ext.eq(1)]
+                m.d.sync += cnt.eq(cnt + 1)
+                with m.If(cnt == LANE_LATENCY["rowend"]):
+                    m.d.sync += [target.eq(self.scan_h), self.tgt_done.eq(1)]
+                    m.next = "IDLE"
+            with m.State("PSTART"):
+                m.d.comb += [self.eng_point_start.eq(1), self.lane_prng_load.eq(1)]
+                m.next = "WAITD"
+            with m.State("WAITD"):
+                with m.If(self.eng_dist_done):
+                    m.d.sync += [mrow.eq(self.eng_dmin), lo.eq(-((bl + 2) << U))]
+                    m.next = "PINIT"
+            with m.State("PINIT"):
+                m.d.sync += [blo.eq(lo), bhi.eq(hi), amp.eq(Mux(amp0 == 0, 1, amp0)),
+                             best_v.eq(0), passes.eq(0), cnt.eq(0)]
+                m.d.sync += [v.eq(0) for v in pop_v]
+                m.next = "SETUP"
+            with m.State("SETUP"):
+                m.d.comb += self.lane_cand_issue.eq(cnt == 0)
+                m.d.sync += cnt.eq(cnt + 1)
+                with m.If(cnt == 0):
+                    m.d.sync += [found.eq(0), prev_best.eq(pop_err[0]), sl.eq(0)]
+                with m.If(cnt == PASS_SETUP - 1):
+                    m.d.sync += j.eq(0)
+                    m.next = "STREAM"
+            with m.State("STREAM"):
+                m.d.comb += [st_rd.eq(1), self.eng_rd_en.eq(1), self.eng_rd_restart.eq(j == 0)]
+                m.d.sync += j.eq(j + 1)
+                with m.If(j == self.n - 1):
+                    m.d.sync += cnt.eq(0)
+                    m.next = "DRAIN"
+            with m.State("DRAIN"):
+                m.d.sync += cnt.eq(cnt + 1)
+                with m.If(cnt == PASS_DRAIN - 1):
+                    m.d.sync += cnt.eq(0)
+                    m.next = "ROWEND"
+            with m.State("ROWEND"):
+                m.d.comb += self.lane_re_issue.eq(cnt == 0)
+                m.d.sync += cnt.eq(cnt + 1)
+                with m.If(cnt == PASS_ROWEND - 1):
+                    m.next = "SCAN"
+            with m.State("SCAN"):
+                if self.trace_en:
+                    m.d.comb += [self.trace_valid.eq(1), adv.eq(self.trace_ready)]
+                else:
+                    m.d.comb += adv.eq(1)
+                with m.If(adv):
+                    m.d.comb += self.lane_scan_shift.eq(1)
+                    m.d.sync += [sl.eq(sl + 1), prev_u.eq(su)]
+                    with m.If(~best_v | (err < best_err)):
+                        m.d.sync += [best_v.eq(1), best_u.eq(su), best_h.eq(sh), best_err.eq(err)]
+                    with m.Switch(self.policy):
+                        with m.Case(P_BISECT):
+                            with m.If(sh > target):
+                                m.d.sync += blo.eq(su)
+                            with m.Else():
+                                m.d.sync += bhi.eq(su)
+                        with m.Case(P_KSEC):
+                            with m.If(~found):
+                                with m.If(sh <= target):
+                                    m.d.sync += [found.eq(1), bhi.eq(su)]
+                                    with m.If(sl != 0):
+                                        m.d.sync += blo.eq(prev_u)
+                                with m.Elif(sl == K - 1):
+                                    m.d.sync += blo.eq(su)
+                        with m.Case(P_FWA):
+                            with m.If(~dup):
+                                for k in range(nf):
+                                    with m.If(lt[k]):
+                                        if k == 0:
+                                            m.d.sync += [pop_u[0].eq(su), pop_err[0].eq(err), pop_v[0].eq(1)]
+                                        else:
+                                            with m.If(lt[k - 1]):
+                                                m.d.sync += [pop_u[k].eq(pop_u[k - 1]),
+                                                             pop_err[k].eq(pop_err[k - 1]),
+                                                             pop_v[k].eq(pop_v[k - 1])]
+                                            with m.Else():
+                                                m.d.sync += [pop_u[k].eq(su), pop_err[k].eq(err),
+                                                             pop_v[k].eq(1)]
+                    with m.If(sl == nact_last):
+                        m.next = "DECIDE"
+            with m.State("DECIDE"):
+                m.d.sync += [passes.eq(passes_n), cnt.eq(0)]
+                with m.If(is_fwa & (passes_n > 1)):
+                    m.d.sync += amp.eq(Mux(amp_new < 1, 1, Mux(amp_new > amp_cap, amp_cap, amp_new)))
+                with m.If(stop):
+                    m.next = "OUT"
+                with m.Else():
+                    m.d.comb += self.lane_prng_step.eq(is_fwa)
+                    m.next = "SETUP"
+            with m.State("OUT"):
+                m.d.comb += self.out_valid.eq(1)
+                with m.If(self.out_ready):
+                    with m.If(i == self.n - 1):
+                        m.d.comb += self.all_done.eq(1)
+                        m.next = "IDLE"
+                    with m.Else():
+                        m.d.comb += self.eng_point_next.eq(1)
+                        m.d.sync += [i.eq(i + 1), pseed.eq(pseed + sf.SEED_POINT_STEP)]
+                        m.next = "PSTART"
+        m.d.comb += [self.out_payload.index.eq(i), self.out_payload.u.eq(best_u),
+                     self.out_payload.h.eq(best_h), self.out_payload.passes.eq(passes),
+                     self.out_payload.converged.eq(best_err <= tol)]
+        return m

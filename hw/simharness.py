@@ -1,0 +1,141 @@
+"""Amaranth-simulator harness for the whole core (used by tests/test_hw_core_sim.py).
+
+`run_class` writes the registers, issues START, streams the features and records every result
+(and trace) beat with its cycle number, counted as in `golden_model.schedule`: cycle 0 is the
+cycle in which the last feature beat is accepted.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+import numpy as np
+from amaranth.sim import Simulator
+
+from golden_model import fixed as fx
+from golden_model.config import AccelConfig
+
+from .layouts import COMMANDS, POLICY_CODES, REGISTERS
+from .top import AdapSNECore
+
+__all__ = ["RunResult", "run_class", "write_reg"]
+
+
+@dataclass
+class RunResult:
+    beats: list = field(default_factory=list)    # (cycle, {index, u, h, passes, converged})
+    traces: list = field(default_factory=list)   # (cycle, {u, z, t, h, lane, pass_index, index})
+    status: dict = field(default_factory=dict)   # final status
+    done_cycle: int | None = None                # first cycle with busy=0 after the run
+    load_cycles: int = 0                         # cycles from START to the last feature
+
+
+def _view(v, names):
+    return {n: int(getattr(v, n)) for n in names}
+
+
+RES_FIELDS = ("index", "u", "h", "passes", "converged")
+TRACE_FIELDS = ("u", "z", "t", "h", "lane", "pass_index", "index")
+STATUS_FIELDS = ("busy", "done", "error", "error_code")
+
+
+async def write_reg(ctx, dut, addr, value):
+    ctx.set(dut.cfg_we, 1)
+    ctx.set(dut.cfg_addr, addr)
+    ctx.set(dut.cfg_wdata, value)
+    await ctx.tick()
+    ctx.set(dut.cfg_we, 0)
+
+
+def run_class(cfg: AccelConfig, X, perp_q: int, policy: str, *, seed: int | None = None,
+              trace: bool = False, res_ready_prob: float = 1.0, trace_ready_prob: float = 1.0,
+              max_cycles: int = 500_000, rng_seed: int = 0, dut=None) -> RunResult:
+    """Simulate one class run of the core.
+
+    Parameters
+    ----------
+    X : array (N, D) of int
+    perp_q : int
+        PERP register value.
+    policy : str
+    seed : int, optional
+        SEED register value (default: leave the reset value cfg.seed).
+    res_ready_prob, trace_ready_prob : float
+        Probability that ``ready`` is high in a cycle (back-pressure test).
+    """
+    X = np.asarray(X)
+    n, d = X.shape
+    dut = dut if dut is not None else AdapSNECore(cfg, trace=trace)
+    out = RunResult()
+    rnd = random.Random(rng_seed)
+
+    async def tb(ctx):
+        await write_reg(ctx, dut, REGISTERS["N"], n)
+        await write_reg(ctx, dut, REGISTERS["D"], d)
+        await write_reg(ctx, dut, REGISTERS["PERP"], perp_q)
+        await write_reg(ctx, dut, REGISTERS["POLICY"], POLICY_CODES[policy])
+        if seed is not None:
+            await write_reg(ctx, dut, REGISTERS["SEED"], seed)
+        await write_reg(ctx, dut, REGISTERS["CMD"], COMMANDS["START"])
+        st = _view(ctx.get(dut.status), STATUS_FIELDS)
+        if st["error"]:
+            out.status = st
+            return
+        feats = [int(v) for v in X.reshape(-1)]
+        k = 0
+        ctx.set(dut.feat.valid, 1)
+        ctx.set(dut.feat.payload, feats[0])
+        cyc = 0
+        while k < len(feats):
+            _, _, rdy = await ctx.tick().sample(dut.feat.ready)
+            cyc += 1
+            if rdy:
+                k += 1
+                if k < len(feats):
+                    ctx.set(dut.feat.payload, feats[k])
+                else:
+                    ctx.set(dut.feat.valid, 0)
+            if cyc > max_cycles:
+                raise RuntimeError("feature load hangs")
+        out.load_cycles = cyc
+        # cycle 0 was the last sampled tick
+        c = 0
+        r_ready = 1
+        t_ready = 1
+        ctx.set(dut.res.ready, r_ready)
+        if trace:
+            ctx.set(dut.trace.ready, t_ready)
+        sigs = [dut.res.valid, dut.res.payload, dut.status]
+        if trace:
+            sigs += [dut.trace.valid, dut.trace.payload]
+        async for sample in ctx.tick().sample(*sigs):
+            c += 1
+            vals = sample[2:]
+            if vals[0] and r_ready:
+                out.beats.append((c, _view(vals[1], RES_FIELDS)))
+            if trace and vals[3] and t_ready:
+                out.traces.append((c, _view(vals[4], TRACE_FIELDS)))
+            st = _view(vals[2], STATUS_FIELDS)
+            if not st["busy"]:
+                out.status = st
+                out.done_cycle = c
+                break
+            if c > max_cycles:
+                raise RuntimeError(f"core did not finish within {max_cycles} cycles: {st}")
+            if res_ready_prob < 1.0:
+                r_ready = int(rnd.random() < res_ready_prob)
+                ctx.set(dut.res.ready, r_ready)
+            if trace and trace_ready_prob < 1.0:
+                t_ready = int(rnd.random() < trace_ready_prob)
+                ctx.set(dut.trace.ready, t_ready)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(tb)
+    sim.run()
+    return out
+
+
+def perp_reg(perplexity: float, cfg: AccelConfig) -> int:
+    return fx.perplexity_to_reg(perplexity, cfg)

@@ -1,0 +1,329 @@
+"""Amaranth-simulator unit tests of the arithmetic units and of one PE lane, against
+golden_model.fixed / search_fixed bit for bit."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from amaranth.hdl import Module, Signal
+from amaranth.lib.memory import Memory
+from amaranth.sim import Simulator
+
+from golden_model import fixed as fx
+from golden_model import schedule as sch
+from golden_model import search_fixed as sf
+from golden_model.config import PRESETS
+from hw import search as hsearch
+from hw.arith import Exp2Unit, FunctionUnit, FuOp, Log2Unit
+from hw.distance import DIST_DONE_LATENCY
+from hw.lane import LANE_LATENCY, CandKind, Lane, lane_roles
+from hw.layouts import CoreLayouts
+
+TINY = PRESETS["tiny"]
+DIGITS = PRESETS["digits"]
+
+
+def _stream(dut_factory, inputs: dict, outputs: list, n: int, latency: int) -> list:
+    """Drive the DUT's input ports from ROMs of stimuli (one vector per cycle, in hardware, so the
+    simulation is fast) and sample `outputs` `latency` cycles later.  Returns n tuples."""
+    dut = dut_factory()
+    m = Module()
+    m.submodules.dut = dut
+    addr = Signal(range(n + 2))
+    m.d.sync += addr.eq(addr + 1)
+    for k, (port, values) in enumerate(inputs.items()):
+        width = len(getattr(dut, port))
+        mem = Memory(shape=width, depth=n + 1, init=[v & ((1 << width) - 1) for v in values] + [0])
+        m.submodules[f"stim{k}"] = mem
+        rp = mem.read_port(domain="comb")
+        m.d.comb += [rp.addr.eq(addr), getattr(dut, port).eq(rp.data)]
+    got = []
+
+    async def tb(ctx):
+        c = 0
+        async for sample in ctx.tick().sample(*[getattr(dut, o) for o in outputs]):
+            vals = sample[2:]
+            if c >= latency:
+                got.append(tuple(int(v) for v in vals))
+            c += 1
+            if len(got) == n:
+                break
+
+    sim = Simulator(m)
+    sim.add_clock(1e-6)
+    sim.add_testbench(tb)
+    sim.run()
+    return got
+
+
+def _fu_expected(cfg, op, f):
+    if op in (FuOp.EXP_T, FuOp.EXP_U):
+        return fx.exp2neg_frac(f, cfg.t_frac if op == FuOp.EXP_T else cfg.u_frac, cfg)
+    if op == FuOp.LOG:
+        return fx._table_interp(fx.log2_table(cfg.log_table_bits, cfg.h_frac), f, cfg.w_frac,
+                                cfg.log_table_bits, cfg.interpolate)
+    return fx.recip_mantissa(f, cfg)
+
+
+def _fu_cases(cfg, exhaustive: bool, samples: int = 0, seed: int = 0):
+    fbits = {FuOp.EXP_T: cfg.t_frac, FuOp.EXP_U: cfg.u_frac, FuOp.LOG: cfg.w_frac, FuOp.RECIP: cfg.w_frac}
+    rnd = random.Random(seed)
+    cases = []
+    for op, fb in fbits.items():
+        if exhaustive:
+            fs = range(1 << fb)
+        else:
+            fs = sorted(set([0, (1 << fb) - 1] + [rnd.randrange(1 << fb) for _ in range(samples)]))
+        cases += [(int(op), f) for f in fs]
+    return cases
+
+
+def _check_fu(cfg, cases):
+    # the FU's output is combinational in the cycle after its input: sample 1 cycle later
+    got = _stream(lambda: FunctionUnit(cfg), {"i_op": [c[0] for c in cases], "i_frac": [c[1] for c in cases],
+                                              "i_valid": [1] * len(cases)}, ["o_y"], len(cases), 1)
+    exp = [(_fu_expected(cfg, FuOp(op), f),) for op, f in cases]
+    bad = [(c, g, e) for c, g, e in zip(cases, got, exp) if g != e]
+    assert not bad, f"{len(bad)} mismatches, first {bad[:5]}"
+
+
+def test_function_unit_exhaustive_tiny():
+    """Every table index and every fraction of every op (exp2 for t and u, log2, recip)."""
+    _check_fu(TINY, _fu_cases(TINY, exhaustive=True))
+
+
+def test_function_unit_exhaustive_tiny_no_interpolation():
+    cfg = TINY.with_overrides(interpolate=False, w_frac=10, exp_table_bits=5, log_table_bits=4, recip_table_bits=7)
+    _check_fu(cfg, _fu_cases(cfg, exhaustive=True))
+
+
+def test_function_unit_sampled_digits():
+    _check_fu(DIGITS, _fu_cases(DIGITS, exhaustive=False, samples=1500, seed=7))
+
+
+@pytest.mark.parametrize("cfg", [TINY, DIGITS], ids=["tiny", "digits"])
+def test_exp2_unit(cfg):
+    """2^-t with the integer shift: every t_q for tiny, a sampled sweep for digits."""
+    limit = (cfg.w_frac + 1) << cfg.t_frac
+    if cfg is TINY:
+        ts = list(range(limit + 1))
+    else:
+        rnd = random.Random(3)
+        ts = sorted(set([0, 1, limit - 1, limit] + [rnd.randrange(limit) for _ in range(3000)]))
+    got = _stream(lambda: Exp2Unit(cfg), {"t": ts, "i_valid": [1] * len(ts)}, ["w"], len(ts), 2)
+    exp = [(fx.exp2neg(t, cfg),) for t in ts]
+    assert got == exp
+
+
+@pytest.mark.parametrize("cfg", [TINY, DIGITS], ids=["tiny", "digits"])
+def test_log2_unit_perplexity_register(cfg):
+    """log2 of every PERP register value (tiny) / a sampled sweep (digits) = fixed.target_entropy."""
+    nmax = cfg.n_max << cfg.perp_frac
+    if cfg is TINY:
+        xs = list(range(1, nmax))
+    else:
+        rnd = random.Random(5)
+        xs = sorted(set([1, nmax - 1] + [rnd.randrange(1, nmax) for _ in range(2000)]))
+    got = _stream(lambda: Log2Unit(cfg, cfg.perp_bits, cfg.perp_frac), {"x": xs, "i_valid": [1] * len(xs)},
+                  ["y"], len(xs), 3)
+    exp = [(fx.target_entropy(x, cfg),) for x in xs]
+    assert got == exp
+
+
+def test_log2_unit_z_accumulator():
+    """log2 of Z-accumulator values (w_frac fraction bits, up to z_bits wide), tiny."""
+    cfg = TINY
+    rnd = random.Random(9)
+    zs = sorted(set([1 << cfg.w_frac, (1 << cfg.z_bits) - 1] +
+                    [rnd.randrange(1 << cfg.w_frac, 1 << cfg.z_bits) for _ in range(3000)]))
+    got = _stream(lambda: Log2Unit(cfg, cfg.z_bits, cfg.w_frac), {"x": zs, "i_valid": [1] * len(zs)},
+                  ["y"], len(zs), 3)
+    assert got == [(fx.log2_fixed(z, cfg.w_frac, cfg),) for z in zs]
+
+
+# --------------------------------------------------------------------------- lane
+
+
+class LaneDriver:
+    """Per-cycle driver of one lane (set/get testbench; used for short op sequences)."""
+
+    def __init__(self, ctx, dut):
+        self.ctx, self.dut = ctx, dut
+
+    async def tick(self, n=1):
+        for _ in range(n):
+            await self.ctx.tick()
+
+    async def pulse(self, **sigs):
+        for k, v in sigs.items():
+            self.ctx.set(getattr(self.dut, k), v)
+        await self.ctx.tick()
+        for k in sigs:
+            if k in ("cand_issue", "kern_issue", "re_issue", "prng_load", "prng_step", "dist_issue", "mm_clear"):
+                self.ctx.set(getattr(self.dut, k), 0)
+
+    async def candidate(self, kind, base=0, a=0, centre=0, lo=0, hi=0):
+        await self.pulse(cand_issue=1, cand_kind=kind, cand_base=base, cand_a=a, cand_centre=centre,
+                         cand_lo=lo, cand_hi=hi)
+        await self.tick(LANE_LATENCY["cand"] - 1)
+        return self.ctx.get(self.dut.u)
+
+    async def row(self, ds, mask):
+        for d, v in zip(ds, mask):
+            self.ctx.set(self.dut.kern_issue, int(v))
+            self.ctx.set(self.dut.kern_d, d)
+            await self.ctx.tick()
+        self.ctx.set(self.dut.kern_issue, 0)
+        await self.tick(LANE_LATENCY["kern"] - 1)
+
+    async def rowend(self, ext=None):
+        await self.pulse(re_issue=1, re_ext=int(ext is not None), ext_x=ext or 0)
+        await self.tick(LANE_LATENCY["rowend"] - 1)
+        self.ctx.set(self.dut.re_ext, 0)
+        return self.ctx.get(self.dut.h)
+
+
+def _run_lane(cfg, index, body):
+    dut = Lane(cfg, index)
+    res = {}
+
+    async def tb(ctx):
+        await body(LaneDriver(ctx, dut), ctx, dut, res)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(tb)
+    sim.run()
+    return res
+
+
+@pytest.mark.parametrize("cfg", [TINY, TINY.with_overrides(interpolate=False, exp_table_bits=3)],
+                         ids=["tiny", "tiny-nointerp"])
+def test_lane_kernel_and_rowend(cfg):
+    """KERN stream (j == i masked) + ROWEND = fixed.evaluate_candidate (H, Z, T) for candidates
+    across the whole search range, incl. both ends and saturating ones."""
+    rng = np.random.default_rng(2)
+    X = rng.integers(0, 256, size=(11, 5))
+    i = 4
+    st = fx.row_stats(X, i)
+    lo, hi = fx.search_range(st.maximum - st.minimum, cfg)
+    us = [lo, hi, hi - 1, lo + 1, 0, -(1 << cfg.u_frac)] + [int(v) for v in rng.integers(lo, hi, size=10)]
+    ds = [(d - st.minimum) & ((1 << cfg.dist_bits) - 1) for d in st.row]
+    mask = [j != i for j in range(len(ds))]
+
+    async def body(drv, ctx, dut, res):
+        out = []
+        for u in us:
+            uu = await drv.candidate(CandKind.DIRECT, base=u, lo=lo, hi=hi)
+            await drv.row(ds, mask)
+            h = await drv.rowend()
+            out.append((uu, h, ctx.get(dut.z), ctx.get(dut.t)))
+        res["out"] = out
+
+    res = _run_lane(cfg, 0, body)
+    exp = [(u,) + tuple(fx.evaluate_candidate(st.row, i, st.minimum, u, cfg)) for u in us]
+    assert res["out"] == exp
+
+
+def test_lane_target_entropy():
+    cfg = TINY
+    regs = [fx.perplexity_to_reg(p, cfg) for p in (1.01, 1.5, 2.0, 3.0, 5.0, 7.77, 31.9)]
+
+    async def body(drv, ctx, dut, res):
+        res["h"] = [await drv.rowend(ext=r) for r in regs]
+
+    assert _run_lane(cfg, 0, body)["h"] == [fx.target_entropy(r, cfg) for r in regs]
+
+
+def test_lane_dist_op_minmax():
+    """DIST: acc of (x_i - x_j)^2 over D cycles per group, dout at the group end, min/max over
+    valid j != i."""
+    cfg = TINY
+    rng = np.random.default_rng(4)
+    X = rng.integers(0, 256, size=(5, 7))
+    i = 2
+
+    async def body(drv, ctx, dut, res):
+        await drv.pulse(mm_clear=1)
+        outs = []
+        for j in range(5):
+            for d in range(7):
+                ctx.set(dut.dist_issue, 1)
+                ctx.set(dut.dist_first, int(d == 0))
+                ctx.set(dut.dist_last, int(d == 6))
+                ctx.set(dut.dist_valid, int(j != 4))   # pretend point 4 is past N
+                ctx.set(dut.dist_self, int(j == i))
+                ctx.set(dut.xi, int(X[i, d]))
+                ctx.set(dut.xj, int(X[j, d]))
+                await ctx.tick()
+                if ctx.get(dut.dwr):
+                    outs.append(ctx.get(dut.dout))
+        ctx.set(dut.dist_issue, 0)
+        for _ in range(LANE_LATENCY["dist_minmax"]):
+            await ctx.tick()
+            if ctx.get(dut.dwr):
+                outs.append(ctx.get(dut.dout))
+        res["outs"] = outs
+        res["mm"] = (ctx.get(dut.lmin), ctx.get(dut.lmax))
+
+    res = _run_lane(cfg, 0, body)
+    row = fx.row_stats(X, i).row
+    assert res["outs"] == list(row)
+    valid = [row[j] for j in range(4) if j != i]
+    assert res["mm"] == (min(valid), max(valid))
+
+
+def test_lane_candidates_ksection_and_fwa():
+    """CAND op: K-section grid point of the lane and FWA sparks (uniform and Gaussian lanes) from
+    the lane's xorshift32 state, with mirror_clamp; PRNG seeding and stepping."""
+    cfg = TINY.with_overrides(fwa_amp_rank_shift=4)   # rank-1 sparks shift left (saturation path)
+    L = CoreLayouts(cfg)
+    roles = lane_roles(cfg)
+    lo, hi = -20 << cfg.u_frac, cfg.u_hi
+    rnd = random.Random(1)
+    for lane in range(cfg.lanes):
+        r = roles[lane]
+        cases = [(rnd.randrange(lo, hi), rnd.randrange(1, hi - lo)) for _ in range(6)]
+        cases += [(lo, hi - lo), (hi, hi - lo), (lo, 1)]
+        point_seed = 0x12345678
+
+        async def body(drv, ctx, dut, res):
+            ctx.set(dut.prng_point, point_seed)
+            await drv.pulse(prng_load=1)
+            out = []
+            for k, (centre, amp) in enumerate(cases):
+                await drv.pulse(prng_step=1)
+                st = ctx.get(dut.state)
+                u_k = await drv.candidate(CandKind.KSEC, base=lo, a=hi - lo, lo=lo, hi=hi)
+                u_f = await drv.candidate(CandKind.FWA, a=amp, centre=centre, lo=lo, hi=hi)
+                out.append((st, u_k, u_f))
+            res["out"] = out
+
+        got = _run_lane(cfg, lane, body)["out"]
+        s = sf.lane_seed(point_seed, 0, lane)
+        grid = sf.ksection_grid(lo, hi, cfg)[lane]
+        for (centre, amp), (st, u_k, u_f) in zip(cases, got):
+            s = sf.xorshift32(s)
+            assert st == s
+            assert u_k == grid
+            if r >= 0:
+                x = centre + (((amp << (r * cfg.fwa_amp_rank_shift)) * sf.uniform_s16(s)) >> 15)
+            else:
+                x = centre + ((amp * sf.gauss_approx(s)) >> 7)
+            assert u_f == sf.mirror_clamp(x, lo, hi), (lane, centre, amp)
+    assert L.u_bits > 0
+
+
+def test_timing_constants_match_schedule():
+    """golden_model.schedule's documented latencies are the RTL's."""
+    assert sch.SETUP == hsearch.PASS_SETUP
+    assert sch.DRAIN == hsearch.PASS_DRAIN
+    assert sch.ROWEND == hsearch.PASS_ROWEND
+    assert sch.DECIDE == hsearch.PASS_DECIDE
+    assert sch.OUT == hsearch.POINT_OUT
+    assert sch.POINT_PRE == hsearch.POINT_PRE
+    assert sch.LANE_KERN == LANE_LATENCY["kern"]
+    assert sch.LANE_DIST == LANE_LATENCY["dist_minmax"]
+    assert DIST_DONE_LATENCY == sch.DIST_FEATURE_READ + sch.LANE_DIST + sch.DIST_DONE
