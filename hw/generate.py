@@ -1,6 +1,6 @@
 """Generate the Verilog of the AdapSNE core: ``python -m hw.generate [--preset NAME] [--set k=v] ...``.
 
-Writes ``DIR/<preset>/adapsne_core.v`` and ``DIR/<preset>/adapsne_core.json`` (``cfg.to_json()``
+Writes ``DIR/<preset>[-<hash>][-trace]/adapsne_core.v`` and ``DIR/<preset>/adapsne_core.json`` (``cfg.to_json()``
 contents plus the port list and the layout field offsets).  The same parameters always give
 byte-identical files (no source locations, no timestamps, sorted JSON).
 
@@ -11,6 +11,7 @@ Python API: `build_core(cfg, trace=False)`, `generate_verilog(cfg, trace=False)`
 from __future__ import annotations
 
 import argparse
+import hashlib
 import dataclasses
 import json
 import os
@@ -20,6 +21,7 @@ from pathlib import Path
 
 os.environ["AMARANTH_USE_YOSYS"] = "builtin"
 
+from hw.toolcheck import ToolchainError, check_toolchain  # noqa: E402
 from golden_model.config import PRESETS, AccelConfig, ConfigError, get_preset  # noqa: E402
 
 __all__ = ["build_core", "generate_verilog", "core_description", "parse_override", "main", "TOP_NAME"]
@@ -163,6 +165,11 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="build", help="output directory (default build/)")
     args = ap.parse_args(argv)
     try:
+        check_toolchain(("amaranth",))
+    except ToolchainError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    try:
         cfg = get_preset(args.preset)
         ov = dict(parse_override(s) for s in args.overrides)
         if ov:
@@ -173,7 +180,14 @@ def main(argv=None) -> int:
     except TypeError as e:  # dataclass construction with a wrongly typed value
         print(f"error: {e}", file=sys.stderr)
         return 2
-    outdir = Path(args.out) / args.preset
+    # A configuration changed by --set gets its own directory (preset name + hash of the resolved
+    # parameters) so it never overwrites the preset's files; the trace variant likewise.
+    name = args.preset
+    if cfg != get_preset(args.preset):
+        name += "-" + hashlib.sha256(cfg.to_json().encode()).hexdigest()[:8]
+    if args.trace:
+        name += "-trace"
+    outdir = Path(args.out) / name
     outdir.mkdir(parents=True, exist_ok=True)
     top = build_core(cfg, trace=args.trace)
     desc = core_description(cfg, trace=args.trace, top=top)

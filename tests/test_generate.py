@@ -61,9 +61,19 @@ def test_override_typing():
 
 def _generate(preset, out, *extra):
     assert gen.main(["--preset", preset, "--out", str(out), *extra]) == 0
-    v = (out / preset / "adapsne_core.v")
-    j = (out / preset / "adapsne_core.json")
-    return v, j
+    dirs = [d for d in out.iterdir() if d.is_dir()]
+    assert len(dirs) == 1, dirs
+    assert dirs[0].name == preset or dirs[0].name.startswith(preset + "-")
+    return dirs[0] / "adapsne_core.v", dirs[0] / "adapsne_core.json"
+
+
+def test_overrides_and_trace_get_their_own_directory(tmp_path):
+    assert gen.main(["--preset", "tiny", "--out", str(tmp_path)]) == 0
+    assert gen.main(["--preset", "tiny", "--out", str(tmp_path), "--set", "lanes=3"]) == 0
+    assert gen.main(["--preset", "tiny", "--out", str(tmp_path), "--set", "lanes=4"]) == 0  # = preset
+    names = sorted(d.name for d in tmp_path.iterdir())
+    assert len(names) == 2 and "tiny" in names
+    assert json.loads((tmp_path / "tiny" / "adapsne_core.json").read_text())["lanes"] == 4
 
 
 def test_tiny_deterministic_and_lint_clean(tmp_path):
