@@ -13,3 +13,15 @@ def pytest_report_header(config):
 
     check_toolchain()
     return "toolchain: " + ", ".join(f"{k} {v}" for k, v in versions().items())
+
+
+def pytest_addoption(parser):
+    # tb/runner.py: record VCD waveforms in the cocotb runs (a separate --trace model is built; the
+    # VCD lands in build/sim/<model>/runs/<test>/dump.vcd).  Same as ADAPSNE_WAVES=1.
+    parser.addoption("--waves", action="store_true", default=False,
+                     help="record waveforms in cocotb simulations (same as ADAPSNE_WAVES=1)")
+
+
+def pytest_configure(config):
+    if config.getoption("--waves", default=False):
+        os.environ["ADAPSNE_WAVES"] = "1"

@@ -1,0 +1,137 @@
+"""Expected result beats and cycles, and the scenario descriptions handed to the simulator.
+
+* Values: `golden_model.search_fixed.search_class` (bit-accurate), one beat per point:
+  index, u, h, passes, converged.
+* Cycles: `golden_model.schedule` (analytic cycle schedule of the RTL without back-pressure): the
+  edge of each result beat relative to the edge that accepted the last feature.
+* For the stand-in (`dut="standin"`) both come from `tb.standin.standin_reference`.
+
+`class_job(...)` bundles one class's features, register values and expectations into the JSON
+the cocotb module consumes; `bounded_cycles(...)` gives the generous upper bound used for the
+no-hang timeouts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from golden_model import fixed as fx
+from golden_model.config import AccelConfig
+from golden_model.search_fixed import search_class
+
+from .regs import POLICY_CODES
+
+RESULT_FIELDS = ("index", "u", "h", "passes", "converged")
+
+
+def expected_results(X, perplexity: float, policy: str, cfg: AccelConfig, trace: bool = False) -> list:
+    return search_class(np.asarray(X, dtype=np.int64), perplexity, policy, cfg, trace=trace)
+
+
+def beats_from_results(results) -> list:
+    return [{"index": i, "u": int(r.u), "h": int(r.h), "passes": int(r.passes), "converged": int(bool(r.converged))}
+            for i, r in enumerate(results)]
+
+
+def expected_schedule(cfg: AccelConfig, X, policy: str, results):
+    """`golden_model.schedule.schedule(cfg, N, D, policy, results)`: result_cycles (cycle of each
+    result beat, cycle 0 = the cycle that accepted the last feature), trace_cycles, done_cycle,
+    kernel_evaluations, utilisation."""
+    from golden_model import schedule as sch
+
+    n, d = np.asarray(X).shape
+    return sch.schedule(cfg, n, d, policy, results)
+
+
+def expected_cycles(cfg: AccelConfig, X, policy: str, results) -> list | None:
+    s = expected_schedule(cfg, X, policy, results)
+    return None if s is None else [int(c) for c in s.result_cycles]
+
+
+def bounded_cycles(cfg: AccelConfig, n: int, d: int, slowdown: float = 1.0) -> int:
+    """Generous upper bound (edges) for one class from START to the last result beat, used as the
+    no-hang timeout: features + distances + every point at the iteration cap, times 4."""
+    feat = n * d
+    dist = n * n * max(1, d) // max(1, min(cfg.lanes, n)) + n * n
+    search = n * cfg.max_passes * (n + 4 * cfg.lanes + 64)
+    return int(4 * slowdown * (feat + dist + search) + 20000)
+
+
+def class_job(X, perplexity: float, policy: str, cfg: AccelConfig, dut: str = "core", seed: int | None = None,
+              with_cycles: bool = True, name: str | None = None, trace: bool = False, results=None) -> dict:
+    """One class for the simulator: features, register values, expected beats and cycles."""
+    X = np.asarray(X, dtype=np.int64)
+    if X.ndim != 2:
+        raise ValueError("X must be (N, D)")
+    n, d = X.shape
+    seed = cfg.seed if seed is None else seed
+    job = {"name": name or f"{policy}-N{n}-D{d}", "n": n, "d": d, "policy": policy,
+           "policy_code": POLICY_CODES[policy], "perplexity": perplexity,
+           "perp_q": fx.perplexity_to_reg(perplexity, cfg), "seed": seed,
+           "features": [int(v) for v in X.reshape(-1)], "timeout_cycles": bounded_cycles(cfg, n, d)}
+    if dut == "standin":
+        from .standin import standin_reference
+        beats, cycles = standin_reference(X)
+        job.update(expected=beats, cycles=cycles if with_cycles else None, evaluations=None)
+        return job
+    c = cfg if seed == cfg.seed else cfg.with_overrides(seed=seed)
+    if results is None:
+        results = expected_results(X, perplexity, policy, c, trace=trace)
+    job["expected"] = beats_from_results(results)
+    job["evaluations"] = [int(r.evaluations) for r in results]
+    sch = expected_schedule(c, X, policy, results) if with_cycles else None
+    job["cycles"] = None if sch is None else [int(v) for v in sch.result_cycles]
+    if trace:
+        job["trace"] = [[{"candidates": t.candidates, "h": t.h, "z": t.z, "t": t.t} for t in r.trace]
+                        for r in results]
+        job["trace_cycles"] = None if sch is None else [[[int(v) for v in lanes] for lanes in pt]
+                                                         for pt in sch.trace_cycles]
+    return job
+
+
+def classes_scenario(name: str, jobs: list, feat_gap: float = 0.0, res_stall: float = 0.0, rng_seed: int = 1,
+                     check_cycles: bool | None = None) -> dict:
+    """Run the classes back to back (no reset in between).  Cycles are checked only without gaps
+    and back-pressure, and only where the jobs carry expected cycles."""
+    if check_cycles is None:
+        check_cycles = feat_gap == 0 and res_stall == 0
+    return {"name": name, "kind": "classes", "jobs": jobs, "feat_gap": feat_gap, "res_stall": res_stall,
+            "rng_seed": rng_seed, "check_cycles": bool(check_cycles)}
+
+
+def errors_scenario(name: str, cfg: AccelConfig, recovery_job: dict, busy_job: dict | None = None) -> dict:
+    """Error codes 1-5: bad N, D, perplexity, policy (both sides of each range where one exists),
+    START while busy; `recovery_job` is run after CLEAR to show the core is usable again."""
+    n_ok, d_ok = recovery_job["n"], recovery_job["d"]
+    one = 1 << cfg.perp_frac
+    cases = [
+        {"code": 1, "what": "N=1", "n": 1},
+        {"code": 1, "what": f"N=n_max+1={cfg.n_max + 1}", "n": cfg.n_max + 1},
+        {"code": 2, "what": "D=0", "d": 0},
+        {"code": 2, "what": f"D=d_max+1={cfg.d_max + 1}", "d": cfg.d_max + 1},
+        {"code": 3, "what": "Perp=1", "perp_q": one},
+        {"code": 3, "what": f"Perp=N={n_ok}", "perp_q": n_ok * one},
+        {"code": 4, "what": "policy=3", "policy_code": 3},
+        {"code": 4, "what": "policy=15", "policy_code": 15},
+    ]
+    for c in cases:
+        c.setdefault("n", n_ok)
+        c.setdefault("d", d_ok)
+        c.setdefault("perp_q", recovery_job["perp_q"])
+        c.setdefault("policy_code", recovery_job["policy_code"])
+    return {"name": name, "kind": "errors", "cases": cases, "recovery": recovery_job,
+            "busy": busy_job or recovery_job, "watch_cycles": 64}
+
+
+def corrupt(job: dict, h_lsb_beat: int | None = None, cycle_beat: int | None = None) -> dict:
+    """A deliberately wrong copy of a job's reference: flip the LSB of one beat's h and/or shift
+    one expected cycle by one (the scoreboard must catch both)."""
+    import copy
+    j = copy.deepcopy(job)
+    if h_lsb_beat is not None:
+        j["expected"][h_lsb_beat]["h"] ^= 1
+    if cycle_beat is not None:
+        if j.get("cycles") is None:
+            raise ValueError("job has no expected cycles to corrupt")
+        j["cycles"][cycle_beat] += 1
+    return j

@@ -1,0 +1,391 @@
+"""Build one Verilator model per configuration and run cocotb test modules against it.
+
+    from tb import runner
+    model = runner.build(cfg, dut="core")            # cached in build/sim/<preset>-<hash>/
+    result = runner.run(model, spec, name="clean")   # runs tb.core_tests in the simulator
+    result.raise_on_failure()
+
+* The Verilog comes from `hw.generate.generate_verilog(cfg, trace)` (dut="core") or from the
+  stand-in `tb.standin.generate_verilog(cfg)` (dut="standin").
+* The build directory is `build/sim/<preset>-<sha of cfg json + dut + trace + waves>`; inside it a
+  stamp records the hash of the Verilog text and of the Verilator arguments, so a model is rebuilt
+  only when the generated Verilog (i.e. hw/ or the configuration) or the flags change.  A file lock
+  serialises concurrent builds of the same model.
+* Port layouts are read off the component's Amaranth signature (`tb.layout.ports_of`) and stored
+  in `ports.json` beside the model; `run()` merges them, the configuration and the test's scenario
+  description into one `spec.json` and passes its path in $ADAPSNE_TB_SPEC to the simulator.  The
+  cocotb module (`tb.core_tests`) reads everything from there (the runner overwrites PYTHONPATH, so
+  the repository root is put on sys.path before the run).
+* Waveforms: `waves=True`, or `ADAPSNE_WAVES=1` in the environment, or pytest `--waves`
+  (tests/conftest.py sets ADAPSNE_WAVES).  A waves build is a separate model (Verilator needs
+  --trace at build time); the VCD is `<run dir>/dump.vcd`.  Off by default.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from golden_model.config import AccelConfig
+
+from . import layout as lay
+from . import toolchain
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SIM_ROOT = REPO_ROOT / "build" / "sim"
+CLOCK_PERIOD_NS = 10
+TIMESCALE = ("1ns", "1ps")
+TEST_MODULE = "tb.core_tests"
+
+# Amaranth's Verilog trips several Verilator lint warnings (width extensions, unused bits); none is
+# fatal for simulation.  -Wno-fatal keeps any remaining warning from failing the build.
+VERILATOR_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-MULTIDRIVEN", "--x-assign", "unique",
+                  "--x-initial", "unique"]
+
+
+def waves_requested(explicit: bool | None = None) -> bool:
+    if explicit is not None:
+        return explicit
+    return os.environ.get("ADAPSNE_WAVES", "0").strip().lower() in ("1", "true", "yes", "on")
+
+
+def cfg_hash(cfg: AccelConfig, dut: str, trace: bool, waves: bool) -> str:
+    key = json.dumps({"cfg": cfg.to_dict(derived=False), "dut": dut, "trace": trace, "waves": waves}, sort_keys=True)
+    return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def model_dir(cfg: AccelConfig, dut: str = "core", trace: bool = False, waves: bool = False) -> Path:
+    tag = cfg.name if dut == "core" else f"{cfg.name}-{dut}"
+    return SIM_ROOT / f"{tag}-{cfg_hash(cfg, dut, trace, waves)}"
+
+
+@dataclass
+class Model:
+    """A built Verilator model and everything the cocotb side needs to drive it."""
+    cfg: AccelConfig
+    dut: str
+    trace: bool
+    waves: bool
+    build_dir: Path
+    toplevel: str
+    ports: dict
+    built: bool = False            # True if this call (re)built it, False if reused
+    build_seconds: float = 0.0     # Verilog generation + Verilator + C++ compile of this call
+    generate_seconds: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def has_trace(self) -> bool:
+        return any(p.startswith("trace__") for p in self.ports)
+
+
+def _elaborate(cfg: AccelConfig, dut: str, trace: bool) -> tuple:
+    """(component, verilog text) for the requested design."""
+    if dut == "core":
+        import importlib
+        import importlib.util
+        # imported lazily: hw/ is developed in parallel and may not have its generator yet
+        hwgen = importlib.import_module("hw.generate") if importlib.util.find_spec("hw.generate") else None
+        if hwgen is not None and hasattr(hwgen, "build_core"):
+            comp = hwgen.build_core(cfg, trace=trace)
+        else:
+            from hw.top import AdapSNECore
+            comp = AdapSNECore(cfg, trace=trace)
+        if hwgen is not None:
+            text = hwgen.generate_verilog(cfg, trace=trace)
+        else:  # fallback until hw/generate.py exists: the same conversion the generator does
+            from amaranth.back import verilog
+            text = verilog.convert(AdapSNECore(cfg, trace=trace), name="adapsne_core", emit_src=False)
+    elif dut == "standin":
+        from . import standin
+        comp = standin.build_core(cfg, trace=trace)
+        text = standin.generate_verilog(cfg)
+    else:
+        raise ValueError(f"unknown dut {dut!r}: 'core' or 'standin'")
+    return comp, text
+
+
+def _toplevel_of(text: str) -> str:
+    """Name of the module marked (* top = 1 *) by Yosys, else the last module in the file."""
+    m = re.search(r"\(\*\s*top\s*=\s*1\s*\*\)\s*(?:\(\*[^)]*\*\)\s*)*module\s+\\?([A-Za-z_][\w$]*)", text)
+    if m:
+        return m.group(1)
+    mods = re.findall(r"^\s*module\s+\\?([A-Za-z_][\w$]*)", text, re.M)
+    if not mods:
+        raise ValueError("no module found in the generated Verilog")
+    return mods[-1]
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _makeflags(overrides: list):
+    """Temporarily add make variable overrides to $MAKEFLAGS (read by the runner's `make`)."""
+    old = os.environ.get("MAKEFLAGS")
+    if overrides:
+        os.environ["MAKEFLAGS"] = " ".join(([old] if old else []) + overrides)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("MAKEFLAGS", None)
+        else:
+            os.environ["MAKEFLAGS"] = old
+
+
+def _runtime_dir(waves: bool, tc) -> Path:
+    key = json.dumps({"waves": waves, "make": toolchain.make_overrides(tc), "verilator": str(tc.verilator),
+                      "version": tc.version, "cocotb": tc.cocotb_version})
+    return SIM_ROOT / f"_runtime-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+
+
+def _global_objs(bdir: Path) -> list:
+    """The Verilator run-time objects (VM_GLOBAL_FAST/SLOW of Vtop_classes.mk) of a model build."""
+    mk = (bdir / "Vtop_classes.mk").read_text()
+    names = []
+    for var in ("VM_GLOBAL_FAST", "VM_GLOBAL_SLOW"):
+        m = re.search(rf"^{var} \+= \\\n((?:[ \t]+\S+ \\\n)*)", mk, re.M)
+        if m:
+            names += [ln.strip().rstrip("\\").strip() for ln in m.group(1).splitlines() if ln.strip()]
+    return names
+
+
+def _verilate(bdir: Path, src: Path, top: str, waves: bool, verbose: bool, tc) -> None:
+    """Verilator + C++ compile through cocotb's runner.
+
+    The Verilator run-time library (verilated.cpp, verilated_vpi.cpp, ... — about 40 s of g++ per
+    model on this machine) does not depend on the design: the first build archives its objects
+    into build/sim/_runtime-<key>/libvlrt.a and later builds link that archive instead of
+    recompiling (make overrides VM_GLOBAL_FAST/SLOW= LIBS=<archive>).  If that link fails, the
+    model is rebuilt the normal way."""
+    from cocotb_tools.runner import get_runner
+
+    rt = _runtime_dir(waves, tc)
+    lib = rt / "libvlrt.a"
+    base = toolchain.make_overrides(tc)
+
+    def attempt(extra: list) -> None:
+        with _makeflags(base + extra):
+            get_runner("verilator").build(sources=[src], hdl_toplevel=top, build_dir=bdir, build_args=VERILATOR_ARGS,
+                                          timescale=TIMESCALE, waves=waves, always=True, verbose=verbose,
+                                          log_file=bdir / "build.log")
+
+    def failure(e: Exception) -> RuntimeError:
+        log = (bdir / "build.log").read_text(errors="replace") if (bdir / "build.log").is_file() else ""
+        errs = [ln for ln in log.splitlines() if "rror" in ln][:30]
+        return RuntimeError(f"Verilator build of {bdir.name} failed ({e}); see {bdir / 'build.log'}:\n"
+                            + "\n".join(errs))
+
+    if lib.is_file():
+        try:
+            attempt(["VM_GLOBAL_FAST=", "VM_GLOBAL_SLOW=", f"LIBS={lib}"])
+            return
+        except RuntimeError:
+            pass  # fall back to a self-contained build below
+    try:
+        attempt([])
+    except RuntimeError as e:
+        raise failure(e) from None
+    objs = [bdir / f"{n}.o" for n in _global_objs(bdir)]
+    if objs and all(o.is_file() for o in objs) and not lib.is_file():
+        with _locked(rt.with_name(rt.name + ".lock")):
+            rt.mkdir(parents=True, exist_ok=True)
+            tmp = rt / f"libvlrt.{os.getpid()}.a"
+            subprocess.run(["ar", "rcs", str(tmp)] + [str(o) for o in objs], check=True, capture_output=True)
+            os.replace(tmp, lib)
+
+
+_MODELS: dict = {}
+
+
+def build(cfg: AccelConfig, dut: str = "core", trace: bool = False, waves: bool | None = None,
+          verbose: bool = False) -> Model:
+    """Generate the Verilog and build (or reuse) the Verilator model of one configuration."""
+    waves = waves_requested(waves)
+    key = (cfg_hash(cfg, dut, trace, waves), dut, trace, waves)
+    if key in _MODELS:
+        return _MODELS[key]
+    tc = toolchain.setup()
+    bdir = model_dir(cfg, dut, trace, waves)
+    t0 = time.monotonic()
+    comp, text = _elaborate(cfg, dut, trace)
+    t_gen = time.monotonic() - t0
+    top = _toplevel_of(text)
+    ports = lay.ports_of(comp)
+    comp._MustUse__silence = True  # only its signature was needed
+    stamp_key = hashlib.sha256(json.dumps({"verilog": hashlib.sha256(text.encode()).hexdigest(),
+                                           "args": VERILATOR_ARGS, "timescale": TIMESCALE, "waves": waves,
+                                           "verilator": tc.version, "top": top}).encode()).hexdigest()
+    built = False
+    with _locked(bdir.with_name(bdir.name + ".lock")):
+        stamp = bdir / "model.stamp"
+        exe = bdir / top
+        if not (stamp.is_file() and stamp.read_text().strip() == stamp_key and exe.is_file()):
+            from cocotb_tools.runner import get_runner
+            bdir.mkdir(parents=True, exist_ok=True)
+            if stamp.exists():
+                stamp.unlink()
+            src = bdir / "adapsne_core.v"
+            src.write_text(text)
+            (bdir / "config.json").write_text(cfg.to_json())
+            _verilate(bdir, src, top, waves, verbose, tc)
+            stamp.write_text(stamp_key + "\n")
+            built = True
+        (bdir / "ports.json").write_text(json.dumps(ports, indent=1))
+    model = Model(cfg=cfg, dut=dut, trace=trace, waves=waves, build_dir=bdir, toplevel=top, ports=ports,
+                  built=built, build_seconds=time.monotonic() - t0, generate_seconds=t_gen,
+                  extra={"toolchain": tc.describe()})
+    _MODELS[key] = model
+    return model
+
+
+# --------------------------------------------------------------------------- running
+
+
+@dataclass
+class TestOutcome:
+    name: str
+    passed: bool
+    message: str = ""
+    sim_time_ns: float = 0.0
+    real_time_s: float = 0.0
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    outcomes: list
+    log: str
+    seconds: float
+    exit_error: str = ""
+    observations: dict | None = None   # what the cocotb side wrote to observations.json
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.outcomes) and all(o.passed for o in self.outcomes) and not self.exit_error
+
+    def failures(self) -> list:
+        return [o for o in self.outcomes if not o.passed]
+
+    def summary(self) -> str:
+        lines = [f"cocotb run in {self.run_dir} ({self.seconds:.1f} s): "
+                 f"{sum(o.passed for o in self.outcomes)}/{len(self.outcomes)} tests passed"]
+        if self.exit_error:
+            lines.append(f"  simulator: {self.exit_error}")
+        for o in self.outcomes:
+            lines.append(f"  {'PASS' if o.passed else 'FAIL'} {o.name} (sim {o.sim_time_ns / 1e3:.1f} us, "
+                         f"{o.real_time_s:.1f} s)")
+            if o.message:
+                lines.extend("      " + ln for ln in o.message.strip().splitlines()[:40])
+        return "\n".join(lines)
+
+    def raise_on_failure(self) -> None:
+        if not self.passed:
+            tail = "\n".join(self.log.splitlines()[-60:])
+            raise AssertionError(self.summary() + "\n--- end of simulator log ---\n" + tail)
+
+
+def _parse_results(xml_path: Path) -> list:
+    outcomes = []
+    if not xml_path.is_file():
+        return outcomes
+    root = ET.parse(xml_path).getroot()
+    for tc in root.iter("testcase"):
+        msgs = []
+        for tag in ("failure", "error"):
+            for el in tc.findall(tag):
+                msgs.append((el.get("message") or "") + ("\n" + el.text if el.text else ""))
+        skipped = tc.find("skipped") is not None
+        props = {p.get("name"): p.get("value") for p in tc.iter("property")}
+        try:
+            sim_ns = float(props.get("sim_time_duration", 0) or 0)
+            if props.get("sim_time_unit", "ns") == "ps":
+                sim_ns /= 1e3
+        except ValueError:
+            sim_ns = 0.0
+        outcomes.append(TestOutcome(
+            name=tc.get("name", "?"), passed=not msgs,
+            message=("skipped" if skipped and not msgs else "\n".join(msgs)),
+            sim_time_ns=sim_ns, real_time_s=float(tc.get("time", 0) or 0)))
+    return outcomes
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", name)[:120] or "run"
+
+
+def run(model: Model, spec: dict, name: str = "run", test_module: str = TEST_MODULE,
+        testcase: str | None = None, seed: int = 1, waves: bool | None = None,
+        echo: bool = True) -> RunResult:
+    """Run a cocotb test module against a built model.
+
+    `spec` is the scenario description (JSON-serialisable); the runner adds `cfg`, `ports`,
+    `clock_period_ns`, `dut`, `out` (path of observations.json the test writes) and writes it to
+    <run dir>/spec.json.  Never raises on a failing test: inspect / `raise_on_failure()` the result.
+    """
+    from cocotb_tools.runner import get_runner
+
+    toolchain.setup()
+    waves = waves_requested(waves)
+    if waves and not model.waves:
+        raise ValueError("waves requested but the model was built without --trace: build(..., waves=True)")
+    run_dir = model.build_dir / "runs" / _safe(name)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for stale in ("results.xml", "observations.json", "sim.log", "dump.vcd"):
+        with contextlib.suppress(FileNotFoundError):
+            (run_dir / stale).unlink()
+    full = dict(spec)
+    full.update({"cfg": model.cfg.to_dict(), "ports": model.ports, "clock_period_ns": CLOCK_PERIOD_NS,
+                 "dut": model.dut, "out": str(run_dir / "observations.json")})
+    spec_path = run_dir / "spec.json"
+    spec_path.write_text(json.dumps(full))
+    if str(REPO_ROOT) not in sys.path:  # the runner passes sys.path as the simulator's PYTHONPATH
+        sys.path.insert(0, str(REPO_ROOT))
+    results_xml = run_dir / "results.xml"
+    runner = get_runner("verilator")
+    t0 = time.monotonic()
+    exit_error = ""
+    try:
+        runner.test(test_module=test_module, hdl_toplevel=model.toplevel, hdl_toplevel_lang="verilog",
+                    build_dir=model.build_dir, test_dir=run_dir, results_xml=str(results_xml),
+                    extra_env={"ADAPSNE_TB_SPEC": str(spec_path)}, testcase=testcase, seed=seed,
+                    waves=waves, timescale=TIMESCALE, log_file=run_dir / "sim.log")
+    except SystemExit as e:  # cocotb's runner exits the interpreter on failures under pytest
+        if e.code not in (0, None):
+            exit_error = f"runner exited with {e.code}"
+    except Exception as e:  # noqa: BLE001 - a crashed simulator is a failed run, with the reason
+        exit_error = f"{type(e).__name__}: {e}"
+    seconds = time.monotonic() - t0
+    log = (run_dir / "sim.log").read_text(errors="replace") if (run_dir / "sim.log").is_file() else ""
+    outcomes = _parse_results(results_xml)
+    if not outcomes and not exit_error:
+        exit_error = "no cocotb test results (did the test module import?)"
+    if outcomes and all(o.passed for o in outcomes) and exit_error.startswith("runner exited"):
+        exit_error = ""  # nonzero exit only because of cocotb's own bookkeeping
+    obs = None
+    if (run_dir / "observations.json").is_file():
+        obs = json.loads((run_dir / "observations.json").read_text())
+    res = RunResult(run_dir=run_dir, outcomes=outcomes, log=log, seconds=seconds, exit_error=exit_error,
+                    observations=obs)
+    if echo:
+        print(res.summary())
+    return res

@@ -1,0 +1,184 @@
+"""A small stand-in for the AdapSNE core with the same top-level port contract.
+
+It exists to prove the verification infrastructure (Amaranth -> Verilog -> Verilator via the
+cocotb runner -> driver / monitor / scoreboard, error handling, back-pressure) independently of the
+real accelerator, and it stays in the test suite as a self-test of the testbench.
+
+Behaviour ("row-sum core"):
+
+* Register interface and status/error semantics as the real core (docs/verification.md):
+  registers 0 N, 1 D, 2 PERP, 3 POLICY, 4 SEED, 7 CMD (1 START, 2 CLEAR); error codes 1 N out of
+  range, 2 D out of range, 3 perplexity out of range, 4 unknown policy, 5 START while busy.
+* After START it accepts exactly N*D features (row-major) and sums each row.
+* `latency` cycles after the last feature it emits one result beat per point in order, using the
+  real core's ResultLayout field names: index = i, h = row sum, u = row sum - 100 (signed),
+  passes = row sum mod 256, converged = row sum mod 2.  The first beat can transfer at the edge
+  `latency + 2` edges after the edge that accepted the last feature; beat k at `latency + 2 + k`
+  when the result stream is never stalled (see `standin_reference`).
+
+`StandinCore(cfg, latency=3)`; `generate_verilog(cfg) -> str`.
+"""
+
+from __future__ import annotations
+
+from amaranth import Module, Signal, signed, unsigned
+from amaranth.back import verilog
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from golden_model.config import AccelConfig
+
+REG_N, REG_D, REG_PERP, REG_POLICY, REG_SEED, REG_CMD = 0, 1, 2, 3, 4, 7
+CMD_START, CMD_CLEAR = 1, 2
+ERR_N, ERR_D, ERR_PERP, ERR_POLICY, ERR_BUSY = 1, 2, 3, 4, 5
+
+StatusLayout = data.StructLayout({"busy": 1, "done": 1, "error": 1, "error_code": 4})
+
+
+def standin_result_layout(cfg: AccelConfig) -> data.StructLayout:
+    sum_bits = (cfg.d_max * cfg.feature_max).bit_length()
+    return data.StructLayout({
+        "index": cfg.index_bits,
+        "u": signed(sum_bits + 1),
+        "h": unsigned(sum_bits),
+        "passes": 8,
+        "converged": 1,
+    })
+
+
+def standin_values(rowsum: int) -> dict:
+    return {"u": rowsum - 100, "h": rowsum, "passes": rowsum & 0xFF, "converged": rowsum & 1}
+
+
+def standin_reference(X, latency: int = 3) -> tuple:
+    """Expected beats (list of dicts) and expected relative cycles for the stand-in."""
+    beats, cycles = [], []
+    for i, row in enumerate(X):
+        s = int(sum(int(v) for v in row))
+        beats.append({"index": i, **standin_values(s)})
+        cycles.append(latency + 2 + i)
+    return beats, cycles
+
+
+class StandinCore(wiring.Component):
+    def __init__(self, cfg: AccelConfig, latency: int = 3):
+        self.cfg = cfg
+        self.latency = latency
+        self.res_layout = standin_result_layout(cfg)
+        super().__init__({
+            "cfg_we": In(1),
+            "cfg_addr": In(4),
+            "cfg_wdata": In(32),
+            "status": Out(StatusLayout),
+            "feat": In(stream.Signature(cfg.feature_bits)),
+            "res": Out(stream.Signature(self.res_layout)),
+        })
+
+    def elaborate(self, platform):
+        cfg = self.cfg
+        m = Module()
+        sum_bits = (cfg.d_max * cfg.feature_max).bit_length()
+
+        n_reg = Signal(32)
+        d_reg = Signal(32)
+        perp_reg = Signal(32)
+        pol_reg = Signal(32)
+        seed_reg = Signal(32)
+
+        busy = Signal()
+        done = Signal()
+        err = Signal()
+        err_code = Signal(4)
+        m.d.comb += [self.status.busy.eq(busy), self.status.done.eq(done),
+                     self.status.error.eq(err), self.status.error_code.eq(err_code)]
+
+        mem = m.submodules.mem = Memory(shape=unsigned(sum_bits), depth=cfg.n_max, init=[])
+        wr = mem.write_port()
+        rd = mem.read_port(domain="comb")
+
+        row = Signal(range(cfg.n_max + 1))
+        col = Signal(range(cfg.d_max + 1))
+        acc = Signal(sum_bits)
+        cnt = Signal(range(self.latency + 2))
+        out_i = Signal(range(cfg.n_max + 1))
+
+        start = Signal()
+        clear = Signal()
+        with m.If(self.cfg_we):
+            with m.Switch(self.cfg_addr):
+                with m.Case(REG_N):
+                    m.d.sync += n_reg.eq(self.cfg_wdata)
+                with m.Case(REG_D):
+                    m.d.sync += d_reg.eq(self.cfg_wdata)
+                with m.Case(REG_PERP):
+                    m.d.sync += perp_reg.eq(self.cfg_wdata)
+                with m.Case(REG_POLICY):
+                    m.d.sync += pol_reg.eq(self.cfg_wdata)
+                with m.Case(REG_SEED):
+                    m.d.sync += seed_reg.eq(self.cfg_wdata)
+                with m.Case(REG_CMD):
+                    m.d.comb += [start.eq(self.cfg_wdata == CMD_START), clear.eq(self.cfg_wdata == CMD_CLEAR)]
+
+        one = 1 << cfg.perp_frac
+        with m.If(clear):
+            m.d.sync += [err.eq(0), err_code.eq(0), done.eq(0)]
+
+        # row sums and outputs
+        m.d.comb += [wr.addr.eq(row), wr.data.eq(acc + self.feat.payload), rd.addr.eq(out_i)]
+        m.d.comb += [self.res.payload.index.eq(out_i),
+                     self.res.payload.h.eq(rd.data),
+                     self.res.payload.u.eq(rd.data - 100),
+                     self.res.payload.passes.eq(rd.data[:8]),
+                     self.res.payload.converged.eq(rd.data[0])]
+
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(start):
+                    with m.If((n_reg < 2) | (n_reg > cfg.n_max)):
+                        m.d.sync += [err.eq(1), err_code.eq(ERR_N)]
+                    with m.Elif((d_reg < 1) | (d_reg > cfg.d_max)):
+                        m.d.sync += [err.eq(1), err_code.eq(ERR_D)]
+                    with m.Elif((perp_reg <= one) | (perp_reg >= (n_reg << cfg.perp_frac))):
+                        m.d.sync += [err.eq(1), err_code.eq(ERR_PERP)]
+                    with m.Elif(pol_reg > 2):
+                        m.d.sync += [err.eq(1), err_code.eq(ERR_POLICY)]
+                    with m.Else():
+                        m.d.sync += [busy.eq(1), done.eq(0), row.eq(0), col.eq(0), acc.eq(0), out_i.eq(0)]
+                        m.next = "LOAD"
+            with m.State("LOAD"):
+                m.d.comb += self.feat.ready.eq(1)
+                with m.If(self.feat.valid):
+                    with m.If(col == d_reg - 1):
+                        m.d.comb += wr.en.eq(1)
+                        m.d.sync += [col.eq(0), acc.eq(0), row.eq(row + 1)]
+                        with m.If(row == n_reg - 1):
+                            m.d.sync += cnt.eq(self.latency)
+                            m.next = "WAIT"
+                    with m.Else():
+                        m.d.sync += [col.eq(col + 1), acc.eq(acc + self.feat.payload)]
+            with m.State("WAIT"):
+                with m.If(cnt == 0):
+                    m.next = "OUT"
+                with m.Else():
+                    m.d.sync += cnt.eq(cnt - 1)
+            with m.State("OUT"):
+                m.d.comb += self.res.valid.eq(1)
+                with m.If(self.res.ready):
+                    m.d.sync += out_i.eq(out_i + 1)
+                    with m.If(out_i == n_reg - 1):
+                        m.d.sync += [busy.eq(0), done.eq(1)]
+                        m.next = "IDLE"
+        # START while busy: flag it, keep running
+        with m.If(start & busy):
+            m.d.sync += [err.eq(1), err_code.eq(ERR_BUSY)]
+        return m
+
+
+def generate_verilog(cfg: AccelConfig, latency: int = 3, name: str = "adapsne_core") -> str:
+    core = StandinCore(cfg, latency=latency)
+    return verilog.convert(core, name=name, emit_src=False)
+
+
+def build_core(cfg: AccelConfig, trace: bool = False, latency: int = 3) -> StandinCore:
+    return StandinCore(cfg, latency=latency)
