@@ -1,0 +1,86 @@
+"""Build the harnessed core for a real board: ``python -m synth.board --target ecp5-25f --preset tiny``.
+
+Uses the amaranth-boards platform of the target (iCEBreaker for ``ice40-up5k``, ULX3S 25F/85F for
+``ecp5-25f``/``ecp5-85f``) and its own build script (``platform.build``), with the pinned YoWASP
+tools substituted through Amaranth's tool environment variables (``YOSYS``, ``NEXTPNR_ICE40`` /
+``NEXTPNR_ECP5``, ``ICEPACK`` / ``ECPPACK``).  The result is a bitstream in ``--out`` (default
+``build/board/<target>-<preset>``) for the same design and pins that `synth.report` places and
+routes -- the core inside `synth.harness.SerialHarness`, on the board's oscillator (12 / 25 MHz;
+the report's fmax says how much faster a PLL could clock it).  Nothing is programmed.
+
+``--dry-run`` only writes the build tree (``platform.build(..., do_build=False)``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+os.environ["AMARANTH_USE_YOSYS"] = "builtin"
+
+from golden_model.config import ConfigError, PRESETS  # noqa: E402
+
+from . import design, harness  # noqa: E402
+from .report import make_config  # noqa: E402
+from .tools import TOOLS  # noqa: E402
+
+
+def yowasp_env(family: str) -> dict:
+    """Environment variables that make Amaranth's build script call the YoWASP tools."""
+    py = sys.executable
+
+    def wrap(tool):
+        mod, fn, _ = TOOLS[tool]
+        return f'{py} -c "import {mod}; {mod}.{fn}()"'
+    env = {"YOSYS": wrap("yosys"), "AMARANTH_USE_YOSYS": "builtin"}
+    if family == "ice40":
+        env.update(NEXTPNR_ICE40=wrap("nextpnr-ice40"), ICEPACK=wrap("icepack"))
+    else:
+        env.update(NEXTPNR_ECP5=wrap("nextpnr-ecp5"), ECPPACK=wrap("ecppack"))
+    return env
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m synth.board", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--target", default="ecp5-25f", choices=list(harness.TARGETS))
+    ap.add_argument("--preset", default="tiny", help=f"preset ({', '.join(PRESETS)})")
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--out", default=None, help="build directory (default build/board/<target>-<name>)")
+    ap.add_argument("--dry-run", action="store_true", help="write the build tree only")
+    args = ap.parse_args(argv)
+    try:
+        cfg, _, name = make_config(args.preset, args.overrides)
+    except (ConfigError, TypeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    tg = harness.TARGETS[args.target]
+    out = Path(args.out or f"build/board/{args.target}-{name}")
+    plat = tg.make_platform()
+    top = harness.SerialHarness(design.build_core(cfg))
+    # Amaranth's tool lookup uses shutil.which on the variable's value, which must name one
+    # executable; write tiny wrapper scripts and point the variables at them.
+    out.mkdir(parents=True, exist_ok=True)
+    env = {}
+    for var, cmd in yowasp_env(tg.family).items():
+        if var == "AMARANTH_USE_YOSYS":
+            env[var] = cmd
+            continue
+        w = (out / f"_{var.lower()}.sh").resolve()
+        w.write_text(f"#!/bin/sh\nexec {cmd} \"$@\"\n")
+        w.chmod(0o755)
+        env[var] = str(w)
+    os.environ.update(env)
+    if args.dry_run:
+        plan = plat.build(top, name="top", build_dir=str(out), do_build=False)
+        plan.extract(str(out))
+        print(f"wrote the build tree to {out} (run build_top.sh there with the variables {sorted(env)})")
+        return 0
+    plat.build(top, name="top", build_dir=str(out), do_program=False)
+    print(f"built {out}/top.{'bin' if tg.family == 'ice40' else 'bit'} for {tg.platform}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

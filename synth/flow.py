@@ -1,0 +1,404 @@
+"""Yosys / nextpnr scripts of the synthesis report and the parsers of their outputs.
+
+Three kinds of run, each a single tool invocation in a work directory (relative paths only):
+
+``asic``  (Yosys)  generic synthesis and a CMOS transistor estimate of one module::
+
+        synth -flatten -top T -run :fine        # coarse synthesis, memories kept as $mem_v2
+        techmap -map asic_sram_map.v t:$mem_v2  # RAMs >= SRAM_MIN_BITS -> ASIC_SRAM black boxes
+        synth -flatten -top T -run fine:        # the rest (ROMs, small RAMs) -> gates and flops
+        delete t:$scopeinfo                     # flatten's scope annotations are not cells
+        stat -json                              # generic cell counts by type
+        dfflegalize -cell $_DFF_P_ 01           # every flop -> plain posedge D flop (+ gates)
+        abc -g cmos2                            # gates -> NAND/NOR/NOT
+        stat -tech cmos -json (all but ASIC_SRAM)
+
+    The transistor count is ``logic (stat -tech cmos) + SRAM bit cells`` with (4 + 2 ports)
+    transistors per bit (6T single-port, 8T one-read-one-write), periphery not included; the
+    NAND2-equivalent gate count is transistors / 4.  Both are *estimates* (no library, no sizing,
+    no wiring).  A count that Yosys marks incomplete (ending in ``+``: a cell type without a CMOS
+    model) raises `IncompleteCmosCount`.
+
+``fpga``  (Yosys)  out-of-context mapping of one module for one FPGA family, with and without DSP
+    inference (``synth_ice40 -device u [-dsp]``; ``synth_ecp5 [-nodsp]``): LUTs, FFs, carry
+    cells, DSP blocks, block RAMs.
+
+``pnr``   (Yosys + nextpnr)  the module inside `harness.SerialHarness` for a real board
+    (amaranth-boards platform: RTLIL and pin constraints from ``platform.prepare``), synthesised
+    with the family's default DSP setting (ice40 ``-dsp``, ecp5 DSP on), placed and routed with a
+    fixed seed, ``--timing-allow-fail --report``; fmax per clock from the report JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+from .tools import ToolError, run_tool
+
+SCRIPTS = Path(__file__).parent / "scripts"
+SRAM_MIN_BITS = 1024
+DEFAULT_SEED = 1
+
+# Cell types with a transistor model in `stat -tech cmos` that abc -g cmos2 + dfflegalize produce.
+CMOS_CELLS = {"$_NOT_": 2, "$_NAND_": 4, "$_NOR_": 4, "$_DFF_P_": 16}
+
+
+class IncompleteCmosCount(RuntimeError):
+    """`stat -tech cmos` could not count every cell (its count ends in '+', or cells are missing)."""
+
+
+# --------------------------------------------------------------------------- scripts
+
+
+def asic_script(src: str, top: str, src_kind: str = "verilog", sram_min_bits: int = SRAM_MIN_BITS,
+                prefix: str = "asic") -> str:
+    read = f"read_verilog -sv {src}" if src_kind == "verilog" else f"read_rtlil {src}"
+    return "\n".join([
+        read,
+        "read_verilog -lib asic_sram_bb.v",
+        f"hierarchy -check -top {top}",
+        f"synth -flatten -top {top} -run :fine",
+        f"techmap -D ASIC_SRAM_MIN_BITS={sram_min_bits} -map asic_sram_map.v t:$mem_v2",
+        f"synth -flatten -top {top} -run fine:",
+        "delete t:$scopeinfo",
+        f"tee -q -o {prefix}_generic_stat.json stat -json",
+        f"tee -q -o {prefix}_srams.il dump t:ASIC_SRAM",
+        "dfflegalize -cell $_DFF_P_ 01",
+        "abc -g cmos2",
+        "opt_clean",
+        f"tee -q -o {prefix}_cmos_stat.json stat -tech cmos -json t:ASIC_SRAM %n",
+        "",
+    ])
+
+
+FPGA_VARIANTS = {
+    # family -> [(variant, synth command without -top), ...]; the first is the P&R default
+    "ice40": [("dsp", "synth_ice40 -device u -dsp"), ("nodsp", "synth_ice40 -device u")],
+    "ecp5": [("dsp", "synth_ecp5"), ("nodsp", "synth_ecp5 -nodsp")],
+}
+
+
+#: Workaround for Yosys issue #4349 (abc9 re-integration asserts ``count_id(wire->name) == 0``
+#: on some Amaranth netlists): split multi-bit nets before LUT mapping.  Used only when the plain
+#: command hits that assertion; the report then records ``"workaround"``.
+ABC9_WORKAROUND = "splitnets before map_luts (Yosys issue #4349)"
+
+
+def synth_lines(cmd: str, top: str, json_out: str | None = None, workaround: bool = False) -> list:
+    js = f" -json {json_out}" if json_out else ""
+    if not workaround:
+        return [f"{cmd} -top {top}{js}"]
+    return [f"{cmd} -top {top} -run :map_luts", "splitnets", f"{cmd} -top {top} -run map_luts:{js}"]
+
+
+def _is_abc9_name_clash(err: Exception) -> bool:
+    return isinstance(err, ToolError) and "count_id(" in str(err)
+
+
+def fpga_script(src: str, top: str, family: str, variants=None, src_kind: str = "verilog",
+                prefix: str = "fpga", json_out: str | None = None, workaround: bool = False) -> str:
+    read = f"read_verilog -sv {src}" if src_kind == "verilog" else f"read_rtlil {src}"
+    lines = [read, f"hierarchy -check -top {top}", "design -save rtl"]
+    first = True
+    for variant, cmd in FPGA_VARIANTS[family]:
+        if variants is not None and variant not in variants:
+            continue
+        if not first:
+            lines.append("design -load rtl")
+        first = False
+        lines += synth_lines(cmd, top, json_out, workaround)
+        lines.append(f"tee -q -o {prefix}_{family}_{variant}_stat.json stat -json")
+    return "\n".join(lines + [""])
+
+
+def copy_scripts(workdir: Path) -> None:
+    for f in ("asic_sram_map.v", "asic_sram_bb.v"):
+        shutil.copy(SCRIPTS / f, workdir / f)
+
+
+# --------------------------------------------------------------------------- parsers
+
+
+def stat_module(stat: dict, top: str | None = None) -> dict:
+    """The statistics of the (flattened) top module from a `stat -json` output."""
+    if "design" in stat:
+        return stat["design"]
+    mods = stat.get("modules", {})
+    if top is not None and ("\\" + top) in mods:
+        return mods["\\" + top]
+    if len(mods) == 1:
+        return next(iter(mods.values()))
+    raise ValueError(f"cannot find the top module in stat output (modules: {list(mods)})")
+
+
+def cmos_count(stat: dict, top: str | None = None) -> dict:
+    """Transistor count of a `stat -tech cmos -json` output; raises IncompleteCmosCount when Yosys
+    marks the count incomplete ('+') or a cell type has no CMOS model."""
+    mod = stat_module(stat, top)
+    est = mod.get("estimated_num_transistors")
+    if est is None:
+        raise IncompleteCmosCount("stat -tech cmos printed no transistor estimate")
+    est = str(est).strip()
+    if est.endswith("+"):
+        unknown = sorted(set(mod.get("num_cells_by_type", {})) - set(CMOS_CELLS))
+        raise IncompleteCmosCount(
+            f"incomplete CMOS transistor count {est!r}: cell types without a CMOS model: {unknown} "
+            "(legalise flops with dfflegalize and map with abc -g cmos2 first)")
+    cells = mod.get("num_cells_by_type", {})
+    unknown = sorted(set(cells) - set(CMOS_CELLS))
+    if unknown:
+        raise IncompleteCmosCount(f"cells without a CMOS model left after mapping: {unknown}")
+    n = int(est)
+    check = sum(CMOS_CELLS[c] * k for c, k in cells.items())
+    if check != n:
+        raise IncompleteCmosCount(f"transistor count {n} does not match the cell counts ({check})")
+    if sum(cells.values()) != mod.get("num_cells", sum(cells.values())):
+        raise IncompleteCmosCount("cells missing from the per-type count")
+    return {"transistors": n, "cells_by_type": dict(sorted(cells.items())), "num_cells": mod.get("num_cells")}
+
+
+def _param_int(v: str) -> int:
+    v = v.strip()
+    m = re.fullmatch(r"(\d+)'([01xz]+)", v)
+    if m:
+        return int(m.group(2).replace("x", "0").replace("z", "0"), 2)
+    return int(v)
+
+
+def parse_srams(dump: str) -> list:
+    """ASIC_SRAM cells (name and parameters) from a Yosys `dump` of them."""
+    out = []
+    cur = None
+    for line in dump.splitlines():
+        s = line.strip()
+        m = re.match(r"cell \\ASIC_SRAM (\S+)", s)
+        if m:
+            cur = {"name": m.group(1).lstrip("\\")}
+            continue
+        if cur is not None:
+            m = re.match(r"parameter \\(\w+) (.+)", s)
+            if m:
+                cur[m.group(1).lower()] = _param_int(m.group(2))
+            elif s == "end":
+                out.append(cur)
+                cur = None
+    for c in out:
+        c["bits"] = c["size"] * c["width"]
+        c["ports"] = c["rd_ports"] + c["wr_ports"]
+        c["transistors_per_bit"] = 4 + 2 * c["ports"]
+        c["transistors"] = c["bits"] * c["transistors_per_bit"]
+    return out
+
+
+def precheck_fit(target, res: dict) -> str | None:
+    """Reason why out-of-context resources `res` cannot fit `target` (None if they may)."""
+    cap = target.capacity_dict
+    for k in ("luts", "ffs", "bram", "dsp"):
+        c = cap.get("luts" if k == "ffs" else k)
+        if c is not None and res.get(k, 0) > c:
+            return f"does not fit (synthesis): {res[k]} {k} > {c} on {target.key}"
+    return None
+
+
+def choose_variant(target, res_by_variant: dict) -> tuple:
+    """(variant, note): the DSP-inferring variant unless it needs more DSP blocks than the device
+    has, then the variant without DSP inference."""
+    cap = target.capacity_dict.get("dsp")
+    dsp = res_by_variant.get("dsp", {}).get("dsp", 0)
+    if cap is not None and dsp > cap and "nodsp" in res_by_variant:
+        return "nodsp", f"{dsp} multipliers would need more DSP blocks than the {cap} of {target.key}: no DSP inference"
+    return "dsp", ""
+
+
+def fpga_resources(family: str, cells: dict) -> dict:
+    """Summarise a mapped netlist's cells: LUTs, FFs, carry, DSP, BRAM (+ what else is there)."""
+    def s(pred):
+        return sum(k for c, k in cells.items() if pred(c))
+    if family == "ice40":
+        return {
+            "luts": s(lambda c: c == "SB_LUT4"),
+            "ffs": s(lambda c: c.startswith("SB_DFF")),
+            "carry": s(lambda c: c == "SB_CARRY"),
+            "dsp": s(lambda c: c == "SB_MAC16"),
+            "bram": s(lambda c: c.startswith("SB_RAM40")),
+            "spram": s(lambda c: c == "SB_SPRAM256KA"),
+        }
+    return {
+        "luts": s(lambda c: c == "LUT4"),
+        "ffs": s(lambda c: c == "TRELLIS_FF"),
+        "carry": s(lambda c: c == "CCU2C"),
+        "dsp": s(lambda c: c in ("MULT18X18D", "ALU54B")),
+        "bram": s(lambda c: c == "DP16KD"),
+        "lutram": s(lambda c: c == "TRELLIS_DPR16X4"),
+        "widemux": s(lambda c: c in ("PFUMX", "L6MUX21")),
+    }
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def run_asic(workdir: Path, src: str, top: str, src_kind: str = "verilog", prefix: str = "asic",
+             sram_min_bits: int = SRAM_MIN_BITS) -> dict:
+    workdir = Path(workdir)
+    copy_scripts(workdir)
+    script = asic_script(src, top, src_kind, sram_min_bits, prefix)
+    (workdir / f"{prefix}.ys").write_text(script)
+    run = run_tool("yosys", ["-q", "-l", f"{prefix}.log", f"{prefix}.ys"], workdir)
+    gen = stat_module(json.loads((workdir / f"{prefix}_generic_stat.json").read_text()), top)
+    srams = parse_srams((workdir / f"{prefix}_srams.il").read_text())
+    cm = cmos_count(json.loads((workdir / f"{prefix}_cmos_stat.json").read_text()), top)
+    sram_t = sum(c["transistors"] for c in srams)
+    total = cm["transistors"] + sram_t
+    generic_cells = dict(sorted(gen.get("num_cells_by_type", {}).items()))
+    return {
+        "script": script,
+        "run": run.to_dict(),
+        "generic": {
+            "num_cells": gen.get("num_cells"),
+            "cells_by_type": generic_cells,
+            "flops": sum(k for c, k in generic_cells.items() if "DFF" in c or "DLATCH" in c),
+            "sram_macros": len(srams),
+        },
+        "cmos": {
+            "logic_transistors": cm["transistors"],
+            "cells_by_type": cm["cells_by_type"],
+            "sram_macros": srams,
+            "sram_bits": sum(c["bits"] for c in srams),
+            "sram_bitcell_transistors": sram_t,
+            "transistors": total,
+            "nand2_equivalent": round(total / 4),
+            "logic_nand2_equivalent": round(cm["transistors"] / 4),
+            "sram_min_bits": sram_min_bits,
+            "note": ("estimate: Yosys `stat -tech cmos` after dfflegalize + abc -g cmos2 (NOT 2, NAND/NOR 4, "
+                     "DFF 16 transistors) plus (4 + 2*ports) transistors per SRAM bit (no periphery); "
+                     "NAND2 equivalent = transistors / 4"),
+        },
+    }
+
+
+def run_fpga(workdir: Path, src: str, top: str, family: str, src_kind: str = "verilog",
+             prefix: str = "fpga", variants=None) -> dict:
+    workdir = Path(workdir)
+    name = f"{prefix}_{family}"
+    workaround = False
+    while True:
+        script = fpga_script(src, top, family, variants, src_kind, prefix, workaround=workaround)
+        (workdir / f"{name}.ys").write_text(script)
+        try:
+            run = run_tool("yosys", ["-q", "-l", f"{name}.log", f"{name}.ys"], workdir)
+            break
+        except ToolError as e:
+            if workaround or not _is_abc9_name_clash(e):
+                raise
+            workaround = True
+    out = {"script": script, "run": run.to_dict(), "variants": {}}
+    if workaround:
+        out["workaround"] = ABC9_WORKAROUND
+    for variant, cmd in FPGA_VARIANTS[family]:
+        if variants is not None and variant not in variants:
+            continue
+        st = stat_module(json.loads((workdir / f"{prefix}_{family}_{variant}_stat.json").read_text()), top)
+        cells = dict(sorted(st.get("num_cells_by_type", {}).items()))
+        out["variants"][variant] = {"command": f"{cmd} -top {top}", **fpga_resources(family, cells),
+                                    "cells_by_type": cells}
+        if workaround:
+            out["variants"][variant]["workaround"] = ABC9_WORKAROUND
+    return out
+
+
+def _nextpnr_fail_reason(log: str) -> str:
+    for line in log.splitlines()[::-1]:
+        if "ERROR" in line or "Unable to place" in line or "but device" in line:
+            return line.strip()
+    return "nextpnr failed (see log)"
+
+
+def _set_clock_target(constraints: str, family: str, mhz: float) -> tuple:
+    if family == "ice40":
+        pat = re.compile(r"^(set_frequency\s+\S+\s+)([0-9.eE+-]+)\s*$", re.M)
+        new, n = pat.subn(lambda m: f"{m.group(1)}{mhz}", constraints)
+    else:
+        pat = re.compile(r'^(FREQUENCY\s+PORT\s+"[^"]+"\s+)([0-9.eE+-]+)(\s*HZ;)\s*$', re.M)
+        new, n = pat.subn(lambda m: f"{m.group(1)}{mhz * 1e6}{m.group(3)}", constraints)
+    if n != 1:
+        raise ToolError(f"expected one clock constraint in the board constraints, found {n}")
+    return new, n
+
+
+def run_pnr(workdir: Path, target, files: dict, top: str = "top", seed: int = DEFAULT_SEED,
+            variant: str = "dsp", synth_json: str | None = None) -> dict:
+    """Place and route the harnessed design `files` (from harness.prepare_board_files) on
+    `target`, synthesised with the family's `variant` ("dsp" or "nodsp").  `synth_json`, when
+    given, is an already synthesised netlist of the same variant in `workdir` (the two ECP5
+    targets share one)."""
+    workdir = Path(workdir)
+    fam = target.family
+    cmd = dict(FPGA_VARIANTS[fam])[variant]
+    cons_name = f"{top}.pcf" if fam == "ice40" else f"{top}.lpf"
+    cons, _ = _set_clock_target(files[cons_name], fam, target.pnr_mhz)
+    cons_file = f"{target.key}.{cons_name.split('.')[-1]}"
+    (workdir / cons_file).write_text(cons)
+    out = {**target.describe(), "seed": seed, "variant": variant}
+    stem = f"{top}_{fam}_{variant}"
+    if synth_json is None:
+        (workdir / f"{top}.il").write_text(files[f"{top}.il"])
+        synth_json = f"{stem}.json"
+        workaround = False
+        while True:
+            script = "\n".join([f"read_rtlil {top}.il", *synth_lines(cmd, top, synth_json, workaround),
+                                f"tee -q -o {stem}_stat.json stat -json", ""])
+            (workdir / f"{stem}.ys").write_text(script)
+            try:
+                yrun = run_tool("yosys", ["-q", "-l", f"{stem}.log", f"{stem}.ys"], workdir)
+                break
+            except ToolError as e:
+                if workaround or not _is_abc9_name_clash(e):
+                    raise
+                workaround = True
+        if workaround:
+            out["workaround"] = ABC9_WORKAROUND
+        out["synth_script"] = script
+        out["synth_run"] = yrun.to_dict()
+    out["synth_flags"] = cmd
+    out["netlist"] = synth_json
+    st = stat_module(json.loads((workdir / f"{stem}_stat.json").read_text()), top)
+    out["synth_resources"] = fpga_resources(fam, st.get("num_cells_by_type", {}))
+    report = f"pnr_{target.key}.json"
+    args = [*target.nextpnr_device_args(), "--json", synth_json,
+            "--pcf" if fam == "ice40" else "--lpf", cons_file,
+            "--seed", str(seed), "--timing-allow-fail", "--report", report,
+            "--log", f"pnr_{target.key}.log"]
+    rpath = workdir / report
+    if rpath.exists():
+        rpath.unlink()
+    run = run_tool(f"nextpnr-{fam}", args, workdir, check=False)
+    out["pnr_run"] = run.to_dict()
+    out["constraints"] = cons_file
+    if run.returncode != 0 or not rpath.exists():
+        out["fits"] = False
+        out["error"] = _nextpnr_fail_reason(run.output)
+        return out
+    rep = json.loads(rpath.read_text())
+    out["fits"] = True
+    out["fmax_mhz"] = {clk: round(v["achieved"], 2) for clk, v in rep.get("fmax", {}).items()}
+    out["fmax_constraint_mhz"] = {clk: round(v["constraint"], 2) for clk, v in rep.get("fmax", {}).items()}
+    out["utilization"] = {bel: {"used": v["used"], "available": v["available"]}
+                          for bel, v in rep.get("utilization", {}).items()}
+    out["critical_paths"] = _critical_paths(rep)
+    return out
+
+
+def _critical_paths(rep: dict) -> list:
+    out = []
+    for cp in rep.get("critical_paths", []):
+        path = cp.get("path", [])
+        if not path:
+            continue
+        out.append({"from": cp.get("from"), "to": cp.get("to"),
+                    "start": path[0].get("from", {}).get("cell"), "end": path[-1].get("to", {}).get("cell"),
+                    "delay_ns": round(sum(p.get("delay", 0.0) for p in path), 3),
+                    "logic_levels": sum(1 for p in path if p.get("type") == "logic")})
+    return out

