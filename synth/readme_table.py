@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -41,6 +42,11 @@ def _pnr(rep: dict, key: str) -> str:
     pct = f", {100 * lc['used'] / lc['available']:.0f} % {'LCs' if 'ICESTORM_LC' in util else 'LUTs'}" if lc else ""
     flag = "" if p.get("variant") == "dsp" else " (no DSP)"
     return f"{fmax_of(p):.1f} MHz{pct}{flag}"
+
+
+def _nextpnr_version(tools: dict) -> str:
+    m = re.search(r"nextpnr-([0-9][0-9.]*)", tools.get("nextpnr-ecp5", ""))
+    return m.group(1) if m else tools.get("nextpnr-ecp5", "?")
 
 
 def load_reports(d: Path) -> dict:
@@ -79,7 +85,7 @@ def summary(d: Path) -> str:
           "FPGA resources: the core alone with DSP inference (`synth_ice40 -device u -dsp`, `synth_ecp5`); "
           "fmax: core inside an I/O-registering serial harness, placed and routed on the iCEBreaker (UP5K SG48) "
           "and ULX3S (LFE5U-25F / -85F, CABGA381, speed 6) board definitions of amaranth-boards, nextpnr seed 1. "
-          f"Tools: {t['yosys'].split(' (')[0]}, {t['nextpnr-ecp5'].split('--')[-1].strip()} (YoWASP). "
+          f"Tools: {t['yosys'].split(' (')[0]}, nextpnr {_nextpnr_version(t)} (YoWASP). "
           "Details: `reports/synth/<preset>.md`, method: `docs/synthesis.md`.", ""]
     sp = d / "speed.json"
     if sp.exists():

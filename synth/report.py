@@ -161,8 +161,9 @@ def synthesize(cfg: AccelConfig, *, name: str | None = None, preset: str | None 
             if reason and note and "dsp" in ooc:
                 other = flow.precheck_fit(tg, ooc["dsp"])
                 dsp_reason = f"{ooc['dsp']['dsp']} dsp > {tg.capacity_dict.get('dsp')}"
+                extra = other.split(": ", 1)[1].rsplit(" on ", 1)[0] if other else ""
                 reason = (f"{reason} without DSP inference; with DSP inference {dsp_reason}"
-                          + (f" and {other.split(': ', 1)[1].rsplit(' on ', 1)[0]}" if other else ""))
+                          + (f" and {extra}" if extra and " dsp " not in extra else ""))
             if reason:
                 res = {**tg.describe(), "seed": seed, "variant": variant, "fits": False, "error": reason,
                        "synth_flags": dict(flow.FPGA_VARIANTS[tg.family])[variant]}

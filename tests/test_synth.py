@@ -316,3 +316,21 @@ def test_readme_table_from_reports(tmp_path):
     row = next(line for line in text.splitlines() if line.startswith("| tiny"))
     assert "1,234" in row and "40,000" in row and "10 / 20 / 1 / 2" in row
     assert "does not fit" in row and "51.2 MHz, 10 % LUTs" in row
+
+
+def test_sweep_plot_and_markdown(tmp_path):
+    """The sweep's plot and table from synthetic points (the sweep itself is a benchmark)."""
+    from synth.sweep import plot, to_markdown
+
+    def pt(k, tb, luts, fm):
+        return {"lanes": k, "table_bits": tb, "name": f"x-K{k}", "generic_cells": 100 * k, "nand2_equivalent": 1000 * k,
+                "ecp5_dsp": {"luts": luts, "ffs": luts // 2, "carry": 1, "dsp": k, "bram": 1},
+                "pnr": {"ecp5-25f": {"fits": fm is not None, "fmax_mhz": fm, "variant": "dsp", "error": None}}}
+    res = {"base": "tiny", "targets": ["ecp5-25f"], "k_points": [pt(4, 6, 5000, 49.0), pt(8, 6, 10000, 47.5),
+                                                                 pt(16, 6, 30000, None)],
+           "table_points": [pt(4, 6, 5000, 49.0), pt(4, 8, 5200, 48.0)], "skipped": [],
+           "largest_fitting": {"ecp5-25f": {"lanes": 8, "fmax_mhz": 47.5}}}
+    plot(res, tmp_path / "s.png")
+    assert (tmp_path / "s.png").stat().st_size > 10000
+    md = to_markdown(res)
+    assert "ecp5-25f: K = 8 at 47.5 MHz" in md and "no fit" in md
