@@ -116,7 +116,6 @@ def synthesize(cfg: AccelConfig, *, name: str | None = None, preset: str | None 
                    "verilog_sha256": design.sha256(vtext), "verilog_bytes": len(vtext),
                    **ports.to_dict()},
         "tools": versions(),
-        "workdir": str(workdir),
         "runtime_s": {},
     }
     _log(f"{name}: design from {rep['design']['generator']}, {ports.in_bits} input / "
