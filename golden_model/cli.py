@@ -16,7 +16,6 @@ See docs/usage.md.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import io
 import json
 import math
@@ -28,6 +27,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from . import config
 from .config import PRESETS, AccelConfig, ConfigError, get_preset
 from .dataio import (DataError, label_to_python, load_dataset, validate_dataset,
                      validate_perplexity, validate_ratio)
@@ -54,52 +54,10 @@ class _Parser(argparse.ArgumentParser):
 # --------------------------------------------------------------------------------------------
 # configuration from the command line
 # --------------------------------------------------------------------------------------------
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-
-
-def _convert(field: dataclasses.Field, text: str) -> Any:
-    """Convert ``--set`` text to the field's type.  When the text does not convert, the raw
-    string is returned so that AccelConfig's own validation produces the message (it names the
-    parameter and its allowed range)."""
-    t = str(field.type).replace(" ", "")
-    s = text.strip()
-    try:
-        if t == "bool":
-            if s.lower() in _TRUE:
-                return True
-            if s.lower() in _FALSE:
-                return False
-            return s
-        if t in ("int", "int|None", "Optional[int]"):
-            if t != "int" and s.lower() in ("none", "null", ""):
-                return None
-            return int(s, 0)
-        if t == "float":
-            return float(s)
-        if t == "tuple":
-            parts = [p for p in s.replace(";", ",").split(",") if p.strip()]
-            return tuple(float(p) for p in parts)
-    except ValueError:
-        return s
-    return s
-
-
 def parse_overrides(items: Sequence[str]) -> dict:
-    """``["key=value", ...]`` -> ``{key: converted value}`` (later items win).
-
-    Raises :class:`ConfigError` for a malformed item or an unknown key."""
-    fields = {f.name: f for f in dataclasses.fields(AccelConfig)}
-    out: dict = {}
-    for item in items:
-        if "=" not in item:
-            raise ConfigError(f"expected key=value, got {item!r}")
-        key, value = item.split("=", 1)
-        key = key.strip()
-        if key not in fields:
-            raise ConfigError(f"unknown parameter {key!r}; known parameters: {', '.join(sorted(fields))}")
-        out[key] = _convert(fields[key], value)
-    return out
+    """``["key=value", ...]`` -> ``{key: typed value}`` (later items win); see
+    :func:`golden_model.config.parse_override`."""
+    return config.parse_overrides(items)
 
 
 def resolve_config(preset: str | None, sets: Sequence[str] = (), perplexity: float | None = None,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 POLICIES = ("bisection", "fwa", "ksection")
@@ -320,6 +320,43 @@ class AccelConfig:
         if "perplexity_candidates" in d:
             d["perplexity_candidates"] = tuple(d["perplexity_candidates"])
         return cls(**d)
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def parse_override(text: str) -> tuple:
+    """``key=value`` from a command line (``--set``) -> ``(key, typed value)``, typed by the field's
+    annotation.  Text that does not convert is passed through unchanged, so that AccelConfig's own
+    validation reports it, naming the parameter and its allowed range."""
+    if "=" not in text:
+        raise ConfigError(f"--set expects key=value, got {text!r}")
+    key, raw = (s.strip() for s in text.split("=", 1))
+    types = {f.name: str(f.type).replace(" ", "") for f in dataclasses.fields(AccelConfig)}
+    if key not in types:
+        raise ConfigError(f"unknown parameter {key!r}; known parameters: {', '.join(sorted(types))}")
+    t = types[key]
+    try:
+        if t == "bool":
+            low = raw.lower()
+            return key, True if low in _TRUE else False if low in _FALSE else raw
+        if t.startswith("int"):
+            if "None" in t and raw.lower() in ("none", "null", ""):
+                return key, None
+            return key, int(raw, 0)
+        if t == "float":
+            return key, float(raw)
+        if t == "tuple":
+            return key, tuple(float(v) for v in raw.strip("()[] ").replace(";", ",").split(",") if v.strip())
+    except ValueError:
+        pass
+    return key, raw
+
+
+def parse_overrides(items) -> dict:
+    """Several ``key=value`` items -> dict (later items win)."""
+    return dict(parse_override(s) for s in items)
 
 
 PRESETS: dict = {

@@ -16,13 +16,12 @@ import dataclasses
 import json
 import os
 import sys
-import typing
 from pathlib import Path
 
 os.environ["AMARANTH_USE_YOSYS"] = "builtin"
 
 from hw.toolcheck import ToolchainError, check_toolchain  # noqa: E402
-from golden_model.config import PRESETS, AccelConfig, ConfigError, get_preset  # noqa: E402
+from golden_model.config import PRESETS, AccelConfig, ConfigError, get_preset, parse_override  # noqa: E402,F401
 
 __all__ = ["build_core", "generate_verilog", "core_description", "parse_override", "main", "TOP_NAME"]
 
@@ -97,47 +96,6 @@ def core_description(cfg: AccelConfig, trace: bool = False, top=None) -> dict:
 
 
 # --------------------------------------------------------------------------- CLI
-
-
-def _field_types() -> dict:
-    hints = typing.get_type_hints(AccelConfig)
-    return {f.name: hints[f.name] for f in dataclasses.fields(AccelConfig)}
-
-
-def parse_override(text: str) -> tuple:
-    """``key=value`` -> (key, typed value), typed by the AccelConfig field's annotation."""
-    if "=" not in text:
-        raise ConfigError(f"--set expects key=value, got {text!r}")
-    key, raw = text.split("=", 1)
-    key, raw = key.strip(), raw.strip()
-    types = _field_types()
-    if key not in types:
-        raise ConfigError(f"unknown parameter {key!r}; known parameters: {', '.join(sorted(types))}")
-    tp = types[key]
-    args = set(typing.get_args(tp)) or {tp}
-    if type(None) in args and raw.lower() in ("none", "null", ""):
-        return key, None
-    args.discard(type(None))
-    try:
-        if bool in args:
-            low = raw.lower()
-            if low in ("1", "true", "yes", "on"):
-                return key, True
-            if low in ("0", "false", "no", "off"):
-                return key, False
-            raise ValueError
-        if int in args:
-            return key, int(raw, 0)
-        if float in args:
-            return key, float(raw)
-        if tuple in args or getattr(tp, "__origin__", None) is tuple:
-            return key, tuple(float(v) for v in raw.strip("()[] ").split(",") if v.strip())
-        if str in args:
-            return key, raw
-    except ValueError:
-        pass
-    tname = " | ".join(sorted(getattr(a, "__name__", str(a)) for a in args))
-    raise ConfigError(f"{key} must be of type {tname}, got {raw!r}")
 
 
 def _help_epilog() -> str:

