@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -42,6 +43,43 @@ def yowasp_env(family: str) -> dict:
     return env
 
 
+class BoardBuildError(RuntimeError):
+    pass
+
+
+def build(target: str, core, out: Path, dry_run: bool = False) -> Path:
+    """Build `core` inside `harness.SerialHarness` for `target` in `out` with the board's own
+    build script and the YoWASP tools.  Returns the bitstream path (the build script's path with
+    `dry_run`).  Raises BoardBuildError if the build gives no bitstream."""
+    tg = harness.TARGETS[target]
+    plat = tg.make_platform()
+    top = harness.SerialHarness(core)
+    out = Path(out)
+    # Amaranth's tool lookup uses shutil.which on the variable's value, which must name one
+    # executable; write small wrapper scripts and point the variables at them.
+    out.mkdir(parents=True, exist_ok=True)
+    env = {}
+    for var, cmd in yowasp_env(tg.family).items():
+        if var == "AMARANTH_USE_YOSYS":
+            env[var] = cmd
+            continue
+        w = (out / f"_{var.lower()}.sh").resolve()
+        w.write_text(f"#!/bin/sh\nexec {cmd} \"$@\"\n")
+        w.chmod(0o755)
+        env[var] = str(w)
+    # platform.build(do_build=True) insists on the programmer (openFPGALoader / iceprog) being
+    # installed even with do_program=False; we never program, so prepare the plan and run it.
+    plan = plat.build(top, name="top", build_dir=str(out), do_build=False)
+    if dry_run:
+        plan.extract(str(out))
+        return out / "build_top.sh"
+    plan.execute_local(str(out), env={**os.environ, **env})
+    bitstream = out / f"top.{'bin' if tg.family == 'ice40' else 'bit'}"
+    if not bitstream.exists() or bitstream.stat().st_size == 0:
+        raise BoardBuildError(f"the build in {out} finished without {bitstream.name}")
+    return bitstream
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m synth.board", description=__doc__.split("\n\n")[0])
     ap.add_argument("--target", default="ecp5-25f", choices=list(harness.TARGETS))
@@ -55,30 +93,16 @@ def main(argv=None) -> int:
     except (ConfigError, TypeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    tg = harness.TARGETS[args.target]
     out = Path(args.out or f"build/board/{args.target}-{name}")
-    plat = tg.make_platform()
-    top = harness.SerialHarness(design.build_core(cfg))
-    # Amaranth's tool lookup uses shutil.which on the variable's value, which must name one
-    # executable; write tiny wrapper scripts and point the variables at them.
-    out.mkdir(parents=True, exist_ok=True)
-    env = {}
-    for var, cmd in yowasp_env(tg.family).items():
-        if var == "AMARANTH_USE_YOSYS":
-            env[var] = cmd
-            continue
-        w = (out / f"_{var.lower()}.sh").resolve()
-        w.write_text(f"#!/bin/sh\nexec {cmd} \"$@\"\n")
-        w.chmod(0o755)
-        env[var] = str(w)
-    os.environ.update(env)
+    try:
+        path = build(args.target, design.build_core(cfg), out, dry_run=args.dry_run)
+    except (BoardBuildError, subprocess.CalledProcessError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     if args.dry_run:
-        plan = plat.build(top, name="top", build_dir=str(out), do_build=False)
-        plan.extract(str(out))
-        print(f"wrote the build tree to {out} (run build_top.sh there with the variables {sorted(env)})")
-        return 0
-    plat.build(top, name="top", build_dir=str(out), do_program=False)
-    print(f"built {out}/top.{'bin' if tg.family == 'ice40' else 'bit'} for {tg.platform}")
+        print(f"wrote the build tree to {out}; run {path.name} there")
+    else:
+        print(f"built {path} ({path.stat().st_size} bytes) for {harness.TARGETS[args.target].platform}")
     return 0
 
 

