@@ -14,6 +14,7 @@ the report's fmax says how much faster a PLL could clock it).  Nothing is progra
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -80,6 +81,21 @@ def build(target: str, core, out: Path, dry_run: bool = False) -> Path:
     return bitstream
 
 
+def build_summary(target: str, bitstream: Path) -> dict:
+    """What a user needs to know about a board build: the bitstream, its hash and whether the
+    routed design meets the board clock (nextpnr's last 'Max frequency' line in top.tim)."""
+    import hashlib
+    import re
+    tg = harness.TARGETS[target]
+    log = (bitstream.parent / "top.tim").read_text(errors="replace")
+    runs = re.findall(r"Max frequency for clock '([^']+)': ([0-9.]+) MHz \((PASS|FAIL) at ([0-9.]+) MHz\)", log)
+    clock = runs[-1] if runs else None
+    return {"target": target, "platform": tg.platform, "bitstream": bitstream.name,
+            "bytes": bitstream.stat().st_size, "sha256": hashlib.sha256(bitstream.read_bytes()).hexdigest(),
+            "fmax_mhz": float(clock[1]) if clock else None, "board_clock_mhz": float(clock[3]) if clock else None,
+            "meets_board_clock": clock[2] == "PASS" if clock else None}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m synth.board", description=__doc__.split("\n\n")[0])
     ap.add_argument("--target", default="ecp5-25f", choices=list(harness.TARGETS))
@@ -102,7 +118,11 @@ def main(argv=None) -> int:
     if args.dry_run:
         print(f"wrote the build tree to {out}; run {path.name} there")
     else:
-        print(f"built {path} ({path.stat().st_size} bytes) for {harness.TARGETS[args.target].platform}")
+        summary = build_summary(args.target, path)
+        (out / "board.json").write_text(json.dumps(summary, indent=1) + "\n")
+        print(f"built {path} ({summary['bytes']} bytes) for {summary['platform']}: fmax {summary['fmax_mhz']} MHz, "
+              f"board clock {summary['board_clock_mhz']} MHz {'met' if summary['meets_board_clock'] else 'NOT met'}; "
+              f"summary in {out / 'board.json'}")
     return 0
 
 

@@ -262,6 +262,8 @@ def test_board_build_gives_a_bitstream(tmp_path):
     bit = board.build("ice40-up5k", _Adder(), tmp_path / "real")
     assert bit.name == "top.bin" and bit.stat().st_size > 100_000  # an UP5K image is ~104 kB
     assert (tmp_path / "real" / "top.asc").stat().st_size > 0  # nextpnr's placed-and-routed output
+    s = board.build_summary("ice40-up5k", bit)
+    assert s["board_clock_mhz"] == 12.0 and s["meets_board_clock"] and s["fmax_mhz"] > 12.0
 
 
 @pytest.mark.synth
