@@ -110,7 +110,10 @@ def summary(d: Path) -> str:
         L += ["### Largest K that fits (lane sweep)", "",
               "| device | largest K routed | fmax at that K |", "|---|---:|---:|"]
         for dev, v in s.get("largest_fitting", {}).items():
-            L.append(f"| {dev} | {v.get('lanes') or 'none'} | {_n(v.get('fmax_mhz'))} MHz |")
+            k = v.get("lanes")
+            at_edge = k is not None and k == v.get("largest_tried")
+            L.append(f"| {dev} | {k if k is not None else 'none'}{' (largest tried)' if at_edge else ''} | "
+                     f"{_n(v.get('fmax_mhz')) + ' MHz' if k is not None else '-'} |")
         L += ["", f"Base preset `{s['base']}`; plot `reports/synth/sweep.png`, details `reports/synth/sweep.md`.", ""]
     return "\n".join(L)
 

@@ -117,8 +117,10 @@ def run_sweep(base: str, lanes: list, tables: list, targets: list, asic: bool, o
     for t in targets:
         ok = [p for p in res["k_points"] if p["pnr"].get(t, {}).get("fits")]
         best = max(ok, key=lambda p: p["lanes"]) if ok else None
+        tried = [p["lanes"] for p in res["k_points"] if t in p["pnr"]]
         res["largest_fitting"][t] = {"lanes": best["lanes"] if best else None,
-                                     "fmax_mhz": best["pnr"][t]["fmax_mhz"] if best else None}
+                                     "fmax_mhz": best["pnr"][t]["fmax_mhz"] if best else None,
+                                     "largest_tried": max(tried) if tried else None}
     return res
 
 
@@ -185,7 +187,10 @@ def to_markdown(res: dict) -> str:
                  f"{fr('ice40_dsp')} | {fr('ecp5_dsp')} | " + " | ".join(cells) + " |")
     L += ["", "Largest K that places and routes:", ""]
     for t, v in res["largest_fitting"].items():
-        L.append(f"- {t}: K = {v['lanes']}" + (f" at {v['fmax_mhz']:.1f} MHz" if v["fmax_mhz"] else ""))
+        bound = (" (the largest K tried on it: larger K not synthesised)"
+                 if v["lanes"] is not None and v["lanes"] == v.get("largest_tried") else "")
+        L.append(f"- {t}: K = {v['lanes'] if v['lanes'] is not None else 'none (not even the smallest K)'}"
+                 + (f" at {v['fmax_mhz']:.1f} MHz" if v["fmax_mhz"] else "") + bound)
     for s in res["skipped"]:
         L.append(f"- skipped {s}")
     L += ["", "![sweep](sweep.png)", ""]
