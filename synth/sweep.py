@@ -163,7 +163,7 @@ def plot(res: dict, path: Path) -> None:
             ax.set_xscale("log", base=2)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
-        ax.set_title(f"fmax vs {xlabel} (missing = does not fit)")
+        ax.set_title(f"fmax vs {'K' if row == 0 else 'table bits'} (no point = does not fit)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

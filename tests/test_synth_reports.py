@@ -60,3 +60,43 @@ def test_readme_synth_table_is_generated_from_the_reports():
 def test_stale_report_is_detected():
     """The hash check above can fail: a different configuration gives different Verilog."""
     assert _verilog_sha(PRESETS["tiny"]) != _verilog_sha(PRESETS["tiny"].with_overrides(exp_table_bits=7))
+
+
+def _sweep():
+    return json.loads((REPORTS / "sweep.json").read_text())
+
+
+def test_sweep_outputs_exist_and_agree_with_their_point_reports():
+    from synth.sweep import point_summary, to_markdown
+    sw = _sweep()
+    assert (REPORTS / "sweep.png").stat().st_size > 10_000
+    assert (REPORTS / "sweep.md").read_text() == to_markdown(sw)
+    assert len(sw["k_points"]) >= 3 and sw["largest_fitting"]
+    for p in sw["k_points"] + sw["table_points"]:
+        rep = json.loads((REPORTS / "sweep_points" / f"{p['name']}.json").read_text())
+        summary_now = point_summary(rep)
+        summary_now.pop("runtime_s", None)
+        assert {k: v for k, v in p.items() if k != "runtime_s"} == summary_now, p["name"]
+        assert rep["design"]["standin"] is False and not rep["errors"]
+
+
+@pytest.mark.parametrize("kind", ["k_points", "table_points"])
+def test_sweep_points_are_of_the_current_rtl(kind):
+    sw = _sweep()
+    base = PRESETS[sw["base"]]
+    for p in sw[kind]:
+        rep = json.loads((REPORTS / "sweep_points" / f"{p['name']}.json").read_text())
+        cfg = base.with_overrides(**rep["overrides"])
+        assert rep["design"]["verilog_sha256"] == _verilog_sha(cfg), f"sweep point {p['name']} is stale"
+
+
+def test_sweep_base_point_matches_the_base_preset_baseline():
+    """The sweep point at the base preset's own K and table size is that preset: its numbers must lie
+    within the stored baseline's tolerances, so the plot and the README table agree."""
+    sw = _sweep()
+    base = PRESETS[sw["base"]]
+    same = [p for p in sw["k_points"] if p["lanes"] == base.lanes and p["table_bits"] == base.exp_table_bits]
+    assert same, "the sweep does not contain the base preset's own point"
+    rep = json.loads((REPORTS / "sweep_points" / f"{same[0]['name']}.json").read_text())
+    devs = compare.compare(compare.load_baseline(sw["base"]), compare.baseline_metrics(rep))
+    assert len(devs) > 20 and not compare.failures(devs), "\n".join(map(str, compare.failures(devs)))
