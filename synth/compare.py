@@ -142,10 +142,19 @@ def main(argv=None) -> int:
                                  "with its stored baseline.")
     ap.add_argument("report", help="report JSON from python -m synth.report")
     ap.add_argument("--baseline", default=None, help="baseline JSON (default synth/baselines/<preset>.json)")
+    ap.add_argument("--partial", action="store_true",
+                    help="the report ran only some steps: compare the metrics it has, list the others as not measured")
     args = ap.parse_args(argv)
     rep = json.loads(Path(args.report).read_text())
     base = json.loads(Path(args.baseline).read_text()) if args.baseline else load_baseline(rep["preset"])
     devs = compare(base, baseline_metrics(rep))
+    if args.partial:
+        missing = [d for d in devs if d.fresh is None]
+        devs = [d for d in devs if d.fresh is not None]
+        print(f"{len(missing)} baseline metrics not measured by this report (--partial)")
+        if not devs:
+            print("error: the report has none of the baseline's metrics", file=sys.stderr)
+            return 1
     for d in devs:
         print(d)
     if base.get("tools", {}).get("packages") != rep["tools"].get("packages"):

