@@ -12,7 +12,7 @@ Runs, with the pinned YoWASP tools only (see synth/flow.py for the exact scripts
 
 Writes ``OUT/<name>.json`` (everything, including tool versions, scripts and commands) and
 ``OUT/<name>.md``; tool inputs/outputs go to a work directory (default
-``reports/tmp/synth/<name>``, git-ignored).  ``<name>`` is the preset, plus ``-k=v`` for overrides.
+``build/synth/<name>``, git-ignored).  ``<name>`` is the preset, plus ``-k=v`` for overrides.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from .tools import ToolError, versions  # noqa: E402
 
 SCHEMA = "adapsne-synth-report/1"
 DEFAULT_OUT = Path("reports/synth")
-DEFAULT_WORK = Path("reports/tmp/synth")
+DEFAULT_WORK = Path("build/synth")
 BLOCK_FAMILIES = ("ice40", "ecp5")
 
 
@@ -355,7 +355,7 @@ def main(argv=None) -> int:
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                     help="override an AccelConfig field (repeatable)")
     ap.add_argument("--out", default=str(DEFAULT_OUT), help="directory of the JSON/Markdown report")
-    ap.add_argument("--workdir", default=None, help="tool work directory (default reports/tmp/synth/<name>)")
+    ap.add_argument("--workdir", default=None, help="tool work directory (default build/synth/<name>)")
     ap.add_argument("--targets", default=None,
                     help=f"comma-separated P&R targets ({', '.join(harness.TARGETS)}); default: "
                          "ice40-up5k (tiny/small only), ecp5-25f, ecp5-85f")

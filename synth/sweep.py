@@ -9,7 +9,7 @@ against K and against table size) and reports the largest K that places and rout
 device.  A benchmark: it takes from tens of minutes (small) to hours (digits, K=64); not part of
 the default tests.
 
-Each point's full report is written to ``OUT/sweep_points/`` (and ``reports/tmp/synth/sweep/reports/``).  With ``--reuse`` a
+Each point's full report is written to ``OUT/sweep_points/`` (and ``build/synth/sweep/reports/``).  With ``--reuse`` a
 point is taken from there instead of re-synthesised when its Verilog hash, tool versions, seed
 and steps match and it covers every target still alive, so a long sweep can be resumed, or split
 over several processes (``--lanes 4,8`` in one, ``--lanes 16`` in another) and then merged by one
