@@ -1,14 +1,9 @@
-"""Where the synthesised design comes from: the real generator (`hw`) or, until it exists, the
-flow's own stand-in (`synth.standin`).
-
-`design_source()` says which one is used; reports record it, and a report made from the stand-in
-is marked as such everywhere (JSON ``design.standin``, a warning line in the Markdown).
-"""
+"""The synthesised design: the generator's core (`hw.generate.build_core`) and its blocks
+(`hw.blocks.synthesis_blocks`), converted to Verilog exactly as `python -m hw.generate` does."""
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import os
 import re
 from dataclasses import dataclass
@@ -22,40 +17,15 @@ from golden_model.config import AccelConfig
 TOP = "adapsne_core"
 
 
-def _real_hw_available() -> bool:
-    if os.environ.get("ADAPSNE_SYNTH_STANDIN") == "1":
-        return False
-    try:
-        gen = importlib.import_module("hw.generate")
-    except ImportError:
-        return False
-    return hasattr(gen, "build_core")
-
-
-def design_source() -> str:
-    """``"hw"`` when hw.generate.build_core exists (and ADAPSNE_SYNTH_STANDIN is not 1), else
-    ``"standin"``."""
-    return "hw" if _real_hw_available() else "standin"
-
-
 def build_core(cfg: AccelConfig) -> wiring.Component:
-    if design_source() == "hw":
-        from hw.generate import build_core as real
-        return real(cfg, trace=False)
-    from .standin import build_standin
-    return build_standin(cfg)
+    from hw.generate import build_core as real
+    return real(cfg, trace=False)
 
 
 def synthesis_blocks(cfg: AccelConfig) -> dict:
     """``{name: factory}`` of standalone blocks for the per-block breakdown."""
-    if design_source() == "hw":
-        try:
-            blocks = importlib.import_module("hw.blocks")
-        except ImportError:
-            return {}
-        return dict(blocks.synthesis_blocks(cfg))
-    from .standin import standin_blocks
-    return standin_blocks(cfg)
+    from hw.blocks import synthesis_blocks as blocks
+    return dict(blocks(cfg))
 
 
 def module_name(block: str) -> str:
