@@ -16,6 +16,7 @@ from pathlib import Path
 
 from golden_model.config import PRESETS
 
+from . import freshness
 from .report import fmax_of
 
 
@@ -60,8 +61,11 @@ def load_reports(d: Path) -> dict:
     return out
 
 
-def summary(d: Path) -> str:
+def summary(d: Path, markers: bool = True) -> str:
+    """README/summary Markdown.  ``markers=False`` skips computing the current RTL hashes (seconds per
+    preset) and writes placeholder freshness lines (the default test compares modulo those lines)."""
     reps = load_reports(d)
+    cur = freshness.current_sha if markers else (lambda cfg: "(not computed)")
     L = ["### Synthesis results", ""]
     if not reps:
         return "\n".join(L + ["No synthesis report found: run `python -m synth.report --preset tiny`.", ""])
@@ -89,6 +93,9 @@ def summary(d: Path) -> str:
           "and ULX3S (LFE5U-25F / -85F, CABGA381, speed 6) board definitions of amaranth-boards, nextpnr seed 1. "
           f"Tools: {t['yosys'].split(' (')[0]}, nextpnr {_nextpnr_version(t)} (YoWASP). "
           "Details: `reports/synth/<preset>.md`, method: `docs/synthesis.md`.", ""]
+    for name, r in reps.items():
+        L.append(freshness.marker(name, r["design"].get("verilog_sha256"), cur(PRESETS[name])))
+        L.append("")
     sp = d / "speed.json"
     if sp.exists():
         s = json.loads(sp.read_text())
@@ -103,7 +110,9 @@ def summary(d: Path) -> str:
             L.append(f"| {pol} | {e['accelerator']['time_s'] * 1e3:.2f} ms | "
                      f"{e['reference_hw_tol']['median_s'] * 1e3:.1f} ms | {sk * 1e3:.1f} ms | "
                      f"{e['speedup_vs_reference_hw_tol']:.1f}x | {e['speedup_vs_sklearn_affinity']:.1f}x |")
-        L += ["", "Method and scaling with N: `reports/synth/speed.md`.", ""]
+        L += ["", "Method and scaling with N: `reports/synth/speed.md`.", "",
+              freshness.marker("speed", (s.get("rtl_sha256") or {}).get(s["preset"]),
+                               cur(PRESETS[s["preset"]])), ""]
     sw = d / "sweep.json"
     if sw.exists():
         s = json.loads(sw.read_text())
@@ -114,7 +123,9 @@ def summary(d: Path) -> str:
             at_edge = k is not None and k == v.get("largest_tried")
             L.append(f"| {dev} | {k if k is not None else 'none'}{' (largest tried)' if at_edge else ''} | "
                      f"{_n(v.get('fmax_mhz')) + ' MHz' if k is not None else '-'} |")
-        L += ["", f"Base preset `{s['base']}`; plot `reports/synth/sweep.png`, details `reports/synth/sweep.md`.", ""]
+        L += ["", f"Base preset `{s['base']}`; plot `reports/synth/sweep.png`, details `reports/synth/sweep.md`.", "",
+              freshness.group_marker("sweep points", freshness.entries(d.parent.parent, "sweep_points"))
+              if markers else "_sweep points: (current RTL not computed)_", ""]
     return "\n".join(L)
 
 

