@@ -28,24 +28,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import timing
 from .config import AccelConfig
 
-#: Phase lengths in cycles (docs/hardware.md, "Timing").
-PSTART = 1          # start the distance phase, load the lanes' PRNG seeds
-DIST_FEATURE_READ = 1   # feature-memory read latency before the lane's DIST op
-LANE_DIST = 4       # lane DIST pipeline: |x_i - x_j| (1), square (1), accumulate (1), min/max (1)
-DIST_DONE = 1       # min/max reduction register; dist_done high, u_lo = -(bitlen(max-min)+2) 2^U
-PINIT = 1
-SETUP = 2           # cand_issue; lane CAND pipeline is 4 deep, the stream overlaps its last 2
-ROW_READ = 2        # row-buffer read (1) + d = D - m register (1)
-LANE_KERN = 6       # kern_issue -> Z/T updated: MULA, shift/sat, ROM, interp+shift, t*w, acc
-DRAIN = ROW_READ + LANE_KERN - 1   # 7 cycles after the last stream read
-ROWEND = 6          # normalise, LOG, RECIP, T*r, shift/add (result visible after 6)
-DECIDE = 1
-OUT = 1
-
-#: cycles from PSTART to the first SETUP, not counting the G*D feature cycles
-POINT_PRE = PSTART + DIST_FEATURE_READ + LANE_DIST + DIST_DONE + PINIT
+# Every phase length comes from golden_model.timing (the lane op table and the controllers' state
+# lengths, the same module the RTL is built from).
+PSTART = timing.PSTART
+DIST_FEATURE_READ = timing.DIST_FEATURE_READ
+LANE_DIST = timing.latency("dist")
+DIST_DONE = timing.DIST_DONE
+PINIT = timing.PINIT
+SETUP = timing.SETUP
+ROW_READ = timing.ROW_READ
+LANE_KERN = timing.latency("kern")
+DRAIN = timing.DRAIN
+ROWEND = timing.ROWEND
+DECIDE = timing.DECIDE
+OUT = timing.OUT
+POINT_PRE = timing.POINT_PRE
 
 
 def active_lanes(cfg: AccelConfig, policy: str) -> int:

@@ -30,12 +30,14 @@ from amaranth.lib.wiring import In, Out
 
 from golden_model.config import AccelConfig
 
-from .lane import LANE_LATENCY
+from golden_model import timing
+
+from .lane import dist_ops_signature
 
 __all__ = ["DistanceEngine", "DIST_DONE_LATENCY"]
 
-#: dist_done is high in cycle point_start + G*D + DIST_DONE_LATENCY
-DIST_DONE_LATENCY = 2 + LANE_LATENCY["dist_minmax"]   # dist_done in cycle p + G*D + 6
+#: dist_done is high in cycle point_start + G*D + DIST_DONE_LATENCY (golden_model.timing)
+DIST_DONE_LATENCY = timing.DIST_DONE_LATENCY
 
 
 class DistanceEngine(wiring.Component):
@@ -68,8 +70,8 @@ class DistanceEngine(wiring.Component):
         Read row element ``j`` (0 when ``rd_restart``, else the previous ``j + 1``).
     rd_data : Out(dist_bits)
         The element read in the previous cycle.
-    lane_* :
-        Connections to the K lanes (see `hw.lane.Lane`).
+    lanes : Out(dist_ops_signature(cfg)).array(K)
+        The ``dist`` op to each lane and its distance results (see `hw.lane.Lane`).
     """
 
     def __init__(self, cfg: AccelConfig):
@@ -88,15 +90,7 @@ class DistanceEngine(wiring.Component):
             "dmin": Out(db), "dmax": Out(db),
             "rd_en": In(1), "rd_restart": In(1),
             "rd_data": Out(db),
-            "lane_dist_issue": Out(1), "lane_dist_first": Out(1), "lane_dist_last": Out(1),
-            "lane_dist_valid": Out(K), "lane_dist_self": Out(K),
-            "lane_xi": Out(fb),
-            "lane_xj": Out(data.ArrayLayout(unsigned(fb), K)),
-            "lane_mm_clear": Out(1),
-            "lane_dout": In(data.ArrayLayout(unsigned(db), K)),
-            "lane_dwr": In(K),
-            "lane_lmin": In(data.ArrayLayout(unsigned(db), K)),
-            "lane_lmax": In(data.ArrayLayout(unsigned(db), K)),
+            "lanes": Out(dist_ops_signature(cfg)).array(K),
         })
 
     def elaborate(self, platform):
@@ -183,26 +177,25 @@ class DistanceEngine(wiring.Component):
         m.d.sync += [t_issue.eq(issuing), t_first.eq(dd == 0), t_last.eq(last_d)]
         m.d.sync += t_valid.eq(Cat(*[rem > l for l in range(K)]))
         m.d.sync += t_self.eq(Cat(*[(g == i_div) & (i_mod == l) for l in range(K)]))
-        m.d.comb += [self.lane_dist_issue.eq(t_issue), self.lane_dist_first.eq(t_first),
-                     self.lane_dist_last.eq(t_last), self.lane_dist_valid.eq(t_valid),
-                     self.lane_dist_self.eq(t_self), self.lane_mm_clear.eq(self.point_start)]
         xi_sel = Signal(cfg.feature_bits)
         with m.Switch(i_mod):
             for l, (_, _, rpb) in enumerate(fbanks):
                 with m.Case(l):
                     m.d.comb += xi_sel.eq(rpb.data)
-        m.d.comb += self.lane_xi.eq(xi_sel)
         for l, (_, rpa, _) in enumerate(fbanks):
-            m.d.comb += self.lane_xj[l].eq(rpa.data)
+            ln = self.lanes[l]
+            m.d.comb += [ln.issue.eq(t_issue), ln.first.eq(t_first), ln.last.eq(t_last),
+                         ln.valid.eq(t_valid[l]), ln.is_self.eq(t_self[l]), ln.mm_clear.eq(self.point_start),
+                         ln.xi.eq(xi_sel), ln.xj.eq(rpa.data)]
 
         # ------------------------------------------------------------ row writes
         wr_addr = Signal(range(RPB + 1))
         with m.If(self.point_start):
             m.d.sync += wr_addr.eq(0)
-        with m.Elif(self.lane_dwr[0]):
+        with m.Elif(self.lanes[0].dwr):
             m.d.sync += wr_addr.eq(wr_addr + 1)
         for l, (wp, _) in enumerate(rbanks):
-            m.d.comb += [wp.addr.eq(wr_addr), wp.data.eq(self.lane_dout[l]), wp.en.eq(self.lane_dwr[l])]
+            m.d.comb += [wp.addr.eq(wr_addr), wp.data.eq(self.lanes[l].dout), wp.en.eq(self.lanes[l].dwr)]
 
         # ------------------------------------------------------------ min / max reduction
         def tree(vals, fn):
@@ -214,8 +207,8 @@ class DistanceEngine(wiring.Component):
                     nxt.append(vals[-1])
                 vals = nxt
             return vals[0]
-        mins = [self.lane_lmin[l] for l in range(K)]
-        maxs = [self.lane_lmax[l] for l in range(K)]
+        mins = [self.lanes[l].lmin for l in range(K)]
+        maxs = [self.lanes[l].lmax for l in range(K)]
         red_min = tree(mins, lambda a, b: Mux(a < b, a, b))
         red_max = tree(maxs, lambda a, b: Mux(a > b, a, b))
         # lane min/max final 4 cycles after the last dist_issue, which is 1 cycle after the
@@ -223,7 +216,7 @@ class DistanceEngine(wiring.Component):
         m.d.sync += self.dist_done.eq(0)
         with m.If(draining):
             m.d.sync += drain.eq(drain + 1)
-            with m.If(drain == LANE_LATENCY["dist_minmax"]):
+            with m.If(drain == timing.latency("dist")):
                 m.d.sync += [draining.eq(0), self.dist_done.eq(1),
                              self.dmin.eq(red_min), self.dmax.eq(red_max)]
 

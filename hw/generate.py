@@ -72,6 +72,7 @@ def _ports(top) -> dict:
 def core_description(cfg: AccelConfig, trace: bool = False, top=None) -> dict:
     """cfg.to_dict() plus ``hw`` (ports, layouts, widths, registers, timing constants)."""
     from golden_model import schedule as sch
+    from golden_model import timing
     from .layouts import COMMANDS, ERROR_CODES, POLICY_CODES, REGISTERS, CoreLayouts
     if top is None:
         top = build_core(cfg, trace=trace)   # only the signature is read
@@ -90,6 +91,9 @@ def core_description(cfg: AccelConfig, trace: bool = False, top=None) -> dict:
             "rowend": sch.ROWEND, "decide": sch.DECIDE, "out": sch.OUT,
             "pass_cycles": "SETUP + N + DRAIN + ROWEND + A + DECIDE (A = 1 bisection, K otherwise)",
             "point_cycles": "ceil(N/K)*D + POINT_PRE + passes * pass_cycles + OUT",
+            "start_target": timing.START_TARGET,
+            "lane_ops": {name: {"latency": op.latency, "stages": [list(st) for st in op.stages]}
+                         for name, op in timing.LANE_OPS.items()},
         },
     }
     return d

@@ -1,54 +1,53 @@
 """One PE lane: main multiplier, accumulators, table function unit, per-lane PRNG.
 
-The same lane runs every phase of the accelerator by time-multiplexing; the controller issues
-*ops*, each op travels down its own fixed-latency chain of pipeline registers, and the shared
-resources (main multiplier ``MULA``, the `FunctionUnit`, the accumulators) are steered by the
-chain whose stage is active.  The controller never issues two ops that need the same resource in
-the same cycle (their latencies are fixed, see docs/hardware.md).
+The same lane runs every phase of the accelerator by time-multiplexing.  Its ops, the resources
+each pipeline stage occupies and their latencies are declared once in `golden_model.timing`
+(`LANE_OPS`); this module builds the valid chain of every op and the steering of every shared
+resource (main multiplier ``MULA``, the `FunctionUnit`) from that table, and with
+``checks=True`` (simulation) asserts that no two ops claim one resource in one cycle.  Adding an
+op means adding a row to the table, its operand signature and its datapath stages here.
 
-Ops implemented now
--------------------
-``DIST``   (distance phase) ``acc += (x_i - x_j)^2`` per cycle; the group's last element emits
-           ``D_ij`` (``dout``/``dwr``) and updates the lane-local min/max over valid ``j != i``.
-``CAND``   (pass set-up) candidate ``u = mirror_clamp(base + shift(A * B))`` with B = the lane's
-           K-section weight, its PRNG's uniform/Gaussian sample, or 0 (bisection); then
-           ``bm = 2^-g`` (function unit, ``EXP_U``) and the shift ``ui``; clears Z and T.
-``KERN``   (stream) one kernel evaluation per cycle: ``t = sat(d bm 2^(ui-W+T))``,
-           ``w = 2^-t`` (``EXP_T`` + shift), ``tw = floor(t w / 2^T)``, ``Z += w``, ``T += tw``.
-``ROWEND`` (row end) ``H = log2 Z + T/Z`` (normaliser, ``LOG``, ``RECIP``, MULA for T*r);
-           with ``re_ext`` it computes ``log2`` of the external operand (the PERP register,
-           target entropy) instead.
-``SCAN``   shift (u, H, Z, T) one lane towards lane 0 (the controller reads lane 0).
-``PRNG``   load the per-point seed / advance the xorshift32 state.
+Ops (see the table for stages and latencies):
 
-Planned for the t-SNE phases on the same resources (not built yet): Student-t kernel
-``q = 1/(1+d)`` (``RECIP`` + normaliser), force MAC (``MULA`` + accumulators), occupancy entropy
-(``LOG`` + MAC).
+``dist``   ``acc += (x_i - x_j)^2`` per cycle; the group's last element emits ``D_ij``
+           (``dist.dout``/``dist.dwr``) and updates the lane-local min/max over valid ``j != i``.
+``cand``   candidate ``u = mirror_clamp(base + shift(A * B))`` with B = the lane's K-section
+           weight, its PRNG's uniform/Gaussian sample, or 0 (bisection); then ``bm = 2^-g``
+           (function unit, ``EXP_U``) and the shift ``ui``; clears Z and T.
+``kern``   one kernel evaluation per cycle: ``t = sat(d bm 2^(ui-W+T))``, ``w = 2^-t``
+           (``EXP_T`` + shift), ``tw = floor(t w / 2^T)``, ``Z += w``, ``T += tw``.
+``rowend`` ``H = log2 Z + T/Z`` (normaliser, ``LOG``, ``RECIP``, MULA for T*r); with ``ext`` it
+           computes ``log2`` of the external operand (the PERP register, target entropy) instead.
+``scan``   shift (u, H, Z, T) one lane towards lane 0 (the controller reads lane 0).
+``prng``   load the per-point seed / advance the xorshift32 state.
 
-Latencies (cycles from issue to result visible), see `LANE_LATENCY`.
+Interfaces: `dist_ops_signature` (distance engine -> lane), `search_ops_signature` (search
+controller -> lane), `scan_signature` (lane -> next lane towards the controller).
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import C, Cat, Module, Mux, Signal, signed
+from amaranth.hdl import Assert, C, Cat, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from golden_model import search_fixed as sf
+from golden_model import timing
 from golden_model.config import AccelConfig
 
 from .arith import FunctionUnit, FuOp, normalise
 from .layouts import CoreLayouts
 
-__all__ = ["Lane", "LANE_LATENCY", "CandKind", "lane_roles", "xorshift32_hw"]
+__all__ = ["Lane", "LANE_LATENCY", "CandKind", "lane_roles", "xorshift32_hw", "dist_ops_signature",
+           "search_ops_signature", "scan_signature"]
 
-#: cycles from an op's issue cycle to the first cycle its result is visible
+#: cycles from an op's issue cycle to its result being visible (read from the op table)
 LANE_LATENCY = {
-    "dist_minmax": 4,   # dist_issue at c -> lmin/lmax updated, visible at c+4 (dout/dwr at c+3)
-    "dist_dout": 3,
-    "cand": 4,          # cand_issue at c -> bm/shift valid at c+4 (first kern_issue)
-    "kern": 6,          # kern_issue at c -> Z/T include it at c+6
-    "rowend": 6,        # re_issue at c -> h visible at c+6
+    "dist_minmax": timing.latency("dist"),
+    "dist_dout": timing.LANE_OPS["dist"].mark("dout"),
+    "cand": timing.latency("cand"),
+    "kern": timing.latency("kern"),
+    "rowend": timing.latency("rowend"),
 }
 
 
@@ -76,6 +75,43 @@ def _zx(v):
     return Cat(v, C(0, 1)).as_signed()
 
 
+def dist_ops_signature(cfg: AccelConfig) -> wiring.Signature:
+    """Distance engine -> lane: the ``dist`` op with its tags, and the lane's distance results.
+
+    ``issue``/``first``/``last``/``valid``/``is_self``: DIST op, first/last feature of a group,
+    ``j < N``, ``j == i``; ``xi`` (broadcast), ``xj`` (this lane's point); ``mm_clear`` resets the
+    lane min/max.  Back: ``dout`` (D_ij, valid with ``dwr``), ``lmin``/``lmax``."""
+    fb, db = cfg.feature_bits, cfg.dist_bits
+    return wiring.Signature({
+        "issue": Out(1), "first": Out(1), "last": Out(1), "valid": Out(1), "is_self": Out(1),
+        "xi": Out(fb), "xj": Out(fb), "mm_clear": Out(1),
+        "dout": In(db), "dwr": In(1),
+        "lmin": In(db, init=(1 << db) - 1), "lmax": In(db),
+    })
+
+
+def search_ops_signature(cfg: AccelConfig) -> wiring.Signature:
+    """Search controller -> lane: the ``cand``, ``kern``, ``rowend``, ``prng`` and ``scan`` ops."""
+    L = CoreLayouts(cfg)
+    us = signed(L.u_bits)
+    return wiring.Signature({
+        "cand": Out(wiring.Signature({
+            "issue": Out(1), "kind": Out(2), "base": Out(us), "centre": Out(us),
+            "a": Out(L.u_range_bits), "lo": Out(us), "hi": Out(us)})),
+        "kern": Out(wiring.Signature({"issue": Out(1), "d": Out(cfg.dist_bits)})),
+        "rowend": Out(wiring.Signature({"issue": Out(1), "ext": Out(1), "x": Out(cfg.perp_bits)})),
+        "prng": Out(wiring.Signature({"load": Out(1), "step": Out(1), "point": Out(32)})),
+        "scan": Out(1),
+    })
+
+
+def scan_signature(cfg: AccelConfig) -> wiring.Signature:
+    """A lane's scan registers (candidate u and its row-end results), towards lane 0."""
+    L = CoreLayouts(cfg)
+    return wiring.Signature({"u": Out(signed(L.u_bits)), "h": Out(L.h_bits),
+                             "z": Out(cfg.z_bits), "t": Out(cfg.z_bits)})
+
+
 class Lane(wiring.Component):
     """One processing-element lane.
 
@@ -84,50 +120,28 @@ class Lane(wiring.Component):
     cfg : AccelConfig
     index : int
         Lane number ``l`` (fixes its K-section weight, FWA role and PRNG seed offset).
+    checks : bool
+        Add simulation assertions: no two ops claim one lane resource in one cycle
+        (`golden_model.timing.LANE_OPS`).  Off for the generated Verilog.
 
     Attributes
     ----------
-    dist_issue, dist_first, dist_last, dist_valid, dist_self : In(1)
-        DIST op and its tags (first/last feature of a group; ``j < N``; ``j == i``).
-    xi, xj : In(feature_bits)
-        Features of point i (broadcast) and of this lane's point j.
-    mm_clear : In(1)
-        Reset the lane-local min/max (start of a point).
-    dout : Out(dist_bits)
-        D_ij of the group just finished, valid when ``dwr``.
-    dwr : Out(1)
-    lmin, lmax : Out(dist_bits)
-        Lane-local min / max of valid D_ij, j != i.
-    cand_issue : In(1)
-    cand_kind : In(2)
-        `CandKind`.
-    cand_base : In(signed(u_bits))
-        Bisection mid or K-section lower bound.
-    cand_centre : In(signed(u_bits))
-        Firework centre for this lane's rank (FWA).
-    cand_a : In(u_range_bits)
-        Bracket width (K-section) or core amplitude A0 (FWA).
-    cand_lo, cand_hi : In(signed(u_bits))
-        Search range for the boundary mapping.
-    prng_load, prng_step : In(1)
-    prng_point : In(32)
-        ``seed + point * SEED_POINT_STEP`` (the lane adds its own offset).
-    kern_issue : In(1)
-    kern_d : In(dist_bits)
-        Shifted distance ``D_ij - m_i``.
-    re_issue, re_ext : In(1)
-    ext_x : In(perp_bits)
-        External log2 operand (PERP register, ``perp_frac`` fraction bits).
-    scan_shift : In(1)
-    scan_in : In(scan layout)
-        Next lane's scan registers.
-    u : Out(signed(u_bits)), h : Out(h_bits), z : Out(z_bits), t : Out(z_bits)
-        This lane's candidate and its row-end results (the scan registers).
+    dist : In(dist_ops_signature(cfg))
+        The ``dist`` op from the distance engine, and the distance results back.
+    ops : In(search_ops_signature(cfg))
+        The ``cand``, ``kern``, ``rowend``, ``prng`` and ``scan`` ops from the search controller.
+    scan_in : In(scan_signature(cfg))
+        The next lane's scan registers (shifted in by ``scan``).
+    scan_out : Out(scan_signature(cfg))
+        This lane's candidate ``u`` and its row-end results ``h``, ``z``, ``t``.
+    state : Out(32)
+        PRNG state (observability for the unit tests).
     """
 
-    def __init__(self, cfg: AccelConfig, index: int):
+    def __init__(self, cfg: AccelConfig, index: int, checks: bool = False):
         self.cfg = cfg
         self.index = index
+        self.checks = checks
         L = self.lay = CoreLayouts(cfg)
         roles = lane_roles(cfg)
         self.role = roles[index]
@@ -137,32 +151,54 @@ class Lane(wiring.Component):
         self.mb_bits = max(W + 1, 16, cfg.feature_bits) + 1
         self.norm_bits = max(cfg.z_bits, cfg.perp_bits)
         super().__init__({
-            "dist_issue": In(1), "dist_first": In(1), "dist_last": In(1),
-            "dist_valid": In(1), "dist_self": In(1),
-            "xi": In(cfg.feature_bits), "xj": In(cfg.feature_bits),
-            "mm_clear": In(1),
-            "dout": Out(cfg.dist_bits), "dwr": Out(1),
-            "lmin": Out(cfg.dist_bits, init=(1 << cfg.dist_bits) - 1), "lmax": Out(cfg.dist_bits),
-            "cand_issue": In(1), "cand_kind": In(2),
-            "cand_base": In(signed(L.u_bits)), "cand_centre": In(signed(L.u_bits)),
-            "cand_a": In(L.u_range_bits),
-            "cand_lo": In(signed(L.u_bits)), "cand_hi": In(signed(L.u_bits)),
-            "prng_load": In(1), "prng_step": In(1), "prng_point": In(32),
-            "kern_issue": In(1), "kern_d": In(cfg.dist_bits),
-            "re_issue": In(1), "re_ext": In(1), "ext_x": In(cfg.perp_bits),
-            "scan_shift": In(1),
-            "scan_in_u": In(signed(L.u_bits)), "scan_in_h": In(L.h_bits),
-            "scan_in_z": In(cfg.z_bits), "scan_in_t": In(cfg.z_bits),
-            "u": Out(signed(L.u_bits)), "h": Out(L.h_bits),
-            "z": Out(cfg.z_bits), "t": Out(cfg.z_bits),
+            "dist": In(dist_ops_signature(cfg)),
+            "ops": In(search_ops_signature(cfg)),
+            "scan_in": In(scan_signature(cfg)),
+            "scan_out": Out(scan_signature(cfg)),
             "state": Out(32),
         })
+
+    def _valid_chains(self, m):
+        """``{op: [valid of stage 0, 1, ...]}`` built from the op table."""
+        o = self.ops
+        issue = {"dist": self.dist.issue, "cand": o.cand.issue, "kern": o.kern.issue,
+                 "rowend": o.rowend.issue, "scan": o.scan, "prng": o.prng.load | o.prng.step}
+        assert set(issue) == set(timing.LANE_OPS), "every op of the table needs an issue port"
+        v = {}
+        for name, op in timing.LANE_OPS.items():
+            chain = [Signal(name=f"{name}_s{s}") for s in range(op.latency)]
+            m.d.comb += chain[0].eq(issue[name])
+            for s in range(1, op.latency):
+                m.d.sync += chain[s].eq(chain[s - 1])
+            v[name] = chain
+        if self.checks:
+            for res in timing.RESOURCES:
+                users = timing.claims(res)
+                if len(users) > 1:
+                    busy = sum(v[op][st] for op, st in users)
+                    m.d.comb += Assert(busy <= 1, f"lane {self.index}: two ops claim resource {res!r}")
+        return v
+
+    @staticmethod
+    def _steer(m, v, resource, drives):
+        """Drive a shared resource from the stage that claims it (`timing.claims`)."""
+        users = timing.claims(resource)
+        assert set(users) == set(drives), (resource, users, list(drives))
+        first = True
+        for op, st in users:
+            with (m.If if first else m.Elif)(v[op][st]):
+                m.d.comb += drives[(op, st)]
+            first = False
 
     def elaborate(self, platform):
         m = Module()
         cfg, L = self.cfg, self.lay
         W, T, U, Hf, PF = cfg.w_frac, cfg.t_frac, cfg.u_frac, cfg.h_frac, cfg.perp_frac
         DB, FB, ZB = cfg.dist_bits, cfg.feature_bits, cfg.z_bits
+        dist, cand, kern, rend, prng = self.dist, self.ops.cand, self.ops.kern, self.ops.rowend, self.ops.prng
+        out = self.scan_out
+        v = self._valid_chains(m)
+        sd = timing.stage_of
 
         m.submodules.fu = fu = FunctionUnit(cfg)
 
@@ -174,69 +210,62 @@ class Lane(wiring.Component):
         with m.If(mul_en):
             m.d.sync += prod.eq(mul_a * mul_b)
 
-        # ------------------------------------------------------------ DIST chain
+        # ------------------------------------------------------------ DIST
         absd = Signal(FB)
-        d1 = Signal(5)   # v, first, last, valid, self
-        d2 = Signal(5)
-        m.d.sync += d1.eq(Cat(self.dist_issue, self.dist_first, self.dist_last,
-                              self.dist_valid, self.dist_self))
+        tags = Cat(dist.first, dist.last, dist.valid, dist.is_self)
+        tags_d = [Signal(4, name=f"dist_tags{s}") for s in range(sd("dist", "dacc") + 1)]
+        m.d.comb += tags_d[0].eq(tags)
+        for s in range(1, len(tags_d)):
+            m.d.sync += tags_d[s].eq(tags_d[s - 1])
         diff = Signal(signed(FB + 1))
-        m.d.comb += diff.eq(_zx(self.xi) - _zx(self.xj))
-        with m.If(self.dist_issue):
+        m.d.comb += diff.eq(_zx(dist.xi) - _zx(dist.xj))
+        with m.If(v["dist"][sd("dist", "absdiff")]):
             m.d.sync += absd.eq(Mux(diff < 0, -diff, diff))
-        m.d.sync += d2.eq(d1)
+        tg = tags_d[sd("dist", "dacc")]
         dacc = Signal(DB)
         dnew = Signal(DB)
-        m.d.comb += dnew.eq(Mux(d2[1], 0, dacc) + prod[:DB])
+        m.d.comb += dnew.eq(Mux(tg[0], 0, dacc) + prod[:DB])
         mm_ok = Signal()
-        m.d.sync += [self.dwr.eq(0)]
-        with m.If(d2[0]):
+        m.d.sync += [dist.dwr.eq(0)]
+        with m.If(v["dist"][sd("dist", "dacc")]):
             m.d.sync += dacc.eq(dnew)
-            with m.If(d2[2]):
-                m.d.sync += [self.dout.eq(dnew), self.dwr.eq(1), mm_ok.eq(d2[3] & ~d2[4])]
-        with m.If(self.mm_clear):
-            m.d.sync += [self.lmin.eq((1 << DB) - 1), self.lmax.eq(0)]
-        with m.Elif(self.dwr & mm_ok):
-            with m.If(self.dout < self.lmin):
-                m.d.sync += self.lmin.eq(self.dout)
-            with m.If(self.dout > self.lmax):
-                m.d.sync += self.lmax.eq(self.dout)
+            with m.If(tg[1]):
+                m.d.sync += [dist.dout.eq(dnew), dist.dwr.eq(1), mm_ok.eq(tg[2] & ~tg[3])]
+        with m.If(dist.mm_clear):
+            m.d.sync += [dist.lmin.eq((1 << DB) - 1), dist.lmax.eq(0)]
+        with m.Elif(v["dist"][sd("dist", "minmax")] & dist.dwr & mm_ok):
+            with m.If(dist.dout < dist.lmin):
+                m.d.sync += dist.lmin.eq(dist.dout)
+            with m.If(dist.dout > dist.lmax):
+                m.d.sync += dist.lmax.eq(dist.dout)
 
         # ------------------------------------------------------------ PRNG
         state = self.state
         off = ((self.index + 1) * sf.SEED_LANE_STEP) & sf.MASK32
         seed_sum = Signal(32)
-        m.d.comb += seed_sum.eq(self.prng_point + off)
-        with m.If(self.prng_load):
+        m.d.comb += seed_sum.eq(prng.point + off)
+        with m.If(prng.load):
             m.d.sync += state.eq(Mux(seed_sum == 0, 1, seed_sum))
-        with m.Elif(self.prng_step):
+        with m.Elif(prng.step):
             m.d.sync += state.eq(xorshift32_hw(state))
         uni = state[16:32].as_signed()
         gauss = Signal(signed(11))
         m.d.comb += gauss.eq(state[0:8] + state[8:16] + state[16:24] + state[24:32] - 510)
 
-        # ------------------------------------------------------------ CAND chain
-        c1 = Signal()
-        c2 = Signal()
-        c3 = Signal()
+        # ------------------------------------------------------------ CAND
         kind_d = Signal(2)
-        m.d.sync += [c1.eq(self.cand_issue), c2.eq(c1), c3.eq(c2)]
-        with m.If(self.cand_issue):
-            m.d.sync += kind_d.eq(self.cand_kind)
-        # candidate multiplier operand B
+        with m.If(cand.issue):
+            m.d.sync += kind_d.eq(cand.kind)
         cand_b = Signal(signed(self.mb_bits))
-        with m.Switch(self.cand_kind):
+        with m.Switch(cand.kind):
             with m.Case(CandKind.KSEC):
                 m.d.comb += cand_b.eq(self.ksec_weight)
             with m.Case(CandKind.FWA):
                 m.d.comb += cand_b.eq(uni if self.role >= 0 else gauss)
-        # stage c1: delta, boundary mapping
+        # boundary mapping (stage "cand")
         rb = L.u_range_bits
         dsat = (1 << (rb + 2)) - 1
-        if self.role >= 0:
-            sh = self.role * cfg.fwa_amp_rank_shift - 15
-        else:
-            sh = -7
+        sh = self.role * cfg.fwa_amp_rank_shift - 15 if self.role >= 0 else -7
         fwa_full = (prod << sh) if sh >= 0 else (prod >> -sh)
         fwa_delta = Signal(signed(rb + 3))
         m.d.comb += fwa_delta.eq(Mux(fwa_full > dsat, dsat, Mux(fwa_full < -dsat, -dsat, fwa_full)))
@@ -244,119 +273,106 @@ class Lane(wiring.Component):
         base = Signal(signed(L.u_bits))
         with m.Switch(kind_d):
             with m.Case(CandKind.KSEC):
-                m.d.comb += [delta.eq(prod >> sf.KSECTION_SHIFT), base.eq(self.cand_base)]
+                m.d.comb += [delta.eq(prod >> sf.KSECTION_SHIFT), base.eq(cand.base)]
             with m.Case(CandKind.FWA):
-                m.d.comb += [delta.eq(fwa_delta), base.eq(self.cand_centre)]
+                m.d.comb += [delta.eq(fwa_delta), base.eq(cand.centre)]
             with m.Default():
-                m.d.comb += [delta.eq(0), base.eq(self.cand_base)]
+                m.d.comb += [delta.eq(0), base.eq(cand.base)]
         xb = max(L.u_bits, rb + 3) + 3
         x = Signal(signed(xb))
         y = Signal(signed(xb))
-        lo, hi = self.cand_lo, self.cand_hi
+        lo, hi = cand.lo, cand.hi
         m.d.comb += x.eq(base + delta)
         m.d.comb += y.eq(Mux(x > hi, 2 * hi - x, Mux(x < lo, 2 * lo - x, x)))
-        with m.If(c1):
-            m.d.sync += self.u.eq(Mux(y > hi, hi, Mux(y < lo, lo, y)))
-        # stage c2: g, ui -> function unit (EXP_U)
+        with m.If(v["cand"][sd("cand", "u")]):
+            m.d.sync += out.u.eq(Mux(y > hi, hi, Mux(y < lo, lo, y)))
+        # g, ui -> function unit (EXP_U)
         g = Signal(U)
-        m.d.comb += g.eq((-self.u)[:U])
+        m.d.comb += g.eq((-out.u)[:U])
         ui = Signal(signed(L.u_bits - U + 2))
-        m.d.comb += ui.eq((self.u + ((1 << U) - 1)) >> U)
+        m.d.comb += ui.eq((out.u + ((1 << U) - 1)) >> U)
         ui_d = Signal.like(ui)
-        with m.If(c2):
+        with m.If(v["cand"][sd("cand", "fu_rom")]):
             m.d.sync += ui_d.eq(ui)
-        # stage c3: bm, right-shift amount of the kernel's exponent argument
+        # bm, right-shift amount of the kernel's exponent argument
         s_max = (cfg.u_hi >> U) - W + T
         SL = max(0, s_max)
         bm = Signal(W + 1)
         rs = Signal(range(SL + W - T + L.u_bits + 2 + (DB + 4)))
-        with m.If(c3):
+        with m.If(v["cand"][sd("cand", "fu_out")]):
             m.d.sync += [bm.eq(fu.o_y), rs.eq(SL + W - T - ui_d)]
 
-        # ------------------------------------------------------------ KERN chain
+        # ------------------------------------------------------------ KERN
         limit = L.t_limit
-        k1 = Signal()
-        k2 = Signal()
-        k3 = Signal()
-        k4 = Signal()
-        k5 = Signal()
-        m.d.sync += [k1.eq(self.kern_issue), k2.eq(k1), k3.eq(k2), k4.eq(k3), k5.eq(k4)]
         pk = prod[: DB + W + 1]
         tfull = Signal(DB + W + 1 + SL)
         m.d.comb += tfull.eq((pk << SL) >> rs)
         tq = Signal(L.t_bits)
         sat = Signal()
-        with m.If(k1):
+        with m.If(v["kern"][sd("kern", "tsat")]):
             m.d.sync += [tq.eq(Mux(tfull >= limit, limit, tfull)), sat.eq(tfull >= limit)]
         tq_d = Signal(L.t_bits)
         sat_d = Signal()
-        with m.If(k2):
+        with m.If(v["kern"][sd("kern", "fu_rom")]):
             m.d.sync += [tq_d.eq(tq), sat_d.eq(sat)]
         n_d = tq_d >> T
         w = Signal(W + 1)
         tq_dd = Signal(L.t_bits)
-        with m.If(k3):
+        with m.If(v["kern"][sd("kern", "fu_out")]):
             m.d.sync += [w.eq(Mux(sat_d | (n_d > W), 0, fu.o_y >> n_d)), tq_dd.eq(tq_d)]
         tw = Signal(W + 1 + 1)
         w_d = Signal(W + 1)
-        with m.If(k4):
+        with m.If(v["kern"][sd("kern", "twmul")]):
             m.d.sync += [tw.eq((tq_dd * w) >> T), w_d.eq(w)]
-        zacc, tacc = self.z, self.t
-        with m.If(self.cand_issue):
+        zacc, tacc = out.z, out.t
+        with m.If(cand.issue):
             m.d.sync += [zacc.eq(0), tacc.eq(0)]
-        with m.Elif(k5):
+        with m.Elif(v["kern"][sd("kern", "zt")]):
             m.d.sync += [zacc.eq(zacc + w_d), tacc.eq(tacc + tw)]
 
-        # ------------------------------------------------------------ ROWEND chain
-        r1 = Signal()
-        r2 = Signal()
-        r3 = Signal()
-        r4 = Signal()
-        r5 = Signal()
-        m.d.sync += [r1.eq(self.re_issue), r2.eq(r1), r3.eq(r2), r4.eq(r3), r5.eq(r4)]
+        # ------------------------------------------------------------ ROWEND
         nb = self.norm_bits
         nx = Signal(nb)
-        m.d.comb += nx.eq(Mux(self.re_ext, self.ext_x, zacc))
+        m.d.comb += nx.eq(Mux(rend.ext, rend.x, zacc))
         p, mn = normalise(m, nx, nb, W, name="zn")
         e = Signal(range(nb + 1))
         mn_d = Signal(W)
         ext_d = Signal()
-        with m.If(self.re_issue):
-            m.d.sync += [e.eq(p - Mux(self.re_ext, PF, W)), mn_d.eq(mn), ext_d.eq(self.re_ext)]
+        with m.If(v["rowend"][sd("rowend", "norm")]):
+            m.d.sync += [e.eq(p - Mux(rend.ext, PF, W)), mn_d.eq(mn), ext_d.eq(rend.ext)]
         logv = Signal(Hf + 1)
-        with m.If(r2):
-            m.d.sync += logv.eq(fu.o_y)
         rr = Signal(W + 1)
-        with m.If(r3):
+        fu_out_stages = [st for op, st in timing.claims("fu_out") if op == "rowend"]
+        with m.If(v["rowend"][fu_out_stages[0]]):
+            m.d.sync += logv.eq(fu.o_y)
+        with m.If(v["rowend"][fu_out_stages[1]]):
             m.d.sync += rr.eq(fu.o_y)
         pre = max(0, Hf - 2 * W)
         base_sh = max(0, 2 * W - Hf)
         q = Signal(ZB + W + 1 + pre)
         m.d.comb += q.eq((prod[: ZB + W + 1] << pre) >> (base_sh + e))
-        with m.If(r5):
-            m.d.sync += self.h.eq((e << Hf) + logv + Mux(ext_d, 0, q))
+        with m.If(v["rowend"][sd("rowend", "h")]):
+            m.d.sync += out.h.eq((e << Hf) + logv + Mux(ext_d, 0, q))
 
         # ------------------------------------------------------------ shared resources
-        with m.If(d1[0]):
-            m.d.comb += [mul_en.eq(1), mul_a.eq(absd), mul_b.eq(absd)]
-        with m.Elif(self.cand_issue):
-            m.d.comb += [mul_en.eq(1), mul_a.eq(self.cand_a), mul_b.eq(cand_b)]
-        with m.Elif(self.kern_issue):
-            m.d.comb += [mul_en.eq(1), mul_a.eq(self.kern_d), mul_b.eq(bm)]
-        with m.Elif(r4):
-            m.d.comb += [mul_en.eq(1), mul_a.eq(tacc), mul_b.eq(rr)]
-
-        with m.If(c2):
-            m.d.comb += [fu.i_valid.eq(1), fu.i_op.eq(FuOp.EXP_U), fu.i_frac.eq(g)]
-        with m.Elif(k2):
-            m.d.comb += [fu.i_valid.eq(1), fu.i_op.eq(FuOp.EXP_T), fu.i_frac.eq(tq[:T])]
-        with m.Elif(r1):
-            m.d.comb += [fu.i_valid.eq(1), fu.i_op.eq(FuOp.LOG), fu.i_frac.eq(mn_d)]
-        with m.Elif(r2):
-            m.d.comb += [fu.i_valid.eq(1), fu.i_op.eq(FuOp.RECIP), fu.i_frac.eq(mn_d)]
+        mul = lambda a, b: [mul_en.eq(1), mul_a.eq(a), mul_b.eq(b)]   # noqa: E731
+        self._steer(m, v, "mul", {
+            ("dist", sd("dist", "mul")): mul(absd, absd),
+            ("cand", sd("cand", "mul")): mul(cand.a, cand_b),
+            ("kern", sd("kern", "mul")): mul(kern.d, bm),
+            ("rowend", sd("rowend", "mul")): mul(tacc, rr),
+        })
+        rom_rowend = [st for op, st in timing.claims("fu_rom") if op == "rowend"]
+        fu_in = lambda op, f: [fu.i_valid.eq(1), fu.i_op.eq(op), fu.i_frac.eq(f)]   # noqa: E731
+        self._steer(m, v, "fu_rom", {
+            ("cand", sd("cand", "fu_rom")): fu_in(FuOp.EXP_U, g),
+            ("kern", sd("kern", "fu_rom")): fu_in(FuOp.EXP_T, tq[:T]),
+            ("rowend", rom_rowend[0]): fu_in(FuOp.LOG, mn_d),
+            ("rowend", rom_rowend[1]): fu_in(FuOp.RECIP, mn_d),
+        })
 
         # ------------------------------------------------------------ scan chain
-        with m.If(self.scan_shift):
-            m.d.sync += [self.u.eq(self.scan_in_u), self.h.eq(self.scan_in_h),
-                         zacc.eq(self.scan_in_z), tacc.eq(self.scan_in_t)]
+        with m.If(v["scan"][0]):
+            m.d.sync += [out.u.eq(self.scan_in.u), out.h.eq(self.scan_in.h),
+                         zacc.eq(self.scan_in.z), tacc.eq(self.scan_in.t)]
         return m

@@ -23,6 +23,8 @@ The pass length is therefore ``N + 16 + A`` cycles (see `golden_model.schedule`)
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from amaranth.hdl import C, Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
@@ -30,21 +32,22 @@ from amaranth.lib.wiring import In, Out
 from golden_model import search_fixed as sf
 from golden_model.config import AccelConfig
 
-from .distance import DIST_DONE_LATENCY
-from .lane import LANE_LATENCY, CandKind, lane_roles
+from golden_model import timing
+
+from .lane import CandKind, lane_roles, scan_signature, search_ops_signature
 from .layouts import CoreLayouts, POLICY_CODES
 
 __all__ = ["SearchController", "PASS_SETUP", "PASS_DRAIN", "PASS_ROWEND", "PASS_DECIDE",
            "POINT_PRE", "POINT_OUT"]
 
-PASS_SETUP = LANE_LATENCY["cand"] - 2          # stream reads start 2 cycles before bm is needed
-STREAM_LAT = 2                                  # row read (1) + d = D - m register (1)
-PASS_DRAIN = STREAM_LAT + LANE_LATENCY["kern"] - 1
-PASS_ROWEND = LANE_LATENCY["rowend"]
-PASS_DECIDE = 1
-#: cycles from PSTART to the first SETUP, minus G*D: PSTART(1) .. dist_done(+6) .. PINIT(1)
-POINT_PRE = DIST_DONE_LATENCY + 2
-POINT_OUT = 1
+# every latency comes from golden_model.timing (the op table and the controller state lengths)
+PASS_SETUP = timing.SETUP
+STREAM_LAT = timing.ROW_READ
+PASS_DRAIN = timing.DRAIN
+PASS_ROWEND = timing.ROWEND
+PASS_DECIDE = timing.DECIDE
+POINT_PRE = timing.DIST_DONE_LATENCY + timing.PINIT + timing.PSTART
+POINT_OUT = timing.OUT
 
 P_BISECT = POLICY_CODES["bisection"]
 P_FWA = POLICY_CODES["fwa"]
@@ -76,8 +79,12 @@ class SearchController(wiring.Component):
         Pulse after the last point's result was handed over.
     out_valid : Out(1), out_payload : Out(result layout), out_ready : In(1)
         Result hand-over to the output register.
-    eng_* / lane_* :
-        Distance engine and lane control (see `hw.distance`, `hw.lane`).
+    eng_* :
+        Distance engine control (see `hw.distance`).
+    lanes : Out(search_ops_signature(cfg)).array(K)
+        The search ops to each lane (mostly broadcast; ``kern.issue`` and ``cand.centre`` per lane).
+    scan : In(scan_signature(cfg))
+        Lane 0's scan registers.
     """
 
     def __init__(self, cfg: AccelConfig, trace: bool = False):
@@ -94,15 +101,8 @@ class SearchController(wiring.Component):
             "eng_point_first": Out(1), "eng_point_next": Out(1), "eng_point_start": Out(1),
             "eng_dist_done": In(1), "eng_dmin": In(cfg.dist_bits), "eng_dmax": In(cfg.dist_bits),
             "eng_rd_en": Out(1), "eng_rd_restart": Out(1), "eng_rd_data": In(cfg.dist_bits),
-            "lane_cand_issue": Out(1), "lane_cand_kind": Out(2),
-            "lane_cand_base": Out(us), "lane_cand_a": Out(L.u_range_bits),
-            "lane_cand_lo": Out(us), "lane_cand_hi": Out(us),
-            "lane_cand_centre": Out(data.ArrayLayout(us, K)),
-            "lane_prng_load": Out(1), "lane_prng_step": Out(1), "lane_prng_point": Out(32),
-            "lane_kern_issue": Out(K), "lane_kern_d": Out(cfg.dist_bits),
-            "lane_re_issue": Out(1), "lane_re_ext": Out(1), "lane_ext_x": Out(cfg.perp_bits),
-            "lane_scan_shift": Out(1),
-            "scan_u": In(us), "scan_h": In(L.h_bits), "scan_z": In(cfg.z_bits), "scan_t": In(cfg.z_bits),
+            "lanes": Out(search_ops_signature(cfg)).array(K),
+            "scan": In(scan_signature(cfg)),
         }
         if trace:
             sig["trace_valid"] = Out(1)
@@ -117,6 +117,22 @@ class SearchController(wiring.Component):
         EB = L.err_bits
         us = signed(L.u_bits)
         roles = lane_roles(cfg)
+        # broadcast op signals, fanned out to every lane's `ops` port at the end
+        bc = SimpleNamespace(
+            cand_issue=Signal(), cand_kind=Signal(2), cand_base=Signal(us), cand_a=Signal(L.u_range_bits),
+            cand_lo=Signal(us), cand_hi=Signal(us), cand_centre=Signal(data.ArrayLayout(us, K)),
+            prng_load=Signal(), prng_step=Signal(), prng_point=Signal(32),
+            kern_issue=Signal(K), kern_d=Signal(cfg.dist_bits),
+            re_issue=Signal(), re_ext=Signal(), ext_x=Signal(cfg.perp_bits), scan_shift=Signal())
+        for l in range(K):
+            o = self.lanes[l]
+            m.d.comb += [o.cand.issue.eq(bc.cand_issue), o.cand.kind.eq(bc.cand_kind), o.cand.base.eq(bc.cand_base),
+                         o.cand.a.eq(bc.cand_a), o.cand.lo.eq(bc.cand_lo), o.cand.hi.eq(bc.cand_hi),
+                         o.cand.centre.eq(bc.cand_centre[l]),
+                         o.prng.load.eq(bc.prng_load), o.prng.step.eq(bc.prng_step), o.prng.point.eq(bc.prng_point),
+                         o.kern.issue.eq(bc.kern_issue[l]), o.kern.d.eq(bc.kern_d),
+                         o.rowend.issue.eq(bc.re_issue), o.rowend.ext.eq(bc.re_ext), o.rowend.x.eq(bc.ext_x),
+                         o.scan.eq(bc.scan_shift)]
         hi = cfg.u_hi
         tol = cfg.tolerance_lsb
 
@@ -149,21 +165,21 @@ class SearchController(wiring.Component):
         nact_last = Mux(is_bis, 0, K - 1)
 
         # ------------------------------------------------------------ lane broadcast (from registers)
-        m.d.comb += [self.lane_cand_lo.eq(lo), self.lane_cand_hi.eq(hi),
-                     self.lane_prng_point.eq(pseed), self.lane_ext_x.eq(self.perp)]
+        m.d.comb += [bc.cand_lo.eq(lo), bc.cand_hi.eq(hi),
+                     bc.prng_point.eq(pseed), bc.ext_x.eq(self.perp)]
         with m.If(is_bis):
-            m.d.comb += [self.lane_cand_kind.eq(CandKind.DIRECT), self.lane_cand_base.eq((blo + bhi) >> 1)]
+            m.d.comb += [bc.cand_kind.eq(CandKind.DIRECT), bc.cand_base.eq((blo + bhi) >> 1)]
         with m.Elif(is_fwa & (passes != 0)):
-            m.d.comb += [self.lane_cand_kind.eq(CandKind.FWA), self.lane_cand_a.eq(amp)]
+            m.d.comb += [bc.cand_kind.eq(CandKind.FWA), bc.cand_a.eq(amp)]
         with m.Else():
-            m.d.comb += [self.lane_cand_kind.eq(CandKind.KSEC), self.lane_cand_base.eq(blo),
-                         self.lane_cand_a.eq(bhi - blo)]
+            m.d.comb += [bc.cand_kind.eq(CandKind.KSEC), bc.cand_base.eq(blo),
+                         bc.cand_a.eq(bhi - blo)]
         for l in range(K):
             r = roles[l]
             if r > 0:
-                m.d.comb += self.lane_cand_centre[l].eq(Mux(pop_v[r], pop_u[r], pop_u[0]))
+                m.d.comb += bc.cand_centre[l].eq(Mux(pop_v[r], pop_u[r], pop_u[0]))
             else:
-                m.d.comb += self.lane_cand_centre[l].eq(pop_u[0])
+                m.d.comb += bc.cand_centre[l].eq(pop_u[0])
 
         # ------------------------------------------------------------ stream pipeline
         st_rd = Signal()
@@ -172,19 +188,19 @@ class SearchController(wiring.Component):
         ds = Signal(cfg.dist_bits)
         m.d.sync += [jv.eq(st_rd & (j != i)), kiss.eq(jv), ds.eq(self.eng_rd_data - mrow)]
         lane_en = Cat(C(1, 1), *[~is_bis for _ in range(K - 1)])
-        m.d.comb += [self.lane_kern_issue.eq(Mux(kiss, lane_en, 0)), self.lane_kern_d.eq(ds)]
+        m.d.comb += [bc.kern_issue.eq(Mux(kiss, lane_en, 0)), bc.kern_d.eq(ds)]
 
         # ------------------------------------------------------------ scan datapath
-        sh = self.scan_h
+        sh = self.scan.h
         diff = Signal(signed(max(L.h_bits, L.target_bits) + 2))
         m.d.comb += diff.eq(_zx(sh) - _zx(target))
         err = Signal(EB)
         m.d.comb += err.eq(Mux(diff < 0, -diff, diff))
-        su = self.scan_u
+        su = self.scan.u
         adv = Signal()
         if self.trace_en:
-            m.d.comb += [self.trace_payload.u.eq(su), self.trace_payload.z.eq(self.scan_z),
-                         self.trace_payload.t.eq(self.scan_t), self.trace_payload.h.eq(sh),
+            m.d.comb += [self.trace_payload.u.eq(su), self.trace_payload.z.eq(self.scan.z),
+                         self.trace_payload.t.eq(self.scan.t), self.trace_payload.h.eq(sh),
                          self.trace_payload.lane.eq(sl), self.trace_payload.pass_index.eq(passes),
                          self.trace_payload.index.eq(i)]
 
@@ -229,13 +245,13 @@ class SearchController(wiring.Component):
                     m.d.sync += [i.eq(0), pseed.eq(self.seed)]
                     m.next = "PSTART"
             with m.State("TGT"):
-                m.d.comb += [self.lane_re_issue.eq(cnt == 0), self.lane_re_ext.eq(1)]
+                m.d.comb += [bc.re_issue.eq(cnt == 0), bc.re_ext.eq(1)]
                 m.d.sync += cnt.eq(cnt + 1)
-                with m.If(cnt == LANE_LATENCY["rowend"]):
-                    m.d.sync += [target.eq(self.scan_h), self.tgt_done.eq(1)]
+                with m.If(cnt == timing.latency("rowend")):
+                    m.d.sync += [target.eq(self.scan.h), self.tgt_done.eq(1)]
                     m.next = "IDLE"
             with m.State("PSTART"):
-                m.d.comb += [self.eng_point_start.eq(1), self.lane_prng_load.eq(1)]
+                m.d.comb += [self.eng_point_start.eq(1), bc.prng_load.eq(1)]
                 m.next = "WAITD"
             with m.State("WAITD"):
                 with m.If(self.eng_dist_done):
@@ -247,7 +263,7 @@ class SearchController(wiring.Component):
                 m.d.sync += [v.eq(0) for v in pop_v]
                 m.next = "SETUP"
             with m.State("SETUP"):
-                m.d.comb += self.lane_cand_issue.eq(cnt == 0)
+                m.d.comb += bc.cand_issue.eq(cnt == 0)
                 m.d.sync += cnt.eq(cnt + 1)
                 with m.If(cnt == 0):
                     m.d.sync += [found.eq(0), prev_best.eq(pop_err[0]), sl.eq(0)]
@@ -266,7 +282,7 @@ class SearchController(wiring.Component):
                     m.d.sync += cnt.eq(0)
                     m.next = "ROWEND"
             with m.State("ROWEND"):
-                m.d.comb += self.lane_re_issue.eq(cnt == 0)
+                m.d.comb += bc.re_issue.eq(cnt == 0)
                 m.d.sync += cnt.eq(cnt + 1)
                 with m.If(cnt == PASS_ROWEND - 1):
                     m.next = "SCAN"
@@ -276,7 +292,7 @@ class SearchController(wiring.Component):
                 else:
                     m.d.comb += adv.eq(1)
                 with m.If(adv):
-                    m.d.comb += self.lane_scan_shift.eq(1)
+                    m.d.comb += bc.scan_shift.eq(1)
                     m.d.sync += [sl.eq(sl + 1), prev_u.eq(su)]
                     with m.If(~best_v | (err < best_err)):
                         m.d.sync += [best_v.eq(1), best_u.eq(su), best_h.eq(sh), best_err.eq(err)]
@@ -317,7 +333,7 @@ class SearchController(wiring.Component):
                 with m.If(stop):
                     m.next = "OUT"
                 with m.Else():
-                    m.d.comb += self.lane_prng_step.eq(is_fwa)
+                    m.d.comb += bc.prng_step.eq(is_fwa)
                     m.next = "SETUP"
             with m.State("OUT"):
                 m.d.comb += self.out_valid.eq(1)

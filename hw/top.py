@@ -24,7 +24,7 @@ Registers may be written while busy; they take effect at the next START (START l
 START while idle checks, in this order: 1 N (N < 2 or N > n_max), 2 D (D == 0 or D > d_max),
 3 PERP (PERP <= 1.0 or PERP >= N), 4 POLICY (> 2).  A failing check refuses the START: the core
 stays idle with error=1 and the code, done=0, no feature is accepted and nothing is output.  An
-accepted START clears done/error, sets busy, computes the target entropy (7 cycles), then accepts
+accepted START clears done/error, sets busy, computes the target entropy (``golden_model.timing.START_TARGET`` cycles), then accepts
 exactly N*D features.  START while busy sets error=1, code 5 and is otherwise ignored.  After the
 last result beat is accepted: busy=0, done=1.
 """
@@ -150,31 +150,13 @@ class AdapSNECore(wiring.Component):
                      ctl.eng_dist_done.eq(eng.dist_done), ctl.eng_dmin.eq(eng.dmin), ctl.eng_dmax.eq(eng.dmax),
                      eng.rd_en.eq(ctl.eng_rd_en), eng.rd_restart.eq(ctl.eng_rd_restart),
                      ctl.eng_rd_data.eq(eng.rd_data)]
-        # lanes
+        # lanes: distance ops from the engine, search ops from the controller, scan chain to lane 0
         for l, ln in enumerate(lanes):
-            m.d.comb += [
-                ln.dist_issue.eq(eng.lane_dist_issue), ln.dist_first.eq(eng.lane_dist_first),
-                ln.dist_last.eq(eng.lane_dist_last), ln.dist_valid.eq(eng.lane_dist_valid[l]),
-                ln.dist_self.eq(eng.lane_dist_self[l]), ln.xi.eq(eng.lane_xi), ln.xj.eq(eng.lane_xj[l]),
-                ln.mm_clear.eq(eng.lane_mm_clear),
-                eng.lane_dout[l].eq(ln.dout), eng.lane_dwr[l].eq(ln.dwr),
-                eng.lane_lmin[l].eq(ln.lmin), eng.lane_lmax[l].eq(ln.lmax),
-                ln.cand_issue.eq(ctl.lane_cand_issue), ln.cand_kind.eq(ctl.lane_cand_kind),
-                ln.cand_base.eq(ctl.lane_cand_base), ln.cand_a.eq(ctl.lane_cand_a),
-                ln.cand_lo.eq(ctl.lane_cand_lo), ln.cand_hi.eq(ctl.lane_cand_hi),
-                ln.cand_centre.eq(ctl.lane_cand_centre[l]),
-                ln.prng_load.eq(ctl.lane_prng_load), ln.prng_step.eq(ctl.lane_prng_step),
-                ln.prng_point.eq(ctl.lane_prng_point),
-                ln.kern_issue.eq(ctl.lane_kern_issue[l]), ln.kern_d.eq(ctl.lane_kern_d),
-                ln.re_issue.eq(ctl.lane_re_issue), ln.re_ext.eq(ctl.lane_re_ext), ln.ext_x.eq(ctl.lane_ext_x),
-                ln.scan_shift.eq(ctl.lane_scan_shift),
-            ]
+            wiring.connect(m, eng.lanes[l], ln.dist)
+            wiring.connect(m, ctl.lanes[l], ln.ops)
             if l + 1 < K:
-                nx = lanes[l + 1]
-                m.d.comb += [ln.scan_in_u.eq(nx.u), ln.scan_in_h.eq(nx.h),
-                             ln.scan_in_z.eq(nx.z), ln.scan_in_t.eq(nx.t)]
-        l0 = lanes[0]
-        m.d.comb += [ctl.scan_u.eq(l0.u), ctl.scan_h.eq(l0.h), ctl.scan_z.eq(l0.z), ctl.scan_t.eq(l0.t)]
+                wiring.connect(m, lanes[l + 1].scan_out, ln.scan_in)
+        wiring.connect(m, lanes[0].scan_out, ctl.scan)
         if self.trace_en:
             m.d.comb += [self.trace.valid.eq(ctl.trace_valid), self.trace.payload.eq(ctl.trace_payload),
                          ctl.trace_ready.eq(self.trace.ready)]

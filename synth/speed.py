@@ -47,10 +47,11 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from golden_model import timing  # noqa: E402
 from golden_model.config import POLICIES, AccelConfig, get_preset  # noqa: E402
 
 CFG_WRITES = 6        # N, D, PERP, POLICY, SEED, CMD: one register write per cycle
-START_CYCLES = 7      # accepted START -> target entropy computed (hw/top.py docstring)
+START_CYCLES = timing.START_TARGET   # accepted START -> target entropy computed
 
 
 def digits_train():

@@ -18,6 +18,7 @@ from golden_model.config import PRESETS
 from hw import search as hsearch
 from hw.arith import Exp2Unit, FunctionUnit, FuOp, Log2Unit
 from hw.distance import DIST_DONE_LATENCY
+from golden_model import timing
 from hw.lane import LANE_LATENCY, CandKind, Lane, lane_roles
 from hw.layouts import CoreLayouts
 
@@ -185,18 +186,65 @@ class LaneDriver:
         return self.ctx.get(self.dut.h)
 
 
+class _LanePorts:
+    """Flat names for the lane's op interfaces (``cand_issue`` -> ``ops.cand.issue`` ...)."""
+    MAP = {"cand_issue": "ops.cand.issue", "cand_kind": "ops.cand.kind", "cand_base": "ops.cand.base",
+           "cand_centre": "ops.cand.centre", "cand_a": "ops.cand.a", "cand_lo": "ops.cand.lo",
+           "cand_hi": "ops.cand.hi", "kern_issue": "ops.kern.issue", "kern_d": "ops.kern.d",
+           "re_issue": "ops.rowend.issue", "re_ext": "ops.rowend.ext", "ext_x": "ops.rowend.x",
+           "prng_load": "ops.prng.load", "prng_step": "ops.prng.step", "prng_point": "ops.prng.point",
+           "scan_shift": "ops.scan",
+           "dist_issue": "dist.issue", "dist_first": "dist.first", "dist_last": "dist.last",
+           "dist_valid": "dist.valid", "dist_self": "dist.is_self", "xi": "dist.xi", "xj": "dist.xj",
+           "mm_clear": "dist.mm_clear", "dwr": "dist.dwr", "dout": "dist.dout", "lmin": "dist.lmin",
+           "lmax": "dist.lmax", "u": "scan_out.u", "h": "scan_out.h", "z": "scan_out.z", "t": "scan_out.t"}
+
+    def __init__(self, dut):
+        self._dut = dut
+
+    def __getattr__(self, name):
+        obj = self._dut
+        for part in self.MAP.get(name, name).split("."):
+            obj = getattr(obj, part)
+        return obj
+
+
 def _run_lane(cfg, index, body):
-    dut = Lane(cfg, index)
+    lane = Lane(cfg, index, checks=True)
+    dut = _LanePorts(lane)
     res = {}
 
     async def tb(ctx):
         await body(LaneDriver(ctx, dut), ctx, dut, res)
 
-    sim = Simulator(dut)
+    sim = Simulator(lane)
     sim.add_clock(1e-6)
     sim.add_testbench(tb)
     sim.run()
     return res
+
+
+def test_lane_resource_conflict_assertion_fires():
+    """Two ops that claim one resource in one cycle (cand and kern both use MULA at stage 0) make
+    the lane's simulation assertion fire; the same ops one cycle apart in a free slot do not."""
+    cfg = TINY
+    assert ("cand", 0) in timing.claims("mul") and ("kern", 0) in timing.claims("mul")
+
+    async def clash(drv, ctx, dut, res):
+        ctx.set(dut.cand_issue, 1)
+        ctx.set(dut.kern_issue, 1)
+        await drv.tick(2)
+
+    with pytest.raises(AssertionError, match="resource 'mul'"):
+        _run_lane(cfg, 0, clash)
+
+    async def apart(drv, ctx, dut, res):
+        await drv.pulse(cand_issue=1)
+        await drv.tick(timing.latency("cand"))
+        await drv.pulse(kern_issue=1)
+        await drv.tick(timing.latency("kern"))
+
+    _run_lane(cfg, 0, apart)
 
 
 @pytest.mark.parametrize("cfg", [TINY, TINY.with_overrides(interpolate=False, exp_table_bits=3)],
@@ -317,7 +365,7 @@ def test_lane_candidates_ksection_and_fwa():
 
 
 def test_timing_constants_match_schedule():
-    """golden_model.schedule's documented latencies are the RTL's."""
+    """golden_model.schedule, the controllers and the lane read one table (golden_model.timing)."""
     assert sch.SETUP == hsearch.PASS_SETUP
     assert sch.DRAIN == hsearch.PASS_DRAIN
     assert sch.ROWEND == hsearch.PASS_ROWEND
@@ -327,3 +375,19 @@ def test_timing_constants_match_schedule():
     assert sch.LANE_KERN == LANE_LATENCY["kern"]
     assert sch.LANE_DIST == LANE_LATENCY["dist_minmax"]
     assert DIST_DONE_LATENCY == sch.DIST_FEATURE_READ + sch.LANE_DIST + sch.DIST_DONE
+
+
+def test_docs_timing_table_is_generated_from_the_op_table():
+    """docs/hardware.md's op/phase tables are `python -m golden_model.timing --markdown` output."""
+    from pathlib import Path
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "hardware.md").read_text()
+    section = doc.split("<!-- timing-table -->", 1)[1].split("<!-- /timing-table -->", 1)[0]
+    assert timing.markdown() in section, "run `python -m golden_model.timing --markdown` into docs/hardware.md"
+
+
+def test_op_table_is_consistent():
+    """Every resource named in a stage exists; every op's latency is its stage count."""
+    for op in timing.LANE_OPS.values():
+        assert op.latency == len(op.stages) >= 1
+        for st in op.stages:
+            assert set(st) <= set(timing.RESOURCES), (op.name, st)

@@ -1,0 +1,152 @@
+"""Every latency of the core, written once: the lane op table and the controllers' state lengths.
+
+The RTL (`hw.lane` builds its pipeline valid chains and resource steering from `LANE_OPS`; the
+controllers wait for the derived latencies), the cycle schedule (`golden_model.schedule`), the
+docs' timing table (`python -m golden_model.timing --markdown`, checked against docs/hardware.md)
+and the reports all read this module; no latency is typed anywhere else.
+
+Lane ops
+--------
+An op is issued in cycle ``c`` (its *stage 0*); stage ``s`` happens in cycle ``c + s``.  Each
+stage lists the lane resources it occupies in that cycle.  Two ops may overlap in the pipeline as
+long as no resource is claimed twice in one cycle; the lane asserts this in simulation
+(``Lane(cfg, checks=True)``).  ``latency`` is the number of stages: the op's result is visible
+in cycle ``c + latency``.
+
+Resources of a lane (docs/hardware.md, "Lane"):
+
+``absdiff``  |x_i - x_j| register          ``mul``      main multiplier MULA (product register)
+``dacc``     distance accumulator           ``minmax``   lane-local min/max of D_ij
+``cand``     candidate boundary mapping     ``u``        candidate register u (also SCAN)
+``fu_rom``   function-unit ROM read         ``fu_out``   function-unit interpolation / output
+``tsat``     kernel exponent shift/sat      ``twmul``    t*w multiplier
+``zt``       Z and T accumulators (also cleared by CAND, shifted by SCAN)
+``norm``     leading-one normaliser         ``h``        entropy register h (also SCAN)
+``prng``     xorshift32 state
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+__all__ = ["LaneOp", "LANE_OPS", "RESOURCES", "latency", "stage_of", "claims", "PHASES",
+           "markdown"]
+
+RESOURCES = ("absdiff", "mul", "dacc", "minmax", "cand", "u", "fu_rom", "fu_out", "tsat", "twmul",
+             "zt", "norm", "h", "prng")
+
+
+@dataclass(frozen=True)
+class LaneOp:
+    """One lane op: its name, the resources of each pipeline stage, and what it computes."""
+    name: str
+    stages: tuple          # tuple of tuples of resource names, stage 0 = issue cycle
+    meaning: str
+    marks: tuple = ()      # (label, stage): named intermediate points other units wait for
+
+    @property
+    def latency(self) -> int:
+        return len(self.stages)
+
+    def mark(self, label: str) -> int:
+        return dict(self.marks)[label]
+
+
+LANE_OPS = {op.name: op for op in (
+    LaneOp("dist", (("absdiff",), ("mul",), ("dacc",), ("minmax",)),
+           "acc += (x_i - x_j)^2; the group's last feature writes D_ij and updates the lane min/max",
+           marks=(("dout", 3),)),
+    LaneOp("cand", (("mul", "zt"), ("cand", "u"), ("fu_rom",), ("fu_out",)),
+           "candidate u = mirror_clamp(base + shift(A * B)); bm = 2^-g (EXP_U); clears Z, T"),
+    LaneOp("kern", (("mul",), ("tsat",), ("fu_rom",), ("fu_out",), ("twmul",), ("zt",)),
+           "t = sat(d * bm >> s); w = 2^-t (EXP_T); Z += w; T += floor(t w / 2^T)"),
+    LaneOp("rowend", (("norm",), ("fu_rom",), ("fu_out", "fu_rom"), ("fu_out",), ("mul",), ("h",)),
+           "H = log2 Z + T/Z (LOG, RECIP, T*r); with ext: log2 of the PERP register"),
+    LaneOp("scan", (("u", "h", "zt"),), "shift (u, H, Z, T) one lane towards lane 0"),
+    LaneOp("prng", (("prng",),), "load the per-point seed or advance the xorshift32 state"),
+)}
+
+
+def latency(op: str) -> int:
+    """Cycles from an op's issue to its result being visible."""
+    return LANE_OPS[op].latency
+
+
+def stage_of(op: str, resource: str) -> int:
+    """The (first) stage of ``op`` that uses ``resource``."""
+    for s, res in enumerate(LANE_OPS[op].stages):
+        if resource in res:
+            return s
+    raise KeyError(f"op {op!r} does not use {resource!r}")
+
+
+def claims(resource: str) -> list:
+    """``[(op, stage)]`` of every stage that occupies ``resource``."""
+    return [(op.name, s) for op in LANE_OPS.values() for s, res in enumerate(op.stages) if resource in res]
+
+
+# --------------------------------------------------------------------------- controller timing
+#: Fixed state lengths of the controllers (cycles), each derived from the op table where it
+#: waits for a lane op.
+ROW_READ = 2        # row-buffer read (1) + d = D - m register (1), before kern_issue
+DIST_FEATURE_READ = 1   # feature-memory read before the lane's DIST op
+PSTART = 1          # start the distance phase, load the lanes' PRNG seeds
+DIST_DONE = 1       # min/max reduction register; dist_done, u_lo = -(bitlen(max-min)+2) 2^U
+PINIT = 1           # bracket / amplitude / best / population reset
+DECIDE = 1          # passes, stop rule, amplitude adaptation, PRNG step
+OUT = 1             # result into the output register
+#: SETUP: CAND issued; the stream's row reads start ROW_READ cycles before bm is needed
+SETUP = latency("cand") - ROW_READ
+#: DRAIN: after the last stream read, the row read and the KERN pipeline empty
+DRAIN = ROW_READ + latency("kern") - 1
+ROWEND = latency("rowend")
+#: TGT: START computes log2(PERP) on lane 0 (a ROWEND with the external operand) + 1 hand-over
+START_TARGET = latency("rowend") + 1
+#: cycles from PSTART to the first SETUP, not counting the G*D feature cycles
+DIST_DONE_LATENCY = DIST_FEATURE_READ + latency("dist") + DIST_DONE   # dist_done at p + G*D + this
+POINT_PRE = PSTART + DIST_DONE_LATENCY + PINIT
+
+PHASES = (
+    ("PSTART", "1", "start the distance phase; load the PRNG seeds (point 0's PSTART is cycle 1)"),
+    ("feature reads", "G*D", "lane `l` of group `g` reads point `gK+l`, feature `d`; bank `i mod K` supplies `x_i`"),
+    ("read latency + lane DIST", f"{DIST_FEATURE_READ} + {latency('dist')}", "row writes, lane min/max"),
+    ("DONE", str(DIST_DONE), "min/max reduction register, `dist_done`, `u_lo = -(bitlen(max - min) + 2) 2^U`"),
+    ("PINIT", str(PINIT), "bracket, amplitude, best, population reset"),
+    ("*per pass:* SETUP", str(SETUP), f"CAND issued; the stream starts {ROW_READ} cycles before `bm` is needed"),
+    ("STREAM", "N", "one row element per cycle to all lanes (j == i masked)"),
+    ("DRAIN", str(DRAIN), f"row read + `d = D - m` register ({ROW_READ}) + KERN pipeline ({latency('kern') - 1})"),
+    ("ROWEND", str(ROWEND), "H in every lane"),
+    ("SCAN", "A", "best-ever / bracket / population update, trace beats"),
+    ("DECIDE", str(DECIDE), "passes, stop rule, amplitude, PRNG step"),
+    ("OUT", str(OUT), "result into the output register; the beat appears in the next cycle, which is "
+                      "also the next point's PSTART"),
+)
+
+
+def markdown() -> str:
+    """The docs' op and phase tables (docs/hardware.md between the timing markers)."""
+    L = ["| lane op | latency | stage resources (stage 0 = issue cycle) | computes |", "|---|---:|---|---|"]
+    for op in LANE_OPS.values():
+        st = "; ".join(f"{s}: {', '.join(r)}" for s, r in enumerate(op.stages))
+        L.append(f"| `{op.name}` | {op.latency} | {st} | {op.meaning} |")
+    L += ["", "| phase | cycles | detail |", "|---|---|---|"]
+    L += [f"| {a} | {b} | {c} |" for a, b, c in PHASES]
+    L += ["", "```",
+          f"pass_cycles(N, A)  = SETUP + N + DRAIN + ROWEND + A + DECIDE = N + {SETUP + DRAIN + ROWEND + DECIDE} + A",
+          f"point_cycles       = G*D + POINT_PRE + passes * pass_cycles + OUT   (POINT_PRE = {POINT_PRE})",
+          "beat(0)            = 1 + point_cycles(0)",
+          "beat(k)            = beat(k-1) + point_cycles(k)",
+          "trace beat (pass p, lane l) = first SETUP + p*pass_cycles + SETUP + N + DRAIN + ROWEND + l",
+          "done (busy = 0)    = beat(N-1) + 1",
+          f"START -> features accepted: {START_TARGET} cycles (target entropy log2 PERP on lane 0)",
+          "```"]
+    return "\n".join(L) + "\n"
+
+
+if __name__ == "__main__":
+    if "--markdown" in sys.argv[1:]:
+        sys.stdout.write(markdown())
+    else:
+        print("usage: python -m golden_model.timing --markdown", file=sys.stderr)
+        sys.exit(2)
