@@ -60,10 +60,21 @@ def _check_d(path: str, d: int | None, cfg: AccelConfig, counts: Counter | None 
                         f"1 .. d_max={cfg.d_max} ({advice(cfg, {'d_max': d, 'n_max': n})})")
 
 
+def _shown(label):
+    """A CSV label cell as the full load will read it when it is an integer (``7`` -> 7)."""
+    if isinstance(label, str):
+        try:
+            return int(label)
+        except ValueError:
+            return label
+    return label
+
+
 def _check_counts(counts: Counter, d: int | None, cfg: AccelConfig) -> None:
     big = {l: c for l, c in counts.items() if c > cfg.n_max}
     if big:
         lab, cnt = max(big.items(), key=lambda kv: kv[1])
+        lab = _shown(lab)
         more = f" ({len(big)} classes too large)" if len(big) > 1 else ""
         raise DataError(f"class {lab!r} has {cnt} samples; allowed class size 2 .. n_max={cfg.n_max} for "
                         f"configuration {cfg.name!r}{more} ({advice(cfg, {'n_max': cnt, 'd_max': d})})")
@@ -94,7 +105,7 @@ def _csv(path: str, cfg: AccelConfig, label_column, header: str, has_labels: boo
                     counts[key] += 1
                     if counts[key] > hard:  # nothing can hold it: no need to read on
                         raise DataError(
-                            f"class {key!r} has more than {hard} samples (counted up to line "
+                            f"class {_shown(key)!r} has more than {hard} samples (counted up to line "
                             f"{reader.line_num} of {path!r}); allowed class size 2 .. n_max={cfg.n_max} "
                             f"for configuration {cfg.name!r} ({advice(cfg, {'n_max': hard + 1})})")
     except (UnicodeDecodeError, csv.Error):
