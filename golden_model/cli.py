@@ -44,8 +44,8 @@ ARITHMETICS = ("float", "fixed")
 PROGRESS_AFTER_S = 2.0
 #: Rough speed of the float model for the run-time estimate: units of
 #: N_class**2 * tsne_iters * perplexities evaluated, per second (our measurement: the digits
-#: example, 1.2e9 units, took ~126 s wall on a shared 2-core machine).
-WORK_PER_S = 1.0e7
+#: example of docs/usage.md, 1.2e9 units, took 35 s wall on a shared 2-core machine).
+WORK_PER_S = 3.0e7
 #: Inputs up to this size (bytes) that fail the early size check are still loaded and validated
 #: in full, so that the message can take the feature range into account; larger ones are refused
 #: from their sizes alone.
