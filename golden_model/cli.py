@@ -232,7 +232,7 @@ def build_summary(args, cfg: AccelConfig, overrides: dict, data, indices: np.nda
     return _jsonable(doc)
 
 
-def format_summary(doc: dict, elapsed: float, written: Sequence[str], show_indices: bool) -> str:
+def format_summary(doc: dict, elapsed: float, written: Sequence[str]) -> str:
     lines = []
     inp = doc["input"]
     lines.append(
@@ -262,8 +262,6 @@ def format_summary(doc: dict, elapsed: float, written: Sequence[str], show_indic
     conv = sum(c["search_converged_fraction"] * c["n"] for c in doc["classes"]) / max(1, n_all)
     lines.append(f"sigma search reached its tolerance for {100 * conv:.1f}% of the points "
                  f"(column conv.; max_passes={doc['config']['max_passes']})")
-    if show_indices:
-        lines.append("indices: " + " ".join(str(i) for i in doc["indices"]))
     for p in written:
         lines.append(f"wrote {p}")
     lines.append(f"done in {elapsed:.2f} s")
@@ -428,7 +426,7 @@ def _cmd_select(args, out, err) -> int:
         out.flush()
     written = [t.given for t in targets if not t.is_stdout]
     if not args.quiet:
-        report.write(format_summary(doc, time.perf_counter() - t0, written, show_indices=False))
+        report.write(format_summary(doc, time.perf_counter() - t0, written))
     if not targets:
         out.write("indices: " + " ".join(str(i) for i in doc["indices"]) + "\n")
     return 0

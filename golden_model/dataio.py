@@ -11,7 +11,7 @@ Nothing here modifies the caller's arrays: validation works on copies and return
 
 Public API
 ----------
-``load_dataset(path, labels=None, label_column=None, header="auto") -> Dataset``
+``load_dataset(path, labels=None, label_column=None, header=None) -> Dataset``
     Read a file; checks file existence, extension and (for CSV) that every cell is present and
     numeric.  Does not check against a configuration.
 ``validate_features(X, cfg)``, ``validate_labels(y, n)``, ``class_sizes(y)``,
