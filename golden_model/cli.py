@@ -3,12 +3,13 @@
     python -m golden_model.cli select INPUT --ratio R [--method adapsne|nms] [--preset NAME]
         [--set key=value ...] [--arithmetic float|fixed] [--perplexity P]
         [--labels LABELS.npy] [--label-column COL] [--header auto|yes|no]
-        [--out OUT.json] [--indices OUT.npy] [--details]
+        [--out OUT.json|-] [--indices OUT.npy] [--details] [--quiet]
     python -m golden_model.cli presets
 
 Exit status: 0 on success, 2 on any invalid input or argument (the message on stderr names the
 problem and the allowed range; no output file is written or touched), 1 on an internal error.
-Outputs are written atomically, and only after the whole selection has succeeded.
+Output locations are checked before the work starts (golden_model.outfiles); the files are
+written atomically, and only after the whole selection has succeeded.
 
 See docs/usage.md.
 """
@@ -21,16 +22,16 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 from typing import Any, Sequence
 
 import numpy as np
 
-from . import config
-from .config import PRESETS, AccelConfig, ConfigError, get_preset
+from . import config, outfiles
+from .config import PRESETS, SIZE_LIMITS, AccelConfig, ConfigError, get_preset
 from .dataio import (DataError, label_to_python, load_dataset, validate_dataset,
                      validate_perplexity, validate_ratio)
+from .precheck import precheck
 
 #: Preset used when --preset is not given.
 DEFAULT_PRESET = "small"
@@ -38,6 +39,17 @@ DEFAULT_PRESET = "small"
 OUTPUT_FORMAT = "adapsne-select/1"
 METHODS = ("adapsne", "nms")
 ARITHMETICS = ("float", "fixed")
+#: Progress lines go to stderr once a run has taken this long, or from the start when the
+#: estimated run time exceeds it (seconds).
+PROGRESS_AFTER_S = 2.0
+#: Rough speed of the float model for the run-time estimate: units of
+#: N_class**2 * tsne_iters * perplexities evaluated, per second (our measurement: the digits
+#: example of docs/usage.md, 1.2e9 units, took 35 s wall on a shared 2-core machine).
+WORK_PER_S = 3.0e7
+#: Inputs up to this size (bytes) that fail the early size check are still loaded and validated
+#: in full, so that the message can take the feature range into account; larger ones are refused
+#: from their sizes alone.
+FULL_CHECK_BYTES = 8 << 20
 
 
 class UsageError(Exception):
@@ -155,43 +167,6 @@ def dumps_json(doc: Any, indent: int = 2) -> str:
     return enc(doc, 0) + "\n"
 
 
-def _check_output_path(path: str, what: str, input_paths: Sequence[str]) -> str:
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        raise UsageError(f"{what} {path!r} is a directory; give a file name")
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise UsageError(f"{what} {path!r}: directory {parent!r} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise UsageError(f"{what} {path!r}: directory {parent!r} is not writable")
-    for ip in input_paths:
-        if ip is not None and os.path.exists(ip) and os.path.exists(path) and os.path.samefile(ip, path):
-            raise UsageError(f"{what} {path!r} is an input file; refusing to overwrite it")
-    return path
-
-
-def write_atomically(files: Sequence[tuple]) -> None:
-    """Write ``[(path, bytes), ...]``: every payload goes to a temporary file next to its target
-    first; only when all are written are they renamed into place (``os.replace``).  On any error
-    the temporaries are removed and no target is touched."""
-    temps = []
-    try:
-        for path, payload in files:
-            d = os.path.dirname(os.path.abspath(path))
-            fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=d)
-            temps.append(tmp)
-            with os.fdopen(fd, "wb") as f:
-                f.write(payload)
-                f.flush()
-                os.fsync(f.fileno())
-        for (path, _), tmp in zip(files, temps):
-            os.replace(tmp, path)
-    finally:
-        for tmp in temps:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-
-
 def _npy_bytes(a: np.ndarray) -> bytes:
     buf = io.BytesIO()
     np.save(buf, a, allow_pickle=False)
@@ -257,7 +232,7 @@ def build_summary(args, cfg: AccelConfig, overrides: dict, data, indices: np.nda
     return _jsonable(doc)
 
 
-def format_summary(doc: dict, elapsed: float, written: Sequence[str], show_indices: bool) -> str:
+def format_summary(doc: dict, elapsed: float, written: Sequence[str]) -> str:
     lines = []
     inp = doc["input"]
     lines.append(
@@ -267,13 +242,14 @@ def format_summary(doc: dict, elapsed: float, written: Sequence[str], show_indic
         + (f", overrides {', '.join(f'{k}={v}' for k, v in doc['overrides'].items())}" if doc["overrides"] else "")
         + ")")
     w = max([5] + [len(str(c["label"])) for c in doc["classes"]])
-    lines.append(f"  {'class':<{w}} {'N':>5} {'k':>4} {'perplexity':>10} {'KL':>8} {'occ.H':>6} {'passes':>6}")
+    lines.append(f"  {'class':<{w}} {'N':>5} {'k':>4} {'perplexity':>10} {'KL':>8} {'occ.H':>6} {'passes':>6} "
+                 f"{'conv.':>6}")
     notes = []
     for c in doc["classes"]:
         kl = "n/a" if c["kl"] is None else f"{c['kl']:.3f}"
         oh = "n/a" if c["occupancy_entropy"] is None else f"{c['occupancy_entropy']:.3f}"
         lines.append(f"  {str(c['label']):<{w}} {c['n']:>5} {c['k']:>4} {c['perplexity']:>10.4g} {kl:>8} "
-                     f"{oh:>6} {c['search_passes_mean']:>6.1f}")
+                     f"{oh:>6} {c['search_passes_mean']:>6.1f} {100 * c['search_converged_fraction']:>5.1f}%")
         req = c["perplexity_requested"]
         reqs = req if isinstance(req, list) else [req]
         clamped = sorted({p for p in reqs if p > c["perplexity_cap"]})
@@ -282,8 +258,10 @@ def format_summary(doc: dict, elapsed: float, written: Sequence[str], show_indic
                          f"{', '.join(f'{p:g}' for p in clamped)} clamped to the per-class cap "
                          f"(N-1)/2 = {c['perplexity_cap']:g}; effective perplexity used: {c['perplexity']:g}")
     lines.extend(notes)
-    if show_indices:
-        lines.append("indices: " + " ".join(str(i) for i in doc["indices"]))
+    n_all = sum(c["n"] for c in doc["classes"])
+    conv = sum(c["search_converged_fraction"] * c["n"] for c in doc["classes"]) / max(1, n_all)
+    lines.append(f"sigma search reached its tolerance for {100 * conv:.1f}% of the points "
+                 f"(column conv.; max_passes={doc['config']['max_passes']})")
     for p in written:
         lines.append(f"wrote {p}")
     lines.append(f"done in {elapsed:.2f} s")
@@ -297,8 +275,24 @@ def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m golden_model.cli",
                 description="AdapSNE / NMS golden model: select exemplars from your own data.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    s = sub.add_parser("select", help="select exemplars per class",
-                       description="Select round(ratio*N) exemplars from every class of INPUT.")
+    lo = {k: v[1] for k, v in SIZE_LIMITS.items()}
+    s = sub.add_parser(
+        "select", help="select exemplars per class",
+        description="Select round(ratio*N) exemplars from every class of INPUT.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=(
+            "limits: every class has 2 .. n_max samples, D <= d_max features, features are integers in\n"
+            "  0 .. 2**feature_bits - 1, all from the configuration (--preset, --set; see the `presets`\n"
+            f"  command); no configuration allows more than n_max={lo['n_max']}, d_max={lo['d_max']}, "
+            f"feature_bits={lo['feature_bits']}.\n"
+            "  Inputs beyond n_max or d_max are refused before they are loaded.\n"
+            "outputs: --out FILE gets the JSON (--out - : standard output), --indices FILE the .npy;\n"
+            "  each must be a regular file (replaced, keeping its mode) or a new path (mode from the\n"
+            "  umask); a symlink is followed to its target; anything else is refused. Locations are\n"
+            "  checked before the work starts; files are written only when the selection succeeded.\n"
+            "  The summary goes to standard output (standard error with --out -); progress lines\n"
+            "  (long runs) to standard error. Without --out/--indices the indices are printed.\n"
+            "exit status: 0 success, 2 invalid input or argument (nothing written), 1 internal error."))
     s.add_argument("input", metavar="INPUT", help=".npz (arrays X, y), .npy (with --labels) or .csv")
     s.add_argument("--ratio", required=True, metavar="R", help="fraction of each class to keep, in (0, 1]")
     s.add_argument("--method", default="adapsne", choices=METHODS,
@@ -314,12 +308,15 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--labels", default=None, metavar="LABELS.npy", help="labels for a .npy (or label-less .csv) input")
     s.add_argument("--label-column", default=None, metavar="COL",
                    help="CSV label column: header name or index (negative from the end); default the last column")
-    s.add_argument("--header", default="auto", choices=("auto", "yes", "no"),
-                   help="CSV header row (default auto-detect)")
-    s.add_argument("--out", default=None, metavar="OUT.json", help="write indices and summary as JSON")
+    s.add_argument("--header", default=None, choices=("auto", "yes", "no"),
+                   help="CSV header row (default auto-detect); CSV input only")
+    s.add_argument("--out", default=None, metavar="OUT.json",
+                   help="write indices and summary as JSON; - for standard output")
     s.add_argument("--indices", default=None, metavar="OUT.npy", help="write the selected indices as an int64 .npy")
     s.add_argument("--details", action="store_true",
                    help="include per-class embedding, betas, search passes in the JSON")
+    s.add_argument("--quiet", action="store_true",
+                   help="print no progress and no summary (errors, and the indices when no output is given, still)")
     sub.add_parser("presets", help="list the accelerator presets")
     return p
 
@@ -342,7 +339,38 @@ def _parse_float_arg(name: str, text: str | None):
         raise DataError(f"{name} must be a number, got {text!r}") from None
 
 
-def _cmd_select(args, out) -> int:
+def estimate_seconds(sizes: dict, cfg: AccelConfig, method: str) -> float:
+    """Rough run time of the float model (see :data:`WORK_PER_S`), to decide on progress lines."""
+    if method == "nms":
+        runs = 1
+    elif cfg.perplexity_search == "fixed":
+        runs = len(cfg.perplexity_candidates)
+    else:
+        runs = cfg.perplexity_fwa_iters * cfg.lanes
+    return sum(n * n for n in sizes.values()) * cfg.tsne_iters * runs / WORK_PER_S
+
+
+class _Progress:
+    """Per-class progress lines on `err`, shown when the run is estimated to be long or has
+    already taken :data:`PROGRESS_AFTER_S`."""
+
+    def __init__(self, err, t0: float, long_run: bool):
+        self.err, self.t0, self.long_run = err, t0, long_run
+
+    def __call__(self, event: str, info: dict) -> None:
+        elapsed = time.perf_counter() - self.t0
+        if not (self.long_run or elapsed >= PROGRESS_AFTER_S):
+            return
+        head = f"[{info['index'] + 1}/{info['n_classes']}] class {info['label']!r} (N={info['n']}, k={info['k']})"
+        if event == "start":
+            self.err.write(f"{head}: started at {elapsed:.1f} s\n")
+        else:
+            self.err.write(f"{head}: done at {elapsed:.1f} s, sigma search reached its tolerance for "
+                           f"{100 * info['converged_fraction']:.1f}% of the points\n")
+        self.err.flush()
+
+
+def _cmd_select(args, out, err) -> int:
     t0 = time.perf_counter()
     from .select import select  # imported here so `presets` and --help stay light
 
@@ -353,41 +381,54 @@ def _cmd_select(args, out) -> int:
         raise DataError(f"--perplexity={args.perplexity} is out of range: allowed 1 < perplexity < "
                         f"smallest class size")
     cfg, overrides = resolve_config(args.preset, args.sets, perplexity, args.method)
-    label_column = args.label_column  # a name or an index; dataio decides with the header
-    inputs = [args.input, args.labels]
-    outs = []
-    if args.out is not None:
-        outs.append(_check_output_path(args.out, "--out", inputs))
-    if args.indices is not None:
-        outs.append(_check_output_path(args.indices, "--indices", inputs))
-    if len(outs) == 2 and os.path.abspath(outs[0]) == os.path.abspath(outs[1]):
-        raise UsageError("--out and --indices name the same file")
-
-    # 2. data
-    ds = load_dataset(args.input, labels=args.labels, label_column=label_column, header=args.header)
-    data = validate_dataset(ds.X, ds.y, cfg, ratio=ratio, feature_names=ds.feature_names)
-    for name, p in _user_perplexities(args.method, overrides, perplexity):
-        validate_perplexity(p, data.sizes, name=name)
-
-    # 3. selection
+    # 2. output locations: checked (their temporaries created) before anything is loaded
+    targets = outfiles.prepare([("--out", args.out), ("--indices", args.indices)],
+                               inputs=[args.input, args.labels], stdout_ok=("--out",))
     try:
-        indices, details = select(data.X, data.y, ratio, method=args.method, cfg=cfg,
-                                  arithmetic=args.arithmetic, return_details=True)
-    except NotImplementedError as e:
-        raise UsageError(f"--arithmetic {args.arithmetic}: {e}") from None
-    details = {label_to_python(k): v for k, v in details.items()}
-    indices = np.asarray(indices, dtype=np.int64)
+        to_stdout = any(t.is_stdout for t in targets)
+        report = err if to_stdout else out  # stdout carries the JSON then
+        # 3. data: sizes first (cheap), then everything
+        try:
+            precheck(args.input, cfg, labels=args.labels, label_column=args.label_column, header=args.header)
+            early = None
+        except DataError as e:
+            if os.path.getsize(args.input) > FULL_CHECK_BYTES:
+                raise
+            early = e
+        ds = load_dataset(args.input, labels=args.labels, label_column=args.label_column, header=args.header)
+        data = validate_dataset(ds.X, ds.y, cfg, ratio=ratio, feature_names=ds.feature_names)
+        if early is not None:  # cannot happen (the early counts are lower bounds); never pass it
+            raise early
+        for name, p in _user_perplexities(args.method, overrides, perplexity):
+            validate_perplexity(p, data.sizes, name=name)
 
-    # 4. outputs, all or nothing
-    doc = build_summary(args, cfg, overrides, data, indices, details, args.preset)
-    payloads = []
-    if args.out is not None:
-        payloads.append((args.out, dumps_json(doc).encode()))
-    if args.indices is not None:
-        payloads.append((args.indices, _npy_bytes(indices)))
-    write_atomically(payloads)
-    out.write(format_summary(doc, time.perf_counter() - t0, [p for p, _ in payloads],
-                             show_indices=not payloads))
+        # 4. selection
+        progress = None if args.quiet else _Progress(
+            err, t0, estimate_seconds(data.sizes, cfg, args.method) > PROGRESS_AFTER_S)
+        try:
+            indices, details = select(data.X, data.y, ratio, method=args.method, cfg=cfg,
+                                      arithmetic=args.arithmetic, return_details=True, progress=progress)
+        except NotImplementedError as e:
+            raise UsageError(f"--arithmetic {args.arithmetic}: {e}") from None
+        details = {label_to_python(k): v for k, v in details.items()}
+        indices = np.asarray(indices, dtype=np.int64)
+
+        # 5. outputs, all or nothing
+        doc = build_summary(args, cfg, overrides, data, indices, details, args.preset)
+        payloads = {"--out": dumps_json(doc).encode(), "--indices": None}
+        if args.indices is not None:
+            payloads["--indices"] = _npy_bytes(indices)
+        outfiles.commit(targets, [payloads[t.option] for t in targets])
+    finally:
+        outfiles.discard(targets)
+    if to_stdout:
+        out.write(payloads["--out"].decode())
+        out.flush()
+    written = [t.given for t in targets if not t.is_stdout]
+    if not args.quiet:
+        report.write(format_summary(doc, time.perf_counter() - t0, written))
+    if not targets:
+        out.write("indices: " + " ".join(str(i) for i in doc["indices"]) + "\n")
     return 0
 
 
@@ -407,8 +448,8 @@ def main(argv: Sequence[str] | None = None, stdout=None, stderr=None) -> int:
             return 2
         if args.command == "presets":
             return _cmd_presets(stdout)
-        return _cmd_select(args, stdout)
-    except (UsageError, DataError, ConfigError) as e:
+        return _cmd_select(args, stdout, stderr)
+    except (UsageError, DataError, ConfigError, outfiles.OutputError) as e:
         stderr.write(f"error: {e}\n")
         return 2
 

@@ -25,6 +25,11 @@ class ConfigError(ValueError):
     """An accelerator parameter is out of its allowed range."""
 
 
+#: Allowed ranges of the size parameters (inclusive), read by the validation below and by the
+#: data checks / CLI messages that suggest a setting (golden_model.dataio, golden_model.cli).
+SIZE_LIMITS = {"lanes": (1, 256), "n_max": (2, 4096), "d_max": (1, 1024), "feature_bits": (1, 16)}
+
+
 def _check_int(name: str, value: Any, lo: int, hi: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"{name} must be an integer in [{lo}, {hi}], got {value!r}")
@@ -146,10 +151,8 @@ class AccelConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise ConfigError(f"name must be a non-empty string, got {self.name!r}")
-        _check_int("lanes", self.lanes, 1, 256)
-        _check_int("n_max", self.n_max, 2, 4096)
-        _check_int("d_max", self.d_max, 1, 1024)
-        _check_int("feature_bits", self.feature_bits, 1, 16)
+        for nm, (lo, hi) in SIZE_LIMITS.items():
+            _check_int(nm, getattr(self, nm), lo, hi)
         _check_int("w_frac", self.w_frac, 8, 24)
         _check_int("t_frac", self.t_frac, 4, 20)
         _check_int("u_frac", self.u_frac, 4, 20)

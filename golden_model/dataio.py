@@ -11,7 +11,7 @@ Nothing here modifies the caller's arrays: validation works on copies and return
 
 Public API
 ----------
-``load_dataset(path, labels=None, label_column=None, header="auto") -> Dataset``
+``load_dataset(path, labels=None, label_column=None, header=None) -> Dataset``
     Read a file; checks file existence, extension and (for CSV) that every cell is present and
     numeric.  Does not check against a configuration.
 ``validate_features(X, cfg)``, ``validate_labels(y, n)``, ``class_sizes(y)``,
@@ -32,7 +32,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .config import AccelConfig, PRESETS
+from .config import AccelConfig
+from .fit import advice, feature_bits_needed
 
 #: File extensions :func:`load_dataset` understands.
 SUPPORTED_EXTENSIONS = (".npz", ".npy", ".csv")
@@ -48,11 +49,6 @@ class DataError(ValueError):
 # --------------------------------------------------------------------------------------------
 def _cfg_name(cfg: AccelConfig) -> str:
     return f"configuration {cfg.name!r}"
-
-
-def _fitting_presets(pred) -> str:
-    names = [n for n, c in PRESETS.items() if pred(c)]
-    return ("presets that would accept it: " + ", ".join(names)) if names else "no built-in preset accepts it"
 
 
 def label_to_python(v: Any) -> Any:
@@ -123,8 +119,24 @@ def _check_file(path: str, what: str) -> None:
         raise DataError(f"{what} file {path!r} is a directory, not a file")
 
 
+#: First bytes of a .npy file and of a zip archive (.npz).
+NPY_MAGIC = b"\x93NUMPY"
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+def _magic(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(6)
+
+
 def _load_npy(path: str, what: str) -> np.ndarray:
     _check_file(path, what)
+    head = _magic(path)
+    if head.startswith(ZIP_MAGIC):
+        raise DataError(f"{what} file {path!r} is an .npz archive; give it the .npz extension")
+    if head != NPY_MAGIC:
+        raise DataError(f"{what} file {path!r} is not a .npy file (it does not start with the .npy "
+                        f"signature); write it with np.save")
     try:
         arr = np.load(path, allow_pickle=False)
     except ValueError as e:
@@ -149,6 +161,11 @@ def _load_npy(path: str, what: str) -> np.ndarray:
 
 def _load_npz(path: str):
     _check_file(path, "input")
+    if not zipfile.is_zipfile(path):  # np.load would take it for a pickle
+        kind = ("a .npy file; give it the .npy extension (and the labels with --labels)"
+                if _magic(path) == NPY_MAGIC else "not a zip file")
+        raise DataError(f"input file {path!r} is not an .npz archive: it is {kind}; an .npz input is "
+                        f"written by np.savez(path, X=features, y=labels)")
     try:
         with np.load(path, allow_pickle=False) as z:
             names = list(z.files)
@@ -216,6 +233,37 @@ def _csv_labels(raw: list) -> np.ndarray:
     return np.array(raw, dtype=str)
 
 
+def csv_layout(first: list, label_column, header: str, has_labels: bool) -> tuple:
+    """From the first non-blank row: ``(is_header, header names or None, label column index or
+    None)`` (see :func:`load_csv` for the rules)."""
+    if header not in ("auto", "yes", "no"):
+        raise DataError(f"header must be one of auto, yes, no; got {header!r}")
+    ncols = len(first)
+    if not has_labels and label_column is not None:
+        raise DataError("a label column cannot be chosen when the labels are given in a separate file")
+    # The label column index may depend on the header; for auto-detection use the numeric spec
+    # (or the last column) to know which cell may hold a string.
+    guess = None
+    if has_labels:
+        if label_column is None:
+            guess = ncols - 1
+        elif isinstance(label_column, (int, np.integer)) and not isinstance(label_column, bool):
+            guess = int(label_column)
+        elif isinstance(label_column, str) and label_column in [c.strip() for c in first]:
+            guess = [c.strip() for c in first].index(label_column)
+        elif isinstance(label_column, str) and _is_int_literal(label_column.strip()):
+            guess = int(label_column.strip())
+    if header == "yes":
+        is_header = True
+    elif header == "no":
+        is_header = False
+    else:
+        is_header = _row_is_header(first, guess if (guess is not None and -ncols <= guess < ncols) else None)
+    names = [c.strip() for c in first] if is_header else None
+    lab = _resolve_label_column(label_column, names, ncols) if has_labels else None
+    return is_header, names, lab
+
+
 def load_csv(path: str, label_column=None, header: str = "auto", has_labels: bool = True) -> Dataset:
     """Read a numeric CSV file (comma separated).
 
@@ -243,35 +291,12 @@ def load_csv(path: str, label_column=None, header: str = "auto", has_labels: boo
     rows = [(ln, r) for ln, r in rows if any(c.strip() for c in r)]
     if not rows:
         raise DataError(f"input file {path!r} is empty (no rows)")
-    if header not in ("auto", "yes", "no"):
-        raise DataError(f"header must be one of auto, yes, no; got {header!r}")
     first_ln, first = rows[0]
     ncols = len(first)
-    if not has_labels and label_column is not None:
-        raise DataError("a label column cannot be chosen when the labels are given in a separate file")
-    # The label column index may depend on the header; for auto-detection use the numeric spec
-    # (or the last column) to know which cell may hold a string.
-    guess = None
-    if has_labels:
-        if label_column is None:
-            guess = ncols - 1
-        elif isinstance(label_column, (int, np.integer)) and not isinstance(label_column, bool):
-            guess = int(label_column)
-        elif isinstance(label_column, str) and label_column in [c.strip() for c in first]:
-            guess = [c.strip() for c in first].index(label_column)
-        elif isinstance(label_column, str) and _is_int_literal(label_column.strip()):
-            guess = int(label_column.strip())
-    if header == "yes":
-        is_header = True
-    elif header == "no":
-        is_header = False
-    else:
-        is_header = _row_is_header(first, guess if (guess is not None and -ncols <= guess < ncols) else None)
-    names = [c.strip() for c in first] if is_header else None
+    is_header, names, lab = csv_layout(first, label_column, header, has_labels)
     data = rows[1:] if is_header else rows
     if not data:
         raise DataError(f"input file {path!r} has a header but no data rows")
-    lab = _resolve_label_column(label_column, names, ncols) if has_labels else None
     feat_cols = [j for j in range(ncols) if j != lab]
     if not feat_cols:
         raise DataError(f"input file {path!r} has only the label column; at least one feature column is needed")
@@ -308,7 +333,7 @@ def load_csv(path: str, label_column=None, header: str = "auto", has_labels: boo
                    label_name=names[lab] if (names and lab is not None) else None)
 
 
-def load_dataset(path: str, labels: str | None = None, label_column=None, header: str = "auto") -> Dataset:
+def load_dataset(path: str, labels: str | None = None, label_column=None, header: str | None = None) -> Dataset:
     """Load features and labels from `path`.
 
     * ``.npz``: arrays ``X`` (n_samples x n_features) and ``y`` (n_samples labels); `labels` may
@@ -316,6 +341,9 @@ def load_dataset(path: str, labels: str | None = None, label_column=None, header
     * ``.npy``: the feature matrix; the labels must come from `labels` (a 1-D ``.npy``).
     * ``.csv``: numeric feature columns plus one label column (see :func:`load_csv`); with
       `labels` every column is a feature.
+
+    `label_column` and `header` (None means ``"auto"``) apply to CSV input only; given for
+    another format they are refused rather than ignored.
 
     Raises :class:`DataError` for a missing file, an unknown extension, an unreadable file or a
     missing/non-numeric CSV cell.  Range checks against a configuration are
@@ -332,9 +360,11 @@ def load_dataset(path: str, labels: str | None = None, label_column=None, header
         lext = os.path.splitext(labels)[1].lower()
         if lext != ".npy":
             raise DataError(f"unsupported labels file extension {lext or '(none)'!r} of {labels!r}: allowed .npy")
+    if ext != ".csv":
+        for opt, val in (("--label-column", label_column), ("--header", header)):
+            if val is not None:
+                raise DataError(f"{opt} applies to CSV input only; {path!r} is a {ext} file")
     if ext == ".npz":
-        if label_column is not None:
-            raise DataError("--label-column applies to CSV input only")
         X, y, names = _load_npz(path)
         if labels is not None:
             if y is not None:
@@ -346,8 +376,6 @@ def load_dataset(path: str, labels: str | None = None, label_column=None, header
                             f"as 'y' or give them with a labels .npy file")
         return Dataset(X=X, y=y, source=path)
     if ext == ".npy":
-        if label_column is not None:
-            raise DataError("--label-column applies to CSV input only")
         X = _load_npy(path, "input")
         if labels is None:
             raise DataError(f"a .npy input holds only the features; give the labels with a labels .npy file "
@@ -355,7 +383,7 @@ def load_dataset(path: str, labels: str | None = None, label_column=None, header
         y = _load_npy(labels, "labels")
         return Dataset(X=X, y=y, source=path)
     # .csv
-    ds = load_csv(path, label_column=label_column, header=header, has_labels=labels is None)
+    ds = load_csv(path, label_column=label_column, header=header or "auto", has_labels=labels is None)
     if labels is not None:
         ds.y = _load_npy(labels, "labels")
     return ds
@@ -364,13 +392,16 @@ def load_dataset(path: str, labels: str | None = None, label_column=None, header
 # --------------------------------------------------------------------------------------------
 # validation
 # --------------------------------------------------------------------------------------------
-def validate_features(X, cfg: AccelConfig, name: str = "X", feature_names: Sequence[str] | None = None) -> np.ndarray:
+def validate_features(X, cfg: AccelConfig, name: str = "X", feature_names: Sequence[str] | None = None,
+                      needs: dict | None = None) -> np.ndarray:
     """Check the feature matrix against `cfg`; return a new int64 array.
 
     Requirements: 2-D (n_samples, n_features) with n_samples >= 1; 1 <= n_features <= cfg.d_max;
     numeric, finite, integral values in ``0 .. 2**cfg.feature_bits - 1`` (the accelerator takes
     unsigned integer features).  The first offending entry is named by row/column (0-based sample
-    and feature indices; with `feature_names` the column's name is added).
+    and feature indices; with `feature_names` the column's name is added).  `needs` (see
+    :func:`golden_model.fit.advice`) describes the whole input for the advice of a size error;
+    by default it is derived from `X` alone.
     """
     A = np.asarray(X)
     if A.dtype.names is not None:
@@ -382,10 +413,12 @@ def validate_features(X, cfg: AccelConfig, name: str = "X", feature_names: Seque
         raise DataError(f"{name} has no rows (shape {A.shape}); at least 2 samples per class are needed")
     if d == 0:
         raise DataError(f"{name} has no feature columns (shape {A.shape}); allowed 1 .. d_max={cfg.d_max}")
+    if needs is None:
+        needs = {"d_max": d, "feature_bits": feature_bits_needed(A)}
     if d > cfg.d_max:
         raise DataError(
             f"{name} has D={d} features; {_cfg_name(cfg)} allows D in 1 .. d_max={cfg.d_max} "
-            f"({_fitting_presets(lambda c: c.d_max >= d)}; or --set d_max={d})")
+            f"({advice(cfg, needs)})")
     hi = cfg.feature_max
     rng = f"allowed 0 .. {hi} (unsigned {cfg.feature_bits}-bit integers, feature_bits={cfg.feature_bits})"
     if A.dtype == bool:
@@ -432,21 +465,19 @@ def validate_features(X, cfg: AccelConfig, name: str = "X", feature_names: Seque
         raise DataError(f"{name} has a feature {v!r} at row {r}, {col(c)} out of range ({cnt} in total): "
                         f"{rng} for {_cfg_name(cfg)} "
                         f"(max value {int(np.max(A))} needs feature_bits >= {need}; "
-                        f"{_fitting_presets(lambda c_: c_.feature_bits >= need and c_.d_max >= d)}, "
-                        f"or --set feature_bits={need})")
+                        f"{advice(cfg, dict(needs, feature_bits=need))})")
     return A.astype(np.int64)  # always a copy
 
 
 def validate_labels(y, n: int, name: str = "y") -> np.ndarray:
     """Check the labels: 1-D, `n` entries, integers or strings (integral floats become ints).
-    Returns a new array."""
+    Returns a new array.  A column vector (n, 1) is refused like any other 2-D array."""
     a = np.asarray(y)
     if a.dtype.names is not None:
         raise DataError(f"labels {name} are a structured array; pass a 1-D array of integers or strings")
-    if a.ndim == 2 and 1 in a.shape:
-        a = a.reshape(-1)
     if a.ndim != 1:
-        raise DataError(f"labels {name} must be a 1-D array (one label per sample), got shape {a.shape}")
+        hint = "; flatten them first (e.g. y.ravel())" if a.ndim == 2 and 1 in a.shape else ""
+        raise DataError(f"labels {name} must be a 1-D array (one label per sample), got shape {a.shape}{hint}")
     if a.shape[0] != n:
         raise DataError(f"length mismatch: {a.shape[0]} labels but X has {n} rows (samples); "
                         f"exactly one label per row is required")
@@ -479,8 +510,9 @@ def class_sizes(y) -> dict:
     return {label_to_python(l): int(c) for l, c in zip(labels, counts)}
 
 
-def validate_classes(y, cfg: AccelConfig) -> dict:
-    """Every class must have 2 .. cfg.n_max samples.  Returns :func:`class_sizes`."""
+def validate_classes(y, cfg: AccelConfig, needs: dict | None = None) -> dict:
+    """Every class must have 2 .. cfg.n_max samples.  Returns :func:`class_sizes`.  `needs`: the
+    rest of the input's size facts, for the advice (:func:`golden_model.fit.advice`)."""
     sizes = class_sizes(y)
     for lab, cnt in sizes.items():
         if cnt < 2:
@@ -492,8 +524,7 @@ def validate_classes(y, cfg: AccelConfig) -> dict:
         more = f" ({len(big)} classes too large)" if len(big) > 1 else ""
         raise DataError(
             f"class {lab!r} has {cnt} samples; allowed class size 2 .. n_max={cfg.n_max} for "
-            f"{_cfg_name(cfg)}{more} ({_fitting_presets(lambda c: c.n_max >= cnt)}; "
-            f"or --set n_max={cnt})")
+            f"{_cfg_name(cfg)}{more} ({advice(cfg, dict(needs or {}, n_max=cnt))})")
     return sizes
 
 
@@ -549,6 +580,21 @@ class ValidatedData:
     perplexity: float | None = None
 
 
+def input_needs(X, y) -> dict:
+    """The size facts of ``(X, y)`` for :func:`golden_model.fit.advice`: largest class, D and
+    feature bits (None for a fact that cannot be established, e.g. labels of the wrong length)."""
+    A = np.asarray(X)
+    needs = {"n_max": None, "d_max": A.shape[1] if A.ndim == 2 else None,
+             "feature_bits": feature_bits_needed(A) if A.ndim == 2 else None}
+    if A.ndim == 2:
+        try:
+            sizes = class_sizes(validate_labels(y, A.shape[0]))
+            needs["n_max"] = max(sizes.values()) if sizes else None
+        except DataError:
+            pass  # reported by validate_labels in its turn
+    return needs
+
+
 def validate_dataset(X, y, cfg: AccelConfig, ratio=None, perplexity=None,
                      feature_names: Sequence[str] | None = None) -> ValidatedData:
     """All checks for selecting exemplars from ``(X, y)`` with `cfg`.
@@ -557,9 +603,10 @@ def validate_dataset(X, y, cfg: AccelConfig, ratio=None, perplexity=None,
     never modified; the returned arrays are new.
     """
     r = validate_ratio(ratio) if ratio is not None else None
-    Xv = validate_features(X, cfg, feature_names=feature_names)
+    needs = input_needs(X, y)
+    Xv = validate_features(X, cfg, feature_names=feature_names, needs=needs)
     yv = validate_labels(y, Xv.shape[0])
-    sizes = validate_classes(yv, cfg)
+    sizes = validate_classes(yv, cfg, needs=needs)
     p = validate_perplexity(perplexity, sizes) if perplexity is not None else None
     return ValidatedData(X=Xv, y=yv, sizes=sizes, ratio=r, perplexity=p)
 
@@ -567,5 +614,6 @@ def validate_dataset(X, y, cfg: AccelConfig, ratio=None, perplexity=None,
 __all__ = [
     "DataError", "Dataset", "ValidatedData", "SUPPORTED_EXTENSIONS", "load_dataset", "load_csv",
     "validate_features", "validate_labels", "validate_classes", "class_sizes", "validate_ratio",
-    "validate_perplexity", "validate_dataset", "effective_perplexity", "label_to_python",
+    "validate_perplexity", "validate_dataset", "effective_perplexity", "label_to_python", "csv_layout",
+    "input_needs",
 ]

@@ -126,7 +126,7 @@ def _fixed_row_search():
 
 def select(X, y, ratio, method: str = "adapsne", cfg: AccelConfig | None = None,
            arithmetic: str = "float", return_details: bool = False, *, policy: str | None = None,
-           tol: float | None = None, learning_rate=None):
+           tol: float | None = None, learning_rate=None, progress=None):
     """Select a per-class subset with AdapSNE or NMS.
 
     Parameters
@@ -155,6 +155,10 @@ def select(X, y, ratio, method: str = "adapsne", cfg: AccelConfig | None = None,
         fixed-point search, which uses the config's).
     learning_rate : float, "auto" or None
         t-SNE step size override (:func:`reference.tsne_learning_rate`).
+    progress : callable, optional
+        ``progress(event, info)`` with event ``"start"`` before and ``"done"`` after each class;
+        `info` holds ``index``, ``n_classes``, ``label``, ``n``, ``k`` and, for ``"done"``,
+        ``converged_fraction`` (share of points whose sigma search reached its tolerance).
 
     Returns
     -------
@@ -196,10 +200,14 @@ def select(X, y, ratio, method: str = "adapsne", cfg: AccelConfig | None = None,
 
     selected = []
     details = {}
-    for label in classes:
+    for ci, label in enumerate(classes):
         idx = np.flatnonzero(y == label)
         n = idx.size
         k = class_budget(n, ratio)
+        info = {"index": ci, "n_classes": len(classes),
+                "label": label.item() if hasattr(label, "item") else label, "n": int(n), "k": int(k)}
+        if progress is not None:
+            progress("start", info)
         D = ref.sq_distances(X[idx])
         if method == "nms":
             perp = ref.effective_perplexity(cfg.perplexity, n)
@@ -213,6 +221,8 @@ def select(X, y, ratio, method: str = "adapsne", cfg: AccelConfig | None = None,
         local = ref.grid_sample(emb.Y, k)
         glob = idx[local]
         selected.append(glob)
+        if progress is not None:
+            progress("done", dict(info, converged_fraction=float(np.mean(emb.search.converged))))
         if return_details:
             details[label.item() if hasattr(label, "item") else label] = {
                 "indices": np.sort(glob), "n": int(n), "k": int(k), "Y": emb.Y,
