@@ -201,6 +201,7 @@ def _npy_bytes(a: np.ndarray) -> bytes:
 def build_summary(args, cfg: AccelConfig, overrides: dict, data, indices: np.ndarray,
                   details: dict, preset: str) -> dict:
     """The JSON document (deterministic: no times, no absolute paths)."""
+    from .reference import perplexity_cap  # the one perplexity rule (golden_model.fixed.perplexity_max)
     classes = []
     for label, n in data.sizes.items():
         det = details[label]
@@ -215,7 +216,7 @@ def build_summary(args, cfg: AccelConfig, overrides: dict, data, indices: np.nda
             "k": int(det["k"]),
             "perplexity": used,
             "perplexity_requested": requested,
-            "perplexity_cap": max(1.0, (n - 1) / 2.0),
+            "perplexity_cap": perplexity_cap(int(n)),
             "perplexity_history": [[float(p), float(h)] for p, h in det["perplexity_history"]],
             "kl": float(det["kl"]),
             "occupancy_entropy": float(det["occupancy_entropy"]),
