@@ -33,7 +33,7 @@ from .dataio import (DataError, label_to_python, load_dataset, validate_dataset,
                      validate_perplexity, validate_ratio)
 
 #: Preset used when --preset is not given.
-DEFAULT_PRESET = "small"
+from .config import DEFAULT_PRESET  # noqa: E402  (one default for every command)
 #: Identifier of the JSON output layout.
 OUTPUT_FORMAT = "adapsne-select/1"
 METHODS = ("adapsne", "nms")
