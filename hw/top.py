@@ -189,15 +189,15 @@ class AdapSNECore(wiring.Component):
         IDLE, TGT, TGT_WAIT, LOAD, RUN, FINISH = range(6)
         state = Signal(range(6), name="run_state")
         with m.If(cmd_clear):
-            m.d.sync += [st.error.eq(0), st.error_code.eq(0), st.done.eq(0)]
+            m.d.sync += [st.error.eq(0), st.error_code.eq(ERR["NONE"]), st.done.eq(0)]
         with m.Switch(state):
             with m.Case(IDLE):
                 with m.If(cmd_start):
                     m.d.sync += st.done.eq(0)
-                    with m.If(code != 0):
+                    with m.If(code != ERR["NONE"]):
                         m.d.sync += [st.error.eq(1), st.error_code.eq(code)]
                     with m.Else():
-                        m.d.sync += [st.busy.eq(1), st.error.eq(0), st.error_code.eq(0),
+                        m.d.sync += [st.busy.eq(1), st.error.eq(0), st.error_code.eq(ERR["NONE"]),
                                      run_n.eq(r_n), run_d.eq(r_d), run_perp.eq(r_perp),
                                      run_pol.eq(r_pol), run_seed.eq(r_seed), state.eq(TGT)]
             with m.Case(TGT):
