@@ -100,8 +100,8 @@ class AdapSNECore(wiring.Component):
         run_n = Signal(cfg.count_bits)
         run_d = Signal(cfg.dim_bits)
         run_perp = Signal(cfg.perp_bits)
-        run_pol = Signal(2)
-        run_seed = Signal(32)
+        run_pol = Signal.like(r_pol)
+        run_seed = Signal.like(r_seed)
 
         wd = self.cfg_wdata
         cmd = {name: Signal(name=f"cmd_{name.lower()}") for name in COMMANDS}
@@ -119,7 +119,7 @@ class AdapSNECore(wiring.Component):
 
         # START checks: the table's check functions, first failing code wins
         st = self.status
-        code = Signal(4)
+        code = Signal(len(st.error_code))
         for e in reversed([e for e in ERROR_TABLE if e.check is not None]):
             with m.If(e.check(regs, cfg)):
                 m.d.comb += code.eq(e.code)
