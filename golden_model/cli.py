@@ -34,7 +34,7 @@ from .dataio import (DataError, label_to_python, load_dataset, validate_dataset,
 from .precheck import precheck
 
 #: Preset used when --preset is not given.
-DEFAULT_PRESET = "small"
+from .config import DEFAULT_PRESET  # noqa: E402  (one default for every command)
 #: Identifier of the JSON output layout.
 OUTPUT_FORMAT = "adapsne-select/1"
 METHODS = ("adapsne", "nms")
@@ -176,6 +176,7 @@ def _npy_bytes(a: np.ndarray) -> bytes:
 def build_summary(args, cfg: AccelConfig, overrides: dict, data, indices: np.ndarray,
                   details: dict, preset: str) -> dict:
     """The JSON document (deterministic: no times, no absolute paths)."""
+    from .reference import perplexity_cap  # the one perplexity rule (golden_model.fixed.perplexity_max)
     classes = []
     for label, n in data.sizes.items():
         det = details[label]
@@ -190,7 +191,7 @@ def build_summary(args, cfg: AccelConfig, overrides: dict, data, indices: np.nda
             "k": int(det["k"]),
             "perplexity": used,
             "perplexity_requested": requested,
-            "perplexity_cap": max(1.0, (n - 1) / 2.0),
+            "perplexity_cap": perplexity_cap(int(n)),
             "perplexity_history": [[float(p), float(h)] for p, h in det["perplexity_history"]],
             "kl": float(det["kl"]),
             "occupancy_entropy": float(det["occupancy_entropy"]),

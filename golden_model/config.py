@@ -377,6 +377,9 @@ PRESETS: dict = {
     "large": AccelConfig(name="large", lanes=64, n_max=1024, d_max=256, feature_bits=8),
 }
 
+#: the preset every command uses when none is given (golden_model.cli, hw.generate, synth.report).
+DEFAULT_PRESET = "small"
+
 
 def get_preset(name: str) -> AccelConfig:
     try:

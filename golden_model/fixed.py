@@ -173,6 +173,27 @@ def perplexity_to_reg(perplexity: float, cfg: AccelConfig) -> int:
     return int(math.floor(perplexity * (1 << cfg.perp_frac) + 0.5))
 
 
+def perplexity_max(n: int) -> float:
+    """Largest perplexity allowed for a class of ``n`` points: ``(n - 1) / 2``.
+
+    The one perplexity rule of the project (our choice): a conditional distribution has n - 1
+    terms, so perplexities close to n - 1 make every affinity nearly uniform and are not reached
+    by the search; halving keeps the target where H varies.  The core refuses a START with
+    ``PERP > perp_reg_max(N)`` (error PERP_RANGE), the golden model and the host clamp to it
+    (`reference.perplexity_cap`).  Together with ``Perp > 1`` classes of N <= 3 have no valid
+    perplexity on the core.
+    """
+    return (n - 1) / 2.0
+
+
+def perp_reg_max(n, cfg: AccelConfig):
+    """Largest PERP register value START accepts for ``N = n``: ``floor((n - 1) 2^perp_frac / 2)``,
+    i.e. `perplexity_max` in register units (``perplexity_to_reg(perplexity_max(n)) ==
+    perp_reg_max(n)``).  Written with shifts only so that ``n`` may also be an Amaranth value (the
+    RTL's START check is built from this function)."""
+    return ((n - 1) << cfg.perp_frac) >> 1
+
+
 @dataclass(frozen=True)
 class RowStats:
     """What the distance engine delivers per point: the row (self excluded), min and max."""

@@ -872,7 +872,8 @@ def perplexity_cap(n: int) -> float:
     inside the part of the search range where H actually varies.  (Classes of 2 or 3 points get
     perplexity 1.)
     """
-    return max(1.0, (n - 1) / 2.0)
+    from .fixed import perplexity_max  # the one rule (the core's START check uses it too)
+    return max(1.0, perplexity_max(n))
 
 
 def effective_perplexity(perplexity: float, n: int) -> float:

@@ -1,11 +1,14 @@
 """Generate the Verilog of the AdapSNE core: ``python -m hw.generate [--preset NAME] [--set k=v] ...``.
 
-Writes ``DIR/<preset>[-<hash>][-trace]/adapsne_core.v`` and ``DIR/<preset>/adapsne_core.json`` (``cfg.to_json()``
-contents plus the port list and the layout field offsets).  The same parameters always give
+Writes ``OUT/<folder>/<top>.v``, ``<top>.json`` and ``<top>.h`` where ``<top>`` is
+``<prefix>adapsne_core`` and ``<folder>`` is ``--name`` or ``<preset>[-<hash>][-trace]`` (the hash
+of the resolved parameters when ``--set`` changed the preset).  The JSON holds ``cfg.to_json()``
+contents plus the ports (``clk``/``rst`` included), the layout field offsets and the full register
+map; the header the same interface for C (`hw.cheader`).  The same parameters always give
 byte-identical files (no source locations, no timestamps, sorted JSON).
 
-Python API: `build_core(cfg, trace=False)`, `generate_verilog(cfg, trace=False)`,
-`core_description(cfg, trace=False)`.
+Python API: `build_core(cfg, trace=False)`, `generate_verilog(cfg, trace=False, prefix="")`,
+`core_description(cfg, trace=False, prefix="")`.
 """
 
 from __future__ import annotations
@@ -15,15 +18,18 @@ import hashlib
 import dataclasses
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
 os.environ["AMARANTH_USE_YOSYS"] = "builtin"
 
 from hw.toolcheck import ToolchainError, check_toolchain  # noqa: E402
-from golden_model.config import PRESETS, AccelConfig, ConfigError, get_preset, parse_override  # noqa: E402,F401
+from golden_model.config import (DEFAULT_PRESET, PRESETS, AccelConfig, ConfigError, get_preset,  # noqa: E402,F401
+                                 parse_override)
 
-__all__ = ["build_core", "generate_verilog", "core_description", "parse_override", "main", "TOP_NAME"]
+__all__ = ["build_core", "generate_verilog", "core_description", "parse_override", "main", "TOP_NAME", "top_name",
+           "CLOCK_PORTS"]
 
 TOP_NAME = "adapsne_core"
 
@@ -36,11 +42,26 @@ def build_core(cfg: AccelConfig, trace: bool = False):
     return top
 
 
-def generate_verilog(cfg: AccelConfig, trace: bool = False, top=None) -> str:
-    """Verilog text of the core (top module ``adapsne_core``), deterministic."""
+def top_name(prefix: str = "") -> str:
+    """Top module name; Amaranth names every submodule ``<top>.<path>``, so the prefix reaches
+    all module names of the file."""
+    return prefix + TOP_NAME
+
+
+def generate_verilog(cfg: AccelConfig, trace: bool = False, top=None, prefix: str = "") -> str:
+    """Verilog text of the core (top module ``<prefix>adapsne_core``), deterministic."""
     from amaranth.back import verilog
     top = build_core(cfg, trace=trace) if top is None else top
-    return verilog.convert(top, name=TOP_NAME, emit_src=False)
+    return verilog.convert(top, name=top_name(prefix), emit_src=False)
+
+
+#: the implicit clock and reset of Amaranth's ``sync`` domain, as emitted by verilog.convert
+#: (ClockDomain("sync"): rising edge, synchronous active-high reset; checked by test_generate).
+CLOCK_PORTS = {
+    "clk": {"flow": "In", "width": 1, "signed": False, "role": "clock", "edge": "rising"},
+    "rst": {"flow": "In", "width": 1, "signed": False, "role": "reset", "polarity": "active high",
+            "synchronous": True},
+}
 
 
 def _ports(top) -> dict:
@@ -66,26 +87,25 @@ def _ports(top) -> dict:
                     entry["signed"] = s.signed
                 out["__".join(path)] = entry
     walk((), top.signature.members)
+    out.update(CLOCK_PORTS)
     return out
 
 
-def core_description(cfg: AccelConfig, trace: bool = False, top=None) -> dict:
-    """cfg.to_dict() plus ``hw`` (ports, layouts, widths, registers, timing constants)."""
+def core_description(cfg: AccelConfig, trace: bool = False, top=None, prefix: str = "") -> dict:
+    """cfg.to_dict() plus ``hw`` (ports, layouts, widths, register map, timing constants)."""
     from golden_model import schedule as sch
     from golden_model import timing
-    from .layouts import COMMANDS, ERROR_CODES, POLICY_CODES, REGISTERS, CoreLayouts
+    from . import regmap
+    from .layouts import CoreLayouts
     if top is None:
         top = build_core(cfg, trace=trace)   # only the signature is read
     d = cfg.to_dict()
     d["hw"] = {
-        "top": TOP_NAME,
+        "top": top_name(prefix),
         "trace": trace,
         "ports": _ports(top),
         "layouts": CoreLayouts(cfg).describe(),
-        "registers": REGISTERS,
-        "commands": COMMANDS,
-        "policies": POLICY_CODES,
-        "error_codes": {str(k): v for k, v in ERROR_CODES.items()},
+        **regmap.describe(cfg),
         "timing": {
             "point_pre": sch.POINT_PRE, "setup": sch.SETUP, "drain": sch.DRAIN,
             "rowend": sch.ROWEND, "decide": sch.DECIDE, "out": sch.OUT,
@@ -103,7 +123,10 @@ def core_description(cfg: AccelConfig, trace: bool = False, top=None) -> dict:
 
 
 def _help_epilog() -> str:
-    lines = ["presets:"]
+    lines = ["output: OUT/<preset>/ (default OUT = build), OUT/<preset>-<hash>/ when --set changes the",
+             "preset (hash of the resolved parameters), '-trace' appended with --trace; --name NAME",
+             "replaces the folder name.  Files: <top>.v, <top>.json, <top>.h with <top> = <prefix>adapsne_core.",
+             "", "presets:"]
     for name, c in PRESETS.items():
         lines.append(f"  {name:8s} lanes={c.lanes} n_max={c.n_max} d_max={c.d_max} "
                      f"feature_bits={c.feature_bits} w_frac={c.w_frac} exp_table_bits={c.exp_table_bits}")
@@ -115,17 +138,56 @@ def _help_epilog() -> str:
     return "\n".join(lines)
 
 
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_FOLDER = re.compile(r"[A-Za-z0-9_.+-]+\Z")
+
+
+def _check_args(args) -> str | None:
+    """A one-line error for bad --prefix / --name / --out, or None (checked before elaboration)."""
+    if args.prefix and not _IDENT.match(args.prefix):
+        return (f"--prefix {args.prefix!r} is not a Verilog/C identifier prefix: letters, digits, '_', "
+                f"not starting with a digit")
+    if args.name is not None and (not _FOLDER.match(args.name) or args.name in (".", "..")):
+        return f"--name {args.name!r} must be one folder name of letters, digits, '_', '.', '+', '-'"
+    return None
+
+
+def _make_outdir(path: Path) -> str | None:
+    """Create the output folder; a one-line error if that is impossible."""
+    for p in (path, *path.parents):
+        if p.exists() and not p.is_dir():
+            return f"--out: {p} exists and is not a directory"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        return f"--out: cannot create {path}: {e.strerror or e}"
+    if not os.access(path, os.W_OK):
+        return f"--out: {path} is not writable"
+    return None
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m hw.generate",
-        description="Generate the AdapSNE core's Verilog and its JSON description.",
+        description="Generate the AdapSNE core's Verilog, its JSON description and its C header.",
         epilog=_help_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--preset", default="tiny", help=f"configuration preset ({', '.join(PRESETS)}); default tiny")
+    ap.add_argument("--preset", default=DEFAULT_PRESET,
+                    help=f"configuration preset ({', '.join(PRESETS)}); default {DEFAULT_PRESET}")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                     help="override an AccelConfig field (repeatable), typed by the field")
     ap.add_argument("--trace", action="store_true", help="add the trace stream port")
-    ap.add_argument("--out", default="build", help="output directory (default build/)")
+    ap.add_argument("--out", default="build", metavar="OUT",
+                    help="parent directory of the output folder (default build/)")
+    ap.add_argument("--name", default=None, metavar="FOLDER",
+                    help="output folder name inside OUT (default <preset>[-<hash>][-trace])")
+    ap.add_argument("--prefix", default="", metavar="PREFIX",
+                    help="prefix of every Verilog module name and of the C macros, so that two "
+                         "configurations can live in one design (default none)")
     args = ap.parse_args(argv)
+    msg = _check_args(args)
+    if msg:
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
     try:
         check_toolchain(("amaranth",))
     except ToolchainError as e:
@@ -149,14 +211,25 @@ def main(argv=None) -> int:
         name += "-" + hashlib.sha256(cfg.to_json().encode()).hexdigest()[:8]
     if args.trace:
         name += "-trace"
-    outdir = Path(args.out) / name
-    outdir.mkdir(parents=True, exist_ok=True)
+    outdir = Path(args.out) / (args.name or name)
+    msg = _make_outdir(outdir)
+    if msg:
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
+    from .cheader import c_header
+    top_mod = top_name(args.prefix)
     top = build_core(cfg, trace=args.trace)
-    desc = core_description(cfg, trace=args.trace, top=top)
-    text = generate_verilog(cfg, trace=args.trace, top=top)
-    (outdir / f"{TOP_NAME}.v").write_text(text)
-    (outdir / f"{TOP_NAME}.json").write_text(json.dumps(desc, indent=2, sort_keys=True) + "\n")
-    print(f"wrote {outdir / (TOP_NAME + '.v')} and {outdir / (TOP_NAME + '.json')}")
+    desc = core_description(cfg, trace=args.trace, top=top, prefix=args.prefix)
+    text = generate_verilog(cfg, trace=args.trace, top=top, prefix=args.prefix)
+    files = {f"{top_mod}.v": text, f"{top_mod}.json": json.dumps(desc, indent=2, sort_keys=True) + "\n",
+             f"{top_mod}.h": c_header(cfg, top_mod, trace=args.trace)}
+    try:
+        for fname, content in files.items():
+            (outdir / fname).write_text(content)
+    except OSError as e:
+        print(f"error: cannot write {outdir / fname}: {e.strerror or e}", file=sys.stderr)
+        return 2
+    print(f"wrote {', '.join(str(outdir / f) for f in files)}")
     return 0
 
 

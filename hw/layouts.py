@@ -29,27 +29,15 @@ from amaranth.lib import data
 
 from golden_model.config import AccelConfig, bit_length
 
+from .regmap import COMMANDS, ERROR_CODES, POLICY_CODES, REGISTERS  # noqa: F401
+
 __all__ = ["StatusLayout", "CoreLayouts", "ERROR_CODES", "REGISTERS", "COMMANDS", "POLICY_CODES",
            "field_offsets"]
 
 StatusLayout = data.StructLayout({"busy": 1, "done": 1, "error": 1, "error_code": 4})
 
-#: error_code values of the status port.
-ERROR_CODES = {
-    0: "no error",
-    1: "N out of range (N < 2 or N > n_max)",
-    2: "D out of range (D == 0 or D > d_max)",
-    3: "perplexity out of range (PERP <= 1.0 or PERP >= N)",
-    4: "unknown policy",
-    5: "START while busy (ignored, the run continues)",
-}
-
-#: configuration register addresses (cfg_addr).
-REGISTERS = {"N": 0, "D": 1, "PERP": 2, "POLICY": 3, "SEED": 4, "CMD": 7}
-#: values written to CMD.
-COMMANDS = {"START": 1, "CLEAR": 2}
-#: values of the POLICY register.
-POLICY_CODES = {"bisection": 0, "fwa": 1, "ksection": 2}
+# The control interface (registers, commands, policies, error codes) is defined in hw.regmap;
+# re-exported here for existing importers.
 
 
 def field_offsets(layout: data.StructLayout) -> dict:

@@ -7,7 +7,7 @@ e.g. ``feat__valid``, ``res__payload``):
 port            shape                                  meaning
 ==============  =====================================  ============================================
 ``cfg_we``      In(1)                                  register write strobe (one write per cycle)
-``cfg_addr``    In(4)                                  0 N, 1 D, 2 PERP, 3 POLICY, 4 SEED, 7 CMD
+``cfg_addr``    In(4)                                  register address (hw.regmap.REGISTER_TABLE)
 ``cfg_wdata``   In(32)                                 write data
 ``status``      Out(StatusLayout)                      busy, done, error, error_code (LSB first)
 ``feat``        In(stream.Signature(feature_bits))     N*D features, row-major, after START
@@ -15,32 +15,37 @@ port            shape                                  meaning
 ``trace``       Out(stream.Signature(trace layout))    only with ``trace=True``
 ==============  =====================================  ============================================
 
-Registers (written values are saturated into the register width, so out-of-range values stay
-out of range): N (reset 0), D (reset 0), PERP (reset ``perplexity_to_reg(cfg.perplexity)``),
-POLICY (reset 0 = bisection; 1 fwa, 2 ksection), SEED (reset ``cfg.seed``).  CMD: 1 = START,
-2 = CLEAR (clears error, error_code and done); other values and addresses 5, 6 are ignored.
-Registers may be written while busy; they take effect at the next START (START latches them).
+Registers, commands and error codes: the tables of `hw.regmap` (rendered in docs/hardware.md).
+The register file and the START checks below are loops over those tables.  Registers may be
+written while busy; START latches them for the run.
 
-START while idle checks, in this order: 1 N (N < 2 or N > n_max), 2 D (D == 0 or D > d_max),
-3 PERP (PERP <= 1.0 or PERP >= N), 4 POLICY (> 2).  A failing check refuses the START: the core
-stays idle with error=1 and the code, done=0, no feature is accepted and nothing is output.  An
-accepted START clears done/error, sets busy, computes the target entropy (``golden_model.timing.START_TARGET`` cycles), then accepts
-exactly N*D features.  START while busy sets error=1, code 5 and is otherwise ignored.  After the
-last result beat is accepted: busy=0, done=1.
+START while idle runs the table's checks in order (codes 1-4); a failing check refuses the START:
+the core stays idle with error=1 and the code, done=0, no feature is accepted and nothing is
+output.  An accepted START clears done/error, sets busy, computes the target entropy (``golden_model.timing.START_TARGET`` cycles),
+then accepts exactly N*D features.  START while busy sets error=1, code BUSY and is otherwise
+ignored.  After the last result beat is accepted: busy=0, done=1.
+
+ABORT while busy: the search controller, the distance engine and the lanes are wrapped in
+``ResetInserter(abort)``, so at the edge that performs the write they return to their reset
+state; the same edge sets busy=0, done=0, error=1, error_code=ABORTED and clears ``res.valid``
+(an unaccepted beat is dropped; beats are single words, so none is half-transferred).  A beat
+or feature whose handshake completes in the ABORT cycle itself transfers normally.  From the
+next cycle ``feat.ready`` is 0 until the next START's load phase.  Bound:
+``hw.regmap.ABORT_CYCLES`` = 1 cycle.  ABORT while idle is ignored.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, unsigned
+from amaranth.hdl import Module, Mux, ResetInserter, Signal, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden_model import fixed as fx
-from golden_model.config import AccelConfig, bit_length
+from golden_model.config import AccelConfig
 
 from .distance import DistanceEngine
 from .lane import Lane
-from .layouts import COMMANDS, REGISTERS, CoreLayouts, StatusLayout
+from .layouts import CoreLayouts, StatusLayout
+from .regmap import ADDR_BITS, COMMANDS, DATA_BITS, ERR, ERROR_TABLE, REGISTER_TABLE
 from .search import SearchController
 
 __all__ = ["AdapSNECore"]
@@ -73,8 +78,8 @@ class AdapSNECore(wiring.Component):
         self.layouts = CoreLayouts(cfg)
         sig = {
             "cfg_we": In(1),
-            "cfg_addr": In(4),
-            "cfg_wdata": In(32),
+            "cfg_addr": In(ADDR_BITS),
+            "cfg_wdata": In(DATA_BITS),
             "status": Out(StatusLayout),
             "feat": In(stream.Signature(unsigned(cfg.feature_bits))),
             "res": Out(stream.Signature(self.layouts.result)),
@@ -88,57 +93,48 @@ class AdapSNECore(wiring.Component):
         cfg = self.cfg
         K = cfg.lanes
 
-        # ------------------------------------------------------------ registers
-        nb = bit_length(cfg.n_max + 1)
-        db = bit_length(cfg.d_max + 1)
-        perp_sat = cfg.n_max << cfg.perp_frac
-        perp_reset = min(fx.perplexity_to_reg(cfg.perplexity, cfg), perp_sat)
-        r_n = Signal(nb)
-        r_d = Signal(db)
-        r_perp = Signal(cfg.perp_bits, init=perp_reset)
-        r_pol = Signal(2)
-        r_seed = Signal(32, init=cfg.seed)
+        # ------------------------------------------------------------ registers (hw.regmap)
+        regs = {r.name: Signal(r.width(cfg), init=r.reset(cfg), name=f"r_{r.name.lower()}")
+                for r in REGISTER_TABLE if r.access == "wo"}
+        r_n, r_d, r_perp, r_pol, r_seed = (regs[k] for k in ("N", "D", "PERP", "POLICY", "SEED"))
         run_n = Signal(cfg.count_bits)
         run_d = Signal(cfg.dim_bits)
         run_perp = Signal(cfg.perp_bits)
-        run_pol = Signal(2)
-        run_seed = Signal(32)
+        run_pol = Signal.like(r_pol)
+        run_seed = Signal.like(r_seed)
 
         wd = self.cfg_wdata
-        cmd_start = Signal()
-        cmd_clear = Signal()
+        cmd = {name: Signal(name=f"cmd_{name.lower()}") for name in COMMANDS}
         with m.If(self.cfg_we):
             with m.Switch(self.cfg_addr):
-                with m.Case(REGISTERS["N"]):
-                    m.d.sync += r_n.eq(Mux(wd > cfg.n_max, cfg.n_max + 1, wd))
-                with m.Case(REGISTERS["D"]):
-                    m.d.sync += r_d.eq(Mux(wd > cfg.d_max, cfg.d_max + 1, wd))
-                with m.Case(REGISTERS["PERP"]):
-                    m.d.sync += r_perp.eq(Mux(wd > perp_sat, perp_sat, wd))
-                with m.Case(REGISTERS["POLICY"]):
-                    m.d.sync += r_pol.eq(Mux(wd > 3, 3, wd))
-                with m.Case(REGISTERS["SEED"]):
-                    m.d.sync += r_seed.eq(wd)
-                with m.Case(REGISTERS["CMD"]):
-                    m.d.comb += [cmd_start.eq(wd == COMMANDS["START"]), cmd_clear.eq(wd == COMMANDS["CLEAR"])]
+                for r in REGISTER_TABLE:
+                    with m.Case(r.addr):
+                        if r.name in regs:
+                            sat = r.sat(cfg)
+                            # saturate (not truncate) so that an out-of-range value stays out of range
+                            m.d.sync += regs[r.name].eq(wd if sat is None else Mux(wd > sat, sat, wd))
+                        else:  # CMD: one strobe per command
+                            m.d.comb += [cmd[name].eq(wd == v) for name, v in COMMANDS.items()]
+        cmd_start, cmd_clear, cmd_abort = cmd["START"], cmd["CLEAR"], cmd["ABORT"]
 
+        # START checks: the table's check functions, first failing code wins
         st = self.status
-        code = Signal(4)
-        with m.If((r_n < 2) | (r_n > cfg.n_max)):
-            m.d.comb += code.eq(1)
-        with m.Elif((r_d == 0) | (r_d > cfg.d_max)):
-            m.d.comb += code.eq(2)
-        with m.Elif((r_perp <= (1 << cfg.perp_frac)) | (r_perp >= (r_n << cfg.perp_frac))):
-            m.d.comb += code.eq(3)
-        with m.Elif(r_pol > 2):
-            m.d.comb += code.eq(4)
+        code = Signal(len(st.error_code))
+        for e in reversed([e for e in ERROR_TABLE if e.check is not None]):
+            with m.If(e.check(regs, cfg)):
+                m.d.comb += code.eq(e.code)
+        # ABORT while busy: every submodule returns to its reset state at the next edge
+        abort = Signal()
+        m.d.comb += abort.eq(cmd_abort & st.busy)
 
         # ------------------------------------------------------------ submodules
         lanes = [Lane(cfg, l) for l in range(K)]
         for l, ln in enumerate(lanes):
-            m.submodules[f"lane{l}"] = ln
-        m.submodules.dist = eng = DistanceEngine(cfg)
-        m.submodules.ctrl = ctl = SearchController(cfg, trace=self.trace_en)
+            m.submodules[f"lane{l}"] = ResetInserter(abort)(ln)
+        eng = DistanceEngine(cfg)
+        m.submodules.dist = ResetInserter(abort)(eng)
+        ctl = SearchController(cfg, trace=self.trace_en)
+        m.submodules.ctrl = ResetInserter(abort)(ctl)
 
         m.d.comb += [eng.n.eq(run_n), eng.d.eq(run_d),
                      ctl.n.eq(run_n), ctl.policy.eq(run_pol), ctl.perp.eq(run_perp), ctl.seed.eq(run_seed)]
@@ -168,40 +164,45 @@ class AdapSNECore(wiring.Component):
             m.d.sync += self.res.valid.eq(0)
         with m.If(ctl.out_valid & out_free):
             m.d.sync += [self.res.valid.eq(1), self.res.payload.eq(ctl.out_payload)]
+        with m.If(abort):  # an unaccepted beat is dropped (the one exception to the stream rule)
+            m.d.sync += self.res.valid.eq(0)
 
         # ------------------------------------------------------------ run FSM + status
+        IDLE, TGT, TGT_WAIT, LOAD, RUN, FINISH = range(6)
+        state = Signal(range(6), name="run_state")
         with m.If(cmd_clear):
-            m.d.sync += [st.error.eq(0), st.error_code.eq(0), st.done.eq(0)]
-        with m.FSM(name="run"):
-            with m.State("IDLE"):
+            m.d.sync += [st.error.eq(0), st.error_code.eq(ERR["NONE"]), st.done.eq(0)]
+        with m.Switch(state):
+            with m.Case(IDLE):
                 with m.If(cmd_start):
                     m.d.sync += st.done.eq(0)
-                    with m.If(code != 0):
+                    with m.If(code != ERR["NONE"]):
                         m.d.sync += [st.error.eq(1), st.error_code.eq(code)]
                     with m.Else():
-                        m.d.sync += [st.busy.eq(1), st.error.eq(0), st.error_code.eq(0),
+                        m.d.sync += [st.busy.eq(1), st.error.eq(0), st.error_code.eq(ERR["NONE"]),
                                      run_n.eq(r_n), run_d.eq(r_d), run_perp.eq(r_perp),
-                                     run_pol.eq(r_pol), run_seed.eq(r_seed)]
-                        m.next = "TGT"
-            with m.State("TGT"):
+                                     run_pol.eq(r_pol), run_seed.eq(r_seed), state.eq(TGT)]
+            with m.Case(TGT):
                 m.d.comb += ctl.tgt_start.eq(1)
-                m.next = "TGT_WAIT"
-            with m.State("TGT_WAIT"):
+                m.d.sync += state.eq(TGT_WAIT)
+            with m.Case(TGT_WAIT):
                 with m.If(ctl.tgt_done):
                     m.d.comb += eng.load_start.eq(1)
-                    m.next = "LOAD"
-            with m.State("LOAD"):
+                    m.d.sync += state.eq(LOAD)
+            with m.Case(LOAD):
                 with m.If(eng.loaded):
                     m.d.comb += ctl.go.eq(1)
-                    m.next = "RUN"
-            with m.State("RUN"):
+                    m.d.sync += state.eq(RUN)
+            with m.Case(RUN):
                 with m.If(ctl.all_done):
-                    m.next = "FINISH"
-            with m.State("FINISH"):
+                    m.d.sync += state.eq(FINISH)
+            with m.Case(FINISH):
                 with m.If(~self.res.valid | self.res.ready):
-                    m.d.sync += [st.busy.eq(0), st.done.eq(1)]
-                    m.next = "IDLE"
+                    m.d.sync += [st.busy.eq(0), st.done.eq(1), state.eq(IDLE)]
         # START while busy: flag it, the run continues
         with m.If(cmd_start & st.busy):
-            m.d.sync += [st.error.eq(1), st.error_code.eq(5)]
+            m.d.sync += [st.error.eq(1), st.error_code.eq(ERR["BUSY"])]
+        with m.If(abort):
+            m.d.sync += [st.busy.eq(0), st.done.eq(0), st.error.eq(1), st.error_code.eq(ERR["ABORTED"]),
+                         state.eq(IDLE)]
         return m

@@ -27,7 +27,7 @@ from pathlib import Path
 
 os.environ["AMARANTH_USE_YOSYS"] = "builtin"
 
-from golden_model.config import AccelConfig, ConfigError, PRESETS, get_preset, parse_overrides  # noqa: E402
+from golden_model.config import DEFAULT_PRESET, AccelConfig, ConfigError, PRESETS, get_preset, parse_overrides  # noqa: E402
 
 from hw import toolcheck  # noqa: E402
 
@@ -347,7 +347,7 @@ def write_report(rep: dict, out: Path) -> tuple:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m synth.report", description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--preset", default="tiny", help=f"preset ({', '.join(PRESETS)}); default tiny")
+    ap.add_argument("--preset", default=DEFAULT_PRESET, help=f"preset ({', '.join(PRESETS)}); default {DEFAULT_PRESET}")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                     help="override an AccelConfig field (repeatable)")
     ap.add_argument("--out", default=str(DEFAULT_OUT), help="directory of the JSON/Markdown report")

@@ -11,6 +11,10 @@ points $ADAPSNE_TB_SPEC at it.  One cocotb test per scenario in the spec:
 * kind "errors": scenario (c) — error codes 1-4 (nothing accepted, nothing output, status flags,
   no hang, CLEAR clears), a valid class after CLEAR, code 5 (START while busy) during a run, which
   must still complete correctly, then CLEAR.
+* kind "abort": ABORT in the load phase, in the search phase (after some beats) and while a result
+  beat is held by back-pressure: within `abort_cycles` edges busy=0, error=1, code ABORTED, no
+  valid result/trace beat, no feature accepted afterwards; the beats received before the ABORT
+  are correct; then a normal class (values + cycles) on the same core, without reset.
 
 All waits are bounded (`with_timeout`), so a hanging core fails a test instead of the run.
 Observations (beats, cycles, status) are written to spec["out"] for tb.report.
@@ -28,7 +32,7 @@ from cocotb.triggers import FallingEdge, ReadOnly, SimTimeoutError, with_timeout
 from . import layout as lay
 from .driver import Clocking, FeatureDriver, RegisterDriver, reset
 from .monitor import StreamMonitor, ValidWatch
-from .regs import ERROR_NAMES
+from .regs import CMD_ABORT, ERR_ABORTED, ERROR_NAMES, REG_CMD
 from .scoreboard import Scoreboard
 
 _SPEC_PATH = os.environ.get("ADAPSNE_TB_SPEC")
@@ -312,6 +316,79 @@ async def run_errors(dut, sc: dict) -> None:
     bench.finish({"kind": "errors", "cases": cases_obs, "recovery": rec})
 
 
+async def run_abort(dut, sc: dict) -> None:
+    bench = Bench(dut, sc)
+    await bench.start()
+    sb, mon, clk = bench.sb, bench.mon, bench.clk
+    job, bound = sc["job"], int(sc["abort_cycles"])
+    n, d = job["n"], job["d"]
+    cases_obs = []
+    for case in sc["cases"]:
+        label = f"{sc['name']}/{case}"
+        await bench.regs.configure(n, d, job["perp_q"], job["policy_code"], job["seed"])
+        await bench.write_start()
+        base = len(mon.beats)
+        mon.expect(base + n)
+        drv = FeatureDriver(dut, clk)
+        budget = job["timeout_cycles"] * bench.period
+        try:
+            if case == "load":
+                await with_timeout(drv.send(job["features"][: (n * d) // 2]), budget, "ns")
+            else:
+                if case == "backpressure":
+                    mon.stall_prob = 1.0          # ready stays 0: the first beat is held
+                    dut.res__ready.value = 0
+                await with_timeout(drv.send(job["features"]), budget, "ns")
+                if case == "search":
+                    mon.expect(base + 2)
+                    await with_timeout(mon.done.wait(), budget, "ns")
+                else:
+                    ok, _, _ = await bench.wait_status(lambda s: int(dut.res__valid.value) == 1, job["timeout_cycles"])
+                    if not ok:
+                        sb.error("no result beat became valid", run=label)
+                    await clk.cycles(3)
+        except SimTimeoutError:
+            sb.error(f"hang before the ABORT ({case})", run=label)
+            break
+        await FallingEdge(dut.clk)
+        got_before = len(mon.beats) - base
+        viol_before = len(mon.violations)
+        abort_edge = clk.cycle_of_next_edge()
+        await bench.regs.write(REG_CMD, CMD_ABORT)
+        ok, waited, st = await bench.wait_status(
+            lambda s: s["busy"] == 0 and s["error_code"] == ERR_ABORTED and int(dut.res__valid.value) == 0
+            and int(dut.feat__ready.value) == 0
+            and ("trace__payload" not in SPEC["ports"] or int(dut.trace__valid.value) == 0),
+            4 * bound + 8)
+        latency = waited + 1          # edges after the one that performed the write, counting it
+        if not ok or latency > bound:
+            sb.error(f"not idle within {bound} edges of ABORT (edge {abort_edge}): waited {waited} cycles, "
+                     f"status {_fmt_status(st)}", run=label)
+        elif st["error"] != 1 or st["done"] != 0:
+            sb.error(f"status after ABORT: {_fmt_status(st)} (expected error=1 done=0)", run=label)
+        if case == "backpressure":
+            mon.stall_prob = 0.0
+            dut.res__ready.value = 1
+        taken = await drv.offer_and_expect_refusal(job["features"], sc["watch_cycles"])
+        if taken:
+            sb.error(f"{taken} features accepted after ABORT", run=label)
+        if len(mon.beats) - base != got_before:
+            sb.error(f"{len(mon.beats) - base - got_before} result beats after ABORT", run=label)
+        for k, b in enumerate(mon.beats[base:base + got_before]):
+            sb.check_beat(k, b.value, job["expected"][k], run=label)
+        if case == "search" and got_before < 2:
+            sb.error(f"only {got_before} beats before the ABORT in the search phase", run=label)
+        # the one allowed stream-rule exception: a held beat dropped by ABORT
+        drops = [v for v in mon.violations[viol_before:] if v.startswith("valid dropped")]
+        mon.violations[viol_before:] = [v for v in mon.violations[viol_before:] if v not in drops]
+        if case == "backpressure" and not drops:
+            sb.error("no held beat was pending at the ABORT (back-pressure case not exercised)", run=label)
+        cases_obs.append({"case": case, "abort_edge": abort_edge, "latency": latency if ok else None,
+                          "beats_before": got_before, "dropped_held_beat": bool(drops), "status": st})
+    rec = await bench.run_job(sc["recovery"], 0.0, 1, True, f"{sc['name']}/after-abort")
+    bench.finish({"kind": "abort", "cases": cases_obs, "recovery": rec})
+
+
 @cocotb.test()
 @cocotb.parametrize(scenario=[cocotb.Param(n, name=n) for n in SCENARIOS] or ["<no spec>"])
 async def scenario(dut, scenario: str):
@@ -323,5 +400,7 @@ async def scenario(dut, scenario: str):
         await run_classes(dut, sc)
     elif sc["kind"] == "errors":
         await run_errors(dut, sc)
+    elif sc["kind"] == "abort":
+        await run_abort(dut, sc)
     else:
         raise ValueError(f"unknown scenario kind {sc['kind']!r}")

@@ -100,7 +100,8 @@ def classes_scenario(name: str, jobs: list, feat_gap: float = 0.0, res_stall: fl
 
 
 def errors_scenario(name: str, cfg: AccelConfig, recovery_job: dict, busy_job: dict | None = None) -> dict:
-    """Error codes 1-5: bad N, D, perplexity, policy (both sides of each range where one exists),
+    """Error codes 1-5: bad N, D, perplexity (1 and one LSB above fixed.perp_reg_max), policy (both
+    sides of each range where one exists),
     START while busy; `recovery_job` is run after CLEAR to show the core is usable again."""
     n_ok, d_ok = recovery_job["n"], recovery_job["d"]
     one = 1 << cfg.perp_frac
@@ -110,7 +111,7 @@ def errors_scenario(name: str, cfg: AccelConfig, recovery_job: dict, busy_job: d
         {"code": 2, "what": "D=0", "d": 0},
         {"code": 2, "what": f"D=d_max+1={cfg.d_max + 1}", "d": cfg.d_max + 1},
         {"code": 3, "what": "Perp=1", "perp_q": one},
-        {"code": 3, "what": f"Perp=N={n_ok}", "perp_q": n_ok * one},
+        {"code": 3, "what": f"Perp=(N-1)/2+1LSB (N={n_ok})", "perp_q": fx.perp_reg_max(n_ok, cfg) + 1},
         {"code": 4, "what": "policy=3", "policy_code": 3},
         {"code": 4, "what": "policy=15", "policy_code": 15},
     ]
@@ -121,6 +122,14 @@ def errors_scenario(name: str, cfg: AccelConfig, recovery_job: dict, busy_job: d
         c.setdefault("policy_code", recovery_job["policy_code"])
     return {"name": name, "kind": "errors", "cases": cases, "recovery": recovery_job,
             "busy": busy_job or recovery_job, "watch_cycles": 64}
+
+
+def abort_scenario(name: str, job: dict, recovery_job: dict, watch_cycles: int = 32) -> dict:
+    """ABORT in the load phase, in the search phase and under output back-pressure (each on
+    `job`), then `recovery_job` on the same core (values + cycles)."""
+    from .regs import ABORT_CYCLES
+    return {"name": name, "kind": "abort", "job": job, "recovery": recovery_job, "abort_cycles": ABORT_CYCLES,
+            "cases": ["load", "search", "backpressure"], "watch_cycles": watch_cycles}
 
 
 def corrupt(job: dict, h_lsb_beat: int | None = None, cycle_beat: int | None = None) -> dict:

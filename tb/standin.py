@@ -6,9 +6,9 @@ real accelerator, and it stays in the test suite as a self-test of the testbench
 
 Behaviour ("row-sum core"):
 
-* Register interface and status/error semantics as the real core (docs/verification.md):
-  registers 0 N, 1 D, 2 PERP, 3 POLICY, 4 SEED, 7 CMD (1 START, 2 CLEAR); error codes 1 N out of
-  range, 2 D out of range, 3 perplexity out of range, 4 unknown policy, 5 START while busy.
+* Register interface and status/error semantics as the real core (docs/verification.md): the
+  addresses, commands, START checks and error codes of `hw.regmap` (registers stored unsaturated,
+  32 bits wide; ABORT while busy returns to idle at the next edge with error ABORTED).
 * After START it accepts exactly N*D features (row-major) and sums each row.
 * `latency` cycles after the last feature it emits one result beat per point in order, using the
   real core's ResultLayout field names: index = i, h = row sum, u = row sum - 100 (signed),
@@ -29,10 +29,12 @@ from amaranth.lib.wiring import In, Out
 
 from golden_model.config import AccelConfig
 
-from .regs import (CMD_CLEAR, CMD_START, ERR_BUSY, ERR_D_RANGE as ERR_D, ERR_N_RANGE as ERR_N,  # noqa: E402
-                   ERR_PERP_RANGE as ERR_PERP, ERR_POLICY, REG_CMD, REG_D, REG_N, REG_PERP, REG_POLICY, REG_SEED)
+from hw.regmap import ERROR_TABLE
 
-StatusLayout = data.StructLayout({"busy": 1, "done": 1, "error": 1, "error_code": 4})
+from .regs import (CMD_ABORT, CMD_CLEAR, CMD_START, ERR_ABORTED, ERR_BUSY, REG_CMD, REG_D, REG_N, REG_PERP,
+                   REG_POLICY, REG_SEED)
+
+from hw.layouts import StatusLayout  # noqa: E402  (the real core's layout)
 
 
 def standin_result_layout(cfg: AccelConfig) -> data.StructLayout:
@@ -104,6 +106,7 @@ class StandinCore(wiring.Component):
 
         start = Signal()
         clear = Signal()
+        abort = Signal()
         with m.If(self.cfg_we):
             with m.Switch(self.cfg_addr):
                 with m.Case(REG_N):
@@ -117,9 +120,14 @@ class StandinCore(wiring.Component):
                 with m.Case(REG_SEED):
                     m.d.sync += seed_reg.eq(self.cfg_wdata)
                 with m.Case(REG_CMD):
-                    m.d.comb += [start.eq(self.cfg_wdata == CMD_START), clear.eq(self.cfg_wdata == CMD_CLEAR)]
+                    m.d.comb += [start.eq(self.cfg_wdata == CMD_START), clear.eq(self.cfg_wdata == CMD_CLEAR),
+                                 abort.eq((self.cfg_wdata == CMD_ABORT) & busy)]
 
-        one = 1 << cfg.perp_frac
+        regs = {"N": n_reg, "D": d_reg, "PERP": perp_reg, "POLICY": pol_reg}
+        code = Signal(4)
+        for e in reversed([e for e in ERROR_TABLE if e.check is not None]):  # first failing check wins
+            with m.If(e.check(regs, cfg)):
+                m.d.comb += code.eq(e.code)
         with m.If(clear):
             m.d.sync += [err.eq(0), err_code.eq(0), done.eq(0)]
 
@@ -134,14 +142,8 @@ class StandinCore(wiring.Component):
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(start):
-                    with m.If((n_reg < 2) | (n_reg > cfg.n_max)):
-                        m.d.sync += [err.eq(1), err_code.eq(ERR_N)]
-                    with m.Elif((d_reg < 1) | (d_reg > cfg.d_max)):
-                        m.d.sync += [err.eq(1), err_code.eq(ERR_D)]
-                    with m.Elif((perp_reg <= one) | (perp_reg >= (n_reg << cfg.perp_frac))):
-                        m.d.sync += [err.eq(1), err_code.eq(ERR_PERP)]
-                    with m.Elif(pol_reg > 2):
-                        m.d.sync += [err.eq(1), err_code.eq(ERR_POLICY)]
+                    with m.If(code != 0):
+                        m.d.sync += [err.eq(1), err_code.eq(code)]
                     with m.Else():
                         m.d.sync += [busy.eq(1), done.eq(0), row.eq(0), col.eq(0), acc.eq(0), out_i.eq(0)]
                         m.next = "LOAD"
@@ -156,11 +158,15 @@ class StandinCore(wiring.Component):
                             m.next = "WAIT"
                     with m.Else():
                         m.d.sync += [col.eq(col + 1), acc.eq(acc + self.feat.payload)]
+                with m.If(abort):
+                    m.next = "IDLE"
             with m.State("WAIT"):
                 with m.If(cnt == 0):
                     m.next = "OUT"
                 with m.Else():
                     m.d.sync += cnt.eq(cnt - 1)
+                with m.If(abort):
+                    m.next = "IDLE"
             with m.State("OUT"):
                 m.d.comb += self.res.valid.eq(1)
                 with m.If(self.res.ready):
@@ -168,9 +174,13 @@ class StandinCore(wiring.Component):
                     with m.If(out_i == n_reg - 1):
                         m.d.sync += [busy.eq(0), done.eq(1)]
                         m.next = "IDLE"
+                with m.If(abort):
+                    m.next = "IDLE"
         # START while busy: flag it, keep running
         with m.If(start & busy):
             m.d.sync += [err.eq(1), err_code.eq(ERR_BUSY)]
+        with m.If(abort):
+            m.d.sync += [busy.eq(0), done.eq(0), err.eq(1), err_code.eq(ERR_ABORTED)]
         return m
 
 

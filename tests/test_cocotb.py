@@ -9,7 +9,8 @@ parsed and turned into a pytest pass/fail with the scoreboard's mismatch report.
   hang that the bounded waits must turn into a failure.
 * Real core (hw/top.py): presets tiny and small x the three policies (scenarios (a) clean run with
   values + cycles, (b) input gaps + output back-pressure, (c) error codes 1-5, (d) classes back to
-  back incl. corner cases), a digits subset on `tiny`, a wrong-reference test, and (slow) every
+  back incl. corner cases), ABORT (load, search, back-pressure, then a normal class) on `tiny`,
+  a digits subset on `tiny`, a wrong-reference test, and (slow) every
   digits training point on the `digits` preset for each policy.
 
 Waveforms: `pytest --waves ...` or ADAPSNE_WAVES=1.  See docs/verification.md.
@@ -23,6 +24,7 @@ import numpy as np
 import pytest
 
 from golden_model.config import get_preset
+from hw.regmap import ABORT_CYCLES
 from tb import reference as ref
 from tb import runner, toolchain
 from tb.data import digits_classes, synthetic_class
@@ -146,8 +148,9 @@ def _synthetic_jobs(cfg, policy: str, perplexity: float, trace: bool) -> dict:
         "other": job(synthetic_class(cfg.n_max // 2, max(1, cfg.d_max // 2), cfg, seed=12), perplexity, "other-seed",
                      seed=cfg.seed + 7),
         "full": job(synthetic_class(cfg.n_max, cfg.d_max, cfg, seed=13), perplexity, "n_max-x-d_max"),
-        "two": job(np.array([[0], [cfg.feature_max]]), 1.5, "N2-D1"),
-        "dup": job(np.tile(synthetic_class(1, d_main, cfg, seed=14), (6, 1)), 3.0, "identical-points"),
+        # the smallest class with a valid perplexity: N = 4 at the cap (N-1)/2 (fixed.perplexity_max)
+        "four": job(np.array([[0], [cfg.feature_max], [0], [cfg.feature_max]]), 1.5, "N4-D1-at-cap"),
+        "dup": job(np.tile(synthetic_class(1, d_main, cfg, seed=14), (6, 1)), 2.5, "identical-points"),
     }
 
 
@@ -165,11 +168,30 @@ def test_core_scenarios(preset, policy, request):
         ref.classes_scenario("b_gaps_backpressure", [jobs["main"], jobs["other"]], feat_gap=0.25, res_stall=0.5,
                              rng_seed=17),
         ref.errors_scenario("c_errors", cfg, jobs["main"]),
-        ref.classes_scenario("d_back_to_back", [jobs["two"], jobs["dup"], jobs["full"], jobs["other"]]),
+        ref.classes_scenario("d_back_to_back", [jobs["four"], jobs["dup"], jobs["full"], jobs["other"]]),
     ]}
     res = runner.run(model, spec, name=_name(request))
     res.raise_on_failure()
     assert res.observations["a_clean"]["jobs"][0]["expected_rel_cycles"] is not None
+
+
+@needs_core
+@pytest.mark.parametrize("policy", ["fwa"])
+@pytest.mark.parametrize("preset", ["tiny"])
+def test_core_abort(preset, policy, request):
+    """ABORT mid-load, mid-search (after 2 beats) and with a result beat held by back-pressure:
+    idle within hw.regmap.ABORT_CYCLES, nothing accepted or output afterwards, earlier beats
+    correct; then a class on the same core equals the golden model (values + cycles)."""
+    cfg = get_preset(preset)
+    model = _core_model(preset)
+    jobs = _synthetic_jobs(cfg, policy, cfg.perplexity, trace=model.has_trace)
+    spec = {"scenarios": [ref.abort_scenario("abort", jobs["main"], jobs["other"])]}
+    res = runner.run(model, spec, name=_name(request))
+    res.raise_on_failure()
+    obs = res.observations["abort"]
+    assert [c["case"] for c in obs["cases"]] == ["load", "search", "backpressure"]
+    assert all(c["latency"] is not None and c["latency"] <= ABORT_CYCLES for c in obs["cases"])
+    assert obs["cases"][2]["dropped_held_beat"] and obs["cases"][1]["beats_before"] >= 2
 
 
 @needs_core

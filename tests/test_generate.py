@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from golden_model.config import PRESETS
+from golden_model import fixed as fx
+from golden_model.config import DEFAULT_PRESET, PRESETS
+from hw import regmap
 from hw import generate as gen
 from hw.blocks import synthesis_blocks
 from hw.lint import WAIVERS, lint_file
@@ -23,8 +27,61 @@ def test_help_lists_presets_and_parameters():
     assert p.returncode == 0
     for name in PRESETS:
         assert name in p.stdout
-    for field in ("lanes", "n_max", "exp_table_bits", "fwa_fireworks", "--set", "--trace", "--out"):
-        assert field in p.stdout
+    for field in ("lanes", "n_max", "exp_table_bits", "fwa_fireworks", "--set", "--trace", "--out", "--name",
+                  "--prefix", "OUT/<preset>/", "OUT/<preset>-<hash>/", f"default {DEFAULT_PRESET}"):
+        assert field in " ".join(p.stdout.split())
+
+
+@pytest.mark.parametrize("make_out, message", [
+    (lambda d: (d / "afile").write_text("mine") and d / "afile", "is not a directory"),
+    (lambda d: Path("/proc/adapsne-x"), "error: --out: cannot create /proc/adapsne-x/tiny"),
+])
+def test_unusable_out_exits_2_without_traceback(make_out, message, tmp_path):
+    out = make_out(tmp_path)
+    p = _run_cli("--preset", "tiny", "--out", str(out))
+    assert p.returncode == 2, p.stderr
+    assert "Traceback" not in p.stderr and message in p.stderr and p.stderr.count("\n") == 1
+    if out.is_file():
+        assert out.read_text() == "mine"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--prefix", "1x_"], "error: --prefix '1x_' is not a Verilog/C identifier prefix"),
+    (["--prefix", "a-b"], "error: --prefix 'a-b' is not a Verilog/C identifier prefix"),
+    (["--name", "../up"], "error: --name '../up' must be one folder name"),
+])
+def test_bad_prefix_or_name_exit_2(args, message, tmp_path, capsys):
+    assert gen.main(["--preset", "tiny", "--out", str(tmp_path), *args]) == 2
+    assert capsys.readouterr().err.startswith(message)
+    assert not any(tmp_path.iterdir())
+
+
+def test_one_default_preset_everywhere():
+    from golden_model import cli
+    assert cli.DEFAULT_PRESET is DEFAULT_PRESET
+    for mod in ("golden_model.cli", "synth.report"):
+        p = subprocess.run([sys.executable, "-m", mod, *(["select"] if mod == "golden_model.cli" else []), "--help"],
+                           capture_output=True, text=True)
+        assert f"default {DEFAULT_PRESET}" in " ".join(p.stdout.split()), mod
+
+
+def _modules(text):
+    return set(re.findall(r"^\s*module\s+\\?(\S+?)[\s(]", text, re.M))
+
+
+def test_prefixes_give_disjoint_module_names(tmp_path):
+    """Two configurations with different prefixes can live in one design; --name picks the folder."""
+    assert gen.main(["--preset", "tiny", "--out", str(tmp_path), "--prefix", "cfga_", "--name", "a"]) == 0
+    assert gen.main(["--preset", "tiny", "--set", "lanes=3", "--out", str(tmp_path), "--prefix", "cfgb_",
+                     "--name", "b"]) == 0
+    va = (tmp_path / "a" / "cfga_adapsne_core.v").read_text()
+    vb = (tmp_path / "b" / "cfgb_adapsne_core.v").read_text()
+    ma, mb = _modules(va), _modules(vb)
+    assert "cfga_adapsne_core" in ma and "cfgb_adapsne_core" in mb and len(ma) > 5
+    assert all(m.startswith("cfga_") for m in ma) and all(m.startswith("cfgb_") for m in mb)
+    assert not ma & mb
+    assert "#define CFGB_ADAPSNE_CORE_LANES 3u" in (tmp_path / "b" / "cfgb_adapsne_core.h").read_text()
+    assert json.loads((tmp_path / "a" / "cfga_adapsne_core.json").read_text())["hw"]["top"] == "cfga_adapsne_core"
 
 
 @pytest.mark.parametrize("args, message", [
@@ -37,7 +94,7 @@ def test_help_lists_presets_and_parameters():
     (["--set", "exp_table_bits=12"], "error: exp_table_bits=12 must not exceed t_frac=10"),
 ])
 def test_bad_parameters_exit_2_one_line(args, message, tmp_path, capsys):
-    assert gen.main([*args, "--out", str(tmp_path)]) == 2
+    assert gen.main(["--preset", "tiny", *args, "--out", str(tmp_path)]) == 2  # a later --preset wins
     err = capsys.readouterr().err
     assert err.startswith(message)
     assert err.count("\n") == 1
@@ -94,6 +151,21 @@ def test_tiny_deterministic_and_lint_clean(tmp_path):
     assert list(ports["status"]["fields"]) == ["busy", "done", "error", "error_code"]
     assert ports["status"]["fields"]["error_code"] == [3, 4, False]
     assert set(ports["res__payload"]["fields"]) == {"index", "u", "h", "passes", "converged"}
+    # clock and reset as Amaranth emits them: one clock edge, synchronous active-high reset
+    assert re.search(r"^\s*input clk;", text, re.M) and re.search(r"^\s*input rst;", text, re.M)
+    assert "posedge rst" not in text and "negedge rst" not in text and "negedge clk" not in text
+    assert ports["clk"] == {"flow": "In", "width": 1, "signed": False, "role": "clock", "edge": "rising"}
+    assert ports["rst"]["polarity"] == "active high" and ports["rst"]["synchronous"] is True
+    cfg = PRESETS["tiny"]
+    regs = desc["hw"]["registers"]
+    assert regs["PERP"]["reset"] == fx.perplexity_to_reg(cfg.perplexity, cfg) and regs["SEED"]["reset"] == cfg.seed
+    assert regs["N"] == {"addr": 0, "width": 6, "reset": 0, "access": "wo", "saturate_to": cfg.n_max + 1,
+                         "meaning": regmap.register("N").meaning, "scaling": "points",
+                         "saturation": regmap.register("N").saturation_doc}
+    assert regs["PERP"]["scaling"] == "perplexity x 2^perp_frac (UQ.perp_frac)"
+    assert desc["hw"]["commands"]["ABORT"]["value"] == regmap.COMMANDS["ABORT"]
+    assert desc["hw"]["error_codes"]["3"]["name"] == "PERP_RANGE"
+    assert (v1.parent / "adapsne_core.h").is_file()
     r = lint_file(v1)
     assert r.ok, r.output[:3000]
 

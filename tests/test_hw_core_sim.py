@@ -68,10 +68,11 @@ def test_digits_subset_all_policies(policy):
 
 
 def test_fewer_points_than_lanes_fwa():
-    X = _random_class(3, 2, seed=5, hi=16)
-    perp_q = fx.perplexity_to_reg(1.5, TINY)
-    run = run_class(TINY, X, perp_q, "fwa")
-    _check(run, X, perp_q, "fwa", TINY)
+    cfg = TINY.with_overrides(lanes=8)  # N <= 3 has no valid perplexity (fixed.perplexity_max)
+    X = _random_class(5, 2, seed=5, hi=16)
+    perp_q = fx.perplexity_to_reg(2.0, cfg)
+    run = run_class(cfg, X, perp_q, "fwa")
+    _check(run, X, perp_q, "fwa", cfg)
 
 
 VARIANTS = {
@@ -96,10 +97,10 @@ def test_variant_configs(name):
 
 @pytest.mark.parametrize("policy, X, perp", [
     # D_ij = dist_max (all-0 vs all-255 over d_max features): the widest distances and u_lo
-    ("fwa", np.array([[0] * 16, [255] * 16, [255] * 15 + [0]]), 2.0),
-    # N = 2: Z = 1.0 exactly, H = 0 for every candidate, never converges, stops on the bracket
-    ("ksection", np.array([[3, 9], [200, 1]]), 1.5),
-], ids=["dist-max-fwa", "n2-ksection"])
+    ("fwa", np.array([[0] * 16, [255] * 16, [255] * 15 + [0], [0] * 15 + [255]]), 1.5),
+    # N = 4, two pairs of identical points: D_ij = 0 terms, perplexity at the cap (N-1)/2
+    ("ksection", np.array([[3, 9], [200, 1], [3, 9], [200, 1]]), 1.5),
+], ids=["dist-max-fwa", "n4-pairs-ksection"])
 def test_extreme_rows(policy, X, perp):
     perp_q = fx.perplexity_to_reg(perp, TINY)
     run = run_class(TINY, X, perp_q, policy)
@@ -124,7 +125,7 @@ def test_backpressure_and_trace():
 
 def test_trace_timing_bisection():
     X = _random_class(4, 2, seed=9)
-    perp_q = fx.perplexity_to_reg(2.0, TINY)
+    perp_q = fx.perplexity_to_reg(1.5, TINY)
     run = run_class(TINY, X, perp_q, "bisection", trace=True)
     ref = _check(run, X, perp_q, "bisection", TINY)
     s = sch.schedule(TINY, 4, 2, "bisection", ref)
@@ -145,8 +146,8 @@ def test_error_codes_no_hang_and_recovery():
     cfg = TINY
     dut = AdapSNECore(cfg)
     log = []
-    X = _random_class(3, 2, seed=1)
-    perp_ok = fx.perplexity_to_reg(2.0, cfg)
+    X = _random_class(5, 2, seed=1)
+    perp_ok = fx.perplexity_to_reg(2.0, cfg)  # the cap (N-1)/2 of N = 5
 
     async def start_expect(ctx, regs, code):
         for a, v in regs.items():
@@ -168,10 +169,10 @@ def test_error_codes_no_hang_and_recovery():
         await start_expect(ctx, {"N": 1, "D": 2, "PERP": perp_ok, "POLICY": 0}, 1)
         await start_expect(ctx, {"N": cfg.n_max + 1}, 1)
         await start_expect(ctx, {"N": 0xFFFFFFFF}, 1)
-        await start_expect(ctx, {"N": 3, "D": 0}, 2)
+        await start_expect(ctx, {"N": 5, "D": 0}, 2)
         await start_expect(ctx, {"D": cfg.d_max + 1}, 2)
         await start_expect(ctx, {"D": 2, "PERP": 1 << cfg.perp_frac}, 3)
-        await start_expect(ctx, {"PERP": 3 << cfg.perp_frac}, 3)        # Perp >= N
+        await start_expect(ctx, {"PERP": fx.perp_reg_max(5, cfg) + 1}, 3)  # Perp > (N-1)/2
         await start_expect(ctx, {"PERP": 0xFFFFFFFF}, 3)
         await start_expect(ctx, {"PERP": perp_ok, "POLICY": 3}, 4)
         await start_expect(ctx, {"POLICY": 7}, 4)
