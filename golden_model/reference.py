@@ -278,6 +278,8 @@ def point_rng(seed, point_index: int) -> np.random.Generator:
 
 
 def _bisection_rows(S, lo, hi, target, cfg, tol, best, passes):
+    """Bisection of every row (see :func:`search_bisection`); updates `best`, `passes`, `lo`,
+    `hi` in place and returns the evaluations per pass."""
     act = np.arange(S.shape[0])
     while act.size:
         mid = 0.5 * (lo[act] + hi[act])
@@ -292,6 +294,8 @@ def _bisection_rows(S, lo, hi, target, cfg, tol, best, passes):
 
 
 def _ksection_rows(S, lo, hi, target, cfg, tol, best, passes):
+    """K-section of every row (see :func:`search_ksection`); same contract as
+    :func:`_bisection_rows`."""
     K = cfg.lanes
     act = np.arange(S.shape[0])
     while act.size:
@@ -406,6 +410,7 @@ def _search_rows(S: np.ndarray, lo: np.ndarray, perplexity: float, policy: str, 
 
 
 def _search_one(d_row, perplexity, policy, cfg, tol, point_index=0, seed=None) -> SearchResult:
+    """One row through :func:`_search_rows` (a stack of one)."""
     d = np.asarray(d_row, dtype=np.float64)
     S = (d - d.min())[None, :]
     lo = np.array([search_bracket(d, cfg)[0]])
@@ -466,9 +471,12 @@ def search_fwa(d_row: np.ndarray, perplexity: float, cfg: AccelConfig, tol: floa
       monotonically in float64, so the root stays inside it;
     * the population is the ``n = cfg.fwa_fireworks`` best *distinct* candidates ever evaluated,
       ranked by fitness ``E = |H - log2 Perp|`` (ties: smaller u first) -- elitist selection;
-    * amplitude of the firework of rank r: ``A_r = min(R - L, FWA_FLOAT_AMP_COVER * E_r / s)``
-      with ``s = |H(L) - H(R)| / (R - L)`` the bracket's secant slope, i.e. a multiple of the
-      firework's estimated distance to the root (``R - L`` while an end is unevaluated);
+    * amplitude of the firework of rank r: ``A_r = min(R - L, c * E_r / s)`` with
+      ``s = |H(L) - H(R)| / (R - L)`` the bracket's secant slope, i.e. ``c`` times the firework's
+      estimated distance to the root (``R - L`` while an end is unevaluated);
+    * amplitude adaptation: ``c`` starts at ``FWA_FLOAT_AMP_COVER``; after a spark pass that left
+      the bracket wider than ``FWA_FLOAT_MIN_SHRINK`` times its previous width it is multiplied by
+      ``FWA_FLOAT_GAIN_UP``, otherwise by ``FWA_FLOAT_GAIN_DOWN`` (not below the cover factor);
     * the firework of rank r emits ``cfg.fwa_spark_lanes[r]`` sparks ``f_r + A_r U``,
       ``U ~ U[-1, 1)``, and ``cfg.fwa_gauss_sparks`` Gaussian sparks ``f_0 + A_0 N(0, 1)``;
     * every spark is mirrored once at the end of ``[L, R]`` it crossed, then clamped into it;
