@@ -39,6 +39,17 @@ MACHINE_EPSILON = np.finfo(np.float64).eps
 # Stream tag mixed into the seed of the outer (perplexity) FWA so that it never shares a random
 # stream with a per-point sigma search (those use [seed, point_index]).
 _OUTER_STREAM = 0x6F75746572  # "outer"
+# Amplitude control of the float FWA sigma search (:func:`search_fwa`; our own choices, not the
+# paper's; docs/algorithm.md section 3).  The hardware's fixed-point FWA does not use them.
+#: Initial and smallest amplitude coefficient: a firework's amplitude is this multiple of its
+#: estimated distance to the root (> 1: the sparks still cover the root when the estimate is short).
+FWA_FLOAT_AMP_COVER = 2.0
+#: A spark pass *stalls* when the sign bracket keeps more than this fraction of its width.
+FWA_FLOAT_MIN_SHRINK = 0.5
+#: The coefficient is multiplied by this after a stalled pass (the estimate was too short) ...
+FWA_FLOAT_GAIN_UP = 4.0
+#: ... and by this (not below FWA_FLOAT_AMP_COVER) after a pass that shrank the bracket enough.
+FWA_FLOAT_GAIN_DOWN = 0.5
 
 
 # --------------------------------------------------------------------------------------------
@@ -204,25 +215,210 @@ def _target_bits(perplexity: float) -> float:
     return math.log2(float(perplexity))
 
 
-class _Best:
-    """Best-ever candidate (lowest fitness; ties keep the earlier one)."""
+class _BestRows:
+    """Best-ever candidate of each row (lowest fitness; ties keep the earlier pass, then the lower
+    lane, because ``argmin`` returns the first minimum and only a strictly lower E replaces)."""
 
-    def __init__(self) -> None:
-        self.u = float("nan")
-        self.H = float("nan")
-        self.E = float("inf")
+    def __init__(self, R: int) -> None:
+        self.u = np.full(R, np.nan)
+        self.H = np.full(R, np.nan)
+        self.E = np.full(R, np.inf)
 
-    def offer(self, us: np.ndarray, Hs: np.ndarray, Es: np.ndarray) -> bool:
-        i = int(np.argmin(Es))  # argmin returns the first minimum: lane order breaks ties
-        if Es[i] < self.E:
-            self.u, self.H, self.E = float(us[i]), float(Hs[i]), float(Es[i])
-            return True
-        return False
+    def offer(self, rows: np.ndarray, us: np.ndarray, Hs: np.ndarray, Es: np.ndarray) -> np.ndarray:
+        """Offer one pass's candidates ``us`` (len(rows), K); True where the row's best improved."""
+        i = np.argmin(Es, axis=1)
+        k = np.arange(rows.size)
+        e = Es[k, i]
+        better = e < self.E[rows]
+        r = rows[better]
+        self.u[r], self.H[r], self.E[r] = us[k, i][better], Hs[k, i][better], e[better]
+        return better
 
 
-def _result(best: _Best, passes: int, evals: int, tol: float, target: float) -> SearchResult:
-    return SearchResult(u=best.u, beta=(2.0 ** best.u) * LN2, H=best.H, passes=passes,
-                        evaluations=evals, converged=bool(best.E <= tol), target=target)
+#: Chunk size of :func:`_entropy_rows`: rows per chunk such that rows * K * (N-1) stays below
+#: about 2M doubles (memory, not arithmetic: every row is computed the same way in any chunk).
+_BATCH_ELEMS = 1 << 21
+
+
+def _entropy_rows(S: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Entropy (bits) of every row of shifted distances ``S`` (R, M) at that row's K precisions
+    ``B`` (R, K): one pass over each row serves its K candidates (the K lanes).  Same operations
+    as :func:`row_entropy_bits`."""
+    R, M = S.shape
+    K = B.shape[1]
+    out = np.empty((R, K))
+    step = max(1, _BATCH_ELEMS // max(1, K * M))
+    for a in range(0, R, step):
+        t = B[a:a + step, :, None] * S[a:a + step, None, :]
+        w = np.exp2(-t)
+        Z = w.sum(axis=2)
+        T = (t * w).sum(axis=2)
+        out[a:a + step] = np.log2(Z) + T / Z
+    return out
+
+
+def _kgrid(lo, hi, k: int) -> np.ndarray:
+    """K equally spaced interior points ``lo + (hi - lo) (l + 1) / (K + 1)`` (per row when `lo`,
+    `hi` are arrays of shape (R,): result (R, K))."""
+    frac = np.arange(1, k + 1, dtype=np.float64) / (k + 1)
+    lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+    return lo[..., None] + (hi - lo)[..., None] * frac
+
+
+def _reflect(x: np.ndarray, lo, hi) -> np.ndarray:
+    """Boundary mapping: mirror once at the end that was crossed, then clamp (the clamp only acts
+    when the overshoot exceeds the bracket width)."""
+    x = np.where(x < lo, 2.0 * lo - x, np.where(x > hi, 2.0 * hi - x, x))
+    return np.clip(x, lo, hi)
+
+
+def point_rng(seed, point_index: int) -> np.random.Generator:
+    """Random stream of the FWA search of one point: ``default_rng([seed, point_index])``."""
+    return np.random.default_rng([int(seed), int(point_index)])
+
+
+def _bisection_rows(S, lo, hi, target, cfg, tol, best, passes):
+    """Bisection of every row (see :func:`search_bisection`); updates `best`, `passes`, `lo`,
+    `hi` in place and returns the evaluations per pass."""
+    act = np.arange(S.shape[0])
+    while act.size:
+        mid = 0.5 * (lo[act] + hi[act])
+        Hs = _entropy_rows(S[act], 2.0 ** mid[:, None])
+        passes[act] += 1
+        best.offer(act, mid[:, None], Hs, np.abs(Hs - target))
+        up = Hs[:, 0] > target  # too flat: b too small
+        lo[act[up]] = mid[up]
+        hi[act[~up]] = mid[~up]
+        act = act[(best.E[act] > tol) & (passes[act] < cfg.max_passes)]
+    return 1
+
+
+def _ksection_rows(S, lo, hi, target, cfg, tol, best, passes):
+    """K-section of every row (see :func:`search_ksection`); same contract as
+    :func:`_bisection_rows`."""
+    K = cfg.lanes
+    act = np.arange(S.shape[0])
+    while act.size:
+        us = _kgrid(lo[act], hi[act], K)
+        Hs = _entropy_rows(S[act], 2.0 ** us)
+        passes[act] += 1
+        best.offer(act, us, Hs, np.abs(Hs - target))
+        below = Hs <= target
+        f = np.where(below.any(axis=1), np.argmax(below, axis=1), K)  # first crossing, lane order
+        k = np.arange(act.size)
+        new_lo = np.where(f > 0, us[k, np.maximum(f - 1, 0)], lo[act])
+        new_hi = np.where(f < K, us[k, np.minimum(f, K - 1)], hi[act])
+        lo[act], hi[act] = new_lo, new_hi
+        act = act[(best.E[act] > tol) & (passes[act] < cfg.max_passes)]
+    return K
+
+
+def _fwa_rows(S, lo, hi, target, cfg, tol, best, passes, rngs):
+    """Float FWA over the rows of `S` (see :func:`search_fwa`); `rngs[i]` is row i's stream."""
+    K = cfg.lanes
+    n = cfg.fwa_fireworks
+    lane_rank = np.repeat(np.arange(n), cfg.fwa_spark_lanes)  # firework rank feeding each lane
+    n_gauss = cfg.fwa_gauss_sparks
+    R = S.shape[0]
+    # Sign bracket [L, Rt]: the largest u seen with H > target and the smallest with H <= target
+    # (H falls monotonically in u), and H there (NaN while an end is the unevaluated range end).
+    L, Rt = lo, hi
+    HL = np.full(R, np.nan)
+    HR = np.full(R, np.nan)
+    pop_u = np.empty((R, 0))
+    pop_E = np.empty((R, 0))
+    coef = np.full(R, FWA_FLOAT_AMP_COVER)  # amplitude coefficient
+    W_prev = np.full(R, np.inf)  # bracket width before the last spark pass
+    act = np.arange(R)
+    us = _kgrid(lo, hi, K)  # pass 1: the K-section grid of the whole range
+    while act.size:
+        Hs = _entropy_rows(S[act], 2.0 ** us)
+        Es = np.abs(Hs - target)
+        passes[act] += 1
+        best.offer(act, us, Hs, Es)
+        k = np.arange(act.size)
+        above = Hs > target
+        uL = np.where(above, us, -np.inf)
+        j = np.argmax(uL, axis=1)
+        upd = uL[k, j] > L[act]
+        L[act[upd]], HL[act[upd]] = uL[k, j][upd], Hs[k, j][upd]
+        uR = np.where(above, np.inf, us)
+        j = np.argmin(uR, axis=1)
+        upd = uR[k, j] < Rt[act]
+        Rt[act[upd]], HR[act[upd]] = uR[k, j][upd], Hs[k, j][upd]
+        go = (best.E[act] > tol) & (passes[act] < cfg.max_passes)
+        act, us, Es = act[go], us[go], Es[go]
+        if not act.size:
+            break
+        # elitist selection: the n best-ever distinct candidates (ties: smaller u first)
+        cu = np.concatenate([pop_u[go], us], axis=1)
+        cE = np.concatenate([pop_E[go], Es], axis=1)
+        order = np.lexsort((cu, cE), axis=-1)
+        cu = np.take_along_axis(cu, order, axis=1)
+        cE = np.take_along_axis(cE, order, axis=1)
+        keep = np.ones(cu.shape, dtype=bool)
+        keep[:, 1:] = cu[:, 1:] != cu[:, :-1]  # equal u have equal E, hence are adjacent
+        first = np.argsort(~keep, axis=1, kind="stable")[:, :n]
+        pop_u = np.take_along_axis(cu, first, axis=1)
+        pop_E = np.take_along_axis(cE, first, axis=1)
+        # amplitude adaptation: a pass that failed to halve the bracket means the distance estimate
+        # was short (curved or flat H), so widen; otherwise relax back towards the cover factor
+        a, b = L[act], Rt[act]
+        width = b - a
+        stalled = width > FWA_FLOAT_MIN_SHRINK * W_prev[act]
+        coef[act] = np.where(stalled, coef[act] * FWA_FLOAT_GAIN_UP,
+                             np.maximum(FWA_FLOAT_AMP_COVER, coef[act] * FWA_FLOAT_GAIN_DOWN))
+        W_prev[act] = width
+        # A_r = coef * E_r / secant slope = coef x (estimated distance of firework r to the root),
+        # at most the bracket width (also while an end of the bracket is unevaluated)
+        slope = np.abs(HL[act] - HR[act]) / np.where(width > 0, width, 1.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            A = coef[act, None] * pop_E / slope[:, None]
+        A = np.where(np.isfinite(A), np.minimum(A, width[:, None]), width[:, None])
+        U = np.stack([rngs[i].uniform(-1.0, 1.0, size=lane_rank.size) for i in act])
+        sparks = pop_u[:, lane_rank] + A[:, lane_rank] * U
+        if n_gauss:
+            G = np.stack([rngs[i].standard_normal(n_gauss) for i in act])
+            sparks = np.concatenate([sparks, pop_u[:, :1] + A[:, :1] * G], axis=1)
+        us = _reflect(sparks, a[:, None], b[:, None])  # boundary mapping into the sign bracket
+    return K
+
+
+_POLICY_ROWS = {"bisection": _bisection_rows, "ksection": _ksection_rows, "fwa": _fwa_rows}
+
+
+def _search_rows(S: np.ndarray, lo: np.ndarray, perplexity: float, policy: str, cfg: AccelConfig,
+                 tol: float, point_indices, seed=None) -> tuple:
+    """The sigma search of every row of ``S`` (R, M): shifted distance rows, ``lo`` their lower
+    bracket ends.  Rows are independent (each row's result is the same searched alone or with
+    others).  Returns ``(u, H, E, passes, evaluations_per_pass)`` arrays of length R."""
+    if policy not in _POLICY_ROWS:
+        raise ValueError(f"unknown search policy {policy!r}; expected one of {POLICIES}")
+    target = _target_bits(perplexity)
+    R = S.shape[0]
+    lo = np.array(lo, dtype=np.float64)
+    hi = np.full(R, cfg.u_hi / float(1 << cfg.u_frac))
+    best = _BestRows(R)
+    passes = np.zeros(R, dtype=np.int64)
+    if policy == "fwa":
+        s = cfg.seed if seed is None else seed
+        per_pass = _fwa_rows(S, lo, hi, target, cfg, tol, best, passes,
+                             [point_rng(s, i) for i in point_indices])
+    else:
+        per_pass = _POLICY_ROWS[policy](S, lo, hi, target, cfg, tol, best, passes)
+    return best.u, best.H, best.E, passes, per_pass
+
+
+def _search_one(d_row, perplexity, policy, cfg, tol, point_index=0, seed=None) -> SearchResult:
+    """One row through :func:`_search_rows` (a stack of one)."""
+    d = np.asarray(d_row, dtype=np.float64)
+    S = (d - d.min())[None, :]
+    lo = np.array([search_bracket(d, cfg)[0]])
+    u, H, E, passes, per_pass = _search_rows(S, lo, perplexity, policy, cfg, tol, [point_index], seed)
+    u0 = float(u[0])
+    return SearchResult(u=u0, beta=(2.0 ** u0) * LN2, H=float(H[0]), passes=int(passes[0]),
+                        evaluations=int(passes[0]) * per_pass, converged=bool(E[0] <= tol),
+                        target=_target_bits(perplexity))
 
 
 def search_bisection(d_row: np.ndarray, perplexity: float, cfg: AccelConfig,
@@ -246,28 +442,7 @@ def search_bisection(d_row: np.ndarray, perplexity: float, cfg: AccelConfig,
         Stop tolerance in bits.  The float reference uses 1e-5 (float64 converges); the
         hardware uses :func:`hardware_tolerance`.
     """
-    target = _target_bits(perplexity)
-    lo, hi = search_bracket(d_row, cfg)
-    d = np.asarray(d_row, dtype=np.float64)
-    best = _Best()
-    passes = 0
-    while passes < cfg.max_passes:
-        mid = 0.5 * (lo + hi)
-        H = row_entropy_bits(d, 2.0 ** np.array([mid]))[0]
-        passes += 1
-        best.offer(np.array([mid]), H, np.abs(H - target))
-        if best.E <= tol:
-            break
-        if H[0] > target:
-            lo = mid
-        else:
-            hi = mid
-    return _result(best, passes, passes, tol, target)
-
-
-def _kgrid(lo: float, hi: float, k: int) -> np.ndarray:
-    """K equally spaced interior points ``lo + (hi - lo) (l + 1) / (K + 1)``."""
-    return lo + (hi - lo) * (np.arange(1, k + 1, dtype=np.float64) / (k + 1))
+    return _search_one(d_row, perplexity, "bisection", cfg, tol)
 
 
 def search_ksection(d_row: np.ndarray, perplexity: float, cfg: AccelConfig,
@@ -280,258 +455,54 @@ def search_ksection(d_row: np.ndarray, perplexity: float, cfg: AccelConfig,
     bracket shrinks (K+1)-fold per pass.  Same stop rule and best-ever rule as
     :func:`search_bisection`.
     """
-    target = _target_bits(perplexity)
-    lo, hi = search_bracket(d_row, cfg)
-    d = np.asarray(d_row, dtype=np.float64)
-    K = cfg.lanes
-    best = _Best()
-    passes = 0
-    while passes < cfg.max_passes:
-        us = _kgrid(lo, hi, K)
-        Hs = row_entropy_bits(d, 2.0 ** us)[0]
-        passes += 1
-        best.offer(us, Hs, np.abs(Hs - target))
-        if best.E <= tol:
-            break
-        below = np.flatnonzero(Hs <= target)
-        f = int(below[0]) if below.size else K  # first crossing
-        new_lo = us[f - 1] if f > 0 else lo
-        new_hi = us[f] if f < K else hi
-        lo, hi = float(new_lo), float(new_hi)
-    return _result(best, passes, passes * K, tol, target)
-
-
-def _reflect(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """Boundary mapping: mirror once at the end that was crossed, then clamp (the clamp only acts
-    when the overshoot exceeds the bracket width)."""
-    x = np.where(x < lo, 2.0 * lo - x, np.where(x > hi, 2.0 * hi - x, x))
-    return np.clip(x, lo, hi)
-
-
-def point_rng(seed, point_index: int) -> np.random.Generator:
-    """Random stream of the FWA search of one point: ``default_rng([seed, point_index])``."""
-    return np.random.default_rng([int(seed), int(point_index)])
+    return _search_one(d_row, perplexity, "ksection", cfg, tol)
 
 
 def search_fwa(d_row: np.ndarray, perplexity: float, cfg: AccelConfig, tol: float = DEFAULT_TOL,
                point_index: int = 0, seed: int | None = None) -> SearchResult:
-    """Fireworks Algorithm on ``u = log2(b)`` (AdapSNE), float reference.
+    """Fireworks Algorithm on ``u = log2(b)`` (AdapSNE's policy; this float version is our own
+    bracketed, fitness-scaled design, see docs/algorithm.md section 3).
 
-    Over the bracket ``[lo, hi]`` of :func:`search_bracket` (width ``W = hi - lo``), with
-    ``K = cfg.lanes`` candidates per pass:
+    With ``K = cfg.lanes`` candidates per pass:
 
-    * pass 1 evaluates the K-section grid of the whole bracket;
+    * pass 1 evaluates the K-section grid of the whole bracket of :func:`search_bracket`;
+    * the *sign bracket* ``[L, R]`` is the largest evaluated u with ``H > target`` and the smallest
+      with ``H <= target`` (the search-range ends until such candidates exist); H(u) falls
+      monotonically in float64, so the root stays inside it;
     * the population is the ``n = cfg.fwa_fireworks`` best *distinct* candidates ever evaluated,
       ranked by fitness ``E = |H - log2 Perp|`` (ties: smaller u first) -- elitist selection;
+    * amplitude of the firework of rank r: ``A_r = min(R - L, c * E_r / s)`` with
+      ``s = |H(L) - H(R)| / (R - L)`` the bracket's secant slope, i.e. ``c`` times the firework's
+      estimated distance to the root (``R - L`` while an end is unevaluated);
+    * amplitude adaptation: ``c`` starts at ``FWA_FLOAT_AMP_COVER``; after a spark pass that left
+      the bracket wider than ``FWA_FLOAT_MIN_SHRINK`` times its previous width it is multiplied by
+      ``FWA_FLOAT_GAIN_UP``, otherwise by ``FWA_FLOAT_GAIN_DOWN`` (not below the cover factor);
     * the firework of rank r emits ``cfg.fwa_spark_lanes[r]`` sparks ``f_r + A_r U``,
-      ``U ~ U[-1, 1)``, with ``A_r = A0 * 2**(r * cfg.fwa_amp_rank_shift)`` (worse fireworks
-      explore more);
-    * ``cfg.fwa_gauss_sparks`` Gaussian-mutation sparks ``f_best + A0 N(0, 1)``;
-    * every spark is mirrored once at the bracket ends, then clamped;
-    * ``A0`` starts at ``W / 2**cfg.fwa_amp_init_shift`` and after each spark pass is multiplied
-      by ``1 + 2**-s`` when the best-ever fitness improved in that pass, else by ``1 - 2**-s``
-      (``s = cfg.fwa_amp_adapt_shift``);
+      ``U ~ U[-1, 1)``, and ``cfg.fwa_gauss_sparks`` Gaussian sparks ``f_0 + A_0 N(0, 1)``;
+    * every spark is mirrored once at the end of ``[L, R]`` it crossed, then clamped into it;
     * stop when the best-ever fitness is ``<= tol`` or after ``cfg.max_passes`` passes.
 
     Random numbers are drawn, per pass, first the uniforms of rank 0, 1, ... (one call of
-    ``sum(cfg.fwa_spark_lanes)`` uniforms) then the normals,
-    from ``numpy.random.default_rng([seed, point_index])`` (`seed` defaults to ``cfg.seed``), so a
+    ``sum(cfg.fwa_spark_lanes)`` uniforms) then the normals, from
+    ``numpy.random.default_rng([seed, point_index])`` (`seed` defaults to ``cfg.seed``), so a
     search is reproducible and independent of the order in which points are processed.  The
-    hardware uses an xorshift PRNG instead; the algorithm is the same, the draws are not.
+    fixed-point FWA of the hardware (``search_fixed``) is a different controller: success-adapted
+    amplitude over the whole range and an xorshift PRNG.
     """
-    target = _target_bits(perplexity)
-    lo, hi = search_bracket(d_row, cfg)
-    width = hi - lo
-    d = np.asarray(d_row, dtype=np.float64)
-    K = cfg.lanes
-    n = cfg.fwa_fireworks
-    spark_lanes = cfg.fwa_spark_lanes
-    n_gauss = cfg.fwa_gauss_sparks
-    grow = 1.0 + 2.0 ** -cfg.fwa_amp_adapt_shift
-    shrink = 1.0 - 2.0 ** -cfg.fwa_amp_adapt_shift
-    rank_mult = 2.0 ** (np.arange(n) * cfg.fwa_amp_rank_shift)
-    lane_rank = np.repeat(np.arange(n), spark_lanes)  # firework rank feeding each spark lane
-    rng = point_rng(cfg.seed if seed is None else seed, point_index)
-
-    best = _Best()
-    pop_u = np.empty(0)
-    pop_E = np.empty(0)
-    A0 = width / float(1 << cfg.fwa_amp_init_shift)
-    passes = 0
-    us = _kgrid(lo, hi, K)
-    while True:
-        Hs = row_entropy_bits(d, 2.0 ** us)[0]
-        Es = np.abs(Hs - target)
-        passes += 1
-        improved = best.offer(us, Hs, Es)
-        if best.E <= tol or passes >= cfg.max_passes:
-            break
-        if passes > 1:  # the grid pass sets up the population; amplitude adapts on spark passes
-            A0 *= grow if improved else shrink
-        # elitist selection of n best-ever distinct fireworks
-        cu = np.concatenate([pop_u, us])
-        cE = np.concatenate([pop_E, Es])
-        order = np.lexsort((cu, cE))
-        cu, cE = cu[order], cE[order]
-        keep = np.ones(cu.size, dtype=bool)
-        keep[1:] = cu[1:] != cu[:-1]  # equal u have equal E, hence are adjacent after the sort
-        pop_u, pop_E = cu[keep][:n], cE[keep][:n]
-        # sparks: one uniform per spark lane (rank order), then the Gaussian ones.  The
-        # grid pass leaves >= K >= n distinct candidates, so all n ranks are populated.
-        U = rng.uniform(-1.0, 1.0, size=lane_rank.size)
-        parts = [pop_u[lane_rank] + (A0 * rank_mult[lane_rank]) * U]
-        if n_gauss:
-            parts.append(pop_u[0] + A0 * rng.standard_normal(n_gauss))
-        us = _reflect(np.concatenate(parts), lo, hi)
-    return _result(best, passes, passes * K, tol, target)
-
-
-_SEARCHES = {"bisection": search_bisection, "ksection": search_ksection, "fwa": search_fwa}
+    return _search_one(d_row, perplexity, "fwa", cfg, tol, point_index=point_index, seed=seed)
 
 
 def search_row(d_row: np.ndarray, perplexity: float, policy: str, cfg: AccelConfig,
                tol: float = DEFAULT_TOL, point_index: int = 0) -> SearchResult:
     """Dispatch to the float search `policy` (one of ``config.POLICIES``)."""
-    if policy not in _SEARCHES:
+    if policy not in _POLICY_ROWS:
         raise ValueError(f"unknown search policy {policy!r}; expected one of {POLICIES}")
-    if policy == "fwa":
-        return search_fwa(d_row, perplexity, cfg, tol=tol, point_index=point_index)
-    return _SEARCHES[policy](d_row, perplexity, cfg, tol=tol)
+    return _search_one(d_row, perplexity, policy, cfg, tol, point_index=point_index)
 
 
 def row_without_self(D: np.ndarray, i: int) -> np.ndarray:
     """Row i of `D` with the diagonal entry removed."""
     return np.delete(D[i], i)
-
-
-# ---- batched versions (all rows of a class at once) --------------------------------------------
-# Same arithmetic, operation by operation, as the per-row functions above (tests check that the
-# results are identical); they only remove the Python overhead per row and pass.
-_BATCH_ELEMS = 1 << 21  # rows per chunk such that rows * K * (N-1) stays below ~2M doubles
-
-
-def _entropy_rows(S: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """H for shifted rows ``S`` (R, M) and candidates ``B`` (R, K) (one row's K b values each)."""
-    R, M = S.shape
-    K = B.shape[1]
-    out = np.empty((R, K))
-    step = max(1, _BATCH_ELEMS // max(1, K * M))
-    for a in range(0, R, step):
-        t = B[a:a + step, :, None] * S[a:a + step, None, :]
-        w = np.exp2(-t)
-        Z = w.sum(axis=2)
-        T = (t * w).sum(axis=2)
-        out[a:a + step] = np.log2(Z) + T / Z
-    return out
-
-
-def _batch_rows(D: np.ndarray, cfg: AccelConfig) -> tuple:
-    """Rows without self, shifted by their minimum, and their brackets."""
-    N = D.shape[0]
-    off = ~np.eye(N, dtype=bool)
-    rows = D[off].reshape(N, N - 1).astype(np.float64)
-    S = rows - rows.min(axis=1, keepdims=True)
-    lo = np.array([search_bracket(r, cfg)[0] for r in rows])
-    hi = cfg.u_hi / float(1 << cfg.u_frac)
-    return S, lo, hi
-
-
-class _BestRows:
-    def __init__(self, R: int) -> None:
-        self.u = np.full(R, np.nan)
-        self.H = np.full(R, np.nan)
-        self.E = np.full(R, np.inf)
-
-    def offer(self, rows: np.ndarray, us: np.ndarray, Hs: np.ndarray, Es: np.ndarray) -> np.ndarray:
-        i = np.argmin(Es, axis=1)
-        k = np.arange(rows.size)
-        e = Es[k, i]
-        better = e < self.E[rows]
-        r = rows[better]
-        self.u[r], self.H[r], self.E[r] = us[k, i][better], Hs[k, i][better], e[better]
-        return better
-
-
-def _batch_search(D: np.ndarray, perplexity: float, policy: str, cfg: AccelConfig, tol: float,
-                  seed=None) -> tuple:
-    """All rows of `D` at once; returns (best u, best H, best E, passes, evaluations per pass)."""
-    target = _target_bits(perplexity)
-    S, lo, hi_s = _batch_rows(D, cfg)
-    R = S.shape[0]
-    hi = np.full(R, hi_s)
-    K = cfg.lanes
-    best = _BestRows(R)
-    passes = np.zeros(R, dtype=np.int64)
-    act = np.arange(R)
-    frac = np.arange(1, K + 1, dtype=np.float64) / (K + 1)
-    if policy == "bisection":
-        per_pass = 1
-        while act.size:
-            mid = 0.5 * (lo[act] + hi[act])
-            Hs = _entropy_rows(S[act], 2.0 ** mid[:, None])
-            passes[act] += 1
-            best.offer(act, mid[:, None], Hs, np.abs(Hs - target))
-            up = Hs[:, 0] > target
-            lo[act[up]] = mid[up]
-            hi[act[~up]] = mid[~up]
-            act = act[(best.E[act] > tol) & (passes[act] < cfg.max_passes)]
-    elif policy == "ksection":
-        per_pass = K
-        while act.size:
-            us = lo[act, None] + (hi[act] - lo[act])[:, None] * frac
-            Hs = _entropy_rows(S[act], 2.0 ** us)
-            passes[act] += 1
-            best.offer(act, us, Hs, np.abs(Hs - target))
-            below = Hs <= target
-            f = np.where(below.any(axis=1), np.argmax(below, axis=1), K)
-            k = np.arange(act.size)
-            new_lo = np.where(f > 0, us[k, np.maximum(f - 1, 0)], lo[act])
-            new_hi = np.where(f < K, us[k, np.minimum(f, K - 1)], hi[act])
-            lo[act], hi[act] = new_lo, new_hi
-            act = act[(best.E[act] > tol) & (passes[act] < cfg.max_passes)]
-    elif policy == "fwa":
-        per_pass = K
-        n = cfg.fwa_fireworks
-        lane_rank = np.repeat(np.arange(n), cfg.fwa_spark_lanes)
-        rank_mult = 2.0 ** (np.arange(n) * cfg.fwa_amp_rank_shift)
-        n_gauss = cfg.fwa_gauss_sparks
-        grow = 1.0 + 2.0 ** -cfg.fwa_amp_adapt_shift
-        shrink = 1.0 - 2.0 ** -cfg.fwa_amp_adapt_shift
-        rngs = [point_rng(cfg.seed if seed is None else seed, i) for i in range(R)]
-        A0 = (hi - lo) / float(1 << cfg.fwa_amp_init_shift)
-        pop_u = np.empty((R, 0))
-        pop_E = np.empty((R, 0))
-        us = lo[:, None] + (hi - lo)[:, None] * frac
-        while act.size:
-            Hs = _entropy_rows(S[act], 2.0 ** us)
-            Es = np.abs(Hs - target)
-            passes[act] += 1
-            improved = best.offer(act, us, Hs, Es)
-            go = (best.E[act] > tol) & (passes[act] < cfg.max_passes)
-            act, us, Es, improved = act[go], us[go], Es[go], improved[go]
-            if not act.size:
-                break
-            later = passes[act] > 1
-            A0[act] = np.where(later, A0[act] * np.where(improved, grow, shrink), A0[act])
-            cu = np.concatenate([pop_u[go], us], axis=1)
-            cE = np.concatenate([pop_E[go], Es], axis=1)
-            order = np.lexsort((cu, cE), axis=-1)
-            cu = np.take_along_axis(cu, order, axis=1)
-            cE = np.take_along_axis(cE, order, axis=1)
-            keep = np.ones(cu.shape, dtype=bool)
-            keep[:, 1:] = cu[:, 1:] != cu[:, :-1]
-            first = np.argsort(~keep, axis=1, kind="stable")[:, :n]
-            pop_u = np.take_along_axis(cu, first, axis=1)
-            pop_E = np.take_along_axis(cE, first, axis=1)
-            U = np.stack([rngs[i].uniform(-1.0, 1.0, size=lane_rank.size) for i in act])
-            sparks = pop_u[:, lane_rank] + (A0[act, None] * rank_mult[lane_rank]) * U
-            if n_gauss:
-                G = np.stack([rngs[i].standard_normal(n_gauss) for i in act])
-                sparks = np.concatenate([sparks, pop_u[:, :1] + A0[act, None] * G], axis=1)
-            us = _reflect(sparks, lo[act, None], hi[act, None])
-    else:
-        raise ValueError(f"unknown search policy {policy!r}; expected one of {POLICIES}")
-    return best.u, best.H, best.E, passes, per_pass
 
 
 @dataclass
@@ -564,12 +535,17 @@ def search_all_rows(D: np.ndarray, perplexity: float, policy: str, cfg: AccelCon
         Replaces the float search (used to plug in the fixed-point search); called as
         ``row_search(d_row, perplexity, policy, cfg, i)``.
     batched : bool, default True
-        Float search only: evaluate all rows together (same arithmetic and results as the per-row
-        functions, much less Python overhead); False loops over :func:`search_row`.
+        Float search only: search all rows in one call of the row-vectorised search (less Python
+        overhead); False calls :func:`search_row` row by row.  Rows are independent, so both
+        give identical results.
     """
     N = D.shape[0]
     if row_search is None and batched and N >= 2:
-        u, H, E, passes, per_pass = _batch_search(np.asarray(D), perplexity, policy, cfg, tol)
+        off = ~np.eye(N, dtype=bool)
+        rows = np.asarray(D)[off].reshape(N, N - 1).astype(np.float64)
+        S = rows - rows.min(axis=1, keepdims=True)
+        lo = np.array([search_bracket(r, cfg)[0] for r in rows])
+        u, H, E, passes, per_pass = _search_rows(S, lo, perplexity, policy, cfg, tol, range(N))
         # scalar pow, exactly as SearchResult.beta (NumPy's vector pow may differ by an ulp)
         betas = np.array([(2.0 ** float(v)) * LN2 for v in u])
         return RowSearchStats(betas=betas, u=u, H=H, passes=passes,

@@ -105,20 +105,97 @@ def test_monotone_searches_converge_float(policy, cfg, digits_rows):
 
 
 @pytest.mark.parametrize("cfg", [SMALL, CFG], ids=["small", "digits"])
-def test_fwa_converges_at_hardware_tolerance(cfg, digits_rows):
-    # With cfg.fwa_amp_adapt_shift = 2 the amplitude shrinks by 3/4 per idle pass, so the FWA
-    # needs ~47 passes for 1e-5 bits but ~18 for the hardware's 2**-8; test the latter at the
-    # config's cap and the former with a raised cap.
-    tol = ref.hardware_tolerance(cfg)
-    assert tol == 2.0 ** -8
-    for rows in (random_rows(15), digits_rows[:30]):
-        for i, d in enumerate(rows):
-            r = ref.search_fwa(d, 10.0, cfg, tol=tol, point_index=i)
-            assert r.converged and r.error <= tol
-    wide = cfg.with_overrides(max_passes=200)
-    for i, d in enumerate(digits_rows[:10]):
-        r = ref.search_fwa(d, 10.0, wide, tol=1e-5, point_index=i)
-        assert r.converged and r.error <= 1e-5
+def test_fwa_converges_at_both_tolerances(cfg, digits_rows):
+    for tol in (ref.hardware_tolerance(cfg), 1e-5):
+        for rows in (random_rows(15), digits_rows[:30]):
+            for i, d in enumerate(rows):
+                r = ref.search_fwa(d, 10.0, cfg, tol=tol, point_index=i)
+                assert r.converged and r.error <= tol and r.passes <= cfg.max_passes
+
+
+#: Bounds of the float FWA on digits classes 0, 3, 8 at 1e-5 bits (all 540 points, perplexity 30
+#: and 5): measured 100 % converged with about 80 (digits preset) / 50 (small) evaluations per
+#: point; the bounds leave room for other seeds.  The FWA before the bracketed design converged on
+#: about 20 % of points with 624 evaluations per point.
+FWA_MIN_CONVERGED = 0.99
+FWA_MAX_EVALS = {"digits": 160, "small": 100}
+
+
+@pytest.mark.parametrize("preset", ["digits", "small"])
+def test_fwa_float_converges_on_digits_classes(preset):
+    cfg = PRESETS[preset]
+    X, y = load_digits(return_X_y=True)
+    conv, evals = [], []
+    for c in (0, 3, 8):
+        D = ref.sq_distances(X[y == c])
+        for perp in (30.0, 5.0):
+            st_ = ref.search_all_rows(D, perp, "fwa", cfg, tol=1e-5)
+            conv.append(st_.converged)
+            evals.append(st_.evaluations)
+            assert np.all(st_.passes <= cfg.max_passes)
+    conv, evals = np.concatenate(conv), np.concatenate(evals)
+    assert conv.mean() >= FWA_MIN_CONVERGED, conv.mean()
+    assert evals.mean() <= FWA_MAX_EVALS[preset], evals.mean()
+
+
+def test_fwa_amplitude_widens_when_stalled(monkeypatch):
+    """Near a plateau of H(u) the secant underestimates the distance to the root: only the
+    widening of the amplitude after a stalled pass (FWA_FLOAT_GAIN_UP) gets the FWA there."""
+    d = np.concatenate([[0, 19], np.arange(6400, 6400 + 298 * 100, 100)])  # H ~ 1 bit over a wide u range
+    assert ref.search_bisection(d, 2.0, CFG).converged
+    for i in range(5):
+        assert ref.search_fwa(d, 2.0, CFG, point_index=i).converged
+    monkeypatch.setattr(ref, "FWA_FLOAT_GAIN_UP", 1.0)
+    assert not any(ref.search_fwa(d, 2.0, CFG, point_index=i).converged for i in range(5))
+
+
+def _entropy_simple(d, u):
+    """Independent entropy in bits: p ~ exp(-beta (d - min d)), beta = 2**u ln 2."""
+    s = np.asarray(d, dtype=np.float64) - np.min(d)
+    p = np.exp(-(2.0 ** u) * math.log(2.0) * s)
+    p = p / p.sum()
+    nz = p[p > 0]
+    return float(-(nz * np.log2(nz)).sum())
+
+
+def _simple_search(d, perp, cfg, policy, tol):
+    """Textbook bisection / K-section on u, written independently of the module under test."""
+    target = math.log2(perp)
+    lo = -float(int(np.max(d) - np.min(d)).bit_length() + 2)
+    hi = cfg.u_hi / 2 ** cfg.u_frac
+    best = (math.inf, None, None)
+    K = 1 if policy == "bisection" else cfg.lanes
+    for p in range(1, cfg.max_passes + 1):
+        # grid fraction rounded first, as documented: lo + (hi - lo) * ((l + 1) / (K + 1))
+        us = [lo + (hi - lo) * ((l + 1) / (K + 1)) for l in range(K)] if K > 1 else [0.5 * (lo + hi)]
+        Hs = [_entropy_simple(d, u) for u in us]
+        for u, H in zip(us, Hs):
+            if abs(H - target) < best[0]:
+                best = (abs(H - target), u, H)
+        if best[0] <= tol:
+            break
+        first = next((l for l, H in enumerate(Hs) if H <= target), K)
+        lo, hi = (us[first - 1] if first > 0 else lo), (us[first] if first < K else hi)
+    return best[1], best[2], p, best[0] <= tol
+
+
+@pytest.mark.parametrize("policy", ["bisection", "ksection"])
+def test_monotone_searches_match_simple_implementation(policy, digits_rows):
+    """The row-vectorised search (per row and for all rows) against a plain loop."""
+    X, y = load_digits(return_X_y=True)
+    D = ref.sq_distances(X[y == 5][:40])
+    for cfg in (SMALL, CFG):
+        for perp in (4.0, 20.0):
+            for tol in (1e-5, ref.hardware_tolerance(cfg)):
+                stats = ref.search_all_rows(D, perp, policy, cfg, tol=tol)
+                for i in range(D.shape[0]):
+                    d = ref.row_without_self(D, i)
+                    u, H, passes, conv = _simple_search(d, perp, cfg, policy, tol)
+                    r = ref.search_row(d, perp, policy, cfg, tol=tol, point_index=i)
+                    assert (r.u, r.passes, r.converged) == (u, passes, conv)
+                    assert r.H == pytest.approx(H, abs=1e-12)
+                    assert (stats.u[i], stats.passes[i]) == (u, passes)
+                    assert stats.evaluations[i] == passes * (1 if policy == "bisection" else cfg.lanes)
 
 
 def test_result_fields_consistent(digits_rows):
@@ -137,17 +214,17 @@ def test_result_fields_consistent(digits_rows):
 def test_candidates_per_pass(policy, per_pass, digits_rows, monkeypatch):
     """Every pass evaluates the whole candidate vector in one call (one pass over the row)."""
     sizes = []
-    real = ref.row_entropy_bits
+    real = ref._entropy_rows
 
-    def spy(d, b):
-        sizes.append(np.size(b))
-        return real(d, b)
+    def spy(S, B):
+        sizes.append(B.shape)
+        return real(S, B)
 
-    monkeypatch.setattr(ref, "row_entropy_bits", spy)
+    monkeypatch.setattr(ref, "_entropy_rows", spy)
     for i, d in enumerate(digits_rows[:8]):
         sizes.clear()
         r = ref.search_row(d, 20.0, policy, CFG, tol=ref.hardware_tolerance(CFG), point_index=i)
-        assert sizes == [per_pass] * r.passes
+        assert sizes == [(1, per_pass)] * r.passes
         assert r.evaluations == per_pass * r.passes
 
 
@@ -163,13 +240,13 @@ def test_fwa_reproducible_and_seeded(digits_rows):
 
 def test_fwa_first_pass_is_grid_and_sparks_in_bracket(digits_rows, monkeypatch):
     seen = []
-    real = ref.row_entropy_bits
+    real = ref._entropy_rows
 
-    def spy(d, b):
-        seen.append(np.log2(np.asarray(b)))
-        return real(d, b)
+    def spy(S, B):
+        seen.append(np.log2(B[0]))
+        return real(S, B)
 
-    monkeypatch.setattr(ref, "row_entropy_bits", spy)
+    monkeypatch.setattr(ref, "_entropy_rows", spy)
     d = digits_rows[2]
     ref.search_fwa(d, 8.0, CFG, point_index=2)
     lo, hi = ref.search_bracket(d, CFG)
@@ -180,7 +257,7 @@ def test_fwa_first_pass_is_grid_and_sparks_in_bracket(digits_rows, monkeypatch):
 
 @pytest.mark.parametrize("policy", ["bisection", "ksection", "fwa"])
 def test_batched_search_identical_to_per_row(policy):
-    """search_all_rows' batched fast path is the per-row reference, bit for bit."""
+    """Rows are independent: all rows in one call give, bit for bit, the per-row results."""
     X, y = load_digits(return_X_y=True)
     rng = np.random.default_rng(2)
     cases = [(X[y == 9][:45], 6.0, SMALL), (rng.integers(0, 256, size=(30, 8)), 5.0, PRESETS["tiny"]),
