@@ -158,8 +158,8 @@ def _makeflags(overrides: list):
             os.environ["MAKEFLAGS"] = old
 
 
-def _runtime_dir(waves: bool | str, tc) -> Path:
-    key = json.dumps({"waves": waves, "make": toolchain.make_overrides(tc), "verilator": str(tc.verilator),
+def _runtime_dir(waves: bool | str, tc, make: list) -> Path:
+    key = json.dumps({"waves": waves, "make": make, "verilator": str(tc.verilator),
                       "version": tc.version, "cocotb": tc.cocotb_version})
     return SIM_ROOT / f"_runtime-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
@@ -212,9 +212,11 @@ def _verilate(bdir: Path, src: Path, top: str, waves: str | None, verbose: bool,
     into build/sim/_runtime-<key>/libvlrt.a and later builds link that archive instead of
     recompiling (make overrides VM_GLOBAL_FAST/SLOW= LIBS=<archive>).  If that link fails, the
     model is rebuilt the normal way."""
-    rt = _runtime_dir(waves or False, tc)
-    lib = rt / "libvlrt.a"
     base = toolchain.make_overrides(tc)
+    if waves == "fst":  # the FST writer needs lz4 + zlib (a stand-in lz4.h when liblz4-dev is missing)
+        base += list(toolchain.fst_make_overrides(SIM_ROOT / "_fstshim"))
+    rt = _runtime_dir(waves or False, tc, base)
+    lib = rt / "libvlrt.a"
     args, main_cpp = list(VERILATOR_ARGS), None
     if waves:
         vlt, main_cpp = bdir / "waves.vlt", bdir / "adapsne_main.cpp"

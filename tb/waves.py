@@ -74,7 +74,7 @@ def _source(param: str, explicit) -> tuple:
     opt = BY_PARAM[param]
     if explicit is not None:
         return explicit, f"{param}="
-    return os.environ.get(opt.env), opt.env
+    return os.environ.get(opt.env), f"{opt.env} ({opt.flag})="
 
 
 def resolve_format(waves=None, waves_format=None) -> str | None:
@@ -147,12 +147,13 @@ class Window:
         return out
 
 
-def resolve_window(toplevel: str, scopes, period_ns: float, waves_from=None, waves_to=None,
+def resolve_window(toplevel: str | None, scopes, period_ns: float, waves_from=None, waves_to=None,
                    waves_scope=None, waves_depth=None) -> Window:
     """Check and combine the window options (explicit parameters, else environment variables).
 
     `scopes`: the instance paths of the model (dotted, starting with `toplevel`); a scope that is
-    not one of them is refused, as it would silently give an empty dump."""
+    not one of them is refused, as it would silently give an empty dump.  `scopes` None (no model
+    yet): the scope's syntax only."""
     f, wf = _source("waves_from", waves_from)
     t, wt = _source("waves_to", waves_to)
     s, ws = _source("waves_scope", waves_scope)
@@ -173,12 +174,24 @@ def resolve_window(toplevel: str, scopes, period_ns: float, waves_from=None, wav
     scope = None
     if not blank(s):
         scope = str(s).strip()
-        if scope not in scopes:
+        if scopes is None:  # no model yet: syntax only
+            if not _SCOPE_RE.match(scope):
+                raise WavesError(f"{ws}{s!r}: expected a dotted instance path such as {toplevel or 'adapsne_core'}.ctrl")
+        elif scope not in scopes:
             shown = ", ".join(sorted(scopes)[:12]) + (", ..." if len(scopes) > 12 else "")
             bad = "" if _SCOPE_RE.match(scope) else " (a dotted instance path)"
             raise WavesError(f"{ws}{s!r}{bad}: no such instance; the scopes of this model are: {shown}")
     # Default scope: the top module, which leaves out Verilator's `$rootio` copy of its ports.
     return Window(from_ns, to_ns, scope or toplevel, depth)
+
+
+def check_environment(period_ns: float) -> str | None:
+    """Check the ADAPSNE_WAVES* variables (all but the existence of the scope, which needs a
+    model); returns the format, or None when waves are off.  Raises WavesError."""
+    fmt = resolve_format()
+    if fmt is not None:
+        resolve_window(None, None, period_ns)
+    return fmt
 
 
 def instance_paths(verilog: str, top: str) -> list:
