@@ -16,9 +16,11 @@
   description into one `spec.json` and passes its path in $ADAPSNE_TB_SPEC to the simulator.  The
   cocotb module (`tb.core_tests`) reads everything from there (the runner overwrites PYTHONPATH, so
   the repository root is put on sys.path before the run).
-* Waveforms: `waves=True`, or `ADAPSNE_WAVES=1` in the environment, or pytest `--waves`
-  (tests/conftest.py sets ADAPSNE_WAVES).  A waves build is a separate model (Verilator needs
-  --trace at build time); the VCD is `<run dir>/dump.vcd`.  Off by default.
+* Waveforms (tb/waves.py): `waves=True` (or a format name), or ADAPSNE_WAVES=1, or pytest
+  `--waves`.  FST by default, VCD with waves_format="vcd"; a waves build is a separate model per
+  format (Verilator needs --trace at build time) and the dump is `<run dir>/dump.fst|dump.vcd`
+  (`RunResult.waves_file`).  `run()` takes a time window and a scope/depth (no rebuild).  Names
+  containing `$` (Amaranth/Yosys intermediates) are not traced.  Off by default.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from golden_model.config import AccelConfig
 
 from . import layout as lay
 from . import toolchain
+from . import waves as wv
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SIM_ROOT = REPO_ROOT / "build" / "sim"
@@ -53,18 +56,19 @@ VERILATOR_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-MULTIDRIVEN", "
                   "--x-initial", "unique"]
 
 
-def waves_requested(explicit: bool | None = None) -> bool:
-    if explicit is not None:
-        return explicit
-    return os.environ.get("ADAPSNE_WAVES", "0").strip().lower() in ("1", "true", "yes", "on")
+def waves_requested(explicit: bool | str | None = None) -> bool:
+    """Whether waveforms are on: `explicit` (True/False/format name), else $ADAPSNE_WAVES."""
+    return wv.resolve_format(explicit) is not None
 
 
-def cfg_hash(cfg: AccelConfig, dut: str, trace: bool, waves: bool) -> str:
+def cfg_hash(cfg: AccelConfig, dut: str, trace: bool, waves: bool | str) -> str:
+    """`waves`: False, or the waveform format (True means the default format)."""
+    waves = wv.DEFAULT_FORMAT if waves is True else waves
     key = json.dumps({"cfg": cfg.to_dict(derived=False), "dut": dut, "trace": trace, "waves": waves}, sort_keys=True)
     return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
-def model_dir(cfg: AccelConfig, dut: str = "core", trace: bool = False, waves: bool = False) -> Path:
+def model_dir(cfg: AccelConfig, dut: str = "core", trace: bool = False, waves: bool | str = False) -> Path:
     tag = cfg.name if dut == "core" else f"{cfg.name}-{dut}"
     return SIM_ROOT / f"{tag}-{cfg_hash(cfg, dut, trace, waves)}"
 
@@ -79,6 +83,8 @@ class Model:
     build_dir: Path
     toplevel: str
     ports: dict
+    waves_format: str | None = None   # 'fst' / 'vcd' when waves
+    scopes: list = field(default_factory=list)   # dotted instance paths (for --waves-scope)
     built: bool = False            # True if this call (re)built it, False if reused
     build_seconds: float = 0.0     # Verilog generation + Verilator + C++ compile of this call
     generate_seconds: float = 0.0
@@ -152,8 +158,8 @@ def _makeflags(overrides: list):
             os.environ["MAKEFLAGS"] = old
 
 
-def _runtime_dir(waves: bool, tc) -> Path:
-    key = json.dumps({"waves": waves, "make": toolchain.make_overrides(tc), "verilator": str(tc.verilator),
+def _runtime_dir(waves: bool | str, tc, make: list) -> Path:
+    key = json.dumps({"waves": waves, "make": make, "verilator": str(tc.verilator),
                       "version": tc.version, "cocotb": tc.cocotb_version})
     return SIM_ROOT / f"_runtime-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
@@ -169,25 +175,60 @@ def _global_objs(bdir: Path) -> list:
     return names
 
 
-def _verilate(bdir: Path, src: Path, top: str, waves: bool, verbose: bool, tc) -> None:
+def _verilator_runner(main_cpp: Path | None):
+    """cocotb's Verilator runner; with `main_cpp`, that file replaces cocotb's verilator.cpp on the
+    Verilator command line (the waves main of tb/waves_main.cpp, which #includes cocotb's file).
+    cocotb has no option for this: the path is fixed in its _build_command, hence the subclass."""
+    from cocotb_tools.runner import Verilator, get_runner
+    if main_cpp is None:
+        return get_runner("verilator")
+    import cocotb_tools.config
+    stock = str(cocotb_tools.config.share_dir / wv.COCOTB_MAIN_REL)
+
+    class _WavesVerilator(Verilator):
+        def _build_command(self):
+            cmds = super()._build_command()
+            if stock not in cmds[0]:
+                raise RuntimeError(f"cocotb's Verilator command line does not name {stock} any more; "
+                                   "tb/runner.py _verilator_runner needs updating for this cocotb version")
+            cmds[0] = [str(main_cpp) if a == stock else a for a in cmds[0]]
+            return cmds
+    return _WavesVerilator()
+
+
+def _cocotb_main() -> Path:
+    import cocotb_tools.config
+    return Path(cocotb_tools.config.share_dir) / wv.COCOTB_MAIN_REL
+
+
+def _verilate(bdir: Path, src: Path, top: str, waves: str | None, verbose: bool, tc) -> None:
     """Verilator + C++ compile through cocotb's runner.
+
+    With waves (a format), the build adds the format's flags, the control file that hides
+    generated names and the waves main (tb/waves.py).
 
     The Verilator run-time library (verilated.cpp, verilated_vpi.cpp, ... — about 40 s of g++ per
     model on this machine) does not depend on the design: the first build archives its objects
     into build/sim/_runtime-<key>/libvlrt.a and later builds link that archive instead of
     recompiling (make overrides VM_GLOBAL_FAST/SLOW= LIBS=<archive>).  If that link fails, the
     model is rebuilt the normal way."""
-    from cocotb_tools.runner import get_runner
-
-    rt = _runtime_dir(waves, tc)
-    lib = rt / "libvlrt.a"
     base = toolchain.make_overrides(tc)
+    if waves == "fst":  # the FST writer needs lz4 + zlib (a stand-in lz4.h when liblz4-dev is missing)
+        base += list(toolchain.fst_make_overrides(SIM_ROOT / "_fstshim"))
+    rt = _runtime_dir(waves or False, tc, base)
+    lib = rt / "libvlrt.a"
+    args, main_cpp = list(VERILATOR_ARGS), None
+    if waves:
+        vlt, main_cpp = bdir / "waves.vlt", bdir / "adapsne_main.cpp"
+        vlt.write_text(wv.CONTROL_FILE)
+        main_cpp.write_text(wv.main_source(_cocotb_main()))
+        args += wv.BUILD_ARGS[waves] + [str(vlt)]
 
     def attempt(extra: list) -> None:
         with _makeflags(base + extra):
-            get_runner("verilator").build(sources=[src], hdl_toplevel=top, build_dir=bdir, build_args=VERILATOR_ARGS,
-                                          timescale=TIMESCALE, waves=waves, always=True, verbose=verbose,
-                                          log_file=bdir / "build.log")
+            _verilator_runner(main_cpp).build(sources=[src], hdl_toplevel=top, build_dir=bdir, build_args=args,
+                                              timescale=TIMESCALE, waves=bool(waves), always=True, verbose=verbose,
+                                              log_file=bdir / "build.log")
 
     def failure(e: Exception) -> RuntimeError:
         log = (bdir / "build.log").read_text(errors="replace") if (bdir / "build.log").is_file() else ""
@@ -217,10 +258,14 @@ def _verilate(bdir: Path, src: Path, top: str, waves: bool, verbose: bool, tc) -
 _MODELS: dict = {}
 
 
-def build(cfg: AccelConfig, dut: str = "core", trace: bool = False, waves: bool | None = None,
-          verbose: bool = False) -> Model:
-    """Generate the Verilog and build (or reuse) the Verilator model of one configuration."""
-    waves = waves_requested(waves)
+def build(cfg: AccelConfig, dut: str = "core", trace: bool = False, waves: bool | str | None = None,
+          verbose: bool = False, waves_format: str | None = None) -> Model:
+    """Generate the Verilog and build (or reuse) the Verilator model of one configuration.
+
+    `waves`: True/False/'fst'/'vcd', None = $ADAPSNE_WAVES; `waves_format`: 'fst' (default) or
+    'vcd', None = $ADAPSNE_WAVES_FORMAT (tb/waves.py).  Raises tb.waves.WavesError on bad values."""
+    fmt = wv.resolve_format(waves, waves_format)
+    waves = fmt or False
     key = (cfg_hash(cfg, dut, trace, waves), dut, trace, waves)
     if key in _MODELS:
         return _MODELS[key]
@@ -232,27 +277,29 @@ def build(cfg: AccelConfig, dut: str = "core", trace: bool = False, waves: bool 
     top = _toplevel_of(text)
     ports = lay.ports_of(comp)
     comp._MustUse__silence = True  # only its signature was needed
-    stamp_key = hashlib.sha256(json.dumps({"verilog": hashlib.sha256(text.encode()).hexdigest(),
-                                           "args": VERILATOR_ARGS, "timescale": TIMESCALE, "waves": waves,
-                                           "verilator": tc.version, "top": top}).encode()).hexdigest()
+    stamp_info = {"verilog": hashlib.sha256(text.encode()).hexdigest(), "args": VERILATOR_ARGS, "timescale": TIMESCALE,
+             "waves": bool(waves), "verilator": tc.version, "top": top}
+    if fmt:  # the waves main and control file are part of the model
+        stamp_info.update(format=fmt, vlt=wv.CONTROL_FILE, flags=wv.BUILD_ARGS[fmt],
+                     main=hashlib.sha256(wv.MAIN_CPP.read_bytes() + _cocotb_main().read_bytes()).hexdigest())
+    stamp_key = hashlib.sha256(json.dumps(stamp_info).encode()).hexdigest()
     built = False
     with _locked(bdir.with_name(bdir.name + ".lock")):
         stamp = bdir / "model.stamp"
         exe = bdir / top
         if not (stamp.is_file() and stamp.read_text().strip() == stamp_key and exe.is_file()):
-            from cocotb_tools.runner import get_runner
             bdir.mkdir(parents=True, exist_ok=True)
             if stamp.exists():
                 stamp.unlink()
             src = bdir / "adapsne_core.v"
             src.write_text(text)
             (bdir / "config.json").write_text(cfg.to_json())
-            _verilate(bdir, src, top, waves, verbose, tc)
+            _verilate(bdir, src, top, fmt, verbose, tc)
             stamp.write_text(stamp_key + "\n")
             built = True
         (bdir / "ports.json").write_text(json.dumps(ports, indent=1))
-    model = Model(cfg=cfg, dut=dut, trace=trace, waves=waves, build_dir=bdir, toplevel=top, ports=ports,
-                  built=built, build_seconds=time.monotonic() - t0, generate_seconds=t_gen,
+    model = Model(cfg=cfg, dut=dut, trace=trace, waves=bool(fmt), build_dir=bdir, toplevel=top, ports=ports,
+                  waves_format=fmt, scopes=wv.instance_paths(text, top), built=built, build_seconds=time.monotonic() - t0, generate_seconds=t_gen,
                   extra={"toolchain": tc.describe()})
     _MODELS[key] = model
     return model
@@ -278,6 +325,7 @@ class RunResult:
     seconds: float
     exit_error: str = ""
     observations: dict | None = None   # what the cocotb side wrote to observations.json
+    waves_file: Path | None = None     # the dump (dump.fst / dump.vcd) when waves were on
 
     @property
     def passed(self) -> bool:
@@ -335,12 +383,19 @@ def _safe(name: str) -> str:
 
 def run(model: Model, spec: dict, name: str = "run", test_module: str = TEST_MODULE,
         testcase: str | None = None, seed: int = 1, waves: bool | None = None,
-        echo: bool = True) -> RunResult:
+        echo: bool = True, waves_from=None, waves_to=None, waves_scope: str | None = None,
+        waves_depth: int | None = None) -> RunResult:
     """Run a cocotb test module against a built model.
 
     `spec` is the scenario description (JSON-serialisable); the runner adds `cfg`, `ports`,
     `clock_period_ns`, `dut`, `out` (path of observations.json the test writes) and writes it to
     <run dir>/spec.json.  Never raises on a failing test: inspect / `raise_on_failure()` the result.
+
+    Waveforms (model built with waves): `waves` (None = $ADAPSNE_WAVES); the dump can be limited
+    to a window `waves_from`..`waves_to` (clock cycles from time 0, or '5000ns'/'5us') and to an
+    instance `waves_scope` ('adapsne_core.ctrl') with `waves_depth` levels (1 = its own signals,
+    0 = all); None = the $ADAPSNE_WAVES_* variables (tb/waves.py).  Bad values raise
+    tb.waves.WavesError before the simulation starts.
     """
     from cocotb_tools.runner import get_runner
 
@@ -348,9 +403,15 @@ def run(model: Model, spec: dict, name: str = "run", test_module: str = TEST_MOD
     waves = waves_requested(waves)
     if waves and not model.waves:
         raise ValueError("waves requested but the model was built without --trace: build(..., waves=True)")
+    window = wv.Window()
+    if waves:
+        window = wv.resolve_window(model.toplevel, model.scopes, CLOCK_PERIOD_NS, waves_from, waves_to,
+                                   waves_scope, waves_depth)
+    elif any(v is not None for v in (waves_from, waves_to, waves_scope, waves_depth)):
+        raise wv.WavesError("waves_from/waves_to/waves_scope/waves_depth given but waves are off (waves=True)")
     run_dir = model.build_dir / "runs" / _safe(name)
     run_dir.mkdir(parents=True, exist_ok=True)
-    for stale in ("results.xml", "observations.json", "sim.log", "dump.vcd"):
+    for stale in ("results.xml", "observations.json", "sim.log") + tuple(wv.DUMP_FILES.values()):
         with contextlib.suppress(FileNotFoundError):
             (run_dir / stale).unlink()
     full = dict(spec)
@@ -368,7 +429,7 @@ def run(model: Model, spec: dict, name: str = "run", test_module: str = TEST_MOD
         runner.test(test_module=test_module, hdl_toplevel=model.toplevel, hdl_toplevel_lang="verilog",
                     build_dir=model.build_dir, test_dir=run_dir, results_xml=str(results_xml),
                     extra_env={"ADAPSNE_TB_SPEC": str(spec_path)}, testcase=testcase, seed=seed,
-                    waves=waves, timescale=TIMESCALE, log_file=run_dir / "sim.log")
+                    waves=waves, plusargs=window.plusargs(), timescale=TIMESCALE, log_file=run_dir / "sim.log")
     except SystemExit as e:  # cocotb's runner exits the interpreter on failures under pytest
         if e.code not in (0, None):
             exit_error = f"runner exited with {e.code}"
@@ -384,8 +445,9 @@ def run(model: Model, spec: dict, name: str = "run", test_module: str = TEST_MOD
     obs = None
     if (run_dir / "observations.json").is_file():
         obs = json.loads((run_dir / "observations.json").read_text())
+    dump = wv.dump_file(run_dir, model.waves_format) if waves else None
     res = RunResult(run_dir=run_dir, outcomes=outcomes, log=log, seconds=seconds, exit_error=exit_error,
-                    observations=obs)
+                    observations=obs, waves_file=dump if dump is not None and dump.is_file() else None)
     if echo:
         print(res.summary())
     return res
