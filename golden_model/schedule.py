@@ -9,17 +9,10 @@ Cycle numbering: cycle 0 is the cycle in which the last feature beat is accepted
 ``res.valid`` is high for it.  No back-pressure is assumed (``res.ready`` and ``trace.ready``
 always 1); back-pressure only delays, it never changes a result.
 
-Per point ``i`` (``G = ceil(N / K)`` distance groups)::
-
-    PSTART  1 cycle        distance phase starts (s_i)
-    DIST    G*D + 1 + 4    feature reads (G*D), read latency (1), lane DIST pipeline (4)
-    DONE    1 cycle        min/max reduction register, ``dist_done``, u_lo computed
-    PINIT   1 cycle        bracket / amplitude / best / population reset
-    passes  P * pass_cycles
-    OUT     1 cycle        result into the output register; the beat appears the next cycle
-
-    pass_cycles = SETUP (2) + N (stream, j == i masked) + DRAIN (7) + ROWEND (6) + A (scan) + DECIDE (1)
-
+Per point ``i`` (``G = ceil(N / K)`` distance groups): the distance phase (``G*D`` feature cycles
+plus ``timing.point_pre(K)``), ``passes`` passes of
+``pass_cycles = N + A + timing.pass_overhead()`` (SETUP, STREAM, DRAIN, ROWEND, SCAN, SCAN_PIPE,
+DECIDE) and OUT; every length is in `golden_model.timing` (rendered in docs/hardware.md, "Timing"),
 with ``A`` the number of active lanes (1 for bisection, K for K-section and FWA).  The next point
 starts in the cycle its predecessor's beat appears.
 """
@@ -33,19 +26,8 @@ from .config import AccelConfig
 
 # Every phase length comes from golden_model.timing (the lane op table and the controllers' state
 # lengths, the same module the RTL is built from).
-PSTART = timing.PSTART
-DIST_FEATURE_READ = timing.DIST_FEATURE_READ
-LANE_DIST = timing.latency("dist")
-DIST_DONE = timing.DIST_DONE
-PINIT = timing.PINIT
-SETUP = timing.SETUP
-ROW_READ = timing.ROW_READ
-LANE_KERN = timing.latency("kern")
-DRAIN = timing.DRAIN
-ROWEND = timing.ROWEND
-DECIDE = timing.DECIDE
-OUT = timing.OUT
-POINT_PRE = timing.POINT_PRE
+SETUP, DRAIN, ROWEND, SCAN_PIPE, DECIDE, OUT = (timing.SETUP, timing.DRAIN, timing.ROWEND, timing.SCAN_PIPE,
+                                                timing.DECIDE, timing.OUT)
 
 
 def active_lanes(cfg: AccelConfig, policy: str) -> int:
@@ -58,11 +40,11 @@ def groups(cfg: AccelConfig, n: int) -> int:
 
 def dist_cycles(cfg: AccelConfig, n: int, d: int) -> int:
     """Cycles from PSTART to the first pass's SETUP."""
-    return groups(cfg, n) * d + POINT_PRE
+    return groups(cfg, n) * d + timing.point_pre(cfg.lanes)
 
 
 def pass_cycles(cfg: AccelConfig, n: int, policy: str) -> int:
-    return SETUP + n + DRAIN + ROWEND + active_lanes(cfg, policy) + DECIDE
+    return n + active_lanes(cfg, policy) + timing.pass_overhead()
 
 
 def point_cycles(cfg: AccelConfig, n: int, d: int, policy: str, passes: int) -> int:

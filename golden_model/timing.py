@@ -30,11 +30,19 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-__all__ = ["LaneOp", "LANE_OPS", "RESOURCES", "latency", "stage_of", "claims", "PHASES",
-           "markdown"]
+__all__ = ["LaneOp", "LANE_OPS", "RESOURCES", "MUL", "FU", "latency", "stage_of", "claims", "PHASES",
+           "markdown", "point_pre", "dist_done_latency", "minmax_levels", "pass_overhead"]
 
-RESOURCES = ("absdiff", "mul", "dacc", "minmax", "cand", "u", "fu_rom", "fu_out", "tsat", "twmul",
-             "zt", "norm", "h", "prng")
+RESOURCES = ("absdiff", "mul_in", "mul", "mul_sum", "dacc", "minmax", "cand_delta", "cand_sum",
+             "cand_mirror", "u", "fu_rom", "fu_reg", "fu_mul", "fu_add", "bm", "tshift", "tsat", "wshift",
+             "twmul", "zt", "norm_in", "norm", "norm_shift", "logv", "rr", "hshift", "h", "prng")
+
+#: the main multiplier MULA, pipelined: operand registers, partial products (<= 18 x 18 bits each,
+#: one DSP block apiece), their sum; the product is read in the stage after ``mul_sum``.
+MUL = ("mul_in", "mul", "mul_sum")
+#: the function unit, pipelined: ROM read, ROM word register, interpolation product, sum; the
+#: table value is read in the stage after ``fu_add``.
+FU = ("fu_rom", "fu_reg", "fu_mul", "fu_add")
 
 
 @dataclass(frozen=True)
@@ -53,18 +61,26 @@ class LaneOp:
         return dict(self.marks)[label]
 
 
+def _stages(*groups) -> tuple:
+    """Stage tuple from per-stage resource groups; a str is a single resource."""
+    return tuple((g,) if isinstance(g, str) else tuple(g) for g in groups)
+
+
 LANE_OPS = {op.name: op for op in (
-    LaneOp("dist", (("absdiff",), ("mul",), ("dacc",), ("minmax",)),
+    LaneOp("dist", _stages("absdiff", *MUL, "dacc", "minmax"),
            "acc += (x_i - x_j)^2; the group's last feature writes D_ij and updates the lane min/max",
-           marks=(("dout", 3),)),
-    LaneOp("cand", (("mul", "zt"), ("cand", "u"), ("fu_rom",), ("fu_out",)),
+           marks=(("dout", 5),)),
+    LaneOp("cand", _stages(("mul_in", "zt"), "mul", "mul_sum", "cand_delta", "cand_sum", "cand_mirror",
+                           "u", *FU, "bm"),
            "candidate u = mirror_clamp(base + shift(A * B)); bm = 2^-g (EXP_U); clears Z, T"),
-    LaneOp("kern", (("mul",), ("tsat",), ("fu_rom",), ("fu_out",), ("twmul",), ("zt",)),
+    LaneOp("kern", _stages(*MUL, "tshift", "tsat", *FU, "wshift", "twmul", "zt"),
            "t = sat(d * bm >> s); w = 2^-t (EXP_T); Z += w; T += floor(t w / 2^T)"),
-    LaneOp("rowend", (("norm",), ("fu_rom",), ("fu_out", "fu_rom"), ("fu_out",), ("mul",), ("h",)),
+    LaneOp("rowend", _stages("norm_in", "norm", "norm_shift", "fu_rom", ("fu_reg", "fu_rom"),
+                             ("fu_mul", "fu_reg"), ("fu_add", "fu_mul"), ("logv", "fu_add"), "rr", *MUL,
+                             "hshift", "h"),
            "H = log2 Z + T/Z (LOG, RECIP, T*r); with ext: log2 of the PERP register"),
-    LaneOp("scan", (("u", "h", "zt"),), "shift (u, H, Z, T) one lane towards lane 0"),
-    LaneOp("prng", (("prng",),), "load the per-point seed or advance the xorshift32 state"),
+    LaneOp("scan", _stages(("u", "h", "zt")), "shift (u, H, Z, T) one lane towards lane 0"),
+    LaneOp("prng", _stages("prng"), "load the per-point seed or advance the xorshift32 state"),
 )}
 
 
@@ -89,12 +105,13 @@ def claims(resource: str) -> list:
 # --------------------------------------------------------------------------- controller timing
 #: Fixed state lengths of the controllers (cycles), each derived from the op table where it
 #: waits for a lane op.
-ROW_READ = 2        # row-buffer read (1) + d = D - m register (1), before kern_issue
-DIST_FEATURE_READ = 1   # feature-memory read before the lane's DIST op
+ROW_READ = 3        # row-buffer read (1) + read-data register (1) + d = D - m register (1)
+DIST_FEATURE_READ = 2   # feature-memory read (1) + x_i / x_j registers (1) before the lane's DIST op
 PSTART = 1          # start the distance phase, load the lanes' PRNG seeds
-DIST_DONE = 1       # min/max reduction register; dist_done, u_lo = -(bitlen(max-min)+2) 2^U
+RANGE = 1           # u_lo = -(bitlen(max - min) + 2) 2^U from the registered span
 PINIT = 1           # bracket / amplitude / best / population reset
-DECIDE = 1          # passes, stop rule, amplitude adaptation, PRNG step
+SCAN_PIPE = 1       # the scan's error register: the last lane's update lands one cycle after it
+DECIDE = 2          # stop rule and amplitude registered (1), then applied with the PRNG step (1)
 OUT = 1             # result into the output register
 #: SETUP: CAND issued; the stream's row reads start ROW_READ cycles before bm is needed
 SETUP = latency("cand") - ROW_READ
@@ -103,22 +120,49 @@ DRAIN = ROW_READ + latency("kern") - 1
 ROWEND = latency("rowend")
 #: TGT: START computes log2(PERP) on lane 0 (a ROWEND with the external operand) + 1 hand-over
 START_TARGET = latency("rowend") + 1
-#: cycles from PSTART to the first SETUP, not counting the G*D feature cycles
-DIST_DONE_LATENCY = DIST_FEATURE_READ + latency("dist") + DIST_DONE   # dist_done at p + G*D + this
-POINT_PRE = PSTART + DIST_DONE_LATENCY + PINIT
+
+
+def minmax_levels(lanes: int) -> int:
+    """Register levels of the distance engine's min/max reduction tree over the lanes."""
+    return max(0, (lanes - 1).bit_length())
+
+
+def dist_done(lanes: int) -> int:
+    """Cycles from the lanes' final min/max to ``dist_done``: the tree levels + the result register."""
+    return minmax_levels(lanes) + 1
+
+
+def dist_done_latency(lanes: int) -> int:
+    """``dist_done`` is high in cycle ``point_start + G*D + dist_done_latency``."""
+    return DIST_FEATURE_READ + latency("dist") + dist_done(lanes)
+
+
+def point_pre(lanes: int) -> int:
+    """Cycles from PSTART to the first SETUP, not counting the G*D feature cycles."""
+    return PSTART + dist_done_latency(lanes) + RANGE + PINIT
+
+
+def pass_overhead() -> int:
+    """Cycles of a pass besides the N stream cycles and the A scan cycles."""
+    return SETUP + DRAIN + ROWEND + SCAN_PIPE + DECIDE
+
 
 PHASES = (
-    ("PSTART", "1", "start the distance phase; load the PRNG seeds (point 0's PSTART is cycle 1)"),
+    ("PSTART", str(PSTART), "start the distance phase; load the PRNG seeds (point 0's PSTART is cycle 1)"),
     ("feature reads", "G*D", "lane `l` of group `g` reads point `gK+l`, feature `d`; bank `i mod K` supplies `x_i`"),
     ("read latency + lane DIST", f"{DIST_FEATURE_READ} + {latency('dist')}", "row writes, lane min/max"),
-    ("DONE", str(DIST_DONE), "min/max reduction register, `dist_done`, `u_lo = -(bitlen(max - min) + 2) 2^U`"),
+    ("DONE", "ceil(log2 K) + 1", "min/max reduction tree (one register level per tree level) + result "
+                                 "register, `dist_done`"),
+    ("RANGE", str(RANGE), "`u_lo = -(bitlen(max - min) + 2) 2^U`"),
     ("PINIT", str(PINIT), "bracket, amplitude, best, population reset"),
     ("*per pass:* SETUP", str(SETUP), f"CAND issued; the stream starts {ROW_READ} cycles before `bm` is needed"),
     ("STREAM", "N", "one row element per cycle to all lanes (j == i masked)"),
-    ("DRAIN", str(DRAIN), f"row read + `d = D - m` register ({ROW_READ}) + KERN pipeline ({latency('kern') - 1})"),
+    ("DRAIN", str(DRAIN), f"row read + read register + `d = D - m` register ({ROW_READ}) + KERN pipeline "
+                          f"({latency('kern') - 1})"),
     ("ROWEND", str(ROWEND), "H in every lane"),
-    ("SCAN", "A", "best-ever / bracket / population update, trace beats"),
-    ("DECIDE", str(DECIDE), "passes, stop rule, amplitude, PRNG step"),
+    ("SCAN", f"A + {SCAN_PIPE}", "lane 0's (u, H) into the error register, one lane per cycle; "
+                                 "best-ever / bracket / population update one cycle later; trace beats"),
+    ("DECIDE", str(DECIDE), "stop rule and amplitude registered, then passes, amplitude, PRNG step"),
     ("OUT", str(OUT), "result into the output register; the beat appears in the next cycle, which is "
                       "also the next point's PSTART"),
 )
@@ -133,8 +177,10 @@ def markdown() -> str:
     L += ["", "| phase | cycles | detail |", "|---|---|---|"]
     L += [f"| {a} | {b} | {c} |" for a, b, c in PHASES]
     L += ["", "```",
-          f"pass_cycles(N, A)  = SETUP + N + DRAIN + ROWEND + A + DECIDE = N + {SETUP + DRAIN + ROWEND + DECIDE} + A",
-          f"point_cycles       = G*D + POINT_PRE + passes * pass_cycles + OUT   (POINT_PRE = {POINT_PRE})",
+          f"pass_cycles(N, A)  = SETUP + N + DRAIN + ROWEND + A + SCAN_PIPE + DECIDE = N + {pass_overhead()} + A",
+          "point_cycles       = G*D + POINT_PRE + passes * pass_cycles + OUT",
+          "POINT_PRE          = PSTART + DIST_FEATURE_READ + dist + DONE + RANGE + PINIT",
+          "                   = " + ", ".join(f"{point_pre(k)} (K={k})" for k in (4, 8, 16, 32)),
           "beat(0)            = 1 + point_cycles(0)",
           "beat(k)            = beat(k-1) + point_cycles(k)",
           "trace beat (pass p, lane l) = first SETUP + p*pass_cycles + SETUP + N + DRAIN + ROWEND + l",
@@ -144,9 +190,25 @@ def markdown() -> str:
     return "\n".join(L) + "\n"
 
 
+BEGIN, END = "<!-- timing-table -->", "<!-- /timing-table -->"
+
+
+def update_doc(path: str) -> None:
+    """Rewrite the generated section of ``path`` (between the timing markers)."""
+    from pathlib import Path
+    text = Path(path).read_text()
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    Path(path).write_text(f"{head}{BEGIN}\n(generated by `python -m golden_model.timing --markdown`)\n\n"
+                          f"{markdown()}{END}{tail}")
+
+
 if __name__ == "__main__":
-    if "--markdown" in sys.argv[1:]:
+    args = sys.argv[1:]
+    if args[:1] == ["--markdown"]:
         sys.stdout.write(markdown())
+    elif args[:1] == ["--doc"] and len(args) == 2:
+        update_doc(args[1])
     else:
-        print("usage: python -m golden_model.timing --markdown", file=sys.stderr)
+        print("usage: python -m golden_model.timing --markdown | --doc docs/hardware.md", file=sys.stderr)
         sys.exit(2)

@@ -30,9 +30,13 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from golden_model import fixed as fx
+from golden_model import timing
 from golden_model.config import AccelConfig, bit_length
 
-__all__ = ["FuOp", "FunctionUnit", "Exp2Unit", "Log2Unit", "fu_tables", "normalise"]
+__all__ = ["FuOp", "FunctionUnit", "Exp2Unit", "Log2Unit", "fu_tables", "normalise", "FU_LATENCY"]
+
+#: cycles from an operand to its table value (the function unit's stages in the op table)
+FU_LATENCY = len(timing.FU)
 
 
 class FuOp(enum.IntEnum):
@@ -59,8 +63,9 @@ def fu_tables(cfg: AccelConfig) -> dict:
 class FunctionUnit(wiring.Component):
     """Table function unit (exp2 / log2 / reciprocal), one ROM shared by time-multiplexing.
 
-    Timing: the operands are sampled in cycle ``c`` (the ROM read is registered); ``o_y`` is
-    combinational in cycle ``c + 1`` (interpolation after the ROM), ``o_valid`` likewise.
+    Timing: the operands are sampled in cycle ``c``; ``o_y`` (registered) and ``o_valid`` are
+    visible in cycle ``c + FU_LATENCY`` (stages `golden_model.timing.FU`: ROM read, ROM word
+    register, interpolation product, sum).
 
     Parameters
     ----------
@@ -130,24 +135,34 @@ class FunctionUnit(wiring.Component):
                     m.d.comb += rem.eq(self.i_frac[:r])
         m.d.comb += rp.addr.eq(addr)
 
+        # stage fu_rom: address to the (registered) ROM; op and remainder travel alongside
         op_d = Signal(2)
         rem_d = Signal(self.rem_bits)
-        m.d.sync += [op_d.eq(self.i_op), rem_d.eq(rem), self.o_valid.eq(self.i_valid)]
-
-        y0 = rp.data[: self.y_bits]
-        if not cfg.interpolate:
-            m.d.comb += self.o_y.eq(y0)
-        else:
-            slope = rp.data[self.y_bits: self.y_bits + self.slope_bits].as_signed()
-            prod = Signal(signed(self.slope_bits + self.rem_bits + 1))
-            m.d.comb += prod.eq(slope * rem_d)
-            for op, (_, ib, fb, _) in self.tables.items():
-                r = fb - ib
-                with m.If(op_d == op):
-                    if r > 0:
-                        m.d.comb += self.o_y.eq(y0 + (prod >> r))
-                    else:
-                        m.d.comb += self.o_y.eq(y0)
+        v = [Signal(name=f"fu_v{s}") for s in range(FU_LATENCY)]
+        m.d.sync += [op_d.eq(self.i_op), rem_d.eq(rem), v[0].eq(self.i_valid)]
+        m.d.sync += [v[s].eq(v[s - 1]) for s in range(1, FU_LATENCY)]
+        m.d.comb += self.o_valid.eq(v[-1])
+        # stage fu_reg: ROM word register (keeps the block RAM's clock-to-out off the next path)
+        word = Signal(self.word_bits)
+        op_2 = Signal(2)
+        rem_2 = Signal(self.rem_bits)
+        m.d.sync += [word.eq(rp.data), op_2.eq(op_d), rem_2.eq(rem_d)]
+        # stage fu_mul: interpolation product
+        y0 = Signal(self.y_bits)
+        op_3 = Signal(2)
+        prod = Signal(signed(self.slope_bits + self.rem_bits + 1))
+        m.d.sync += [y0.eq(word[: self.y_bits]), op_3.eq(op_2)]
+        if cfg.interpolate:
+            slope = word[self.y_bits: self.y_bits + self.slope_bits].as_signed()
+            m.d.sync += prod.eq(slope * rem_2)
+        # stage fu_add: y = y_k + floor(slope rem / 2^r), registered output
+        for op, (_, ib, fb, _) in self.tables.items():
+            r = fb - ib
+            with m.If(op_3 == op):
+                if cfg.interpolate and r > 0:
+                    m.d.sync += self.o_y.eq(y0 + (prod >> r))
+                else:
+                    m.d.sync += self.o_y.eq(y0)
         return m
 
 
@@ -177,7 +192,7 @@ class Exp2Unit(wiring.Component):
     """Standalone 2^-t (``fixed.exp2neg``): a `FunctionUnit` in ``EXP_T`` mode plus the integer
     shift, as in the lane's stream pipeline.  Used by the unit tests and as a synthesis block.
 
-    Timing: ``t`` sampled in cycle ``c``, ``w`` registered, visible in cycle ``c + 2``.
+    Timing: ``t`` sampled in cycle ``c``, ``w`` registered, visible in cycle ``c + FU_LATENCY + 1``.
 
     Attributes
     ----------
@@ -205,10 +220,11 @@ class Exp2Unit(wiring.Component):
         T, W = cfg.t_frac, cfg.w_frac
         m.submodules.fu = fu = FunctionUnit(cfg)
         m.d.comb += [fu.i_valid.eq(self.i_valid), fu.i_op.eq(FuOp.EXP_T), fu.i_frac.eq(self.t[:T])]
-        n_d = Signal(range(1 << max(1, self.t_bits - T)))
-        m.d.sync += n_d.eq(self.t >> T)
+        n_d = [Signal(range(1 << max(1, self.t_bits - T)), name=f"n_d{s}") for s in range(FU_LATENCY)]
+        m.d.sync += n_d[0].eq(self.t >> T)
+        m.d.sync += [n_d[s].eq(n_d[s - 1]) for s in range(1, FU_LATENCY)]
         m.d.sync += [self.o_valid.eq(fu.o_valid),
-                     self.w.eq(Mux(n_d > W, 0, fu.o_y >> n_d))]
+                     self.w.eq(Mux(n_d[-1] > W, 0, fu.o_y >> n_d[-1]))]
         return m
 
 
@@ -216,7 +232,8 @@ class Log2Unit(wiring.Component):
     """Standalone log2 of a fixed-point value (``fixed.log2_fixed``): normaliser + `FunctionUnit`
     in ``LOG`` mode, as the lane's row-end pipeline computes log2 Z and log2 PERP.
 
-    Timing: ``x`` sampled in cycle ``c`` (normaliser registered), result visible in ``c + 3``.
+    Timing: ``x`` sampled in cycle ``c`` (normaliser registered), result visible in
+    ``c + FU_LATENCY + 2``.
 
     Parameters
     ----------
@@ -258,8 +275,9 @@ class Log2Unit(wiring.Component):
         m.d.sync += [p_d.eq(p), mn_d.eq(mn), v_d.eq(self.i_valid)]
         m.submodules.fu = fu = FunctionUnit(cfg)
         m.d.comb += [fu.i_valid.eq(v_d), fu.i_op.eq(FuOp.LOG), fu.i_frac.eq(mn_d)]
-        p_dd = Signal.like(p)
-        m.d.sync += p_dd.eq(p_d)
+        p_dd = [Signal.like(p, name=f"p_dd{s}") for s in range(FU_LATENCY)]
+        m.d.sync += p_dd[0].eq(p_d)
+        m.d.sync += [p_dd[s].eq(p_dd[s - 1]) for s in range(1, FU_LATENCY)]
         m.d.sync += [self.o_valid.eq(fu.o_valid),
-                     self.y.eq(((Cat(p_dd, C(0, 1)).as_signed() - self.x_frac) << cfg.h_frac) + fu.o_y)]
+                     self.y.eq(((Cat(p_dd[-1], C(0, 1)).as_signed() - self.x_frac) << cfg.h_frac) + fu.o_y)]
         return m

@@ -16,15 +16,15 @@ back to back).  Each lane keeps the min/max of its valid ``j != i`` values; a re
 ``m_i``, ``M_i`` at the end.
 
 Timing (`point_start` in cycle ``p``): feature addresses in cycles ``p+1 .. p+G*D``
-(``G = ceil(N/K)``), lane ``dist_issue`` one cycle later, the last row write at ``p+G*D+4``,
-lane min/max final in ``p+G*D+5``, ``dist_done`` (one-cycle pulse) with ``dmin``/``dmax`` valid in
-``p+G*D+6``.
+(``G = ceil(N/K)``), the lanes' ``dist`` ops ``timing.DIST_FEATURE_READ`` cycles later (memory read
++ x registers); the min/max tree has one register level per tree level; ``dist_done`` (one-cycle
+pulse) with ``dmin``/``dmax`` valid in ``p + G*D + timing.dist_done_latency(K)``.
 """
 
 from __future__ import annotations
 
 from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
@@ -34,10 +34,8 @@ from golden_model import timing
 
 from .lane import dist_ops_signature
 
-__all__ = ["DistanceEngine", "DIST_DONE_LATENCY"]
+__all__ = ["DistanceEngine"]
 
-#: dist_done is high in cycle point_start + G*D + DIST_DONE_LATENCY (golden_model.timing)
-DIST_DONE_LATENCY = timing.DIST_DONE_LATENCY
 
 
 class DistanceEngine(wiring.Component):
@@ -69,7 +67,7 @@ class DistanceEngine(wiring.Component):
     rd_en, rd_restart : In(1)
         Read row element ``j`` (0 when ``rd_restart``, else the previous ``j + 1``).
     rd_data : Out(dist_bits)
-        The element read in the previous cycle.
+        The element read two cycles earlier (memory read + register).
     lanes : Out(dist_ops_signature(cfg)).array(K)
         The ``dist`` op to each lane and its distance results (see `hw.lane.Lane`).
     """
@@ -153,7 +151,7 @@ class DistanceEngine(wiring.Component):
         gbase = Signal(range(fdepth + DM + 1))
         dd = Signal(range(max(cfg.d_max, 2)))
         rem = Signal(range(cfg.n_max + 1))          # N - g*K (points left from this group on)
-        drain = Signal(range(8))
+        drain = Signal(range(timing.dist_done_latency(K) + 1))
         draining = Signal()
         with m.If(self.point_start):
             m.d.sync += [issuing.eq(1), g.eq(0), gbase.eq(0), dd.eq(0), rem.eq(self.n)]
@@ -169,24 +167,31 @@ class DistanceEngine(wiring.Component):
         for l, (_, rpa, rpb) in enumerate(fbanks):
             m.d.comb += [rpa.addr.eq(gbase + dd), rpb.addr.eq(i_base + dd)]
         # tags, aligned with the read data (one cycle later)
-        t_issue = Signal()
-        t_first = Signal()
-        t_last = Signal()
-        t_valid = Signal(K)
-        t_self = Signal(K)
-        m.d.sync += [t_issue.eq(issuing), t_first.eq(dd == 0), t_last.eq(last_d)]
-        m.d.sync += t_valid.eq(Cat(*[rem > l for l in range(K)]))
-        m.d.sync += t_self.eq(Cat(*[(g == i_div) & (i_mod == l) for l in range(K)]))
+        # tags travel with the feature data: memory read (1) + x_i / x_j registers (1)
+        n_tag = timing.DIST_FEATURE_READ
+        tag_now = Cat(issuing, dd == 0, last_d, Cat(*[rem > l for l in range(K)]),
+                      Cat(*[(g == i_div) & (i_mod == l) for l in range(K)]))
+        tag = tag_now
+        for k in range(n_tag):
+            nxt = Signal(len(tag_now), name=f"dist_tag{k + 1}")
+            m.d.sync += nxt.eq(tag)
+            tag = nxt
+        t_issue, t_first, t_last = tag[0], tag[1], tag[2]
+        t_valid, t_self = tag[3: 3 + K], tag[3 + K: 3 + 2 * K]
         xi_sel = Signal(cfg.feature_bits)
         with m.Switch(i_mod):
             for l, (_, _, rpb) in enumerate(fbanks):
                 with m.Case(l):
                     m.d.comb += xi_sel.eq(rpb.data)
+        xi_q = Signal(cfg.feature_bits)
+        m.d.sync += xi_q.eq(xi_sel)
         for l, (_, rpa, _) in enumerate(fbanks):
             ln = self.lanes[l]
+            xj_q = Signal(cfg.feature_bits, name=f"xj_q{l}")
+            m.d.sync += xj_q.eq(rpa.data)
             m.d.comb += [ln.issue.eq(t_issue), ln.first.eq(t_first), ln.last.eq(t_last),
                          ln.valid.eq(t_valid[l]), ln.is_self.eq(t_self[l]), ln.mm_clear.eq(self.point_start),
-                         ln.xi.eq(xi_sel), ln.xj.eq(rpa.data)]
+                         ln.xi.eq(xi_q), ln.xj.eq(xj_q)]
 
         # ------------------------------------------------------------ row writes
         wr_addr = Signal(range(RPB + 1))
@@ -198,25 +203,27 @@ class DistanceEngine(wiring.Component):
             m.d.comb += [wp.addr.eq(wr_addr), wp.data.eq(self.lanes[l].dout), wp.en.eq(self.lanes[l].dwr)]
 
         # ------------------------------------------------------------ min / max reduction
-        def tree(vals, fn):
+        def tree(vals, fn, name):
+            """Reduction tree with one register level per tree level (timing.minmax_levels)."""
+            lvl = 0
             while len(vals) > 1:
                 nxt = []
-                for k in range(0, len(vals) - 1, 2):
-                    nxt.append(fn(vals[k], vals[k + 1]))
-                if len(vals) % 2:
-                    nxt.append(vals[-1])
+                for k in range(0, len(vals), 2):
+                    r = Signal(cfg.dist_bits, name=f"{name}_l{lvl}_{k // 2}")
+                    m.d.sync += r.eq(fn(vals[k], vals[k + 1]) if k + 1 < len(vals) else vals[k])
+                    nxt.append(r)
                 vals = nxt
+                lvl += 1
+            assert lvl == timing.minmax_levels(K)
             return vals[0]
-        mins = [self.lanes[l].lmin for l in range(K)]
-        maxs = [self.lanes[l].lmax for l in range(K)]
-        red_min = tree(mins, lambda a, b: Mux(a < b, a, b))
-        red_max = tree(maxs, lambda a, b: Mux(a > b, a, b))
-        # lane min/max final 4 cycles after the last dist_issue, which is 1 cycle after the
-        # last address: drain counts the cycles after issuing ends
+        red_min = tree([self.lanes[l].lmin for l in range(K)], lambda a, b: Mux(a < b, a, b), "red_min")
+        red_max = tree([self.lanes[l].lmax for l in range(K)], lambda a, b: Mux(a > b, a, b), "red_max")
+        # dist_done is registered in cycle point_start + G*D + dist_done_latency - 1; `drain` counts
+        # from 0 in the cycle after the last feature address
         m.d.sync += self.dist_done.eq(0)
         with m.If(draining):
             m.d.sync += drain.eq(drain + 1)
-            with m.If(drain == timing.latency("dist")):
+            with m.If(drain == timing.dist_done_latency(K) - 2):
                 m.d.sync += [draining.eq(0), self.dist_done.eq(1),
                              self.dmin.eq(red_min), self.dmax.eq(red_max)]
 
@@ -235,8 +242,8 @@ class DistanceEngine(wiring.Component):
         m.d.sync += rd_mod_d.eq(cur_mod)
         for l, (_, rp) in enumerate(rbanks):
             m.d.comb += rp.addr.eq(cur_div)
-        with m.Switch(rd_mod_d):
+        with m.Switch(rd_mod_d):   # registered: the block RAM's clock-to-out stays off the next path
             for l, (_, rp) in enumerate(rbanks):
                 with m.Case(l):
-                    m.d.comb += self.rd_data.eq(rp.data)
+                    m.d.sync += self.rd_data.eq(rp.data)
         return m

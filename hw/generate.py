@@ -107,9 +107,9 @@ def core_description(cfg: AccelConfig, trace: bool = False, top=None, prefix: st
         "layouts": CoreLayouts(cfg).describe(),
         **regmap.describe(cfg),
         "timing": {
-            "point_pre": sch.POINT_PRE, "setup": sch.SETUP, "drain": sch.DRAIN,
-            "rowend": sch.ROWEND, "decide": sch.DECIDE, "out": sch.OUT,
-            "pass_cycles": "SETUP + N + DRAIN + ROWEND + A + DECIDE (A = 1 bisection, K otherwise)",
+            "point_pre": timing.point_pre(cfg.lanes), "setup": timing.SETUP, "drain": timing.DRAIN,
+            "rowend": timing.ROWEND, "scan_pipe": timing.SCAN_PIPE, "decide": timing.DECIDE, "out": timing.OUT,
+            "pass_cycles": "SETUP + N + DRAIN + ROWEND + A + SCAN_PIPE + DECIDE (A = 1 bisection, K otherwise)",
             "point_cycles": "ceil(N/K)*D + POINT_PRE + passes * pass_cycles + OUT",
             "start_target": timing.START_TARGET,
             "lane_ops": {name: {"latency": op.latency, "stages": [list(st) for st in op.stages]}

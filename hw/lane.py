@@ -35,7 +35,7 @@ from golden_model import search_fixed as sf
 from golden_model import timing
 from golden_model.config import AccelConfig
 
-from .arith import FunctionUnit, FuOp, normalise
+from .arith import FunctionUnit, FuOp
 from .layouts import CoreLayouts
 
 __all__ = ["Lane", "LANE_LATENCY", "CandKind", "lane_roles", "xorshift32_hw", "dist_ops_signature",
@@ -200,40 +200,59 @@ class Lane(wiring.Component):
         v = self._valid_chains(m)
         sd = timing.stage_of
 
+        def at(op, res):
+            """Valid of the stage of ``op`` that uses ``res``."""
+            return v[op][sd(op, res)]
+
+        def delayed(sig, n, name):
+            """``sig`` through ``n`` unconditional registers (ops advance one stage per cycle)."""
+            for k in range(n):
+                nxt = Signal.like(sig, name=f"{name}_d{k + 1}")
+                m.d.sync += nxt.eq(sig)
+                sig = nxt
+            return sig
+
         m.submodules.fu = fu = FunctionUnit(cfg)
 
-        # ------------------------------------------------------------ shared multiplier MULA
+        # ------------------------------------------------------------ MULA (stages timing.MUL)
+        # operand registers; partial products of at most 18 x 18 bits (one DSP block each); sum
         mul_a = Signal(self.ma_bits)
         mul_b = Signal(signed(self.mb_bits))
-        prod = Signal(signed(self.ma_bits + self.mb_bits))
         mul_en = Signal()
+        a_q = Signal(self.ma_bits)
+        b_q = Signal(signed(self.mb_bits))
         with m.If(mul_en):
-            m.d.sync += prod.eq(mul_a * mul_b)
+            m.d.sync += [a_q.eq(mul_a), b_q.eq(mul_b)]
+        SPLIT = 17
+        prod = Signal(signed(self.ma_bits + self.mb_bits))
+        p_lo = Signal(signed(SPLIT + self.mb_bits + 1))
+        m.d.sync += p_lo.eq(_zx(a_q[:SPLIT]) * b_q)
+        if self.ma_bits > SPLIT:
+            p_hi = Signal(signed(self.ma_bits - SPLIT + self.mb_bits + 1))
+            m.d.sync += p_hi.eq(_zx(a_q[SPLIT:]) * b_q)
+            m.d.sync += prod.eq(p_lo + (p_hi << SPLIT))
+        else:
+            m.d.sync += prod.eq(p_lo)
 
         # ------------------------------------------------------------ DIST
         absd = Signal(FB)
-        tags = Cat(dist.first, dist.last, dist.valid, dist.is_self)
-        tags_d = [Signal(4, name=f"dist_tags{s}") for s in range(sd("dist", "dacc") + 1)]
-        m.d.comb += tags_d[0].eq(tags)
-        for s in range(1, len(tags_d)):
-            m.d.sync += tags_d[s].eq(tags_d[s - 1])
+        tags = delayed(Cat(dist.first, dist.last, dist.valid, dist.is_self), sd("dist", "dacc"), "dist_tags")
         diff = Signal(signed(FB + 1))
         m.d.comb += diff.eq(_zx(dist.xi) - _zx(dist.xj))
-        with m.If(v["dist"][sd("dist", "absdiff")]):
+        with m.If(at("dist", "absdiff")):
             m.d.sync += absd.eq(Mux(diff < 0, -diff, diff))
-        tg = tags_d[sd("dist", "dacc")]
         dacc = Signal(DB)
         dnew = Signal(DB)
-        m.d.comb += dnew.eq(Mux(tg[0], 0, dacc) + prod[:DB])
+        m.d.comb += dnew.eq(Mux(tags[0], 0, dacc) + prod[:DB])
         mm_ok = Signal()
         m.d.sync += [dist.dwr.eq(0)]
-        with m.If(v["dist"][sd("dist", "dacc")]):
+        with m.If(at("dist", "dacc")):
             m.d.sync += dacc.eq(dnew)
-            with m.If(tg[1]):
-                m.d.sync += [dist.dout.eq(dnew), dist.dwr.eq(1), mm_ok.eq(tg[2] & ~tg[3])]
+            with m.If(tags[1]):
+                m.d.sync += [dist.dout.eq(dnew), dist.dwr.eq(1), mm_ok.eq(tags[2] & ~tags[3])]
         with m.If(dist.mm_clear):
             m.d.sync += [dist.lmin.eq((1 << DB) - 1), dist.lmax.eq(0)]
-        with m.Elif(v["dist"][sd("dist", "minmax")] & dist.dwr & mm_ok):
+        with m.Elif(at("dist", "minmax") & dist.dwr & mm_ok):
             with m.If(dist.dout < dist.lmin):
                 m.d.sync += dist.lmin.eq(dist.dout)
             with m.If(dist.dout > dist.lmax):
@@ -253,16 +272,19 @@ class Lane(wiring.Component):
         m.d.comb += gauss.eq(state[0:8] + state[8:16] + state[16:24] + state[24:32] - 510)
 
         # ------------------------------------------------------------ CAND
-        kind_d = Signal(2)
+        # the op's operands are latched at issue (the controller may move on)
+        us = signed(L.u_bits)
+        c_kind = Signal(2)
+        c_base, c_centre, c_lo, c_hi = (Signal(us, name=f"cand_{n}") for n in ("base", "centre", "lo", "hi"))
         with m.If(cand.issue):
-            m.d.sync += kind_d.eq(cand.kind)
+            m.d.sync += [c_kind.eq(cand.kind), c_base.eq(cand.base), c_centre.eq(cand.centre),
+                         c_lo.eq(cand.lo), c_hi.eq(cand.hi)]
         cand_b = Signal(signed(self.mb_bits))
         with m.Switch(cand.kind):
             with m.Case(CandKind.KSEC):
                 m.d.comb += cand_b.eq(self.ksec_weight)
             with m.Case(CandKind.FWA):
                 m.d.comb += cand_b.eq(uni if self.role >= 0 else gauss)
-        # boundary mapping (stage "cand")
         rb = L.u_range_bits
         dsat = (1 << (rb + 2)) - 1
         sh = self.role * cfg.fwa_amp_rank_shift - 15 if self.role >= 0 else -7
@@ -270,105 +292,129 @@ class Lane(wiring.Component):
         fwa_delta = Signal(signed(rb + 3))
         m.d.comb += fwa_delta.eq(Mux(fwa_full > dsat, dsat, Mux(fwa_full < -dsat, -dsat, fwa_full)))
         delta = Signal(signed(rb + 3))
-        base = Signal(signed(L.u_bits))
-        with m.Switch(kind_d):
-            with m.Case(CandKind.KSEC):
-                m.d.comb += [delta.eq(prod >> sf.KSECTION_SHIFT), base.eq(cand.base)]
-            with m.Case(CandKind.FWA):
-                m.d.comb += [delta.eq(fwa_delta), base.eq(cand.centre)]
-            with m.Default():
-                m.d.comb += [delta.eq(0), base.eq(cand.base)]
+        base = Signal(us)
+        with m.If(at("cand", "cand_delta")):
+            with m.Switch(c_kind):
+                with m.Case(CandKind.KSEC):
+                    m.d.sync += [delta.eq(prod >> sf.KSECTION_SHIFT), base.eq(c_base)]
+                with m.Case(CandKind.FWA):
+                    m.d.sync += [delta.eq(fwa_delta), base.eq(c_centre)]
+                with m.Default():
+                    m.d.sync += [delta.eq(0), base.eq(c_base)]
         xb = max(L.u_bits, rb + 3) + 3
         x = Signal(signed(xb))
         y = Signal(signed(xb))
-        lo, hi = cand.lo, cand.hi
-        m.d.comb += x.eq(base + delta)
-        m.d.comb += y.eq(Mux(x > hi, 2 * hi - x, Mux(x < lo, 2 * lo - x, x)))
-        with m.If(v["cand"][sd("cand", "u")]):
-            m.d.sync += out.u.eq(Mux(y > hi, hi, Mux(y < lo, lo, y)))
+        with m.If(at("cand", "cand_sum")):
+            m.d.sync += x.eq(base + delta)
+        with m.If(at("cand", "cand_mirror")):
+            m.d.sync += y.eq(Mux(x > c_hi, 2 * c_hi - x, Mux(x < c_lo, 2 * c_lo - x, x)))
+        with m.If(at("cand", "u")):
+            m.d.sync += out.u.eq(Mux(y > c_hi, c_hi, Mux(y < c_lo, c_lo, y)))
         # g, ui -> function unit (EXP_U)
         g = Signal(U)
         m.d.comb += g.eq((-out.u)[:U])
         ui = Signal(signed(L.u_bits - U + 2))
         m.d.comb += ui.eq((out.u + ((1 << U) - 1)) >> U)
         ui_d = Signal.like(ui)
-        with m.If(v["cand"][sd("cand", "fu_rom")]):
+        with m.If(at("cand", "fu_rom")):
             m.d.sync += ui_d.eq(ui)
         # bm, right-shift amount of the kernel's exponent argument
         s_max = (cfg.u_hi >> U) - W + T
         SL = max(0, s_max)
         bm = Signal(W + 1)
         rs = Signal(range(SL + W - T + L.u_bits + 2 + (DB + 4)))
-        with m.If(v["cand"][sd("cand", "fu_out")]):
+        with m.If(at("cand", "bm")):
             m.d.sync += [bm.eq(fu.o_y), rs.eq(SL + W - T - ui_d)]
 
         # ------------------------------------------------------------ KERN
         limit = L.t_limit
         pk = prod[: DB + W + 1]
         tfull = Signal(DB + W + 1 + SL)
-        m.d.comb += tfull.eq((pk << SL) >> rs)
+        with m.If(at("kern", "tshift")):
+            m.d.sync += tfull.eq((pk << SL) >> rs)
         tq = Signal(L.t_bits)
         sat = Signal()
-        with m.If(v["kern"][sd("kern", "tsat")]):
+        with m.If(at("kern", "tsat")):
             m.d.sync += [tq.eq(Mux(tfull >= limit, limit, tfull)), sat.eq(tfull >= limit)]
-        tq_d = Signal(L.t_bits)
-        sat_d = Signal()
-        with m.If(v["kern"][sd("kern", "fu_rom")]):
-            m.d.sync += [tq_d.eq(tq), sat_d.eq(sat)]
-        n_d = tq_d >> T
+        s_tq = sd("kern", "tsat") + 1                     # stage in which tq is visible
+        tq_w = delayed(tq, sd("kern", "wshift") - s_tq, "tq_w")
+        sat_w = delayed(sat, sd("kern", "wshift") - s_tq, "sat_w")
+        tq_tw = delayed(tq, sd("kern", "twmul") - s_tq, "tq_tw")
+        n_w = tq_w >> T
         w = Signal(W + 1)
-        tq_dd = Signal(L.t_bits)
-        with m.If(v["kern"][sd("kern", "fu_out")]):
-            m.d.sync += [w.eq(Mux(sat_d | (n_d > W), 0, fu.o_y >> n_d)), tq_dd.eq(tq_d)]
+        with m.If(at("kern", "wshift")):
+            m.d.sync += w.eq(Mux(sat_w | (n_w > W), 0, fu.o_y >> n_w))
         tw = Signal(W + 1 + 1)
         w_d = Signal(W + 1)
-        with m.If(v["kern"][sd("kern", "twmul")]):
-            m.d.sync += [tw.eq((tq_dd * w) >> T), w_d.eq(w)]
+        with m.If(at("kern", "twmul")):
+            m.d.sync += [tw.eq((tq_tw * w) >> T), w_d.eq(w)]
         zacc, tacc = out.z, out.t
         with m.If(cand.issue):
             m.d.sync += [zacc.eq(0), tacc.eq(0)]
-        with m.Elif(v["kern"][sd("kern", "zt")]):
+        with m.Elif(at("kern", "zt")):
             m.d.sync += [zacc.eq(zacc + w_d), tacc.eq(tacc + tw)]
 
         # ------------------------------------------------------------ ROWEND
         nb = self.norm_bits
         nx = Signal(nb)
-        m.d.comb += nx.eq(Mux(rend.ext, rend.x, zacc))
-        p, mn = normalise(m, nx, nb, W, name="zn")
+        ext = Signal()
+        with m.If(at("rowend", "norm_in")):
+            m.d.sync += [nx.eq(Mux(rend.ext, rend.x, zacc)), ext.eq(rend.ext)]
+        # leading one of nx (registered), then the normalised mantissa and exponent
+        lead = Signal(range(max(nb, 2)))
+        for k in range(nb):
+            with m.If(nx[k]):
+                m.d.comb += lead.eq(k)
+        p_q = Signal.like(lead)
+        with m.If(at("rowend", "norm")):
+            m.d.sync += p_q.eq(lead)
+        lz = Signal(range(max(nb, 2)))
+        m.d.comb += lz.eq(nb - 1 - p_q)
+        xl = Signal(nb)
+        m.d.comb += xl.eq((nx << lz)[:nb])
+        mn = Signal(W)
+        if nb - 1 >= W:
+            m.d.comb += mn.eq(xl[nb - 1 - W: nb - 1])
+        elif nb > 1:
+            m.d.comb += mn.eq(xl[: nb - 1] << (W - (nb - 1)))
         e = Signal(range(nb + 1))
-        mn_d = Signal(W)
-        ext_d = Signal()
-        with m.If(v["rowend"][sd("rowend", "norm")]):
-            m.d.sync += [e.eq(p - Mux(rend.ext, PF, W)), mn_d.eq(mn), ext_d.eq(rend.ext)]
+        mn_q = Signal(W)
+        with m.If(at("rowend", "norm_shift")):
+            m.d.sync += [e.eq(p_q - Mux(ext, PF, W)), mn_q.eq(mn)]
         logv = Signal(Hf + 1)
         rr = Signal(W + 1)
-        fu_out_stages = [st for op, st in timing.claims("fu_out") if op == "rowend"]
-        with m.If(v["rowend"][fu_out_stages[0]]):
+        with m.If(at("rowend", "logv")):
             m.d.sync += logv.eq(fu.o_y)
-        with m.If(v["rowend"][fu_out_stages[1]]):
+        with m.If(at("rowend", "rr")):
             m.d.sync += rr.eq(fu.o_y)
         pre = max(0, Hf - 2 * W)
         base_sh = max(0, 2 * W - Hf)
         q = Signal(ZB + W + 1 + pre)
-        m.d.comb += q.eq((prod[: ZB + W + 1] << pre) >> (base_sh + e))
-        with m.If(v["rowend"][sd("rowend", "h")]):
-            m.d.sync += out.h.eq((e << Hf) + logv + Mux(ext_d, 0, q))
+        with m.If(at("rowend", "hshift")):
+            m.d.sync += q.eq((prod[: ZB + W + 1] << pre) >> (base_sh + e))
+        with m.If(at("rowend", "h")):
+            m.d.sync += out.h.eq((e << Hf) + logv + Mux(ext, 0, q))
 
         # ------------------------------------------------------------ shared resources
-        mul = lambda a, b: [mul_en.eq(1), mul_a.eq(a), mul_b.eq(b)]   # noqa: E731
-        self._steer(m, v, "mul", {
-            ("dist", sd("dist", "mul")): mul(absd, absd),
-            ("cand", sd("cand", "mul")): mul(cand.a, cand_b),
-            ("kern", sd("kern", "mul")): mul(kern.d, bm),
-            ("rowend", sd("rowend", "mul")): mul(tacc, rr),
+        def mul(a, b):
+            return [mul_en.eq(1), mul_a.eq(a), mul_b.eq(b)]
+
+        self._steer(m, v, "mul_in", {
+            ("dist", sd("dist", "mul_in")): mul(absd, absd),
+            ("cand", sd("cand", "mul_in")): mul(cand.a, cand_b),
+            ("kern", sd("kern", "mul_in")): mul(kern.d, bm),
+            ("rowend", sd("rowend", "mul_in")): mul(tacc, rr),
         })
+
+        def fu_in(op, f):
+            return [fu.i_valid.eq(1), fu.i_op.eq(op), fu.i_frac.eq(f)]
+
         rom_rowend = [st for op, st in timing.claims("fu_rom") if op == "rowend"]
-        fu_in = lambda op, f: [fu.i_valid.eq(1), fu.i_op.eq(op), fu.i_frac.eq(f)]   # noqa: E731
         self._steer(m, v, "fu_rom", {
             ("cand", sd("cand", "fu_rom")): fu_in(FuOp.EXP_U, g),
             ("kern", sd("kern", "fu_rom")): fu_in(FuOp.EXP_T, tq[:T]),
-            ("rowend", rom_rowend[0]): fu_in(FuOp.LOG, mn_d),
-            ("rowend", rom_rowend[1]): fu_in(FuOp.RECIP, mn_d),
+            ("rowend", rom_rowend[0]): fu_in(FuOp.LOG, mn_q),
+            ("rowend", rom_rowend[1]): fu_in(FuOp.RECIP, mn_q),
         })
 
         # ------------------------------------------------------------ scan chain

@@ -4,21 +4,23 @@ Bit-exact with `golden_model.search_fixed.search_row`.  Per point ``i``:
 
 ``PSTART``  start the distance phase (distance engine), load the lanes' PRNGs with
             ``seed + i * SEED_POINT_STEP`` (each lane adds ``(l+1) * SEED_LANE_STEP``).
-``WAITD``   wait for ``dist_done``; ``m = min``, ``u_lo = -(bitlen(max - min) + 2) 2^U``.
+``WAITD``   wait for ``dist_done``; ``m = min``, span ``max - min`` registered.
+``RANGE``   ``u_lo = -(bitlen(max - min) + 2) 2^U``.
 ``PINIT``   bracket, amplitude, best-ever and population reset.
-then passes, each::
+then passes, each (lengths in `golden_model.timing`, rendered in docs/hardware.md)::
 
-    SETUP  (2)  cand_issue: every lane computes its candidate and bm = 2^-g
+    SETUP       cand_issue: every lane computes its candidate and bm = 2^-g
     STREAM (N)  row element j read once, broadcast as d = D_ij - m to all lanes (j == i masked)
-    DRAIN  (7)  row-buffer read (2) + lane kernel pipeline (5) empty
-    ROWEND (6)  every lane computes H = log2 Z + T/Z
-    SCAN   (A)  the A active lanes' (u, H) shift past the controller, one per cycle
-                (A = 1 for bisection, K otherwise): best-ever, bracket / population update
-    DECIDE (1)  pass count, stop rule, FWA amplitude adaptation, PRNG step
+    DRAIN       row-buffer read and registers + lane kernel pipeline empty
+    ROWEND      every lane computes H = log2 Z + T/Z
+    SCAN   (A)  the A active lanes' (u, H, |H - target|) shift into the scan register, one per
+                cycle (A = 1 for bisection, K otherwise); the best-ever, bracket / population
+                update from that register lands one cycle later (SCAN_PIPE)
+    DECIDE (2)  stop rule and amplitude registered; then pass count, amplitude, PRNG step
 
 ``OUT``     hand the result to the output register (waits while it is full).
 
-The pass length is therefore ``N + 16 + A`` cycles (see `golden_model.schedule`).
+The pass length is ``N + A + timing.pass_overhead()`` cycles (see `golden_model.schedule`).
 """
 
 from __future__ import annotations
@@ -37,17 +39,9 @@ from golden_model import timing
 from .lane import CandKind, lane_roles, scan_signature, search_ops_signature
 from .layouts import CoreLayouts, POLICY_CODES
 
-__all__ = ["SearchController", "PASS_SETUP", "PASS_DRAIN", "PASS_ROWEND", "PASS_DECIDE",
-           "POINT_PRE", "POINT_OUT"]
+__all__ = ["SearchController"]
 
-# every latency comes from golden_model.timing (the op table and the controller state lengths)
-PASS_SETUP = timing.SETUP
-STREAM_LAT = timing.ROW_READ
-PASS_DRAIN = timing.DRAIN
-PASS_ROWEND = timing.ROWEND
-PASS_DECIDE = timing.DECIDE
-POINT_PRE = timing.DIST_DONE_LATENCY + timing.PINIT + timing.PSTART
-POINT_OUT = timing.OUT
+# every state length comes from golden_model.timing (the op table and the controller state lengths)
 
 P_BISECT = POLICY_CODES["bisection"]
 P_FWA = POLICY_CODES["fwa"]
@@ -157,7 +151,7 @@ class SearchController(wiring.Component):
         found = Signal()
         prev_u = Signal(us)
         sl = Signal(range(K + 1))
-        cnt = Signal(range(8))
+        cnt = Signal(range(max(timing.SETUP, timing.DRAIN, timing.ROWEND, timing.START_TARGET) + 2))
         j = Signal(range(cfg.n_max + 1))
 
         is_bis = self.policy == P_BISECT
@@ -182,22 +176,31 @@ class SearchController(wiring.Component):
                 m.d.comb += bc.cand_centre[l].eq(pop_u[0])
 
         # ------------------------------------------------------------ stream pipeline
+        # a read in cycle c: data registered by the engine (c+2), d = D - m registered (c+3) = kern issue
         st_rd = Signal()
-        jv = Signal()
-        kiss = Signal()
         ds = Signal(cfg.dist_bits)
-        m.d.sync += [jv.eq(st_rd & (j != i)), kiss.eq(jv), ds.eq(self.eng_rd_data - mrow)]
+        m.d.sync += ds.eq(self.eng_rd_data - mrow)
+        kiss = st_rd & (j != i)
+        for k in range(timing.ROW_READ):
+            nxt = Signal(name=f"kiss{k + 1}")
+            m.d.sync += nxt.eq(kiss)
+            kiss = nxt
         lane_en = Cat(C(1, 1), *[~is_bis for _ in range(K - 1)])
         m.d.comb += [bc.kern_issue.eq(Mux(kiss, lane_en, 0)), bc.kern_d.eq(ds)]
 
         # ------------------------------------------------------------ scan datapath
+        # lane 0's (u, H) and |H - target| go into a register (SCAN_PIPE); the update uses the register
         sh = self.scan.h
         diff = Signal(signed(max(L.h_bits, L.target_bits) + 2))
         m.d.comb += diff.eq(_zx(sh) - _zx(target))
-        err = Signal(EB)
-        m.d.comb += err.eq(Mux(diff < 0, -diff, diff))
         su = self.scan.u
         adv = Signal()
+        q_v = Signal()
+        q_u = Signal(us)
+        q_h = Signal(L.h_bits)
+        err = Signal(EB)
+        q_sl = Signal(range(K + 1))
+        m.d.sync += q_v.eq(0)
         if self.trace_en:
             m.d.comb += [self.trace_payload.u.eq(su), self.trace_payload.z.eq(self.scan.z),
                          self.trace_payload.t.eq(self.scan.t), self.trace_payload.h.eq(sh),
@@ -206,7 +209,7 @@ class SearchController(wiring.Component):
 
         # population insertion (FWA)
         dup = Signal()
-        m.d.comb += dup.eq(Cat(*[pop_v[k] & (pop_u[k] == su) for k in range(nf)]).any())
+        m.d.comb += dup.eq(Cat(*[pop_v[k] & (pop_u[k] == q_u) for k in range(nf)]).any())
         lt = [Signal(name=f"lt{k}") for k in range(nf)]
         for k in range(nf):
             m.d.comb += lt[k].eq(~pop_v[k] | (err < pop_err[k]))
@@ -225,9 +228,10 @@ class SearchController(wiring.Component):
         m.d.comb += [amp_up.eq(amp + (amp >> s_ad)), amp_dn.eq(amp - (amp >> s_ad)),
                      amp_cap.eq(hi - lo),
                      amp_new.eq(Mux(pop_err[0] < prev_best, amp_up, amp_dn))]
+        stop_q = Signal()
+        amp_q = Signal(L.u_range_bits)
         bl = Signal(range(cfg.dist_bits + 1))
         dspan = Signal(cfg.dist_bits)
-        m.d.comb += dspan.eq(self.eng_dmax - self.eng_dmin)
         for k in range(cfg.dist_bits):
             with m.If(dspan[k]):
                 m.d.comb += bl.eq(k + 1)
@@ -255,8 +259,11 @@ class SearchController(wiring.Component):
                 m.next = "WAITD"
             with m.State("WAITD"):
                 with m.If(self.eng_dist_done):
-                    m.d.sync += [mrow.eq(self.eng_dmin), lo.eq(-((bl + 2) << U))]
-                    m.next = "PINIT"
+                    m.d.sync += [mrow.eq(self.eng_dmin), dspan.eq(self.eng_dmax - self.eng_dmin)]
+                    m.next = "RANGE"
+            with m.State("RANGE"):
+                m.d.sync += lo.eq(-((bl + 2) << U))
+                m.next = "PINIT"
             with m.State("PINIT"):
                 m.d.sync += [blo.eq(lo), bhi.eq(hi), amp.eq(Mux(amp0 == 0, 1, amp0)),
                              best_v.eq(0), passes.eq(0), cnt.eq(0)]
@@ -267,7 +274,7 @@ class SearchController(wiring.Component):
                 m.d.sync += cnt.eq(cnt + 1)
                 with m.If(cnt == 0):
                     m.d.sync += [found.eq(0), prev_best.eq(pop_err[0]), sl.eq(0)]
-                with m.If(cnt == PASS_SETUP - 1):
+                with m.If(cnt == timing.SETUP - 1):
                     m.d.sync += j.eq(0)
                     m.next = "STREAM"
             with m.State("STREAM"):
@@ -278,13 +285,13 @@ class SearchController(wiring.Component):
                     m.next = "DRAIN"
             with m.State("DRAIN"):
                 m.d.sync += cnt.eq(cnt + 1)
-                with m.If(cnt == PASS_DRAIN - 1):
+                with m.If(cnt == timing.DRAIN - 1):
                     m.d.sync += cnt.eq(0)
                     m.next = "ROWEND"
             with m.State("ROWEND"):
                 m.d.comb += bc.re_issue.eq(cnt == 0)
                 m.d.sync += cnt.eq(cnt + 1)
-                with m.If(cnt == PASS_ROWEND - 1):
+                with m.If(cnt == timing.ROWEND - 1):
                     m.next = "SCAN"
             with m.State("SCAN"):
                 if self.trace_en:
@@ -293,44 +300,20 @@ class SearchController(wiring.Component):
                     m.d.comb += adv.eq(1)
                 with m.If(adv):
                     m.d.comb += bc.scan_shift.eq(1)
-                    m.d.sync += [sl.eq(sl + 1), prev_u.eq(su)]
-                    with m.If(~best_v | (err < best_err)):
-                        m.d.sync += [best_v.eq(1), best_u.eq(su), best_h.eq(sh), best_err.eq(err)]
-                    with m.Switch(self.policy):
-                        with m.Case(P_BISECT):
-                            with m.If(sh > target):
-                                m.d.sync += blo.eq(su)
-                            with m.Else():
-                                m.d.sync += bhi.eq(su)
-                        with m.Case(P_KSEC):
-                            with m.If(~found):
-                                with m.If(sh <= target):
-                                    m.d.sync += [found.eq(1), bhi.eq(su)]
-                                    with m.If(sl != 0):
-                                        m.d.sync += blo.eq(prev_u)
-                                with m.Elif(sl == K - 1):
-                                    m.d.sync += blo.eq(su)
-                        with m.Case(P_FWA):
-                            with m.If(~dup):
-                                for k in range(nf):
-                                    with m.If(lt[k]):
-                                        if k == 0:
-                                            m.d.sync += [pop_u[0].eq(su), pop_err[0].eq(err), pop_v[0].eq(1)]
-                                        else:
-                                            with m.If(lt[k - 1]):
-                                                m.d.sync += [pop_u[k].eq(pop_u[k - 1]),
-                                                             pop_err[k].eq(pop_err[k - 1]),
-                                                             pop_v[k].eq(pop_v[k - 1])]
-                                            with m.Else():
-                                                m.d.sync += [pop_u[k].eq(su), pop_err[k].eq(err),
-                                                             pop_v[k].eq(1)]
+                    m.d.sync += [sl.eq(sl + 1), q_v.eq(1), q_u.eq(su), q_h.eq(sh), q_sl.eq(sl),
+                                 err.eq(Mux(diff < 0, -diff, diff))]
                     with m.If(sl == nact_last):
-                        m.next = "DECIDE"
+                        m.next = "SCAN_PIPE"
+            with m.State("SCAN_PIPE"):        # the last lane's update (below) lands in this cycle
+                m.next = "DECIDE"
             with m.State("DECIDE"):
+                m.d.sync += [stop_q.eq(stop), amp_q.eq(Mux(amp_new < 1, 1, Mux(amp_new > amp_cap, amp_cap, amp_new)))]
+                m.next = "DECIDE2"
+            with m.State("DECIDE2"):
                 m.d.sync += [passes.eq(passes_n), cnt.eq(0)]
                 with m.If(is_fwa & (passes_n > 1)):
-                    m.d.sync += amp.eq(Mux(amp_new < 1, 1, Mux(amp_new > amp_cap, amp_cap, amp_new)))
-                with m.If(stop):
+                    m.d.sync += amp.eq(amp_q)
+                with m.If(stop_q):
                     m.next = "OUT"
                 with m.Else():
                     m.d.comb += bc.prng_step.eq(is_fwa)
@@ -345,6 +328,38 @@ class SearchController(wiring.Component):
                         m.d.comb += self.eng_point_next.eq(1)
                         m.d.sync += [i.eq(i + 1), pseed.eq(pseed + sf.SEED_POINT_STEP)]
                         m.next = "PSTART"
+        # ------------------------------------------------------------ scan update (one cycle after capture)
+        with m.If(q_v):
+            m.d.sync += prev_u.eq(q_u)
+            with m.If(~best_v | (err < best_err)):
+                m.d.sync += [best_v.eq(1), best_u.eq(q_u), best_h.eq(q_h), best_err.eq(err)]
+            with m.Switch(self.policy):
+                with m.Case(P_BISECT):
+                    with m.If(q_h > target):
+                        m.d.sync += blo.eq(q_u)
+                    with m.Else():
+                        m.d.sync += bhi.eq(q_u)
+                with m.Case(P_KSEC):
+                    with m.If(~found):
+                        with m.If(q_h <= target):
+                            m.d.sync += [found.eq(1), bhi.eq(q_u)]
+                            with m.If(q_sl != 0):
+                                m.d.sync += blo.eq(prev_u)
+                        with m.Elif(q_sl == K - 1):
+                            m.d.sync += blo.eq(q_u)
+                with m.Case(P_FWA):
+                    with m.If(~dup):
+                        for k in range(nf):
+                            with m.If(lt[k]):
+                                if k == 0:
+                                    m.d.sync += [pop_u[0].eq(q_u), pop_err[0].eq(err), pop_v[0].eq(1)]
+                                else:
+                                    with m.If(lt[k - 1]):
+                                        m.d.sync += [pop_u[k].eq(pop_u[k - 1]), pop_err[k].eq(pop_err[k - 1]),
+                                                     pop_v[k].eq(pop_v[k - 1])]
+                                    with m.Else():
+                                        m.d.sync += [pop_u[k].eq(q_u), pop_err[k].eq(err), pop_v[k].eq(1)]
+
         m.d.comb += [self.out_payload.index.eq(i), self.out_payload.u.eq(best_u),
                      self.out_payload.h.eq(best_h), self.out_payload.passes.eq(passes),
                      self.out_payload.converged.eq(best_err <= tol)]
