@@ -37,7 +37,7 @@ ADDR_BITS = 4
 DATA_BITS = 32
 #: ABORT bound: after the edge that performs the ABORT write the core is idle (busy=0, error code
 #: ABORTED, no valid result/trace beat, feat.ready=0).  Checked by the cocotb abort scenario.
-ABORT_CYCLES = 1
+ABORT_CYCLES = 2   # the write edge registers the strobe; the next edge resets the core
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ REGISTER_TABLE = (
 COMMAND_TABLE = (
     (1, "START", "idle: check the registers (error codes 1-4) and start a run; busy: error BUSY"),
     (2, "CLEAR", "clear error, error_code and done (never stops a run)"),
-    (3, "ABORT", f"busy: stop the run, idle within {ABORT_CYCLES} cycle (error ABORTED); idle: ignored"),
+    (3, "ABORT", f"busy: stop the run, idle within {ABORT_CYCLES} cycles (error ABORTED); idle: ignored"),
 )
 
 #: values of POLICY: (value, name)

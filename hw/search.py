@@ -154,6 +154,10 @@ class SearchController(wiring.Component):
         cnt = Signal(range(max(timing.SETUP, timing.DRAIN, timing.ROWEND, timing.START_TARGET) + 2))
         j = Signal(range(cfg.n_max + 1))
 
+        # N - 1, registered (N is stable for a run; keeps the subtraction off the compare paths)
+        n_last = Signal(cfg.count_bits)
+        m.d.sync += n_last.eq(self.n - 1)
+
         is_bis = self.policy == P_BISECT
         is_fwa = self.policy == P_FWA
         nact_last = Mux(is_bis, 0, K - 1)
@@ -280,7 +284,7 @@ class SearchController(wiring.Component):
             with m.State("STREAM"):
                 m.d.comb += [st_rd.eq(1), self.eng_rd_en.eq(1), self.eng_rd_restart.eq(j == 0)]
                 m.d.sync += j.eq(j + 1)
-                with m.If(j == self.n - 1):
+                with m.If(j == n_last):
                     m.d.sync += cnt.eq(0)
                     m.next = "DRAIN"
             with m.State("DRAIN"):
@@ -321,7 +325,7 @@ class SearchController(wiring.Component):
             with m.State("OUT"):
                 m.d.comb += self.out_valid.eq(1)
                 with m.If(self.out_ready):
-                    with m.If(i == self.n - 1):
+                    with m.If(i == n_last):
                         m.d.comb += self.all_done.eq(1)
                         m.next = "IDLE"
                     with m.Else():

@@ -26,12 +26,13 @@ then accepts exactly N*D features.  START while busy sets error=1, code BUSY and
 ignored.  After the last result beat is accepted: busy=0, done=1.
 
 ABORT while busy: the search controller, the distance engine and the lanes are wrapped in
-``ResetInserter(abort)``, so at the edge that performs the write they return to their reset
-state; the same edge sets busy=0, done=0, error=1, error_code=ABORTED and clears ``res.valid``
-(an unaccepted beat is dropped; beats are single words, so none is half-transferred).  A beat
-or feature whose handshake completes in the ABORT cycle itself transfers normally.  From the
-next cycle ``feat.ready`` is 0 until the next START's load phase.  Bound:
-``hw.regmap.ABORT_CYCLES`` = 1 cycle.  ABORT while idle is ignored.
+``ResetInserter(abort)``; ``abort`` is registered from the write (the reset fans out to every
+register of the core), so at the edge after the one that performs the write they return to their
+reset state; the same edge sets busy=0, done=0, error=1, error_code=ABORTED and clears
+``res.valid`` (an unaccepted beat is dropped; beats are single words, so none is
+half-transferred).  A beat or feature whose handshake completes in the ABORT cycle or the cycle
+after transfers normally.  From then on ``feat.ready`` is 0 until the next START's load phase.
+Bound: ``hw.regmap.ABORT_CYCLES`` = 2 edges.  ABORT while idle is ignored.
 """
 
 from __future__ import annotations
@@ -123,9 +124,10 @@ class AdapSNECore(wiring.Component):
         for e in reversed([e for e in ERROR_TABLE if e.check is not None]):
             with m.If(e.check(regs, cfg)):
                 m.d.comb += code.eq(e.code)
-        # ABORT while busy: every submodule returns to its reset state at the next edge
+        # ABORT while busy: registered first (the reset fans out to every register of the core, so
+        # it starts from a flip-flop), then every submodule returns to its reset state at the next edge
         abort = Signal()
-        m.d.comb += abort.eq(cmd_abort & st.busy)
+        m.d.sync += abort.eq(cmd_abort & st.busy)
 
         # ------------------------------------------------------------ submodules
         lanes = [Lane(cfg, l) for l in range(K)]
