@@ -107,6 +107,12 @@ class DistanceEngine(wiring.Component):
             fbanks.append((fm.write_port(), fm.read_port(), fm.read_port()))
             rbanks.append((rm.write_port(), rm.read_port()))
 
+        # N - 1 and D - 1, registered (N and D are stable for a run; keeps the subtractions off the
+        # compare paths)
+        n_last = Signal.like(self.n)
+        d_last = Signal.like(self.d)
+        m.d.sync += [n_last.eq(self.n - 1), d_last.eq(self.d - 1)]
+
         # ------------------------------------------------------------ loading
         loading = Signal()
         ld_d = Signal(range(max(cfg.d_max, 2)))
@@ -120,9 +126,9 @@ class DistanceEngine(wiring.Component):
             m.d.comb += [wp.addr.eq(ld_base + ld_d), wp.data.eq(self.feat.payload),
                          wp.en.eq(loading & self.feat.valid & (ld_bank == l))]
         with m.If(loading & self.feat.valid):
-            with m.If(ld_d == self.d - 1):
+            with m.If(ld_d == d_last):
                 m.d.sync += ld_d.eq(0)
-                with m.If(ld_pt == self.n - 1):
+                with m.If(ld_pt == n_last):
                     m.d.comb += self.loaded.eq(1)
                     m.d.sync += loading.eq(0)
                 m.d.sync += ld_pt.eq(ld_pt + 1)
@@ -155,7 +161,7 @@ class DistanceEngine(wiring.Component):
         draining = Signal()
         with m.If(self.point_start):
             m.d.sync += [issuing.eq(1), g.eq(0), gbase.eq(0), dd.eq(0), rem.eq(self.n)]
-        last_d = dd == self.d - 1
+        last_d = dd == d_last
         last_g = rem <= K
         with m.If(issuing):
             with m.If(last_d):

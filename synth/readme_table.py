@@ -44,7 +44,9 @@ def _pnr(rep: dict, key: str) -> str:
     lc = util.get("ICESTORM_LC") or util.get("TRELLIS_COMB")
     pct = f", {100 * lc['used'] / lc['available']:.0f} % {'LCs' if 'ICESTORM_LC' in util else 'LUTs'}" if lc else ""
     flag = "" if p.get("variant") == "dsp" else " (no DSP)"
-    return f"{fmax_of(p):.1f} MHz{pct}{flag}"
+    med = p.get("fmax_median_mhz")
+    seeds = f" (median of seeds {'/'.join(p['fmax_by_seed'])}: {med:.1f})" if med is not None else ""
+    return f"{fmax_of(p):.1f} MHz{seeds}{pct}{flag}"
 
 
 def _nextpnr_version(tools: dict) -> str:
