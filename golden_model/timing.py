@@ -118,6 +118,8 @@ SETUP = latency("cand") - ROW_READ
 #: DRAIN: after the last stream read, the row read and the KERN pipeline empty
 DRAIN = ROW_READ + latency("kern") - 1
 ROWEND = latency("rowend")
+#: the START strobe and the START checks are registered: START acts one edge after its write
+START_REGISTER = 1
 #: TGT: START computes log2(PERP) on lane 0 (a ROWEND with the external operand) + 1 hand-over
 START_TARGET = latency("rowend") + 1
 
@@ -185,6 +187,7 @@ def markdown() -> str:
           "beat(k)            = beat(k-1) + point_cycles(k)",
           "trace beat (pass p, lane l) = first SETUP + p*pass_cycles + SETUP + N + DRAIN + ROWEND + l",
           "done (busy = 0)    = beat(N-1) + 1",
+          f"CMD=START write -> START acts: {START_REGISTER} cycle (registered checks)",
           f"START -> features accepted: {START_TARGET} cycles (target entropy log2 PERP on lane 0)",
           "```"]
     return "\n".join(L) + "\n"

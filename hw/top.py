@@ -116,18 +116,23 @@ class AdapSNECore(wiring.Component):
                             m.d.sync += regs[r.name].eq(wd if sat is None else Mux(wd > sat, sat, wd))
                         else:  # CMD: one strobe per command
                             m.d.comb += [cmd[name].eq(wd == v) for name, v in COMMANDS.items()]
-        cmd_start, cmd_clear, cmd_abort = cmd["START"], cmd["CLEAR"], cmd["ABORT"]
+        cmd_clear, cmd_abort = cmd["CLEAR"], cmd["ABORT"]
 
-        # START checks: the table's check functions, first failing code wins
+        # START checks: the table's check functions, first failing code wins.  Both the checks and
+        # the START strobe are registered (re-timing), so START acts one edge after its write, on
+        # the registers as they are after every earlier write.
         st = self.status
-        code = Signal(len(st.error_code))
+        code_now = Signal(len(st.error_code))
         for e in reversed([e for e in ERROR_TABLE if e.check is not None]):
             with m.If(e.check(regs, cfg)):
-                m.d.comb += code.eq(e.code)
+                m.d.comb += code_now.eq(e.code)
+        code = Signal(len(st.error_code))
+        cmd_start = Signal()
+        m.d.sync += [code.eq(code_now), cmd_start.eq(cmd["START"])]
         # ABORT while busy: registered first (the reset fans out to every register of the core, so
         # it starts from a flip-flop), then every submodule returns to its reset state at the next edge
         abort = Signal()
-        m.d.sync += abort.eq(cmd_abort & st.busy)
+        m.d.sync += abort.eq(cmd_abort & (st.busy | cmd_start))
 
         # ------------------------------------------------------------ submodules
         lanes = [Lane(cfg, l) for l in range(K)]

@@ -51,7 +51,7 @@ from golden_model import timing  # noqa: E402
 from golden_model.config import POLICIES, AccelConfig, get_preset  # noqa: E402
 
 CFG_WRITES = 6        # N, D, PERP, POLICY, SEED, CMD: one register write per cycle
-START_CYCLES = timing.START_TARGET   # accepted START -> target entropy computed
+START_CYCLES = timing.START_REGISTER + timing.START_TARGET   # START write -> target entropy computed
 
 
 def digits_train():

@@ -9,6 +9,7 @@ from amaranth.sim import Simulator
 
 from golden_model import fixed as fx
 from golden_model import schedule as sch
+from golden_model import timing
 from golden_model import search_fixed as sf
 from golden_model.config import PRESETS
 from hw.layouts import COMMANDS, POLICY_CODES, REGISTERS
@@ -179,8 +180,11 @@ def test_error_codes_no_hang_and_recovery():
         # a valid run after the errors; START while busy -> code 5, run continues
         await write_reg(ctx, dut, REGISTERS["POLICY"], POLICY_CODES["ksection"])
         await write_reg(ctx, dut, REGISTERS["CMD"], COMMANDS["START"])
+        assert _status(ctx, dut)["busy"] == 0          # START acts START_REGISTER edges after its write
+        await ctx.tick().repeat(timing.START_REGISTER)
         assert _status(ctx, dut)["busy"] == 1
         await write_reg(ctx, dut, REGISTERS["CMD"], COMMANDS["START"])
+        await ctx.tick().repeat(timing.START_REGISTER)
         st = _status(ctx, dut)
         assert st == {"busy": 1, "done": 0, "error": 1, "error_code": 5}
         feats = [int(v) for v in X.reshape(-1)]
