@@ -931,6 +931,18 @@ class PerplexityChoice:
         return len(self.history)
 
 
+def candidate_perplexities(cfg: AccelConfig, n: int) -> list:
+    """The fixed candidate set for a class of `n` points: ``cfg.perplexity_candidates``, each
+    clamped with :func:`effective_perplexity`, duplicates after clamping dropped (first-seen
+    order)."""
+    cands: list = []
+    for p in cfg.perplexity_candidates:
+        pe = effective_perplexity(p, n)
+        if pe not in cands:
+            cands.append(pe)
+    return cands
+
+
 def _quantise_perplexity(p: float, cfg: AccelConfig) -> float:
     """Round to the perplexity register's resolution ``2**-cfg.perp_frac``."""
     q = float(1 << cfg.perp_frac)
@@ -989,11 +1001,7 @@ def choose_perplexity(X_class: np.ndarray | None, cfg: AccelConfig, policy: str 
             best[0] = emb
         return emb.occupancy_entropy
 
-    cands: list = []
-    for p in cfg.perplexity_candidates:
-        pe = effective_perplexity(p, N)
-        if pe not in cands:
-            cands.append(pe)
+    cands = candidate_perplexities(cfg, N)
     for p in cands:
         evaluate(p)
 
@@ -1028,6 +1036,7 @@ __all__ = [
     "row_entropy_bits_many", "search_bracket", "search_bisection", "search_ksection",
     "search_fwa", "search_row", "search_all_rows", "hardware_tolerance", "conditional_p",
     "joint_p", "tsne", "tsne_learning_rate", "kl_divergence", "kl_gradient", "normalise_unit", "grid_cells",
-    "occupancy_entropy", "entropy_grid_side", "grid_sample", "perplexity_cap", "effective_perplexity", "embed_class",
+    "occupancy_entropy", "entropy_grid_side", "grid_sample", "perplexity_cap",
+    "candidate_perplexities", "effective_perplexity", "embed_class",
     "choose_perplexity", "row_without_self", "point_rng",
 ]
