@@ -183,6 +183,7 @@ def test_criterion_study(quick_run):
                 cells = x["grid"] ** 2 if g == "size" else cr["grid_g"] ** 2
                 assert np.all(H >= 0) and np.all(H <= math.log(min(x["n"], cells)) + 1e-12)
                 assert len(x[g]["winners"]) == n_seeds and x[g]["best"] in x[g]["tied"]
+                assert x[g]["ties"] == sum(int(np.sum(H[:, j] == H[:, j].max()) > 1) for j in range(n_seeds))
             if v == "full":
                 assert x["size"]["winners"][0] == chosen[label], label
     assert "## 5. The entropy criterion" in md and "**Entropy criterion**" in md
@@ -195,7 +196,10 @@ def test_criterion_summary_known_values():
     assert s["best"] == 10.0 and s["winners"] == [20.0, 10.0]
     assert s["range"] == pytest.approx(1.0) and s["margin"] == pytest.approx(0.1)
     assert s["seed_sd"] == pytest.approx(0.1 * math.sqrt(2)) and s["two_se"] == pytest.approx(0.2 * math.sqrt(2))
-    assert s["within_noise"] is True and s["tied"] == [10.0, 20.0]
+    assert s["within_noise"] is True and s["tied"] == [10.0, 20.0] and s["ties"] == 0
     # same means, seed std 0.01 sqrt(2): the margin 0.1 exceeds 2 SE = 0.0283
     s = criterion.summarise([5.0, 10.0, 20.0], np.array([[1.09, 1.11], [2.09, 2.11], [2.01, 1.99]]))
     assert s["within_noise"] is False and s["tied"] == [10.0] and s["winners"] == [10.0, 10.0]
+    # every candidate at ln 4 at both seeds (each point in its own cell): two ties, first one wins
+    s = criterion.summarise([5.0, 10.0], np.full((2, 2), math.log(4)))
+    assert s["ties"] == 2 and s["winners"] == [5.0, 5.0] and s["range"] == 0.0 and s["within_noise"]

@@ -65,7 +65,9 @@ def summarise(cands: list, H: np.ndarray) -> dict:
     ``range``: max - min of the per-candidate means; ``margin``: best mean - runner-up mean and
     ``two_se`` twice its standard error; ``tied``: candidates whose mean is within two standard
     errors of the best one (the best included); ``winners``: the maximiser at each seed (ties ->
-    the earlier candidate, as ``choose_perplexity``); ``within_noise``: ``margin <= two_se``.
+    the earlier candidate, as ``choose_perplexity``); ``ties``: seeds at which two or more
+    candidates share the highest entropy (the candidate order decides, not the data);
+    ``within_noise``: ``margin <= two_se``.
     """
     H = np.asarray(H, dtype=np.float64)
     n_seeds = H.shape[1]
@@ -78,7 +80,8 @@ def summarise(cands: list, H: np.ndarray) -> dict:
            "seed_sd": float(math.sqrt(np.mean(sd ** 2))), "range": float(mean.max() - mean.min()),
            "best": float(cands[best]),
            "winners": [float(cands[int(np.argmax(H[:, j]))]) for j in range(n_seeds)],
-           "tied": [float(cands[i]) for i in order if mean[best] - mean[i] <= 2 * se(best, i)]}
+           "tied": [float(cands[i]) for i in order if mean[best] - mean[i] <= 2 * se(best, i)],
+           "ties": int(sum(np.sum(H[:, j] == H[:, j].max()) > 1 for j in range(n_seeds)))}
     if len(cands) > 1:
         ru = order[1]
         out["margin"] = float(mean[best] - mean[ru])

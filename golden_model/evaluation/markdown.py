@@ -119,11 +119,18 @@ def criterion_headline(rep: dict) -> str:
         rg = np.median([x["size"]["range"] for x in var.values()])
         parts.append(f"{name}: within the seed noise for {w} of {n} digits (median seed std {sd:.3f} "
                      f"nats, median range over candidates {rg:.3f})")
-    zero = sum(x["fixed"]["range"] == 0.0 for x in cr["variants"]["small"].values())
+    t_fixed, t_size, runs = _crit_ties(rep, "small")
     return (f"* **Entropy criterion** ({len(cr['seeds'])} t-SNE seeds, class-size grid): the chosen "
             "perplexity is " + "; ".join(parts) + f". On the old fixed {cr['grid_g']}x{cr['grid_g']} "
-            f"grid every candidate scores the same in {zero} of {len(cr['variants']['small'])} small "
-            "classes (section 5).")
+            f"grid two or more candidates shared the highest entropy (candidate order decided) in "
+            f"{t_fixed} of {runs} (small class, seed) runs, on the class-size grid in {t_size} (section 5).")
+
+
+def _crit_ties(rep: dict, variant: str) -> tuple:
+    """(runs with a tie at the maximum on the fixed grid, on the class-size grid, runs)."""
+    var = rep["criterion"]["variants"][variant]
+    runs = len(rep["criterion"]["seeds"]) * len(var)
+    return (sum(x["fixed"]["ties"] for x in var.values()), sum(x["size"]["ties"] for x in var.values()), runs)
 
 
 def _crit_row(label, x: dict) -> list:
@@ -132,7 +139,8 @@ def _crit_row(label, x: dict) -> list:
     return [label, x["n"], f"{x['grid']}x{x['grid']}", f"{z['seed_sd']:.3f}", f"{z['range']:.3f}",
             f"{g(z['best'])} ({max(z['mean']):.3f})", f"{z['margin']:.3f} / {z['two_se']:.3f}",
             ", ".join(g(p) for p in z["tied"]), "/".join(g(p) for p in z["winners"]),
-            f"{f['seed_sd']:.3f} / {f['range']:.3f} / " + "/".join(g(p) for p in f["winners"])]
+            f"{f['seed_sd']:.3f} / {f['range']:.3f} / " + "/".join(g(p) for p in f["winners"])
+            + f" / {f['ties']}"]
 
 
 def _crit_sentence(label, x: dict) -> str:
@@ -165,9 +173,10 @@ def criterion_section(rep: dict) -> list:
              "and twice the standard error of that difference - the choice is **within noise** when the "
              "margin is smaller; *tied*: candidates within 2 SE of the best; *per seed*: the candidate "
              f"each seed would choose; last column: the same embeddings on the old fixed {gmax}x{gmax} grid "
-             "(seed std / range / per-seed choices).")
+             "(seed std / range / per-seed choices / seeds at which two or more candidates tie for the "
+             "highest entropy, so that the candidate order decides).")
     hdr = ["digit", "N", "grid", "seed std", "range", "best (mean)", "margin / 2 SE", "tied with best",
-           "per seed", f"{gmax}x{gmax}: seed std / range / per seed"]
+           "per seed", f"{gmax}x{gmax}: seed std / range / per seed / ties"]
     for v, title in (("full", "Full training classes"),
                      ("small", f"Small classes ({cr['small_n']} points per class, seeded subsample)")):
         var = cr["variants"][v]
@@ -177,9 +186,10 @@ def criterion_section(rep: dict) -> list:
         L.append("")
         L += [_crit_sentence(k, x) for k, x in var.items()]
         L.append("")
-        fz = sum(x["fixed"]["range"] == 0.0 for x in var.values())
-        L.append(f"Within noise for {w} of {n} digits. On the fixed {gmax}x{gmax} grid the range over "
-                 f"candidates is exactly 0 (every candidate scores the same, the first one wins) in {fz} "
-                 f"of {n} digits and within noise in {_crit_counts(rep, v, 'fixed')[0]} of {n}.")
+        t_fixed, t_size, runs = _crit_ties(rep, v)
+        L.append(f"Within noise for {w} of {n} digits. Two or more candidates tie for the highest "
+                 f"entropy in {t_size} of {runs} (digit, seed) runs on the class-size grid and in "
+                 f"{t_fixed} of {runs} on the fixed {gmax}x{gmax} grid, where the choice is within noise "
+                 f"for {_crit_counts(rep, v, 'fixed')[0]} of {n} digits.")
     L.append("")
     return L
