@@ -116,9 +116,12 @@ def criterion_headline(rep: dict) -> str:
         var = cr["variants"][v]
         w, n = _crit_counts(rep, v)
         sd = np.median([x["size"]["seed_sd"] for x in var.values()])
+        sb = np.median([_best_sd(x["size"]) for x in var.values()])
         rg = np.median([x["size"]["range"] for x in var.values()])
-        parts.append(f"{name}: within the seed noise for {w} of {n} digits (median seed std {sd:.3f} "
-                     f"nats, median range over candidates {rg:.3f})")
+        mg = np.median([x["size"]["margin"] for x in var.values()])
+        parts.append(f"{name}: within the seed noise for {w} of {n} digits (medians over digits: seed "
+                     f"std {sd:.3f} nats pooled, {sb:.3f} for the best candidate; range over candidates "
+                     f"{rg:.3f}; best minus runner-up {mg:.3f})")
     t_fixed, t_size, runs = _crit_ties(rep, "small")
     return (f"* **Entropy criterion** ({len(cr['seeds'])} t-SNE seeds, class-size grid): the chosen "
             "perplexity is " + "; ".join(parts) + f". On the old fixed {cr['grid_g']}x{cr['grid_g']} "
@@ -133,10 +136,16 @@ def _crit_ties(rep: dict, variant: str) -> tuple:
     return (sum(x["fixed"]["ties"] for x in var.values()), sum(x["size"]["ties"] for x in var.values()), runs)
 
 
+def _best_sd(z: dict) -> float:
+    """Seed std of the entropy of the best candidate."""
+    return z["sd"][z["candidates"].index(z["best"])]
+
+
 def _crit_row(label, x: dict) -> list:
     z, f = x["size"], x["fixed"]
     g = lambda p: f"{p:g}"  # noqa: E731
-    return [label, x["n"], f"{x['grid']}x{x['grid']}", f"{z['seed_sd']:.3f}", f"{z['range']:.3f}",
+    return [label, x["n"], f"{x['grid']}x{x['grid']}", f"{z['seed_sd']:.3f} / {_best_sd(z):.3f}",
+            f"{z['range']:.3f}",
             f"{g(z['best'])} ({max(z['mean']):.3f})", f"{z['margin']:.3f} / {z['two_se']:.3f}",
             ", ".join(g(p) for p in z["tied"]), "/".join(g(p) for p in z["winners"]),
             f"{f['seed_sd']:.3f} / {f['range']:.3f} / " + "/".join(g(p) for p in f["winners"])
@@ -167,15 +176,15 @@ def criterion_section(rep: dict) -> list:
              f"{gmax}x{gmax}; `reference.entropy_grid_side`, this project's rule: about {m} points per "
              "cell). Here every candidate of every class is embedded with "
              f"{len(cr['seeds'])} t-SNE seeds (run seeds {cr['seeds']}, cfg.seed = seed + 1: the embeddings "
-             "AdapSNE float computes for those seeds). Columns: *seed std*: pooled std of the entropy "
-             "across seeds (nats); *range*: max - min over candidates of the seed-mean entropy; *best*: "
+             "AdapSNE float computes for those seeds). Columns: *seed std*: std of the entropy across seeds "
+             "(nats), pooled over the candidates / of the best candidate; *range*: max - min over candidates of the seed-mean entropy; *best*: "
              "the candidate with the highest mean (its mean); *margin / 2 SE*: best minus runner-up mean "
              "and twice the standard error of that difference - the choice is **within noise** when the "
              "margin is smaller; *tied*: candidates within 2 SE of the best; *per seed*: the candidate "
              f"each seed would choose; last column: the same embeddings on the old fixed {gmax}x{gmax} grid "
              "(seed std / range / per-seed choices / seeds at which two or more candidates tie for the "
              "highest entropy, so that the candidate order decides).")
-    hdr = ["digit", "N", "grid", "seed std", "range", "best (mean)", "margin / 2 SE", "tied with best",
+    hdr = ["digit", "N", "grid", "seed std (pooled / best)", "range", "best (mean)", "margin / 2 SE", "tied with best",
            "per seed", f"{gmax}x{gmax}: seed std / range / per seed / ties"]
     for v, title in (("full", "Full training classes"),
                      ("small", f"Small classes ({cr['small_n']} points per class, seeded subsample)")):
@@ -187,6 +196,13 @@ def criterion_section(rep: dict) -> list:
         L += [_crit_sentence(k, x) for k, x in var.items()]
         L.append("")
         t_fixed, t_size, runs = _crit_ties(rep, v)
+        counts = {}
+        for x in var.values():
+            for p in x["size"]["candidates"]:
+                counts[p] = counts.get(p, 0) + (p in x["size"]["tied"])
+        L.append("Digits in which a candidate is within 2 SE of the best (tied or best): "
+                 + ", ".join(f"{p:g}: {c}" for p, c in sorted(counts.items())) + ".")
+        L.append("")
         L.append(f"Within noise for {w} of {n} digits. Two or more candidates tie for the highest "
                  f"entropy in {t_size} of {runs} (digit, seed) runs on the class-size grid and in "
                  f"{t_fixed} of {runs} on the fixed {gmax}x{gmax} grid, where the choice is within noise "
