@@ -106,7 +106,11 @@ class AccelConfig:
     tsne_iters, tsne_exaggeration, tsne_exaggeration_iters, tsne_learning_rate,
     tsne_momentum_early, tsne_momentum_late, tsne_min_gain : t-SNE schedule.
     grid_g : int
-        G of the G x G occupancy-entropy grid.
+        Largest side G of the G x G occupancy-entropy grid (the histogram has at most G^2 cells).
+    entropy_cell_points : int
+        Points per cell the occupancy-entropy grid is sized for: a class of N points is
+        histogrammed on the smallest G x G grid with ``G^2 * entropy_cell_points >= N`` (at least
+        2, at most ``grid_g``); see ``reference.entropy_grid_side``.  Our rule, not the papers'.
     """
 
     name: str = "custom"
@@ -147,6 +151,7 @@ class AccelConfig:
     tsne_momentum_late: float = 0.8
     tsne_min_gain: float = 0.01
     grid_g: int = 16
+    entropy_cell_points: int = 4
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -204,6 +209,7 @@ class AccelConfig:
         _check_float("tsne_momentum_late", self.tsne_momentum_late, 0.0, 0.99)
         _check_float("tsne_min_gain", self.tsne_min_gain, 0.0, 1.0)
         _check_int("grid_g", self.grid_g, 2, 256)
+        _check_int("entropy_cell_points", self.entropy_cell_points, 1, 256)
 
     # ------------------------------------------------------------------ derived values
     @property

@@ -773,6 +773,27 @@ def occupancy_entropy(Y: np.ndarray, G: int) -> float:
     return float(-np.sum(pi * np.log(pi)))
 
 
+def entropy_grid_side(n: int, cfg: AccelConfig) -> int:
+    """Side G of the occupancy-entropy grid for a class of `n` points (our rule).
+
+    The smallest G with ``G * G * cfg.entropy_cell_points >= n``, at least 2 and at most
+    ``cfg.grid_g``.  A fixed grid much finer than the class (16 x 16 = 256 cells for 40-70
+    points) puts every point in its own cell for every candidate perplexity, so every candidate
+    scores exactly ``ln n`` and the criterion cannot choose; sizing the grid for a few points per
+    cell makes it measure how evenly the class fills the plane at the scale of the grid sampler.
+    The side depends on `n` only (not on the budget), so one perplexity choice serves every
+    budget.  Integer arithmetic only (the hardware derives G the same way).
+    """
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    m = int(cfg.entropy_cell_points)
+    g = math.isqrt(-(-n // m))  # floor(sqrt(ceil(n / m)))
+    if g * g * m < n:
+        g += 1
+    return int(min(int(cfg.grid_g), max(2, g)))
+
+
 #: Largest grid side :func:`grid_sample` tries before falling back (see its docstring).
 GRID_SAMPLE_G_LIMIT = 4096
 
@@ -867,6 +888,8 @@ class ClassEmbedding:
     Y: np.ndarray
     kl: float
     occupancy_entropy: float
+    #: side G of the grid the occupancy entropy was measured on (:func:`entropy_grid_side`)
+    entropy_grid: int = 0
 
 
 def embed_class(D: np.ndarray, perplexity: float, cfg: AccelConfig, policy: str,
@@ -874,13 +897,15 @@ def embed_class(D: np.ndarray, perplexity: float, cfg: AccelConfig, policy: str,
                 row_search: RowSearch | None = None) -> ClassEmbedding:
     """Sigma search of every row, joint P, t-SNE and occupancy entropy at one perplexity.
 
-    The perplexity is used as given (callers clamp with :func:`effective_perplexity`).
+    The perplexity is used as given (callers clamp with :func:`effective_perplexity`).  The
+    occupancy entropy is measured on the :func:`entropy_grid_side` grid of the class.
     """
     stats = search_all_rows(D, perplexity, policy, cfg, tol=tol, row_search=row_search)
     P = joint_p(conditional_p(D, stats.betas))
     res = tsne(P, cfg, seed=tsne_seed, learning_rate=learning_rate)
+    G = entropy_grid_side(D.shape[0], cfg)
     return ClassEmbedding(perplexity=float(perplexity), search=stats, P=P, Y=res.Y, kl=res.kl,
-                          occupancy_entropy=occupancy_entropy(res.Y, cfg.grid_g))
+                          occupancy_entropy=occupancy_entropy(res.Y, G), entropy_grid=G)
 
 
 @dataclass
@@ -906,6 +931,18 @@ class PerplexityChoice:
         return len(self.history)
 
 
+def candidate_perplexities(cfg: AccelConfig, n: int) -> list:
+    """The fixed candidate set for a class of `n` points: ``cfg.perplexity_candidates``, each
+    clamped with :func:`effective_perplexity`, duplicates after clamping dropped (first-seen
+    order)."""
+    cands: list = []
+    for p in cfg.perplexity_candidates:
+        pe = effective_perplexity(p, n)
+        if pe not in cands:
+            cands.append(pe)
+    return cands
+
+
 def _quantise_perplexity(p: float, cfg: AccelConfig) -> float:
     """Round to the perplexity register's resolution ``2**-cfg.perp_frac``."""
     q = float(1 << cfg.perp_frac)
@@ -920,8 +957,9 @@ def choose_perplexity(X_class: np.ndarray | None, cfg: AccelConfig, policy: str 
     Candidates are ``cfg.perplexity_candidates``, each clamped with :func:`effective_perplexity`
     (duplicates after clamping are evaluated once, in first-seen order).  Each evaluation runs the
     sigma search (`policy`), joint P, t-SNE (same seed for every candidate, so the comparison is
-    not confounded by initialisation noise) and :func:`occupancy_entropy` on a
-    ``cfg.grid_g`` grid; the maximiser wins, ties -> the earlier evaluation.
+    not confounded by initialisation noise) and :func:`occupancy_entropy` on the
+    :func:`entropy_grid_side` grid of the class (the same G for every candidate); the maximiser
+    wins, ties -> the earlier evaluation.
 
     ``cfg.perplexity_search == "fixed"``: exactly the candidate set.
 
@@ -963,11 +1001,7 @@ def choose_perplexity(X_class: np.ndarray | None, cfg: AccelConfig, policy: str 
             best[0] = emb
         return emb.occupancy_entropy
 
-    cands: list = []
-    for p in cfg.perplexity_candidates:
-        pe = effective_perplexity(p, N)
-        if pe not in cands:
-            cands.append(pe)
+    cands = candidate_perplexities(cfg, N)
     for p in cands:
         evaluate(p)
 
@@ -1002,6 +1036,7 @@ __all__ = [
     "row_entropy_bits_many", "search_bracket", "search_bisection", "search_ksection",
     "search_fwa", "search_row", "search_all_rows", "hardware_tolerance", "conditional_p",
     "joint_p", "tsne", "tsne_learning_rate", "kl_divergence", "kl_gradient", "normalise_unit", "grid_cells",
-    "occupancy_entropy", "grid_sample", "perplexity_cap", "effective_perplexity", "embed_class",
+    "occupancy_entropy", "entropy_grid_side", "grid_sample", "perplexity_cap",
+    "candidate_perplexities", "effective_perplexity", "embed_class",
     "choose_perplexity", "row_without_self", "point_rng",
 ]

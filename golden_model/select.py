@@ -168,7 +168,8 @@ def select(X, y, ratio, method: str = "adapsne", cfg: AccelConfig | None = None,
         Per class label: ``indices`` (global, sorted), ``n``, ``k``, ``Y`` (embedding),
         ``perplexity`` (target used), ``perplexity_history`` (list of (perplexity, occupancy
         entropy)), ``betas``, ``passes``, ``evaluations``, ``converged`` (per point), ``kl``,
-        ``occupancy_entropy``.
+        ``occupancy_entropy``, ``entropy_grid`` (side G of its grid,
+        :func:`reference.entropy_grid_side`).
 
     Raises
     ------
@@ -230,6 +231,7 @@ def select(X, y, ratio, method: str = "adapsne", cfg: AccelConfig | None = None,
                 "betas": emb.search.betas, "passes": emb.search.passes,
                 "evaluations": emb.search.evaluations, "converged": emb.search.converged,
                 "kl": emb.kl, "occupancy_entropy": emb.occupancy_entropy,
+                "entropy_grid": emb.entropy_grid,
             }
     out = np.sort(np.concatenate(selected)).astype(np.int64)
     return (out, details) if return_details else out

@@ -1,5 +1,6 @@
-"""The digits evaluation (`golden_model.evaluate`): one quick run through the CLI entry point,
-then checks on the files it writes and on the numbers in them."""
+"""The digits evaluation (`golden_model.evaluation`, command `python -m golden_model.evaluate`):
+one quick run through the CLI entry point, then checks on the files it writes and on the numbers
+in them."""
 
 import json
 import math
@@ -8,10 +9,11 @@ import os
 import numpy as np
 import pytest
 
-from golden_model import evaluate as ev
+from golden_model import evaluate as ev_cli
 from golden_model import reference as ref
 from golden_model import select as sel
 from golden_model.config import POLICIES, get_preset
+from golden_model.evaluation import accuracy, criterion, search_study, settings as st
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 OUTPUTS = ("report.md", "report.json", "embeddings.png", "entropy_sawtooth.png")
@@ -20,7 +22,7 @@ OUTPUTS = ("report.md", "report.json", "embeddings.png", "entropy_sawtooth.png")
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("digits_quick")
-    assert ev.main(["--quick", "--jobs", "1", "--out", str(out)]) == 0
+    assert ev_cli.main(["--quick", "--jobs", "1", "--out", str(out)]) == 0
     with open(out / "report.json") as f:
         rep = json.load(f)
     md = (out / "report.md").read_text()
@@ -35,18 +37,18 @@ def test_all_outputs_written(quick_run):
     for name in ("embeddings.png", "entropy_sawtooth.png"):
         assert (out / name).read_bytes()[:8] == PNG_MAGIC
         assert f"({name})" in md  # the Markdown embeds both figures
-    assert rep["format"] == ev.REPORT_FORMAT
+    assert rep["format"] == st.REPORT_FORMAT
     assert rep["settings"]["quick"] is True
 
 
 def test_every_method_and_ratio_has_sane_accuracy(quick_run):
     _, rep, _ = quick_run
     acc = rep["accuracy"]["accuracy"]
-    assert set(acc) == set(ev.CLASSIFIERS)
+    assert set(acc) == set(st.CLASSIFIERS)
     for clf, table in acc.items():
-        assert set(table) == set(ev.METHODS) | {"full"}
-        for m in ev.METHODS:
-            assert set(table[m]) == {ev._rkey(r) for r in ev.RATIOS}, (clf, m)
+        assert set(table) == set(st.METHODS) | {"full"}
+        for m in st.METHODS:
+            assert set(table[m]) == {st.rkey(r) for r in st.RATIOS}, (clf, m)
             for r, cell in table[m].items():
                 assert 0.0 <= cell["mean"] <= 1.0 and cell["std"] >= 0.0, (clf, m, r)
                 assert cell["n"] == len(cell["values"]) >= 1
@@ -55,15 +57,15 @@ def test_every_method_and_ratio_has_sane_accuracy(quick_run):
         full = table["full"]
         assert 0.0 <= full["mean"] <= 1.0 and full["std"] >= 0.0
         # the full training set must beat a random 5 % subset
-        assert full["mean"] > table["random"][ev._rkey(0.05)]["mean"], clf
+        assert full["mean"] > table["random"][st.rkey(0.05)]["mean"], clf
 
 
 def test_budgets_are_per_class_and_equal_across_methods(quick_run):
     _, rep, _ = quick_run
     acc = rep["accuracy"]["accuracy"]["mlp"]
     n_train, n_cls = rep["dataset"]["n_train"], 10
-    for r in ev.RATIOS:
-        sizes = {m: acc[m][ev._rkey(r)]["subset_size"] for m in ev.METHODS}
+    for r in st.RATIOS:
+        sizes = {m: acc[m][st.rkey(r)]["subset_size"] for m in st.METHODS}
         assert len(set(sizes.values())) == 1, sizes
         assert next(iter(sizes.values())) == n_cls * sel.class_budget(n_train // n_cls, r)
 
@@ -72,11 +74,11 @@ def test_seeds_recorded(quick_run):
     _, rep, _ = quick_run
     s = rep["settings"]
     acc = rep["accuracy"]["accuracy"]["mlp"]
-    for m in ev.METHODS:
-        want = s["seeds"][: s["tsne_seeds"][m]] if m in ev.TSNE_METHODS else s["seeds"]
-        assert acc[m][ev._rkey(0.10)]["seeds"] == want
+    for m in st.METHODS:
+        want = s["seeds"][: s["tsne_seeds"][m]] if m in st.TSNE_METHODS else s["seeds"]
+        assert acc[m][st.rkey(0.10)]["seeds"] == want
     summ = rep["accuracy"]["selection_summary"]
-    for m in ev.TSNE_METHODS:
+    for m in st.TSNE_METHODS:
         assert summ[m], m
         for per_seed in summ[m].values():
             assert len(per_seed["perplexity"]) == 10
@@ -86,7 +88,7 @@ def test_seeds_recorded(quick_run):
 def test_search_quality_table_complete(quick_run):
     _, rep, md = quick_run
     sq = rep["search_quality"]
-    variants = [k for k, _ in ev.arithmetic_variants(ev.Settings.make(quick=True))]
+    variants = [k for k, _ in search_study.arithmetic_variants(st.Settings.make(quick=True))]
     assert len(variants) == 2 + 4 * 2 * 2
     cells = {(r["policy"], r["variant"]): r for r in sq["rows"]}
     assert set(cells) == {(p, v) for p in POLICIES for v in variants}
@@ -122,7 +124,7 @@ def test_sawtooth_study(quick_run):
 
 def test_markdown_is_self_contained(quick_run):
     _, rep, md = quick_run
-    for label in list(ev.METHODS.values()) + ["full training set", "What is fixed-point today",
+    for label in list(st.METHODS.values()) + ["full training set", "What is fixed-point today",
                                               "QUICK MODE", "Versions", "wall time"]:
         assert label in md, label
     for r in ("5 %", "10 %", "20 %"):
@@ -143,20 +145,61 @@ def test_grid_resampling_equals_select_at_every_ratio():
         first, det = sel.select(X, y, 0.05, method=method, cfg=cfg, arithmetic=arith, return_details=True)
         for lab, d in det.items():
             d["class_index"] = np.flatnonzero(y == lab)
-        assert np.array_equal(ev.grid_ratio_indices(det, 0.05), first)
+        assert np.array_equal(accuracy.grid_ratio_indices(det, 0.05), first)
         for r in (0.10, 0.20):
             direct = sel.select(X, y, r, method=method, cfg=cfg, arithmetic=arith)
-            assert np.array_equal(ev.grid_ratio_indices(det, r), direct), (method, r)
+            assert np.array_equal(accuracy.grid_ratio_indices(det, r), direct), (method, r)
 
 
 def test_exact_u_solves_the_entropy_equation():
     rng = np.random.default_rng(0)
     d = rng.integers(0, 500, size=40)
     cfg = get_preset("digits")
-    u = ev.exact_u(d, 10.0, cfg)
+    u = search_study.exact_u(d, 10.0, cfg)
     assert abs(ref.row_entropy_bits(d, 2.0 ** u)[0] - math.log2(10.0)) < 1e-9
 
 
 def test_cli_rejects_unknown_option(capsys):
     with pytest.raises(SystemExit):
-        ev.main(["--no-such-option"])
+        ev_cli.main(["--no-such-option"])
+
+
+def test_criterion_study(quick_run):
+    """Shape of the entropy-criterion study, and a cross-check against the selections: at the seed
+    AdapSNE float ran with, the study's per-seed choice is the perplexity select() chose."""
+    _, rep, md = quick_run
+    cr = rep["criterion"]
+    assert set(cr["variants"]) == {"full", "small"}
+    n_seeds = len(cr["seeds"])
+    chosen = rep["accuracy"]["selection_summary"]["adapsne_float"][str(cr["seeds"][0])]["perplexity"]
+    for v, var in cr["variants"].items():
+        assert len(var) == 10
+        for label, x in var.items():
+            if v == "small":
+                assert x["n"] == cr["small_n"]
+            for g in criterion.GRIDS:
+                H = np.asarray(x[g]["entropy"])
+                assert H.shape == (len(x[g]["candidates"]), n_seeds)
+                cells = x["grid"] ** 2 if g == "size" else cr["grid_g"] ** 2
+                assert np.all(H >= 0) and np.all(H <= math.log(min(x["n"], cells)) + 1e-12)
+                assert len(x[g]["winners"]) == n_seeds and x[g]["best"] in x[g]["tied"]
+                assert x[g]["ties"] == sum(int(np.sum(H[:, j] == H[:, j].max()) > 1) for j in range(n_seeds))
+            if v == "full":
+                assert x["size"]["winners"][0] == chosen[label], label
+    assert "## 5. The entropy criterion" in md and "**Entropy criterion**" in md
+
+
+def test_criterion_summary_known_values():
+    # worked by hand: means 1.1 / 2.1 / 2.0, every per-candidate std 0.1 sqrt(2); best 10 by 0.1,
+    # 2 SE = 2 sqrt((0.02 + 0.02) / 2) = 0.2828 -> within noise, 20 tied with it, 5 not
+    s = criterion.summarise([5.0, 10.0, 20.0], np.array([[1.0, 1.2], [2.0, 2.2], [2.1, 1.9]]))
+    assert s["best"] == 10.0 and s["winners"] == [20.0, 10.0]
+    assert s["range"] == pytest.approx(1.0) and s["margin"] == pytest.approx(0.1)
+    assert s["seed_sd"] == pytest.approx(0.1 * math.sqrt(2)) and s["two_se"] == pytest.approx(0.2 * math.sqrt(2))
+    assert s["within_noise"] is True and s["tied"] == [10.0, 20.0] and s["ties"] == 0
+    # same means, seed std 0.01 sqrt(2): the margin 0.1 exceeds 2 SE = 0.0283
+    s = criterion.summarise([5.0, 10.0, 20.0], np.array([[1.09, 1.11], [2.09, 2.11], [2.01, 1.99]]))
+    assert s["within_noise"] is False and s["tied"] == [10.0] and s["winners"] == [10.0, 10.0]
+    # every candidate at ln 4 at both seeds (each point in its own cell): two ties, first one wins
+    s = criterion.summarise([5.0, 10.0], np.full((2, 2), math.log(4)))
+    assert s["ties"] == 2 and s["winners"] == [5.0, 5.0] and s["range"] == 0.0 and s["within_noise"]

@@ -354,6 +354,60 @@ def test_occupancy_entropy_known_values():
     assert ref.occupancy_entropy(Y, 4) == pytest.approx(-(0.75 * math.log(0.75) + 0.25 * math.log(0.25)))
 
 
+# (n, entropy_cell_points, grid_g) -> G, worked by hand: the smallest G >= 2 with G^2 m >= n, at
+# most grid_g.  48 points / 4 per cell: 3^2 * 4 = 36 < 48 <= 4^2 * 4 = 64.
+@pytest.mark.parametrize("n,m,g_max,G", [
+    (48, 4, 16, 4), (36, 4, 16, 3), (37, 4, 16, 4), (1, 4, 16, 2), (8, 4, 16, 2), (9, 4, 16, 2),
+    (17, 4, 16, 3), (128, 4, 16, 6), (4096, 4, 16, 16), (256, 1, 16, 16), (257, 1, 16, 16),
+    (183, 4, 5, 5)])
+def test_entropy_grid_side(n, m, g_max, G):
+    cfg = SMALL.with_overrides(entropy_cell_points=m, grid_g=g_max)
+    assert ref.entropy_grid_side(n, cfg) == G
+
+
+def test_entropy_cell_points_is_validated():
+    from golden_model.config import ConfigError
+    for bad in (0, 257, 2.5, True):
+        with pytest.raises(ConfigError, match="entropy_cell_points"):
+            SMALL.with_overrides(entropy_cell_points=bad)
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        ref.entropy_grid_side(0, SMALL)
+
+
+def _entropy_by_histogram(Y, G):
+    """Occupancy entropy written independently of reference.py: numpy's 2-D histogram of the
+    min-max normalised embedding (its last bin includes the right edge, like the clip to G - 1)."""
+    Yn = (Y - Y.min(0)) / (Y.max(0) - Y.min(0))
+    h, _, _ = np.histogram2d(Yn[:, 0], Yn[:, 1], bins=G, range=[[0, 1], [0, 1]])
+    pi = h[h > 0] / len(Y)
+    return float(-(pi * np.log(pi)).sum())
+
+
+def test_entropy_grid_discriminates_where_the_fixed_grid_saturates():
+    """48 points of digit 8, candidates 10 / 15 / 23 (all below the clamp (48 - 1)/2): on the old
+    fixed 16 x 16 grid every candidate's embedding puts each point in its own cell, so every
+    candidate scores ln 48 and the tie-break returned the first candidate whatever the data.  On
+    the class-size grid (4 x 4, 3 points per cell on average) the candidates score differently
+    and the maximiser is chosen."""
+    X, y = load_digits(return_X_y=True)
+    Xc = X[y == 8][:48]
+    cfg = SMALL.with_overrides(perplexity_candidates=(10.0, 15.0, 23.0))
+    ch = ref.choose_perplexity(Xc, cfg, policy="bisection")
+    again = ref.choose_perplexity(Xc, cfg, policy="bisection")
+    assert ch.history == again.history  # deterministic: same seed, same result
+    D = ref.sq_distances(ref.as_integer_features(Xc))
+    embs = [ref.embed_class(D, p, cfg, "bisection") for p in cfg.perplexity_candidates]
+    old = [_entropy_by_histogram(e.Y, 16) for e in embs]
+    assert old == pytest.approx([math.log(48)] * 3, abs=1e-12)  # the old rule cannot choose
+    assert ch.embedding.entropy_grid == 4
+    new = [_entropy_by_histogram(e.Y, 4) for e in embs]
+    assert [h for _, h in ch.history] == pytest.approx(new, abs=1e-12)
+    gaps = np.diff(np.sort(new))
+    assert gaps.min() > 0.05  # every pair of candidates is told apart
+    assert ch.perplexity == cfg.perplexity_candidates[int(np.argmax(new))]
+    assert ch.perplexity != cfg.perplexity_candidates[0]
+
+
 def test_grid_sample_basic_properties():
     Y = np.random.default_rng(11).standard_normal((100, 2))
     for k in (1, 5, 17, 50, 99):

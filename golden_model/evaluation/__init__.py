@@ -1,0 +1,45 @@
+"""Evaluation of AdapSNE / NMS exemplar selection on scikit-learn's digits.
+
+    python -m golden_model.evaluate [--quick] [--out reports/digits] [--jobs N]
+                                    [--seeds N] [--tsne-seeds N]
+
+Three studies, one report (``report.md`` + ``report.json`` + two PNG figures):
+
+1. **Downstream accuracy.**  Subsets of the training split at 5 / 10 / 20 % per-class budgets,
+   chosen by random, k-center greedy, herding, NMS (bisection sigma search, perplexity 30),
+   AdapSNE with float64 sigma search and AdapSNE with the bit-accurate fixed-point sigma search,
+   plus the full training set.  Each subset trains a logistic regression and a small MLP; test
+   accuracy is reported as mean +- std over seeds.
+2. **Sigma-search quality.**  Per policy (bisection, FWA, K-section) and arithmetic (float64, and
+   fixed point with 4/6/8/10-bit exp/log/recip tables, interpolation on/off, row-minimum shift
+   on/off): the share of points that miss the stop tolerance, the *true* float64 entropy error at
+   the returned beta, and passes / evaluations per point.
+3. **Entropy criterion.**  Per class, the occupancy entropy of every candidate perplexity over
+   several t-SNE seeds: its spread across seeds next to its spread across candidates, and
+   whether the choice is within the seed noise.
+
+What is fixed-point today: ``arithmetic="fixed"`` replaces only the per-point sigma search
+(integer distances + the fixed-point search of ``search_fixed``); joint P, t-SNE, the occupancy
+entropy and grid sampling stay float64.
+
+Selections are cached per (method, seed) inside a run: the embedding does not depend on the
+budget, so each t-SNE based method is run once per seed and grid-sampled at every ratio (the
+equivalence with a direct ``select`` call at every ratio is checked by the tests).
+
+See docs/evaluation.md for the design and the interpretation of the committed report.
+
+Modules (one job each): :mod:`.settings` (constants, :class:`Settings`), :mod:`.data` (split),
+:mod:`.accuracy` (selections and classifiers), :mod:`.search_study` (sigma-search quality and
+H(u) shape), :mod:`.criterion` (seed noise of the entropy criterion), :mod:`.plots`,
+:mod:`.render` (Markdown) and :mod:`.run` (command line, report files).
+"""
+
+import os
+
+# BLAS threads are fixed before NumPy is first imported (the pool workers inherit this).
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+from .run import main, run  # noqa: E402
+
+__all__ = ["main", "run"]
