@@ -112,7 +112,8 @@ class AccelConfig:
     y_frac, y_int_bits : int
         Embedding coordinates and velocities: signed Q(y_int_bits).(y_frac), saturating.
     q_frac : int
-        Fraction bits of the Student-t kernel 1/(1 + |y_i - y_j|^2) (UQ1.q_frac) and of its sum Z.
+        Fraction bits of the sum Z of the Student-t kernel 1/(1 + |y_i - y_j|^2) (each term added in
+        UQ1.q_frac; the force terms use the kernel as a W-bit mantissa and an exponent).
     grad_frac : int
         Fraction bits of the force accumulators and of the gradient (signed, saturating at
         +-2^y_int_bits).
@@ -243,7 +244,7 @@ class AccelConfig:
         _check_int("y_frac", self.y_frac, max(8, (self.w_frac + 1) // 2), 24)
         _check_int("y_int_bits", self.y_int_bits, 2, min(16, 30 - self.y_frac))
         _check_int("q_frac", self.q_frac, self.w_frac, 30)
-        _check_int("grad_frac", self.grad_frac, 8, self.q_frac + self.y_frac)
+        _check_int("grad_frac", self.grad_frac, 8, self.w_frac + self.y_frac)
         _check_int("gain_frac", self.gain_frac, 4, 16)
         _check_int("gain_int_bits", self.gain_int_bits, 1, 16)
         _check_int("coef_frac", self.coef_frac, 4, 20)

@@ -96,24 +96,34 @@ def init_embedding(n: int, cfg: AccelConfig, seed: int | None = None) -> np.ndar
 # --------------------------------------------------------------------------- kernel
 
 
-def kernel_np(d2: np.ndarray, cfg: AccelConfig) -> np.ndarray:
-    """``1 / (1 + d2)`` in UQ1.q_frac for ``d2`` in UQ.W (int64 array, any shape)."""
-    W, QF = cfg.w_frac, cfg.q_frac
+def kernel_parts(d2: np.ndarray, cfg: AccelConfig) -> tuple:
+    """``1 / (1 + d2)`` for ``d2`` in UQ.W (int64 array) as mantissa and exponent ``(r, e)``:
+    ``q = r 2^-(W + e)``, ``r`` = recip(m) in UQ1.W, ``e >= 0`` (leading one of ``1 + d2``)."""
+    W = cfg.w_frac
     x = d2 + (np.int64(1) << W)
     p = np.frexp(x.astype(np.float64))[1].astype(np.int64) - 1  # leading one; exact below 2^53
     mn = ((x - (np.int64(1) << p)) << W) >> p
     r = table_lookup_np(fx.recip_table(cfg.recip_table_bits, W), mn, W, cfg.recip_table_bits, cfg.interpolate)
-    sh = QF - p  # = QF - W - e with e = p - W >= 0
-    return np.where(sh >= 0, r << np.maximum(sh, 0), r >> np.maximum(-sh, 0))
+    return r, p - W
+
+
+def kernel_np(d2: np.ndarray, cfg: AccelConfig) -> np.ndarray:
+    """``1 / (1 + d2)`` in UQ1.q_frac (the term added to Zq): ``r`` shifted by ``q_frac - W - e``."""
+    r, e = kernel_parts(d2, cfg)
+    sh = cfg.q_frac - cfg.w_frac - e  # as the Zq term of `forces`
+    return np.where(sh >= 0, r << np.maximum(sh, 0), r >> np.minimum(np.maximum(-sh, 0), 62))
+
+
+def kernel_rel_bound(cfg: AccelConfig) -> float:
+    """Relative bound on the kernel ``r 2^-(W+e)`` at an exactly represented d2: reciprocal table
+    (``rb`` LSB of a mantissa in [1/2, 1], i.e. ``2 rb 2^-W``) plus the floored mantissa (``2^-W``)."""
+    return (2 * fx.recip_bound_lsb(cfg) + 1) * 2.0 ** -cfg.w_frac
 
 
 def kernel_bound(q: np.ndarray, cfg: AccelConfig) -> np.ndarray:
-    """Bound on ``|kernel_np - 2^q_frac / (1 + d2)|`` in UQ1.q_frac LSBs, for the true value ``q``
-    (float, in [0, 1]) of the kernel at the exactly represented d2: the reciprocal table
-    (``rb`` LSB of a mantissa in [1/2, 1], i.e. ``2 rb 2^-W`` relative) plus the floored mantissa
-    (``2^-W`` relative), then the final floor (1 LSB)."""
-    rel = (2 * fx.recip_bound_lsb(cfg) + 1) * 2.0 ** -cfg.w_frac
-    return q * rel * (1 << cfg.q_frac) + 1.0
+    """Bound on ``|kernel_np - 2^q_frac / (1 + d2)|`` in UQ1.q_frac LSBs, for the true value ``q``:
+    `kernel_rel_bound` plus the final floor (1 LSB)."""
+    return q * kernel_rel_bound(cfg) * (1 << cfg.q_frac) + 1.0
 
 
 def _recip_parts(x: int, x_frac: int, cfg: AccelConfig) -> tuple:
@@ -156,13 +166,18 @@ def forces(S: np.ndarray, Y: np.ndarray, ex: int, cfg: AccelConfig) -> Forces:
     dx = Y[:, None, :] - Y[None, :, :]                       # (n, n, 2)
     sq = 2 * YF - W
     d2 = ((dx[..., 0] * dx[..., 0]) >> sq) + ((dx[..., 1] * dx[..., 1]) >> sq)
-    q = kernel_np(d2, cfg)
-    np.fill_diagonal(q, 0)
-    zq = int(q.sum())
-    sn = (S * q) >> PF                                       # S q in UQ1.q_frac
-    q2 = (q * q) >> QF
-    att = ((sn[..., None] * dx) >> (QF + YF - GF)).sum(axis=1)
-    rep = ((q2[..., None] * dx) >> (QF + YF - GF)).sum(axis=1)
+    r, e = kernel_parts(d2, cfg)
+    np.fill_diagonal(r, 0)
+    sz = QF - W - e                                          # Zq term: r in UQ1.q_frac
+    zq = int(np.where(sz >= 0, r << np.maximum(sz, 0), r >> np.minimum(np.maximum(-sz, 0), 62)).sum())
+    # the force terms use the kernel as mantissa r and exponent e (a shifter on the accumulate
+    # path), so far pairs keep W significant bits; shifts beyond 62 give the same floor
+    sr = (S * r) >> PF                                       # S r, UQ.W
+    r2 = (r * r) >> W                                        # r^2, UQ1.W
+    sa = np.minimum(W + e + YF - GF, 62)[..., None]
+    sb = np.minimum(W + 2 * e + YF - GF, 62)[..., None]
+    att = ((sr[..., None] * dx) >> sa).sum(axis=1)
+    rep = ((r2[..., None] * dx) >> sb).sum(axis=1)
     att_o, rep_o = att.astype(object), rep.astype(object)
     # 2 ex / N: 1/N from the reciprocal unit, times the exaggeration register (one floor)
     rn, kn = _recip_parts(n, 0, cfg)
@@ -199,8 +214,9 @@ def gradient_bound(S: np.ndarray, Y: np.ndarray, ex: int, cfg: AccelConfig) -> n
     value of the exaggeration) at the same, exactly represented ``Y``.
 
     First order, from the state (docs/fixed_point.md): kernel ``eq = 2^(1-W) n^2`` (floored d2) +
-    `kernel_bound`; sums ``eA = sum_j (s eq + 2^-q_frac)|x| + (N-1) 2^-grad_frac``,
-    ``eR = sum_j (2 n eq + eq^2 + 2^-q_frac)|x| + (N-1) 2^-grad_frac``, ``eZ = sum eq``;
+    ``kernel_rel_bound n``; sums ``eA = sum_j (s eq + 2 n 2^-W)|x| + (N-1) 2^-grad_frac`` (the floor
+    of ``S r``), ``eR = sum_j (2 n eq + eq^2 + 4 n^2 2^-W)|x| + (N-1) 2^-grad_frac`` (the floor of
+    ``r^2``), ``eZ = sum (eq + 2^-q_frac)``;
     constants ``2 ex / N`` (relative ``(2 rb + 2) 2^-W``) and ``4 / Zq`` (relative
     ``(2 rb + 1) 2^-W + eZ / Z``); two final floors."""
     W, QF, GF = cfg.w_frac, cfg.q_frac, cfg.grad_frac
@@ -211,16 +227,15 @@ def gradient_bound(S: np.ndarray, Y: np.ndarray, ex: int, cfg: AccelConfig) -> n
     x = y[:, None, :] - y[None, :, :]
     k = 1.0 / (1.0 + (x * x).sum(axis=2))
     np.fill_diagonal(k, 0.0)
-    eq = 2.0 ** (1 - W) * k * k + kernel_bound(k, cfg) / (1 << QF)
-    np.fill_diagonal(eq, 0.0)
+    eq = 2.0 ** (1 - W) * k * k + kernel_rel_bound(cfg) * k
     ax = np.abs(x)
     lsb = (n - 1) * 2.0 ** -GF
-    eA = ((s * eq + 2.0 ** -QF)[..., None] * ax).sum(axis=1) + lsb
-    eR = ((2 * k * eq + eq * eq + 2.0 ** -QF)[..., None] * ax).sum(axis=1) + lsb
+    eA = ((s * eq + 2 * k * 2.0 ** -W)[..., None] * ax).sum(axis=1) + lsb
+    eR = ((2 * k * eq + eq * eq + 4 * k * k * 2.0 ** -W)[..., None] * ax).sum(axis=1) + lsb
     A = ((s * k)[..., None] * x).sum(axis=1)
     R = ((k * k)[..., None] * x).sum(axis=1)
     z = k.sum()
-    ez = eq.sum()
+    ez = eq.sum() + n * (n - 1) * 2.0 ** -QF
     ca = 2.0 * ex / (1 << cfg.coef_frac) / n
     rel_a = (2 * rb + 2) * 2.0 ** -W
     rel_z = (2 * rb + 1) * 2.0 ** -W + ez / z
