@@ -214,14 +214,15 @@ def test_bad_inputs_are_named(kw, msg):
 
 
 def test_kl_within_5_percent_of_float_on_a_small_digits_class():
-    """Digits class 4 (first 60 training points), perplexity 29.5 (the (n-1)/2 cap), the full
-    schedule; the fixed P + t-SNE against float64 P + t-SNE from the same initialisations.  Single
-    runs of exact t-SNE diverge under any perturbation (docs/fixed_point.md), so the mean KL over
-    four paired seeds is compared."""
+    """Digits class 1 of the training split (127 points), perplexity 30, the full schedule: the
+    fixed-point P + t-SNE against float64 P + t-SNE from the same initialisations.  A single run of
+    exact t-SNE ends in another local minimum under any perturbation (docs/fixed_point.md), so the
+    mean KL over six paired seeds is compared; class 1 is the class whose float KL varies least
+    over seeds (5 %), where a 5 % check is meaningful.  All classes: reports/digits/tsne_fixed.md."""
     from golden_model.eval_tsne_fixed import KL_TOLERANCE, class_pair, load_split
     Xtr, ytr, _, _ = load_split()
-    d = class_pair(Xtr[ytr == 4][:60], DIGITS, seeds=(1, 2, 3, 4))
-    assert d["p_within_bound"]
+    d = class_pair(Xtr[ytr == 1], DIGITS, seeds=tuple(range(1, 7)), controls=False)
+    assert d["n"] == 127 and d["p_within_bound"]
     assert abs(d["ratio_of_means"] - 1) <= KL_TOLERANCE, d["ratio_of_means"]
 
 
