@@ -253,3 +253,15 @@ def test_config_cross_field_limits():
         AccelConfig(w_frac=24, y_frac=16, y_int_bits=14, tsne_init_frac=16)
     with pytest.raises(ConfigError, match=r"y_frac=8 is out of range: allowed \[12, 24\]"):
         AccelConfig(w_frac=24, y_frac=8)
+
+
+@pytest.mark.parametrize("argv, msg", [
+    (["--seeds", "0"], "--seeds 0 is out of range: allowed [1, 20]"),
+    (["--seeds", "21"], "--seeds 21 is out of range: allowed [1, 20]"),
+    (["--preset", "nope"], "unknown preset 'nope'"),
+])
+def test_eval_script_rejects_bad_options_before_work(argv, msg, tmp_path, capsys):
+    from golden_model.eval_tsne_fixed import main
+    assert main(argv + ["--out", str(tmp_path / "o")]) == 2
+    assert msg in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
