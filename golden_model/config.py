@@ -105,6 +105,26 @@ class AccelConfig:
         Outer FWA iterations when perplexity_search == "fwa".
     tsne_iters, tsne_exaggeration, tsne_exaggeration_iters, tsne_learning_rate,
     tsne_momentum_early, tsne_momentum_late, tsne_min_gain : t-SNE schedule.
+    p_frac : int
+        Fraction bits of the conditional affinities p_{j|i} (UQ0.p_frac, saturating at
+        1 - 2^-p_frac) and of the stored pair sums S_ij = p_{j|i} + p_{i|j} (UQ1.p_frac); the joint
+        affinity is S_ij / 2N (golden_model.affinity_fixed).
+    y_frac, y_int_bits : int
+        Embedding coordinates and velocities: signed Q(y_int_bits).(y_frac), saturating.
+    q_frac : int
+        Fraction bits of the sum Z of the Student-t kernel 1/(1 + |y_i - y_j|^2) (each term added in
+        UQ1.q_frac; the force terms use the kernel as a W-bit mantissa and an exponent).
+    grad_frac : int
+        Fraction bits of the force accumulators and of the gradient (signed, saturating at
+        +-2^y_int_bits).
+    gain_frac, gain_int_bits : int
+        Gains: UQ(gain_int_bits).(gain_frac), saturating.
+    coef_frac : int
+        Fraction bits of the schedule coefficients held in registers: learning rate, exaggeration,
+        momenta (each rounded to nearest once by the host).
+    tsne_init_frac : int
+        Initial coordinates are y = g / 2^tsne_init_frac with g the Irwin-Hall integer of
+        search_fixed.gauss_approx (standard deviation 147.8 / 2^tsne_init_frac); <= y_frac.
     grid_g : int
         Largest side G of the G x G occupancy-entropy grid (the histogram has at most G^2 cells).
     entropy_cell_points : int
@@ -152,6 +172,16 @@ class AccelConfig:
     tsne_min_gain: float = 0.01
     grid_g: int = 16
     entropy_cell_points: int = 4
+    # --- fixed-point affinities and t-SNE (golden_model.affinity_fixed, tsne_fixed)
+    p_frac: int = 16
+    y_frac: int = 20
+    y_int_bits: int = 10
+    q_frac: int = 24
+    grad_frac: int = 28
+    gain_frac: int = 12
+    gain_int_bits: int = 8
+    coef_frac: int = 16
+    tsne_init_frac: int = 20
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -210,6 +240,32 @@ class AccelConfig:
         _check_float("tsne_min_gain", self.tsne_min_gain, 0.0, 1.0)
         _check_int("grid_g", self.grid_g, 2, 256)
         _check_int("entropy_cell_points", self.entropy_cell_points, 1, 256)
+        self._check_tsne_fixed()
+
+    def _check_tsne_fixed(self) -> None:
+        """Formats of the fixed-point affinities and t-SNE.  The cross-field limits keep every
+        pairwise product of golden_model.tsne_fixed inside 62 bits (the golden model's int64) and
+        the kernel's normaliser input exact in a float64 mantissa (53 bits)."""
+        _check_int("p_frac", self.p_frac, 8, min(24, 2 * self.w_frac))
+        _check_int("y_frac", self.y_frac, max(8, (self.w_frac + 1) // 2), 24)
+        _check_int("y_int_bits", self.y_int_bits, 2, min(16, 30 - self.y_frac))
+        _check_int("q_frac", self.q_frac, self.w_frac, 30)
+        _check_int("grad_frac", self.grad_frac, 8, self.w_frac + self.y_frac)
+        _check_int("gain_frac", self.gain_frac, 4, 16)
+        _check_int("gain_int_bits", self.gain_int_bits, 1, 16)
+        _check_int("coef_frac", self.coef_frac, 4, 20)
+        _check_int("tsne_init_frac", self.tsne_init_frac, 0, self.y_frac)
+        # |d^2| < 2^(2 (y_int_bits + 1)) with w_frac fraction bits, plus the 1 of 1 + d^2
+        hi = (51 - self.w_frac) // 2 - 1
+        if self.y_int_bits > hi:
+            raise ConfigError(f"y_int_bits={self.y_int_bits} with w_frac={self.w_frac}: 1 + |y_i - y_j|^2 "
+                              f"needs 2 (y_int_bits + 1) + w_frac + 1 <= 52 bits: allowed [2, {hi}]")
+        acc = self.y_int_bits + 2 + self.grad_frac + self.count_bits
+        if acc > 62:
+            raise ConfigError(f"grad_frac={self.grad_frac}: the force accumulators need y_int_bits + 2 + grad_frac + "
+                              f"bitlen(n_max) = {acc} bits, at most 62: allowed [8, "
+                              f"{60 - self.y_int_bits - self.count_bits}] with y_int_bits={self.y_int_bits}, "
+                              f"n_max={self.n_max}")
 
     # ------------------------------------------------------------------ derived values
     @property
