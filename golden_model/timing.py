@@ -105,8 +105,8 @@ def claims(resource: str) -> list:
 # --------------------------------------------------------------------------- controller timing
 #: Fixed state lengths of the controllers (cycles), each derived from the op table where it
 #: waits for a lane op.
-ROW_READ = 3        # row-buffer read (1) + read-data register (1) + d = D - m register (1)
-DIST_FEATURE_READ = 2   # feature-memory read (1) + x_i / x_j registers (1) before the lane's DIST op
+ROW_READ = 4        # row-buffer read (1) + bank register (1) + multiplexer register (1) + d = D - m (1)
+DIST_FEATURE_READ = 3   # feature-memory read (1) + bank register (1) + x_i mux / x_j registers (1)
 PSTART = 1          # start the distance phase, load the lanes' PRNG seeds
 RANGE = 1           # u_lo = -(bitlen(max - min) + 2) 2^U from the registered span
 PINIT = 1           # bracket / amplitude / best / population reset
@@ -159,7 +159,7 @@ PHASES = (
     ("PINIT", str(PINIT), "bracket, amplitude, best, population reset"),
     ("*per pass:* SETUP", str(SETUP), f"CAND issued; the stream starts {ROW_READ} cycles before `bm` is needed"),
     ("STREAM", "N", "one row element per cycle to all lanes (j == i masked)"),
-    ("DRAIN", str(DRAIN), f"row read + read register + `d = D - m` register ({ROW_READ}) + KERN pipeline "
+    ("DRAIN", str(DRAIN), f"row read + bank and multiplexer registers + `d = D - m` register ({ROW_READ}) + KERN pipeline "
                           f"({latency('kern') - 1})"),
     ("ROWEND", str(ROWEND), "H in every lane"),
     ("SCAN", f"A + {SCAN_PIPE}", "lane 0's (u, H) into the error register, one lane per cycle; "

@@ -67,7 +67,7 @@ class DistanceEngine(wiring.Component):
     rd_en, rd_restart : In(1)
         Read row element ``j`` (0 when ``rd_restart``, else the previous ``j + 1``).
     rd_data : Out(dist_bits)
-        The element read two cycles earlier (memory read + register).
+        The element read three cycles earlier (memory read, bank register, multiplexer register).
     lanes : Out(dist_ops_signature(cfg)).array(K)
         The ``dist`` op to each lane and its distance results (see `hw.lane.Lane`).
     """
@@ -173,7 +173,8 @@ class DistanceEngine(wiring.Component):
         for l, (_, rpa, rpb) in enumerate(fbanks):
             m.d.comb += [rpa.addr.eq(gbase + dd), rpb.addr.eq(i_base + dd)]
         # tags, aligned with the read data (one cycle later)
-        # tags travel with the feature data: memory read (1) + x_i / x_j registers (1)
+        # tags travel with the feature data: memory read (1), a register at each bank's output (keeps
+        # the block RAM's slow clock-to-out local), the x_i bank multiplexer + x_i / x_j registers (1)
         n_tag = timing.DIST_FEATURE_READ
         tag_now = Cat(issuing, dd == 0, last_d, Cat(*[rem > l for l in range(K)]),
                       Cat(*[(g == i_div) & (i_mod == l) for l in range(K)]))
@@ -184,17 +185,21 @@ class DistanceEngine(wiring.Component):
             tag = nxt
         t_issue, t_first, t_last = tag[0], tag[1], tag[2]
         t_valid, t_self = tag[3: 3 + K], tag[3 + K: 3 + 2 * K]
+        xib = [Signal(cfg.feature_bits, name=f"xi_bank{l}") for l in range(K)]
+        xja = [Signal(cfg.feature_bits, name=f"xj_bank{l}") for l in range(K)]
+        for l, (_, rpa, rpb) in enumerate(fbanks):
+            m.d.sync += [xib[l].eq(rpb.data), xja[l].eq(rpa.data)]
         xi_sel = Signal(cfg.feature_bits)
         with m.Switch(i_mod):
-            for l, (_, _, rpb) in enumerate(fbanks):
+            for l in range(K):
                 with m.Case(l):
-                    m.d.comb += xi_sel.eq(rpb.data)
+                    m.d.comb += xi_sel.eq(xib[l])
         xi_q = Signal(cfg.feature_bits)
         m.d.sync += xi_q.eq(xi_sel)
-        for l, (_, rpa, _) in enumerate(fbanks):
+        for l in range(K):
             ln = self.lanes[l]
             xj_q = Signal(cfg.feature_bits, name=f"xj_q{l}")
-            m.d.sync += xj_q.eq(rpa.data)
+            m.d.sync += xj_q.eq(xja[l])
             m.d.comb += [ln.issue.eq(t_issue), ln.first.eq(t_first), ln.last.eq(t_last),
                          ln.valid.eq(t_valid[l]), ln.is_self.eq(t_self[l]), ln.mm_clear.eq(self.point_start),
                          ln.xi.eq(xi_q), ln.xj.eq(xj_q)]
@@ -245,11 +250,14 @@ class DistanceEngine(wiring.Component):
             with m.Else():
                 m.d.sync += [rj_mod.eq(cur_mod + 1), rj_div.eq(cur_div)]
         rd_mod_d = Signal.like(rj_mod)
-        m.d.sync += rd_mod_d.eq(cur_mod)
+        rd_mod_dd = Signal.like(rj_mod)
+        m.d.sync += [rd_mod_d.eq(cur_mod), rd_mod_dd.eq(rd_mod_d)]
+        rb = [Signal(cfg.dist_bits, name=f"row_bank_q{l}") for l in range(K)]
         for l, (_, rp) in enumerate(rbanks):
             m.d.comb += rp.addr.eq(cur_div)
-        with m.Switch(rd_mod_d):   # registered: the block RAM's clock-to-out stays off the next path
-            for l, (_, rp) in enumerate(rbanks):
+            m.d.sync += rb[l].eq(rp.data)        # at the bank: the block RAM's clock-to-out stays local
+        with m.Switch(rd_mod_dd):
+            for l in range(K):
                 with m.Case(l):
-                    m.d.sync += self.rd_data.eq(rp.data)
+                    m.d.sync += self.rd_data.eq(rb[l])
         return m
