@@ -22,7 +22,7 @@ from pathlib import Path
 
 os.environ["AMARANTH_USE_YOSYS"] = "builtin"
 
-from golden_model.config import ConfigError, PRESETS  # noqa: E402
+from golden_model.config import DEFAULT_PRESET, ConfigError, PRESETS  # noqa: E402
 
 from . import design, harness  # noqa: E402
 from .report import make_config  # noqa: E402
@@ -98,8 +98,10 @@ def build_summary(target: str, bitstream: Path) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m synth.board", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--target", default="ecp5-25f", choices=list(harness.TARGETS))
-    ap.add_argument("--preset", default="tiny", help=f"preset ({', '.join(PRESETS)})")
+    # the default preset is the project's one default; the default board is one it fits on
+    ap.add_argument("--target", default="ecp5-85f", choices=list(harness.TARGETS),
+                    help="board target (default ecp5-85f, which the default preset fits)")
+    ap.add_argument("--preset", default=DEFAULT_PRESET, help=f"preset ({', '.join(PRESETS)}); default {DEFAULT_PRESET}")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--out", default=None, help="build directory (default build/board/<target>-<name>)")
     ap.add_argument("--dry-run", action="store_true", help="write the build tree only")

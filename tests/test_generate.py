@@ -59,7 +59,7 @@ def test_bad_prefix_or_name_exit_2(args, message, tmp_path, capsys):
 def test_one_default_preset_everywhere():
     from golden_model import cli
     assert cli.DEFAULT_PRESET is DEFAULT_PRESET
-    for mod in ("golden_model.cli", "synth.report"):
+    for mod in ("golden_model.cli", "synth.report", "hw.generate", "synth.board"):
         p = subprocess.run([sys.executable, "-m", mod, *(["select"] if mod == "golden_model.cli" else []), "--help"],
                            capture_output=True, text=True)
         assert f"default {DEFAULT_PRESET}" in " ".join(p.stdout.split()), mod
