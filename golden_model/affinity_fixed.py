@@ -24,41 +24,17 @@ import numpy as np
 from . import fixed as fx
 from .config import AccelConfig
 
-# --------------------------------------------------------------------------- vectorised units
-
-
-def table_lookup_np(table: tuple, frac_q: np.ndarray, frac_bits: int, index_bits: int,
-                    interpolate: bool) -> np.ndarray:
-    """Vectorised `fixed._table_interp` (identical integers)."""
-    tab = np.asarray(table, dtype=np.int64)
-    r = frac_bits - index_bits
-    idx = frac_q >> r
-    y0 = tab[idx]
-    if not interpolate or r == 0:
-        return y0
-    rem = frac_q & ((1 << r) - 1)
-    y1 = tab[np.minimum(idx + 1, len(tab) - 1)]
-    return y0 + (((y1 - y0) * rem) >> r)
+# --------------------------------------------------------------------------- search-lane weights
 
 
 def row_weights(d: np.ndarray, u_q: np.ndarray, cfg: AccelConfig) -> np.ndarray:
     """Search-lane weights ``w = 2^-t`` (UQ1.W) for shifted distances ``d`` (rows, int64) with one
     candidate ``u_q`` per row; identical to `fixed.kernel_terms` element by element."""
-    W, T, E = cfg.w_frac, cfg.t_frac, cfg.exp_table_bits
+    W, T = cfg.w_frac, cfg.t_frac
     bm_ui = [fx.candidate_multiplier(int(u), cfg) for u in u_q]
     bm = np.array([b for b, _ in bm_ui], dtype=np.int64)[:, None]
     s = np.array([ui - W + T for _, ui in bm_ui], dtype=np.int64)[:, None]
-    limit = (W + 1) << T
-    prod = d * bm
-    sl = np.maximum(s, 0)
-    # guard the left shift: anything above ceil(limit / 2^s) saturates anyway (as fixed.py does)
-    over = prod >= ((limit + (np.int64(1) << sl) - 1) >> sl)
-    t = np.where(s >= 0, np.where(over, limit, prod << sl), prod >> np.maximum(-s, 0))
-    sat = t >= limit
-    t = np.where(sat, 0, t)
-    n = t >> T
-    mant = table_lookup_np(fx.exp2neg_table(E, W), t & ((1 << T) - 1), T, E, cfg.interpolate)
-    return np.where(sat | (n > W), 0, mant >> np.minimum(n, 62))
+    return fx.kernel_terms_np(d, bm, s, cfg)[1]
 
 
 def _check_inputs(D: np.ndarray, u_q, cfg: AccelConfig) -> tuple:

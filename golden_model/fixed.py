@@ -229,6 +229,39 @@ def evaluate_candidate(row: tuple, i: int, m: int, u_q: int, cfg: AccelConfig) -
     return row_end_entropy(z, tacc, cfg), z, tacc
 
 
+def table_interp_np(table: tuple, frac_q: np.ndarray, frac_bits: int, index_bits: int,
+                    interpolate: bool) -> np.ndarray:
+    """`_table_interp` on an int64 array (identical integers; the tables hold the end point)."""
+    tab = np.asarray(table, dtype=np.int64)
+    r = frac_bits - index_bits
+    idx = frac_q >> r
+    y0 = tab[idx]
+    if not interpolate or r == 0:
+        return y0
+    rem = frac_q & ((1 << r) - 1)
+    return y0 + (((tab[idx + 1] - y0) * rem) >> r)
+
+
+def kernel_terms_np(d: np.ndarray, bm, s, cfg: AccelConfig) -> tuple:
+    """`kernel_terms` on arrays: ``(t, w)`` for shifted distances ``d`` (int64) with multiplier
+    ``bm`` and exponent shift ``s = ui - W + T`` (scalars or arrays broadcasting against ``d``).
+    Needs ``d * bm < 2^62``."""
+    W, T = cfg.w_frac, cfg.t_frac
+    limit = (W + 1) << T
+    prod = d * np.asarray(bm, dtype=np.int64)
+    s = np.asarray(s, dtype=np.int64)
+    sl = np.maximum(s, 0)
+    # guard the left shift against overflow: anything above ceil(limit / 2^s) saturates anyway
+    over = prod >= ((limit + (np.int64(1) << sl) - 1) >> sl)
+    t = np.where(s >= 0, np.where(over, limit, prod << sl), prod >> np.maximum(-s, 0))
+    sat = t >= limit
+    t = np.where(sat, 0, t)
+    n = t >> T
+    mant = table_interp_np(exp2neg_table(cfg.exp_table_bits, W), t & ((1 << T) - 1), T,
+                           cfg.exp_table_bits, cfg.interpolate)
+    return t, np.where(sat | (n > W), 0, mant >> np.minimum(n, 62))
+
+
 def evaluate_candidates_np(row: np.ndarray, i: int, m: int, us: list, cfg: AccelConfig) -> list:
     """Vectorised `evaluate_candidate` for many candidates (identical integers, for speed).
 
@@ -237,32 +270,10 @@ def evaluate_candidates_np(row: np.ndarray, i: int, m: int, us: list, cfg: Accel
         return [evaluate_candidate(tuple(int(v) for v in row), i, m, u, cfg) for u in us]
     d = np.delete(np.asarray(row, dtype=np.int64), i) - m
     W, T = cfg.w_frac, cfg.t_frac
-    tab = np.asarray(exp2neg_table(cfg.exp_table_bits, W), dtype=np.int64)
-    E = cfg.exp_table_bits
-    r = T - E
     out = []
-    limit = (W + 1) << T
     for u_q in us:
         bm, ui = candidate_multiplier(u_q, cfg)
-        s = ui - W + T
-        prod = d * bm
-        if s >= 0:
-            # guard the left shift against overflow: anything above limit >> s saturates anyway
-            over = prod >= ((limit + (1 << s) - 1) >> s)
-            t = np.where(over, limit, prod << s)
-        else:
-            t = prod >> (-s)
-        sat = t >= limit
-        t = np.where(sat, 0, t)
-        n = t >> T
-        f = t & ((1 << T) - 1)
-        idx = f >> r
-        y0 = tab[idx]
-        if cfg.interpolate and r > 0:
-            rem = f & ((1 << r) - 1)
-            y1 = tab[np.minimum(idx + 1, len(tab) - 1)]
-            y0 = y0 + (((y1 - y0) * rem) >> r)
-        w = np.where(sat | (n > W), 0, y0 >> np.minimum(n, 62))
+        t, w = kernel_terms_np(d, bm, ui - W + T, cfg)
         tw = (t * w) >> T
         z = int(w.sum())
         tacc = int(tw.sum())
