@@ -26,13 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SHORT = 12
 
 
+@functools.lru_cache(maxsize=None)
 def current_sha(cfg: AccelConfig) -> str:
     """SHA-256 of the Verilog `python -m hw.generate` emits today for ``cfg`` (cached per config)."""
-    return _current_sha(cfg)
-
-
-@functools.lru_cache(maxsize=None)
-def _current_sha(cfg: AccelConfig) -> str:
     from . import design
     return design.sha256(design.to_verilog(design.build_core(cfg), design.TOP))
 
