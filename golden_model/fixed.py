@@ -44,12 +44,14 @@ def recip_table(index_bits: int, out_frac: int) -> tuple:
     return tuple(int(math.floor((2.0 ** out_frac) / (1.0 + k / n) + 0.5)) for k in range(n + 1))
 
 
-def _table_interp(table: tuple, frac_q: int, frac_bits: int, index_bits: int, interpolate: bool) -> int:
+def table_interp(table: tuple, frac_q: int, frac_bits: int, index_bits: int, interpolate: bool) -> int:
     """Look up a table indexed by the top `index_bits` of a `frac_bits`-bit fraction.
 
     With interpolation the remaining r = frac_bits - index_bits bits weight the next entry:
     y = y0 + floor((y1 - y0) * rem / 2^r)  (floor of a possibly negative product, i.e. arithmetic
     shift, as the hardware does it)."""
+    if isinstance(frac_q, np.ndarray):      # the vectorised golden model: same integers, int64
+        table = np.asarray(table, dtype=np.int64)
     r = frac_bits - index_bits
     idx = frac_q >> r
     y0 = table[idx]
@@ -65,7 +67,7 @@ def _table_interp(table: tuple, frac_q: int, frac_bits: int, index_bits: int, in
 def exp2neg_frac(f_q: int, frac_bits: int, cfg: AccelConfig) -> int:
     """2^-f for a fraction f = f_q / 2^frac_bits in [0, 1); result UQ1.W in [2^(W-1), 2^W]."""
     tab = exp2neg_table(cfg.exp_table_bits, cfg.w_frac)
-    return _table_interp(tab, f_q, frac_bits, cfg.exp_table_bits, cfg.interpolate)
+    return table_interp(tab, f_q, frac_bits, cfg.exp_table_bits, cfg.interpolate)
 
 
 def exp2neg(t_q: int, cfg: AccelConfig) -> int:
@@ -89,14 +91,14 @@ def log2_fixed(x_q: int, x_frac: int, cfg: AccelConfig) -> int:
     p = x_q.bit_length() - 1
     mn = ((x_q - (1 << p)) << cfg.w_frac) >> p
     tab = log2_table(cfg.log_table_bits, cfg.h_frac)
-    frac = _table_interp(tab, mn, cfg.w_frac, cfg.log_table_bits, cfg.interpolate)
+    frac = table_interp(tab, mn, cfg.w_frac, cfg.log_table_bits, cfg.interpolate)
     return ((p - x_frac) << cfg.h_frac) + frac
 
 
 def recip_mantissa(mn: int, cfg: AccelConfig) -> int:
     """1/(1+m) for a W-bit mantissa fraction m, format UQ1.W."""
     tab = recip_table(cfg.recip_table_bits, cfg.w_frac)
-    return _table_interp(tab, mn, cfg.w_frac, cfg.recip_table_bits, cfg.interpolate)
+    return table_interp(tab, mn, cfg.w_frac, cfg.recip_table_bits, cfg.interpolate)
 
 
 def normalise(x_q: int, cfg: AccelConfig) -> tuple:
@@ -156,7 +158,7 @@ def row_end_entropy(z: int, tacc: int, cfg: AccelConfig) -> int:
     p, mn = normalise(z, cfg)
     e = p - W
     tab = log2_table(cfg.log_table_bits, Hf)
-    log2z = (e << Hf) + _table_interp(tab, mn, W, cfg.log_table_bits, cfg.interpolate)
+    log2z = (e << Hf) + table_interp(tab, mn, W, cfg.log_table_bits, cfg.interpolate)
     r = recip_mantissa(mn, cfg)
     sh = 2 * W - Hf + e
     q = (tacc * r) >> sh if sh >= 0 else (tacc * r) << (-sh)
@@ -229,19 +231,6 @@ def evaluate_candidate(row: tuple, i: int, m: int, u_q: int, cfg: AccelConfig) -
     return row_end_entropy(z, tacc, cfg), z, tacc
 
 
-def table_interp_np(table: tuple, frac_q: np.ndarray, frac_bits: int, index_bits: int,
-                    interpolate: bool) -> np.ndarray:
-    """`_table_interp` on an int64 array (identical integers; the tables hold the end point)."""
-    tab = np.asarray(table, dtype=np.int64)
-    r = frac_bits - index_bits
-    idx = frac_q >> r
-    y0 = tab[idx]
-    if not interpolate or r == 0:
-        return y0
-    rem = frac_q & ((1 << r) - 1)
-    return y0 + (((tab[idx + 1] - y0) * rem) >> r)
-
-
 def kernel_terms_np(d: np.ndarray, bm, s, cfg: AccelConfig) -> tuple:
     """`kernel_terms` on arrays: ``(t, w)`` for shifted distances ``d`` (int64) with multiplier
     ``bm`` and exponent shift ``s = ui - W + T`` (scalars or arrays broadcasting against ``d``).
@@ -257,7 +246,7 @@ def kernel_terms_np(d: np.ndarray, bm, s, cfg: AccelConfig) -> tuple:
     sat = t >= limit
     t = np.where(sat, 0, t)
     n = t >> T
-    mant = table_interp_np(exp2neg_table(cfg.exp_table_bits, W), t & ((1 << T) - 1), T,
+    mant = table_interp(exp2neg_table(cfg.exp_table_bits, W), t & ((1 << T) - 1), T,
                            cfg.exp_table_bits, cfg.interpolate)
     return t, np.where(sat | (n > W), 0, mant >> np.minimum(n, 62))
 

@@ -102,7 +102,7 @@ def kernel_parts(d2: np.ndarray, cfg: AccelConfig) -> tuple:
     x = d2 + (np.int64(1) << W)
     p = np.frexp(x.astype(np.float64))[1].astype(np.int64) - 1  # leading one; exact below 2^53
     mn = ((x - (np.int64(1) << p)) << W) >> p
-    r = fx.table_interp_np(fx.recip_table(cfg.recip_table_bits, W), mn, W, cfg.recip_table_bits, cfg.interpolate)
+    r = fx.table_interp(fx.recip_table(cfg.recip_table_bits, W), mn, W, cfg.recip_table_bits, cfg.interpolate)
     return r, p - W
 
 

@@ -17,7 +17,7 @@ op            fraction bits in    table       used for
 ROM word ``k`` of a table holds ``y_k`` and, with interpolation, the slope ``y_{k+1} - y_k``, so a
 single read gives both end points: ``y = y_k + floor(slope * rem / 2^r)`` with ``r`` = fraction
 bits - index bits of the op (the floor of a possibly negative product is an arithmetic shift, as
-in `fixed._table_interp`).
+in `fixed.table_interp`).
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ def _fu_expected(cfg, op, f):
     if op in (FuOp.EXP_T, FuOp.EXP_U):
         return fx.exp2neg_frac(f, cfg.t_frac if op == FuOp.EXP_T else cfg.u_frac, cfg)
     if op == FuOp.LOG:
-        return fx._table_interp(fx.log2_table(cfg.log_table_bits, cfg.h_frac), f, cfg.w_frac,
+        return fx.table_interp(fx.log2_table(cfg.log_table_bits, cfg.h_frac), f, cfg.w_frac,
                                 cfg.log_table_bits, cfg.interpolate)
     return fx.recip_mantissa(f, cfg)
 
