@@ -30,7 +30,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-__all__ = ["LaneOp", "LANE_OPS", "RESOURCES", "MUL", "FU", "latency", "stage_of", "claims", "PHASES",
+__all__ = ["ENGINE_CMD", "BROADCAST", "LaneOp", "LANE_OPS", "RESOURCES", "MUL", "FU", "latency", "stage_of", "claims", "PHASES",
            "markdown", "point_pre", "dist_done_latency", "minmax_levels", "pass_overhead"]
 
 RESOURCES = ("absdiff", "mul_in", "mul", "mul_sum", "dacc", "minmax", "cand_delta", "cand_sum",
@@ -105,7 +105,15 @@ def claims(resource: str) -> list:
 # --------------------------------------------------------------------------- controller timing
 #: Fixed state lengths of the controllers (cycles), each derived from the op table where it
 #: waits for a lane op.
-ROW_READ = 4        # row-buffer read (1) + bank register (1) + multiplexer register (1) + d = D - m (1)
+#: the controller's commands to the distance engine (point start/next, row reads) are registered
+#: at the engine: they act one cycle after the controller's state says so
+ENGINE_CMD = 1
+#: the controller's ops to the lanes are registered once (a broadcast register: the fan-out to K
+#: lanes starts at a flip-flop); the scan shift is the exception (its own register, `SCAN_PIPE`)
+BROADCAST = 1
+#: row-buffer read command register (ENGINE_CMD) + read (1) + bank register (1) + multiplexer
+#: register (1) + d = D - m (1)
+ROW_READ = ENGINE_CMD + 4
 DIST_FEATURE_READ = 3   # feature-memory read (1) + bank register (1) + x_i mux / x_j registers (1)
 PSTART = 1          # start the distance phase, load the lanes' PRNG seeds
 RANGE = 1           # u_lo = -(bitlen(max - min) + 2) 2^U from the registered span
@@ -117,11 +125,12 @@ OUT = 1             # result into the output register
 SETUP = latency("cand") - ROW_READ
 #: DRAIN: after the last stream read, the row read and the KERN pipeline empty
 DRAIN = ROW_READ + latency("kern") - 1
-ROWEND = latency("rowend")
+ROWEND = latency("rowend") + BROADCAST
 #: the START strobe and the START checks are registered: START acts one edge after its write
 START_REGISTER = 1
-#: TGT: START computes log2(PERP) on lane 0 (a ROWEND with the external operand) + 1 hand-over
-START_TARGET = latency("rowend") + 1
+#: TGT: START computes log2(PERP) on lane 0 (a ROWEND with the external operand, through the
+#: broadcast register) + 1 hand-over
+START_TARGET = BROADCAST + latency("rowend") + 1
 
 
 def minmax_levels(lanes: int) -> int:
@@ -136,7 +145,7 @@ def dist_done(lanes: int) -> int:
 
 def dist_done_latency(lanes: int) -> int:
     """``dist_done`` is high in cycle ``point_start + G*D + dist_done_latency``."""
-    return DIST_FEATURE_READ + latency("dist") + dist_done(lanes)
+    return ENGINE_CMD + DIST_FEATURE_READ + latency("dist") + dist_done(lanes)
 
 
 def point_pre(lanes: int) -> int:
@@ -152,16 +161,17 @@ def pass_overhead() -> int:
 PHASES = (
     ("PSTART", str(PSTART), "start the distance phase; load the PRNG seeds (point 0's PSTART is cycle 1)"),
     ("feature reads", "G*D", "lane `l` of group `g` reads point `gK+l`, feature `d`; bank `i mod K` supplies `x_i`"),
-    ("read latency + lane DIST", f"{DIST_FEATURE_READ} + {latency('dist')}", "row writes, lane min/max"),
+    ("read latency + lane DIST", f"{ENGINE_CMD} + {DIST_FEATURE_READ} + {latency('dist')}",
+     "command register at the engine, feature reads, lane DIST: row writes, lane min/max"),
     ("DONE", "ceil(log2 K) + 1", "min/max reduction tree (one register level per tree level) + result "
                                  "register, `dist_done`"),
     ("RANGE", str(RANGE), "`u_lo = -(bitlen(max - min) + 2) 2^U`"),
     ("PINIT", str(PINIT), "bracket, amplitude, best, population reset"),
     ("*per pass:* SETUP", str(SETUP), f"CAND issued; the stream starts {ROW_READ} cycles before `bm` is needed"),
     ("STREAM", "N", "one row element per cycle to all lanes (j == i masked)"),
-    ("DRAIN", str(DRAIN), f"row read + bank and multiplexer registers + `d = D - m` register ({ROW_READ}) + KERN pipeline "
-                          f"({latency('kern') - 1})"),
-    ("ROWEND", str(ROWEND), "H in every lane"),
+    ("DRAIN", str(DRAIN), f"read command register + row read + bank and multiplexer registers + `d = D - m` register "
+                          f"({ROW_READ}) + KERN pipeline ({latency('kern') - 1})"),
+    ("ROWEND", str(ROWEND), f"H in every lane (broadcast register {BROADCAST} + ROWEND op {latency('rowend')})"),
     ("SCAN", f"A + {SCAN_PIPE}", "lane 0's (u, H) into the error register, one lane per cycle; "
                                  "best-ever / bracket / population update one cycle later; trace beats"),
     ("DECIDE", str(DECIDE), "stop rule and amplitude registered, then passes, amplitude, PRNG step"),
@@ -181,7 +191,7 @@ def markdown() -> str:
     L += ["", "```",
           f"pass_cycles(N, A)  = SETUP + N + DRAIN + ROWEND + A + SCAN_PIPE + DECIDE = N + {pass_overhead()} + A",
           "point_cycles       = G*D + POINT_PRE + passes * pass_cycles + OUT",
-          "POINT_PRE          = PSTART + DIST_FEATURE_READ + dist + DONE + RANGE + PINIT",
+          "POINT_PRE          = PSTART + ENGINE_CMD + DIST_FEATURE_READ + dist + DONE + RANGE + PINIT",
           "                   = " + ", ".join(f"{point_pre(k)} (K={k})" for k in (4, 8, 16, 32)),
           "beat(0)            = 1 + point_cycles(0)",
           "beat(k)            = beat(k-1) + point_cycles(k)",

@@ -15,7 +15,8 @@ Distance phase of point ``i``: groups ``g = 0 .. ceil(N/K)-1``; in group ``g`` l
 back to back).  Each lane keeps the min/max of its valid ``j != i`` values; a reduction tree gives
 ``m_i``, ``M_i`` at the end.
 
-Timing (`point_start` in cycle ``p``): feature addresses in cycles ``p+1 .. p+G*D``
+Timing (`point_start` in cycle ``p``; every command from the controller is registered here first,
+``timing.ENGINE_CMD`` cycles): feature addresses in cycles ``p+1+ENGINE_CMD .. p+G*D+ENGINE_CMD``
 (``G = ceil(N/K)``), the lanes' ``dist`` ops ``timing.DIST_FEATURE_READ`` cycles later (memory read
 + x registers); the min/max tree has one register level per tree level; ``dist_done`` (one-cycle
 pulse) with ``dmin``/``dmax`` valid in ``p + G*D + timing.dist_done_latency(K)``.
@@ -139,13 +140,20 @@ class DistanceEngine(wiring.Component):
             with m.Else():
                 m.d.sync += ld_d.eq(ld_d + 1)
 
+        # ------------------------------------------------------------ commands, registered (timing.ENGINE_CMD)
+        point_first, point_next, point_start = Signal(), Signal(), Signal()
+        rd_en, rd_restart = Signal(), Signal()
+        m.d.sync += [point_first.eq(self.point_first), point_next.eq(self.point_next),
+                     point_start.eq(self.point_start), rd_en.eq(self.rd_en), rd_restart.eq(self.rd_restart)]
+        assert timing.ENGINE_CMD == 1
+
         # ------------------------------------------------------------ point counters
         i_mod = Signal(range(max(K, 2)))
         i_div = Signal(range(RPB + 1))
         i_base = Signal(range(fdepth + DM + 1))
-        with m.If(self.point_first):
+        with m.If(point_first):
             m.d.sync += [i_mod.eq(0), i_div.eq(0), i_base.eq(0)]
-        with m.Elif(self.point_next):
+        with m.Elif(point_next):
             with m.If(i_mod == K - 1):
                 m.d.sync += [i_mod.eq(0), i_div.eq(i_div + 1), i_base.eq(i_base + DM)]
             with m.Else():
@@ -159,7 +167,7 @@ class DistanceEngine(wiring.Component):
         rem = Signal(range(cfg.n_max + 1))          # N - g*K (points left from this group on)
         drain = Signal(range(timing.dist_done_latency(K) + 1))
         draining = Signal()
-        with m.If(self.point_start):
+        with m.If(point_start):
             m.d.sync += [issuing.eq(1), g.eq(0), gbase.eq(0), dd.eq(0), rem.eq(self.n)]
         last_d = dd == d_last
         last_g = rem <= K
@@ -201,12 +209,12 @@ class DistanceEngine(wiring.Component):
             xj_q = Signal(cfg.feature_bits, name=f"xj_q{l}")
             m.d.sync += xj_q.eq(xja[l])
             m.d.comb += [ln.issue.eq(t_issue), ln.first.eq(t_first), ln.last.eq(t_last),
-                         ln.valid.eq(t_valid[l]), ln.is_self.eq(t_self[l]), ln.mm_clear.eq(self.point_start),
+                         ln.valid.eq(t_valid[l]), ln.is_self.eq(t_self[l]), ln.mm_clear.eq(point_start),
                          ln.xi.eq(xi_q), ln.xj.eq(xj_q)]
 
         # ------------------------------------------------------------ row writes
         wr_addr = Signal(range(RPB + 1))
-        with m.If(self.point_start):
+        with m.If(point_start):
             m.d.sync += wr_addr.eq(0)
         with m.Elif(self.lanes[0].dwr):
             m.d.sync += wr_addr.eq(wr_addr + 1)
@@ -234,7 +242,7 @@ class DistanceEngine(wiring.Component):
         m.d.sync += self.dist_done.eq(0)
         with m.If(draining):
             m.d.sync += drain.eq(drain + 1)
-            with m.If(drain == timing.dist_done_latency(K) - 2):
+            with m.If(drain == timing.dist_done_latency(K) - timing.ENGINE_CMD - 2):
                 m.d.sync += [draining.eq(0), self.dist_done.eq(1),
                              self.dmin.eq(red_min), self.dmax.eq(red_max)]
 
@@ -243,8 +251,8 @@ class DistanceEngine(wiring.Component):
         rj_div = Signal(range(RPB + 1))
         cur_mod = Signal.like(rj_mod)
         cur_div = Signal.like(rj_div)
-        m.d.comb += [cur_mod.eq(Mux(self.rd_restart, 0, rj_mod)), cur_div.eq(Mux(self.rd_restart, 0, rj_div))]
-        with m.If(self.rd_en):
+        m.d.comb += [cur_mod.eq(Mux(rd_restart, 0, rj_mod)), cur_div.eq(Mux(rd_restart, 0, rj_div))]
+        with m.If(rd_en):
             with m.If(cur_mod == K - 1):
                 m.d.sync += [rj_mod.eq(0), rj_div.eq(cur_div + 1)]
             with m.Else():

@@ -118,15 +118,18 @@ class SearchController(wiring.Component):
             prng_load=Signal(), prng_step=Signal(), prng_point=Signal(32),
             kern_issue=Signal(K), kern_d=Signal(cfg.dist_bits),
             re_issue=Signal(), re_ext=Signal(), ext_x=Signal(cfg.perp_bits), scan_shift=Signal())
+        # every op reaches the lanes through one broadcast register (timing.BROADCAST): the fan-out
+        # to K lanes starts at a flip-flop; the scan shift stays combinational (lane 0 is read in
+        # the same cycle)
         for l in range(K):
             o = self.lanes[l]
-            m.d.comb += [o.cand.issue.eq(bc.cand_issue), o.cand.kind.eq(bc.cand_kind), o.cand.base.eq(bc.cand_base),
+            m.d.comb += o.scan.eq(bc.scan_shift)
+            m.d.sync += [o.cand.issue.eq(bc.cand_issue), o.cand.kind.eq(bc.cand_kind), o.cand.base.eq(bc.cand_base),
                          o.cand.a.eq(bc.cand_a), o.cand.lo.eq(bc.cand_lo), o.cand.hi.eq(bc.cand_hi),
                          o.cand.centre.eq(bc.cand_centre[l]),
                          o.prng.load.eq(bc.prng_load), o.prng.step.eq(bc.prng_step), o.prng.point.eq(bc.prng_point),
                          o.kern.issue.eq(bc.kern_issue[l]), o.kern.d.eq(bc.kern_d),
-                         o.rowend.issue.eq(bc.re_issue), o.rowend.ext.eq(bc.re_ext), o.rowend.x.eq(bc.ext_x),
-                         o.scan.eq(bc.scan_shift)]
+                         o.rowend.issue.eq(bc.re_issue), o.rowend.ext.eq(bc.re_ext), o.rowend.x.eq(bc.ext_x)]
         hi = cfg.u_hi
         tol = cfg.tolerance_lsb
 
@@ -160,6 +163,7 @@ class SearchController(wiring.Component):
 
         is_bis = self.policy == P_BISECT
         is_fwa = self.policy == P_FWA
+        fwa_pass = Signal()     # FWA after its first pass: sparks around the population (a register)
         nact_last = Mux(is_bis, 0, K - 1)
 
         # ------------------------------------------------------------ lane broadcast (from registers)
@@ -167,7 +171,7 @@ class SearchController(wiring.Component):
                      bc.prng_point.eq(pseed), bc.ext_x.eq(self.perp)]
         with m.If(is_bis):
             m.d.comb += [bc.cand_kind.eq(CandKind.DIRECT), bc.cand_base.eq((blo + bhi) >> 1)]
-        with m.Elif(is_fwa & (passes != 0)):
+        with m.Elif(fwa_pass):
             m.d.comb += [bc.cand_kind.eq(CandKind.FWA), bc.cand_a.eq(amp)]
         with m.Else():
             m.d.comb += [bc.cand_kind.eq(CandKind.KSEC), bc.cand_base.eq(blo),
@@ -180,7 +184,8 @@ class SearchController(wiring.Component):
                 m.d.comb += bc.cand_centre[l].eq(pop_u[0])
 
         # ------------------------------------------------------------ stream pipeline
-        # a read in cycle c: data registered by the engine (c+2), d = D - m registered (c+3) = kern issue
+        # a read command in cycle c: registered at the engine (c+1), read (c+2), bank register (c+3),
+        # multiplexer register (c+4), d = D - m registered: kern issued in c + ROW_READ
         st_rd = Signal()
         ds = Signal(cfg.dist_bits)
         m.d.sync += ds.eq(self.eng_rd_data - mrow)
@@ -199,6 +204,7 @@ class SearchController(wiring.Component):
         m.d.comb += diff.eq(_zx(sh) - _zx(target))
         su = self.scan.u
         adv = Signal()
+        scanning = Signal()
         q_v = Signal()
         q_u = Signal(us)
         q_h = Signal(L.h_bits)
@@ -255,7 +261,7 @@ class SearchController(wiring.Component):
             with m.State("TGT"):
                 m.d.comb += [bc.re_issue.eq(cnt == 0), bc.re_ext.eq(1)]
                 m.d.sync += cnt.eq(cnt + 1)
-                with m.If(cnt == timing.latency("rowend")):
+                with m.If(cnt == timing.BROADCAST + timing.latency("rowend")):
                     m.d.sync += [target.eq(self.scan.h), self.tgt_done.eq(1)]
                     m.next = "IDLE"
             with m.State("PSTART"):
@@ -270,7 +276,7 @@ class SearchController(wiring.Component):
                 m.next = "PINIT"
             with m.State("PINIT"):
                 m.d.sync += [blo.eq(lo), bhi.eq(hi), amp.eq(Mux(amp0 == 0, 1, amp0)),
-                             best_v.eq(0), passes.eq(0), cnt.eq(0)]
+                             best_v.eq(0), passes.eq(0), cnt.eq(0), fwa_pass.eq(0)]
                 m.d.sync += [v.eq(0) for v in pop_v]
                 m.next = "SETUP"
             with m.State("SETUP"):
@@ -296,17 +302,21 @@ class SearchController(wiring.Component):
                 m.d.comb += bc.re_issue.eq(cnt == 0)
                 m.d.sync += cnt.eq(cnt + 1)
                 with m.If(cnt == timing.ROWEND - 1):
+                    m.d.sync += scanning.eq(1)
                     m.next = "SCAN"
             with m.State("SCAN"):
+                # the shift fans out to every lane's scan registers: it comes from the `scanning`
+                # register (high exactly in SCAN), not from the state decode
                 if self.trace_en:
-                    m.d.comb += [self.trace_valid.eq(1), adv.eq(self.trace_ready)]
+                    m.d.comb += [self.trace_valid.eq(1), adv.eq(scanning & self.trace_ready)]
                 else:
-                    m.d.comb += adv.eq(1)
+                    m.d.comb += adv.eq(scanning)
                 with m.If(adv):
                     m.d.comb += bc.scan_shift.eq(1)
                     m.d.sync += [sl.eq(sl + 1), q_v.eq(1), q_u.eq(su), q_h.eq(sh), q_sl.eq(sl),
                                  err.eq(Mux(diff < 0, -diff, diff))]
                     with m.If(sl == nact_last):
+                        m.d.sync += scanning.eq(0)
                         m.next = "SCAN_PIPE"
             with m.State("SCAN_PIPE"):        # the last lane's update (below) lands in this cycle
                 m.next = "DECIDE"
@@ -314,7 +324,7 @@ class SearchController(wiring.Component):
                 m.d.sync += [stop_q.eq(stop), amp_q.eq(Mux(amp_new < 1, 1, Mux(amp_new > amp_cap, amp_cap, amp_new)))]
                 m.next = "DECIDE2"
             with m.State("DECIDE2"):
-                m.d.sync += [passes.eq(passes_n), cnt.eq(0)]
+                m.d.sync += [passes.eq(passes_n), cnt.eq(0), fwa_pass.eq(is_fwa)]
                 with m.If(is_fwa & (passes_n > 1)):
                     m.d.sync += amp.eq(amp_q)
                 with m.If(stop_q):
