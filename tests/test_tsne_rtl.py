@@ -132,7 +132,7 @@ def test_one_iteration_bit_and_cycle_exact(preset, n, seed, early):
 
 
 def test_wrong_reference_is_caught():
-    """The comparison fails against deliberately wrong references (exaggeration + 1.0; one S pair + 1)."""
+    """The comparison fails against deliberately wrong references (exaggeration + 1.0; one S pair + 2^(p_frac/2))."""
     cfg = get_preset("tiny")
     co = tf.Coefs.of(cfg)
     S, Y, V, G = random_state(cfg, 5, 7)
@@ -140,8 +140,8 @@ def test_wrong_reference_is_caught():
     assert mismatches(cfg, rtl, S, Y, V, G, co.ex, co.mom_early, co) == []
     assert "y" in mismatches(cfg, rtl, S, Y, V, G, co.ex + (1 << cfg.coef_frac), co.mom_early, co)
     Sb = S.copy()
-    Sb[1, 2] += 1
-    Sb[2, 1] += 1
+    Sb[1, 2] += 1 << (cfg.p_frac // 2)
+    Sb[2, 1] += 1 << (cfg.p_frac // 2)
     assert "att" in mismatches(cfg, rtl, Sb, Y, V, G, co.ex, co.mom_early, co)
 
 
