@@ -23,6 +23,8 @@ Resources of a lane (docs/hardware.md, "Lane"):
 ``zt``       Z and T accumulators (also cleared by CAND, shifted by SCAN)
 ``norm``     leading-one normaliser         ``h``        entropy register h (also SCAN)
 ``prng``     xorshift32 state
+``t*``       t-SNE engine: differences, multipliers TM0/TM1, square, normaliser, Zq and force
+             accumulators, scan chain (``hw.lane_tsne``)
 """
 
 from __future__ import annotations

@@ -58,11 +58,17 @@ class TsneEngine(wiring.Component):
     ----------
     n : In(count_bits)
         N, 2 .. n_max (stable while busy).
-    ex, mom, lr : In
-        Exaggeration (UQ.coef_frac), momentum (UQ0.coef_frac), learning rate (UQ.coef_frac)
-        registers of this iteration (`tsne_fixed.Coefs`).
+    ex, mom_early, mom_late, lr : In
+        Exaggeration (UQ.coef_frac), momenta (UQ0.coef_frac), learning rate (UQ.coef_frac)
+        registers (`tsne_fixed.Coefs`).
+    iters, ex_iters : In(17)
+        Iterations of a run (>= 1) and how many of them are exaggerated (momentum early); at
+        iteration ``ex_iters`` (if > 0) velocity and gains restart from 0 and 1.0, as
+        `tsne_fixed.tsne_fixed`.
+    iter : Out(17)
+        Index of the running iteration.
     go : In(1)
-        Start one iteration (when idle).
+        Start a run of ``iters`` iterations from the loaded state (when idle).
     busy : Out(1), done : Out(1)
         Busy; ``done`` pulses once in the cycle after the last update write.
     zq : Out
@@ -82,7 +88,8 @@ class TsneEngine(wiring.Component):
         self.sdepth = -(-cfg.n_max // cfg.lanes) * cfg.n_max
         ldw = max(2 * tw.yb, 2 * tw.gainb, cfg.p_frac + 1)
         super().__init__({
-            "n": In(cfg.count_bits), "ex": In(cf + 7), "mom": In(cf), "lr": In(cf + 17),
+            "n": In(cfg.count_bits), "ex": In(cf + 7), "mom_early": In(cf), "mom_late": In(cf), "lr": In(cf + 17),
+            "iters": In(17), "ex_iters": In(17), "iter": Out(17),
             "go": In(1), "busy": Out(1), "done": Out(1), "zq": Out(tw.zq_total),
             "ld_we": In(1), "ld_sel": In(2), "ld_bank": In(range(cfg.lanes)), "ld_addr": In(range(self.sdepth)),
             "ld_data": In(ldw),
@@ -181,7 +188,8 @@ class TsneEngine(wiring.Component):
             with m.State("IDLE"):
                 m.d.comb += ra.eq(self.rd_addr)
                 with m.If(self.go):
-                    m.d.sync += [cnt.eq(0), blk.eq(0), ybase.eq(0), sbase.eq(0), zq.eq(0), self.busy.eq(1)]
+                    m.d.sync += [cnt.eq(0), blk.eq(0), ybase.eq(0), sbase.eq(0), zq.eq(0), self.busy.eq(1),
+                                 self.iter.eq(0)]
                     m.next = "SCAN"
             with m.State("SCAN"):
                 # read y of point ybase + cnt; shift in cycles 1..K (the read of cycle cnt-1)
@@ -237,19 +245,33 @@ class TsneEngine(wiring.Component):
                 m.d.comb += [ra.eq(cnt), upd.eq(cnt <= n_last)]
                 m.d.sync += cnt.eq(cnt + 1)
                 with m.If(cnt == n_last + timing.TSNE_UPD_PIPE):
-                    m.d.sync += [self.busy.eq(0), self.done.eq(1)]
-                    m.next = "IDLE"
+                    with m.If(self.iter + 1 == self.iters):
+                        m.d.sync += [self.busy.eq(0), self.done.eq(1)]
+                        m.next = "IDLE"
+                    with m.Else():      # next iteration: no gap (tsne_schedule.run_cycles)
+                        m.d.sync += [cnt.eq(0), blk.eq(0), ybase.eq(0), sbase.eq(0), zq.eq(0),
+                                     self.iter.eq(self.iter + 1)]
+                        m.next = "SCAN"
 
         # ------------------------------------------------------------ COEF: ca = ex rn >> coef_frac
-        pca = split_mul(m, self.ex, rn, "ca", a_signed=False)
+        early = Signal()
+        restart = Signal()        # first iteration after the exaggeration: v = 0, gains = 1.0
+        m.d.comb += [early.eq(self.iter < self.ex_iters), restart.eq((self.iter == self.ex_iters) & (self.iter != 0))]
+        ex = Signal.like(self.ex)
+        m.d.comb += ex.eq(Mux(early, self.ex, 1 << CF))
+        pca = split_mul(m, ex, rn, "ca", a_signed=False)
         assert timing.TSNE_COEF == 3        # operands (registers), partials, sum, then the shift
         m.d.sync += ca.eq(pca >> CF)
 
         # ------------------------------------------------------------ UPDATE pipeline
-        self._update(m, upd, y_rd, v_rd, g_rd, a_rd, r_rd, y_wr, v_wr, g_wr, ca, pn, pz, rz, zq, co, ylim, glim, ush)
+        mom = Signal.like(self.mom_early)
+        m.d.comb += mom.eq(Mux(early, self.mom_early, self.mom_late))
+        self._update(m, upd, y_rd, v_rd, g_rd, a_rd, r_rd, y_wr, v_wr, g_wr, ca, pn, pz, rz, zq, co, ylim, glim, ush,
+                     mom, restart)
         return m
 
-    def _update(self, m, upd, y_rd, v_rd, g_rd, a_rd, r_rd, y_wr, v_wr, g_wr, ca, pn, pz, rz, zq, co, ylim, glim, ush):
+    def _update(self, m, upd, y_rd, v_rd, g_rd, a_rd, r_rd, y_wr, v_wr, g_wr, ca, pn, pz, rz, zq, co, ylim, glim, ush,
+                mom, restart):
         """One point per cycle: read in u0, products from u1, write in u`TSNE_UPD_PIPE`."""
         cfg, tw = self.cfg, self.tw
         W, Q, CF, GnF = cfg.w_frac, cfg.q_frac, cfg.coef_frac, cfg.gain_frac
@@ -277,13 +299,14 @@ class TsneEngine(wiring.Component):
             A = a_rd.data[c * ab:(c + 1) * ab].as_signed()
             R = r_rd.data[c * ab:(c + 1) * ab].as_signed()
             Y = y_rd.data[c * yb:(c + 1) * yb].as_signed()
-            V = v_rd.data[c * yb:(c + 1) * yb].as_signed()
-            G = g_rd.data[c * gb:(c + 1) * gb]
+            V, G = Signal(signed(yb), name=f"u{c}_V"), Signal(gb, name=f"u{c}_G")
+            m.d.comb += [V.eq(Mux(restart, 0, v_rd.data[c * yb:(c + 1) * yb].as_signed())),
+                         G.eq(Mux(restart, co.gain_one, g_rd.data[c * gb:(c + 1) * gb]))]
             # u1: products (visible u3)
             pa = split_mul(m, A, ca, f"u{c}_a")
             pr = split_mul(m, R, rz, f"u{c}_r")
             pg = split_mul(m, G, self._const(co.gain_dec, GnF + 1), f"u{c}_g", a_signed=False)
-            pm = split_mul(m, V, self.mom, f"u{c}_m")
+            pm = split_mul(m, V, mom, f"u{c}_m")
             # u3: the two gradient terms, decayed gain, momentum term
             ga = Signal(signed(len(pa)), name=f"u{c}_ga")
             gr = Signal(signed(len(pr) + Q + 2), name=f"u{c}_gr")

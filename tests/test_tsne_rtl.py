@@ -44,8 +44,11 @@ def random_state(cfg, n, seed, y_scale_bits=None):
     return S, Y.astype(np.int64), V.astype(np.int64), G.astype(np.int64)
 
 
-def run_rtl(cfg, S, Y, V, G, ex, mom, lr):
-    """Load, run one iteration, read back.  Returns a dict of arrays and the cycle count."""
+def run_rtl(cfg, S, Y, V, G, ex, mom, lr, iters=1, ex_iters=None, mom_late=None):
+    """Load, run ``iters`` iterations (one with ``ex``/``mom`` by default), read back.  Returns a
+    dict of arrays and the cycle count (``go`` cycle to ``done``)."""
+    ex_iters = 1 if ex_iters is None else ex_iters
+    mom_late = mom if mom_late is None else mom_late
     n = S.shape[0]
     tw = TsneWidths(cfg)
     dut = TsneEngine(cfg, checks=True)
@@ -70,7 +73,10 @@ def run_rtl(cfg, S, Y, V, G, ex, mom, lr):
         ctx.set(dut.ld_we, 0)
         ctx.set(dut.n, n)
         ctx.set(dut.ex, ex)
-        ctx.set(dut.mom, mom)
+        ctx.set(dut.mom_early, mom)
+        ctx.set(dut.mom_late, mom_late)
+        ctx.set(dut.iters, iters)
+        ctx.set(dut.ex_iters, ex_iters)
         ctx.set(dut.lr, lr)
         await ctx.tick()
         ctx.set(dut.go, 1)
@@ -80,7 +86,7 @@ def run_rtl(cfg, S, Y, V, G, ex, mom, lr):
         while not ctx.get(dut.done):
             await ctx.tick()
             c += 1
-            assert c < 10 * ts.run_cycles(n, cfg.lanes, 1), "engine hangs"
+            assert c < 10 * ts.run_cycles(n, cfg.lanes, iters), "engine hangs"
         out["cycles"] = c
         out["zq"] = ctx.get(dut.zq)
         rows = {k: [] for k in ("y", "v", "g", "a", "r")}
@@ -126,7 +132,7 @@ def test_one_iteration_bit_and_cycle_exact(preset, n, seed, early):
     co = tf.Coefs.of(cfg)
     S, Y, V, G = random_state(cfg, n, seed)
     ex, mom = (co.ex, co.mom_early) if early else (1 << cfg.coef_frac, co.mom_late)
-    rtl = run_rtl(cfg, S, Y, V, G, ex, mom, co.lr)
+    rtl = run_rtl(cfg, S, Y, V, G, co.ex, mom, co.lr, ex_iters=int(early))
     assert mismatches(cfg, rtl, S, Y, V, G, ex, mom, co) == []
     assert rtl["cycles"] == ts.run_cycles(n, cfg.lanes, 1)
 
@@ -151,3 +157,23 @@ def test_pair_interval_keeps_both_multipliers_busy():
     assert ii == len(timing.uses("tpair", "tm0_in")) == len(timing.uses("tpair", "tm1_in")) == 5
     assert ts.MUL_OPS_PER_PAIR == 2 * ii
     assert ts.iteration_cycles(124, 16) / ts.lower_bound(124, 16) < 1.15
+
+
+@pytest.mark.parametrize("preset,n,iters,ex_iters", [("tiny", 7, 4, 2), ("small", 10, 3, 1)])
+def test_schedule_run_matches_tsne_fixed(preset, n, iters, ex_iters):
+    """Several iterations with the exaggeration/momentum switch (v, gains reset) from the PRNG
+    initialisation: final y, v, gains equal `tsne_fixed.tsne_fixed`; cycles = run_cycles."""
+    cfg = get_preset(preset).with_overrides(tsne_iters=iters, tsne_exaggeration_iters=ex_iters)
+    co = tf.Coefs.of(cfg)
+    S, _, _, _ = random_state(cfg, n, 11)
+    Y0 = tf.init_embedding(n, cfg)
+    Y0 = Y0 * 64            # spread the PRNG start so that the forces are not all tiny
+    ref = tf.tsne_fixed(S, cfg, Y0=Y0)
+    V0 = np.zeros((n, 2), dtype=np.int64)
+    G0 = np.full((n, 2), co.gain_one, dtype=np.int64)
+    rtl = run_rtl(cfg, S, Y0, V0, G0, co.ex, co.mom_early, co.lr, iters=iters, ex_iters=ex_iters,
+                  mom_late=co.mom_late)
+    assert np.array_equal(rtl["y"].astype(np.int64), ref.Y)
+    assert np.array_equal(rtl["v"].astype(np.int64), ref.V)
+    assert np.array_equal(rtl["g"].astype(np.int64), ref.G)
+    assert rtl["cycles"] == ts.run_cycles(n, cfg.lanes, iters)
