@@ -23,6 +23,8 @@ Resources of a lane (docs/hardware.md, "Lane"):
 ``zt``       Z and T accumulators (also cleared by CAND, shifted by SCAN)
 ``norm``     leading-one normaliser         ``h``        entropy register h (also SCAN)
 ``prng``     xorshift32 state
+``t*``       t-SNE engine: differences, multipliers TM0/TM1, square, normaliser, Zq and force
+             accumulators, scan chain (``hw.lane_tsne``)
 """
 
 from __future__ import annotations
@@ -30,12 +32,16 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-__all__ = ["ENGINE_CMD", "BROADCAST", "LaneOp", "LANE_OPS", "RESOURCES", "MUL", "FU", "latency", "stage_of", "claims", "PHASES",
+__all__ = ["ENGINE_CMD", "BROADCAST", "LaneOp", "LANE_OPS", "RESOURCES", "MUL", "FU", "TM0", "TM1", "pair_interval", "uses",
+           "latency", "stage_of", "claims", "PHASES",
            "markdown", "point_pre", "dist_done_latency", "minmax_levels", "pass_overhead"]
 
 RESOURCES = ("absdiff", "mul_in", "mul", "mul_sum", "dacc", "minmax", "cand_delta", "cand_sum",
              "cand_mirror", "u", "fu_rom", "fu_reg", "fu_mul", "fu_add", "bm", "tshift", "tsat", "wshift",
-             "twmul", "zt", "norm_in", "norm", "norm_shift", "logv", "rr", "hshift", "h", "prng")
+             "twmul", "zt", "norm_in", "norm", "norm_shift", "logv", "rr", "hshift", "h", "prng",
+             # t-SNE engine (docs/hardware.md, "t-SNE engine")
+             "tdiff", "tm0_in", "tm0", "tm0_sum", "tm1_in", "tm1", "tm1_sum", "tsq", "tnorm_in", "tnorm",
+             "tnorm_shift", "tzq", "tsr", "tfshift", "tacc", "tscan")
 
 #: the main multiplier MULA, pipelined: operand registers, partial products (<= 18 x 18 bits each,
 #: one DSP block apiece), their sum; the product is read in the stage after ``mul_sum``.
@@ -43,6 +49,10 @@ MUL = ("mul_in", "mul", "mul_sum")
 #: the function unit, pipelined: ROM read, ROM word register, interpolation product, sum; the
 #: table value is read in the stage after ``fu_add``.
 FU = ("fu_rom", "fu_reg", "fu_mul", "fu_add")
+#: the two t-SNE multipliers TM0, TM1 of a lane, pipelined as MULA (operand registers, partial
+#: products with the signed operand split at bit 17, sum).
+TM0 = ("tm0_in", "tm0", "tm0_sum")
+TM1 = ("tm1_in", "tm1", "tm1_sum")
 
 
 @dataclass(frozen=True)
@@ -81,7 +91,50 @@ LANE_OPS = {op.name: op for op in (
            "H = log2 Z + T/Z (LOG, RECIP, T*r); with ext: log2 of the PERP register"),
     LaneOp("scan", _stages(("u", "h", "zt")), "shift (u, H, Z, T) one lane towards lane 0"),
     LaneOp("prng", _stages("prng"), "load the per-point seed or advance the xorshift32 state"),
+    # ---- t-SNE engine: one ordered pair (i, j) per op; TM0/TM1 are claimed in five stages, so
+    # the op issues every `pair_interval()` cycles with both multipliers busy in every cycle
+    LaneOp("tpair", _stages(
+        "tdiff",                                             # dx, dy = y_i - y_j; S_ij latched
+        ("tm0_in", "tm1_in"),                                # |dx| * lo17(|dx|), |dx| * hi(|dx|)
+        ("tm0", "tm1", "tm0_in", "tm1_in"),                  # the same for dy
+        ("tm0_sum", "tm1_sum", "tm0", "tm1"),
+        ("tm0_sum", "tm1_sum", "tsq"),                       # floor(dx^2 / 2^(2Y-W))
+        "tsq",                                               # floor(dy^2 / 2^(2Y-W))
+        "tnorm_in",                                          # x = 2^W + d2
+        "tnorm", "tnorm_shift",                              # leading one p; m, e = p - W
+        *FU,                                                 # r = recip(m)
+        ("tzq", "tm0_in", "tm1_in"),                         # Zq += r 2^(Q-W) >> e; S r, r r
+        ("tm0", "tm1"), ("tm0_sum", "tm1_sum"),
+        "tsr",                                               # sr = S r >> P, r2 = r r >> W
+        (), (),                                              # wait for a free multiplier slot
+        ("tm0_in", "tm1_in"),                                # sr dx, r2 dx
+        ("tm0", "tm1", "tm0_in", "tm1_in"),                  # sr dy, r2 dy
+        ("tm0_sum", "tm1_sum", "tm0", "tm1"),
+        ("tm0_sum", "tm1_sum", "tfshift"),                    # floor(. / 2^sa), floor(. / 2^sb) (x)
+        ("tfshift", "tacc"),                                  # (y); A_x += , R_x +=
+        "tacc"),                                             # A_y += , R_y +=
+           "t-SNE pair: q = recip(1 + |y_i - y_j|^2) as (r, e); Zq, attractive and repulsive sums of y_i"),
+    LaneOp("trecip", _stages("tnorm_in", "tnorm", "tnorm_shift", *FU),
+           "x = 2^p (1 + m): p and recip(m) of an external operand (N, Zq) for the gradient constants"),
+    LaneOp("tscan", _stages("tscan"),
+           "shift (y_i, valid, Zq, A, R) one lane towards lane 0; the last lane loads the controller's y"),
 )}
+
+
+def pair_interval(op: str = "tpair") -> int:
+    """Smallest issue interval of ``op`` back to back with itself: every resource it claims in
+    several stages must fall on distinct stages modulo the interval."""
+    st = LANE_OPS[op].stages
+    for ii in range(1, len(st) + 1):
+        if all(len({s % ii for s, r in enumerate(st) if res in r}) == sum(res in r for r in st)
+               for res in RESOURCES):
+            return ii
+    return len(st)
+
+
+def uses(op: str, resource: str) -> list:
+    """Every stage of ``op`` that occupies ``resource``."""
+    return [s for s, r in enumerate(LANE_OPS[op].stages) if resource in r]
 
 
 def latency(op: str) -> int:
@@ -131,6 +184,17 @@ START_REGISTER = 1
 #: TGT: START computes log2(PERP) on lane 0 (a ROWEND with the external operand, through the
 #: broadcast register) + 1 hand-over
 START_TARGET = BROADCAST + latency("rowend") + 1
+
+
+#: t-SNE controller (`hw.tsne`, docs/hardware.md "t-SNE engine")
+TSNE_READ = 1       # y_j / S_ij memory read before a TPAIR issue
+TSNE_SCAN = 1       # read-ahead cycle of a TSCAN block hand-over (then K shift cycles)
+TSNE_COEF = 3       # ca = ex rn >> coef_frac: partial products, sum, shift
+TSNE_UPD_PIPE = 13  # update pipeline: point i's memories read in cycle c, written in cycle c + 13
+#: cycles of a TRECIP pair (N, then Zq, issued back to back) until both results are captured
+TSNE_RECIP = latency("trecip") + 2
+#: cycles from the end of the last j issue slot to the lanes' final accumulators
+TSNE_DRAIN = TSNE_READ + latency("tpair") - pair_interval("tpair")
 
 
 def minmax_levels(lanes: int) -> int:

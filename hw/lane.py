@@ -37,6 +37,7 @@ from golden_model.config import AccelConfig
 
 from .arith import FunctionUnit, FuOp
 from .layouts import CoreLayouts
+from .lane_tsne import TsneLaneMixin, tscan_signature, tsne_ops_signature
 
 __all__ = ["Lane", "LANE_LATENCY", "CandKind", "lane_roles", "xorshift32_hw", "dist_ops_signature",
            "search_ops_signature", "scan_signature"]
@@ -112,7 +113,7 @@ def scan_signature(cfg: AccelConfig) -> wiring.Signature:
                              "z": Out(cfg.z_bits), "t": Out(cfg.z_bits)})
 
 
-class Lane(wiring.Component):
+class Lane(TsneLaneMixin, wiring.Component):
     """One processing-element lane.
 
     Parameters
@@ -136,6 +137,10 @@ class Lane(wiring.Component):
         This lane's candidate ``u`` and its row-end results ``h``, ``z``, ``t``.
     state : Out(32)
         PRNG state (observability for the unit tests).
+    tsne : In(tsne_ops_signature(cfg))
+        The ``tpair``, ``trecip`` and ``tscan`` ops from the t-SNE controller (`hw.lane_tsne`).
+    tscan_in : In(tscan_signature(cfg)), tscan_out : Out(tscan_signature(cfg))
+        This lane's point and pass sums, and the next lane's (shifted in by ``tscan``).
     """
 
     def __init__(self, cfg: AccelConfig, index: int, checks: bool = False):
@@ -156,13 +161,17 @@ class Lane(wiring.Component):
             "scan_in": In(scan_signature(cfg)),
             "scan_out": Out(scan_signature(cfg)),
             "state": Out(32),
+            "tsne": In(tsne_ops_signature(cfg)),
+            "tscan_in": In(tscan_signature(cfg)),
+            "tscan_out": Out(tscan_signature(cfg)),
         })
 
     def _valid_chains(self, m):
         """``{op: [valid of stage 0, 1, ...]}`` built from the op table."""
         o = self.ops
         issue = {"dist": self.dist.issue, "cand": o.cand.issue, "kern": o.kern.issue,
-                 "rowend": o.rowend.issue, "scan": o.scan, "prng": o.prng.load | o.prng.step}
+                 "rowend": o.rowend.issue, "scan": o.scan, "prng": o.prng.load | o.prng.step,
+                 "tpair": self.tsne.pair.issue, "trecip": self.tsne.recip.issue, "tscan": self.tsne.scan}
         assert set(issue) == set(timing.LANE_OPS), "every op of the table needs an issue port"
         v = {}
         for name, op in timing.LANE_OPS.items():
@@ -410,7 +419,8 @@ class Lane(wiring.Component):
             return [fu.i_valid.eq(1), fu.i_op.eq(op), fu.i_frac.eq(f)]
 
         rom_rowend = [st for op, st in timing.claims("fu_rom") if op == "rowend"]
-        self._steer(m, v, "fu_rom", {
+        fu_tsne = self._elaborate_tsne(m, v, fu, delayed)
+        self._steer(m, v, "fu_rom", {**fu_tsne,
             ("cand", sd("cand", "fu_rom")): fu_in(FuOp.EXP_U, g),
             ("kern", sd("kern", "fu_rom")): fu_in(FuOp.EXP_T, tq[:T]),
             ("rowend", rom_rowend[0]): fu_in(FuOp.LOG, mn_q),

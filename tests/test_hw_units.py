@@ -373,7 +373,9 @@ def test_docs_timing_table_is_generated_from_the_op_table():
 
 
 def test_op_table_is_consistent():
-    """Every resource named in a stage exists; every op's latency is its stage count."""
+    """Every resource named in a stage exists and is declared once (two units sharing a name
+    would hide a conflict from the checker); every op's latency is its stage count."""
+    assert len(set(timing.RESOURCES)) == len(timing.RESOURCES), "a resource name is declared twice"
     for op in timing.LANE_OPS.values():
         assert op.latency == len(op.stages) >= 1
         for st in op.stages:

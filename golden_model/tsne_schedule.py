@@ -1,0 +1,138 @@
+"""Cycle model of the t-SNE engine: the implemented dataflow (exact, `hw.tsne` must match it) and
+the alternatives it was chosen against (docs/hardware.md, "t-SNE engine").
+
+Every latency comes from `golden_model.timing`.  Work per ordered pair on the lane multipliers
+(TM0, TM1: signed ``a`` split at bit 17 x unsigned ``b`` of at most 17 bits, one multiplier op each):
+``|dx| lo17(|dx|)``, ``|dx| hi(|dx|)`` and the same for dy (the squares), ``S r``, ``r r`` and
+``sr dx``, ``sr dy``, ``r2 dx``, ``r2 dy``: `MUL_OPS_PER_PAIR` = 10.  The function unit does one
+RECIP per pair.
+
+    python -m golden_model.tsne_schedule [--n 124] [--lanes 16] [--mhz 100] [--peer-s 0.062]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+from . import timing
+from .config import get_preset
+
+MUL_OPS_PER_PAIR = 10
+#: multipliers per lane in the pair pass (TM0, TM1)
+TSNE_MULS = 2
+
+
+def blocks(n: int, lanes: int) -> int:
+    return -(-n // lanes)
+
+
+# --------------------------------------------------------------------------- implemented: (a) ordered
+
+
+def iteration_cycles(n: int, lanes: int) -> int:
+    """Cycles of one t-SNE iteration of `hw.tsne.TsneEngine` (force pass + gradient + update).
+
+    ``B = ceil(N/K)`` blocks; lane ``l`` of block ``b`` owns point ``bK + l``.  Per block: TSCAN
+    hand-over (read-ahead + K shifts: y_i in, the previous block's sums out), STREAM (one j every
+    II cycles, ``y_j`` broadcast, ``S_ij`` from bank ``l``), DRAIN; then a last TSCAN, TRECIP of N
+    and Zq on lane 0, the constant ``2 ex / N``, and the update pipeline over the points."""
+    ii = timing.pair_interval("tpair")
+    B = blocks(n, lanes)
+    scan = timing.TSNE_SCAN + lanes
+    return ((B + 1) * scan + B * (ii * n + timing.TSNE_DRAIN) + timing.TSNE_RECIP + timing.TSNE_COEF
+            + n + timing.TSNE_UPD_PIPE)
+
+
+def run_cycles(n: int, lanes: int, iters: int) -> int:
+    """Cycles of ``iters`` iterations: from ``go`` to ``done`` (1 start cycle + iterations)."""
+    return 1 + iters * iteration_cycles(n, lanes)
+
+
+def lower_bound(n: int, lanes: int, symmetric: bool = False) -> float:
+    """Necessary multiplier ops / multipliers of one iteration's pair pass."""
+    pairs = n * (n - 1) // (2 if symmetric else 1)
+    return pairs * MUL_OPS_PER_PAIR / (lanes * TSNE_MULS)
+
+
+def busy_share(n: int, lanes: int) -> dict:
+    """Busy share of the lane unit classes over one iteration of the implemented engine."""
+    c = iteration_cycles(n, lanes)
+    pairs = n * (n - 1)
+    return {"multipliers": pairs * MUL_OPS_PER_PAIR / (lanes * TSNE_MULS * c),
+            "function_unit": (pairs + 2) / (lanes * c)}
+
+
+# --------------------------------------------------------------------------- alternatives
+
+
+def symmetric_point_parallel_cycles(n: int, lanes: int) -> int:
+    """(a') point-parallel with symmetry: block b streams only j >= bK (j <= i masked), each lane's
+    pair also yields the j-side terms (``-t - sticky``, exact), summed over the K lanes by an adder
+    tree (``ceil(log2 K)`` levels) and accumulated into a per-point accumulator memory (read-modify-
+    write, one j per II cycles, no hazard); the lanes' own sums join the memory during TSCAN."""
+    ii = timing.pair_interval("tpair")
+    B = blocks(n, lanes)
+    tree = max(0, (lanes - 1).bit_length()) + 2        # tree levels + memory read + write
+    scan = timing.TSNE_SCAN + lanes
+    stream = sum(ii * (n - b * lanes) + timing.TSNE_DRAIN + tree for b in range(B))
+    return ((B + 1) * scan + stream + timing.TSNE_RECIP + timing.TSNE_COEF + n + timing.TSNE_UPD_PIPE)
+
+
+def pair_parallel_cycles(n: int, lanes: int) -> int:
+    """(b) pair-parallel with symmetry, idealised: every lane takes the next unordered pair, one per
+    II cycles, no memory conflicts.  Each pair updates two points' accumulators: 2K read-modify-
+    writes every II cycles, so each lane needs a private accumulator copy of every point
+    (K x N x 4 accumulators) and a reduction of the K copies (N K / K = N cycles with a K-input
+    tree per point) before the gradient."""
+    ii = timing.pair_interval("tpair")
+    pairs = n * (n - 1) // 2
+    return (-(-pairs // lanes) * ii + timing.TSNE_DRAIN + n + timing.TSNE_RECIP + timing.TSNE_COEF
+            + n + timing.TSNE_UPD_PIPE)
+
+
+def memory_kbit(n: int, cfg, lanes: int | None = None) -> dict:
+    """On-chip kbit of the P layouts (a) needs, and of (b)'s private accumulators."""
+    K = cfg.lanes if lanes is None else lanes
+    pb = cfg.p_frac + 1
+    accb = cfg.y_int_bits + 3 + cfg.grad_frac + cfg.count_bits
+    full = n * n * pb
+    tri = n * (n - 1) // 2 * pb
+    return {"p_full_rows": full / 1024, "p_triangle": tri / 1024,
+            "pair_parallel_private_acc": K * n * 4 * accb / 1024}
+
+
+def comparison(n: int, lanes: int, iters: int, mhz: float, peer_s: float | None = None) -> list:
+    """Rows (name, cycles/iteration, ms per run, lower-bound ratio, speed-up over ``peer_s``)."""
+    rows = []
+    for name, fn, sym in (("(a) point-parallel, ordered pairs [built]", iteration_cycles, False),
+                          ("(a') point-parallel, symmetric", symmetric_point_parallel_cycles, True),
+                          ("(b) pair-parallel, symmetric (ideal)", pair_parallel_cycles, True)):
+        c = fn(n, lanes)
+        ms = c * iters / (mhz * 1e3)
+        rows.append((name, c, ms, c / lower_bound(n, lanes, sym), (peer_s * 1e3 / ms) if peer_s else None))
+    return rows
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description="t-SNE engine cycle model")
+    ap.add_argument("--n", type=int, default=124)
+    ap.add_argument("--preset", default="digits")
+    ap.add_argument("--mhz", type=float, default=100.0)
+    ap.add_argument("--peer-s", type=float, default=None, help="fastest CPU peer, seconds per run")
+    a = ap.parse_args(argv)
+    cfg = get_preset(a.preset)
+    print(f"N={a.n} K={cfg.lanes} iters={cfg.tsne_iters} II={timing.pair_interval('tpair')} "
+          f"tpair latency={timing.latency('tpair')}")
+    print("| dataflow | cycles / iteration | ms / run | cycles / lower bound | x fastest peer |")
+    print("|---|---:|---:|---:|---:|")
+    for name, c, ms, r, x in comparison(a.n, cfg.lanes, cfg.tsne_iters, a.mhz, a.peer_s):
+        print(f"| {name} | {c:,} | {ms:.1f} | {r:.3f} | {'' if x is None else f'{x:.1f}'} |")
+    print("busy:", {k: round(v, 3) for k, v in busy_share(a.n, cfg.lanes).items()})
+    for nn in (256, 1024, 4096):
+        print(nn, {k: math.ceil(v) for k, v in memory_kbit(nn, cfg).items()})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,265 @@
+"""The lane's t-SNE datapath: ops ``tpair``, ``trecip``, ``tscan`` (stages in `golden_model.timing`).
+
+Bit-exact with `golden_model.tsne_fixed.forces` (per ordered pair) and its constants:
+
+``tpair``  ``dx = y_i - y_j``; ``d2 = floor(dx^2 / 2^(2Y-W)) + floor(dy^2 / 2^(2Y-W))`` (each square
+           as ``|dx| lo17(|dx|) + (|dx| hi(|dx|) << 17)`` on TM0/TM1); ``1 + d2 = 2^(e+W) (1 + m)``
+           (normaliser), ``r = recip(m)`` (function unit); ``Zq += (r << (Q-W)) >> e``;
+           ``sr = S r >> P``, ``r2 = r r >> W``; ``A += floor(sr dx / 2^(W+e+Y-G))``,
+           ``R += floor(r2 dx / 2^(W+2e+Y-G))`` for both coordinates.
+``trecip`` ``p`` and ``recip(m)`` of an external operand ``x = 2^p (1 + m)`` (N and Zq, lane 0).
+``tscan``  shift ``(y_i, Zq, A, R)`` one lane towards lane 0 (the last lane takes the controller's).
+
+Widths (all from `AccelConfig`) are in `TsneWidths`.  TM0 and TM1 are MULA-like: operand
+registers, partial products of the signed operand ``a`` split at bit 17 times the unsigned ``b``
+(at most 17 bits on the presets: one 18 x 18 DSP each), their sum.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, C, Mux, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from golden_model import timing
+from golden_model.config import AccelConfig
+
+from .arith import FuOp
+
+__all__ = ["TsneWidths", "tsne_ops_signature", "tscan_signature", "TsneLaneMixin", "split_mul", "SPLIT"]
+
+SPLIT = 17   # operand split of every multiplier (an 18 x 18 signed DSP takes 17 unsigned bits)
+
+
+class TsneWidths:
+    """Every width of the t-SNE datapath, derived from the configuration."""
+
+    def __init__(self, cfg: AccelConfig):
+        W, P, Y, Q, G = cfg.w_frac, cfg.p_frac, cfg.y_frac, cfg.q_frac, cfg.grad_frac
+        self.yb = 1 + cfg.y_int_bits + Y               # signed y, v
+        self.dxb = self.yb + 1                         # signed dx
+        self.adx = self.yb                             # |dx| <= 2 (2^(yb-1) - 1)
+        self.hi = max(1, self.adx - SPLIT)
+        self.aw = max(self.dxb, P + 2, W + 2)          # TM operand a, signed
+        self.bw = max(SPLIT, self.adx - SPLIT, W + 1)  # TM operand b, unsigned
+        self.pw = self.aw + self.bw                    # TM product, signed
+        self.sq = 2 * Y - W
+        self.sqb = max(1, 2 * self.adx - self.sq)      # floor(dx^2 / 2^sq)
+        self.zq_total = Q + 1 + 2 * cfg.count_bits     # Zq of a pass (n_max^2 terms <= 2^Q)
+        self.nb = max(self.sqb + 1, W + 1) + 1         # 2^W + d2
+        self.nin = max(self.nb, self.zq_total, cfg.count_bits)
+        self.zql = Q + 1 + cfg.count_bits              # a lane's Zq partial (n_max terms)
+        self.accb = cfg.y_int_bits + 3 + G + cfg.count_bits
+        self.rb = W + 1
+        self.sbase = W + Y - G                         # sa = sbase + e, sb = sbase + 2 e
+        self.gb = cfg.y_int_bits + G + 1               # gradient, signed
+        self.gainb = cfg.gain_int_bits + cfg.gain_frac
+
+
+def tsne_ops_signature(cfg: AccelConfig) -> wiring.Signature:
+    """t-SNE controller -> lane: ``tpair`` (``y_j`` broadcast, ``S_ij`` of this lane's bank),
+    ``trecip`` (external operand), ``tscan``; back: the ``trecip`` result ``p``, ``r`` (valid
+    ``latency("trecip")`` cycles after the issue)."""
+    tw = TsneWidths(cfg)
+    return wiring.Signature({
+        "pair": Out(wiring.Signature({"issue": Out(1), "y0": Out(signed(tw.yb)), "y1": Out(signed(tw.yb)),
+                                      "s": Out(cfg.p_frac + 1)})),
+        "recip": Out(wiring.Signature({"issue": Out(1), "x": Out(tw.nin)})),
+        "scan": Out(1),
+        "p": In(range(tw.nin + 1)), "r": In(tw.rb),
+    })
+
+
+def tscan_signature(cfg: AccelConfig) -> wiring.Signature:
+    """A lane's t-SNE registers: its point ``y_i`` and the pass sums (Zq partial, A, R)."""
+    tw = TsneWidths(cfg)
+    acc = signed(tw.accb)
+    return wiring.Signature({"y0": Out(signed(tw.yb)), "y1": Out(signed(tw.yb)), "zq": Out(tw.zql),
+                             "ax": Out(acc), "ay": Out(acc), "rx": Out(acc), "ry": Out(acc)})
+
+
+def split_mul(m, a, b, name: str, *, a_signed: bool = True):
+    """Registered product ``a b`` from partial products of at most 18 x 18 bits: ``a`` split at
+    bit 17 (top chunk signed when ``a_signed``), ``b`` split likewise.  Two register levels after
+    the operands (partials, sum): the product is visible two cycles after ``a``, ``b``."""
+    def chunks(x, signed_top):
+        w = len(x)
+        out = []
+        for k in range(0, w, SPLIT):
+            c = x[k:min(w, k + SPLIT)]
+            top = k + SPLIT >= w
+            out.append((k, c.as_signed() if (top and signed_top) else c))
+        return out
+    ca = chunks(a, a_signed)
+    cb = chunks(b, b.shape().signed)
+    parts = []
+    for ka, xa in ca:
+        for kb, xb in cb:
+            p = Signal(signed(len(xa) + len(xb) + 2), name=f"{name}_p{ka}_{kb}")
+            m.d.sync += p.eq(xa * xb)
+            parts.append((ka + kb, p))
+    prod = Signal(signed(len(a) + len(b) + 1), name=f"{name}_prod")
+    m.d.sync += prod.eq(sum(p << k for k, p in parts))
+    return prod
+
+
+class TsneLaneMixin:
+    """Mixed into `hw.lane.Lane`: builds the t-SNE stages; returns the function-unit drives."""
+
+    def _elaborate_tsne(self, m, v, fu, delayed):
+        cfg = self.cfg
+        W, P, Q = cfg.w_frac, cfg.p_frac, cfg.q_frac
+        tw = TsneWidths(cfg)
+        t, sc_in, out = self.tsne, self.tscan_in, self.tscan_out
+        uses = timing.uses
+
+        def hold(sig, written, read, name):
+            """A register written in stage ``written`` as seen in stage ``read`` (> written)."""
+            return delayed(sig, read - written - 1, name)
+
+        # ------------------------------------------------------------ TM0, TM1
+        def tmul(name):
+            a, b, en = Signal(signed(tw.aw), name=f"{name}_a"), Signal(tw.bw, name=f"{name}_b"), Signal(name=f"{name}_en")
+            a_q, b_q = Signal.like(a, name=f"{name}_aq"), Signal.like(b, name=f"{name}_bq")
+            with m.If(en):
+                m.d.sync += [a_q.eq(a), b_q.eq(b)]
+            parts = []
+            for k in range(0, tw.aw, SPLIT):
+                hi = min(tw.aw, k + SPLIT)
+                ch = a_q[k:hi].as_signed() if hi == tw.aw else a_q[k:hi]
+                p = Signal(signed(hi - k + tw.bw + 1), name=f"{name}_p{k}")
+                m.d.sync += p.eq(ch * b_q)
+                parts.append((k, p))
+            prod = Signal(signed(tw.pw), name=f"{name}_prod")
+            m.d.sync += prod.eq(sum(p << k for k, p in parts))
+            return a, b, en, prod
+
+        a0, b0, en0, prod0 = tmul("tm0")
+        a1, b1, en1, prod1 = tmul("tm1")
+
+        op = "tpair"
+        st = {r: uses(op, r) for r in ("tdiff", "tsq", "tnorm_in", "tnorm", "tnorm_shift", "tzq", "tsr",
+                                       "tfshift", "tacc", "tm0_in")}
+        vp = v[op]
+
+        # ------------------------------------------------------------ differences
+        s0 = st["tdiff"][0]
+        dx, dy = Signal(signed(tw.dxb), name="t_dx"), Signal(signed(tw.dxb), name="t_dy")
+        s_ij = Signal(cfg.p_frac + 1, name="t_s")
+        with m.If(vp[s0]):
+            m.d.sync += [dx.eq(out.y0 - t.pair.y0), dy.eq(out.y1 - t.pair.y1), s_ij.eq(t.pair.s)]
+        m1 = st["tm0_in"]                       # [|dx|^2 x2 ... ] the five TM issue stages
+        adx = Signal(tw.adx, name="t_adx")
+        ady = Signal(tw.adx, name="t_ady")
+        m.d.comb += [adx.eq(Mux(dx < 0, -dx, dx)), ady.eq(Mux(dy < 0, -dy, dy))]
+        dy_1 = hold(dy, s0, m1[1], "t_dy_sq")
+        ady_1 = Signal(tw.adx, name="t_ady1")
+        m.d.comb += ady_1.eq(Mux(dy_1 < 0, -dy_1, dy_1))
+
+        # ------------------------------------------------------------ squares, d2, normaliser
+        sqx, sqy = Signal(tw.sqb, name="t_sqx"), Signal(tw.sqb, name="t_sqy")
+        sq_full = (prod0 + (prod1 << SPLIT)) >> tw.sq
+        with m.If(vp[st["tsq"][0]]):
+            m.d.sync += sqx.eq(sq_full)
+        with m.If(vp[st["tsq"][1]]):
+            m.d.sync += sqy.eq(sq_full)
+        nx = Signal(tw.nin, name="t_nx")
+        with m.If(vp[st["tnorm_in"][0]]):
+            m.d.sync += nx.eq(sqx + sqy + (1 << W))
+        with m.Elif(v["trecip"][0]):
+            m.d.sync += nx.eq(t.recip.x)
+        nb = tw.nin
+        lead = Signal(range(nb), name="t_lead")
+        for k in range(nb):
+            with m.If(nx[k]):
+                m.d.comb += lead.eq(k)
+        p_q = Signal(range(nb), name="t_p")
+        nx_q = Signal(nb, name="t_nxq")
+        with m.If(vp[st["tnorm"][0]] | v["trecip"][1]):
+            m.d.sync += [p_q.eq(lead), nx_q.eq(nx)]
+        xl = Signal(nb, name="t_xl")
+        lz = Signal(range(nb), name="t_lz")
+        m.d.comb += [lz.eq(nb - 1 - p_q), xl.eq((nx_q << lz)[:nb])]
+        mn = Signal(W, name="t_mn")
+        m.d.comb += mn.eq(xl[nb - 1 - W: nb - 1] if nb - 1 >= W else (xl[:nb - 1] << (W - (nb - 1))))
+        mn_q = Signal(W, name="t_mnq")
+        pp = Signal(range(nb), name="t_pp")     # leading-one position of the normalised operand
+        with m.If(vp[st["tnorm_shift"][0]] | v["trecip"][2]):
+            m.d.sync += [mn_q.eq(mn), pp.eq(p_q)]
+        r = fu.o_y[:tw.rb]
+        s_fu = st["tnorm_shift"][0] + 1         # the FU RECIP stage of tpair
+        ns_r = timing.stage_of("trecip", "tnorm_shift")
+        m.d.comb += [t.r.eq(r), t.p.eq(delayed(pp, timing.latency("trecip") - ns_r - 1, "t_prec"))]
+        # the stage plan this datapath relies on (products visible len(TM0) stages after issue)
+        L = len(timing.TM0)
+        assert st["tsq"] == [m1[0] + L, m1[1] + L] and st["tsr"] == [m1[2] + L], st
+        assert st["tfshift"] == [m1[3] + L, m1[4] + L] and st["tacc"] == [m1[3] + L + 1, m1[4] + L + 1], st
+        assert st["tzq"] == [m1[2]] == [s_fu + len(timing.FU)] and st["tnorm_in"][0] == st["tsq"][1] + 1, st
+
+        # ------------------------------------------------------------ Zq, S r, r r
+        s_r = st["tzq"][0]                      # r visible
+        e_z = Signal(range(nb), name="t_ez")   # e = p - W >= 0 (1 + d2 >= 1)
+        m.d.comb += e_z.eq(hold(pp, st["tnorm_shift"][0], s_r, "t_pz") - W)
+        with m.If(vp[s_r]):
+            m.d.sync += out.zq.eq(out.zq + ((r << (Q - W)) >> e_z))
+        s_d = hold(s_ij, s0, s_r, "t_s_d")
+        sr, r2 = Signal(tw.rb, name="t_sr"), Signal(tw.rb, name="t_r2")
+        with m.If(vp[st["tsr"][0]]):
+            m.d.sync += [sr.eq(prod0 >> P), r2.eq(prod1 >> W)]
+
+        # ------------------------------------------------------------ forces
+        f0, f1 = m1[3], m1[4]
+        dx_f = hold(dx, s0, f0, "t_dx_f")
+        dy_f = hold(dy, s0, f1, "t_dy_f")
+        sh0, sh1 = st["tfshift"]
+        e_a, e_b = Signal(range(nb), name="t_ea"), Signal(range(nb), name="t_eb")
+        m.d.comb += [e_a.eq(hold(pp, st["tnorm_shift"][0], sh0, "t_pa") - W),
+                     e_b.eq(hold(pp, st["tnorm_shift"][0], sh1, "t_pb") - W)]
+        cap = tw.pw - 1                         # any larger shift gives the same floor
+
+        def shifts(e):
+            sa = Signal(range(tw.sbase + 2 * nb + 1), name="t_sa")
+            sb = Signal(range(tw.sbase + 2 * nb + 1), name="t_sb")
+            m.d.comb += [sa.eq(tw.sbase + e), sb.eq(tw.sbase + 2 * e)]
+            return Mux(sa > cap, cap, sa), Mux(sb > cap, cap, sb)
+
+        acc = signed(tw.accb)
+        tax, trx, tay, try_ = (Signal(acc, name=f"t_{n}") for n in ("ax", "rx", "ay", "ry"))
+        sa0, sb0 = shifts(e_a)
+        sa1, sb1 = shifts(e_b)
+        with m.If(vp[sh0]):
+            m.d.sync += [tax.eq(prod0 >> sa0), trx.eq(prod1 >> sb0)]
+        with m.If(vp[sh1]):
+            m.d.sync += [tay.eq(prod0 >> sa1), try_.eq(prod1 >> sb1)]
+        ac0, ac1 = st["tacc"]
+        with m.If(v["tscan"][0]):
+            m.d.sync += [out.y0.eq(sc_in.y0), out.y1.eq(sc_in.y1), out.zq.eq(sc_in.zq),
+                         out.ax.eq(sc_in.ax), out.ay.eq(sc_in.ay), out.rx.eq(sc_in.rx), out.ry.eq(sc_in.ry)]
+        with m.If(vp[ac0]):
+            m.d.sync += [out.ax.eq(out.ax + tax), out.rx.eq(out.rx + trx)]
+        with m.If(vp[ac1]):
+            m.d.sync += [out.ay.eq(out.ay + tay), out.ry.eq(out.ry + try_)]
+
+        # ------------------------------------------------------------ TM operand steering
+        lo = SPLIT
+
+        def tm(a, b, en, x, y):
+            return [en.eq(1), a.eq(x), b.eq(y)]
+        sr_q, r2_q = sr, r2
+        self._steer(m, v, "tm0_in", {
+            (op, m1[0]): tm(a0, b0, en0, adx, adx[:lo]),
+            (op, m1[1]): tm(a0, b0, en0, ady_1, ady_1[:lo]),
+            (op, m1[2]): tm(a0, b0, en0, s_d, r),
+            (op, f0): tm(a0, b0, en0, dx_f, sr_q),
+            (op, f1): tm(a0, b0, en0, dy_f, sr_q),
+        })
+        self._steer(m, v, "tm1_in", {
+            (op, m1[0]): tm(a1, b1, en1, adx, adx[lo:]),
+            (op, m1[1]): tm(a1, b1, en1, ady_1, ady_1[lo:]),
+            (op, m1[2]): tm(a1, b1, en1, r, r),
+            (op, f0): tm(a1, b1, en1, dx_f, r2_q),
+            (op, f1): tm(a1, b1, en1, dy_f, r2_q),
+        })
+        # the function unit's RECIP for both ops (mn_q of the shared normaliser)
+        fu_in = [fu.i_valid.eq(1), fu.i_op.eq(FuOp.RECIP), fu.i_frac.eq(mn_q)]
+        return {(op, s_fu): fu_in, ("trecip", timing.stage_of("trecip", "fu_rom")): fu_in}

@@ -1,0 +1,179 @@
+"""t-SNE engine RTL (`hw/tsne.py`, `hw/lane_tsne.py`) against the golden model, Amaranth simulator.
+
+One iteration per run, from a random S (symmetric, UQ1.p_frac) and a random state (y, v, gains):
+the pass sums, Zq, and the updated y, v, gains equal `tsne_fixed.forces` / `update` bit for bit, and
+the cycle count equals `tsne_schedule.run_cycles`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from golden_model import timing
+from golden_model import tsne_fixed as tf
+from golden_model import tsne_schedule as ts
+from golden_model.config import get_preset
+from hw.lane_tsne import TsneWidths
+from hw.tsne import LD_G, LD_S, LD_V, LD_Y, TsneEngine, s_location
+
+
+def _signed(v, w):
+    return v - (1 << w) if v >> (w - 1) else v
+
+
+def _pair(word, w, signed=True):
+    lo, hi = word & ((1 << w) - 1), (word >> w) & ((1 << w) - 1)
+    return (_signed(lo, w), _signed(hi, w)) if signed else (lo, hi)
+
+
+def random_state(cfg, n, seed, y_scale_bits=None):
+    """S (symmetric, zero diagonal), Y, V, G of a random mid-run state (all seeded)."""
+    rng = np.random.default_rng(seed)
+    PF = cfg.p_frac
+    Pc = rng.integers(0, 1 << PF, size=(n, n)) >> rng.integers(0, PF, size=(n, n))
+    np.fill_diagonal(Pc, 0)
+    S = (Pc + Pc.T).astype(np.int64)
+    yb = cfg.y_frac + (2 if y_scale_bits is None else y_scale_bits)
+    Y = rng.integers(-(1 << yb), 1 << yb, size=(n, 2))
+    Y[0] = [tf.y_limit(cfg), -tf.y_limit(cfg)]         # the saturation corner
+    V = rng.integers(-(1 << (cfg.y_frac - 4)), 1 << (cfg.y_frac - 4), size=(n, 2))
+    co = tf.Coefs.of(cfg)
+    G = rng.integers(co.gain_min, 4 << cfg.gain_frac, size=(n, 2))
+    return S, Y.astype(np.int64), V.astype(np.int64), G.astype(np.int64)
+
+
+def run_rtl(cfg, S, Y, V, G, ex, mom, lr, iters=1, ex_iters=None, mom_late=None):
+    """Load, run ``iters`` iterations (one with ``ex``/``mom`` by default), read back.  Returns a
+    dict of arrays and the cycle count (``go`` cycle to ``done``)."""
+    ex_iters = 1 if ex_iters is None else ex_iters
+    mom_late = mom if mom_late is None else mom_late
+    n = S.shape[0]
+    tw = TsneWidths(cfg)
+    dut = TsneEngine(cfg, checks=True)
+    out = {}
+
+    async def tb(ctx):
+        async def load(sel, addr, data, bank=0):
+            ctx.set(dut.ld_we, 1)
+            ctx.set(dut.ld_sel, sel)
+            ctx.set(dut.ld_bank, bank)
+            ctx.set(dut.ld_addr, addr)
+            ctx.set(dut.ld_data, data)
+            await ctx.tick()
+        for i in range(n):
+            for j in range(n):
+                b, a = s_location(cfg, i, j)
+                await load(LD_S, a, int(S[i, j]), b)
+            mk = (1 << tw.yb) - 1
+            await load(LD_Y, i, (int(Y[i, 0]) & mk) | ((int(Y[i, 1]) & mk) << tw.yb))
+            await load(LD_V, i, (int(V[i, 0]) & mk) | ((int(V[i, 1]) & mk) << tw.yb))
+            await load(LD_G, i, int(G[i, 0]) | (int(G[i, 1]) << tw.gainb))
+        ctx.set(dut.ld_we, 0)
+        ctx.set(dut.n, n)
+        ctx.set(dut.ex, ex)
+        ctx.set(dut.mom_early, mom)
+        ctx.set(dut.mom_late, mom_late)
+        ctx.set(dut.iters, iters)
+        ctx.set(dut.ex_iters, ex_iters)
+        ctx.set(dut.lr, lr)
+        await ctx.tick()
+        ctx.set(dut.go, 1)
+        await ctx.tick()
+        ctx.set(dut.go, 0)
+        c = 1
+        while not ctx.get(dut.done):
+            await ctx.tick()
+            c += 1
+            assert c < 10 * ts.run_cycles(n, cfg.lanes, iters), "engine hangs"
+        out["cycles"] = c
+        out["zq"] = ctx.get(dut.zq)
+        rows = {k: [] for k in ("y", "v", "g", "a", "r")}
+        for i in range(n):
+            ctx.set(dut.rd_addr, i)
+            await ctx.tick()
+            rows["y"].append(_pair(ctx.get(dut.rd_y), tw.yb))
+            rows["v"].append(_pair(ctx.get(dut.rd_v), tw.yb))
+            rows["g"].append(_pair(ctx.get(dut.rd_g), tw.gainb, signed=False))
+            rows["a"].append(_pair(ctx.get(dut.rd_a), tw.accb))
+            rows["r"].append(_pair(ctx.get(dut.rd_r), tw.accb))
+        out.update({k: np.array(v, dtype=object) for k, v in rows.items()})
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(tb)
+    sim.run()
+    return out
+
+
+def golden(cfg, S, Y, V, G, ex, mom, co):
+    f = tf.forces(S, Y, ex, cfg)
+    Yn, Vn, Gn = tf.update(Y.astype(object), V.astype(object), G.astype(object), f.grad, mom, co, cfg)
+    return f, Yn, Vn, Gn
+
+
+def mismatches(cfg, rtl, S, Y, V, G, ex, mom, co) -> list:
+    f, Yn, Vn, Gn = golden(cfg, S, Y, V, G, ex, mom, co)
+    bad = []
+    for name, got, want in (("zq", rtl["zq"], f.zq), ("att", rtl["a"], f.att), ("rep", rtl["r"], f.rep),
+                            ("y", rtl["y"], Yn), ("v", rtl["v"], Vn), ("gain", rtl["g"], Gn)):
+        if not np.array_equal(np.asarray(got, dtype=object), np.asarray(want, dtype=object)):
+            bad.append(name)
+    return bad
+
+
+CASES = [("tiny", 6, 1, True), ("tiny", 9, 2, False), ("small", 11, 3, True)]
+
+
+@pytest.mark.parametrize("preset,n,seed,early", CASES)
+def test_one_iteration_bit_and_cycle_exact(preset, n, seed, early):
+    cfg = get_preset(preset)
+    co = tf.Coefs.of(cfg)
+    S, Y, V, G = random_state(cfg, n, seed)
+    ex, mom = (co.ex, co.mom_early) if early else (1 << cfg.coef_frac, co.mom_late)
+    rtl = run_rtl(cfg, S, Y, V, G, co.ex, mom, co.lr, ex_iters=int(early))
+    assert mismatches(cfg, rtl, S, Y, V, G, ex, mom, co) == []
+    assert rtl["cycles"] == ts.run_cycles(n, cfg.lanes, 1)
+
+
+def test_wrong_reference_is_caught():
+    """The comparison fails against deliberately wrong references (exaggeration + 1.0; one S pair + 2^(p_frac/2))."""
+    cfg = get_preset("tiny")
+    co = tf.Coefs.of(cfg)
+    S, Y, V, G = random_state(cfg, 5, 7)
+    rtl = run_rtl(cfg, S, Y, V, G, co.ex, co.mom_early, co.lr)
+    assert mismatches(cfg, rtl, S, Y, V, G, co.ex, co.mom_early, co) == []
+    assert "y" in mismatches(cfg, rtl, S, Y, V, G, co.ex + (1 << cfg.coef_frac), co.mom_early, co)
+    Sb = S.copy()
+    Sb[1, 2] += 1 << (cfg.p_frac // 2)
+    Sb[2, 1] += 1 << (cfg.p_frac // 2)
+    assert "att" in mismatches(cfg, rtl, Sb, Y, V, G, co.ex, co.mom_early, co)
+
+
+def test_pair_interval_keeps_both_multipliers_busy():
+    """tpair claims TM0 and TM1 in II stages each: full use at one issue every II cycles."""
+    ii = timing.pair_interval("tpair")
+    assert ii == len(timing.uses("tpair", "tm0_in")) == len(timing.uses("tpair", "tm1_in")) == 5
+    assert ts.MUL_OPS_PER_PAIR == 2 * ii
+    assert ts.iteration_cycles(124, 16) / ts.lower_bound(124, 16) < 1.15
+
+
+@pytest.mark.parametrize("preset,n,iters,ex_iters", [("tiny", 7, 4, 2), ("small", 10, 3, 1)])
+def test_schedule_run_matches_tsne_fixed(preset, n, iters, ex_iters):
+    """Several iterations with the exaggeration/momentum switch (v, gains reset) from the PRNG
+    initialisation: final y, v, gains equal `tsne_fixed.tsne_fixed`; cycles = run_cycles."""
+    cfg = get_preset(preset).with_overrides(tsne_iters=iters, tsne_exaggeration_iters=ex_iters)
+    co = tf.Coefs.of(cfg)
+    S, _, _, _ = random_state(cfg, n, 11)
+    Y0 = tf.init_embedding(n, cfg)
+    Y0 = Y0 * 64            # spread the PRNG start so that the forces are not all tiny
+    ref = tf.tsne_fixed(S, cfg, Y0=Y0)
+    V0 = np.zeros((n, 2), dtype=np.int64)
+    G0 = np.full((n, 2), co.gain_one, dtype=np.int64)
+    rtl = run_rtl(cfg, S, Y0, V0, G0, co.ex, co.mom_early, co.lr, iters=iters, ex_iters=ex_iters,
+                  mom_late=co.mom_late)
+    assert np.array_equal(rtl["y"].astype(np.int64), ref.Y)
+    assert np.array_equal(rtl["v"].astype(np.int64), ref.V)
+    assert np.array_equal(rtl["g"].astype(np.int64), ref.G)
+    assert rtl["cycles"] == ts.run_cycles(n, cfg.lanes, iters)
