@@ -11,8 +11,8 @@ always 1); back-pressure only delays, it never changes a result.
 
 Per point ``i`` (``G = ceil(N / K)`` distance groups): the distance phase (``G*D`` feature cycles
 plus ``timing.point_pre(K)``), ``passes`` passes of
-``pass_cycles = N + A + timing.pass_overhead()`` (SETUP, STREAM, DRAIN, ROWEND, SCAN, SCAN_PIPE,
-DECIDE) and OUT; every length is in `golden_model.timing` (rendered in docs/hardware.md, "Timing"),
+``pass_cycles = N + A + timing.pass_overhead()`` (SETUP, STREAM, DRAIN, ROWEND, SCAN, SCAN_PIPE),
+DECIDE (the last pass's stop) and OUT; every length is in `golden_model.timing` (rendered in docs/hardware.md, "Timing"),
 with ``A`` the number of active lanes (1 for bisection, K for K-section and FWA).  The next point
 starts in the cycle its predecessor's beat appears.
 """
@@ -48,8 +48,8 @@ def pass_cycles(cfg: AccelConfig, n: int, policy: str) -> int:
 
 
 def point_cycles(cfg: AccelConfig, n: int, d: int, policy: str, passes: int) -> int:
-    """Cycles from PSTART of a point to PSTART of the next (= to its beat)."""
-    return dist_cycles(cfg, n, d) + passes * pass_cycles(cfg, n, policy) + OUT
+    """Cycles from point 0's PSTART to its beat (later points overlap their rows: `schedule`)."""
+    return dist_cycles(cfg, n, d) + passes * pass_cycles(cfg, n, policy) + DECIDE + OUT
 
 
 @dataclass
@@ -75,7 +75,7 @@ def nth_grant(cfg: AccelConfig, n: int, policy: str, first_setup: int, passes: i
             if left <= k:
                 return first_setup + p * pc + off + left - 1
             left -= k
-    return first_setup + passes * pc + left - 1          # OUT, WAITD: every cycle granted
+    return first_setup + passes * pc + left - 1          # the stop's SETUP cycles, OUT, WAITD: all granted
 
 
 def schedule(cfg: AccelConfig, n: int, d: int, policy: str, results: list) -> Schedule:
@@ -111,7 +111,7 @@ def schedule(cfg: AccelConfig, n: int, d: int, policy: str, results: list) -> Sc
             scan0 = first_setup + p * pc + SETUP + n + DRAIN + ROWEND
             pts.append([scan0 + l for l in range(a)])
         traces.append(pts)
-        out_cycle = first_setup + r.passes * pc      # OUT (no back-pressure); beat in the next cycle
+        out_cycle = first_setup + r.passes * pc + DECIDE   # OUT (no back-pressure); beat in the next cycle
         out.append(out_cycle + OUT)
         evals += r.evaluations * (n - 1)
         if idx + 1 < len(results):

@@ -20,7 +20,7 @@ Resources of a lane (docs/hardware.md, "Lane"):
 ``cand``     candidate boundary mapping     ``u``        candidate register u (also SCAN)
 ``fu_rom``   function-unit ROM read         ``fu_out``   function-unit interpolation / output
 ``tsat``     kernel exponent shift/sat      ``twmul``    t*w multiplier
-``zt``       Z and T accumulators (also cleared by CAND, shifted by SCAN)
+``z``, ``t``  Z and T accumulators (also cleared by CAND, shifted by SCAN)
 ``norm``     leading-one normaliser         ``h``        entropy register h (also SCAN)
 ``prng``     xorshift32 state
 ``t*``       t-SNE engine: differences, multipliers TM0/TM1, square, normaliser, Zq and force
@@ -32,13 +32,13 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-__all__ = ["ENGINE_CMD", "BROADCAST", "GRANT_LEAD", "pass_grants", "LaneOp", "LANE_OPS", "RESOURCES", "MUL", "FU", "TM0", "TM1", "pair_interval", "uses",
+__all__ = ["ENGINE_CMD", "BROADCAST", "GRANT_LEAD", "pass_grants", "pass_grant_mask", "LaneOp", "LANE_OPS", "RESOURCES", "MUL", "FU", "TM0", "TM1", "pair_interval", "uses",
            "latency", "stage_of", "claims", "PHASES",
            "markdown", "point_pre", "dist_done_latency", "minmax_levels", "pass_overhead"]
 
 RESOURCES = ("absdiff", "mul_in", "mul", "mul_sum", "dacc", "minmax", "cand_delta", "cand_sum",
              "cand_mirror", "u", "fu_rom", "fu_reg", "fu_mul", "fu_add", "bm", "tshift", "tsat", "wshift",
-             "twmul", "zt", "norm_in", "norm", "norm_shift", "logv", "rr", "hshift", "h", "prng",
+             "twmul", "z", "t", "norm_in", "norm", "norm_shift", "logv", "rr", "hshift", "h", "prng",
              # t-SNE engine (docs/hardware.md, "t-SNE engine")
              "tdiff", "tm0_in", "tm0", "tm0_sum", "tm1_in", "tm1", "tm1_sum", "tsq", "tnorm_in", "tnorm",
              "tnorm_shift", "tzq", "tsr", "tfshift", "tacc", "tscan")
@@ -80,16 +80,18 @@ LANE_OPS = {op.name: op for op in (
     LaneOp("dist", _stages("absdiff", *MUL, "dacc", "minmax"),
            "acc += (x_i - x_j)^2; the group's last feature writes D_ij and updates the lane min/max",
            marks=(("dout", 5),)),
-    LaneOp("cand", _stages(("mul_in", "zt"), "mul", "mul_sum", "cand_delta", "cand_sum", "cand_mirror",
+    LaneOp("cand", _stages(("mul_in", "z", "t"), "mul", "mul_sum", "cand_delta", "cand_sum", "cand_mirror",
                            "u", *FU, "bm"),
            "candidate u = mirror_clamp(base + shift(A * B)); bm = 2^-g (EXP_U); clears Z, T"),
-    LaneOp("kern", _stages(*MUL, "tshift", "tsat", *FU, "wshift", "twmul", "zt"),
+    # Z += w alongside t*w, so the row's Z is complete one cycle before its T (ROWEND reads Z
+    # first and T only at its multiplier stage)
+    LaneOp("kern", _stages(*MUL, "tshift", "tsat", *FU, "wshift", ("twmul", "z"), "t"),
            "t = sat(d * bm >> s); w = 2^-t (EXP_T); Z += w; T += floor(t w / 2^T)"),
     LaneOp("rowend", _stages("norm_in", "norm", "norm_shift", "fu_rom", ("fu_reg", "fu_rom"),
                              ("fu_mul", "fu_reg"), ("fu_add", "fu_mul"), ("logv", "fu_add"), "rr", *MUL,
                              "hshift", "h"),
            "H = log2 Z + T/Z (LOG, RECIP, T*r); with ext: log2 of the PERP register"),
-    LaneOp("scan", _stages(("u", "h", "zt")), "shift (u, H, Z, T) one lane towards lane 0"),
+    LaneOp("scan", _stages(("u", "h", "z", "t")), "shift (u, H, Z, T) one lane towards lane 0"),
     LaneOp("prng", _stages("prng"), "load the per-point seed or advance the xorshift32 state"),
     # ---- t-SNE engine: one ordered pair (i, j) per op; TM0/TM1 are claimed in five stages, so
     # the op issues every `pair_interval()` cycles with both multipliers busy in every cycle
@@ -168,16 +170,21 @@ BROADCAST = 1
 #: register (1) + d = D - m (1)
 ROW_READ = ENGINE_CMD + 4
 DIST_FEATURE_READ = 3   # feature-memory read (1) + bank register (1) + x_i mux / x_j registers (1)
-PSTART = 1          # start the distance phase, load the lanes' PRNG seeds
-RANGE = 1           # u_lo = -(bitlen(max - min) + 2) 2^U from the registered span
+PSTART = 1          # start point 0's distance phase
+RANGE = 1           # u_lo = -(bitlen(max - min) + 2) 2^U from the registered span; PRNG seeds loaded
 PINIT = 1           # bracket / amplitude / best / population reset
 SCAN_PIPE = 1       # the scan's error register: the last lane's update lands one cycle after it
-DECIDE = 2          # stop rule and amplitude registered (1), then applied with the PRNG step (1)
+#: the next pass's SETUP starts right after SCAN_PIPE with its CAND issued speculatively; the stop
+#: rule is registered in SETUP's first cycle and applied in its second: a search's last pass costs
+#: DECIDE more cycles before OUT (the speculative CAND is dropped)
+DECIDE = 2
 OUT = 1             # result into the output register
 #: SETUP: CAND issued; the stream's row reads start ROW_READ cycles before bm is needed
 SETUP = latency("cand") - ROW_READ
-#: DRAIN: after the last stream read, the row read and the KERN pipeline empty
-DRAIN = ROW_READ + latency("kern") - 1
+#: DRAIN: after the last stream read, until ROWEND may be issued: its first stage reads Z (written
+#: by KERN's `z` stage) and its multiplier stage reads T (KERN's `t` stage)
+DRAIN = ROW_READ + max(stage_of("kern", "z") - stage_of("rowend", "norm_in"),
+                       stage_of("kern", "t") - stage_of("rowend", "mul_in"))
 ROWEND = latency("rowend") + BROADCAST
 #: the START strobe and the START checks are registered: START acts one edge after its write
 START_REGISTER = 1
@@ -207,23 +214,39 @@ GRANT_LEAD = ENGINE_CMD + DIST_FEATURE_READ + stage_of("dist", "mul_in")
 STREAM_NO_GRANT_DELAY = ROW_READ + BROADCAST + stage_of("kern", "mul_in") - GRANT_LEAD
 #: the ROWEND cycle (counted from 0) without a grant (the `rowend` op's multiplier)
 ROWEND_NO_GRANT = BROADCAST + stage_of("rowend", "mul_in") - GRANT_LEAD
-#: cycles before SETUP without a grant (the `cand` op's multiplier): the last SCAN cycle,
-#: SCAN_PIPE and DECIDE cover them
+#: the cycle this many cycles before SETUP has no grant (the next `cand` op's multiplier)
 CAND_NO_GRANT = GRANT_LEAD - BROADCAST - stage_of("cand", "mul_in")
-assert STREAM_NO_GRANT_DELAY >= 0 and 0 <= ROWEND_NO_GRANT < ROWEND
-assert 1 <= CAND_NO_GRANT <= 1 + SCAN_PIPE + DECIDE
+#: ... which is this many cycles before the last SCAN cycle; the controller withholds the grant
+#: in the last CAND_SCAN_BACK + 1 scan positions (whatever trace back-pressure does to SCAN) and,
+#: when fewer lanes scan, in the last ROWEND cycles
+CAND_SCAN_BACK = CAND_NO_GRANT - SCAN_PIPE - 1
+assert STREAM_NO_GRANT_DELAY >= 0 and 0 <= ROWEND_NO_GRANT < ROWEND and CAND_SCAN_BACK >= 0
+
+
+def pass_grant_mask(n: int, active: int) -> list:
+    """Per cycle of one pass (from its SETUP's first cycle, ``pass_cycles`` long): granted?"""
+    drain = SETUP + n
+    rowend = drain + DRAIN
+    scan = rowend + ROWEND
+    mask = [True] * (scan + active + SCAN_PIPE)
+    for c in range(SETUP + STREAM_NO_GRANT_DELAY, drain + STREAM_NO_GRANT_DELAY):
+        mask[c] = False                                   # KERN ops at the multiplier
+    mask[rowend + ROWEND_NO_GRANT] = False                # the ROWEND op's multiplier
+    for c in range(scan + active - 1 - CAND_SCAN_BACK, scan + active):
+        mask[c] = False                                   # the next (speculative) CAND
+    return mask
 
 
 def pass_grants(n: int, active: int) -> list:
     """Granted cycles of one pass as ``[(offset, length)]`` from its SETUP's first cycle."""
-    stream, drain = SETUP, SETUP + n
-    rowend = drain + DRAIN
-    scan = rowend + ROWEND
-    segs = [(0, SETUP + STREAM_NO_GRANT_DELAY),                           # SETUP, first stream cycle(s)
-            (drain + STREAM_NO_GRANT_DELAY, DRAIN - STREAM_NO_GRANT_DELAY),
-            (rowend, ROWEND_NO_GRANT), (rowend + ROWEND_NO_GRANT + 1, ROWEND - ROWEND_NO_GRANT - 1),
-            (scan, active - 1)]
-    return [(o, k) for o, k in segs if k > 0]
+    segs, start = [], None
+    for c, g in enumerate(pass_grant_mask(n, active) + [False]):
+        if g and start is None:
+            start = c
+        elif not g and start is not None:
+            segs.append((start, c - start))
+            start = None
+    return segs
 
 
 def minmax_levels(lanes: int) -> int:
@@ -248,28 +271,33 @@ def point_pre(lanes: int) -> int:
 
 def pass_overhead() -> int:
     """Cycles of a pass besides the N stream cycles and the A scan cycles."""
-    return SETUP + DRAIN + ROWEND + SCAN_PIPE + DECIDE
+    return SETUP + DRAIN + ROWEND + SCAN_PIPE
 
 
 PHASES = (
-    ("PSTART", str(PSTART), "start the distance phase; load the PRNG seeds (point 0's PSTART is cycle 1)"),
+    ("PSTART (point 0)", str(PSTART), "start point 0's distance phase (cycle 1); point i+1's starts in point i's PINIT "
+                                      "and runs on grants"),
     ("feature reads", "G*D", "lane `l` of group `g` reads point `gK+l`, feature `d`; bank `i mod K` supplies `x_i`"),
     ("read latency + lane DIST", f"{ENGINE_CMD} + {DIST_FEATURE_READ} + {latency('dist')}",
      "command register at the engine, feature reads, lane DIST: row writes, lane min/max"),
     ("DONE", "ceil(log2 K) + 1", "min/max reduction tree (one register level per tree level) + result "
                                  "register, `dist_done`"),
-    ("RANGE", str(RANGE), "`u_lo = -(bitlen(max - min) + 2) 2^U`"),
-    ("PINIT", str(PINIT), "bracket, amplitude, best, population reset"),
-    ("*per pass:* SETUP", str(SETUP), f"CAND issued; the stream starts {ROW_READ} cycles before `bm` is needed"),
+    ("WAITD", ">= 1", "until the point's `dist_done` (at once if it came during the previous search)"),
+    ("RANGE", str(RANGE), "`u_lo = -(bitlen(max - min) + 2) 2^U`; PRNG seeds loaded; next point selected"),
+    ("PINIT", str(PINIT), "bracket, amplitude, best, population reset; the next point's row starts"),
+    ("*per pass:* SETUP", str(SETUP), f"CAND issued (after the first pass: passes, amplitude updated in the same "
+                                      f"cycle); the stream starts {ROW_READ} cycles before `bm` is needed"),
     ("STREAM", "N", "one row element per cycle to all lanes (j == i masked)"),
     ("DRAIN", str(DRAIN), f"read command register + row read + bank and multiplexer registers + `d = D - m` register "
                           f"({ROW_READ}) + KERN pipeline ({latency('kern') - 1})"),
     ("ROWEND", str(ROWEND), f"H in every lane (broadcast register {BROADCAST} + ROWEND op {latency('rowend')})"),
     ("SCAN", f"A + {SCAN_PIPE}", "lane 0's (u, H) into the error register, one lane per cycle; "
-                                 "best-ever / bracket / population update one cycle later; trace beats"),
-    ("DECIDE", str(DECIDE), "stop rule and amplitude registered, then passes, amplitude, PRNG step"),
+                                 "best-ever / bracket / population update one cycle later; trace beats; "
+                                 "FWA: PRNG step in SCAN_PIPE"),
+    ("DECIDE (last pass only)", str(DECIDE), "the next SETUP's first two cycles: stop rule registered, then "
+                                              "applied (the speculative CAND is dropped) -> OUT"),
     ("OUT", str(OUT), "result into the output register; the beat appears in the next cycle, which is "
-                      "also the next point's PSTART"),
+                      "also the next point's WAITD"),
 )
 
 
@@ -282,12 +310,15 @@ def markdown() -> str:
     L += ["", "| phase | cycles | detail |", "|---|---|---|"]
     L += [f"| {a} | {b} | {c} |" for a, b, c in PHASES]
     L += ["", "```",
-          f"pass_cycles(N, A)  = SETUP + N + DRAIN + ROWEND + A + SCAN_PIPE + DECIDE = N + {pass_overhead()} + A",
-          "point_cycles       = G*D + POINT_PRE + passes * pass_cycles + OUT",
+          f"pass_cycles(N, A)  = SETUP + N + DRAIN + ROWEND + A + SCAN_PIPE = N + {pass_overhead()} + A",
+          "point_cycles       = G*D + POINT_PRE + passes * pass_cycles + DECIDE + OUT  (point 0; later points: below)",
           "POINT_PRE          = PSTART + ENGINE_CMD + DIST_FEATURE_READ + dist + DONE + RANGE + PINIT",
           "                   = " + ", ".join(f"{point_pre(k)} (K={k})" for k in (4, 8, 16, 32)),
           "beat(0)            = 1 + point_cycles(0)",
-          "beat(k)            = beat(k-1) + point_cycles(k)",
+          "OUT(k)             = first SETUP(k) + passes(k) * pass_cycles + DECIDE;  beat(k) = OUT(k) + 1",
+          "first SETUP(k+1)   = max(beat(k), dist_done(k+1)) + 1 + RANGE + PINIT",
+          "dist_done(k+1)     = (cycle of the G*D-th grant from first SETUP(k)) + ENGINE_CMD + dist_done_latency(K) - 1",
+          "grants             = timing.pass_grants(N, A) in each pass of point k, then every cycle from OUT(k)",
           "trace beat (pass p, lane l) = first SETUP + p*pass_cycles + SETUP + N + DRAIN + ROWEND + l",
           "done (busy = 0)    = beat(N-1) + 1",
           f"CMD=START write -> START acts: {START_REGISTER} cycle (registered checks)",

@@ -361,14 +361,16 @@ class Lane(TsneLaneMixin, wiring.Component):
         with m.If(at("kern", "wshift")):
             m.d.sync += w.eq(Mux(sat_w | (n_w > W), 0, fu.o_y >> n_w))
         tw = Signal(W + 1 + 1)
-        w_d = Signal(W + 1)
         with m.If(at("kern", "twmul")):
-            m.d.sync += [tw.eq((tq_tw * w) >> T), w_d.eq(w)]
+            m.d.sync += tw.eq((tq_tw * w) >> T)
         zacc, tacc = out.z, out.t
         with m.If(cand.issue):
             m.d.sync += [zacc.eq(0), tacc.eq(0)]
-        with m.Elif(at("kern", "zt")):
-            m.d.sync += [zacc.eq(zacc + w_d), tacc.eq(tacc + tw)]
+        with m.Else():
+            with m.If(at("kern", "z")):
+                m.d.sync += zacc.eq(zacc + w)
+            with m.If(at("kern", "t")):
+                m.d.sync += tacc.eq(tacc + tw)
 
         # ------------------------------------------------------------ ROWEND
         nb = self.norm_bits

@@ -15,8 +15,10 @@ then passes, each (lengths in `golden_model.timing`, rendered in docs/hardware.m
     ROWEND      every lane computes H = log2 Z + T/Z
     SCAN   (A)  the A active lanes' (u, H, |H - target|) shift into the scan register, one per
                 cycle (A = 1 for bisection, K otherwise); the best-ever, bracket / population
-                update from that register lands one cycle later (SCAN_PIPE)
-    DECIDE (2)  stop rule and amplitude registered; then pass count, amplitude, PRNG step
+                update from that register lands one cycle later (SCAN_PIPE, with the PRNG step)
+    then the next SETUP: its CAND is issued at once (speculatively) with the new pass count and
+    amplitude; the stop rule is registered in its first cycle and applied in its second
+    (timing.DECIDE): a stop drops the CAND and goes to OUT.
 
 ``OUT``     hand the result to the output register (waits while it is full).
 
@@ -169,6 +171,7 @@ class SearchController(wiring.Component):
         no_grant = Signal()      # the lanes' multiplier is claimed GRANT_LEAD cycles from now
         is_fwa = self.policy == P_FWA
         fwa_pass = Signal()     # FWA after its first pass: sparks around the population (a register)
+        amp_eff = Signal(L.u_range_bits)   # the amplitude of this SETUP's CAND (set below)
         nact_last = Mux(is_bis, 0, K - 1)
 
         # ------------------------------------------------------------ lane broadcast (from registers)
@@ -177,7 +180,7 @@ class SearchController(wiring.Component):
         with m.If(is_bis):
             m.d.comb += [bc.cand_kind.eq(CandKind.DIRECT), bc.cand_base.eq((blo + bhi) >> 1)]
         with m.Elif(fwa_pass):
-            m.d.comb += [bc.cand_kind.eq(CandKind.FWA), bc.cand_a.eq(amp)]
+            m.d.comb += [bc.cand_kind.eq(CandKind.FWA), bc.cand_a.eq(amp_eff)]
         with m.Else():
             m.d.comb += [bc.cand_kind.eq(CandKind.KSEC), bc.cand_base.eq(blo),
                          bc.cand_a.eq(bhi - blo)]
@@ -250,7 +253,9 @@ class SearchController(wiring.Component):
                      amp_cap.eq(hi - lo),
                      amp_new.eq(Mux(pop_err[0] < prev_best, amp_up, amp_dn))]
         stop_q = Signal()
-        amp_q = Signal(L.u_range_bits)
+        cont = Signal()          # SETUP follows a pass (not PINIT): update and test the stop rule
+        m.d.comb += amp_eff.eq(Mux(cont & is_fwa & (passes_n > 1),
+                                   Mux(amp_new < 1, 1, Mux(amp_new > amp_cap, amp_cap, amp_new)), amp))
         bl = Signal(range(cfg.dist_bits + 1))
         dspan = Signal(cfg.dist_bits)
         for k in range(cfg.dist_bits):
@@ -259,6 +264,10 @@ class SearchController(wiring.Component):
         amp0 = Signal(L.u_range_bits)
         m.d.comb += amp0.eq((hi - lo) >> cfg.fwa_amp_init_shift)
 
+        # the scan shift fans out to every lane's scan registers: it comes from the `scanning`
+        # register (high exactly in SCAN), not from the state decode
+        m.d.comb += [adv.eq(scanning & self.trace_ready) if self.trace_en else adv.eq(scanning),
+                     bc.scan_shift.eq(adv)]
         m.d.sync += [self.tgt_done.eq(0)]
         # a dist_done of the next point that arrives while this one is searched waits here
         # (WAITD, below, clears it when it takes the row)
@@ -294,15 +303,21 @@ class SearchController(wiring.Component):
                 # the next point's row is computed in the lanes' free cycles while this one is searched
                 m.d.comb += self.eng_point_start.eq(more)
                 m.d.sync += [blo.eq(lo), bhi.eq(hi), amp.eq(Mux(amp0 == 0, 1, amp0)),
-                             best_v.eq(0), passes.eq(0), cnt.eq(0), fwa_pass.eq(0)]
+                             best_v.eq(0), passes.eq(0), cnt.eq(0), fwa_pass.eq(0), cont.eq(0)]
                 m.d.sync += [v.eq(0) for v in pop_v]
                 m.next = "SETUP"
             with m.State("SETUP"):
+                # after a pass, CAND is issued speculatively while the stop rule is registered
+                # (cycle 0) and applied (cycle 1): a stop drops the CAND and goes to OUT
                 m.d.comb += bc.cand_issue.eq(cnt == 0)
                 m.d.sync += cnt.eq(cnt + 1)
                 with m.If(cnt == 0):
-                    m.d.sync += [found.eq(0), prev_best.eq(pop_err[0]), sl.eq(0)]
-                with m.If(cnt == timing.SETUP - 1):
+                    m.d.sync += [found.eq(0), prev_best.eq(pop_err[0]), sl.eq(0), stop_q.eq(cont & stop)]
+                    with m.If(cont):
+                        m.d.sync += [passes.eq(passes_n), amp.eq(amp_eff)]
+                with m.If((cnt == timing.DECIDE - 1) & stop_q):
+                    m.next = "OUT"
+                with m.Elif(cnt == timing.SETUP - 1):
                     m.d.sync += j.eq(0)
                     m.next = "STREAM"
             with m.State("STREAM"):
@@ -319,43 +334,29 @@ class SearchController(wiring.Component):
                     m.d.sync += cnt.eq(0)
                     m.next = "ROWEND"
             with m.State("ROWEND"):
-                m.d.comb += [bc.re_issue.eq(cnt == 0), no_grant.eq(cnt == timing.ROWEND_NO_GRANT)]
+                m.d.comb += [bc.re_issue.eq(cnt == 0),
+                             no_grant.eq((cnt == timing.ROWEND_NO_GRANT) |
+                                         (cnt + timing.CAND_SCAN_BACK + 1 >= timing.ROWEND + nact_last + 1))]
                 m.d.sync += cnt.eq(cnt + 1)
                 with m.If(cnt == timing.ROWEND - 1):
                     m.d.sync += scanning.eq(1)
                     m.next = "SCAN"
             with m.State("SCAN"):
-                # the shift fans out to every lane's scan registers: it comes from the `scanning`
-                # register (high exactly in SCAN), not from the state decode
                 if self.trace_en:
-                    m.d.comb += [self.trace_valid.eq(1), adv.eq(scanning & self.trace_ready)]
-                else:
-                    m.d.comb += adv.eq(scanning)
-                m.d.comb += no_grant.eq(sl == nact_last)
+                    m.d.comb += self.trace_valid.eq(1)
+                # the next (speculative) CAND's multiplier: the last positions of the scan
+                m.d.comb += no_grant.eq(sl + timing.CAND_SCAN_BACK >= nact_last)
                 with m.If(adv):
-                    m.d.comb += bc.scan_shift.eq(1)
                     m.d.sync += [sl.eq(sl + 1), q_v.eq(1), q_u.eq(su), q_h.eq(sh), q_sl.eq(sl),
                                  err.eq(Mux(diff < 0, -diff, diff))]
                     with m.If(sl == nact_last):
                         m.d.sync += scanning.eq(0)
                         m.next = "SCAN_PIPE"
             with m.State("SCAN_PIPE"):        # the last lane's update (below) lands in this cycle
-                m.d.comb += no_grant.eq(1)
-                m.next = "DECIDE"
-            with m.State("DECIDE"):
-                m.d.comb += no_grant.eq(1)
-                m.d.sync += [stop_q.eq(stop), amp_q.eq(Mux(amp_new < 1, 1, Mux(amp_new > amp_cap, amp_cap, amp_new)))]
-                m.next = "DECIDE2"
-            with m.State("DECIDE2"):
-                m.d.comb += no_grant.eq(1)
-                m.d.sync += [passes.eq(passes_n), cnt.eq(0), fwa_pass.eq(is_fwa)]
-                with m.If(is_fwa & (passes_n > 1)):
-                    m.d.sync += amp.eq(amp_q)
-                with m.If(stop_q):
-                    m.next = "OUT"
-                with m.Else():
-                    m.d.comb += bc.prng_step.eq(is_fwa)
-                    m.next = "SETUP"
+                # the lanes' PRNGs step now, so the next SETUP's (speculative) CAND sees it
+                m.d.comb += bc.prng_step.eq(is_fwa)
+                m.d.sync += [cnt.eq(0), fwa_pass.eq(is_fwa), cont.eq(1)]
+                m.next = "SETUP"
             with m.State("OUT"):
                 m.d.comb += self.out_valid.eq(1)
                 with m.If(self.out_ready):
