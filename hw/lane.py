@@ -171,7 +171,8 @@ class Lane(TsneLaneMixin, wiring.Component):
         o = self.ops
         issue = {"dist": self.dist.issue, "cand": o.cand.issue, "kern": o.kern.issue,
                  "rowend": o.rowend.issue, "scan": o.scan, "prng": o.prng.load | o.prng.step,
-                 "tpair": self.tsne.pair.issue, "trecip": self.tsne.recip.issue, "tscan": self.tsne.scan}
+                 "tpair": self.tsne.pair.issue, "trecip": self.tsne.recip.issue, "tscan": self.tsne.scan,
+                 "tupd": self.tsne.upd.issue, "tmul": self.tsne.mul.issue}
         assert set(issue) == set(timing.LANE_OPS), "every op of the table needs an issue port"
         v = {}
         for name, op in timing.LANE_OPS.items():

@@ -159,6 +159,16 @@ def test_pair_interval_keeps_both_multipliers_busy():
     assert ts.iteration_cycles(124, 16) / ts.lower_bound(124, 16) < 1.15
 
 
+def test_update_op_keeps_both_multipliers_busy():
+    """tupd claims TM0 and TM1 in 16 stages each, distinct modulo its issue interval 16 (= the
+    chunk products of `TUPD_MULS`): one point per lane every 16 cycles at full use."""
+    ii = timing.pair_interval("tupd")
+    n_chunks = sum(na * nb for _, na, nb, _ in timing.TUPD_MULS)
+    assert ii == n_chunks == 16 == len(timing.uses("tupd", "tm0_in")) == len(timing.uses("tupd", "tm1_in"))
+    assert ts.MUL_OPS_PER_POINT == 2 * n_chunks
+    assert timing.tsne_update_interval(16) == 1 and timing.tsne_update_interval(4) == 4
+
+
 @pytest.mark.parametrize("preset,n,iters,ex_iters", [("tiny", 7, 4, 2), ("small", 10, 3, 1)])
 def test_schedule_run_matches_tsne_fixed(preset, n, iters, ex_iters):
     """Several iterations with the exaggeration/momentum switch (v, gains reset) from the PRNG
