@@ -232,6 +232,8 @@ START_TARGET = BROADCAST + latency("rowend") + 1
 TSNE_READ = 1       # y_j / S_ij memory read before a TPAIR issue
 TSNE_SCAN = 1       # read-ahead cycle of a TSCAN block hand-over (then K shift cycles)
 TSNE_COEF = latency("tmul") + 1   # ca = ex rn (TMUL on lane 0), then >> coef_frac into a register
+#: INIT: per point, lane 0's PRNG loaded and stepped for coordinate 0, then for coordinate 1
+TSNE_INIT_POINT = 2 * (latency("prng") + 1)
 #: UPDATE: point i's memories read in cycle c, ``tupd`` issued to lane i mod K in c + TSNE_READ,
 #: its results through the lane multiplexer register, written in cycle c + TSNE_UPD_PIPE
 TSNE_UPD_PIPE = TSNE_READ + latency("tupd") + 1

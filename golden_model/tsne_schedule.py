@@ -50,6 +50,12 @@ def iteration_cycles(n: int, lanes: int) -> int:
             + timing.tsne_update_cycles(n, lanes))
 
 
+def init_cycles(n: int) -> int:
+    """Cycles of the PRNG initialisation from ``init`` to ``done``: 1 start cycle, N points of
+    `timing.TSNE_INIT_POINT` cycles, the last point's write."""
+    return 1 + n * timing.TSNE_INIT_POINT + 1
+
+
 def run_cycles(n: int, lanes: int, iters: int) -> int:
     """Cycles of ``iters`` iterations: from ``go`` to ``done`` (1 start cycle + iterations)."""
     return 1 + iters * iteration_cycles(n, lanes)

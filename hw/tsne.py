@@ -19,12 +19,13 @@ the accumulators A, R of the last pass (read back through ``rd_*``).
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.hdl import C, Cat, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from golden_model import timing
+from golden_model import search_fixed as sf
 from golden_model import tsne_fixed as tf
 from golden_model.config import AccelConfig
 
@@ -91,6 +92,7 @@ class TsneEngine(wiring.Component):
             "n": In(cfg.count_bits), "ex": In(cf + 7), "mom_early": In(cf), "mom_late": In(cf), "lr": In(cf + 17),
             "iters": In(17), "ex_iters": In(17), "iter": Out(17),
             "go": In(1), "busy": Out(1), "done": Out(1), "zq": Out(tw.zq_total),
+            "init": In(1), "seed": In(32, init=cfg.seed),
             "ld_we": In(1), "ld_sel": In(2), "ld_bank": In(range(cfg.lanes)), "ld_addr": In(range(self.sdepth)),
             "ld_data": In(ldw),
             "rd_addr": In(range(cfg.n_max)), "rd_y": Out(2 * tw.yb), "rd_v": Out(2 * tw.yb),
@@ -185,14 +187,42 @@ class TsneEngine(wiring.Component):
         upd_issue = Signal()                    # tupd issue (registered read strobe)
         upd_lane = Signal(range(K))
         upd_start, upd_last = Signal(), Signal()
+        ibase = Signal(32)                      # INIT: seed ^ TSNE_INIT_STREAM + i SEED_POINT_STEP
+        ig0 = Signal(signed(11))
+        ish = cfg.y_frac - cfg.tsne_init_frac
         m.d.sync += self.done.eq(0)
         with m.FSM(name="tsne"):
             with m.State("IDLE"):
                 m.d.comb += ra.eq(self.rd_addr)
-                with m.If(self.go):
+                with m.If(self.init):
+                    m.d.sync += [cnt.eq(0), upt.eq(0), ibase.eq(self.seed ^ tf.TSNE_INIT_STREAM), self.busy.eq(1)]
+                    m.next = "INIT"
+                with m.Elif(self.go):
                     m.d.sync += [cnt.eq(0), blk.eq(0), ybase.eq(0), sbase.eq(0), zq.eq(0), self.busy.eq(1),
                                  self.iter.eq(0)]
                     m.next = "SCAN"
+            with m.State("INIT"):
+                # per point (4 cycles): lane 0's PRNG loaded with the stream of coordinate 0, stepped,
+                # its Gaussian kept, the same for coordinate 1; the point is written one cycle later
+                assert timing.TSNE_INIT_POINT == 4
+                m.d.sync += cnt.eq(Mux(cnt == 3, 0, cnt + 1))
+                pr = lanes[0].ops.prng
+                m.d.comb += [pr.load.eq(((cnt == 0) | (cnt == 2)) & (upt <= n_last)), pr.step.eq((cnt == 1) | (cnt == 3)),
+                             pr.point.eq(Mux(cnt == 0, ibase, ibase + sf.SEED_LANE_STEP))]
+                with m.If(cnt == 2):
+                    m.d.sync += ig0.eq(lanes[0].gauss)
+                yi = [Signal(signed(yb), name=f"init_y{c}") for c in range(2)]
+                m.d.comb += [yi[0].eq(ig0 << ish), yi[1].eq(lanes[0].gauss << ish)]
+                with m.If((cnt == 0) & (upt != 0)):
+                    m.d.comb += [y_wr.addr.eq(upt - 1), y_wr.data.eq(_pack(yi[0], yi[1], yb)), y_wr.en.eq(1),
+                                 v_wr.addr.eq(upt - 1), v_wr.data.eq(0), v_wr.en.eq(1),
+                                 g_wr.addr.eq(upt - 1), g_wr.data.eq(_pack(C(co.gain_one, gb), C(co.gain_one, gb), gb)),
+                                 g_wr.en.eq(1)]
+                with m.If(cnt == 3):
+                    m.d.sync += [upt.eq(upt + 1), ibase.eq(ibase + sf.SEED_POINT_STEP)]
+                with m.If((cnt == 0) & (upt == n_last + 1)):
+                    m.d.sync += [self.busy.eq(0), self.done.eq(1), cnt.eq(0)]
+                    m.next = "IDLE"
             with m.State("SCAN"):
                 # read y of point ybase + cnt; shift in cycles 1..K (the read of cycle cnt-1)
                 m.d.comb += ra.eq(ybase + cnt)
