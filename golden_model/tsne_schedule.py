@@ -67,6 +67,13 @@ def mul_ops(n: int, symmetric: bool = False) -> int:
     return pairs * MUL_OPS_PER_PAIR + n * MUL_OPS_PER_POINT + MUL_OPS_PER_ITER
 
 
+def traced_run_cycles(n: int, lanes: int, iters: int, every_log2: int) -> int:
+    """`run_cycles` with the trace stream on and never back-pressured: after each update a TRACE
+    state of one Zq beat plus N embedding beats when `tsne_fixed.trace_selected`."""
+    from .tsne_fixed import trace_selected
+    return run_cycles(n, lanes, iters) + sum(1 + n * trace_selected(it, iters, every_log2) for it in range(iters))
+
+
 def lower_bound(n: int, lanes: int, symmetric: bool = False) -> float:
     """Necessary multiplier ops / multipliers of one iteration (pair pass and update)."""
     return mul_ops(n, symmetric) / (lanes * TSNE_MULS)

@@ -32,7 +32,7 @@ from golden_model.config import AccelConfig
 from .lane import Lane
 from .lane_tsne import TsneWidths
 
-__all__ = ["TsneEngine", "s_location", "LD_S", "LD_Y", "LD_V", "LD_G"]
+__all__ = ["TsneEngine", "s_location", "trace_signature", "LD_S", "LD_Y", "LD_V", "LD_G"]
 
 LD_S, LD_Y, LD_V, LD_G = 0, 1, 2, 3
 
@@ -40,6 +40,16 @@ LD_S, LD_Y, LD_V, LD_G = 0, 1, 2, 3
 def s_location(cfg: AccelConfig, i: int, j: int) -> tuple:
     """(bank, address) of ``S_ij``."""
     return i % cfg.lanes, (i // cfg.lanes) * cfg.n_max + j
+
+
+def trace_signature(cfg: AccelConfig) -> wiring.Signature:
+    """The debug stream (producer's view; valid/ready, a beat moves when both are high, ``valid``
+    and the payload are registers and hold until then): ``kind`` `tsne_fixed.TRACE_ZQ` (``data`` =
+    Zq of iteration ``iter``, UQ.q_frac) or `tsne_fixed.TRACE_Y` (``data`` = y of point ``index``
+    after iteration ``iter``'s update, coordinate 0 | coordinate 1 << (1 + y_int_bits + y_frac))."""
+    tw = TsneWidths(cfg)
+    return wiring.Signature({"valid": Out(1), "ready": In(1), "kind": Out(1), "iter": Out(17),
+                             "index": Out(range(cfg.n_max)), "data": Out(max(tw.zq_total, 2 * tw.yb))})
 
 
 def _pack(lo, hi, w):
@@ -93,6 +103,7 @@ class TsneEngine(wiring.Component):
             "iters": In(17), "ex_iters": In(17), "iter": Out(17),
             "go": In(1), "busy": Out(1), "done": Out(1), "zq": Out(tw.zq_total),
             "init": In(1), "seed": In(32, init=cfg.seed),
+            "trace_en": In(1), "trace_every_log2": In(5), "trace": Out(trace_signature(cfg)),
             "ld_we": In(1), "ld_sel": In(2), "ld_bank": In(range(cfg.lanes)), "ld_addr": In(range(self.sdepth)),
             "ld_data": In(ldw),
             "rd_addr": In(range(cfg.n_max)), "rd_y": Out(2 * tw.yb), "rd_v": Out(2 * tw.yb),
@@ -179,6 +190,23 @@ class TsneEngine(wiring.Component):
                          ln.tsne.pair.s.eq(s_rd[l].data)]
         m.d.comb += [lanes[0].tsne.recip.issue.eq(rissue), lanes[0].tsne.recip.x.eq(rx)]
         out0 = lanes[0].tscan_out
+
+        # ------------------------------------------------------------ trace stream
+        tr = self.trace
+        tidx = Signal(range(cfg.n_max + 1))
+        tsel = Signal()         # the embedding after this iteration is traced (tsne_fixed.trace_selected)
+        mask = Signal(17)
+        m.d.comb += [mask.eq((C(1, 18) << self.trace_every_log2) - 1),
+                     tsel.eq((((self.iter + 1) & mask) == 0) | (self.iter + 1 == self.iters))]
+
+        def finish_iteration():
+            with m.If(self.iter + 1 == self.iters):
+                m.d.sync += [self.busy.eq(0), self.done.eq(1)]
+                m.next = "IDLE"
+            with m.Else():      # next iteration: no gap (tsne_schedule.run_cycles)
+                m.d.sync += [cnt.eq(0), blk.eq(0), ybase.eq(0), sbase.eq(0), zq.eq(0),
+                             self.iter.eq(self.iter + 1)]
+                m.next = "SCAN"
 
         # ------------------------------------------------------------ FSM
         UP = timing.tsne_update_interval(K)
@@ -287,13 +315,25 @@ class TsneEngine(wiring.Component):
                 with m.If(upd_issue):
                     m.d.sync += upd_lane.eq(Mux(upd_lane == K - 1, 0, upd_lane + 1))
                 with m.If(upd_last):
-                    with m.If(self.iter + 1 == self.iters):
-                        m.d.sync += [self.busy.eq(0), self.done.eq(1)]
-                        m.next = "IDLE"
-                    with m.Else():      # next iteration: no gap (tsne_schedule.run_cycles)
-                        m.d.sync += [cnt.eq(0), blk.eq(0), ybase.eq(0), sbase.eq(0), zq.eq(0),
-                                     self.iter.eq(self.iter + 1)]
-                        m.next = "SCAN"
+                    with m.If(self.trace_en):
+                        # the Zq beat first; ymem[0] is read now for the first embedding beat
+                        m.d.comb += ra.eq(0)
+                        m.d.sync += [tr.valid.eq(1), tr.kind.eq(tf.TRACE_ZQ), tr.iter.eq(self.iter), tr.index.eq(0),
+                                     tr.data.eq(zq), tidx.eq(0)]
+                        m.next = "TRACE"
+                    with m.Else():
+                        finish_iteration()
+            with m.State("TRACE"):
+                # invariant: y_rd.data = ymem[tidx] (the address is the next cycle's tidx)
+                xfer = tr.valid & tr.ready
+                more = tsel & (tidx <= n_last)
+                m.d.comb += ra.eq(tidx + (xfer & more))
+                with m.If(xfer):
+                    with m.If(more):
+                        m.d.sync += [tr.kind.eq(tf.TRACE_Y), tr.index.eq(tidx), tr.data.eq(y_rd.data), tidx.eq(tidx + 1)]
+                    with m.Else():
+                        m.d.sync += tr.valid.eq(0)
+                        finish_iteration()
 
         # ------------------------------------------------------------ COEF: ca = ex rn >> coef_frac (TMUL, lane 0)
         early = Signal()

@@ -45,11 +45,13 @@ def random_state(cfg, n, seed, y_scale_bits=None):
     return S, Y.astype(np.int64), V.astype(np.int64), G.astype(np.int64)
 
 
-def run_rtl(cfg, S, Y, V, G, ex, mom, lr, iters=1, ex_iters=None, mom_late=None, init=False):
+def run_rtl(cfg, S, Y, V, G, ex, mom, lr, iters=1, ex_iters=None, mom_late=None, init=False, trace=None):
     """Load, run ``iters`` iterations (one with ``ex``/``mom`` by default), read back.  Returns a
     dict of arrays and the cycle count (``go`` cycle to ``done``).  With ``init`` the engine's PRNG
     initialisation (seed register = cfg.seed) replaces the loads of Y, V, G: its y, v, gains are
-    read back as ``y0``, ``v0``, ``g0`` and its cycles as ``init_cycles``."""
+    read back as ``y0``, ``v0``, ``g0`` and its cycles as ``init_cycles``.  ``trace = (every_log2,
+    p_ready, seed)`` turns the trace stream on with ``ready`` high with probability ``p_ready`` in
+    each cycle (seeded); the beats moved are in ``beats``."""
     ex_iters = 1 if ex_iters is None else ex_iters
     mom_late = mom if mom_late is None else mom_late
     n = S.shape[0]
@@ -108,14 +110,25 @@ def run_rtl(cfg, S, Y, V, G, ex, mom, lr, iters=1, ex_iters=None, mom_late=None,
                 assert c < 10 * ts.init_cycles(n), "init hangs"
             out["init_cycles"] = c
             await read_back("0")
+        beats, rng = [], np.random.default_rng(trace[2] if trace else 0)
+        if trace:
+            ctx.set(dut.trace_en, 1)
+            ctx.set(dut.trace_every_log2, trace[0])
         ctx.set(dut.go, 1)
         await ctx.tick()
         ctx.set(dut.go, 0)
         c = 1
         while not ctx.get(dut.done):
+            if trace:       # the beat of this cycle moves if valid and ready
+                rdy = int(rng.random() < trace[1])
+                ctx.set(dut.trace.ready, rdy)
+                if rdy and ctx.get(dut.trace.valid):
+                    kind, it, idx, data = (ctx.get(getattr(dut.trace, f)) for f in ("kind", "iter", "index", "data"))
+                    beats.append((kind, it, idx, int(data) if kind == tf.TRACE_ZQ else _pair(data, tw.yb)))
             await ctx.tick()
             c += 1
-            assert c < 10 * ts.run_cycles(n, cfg.lanes, iters), "engine hangs"
+            assert c < 50 * ts.run_cycles(n, cfg.lanes, iters), "engine hangs"
+        out["beats"] = beats
         out["cycles"] = c
         out["zq"] = ctx.get(dut.zq)
         await read_back()
@@ -227,3 +240,33 @@ def test_prng_initialisation_and_run_from_it(preset, n, seed):
     ref = tf.tsne_fixed(S, cfg)
     assert np.array_equal(rtl["y"].astype(np.int64), ref.Y) and np.array_equal(rtl["g"].astype(np.int64), ref.G)
     assert rtl["cycles"] == ts.run_cycles(n, cfg.lanes, 2)
+
+
+@pytest.mark.parametrize("preset,n,iters,k,p_ready", [("tiny", 6, 5, 1, 0.3), ("small", 9, 3, 0, 1.0)])
+def test_trace_stream_under_back_pressure(preset, n, iters, k, p_ready):
+    """Trace stream on: every iteration's Zq and the embedding after iterations 2^k, 2*2^k, ... and
+    the last equal `tsne_fixed.trace_beats`, in order, under random ``ready`` (seeded); the run's
+    results are unchanged; with ``ready`` always high the cycles are `traced_run_cycles`."""
+    cfg = get_preset(preset).with_overrides(tsne_iters=iters, tsne_exaggeration_iters=1)
+    co = tf.Coefs.of(cfg)
+    S, _, _, _ = random_state(cfg, n, 5)
+    Y0 = tf.init_embedding(n, cfg) * 64
+    V0, G0 = np.zeros((n, 2), dtype=np.int64), np.full((n, 2), co.gain_one, dtype=np.int64)
+    rtl = run_rtl(cfg, S, Y0, V0, G0, co.ex, co.mom_early, co.lr, iters=iters, ex_iters=1,
+                  mom_late=co.mom_late, trace=(k, p_ready, 17))
+    want = tf.trace_beats(S, cfg, k, Y0=Y0)
+    assert sum(b[0] == tf.TRACE_Y for b in want) == n * len([it for it in range(iters) if tf.trace_selected(it, iters, k)])
+    assert rtl["beats"] == want
+    ref = tf.tsne_fixed(S, cfg, Y0=Y0)
+    assert np.array_equal(rtl["y"].astype(np.int64), ref.Y) and np.array_equal(rtl["v"].astype(np.int64), ref.V)
+    if p_ready == 1.0:
+        assert rtl["cycles"] == ts.traced_run_cycles(n, cfg.lanes, iters, k)
+    else:
+        assert rtl["cycles"] > ts.traced_run_cycles(n, cfg.lanes, iters, k)
+
+
+def test_trace_selection_rule():
+    """Hand-computed: k = 1 over 5 iterations traces iterations 1, 3 and the last (4); k = 0 all."""
+    assert [it for it in range(5) if tf.trace_selected(it, 5, 1)] == [1, 3, 4]
+    assert [it for it in range(3) if tf.trace_selected(it, 3, 0)] == [0, 1, 2]
+    assert [it for it in range(6) if tf.trace_selected(it, 6, 4)] == [5]
