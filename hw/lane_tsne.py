@@ -104,9 +104,24 @@ class TsneLaneMixin(TupdLaneMixin):
         t, sc_in, out = self.tsne, self.tscan_in, self.tscan_out
         uses = timing.uses
 
+        II = timing.pair_interval("tpair")
+        copies = {}
+
         def hold(sig, written, read, name):
-            """A register written in stage ``written`` as seen in stage ``read`` (> written)."""
-            return delayed(sig, read - written - 1, name)
+            """A register written (only) in stage ``written`` of ``tpair``, as seen in stage ``read``:
+            the next ``tpair`` overwrites it II stages later, so a copy register is taken every II
+            stages (enabled by the op's valid) instead of a register per stage."""
+            assert read > written
+            k = 0
+            while read > written + II:
+                key = (id(sig), written + II)
+                if key not in copies:
+                    nxt = Signal.like(sig, name=f"{name}_c{k}")
+                    with m.If(v["tpair"][written + II]):
+                        m.d.sync += nxt.eq(sig)
+                    copies[key] = nxt
+                sig, written, k = copies[key], written + II, k + 1
+            return sig
 
         # ------------------------------------------------------------ TM0, TM1
         def tmul(name):

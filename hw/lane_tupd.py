@@ -124,9 +124,14 @@ class TupdLaneMixin:
                      Mux(gnew < co.gain_min, co.gain_min, Mux(gnew > co.gain_max, co.gain_max, gnew)))
             acc_t = mul("gpg", at(g, mk["gpg"]), at(Gn, mk["gpg"]))
             acc_s = mul("tlr", at(acc_t, mk["tlr"]), u.lr)
-            step = reg(signed(len(acc_s[0])), f"u{c}_step", mk["step"], at(acc_s, mk["step"]) >> ush)
-            vn = at(acc_m, mk["vel"]) >> CF
-            Vn = reg(signed(tw.yb), f"u{c}_Vn", mk["vel"], _sat(vn - at(step, mk["vel"]), ylim))
+            # |step| >= 2^yb saturates v' whatever the momentum term (|mv| <= ylim < 2^(yb-1)):
+            # the step is kept clamped to +-2^yb (yb + 2 bits)
+            sc = 1 << tw.yb
+            stf = at(acc_s, mk["step"]) >> ush
+            step = reg(signed(tw.yb + 2), f"u{c}_step", mk["step"], Mux(stf > sc, sc, Mux(stf < -sc, -sc, stf)))
+            s_mv = mk["vel"] - II                    # the momentum term, shifted, kept until vel
+            mv = reg(signed(tw.yb + 1), f"u{c}_mv", s_mv, at(acc_m, s_mv) >> CF)
+            Vn = reg(signed(tw.yb), f"u{c}_Vn", mk["vel"], _sat(at(mv, mk["vel"]) - at(step, mk["vel"]), ylim))
             Yn = reg(signed(tw.yb), f"u{c}_Yn", mk["pos"], _sat(at(Y, mk["pos"]) + at(Vn, mk["pos"]), ylim))
             L = timing.latency("tupd")
             outs.append((at(Yn, L), at(Vn, L), at(Gn, L)))
