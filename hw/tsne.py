@@ -9,8 +9,14 @@ exactly `golden_model.tsne_schedule.iteration_cycles` cycles (+1 for the ``go`` 
             later to every lane whose ``i = bK + l`` is ``< N`` and ``!= j``; one ``j`` every II;
 ``DRAIN``   until the last pair's accumulation; after the last block a final ``SCAN``;
 ``RECIP``   ``trecip`` of N and of Zq on lane 0 (``p``, ``recip(m)``);
-``COEF``    ``ca = ex rn >> coef_frac``;
-``UPDATE``  one point per cycle: gradient, gains, velocity, position (`tsne_fixed.update`).
+``COEF``    ``ca = ex rn >> coef_frac`` (``tmul`` on lane 0);
+``UPDATE``  point ``i`` read and issued as ``tupd`` to lane ``i mod K`` (one point every
+            `timing.tsne_update_interval` cycles): gradient, gains, velocity, position
+            (`tsne_fixed.update`) on the lanes' TM0/TM1; results written back through one
+            multiplexer register;
+``TRACE``   (``trace_en`` only) the iteration's Zq beat and, if selected, its embedding beats;
+``INIT``    (on ``init``, idle) y = `tsne_fixed.init_embedding` from the ``seed`` register by lane
+            0's PRNG, v = 0, gains = 1.0, in `tsne_schedule.init_cycles`.
 
 Memories (own, loaded through the ``ld_*`` port while idle): S in K banks (row ``i`` in bank
 ``i mod K`` at ``(i div K) n_max + j``, `s_location`), Y, V, G (both coordinates per word), and
@@ -81,7 +87,13 @@ class TsneEngine(wiring.Component):
     go : In(1)
         Start a run of ``iters`` iterations from the loaded state (when idle).
     busy : Out(1), done : Out(1)
-        Busy; ``done`` pulses once in the cycle after the last update write.
+        Busy; ``done`` pulses once in the cycle after the last update write (after the last trace
+        beat with ``trace_en``; after the last point's write for ``init``).
+    init : In(1), seed : In(32)
+        Start the PRNG initialisation (when idle) from the seed register (reset value cfg.seed).
+    trace_en : In(1), trace_every_log2 : In(5), trace : Out(`trace_signature`)
+        Debug stream on; the embedding is traced after every ``2^trace_every_log2``-th iteration
+        and the last (`tsne_fixed.trace_selected`); Zq after every iteration.
     zq : Out
         Zq of the last pass (UQ.q_frac).
     ld_we, ld_sel, ld_bank, ld_addr, ld_data : In
