@@ -62,8 +62,30 @@ class Schedule:
     lane_busy: float         # (kernel evaluations + N*N*D distance MACs) / (K * result_cycles[-1])
 
 
+def nth_grant(cfg: AccelConfig, n: int, policy: str, first_setup: int, passes: int, count: int) -> int:
+    """Controller cycle of the ``count``-th distance grant (1-based) counted from ``first_setup``:
+    `timing.pass_grants` in each of the ``passes`` passes, then every cycle from OUT on."""
+    pc = pass_cycles(cfg, n, policy)
+    segs = timing.pass_grants(n, active_lanes(cfg, policy))
+    per_pass = sum(k for _, k in segs)
+    full = min(passes, (count - 1) // per_pass) if per_pass else passes
+    left = count - full * per_pass
+    for p in range(full, passes):
+        for off, k in segs:
+            if left <= k:
+                return first_setup + p * pc + off + left - 1
+            left -= k
+    return first_setup + passes * pc + left - 1          # OUT, WAITD: every cycle granted
+
+
 def schedule(cfg: AccelConfig, n: int, d: int, policy: str, results: list) -> Schedule:
     """Cycle of every result (and trace) beat of a class run without back-pressure.
+
+    Point 0's row is computed at full rate (PSTART, WAITD).  Point ``i + 1``'s row starts with
+    point ``i``'s PINIT and advances on the controller's grants (`timing.pass_grants`, then every
+    cycle from OUT); its ``dist_done`` comes ``dist_done_latency - ENGINE_CMD`` cycles after the
+    last granted feature step's address.  Point ``i + 1``'s RANGE follows ``max(WAITD entry,
+    dist_done) + 1``.
 
     Parameters
     ----------
@@ -74,26 +96,32 @@ def schedule(cfg: AccelConfig, n: int, d: int, policy: str, results: list) -> Sc
     results : list of SearchResult (or any objects with ``passes`` and ``evaluations``)
         The golden model's results for the class, in index order.
     """
-    start = 1                     # PSTART of point 0: the cycle after the last feature
+    K = cfg.lanes
+    steps = groups(cfg, n) * d                     # granted feature steps per row
+    lat = timing.dist_done_latency(K)
     out = []
     traces = []
     pc = pass_cycles(cfg, n, policy)
     a = active_lanes(cfg, policy)
     evals = 0
-    for r in results:
-        first_setup = start + dist_cycles(cfg, n, d)
+    first_setup = 1 + dist_cycles(cfg, n, d)       # point 0: PSTART in cycle 1, row at full rate
+    for idx, r in enumerate(results):
         pts = []
         for p in range(r.passes):
             scan0 = first_setup + p * pc + SETUP + n + DRAIN + ROWEND
             pts.append([scan0 + l for l in range(a)])
         traces.append(pts)
-        beat = start + point_cycles(cfg, n, d, policy, r.passes)
-        out.append(beat)
-        start = beat
+        out_cycle = first_setup + r.passes * pc      # OUT (no back-pressure); beat in the next cycle
+        out.append(out_cycle + OUT)
         evals += r.evaluations * (n - 1)
+        if idx + 1 < len(results):
+            # the address of the last step is one cycle after its grant (ENGINE_CMD)
+            done = nth_grant(cfg, n, policy, first_setup, r.passes, steps) + timing.ENGINE_CMD + lat - 1
+            waitd = out_cycle + OUT
+            first_setup = max(waitd, done) + 1 + timing.RANGE + timing.PINIT
     total = out[-1] if out else 0
-    util = evals / (cfg.lanes * total) if total else 0.0
+    util = evals / (K * total) if total else 0.0
     macs = len(results) * n * d
-    busy = (evals + macs) / (cfg.lanes * total) if total else 0.0
+    busy = (evals + macs) / (K * total) if total else 0.0
     return Schedule(result_cycles=out, trace_cycles=traces, done_cycle=total + 1,
                     kernel_evaluations=evals, utilisation=util, lane_busy=busy)

@@ -32,7 +32,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-__all__ = ["ENGINE_CMD", "BROADCAST", "LaneOp", "LANE_OPS", "RESOURCES", "MUL", "FU", "TM0", "TM1", "pair_interval", "uses",
+__all__ = ["ENGINE_CMD", "BROADCAST", "GRANT_LEAD", "pass_grants", "LaneOp", "LANE_OPS", "RESOURCES", "MUL", "FU", "TM0", "TM1", "pair_interval", "uses",
            "latency", "stage_of", "claims", "PHASES",
            "markdown", "point_pre", "dist_done_latency", "minmax_levels", "pass_overhead"]
 
@@ -252,6 +252,35 @@ def tsne_update_interval(lanes: int) -> int:
 def tsne_update_cycles(n: int, lanes: int) -> int:
     """Cycles of the UPDATE state: N points one per `tsne_update_interval`, then the pipeline."""
     return (n - 1) * tsne_update_interval(lanes) + TSNE_UPD_PIPE + 1
+
+
+# --------------------------------------------------------------------------- lending the lanes
+# The next point's distance row is computed while the current point is searched: the controller
+# grants a feature step to the distance engine in every cycle in which the step's `dist` op
+# will find the lanes' multiplier free.  A grant in cycle c reaches the multiplier
+# (`dist` stage `mul_in`) in cycle c + GRANT_LEAD.
+GRANT_LEAD = ENGINE_CMD + DIST_FEATURE_READ + stage_of("dist", "mul_in")
+#: the stream flag, delayed by this many cycles, blocks a grant (the `kern` ops' multiplier)
+STREAM_NO_GRANT_DELAY = ROW_READ + BROADCAST + stage_of("kern", "mul_in") - GRANT_LEAD
+#: the ROWEND cycle (counted from 0) without a grant (the `rowend` op's multiplier)
+ROWEND_NO_GRANT = BROADCAST + stage_of("rowend", "mul_in") - GRANT_LEAD
+#: cycles before SETUP without a grant (the `cand` op's multiplier): the last SCAN cycle,
+#: SCAN_PIPE and DECIDE cover them
+CAND_NO_GRANT = GRANT_LEAD - BROADCAST - stage_of("cand", "mul_in")
+assert STREAM_NO_GRANT_DELAY >= 0 and 0 <= ROWEND_NO_GRANT < ROWEND
+assert 1 <= CAND_NO_GRANT <= 1 + SCAN_PIPE + DECIDE
+
+
+def pass_grants(n: int, active: int) -> list:
+    """Granted cycles of one pass as ``[(offset, length)]`` from its SETUP's first cycle."""
+    stream, drain = SETUP, SETUP + n
+    rowend = drain + DRAIN
+    scan = rowend + ROWEND
+    segs = [(0, SETUP + STREAM_NO_GRANT_DELAY),                           # SETUP, first stream cycle(s)
+            (drain + STREAM_NO_GRANT_DELAY, DRAIN - STREAM_NO_GRANT_DELAY),
+            (rowend, ROWEND_NO_GRANT), (rowend + ROWEND_NO_GRANT + 1, ROWEND - ROWEND_NO_GRANT - 1),
+            (scan, active - 1)]
+    return [(o, k) for o, k in segs if k > 0]
 
 
 def minmax_levels(lanes: int) -> int:

@@ -61,12 +61,18 @@ class DistanceEngine(wiring.Component):
     point_next : In(1)
         Advance to the next point.
     point_start : In(1)
-        Compute the distance row of the current point.
+        Compute the distance row of the current point (into the row-buffer half not being read).
+    grant : In(1)
+        The lanes' multipliers are free for a ``dist`` op ``timing.GRANT_LEAD`` cycles later: the
+        next feature step may be issued (the controller lends the lanes between its own ops, so
+        the next point's row is computed while the current point is searched).
     dist_done : Out(1)
         One-cycle pulse: row written, ``dmin``/``dmax`` valid.
     dmin, dmax : Out(dist_bits)
     rd_en, rd_restart : In(1)
         Read row element ``j`` (0 when ``rd_restart``, else the previous ``j + 1``).
+    rd_half : In(1)
+        Row-buffer half to read (the searched point's parity; rows are double-buffered).
     rd_data : Out(dist_bits)
         The element read three cycles earlier (memory read, bank register, multiplexer register).
     lanes : Out(dist_ops_signature(cfg)).array(K)
@@ -84,10 +90,10 @@ class DistanceEngine(wiring.Component):
             "load_start": In(1),
             "feat": In(stream.Signature(unsigned(fb))),
             "loaded": Out(1),
-            "point_first": In(1), "point_next": In(1), "point_start": In(1),
+            "point_first": In(1), "point_next": In(1), "point_start": In(1), "grant": In(1),
             "dist_done": Out(1),
             "dmin": Out(db), "dmax": Out(db),
-            "rd_en": In(1), "rd_restart": In(1),
+            "rd_en": In(1), "rd_restart": In(1), "rd_half": In(1),
             "rd_data": Out(db),
             "lanes": Out(dist_ops_signature(cfg)).array(K),
         })
@@ -102,7 +108,7 @@ class DistanceEngine(wiring.Component):
         fbanks, rbanks = [], []
         for l in range(K):
             fm = Memory(shape=unsigned(cfg.feature_bits), depth=fdepth, init=[])
-            rm = Memory(shape=unsigned(cfg.dist_bits), depth=RPB, init=[])
+            rm = Memory(shape=unsigned(cfg.dist_bits), depth=2 * RPB, init=[])   # two row halves
             m.submodules[f"feat_bank{l}"] = fm
             m.submodules[f"row_bank{l}"] = rm
             fbanks.append((fm.write_port(), fm.read_port(), fm.read_port()))
@@ -142,18 +148,21 @@ class DistanceEngine(wiring.Component):
 
         # ------------------------------------------------------------ commands, registered (timing.ENGINE_CMD)
         point_first, point_next, point_start = Signal(), Signal(), Signal()
-        rd_en, rd_restart = Signal(), Signal()
+        rd_en, rd_restart, rd_half, grant = Signal(), Signal(), Signal(), Signal()
         m.d.sync += [point_first.eq(self.point_first), point_next.eq(self.point_next),
-                     point_start.eq(self.point_start), rd_en.eq(self.rd_en), rd_restart.eq(self.rd_restart)]
+                     point_start.eq(self.point_start), rd_en.eq(self.rd_en), rd_restart.eq(self.rd_restart),
+                     rd_half.eq(self.rd_half), grant.eq(self.grant)]
         assert timing.ENGINE_CMD == 1
 
         # ------------------------------------------------------------ point counters
         i_mod = Signal(range(max(K, 2)))
         i_div = Signal(range(RPB + 1))
         i_base = Signal(range(fdepth + DM + 1))
+        wr_half = Signal()      # the half the distance side writes: the parity of its point
         with m.If(point_first):
-            m.d.sync += [i_mod.eq(0), i_div.eq(0), i_base.eq(0)]
+            m.d.sync += [i_mod.eq(0), i_div.eq(0), i_base.eq(0), wr_half.eq(0)]
         with m.Elif(point_next):
+            m.d.sync += wr_half.eq(~wr_half)
             with m.If(i_mod == K - 1):
                 m.d.sync += [i_mod.eq(0), i_div.eq(i_div + 1), i_base.eq(i_base + DM)]
             with m.Else():
@@ -171,7 +180,8 @@ class DistanceEngine(wiring.Component):
             m.d.sync += [issuing.eq(1), g.eq(0), gbase.eq(0), dd.eq(0), rem.eq(self.n)]
         last_d = dd == d_last
         last_g = rem <= K
-        with m.If(issuing):
+        step = issuing & grant
+        with m.If(step):
             with m.If(last_d):
                 m.d.sync += [dd.eq(0), g.eq(g + 1), gbase.eq(gbase + DM), rem.eq(rem - K)]
                 with m.If(last_g):
@@ -184,7 +194,7 @@ class DistanceEngine(wiring.Component):
         # tags travel with the feature data: memory read (1), a register at each bank's output (keeps
         # the block RAM's slow clock-to-out local), the x_i bank multiplexer + x_i / x_j registers (1)
         n_tag = timing.DIST_FEATURE_READ
-        tag_now = Cat(issuing, dd == 0, last_d, Cat(*[rem > l for l in range(K)]),
+        tag_now = Cat(step, dd == 0, last_d, Cat(*[rem > l for l in range(K)]),
                       Cat(*[(g == i_div) & (i_mod == l) for l in range(K)]))
         tag = tag_now
         for k in range(n_tag):
@@ -219,7 +229,8 @@ class DistanceEngine(wiring.Component):
         with m.Elif(self.lanes[0].dwr):
             m.d.sync += wr_addr.eq(wr_addr + 1)
         for l, (wp, _) in enumerate(rbanks):
-            m.d.comb += [wp.addr.eq(wr_addr), wp.data.eq(self.lanes[l].dout), wp.en.eq(self.lanes[l].dwr)]
+            m.d.comb += [wp.addr.eq(wr_addr + Mux(wr_half, RPB, 0)), wp.data.eq(self.lanes[l].dout),
+                         wp.en.eq(self.lanes[l].dwr)]
 
         # ------------------------------------------------------------ min / max reduction
         def tree(vals, fn, name):
@@ -262,7 +273,7 @@ class DistanceEngine(wiring.Component):
         m.d.sync += [rd_mod_d.eq(cur_mod), rd_mod_dd.eq(rd_mod_d)]
         rb = [Signal(cfg.dist_bits, name=f"row_bank_q{l}") for l in range(K)]
         for l, (_, rp) in enumerate(rbanks):
-            m.d.comb += rp.addr.eq(cur_div)
+            m.d.comb += rp.addr.eq(cur_div + Mux(rd_half, RPB, 0))
             m.d.sync += rb[l].eq(rp.data)        # at the bank: the block RAM's clock-to-out stays local
         with m.Switch(rd_mod_dd):
             for l in range(K):

@@ -27,7 +27,7 @@ controller -> lane), `scan_signature` (lane -> next lane towards the controller)
 
 from __future__ import annotations
 
-from amaranth.hdl import Assert, C, Cat, Module, Mux, Signal, signed
+from amaranth.hdl import Assert, C, Cat, Format, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -185,11 +185,18 @@ class Lane(TsneLaneMixin, wiring.Component):
                 m.d.sync += chain[s].eq(chain[s - 1])
             v[name] = chain
         if self.checks:
+            cycle = Signal(32)          # cycles since reset, named in the message
+            m.d.sync += cycle.eq(cycle + 1)
             for res in timing.RESOURCES:
                 users = timing.claims(res)
                 if len(users) > 1:
                     busy = sum(v[op][st] for op, st in users)
-                    m.d.comb += Assert(busy <= 1, f"lane {self.index}: two ops claim resource {res!r}")
+                    who = " ".join(f"{op}.{st}={{}}" for op, st in users)
+                    # checked at the clock edge (settled values): a combinational check would
+                    # also see the delta-cycle glitches of the simulator
+                    m.d.sync += Assert(busy <= 1, Format(f"lane {self.index}: two ops claim resource {res!r} "
+                                                         f"in the cycle ending at edge {{}} after reset ({who})",
+                                                         cycle, *[v[op][st] for op, st in users]))
         return v
 
     @staticmethod

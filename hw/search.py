@@ -94,7 +94,8 @@ class SearchController(wiring.Component):
             "out_valid": Out(1), "out_payload": Out(L.result), "out_ready": In(1),
             "eng_point_first": Out(1), "eng_point_next": Out(1), "eng_point_start": Out(1),
             "eng_dist_done": In(1), "eng_dmin": In(cfg.dist_bits), "eng_dmax": In(cfg.dist_bits),
-            "eng_rd_en": Out(1), "eng_rd_restart": Out(1), "eng_rd_data": In(cfg.dist_bits),
+            "eng_rd_en": Out(1), "eng_rd_restart": Out(1), "eng_rd_half": Out(1), "eng_rd_data": In(cfg.dist_bits),
+            "eng_grant": Out(1),
             "lanes": Out(search_ops_signature(cfg)).array(K),
             "scan": In(scan_signature(cfg)),
         }
@@ -162,6 +163,10 @@ class SearchController(wiring.Component):
         m.d.sync += n_last.eq(self.n - 1)
 
         is_bis = self.policy == P_BISECT
+        more = Signal()          # a point follows the current one
+        m.d.comb += more.eq(i != n_last)
+        dready = Signal()        # the next point's distances are done (dist_done seen)
+        no_grant = Signal()      # the lanes' multiplier is claimed GRANT_LEAD cycles from now
         is_fwa = self.policy == P_FWA
         fwa_pass = Signal()     # FWA after its first pass: sparks around the population (a register)
         nact_last = Mux(is_bis, 0, K - 1)
@@ -190,6 +195,12 @@ class SearchController(wiring.Component):
         ds = Signal(cfg.dist_bits)
         m.d.sync += ds.eq(self.eng_rd_data - mrow)
         kiss = st_rd & (j != i)
+        # the stream flag, delayed: a grant now would meet a KERN op at the multiplier
+        st_rd_q = st_rd
+        for k in range(timing.STREAM_NO_GRANT_DELAY):
+            nxt = Signal(name=f"st_rd_q{k + 1}")
+            m.d.sync += nxt.eq(st_rd_q)
+            st_rd_q = nxt
         for k in range(timing.ROW_READ):
             nxt = Signal(name=f"kiss{k + 1}")
             m.d.sync += nxt.eq(kiss)
@@ -249,6 +260,10 @@ class SearchController(wiring.Component):
         m.d.comb += amp0.eq((hi - lo) >> cfg.fwa_amp_init_shift)
 
         m.d.sync += [self.tgt_done.eq(0)]
+        # a dist_done of the next point that arrives while this one is searched waits here
+        # (WAITD, below, clears it when it takes the row)
+        with m.If(self.eng_dist_done):
+            m.d.sync += dready.eq(1)
         with m.FSM(name="search"):
             with m.State("IDLE"):
                 with m.If(self.tgt_start):
@@ -265,16 +280,19 @@ class SearchController(wiring.Component):
                     m.d.sync += [target.eq(self.scan.h), self.tgt_done.eq(1)]
                     m.next = "IDLE"
             with m.State("PSTART"):
-                m.d.comb += [self.eng_point_start.eq(1), bc.prng_load.eq(1)]
+                m.d.comb += self.eng_point_start.eq(1)
                 m.next = "WAITD"
             with m.State("WAITD"):
-                with m.If(self.eng_dist_done):
-                    m.d.sync += [mrow.eq(self.eng_dmin), dspan.eq(self.eng_dmax - self.eng_dmin)]
+                with m.If(dready | self.eng_dist_done):
+                    m.d.sync += [mrow.eq(self.eng_dmin), dspan.eq(self.eng_dmax - self.eng_dmin), dready.eq(0)]
                     m.next = "RANGE"
             with m.State("RANGE"):
                 m.d.sync += lo.eq(-((bl + 2) << U))
+                m.d.comb += [bc.prng_load.eq(1), self.eng_point_next.eq(more)]
                 m.next = "PINIT"
             with m.State("PINIT"):
+                # the next point's row is computed in the lanes' free cycles while this one is searched
+                m.d.comb += self.eng_point_start.eq(more)
                 m.d.sync += [blo.eq(lo), bhi.eq(hi), amp.eq(Mux(amp0 == 0, 1, amp0)),
                              best_v.eq(0), passes.eq(0), cnt.eq(0), fwa_pass.eq(0)]
                 m.d.sync += [v.eq(0) for v in pop_v]
@@ -289,17 +307,19 @@ class SearchController(wiring.Component):
                     m.next = "STREAM"
             with m.State("STREAM"):
                 m.d.comb += [st_rd.eq(1), self.eng_rd_en.eq(1), self.eng_rd_restart.eq(j == 0)]
+                m.d.comb += no_grant.eq(st_rd_q)
                 m.d.sync += j.eq(j + 1)
                 with m.If(j == n_last):
                     m.d.sync += cnt.eq(0)
                     m.next = "DRAIN"
             with m.State("DRAIN"):
+                m.d.comb += no_grant.eq(st_rd_q)
                 m.d.sync += cnt.eq(cnt + 1)
                 with m.If(cnt == timing.DRAIN - 1):
                     m.d.sync += cnt.eq(0)
                     m.next = "ROWEND"
             with m.State("ROWEND"):
-                m.d.comb += bc.re_issue.eq(cnt == 0)
+                m.d.comb += [bc.re_issue.eq(cnt == 0), no_grant.eq(cnt == timing.ROWEND_NO_GRANT)]
                 m.d.sync += cnt.eq(cnt + 1)
                 with m.If(cnt == timing.ROWEND - 1):
                     m.d.sync += scanning.eq(1)
@@ -311,6 +331,7 @@ class SearchController(wiring.Component):
                     m.d.comb += [self.trace_valid.eq(1), adv.eq(scanning & self.trace_ready)]
                 else:
                     m.d.comb += adv.eq(scanning)
+                m.d.comb += no_grant.eq(sl == nact_last)
                 with m.If(adv):
                     m.d.comb += bc.scan_shift.eq(1)
                     m.d.sync += [sl.eq(sl + 1), q_v.eq(1), q_u.eq(su), q_h.eq(sh), q_sl.eq(sl),
@@ -319,11 +340,14 @@ class SearchController(wiring.Component):
                         m.d.sync += scanning.eq(0)
                         m.next = "SCAN_PIPE"
             with m.State("SCAN_PIPE"):        # the last lane's update (below) lands in this cycle
+                m.d.comb += no_grant.eq(1)
                 m.next = "DECIDE"
             with m.State("DECIDE"):
+                m.d.comb += no_grant.eq(1)
                 m.d.sync += [stop_q.eq(stop), amp_q.eq(Mux(amp_new < 1, 1, Mux(amp_new > amp_cap, amp_cap, amp_new)))]
                 m.next = "DECIDE2"
             with m.State("DECIDE2"):
+                m.d.comb += no_grant.eq(1)
                 m.d.sync += [passes.eq(passes_n), cnt.eq(0), fwa_pass.eq(is_fwa)]
                 with m.If(is_fwa & (passes_n > 1)):
                     m.d.sync += amp.eq(amp_q)
@@ -339,9 +363,8 @@ class SearchController(wiring.Component):
                         m.d.comb += self.all_done.eq(1)
                         m.next = "IDLE"
                     with m.Else():
-                        m.d.comb += self.eng_point_next.eq(1)
                         m.d.sync += [i.eq(i + 1), pseed.eq(pseed + sf.SEED_POINT_STEP)]
-                        m.next = "PSTART"
+                        m.next = "WAITD"
         # ------------------------------------------------------------ scan update (one cycle after capture)
         with m.If(q_v):
             m.d.sync += prev_u.eq(q_u)
@@ -373,6 +396,8 @@ class SearchController(wiring.Component):
                                                      pop_v[k].eq(pop_v[k - 1])]
                                     with m.Else():
                                         m.d.sync += [pop_u[k].eq(q_u), pop_err[k].eq(err), pop_v[k].eq(1)]
+
+        m.d.comb += [self.eng_grant.eq(~no_grant), self.eng_rd_half.eq(i[0])]
 
         m.d.comb += [self.out_payload.index.eq(i), self.out_payload.u.eq(best_u),
                      self.out_payload.h.eq(best_h), self.out_payload.passes.eq(passes),

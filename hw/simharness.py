@@ -66,7 +66,8 @@ def run_class(cfg: AccelConfig, X, perp_q: int, policy: str, *, seed: int | None
     """
     X = np.asarray(X)
     n, d = X.shape
-    dut = dut if dut is not None else AdapSNECore(cfg, trace=trace)
+    # lanes assert resource conflicts: every whole-core simulation also checks the op schedule
+    dut = dut if dut is not None else AdapSNECore(cfg, trace=trace, checks=True)
     out = RunResult()
     rnd = random.Random(rng_seed)
 

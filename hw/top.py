@@ -61,6 +61,9 @@ class AdapSNECore(wiring.Component):
     trace : bool
         Add the ``trace`` stream: one beat per active lane per pass (candidate u, Z, T, H, lane,
         0-based pass index, point index).  The search waits while the trace beat is not taken.
+    checks : bool
+        Simulation only: every lane asserts that no two ops claim one of its resources in one
+        cycle (`hw.lane.Lane`), which also checks the controller's grants to the distance engine.
 
     Attributes
     ----------
@@ -73,9 +76,10 @@ class AdapSNECore(wiring.Component):
     trace : Out(stream.Signature(CoreLayouts(cfg).trace)), only if ``trace``
     """
 
-    def __init__(self, cfg: AccelConfig, trace: bool = False):
+    def __init__(self, cfg: AccelConfig, trace: bool = False, checks: bool = False):
         self.cfg = cfg
         self.trace_en = trace
+        self.checks = checks
         self.layouts = CoreLayouts(cfg)
         sig = {
             "cfg_we": In(1),
@@ -135,7 +139,7 @@ class AdapSNECore(wiring.Component):
         m.d.sync += abort.eq(cmd_abort & (st.busy | cmd_start))
 
         # ------------------------------------------------------------ submodules
-        lanes = [Lane(cfg, l) for l in range(K)]
+        lanes = [Lane(cfg, l, checks=self.checks) for l in range(K)]
         for l, ln in enumerate(lanes):
             m.submodules[f"lane{l}"] = ResetInserter(abort)(ln)
         eng = DistanceEngine(cfg)
@@ -152,6 +156,7 @@ class AdapSNECore(wiring.Component):
                      eng.point_start.eq(ctl.eng_point_start),
                      ctl.eng_dist_done.eq(eng.dist_done), ctl.eng_dmin.eq(eng.dmin), ctl.eng_dmax.eq(eng.dmax),
                      eng.rd_en.eq(ctl.eng_rd_en), eng.rd_restart.eq(ctl.eng_rd_restart),
+                     eng.rd_half.eq(ctl.eng_rd_half), eng.grant.eq(ctl.eng_grant),
                      ctl.eng_rd_data.eq(eng.rd_data)]
         # lanes: distance ops from the engine, search ops from the controller, scan chain to lane 0
         for l, ln in enumerate(lanes):
