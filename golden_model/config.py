@@ -253,7 +253,8 @@ class AccelConfig:
         _check_int("grad_frac", self.grad_frac, 8, self.w_frac + self.y_frac)
         _check_int("gain_frac", self.gain_frac, 4, 16)
         _check_int("gain_int_bits", self.gain_int_bits, 1, 16)
-        _check_int("coef_frac", self.coef_frac, 4, 20)
+        # <= 17: the momentum is one unsigned TM chunk and the learning rate two (hw.lane_tupd)
+        _check_int("coef_frac", self.coef_frac, 4, 17)
         _check_int("tsne_init_frac", self.tsne_init_frac, 0, self.y_frac)
         # |d^2| < 2^(2 (y_int_bits + 1)) with w_frac fraction bits, plus the 1 of 1 + d^2
         hi = (51 - self.w_frac) // 2 - 1
@@ -266,6 +267,17 @@ class AccelConfig:
                               f"bitlen(n_max) = {acc} bits, at most 62: allowed [8, "
                               f"{60 - self.y_int_bits - self.count_bits}] with y_int_bits={self.y_int_bits}, "
                               f"n_max={self.n_max}")
+        # the lanes' update op (timing.TUPD_MULS, hw.lane_tupd): a gain is one 31-bit TM chunk, the
+        # product gain x gradient two (signed, y_int_bits + grad_frac + 1 + gain bits <= 63)
+        gain = self.gain_int_bits + self.gain_frac
+        if gain > 31:
+            raise ConfigError(f"gain_int_bits={self.gain_int_bits} with gain_frac={self.gain_frac}: the update op "
+                              f"takes a gain of at most 31 bits: allowed gain_int_bits [1, {31 - self.gain_frac}]")
+        if self.y_int_bits + self.grad_frac + gain > 62:
+            raise ConfigError(f"gain_int_bits={self.gain_int_bits}: the update op's product gain x gradient needs "
+                              f"y_int_bits + grad_frac + gain_int_bits + gain_frac + 1 = "
+                              f"{self.y_int_bits + self.grad_frac + gain + 1} bits, at most 63: allowed gain_int_bits "
+                              f"[1, {62 - self.y_int_bits - self.grad_frac - self.gain_frac}]")
 
     # ------------------------------------------------------------------ derived values
     @property

@@ -41,7 +41,9 @@ RESOURCES = ("absdiff", "mul_in", "mul", "mul_sum", "dacc", "minmax", "cand_delt
              "twmul", "z", "t", "norm_in", "norm", "norm_shift", "logv", "rr", "hshift", "h", "prng",
              # t-SNE engine (docs/hardware.md, "t-SNE engine")
              "tdiff", "tm0_in", "tm0", "tm0_sum", "tm1_in", "tm1", "tm1_sum", "tsq", "tnorm_in", "tnorm",
-             "tnorm_shift", "tzq", "tsr", "tfshift", "tacc", "tscan")
+             "tnorm_shift", "tzq", "tsr", "tfshift", "tacc", "tscan",
+             # t-SNE update on the lanes (op ``tupd``)
+             "tu_in", "tu_acc", "tu_ga", "tu_gr", "tu_grad", "tu_gain", "tu_step", "tu_vel", "tu_pos")
 
 #: the main multiplier MULA, pipelined: operand registers, partial products (<= 18 x 18 bits each,
 #: one DSP block apiece), their sum; the product is read in the stage after ``mul_sum``.
@@ -69,6 +71,40 @@ class LaneOp:
 
     def mark(self, label: str) -> int:
         return dict(self.marks)[label]
+
+
+#: The t-SNE update of one point on one lane (op ``tupd``; both coordinates at once, coordinate 0
+#: on TM0 and coordinate 1 on TM1 in the same stages).  Every product is exact from chunks:
+#: ``(name, a chunks, b chunks, issue stage of the first chunk)``; TM's signed operand ``a`` takes
+#: 31-bit unsigned chunks (the top one signed), the unsigned ``b`` ``SPLIT``-bit chunks, one chunk
+#: pair per stage; ``AccelConfig`` keeps every operand within these chunk counts.
+#:   aca  A ca          (gradient, attractive; ca = ex/(1+m_N) of COEF)
+#:   rrz  R rz          (gradient, repulsive; rz = recip(m_Zq))
+#:   vmom V mom         (momentum term)
+#:   gdec G gain_dec    (decayed gain)
+#:   gpg  G' g          (new gain times gradient)
+#:   tlr  (G' g) lr     (the step before its floor)
+#: The stages below put the 16 chunk products of each multiplier on 16 distinct stages modulo 16,
+#: so ``tupd`` issues every 16 cycles with TM0/TM1 busy in every cycle.
+TUPD_MULS = (("aca", 2, 2, 1), ("rrz", 2, 1, 5), ("vmom", 1, 1, 7), ("gdec", 1, 1, 8),
+             ("gpg", 2, 2, 13), ("tlr", 2, 2, 25))
+#: the other stages of ``tupd``: A ca shifted (ga), R rz shifted (gr), g saturated, the new gain,
+#: the step's floor, velocity, position (results visible in the stage after ``pos``)
+TUPD_MARKS = (("ga", 8), ("gr", 10), ("grad", 11), ("gain", 12), ("step", 32), ("vel", 33), ("pos", 34))
+
+
+def _tupd_stages() -> tuple:
+    marks = dict(TUPD_MARKS)
+    st = [set() for _ in range(marks["pos"] + 1)]
+    st[0].add("tu_in")
+    for _, na, nb, s0 in TUPD_MULS:
+        for k in range(na * nb):
+            for d, res in enumerate((("tm0_in", "tm1_in"), ("tm0", "tm1"), ("tm0_sum", "tm1_sum"), ("tu_acc",))):
+                st[s0 + k + d].update(res)
+    for name, s in TUPD_MARKS:
+        st[s].add(f"tu_{name}")
+    order = {r: k for k, r in enumerate(RESOURCES)}
+    return tuple(tuple(sorted(x, key=order.__getitem__)) for x in st)
 
 
 def _stages(*groups) -> tuple:
@@ -118,6 +154,12 @@ LANE_OPS = {op.name: op for op in (
            "t-SNE pair: q = recip(1 + |y_i - y_j|^2) as (r, e); Zq, attractive and repulsive sums of y_i"),
     LaneOp("trecip", _stages("tnorm_in", "tnorm", "tnorm_shift", *FU),
            "x = 2^p (1 + m): p and recip(m) of an external operand (N, Zq) for the gradient constants"),
+    LaneOp("tupd", _tupd_stages(),
+           "t-SNE update of one point (both coordinates): gradient, gains, velocity, position "
+           "(`tsne_fixed.update`), every product exact from chunks on TM0/TM1 (`TUPD_MULS`)",
+           marks=TUPD_MARKS + tuple((name, s0) for name, _, _, s0 in TUPD_MULS)),
+    LaneOp("tmul", _stages("tm0_in", "tm0", "tm0_sum"),
+           "one TM0 product of external operands (the gradient constant ca = ex rn, lane 0)"),
     LaneOp("tscan", _stages("tscan"),
            "shift (y_i, valid, Zq, A, R) one lane towards lane 0; the last lane loads the controller's y"),
 )}
@@ -196,12 +238,27 @@ START_TARGET = BROADCAST + latency("rowend") + 1
 #: t-SNE controller (`hw.tsne`, docs/hardware.md "t-SNE engine")
 TSNE_READ = 1       # y_j / S_ij memory read before a TPAIR issue
 TSNE_SCAN = 1       # read-ahead cycle of a TSCAN block hand-over (then K shift cycles)
-TSNE_COEF = 3       # ca = ex rn >> coef_frac: partial products, sum, shift
-TSNE_UPD_PIPE = 13  # update pipeline: point i's memories read in cycle c, written in cycle c + 13
+TSNE_COEF = latency("tmul") + 1   # ca = ex rn (TMUL on lane 0), then >> coef_frac into a register
+#: INIT: per point, lane 0's PRNG loaded and stepped for coordinate 0, then for coordinate 1
+TSNE_INIT_POINT = 2 * (latency("prng") + 1)
+#: UPDATE: point i's memories read in cycle c, ``tupd`` issued to lane i mod K in c + TSNE_READ,
+#: its results through the lane multiplexer register, written in cycle c + TSNE_UPD_PIPE
+TSNE_UPD_PIPE = TSNE_READ + latency("tupd") + 1
 #: cycles of a TRECIP pair (N, then Zq, issued back to back) until both results are captured
 TSNE_RECIP = latency("trecip") + 2
 #: cycles from the end of the last j issue slot to the lanes' final accumulators
 TSNE_DRAIN = TSNE_READ + latency("tpair") - pair_interval("tpair")
+
+
+def tsne_update_interval(lanes: int) -> int:
+    """Cycles between two points of the UPDATE stream: lane ``i mod K`` takes point ``i``, and a
+    lane accepts a ``tupd`` every `pair_interval` ("tupd") cycles."""
+    return -(-pair_interval("tupd") // lanes)
+
+
+def tsne_update_cycles(n: int, lanes: int) -> int:
+    """Cycles of the UPDATE state: N points one per `tsne_update_interval`, then the pipeline."""
+    return (n - 1) * tsne_update_interval(lanes) + TSNE_UPD_PIPE + 1
 
 
 # --------------------------------------------------------------------------- lending the lanes

@@ -271,14 +271,39 @@ class TSNEFixedResult:
         return self.Y.astype(np.float64) / (1 << cfg.y_frac)
 
 
+#: trace beat kinds of the engine's debug stream (`hw.tsne`, docs/hardware.md "t-SNE engine")
+TRACE_ZQ, TRACE_Y = 0, 1
+
+
+def trace_selected(it: int, iters: int, every_log2: int) -> bool:
+    """Whether the embedding after iteration ``it`` (0-based) is traced: every ``2^every_log2``-th
+    iteration (``(it + 1) mod 2^k == 0``) and the last."""
+    return (it + 1) % (1 << every_log2) == 0 or it == iters - 1
+
+
+def trace_beats(S: np.ndarray, cfg: AccelConfig, every_log2: int, **kw) -> list:
+    """The debug stream of a run (`tsne_fixed` arguments in ``kw``): per iteration a Zq beat
+    ``(TRACE_ZQ, it, 0, Zq)``, then, if `trace_selected`, one beat ``(TRACE_Y, it, i, (y_i0, y_i1))``
+    per point with the embedding after the iteration's update."""
+    beats = []
+
+    def on_iter(it, zq, Y):
+        beats.append((TRACE_ZQ, it, 0, int(zq)))
+        if trace_selected(it, kw.get("iters") or cfg.tsne_iters, every_log2):
+            beats.extend((TRACE_Y, it, i, (int(Y[i, 0]), int(Y[i, 1]))) for i in range(Y.shape[0]))
+    tsne_fixed(S, cfg, on_iter=on_iter, **kw)
+    return beats
+
+
 def tsne_fixed(S: np.ndarray, cfg: AccelConfig, seed: int | None = None, Y0: np.ndarray | None = None,
-               learning_rate: float | None = None, iters: int | None = None) -> TSNEFixedResult:
+               learning_rate: float | None = None, iters: int | None = None, on_iter=None) -> TSNEFixedResult:
     """Exact 2-D t-SNE of pair sums `S` in the accelerator's arithmetic.
 
     Schedule as `reference.tsne` (cfg.tsne_*): ``tsne_exaggeration_iters`` iterations with the
     exaggeration and early momentum, then plain P and late momentum; velocity and gains reset at
     the switch; fixed iteration count.  `Y0` (Q.y_frac int) overrides the PRNG initialisation;
-    `iters` overrides cfg.tsne_iters (tests)."""
+    `iters` overrides cfg.tsne_iters (tests); ``on_iter(it, zq, Y)`` is called after each
+    iteration's update (the trace stream, `trace_beats`)."""
     S = np.asarray(S)
     if S.ndim != 2 or S.shape[0] != S.shape[1] or S.shape[0] < 2 or S.shape[0] > cfg.n_max:
         raise ValueError(f"S must be a square pair-sum matrix of 2 .. n_max={cfg.n_max} points, got shape {S.shape}")
@@ -302,4 +327,6 @@ def tsne_fixed(S: np.ndarray, cfg: AccelConfig, seed: int | None = None, Y0: np.
             G = np.full((n, 2), co.gain_one, dtype=object)
         f = forces(S, Y.astype(np.int64), co.ex if early else one, cfg)
         Y, V, G = update(Y, V, G, f.grad, co.mom_early if early else co.mom_late, co, cfg)
+        if on_iter is not None:
+            on_iter(it, f.zq, Y)
     return TSNEFixedResult(Y=Y.astype(np.int64), Y0=Yi, V=V.astype(np.int64), G=G.astype(np.int64), coefs=co)

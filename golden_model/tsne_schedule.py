@@ -5,7 +5,9 @@ Every latency comes from `golden_model.timing`.  Work per ordered pair on the la
 (TM0, TM1: signed ``a`` split at bit 17 x unsigned ``b`` of at most 17 bits, one multiplier op each):
 ``|dx| lo17(|dx|)``, ``|dx| hi(|dx|)`` and the same for dy (the squares), ``S r``, ``r r`` and
 ``sr dx``, ``sr dy``, ``r2 dx``, ``r2 dy``: `MUL_OPS_PER_PAIR` = 10.  The function unit does one
-RECIP per pair.
+RECIP per pair.  The update runs on the same multipliers (`MUL_OPS_PER_POINT` chunk products per
+point, op ``tupd``), and the constant ``ca = ex rn`` is one ``tmul``: both count in the lower bound
+and the busy share.
 
     python -m golden_model.tsne_schedule [--n 124] [--lanes 16] [--mhz 100] [--peer-s 0.062]
 """
@@ -19,6 +21,10 @@ from . import timing
 from .config import get_preset
 
 MUL_OPS_PER_PAIR = 10
+#: multiplier ops of one point's update (`timing.TUPD_MULS`, both coordinates), and the one TMUL
+#: of the iteration's constant ca
+MUL_OPS_PER_POINT = 2 * sum(na * nb for _, na, nb, _ in timing.TUPD_MULS)
+MUL_OPS_PER_ITER = 1
 #: multipliers per lane in the pair pass (TM0, TM1)
 TSNE_MULS = 2
 
@@ -41,7 +47,13 @@ def iteration_cycles(n: int, lanes: int) -> int:
     B = blocks(n, lanes)
     scan = timing.TSNE_SCAN + lanes
     return ((B + 1) * scan + B * (ii * n + timing.TSNE_DRAIN) + timing.TSNE_RECIP + timing.TSNE_COEF
-            + n + timing.TSNE_UPD_PIPE)
+            + timing.tsne_update_cycles(n, lanes))
+
+
+def init_cycles(n: int) -> int:
+    """Cycles of the PRNG initialisation from ``init`` to ``done``: 1 start cycle, N points of
+    `timing.TSNE_INIT_POINT` cycles, the last point's write."""
+    return 1 + n * timing.TSNE_INIT_POINT + 1
 
 
 def run_cycles(n: int, lanes: int, iters: int) -> int:
@@ -49,17 +61,29 @@ def run_cycles(n: int, lanes: int, iters: int) -> int:
     return 1 + iters * iteration_cycles(n, lanes)
 
 
-def lower_bound(n: int, lanes: int, symmetric: bool = False) -> float:
-    """Necessary multiplier ops / multipliers of one iteration's pair pass."""
+def mul_ops(n: int, symmetric: bool = False) -> int:
+    """Necessary multiplier ops of one iteration: the pairs, the update, the constant."""
     pairs = n * (n - 1) // (2 if symmetric else 1)
-    return pairs * MUL_OPS_PER_PAIR / (lanes * TSNE_MULS)
+    return pairs * MUL_OPS_PER_PAIR + n * MUL_OPS_PER_POINT + MUL_OPS_PER_ITER
+
+
+def traced_run_cycles(n: int, lanes: int, iters: int, every_log2: int) -> int:
+    """`run_cycles` with the trace stream on and never back-pressured: after each update a TRACE
+    state of one Zq beat plus N embedding beats when `tsne_fixed.trace_selected`."""
+    from .tsne_fixed import trace_selected
+    return run_cycles(n, lanes, iters) + sum(1 + n * trace_selected(it, iters, every_log2) for it in range(iters))
+
+
+def lower_bound(n: int, lanes: int, symmetric: bool = False) -> float:
+    """Necessary multiplier ops / multipliers of one iteration (pair pass and update)."""
+    return mul_ops(n, symmetric) / (lanes * TSNE_MULS)
 
 
 def busy_share(n: int, lanes: int) -> dict:
     """Busy share of the lane unit classes over one iteration of the implemented engine."""
     c = iteration_cycles(n, lanes)
     pairs = n * (n - 1)
-    return {"multipliers": pairs * MUL_OPS_PER_PAIR / (lanes * TSNE_MULS * c),
+    return {"multipliers": mul_ops(n) / (lanes * TSNE_MULS * c),
             "function_unit": (pairs + 2) / (lanes * c)}
 
 
@@ -76,7 +100,7 @@ def symmetric_point_parallel_cycles(n: int, lanes: int) -> int:
     tree = max(0, (lanes - 1).bit_length()) + 2        # tree levels + memory read + write
     scan = timing.TSNE_SCAN + lanes
     stream = sum(ii * (n - b * lanes) + timing.TSNE_DRAIN + tree for b in range(B))
-    return ((B + 1) * scan + stream + timing.TSNE_RECIP + timing.TSNE_COEF + n + timing.TSNE_UPD_PIPE)
+    return ((B + 1) * scan + stream + timing.TSNE_RECIP + timing.TSNE_COEF + timing.tsne_update_cycles(n, lanes))
 
 
 def pair_parallel_cycles(n: int, lanes: int) -> int:
@@ -88,7 +112,7 @@ def pair_parallel_cycles(n: int, lanes: int) -> int:
     ii = timing.pair_interval("tpair")
     pairs = n * (n - 1) // 2
     return (-(-pairs // lanes) * ii + timing.TSNE_DRAIN + n + timing.TSNE_RECIP + timing.TSNE_COEF
-            + n + timing.TSNE_UPD_PIPE)
+            + timing.tsne_update_cycles(n, lanes))
 
 
 def memory_kbit(n: int, cfg, lanes: int | None = None) -> dict:

@@ -137,6 +137,8 @@ class Lane(TsneLaneMixin, wiring.Component):
         This lane's candidate ``u`` and its row-end results ``h``, ``z``, ``t``.
     state : Out(32)
         PRNG state (observability for the unit tests).
+    gauss : Out(signed(11))
+        Irwin-Hall sample of the state (`search_fixed.gauss_approx`; the t-SNE initialisation).
     tsne : In(tsne_ops_signature(cfg))
         The ``tpair``, ``trecip`` and ``tscan`` ops from the t-SNE controller (`hw.lane_tsne`).
     tscan_in : In(tscan_signature(cfg)), tscan_out : Out(tscan_signature(cfg))
@@ -161,6 +163,7 @@ class Lane(TsneLaneMixin, wiring.Component):
             "scan_in": In(scan_signature(cfg)),
             "scan_out": Out(scan_signature(cfg)),
             "state": Out(32),
+            "gauss": Out(signed(11)),
             "tsne": In(tsne_ops_signature(cfg)),
             "tscan_in": In(tscan_signature(cfg)),
             "tscan_out": Out(tscan_signature(cfg)),
@@ -171,7 +174,8 @@ class Lane(TsneLaneMixin, wiring.Component):
         o = self.ops
         issue = {"dist": self.dist.issue, "cand": o.cand.issue, "kern": o.kern.issue,
                  "rowend": o.rowend.issue, "scan": o.scan, "prng": o.prng.load | o.prng.step,
-                 "tpair": self.tsne.pair.issue, "trecip": self.tsne.recip.issue, "tscan": self.tsne.scan}
+                 "tpair": self.tsne.pair.issue, "trecip": self.tsne.recip.issue, "tscan": self.tsne.scan,
+                 "tupd": self.tsne.upd.issue, "tmul": self.tsne.mul.issue}
         assert set(issue) == set(timing.LANE_OPS), "every op of the table needs an issue port"
         v = {}
         for name, op in timing.LANE_OPS.items():
@@ -284,7 +288,7 @@ class Lane(TsneLaneMixin, wiring.Component):
         with m.Elif(prng.step):
             m.d.sync += state.eq(xorshift32_hw(state))
         uni = state[16:32].as_signed()
-        gauss = Signal(signed(11))
+        gauss = self.gauss
         m.d.comb += gauss.eq(state[0:8] + state[8:16] + state[16:24] + state[24:32] - 510)
 
         # ------------------------------------------------------------ CAND

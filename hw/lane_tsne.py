@@ -25,8 +25,9 @@ from golden_model import timing
 from golden_model.config import AccelConfig
 
 from .arith import FuOp
+from .lane_tupd import TupdLaneMixin
 
-__all__ = ["TsneWidths", "tsne_ops_signature", "tscan_signature", "TsneLaneMixin", "split_mul", "SPLIT"]
+__all__ = ["TsneWidths", "tsne_ops_signature", "tscan_signature", "TsneLaneMixin", "SPLIT"]
 
 SPLIT = 17   # operand split of every multiplier (an 18 x 18 signed DSP takes 17 unsigned bits)
 
@@ -40,7 +41,7 @@ class TsneWidths:
         self.dxb = self.yb + 1                         # signed dx
         self.adx = self.yb                             # |dx| <= 2 (2^(yb-1) - 1)
         self.hi = max(1, self.adx - SPLIT)
-        self.aw = max(self.dxb, P + 2, W + 2)          # TM operand a, signed
+        self.aw = max(self.dxb, P + 2, W + 2, 32)      # TM operand a, signed (>= 32: `timing.TUPD_MULS`)
         self.bw = max(SPLIT, self.adx - SPLIT, W + 1)  # TM operand b, unsigned
         self.pw = self.aw + self.bw                    # TM product, signed
         self.sq = 2 * Y - W
@@ -54,14 +55,29 @@ class TsneWidths:
         self.sbase = W + Y - G                         # sa = sbase + e, sb = sbase + 2 e
         self.gb = cfg.y_int_bits + G + 1               # gradient, signed
         self.gainb = cfg.gain_int_bits + cfg.gain_frac
+        self.cab = 7 + W                               # ca = ex rn >> coef_frac < 2^(7 + W) (ex < 2^(coef_frac+7))
+        self.lrb = cfg.coef_frac + 17                  # learning-rate register
 
 
 def tsne_ops_signature(cfg: AccelConfig) -> wiring.Signature:
     """t-SNE controller -> lane: ``tpair`` (``y_j`` broadcast, ``S_ij`` of this lane's bank),
-    ``trecip`` (external operand), ``tscan``; back: the ``trecip`` result ``p``, ``r`` (valid
-    ``latency("trecip")`` cycles after the issue)."""
+    ``trecip`` (external operand), ``tscan``, ``tupd`` (one point's A, R, y, v, gains and the
+    iteration's constants, `hw.lane_tupd`), ``tmul`` (TM0 on external operands); back: the
+    ``trecip`` result ``p``, ``r`` (valid ``latency("trecip")`` cycles after the issue), the
+    ``tmul`` product ``prod`` and the ``tupd`` results ``uy*``, ``uv*``, ``ug*`` (both valid
+    ``latency(op)`` cycles after the issue)."""
     tw = TsneWidths(cfg)
+    acc, ys = signed(tw.accb), signed(tw.yb)
+    upd = {"issue": Out(1), "a0": Out(acc), "a1": Out(acc), "r0": Out(acc), "r1": Out(acc),
+           "y0": Out(ys), "y1": Out(ys), "v0": Out(ys), "v1": Out(ys), "g0": Out(tw.gainb), "g1": Out(tw.gainb),
+           "ca": Out(tw.cab), "kn": Out(range(tw.nin + cfg.w_frac + 1)), "kzr": Out(range(tw.nin + cfg.w_frac + 1)),
+           "kzl": Out(range(cfg.q_frac + 3)), "kneg": Out(1), "zq0": Out(1), "rz": Out(tw.rb),
+           "mom": Out(cfg.coef_frac), "lr": Out(tw.lrb)}
     return wiring.Signature({
+        "upd": Out(wiring.Signature(upd)),
+        "mul": Out(wiring.Signature({"issue": Out(1), "a": Out(signed(tw.aw)), "b": Out(tw.bw)})),
+        "prod": In(signed(tw.pw)),
+        "uy0": In(ys), "uy1": In(ys), "uv0": In(ys), "uv1": In(ys), "ug0": In(tw.gainb), "ug1": In(tw.gainb),
         "pair": Out(wiring.Signature({"issue": Out(1), "y0": Out(signed(tw.yb)), "y1": Out(signed(tw.yb)),
                                       "s": Out(cfg.p_frac + 1)})),
         "recip": Out(wiring.Signature({"issue": Out(1), "x": Out(tw.nin)})),
@@ -78,32 +94,7 @@ def tscan_signature(cfg: AccelConfig) -> wiring.Signature:
                              "ax": Out(acc), "ay": Out(acc), "rx": Out(acc), "ry": Out(acc)})
 
 
-def split_mul(m, a, b, name: str, *, a_signed: bool = True):
-    """Registered product ``a b`` from partial products of at most 18 x 18 bits: ``a`` split at
-    bit 17 (top chunk signed when ``a_signed``), ``b`` split likewise.  Two register levels after
-    the operands (partials, sum): the product is visible two cycles after ``a``, ``b``."""
-    def chunks(x, signed_top):
-        w = len(x)
-        out = []
-        for k in range(0, w, SPLIT):
-            c = x[k:min(w, k + SPLIT)]
-            top = k + SPLIT >= w
-            out.append((k, c.as_signed() if (top and signed_top) else c))
-        return out
-    ca = chunks(a, a_signed)
-    cb = chunks(b, b.shape().signed)
-    parts = []
-    for ka, xa in ca:
-        for kb, xb in cb:
-            p = Signal(signed(len(xa) + len(xb) + 2), name=f"{name}_p{ka}_{kb}")
-            m.d.sync += p.eq(xa * xb)
-            parts.append((ka + kb, p))
-    prod = Signal(signed(len(a) + len(b) + 1), name=f"{name}_prod")
-    m.d.sync += prod.eq(sum(p << k for k, p in parts))
-    return prod
-
-
-class TsneLaneMixin:
+class TsneLaneMixin(TupdLaneMixin):
     """Mixed into `hw.lane.Lane`: builds the t-SNE stages; returns the function-unit drives."""
 
     def _elaborate_tsne(self, m, v, fu, delayed):
@@ -113,9 +104,24 @@ class TsneLaneMixin:
         t, sc_in, out = self.tsne, self.tscan_in, self.tscan_out
         uses = timing.uses
 
+        II = timing.pair_interval("tpair")
+        copies = {}
+
         def hold(sig, written, read, name):
-            """A register written in stage ``written`` as seen in stage ``read`` (> written)."""
-            return delayed(sig, read - written - 1, name)
+            """A register written (only) in stage ``written`` of ``tpair``, as seen in stage ``read``:
+            the next ``tpair`` overwrites it II stages later, so a copy register is taken every II
+            stages (enabled by the op's valid) instead of a register per stage."""
+            assert read > written
+            k = 0
+            while read > written + II:
+                key = (id(sig), written + II)
+                if key not in copies:
+                    nxt = Signal.like(sig, name=f"{name}_c{k}")
+                    with m.If(v["tpair"][written + II]):
+                        m.d.sync += nxt.eq(sig)
+                    copies[key] = nxt
+                sig, written, k = copies[key], written + II, k + 1
+            return sig
 
         # ------------------------------------------------------------ TM0, TM1
         def tmul(name):
@@ -136,6 +142,8 @@ class TsneLaneMixin:
 
         a0, b0, en0, prod0 = tmul("tm0")
         a1, b1, en1, prod1 = tmul("tm1")
+        m.d.comb += t.prod.eq(prod0)
+        upd0, upd1 = self._elaborate_tupd(m, v, delayed, ((a0, b0, en0, prod0), (a1, b1, en1, prod1)))
 
         op = "tpair"
         st = {r: uses(op, r) for r in ("tdiff", "tsq", "tnorm_in", "tnorm", "tnorm_shift", "tzq", "tsr",
@@ -252,6 +260,8 @@ class TsneLaneMixin:
             (op, m1[2]): tm(a0, b0, en0, s_d, r),
             (op, f0): tm(a0, b0, en0, dx_f, sr_q),
             (op, f1): tm(a0, b0, en0, dy_f, sr_q),
+            ("tmul", 0): tm(a0, b0, en0, t.mul.a, t.mul.b),
+            **upd0,
         })
         self._steer(m, v, "tm1_in", {
             (op, m1[0]): tm(a1, b1, en1, adx, adx[lo:]),
@@ -259,6 +269,7 @@ class TsneLaneMixin:
             (op, m1[2]): tm(a1, b1, en1, r, r),
             (op, f0): tm(a1, b1, en1, dx_f, r2_q),
             (op, f1): tm(a1, b1, en1, dy_f, r2_q),
+            **upd1,
         })
         # the function unit's RECIP for both ops (mn_q of the shared normaliser)
         fu_in = [fu.i_valid.eq(1), fu.i_op.eq(FuOp.RECIP), fu.i_frac.eq(mn_q)]

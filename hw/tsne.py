@@ -9,8 +9,14 @@ exactly `golden_model.tsne_schedule.iteration_cycles` cycles (+1 for the ``go`` 
             later to every lane whose ``i = bK + l`` is ``< N`` and ``!= j``; one ``j`` every II;
 ``DRAIN``   until the last pair's accumulation; after the last block a final ``SCAN``;
 ``RECIP``   ``trecip`` of N and of Zq on lane 0 (``p``, ``recip(m)``);
-``COEF``    ``ca = ex rn >> coef_frac``;
-``UPDATE``  one point per cycle: gradient, gains, velocity, position (`tsne_fixed.update`).
+``COEF``    ``ca = ex rn >> coef_frac`` (``tmul`` on lane 0);
+``UPDATE``  point ``i`` read and issued as ``tupd`` to lane ``i mod K`` (one point every
+            `timing.tsne_update_interval` cycles): gradient, gains, velocity, position
+            (`tsne_fixed.update`) on the lanes' TM0/TM1; results written back through one
+            multiplexer register;
+``TRACE``   (``trace_en`` only) the iteration's Zq beat and, if selected, its embedding beats;
+``INIT``    (on ``init``, idle) y = `tsne_fixed.init_embedding` from the ``seed`` register by lane
+            0's PRNG, v = 0, gains = 1.0, in `tsne_schedule.init_cycles`.
 
 Memories (own, loaded through the ``ld_*`` port while idle): S in K banks (row ``i`` in bank
 ``i mod K`` at ``(i div K) n_max + j``, `s_location`), Y, V, G (both coordinates per word), and
@@ -19,19 +25,20 @@ the accumulators A, R of the last pass (read back through ``rd_*``).
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.hdl import C, Cat, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from golden_model import timing
+from golden_model import search_fixed as sf
 from golden_model import tsne_fixed as tf
 from golden_model.config import AccelConfig
 
 from .lane import Lane
-from .lane_tsne import TsneWidths, split_mul
+from .lane_tsne import TsneWidths
 
-__all__ = ["TsneEngine", "s_location", "LD_S", "LD_Y", "LD_V", "LD_G"]
+__all__ = ["TsneEngine", "s_location", "trace_signature", "LD_S", "LD_Y", "LD_V", "LD_G"]
 
 LD_S, LD_Y, LD_V, LD_G = 0, 1, 2, 3
 
@@ -39,6 +46,16 @@ LD_S, LD_Y, LD_V, LD_G = 0, 1, 2, 3
 def s_location(cfg: AccelConfig, i: int, j: int) -> tuple:
     """(bank, address) of ``S_ij``."""
     return i % cfg.lanes, (i // cfg.lanes) * cfg.n_max + j
+
+
+def trace_signature(cfg: AccelConfig) -> wiring.Signature:
+    """The debug stream (producer's view; valid/ready, a beat moves when both are high, ``valid``
+    and the payload are registers and hold until then): ``kind`` `tsne_fixed.TRACE_ZQ` (``data`` =
+    Zq of iteration ``iter``, UQ.q_frac) or `tsne_fixed.TRACE_Y` (``data`` = y of point ``index``
+    after iteration ``iter``'s update, coordinate 0 | coordinate 1 << (1 + y_int_bits + y_frac))."""
+    tw = TsneWidths(cfg)
+    return wiring.Signature({"valid": Out(1), "ready": In(1), "kind": Out(1), "iter": Out(17),
+                             "index": Out(range(cfg.n_max)), "data": Out(max(tw.zq_total, 2 * tw.yb))})
 
 
 def _pack(lo, hi, w):
@@ -70,7 +87,13 @@ class TsneEngine(wiring.Component):
     go : In(1)
         Start a run of ``iters`` iterations from the loaded state (when idle).
     busy : Out(1), done : Out(1)
-        Busy; ``done`` pulses once in the cycle after the last update write.
+        Busy; ``done`` pulses once in the cycle after the last update write (after the last trace
+        beat with ``trace_en``; after the last point's write for ``init``).
+    init : In(1), seed : In(32)
+        Start the PRNG initialisation (when idle) from the seed register (reset value cfg.seed).
+    trace_en : In(1), trace_every_log2 : In(5), trace : Out(`trace_signature`)
+        Debug stream on; the embedding is traced after every ``2^trace_every_log2``-th iteration
+        and the last (`tsne_fixed.trace_selected`); Zq after every iteration.
     zq : Out
         Zq of the last pass (UQ.q_frac).
     ld_we, ld_sel, ld_bank, ld_addr, ld_data : In
@@ -91,6 +114,8 @@ class TsneEngine(wiring.Component):
             "n": In(cfg.count_bits), "ex": In(cf + 7), "mom_early": In(cf), "mom_late": In(cf), "lr": In(cf + 17),
             "iters": In(17), "ex_iters": In(17), "iter": Out(17),
             "go": In(1), "busy": Out(1), "done": Out(1), "zq": Out(tw.zq_total),
+            "init": In(1), "seed": In(32, init=cfg.seed),
+            "trace_en": In(1), "trace_every_log2": In(5), "trace": Out(trace_signature(cfg)),
             "ld_we": In(1), "ld_sel": In(2), "ld_bank": In(range(cfg.lanes)), "ld_addr": In(range(self.sdepth)),
             "ld_data": In(ldw),
             "rd_addr": In(range(cfg.n_max)), "rd_y": Out(2 * tw.yb), "rd_v": Out(2 * tw.yb),
@@ -103,9 +128,6 @@ class TsneEngine(wiring.Component):
         K, W, Q, CF, GF, YF, GnF = cfg.lanes, cfg.w_frac, cfg.q_frac, cfg.coef_frac, cfg.grad_frac, cfg.y_frac, cfg.gain_frac
         II = timing.pair_interval("tpair")
         co = tf.Coefs.of(cfg)
-        ylim, glim = tf.y_limit(cfg), tf.grad_limit(cfg)
-        ush = CF + GnF + GF - YF
-        assert ush >= 0, "the step shift coef_frac + gain_frac + grad_frac - y_frac must be >= 0"
         yb, ab, gb = tw.yb, tw.accb, tw.gainb
 
         lanes = [Lane(cfg, l, checks=self.checks) for l in range(K)]
@@ -135,7 +157,7 @@ class TsneEngine(wiring.Component):
         m.d.sync += n_last.eq(self.n - 1)
         B_last = Signal(range(cfg.n_max + 1))         # index of the last block: (N - 1) div K
         m.d.comb += B_last.eq(n_last // K)
-        cnt = Signal(range(max(cfg.n_max * II, cfg.n_max + timing.TSNE_UPD_PIPE, timing.TSNE_RECIP, K) + 2))
+        cnt = Signal(range(max(cfg.n_max * II, timing.TSNE_RECIP, timing.TSNE_COEF, K) + 2))
         blk = Signal(range(cfg.n_max + 2))
         ybase = Signal(range(cfg.n_max + 2 * K + 1))  # blk K
         sbase = Signal(range(self.sdepth + cfg.n_max + 1))
@@ -144,7 +166,7 @@ class TsneEngine(wiring.Component):
         zq = self.zq
         pn, pz = Signal(range(tw.nin + 1)), Signal(range(tw.nin + 1))
         rn, rz = Signal(tw.rb), Signal(tw.rb)
-        ca = Signal(cfg.coef_frac + 7 + tw.rb)
+        ca = Signal(tw.cab)
 
         # read addresses: idle -> rd_addr; scan -> next y_i; stream -> j; update -> point
         ra = Signal(range(cfg.n_max + 2 * K + 1))
@@ -181,16 +203,66 @@ class TsneEngine(wiring.Component):
         m.d.comb += [lanes[0].tsne.recip.issue.eq(rissue), lanes[0].tsne.recip.x.eq(rx)]
         out0 = lanes[0].tscan_out
 
+        # ------------------------------------------------------------ trace stream
+        tr = self.trace
+        tidx = Signal(range(cfg.n_max + 1))
+        tsel = Signal()         # the embedding after this iteration is traced (tsne_fixed.trace_selected)
+        mask = Signal(17)
+        m.d.comb += [mask.eq((C(1, 18) << self.trace_every_log2) - 1),
+                     tsel.eq((((self.iter + 1) & mask) == 0) | (self.iter + 1 == self.iters))]
+
+        def finish_iteration():
+            with m.If(self.iter + 1 == self.iters):
+                m.d.sync += [self.busy.eq(0), self.done.eq(1)]
+                m.next = "IDLE"
+            with m.Else():      # next iteration: no gap (tsne_schedule.run_cycles)
+                m.d.sync += [cnt.eq(0), blk.eq(0), ybase.eq(0), sbase.eq(0), zq.eq(0),
+                             self.iter.eq(self.iter + 1)]
+                m.next = "SCAN"
+
         # ------------------------------------------------------------ FSM
-        upd = Signal()          # update stage 0 valid (a point's memories read this cycle)
+        UP = timing.tsne_update_interval(K)
+        upt = Signal(range(cfg.n_max + 2))      # UPDATE: next point to read
+        uph = Signal(range(UP))
+        upd_issue = Signal()                    # tupd issue (registered read strobe)
+        upd_lane = Signal(range(K))
+        upd_start, upd_last = Signal(), Signal()
+        ibase = Signal(32)                      # INIT: seed ^ TSNE_INIT_STREAM + i SEED_POINT_STEP
+        ig0 = Signal(signed(11))
+        ish = cfg.y_frac - cfg.tsne_init_frac
         m.d.sync += self.done.eq(0)
         with m.FSM(name="tsne"):
             with m.State("IDLE"):
                 m.d.comb += ra.eq(self.rd_addr)
-                with m.If(self.go):
+                with m.If(self.init):
+                    m.d.sync += [cnt.eq(0), upt.eq(0), ibase.eq(self.seed ^ tf.TSNE_INIT_STREAM), self.busy.eq(1)]
+                    m.next = "INIT"
+                with m.Elif(self.go):
                     m.d.sync += [cnt.eq(0), blk.eq(0), ybase.eq(0), sbase.eq(0), zq.eq(0), self.busy.eq(1),
                                  self.iter.eq(0)]
                     m.next = "SCAN"
+            with m.State("INIT"):
+                # per point (4 cycles): lane 0's PRNG loaded with the stream of coordinate 0, stepped,
+                # its Gaussian kept, the same for coordinate 1; the point is written one cycle later
+                assert timing.TSNE_INIT_POINT == 4
+                m.d.sync += cnt.eq(Mux(cnt == 3, 0, cnt + 1))
+                pr = lanes[0].ops.prng
+                m.d.comb += [pr.load.eq(((cnt == 0) | (cnt == 2)) & (upt <= n_last)), pr.step.eq((cnt == 1) | (cnt == 3)),
+                             pr.point.eq(Mux(cnt == 0, ibase, ibase + sf.SEED_LANE_STEP))]
+                with m.If(cnt == 2):
+                    m.d.sync += ig0.eq(lanes[0].gauss)
+                yi = [Signal(signed(yb), name=f"init_y{c}") for c in range(2)]
+                m.d.comb += [yi[0].eq(ig0 << ish), yi[1].eq(lanes[0].gauss << ish)]
+                with m.If((cnt == 0) & (upt != 0)):
+                    m.d.comb += [y_wr.addr.eq(upt - 1), y_wr.data.eq(_pack(yi[0], yi[1], yb)), y_wr.en.eq(1),
+                                 v_wr.addr.eq(upt - 1), v_wr.data.eq(0), v_wr.en.eq(1),
+                                 g_wr.addr.eq(upt - 1), g_wr.data.eq(_pack(C(co.gain_one, gb), C(co.gain_one, gb), gb)),
+                                 g_wr.en.eq(1)]
+                with m.If(cnt == 3):
+                    m.d.sync += [upt.eq(upt + 1), ibase.eq(ibase + sf.SEED_POINT_STEP)]
+                with m.If((cnt == 0) & (upt == n_last + 1)):
+                    m.d.sync += [self.busy.eq(0), self.done.eq(1), cnt.eq(0)]
+                    m.next = "IDLE"
             with m.State("SCAN"):
                 # read y of point ybase + cnt; shift in cycles 1..K (the read of cycle cnt-1)
                 m.d.comb += ra.eq(ybase + cnt)
@@ -238,118 +310,93 @@ class TsneEngine(wiring.Component):
                     m.next = "COEF"
             with m.State("COEF"):
                 m.d.sync += cnt.eq(cnt + 1)
+                m.d.comb += lanes[0].tsne.mul.issue.eq(cnt == 0)
+                with m.If(cnt == timing.latency("tmul")):
+                    m.d.sync += ca.eq(lanes[0].tsne.prod >> CF)
                 with m.If(cnt == timing.TSNE_COEF - 1):
-                    m.d.sync += cnt.eq(0)
+                    m.d.sync += [cnt.eq(0), upt.eq(0), uph.eq(0), upd_lane.eq(0)]
+                    m.d.comb += upd_start.eq(1)
                     m.next = "UPDATE"
             with m.State("UPDATE"):
-                m.d.comb += [ra.eq(cnt), upd.eq(cnt <= n_last)]
-                m.d.sync += cnt.eq(cnt + 1)
-                with m.If(cnt == n_last + timing.TSNE_UPD_PIPE):
-                    with m.If(self.iter + 1 == self.iters):
-                        m.d.sync += [self.busy.eq(0), self.done.eq(1)]
-                        m.next = "IDLE"
-                    with m.Else():      # next iteration: no gap (tsne_schedule.run_cycles)
-                        m.d.sync += [cnt.eq(0), blk.eq(0), ybase.eq(0), sbase.eq(0), zq.eq(0),
-                                     self.iter.eq(self.iter + 1)]
-                        m.next = "SCAN"
+                # point upt read when uph == 0, issued to lane upd_lane in the next cycle
+                m.d.comb += ra.eq(upt)
+                m.d.sync += upd_issue.eq((uph == 0) & (upt <= n_last))
+                m.d.sync += uph.eq(Mux(uph == UP - 1, 0, uph + 1))
+                with m.If(uph == UP - 1):
+                    m.d.sync += upt.eq(upt + 1)
+                with m.If(upd_issue):
+                    m.d.sync += upd_lane.eq(Mux(upd_lane == K - 1, 0, upd_lane + 1))
+                with m.If(upd_last):
+                    with m.If(self.trace_en):
+                        # the Zq beat first; ymem[0] is read now for the first embedding beat
+                        m.d.comb += ra.eq(0)
+                        m.d.sync += [tr.valid.eq(1), tr.kind.eq(tf.TRACE_ZQ), tr.iter.eq(self.iter), tr.index.eq(0),
+                                     tr.data.eq(zq), tidx.eq(0)]
+                        m.next = "TRACE"
+                    with m.Else():
+                        finish_iteration()
+            with m.State("TRACE"):
+                # invariant: y_rd.data = ymem[tidx] (the address is the next cycle's tidx)
+                xfer = tr.valid & tr.ready
+                more = tsel & (tidx <= n_last)
+                m.d.comb += ra.eq(tidx + (xfer & more))
+                with m.If(xfer):
+                    with m.If(more):
+                        m.d.sync += [tr.kind.eq(tf.TRACE_Y), tr.index.eq(tidx), tr.data.eq(y_rd.data), tidx.eq(tidx + 1)]
+                    with m.Else():
+                        m.d.sync += tr.valid.eq(0)
+                        finish_iteration()
 
-        # ------------------------------------------------------------ COEF: ca = ex rn >> coef_frac
+        # ------------------------------------------------------------ COEF: ca = ex rn >> coef_frac (TMUL, lane 0)
         early = Signal()
         restart = Signal()        # first iteration after the exaggeration: v = 0, gains = 1.0
         m.d.comb += [early.eq(self.iter < self.ex_iters), restart.eq((self.iter == self.ex_iters) & (self.iter != 0))]
         ex = Signal.like(self.ex)
         m.d.comb += ex.eq(Mux(early, self.ex, 1 << CF))
-        pca = split_mul(m, ex, rn, "ca", a_signed=False)
-        assert timing.TSNE_COEF == 3        # operands (registers), partials, sum, then the shift
-        m.d.sync += ca.eq(pca >> CF)
+        m.d.comb += [lanes[0].tsne.mul.a.eq(ex), lanes[0].tsne.mul.b.eq(rn)]
+        # ca < 2^(7 + W): ex < 2^(coef_frac + 7), rn <= 2^W
+        assert ((1 << (CF + 7)) - 1) * (1 << W) >> CF < 1 << tw.cab
 
-        # ------------------------------------------------------------ UPDATE pipeline
+        # ------------------------------------------------------------ UPDATE on the lanes (tupd)
         mom = Signal.like(self.mom_early)
         m.d.comb += mom.eq(Mux(early, self.mom_early, self.mom_late))
-        self._update(m, upd, y_rd, v_rd, g_rd, a_rd, r_rd, y_wr, v_wr, g_wr, ca, pn, pz, rz, zq, co, ylim, glim, ush,
-                     mom, restart)
+        for ln in lanes:
+            u = ln.tsne.upd
+            m.d.comb += [u.ca.eq(ca), u.kn.eq(pn + W - 1), u.kneg.eq(pz + W < Q + 2),
+                         u.kzr.eq(Mux(pz + W < Q + 2, 0, pz + W - Q - 2)), u.kzl.eq(Mux(pz + W < Q + 2, Q + 2 - W - pz, 0)),
+                         u.zq0.eq(zq == 0), u.rz.eq(rz), u.mom.eq(mom), u.lr.eq(self.lr)]
+            for c in range(2):
+                m.d.comb += [getattr(u, f"a{c}").eq(a_rd.data[c * ab:(c + 1) * ab].as_signed()),
+                             getattr(u, f"r{c}").eq(r_rd.data[c * ab:(c + 1) * ab].as_signed()),
+                             getattr(u, f"y{c}").eq(y_rd.data[c * yb:(c + 1) * yb].as_signed()),
+                             getattr(u, f"v{c}").eq(Mux(restart, 0, v_rd.data[c * yb:(c + 1) * yb].as_signed())),
+                             getattr(u, f"g{c}").eq(Mux(restart, co.gain_one, g_rd.data[c * gb:(c + 1) * gb]))]
+            m.d.comb += ln.tsne.upd.issue.eq(upd_issue & (upd_lane == lanes.index(ln)))
+        # results: lane (i mod K) in the cycle issue + latency("tupd"), through a multiplexer register
+        L = timing.latency("tupd")
+        wv = upd_issue
+        for k in range(L):
+            nxt = Signal(name=f"upd_wv{k + 1}")
+            m.d.sync += nxt.eq(wv)
+            wv = nxt
+        wlane = Signal(range(K))
+        wq, waddr = Signal(), Signal(range(cfg.n_max + 1))
+        yq, vq, gq = Signal(2 * yb), Signal(2 * yb), Signal(2 * gb)
+        m.d.sync += wq.eq(wv)
+        with m.If(wv):
+            m.d.sync += wlane.eq(Mux(wlane == K - 1, 0, wlane + 1))
+            with m.Switch(wlane):
+                for l, ln in enumerate(lanes):
+                    with m.Case(l):
+                        t = ln.tsne
+                        m.d.sync += [yq.eq(_pack(t.uy0, t.uy1, yb)), vq.eq(_pack(t.uv0, t.uv1, yb)),
+                                     gq.eq(_pack(t.ug0, t.ug1, gb))]
+        with m.If(wq):
+            m.d.sync += waddr.eq(waddr + 1)
+            m.d.comb += [y_wr.addr.eq(waddr), y_wr.data.eq(yq), y_wr.en.eq(1),
+                         v_wr.addr.eq(waddr), v_wr.data.eq(vq), v_wr.en.eq(1),
+                         g_wr.addr.eq(waddr), g_wr.data.eq(gq), g_wr.en.eq(1)]
+        m.d.comb += upd_last.eq(wq & (waddr == n_last))
+        with m.If(upd_start):
+            m.d.sync += [waddr.eq(0), wlane.eq(0)]
         return m
-
-    def _update(self, m, upd, y_rd, v_rd, g_rd, a_rd, r_rd, y_wr, v_wr, g_wr, ca, pn, pz, rz, zq, co, ylim, glim, ush,
-                mom, restart):
-        """One point per cycle: read in u0, products from u1, write in u`TSNE_UPD_PIPE`."""
-        cfg, tw = self.cfg, self.tw
-        W, Q, CF, GnF = cfg.w_frac, cfg.q_frac, cfg.coef_frac, cfg.gain_frac
-        yb, ab, gb = tw.yb, tw.accb, tw.gainb
-        P = timing.TSNE_UPD_PIPE
-
-        def d(sig, k, name):
-            for q in range(k):
-                nxt = Signal.like(sig, name=f"{name}_d{q + 1}")
-                m.d.sync += nxt.eq(sig)
-                sig = nxt
-            return sig
-
-        vld = d(upd, P, "u_v")
-        addr = d(y_rd.addr, P, "u_addr")
-        # shifts of 2 ex / N = 2 ca 2^-kn and 4 / Zq = 4 rz 2^-kz (kz - 2 may be negative: left shift)
-        kn1 = Signal(range(tw.nin + W + 1))
-        kzr = Signal(range(tw.nin + W + 1))
-        kzl = Signal(range(Q + 3))
-        kneg = Signal()
-        m.d.comb += [kn1.eq(pn + W - 1), kneg.eq(pz + W < Q + 2),
-                     kzr.eq(Mux(kneg, 0, pz + W - Q - 2)), kzl.eq(Mux(kneg, Q + 2 - W - pz, 0))]
-        ys, vs, gs = [], [], []
-        for c in range(2):
-            A = a_rd.data[c * ab:(c + 1) * ab].as_signed()
-            R = r_rd.data[c * ab:(c + 1) * ab].as_signed()
-            Y = y_rd.data[c * yb:(c + 1) * yb].as_signed()
-            V, G = Signal(signed(yb), name=f"u{c}_V"), Signal(gb, name=f"u{c}_G")
-            m.d.comb += [V.eq(Mux(restart, 0, v_rd.data[c * yb:(c + 1) * yb].as_signed())),
-                         G.eq(Mux(restart, co.gain_one, g_rd.data[c * gb:(c + 1) * gb]))]
-            # u1: products (visible u3)
-            pa = split_mul(m, A, ca, f"u{c}_a")
-            pr = split_mul(m, R, rz, f"u{c}_r")
-            pg = split_mul(m, G, self._const(co.gain_dec, GnF + 1), f"u{c}_g", a_signed=False)
-            pm = split_mul(m, V, mom, f"u{c}_m")
-            # u3: the two gradient terms, decayed gain, momentum term
-            ga = Signal(signed(len(pa)), name=f"u{c}_ga")
-            gr = Signal(signed(len(pr) + Q + 2), name=f"u{c}_gr")
-            gd = Signal(gb + 1, name=f"u{c}_gd")
-            mv = Signal(signed(yb + 1), name=f"u{c}_mv")
-            m.d.sync += [ga.eq(pa >> kn1), gd.eq(pg >> GnF), mv.eq(pm >> CF),
-                         gr.eq(Mux(zq == 0, 0, Mux(kneg, pr << kzl, pr >> kzr)))]
-            # u4: g, saturated
-            diff = ga - gr
-            g = Signal(signed(tw.gb + 1), name=f"u{c}_grad")
-            m.d.sync += g.eq(Mux(diff > glim, glim, Mux(diff < -glim, -glim, diff)))
-            # u5: gain
-            V5, G5 = d(V, 4, f"u{c}_V5"), d(G, 4, f"u{c}_G5")
-            inc = ((V5 > 0) & (g < 0)) | ((V5 < 0) & (g > 0))
-            gd5 = d(gd, 1, f"u{c}_gd5")
-            gnew = Mux(inc, G5 + co.gain_inc, gd5)
-            G6 = Signal(gb, name=f"u{c}_G6")
-            m.d.sync += G6.eq(Mux(gnew < co.gain_min, co.gain_min, Mux(gnew > co.gain_max, co.gain_max, gnew)))
-            # u6: lr G' (visible u8); u8: (lr G') g (visible u10)
-            plg = split_mul(m, self.lr, G6, f"u{c}_lg", a_signed=False)
-            g8 = d(g, 3, f"u{c}_g8")
-            pst = split_mul(m, plg, g8, f"u{c}_st")
-            # u10: step; u11: velocity; u12: position
-            step = Signal(signed(len(pst)), name=f"u{c}_step")
-            m.d.sync += step.eq(pst >> ush)
-            mv11 = d(mv, 7, f"u{c}_mv11")
-            vn = mv11 - step
-            V12 = Signal(signed(yb), name=f"u{c}_V12")
-            m.d.sync += V12.eq(Mux(vn > ylim, ylim, Mux(vn < -ylim, -ylim, vn)))
-            Y12 = d(Y, 11, f"u{c}_Y12")
-            yn = Y12 + V12
-            Y13 = Signal(signed(yb), name=f"u{c}_Y13")
-            m.d.sync += Y13.eq(Mux(yn > ylim, ylim, Mux(yn < -ylim, -ylim, yn)))
-            ys.append(Y13)
-            vs.append(d(V12, 1, f"u{c}_V13"))
-            gs.append(d(G6, 7, f"u{c}_G13"))
-        # u13: write back
-        with m.If(vld):
-            m.d.comb += [y_wr.addr.eq(addr), y_wr.data.eq(_pack(ys[0], ys[1], yb)), y_wr.en.eq(1),
-                         v_wr.addr.eq(addr), v_wr.data.eq(_pack(vs[0], vs[1], yb)), v_wr.en.eq(1),
-                         g_wr.addr.eq(addr), g_wr.data.eq(_pack(gs[0], gs[1], gb)), g_wr.en.eq(1)]
-
-    @staticmethod
-    def _const(value: int, width: int):
-        from amaranth.hdl import C
-        return C(value, width)

@@ -237,7 +237,7 @@ def test_kl_within_5_percent_of_float_on_a_small_digits_class():
     ("grad_frac", 37, r"grad_frac=37 is out of range: allowed \[8, 36\]"),
     ("gain_frac", 3, r"gain_frac=3 is out of range: allowed \[4, 16\]"),
     ("gain_int_bits", 0, r"gain_int_bits=0 is out of range: allowed \[1, 16\]"),
-    ("coef_frac", 21, r"coef_frac=21 is out of range: allowed \[4, 20\]"),
+    ("coef_frac", 18, r"coef_frac=18 is out of range: allowed \[4, 17\]"),
     ("tsne_init_frac", 21, r"tsne_init_frac=21 is out of range: allowed \[0, 20\]"),
     ("p_frac", 1.5, r"p_frac must be an integer in \[8, 24\]"),
 ])
@@ -251,6 +251,10 @@ def test_config_cross_field_limits():
         AccelConfig(n_max=4096, w_frac=24, y_frac=16, y_int_bits=12, grad_frac=40, tsne_init_frac=16)
     with pytest.raises(ConfigError, match=r"y_int_bits=14 with w_frac=24: .* allowed \[2, 12\]"):
         AccelConfig(w_frac=24, y_frac=16, y_int_bits=14, tsne_init_frac=16)
+    with pytest.raises(ConfigError, match=r"gain_int_bits=16 with gain_frac=16: the update op .* allowed gain_int_bits \[1, 15\]"):
+        AccelConfig(gain_int_bits=16, gain_frac=16)
+    with pytest.raises(ConfigError, match=r"gain x gradient needs .* = 64 bits, at most 63: allowed gain_int_bits \[1, 8\]"):
+        AccelConfig(grad_frac=32, gain_int_bits=9)
     with pytest.raises(ConfigError, match=r"y_frac=8 is out of range: allowed \[12, 24\]"):
         AccelConfig(w_frac=24, y_frac=8)
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
+from golden_model import search_fixed as sf
 from golden_model import timing
 from golden_model import tsne_fixed as tf
 from golden_model import tsne_schedule as ts
@@ -44,9 +45,13 @@ def random_state(cfg, n, seed, y_scale_bits=None):
     return S, Y.astype(np.int64), V.astype(np.int64), G.astype(np.int64)
 
 
-def run_rtl(cfg, S, Y, V, G, ex, mom, lr, iters=1, ex_iters=None, mom_late=None):
+def run_rtl(cfg, S, Y, V, G, ex, mom, lr, iters=1, ex_iters=None, mom_late=None, init=False, trace=None):
     """Load, run ``iters`` iterations (one with ``ex``/``mom`` by default), read back.  Returns a
-    dict of arrays and the cycle count (``go`` cycle to ``done``)."""
+    dict of arrays and the cycle count (``go`` cycle to ``done``).  With ``init`` the engine's PRNG
+    initialisation (seed register = cfg.seed) replaces the loads of Y, V, G: its y, v, gains are
+    read back as ``y0``, ``v0``, ``g0`` and its cycles as ``init_cycles``.  ``trace = (every_log2,
+    p_ready, seed)`` turns the trace stream on with ``ready`` high with probability ``p_ready`` in
+    each cycle (seeded); the beats moved are in ``beats``."""
     ex_iters = 1 if ex_iters is None else ex_iters
     mom_late = mom if mom_late is None else mom_late
     n = S.shape[0]
@@ -66,6 +71,8 @@ def run_rtl(cfg, S, Y, V, G, ex, mom, lr, iters=1, ex_iters=None, mom_late=None)
             for j in range(n):
                 b, a = s_location(cfg, i, j)
                 await load(LD_S, a, int(S[i, j]), b)
+            if init:
+                continue
             mk = (1 << tw.yb) - 1
             await load(LD_Y, i, (int(Y[i, 0]) & mk) | ((int(Y[i, 1]) & mk) << tw.yb))
             await load(LD_V, i, (int(V[i, 0]) & mk) | ((int(V[i, 1]) & mk) << tw.yb))
@@ -79,26 +86,52 @@ def run_rtl(cfg, S, Y, V, G, ex, mom, lr, iters=1, ex_iters=None, mom_late=None)
         ctx.set(dut.ex_iters, ex_iters)
         ctx.set(dut.lr, lr)
         await ctx.tick()
+
+        async def read_back(suffix=""):
+            rows = {k: [] for k in ("y", "v", "g", "a", "r")}
+            for i in range(n):
+                ctx.set(dut.rd_addr, i)
+                await ctx.tick()
+                rows["y"].append(_pair(ctx.get(dut.rd_y), tw.yb))
+                rows["v"].append(_pair(ctx.get(dut.rd_v), tw.yb))
+                rows["g"].append(_pair(ctx.get(dut.rd_g), tw.gainb, signed=False))
+                rows["a"].append(_pair(ctx.get(dut.rd_a), tw.accb))
+                rows["r"].append(_pair(ctx.get(dut.rd_r), tw.accb))
+            out.update({k + suffix: np.array(v, dtype=object) for k, v in rows.items()})
+
+        if init:
+            ctx.set(dut.init, 1)
+            await ctx.tick()
+            ctx.set(dut.init, 0)
+            c = 1
+            while not ctx.get(dut.done):
+                await ctx.tick()
+                c += 1
+                assert c < 10 * ts.init_cycles(n), "init hangs"
+            out["init_cycles"] = c
+            await read_back("0")
+        beats, rng = [], np.random.default_rng(trace[2] if trace else 0)
+        if trace:
+            ctx.set(dut.trace_en, 1)
+            ctx.set(dut.trace_every_log2, trace[0])
         ctx.set(dut.go, 1)
         await ctx.tick()
         ctx.set(dut.go, 0)
         c = 1
         while not ctx.get(dut.done):
+            if trace:       # the beat of this cycle moves if valid and ready
+                rdy = int(rng.random() < trace[1])
+                ctx.set(dut.trace.ready, rdy)
+                if rdy and ctx.get(dut.trace.valid):
+                    kind, it, idx, data = (ctx.get(getattr(dut.trace, f)) for f in ("kind", "iter", "index", "data"))
+                    beats.append((kind, it, idx, int(data) if kind == tf.TRACE_ZQ else _pair(data, tw.yb)))
             await ctx.tick()
             c += 1
-            assert c < 10 * ts.run_cycles(n, cfg.lanes, iters), "engine hangs"
+            assert c < 50 * ts.run_cycles(n, cfg.lanes, iters), "engine hangs"
+        out["beats"] = beats
         out["cycles"] = c
         out["zq"] = ctx.get(dut.zq)
-        rows = {k: [] for k in ("y", "v", "g", "a", "r")}
-        for i in range(n):
-            ctx.set(dut.rd_addr, i)
-            await ctx.tick()
-            rows["y"].append(_pair(ctx.get(dut.rd_y), tw.yb))
-            rows["v"].append(_pair(ctx.get(dut.rd_v), tw.yb))
-            rows["g"].append(_pair(ctx.get(dut.rd_g), tw.gainb, signed=False))
-            rows["a"].append(_pair(ctx.get(dut.rd_a), tw.accb))
-            rows["r"].append(_pair(ctx.get(dut.rd_r), tw.accb))
-        out.update({k: np.array(v, dtype=object) for k, v in rows.items()})
+        await read_back()
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)
@@ -159,6 +192,16 @@ def test_pair_interval_keeps_both_multipliers_busy():
     assert ts.iteration_cycles(124, 16) / ts.lower_bound(124, 16) < 1.15
 
 
+def test_update_op_keeps_both_multipliers_busy():
+    """tupd claims TM0 and TM1 in 16 stages each, distinct modulo its issue interval 16 (= the
+    chunk products of `TUPD_MULS`): one point per lane every 16 cycles at full use."""
+    ii = timing.pair_interval("tupd")
+    n_chunks = sum(na * nb for _, na, nb, _ in timing.TUPD_MULS)
+    assert ii == n_chunks == 16 == len(timing.uses("tupd", "tm0_in")) == len(timing.uses("tupd", "tm1_in"))
+    assert ts.MUL_OPS_PER_POINT == 2 * n_chunks
+    assert timing.tsne_update_interval(16) == 1 and timing.tsne_update_interval(4) == 4
+
+
 @pytest.mark.parametrize("preset,n,iters,ex_iters", [("tiny", 7, 4, 2), ("small", 10, 3, 1)])
 def test_schedule_run_matches_tsne_fixed(preset, n, iters, ex_iters):
     """Several iterations with the exaggeration/momentum switch (v, gains reset) from the PRNG
@@ -177,3 +220,53 @@ def test_schedule_run_matches_tsne_fixed(preset, n, iters, ex_iters):
     assert np.array_equal(rtl["v"].astype(np.int64), ref.V)
     assert np.array_equal(rtl["g"].astype(np.int64), ref.G)
     assert rtl["cycles"] == ts.run_cycles(n, cfg.lanes, iters)
+
+
+@pytest.mark.parametrize("preset,n,seed", [("tiny", 9, 5), ("small", 13, 0xDEADBEEF)])
+def test_prng_initialisation_and_run_from_it(preset, n, seed):
+    """The engine's PRNG initialisation (seed register) writes y0 = `tsne_fixed.init_embedding`,
+    v = 0, gains = 1.0 in `init_cycles`; two iterations from it equal `tsne_fixed.tsne_fixed` with
+    its own initialisation."""
+    cfg = get_preset(preset).with_overrides(seed=seed, tsne_iters=2, tsne_exaggeration_iters=1)
+    co = tf.Coefs.of(cfg)
+    S, _, _, _ = random_state(cfg, n, 3)
+    rtl = run_rtl(cfg, S, None, None, None, co.ex, co.mom_early, co.lr, iters=2, ex_iters=1,
+                  mom_late=co.mom_late, init=True)
+    want0 = [[sf.gauss_approx(sf.xorshift32(sf.lane_seed((seed ^ tf.TSNE_INIT_STREAM) & sf.MASK32, i, c)))
+              << (cfg.y_frac - cfg.tsne_init_frac) for c in range(2)] for i in range(n)]
+    assert rtl["y0"].tolist() == want0 and np.array_equal(rtl["y0"].astype(np.int64), tf.init_embedding(n, cfg))
+    assert (rtl["v0"] == 0).all() and (rtl["g0"] == co.gain_one).all()
+    assert rtl["init_cycles"] == ts.init_cycles(n)
+    ref = tf.tsne_fixed(S, cfg)
+    assert np.array_equal(rtl["y"].astype(np.int64), ref.Y) and np.array_equal(rtl["g"].astype(np.int64), ref.G)
+    assert rtl["cycles"] == ts.run_cycles(n, cfg.lanes, 2)
+
+
+@pytest.mark.parametrize("preset,n,iters,k,p_ready", [("tiny", 6, 5, 1, 0.3), ("small", 9, 3, 0, 1.0)])
+def test_trace_stream_under_back_pressure(preset, n, iters, k, p_ready):
+    """Trace stream on: every iteration's Zq and the embedding after iterations 2^k, 2*2^k, ... and
+    the last equal `tsne_fixed.trace_beats`, in order, under random ``ready`` (seeded); the run's
+    results are unchanged; with ``ready`` always high the cycles are `traced_run_cycles`."""
+    cfg = get_preset(preset).with_overrides(tsne_iters=iters, tsne_exaggeration_iters=1)
+    co = tf.Coefs.of(cfg)
+    S, _, _, _ = random_state(cfg, n, 5)
+    Y0 = tf.init_embedding(n, cfg) * 64
+    V0, G0 = np.zeros((n, 2), dtype=np.int64), np.full((n, 2), co.gain_one, dtype=np.int64)
+    rtl = run_rtl(cfg, S, Y0, V0, G0, co.ex, co.mom_early, co.lr, iters=iters, ex_iters=1,
+                  mom_late=co.mom_late, trace=(k, p_ready, 17))
+    want = tf.trace_beats(S, cfg, k, Y0=Y0)
+    assert sum(b[0] == tf.TRACE_Y for b in want) == n * len([it for it in range(iters) if tf.trace_selected(it, iters, k)])
+    assert rtl["beats"] == want
+    ref = tf.tsne_fixed(S, cfg, Y0=Y0)
+    assert np.array_equal(rtl["y"].astype(np.int64), ref.Y) and np.array_equal(rtl["v"].astype(np.int64), ref.V)
+    if p_ready == 1.0:
+        assert rtl["cycles"] == ts.traced_run_cycles(n, cfg.lanes, iters, k)
+    else:
+        assert rtl["cycles"] > ts.traced_run_cycles(n, cfg.lanes, iters, k)
+
+
+def test_trace_selection_rule():
+    """Hand-computed: k = 1 over 5 iterations traces iterations 1, 3 and the last (4); k = 0 all."""
+    assert [it for it in range(5) if tf.trace_selected(it, 5, 1)] == [1, 3, 4]
+    assert [it for it in range(3) if tf.trace_selected(it, 3, 0)] == [0, 1, 2]
+    assert [it for it in range(6) if tf.trace_selected(it, 6, 4)] == [5]

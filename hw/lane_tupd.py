@@ -1,0 +1,140 @@
+"""The lane's t-SNE update op ``tupd``: one point's gradient, gains, velocity and position on the
+lane's own multipliers TM0 (coordinate 0) and TM1 (coordinate 1), bit-exact with
+`golden_model.tsne_fixed.update` and the gradient of `tsne_fixed.forces`:
+
+``g  = sat(floor(A ca / 2^kn) - floor(R rz / 2^kz))``   (``kn = pn + W - 1``, ``kz = pz + W - Q - 2``,
+                                                       left shift when negative; 0 when Zq = 0)
+``G' = clip(G + inc if sign(g) != sign(v) else floor(G dec / 2^gain_frac))``
+``v' = sat(floor(mom v / 2^coef_frac) - floor(lr G' g / 2^(coef_frac + gain_frac + grad_frac - y_frac)))``
+``y' = sat(y + v')``
+
+Every product is exact: its operands are cut into chunks (`timing.TUPD_MULS`: 31-bit chunks of the
+signed operand, the top one signed; `SPLIT`-bit chunks of the unsigned one), one chunk pair per
+stage on the TM, and the shifted partial products are summed in an accumulator per product.  The
+stage plan is the op table's; each intermediate is a register written in the stage that computes
+it and read at most ``pair_interval("tupd")`` stages later (the next point on this lane overwrites
+it then), with a copy register where a value lives longer (no per-stage delay chains).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import C, Mux, Signal, signed
+
+from golden_model import timing
+from golden_model import tsne_fixed as tf
+
+__all__ = ["TupdLaneMixin", "A_CHUNK"]
+
+A_CHUNK = 31    # unsigned low chunks of the TM's signed operand (>= 32 bits: `TsneWidths.aw`)
+
+
+def a_chunks(x, n: int):
+    """``n`` chunks of ``x`` for the TM's signed operand: ``[(chunk, shift)]``, exact sum."""
+    w = len(x)
+    top = w - A_CHUNK * (n - 1)
+    signed_x = x.shape().signed
+    assert 0 < top <= A_CHUNK + (1 if signed_x else 0), f"operand of {w} bits does not fit {n} chunks"
+    out = []
+    for k in range(n):
+        c = x[A_CHUNK * k: w if k == n - 1 else A_CHUNK * (k + 1)]
+        out.append((c.as_signed() if (k == n - 1 and signed_x) else c, A_CHUNK * k))
+    return out
+
+
+def b_chunks(y, n: int, bw: int):
+    """``n`` unsigned chunks of ``y`` (unsigned) for the TM's ``bw``-bit operand."""
+    assert not y.shape().signed and len(y) <= n * bw, f"operand of {len(y)} bits does not fit {n} x {bw}"
+    return [(y[bw * k: min(len(y), bw * (k + 1))], bw * k) for k in range(n)]
+
+
+def _sat(x, lim):
+    return Mux(x > lim, lim, Mux(x < -lim, -lim, x))
+
+
+class TupdLaneMixin:
+    """Mixed into `hw.lane.Lane` (through `hw.lane_tsne.TsneLaneMixin`)."""
+
+    def _elaborate_tupd(self, m, v, delayed, tms):
+        """Build ``tupd``; returns the TM0 and TM1 operand drives ``{("tupd", stage): [...]}``."""
+        from .lane_tsne import TsneWidths
+        cfg = self.cfg
+        tw = TsneWidths(cfg)
+        W, Q, CF, GnF, GF, YF = cfg.w_frac, cfg.q_frac, cfg.coef_frac, cfg.gain_frac, cfg.grad_frac, cfg.y_frac
+        u, t = self.tsne.upd, self.tsne
+        vu = v["tupd"]
+        II = timing.pair_interval("tupd")
+        mk = dict(timing.LANE_OPS["tupd"].marks)
+        co = tf.Coefs.of(cfg)
+        ylim, glim = tf.y_limit(cfg), tf.grad_limit(cfg)
+        ush = CF + GnF + GF - YF
+        assert ush >= 0, "the step shift coef_frac + gain_frac + grad_frac - y_frac must be >= 0"
+
+        def reg(shape, name, stage, value):
+            """A register written in ``stage`` (when a ``tupd`` is there)."""
+            r = Signal(shape, name=name)
+            with m.If(vu[stage]):
+                m.d.sync += r.eq(value)
+            return r, stage
+
+        def at(held, stage):
+            """``held = (register, written stage)`` as read in ``stage``: copies every II stages."""
+            sig, w = held
+            assert stage > w
+            k = 0
+            while stage > w + II:
+                sig, w = reg(sig.shape(), f"{sig.name}_c{k}", w + II, sig)[0], w + II
+                k += 1
+            return sig
+
+        drives = ({}, {})
+        outs = []
+        for c, (ta, tb, ten, prod) in enumerate(tms):
+            A, R = reg(signed(tw.accb), f"u{c}_A", 0, (u.a0, u.a1)[c]), reg(signed(tw.accb), f"u{c}_R", 0, (u.r0, u.r1)[c])
+            Y, V = reg(signed(tw.yb), f"u{c}_Y", 0, (u.y0, u.y1)[c]), reg(signed(tw.yb), f"u{c}_V", 0, (u.v0, u.v1)[c])
+            G = reg(tw.gainb, f"u{c}_G", 0, (u.g0, u.g1)[c])
+
+            def mul(name, a, b):
+                """Issue the chunk products of ``a b`` in the stages of `TUPD_MULS`; returns the
+                accumulator (held)."""
+                (_, na, nb, s0), = [x for x in timing.TUPD_MULS if x[0] == name]
+                pairs = [(ca, cb, ka + kb) for ca, ka in a_chunks(a, na) for cb, kb in b_chunks(b, nb, tw.bw)]
+                acc = Signal(signed(len(a) + len(b) + 1), name=f"u{c}_{name}")
+                for k, (ca, cb, sh) in enumerate(pairs):
+                    drives[c][("tupd", s0 + k)] = [ten.eq(1), ta.eq(ca), tb.eq(cb)]
+                    with m.If(vu[s0 + k + len(timing.TM0)]):
+                        m.d.sync += acc.eq((prod << sh) if k == 0 else acc + (prod << sh))
+                return acc, s0 + len(pairs) - 1 + len(timing.TM0)
+
+            ca = u.ca
+            acc_a = mul("aca", at(A, mk["aca"]), ca)
+            acc_r = mul("rrz", at(R, mk["rrz"]), u.rz)
+            acc_m = mul("vmom", at(V, mk["vmom"]), u.mom)
+            acc_d = mul("gdec", at(G, mk["gdec"]), C(co.gain_dec, GnF + 1))
+            ga = reg(signed(len(acc_a[0])), f"u{c}_ga", mk["ga"], at(acc_a, mk["ga"]) >> u.kn)
+            pr = at(acc_r, mk["gr"])
+            gr = reg(signed(len(pr) + Q + 2), f"u{c}_gr", mk["gr"],
+                     Mux(u.zq0, 0, Mux(u.kneg, pr << u.kzl, pr >> u.kzr)))
+            diff = at(ga, mk["grad"]) - at(gr, mk["grad"])
+            g = reg(signed(tw.gb), f"u{c}_g", mk["grad"], _sat(diff, glim))
+            s = mk["gain"]
+            Vg, gs = at(V, s), at(g, s)
+            inc = ((Vg > 0) & (gs < 0)) | ((Vg < 0) & (gs > 0))
+            gnew = Mux(inc, at(G, s) + co.gain_inc, at(acc_d, s) >> GnF)
+            Gn = reg(tw.gainb, f"u{c}_Gn", s,
+                     Mux(gnew < co.gain_min, co.gain_min, Mux(gnew > co.gain_max, co.gain_max, gnew)))
+            acc_t = mul("gpg", at(g, mk["gpg"]), at(Gn, mk["gpg"]))
+            acc_s = mul("tlr", at(acc_t, mk["tlr"]), u.lr)
+            # |step| >= 2^yb saturates v' whatever the momentum term (|mv| <= ylim < 2^(yb-1)):
+            # the step is kept clamped to +-2^yb (yb + 2 bits)
+            sc = 1 << tw.yb
+            stf = at(acc_s, mk["step"]) >> ush
+            step = reg(signed(tw.yb + 2), f"u{c}_step", mk["step"], Mux(stf > sc, sc, Mux(stf < -sc, -sc, stf)))
+            s_mv = mk["vel"] - II                    # the momentum term, shifted, kept until vel
+            mv = reg(signed(tw.yb + 1), f"u{c}_mv", s_mv, at(acc_m, s_mv) >> CF)
+            Vn = reg(signed(tw.yb), f"u{c}_Vn", mk["vel"], _sat(at(mv, mk["vel"]) - at(step, mk["vel"]), ylim))
+            Yn = reg(signed(tw.yb), f"u{c}_Yn", mk["pos"], _sat(at(Y, mk["pos"]) + at(Vn, mk["pos"]), ylim))
+            L = timing.latency("tupd")
+            outs.append((at(Yn, L), at(Vn, L), at(Gn, L)))
+        m.d.comb += [t.uy0.eq(outs[0][0]), t.uy1.eq(outs[1][0]), t.uv0.eq(outs[0][1]), t.uv1.eq(outs[1][1]),
+                     t.ug0.eq(outs[0][2]), t.ug1.eq(outs[1][2])]
+        return drives
