@@ -169,16 +169,23 @@ def entropy_bound_lsb(n: int, cfg: AccelConfig) -> float:
     """Bound on ``|entropy_from_counts - 2^h_frac entropy_float_bits|`` in Q.h_frac LSBs for any
     histogram of `n` points.
 
-    ``lb`` = `fixed.log2_bound_lsb` for ``L(N)`` and, weighted by ``c / N`` (summing to 1), for the
-    ``L(c)`` of the mean; the reciprocal of N is relatively within ``rel = (2 rb + 1) 2^-W``
-    (table ``rb`` LSB of a mantissa >= 1/2, plus the floored mantissa of N), applied to the mean
-    ``<= log2 N`` bits; one LSB for the final floor::
+    ``lb`` bounds every ``L(c)``, ``c <= n``: 0.5 (a table entry's rounding) when
+    ``n < 2^(log_table_bits + 1)`` -- then the mantissa of an integer ``c`` has at most
+    ``log_table_bits`` bits and indexes an entry exactly -- else `fixed.log2_bound_lsb`.  It applies to
+    ``L(N)`` and, weighted by ``c / N`` (summing to 1), to the mean.  The reciprocal of N is
+    relatively within ``rel = (2 rb + f) 2^-W`` (``rb`` LSB of a mantissa >= 1/2: 0.5 for an exact
+    entry when ``n < 2^(recip_table_bits + 1)``, else `fixed.recip_bound_lsb`; ``f = 1`` when N's
+    mantissa is floored, i.e. ``n >= 2^(W + 1)``), applied to the mean ``<= log2 N`` bits; one LSB
+    for the final floor::
 
-        lb + (lb + 2^Hf log2 N) (1 + rel) - 2^Hf log2 N + 1 = 2 lb + rel (lb + 2^Hf log2 N) + 1
+        lb + (lb + 2^Hf log2 N)(1 + rel) - 2^Hf log2 N + 1 = 2 lb + rel (lb + 2^Hf log2 N) + 1
     """
-    lb = fx.log2_bound_lsb(cfg)
-    rel = (2 * fx.recip_bound_lsb(cfg) + 1) * 2.0 ** -cfg.w_frac
-    top = (1 << cfg.h_frac) * float(np.log2(max(int(n), 1)))
+    n = max(int(n), 1)
+    W = cfg.w_frac
+    lb = 0.5 if n < 1 << (cfg.log_table_bits + 1) else fx.log2_bound_lsb(cfg)
+    rb = 0.5 if n < 1 << (cfg.recip_table_bits + 1) else fx.recip_bound_lsb(cfg)
+    rel = (2 * rb + (1 if n >= 1 << (W + 1) else 0)) * 2.0 ** -W
+    top = (1 << cfg.h_frac) * float(np.log2(n))
     return 2 * lb + rel * (lb + top) + 1.0
 
 
