@@ -96,3 +96,22 @@ def test_fixed_refuses_data_the_core_cannot_hold(data):
         select(X, y, 0.1, method="nms", cfg=CFG.with_overrides(n_max=32), arithmetic="fixed")
     with pytest.raises(ValueError, match=r"features must lie in \[0, 15\] \(feature_bits=4\)"):
         select(X, y, 0.1, method="nms", cfg=CFG.with_overrides(feature_bits=4), arithmetic="fixed")
+
+
+def test_eval_select_fixed_summary_counts():
+    from golden_model.eval_select_fixed import summarise
+
+    def rec(seed, label, pf, px, a, b, hf, hx):
+        return {"seed": seed, "label": label, "perplexity_float": pf, "perplexity_fixed": px,
+                "same_perplexity": pf == px, "same_selection": set(a) == set(b),
+                "jaccard": len(set(a) & set(b)) / len(set(a) | set(b)), "indices_float": a,
+                "indices_fixed": b, "entropy_bits_float": hf, "entropy_bits_fixed": hx,
+                "candidate_entropy_diff_bits": [hx - hf], "kl_float": 1.0, "kl_fixed": 1.0}
+
+    r = [rec(1, 0, 5.0, 5.0, [1, 2], [1, 2], 3.0, 3.5), rec(1, 1, 5.0, 10.0, [3, 4], [4, 5], 2.0, 2.0),
+         rec(2, 0, 10.0, 5.0, [1, 3], [1, 3], 3.0, 3.0)]
+    s = summarise(r)
+    assert "same perplexity: 1 / 3" in s and "identical selection: 2 / 3" in s
+    assert "Jaccard mean 0.778" in s                      # (1 + 1/3 + 1) / 3
+    assert "max |.| 0.5000" in s
+    assert "control, float seed s vs float seed s+1: Jaccard mean 0.333, same perplexity 0 / 1" in s
