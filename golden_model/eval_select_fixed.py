@@ -23,6 +23,7 @@ import time
 
 import numpy as np
 
+from . import reference as ref
 from .config import get_preset
 from .select import select
 
@@ -47,6 +48,12 @@ def compare(X, y, cfg, method: str, ratio: float) -> list:
             "candidate_entropy_diff_bits": [hx - hf for hf, hx in zip(ha, hb)],
             "kl_float": a["kl"], "kl_fixed": b["kl"],
             "indices_float": sorted(sa), "indices_fixed": sorted(sb),
+            "candidate_entropies_float_bits": ha,
+            # the fixed entropy and sampler against the float ones on the same (fixed) embedding
+            "same_embedding_entropy_diff_bits": b["occupancy_entropy_q"] / float(1 << cfg.h_frac)
+            - ref.occupancy_entropy(b["Y"], b["entropy_grid"]) / math.log(2),
+            "same_embedding_same_selection": set(np.flatnonzero(np.asarray(y) == lab)[
+                ref.grid_sample(b["Y"], b["k"])].tolist()) == sb,
         })
     return out
 
@@ -78,6 +85,15 @@ def summarise(records: list) -> str:
            for x in r if (x["seed"] + 1, x["label"]) in by]
     ctp = [x["perplexity_float"] == by[(x["seed"] + 1, x["label"])]["perplexity_float"]
            for x in r if (x["seed"] + 1, x["label"]) in by]
+    if "same_embedding_entropy_diff_bits" in r[0]:
+        se = np.array([x["same_embedding_entropy_diff_bits"] for x in r])
+        spread = [max(x["candidate_entropies_float_bits"]) - min(x["candidate_entropies_float_bits"])
+                  for x in r if len(x["candidate_entropies_float_bits"]) > 1]
+        lines.append(f"same (fixed) embedding: entropy fixed - float max |.| {np.abs(se).max():.2e} bits; "
+                     f"identical grid selection {sum(x['same_embedding_same_selection'] for x in r)} / {len(r)}")
+        if spread:
+            lines.append(f"float candidates' entropy spread per class (max - min, bits): median "
+                         f"{np.median(spread):.3f}, min {np.min(spread):.3f}, max {np.max(spread):.3f}")
     if ctl:
         lines.append(f"control, float seed s vs float seed s+1: Jaccard mean {np.mean(ctl):.3f}, "
                      f"same perplexity {sum(ctp)} / {len(ctp)}")
