@@ -28,6 +28,9 @@ class ConfigError(ValueError):
 #: Allowed ranges of the size parameters (inclusive), read by the validation below and by the
 #: data checks / CLI messages that suggest a setting (golden_model.dataio, golden_model.cli).
 SIZE_LIMITS = {"lanes": (1, 256), "n_max": (2, 4096), "d_max": (1, 1024), "feature_bits": (1, 16)}
+#: Largest grid side the grid sampler tries (float `reference.grid_sample` and fixed-point
+#: `grid_fixed.grid_sample_fixed`); with `grid_frac` it sets the divider's quotient width.
+GRID_G_LIMIT = 4096
 
 
 def _check_int(name: str, value: Any, lo: int, hi: int) -> None:
@@ -131,6 +134,11 @@ class AccelConfig:
         Points per cell the occupancy-entropy grid is sized for: a class of N points is
         histogrammed on the smallest G x G grid with ``G^2 * entropy_cell_points >= N`` (at least
         2, at most ``grid_g``); see ``reference.entropy_grid_side``.  Our rule, not the papers'.
+    grid_frac : int
+        Fixed-point grid sampler (golden_model.grid_fixed): fraction bits of a point's position
+        inside its cell, i.e. the divider delivers ``bitlen(g) + grid_frac`` quotient bits of
+        ``(y - min) g / span``.  The numerator needs ``y_int_bits + y_frac + 1 + bitlen(GRID_G_LIMIT)
+        + grid_frac <= 62`` bits.
     """
 
     name: str = "custom"
@@ -172,6 +180,7 @@ class AccelConfig:
     tsne_min_gain: float = 0.01
     grid_g: int = 16
     entropy_cell_points: int = 4
+    grid_frac: int = 16
     # --- fixed-point affinities and t-SNE (golden_model.affinity_fixed, tsne_fixed)
     p_frac: int = 16
     y_frac: int = 20
@@ -256,6 +265,9 @@ class AccelConfig:
         # <= 17: the momentum is one unsigned TM chunk and the learning rate two (hw.lane_tupd)
         _check_int("coef_frac", self.coef_frac, 4, 17)
         _check_int("tsne_init_frac", self.tsne_init_frac, 0, self.y_frac)
+        # the grid divider's numerator (y - min) g 2^grid_frac, g <= GRID_G_LIMIT, inside int64
+        _check_int("grid_frac", self.grid_frac, 1,
+                   max(1, 62 - (self.y_int_bits + self.y_frac + 1) - bit_length(GRID_G_LIMIT)))
         # |d^2| < 2^(2 (y_int_bits + 1)) with w_frac fraction bits, plus the 1 of 1 + d^2
         hi = (51 - self.w_frac) // 2 - 1
         if self.y_int_bits > hi:

@@ -28,7 +28,7 @@ from typing import Callable
 
 import numpy as np
 
-from .config import POLICIES, AccelConfig
+from .config import GRID_G_LIMIT, POLICIES, AccelConfig
 
 LN2 = math.log(2.0)
 #: Default stop tolerance of the float reference, in bits of entropy.  Float64 converges, so the
@@ -795,7 +795,7 @@ def entropy_grid_side(n: int, cfg: AccelConfig) -> int:
 
 
 #: Largest grid side :func:`grid_sample` tries before falling back (see its docstring).
-GRID_SAMPLE_G_LIMIT = 4096
+GRID_SAMPLE_G_LIMIT = GRID_G_LIMIT
 
 
 def grid_sample(Y: np.ndarray, k: int, g_limit: int = GRID_SAMPLE_G_LIMIT) -> np.ndarray:

@@ -9,8 +9,11 @@ affinities, t-SNE, grid sampling) and returns the selected global indices.
 * ``method="adapsne"``: Fireworks sigma search and the entropy-guided target perplexity
   (:func:`golden_model.reference.choose_perplexity`, mode ``cfg.perplexity_search``).
 
-``arithmetic="fixed"`` swaps only the per-point sigma search for the bit-exact fixed-point one
-(``golden_model.search_fixed.search_row``); everything above the search stays float.
+``arithmetic="fixed"`` runs the whole pipeline in the accelerator's arithmetic, bit for bit:
+fixed-point sigma search (``search_fixed``) -> pair sums (``affinity_fixed``) -> t-SNE
+(``tsne_fixed``) -> occupancy entropy and outer perplexity search (``entropy_fixed``) -> grid
+sampler (``grid_fixed``).  The class must fit the configuration (size <= ``n_max``, features in
+``[0, 2^feature_bits - 1]``, at most ``d_max`` of them).
 """
 
 from __future__ import annotations
@@ -20,8 +23,12 @@ from numbers import Real
 
 import numpy as np
 
+from . import affinity_fixed as af
+from . import entropy_fixed as ef
+from . import fixed as fx
 from . import reference as ref
 from .config import AccelConfig
+from .grid_fixed import grid_sample_fixed
 
 METHODS = ("adapsne", "nms")
 ARITHMETICS = ("float", "fixed")
@@ -90,38 +97,72 @@ def validate_xy(X, y, min_class_size: int = 2, integer_features: bool = True) ->
     return X, y, classes
 
 
-def _fixed_row_search():
-    """The fixed-point row search as a :data:`reference.RowSearch` callable (lazy import).
+def check_fits(X: np.ndarray, y: np.ndarray, classes, cfg: AccelConfig) -> None:
+    """``arithmetic="fixed"``: every class fits the core of `cfg` (``ValueError`` naming the
+    parameter and its allowed range otherwise)."""
+    if X.shape[1] > cfg.d_max:
+        raise ValueError(f"X has {X.shape[1]} features; allowed 1 .. d_max={cfg.d_max} for arithmetic='fixed'")
+    if X.min() < 0 or X.max() > cfg.feature_max:
+        raise ValueError(f"features must lie in [0, {cfg.feature_max}] (feature_bits={cfg.feature_bits}) for "
+                         f"arithmetic='fixed', got [{X.min()}, {X.max()}]")
+    for label in classes:
+        n = int(np.sum(y == label))
+        if n > cfg.n_max:
+            raise ValueError(f"class {label.item() if hasattr(label, 'item') else label!r} has {n} samples; "
+                             f"allowed 2 .. n_max={cfg.n_max} for arithmetic='fixed'")
 
-    Wraps ``golden_model.search_fixed.search_row(row, i, perp_q, policy, cfg, point_index=...)``
-    (full distance row with the self entry, perplexity as register value
-    ``fixed.perplexity_to_reg``) and converts its integer result to a float
-    :class:`reference.SearchResult`.
-    """
-    try:
-        from . import fixed, search_fixed  # noqa: PLC0415 - written separately, imported on demand
-    except ModuleNotFoundError as e:
-        if e.name not in (__package__ + ".search_fixed", __package__ + ".fixed"):
-            raise
-        raise NotImplementedError(
-            "arithmetic='fixed' needs golden_model.search_fixed.search_row, which is not "
-            "available yet") from e
-    fn = getattr(search_fixed, "search_row", None)
-    to_reg = getattr(fixed, "perplexity_to_reg", None)
-    if fn is None or to_reg is None:
-        raise NotImplementedError(
-            "arithmetic='fixed' needs golden_model.search_fixed.search_row and "
-            "golden_model.fixed.perplexity_to_reg, which are not defined yet")
 
-    def row_search(d_row, perplexity, policy, cfg, point_index):
-        full = np.insert(np.asarray(d_row, dtype=np.int64), point_index, 0)  # self entry, ignored
-        r = fn(full, point_index, to_reg(perplexity, cfg), policy, cfg, point_index=point_index)
-        hs = float(1 << cfg.h_frac)
-        return ref.SearchResult(u=r.u / float(1 << cfg.u_frac), beta=r.beta(cfg), H=r.h / hs,
-                                passes=int(r.passes), evaluations=int(r.evaluations),
-                                converged=bool(r.converged), target=r.target / hs)
+def _class_fixed(D: np.ndarray, method: str, policy: str, cfg: AccelConfig, learning_rate) -> dict:
+    """One class through the fixed-point pipeline; the fields of :func:`select`'s details (floats
+    are the represented values; ``Y_q`` the integer embedding, ``occupancy_entropy_q`` bits in
+    Q.h_frac; ``occupancy_entropy`` and the history in nats, as the float pipeline reports)."""
+    n = D.shape[0]
+    lr = ref.tsne_learning_rate(n, cfg, learning_rate)
+    pf, hs = float(1 << cfg.perp_frac), float(1 << cfg.h_frac)
+    if method == "nms":
+        pq = min(fx.perplexity_to_reg(cfg.perplexity, cfg), ef.perp_reg_cap(n, cfg))
+        emb = ef.embed_class_fixed(D, pq, cfg, policy, learning_rate=lr)
+        history = [(pq, emb.h_q)]
+    else:
+        choice = ef.choose_perplexity_fixed(D, cfg, policy=policy, learning_rate=lr)
+        emb, history = choice.embedding, choice.history
+    Yf = emb.Y.astype(np.float64) / (1 << cfg.y_frac)
+    res = emb.search
+    return {
+        "Y": Yf, "Y_q": emb.Y, "perplexity": emb.perp_q / pf,
+        "perplexity_history": [(q / pf, h / hs * math.log(2.0)) for q, h in history],
+        "betas": np.array([r.beta(cfg) for r in res]),
+        "passes": np.array([r.passes for r in res], dtype=np.int64),
+        "evaluations": np.array([r.evaluations for r in res], dtype=np.int64),
+        "converged": np.array([r.converged for r in res], dtype=bool),
+        "kl": ref.kl_divergence(af.joint_to_float(emb.S, cfg), Yf),
+        "occupancy_entropy": emb.h_q / hs * math.log(2.0), "occupancy_entropy_q": int(emb.h_q),
+        "entropy_grid": emb.grid,
+    }
 
-    return row_search
+
+def _class_float(D: np.ndarray, method: str, policy: str, cfg: AccelConfig, tol: float,
+                 learning_rate) -> dict:
+    """One class through the float64 reference; the fields of :func:`select`'s details."""
+    if method == "nms":
+        perp = ref.effective_perplexity(cfg.perplexity, D.shape[0])
+        emb = ref.embed_class(D, perp, cfg, policy, tol=tol, learning_rate=learning_rate)
+        history = [(perp, emb.occupancy_entropy)]
+    else:
+        choice = ref.choose_perplexity(None, cfg, policy=policy, tol=tol, D=D, learning_rate=learning_rate)
+        emb, history = choice.embedding, choice.history
+    return {"Y": emb.Y, "perplexity": emb.perplexity, "perplexity_history": history,
+            "betas": emb.search.betas, "passes": emb.search.passes,
+            "evaluations": emb.search.evaluations, "converged": emb.search.converged,
+            "kl": emb.kl, "occupancy_entropy": emb.occupancy_entropy, "entropy_grid": emb.entropy_grid}
+
+
+def sample_class(d: dict, k: int, cfg: AccelConfig) -> np.ndarray:
+    """Grid-sample `k` local indices from one class's details (:func:`select`): the fixed-point
+    sampler on ``Y_q`` when the class ran in fixed point, else ``reference.grid_sample`` on ``Y``."""
+    if "Y_q" in d:
+        return grid_sample_fixed(d["Y_q"], k, cfg)
+    return ref.grid_sample(d["Y"], k)
 
 
 def select(X, y, ratio, method: str = "adapsne", cfg: AccelConfig | None = None,
@@ -144,7 +185,9 @@ def select(X, y, ratio, method: str = "adapsne", cfg: AccelConfig | None = None,
         Defaults to ``AccelConfig()``.  Seeds come from ``cfg.seed`` (FWA streams and the t-SNE
         initialisation, the same t-SNE seed for every class).
     arithmetic : {"float", "fixed"}
-        Arithmetic of the sigma search.
+        ``"float"``: the float64 reference (:mod:`golden_model.reference`).  ``"fixed"``: the
+        whole pipeline bit for bit in the accelerator's arithmetic (module doc); every class must
+        fit `cfg` (:func:`check_fits`).
     return_details : bool
         Also return a dict ``{label: details}``.
     policy : str, optional
@@ -154,7 +197,8 @@ def select(X, y, ratio, method: str = "adapsne", cfg: AccelConfig | None = None,
         Float search tolerance in bits (default :data:`reference.DEFAULT_TOL`; ignored by the
         fixed-point search, which uses the config's).
     learning_rate : float, "auto" or None
-        t-SNE step size override (:func:`reference.tsne_learning_rate`).
+        t-SNE step size override (:func:`reference.tsne_learning_rate`; in fixed point rounded to
+        the register's ``coef_frac`` bits).
     progress : callable, optional
         ``progress(event, info)`` with event ``"start"`` before and ``"done"`` after each class;
         `info` holds ``index``, ``n_classes``, ``label``, ``n``, ``k`` and, for ``"done"``,
@@ -169,15 +213,19 @@ def select(X, y, ratio, method: str = "adapsne", cfg: AccelConfig | None = None,
         ``perplexity`` (target used), ``perplexity_history`` (list of (perplexity, occupancy
         entropy)), ``betas``, ``passes``, ``evaluations``, ``converged`` (per point), ``kl``,
         ``occupancy_entropy``, ``entropy_grid`` (side G of its grid,
-        :func:`reference.entropy_grid_side`).
+        :func:`reference.entropy_grid_side`).  Occupancy entropies are in nats in both
+        arithmetics.  ``arithmetic="fixed"`` adds ``Y_q`` (the integer embedding, Q.y_frac) and
+        ``occupancy_entropy_q`` (bits, Q.h_frac); ``Y`` is then ``Y_q / 2^y_frac`` and ``kl`` the
+        float64 KL of the represented P and Y (a diagnostic: the hardware does not compute it).
+        :func:`sample_class` re-samples a class at another budget from its details.
 
     Raises
     ------
     ValueError
         ratio outside (0, 1], unknown method/arithmetic/policy, a class with fewer than 2 samples,
-        non-finite or non-integer features, mismatched shapes.
-    NotImplementedError
-        ``arithmetic="fixed"`` while ``golden_model.search_fixed`` is not available.
+        non-finite or non-integer features, mismatched shapes; with ``arithmetic="fixed"`` a
+        class larger than ``cfg.n_max``, features outside ``[0, cfg.feature_max]`` or more than
+        ``cfg.d_max`` of them.
     """
     ratio = validate_ratio(ratio)
     if method not in METHODS:
@@ -197,7 +245,8 @@ def select(X, y, ratio, method: str = "adapsne", cfg: AccelConfig | None = None,
     elif not (isinstance(tol, (Real, np.floating)) and math.isfinite(tol) and tol > 0):
         raise ValueError(f"tol must be a positive finite number, got {tol!r}")
     X, y, classes = validate_xy(X, y, min_class_size=2, integer_features=True)
-    row_search = _fixed_row_search() if arithmetic == "fixed" else None
+    if arithmetic == "fixed":
+        check_fits(X, y, classes, cfg)
 
     selected = []
     details = {}
@@ -210,32 +259,21 @@ def select(X, y, ratio, method: str = "adapsne", cfg: AccelConfig | None = None,
         if progress is not None:
             progress("start", info)
         D = ref.sq_distances(X[idx])
-        if method == "nms":
-            perp = ref.effective_perplexity(cfg.perplexity, n)
-            emb = ref.embed_class(D, perp, cfg, policy, tol=tol, learning_rate=learning_rate,
-                                  row_search=row_search)
-            history = [(perp, emb.occupancy_entropy)]
+        if arithmetic == "fixed":
+            det = _class_fixed(D, method, policy, cfg, learning_rate)
         else:
-            choice = ref.choose_perplexity(None, cfg, policy=policy, tol=tol, D=D,
-                                           learning_rate=learning_rate, row_search=row_search)
-            emb, history = choice.embedding, choice.history
-        local = ref.grid_sample(emb.Y, k)
+            det = _class_float(D, method, policy, cfg, tol, learning_rate)
+        local = sample_class(det, k, cfg)
         glob = idx[local]
         selected.append(glob)
         if progress is not None:
-            progress("done", dict(info, converged_fraction=float(np.mean(emb.search.converged))))
+            progress("done", dict(info, converged_fraction=float(np.mean(det["converged"]))))
         if return_details:
-            details[label.item() if hasattr(label, "item") else label] = {
-                "indices": np.sort(glob), "n": int(n), "k": int(k), "Y": emb.Y,
-                "perplexity": emb.perplexity, "perplexity_history": history,
-                "betas": emb.search.betas, "passes": emb.search.passes,
-                "evaluations": emb.search.evaluations, "converged": emb.search.converged,
-                "kl": emb.kl, "occupancy_entropy": emb.occupancy_entropy,
-                "entropy_grid": emb.entropy_grid,
-            }
+            details[label.item() if hasattr(label, "item") else label] = dict(
+                {"indices": np.sort(glob), "n": int(n), "k": int(k)}, **det)
     out = np.sort(np.concatenate(selected)).astype(np.int64)
     return (out, details) if return_details else out
 
 
-__all__ = ["select", "class_budget", "validate_ratio", "validate_xy", "METHODS", "ARITHMETICS",
-           "METHOD_POLICY"]
+__all__ = ["select", "class_budget", "validate_ratio", "validate_xy", "check_fits", "sample_class",
+           "METHODS", "ARITHMETICS", "METHOD_POLICY"]

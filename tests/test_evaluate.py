@@ -141,14 +141,14 @@ def test_grid_resampling_equals_select_at_every_ratio():
     X, y = X[keep], y[keep]
     cfg = get_preset("digits").with_overrides(tsne_iters=60, tsne_exaggeration_iters=20,
                                               perplexity_candidates=(5.0, 10.0), seed=3)
-    for method, arith in (("adapsne", "float"), ("nms", "float")):
+    for method, arith in (("adapsne", "float"), ("nms", "float"), ("adapsne", "fixed")):
         first, det = sel.select(X, y, 0.05, method=method, cfg=cfg, arithmetic=arith, return_details=True)
         for lab, d in det.items():
             d["class_index"] = np.flatnonzero(y == lab)
-        assert np.array_equal(accuracy.grid_ratio_indices(det, 0.05), first)
+        assert np.array_equal(accuracy.grid_ratio_indices(det, 0.05, cfg), first)
         for r in (0.10, 0.20):
             direct = sel.select(X, y, r, method=method, cfg=cfg, arithmetic=arith)
-            assert np.array_equal(accuracy.grid_ratio_indices(det, r), direct), (method, r)
+            assert np.array_equal(accuracy.grid_ratio_indices(det, r, cfg), direct), (method, r)
 
 
 def test_exact_u_solves_the_entropy_equation():

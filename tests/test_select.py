@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
@@ -110,21 +108,6 @@ def test_select_error_cases(data):
         select(X, y[:-1], 0.1, method="nms", cfg=CFG)
     with pytest.raises(ValueError, match="2-D"):
         select(X[0], y[:1], 0.1, method="nms", cfg=CFG)
-
-
-def test_select_fixed_arithmetic_wiring(data):
-    X, y = data
-    if importlib.util.find_spec("golden_model.search_fixed") is None:
-        with pytest.raises(NotImplementedError, match="search_fixed"):
-            select(X, y, 0.1, method="nms", cfg=CFG, arithmetic="fixed")
-        return
-    # wired: the fixed-point bisection lands within its 2**-8-bit tolerance of the float betas
-    a, da = select(X, y, 0.2, method="nms", cfg=CFG, arithmetic="fixed", return_details=True)
-    _, db = select(X, y, 0.2, method="nms", cfg=CFG, arithmetic="float", return_details=True)
-    _check_per_class(a, y, 0.2)
-    for label in da:
-        assert da[label]["converged"].all()
-        np.testing.assert_allclose(da[label]["betas"], db[label]["betas"], rtol=0.02)
 
 
 # ------------------------------------------------------------------------------ baselines

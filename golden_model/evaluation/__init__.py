@@ -7,7 +7,7 @@ Three studies, one report (``report.md`` + ``report.json`` + two PNG figures):
 
 1. **Downstream accuracy.**  Subsets of the training split at 5 / 10 / 20 % per-class budgets,
    chosen by random, k-center greedy, herding, NMS (bisection sigma search, perplexity 30),
-   AdapSNE with float64 sigma search and AdapSNE with the bit-accurate fixed-point sigma search,
+   AdapSNE in float64 and AdapSNE with the whole pipeline in the bit-accurate fixed point,
    plus the full training set.  Each subset trains a logistic regression and a small MLP; test
    accuracy is reported as mean +- std over seeds.
 2. **Sigma-search quality.**  Per policy (bisection, FWA, K-section) and arithmetic (float64, and
@@ -18,9 +18,9 @@ Three studies, one report (``report.md`` + ``report.json`` + two PNG figures):
    several t-SNE seeds: its spread across seeds next to its spread across candidates, and
    whether the choice is within the seed noise.
 
-What is fixed-point today: ``arithmetic="fixed"`` replaces only the per-point sigma search
-(integer distances + the fixed-point search of ``search_fixed``); joint P, t-SNE, the occupancy
-entropy and grid sampling stay float64.
+What is fixed-point today: ``arithmetic="fixed"`` runs the whole pipeline in the accelerator's
+arithmetic (integer distances, sigma search, pair sums, t-SNE, occupancy entropy, outer
+perplexity search and grid sampler; ``golden_model.select``).
 
 Selections are cached per (method, seed) inside a run: the embedding does not depend on the
 budget, so each t-SNE based method is run once per seed and grid-sampled at every ratio (the

@@ -8,21 +8,20 @@ import warnings
 import numpy as np
 
 from .. import baselines as bl
-from .. import reference as ref
 from .. import select as sel
 from ..config import AccelConfig
 from .data import Data
 from .settings import CLASSIFIERS, METHODS, PAIRS, TSNE_METHODS, Settings, pool_map, rkey
 
 
-def grid_ratio_indices(details: dict, ratio: float) -> np.ndarray:
+def grid_ratio_indices(details: dict, ratio: float, cfg: AccelConfig) -> np.ndarray:
     """Global indices for another budget from the per-class embeddings of one select run (the
-    same ``grid_sample(Y, class_budget(n, ratio))`` that `select` performs)."""
+    same grid sampler, float or fixed point, that `select` performs: `select.sample_class`)."""
     out = []
     for lab in sorted(details):
         d = details[lab]
         k = sel.class_budget(d["n"], ratio)
-        out.append(d["class_index"][ref.grid_sample(d["Y"], k)])
+        out.append(d["class_index"][sel.sample_class(d, k, cfg)])
     return np.sort(np.concatenate(out)).astype(np.int64)
 
 
@@ -41,8 +40,8 @@ def _tsne_select_task(args):
         d["class_index"] = np.flatnonzero(y_arr == lab)
     by_ratio = {r0: first}
     for r in ratios[1:]:
-        by_ratio[r] = grid_ratio_indices(det, r)
-    assert np.array_equal(grid_ratio_indices(det, r0), first), "grid re-sampling disagrees with select"
+        by_ratio[r] = grid_ratio_indices(det, r, cfg)
+    assert np.array_equal(grid_ratio_indices(det, r0, cfg), first), "grid re-sampling disagrees with select"
     summary = {
         "perplexity": {int(k): float(v["perplexity"]) for k, v in det.items()},
         "tsne_runs": int(sum(len(v["perplexity_history"]) for v in det.values())),

@@ -58,16 +58,17 @@ def render_markdown(rep: dict) -> str:
              f"{tuple(rep['cfg']['perplexity_candidates'])}, keep the one with the highest occupancy "
              f"entropy on a G x G grid with G^2 {rep['cfg']['entropy_cell_points']} >= N_c, "
              f"2 <= G <= {rep['cfg']['grid_g']}: section 5), grid sampling.")
-    L.append("  * *AdapSNE fixed*: the same, with the bit-accurate fixed-point FWA sigma search "
-             "(`search_fixed.search_row`, preset tables: "
+    L.append("  * *AdapSNE fixed*: the same pipeline bit for bit in the accelerator's arithmetic "
+             "(fixed-point FWA sigma search, pair sums, t-SNE, occupancy entropy, outer search and grid "
+             "sampler; preset tables: "
              f"{rep['cfg']['exp_table_bits']}-bit exp/log/recip, interpolation "
              f"{'on' if rep['cfg']['interpolate'] else 'off'}, tolerance 2^-{rep['cfg']['exp_table_bits']} bits).")
     L.append("")
-    L.append("  **What is fixed-point today**: only the integer squared distances and the per-point "
-             "sigma search (the phase the accelerator's search controllers implement bit for bit). "
-             "Conditional/joint P, t-SNE, the occupancy entropy and grid sampling are float64 in both "
-             "AdapSNE variants, so *AdapSNE fixed* differs from *AdapSNE float* only through the betas "
-             "the fixed-point search returns.")
+    L.append("  **What is fixed-point today**: with `arithmetic=\"fixed\"` every phase (integer "
+             "distances, sigma search, affinities, t-SNE, occupancy entropy, outer perplexity search, "
+             "grid sampler) runs in the accelerator's arithmetic (golden model; docs/fixed_point.md). "
+             "*AdapSNE fixed* and *AdapSNE float* start the t-SNE from different initialisations "
+             "(the core's PRNG vs NumPy), so they differ like two float runs of different seeds.")
     L.append(f"* **Configuration**: AccelConfig preset `{s['preset']}` "
              f"({rep['cfg']['lanes']} lanes, t-SNE {rep['cfg']['tsne_iters']} iterations with "
              f"{rep['cfg']['tsne_exaggeration_iters']} exaggerated, learning rate {rep['cfg']['tsne_learning_rate']:g}); "

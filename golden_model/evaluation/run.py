@@ -94,9 +94,9 @@ def run(s: Settings, out_dir: str, log=print) -> dict:
         "dataset": {"name": "sklearn digits", "n_total": int(len(data.y_train_all) + len(data.y_test)),
                     "n_train": int(len(data.y_train)), "n_test": int(len(data.y_test)),
                     "class_sizes_min": int(sizes.min()), "class_sizes_max": int(sizes.max())},
-        "fixed_point_scope": ("integer squared distances and the per-point sigma search are fixed-point "
-                              "(search_fixed); conditional/joint P, t-SNE, occupancy entropy and grid "
-                              "sampling are float64"),
+        "fixed_point_scope": ("the whole pipeline is fixed-point: integer squared distances, sigma search "
+                              "(search_fixed), pair sums (affinity_fixed), t-SNE (tsne_fixed), occupancy "
+                              "entropy and outer perplexity search (entropy_fixed), grid sampler (grid_fixed)"),
         "accuracy": {k: v for k, v in acc.items() if not k.startswith("_")},
         "search_quality": sq,
         "sawtooth": saw,

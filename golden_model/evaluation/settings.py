@@ -17,7 +17,7 @@ METHODS = {
     "herding": "herding",
     "nms": "NMS (bisection, perplexity 30)",
     "adapsne_float": "AdapSNE, float64 sigma search",
-    "adapsne_fixed": "AdapSNE, fixed-point sigma search",
+    "adapsne_fixed": "AdapSNE, fixed-point pipeline",
 }
 #: Short names for tables.
 SHORT = {"random": "random", "kcenter": "k-center", "herding": "herding", "nms": "NMS",
