@@ -81,6 +81,11 @@ class AccelConfig:
         Index bits of the exp2 (2^-f), log2(1+m) and 1/(1+m) tables.
     interpolate : bool
         Linear interpolation between table entries in all three function units.
+    point_parallel : bool
+        Build the point-parallel dataflow for bisection (selected per run by the DATAFLOW
+        register): each lane searches its own point over its own distance row, so each row bank
+        holds ``n_max`` distances instead of ``2 ceil(n_max / lanes)`` (``lanes x n_max x
+        dist_bits`` bits in all; docs/hardware.md, "Point-parallel bisection").
     max_passes : int
         Iteration cap of the sigma search (passes over the distance row, all policies).
     tolerance_log2 : int
@@ -157,6 +162,7 @@ class AccelConfig:
     log_table_bits: int = 8
     recip_table_bits: int = 8
     interpolate: bool = True
+    point_parallel: bool = True
     # --- sigma search
     max_passes: int = 40
     tolerance_log2: int | None = None
@@ -217,8 +223,9 @@ class AccelConfig:
             if getattr(self, nm) > self.w_frac:
                 raise ConfigError(f"{nm}={getattr(self, nm)} must not exceed w_frac={self.w_frac} "
                                   f"(indexed by the top bits of a w_frac-bit mantissa): allowed [2, {self.w_frac}]")
-        if not isinstance(self.interpolate, bool):
-            raise ConfigError(f"interpolate must be a bool, got {self.interpolate!r}")
+        for nm in ("interpolate", "point_parallel"):
+            if not isinstance(getattr(self, nm), bool):
+                raise ConfigError(f"{nm} must be a bool, got {getattr(self, nm)!r}")
         _check_int("max_passes", self.max_passes, 1, 255)
         if self.tolerance_log2 is not None:
             _check_int("tolerance_log2", self.tolerance_log2, -self.h_frac, 0)

@@ -78,7 +78,44 @@ def nth_grant(cfg: AccelConfig, n: int, policy: str, first_setup: int, passes: i
     return first_setup + passes * pc + left - 1          # the stop's SETUP cycles, OUT, WAITD: all granted
 
 
-def schedule(cfg: AccelConfig, n: int, d: int, policy: str, results: list) -> Schedule:
+DATAFLOWS = ("candidate", "point")
+
+
+def schedule_point_parallel(cfg: AccelConfig, n: int, d: int, results: list) -> Schedule:
+    """Cycles of a bisection run in the point-parallel dataflow (DATAFLOW = 1).
+
+    Per group of K points (``p = 0, 1, ...``; PSTART of group 0 in cycle 1): PSTART, the K rows
+    at full rate (``N*D`` feature steps; lane ``l`` computes point ``pK + l``'s row), WAITD until
+    ``dist_done`` (``PSTART + N*D + dist_done_latency``), PP_RANGE (``K + PP_RANGE_PIPE``), then
+    ``max(passes)`` passes of ``N + K + pass_overhead()`` cycles (every lane scanned), DECIDE, and
+    one OUT cycle per point of the group (its beat in the next cycle); the next group's PSTART
+    follows the last OUT.  Trace beats: pass ``p``, lane ``l`` while the lane's point is not done.
+    """
+    K = cfg.lanes
+    pc = n + K + timing.pass_overhead()
+    out, traces = [], []
+    evals = 0
+    start = 1
+    for g0 in range(0, len(results), K):
+        grp = results[g0: g0 + K]
+        done = start + n * d + timing.dist_done_latency(K)
+        first_setup = done + 1 + K + timing.PP_RANGE_PIPE
+        passes = max(r.passes for r in grp)
+        for l, r in enumerate(grp):
+            scan0 = [first_setup + p * pc + SETUP + n + DRAIN + ROWEND + l for p in range(r.passes)]
+            traces.append([[c] for c in scan0])
+            evals += r.evaluations * (n - 1)
+        o0 = first_setup + passes * pc + DECIDE
+        out += [o0 + l + OUT for l in range(len(grp))]
+        start = o0 + len(grp)
+    total = out[-1] if out else 0
+    util = evals / (K * total) if total else 0.0
+    busy = (evals + len(results) * n * d) / (K * total) if total else 0.0
+    return Schedule(result_cycles=out, trace_cycles=traces, done_cycle=total + 1,
+                    kernel_evaluations=evals, utilisation=util, lane_busy=busy)
+
+
+def schedule(cfg: AccelConfig, n: int, d: int, policy: str, results: list, dataflow: str = "candidate") -> Schedule:
     """Cycle of every result (and trace) beat of a class run without back-pressure.
 
     Point 0's row is computed at full rate (PSTART, WAITD).  Point ``i + 1``'s row starts with
@@ -95,7 +132,15 @@ def schedule(cfg: AccelConfig, n: int, d: int, policy: str, results: list) -> Sc
     policy : {"bisection", "fwa", "ksection"}
     results : list of SearchResult (or any objects with ``passes`` and ``evaluations``)
         The golden model's results for the class, in index order.
+    dataflow : {"candidate", "point"}
+        The DATAFLOW register: "point" (bisection only) is `schedule_point_parallel`.
     """
+    if dataflow not in DATAFLOWS:
+        raise ValueError(f"dataflow must be one of {DATAFLOWS}, got {dataflow!r}")
+    if dataflow == "point":
+        if policy != "bisection":
+            raise ValueError(f"the point-parallel dataflow runs bisection only, not {policy!r}")
+        return schedule_point_parallel(cfg, n, d, results)
     K = cfg.lanes
     steps = groups(cfg, n) * d                     # granted feature steps per row
     lat = timing.dist_done_latency(K)

@@ -24,7 +24,7 @@ pulse) with ``dmin``/``dmax`` valid in ``p + G*D + timing.dist_done_latency(K)``
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
+from amaranth.hdl import C, Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -73,6 +73,17 @@ class DistanceEngine(wiring.Component):
         Read row element ``j`` (0 when ``rd_restart``, else the previous ``j + 1``).
     rd_half : In(1)
         Row-buffer half to read (the searched point's parity; rows are double-buffered).
+    pp : In(1)
+        Point-parallel mode (stable during a run; only with ``cfg.point_parallel``): a "point" is a
+        group of K points, lane ``l`` computes the row of point ``pK + l`` against every ``j``
+        (``x_j`` broadcast, ``x_{pK+l}`` from its own bank) into its own row bank at address
+        ``j``, and a row read gives every lane its own element ``j``, minus its own row minimum,
+        on ``pp_d``.
+    pp_d : Out(dist_bits).array(K)
+        Point-parallel row stream: ``D_{pK+l, j} - m_{pK+l}``, ``ROW_READ - ENGINE_CMD`` cycles
+        after the read command reaches the engine (as ``rd_data`` plus the controller's register).
+    mm_sel : In(range(K)), sel_min, sel_max : Out(dist_bits)
+        Lane ``mm_sel``'s row minimum and maximum, one cycle later (registered).
     rd_data : Out(dist_bits)
         The element read three cycles earlier (memory read, bank register, multiplexer register).
     lanes : Out(dist_ops_signature(cfg)).array(K)
@@ -83,6 +94,8 @@ class DistanceEngine(wiring.Component):
         self.cfg = cfg
         K = cfg.lanes
         self.rows_per_bank = -(-cfg.n_max // K)
+        #: row-bank depth: two halves of ceil(n_max/K) rows, or a whole row per lane (point-parallel)
+        self.row_depth = max(2 * self.rows_per_bank, cfg.n_max if cfg.point_parallel else 0)
         self.feat_depth = self.rows_per_bank * cfg.d_max
         fb, db = cfg.feature_bits, cfg.dist_bits
         super().__init__({
@@ -93,7 +106,8 @@ class DistanceEngine(wiring.Component):
             "point_first": In(1), "point_next": In(1), "point_start": In(1), "grant": In(1),
             "dist_done": Out(1),
             "dmin": Out(db), "dmax": Out(db),
-            "rd_en": In(1), "rd_restart": In(1), "rd_half": In(1),
+            "rd_en": In(1), "rd_restart": In(1), "rd_half": In(1), "pp": In(1),
+            "pp_d": Out(db).array(K), "mm_sel": In(range(max(K, 2))), "sel_min": Out(db), "sel_max": Out(db),
             "rd_data": Out(db),
             "lanes": Out(dist_ops_signature(cfg)).array(K),
         })
@@ -108,7 +122,8 @@ class DistanceEngine(wiring.Component):
         fbanks, rbanks = [], []
         for l in range(K):
             fm = Memory(shape=unsigned(cfg.feature_bits), depth=fdepth, init=[])
-            rm = Memory(shape=unsigned(cfg.dist_bits), depth=2 * RPB, init=[])   # two row halves
+            # two row halves (candidate-parallel) or one whole row per lane (point-parallel)
+            rm = Memory(shape=unsigned(cfg.dist_bits), depth=self.row_depth, init=[])
             m.submodules[f"feat_bank{l}"] = fm
             m.submodules[f"row_bank{l}"] = rm
             fbanks.append((fm.write_port(), fm.read_port(), fm.read_port()))
@@ -154,16 +169,19 @@ class DistanceEngine(wiring.Component):
                      rd_half.eq(self.rd_half), grant.eq(self.grant)]
         assert timing.ENGINE_CMD == 1
 
+        pp = self.pp if cfg.point_parallel else C(0, 1)
+
         # ------------------------------------------------------------ point counters
         i_mod = Signal(range(max(K, 2)))
         i_div = Signal(range(RPB + 1))
         i_base = Signal(range(fdepth + DM + 1))
         wr_half = Signal()      # the half the distance side writes: the parity of its point
+        prem = Signal(range(cfg.n_max + 1))      # point-parallel: N - pK (points from this group on)
         with m.If(point_first):
-            m.d.sync += [i_mod.eq(0), i_div.eq(0), i_base.eq(0), wr_half.eq(0)]
+            m.d.sync += [i_mod.eq(0), i_div.eq(0), i_base.eq(0), wr_half.eq(0), prem.eq(self.n)]
         with m.Elif(point_next):
-            m.d.sync += wr_half.eq(~wr_half)
-            with m.If(i_mod == K - 1):
+            m.d.sync += [wr_half.eq(~wr_half), prem.eq(prem - K)]
+            with m.If((i_mod == K - 1) | pp):       # point-parallel: the next group of K points
                 m.d.sync += [i_mod.eq(0), i_div.eq(i_div + 1), i_base.eq(i_base + DM)]
             with m.Else():
                 m.d.sync += i_mod.eq(i_mod + 1)
@@ -173,34 +191,49 @@ class DistanceEngine(wiring.Component):
         g = Signal(range(RPB + 1))
         gbase = Signal(range(fdepth + DM + 1))
         dd = Signal(range(max(cfg.d_max, 2)))
-        rem = Signal(range(cfg.n_max + 1))          # N - g*K (points left from this group on)
+        rem = Signal(range(cfg.n_max + 1))          # N - g*K (points left from this group on); pp: N - j
+        gm = Signal(range(max(K, 2)))               # point-parallel: j mod K (g = j div K)
         drain = Signal(range(timing.dist_done_latency(K) + 1))
         draining = Signal()
         with m.If(point_start):
-            m.d.sync += [issuing.eq(1), g.eq(0), gbase.eq(0), dd.eq(0), rem.eq(self.n)]
+            m.d.sync += [issuing.eq(1), g.eq(0), gm.eq(0), gbase.eq(0), dd.eq(0), rem.eq(self.n)]
         last_d = dd == d_last
-        last_g = rem <= K
+        last_g = rem <= Mux(pp, 1, K)
         step = issuing & grant
         with m.If(step):
             with m.If(last_d):
-                m.d.sync += [dd.eq(0), g.eq(g + 1), gbase.eq(gbase + DM), rem.eq(rem - K)]
+                m.d.sync += dd.eq(0)
+                with m.If(pp):       # next j: bank j mod K, base += d_max every K points
+                    m.d.sync += rem.eq(rem - 1)
+                    with m.If(gm == K - 1):
+                        m.d.sync += [gm.eq(0), g.eq(g + 1), gbase.eq(gbase + DM)]
+                    with m.Else():
+                        m.d.sync += gm.eq(gm + 1)
+                with m.Else():       # next group of K points
+                    m.d.sync += [g.eq(g + 1), gbase.eq(gbase + DM), rem.eq(rem - K)]
                 with m.If(last_g):
                     m.d.sync += [issuing.eq(0), draining.eq(1), drain.eq(0)]
             with m.Else():
                 m.d.sync += dd.eq(dd + 1)
+        # candidate-parallel: lane l reads point gK+l (port a), bank i mod K supplies x_i (port b);
+        # point-parallel: lane l reads its own point pK+l (port a), bank j mod K supplies x_j (b)
         for l, (_, rpa, rpb) in enumerate(fbanks):
-            m.d.comb += [rpa.addr.eq(gbase + dd), rpb.addr.eq(i_base + dd)]
+            m.d.comb += [rpa.addr.eq(Mux(pp, i_base, gbase) + dd), rpb.addr.eq(Mux(pp, gbase, i_base) + dd)]
         # tags, aligned with the read data (one cycle later)
         # tags travel with the feature data: memory read (1), a register at each bank's output (keeps
         # the block RAM's slow clock-to-out local), the x_i bank multiplexer + x_i / x_j registers (1)
         n_tag = timing.DIST_FEATURE_READ
-        tag_now = Cat(step, dd == 0, last_d, Cat(*[rem > l for l in range(K)]),
-                      Cat(*[(g == i_div) & (i_mod == l) for l in range(K)]))
+        bsel = Signal.like(i_mod)                   # the bank of the broadcast operand
+        m.d.comb += bsel.eq(Mux(pp, gm, i_mod))
+        tag_now = Cat(step, dd == 0, last_d, Cat(*[Mux(pp, prem, rem) > l for l in range(K)]),
+                      Cat(*[(g == i_div) & (bsel == l) for l in range(K)]), bsel)
         tag = tag_now
+        tags = [tag_now]
         for k in range(n_tag):
             nxt = Signal(len(tag_now), name=f"dist_tag{k + 1}")
             m.d.sync += nxt.eq(tag)
             tag = nxt
+            tags.append(tag)
         t_issue, t_first, t_last = tag[0], tag[1], tag[2]
         t_valid, t_self = tag[3: 3 + K], tag[3 + K: 3 + 2 * K]
         xib = [Signal(cfg.feature_bits, name=f"xi_bank{l}") for l in range(K)]
@@ -208,7 +241,10 @@ class DistanceEngine(wiring.Component):
         for l, (_, rpa, rpb) in enumerate(fbanks):
             m.d.sync += [xib[l].eq(rpb.data), xja[l].eq(rpa.data)]
         xi_sel = Signal(cfg.feature_bits)
-        with m.Switch(i_mod):
+        # the multiplexer sees the bank registers of the address two cycles back: its select
+        # travels with the tags (it changes every D cycles in point-parallel mode)
+        assert n_tag == 3
+        with m.Switch(tags[2][3 + 2 * K:]):
             for l in range(K):
                 with m.Case(l):
                     m.d.comb += xi_sel.eq(xib[l])
@@ -223,13 +259,13 @@ class DistanceEngine(wiring.Component):
                          ln.xi.eq(xi_q), ln.xj.eq(xj_q)]
 
         # ------------------------------------------------------------ row writes
-        wr_addr = Signal(range(RPB + 1))
+        wr_addr = Signal(range(self.row_depth + 1))
         with m.If(point_start):
             m.d.sync += wr_addr.eq(0)
         with m.Elif(self.lanes[0].dwr):
             m.d.sync += wr_addr.eq(wr_addr + 1)
         for l, (wp, _) in enumerate(rbanks):
-            m.d.comb += [wp.addr.eq(wr_addr + Mux(wr_half, RPB, 0)), wp.data.eq(self.lanes[l].dout),
+            m.d.comb += [wp.addr.eq(wr_addr + Mux(wr_half & ~pp, RPB, 0)), wp.data.eq(self.lanes[l].dout),
                          wp.en.eq(self.lanes[l].dwr)]
 
         # ------------------------------------------------------------ min / max reduction
@@ -268,15 +304,31 @@ class DistanceEngine(wiring.Component):
                 m.d.sync += [rj_mod.eq(0), rj_div.eq(cur_div + 1)]
             with m.Else():
                 m.d.sync += [rj_mod.eq(cur_mod + 1), rj_div.eq(cur_div)]
+        rj_lin = Signal(range(self.row_depth + 1))     # point-parallel: j
+        cur_lin = Signal.like(rj_lin)
+        m.d.comb += cur_lin.eq(Mux(rd_restart, 0, rj_lin))
+        with m.If(rd_en):
+            m.d.sync += rj_lin.eq(cur_lin + 1)
         rd_mod_d = Signal.like(rj_mod)
         rd_mod_dd = Signal.like(rj_mod)
         m.d.sync += [rd_mod_d.eq(cur_mod), rd_mod_dd.eq(rd_mod_d)]
         rb = [Signal(cfg.dist_bits, name=f"row_bank_q{l}") for l in range(K)]
         for l, (_, rp) in enumerate(rbanks):
-            m.d.comb += rp.addr.eq(cur_div + Mux(rd_half, RPB, 0))
+            m.d.comb += rp.addr.eq(Mux(pp, cur_lin, cur_div + Mux(rd_half, RPB, 0)))
             m.d.sync += rb[l].eq(rp.data)        # at the bank: the block RAM's clock-to-out stays local
         with m.Switch(rd_mod_dd):
             for l in range(K):
                 with m.Case(l):
                     m.d.sync += self.rd_data.eq(rb[l])
+        # point-parallel: every lane its own element minus its own row minimum (the same two
+        # register stages as rd_data + the controller's d = D - m register)
+        for l in range(K):
+            dl = Signal(cfg.dist_bits, name=f"pp_d_sub{l}")
+            m.d.sync += [dl.eq(rb[l] - self.lanes[l].lmin), self.pp_d[l].eq(dl)]
+
+        # ------------------------------------------------------------ one lane's min / max
+        with m.Switch(self.mm_sel):
+            for l in range(K):
+                with m.Case(l):
+                    m.d.sync += [self.sel_min.eq(self.lanes[l].lmin), self.sel_max.eq(self.lanes[l].lmax)]
         return m

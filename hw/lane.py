@@ -56,6 +56,7 @@ class CandKind:
     DIRECT = 0   # u = base (bisection)
     KSEC = 1     # u = base + floor(A * C_l / 2^16)
     FWA = 2      # u = mirror_clamp(centre + spark(A, PRNG), lo, hi)
+    LANE = 3     # u = centre (point-parallel bisection: each lane's own midpoint)
 
 
 def lane_roles(cfg: AccelConfig) -> list:
@@ -319,6 +320,8 @@ class Lane(TsneLaneMixin, wiring.Component):
                     m.d.sync += [delta.eq(prod >> sf.KSECTION_SHIFT), base.eq(c_base)]
                 with m.Case(CandKind.FWA):
                     m.d.sync += [delta.eq(fwa_delta), base.eq(c_centre)]
+                with m.Case(CandKind.LANE):
+                    m.d.sync += [delta.eq(0), base.eq(c_centre)]
                 with m.Default():
                     m.d.sync += [delta.eq(0), base.eq(c_base)]
         xb = max(L.u_bits, rb + 3) + 3

@@ -10,7 +10,7 @@ from.  Change a register or a code here and everything else follows.
   the configuration and are functions of ``cfg``).
 * `COMMAND_TABLE` -- values written to CMD.
 * `POLICY_TABLE` -- values of POLICY.
-* `ERROR_TABLE` -- status ``error_code`` values.  Codes 1-4 carry the START check as a function
+* `ERROR_TABLE` -- status ``error_code`` values.  Codes 1-4 and 7 carry the START check as a function
   ``check(regs, cfg)`` that works on Python integers (host side, `start_error`) and on Amaranth
   values (the RTL builds its checks from the very same functions), evaluated in table order.
 
@@ -82,15 +82,19 @@ REGISTER_TABLE = (
     Register(4, "SEED", "wo", "PRNG seed of the FWA policy", "32-bit integer",
              "32", "cfg.seed", "none (32 bits)",
              lambda c: 32, lambda c: c.seed, lambda c: None),
+    Register(5, "DATAFLOW", "wo", "search dataflow: 0 candidate-parallel (all policies), 1 point-parallel "
+             "(bisection; each lane searches its own point)", "code",
+             "1", "0 (candidate-parallel)", "values > 1 store 1",
+             lambda c: 1, lambda c: 0, lambda c: 1),
     Register(7, "CMD", "wo-strobe", "command (see commands); not stored", "code",
              "32", "-", "other values are ignored",
              lambda c: DATA_BITS, lambda c: 0, lambda c: None),
 )
-# addresses 5, 6 and 8-15 are ignored
+# addresses 6 and 8-15 are ignored
 
 #: values written to CMD: (value, name, meaning)
 COMMAND_TABLE = (
-    (1, "START", "idle: check the registers (error codes 1-4) and start a run; busy: error BUSY"),
+    (1, "START", "idle: check the registers (error codes 1-4, 7) and start a run; busy: error BUSY"),
     (2, "CLEAR", "clear error, error_code and done (never stops a run)"),
     (3, "ABORT", f"busy: stop the run, idle within {ABORT_CYCLES} cycles (error ABORTED); idle: ignored"),
 )
@@ -121,6 +125,9 @@ ERROR_TABLE = (
               lambda r, c: r["POLICY"] > max(v for v, _ in POLICY_TABLE)),
     ErrorCode(5, "BUSY", "START while busy (ignored, the run continues)"),
     ErrorCode(6, "ABORTED", "the run was stopped by ABORT (no further beats; START may follow)"),
+    ErrorCode(7, "DATAFLOW", "point-parallel dataflow (DATAFLOW = 1) needs POLICY = 0 (bisection) and a core "
+              "generated with point_parallel",
+              lambda r, c: (r["DATAFLOW"] == 1) & ((r["POLICY"] != 0) | (not c.point_parallel))),
 )
 
 # --------------------------------------------------------------------------- derived lookups
@@ -136,7 +143,9 @@ def register(name: str) -> Register:
 
 
 def start_error(regs: dict, cfg: AccelConfig) -> int:
-    """Error code a START with register values ``regs`` (after saturation) gets; 0 = accepted."""
+    """Error code a START with register values ``regs`` (after saturation) gets; 0 = accepted.
+    Registers missing from ``regs`` hold their reset values."""
+    regs = {**{r.name: r.reset(cfg) for r in REGISTER_TABLE if r.access == "wo"}, **regs}
     for e in ERROR_TABLE:
         if e.check is not None and bool(e.check(regs, cfg)):
             return e.code

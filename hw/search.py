@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from amaranth.hdl import C, Cat, Module, Mux, Signal, signed
+from amaranth.hdl import Array, C, Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -98,6 +98,8 @@ class SearchController(wiring.Component):
             "eng_dist_done": In(1), "eng_dmin": In(cfg.dist_bits), "eng_dmax": In(cfg.dist_bits),
             "eng_rd_en": Out(1), "eng_rd_restart": Out(1), "eng_rd_half": Out(1), "eng_rd_data": In(cfg.dist_bits),
             "eng_grant": Out(1),
+            "pp": In(1), "eng_pp_d": In(cfg.dist_bits).array(K), "eng_mm_sel": Out(range(max(K, 2))),
+            "eng_sel_min": In(cfg.dist_bits), "eng_sel_max": In(cfg.dist_bits),
             "lanes": Out(search_ops_signature(cfg)).array(K),
             "scan": In(scan_signature(cfg)),
         }
@@ -114,6 +116,17 @@ class SearchController(wiring.Component):
         EB = L.err_bits
         us = signed(L.u_bits)
         roles = lane_roles(cfg)
+        # point-parallel bisection (DATAFLOW = 1): lane l searches point i + l; its bracket, best
+        # and pass count live here, one entry per lane
+        pp = self.pp if cfg.point_parallel else C(0, 1)
+        pblo = [Signal(us, name=f"pp_blo{l}") for l in range(K)]
+        pbhi = [Signal(us, name=f"pp_bhi{l}") for l in range(K)]
+        pbest_u = [Signal(us, name=f"pp_best_u{l}") for l in range(K)]
+        pbest_h = [Signal(L.h_bits, name=f"pp_best_h{l}") for l in range(K)]
+        pbest_err = [Signal(EB, name=f"pp_best_err{l}") for l in range(K)]
+        pbv = [Signal(name=f"pp_best_v{l}") for l in range(K)]
+        pdone = [Signal(name=f"pp_done{l}") for l in range(K)]
+        ppass = [Signal(8, name=f"pp_passes{l}") for l in range(K)]
         # broadcast op signals, fanned out to every lane's `ops` port at the end
         bc = SimpleNamespace(
             cand_issue=Signal(), cand_kind=Signal(2), cand_base=Signal(us), cand_a=Signal(L.u_range_bits),
@@ -131,7 +144,7 @@ class SearchController(wiring.Component):
                          o.cand.a.eq(bc.cand_a), o.cand.lo.eq(bc.cand_lo), o.cand.hi.eq(bc.cand_hi),
                          o.cand.centre.eq(bc.cand_centre[l]),
                          o.prng.load.eq(bc.prng_load), o.prng.step.eq(bc.prng_step), o.prng.point.eq(bc.prng_point),
-                         o.kern.issue.eq(bc.kern_issue[l]), o.kern.d.eq(bc.kern_d),
+                         o.kern.issue.eq(bc.kern_issue[l]), o.kern.d.eq(Mux(pp, self.eng_pp_d[l], bc.kern_d)),
                          o.rowend.issue.eq(bc.re_issue), o.rowend.ext.eq(bc.re_ext), o.rowend.x.eq(bc.ext_x)]
         hi = cfg.u_hi
         tol = cfg.tolerance_lsb
@@ -172,12 +185,14 @@ class SearchController(wiring.Component):
         is_fwa = self.policy == P_FWA
         fwa_pass = Signal()     # FWA after its first pass: sparks around the population (a register)
         amp_eff = Signal(L.u_range_bits)   # the amplitude of this SETUP's CAND (set below)
-        nact_last = Mux(is_bis, 0, K - 1)
+        nact_last = Mux(is_bis & ~pp, 0, K - 1)
 
         # ------------------------------------------------------------ lane broadcast (from registers)
-        m.d.comb += [bc.cand_lo.eq(lo), bc.cand_hi.eq(hi),
+        m.d.comb += [bc.cand_lo.eq(Mux(pp, -(1 << (L.u_bits - 1)), lo)), bc.cand_hi.eq(hi),
                      bc.prng_point.eq(pseed), bc.ext_x.eq(self.perp)]
-        with m.If(is_bis):
+        with m.If(pp):
+            m.d.comb += bc.cand_kind.eq(CandKind.LANE)
+        with m.Elif(is_bis):
             m.d.comb += [bc.cand_kind.eq(CandKind.DIRECT), bc.cand_base.eq((blo + bhi) >> 1)]
         with m.Elif(fwa_pass):
             m.d.comb += [bc.cand_kind.eq(CandKind.FWA), bc.cand_a.eq(amp_eff)]
@@ -186,10 +201,8 @@ class SearchController(wiring.Component):
                          bc.cand_a.eq(bhi - blo)]
         for l in range(K):
             r = roles[l]
-            if r > 0:
-                m.d.comb += bc.cand_centre[l].eq(Mux(pop_v[r], pop_u[r], pop_u[0]))
-            else:
-                m.d.comb += bc.cand_centre[l].eq(pop_u[0])
+            fwa_c = Mux(pop_v[r], pop_u[r], pop_u[0]) if r > 0 else pop_u[0]
+            m.d.comb += bc.cand_centre[l].eq(Mux(pp, (pblo[l] + pbhi[l]) >> 1, fwa_c))
 
         # ------------------------------------------------------------ stream pipeline
         # a read command in cycle c: registered at the engine (c+1), read (c+2), bank register (c+3),
@@ -197,7 +210,13 @@ class SearchController(wiring.Component):
         st_rd = Signal()
         ds = Signal(cfg.dist_bits)
         m.d.sync += ds.eq(self.eng_rd_data - mrow)
-        kiss = st_rd & (j != i)
+        # the K-bit issue vector: candidate-parallel, every active lane on j != i; point-parallel,
+        # lane l on j != i + l unless its point is done (or beyond N)
+        jrel = Signal(signed(cfg.index_bits + 2))
+        m.d.comb += jrel.eq(j - i)
+        lane_en = Cat(C(1, 1), *[~is_bis for _ in range(K - 1)])
+        kiss = Mux(pp, Cat(*[st_rd & (jrel != l) & ~pdone[l] for l in range(K)]),
+                   Mux(st_rd & (j != i), lane_en, 0))
         # the stream flag, delayed: a grant now would meet a KERN op at the multiplier
         st_rd_q = st_rd
         for k in range(timing.STREAM_NO_GRANT_DELAY):
@@ -205,11 +224,10 @@ class SearchController(wiring.Component):
             m.d.sync += nxt.eq(st_rd_q)
             st_rd_q = nxt
         for k in range(timing.ROW_READ):
-            nxt = Signal(name=f"kiss{k + 1}")
+            nxt = Signal(K, name=f"kiss{k + 1}")
             m.d.sync += nxt.eq(kiss)
             kiss = nxt
-        lane_en = Cat(C(1, 1), *[~is_bis for _ in range(K - 1)])
-        m.d.comb += [bc.kern_issue.eq(Mux(kiss, lane_en, 0)), bc.kern_d.eq(ds)]
+        m.d.comb += [bc.kern_issue.eq(kiss), bc.kern_d.eq(ds)]
 
         # ------------------------------------------------------------ scan datapath
         # lane 0's (u, H) and |H - target| go into a register (SCAN_PIPE); the update uses the register
@@ -229,7 +247,7 @@ class SearchController(wiring.Component):
             m.d.comb += [self.trace_payload.u.eq(su), self.trace_payload.z.eq(self.scan.z),
                          self.trace_payload.t.eq(self.scan.t), self.trace_payload.h.eq(sh),
                          self.trace_payload.lane.eq(sl), self.trace_payload.pass_index.eq(passes),
-                         self.trace_payload.index.eq(i)]
+                         self.trace_payload.index.eq(Mux(pp, i + sl, i))]
 
         # population insertion (FWA)
         dup = Signal()
@@ -253,6 +271,13 @@ class SearchController(wiring.Component):
                      amp_cap.eq(hi - lo),
                      amp_new.eq(Mux(pop_err[0] < prev_best, amp_up, amp_dn))]
         stop_q = Signal()
+        ol = Signal(range(max(K, 2)))     # point-parallel: the group's result being handed over
+        pp_stop = [Signal(name=f"pp_stop{l}") for l in range(K)]
+        for l in range(K):
+            m.d.comb += pp_stop[l].eq((pbest_err[l] <= tol) | (ppass[l] + 1 >= cfg.max_passes) |
+                                      (pbhi[l] - pblo[l] <= 1))
+        pp_all_done = Signal()
+        m.d.comb += pp_all_done.eq(Cat(*[pdone[l] | pp_stop[l] for l in range(K)]).all())
         cont = Signal()          # SETUP follows a pass (not PINIT): update and test the stop rule
         m.d.comb += amp_eff.eq(Mux(cont & is_fwa & (passes_n > 1),
                                    Mux(amp_new < 1, 1, Mux(amp_new > amp_cap, amp_cap, amp_new)), amp))
@@ -266,7 +291,11 @@ class SearchController(wiring.Component):
 
         # the scan shift fans out to every lane's scan registers: it comes from the `scanning`
         # register (high exactly in SCAN), not from the state decode
-        m.d.comb += [adv.eq(scanning & self.trace_ready) if self.trace_en else adv.eq(scanning),
+        # point-parallel: a lane whose point is done has no trace beat (its scan cycle still passes)
+        trace_skip = Signal()
+        if self.trace_en:
+            m.d.comb += trace_skip.eq(pp & Array(pdone)[sl])
+        m.d.comb += [adv.eq(scanning & (self.trace_ready | trace_skip)) if self.trace_en else adv.eq(scanning),
                      bc.scan_shift.eq(adv)]
         m.d.sync += [self.tgt_done.eq(0)]
         # a dist_done of the next point that arrives while this one is searched waits here
@@ -293,8 +322,24 @@ class SearchController(wiring.Component):
                 m.next = "WAITD"
             with m.State("WAITD"):
                 with m.If(dready | self.eng_dist_done):
-                    m.d.sync += [mrow.eq(self.eng_dmin), dspan.eq(self.eng_dmax - self.eng_dmin), dready.eq(0)]
-                    m.next = "RANGE"
+                    m.d.sync += [mrow.eq(self.eng_dmin), dspan.eq(self.eng_dmax - self.eng_dmin), dready.eq(0),
+                                 cnt.eq(0)]
+                    with m.If(pp):
+                        m.next = "PP_RANGE"
+                    with m.Else():
+                        m.next = "RANGE"
+            with m.State("PP_RANGE"):
+                # lane c's min / max (engine, registered), its span (registered), then its u_lo and
+                # the lane's bracket / best / pass reset: K + PP_RANGE_PIPE cycles
+                m.d.comb += self.eng_mm_sel.eq(cnt)
+                m.d.sync += [cnt.eq(cnt + 1), dspan.eq(self.eng_sel_max - self.eng_sel_min)]
+                for l in range(K):
+                    with m.If(cnt == l + timing.PP_RANGE_PIPE):
+                        m.d.sync += [pblo[l].eq(-((bl + 2) << U)), pbhi[l].eq(hi), pbv[l].eq(0), ppass[l].eq(0),
+                                     pdone[l].eq(self.n - i <= l)]
+                with m.If(cnt == K - 1 + timing.PP_RANGE_PIPE):
+                    m.d.sync += [passes.eq(0), cnt.eq(0), cont.eq(0), fwa_pass.eq(0)]
+                    m.next = "SETUP"
             with m.State("RANGE"):
                 m.d.sync += lo.eq(-((bl + 2) << U))
                 m.d.comb += [bc.prng_load.eq(1), self.eng_point_next.eq(more)]
@@ -312,11 +357,20 @@ class SearchController(wiring.Component):
                 m.d.comb += bc.cand_issue.eq(cnt == 0)
                 m.d.sync += cnt.eq(cnt + 1)
                 with m.If(cnt == 0):
-                    m.d.sync += [found.eq(0), prev_best.eq(pop_err[0]), sl.eq(0), stop_q.eq(cont & stop)]
+                    m.d.sync += [found.eq(0), prev_best.eq(pop_err[0]), sl.eq(0),
+                                 stop_q.eq(cont & Mux(pp, pp_all_done, stop))]
                     with m.If(cont):
                         m.d.sync += [passes.eq(passes_n), amp.eq(amp_eff)]
+                        with m.If(pp):
+                            for l in range(K):
+                                with m.If(~pdone[l]):
+                                    m.d.sync += [ppass[l].eq(ppass[l] + 1), pdone[l].eq(pp_stop[l])]
                 with m.If((cnt == timing.DECIDE - 1) & stop_q):
-                    m.next = "OUT"
+                    m.d.sync += ol.eq(0)
+                    with m.If(pp):
+                        m.next = "PP_OUT"
+                    with m.Else():
+                        m.next = "OUT"
                 with m.Elif(cnt == timing.SETUP - 1):
                     m.d.sync += j.eq(0)
                     m.next = "STREAM"
@@ -343,7 +397,7 @@ class SearchController(wiring.Component):
                     m.next = "SCAN"
             with m.State("SCAN"):
                 if self.trace_en:
-                    m.d.comb += self.trace_valid.eq(1)
+                    m.d.comb += self.trace_valid.eq(~trace_skip)
                 # the next (speculative) CAND's multiplier: the last positions of the scan
                 m.d.comb += no_grant.eq(sl + timing.CAND_SCAN_BACK >= nact_last)
                 with m.If(adv):
@@ -366,8 +420,29 @@ class SearchController(wiring.Component):
                     with m.Else():
                         m.d.sync += [i.eq(i + 1), pseed.eq(pseed + sf.SEED_POINT_STEP)]
                         m.next = "WAITD"
+            with m.State("PP_OUT"):
+                # one result per point of the group, in index order
+                m.d.comb += self.out_valid.eq(1)
+                with m.If(self.out_ready):
+                    with m.If(i + ol == n_last):
+                        m.d.comb += self.all_done.eq(1)
+                        m.next = "IDLE"
+                    with m.Elif(ol == K - 1):
+                        m.d.comb += self.eng_point_next.eq(1)
+                        m.d.sync += i.eq(i + K)
+                        m.next = "PSTART"
+                    with m.Else():
+                        m.d.sync += ol.eq(ol + 1)
         # ------------------------------------------------------------ scan update (one cycle after capture)
-        with m.If(q_v):
+        for l in range(K):       # point-parallel: lane l's own bisection (skipped once it is done)
+            with m.If(q_v & pp & (q_sl == l) & ~pdone[l]):
+                with m.If(~pbv[l] | (err < pbest_err[l])):
+                    m.d.sync += [pbv[l].eq(1), pbest_u[l].eq(q_u), pbest_h[l].eq(q_h), pbest_err[l].eq(err)]
+                with m.If(q_h > target):
+                    m.d.sync += pblo[l].eq(q_u)
+                with m.Else():
+                    m.d.sync += pbhi[l].eq(q_u)
+        with m.If(q_v & ~pp):
             m.d.sync += prev_u.eq(q_u)
             with m.If(~best_v | (err < best_err)):
                 m.d.sync += [best_v.eq(1), best_u.eq(q_u), best_h.eq(q_h), best_err.eq(err)]
@@ -400,7 +475,16 @@ class SearchController(wiring.Component):
 
         m.d.comb += [self.eng_grant.eq(~no_grant), self.eng_rd_half.eq(i[0])]
 
-        m.d.comb += [self.out_payload.index.eq(i), self.out_payload.u.eq(best_u),
-                     self.out_payload.h.eq(best_h), self.out_payload.passes.eq(passes),
-                     self.out_payload.converged.eq(best_err <= tol)]
+        with m.If(pp):
+            m.d.comb += self.out_payload.index.eq(i + ol)
+            with m.Switch(ol):
+                for l in range(K):
+                    with m.Case(l):
+                        m.d.comb += [self.out_payload.u.eq(pbest_u[l]), self.out_payload.h.eq(pbest_h[l]),
+                                     self.out_payload.passes.eq(ppass[l]),
+                                     self.out_payload.converged.eq(pbest_err[l] <= tol)]
+        with m.Else():
+            m.d.comb += [self.out_payload.index.eq(i), self.out_payload.u.eq(best_u),
+                         self.out_payload.h.eq(best_h), self.out_payload.passes.eq(passes),
+                         self.out_payload.converged.eq(best_err <= tol)]
         return m

@@ -50,7 +50,7 @@ async def write_reg(ctx, dut, addr, value):
 
 def run_class(cfg: AccelConfig, X, perp_q: int, policy: str, *, seed: int | None = None,
               trace: bool = False, res_ready_prob: float = 1.0, trace_ready_prob: float = 1.0,
-              max_cycles: int = 500_000, rng_seed: int = 0, dut=None) -> RunResult:
+              max_cycles: int = 500_000, rng_seed: int = 0, dut=None, dataflow: int = 0) -> RunResult:
     """Simulate one class run of the core.
 
     Parameters
@@ -76,6 +76,7 @@ def run_class(cfg: AccelConfig, X, perp_q: int, policy: str, *, seed: int | None
         await write_reg(ctx, dut, REGISTERS["D"], d)
         await write_reg(ctx, dut, REGISTERS["PERP"], perp_q)
         await write_reg(ctx, dut, REGISTERS["POLICY"], POLICY_CODES[policy])
+        await write_reg(ctx, dut, REGISTERS["DATAFLOW"], dataflow)
         if seed is not None:
             await write_reg(ctx, dut, REGISTERS["SEED"], seed)
         await write_reg(ctx, dut, REGISTERS["CMD"], COMMANDS["START"])

@@ -19,7 +19,7 @@ Registers, commands and error codes: the tables of `hw.regmap` (rendered in docs
 The register file and the START checks below are loops over those tables.  Registers may be
 written while busy; START latches them for the run.
 
-START while idle runs the table's checks in order (codes 1-4); a failing check refuses the START:
+START while idle runs the table's checks in order (codes 1-4, 7); a failing check refuses the START:
 the core stays idle with error=1 and the code, done=0, no feature is accepted and nothing is
 output.  An accepted START clears done/error, sets busy, computes the target entropy (``golden_model.timing.START_TARGET`` cycles),
 then accepts exactly N*D features.  START while busy sets error=1, code BUSY and is otherwise
@@ -107,6 +107,7 @@ class AdapSNECore(wiring.Component):
         run_perp = Signal(cfg.perp_bits)
         run_pol = Signal.like(r_pol)
         run_seed = Signal.like(r_seed)
+        run_pp = Signal()
 
         wd = self.cfg_wdata
         cmd = {name: Signal(name=f"cmd_{name.lower()}") for name in COMMANDS}
@@ -157,6 +158,9 @@ class AdapSNECore(wiring.Component):
                      ctl.eng_dist_done.eq(eng.dist_done), ctl.eng_dmin.eq(eng.dmin), ctl.eng_dmax.eq(eng.dmax),
                      eng.rd_en.eq(ctl.eng_rd_en), eng.rd_restart.eq(ctl.eng_rd_restart),
                      eng.rd_half.eq(ctl.eng_rd_half), eng.grant.eq(ctl.eng_grant),
+                     eng.pp.eq(run_pp), ctl.pp.eq(run_pp), eng.mm_sel.eq(ctl.eng_mm_sel),
+                     ctl.eng_sel_min.eq(eng.sel_min), ctl.eng_sel_max.eq(eng.sel_max),
+                     *[ctl.eng_pp_d[l].eq(eng.pp_d[l]) for l in range(K)],
                      ctl.eng_rd_data.eq(eng.rd_data)]
         # lanes: distance ops from the engine, search ops from the controller, scan chain to lane 0
         for l, ln in enumerate(lanes):
@@ -193,7 +197,8 @@ class AdapSNECore(wiring.Component):
                     with m.Else():
                         m.d.sync += [st.busy.eq(1), st.error.eq(0), st.error_code.eq(ERR["NONE"]),
                                      run_n.eq(r_n), run_d.eq(r_d), run_perp.eq(r_perp),
-                                     run_pol.eq(r_pol), run_seed.eq(r_seed), state.eq(TGT)]
+                                     run_pol.eq(r_pol), run_seed.eq(r_seed), run_pp.eq(regs["DATAFLOW"]),
+                                     state.eq(TGT)]
             with m.Case(TGT):
                 m.d.comb += ctl.tgt_start.eq(1)
                 m.d.sync += state.eq(TGT_WAIT)

@@ -119,7 +119,8 @@ class Bench:
     async def run_job(self, job: dict, feat_gap: float, rng_seed: int, check_cycles: bool, label: str) -> dict:
         dut, sb, mon = self.dut, self.sb, self.mon
         n, d = job["n"], job["d"]
-        await self.regs.configure(n, d, job["perp_q"], job["policy_code"], job["seed"])
+        await self.regs.configure(n, d, job["perp_q"], job["policy_code"], job["seed"],
+                                  job.get("dataflow", 0))
         start_edge = await self.write_start()
         base = len(mon.beats)
         tbase = len(self.trace_mon.beats) if self.trace_mon else 0
@@ -250,7 +251,8 @@ async def run_errors(dut, sc: dict) -> None:
     cases_obs = []
     for case in sc["cases"]:
         label = f"{sc['name']}/code{case['code']}({case['what']})"
-        await bench.regs.configure(case["n"], case["d"], case["perp_q"], case["policy_code"], sc["recovery"]["seed"])
+        await bench.regs.configure(case["n"], case["d"], case["perp_q"], case["policy_code"], sc["recovery"]["seed"],
+                                  case.get("dataflow", 0))
         rises0, beats0 = watch.rises, len(bench.mon.beats)
         await bench.write_start()
         ok, lat, st = await bench.wait_status(lambda s: s["error"] == 1, ERROR_LATENCY_MAX)
@@ -281,7 +283,8 @@ async def run_errors(dut, sc: dict) -> None:
     # code 5: START while busy (in the search phase, after all features were accepted)
     job = sc["busy"]
     label = f"{sc['name']}/code5"
-    await bench.regs.configure(job["n"], job["d"], job["perp_q"], job["policy_code"], job["seed"])
+    await bench.regs.configure(job["n"], job["d"], job["perp_q"], job["policy_code"], job["seed"],
+                                  job.get("dataflow", 0))
     await bench.write_start()
     base = len(bench.mon.beats)
     bench.mon.expect(base + job["n"])
@@ -325,7 +328,8 @@ async def run_abort(dut, sc: dict) -> None:
     cases_obs = []
     for case in sc["cases"]:
         label = f"{sc['name']}/{case}"
-        await bench.regs.configure(n, d, job["perp_q"], job["policy_code"], job["seed"])
+        await bench.regs.configure(n, d, job["perp_q"], job["policy_code"], job["seed"],
+                                  job.get("dataflow", 0))
         await bench.write_start()
         base = len(mon.beats)
         mon.expect(base + n)

@@ -16,7 +16,8 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly
 from cocotb.utils import get_sim_steps, get_sim_time
 
-from .regs import CMD_CLEAR, CMD_START, POLICY_CODES, REG_CMD, REG_D, REG_N, REG_PERP, REG_POLICY, REG_SEED  # noqa: F401
+from .regs import (CMD_CLEAR, CMD_START, POLICY_CODES, REG_CMD, REG_D, REG_N, REG_PERP,  # noqa: F401
+                   REG_POLICY, REG_SEED, REG_DATAFLOW)
 
 
 class Clocking:
@@ -79,8 +80,9 @@ class RegisterDriver:
         await FallingEdge(d.clk)
         d.cfg_we.value = 0
 
-    async def configure(self, n: int, dim: int, perp_q: int, policy: int, seed: int):
-        for a, v in ((REG_N, n), (REG_D, dim), (REG_PERP, perp_q), (REG_POLICY, policy), (REG_SEED, seed)):
+    async def configure(self, n: int, dim: int, perp_q: int, policy: int, seed: int, dataflow: int = 0):
+        for a, v in ((REG_N, n), (REG_D, dim), (REG_PERP, perp_q), (REG_POLICY, policy), (REG_SEED, seed),
+                     (REG_DATAFLOW, dataflow)):
             await self.write(a, v)
 
     async def start(self):

@@ -33,14 +33,14 @@ def beats_from_results(results) -> list:
             for i, r in enumerate(results)]
 
 
-def expected_schedule(cfg: AccelConfig, X, policy: str, results):
+def expected_schedule(cfg: AccelConfig, X, policy: str, results, dataflow: str = "candidate"):
     """`golden_model.schedule.schedule(cfg, N, D, policy, results)`: result_cycles (cycle of each
     result beat, cycle 0 = the cycle that accepted the last feature), trace_cycles, done_cycle,
     kernel_evaluations, utilisation."""
     from golden_model import schedule as sch
 
     n, d = np.asarray(X).shape
-    return sch.schedule(cfg, n, d, policy, results)
+    return sch.schedule(cfg, n, d, policy, results, dataflow=dataflow)
 
 
 def expected_cycles(cfg: AccelConfig, X, policy: str, results) -> list | None:
@@ -58,8 +58,13 @@ def bounded_cycles(cfg: AccelConfig, n: int, d: int, slowdown: float = 1.0) -> i
 
 
 def class_job(X, perplexity: float, policy: str, cfg: AccelConfig, dut: str = "core", seed: int | None = None,
-              with_cycles: bool = True, name: str | None = None, trace: bool = False, results=None) -> dict:
-    """One class for the simulator: features, register values, expected beats and cycles."""
+              with_cycles: bool = True, name: str | None = None, trace: bool = False, results=None,
+              dataflow: str = "candidate") -> dict:
+    """One class for the simulator: features, register values (DATAFLOW from `dataflow`), expected
+    beats and cycles.  The trace of a point-parallel run is checked by tests/test_hw_core_sim.py
+    (its beats interleave the group's points), not here."""
+    if dataflow == "point" and trace:
+        raise ValueError("class_job: the point-parallel trace order is not modelled here")
     X = np.asarray(X, dtype=np.int64)
     if X.ndim != 2:
         raise ValueError("X must be (N, D)")
@@ -68,6 +73,7 @@ def class_job(X, perplexity: float, policy: str, cfg: AccelConfig, dut: str = "c
     job = {"name": name or f"{policy}-N{n}-D{d}", "n": n, "d": d, "policy": policy,
            "policy_code": POLICY_CODES[policy], "perplexity": perplexity,
            "perp_q": fx.perplexity_to_reg(perplexity, cfg), "seed": seed,
+           "dataflow": {"candidate": 0, "point": 1}[dataflow],
            "features": [int(v) for v in X.reshape(-1)], "timeout_cycles": bounded_cycles(cfg, n, d)}
     if dut == "standin":
         from .standin import standin_reference
@@ -79,7 +85,7 @@ def class_job(X, perplexity: float, policy: str, cfg: AccelConfig, dut: str = "c
         results = expected_results(X, perplexity, policy, c, trace=trace)
     job["expected"] = beats_from_results(results)
     job["evaluations"] = [int(r.evaluations) for r in results]
-    sch = expected_schedule(c, X, policy, results) if with_cycles else None
+    sch = expected_schedule(c, X, policy, results, dataflow) if with_cycles else None
     job["cycles"] = None if sch is None else [int(v) for v in sch.result_cycles]
     if trace:
         job["trace"] = [[{"candidates": t.candidates, "h": t.h, "z": t.z, "t": t.t} for t in r.trace]
@@ -100,7 +106,7 @@ def classes_scenario(name: str, jobs: list, feat_gap: float = 0.0, res_stall: fl
 
 
 def errors_scenario(name: str, cfg: AccelConfig, recovery_job: dict, busy_job: dict | None = None) -> dict:
-    """Error codes 1-5: bad N, D, perplexity (1 and one LSB above fixed.perp_reg_max), policy (both
+    """Error codes 1-5 and 7: bad N, D, perplexity (1 and one LSB above fixed.perp_reg_max), policy (both
     sides of each range where one exists),
     START while busy; `recovery_job` is run after CLEAR to show the core is usable again."""
     n_ok, d_ok = recovery_job["n"], recovery_job["d"]
@@ -114,12 +120,14 @@ def errors_scenario(name: str, cfg: AccelConfig, recovery_job: dict, busy_job: d
         {"code": 3, "what": f"Perp=(N-1)/2+1LSB (N={n_ok})", "perp_q": fx.perp_reg_max(n_ok, cfg) + 1},
         {"code": 4, "what": "policy=3", "policy_code": 3},
         {"code": 4, "what": "policy=15", "policy_code": 15},
+        {"code": 7, "what": "DATAFLOW=1 with K-section", "policy_code": 2, "dataflow": 1},
     ]
     for c in cases:
         c.setdefault("n", n_ok)
         c.setdefault("d", d_ok)
         c.setdefault("perp_q", recovery_job["perp_q"])
         c.setdefault("policy_code", recovery_job["policy_code"])
+        c.setdefault("dataflow", recovery_job.get("dataflow", 0))
     return {"name": name, "kind": "errors", "cases": cases, "recovery": recovery_job,
             "busy": busy_job or recovery_job, "watch_cycles": 64}
 

@@ -195,6 +195,37 @@ def test_core_abort(preset, policy, request):
 
 
 @needs_core
+@pytest.mark.parametrize("preset", ["tiny", "small"])
+def test_core_point_parallel(preset, request):
+    """DATAFLOW = 1 (point-parallel bisection): clean values + cycles, gaps + back-pressure, a
+    DATAFLOW error (code 7), then classes back to back (N = 4, a partial last group, n_max x d_max)
+    and real digits data; every class switches the dataflow register back and forth with a
+    candidate-parallel class in between, on one core without reset."""
+    cfg = get_preset(preset)
+    model = _core_model(preset)
+    perp = cfg.perplexity if cfg.perplexity < 12 else 8.0
+
+    def job(X, p, name, dataflow="point"):
+        return ref.class_job(X, p, "bisection", cfg, name=name, dataflow=dataflow)
+    main = job(synthetic_class(min(cfg.n_max, 24), min(cfg.d_max, 16), cfg, seed=31), perp, "pp-main")
+    cp = job(synthetic_class(cfg.n_max // 2, 3, cfg, seed=32), perp, "cp-between", dataflow="candidate")
+    part = job(synthetic_class(cfg.lanes + 3, 5, cfg, seed=33), 2.5, "pp-partial-group")
+    four = job(np.array([[0], [cfg.feature_max], [0], [cfg.feature_max]]), 1.5, "pp-N4-D1-at-cap")
+    full = job(synthetic_class(cfg.n_max, cfg.d_max, cfg, seed=34), perp, "pp-n_max-x-d_max")
+    digits = [job(X, cfg.perplexity, f"pp-digit{c}")
+              for c, X in digits_classes(cfg, classes=(0, 3), n_per_class=cfg.n_max)]
+    spec = {"scenarios": [
+        ref.classes_scenario("a_clean", [main]),
+        ref.classes_scenario("b_gaps_backpressure", [main, cp, part], feat_gap=0.25, res_stall=0.5, rng_seed=19),
+        ref.errors_scenario("c_errors", cfg, main),
+        ref.classes_scenario("d_back_to_back", [four, cp, part, full, *digits]),
+    ]}
+    res = runner.run(model, spec, name=_name(request))
+    res.raise_on_failure()
+    assert res.observations["a_clean"]["jobs"][0]["expected_rel_cycles"] is not None
+
+
+@needs_core
 @pytest.mark.parametrize("policy", POLICIES)
 def test_core_digits_subset(policy, request):
     """Real data: three digits classes (2x2-pooled to 16 features, 32 points each) on `tiny`,

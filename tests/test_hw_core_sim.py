@@ -27,14 +27,14 @@ def _golden(X, perp_q, policy, cfg, seed=None, trace=False):
     return [sf.search_row(D[i], i, perp_q, policy, c, trace=trace) for i in range(len(X))]
 
 
-def _check(run, X, perp_q, policy, cfg, seed=None, timing=True):
+def _check(run, X, perp_q, policy, cfg, seed=None, timing=True, dataflow="candidate"):
     ref = _golden(X, perp_q, policy, cfg, seed)
     assert run.status == {"busy": 0, "done": 1, "error": 0, "error_code": 0}
     got = [b for _, b in run.beats]
     exp = [dict(index=i, u=r.u, h=r.h, passes=r.passes, converged=int(r.converged)) for i, r in enumerate(ref)]
     assert got == exp
     if timing:
-        s = sch.schedule(cfg, X.shape[0], X.shape[1], policy, ref)
+        s = sch.schedule(cfg, X.shape[0], X.shape[1], policy, ref, dataflow=dataflow)
         assert [c for c, _ in run.beats] == s.result_cycles
         assert run.done_cycle == s.done_cycle
     return ref
@@ -66,6 +66,44 @@ def test_digits_subset_all_policies(policy):
     perp_q = fx.perplexity_to_reg(2.5, TINY)
     run = run_class(TINY, X, perp_q, policy, seed=0xC0FFEE)
     _check(run, X, perp_q, policy, TINY, seed=0xC0FFEE)
+
+
+@pytest.mark.parametrize("n", [4, 7, 9])
+def test_point_parallel_bisection(n):
+    """DATAFLOW = 1: each lane searches its own point (groups of K, a partial last group): the
+    same results as the golden bisection, on the point-parallel schedule."""
+    X = _digits_subset(n)
+    perp_q = fx.perplexity_to_reg(1.5, TINY)
+    run = run_class(TINY, X, perp_q, "bisection", dataflow=1)
+    _check(run, X, perp_q, "bisection", TINY, dataflow="point")
+
+
+def test_point_parallel_trace_under_backpressure():
+    """DATAFLOW = 1 with the trace on and random ready: results unchanged; one trace beat per pass
+    of each point while it is searched (lane = its lane in the group), in scan order; and, with
+    ready always high, every trace beat on its scheduled cycle."""
+    X = _digits_subset(6)
+    perp_q = fx.perplexity_to_reg(1.5, TINY)
+    ref_t = _golden(X, perp_q, "bisection", TINY, trace=True)
+    K = TINY.lanes
+    exp, cyc = [], []
+    sched = sch.schedule(TINY, 6, 16, "bisection", ref_t, dataflow="point")
+    for g0 in range(0, 6, K):
+        grp = list(range(g0, min(g0 + K, 6)))
+        for p in range(max(ref_t[i].passes for i in grp)):
+            for i in grp:
+                if p < ref_t[i].passes:
+                    pt = ref_t[i].trace[p]
+                    exp.append(dict(u=pt.candidates[0], z=pt.z[0], t=pt.t[0], h=pt.h[0], lane=i - g0,
+                                    pass_index=p, index=i))
+                    cyc.append(sched.trace_cycles[i][p][0])
+    run = run_class(TINY, X, perp_q, "bisection", trace=True, res_ready_prob=0.4, trace_ready_prob=0.5,
+                    rng_seed=5, dataflow=1)
+    _check(run, X, perp_q, "bisection", TINY, timing=False)
+    assert [t for _, t in run.traces] == exp
+    run = run_class(TINY, X, perp_q, "bisection", trace=True, dataflow=1)
+    _check(run, X, perp_q, "bisection", TINY, dataflow="point")
+    assert [t for _, t in run.traces] == exp and [c for c, _ in run.traces] == cyc
 
 
 def test_fewer_points_than_lanes_fwa():

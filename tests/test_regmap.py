@@ -96,6 +96,22 @@ def test_rtl_start_perplexity_rule(n, perp, code):
     assert st == ({"busy": 1, "error": 0, "code": 0} if code == 0 else {"busy": 0, "error": 1, "code": code})
 
 
+@pytest.mark.parametrize("cfg, policy, dataflow, code", [
+    (TINY, 0, 1, 0), (TINY, 1, 1, 7), (TINY, 2, 1, 7), (TINY, 1, 0, 0), (TINY, 0, 5, 0),
+    (TINY.with_overrides(point_parallel=False), 0, 1, 7), (TINY.with_overrides(point_parallel=False), 0, 0, 0)],
+    ids=["bisection-pp", "fwa-pp", "ksection-pp", "fwa-cp", "saturates-to-1",
+         "core-without-pp", "core-without-pp-cp"])
+def test_rtl_start_dataflow_rule(cfg, policy, dataflow, code):
+    """DATAFLOW = 1 (point-parallel) starts only with bisection on a core built with point_parallel;
+    otherwise START is refused with code DATAFLOW (7), as `regmap.start_error` says."""
+    assert regmap.ERR["DATAFLOW"] == 7
+    regs = {"N": 5, "D": 2, "PERP": 512, "POLICY": policy, "DATAFLOW": min(dataflow, 1)}
+    assert regmap.start_error(regs, cfg) == code
+    st = _sim_start(cfg, [("N", 5), ("D", 2), ("PERP", 512), ("POLICY", policy), ("DATAFLOW", dataflow),
+                          ("CMD", regmap.COMMANDS["START"])])
+    assert st == ({"busy": 1, "error": 0, "code": 0} if code == 0 else {"busy": 0, "error": 1, "code": code})
+
+
 @pytest.mark.parametrize("n, code", [(11, 0), (10, 3)])
 def test_rtl_perp_reset_value(n, code):
     """PERP resets to perplexity_to_reg(cfg.perplexity) (tiny: 5.0 = cap of N = 11)."""
