@@ -352,11 +352,15 @@ ENT_SUM_PIPE = 1 + 1 + len(FU) + 1
 #: FIN: N normalised (1), LOG and RECIP issued back to back (FU results after len(FU) + 1),
 #: r captured, then the shift-add S r (w_frac + 1 cycles, :func:`ent_fin`), the H register
 ENT_FIN_FIXED = 2 + len(FU) + 1 + 1
-#: grid sampler: the top-cell scan (count read + compare register) and the pick scan (point
-#: memories read + compare register) each end this many cycles after their last address
-GRID_SCAN_PIPE = 2
-#: one decision cycle after each top / pick scan (write the top list / mark the point)
+#: grid sampler (`hw.grid`): a scan (top cell: the counters; pick: the point memory) compares the
+#: data of its last address this many cycles after it
+GRID_SCAN_PIPE = 1
+#: one decision cycle after each search pass, top scan and pick scan
 GRID_DECIDE = 1
+#: a pick starts with the read of its cell from the top list
+GRID_TOP_READ = 1
+#: EMIT: one cycle per point, then the cycle that sends the last beat and raises ``done``
+GRID_EMIT_END = 1
 
 
 def ent_fin(w_frac: int) -> int:

@@ -80,3 +80,44 @@ def run_entropy(cfg: AccelConfig, Y, runs: int = 1) -> dict:
     sim.add_testbench(tb)
     sim.run()
     return out
+
+
+def run_grid(cfg: AccelConfig, Y, k: int, g_limit: int, p_ready: float = 1.0, seed: int = 0,
+             runs: int = 1) -> dict:
+    """Run `GridSampler` ``runs`` times back to back on ``Y`` with ``ready`` high with probability
+    ``p_ready`` in each cycle (seeded); returns the ``indices`` of the last run (beats in stream
+    order), ``g`` and ``cycles`` (``go`` cycle to ``done`` visible), and ``all`` (indices per run)."""
+    from .grid import GridSampler
+    n = len(Y)
+    dut = GridSampler(cfg, g_limit)
+    rng = np.random.default_rng(seed)
+    out = {"all": []}
+
+    async def tb(ctx):
+        ctx.set(dut.n, n)
+        ctx.set(dut.k, k)
+        for _ in range(runs):
+            ctx.set(dut.go, 1)
+            beats = []
+            c = 0
+            while True:
+                rdy = int(rng.random() < p_ready)
+                ctx.set(dut.out.ready, rdy)
+                if rdy and ctx.get(dut.out.valid):
+                    beats.append(int(ctx.get(dut.out.index)))
+                await ctx.tick()
+                ctx.set(dut.go, 0)
+                c += 1
+                if ctx.get(dut.done):
+                    break
+                assert c < 10_000_000, "grid sampler hangs"
+            out["all"].append(beats)
+            out["cycles"] = c
+            out["g"] = ctx.get(dut.g_side)
+        out["indices"] = out["all"][-1]
+
+    sim = Simulator(WithEmbedding(dut, cfg, Y))
+    sim.add_clock(1e-6)
+    sim.add_testbench(tb)
+    sim.run()
+    return out
