@@ -72,7 +72,8 @@ class GridSampler(wiring.Component):
     """
 
     def __init__(self, cfg: AccelConfig, g_limit: int):
-        if not 1 <= g_limit <= 1024:
+        if isinstance(g_limit, bool) or not isinstance(g_limit, int) or not 1 <= g_limit <= 1024:
+            self._MustUse__silence = True       # never elaborated: no "created but never used" warning
             raise ValueError(f"g_limit must be an integer in [1, 1024] (the counter memory has g_limit^2 "
                              f"words), got {g_limit!r}")
         self.cfg, self.g_limit = cfg, g_limit

@@ -121,3 +121,19 @@ def run_grid(cfg: AccelConfig, Y, k: int, g_limit: int, p_ready: float = 1.0, se
     sim.add_testbench(tb)
     sim.run()
     return out
+
+
+def fixed_embedding(X, cfg: AccelConfig, perplexity: float = 5.0, seed: int = 0):
+    """The fixed-point pipeline's embedding of the rows of ``X`` (integer features): bisection
+    sigma search, pair sums, `tsne_fixed.tsne_fixed` with ``cfg``'s schedule (int64 Q.y_frac)."""
+    from golden_model import affinity_fixed as af
+    from golden_model import fixed as fx
+    from golden_model import reference as ref
+    from golden_model import search_fixed as sf
+    from golden_model import tsne_fixed as tf
+    X = np.asarray(X, dtype=np.int64)
+    D = ref.sq_distances(X).astype(np.int64)
+    pq = min(fx.perplexity_to_reg(perplexity, cfg), max(1 << cfg.perp_frac, fx.perp_reg_max(len(X), cfg)))
+    res = [sf.search_row(D[i], i, pq, "bisection", cfg, point_index=i) for i in range(len(X))]
+    S = af.joint_fixed(D, af.searched_u(res), cfg)
+    return tf.tsne_fixed(S, cfg, seed=seed).Y
