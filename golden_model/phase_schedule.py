@@ -100,3 +100,48 @@ def grid_cycles(Y, k: int, cfg: AccelConfig, g_limit: int) -> int:
 
 __all__ = ["minmax_cycles", "pass_cycles", "entropy_cycles", "entropy_lower_bound", "GridWork",
            "grid_work", "grid_cycles"]
+
+
+def main(argv=None) -> int:
+    """Per digits class: entropy and grid-sampler cycles at 5/10/20 % on the fixed pipeline's
+    embedding (bisection search at cfg.perplexity, the preset's t-SNE schedule, seed = class)."""
+    import argparse
+
+    from sklearn.datasets import load_digits
+
+    from . import fixed as fx
+    from . import grid_fixed as gf
+    from . import reference as ref
+    from . import tsne_schedule as ts
+    from .config import get_preset
+    from .entropy_fixed import embed_class_fixed, perp_reg_cap
+
+    ap = argparse.ArgumentParser(description="entropy / grid phase cycle model on digits classes")
+    ap.add_argument("--preset", default="digits")
+    ap.add_argument("--classes", type=int, default=10)
+    a = ap.parse_args(argv)
+    cfg = get_preset(a.preset)
+    X, y = load_digits(return_X_y=True)
+    print("| class | N | G | entropy cycles (lower bound) | k, g, grid cycles at 5 / 10 / 20 % | "
+          "g with g_limit 4096 | t-SNE cycles / iteration |")
+    print("|---|---:|---:|---:|---|---|---:|")
+    for c in range(a.classes):
+        Xc = X[y == c].astype(np.int64)
+        n = len(Xc)
+        D = ref.sq_distances(Xc).astype(np.int64)
+        pq = min(fx.perplexity_to_reg(cfg.perplexity, cfg), perp_reg_cap(n, cfg))
+        Y = embed_class_fixed(D, pq, cfg, "bisection", tsne_seed=c).Y
+        cells, wide = [], []
+        for pct in (5, 10, 20):
+            k = max(1, round(n * pct / 100))
+            w = grid_work(Y, k, cfg, cfg.grid_g)
+            cells.append(f"{k}, {w.g}, {grid_cycles(Y, k, cfg, cfg.grid_g):,}")
+            wide.append(str(gf.sample_side(Y, k, 4096)))
+        print(f"| {c} | {n} | {entropy_grid_side(n, cfg)} | {entropy_cycles(n, cfg):,} "
+              f"({entropy_lower_bound(n, cfg)}) | {' / '.join(cells)} | {' / '.join(wide)} | "
+              f"{ts.iteration_cycles(n, cfg.lanes):,} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

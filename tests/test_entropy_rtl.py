@@ -47,7 +47,7 @@ def _digits(n, digit):
 
 
 CASES = [("tiny", "digits", 24, 3), ("tiny", "random", 9, 1), ("small", "digits", 40, 7),
-         ("small", "random", 64, 2), ("digits", "digits", 120, 1)]
+         ("small", "random", 64, 2), ("digits", "digits", 183, 3)]
 
 
 @pytest.mark.parametrize("preset,data,n,seed", CASES)

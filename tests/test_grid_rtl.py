@@ -40,7 +40,7 @@ def check(cfg, Y, k, g_limit, **kw) -> dict:
 
 
 CASES = [("tiny", "digits", 24, 3, 1), ("tiny", "random", 20, 5, 2), ("small", "digits", 48, 5, 3),
-         ("small", "digits", 48, 10, 4), ("small", "random", 64, 13, 5), ("digits", "digits", 120, 12, 1)]
+         ("small", "digits", 48, 10, 4), ("small", "random", 64, 13, 5), ("digits", "digits", 183, 37, 3)]
 
 
 @pytest.mark.parametrize("preset,data,n,k,seed", CASES)
