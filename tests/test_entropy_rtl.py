@@ -137,3 +137,14 @@ def test_cycle_model_parts():
     cfg = get_preset("tiny")
     assert ps.pass_cycles(24, 3, 0) == 4 + 24 * 2 + 3
     assert ps.entropy_cycles(24, cfg) == (24 + 3) + 1 + 8 + ps.pass_cycles(24, 3, 0) + 1 + 9 + 7 + (8 + cfg.w_frac + 1)
+
+
+@pytest.mark.parametrize("preset", ["tiny", "digits"])
+def test_converts_to_lint_clean_verilog(preset, tmp_path):
+    from amaranth.back import verilog
+
+    from hw.entropy import EntropyUnit
+    from hw.lint import lint_text
+    v = verilog.convert(EntropyUnit(get_preset(preset)), name="entropy_unit", emit_src=False)
+    r = lint_text(v, tmp_path, name="entropy_unit.v", top="entropy_unit")
+    assert r.ok, r.output

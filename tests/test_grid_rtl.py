@@ -69,7 +69,9 @@ ONE = 1 << 12
 def test_hand_cases():
     """Known answers (the cases of tests/test_grid_fixed.py, computed by hand there): the nearest
     point to the centre, distance ties -> lower index, population ties -> lower cell, the clamped
-    maximum."""
+    maximum.  The k = 2 cases also check the back-to-back hits of the g = 1 search pass (one point
+    per cycle, all in cell 0): without the write-transparent counter read the occupied count of
+    g = 1 reads 2 and g = 1 would be chosen (checked by removing it: these cases fail)."""
     cfg = get_preset("tiny")
     Y = np.array([[0, 0], [10, 10], [5, 5], [1, 1], [9, 9]], dtype=np.int64) * ONE
     assert run_grid(cfg, Y, 2, 16)["indices"] == [3, 4]
@@ -197,3 +199,14 @@ def test_plain_reference_agrees_on_pipeline_embeddings():
 def test_bad_g_limit_is_refused(g_limit):
     with pytest.raises(ValueError, match=r"g_limit must be an integer in \[1, 1024\]"):
         GridSampler(get_preset("tiny"), g_limit)
+
+
+@pytest.mark.parametrize("preset", ["tiny", "digits"])
+def test_converts_to_lint_clean_verilog(preset, tmp_path):
+    from amaranth.back import verilog
+
+    from hw.lint import lint_text
+    cfg = get_preset(preset)
+    v = verilog.convert(GridSampler(cfg, cfg.grid_g), name="grid_sampler", emit_src=False)
+    r = lint_text(v, tmp_path, name="grid_sampler.v", top="grid_sampler")
+    assert r.ok, r.output
