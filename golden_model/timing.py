@@ -334,6 +334,43 @@ def pass_overhead() -> int:
     return SETUP + DRAIN + ROWEND + SCAN_PIPE
 
 
+# --------------------------------------------------------------------------- entropy and grid phases
+#: `hw.entropy.CellUnit` / `hw.entropy.EntropyUnit` / `hw.grid.GridSampler` (docs/hardware.md,
+#: "Entropy and grid phases"); the cycle models are `golden_model.phase_schedule`.
+#: a strobe to the cell unit or a unit's ``done`` is a register: the receiver acts one cycle later
+CELL_HANDOFF = 1
+#: MINMAX: embedding read (1) + min/max registers (1), then the span register (1)
+CELL_MINMAX = 3
+#: a cell pass: the first load of the divider this many cycles after the strobe (address, read
+#: -> d = y - lo register, d g register)
+CELL_FILL = 4
+#: after a point's last divider step: quotient register, cell / in-cell offset register, cell
+#: index (row g + col) / squared offset register
+CELL_OUT = 3
+#: histogram read-modify-write: the count read in the output cycle, written one cycle later
+HIST_RMW = 1
+#: entropy sum per cell: count read (1), normaliser register (1), LOG on the function unit
+#: (len(FU)), c L(c) product register (1); S accumulated in the cycle after
+ENT_SUM_PIPE = 1 + 1 + len(FU) + 1
+#: FIN: N normalised (1), LOG and RECIP issued back to back (FU results after len(FU) + 1),
+#: r captured, then the shift-add S r (w_frac + 1 cycles, :func:`ent_fin`), the H register
+ENT_FIN_FIXED = 2 + len(FU) + 1 + 1
+#: grid sampler (`hw.grid`): a scan (top cell: the counters; pick: the point memory) compares the
+#: data of its last address this many cycles after it
+GRID_SCAN_PIPE = 1
+#: one decision cycle after each search pass, top scan and pick scan
+GRID_DECIDE = 1
+#: a pick starts with the read of its cell from the top list
+GRID_TOP_READ = 1
+#: EMIT: one cycle per point, then the cycle that sends the last beat and raises ``done``
+GRID_EMIT_END = 1
+
+
+def ent_fin(w_frac: int) -> int:
+    """Cycles of the entropy unit's FIN state (N's log2 and reciprocal, ``S r``, H register)."""
+    return ENT_FIN_FIXED + w_frac + 1
+
+
 PHASES = (
     ("PSTART (point 0)", str(PSTART), "start point 0's distance phase (cycle 1); point i+1's starts in point i's PINIT "
                                       "and runs on grants"),

@@ -1,0 +1,349 @@
+"""Occupancy-entropy phase in RTL (twin of `golden_model.entropy_fixed`; docs/hardware.md,
+"Entropy and grid phases").
+
+`CellUnit` (shared with `hw.grid`): reads the integer embedding through an embedding read port
+(the t-SNE engine's y memory layout: one word per point, coordinate 0 | coordinate 1 << yb,
+signed Q(y_int_bits).y_frac, synchronous read) and
+
+* ``MINMAX``: per axis ``lo = min y``, ``span = max y - lo`` (one point per cycle);
+* ``PASS``: per point and axis the cell ``min(floor((y - lo) g 2^fr / span) >> fr, g - 1)`` and the
+  in-cell offset ``e`` of `entropy_fixed.cell_coords` (``fr`` = 0 or ``frac``), by one iterative
+  restoring divider per axis: ``bitlen(g) + fr`` cycles per point (the next point's read,
+  ``y - lo`` and ``(y - lo) g`` are prepared during the steps, so the divider never waits); the
+  output is the cell index ``row g + col`` and the squared offset ``ex^2 + ey^2``.
+
+`EntropyUnit`: MINMAX (and ``G = reference.entropy_grid_side(N, cfg)`` by an increment loop in
+parallel), CLEAR of the ``G^2`` counters, the cell PASS into the counter memory
+(read-modify-write; a write-transparent read port forwards a count written in the cycle of the
+next read, so hits on one cell in consecutive cycles count right), SUM ``S = sum c L(c)`` over
+the cells through a `hw.arith.FunctionUnit` (LOG) and one ``count x log`` multiplier, FIN
+``H = L(N) - floor(S r / 2^(W + p))`` (LOG and RECIP of N on the same function unit, ``S r`` by
+shift-add).  Cycles: `golden_model.phase_schedule.entropy_cycles`.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import C, Cat, Module, Mux, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from golden_model import timing
+from golden_model.config import AccelConfig, bit_length
+
+from .arith import FU_LATENCY, FunctionUnit, FuOp, normalise
+
+__all__ = ["embedding_read_signature", "y_bits", "CellUnit", "EntropyUnit"]
+
+
+def y_bits(cfg: AccelConfig) -> int:
+    """Width of one signed coordinate in the embedding memory (`hw.lane_tsne.TsneWidths.yb`)."""
+    return 1 + cfg.y_int_bits + cfg.y_frac
+
+
+def embedding_read_signature(cfg: AccelConfig) -> wiring.Signature:
+    """Reader's view of an embedding memory read port: ``addr`` (point), ``data`` = coordinate 0 |
+    coordinate 1 << yb one cycle after the address (a synchronous read port of `hw.tsne`'s y
+    memory, or of a copy with the same layout)."""
+    return wiring.Signature({"addr": Out(range(cfg.n_max)), "data": In(2 * y_bits(cfg))})
+
+
+class CellUnit(wiring.Component):
+    """Min/max pass and cell pass over the embedding (see module doc).
+
+    Parameters
+    ----------
+    cfg : AccelConfig
+    g_max : int
+        Largest grid side of a pass.
+    frac : int
+        In-cell position bits of a ``fine`` pass.
+
+    Attributes
+    ----------
+    emb : Out(embedding_read_signature(cfg))
+    n : In(count_bits)
+        N >= 1, stable while a pass runs.
+    mm_go : In(1)
+        Start MINMAX (idle only); ``mm_done`` pulses `timing.CELL_MINMAX` + N cycles later.
+    pass_go : In(1), g : In, fine : In(1)
+        Start a cell pass on the g x g grid (idle only, after a MINMAX), with ``frac`` offset bits
+        if ``fine``.  Point i's ``out_valid`` is high in cycle ``go + CELL_FILL + (i + 1) Q +
+        CELL_OUT``, ``Q = bitlen(g) + (frac if fine else 0)``; ``out_last`` with point N - 1.
+    out_index, out_cell, out_dist : Out
+        Point, ``row g + col``, ``ex^2 + ey^2`` (units of ``2^-2(frac + 1)`` cell widths squared).
+    """
+
+    def __init__(self, cfg: AccelConfig, g_max: int, frac: int):
+        self.cfg, self.g_max, self.frac = cfg, g_max, frac
+        self.gb = bit_length(g_max)                      # quotient bits of the cell part
+        self.qmax = self.gb + frac
+        self.cell_bits = max(1, bit_length(g_max * g_max - 1))
+        self.dist_bits = 2 * frac + 2
+        super().__init__({
+            "emb": Out(embedding_read_signature(cfg)),
+            "n": In(cfg.count_bits),
+            "mm_go": In(1), "mm_done": Out(1),
+            "pass_go": In(1), "g": In(range(g_max + 1)), "fine": In(1),
+            "out_valid": Out(1), "out_last": Out(1), "out_index": Out(range(cfg.n_max)),
+            "out_cell": Out(self.cell_bits), "out_dist": Out(self.dist_bits),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, GB, FR, QM = self.cfg, self.gb, self.frac, self.qmax
+        yb = y_bits(cfg)
+        ys = [self.emb.data[:yb].as_signed(), self.emb.data[yb:2 * yb].as_signed()]
+        lo = [Signal(signed(yb), name=f"lo{a}") for a in range(2)]
+        mn = [Signal(signed(yb), name=f"mn{a}") for a in range(2)]
+        mx = [Signal(signed(yb), name=f"mx{a}") for a in range(2)]
+        span = [Signal(yb, name=f"span{a}") for a in range(2)]
+        nb = cfg.count_bits + 1
+        ptr = Signal(nb)
+        adv = Signal()
+        m.d.comb += self.emb.addr.eq(Mux(adv, ptr + 1, ptr))   # look-ahead: data follows ptr
+        m.d.sync += self.mm_done.eq(0)
+
+        # pass registers
+        g = Signal(range(self.g_max + 1))
+        B = Signal(range(GB + 1))                           # bitlen(g)
+        BL = Signal(range(GB + 1))                          # GB - bitlen(g): left-alignment of the low bits
+        fine = Signal()
+        fill = Signal(range(5))
+        dgb = yb + GB
+        d = [Signal(yb, name=f"d{a}") for a in range(2)]
+        dg = [Signal(dgb, name=f"dg{a}") for a in range(2)]
+        v_d, v_dg = Signal(), Signal()
+        i_d, i_dg, i_div = (Signal(range(cfg.n_max), name=n) for n in ("i_d", "i_dg", "i_div"))
+        hi = [Signal(yb, name=f"hi{a}") for a in range(2)]
+        lob = [Signal(GB, name=f"lob{a}") for a in range(2)]
+        q = [Signal(QM, name=f"q{a}") for a in range(2)]
+        st = Signal(range(QM + 1))
+        dbusy = Signal()
+        v1, last1 = Signal(), Signal()
+        q1 = [Signal(QM, name=f"q1_{a}") for a in range(2)]
+        nz1 = [Signal(name=f"nz1_{a}") for a in range(2)]
+        i1 = Signal(range(cfg.n_max))
+        m.d.sync += v1.eq(0)
+
+        bl = Signal(range(GB + 1))                          # bitlen of the g input
+        for k in range(GB):
+            with m.If(self.g[k]):
+                m.d.comb += bl.eq(k + 1)
+
+        with m.FSM(name="cell"):
+            with m.State("IDLE"):
+                with m.If(self.mm_go):
+                    m.d.sync += ptr.eq(0)
+                    m.next = "MM"
+                with m.Elif(self.pass_go):
+                    m.d.sync += [ptr.eq(0), fill.eq(0), g.eq(self.g), B.eq(bl), BL.eq(GB - bl), fine.eq(self.fine),
+                                 v_d.eq(0), v_dg.eq(0)]
+                    m.next = "PASS"
+            with m.State("MM"):
+                # address ptr in cycle ptr; point ptr - 1's coordinates arrive
+                m.d.sync += ptr.eq(ptr + 1)
+                for a in range(2):
+                    with m.If(ptr == 1):
+                        m.d.sync += [mn[a].eq(ys[a]), mx[a].eq(ys[a])]
+                    with m.Elif((ptr >= 2) & (ptr <= self.n)):
+                        with m.If(ys[a] < mn[a]):
+                            m.d.sync += mn[a].eq(ys[a])
+                        with m.If(ys[a] > mx[a]):
+                            m.d.sync += mx[a].eq(ys[a])
+                with m.If(ptr == self.n + 1):
+                    m.d.sync += [self.mm_done.eq(1)] + [x for a in range(2)
+                                                        for x in (lo[a].eq(mn[a]), span[a].eq(mx[a] - mn[a]))]
+                    m.next = "IDLE"
+            with m.State("PASS"):
+                # fill 1, 2, 3: advance the front end (the third also loads the divider)
+                with m.If(fill != 4):
+                    m.d.sync += fill.eq(fill + 1)
+                m.d.comb += adv.eq(((fill != 0) & (fill != 4)) | (dbusy & (st == 0)))
+                with m.If(dbusy & (st == 0) & (i_div == self.n - 1)):
+                    m.next = "IDLE"
+
+        # front end: y - lo, (y - lo) g, one step per advance
+        with m.If(adv):
+            m.d.sync += [ptr.eq(ptr + 1), v_d.eq(ptr < self.n), i_d.eq(ptr), v_dg.eq(v_d), i_dg.eq(i_d)]
+            for a in range(2):
+                m.d.sync += [d[a].eq(ys[a] - lo[a]), dg[a].eq(d[a] * g)]
+
+        # dividers: load, then Q = B + fr steps t = 2 hi + next bit; t >= span -> subtract
+        Q = Signal(range(QM + 1))
+        m.d.comb += Q.eq(B + Mux(fine, FR, 0))
+        with m.If(dbusy):
+            m.d.sync += st.eq(st - 1)
+            for a in range(2):
+                t = Cat(lob[a][GB - 1], hi[a])
+                ge = t >= span[a]
+                hn = Mux(ge, t - span[a], t)
+                m.d.sync += [hi[a].eq(hn), lob[a].eq(lob[a] << 1), q[a].eq(Cat(ge, q[a]))]
+                with m.If(st == 0):
+                    const = span[a] == 0                    # constant axis: position 0 of cell 0
+                    m.d.sync += [q1[a].eq(Mux(const, 0, Cat(ge, q[a]))), nz1[a].eq(~const & (hn != 0))]
+            with m.If(st == 0):
+                m.d.sync += [v1.eq(1), i1.eq(i_div), last1.eq(i_div == self.n - 1), dbusy.eq(0)]
+        with m.If(adv & v_dg):
+            m.d.sync += [dbusy.eq(1), st.eq(Q - 1), i_div.eq(i_dg)]
+            for a in range(2):
+                m.d.sync += [hi[a].eq(dg[a] >> B), lob[a].eq((dg[a] << BL)[:GB]), q[a].eq(0)]
+
+        # output stages: cell and offset, then cell index and squared offset
+        v2, last2 = Signal(), Signal()
+        i2 = Signal(range(cfg.n_max))
+        cell = [Signal(range(self.g_max), name=f"cell{a}") for a in range(2)]
+        e = [Signal(signed(FR + 3), name=f"e{a}") for a in range(2)]
+        m.d.sync += [v2.eq(v1), last2.eq(last1), i2.eq(i1)]
+        for a in range(2):
+            qi = Mux(fine, q1[a] >> FR, q1[a])
+            c = Mux(qi > g - 1, g - 1, qi)
+            z = q1[a] - Mux(fine, c << FR, c)
+            m.d.sync += [cell[a].eq(c),
+                         e[a].eq((z << 1) + nz1[a] - Mux(fine, C(1 << FR, FR + 2), C(1, FR + 2)))]
+        m.d.sync += [self.out_valid.eq(v2), self.out_last.eq(v2 & last2), self.out_index.eq(i2),
+                     self.out_cell.eq(cell[1] * g + cell[0]),
+                     self.out_dist.eq(e[0] * e[0] + e[1] * e[1])]
+        return m
+
+
+class EntropyUnit(wiring.Component):
+    """Occupancy entropy of the embedding (`entropy_fixed.occupancy_entropy_fixed`).
+
+    Attributes
+    ----------
+    emb : Out(embedding_read_signature(cfg))
+    n : In(count_bits)
+        N, 1 .. n_max (stable while busy).
+    go : In(1)
+        Start (idle only).
+    busy, done : Out(1)
+        ``done`` pulses once, `phase_schedule.entropy_cycles` cycles after ``go``.
+    h : Out(signed)
+        Entropy in bits, Q.h_frac (valid from ``done``).
+    g_side : Out
+        G of the run (`reference.entropy_grid_side`).
+    rd_addr : In, rd_count : Out
+        Histogram read port (idle only; data one cycle after the address): cell ``row G + col``.
+    """
+
+    def __init__(self, cfg: AccelConfig):
+        self.cfg = cfg
+        self.cells = cfg.grid_g * cfg.grid_g
+        self.l_bits = bit_length(cfg.count_bits) + cfg.h_frac + 1
+        self.s_bits = cfg.count_bits + self.l_bits
+        self.h_bits = self.l_bits + 2
+        super().__init__({
+            "emb": Out(embedding_read_signature(cfg)),
+            "n": In(cfg.count_bits), "go": In(1), "busy": Out(1), "done": Out(1),
+            "h": Out(signed(self.h_bits)), "g_side": Out(range(cfg.grid_g + 1)),
+            "rd_addr": In(range(self.cells)), "rd_count": Out(cfg.count_bits),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.cfg
+        W, Hf, CB = cfg.w_frac, cfg.h_frac, cfg.count_bits
+        m.submodules.cu = cu = CellUnit(cfg, cfg.grid_g, 0)
+        wiring.connect(m, wiring.flipped(self.emb), cu.emb)
+        m.d.comb += [cu.n.eq(self.n), cu.g.eq(self.g_side), cu.fine.eq(0)]
+        m.submodules.fu = fu = FunctionUnit(cfg)
+
+        hist = Memory(shape=CB, depth=self.cells, init=[])
+        m.submodules.hist = hist
+        wp = hist.write_port()
+        rp = hist.read_port(transparent_for=(wp,))
+        m.d.comb += self.rd_count.eq(rp.data)
+
+        G = self.g_side
+        sq = Signal(range(4 * cfg.grid_g * cfg.grid_g + 1))   # G^2
+        cnt = Signal(range(self.cells + timing.ENT_SUM_PIPE + timing.ent_fin(W) + 2))
+        m.d.sync += self.done.eq(0)
+
+        # HIST: read in the output cycle, write count + 1 one cycle later (HIST_RMW)
+        we, cw = Signal(), Signal(range(self.cells))
+        m.d.sync += we.eq(0)
+        with m.If(we):
+            m.d.comb += [wp.en.eq(1), wp.addr.eq(cw), wp.data.eq(rp.data + 1)]
+
+        # SUM pipeline (ENT_SUM_PIPE): cell read in cycle c (sv0), count in c + 1 -> normaliser
+        # register, LOG issued in c + 2 (sv2), c L(c) registered in c + 2 + FUL, S += in the next
+        FUL = FU_LATENCY
+        S = Signal(self.s_bits)
+        sv0, sv1, sv2 = Signal(), Signal(), Signal()
+        c1 = Signal(CB)
+        p, mnt = normalise(m, rp.data, CB, W, name="cnorm")
+        p1, mn1 = Signal.like(p), Signal(W)
+        m.d.sync += [sv1.eq(sv0), sv2.eq(sv1), c1.eq(rp.data), p1.eq(p), mn1.eq(mnt)]
+        cd, pd, vd = c1, p1, sv2
+        for k in range(FUL):
+            cn, pn, vn = Signal.like(c1, name=f"c_d{k}"), Signal.like(p1, name=f"p_d{k}"), Signal(name=f"sv_d{k}")
+            m.d.sync += [cn.eq(cd), pn.eq(pd), vn.eq(vd)]
+            cd, pd, vd = cn, pn, vn
+        prod = Signal(CB + self.l_bits)
+        pv = Signal()
+        m.d.sync += [pv.eq(vd), prod.eq(Mux(cd > 1, cd * ((pd << Hf) + fu.o_y), 0))]
+        with m.If(sv2):
+            m.d.comb += [fu.i_valid.eq(1), fu.i_op.eq(FuOp.LOG), fu.i_frac.eq(mn1)]
+        with m.If(pv):
+            m.d.sync += S.eq(S + prod)
+        assert timing.ENT_SUM_PIPE == 3 + FUL
+
+        # FIN registers
+        pN, mN = normalise(m, self.n, CB, W, name="nnorm")
+        pN1, mN1 = Signal.like(pN), Signal(W)
+        LN = Signal(self.l_bits)
+        r = Signal(W + 1)
+        acc = Signal(self.s_bits + W + 1)
+
+        with m.FSM(name="entropy"):
+            with m.State("IDLE"):
+                m.d.comb += rp.addr.eq(self.rd_addr)
+                with m.If(self.go):
+                    m.d.comb += cu.mm_go.eq(1)
+                    m.d.sync += [self.busy.eq(1), G.eq(2), sq.eq(4), S.eq(0)]
+                    m.next = "MM"
+            with m.State("MM"):
+                # G: the smallest side >= 2 with G^2 entropy_cell_points >= N, at most grid_g
+                with m.If((G != cfg.grid_g) & (sq * cfg.entropy_cell_points < self.n)):
+                    m.d.sync += [G.eq(G + 1), sq.eq(sq + 2 * G + 1)]
+                with m.If(cu.mm_done):
+                    m.d.sync += cnt.eq(0)
+                    m.next = "CLEAR"
+            with m.State("CLEAR"):
+                m.d.comb += [wp.en.eq(1), wp.addr.eq(cnt), wp.data.eq(0)]
+                m.d.sync += cnt.eq(cnt + 1)
+                with m.If(cnt == sq - 1):
+                    m.d.comb += cu.pass_go.eq(1)
+                    m.next = "HIST"
+            with m.State("HIST"):
+                m.d.comb += rp.addr.eq(cu.out_cell)
+                m.d.sync += [we.eq(cu.out_valid), cw.eq(cu.out_cell)]
+                with m.If(cu.out_last):
+                    m.d.sync += cnt.eq(0)
+                    m.next = "SUM"
+            with m.State("SUM"):
+                m.d.comb += [rp.addr.eq(cnt), sv0.eq(cnt < sq)]
+                m.d.sync += cnt.eq(cnt + 1)
+                with m.If(cnt == sq + timing.ENT_SUM_PIPE - 1):
+                    m.d.sync += cnt.eq(0)
+                    m.next = "FIN"
+            with m.State("FIN"):
+                m.d.sync += cnt.eq(cnt + 1)
+                with m.If(cnt == 0):
+                    m.d.sync += [pN1.eq(pN), mN1.eq(mN)]
+                with m.If((cnt == 1) | (cnt == 2)):
+                    m.d.comb += [fu.i_valid.eq(1), fu.i_op.eq(Mux(cnt == 1, FuOp.LOG, FuOp.RECIP)),
+                                 fu.i_frac.eq(mN1)]
+                with m.If(cnt == 1 + FUL):
+                    m.d.sync += LN.eq((pN1 << Hf) + fu.o_y)
+                with m.If(cnt == 2 + FUL):
+                    m.d.sync += [r.eq(fu.o_y), acc.eq(0)]
+                with m.If((cnt >= 3 + FUL) & (cnt <= 3 + FUL + W)):
+                    # S r, most significant bit of r first
+                    m.d.sync += [acc.eq((acc << 1) + Mux(r[W], S, 0)), r.eq(r << 1)]
+                with m.If(cnt == timing.ent_fin(W) - 1):
+                    m.d.sync += [self.h.eq(LN - (acc >> (pN1 + W))), self.done.eq(1), self.busy.eq(0)]
+                    m.next = "IDLE"
+        assert timing.ent_fin(W) - 1 == 4 + FUL + W
+        return m
