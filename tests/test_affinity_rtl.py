@@ -134,22 +134,24 @@ def matches(S_rtl, S_ref):
     return S_rtl.shape == S_ref.shape and bool((S_rtl == S_ref).all())
 
 
-# (preset, N, D, seed): tiny (K = 4) and small (K = 8), classes of 5..20 points
-CASES = [("tiny", 5, 16, 1), ("tiny", 13, 9, 2), ("small", 20, 32, 3), ("small", 11, 5, 4)]
+# (preset, N, D, seed, policy of the search that gives u): tiny (K = 4) and small (K = 8),
+# classes of 5..20 points (N = 20 on K = 4: up to 4 bank-conflict bubbles per row)
+CASES = [("tiny", 5, 16, 1, "bisection"), ("tiny", 20, 9, 2, "fwa"), ("small", 20, 32, 3, "ksection"),
+         ("small", 11, 5, 4, "bisection")]
 
 
 @functools.lru_cache(maxsize=None)
-def _run(preset, n, d, seed):
+def _run(preset, n, d, seed, policy):
     cfg = get_preset(preset)
     X = random_class(cfg, n, d, seed)
-    u = searched_u(cfg, X)
+    u = searched_u(cfg, X, policy)
     S, cycles = run_rtl(cfg, X, u)
     return cfg, X, u, S, cycles
 
 
-@pytest.mark.parametrize("preset,n,d,seed", CASES)
-def test_p_memory_equals_joint_fixed_and_cycles_equal_schedule(preset, n, d, seed):
-    cfg, X, u, S, cycles = _run(preset, n, d, seed)
+@pytest.mark.parametrize("preset,n,d,seed,policy", CASES)
+def test_p_memory_equals_joint_fixed_and_cycles_equal_schedule(preset, n, d, seed, policy):
+    cfg, X, u, S, cycles = _run(preset, n, d, seed, policy)
     ref = af.joint_fixed(sq_dists(X), u, cfg)
     assert matches(S, ref), f"P differs at {np.argwhere(S != ref)[:5].tolist()}"
     assert ref[np.triu_indices(n, 1)].min() >= 0 and ref.max() > 0   # a non-trivial P
@@ -175,3 +177,12 @@ def test_schedule_rejects_bad_arguments():
         asch.run_cycles(1, 4, 4)
     with pytest.raises(ValueError, match="d must be >= 1"):
         asch.run_cycles(5, 0, 4)
+
+
+def test_busy_shares_hand_counted():
+    """N = 5, D = 16, K = 4 (G = 2): MULA 5 (4 x 2 x 16 + 1 + 2 x 4) = 685 lane-cycles, FU 5 (1 + 8 + 1)
+    = 50, TM0 5 x 4 = 20; lower bound 5 (5 x 16 + 9) / 4 = 111.25."""
+    b = asch.busy(5, 16, 4)
+    c = b["cycles"]
+    assert round(b["mula"] * 4 * c) == 685 and round(b["fu"] * 4 * c) == 50 and round(b["tm0"] * 4 * c) == 20
+    assert b["lower_bound"] == 111.25 and b["ratio"] == c / 111.25
