@@ -23,6 +23,7 @@ Resources of a lane (docs/hardware.md, "Lane"):
 ``z``, ``t``  Z and T accumulators (also cleared by CAND, shifted by SCAN)
 ``norm``     leading-one normaliser         ``h``        entropy register h (also SCAN)
 ``prng``     xorshift32 state
+``psat``     p_{j|i} shift/saturation register (affinity op ``kprob``)
 ``t*``       t-SNE engine: differences, multipliers TM0/TM1, square, normaliser, Zq and force
              accumulators, scan chain (``hw.lane_tsne``)
 """
@@ -42,6 +43,8 @@ RESOURCES = ("absdiff", "mul_in", "mul", "mul_sum", "dacc", "minmax", "cand_delt
              # t-SNE engine (docs/hardware.md, "t-SNE engine")
              "tdiff", "tm0_in", "tm0", "tm0_sum", "tm1_in", "tm1", "tm1_sum", "tsq", "tnorm_in", "tnorm",
              "tnorm_shift", "tzq", "tsr", "tfshift", "tacc", "tscan",
+             # affinity phase (op ``kprob``): the saturated p register
+             "psat",
              # t-SNE update on the lanes (op ``tupd``)
              "tu_in", "tu_acc", "tu_ga", "tu_gr", "tu_grad", "tu_gain", "tu_step", "tu_vel", "tu_pos")
 
@@ -127,6 +130,10 @@ LANE_OPS = {op.name: op for op in (
                              ("fu_mul", "fu_reg"), ("fu_add", "fu_mul"), ("logv", "fu_add"), "rr", *MUL,
                              "hshift", "h"),
            "H = log2 Z + T/Z (LOG, RECIP, T*r); with ext: log2 of the PERP register"),
+    # affinity phase: the kern pipeline again (w, not accumulated), then w * r on TM0 (free outside
+    # the t-SNE phase, so the op issues every cycle on one lane; MULA is already claimed at stage 0)
+    LaneOp("kprob", _stages(*MUL, "tshift", "tsat", *FU, "wshift", *TM0, "psat"),
+           "w as kern; p = min(floor(w r / 2^(2W + e - P)), 2^P - 1) with the row's r = recip(m_Z), e"),
     LaneOp("scan", _stages(("u", "h", "z", "t")), "shift (u, H, Z, T) one lane towards lane 0"),
     LaneOp("prng", _stages("prng"), "load the per-point seed or advance the xorshift32 state"),
     # ---- t-SNE engine: one ordered pair (i, j) per op; TM0/TM1 are claimed in five stages, so
@@ -307,6 +314,27 @@ def pass_grants(n: int, active: int) -> list:
             segs.append((start, c - start))
             start = None
     return segs
+
+
+#: affinity controller (`hw.affinity`, docs/hardware.md "Affinity phase"); cycles are counted
+#: between the controller's own state cycles (its lane ops pass the broadcast register)
+#: PSTART -> CAND issue: the u memory read (address = point register)
+AFF_CAND = 1
+#: last STREAM1 read -> TRECIP issue: the last KERN's Z is visible (read pipeline, broadcast,
+#: KERN up to its `z` stage + 1)
+AFF_Z = ROW_READ + BROADCAST + stage_of("kern", "z") + 1
+#: TRECIP issue -> first STREAM2 read: r and p are captured BROADCAST + latency(trecip) cycles
+#: after the issue and must be in their registers when the first KPROB leaves the read pipeline
+AFF_RECIP = max(1, BROADCAST + latency("trecip") + 1 - ROW_READ)
+#: STREAM2 read -> the P write of that element (RMW read one cycle earlier)
+AFF_WRITE = ROW_READ + BROADCAST + latency("kprob")
+#: last STREAM2 read -> next PSTART: the next CAND's multiplier slot must follow the last
+#: KPROB's (the P writes of the row finish in the background)
+AFF_GAP = ROW_READ + stage_of("kprob", "mul_in") - stage_of("cand", "mul_in") - AFF_CAND + 1
+#: the CAND must reach MULA before the first DIST op (PSTART + ENGINE_CMD + 1 + GRANT_LEAD)
+assert AFF_CAND + BROADCAST + stage_of("cand", "mul_in") < ENGINE_CMD + 1 + GRANT_LEAD
+#: the CAND's bm/shift registers are rewritten after the last KPROB read them
+assert AFF_GAP + AFF_CAND + BROADCAST + stage_of("cand", "bm") > ROW_READ + BROADCAST + stage_of("kprob", "tshift")
 
 
 def minmax_levels(lanes: int) -> int:

@@ -20,9 +20,12 @@ Ops (see the table for stages and latencies):
            computes ``log2`` of the external operand (the PERP register, target entropy) instead.
 ``scan``   shift (u, H, Z, T) one lane towards lane 0 (the controller reads lane 0).
 ``prng``   load the per-point seed / advance the xorshift32 state.
+``kprob``  (affinity phase) ``w`` as ``kern`` (not accumulated), then ``p = min(floor(w r /
+           2^(2W + e - P)), 2^P - 1)`` on TM0 with the row's ``r = recip(m_Z)`` and ``e``.
 
 Interfaces: `dist_ops_signature` (distance engine -> lane), `search_ops_signature` (search
-controller -> lane), `scan_signature` (lane -> next lane towards the controller).
+controller -> lane), `aff_ops_signature` (affinity controller -> lane), `scan_signature` (lane ->
+next lane towards the controller).
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from .layouts import CoreLayouts
 from .lane_tsne import TsneLaneMixin, tscan_signature, tsne_ops_signature
 
 __all__ = ["Lane", "LANE_LATENCY", "CandKind", "lane_roles", "xorshift32_hw", "dist_ops_signature",
-           "search_ops_signature", "scan_signature"]
+           "search_ops_signature", "aff_ops_signature", "scan_signature"]
 
 #: cycles from an op's issue cycle to its result being visible (read from the op table)
 LANE_LATENCY = {
@@ -107,6 +110,19 @@ def search_ops_signature(cfg: AccelConfig) -> wiring.Signature:
     })
 
 
+def aff_ops_signature(cfg: AccelConfig) -> wiring.Signature:
+    """Affinity controller -> lane: the ``kprob`` op (``d = D_ij - m_i``; the row's reciprocal
+    mantissa ``r`` (UQ1.W) and exponent ``e`` of ``Z_i = 2^(e+W) (1 + m)``, latched at every issue:
+    the same for all ops of a row); back: ``p`` (UQ0.p_frac), valid ``latency("kprob")`` cycles
+    after the issue."""
+    W = cfg.w_frac
+    return wiring.Signature({
+        "kprob": Out(wiring.Signature({"issue": Out(1), "d": Out(cfg.dist_bits), "r": Out(W + 1),
+                                       "e": Out(range(cfg.z_bits + 1))})),
+        "p": In(cfg.p_frac),
+    })
+
+
 def scan_signature(cfg: AccelConfig) -> wiring.Signature:
     """A lane's scan registers (candidate u and its row-end results), towards lane 0."""
     L = CoreLayouts(cfg)
@@ -144,6 +160,8 @@ class Lane(TsneLaneMixin, wiring.Component):
         The ``tpair``, ``trecip`` and ``tscan`` ops from the t-SNE controller (`hw.lane_tsne`).
     tscan_in : In(tscan_signature(cfg)), tscan_out : Out(tscan_signature(cfg))
         This lane's point and pass sums, and the next lane's (shifted in by ``tscan``).
+    aff : In(aff_ops_signature(cfg))
+        The ``kprob`` op from the affinity controller (`hw.affinity`) and its result ``p``.
     """
 
     def __init__(self, cfg: AccelConfig, index: int, checks: bool = False):
@@ -168,6 +186,7 @@ class Lane(TsneLaneMixin, wiring.Component):
             "tsne": In(tsne_ops_signature(cfg)),
             "tscan_in": In(tscan_signature(cfg)),
             "tscan_out": Out(tscan_signature(cfg)),
+            "aff": In(aff_ops_signature(cfg)),
         })
 
     def _valid_chains(self, m):
@@ -176,7 +195,7 @@ class Lane(TsneLaneMixin, wiring.Component):
         issue = {"dist": self.dist.issue, "cand": o.cand.issue, "kern": o.kern.issue,
                  "rowend": o.rowend.issue, "scan": o.scan, "prng": o.prng.load | o.prng.step,
                  "tpair": self.tsne.pair.issue, "trecip": self.tsne.recip.issue, "tscan": self.tsne.scan,
-                 "tupd": self.tsne.upd.issue, "tmul": self.tsne.mul.issue}
+                 "tupd": self.tsne.upd.issue, "tmul": self.tsne.mul.issue, "kprob": self.aff.kprob.issue}
         assert set(issue) == set(timing.LANE_OPS), "every op of the table needs an issue port"
         v = {}
         for name, op in timing.LANE_OPS.items():
@@ -353,11 +372,16 @@ class Lane(TsneLaneMixin, wiring.Component):
         limit = L.t_limit
         pk = prod[: DB + W + 1]
         tfull = Signal(DB + W + 1 + SL)
-        with m.If(at("kern", "tshift")):
+        kp = self.aff.kprob
+
+        def kern_or_kprob(res):
+            """``kprob`` runs the kernel's stages up to ``w`` on the same registers."""
+            return at("kern", res) | at("kprob", res)
+        with m.If(kern_or_kprob("tshift")):
             m.d.sync += tfull.eq((pk << SL) >> rs)
         tq = Signal(L.t_bits)
         sat = Signal()
-        with m.If(at("kern", "tsat")):
+        with m.If(kern_or_kprob("tsat")):
             m.d.sync += [tq.eq(Mux(tfull >= limit, limit, tfull)), sat.eq(tfull >= limit)]
         s_tq = sd("kern", "tsat") + 1                     # stage in which tq is visible
         tq_w = delayed(tq, sd("kern", "wshift") - s_tq, "tq_w")
@@ -365,8 +389,23 @@ class Lane(TsneLaneMixin, wiring.Component):
         tq_tw = delayed(tq, sd("kern", "twmul") - s_tq, "tq_tw")
         n_w = tq_w >> T
         w = Signal(W + 1)
-        with m.If(at("kern", "wshift")):
+        with m.If(kern_or_kprob("wshift")):
             m.d.sync += w.eq(Mux(sat_w | (n_w > W), 0, fu.o_y >> n_w))
+        # KPROB: the row's r and e, latched at issue; w r on TM0 (steered in `hw.lane_tsne`), then
+        # the shift by 2W + e - P and the saturation (register ``psat``)
+        kp_r = Signal(W + 1)
+        kp_e = Signal.like(kp.e)
+        with m.If(kp.issue):
+            m.d.sync += [kp_r.eq(kp.r), kp_e.eq(kp.e)]
+        self._kprob_tm0 = (w, kp_r)
+
+        def kprob_out(prod):
+            pf = cfg.p_frac
+            q = Signal(len(prod), name="kprob_q")
+            m.d.comb += q.eq(prod >> (2 * W - pf + kp_e))
+            with m.If(at("kprob", "psat")):
+                m.d.sync += self.aff.p.eq(Mux(q >= (1 << pf) - 1, (1 << pf) - 1, q))
+        self._kprob_out = kprob_out
         tw = Signal(W + 1 + 1)
         with m.If(at("kern", "twmul")):
             m.d.sync += tw.eq((tq_tw * w) >> T)
@@ -429,6 +468,7 @@ class Lane(TsneLaneMixin, wiring.Component):
             ("cand", sd("cand", "mul_in")): mul(cand.a, cand_b),
             ("kern", sd("kern", "mul_in")): mul(kern.d, bm),
             ("rowend", sd("rowend", "mul_in")): mul(tacc, rr),
+            ("kprob", sd("kprob", "mul_in")): mul(kp.d, bm),
         })
 
         def fu_in(op, f):
@@ -439,6 +479,7 @@ class Lane(TsneLaneMixin, wiring.Component):
         self._steer(m, v, "fu_rom", {**fu_tsne,
             ("cand", sd("cand", "fu_rom")): fu_in(FuOp.EXP_U, g),
             ("kern", sd("kern", "fu_rom")): fu_in(FuOp.EXP_T, tq[:T]),
+            ("kprob", sd("kprob", "fu_rom")): fu_in(FuOp.EXP_T, tq[:T]),
             ("rowend", rom_rowend[0]): fu_in(FuOp.LOG, mn_q),
             ("rowend", rom_rowend[1]): fu_in(FuOp.RECIP, mn_q),
         })

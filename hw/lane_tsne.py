@@ -143,6 +143,7 @@ class TsneLaneMixin(TupdLaneMixin):
         a0, b0, en0, prod0 = tmul("tm0")
         a1, b1, en1, prod1 = tmul("tm1")
         m.d.comb += t.prod.eq(prod0)
+        self._kprob_out(prod0)              # affinity op KPROB: w r on TM0 (`hw.lane`)
         upd0, upd1 = self._elaborate_tupd(m, v, delayed, ((a0, b0, en0, prod0), (a1, b1, en1, prod1)))
 
         op = "tpair"
@@ -261,6 +262,7 @@ class TsneLaneMixin(TupdLaneMixin):
             (op, f0): tm(a0, b0, en0, dx_f, sr_q),
             (op, f1): tm(a0, b0, en0, dy_f, sr_q),
             ("tmul", 0): tm(a0, b0, en0, t.mul.a, t.mul.b),
+            ("kprob", timing.stage_of("kprob", "tm0_in")): tm(a0, b0, en0, *self._kprob_tm0),
             **upd0,
         })
         self._steer(m, v, "tm1_in", {

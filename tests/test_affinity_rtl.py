@@ -1,0 +1,188 @@
+"""Affinity-phase RTL (`hw/affinity.py` + `hw/distance.py` + `hw/lane.py`) against the golden
+model, Amaranth simulator.
+
+A harness wires the distance engine, K lanes (resource-conflict assertions on) and the
+controller; features enter through the engine's ``feat`` stream, the searched ``u`` through the
+controller's load port (from `search_fixed.search_class`).  The P memory must equal
+`affinity_fixed.joint_fixed` (the independent NumPy oracle) bit for bit, and the cycles from ``go``
+to ``done`` must equal `affinity_schedule.run_cycles`.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+from amaranth.hdl import Module
+from amaranth.lib import wiring
+from amaranth.sim import Simulator
+
+from golden_model import affinity_fixed as af
+from golden_model import affinity_schedule as asch
+from golden_model import fixed as fx
+from golden_model import search_fixed as sf
+from golden_model.config import get_preset
+from hw.affinity import AffinityController
+from hw.distance import DistanceEngine
+from hw.lane import Lane
+from hw.tsne import s_location
+
+
+class Harness(wiring.Elaboratable):
+    """DistanceEngine + K lanes + AffinityController (lane 0 runs the streams)."""
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.eng = DistanceEngine(cfg)
+        self.lanes = [Lane(cfg, l, checks=True) for l in range(cfg.lanes)]
+        self.ctl = AffinityController(cfg, checks=True)
+
+    def elaborate(self, platform):
+        m = Module()
+        eng, ctl, lanes = self.eng, self.ctl, self.lanes
+        m.submodules.eng, m.submodules.ctl = eng, ctl
+        for l, ln in enumerate(lanes):
+            m.submodules[f"lane{l}"] = ln
+            wiring.connect(m, eng.lanes[l], ln.dist)
+        l0 = lanes[0]
+        wiring.connect(m, ctl.lane, l0.ops)
+        wiring.connect(m, ctl.aff, l0.aff)
+        m.d.comb += [eng.n.eq(ctl.n), ctl.lane_z.eq(l0.scan_out.z),
+                     l0.tsne.recip.issue.eq(ctl.rcp_issue), l0.tsne.recip.x.eq(ctl.rcp_x),
+                     ctl.rcp_p.eq(l0.tsne.p), ctl.rcp_r.eq(l0.tsne.r)]
+        for name in ("point_first", "point_next", "point_start", "grant", "rd_en", "rd_restart", "rd_half"):
+            m.d.comb += getattr(eng, name).eq(getattr(ctl, f"eng_{name}"))
+        for name in ("dist_done", "dmin", "rd_data"):
+            m.d.comb += getattr(ctl, f"eng_{name}").eq(getattr(eng, name))
+        return m
+
+
+def random_class(cfg, n, d, seed):
+    """Integer features (seeded) with a few near-duplicate points (small distances)."""
+    rng = np.random.default_rng(seed)
+    X = rng.integers(0, 1 << cfg.feature_bits, size=(n, d))
+    X[1] = np.clip(X[0] + rng.integers(-1, 2, size=d), 0, (1 << cfg.feature_bits) - 1)
+    return X.astype(np.int64)
+
+
+def sq_dists(X):
+    sq = (X * X).sum(axis=1)
+    return sq[:, None] + sq[None, :] - 2 * X @ X.T
+
+
+def searched_u(cfg, X, policy="bisection"):
+    perp = min(cfg.perplexity, 0.9 * fx.perplexity_max(len(X)))
+    return af.searched_u(sf.search_class(X, perp, policy, cfg))
+
+
+def run_rtl(cfg, X, u):
+    """Load, run the phase, read P back: ``(S (N x N), cycles from go to done)``."""
+    n, d = X.shape
+    h = Harness(cfg)
+    eng, ctl = h.eng, h.ctl
+    out = {}
+
+    async def tb(ctx):
+        ctx.set(ctl.n, n)
+        ctx.set(eng.d, d)
+        ctx.set(eng.load_start, 1)
+        await ctx.tick()
+        ctx.set(eng.load_start, 0)
+        for x in X.reshape(-1):
+            ctx.set(eng.feat.valid, 1)
+            ctx.set(eng.feat.payload, int(x))
+            assert ctx.get(eng.feat.ready)
+            await ctx.tick()
+        ctx.set(eng.feat.valid, 0)
+        for k, v in enumerate(u):
+            ctx.set(ctl.u_we, 1)
+            ctx.set(ctl.u_addr, k)
+            ctx.set(ctl.u_data, int(v))
+            await ctx.tick()
+        ctx.set(ctl.u_we, 0)
+        ctx.set(ctl.go, 1)
+        await ctx.tick()
+        ctx.set(ctl.go, 0)
+        c = 1
+        limit = 3 * asch.run_cycles(n, d, cfg.lanes)
+        while not ctx.get(ctl.done):
+            await ctx.tick()
+            c += 1
+            assert c < limit, "affinity phase hangs"
+        out["cycles"] = c
+        await ctx.tick()
+        S = np.zeros((n, n), dtype=np.int64)
+        for a in range(n):
+            for b in range(n):
+                bank, addr = s_location(cfg, a, b)
+                ctx.set(ctl.p_rd_bank, bank)
+                ctx.set(ctl.p_rd_addr, addr)
+                await ctx.tick()
+                S[a, b] = ctx.get(ctl.p_rd_data)
+        out["S"] = S
+
+    sim = Simulator(h)
+    sim.add_clock(1e-6)
+    sim.add_testbench(tb)
+    sim.run()
+    return out["S"], out["cycles"]
+
+
+def matches(S_rtl, S_ref):
+    """Bit-exact comparison (the check every test relies on, and the one the wrong reference hits)."""
+    return S_rtl.shape == S_ref.shape and bool((S_rtl == S_ref).all())
+
+
+# (preset, N, D, seed, policy of the search that gives u): tiny (K = 4) and small (K = 8),
+# classes of 5..20 points (N = 20 on K = 4: up to 4 bank-conflict bubbles per row)
+CASES = [("tiny", 5, 16, 1, "bisection"), ("tiny", 20, 9, 2, "fwa"), ("small", 20, 32, 3, "ksection"),
+         ("small", 11, 5, 4, "bisection")]
+
+
+@functools.lru_cache(maxsize=None)
+def _run(preset, n, d, seed, policy):
+    cfg = get_preset(preset)
+    X = random_class(cfg, n, d, seed)
+    u = searched_u(cfg, X, policy)
+    S, cycles = run_rtl(cfg, X, u)
+    return cfg, X, u, S, cycles
+
+
+@pytest.mark.parametrize("preset,n,d,seed,policy", CASES)
+def test_p_memory_equals_joint_fixed_and_cycles_equal_schedule(preset, n, d, seed, policy):
+    cfg, X, u, S, cycles = _run(preset, n, d, seed, policy)
+    ref = af.joint_fixed(sq_dists(X), u, cfg)
+    assert matches(S, ref), f"P differs at {np.argwhere(S != ref)[:5].tolist()}"
+    assert ref[np.triu_indices(n, 1)].min() >= 0 and ref.max() > 0   # a non-trivial P
+    assert cycles == asch.run_cycles(n, d, cfg.lanes)
+
+
+def test_wrong_reference_is_caught():
+    """One S entry off by one (and its mirror), or the u of one point changed: the comparison fails."""
+    cfg, X, u, S, _ = _run(*CASES[2])
+    ref = af.joint_fixed(sq_dists(X), u, cfg)
+    assert matches(S, ref)
+    bad = ref.copy()
+    bad[3, 7] += 1
+    bad[7, 3] += 1
+    assert not matches(S, bad)
+    u2 = np.array(u)
+    u2[4] += 1
+    assert not matches(S, af.joint_fixed(sq_dists(X), u2, cfg))
+
+
+def test_schedule_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="n must be >= 2"):
+        asch.run_cycles(1, 4, 4)
+    with pytest.raises(ValueError, match="d must be >= 1"):
+        asch.run_cycles(5, 0, 4)
+
+
+def test_busy_shares_hand_counted():
+    """N = 5, D = 16, K = 4 (G = 2): MULA 5 (4 x 2 x 16 + 1 + 2 x 4) = 685 lane-cycles, FU 5 (1 + 8 + 1)
+    = 50, TM0 5 x 4 = 20; lower bound 5 (5 x 16 + 9) / 4 = 111.25."""
+    b = asch.busy(5, 16, 4)
+    c = b["cycles"]
+    assert round(b["mula"] * 4 * c) == 685 and round(b["fu"] * 4 * c) == 50 and round(b["tm0"] * 4 * c) == 20
+    assert b["lower_bound"] == 111.25 and b["ratio"] == c / 111.25
