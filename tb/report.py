@@ -2,8 +2,9 @@
 
     python -m tb.report [--quick] [--out reports/] [--presets tiny small digits] [--policies ...]
 
-For every preset and policy the classes are run back to back on the RTL (no input gaps, no
-back-pressure) and compared with the golden model (values) and with golden_model.schedule
+For every preset and policy (bisection in both dataflows: candidate-parallel and, where the core
+is built with point_parallel, point-parallel) the classes are run back to back on the RTL (no input
+gaps, no back-pressure) and compared with the golden model (values) and with golden_model.schedule
 (cycles).  Reported per preset/policy, each measured on the RTL and predicted by the schedule:
 
 * cycles per point — (edge of a class's last result beat - edge that accepted its last feature)
@@ -51,7 +52,7 @@ def perplexity_for(cfg, n_min: int) -> float:
     return min(cfg.perplexity, n_min - 1.5)
 
 
-def run_one(preset: str, policy: str, quick: bool) -> dict:
+def run_one(preset: str, policy: str, quick: bool, dataflow: str = "candidate") -> dict:
     cfg = get_preset(preset)
     sel = QUICK[preset] if quick else {"classes": None, "n": None}
     classes = digits_classes(cfg, classes=sel["classes"], n_per_class=sel["n"])
@@ -61,11 +62,11 @@ def run_one(preset: str, policy: str, quick: bool) -> dict:
     jobs, scheds = [], []
     for c, X in classes:
         results = ref.expected_results(X, perp, policy, cfg)
-        jobs.append(ref.class_job(X, perp, policy, cfg, name=f"digit{c}", results=results))
-        scheds.append((results, ref.expected_schedule(cfg, X, policy, results)))
+        jobs.append(ref.class_job(X, perp, policy, cfg, name=f"digit{c}", results=results, dataflow=dataflow))
+        scheds.append((results, ref.expected_schedule(cfg, X, policy, results, dataflow)))
     t_ref = time.monotonic() - t0
     res = runner.run(model, {"scenarios": [ref.classes_scenario("report", jobs)]},
-                     name=f"report-{policy}{'-quick' if quick else ''}", echo=False)
+                     name=f"report-{policy}-{dataflow}{'-quick' if quick else ''}", echo=False)
     obs = (res.observations or {}).get("report", {})
     jo = obs.get("jobs", [])
     K = cfg.lanes
@@ -95,7 +96,7 @@ def run_one(preset: str, policy: str, quick: bool) -> dict:
         sched_cycles += sch.result_cycles[-1]
         sched_evals += sch.kernel_evaluations
     row = {
-        "preset": preset, "policy": policy, "lanes": K, "classes": [c for c, _ in classes], "points": pts,
+        "preset": preset, "policy": policy, "dataflow": dataflow, "lanes": K, "classes": [c for c, _ in classes], "points": pts,
         "perplexity": perp, "quick": quick,
         "rtl_passed": res.passed, "values_agree": res.passed and value_mismatch == 0,
         "value_mismatches": value_mismatch, "cycle_mismatches": cycle_mismatch,
@@ -144,20 +145,32 @@ def to_markdown(rows: list, meta: dict) -> str:
         "core executes (each D_ij of j != i; the symmetric pair is computed twice) and, in brackets, only "
         "the N(N-1)D/2 a symmetric computation needs; physical limit 1.0.",
         "",
-        "| preset | policy | K | points | cycles/pt RTL | cycles/pt schedule | cycles from START/pt | "
+        "| preset | policy | dataflow | K | points | cycles/pt RTL | cycles/pt schedule | cycles from START/pt | "
         "passes/pt (max) | util RTL | util schedule | busy share RTL (needed) | busy share schedule | "
         "tol. miss | values = golden | cycles = schedule |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         R, S = r["rtl"], r["schedule"]
         lines.append(
-            f"| {r['preset']} | {r['policy']} | {r['lanes']} | {r['points']} | {f(R['cycles_per_point'])} | "
+            f"| {r['preset']} | {r['policy']} | {r.get('dataflow', 'candidate')} | {r['lanes']} | {r['points']} | {f(R['cycles_per_point'])} | "
             f"{f(S['cycles_per_point'])} | {f(R['cycles_from_start_per_point'])} | "
             f"{f(R['passes_per_point'], 2)} ({f(R['passes_max'])}) | {f(R['lane_utilisation'], 3)} | "
             f"{f(S['lane_utilisation'], 3)} | {f(R.get('busy_share'), 3)} ({f(R.get('busy_share_needed'), 3)}) | "
             f"{f(S.get('busy_share'), 3)} | {f(R['tolerance_miss_rate'] * 100 if R['tolerance_miss_rate'] is not None else None)} % | "
             f"{'yes' if r['values_agree'] else 'NO'} | {'yes' if r['cycles_agree'] else 'NO'} |")
+    pairs = [(c, p) for c in rows for p in rows if c["preset"] == p["preset"] and c["policy"] == p["policy"]
+             and c.get("dataflow") == "candidate" and p.get("dataflow") == "point"]
+    if pairs:
+        lines += ["", "**Candidate-parallel vs point-parallel** (the policies where both dataflows apply; RTL):", "",
+                  "| preset | policy | cycles/pt candidate | cycles/pt point | speed-up | busy share candidate | "
+                  "busy share point | passes/pt (max) |", "|---|---|---|---|---|---|---|---|"]
+        for c, p in pairs:
+            cc, pc = c["rtl"]["cycles_per_point"], p["rtl"]["cycles_per_point"]
+            lines.append(f"| {c['preset']} | {c['policy']} | {f(cc)} | {f(pc)} | "
+                         f"{f(cc / pc if cc and pc else None, 2)}x | {f(c['rtl'].get('busy_share'), 3)} | "
+                         f"{f(p['rtl'].get('busy_share'), 3)} | {f(p['rtl']['passes_per_point'], 2)} "
+                         f"({f(p['rtl']['passes_max'])}) |")
     bad = [r for r in rows if not (r["values_agree"] and r["cycles_agree"])]
     lines += ["", f"All {len(rows)} runs agree with the golden model and the schedule." if not bad else
               f"**{len(bad)} of {len(rows)} runs disagree** — see rtl_report.json (`failure`, `*_mismatches`)."]
@@ -177,9 +190,12 @@ def main(argv=None) -> int:
     rows = []
     t0 = time.monotonic()
     for preset in args.presets:
-        for policy in args.policies:
-            print(f"[tb.report] {preset} / {policy} ...", flush=True)
-            r = run_one(preset, policy, args.quick)
+        for policy, dataflow in [(p, df) for p in args.policies
+                                 for df in (("candidate", "point") if p == "bisection" else ("candidate",))]:
+            if dataflow == "point" and not get_preset(preset).point_parallel:
+                continue
+            print(f"[tb.report] {preset} / {policy} / {dataflow}-parallel ...", flush=True)
+            r = run_one(preset, policy, args.quick, dataflow)
             print(f"[tb.report]   {r['points']} points: {r['rtl']['cycles_per_point']:.1f} cycles/pt, util "
                   f"{r['rtl']['lane_utilisation']:.3f}, values {'ok' if r['values_agree'] else 'MISMATCH'}, cycles "
                   f"{'ok' if r['cycles_agree'] else 'MISMATCH'} ({r['sim_seconds']:.1f} s)", flush=True)
