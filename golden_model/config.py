@@ -86,6 +86,12 @@ class AccelConfig:
         register): each lane searches its own point over its own distance row, so each row bank
         holds ``n_max`` distances instead of ``2 ceil(n_max / lanes)`` (``lanes x n_max x
         dist_bits`` bits in all; docs/hardware.md, "Point-parallel bisection").
+    phases : bool
+        Build the phase sequencer into the core (`hw.phases`): with the MODE register at 1 a run is
+        search, then joint affinities (`hw.affinity`), then t-SNE (`hw.tsne`, ``tsne_iters``
+        iterations, the first ``tsne_exaggeration_iters`` exaggerated) and the final embedding on
+        the ``emb`` stream (docs/hardware.md, "Phase sequencer").  False: search only (MODE = 1
+        is refused with error code MODE).
     max_passes : int
         Iteration cap of the sigma search (passes over the distance row, all policies).
     tolerance_log2 : int
@@ -163,6 +169,7 @@ class AccelConfig:
     recip_table_bits: int = 8
     interpolate: bool = True
     point_parallel: bool = True
+    phases: bool = False
     # --- sigma search
     max_passes: int = 40
     tolerance_log2: int | None = None
@@ -223,7 +230,7 @@ class AccelConfig:
             if getattr(self, nm) > self.w_frac:
                 raise ConfigError(f"{nm}={getattr(self, nm)} must not exceed w_frac={self.w_frac} "
                                   f"(indexed by the top bits of a w_frac-bit mantissa): allowed [2, {self.w_frac}]")
-        for nm in ("interpolate", "point_parallel"):
+        for nm in ("interpolate", "point_parallel", "phases"):
             if not isinstance(getattr(self, nm), bool):
                 raise ConfigError(f"{nm} must be a bool, got {getattr(self, nm)!r}")
         _check_int("max_passes", self.max_passes, 1, 255)

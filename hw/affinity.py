@@ -67,6 +67,8 @@ class AffinityController(wiring.Component):
         Load port of the searched ``u_i`` (UQ.u_frac, signed), idle only (the search fills it later).
     p_rd_bank, p_rd_addr : In, p_rd_data : Out(p_frac + 1)
         P read port (idle only; data one cycle after the address; `hw.tsne.s_location`).
+    p_rd_all : Out(p_frac + 1).array(K)
+        Every bank's read data at ``p_rd_addr`` (idle only): the t-SNE engine's S read (`hw.phases`).
     eng_* :
         Distance-engine control (`hw.distance.DistanceEngine`: point commands, grant, row reads).
     lane : Out(search_ops_signature(cfg))
@@ -91,7 +93,7 @@ class AffinityController(wiring.Component):
             "n": In(cfg.count_bits), "go": In(1), "busy": Out(1), "done": Out(1),
             "u_we": In(1), "u_addr": In(range(cfg.n_max)), "u_data": In(signed(L.u_bits)),
             "p_rd_bank": In(range(max(K, 2))), "p_rd_addr": In(range(self.sdepth)),
-            "p_rd_data": Out(cfg.p_frac + 1),
+            "p_rd_data": Out(cfg.p_frac + 1), "p_rd_all": Out(cfg.p_frac + 1).array(K),
             "eng_point_first": Out(1), "eng_point_next": Out(1), "eng_point_start": Out(1),
             "eng_grant": Out(1), "eng_dist_done": In(1), "eng_dmin": In(cfg.dist_bits),
             "eng_rd_en": Out(1), "eng_rd_restart": Out(1), "eng_rd_half": Out(1),
@@ -118,6 +120,7 @@ class AffinityController(wiring.Component):
         banks = [Memory(shape=cfg.p_frac + 1, depth=SD, init=[]) for _ in range(K)]
         for k, b in enumerate(banks):
             m.submodules[f"pbank{k}"] = b
+        self.pbanks = banks          # simulation handle (tests read P after a whole-core run)
         p_wr = [b.write_port() for b in banks]
         p_rd = [b.read_port() for b in banks]
 
@@ -182,6 +185,7 @@ class AffinityController(wiring.Component):
         m.d.sync += rd_sel.eq(self.p_rd_bank)
         for k, rp in enumerate(p_rd):
             m.d.comb += rp.addr.eq(Mux(self.busy, wbase_i + rj, self.p_rd_addr))
+        m.d.comb += [self.p_rd_all[k].eq(rp.data) for k, rp in enumerate(p_rd)]
         with m.Switch(rd_sel):
             for k, rp in enumerate(p_rd):
                 with m.Case(k):

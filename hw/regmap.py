@@ -10,7 +10,7 @@ from.  Change a register or a code here and everything else follows.
   the configuration and are functions of ``cfg``).
 * `COMMAND_TABLE` -- values written to CMD.
 * `POLICY_TABLE` -- values of POLICY.
-* `ERROR_TABLE` -- status ``error_code`` values.  Codes 1-4 and 7 carry the START check as a function
+* `ERROR_TABLE` -- status ``error_code`` values.  Codes 1-4, 7 and 8 carry the START check as a function
   ``check(regs, cfg)`` that works on Python integers (host side, `start_error`) and on Amaranth
   values (the RTL builds its checks from the very same functions), evaluated in table order.
 
@@ -86,15 +86,19 @@ REGISTER_TABLE = (
              "(bisection; each lane searches its own point)", "code",
              "1", "0 (candidate-parallel)", "values > 1 store 1",
              lambda c: 1, lambda c: 0, lambda c: 1),
+    Register(6, "MODE", "wo", "run mode: 0 search only (result beats); 1 search, joint affinities, t-SNE "
+             "(result beats, then the embedding on the emb stream; core generated with phases)", "code",
+             "1", "0 (search only)", "values > 1 store 1",
+             lambda c: 1, lambda c: 0, lambda c: 1),
     Register(7, "CMD", "wo-strobe", "command (see commands); not stored", "code",
              "32", "-", "other values are ignored",
              lambda c: DATA_BITS, lambda c: 0, lambda c: None),
 )
-# addresses 6 and 8-15 are ignored
+# addresses 8-15 are ignored
 
 #: values written to CMD: (value, name, meaning)
 COMMAND_TABLE = (
-    (1, "START", "idle: check the registers (error codes 1-4, 7) and start a run; busy: error BUSY"),
+    (1, "START", "idle: check the registers (error codes 1-4, 7, 8) and start a run; busy: error BUSY"),
     (2, "CLEAR", "clear error, error_code and done (never stops a run)"),
     (3, "ABORT", f"busy: stop the run, idle within {ABORT_CYCLES} cycles (error ABORTED); idle: ignored"),
 )
@@ -128,6 +132,8 @@ ERROR_TABLE = (
     ErrorCode(7, "DATAFLOW", "point-parallel dataflow (DATAFLOW = 1) needs POLICY = 0 (bisection) and a core "
               "generated with point_parallel",
               lambda r, c: (r["DATAFLOW"] == 1) & ((r["POLICY"] != 0) | (not c.point_parallel))),
+    ErrorCode(8, "MODE", "MODE = 1 (search, affinities, t-SNE) needs DATAFLOW = 0 and a core generated with phases",
+              lambda r, c: (r["MODE"] == 1) & ((r["DATAFLOW"] != 0) | (not c.phases))),
 )
 
 # --------------------------------------------------------------------------- derived lookups

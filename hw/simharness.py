@@ -19,7 +19,7 @@ from golden_model.config import AccelConfig
 from .layouts import COMMANDS, POLICY_CODES, REGISTERS
 from .top import AdapSNECore
 
-__all__ = ["RunResult", "run_class", "write_reg"]
+__all__ = ["RunResult", "run_class", "write_reg", "read_p"]
 
 
 @dataclass
@@ -29,6 +29,9 @@ class RunResult:
     status: dict = field(default_factory=dict)   # final status
     done_cycle: int | None = None                # first cycle with busy=0 after the run
     load_cycles: int = 0                         # cycles from START to the last feature
+    emb: list = field(default_factory=list)      # (cycle, {kind, iter, index, data}) (MODE = 1)
+    n: int = 0                                   # points of the run
+    p: object = None                             # P memory (read_p hook)
 
 
 def _view(v, names):
@@ -38,6 +41,7 @@ def _view(v, names):
 RES_FIELDS = ("index", "u", "h", "passes", "converged")
 TRACE_FIELDS = ("u", "z", "t", "h", "lane", "pass_index", "index")
 STATUS_FIELDS = ("busy", "done", "error", "error_code")
+EMB_FIELDS = ("kind", "iter", "index", "data")
 
 
 async def write_reg(ctx, dut, addr, value):
@@ -50,7 +54,8 @@ async def write_reg(ctx, dut, addr, value):
 
 def run_class(cfg: AccelConfig, X, perp_q: int, policy: str, *, seed: int | None = None,
               trace: bool = False, res_ready_prob: float = 1.0, trace_ready_prob: float = 1.0,
-              max_cycles: int = 500_000, rng_seed: int = 0, dut=None, dataflow: int = 0) -> RunResult:
+              max_cycles: int = 500_000, rng_seed: int = 0, dut=None, dataflow: int = 0, mode: int = 0,
+              emb_ready_prob: float = 1.0, after=None) -> RunResult:
     """Simulate one class run of the core.
 
     Parameters
@@ -61,14 +66,19 @@ def run_class(cfg: AccelConfig, X, perp_q: int, policy: str, *, seed: int | None
     policy : str
     seed : int, optional
         SEED register value (default: leave the reset value cfg.seed).
-    res_ready_prob, trace_ready_prob : float
+    res_ready_prob, trace_ready_prob, emb_ready_prob : float
         Probability that ``ready`` is high in a cycle (back-pressure test).
+    mode : int
+        MODE register (written only if not 0): 1 runs the affinity and t-SNE phases after the
+        search (a core generated with ``cfg.phases``); their ``emb`` beats are in ``emb``.
+    after : async callable ``(ctx, dut, out)``, optional
+        Run by the testbench after the core went idle (e.g. `read_p`).
     """
     X = np.asarray(X)
     n, d = X.shape
     # lanes assert resource conflicts: every whole-core simulation also checks the op schedule
     dut = dut if dut is not None else AdapSNECore(cfg, trace=trace, checks=True)
-    out = RunResult()
+    out = RunResult(n=n)
     rnd = random.Random(rng_seed)
 
     async def tb(ctx):
@@ -79,6 +89,8 @@ def run_class(cfg: AccelConfig, X, perp_q: int, policy: str, *, seed: int | None
         await write_reg(ctx, dut, REGISTERS["DATAFLOW"], dataflow)
         if seed is not None:
             await write_reg(ctx, dut, REGISTERS["SEED"], seed)
+        if mode:
+            await write_reg(ctx, dut, REGISTERS["MODE"], mode)
         await write_reg(ctx, dut, REGISTERS["CMD"], COMMANDS["START"])
         st = _view(ctx.get(dut.status), STATUS_FIELDS)
         if st["error"]:
@@ -108,9 +120,15 @@ def run_class(cfg: AccelConfig, X, perp_q: int, policy: str, *, seed: int | None
         ctx.set(dut.res.ready, r_ready)
         if trace:
             ctx.set(dut.trace.ready, t_ready)
+        has_emb = hasattr(dut, "emb")
+        e_ready = 1
+        if has_emb:
+            ctx.set(dut.emb.ready, e_ready)
         sigs = [dut.res.valid, dut.res.payload, dut.status]
         if trace:
             sigs += [dut.trace.valid, dut.trace.payload]
+        if has_emb:
+            sigs += [dut.emb.valid, *(getattr(dut.emb, f) for f in EMB_FIELDS)]
         async for sample in ctx.tick().sample(*sigs):
             c += 1
             vals = sample[2:]
@@ -118,6 +136,8 @@ def run_class(cfg: AccelConfig, X, perp_q: int, policy: str, *, seed: int | None
                 out.beats.append((c, _view(vals[1], RES_FIELDS)))
             if trace and vals[3] and t_ready:
                 out.traces.append((c, _view(vals[4], TRACE_FIELDS)))
+            if has_emb and vals[-5] and e_ready:
+                out.emb.append((c, {f: int(v) for f, v in zip(EMB_FIELDS, vals[-4:])}))
             st = _view(vals[2], STATUS_FIELDS)
             if not st["busy"]:
                 out.status = st
@@ -131,6 +151,11 @@ def run_class(cfg: AccelConfig, X, perp_q: int, policy: str, *, seed: int | None
             if trace and trace_ready_prob < 1.0:
                 t_ready = int(rnd.random() < trace_ready_prob)
                 ctx.set(dut.trace.ready, t_ready)
+            if has_emb and emb_ready_prob < 1.0:
+                e_ready = int(rnd.random() < emb_ready_prob)
+                ctx.set(dut.emb.ready, e_ready)
+        if after is not None:
+            await after(ctx, dut, out)
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)
@@ -141,3 +166,17 @@ def run_class(cfg: AccelConfig, X, perp_q: int, policy: str, *, seed: int | None
 
 def perp_reg(perplexity: float, cfg: AccelConfig) -> int:
     return fx.perplexity_to_reg(perplexity, cfg)
+
+
+async def read_p(ctx, dut, out):
+    """`run_class` ``after`` hook: the affinity phase's P memory (MODE 1) as ``out.p`` (N x N, the
+    layout of `hw.tsne.s_location`), read from the simulator's memory state."""
+    from .tsne import s_location
+    n = out.n
+    banks = dut.phase_units["aff"].pbanks
+    P = np.zeros((n, n), dtype=np.int64)
+    for i in range(n):
+        for j in range(n):
+            b, a = s_location(dut.cfg, i, j)
+            P[i, j] = ctx.get(banks[b].data[a])
+    out.p = P

@@ -13,13 +13,19 @@ port            shape                                  meaning
 ``feat``        In(stream.Signature(feature_bits))     N*D features, row-major, after START
 ``res``         Out(stream.Signature(result layout))   one beat per point, in index order
 ``trace``       Out(stream.Signature(trace layout))    only with ``trace=True``
+``emb``         Out(hw.tsne.trace_signature(cfg))      only with ``cfg.phases``: MODE = 1 output
 ==============  =====================================  ============================================
+
+With ``cfg.phases`` and MODE = 1 the run continues after the last result beat with the joint
+affinities and t-SNE (`hw.phases`); ``emb`` carries, per t-SNE iteration, its Zq beat and after
+the last iteration the N embedding beats (`hw.tsne.trace_signature`); busy stays 1 until the last
+``emb`` beat is taken.  MODE = 0 (the default) is the search-only run below, cycle for cycle.
 
 Registers, commands and error codes: the tables of `hw.regmap` (rendered in docs/hardware.md).
 The register file and the START checks below are loops over those tables.  Registers may be
 written while busy; START latches them for the run.
 
-START while idle runs the table's checks in order (codes 1-4, 7); a failing check refuses the START:
+START while idle runs the table's checks in order (codes 1-4, 7, 8); a failing check refuses the START:
 the core stays idle with error=1 and the code, done=0, no feature is accepted and nothing is
 output.  An accepted START clears done/error, sets busy, computes the target entropy (``golden_model.timing.START_TARGET`` cycles),
 then accepts exactly N*D features.  START while busy sets error=1, code BUSY and is otherwise
@@ -42,6 +48,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden_model.config import AccelConfig
+from golden_model.run_schedule import EMB_EVERY_LOG2
 
 from .distance import DistanceEngine
 from .lane import Lane
@@ -91,6 +98,9 @@ class AdapSNECore(wiring.Component):
         }
         if trace:
             sig["trace"] = Out(stream.Signature(self.layouts.trace))
+        if cfg.phases:
+            from .tsne import trace_signature
+            sig["emb"] = Out(trace_signature(cfg))
         super().__init__(sig)
 
     def elaborate(self, platform):
@@ -108,6 +118,7 @@ class AdapSNECore(wiring.Component):
         run_pol = Signal.like(r_pol)
         run_seed = Signal.like(r_seed)
         run_pp = Signal()
+        run_mode = Signal()
 
         wd = self.cfg_wdata
         cmd = {name: Signal(name=f"cmd_{name.lower()}") for name in COMMANDS}
@@ -175,6 +186,7 @@ class AdapSNECore(wiring.Component):
 
         # ------------------------------------------------------------ output register
         out_free = ~self.res.valid | self.res.ready
+        seq = self._phases(m, abort, lanes, eng, ctl, run_n, run_seed, out_free) if cfg.phases else None
         m.d.comb += ctl.out_ready.eq(out_free)
         with m.If(self.res.valid & self.res.ready):
             m.d.sync += self.res.valid.eq(0)
@@ -184,8 +196,8 @@ class AdapSNECore(wiring.Component):
             m.d.sync += self.res.valid.eq(0)
 
         # ------------------------------------------------------------ run FSM + status
-        IDLE, TGT, TGT_WAIT, LOAD, RUN, FINISH = range(6)
-        state = Signal(range(6), name="run_state")
+        IDLE, TGT, TGT_WAIT, LOAD, RUN, FINISH, PHASES = range(7)
+        state = Signal(range(7 if cfg.phases else 6), name="run_state")
         with m.If(cmd_clear):
             m.d.sync += [st.error.eq(0), st.error_code.eq(ERR["NONE"]), st.done.eq(0)]
         with m.Switch(state):
@@ -198,6 +210,7 @@ class AdapSNECore(wiring.Component):
                         m.d.sync += [st.busy.eq(1), st.error.eq(0), st.error_code.eq(ERR["NONE"]),
                                      run_n.eq(r_n), run_d.eq(r_d), run_perp.eq(r_perp),
                                      run_pol.eq(r_pol), run_seed.eq(r_seed), run_pp.eq(regs["DATAFLOW"]),
+                                     run_mode.eq(regs["MODE"]),
                                      state.eq(TGT)]
             with m.Case(TGT):
                 m.d.comb += ctl.tgt_start.eq(1)
@@ -215,7 +228,18 @@ class AdapSNECore(wiring.Component):
                     m.d.sync += state.eq(FINISH)
             with m.Case(FINISH):
                 with m.If(~self.res.valid | self.res.ready):
-                    m.d.sync += [st.busy.eq(0), st.done.eq(1), state.eq(IDLE)]
+                    if seq is None:
+                        m.d.sync += [st.busy.eq(0), st.done.eq(1), state.eq(IDLE)]
+                    else:
+                        with m.If(run_mode):
+                            m.d.comb += seq.start.eq(1)
+                            m.d.sync += state.eq(PHASES)
+                        with m.Else():
+                            m.d.sync += [st.busy.eq(0), st.done.eq(1), state.eq(IDLE)]
+            if seq is not None:
+                with m.Case(PHASES):
+                    with m.If(seq.done):
+                        m.d.sync += [st.busy.eq(0), st.done.eq(1), state.eq(IDLE)]
         # START while busy: flag it, the run continues
         with m.If(cmd_start & st.busy):
             m.d.sync += [st.error.eq(1), st.error_code.eq(ERR["BUSY"])]
@@ -223,3 +247,58 @@ class AdapSNECore(wiring.Component):
             m.d.sync += [st.busy.eq(0), st.done.eq(0), st.error.eq(1), st.error_code.eq(ERR["ABORTED"]),
                          state.eq(IDLE)]
         return m
+
+    def _phases(self, m, abort, lanes, eng, ctl, run_n, run_seed, out_free):
+        """The affinity phase, the t-SNE engine and their sequencer (``cfg.phases``): submodules
+        under the abort reset, the u capture, and the phase multiplexers in front of the distance
+        engine's commands and lane 0 (module docstring of `hw.phases`)."""
+        from golden_model import tsne_fixed as tf
+
+        from .affinity import AffinityController
+        from .phases import Phase, PhaseSequencer, drive
+        from .tsne import TsneEngine
+        cfg, K = self.cfg, self.cfg.lanes
+        seq, aff, tsn = PhaseSequencer(cfg), AffinityController(cfg), TsneEngine(cfg, checks=self.checks, ext=True)
+        self.phase_units = {"seq": seq, "aff": aff, "tsne": tsn}     # simulation handles
+        m.submodules.phases = ResetInserter(abort)(seq)
+        m.submodules.aff = ResetInserter(abort)(aff)
+        m.submodules.tsne = ResetInserter(abort)(tsn)
+        in_aff, in_tsne = seq.phase == Phase.AFF, seq.phase == Phase.TSNE
+        l0 = lanes[0]
+        # u capture: every search beat entering the output register
+        m.d.comb += [seq.beat_valid.eq(ctl.out_valid & out_free), seq.beat_index.eq(ctl.out_payload.index),
+                     seq.beat_u.eq(ctl.out_payload.u),
+                     aff.u_we.eq(seq.u_we), aff.u_addr.eq(seq.u_addr), aff.u_data.eq(seq.u_data),
+                     aff.go.eq(seq.aff_go), seq.aff_done.eq(aff.done), aff.n.eq(run_n),
+                     tsn.init.eq(seq.tsne_init), tsn.go.eq(seq.tsne_go), seq.tsne_done.eq(tsn.done)]
+        # affinity phase: engine commands and lane 0's cand/kern/trecip (the search drives them otherwise)
+        for name in ("point_first", "point_next", "point_start", "grant", "rd_en", "rd_restart", "rd_half"):
+            with m.If(in_aff):
+                m.d.comb += getattr(eng, name).eq(getattr(aff, f"eng_{name}"))
+        for name in ("dist_done", "dmin", "rd_data"):
+            m.d.comb += getattr(aff, f"eng_{name}").eq(getattr(eng, name))
+        wiring.connect(m, aff.aff, l0.aff)
+        m.d.comb += [aff.lane_z.eq(l0.scan_out.z), aff.rcp_p.eq(l0.tsne.p), aff.rcp_r.eq(l0.tsne.r)]
+        # t-SNE: every lane's t-SNE ops and scan chain; lane 0's prng op in the t-SNE phase
+        for l, ln in enumerate(lanes):
+            wiring.connect(m, tsn.lt[l], ln.tsne)
+            if l + 1 < K:
+                wiring.connect(m, lanes[l + 1].tscan_out, ln.tscan_in)
+        wiring.connect(m, tsn.tscan_push, lanes[K - 1].tscan_in)
+        wiring.connect(m, l0.tscan_out, tsn.tscan0)
+        m.d.comb += tsn.gauss.eq(l0.gauss)
+        with m.If(in_aff):
+            drive(m, l0.ops, aff.lane)
+            m.d.comb += [l0.tsne.recip.issue.eq(aff.rcp_issue), l0.tsne.recip.x.eq(aff.rcp_x)]
+        with m.If(in_tsne):
+            drive(m, l0.ops.prng, tsn.prng)
+        # one P memory: the t-SNE engine reads S through the affinity phase's idle read port
+        m.d.comb += [aff.p_rd_addr.eq(tsn.s_addr), *[tsn.s_data[k].eq(aff.p_rd_all[k]) for k in range(K)]]
+        # schedule constants (cfg) and the emb stream (Zq of every iteration, the last embedding)
+        co = tf.Coefs.of(cfg)
+        m.d.comb += [tsn.n.eq(run_n), tsn.seed.eq(run_seed), tsn.ex.eq(co.ex), tsn.mom_early.eq(co.mom_early),
+                     tsn.mom_late.eq(co.mom_late), tsn.lr.eq(co.lr), tsn.iters.eq(cfg.tsne_iters),
+                     tsn.ex_iters.eq(cfg.tsne_exaggeration_iters), tsn.trace_en.eq(1),
+                     tsn.trace_every_log2.eq(EMB_EVERY_LOG2)]
+        wiring.connect(m, tsn.trace, wiring.flipped(self.emb))
+        return seq

@@ -21,6 +21,11 @@ exactly `golden_model.tsne_schedule.iteration_cycles` cycles (+1 for the ``go`` 
 Memories (own, loaded through the ``ld_*`` port while idle): S in K banks (row ``i`` in bank
 ``i mod K`` at ``(i div K) n_max + j``, `s_location`), Y, V, G (both coordinates per word), and
 the accumulators A, R of the last pass (read back through ``rd_*``).
+
+With ``ext=True`` (the whole core, `hw.phases`) the engine owns neither lanes nor S: it drives the
+core's lanes through ports (``lt``, ``tscan0``, ``tscan_push``, ``prng``, ``gauss``) that the core
+multiplexes with the other phases, and reads S from the affinity phase's P memory (``s_addr``,
+``s_data``: all K banks at one address, data one cycle later).
 """
 
 from __future__ import annotations
@@ -35,8 +40,10 @@ from golden_model import search_fixed as sf
 from golden_model import tsne_fixed as tf
 from golden_model.config import AccelConfig
 
-from .lane import Lane
-from .lane_tsne import TsneWidths
+from types import SimpleNamespace
+
+from .lane import Lane, search_ops_signature
+from .lane_tsne import TsneWidths, tscan_signature, tsne_ops_signature
 
 __all__ = ["TsneEngine", "s_location", "trace_signature", "LD_S", "LD_Y", "LD_V", "LD_G"]
 
@@ -70,6 +77,8 @@ class TsneEngine(wiring.Component):
     cfg : AccelConfig
     checks : bool
         Lane resource-conflict assertions (simulation).
+    ext : bool
+        External lanes and S memory (module docstring); ``LD_S`` loads are then ignored.
 
     Attributes
     ----------
@@ -101,16 +110,29 @@ class TsneEngine(wiring.Component):
         `LD_G` (address = point, data = coordinate 0 | coordinate 1 << width).
     rd_addr : In, rd_y, rd_v, rd_g, rd_a, rd_r : Out
         Read port (idle only; data one cycle after the address): both coordinates per word.
+    lt : Out(tsne_ops_signature).array(K), tscan0 : In(tscan_signature), tscan_push : Out(tscan_signature)
+        (``ext`` only) lane ``l``'s t-SNE ops, lane 0's scan output, the last lane's scan input.
+    prng : Out, gauss : In
+        (``ext`` only) lane 0's ``prng`` op and its Gaussian sample (INIT).
+    s_addr : Out, s_data : In(p_frac + 1).array(K)
+        (``ext`` only) S read: address (all banks), each bank's data one cycle later.
     """
 
-    def __init__(self, cfg: AccelConfig, checks: bool = False):
+    def __init__(self, cfg: AccelConfig, checks: bool = False, ext: bool = False):
         self.cfg = cfg
         self.checks = checks
+        self.ext = ext
         tw = self.tw = TsneWidths(cfg)
         cf = cfg.coef_frac
         self.sdepth = -(-cfg.n_max // cfg.lanes) * cfg.n_max
         ldw = max(2 * tw.yb, 2 * tw.gainb, cfg.p_frac + 1)
-        super().__init__({
+        K = cfg.lanes
+        ext_ports = {} if not ext else {
+            "lt": Out(tsne_ops_signature(cfg)).array(K), "tscan0": In(tscan_signature(cfg)),
+            "tscan_push": Out(tscan_signature(cfg)),
+            "prng": Out(search_ops_signature(cfg).members["prng"].signature), "gauss": In(signed(11)),
+            "s_addr": Out(range(self.sdepth)), "s_data": In(cfg.p_frac + 1).array(K)}
+        super().__init__({**ext_ports,
             "n": In(cfg.count_bits), "ex": In(cf + 7), "mom_early": In(cf), "mom_late": In(cf), "lr": In(cf + 17),
             "iters": In(17), "ex_iters": In(17), "iter": Out(17),
             "go": In(1), "busy": Out(1), "done": Out(1), "zq": Out(tw.zq_total),
@@ -130,14 +152,19 @@ class TsneEngine(wiring.Component):
         co = tf.Coefs.of(cfg)
         yb, ab, gb = tw.yb, tw.accb, tw.gainb
 
-        lanes = [Lane(cfg, l, checks=self.checks) for l in range(K)]
-        for l, ln in enumerate(lanes):
-            m.submodules[f"lane{l}"] = ln
-        for l in range(K - 1):
-            wiring.connect(m, lanes[l].tscan_in, lanes[l + 1].tscan_out)
+        if self.ext:     # views of the core's lanes: only the members this engine uses
+            lanes = [SimpleNamespace(tsne=self.lt[l]) for l in range(K)]
+            lanes[0].tscan_out, lanes[K - 1].tscan_in = self.tscan0, self.tscan_push
+            lanes[0].ops, lanes[0].gauss = SimpleNamespace(prng=self.prng), self.gauss
+        else:
+            lanes = [Lane(cfg, l, checks=self.checks) for l in range(K)]
+            for l, ln in enumerate(lanes):
+                m.submodules[f"lane{l}"] = ln
+            for l in range(K - 1):
+                wiring.connect(m, lanes[l].tscan_in, lanes[l + 1].tscan_out)
 
         # ------------------------------------------------------------ memories
-        sbanks = [Memory(shape=cfg.p_frac + 1, depth=self.sdepth, init=[]) for _ in range(K)]
+        sbanks = [] if self.ext else [Memory(shape=cfg.p_frac + 1, depth=self.sdepth, init=[]) for _ in range(K)]
         ymem, vmem = (Memory(shape=2 * yb, depth=cfg.n_max, init=[]) for _ in range(2))
         gmem = Memory(shape=2 * gb, depth=cfg.n_max, init=[])
         amem, rmem = (Memory(shape=2 * ab, depth=cfg.n_max, init=[]) for _ in range(2))
@@ -174,6 +201,9 @@ class TsneEngine(wiring.Component):
             m.d.comb += rp.addr.eq(ra)
         for rp in s_rd:
             m.d.comb += rp.addr.eq(sbase + j)
+        if self.ext:
+            m.d.comb += self.s_addr.eq(sbase + j)
+        s_data = [self.s_data[k] for k in range(K)] if self.ext else [rp.data for rp in s_rd]
 
         # loads
         with m.If(self.ld_we & ~self.busy):
@@ -199,7 +229,7 @@ class TsneEngine(wiring.Component):
         for l, ln in enumerate(lanes):
             m.d.comb += [ln.tsne.scan.eq(scan), ln.tsne.pair.issue.eq(issue[l]),
                          ln.tsne.pair.y0.eq(y_rd.data[:yb].as_signed()), ln.tsne.pair.y1.eq(y_rd.data[yb:].as_signed()),
-                         ln.tsne.pair.s.eq(s_rd[l].data)]
+                         ln.tsne.pair.s.eq(s_data[l])]
         m.d.comb += [lanes[0].tsne.recip.issue.eq(rissue), lanes[0].tsne.recip.x.eq(rx)]
         out0 = lanes[0].tscan_out
 
@@ -360,7 +390,7 @@ class TsneEngine(wiring.Component):
         # ------------------------------------------------------------ UPDATE on the lanes (tupd)
         mom = Signal.like(self.mom_early)
         m.d.comb += mom.eq(Mux(early, self.mom_early, self.mom_late))
-        for ln in lanes:
+        for lidx, ln in enumerate(lanes):
             u = ln.tsne.upd
             m.d.comb += [u.ca.eq(ca), u.kn.eq(pn + W - 1), u.kneg.eq(pz + W < Q + 2),
                          u.kzr.eq(Mux(pz + W < Q + 2, 0, pz + W - Q - 2)), u.kzl.eq(Mux(pz + W < Q + 2, Q + 2 - W - pz, 0)),
@@ -371,7 +401,7 @@ class TsneEngine(wiring.Component):
                              getattr(u, f"y{c}").eq(y_rd.data[c * yb:(c + 1) * yb].as_signed()),
                              getattr(u, f"v{c}").eq(Mux(restart, 0, v_rd.data[c * yb:(c + 1) * yb].as_signed())),
                              getattr(u, f"g{c}").eq(Mux(restart, co.gain_one, g_rd.data[c * gb:(c + 1) * gb]))]
-            m.d.comb += ln.tsne.upd.issue.eq(upd_issue & (upd_lane == lanes.index(ln)))
+            m.d.comb += ln.tsne.upd.issue.eq(upd_issue & (upd_lane == lidx))
         # results: lane (i mod K) in the cycle issue + latency("tupd"), through a multiplexer register
         L = timing.latency("tupd")
         wv = upd_issue

@@ -1,0 +1,76 @@
+"""Whole-run cycle model of the core in MODE 1 (search, joint affinities, t-SNE; `hw.phases`), exact.
+
+Cycle numbering as `golden_model.schedule` (cycle 0: the last feature beat is accepted; no
+back-pressure on ``res`` or ``emb``).  The phases follow each other through the sequencer's
+one-cycle start states (`GO_CYCLES`); every other length is an existing phase model:
+
+    L        = schedule(...).result_cycles[-1]      the last result beat (FINISH sees it taken)
+    aff_go   = L + 1                                 AFF_GO (``go`` = cycle 0 of the affinity model)
+    aff_done = aff_go + affinity_schedule.run_cycles(N, D, K)
+    init     = aff_done + 1                          INIT_GO
+    tsne_go  = init + tsne_schedule.init_cycles(N) + 1          TSNE_GO
+    tsne_done = tsne_go + tsne_schedule.traced_run_cycles(N, K, iters, EMB_EVERY_LOG2)
+    done     = tsne_done + 1                         first cycle with busy = 0
+
+``emb`` beat ``b`` (0-based, in stream order: per iteration its Zq beat, after the last iteration
+the N embedding beats) of iteration ``it`` appears in cycle ``tsne_go + (it + 1) I + b + 1``, with
+``I = tsne_schedule.iteration_cycles(N, K)`` (each TRACE state follows its iteration's UPDATE, the
+next iteration starts in the cycle after the state's last beat).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import affinity_schedule as asch
+from . import schedule as sch
+from . import tsne_schedule as ts
+from .config import AccelConfig
+from .tsne_fixed import trace_selected
+
+__all__ = ["GO_CYCLES", "EMB_EVERY_LOG2", "RunSchedule", "run_schedule", "emb_stream_iters"]
+
+#: cycles of each start state of the sequencer (AFF_GO, INIT_GO, TSNE_GO: `hw.phases`)
+GO_CYCLES = 1
+#: the core's t-SNE trace selection on ``emb`` (`tsne_fixed.trace_selected`; used by `hw.top`):
+#: 2^17 exceeds every iteration count (<= 100000), so only the embedding after the last iteration
+EMB_EVERY_LOG2 = 17
+
+
+@dataclass
+class RunSchedule:
+    search: sch.Schedule     # the search phase (result beats as in MODE 0)
+    aff_go: int
+    tsne_init: int
+    tsne_go: int
+    emb_cycles: list         # cycle of every emb beat, stream order
+    done_cycle: int          # first cycle with busy = 0, done = 1
+
+
+def emb_stream_iters(n: int, iters: int) -> list:
+    """Iteration of every ``emb`` beat in stream order (Zq per iteration, then N embedding beats
+    after the selected iterations)."""
+    out = []
+    for it in range(iters):
+        out.append(it)
+        if trace_selected(it, iters, EMB_EVERY_LOG2):
+            out += [it] * n
+    return out
+
+
+def run_schedule(cfg: AccelConfig, n: int, d: int, policy: str, results: list) -> RunSchedule:
+    """Cycle of every result and ``emb`` beat and of the end of a MODE 1 run (candidate-parallel
+    search: MODE 1 needs DATAFLOW = 0), for ``results`` the golden search results in index order.
+    The t-SNE schedule comes from ``cfg.tsne_iters`` / ``cfg.tsne_exaggeration_iters``."""
+    if len(results) != n:
+        raise ValueError(f"results must hold one search result per point (n={n}), got {len(results)}")
+    s = sch.schedule(cfg, n, d, policy, results)
+    K, iters = cfg.lanes, cfg.tsne_iters
+    aff_go = s.result_cycles[-1] + GO_CYCLES
+    init = aff_go + asch.run_cycles(n, d, K) + GO_CYCLES
+    go = init + ts.init_cycles(n) + GO_CYCLES
+    ic = ts.iteration_cycles(n, K)
+    emb = [go + (it + 1) * ic + b + 1 for b, it in enumerate(emb_stream_iters(n, iters))]
+    done = go + ts.traced_run_cycles(n, K, iters, EMB_EVERY_LOG2) + 1
+    assert emb[-1] == done - 2
+    return RunSchedule(search=s, aff_go=aff_go, tsne_init=init, tsne_go=go, emb_cycles=emb, done_cycle=done)
