@@ -21,7 +21,7 @@ Behaviour ("row-sum core"):
 
 from __future__ import annotations
 
-from amaranth import Module, Signal, signed, unsigned
+from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.back import verilog
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
@@ -29,7 +29,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden_model.config import AccelConfig
 
-from hw.regmap import ERROR_TABLE
+from hw.regmap import ERROR_TABLE, REGISTER_TABLE
 
 from .regs import (CMD_ABORT, CMD_CLEAR, CMD_START, ERR_ABORTED, ERR_BUSY, REG_CMD, REG_D, REG_N, REG_PERP,
                    REG_POLICY, REG_SEED)
@@ -107,6 +107,11 @@ class StandinCore(wiring.Component):
         start = Signal()
         clear = Signal()
         abort = Signal()
+        # the registers the stand-in has no use for (DATAFLOW, MODE, ...) are still held, so the
+        # table's START checks see them
+        other_regs = [r for r in REGISTER_TABLE
+                      if r.access == "wo" and r.name not in ("N", "D", "PERP", "POLICY", "SEED")]
+        other = {r.name: Signal(r.width(cfg), init=r.reset(cfg), name=f"r_{r.name.lower()}") for r in other_regs}
         with m.If(self.cfg_we):
             with m.Switch(self.cfg_addr):
                 with m.Case(REG_N):
@@ -119,11 +124,15 @@ class StandinCore(wiring.Component):
                     m.d.sync += pol_reg.eq(self.cfg_wdata)
                 with m.Case(REG_SEED):
                     m.d.sync += seed_reg.eq(self.cfg_wdata)
+                for r in other_regs:
+                    with m.Case(r.addr):
+                        m.d.sync += other[r.name].eq(Mux(self.cfg_wdata > r.sat(cfg), r.sat(cfg), self.cfg_wdata)
+                                                     if r.sat(cfg) is not None else self.cfg_wdata)
                 with m.Case(REG_CMD):
                     m.d.comb += [start.eq(self.cfg_wdata == CMD_START), clear.eq(self.cfg_wdata == CMD_CLEAR),
                                  abort.eq((self.cfg_wdata == CMD_ABORT) & busy)]
 
-        regs = {"N": n_reg, "D": d_reg, "PERP": perp_reg, "POLICY": pol_reg}
+        regs = {"N": n_reg, "D": d_reg, "PERP": perp_reg, "POLICY": pol_reg, **other}
         code = Signal(4)
         for e in reversed([e for e in ERROR_TABLE if e.check is not None]):  # first failing check wins
             with m.If(e.check(regs, cfg)):
