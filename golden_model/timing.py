@@ -236,8 +236,8 @@ DRAIN = ROW_READ + max(stage_of("kern", "z") - stage_of("rowend", "norm_in"),
                        stage_of("kern", "t") - stage_of("rowend", "mul_in"))
 ROWEND = latency("rowend") + BROADCAST
 #: point-parallel RANGE: lane c's min/max selected (registered in the engine), its span
-#: registered, then its u_lo written: K + PP_RANGE_PIPE cycles
-PP_RANGE_PIPE = 2
+#: registered, its u_lo registered, then written to lane c's bracket: K + PP_RANGE_PIPE cycles
+PP_RANGE_PIPE = 3
 #: the START strobe and the START checks are registered: START acts one edge after its write
 START_REGISTER = 1
 #: TGT: START computes log2(PERP) on lane 0 (a ROWEND with the external operand, through the

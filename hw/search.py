@@ -329,13 +329,14 @@ class SearchController(wiring.Component):
                     with m.Else():
                         m.next = "RANGE"
             with m.State("PP_RANGE"):
-                # lane c's min / max (engine, registered), its span (registered), then its u_lo and
+                # lane c's min / max (engine, registered), its span, its u_lo (both registered), then
                 # the lane's bracket / best / pass reset: K + PP_RANGE_PIPE cycles
                 m.d.comb += self.eng_mm_sel.eq(cnt)
-                m.d.sync += [cnt.eq(cnt + 1), dspan.eq(self.eng_sel_max - self.eng_sel_min)]
+                m.d.sync += [cnt.eq(cnt + 1), dspan.eq(self.eng_sel_max - self.eng_sel_min),
+                             lo.eq(-((bl + 2) << U))]
                 for l in range(K):
                     with m.If(cnt == l + timing.PP_RANGE_PIPE):
-                        m.d.sync += [pblo[l].eq(-((bl + 2) << U)), pbhi[l].eq(hi), pbv[l].eq(0), ppass[l].eq(0),
+                        m.d.sync += [pblo[l].eq(lo), pbhi[l].eq(hi), pbv[l].eq(0), ppass[l].eq(0),
                                      pdone[l].eq(self.n - i <= l)]
                 with m.If(cnt == K - 1 + timing.PP_RANGE_PIPE):
                     m.d.sync += [passes.eq(0), cnt.eq(0), cont.eq(0), fwa_pass.eq(0)]
