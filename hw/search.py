@@ -165,7 +165,6 @@ class SearchController(wiring.Component):
         pop_u = [Signal(us, name=f"pop_u{k}") for k in range(nf)]
         pop_err = [Signal(EB, name=f"pop_err{k}") for k in range(nf)]
         pop_v = [Signal(name=f"pop_v{k}") for k in range(nf)]
-        prev_best = Signal(EB)
         passes = Signal(8)
         found = Signal()
         prev_u = Signal(us)
@@ -262,14 +261,22 @@ class SearchController(wiring.Component):
         m.d.comb += width.eq(bhi - blo)
         stop = Signal()
         m.d.comb += stop.eq((best_err <= tol) | (passes_n >= cfg.max_passes) | (~is_fwa & (width <= 1)))
+        # FWA amplitude adaptation, off the SETUP path: both outcomes are clamped into registers
+        # while the pass runs (amp is stable from SETUP to SETUP), and "the best improved" is a flag
+        # set by an insertion at rank 0 (pop_err[0] only ever decreases, so that insertion is
+        # exactly "pop_err[0] below its value at the last SETUP")
         s_ad = cfg.fwa_amp_adapt_shift
         amp_up = Signal(L.u_range_bits + 1)
         amp_dn = Signal(L.u_range_bits + 1)
-        amp_new = Signal(L.u_range_bits + 1)
         amp_cap = Signal(L.u_range_bits + 1)
+        amp_up_c = Signal(L.u_range_bits)
+        amp_dn_c = Signal(L.u_range_bits)
+        improved = Signal()
+        adapt = Signal()         # the next SETUP adapts the amplitude (FWA, from its third pass on)
         m.d.comb += [amp_up.eq(amp + (amp >> s_ad)), amp_dn.eq(amp - (amp >> s_ad)),
-                     amp_cap.eq(hi - lo),
-                     amp_new.eq(Mux(pop_err[0] < prev_best, amp_up, amp_dn))]
+                     amp_cap.eq(hi - lo)]
+        m.d.sync += [amp_up_c.eq(Mux(amp_up < 1, 1, Mux(amp_up > amp_cap, amp_cap, amp_up))),
+                     amp_dn_c.eq(Mux(amp_dn < 1, 1, Mux(amp_dn > amp_cap, amp_cap, amp_dn)))]
         stop_q = Signal()
         ol = Signal(range(max(K, 2)))     # point-parallel: the group's result being handed over
         pp_stop = [Signal(name=f"pp_stop{l}") for l in range(K)]
@@ -279,8 +286,7 @@ class SearchController(wiring.Component):
         pp_all_done = Signal()
         m.d.comb += pp_all_done.eq(Cat(*[pdone[l] | pp_stop[l] for l in range(K)]).all())
         cont = Signal()          # SETUP follows a pass (not PINIT): update and test the stop rule
-        m.d.comb += amp_eff.eq(Mux(cont & is_fwa & (passes_n > 1),
-                                   Mux(amp_new < 1, 1, Mux(amp_new > amp_cap, amp_cap, amp_new)), amp))
+        m.d.comb += amp_eff.eq(Mux(adapt, Mux(improved, amp_up_c, amp_dn_c), amp))
         bl = Signal(range(cfg.dist_bits + 1))
         dspan = Signal(cfg.dist_bits)
         for k in range(cfg.dist_bits):
@@ -339,7 +345,7 @@ class SearchController(wiring.Component):
                         m.d.sync += [pblo[l].eq(lo), pbhi[l].eq(hi), pbv[l].eq(0), ppass[l].eq(0),
                                      pdone[l].eq(self.n - i <= l)]
                 with m.If(cnt == K - 1 + timing.PP_RANGE_PIPE):
-                    m.d.sync += [passes.eq(0), cnt.eq(0), cont.eq(0), fwa_pass.eq(0)]
+                    m.d.sync += [passes.eq(0), cnt.eq(0), cont.eq(0), fwa_pass.eq(0), adapt.eq(0)]
                     m.next = "SETUP"
             with m.State("RANGE"):
                 m.d.sync += lo.eq(-((bl + 2) << U))
@@ -349,7 +355,8 @@ class SearchController(wiring.Component):
                 # the next point's row is computed in the lanes' free cycles while this one is searched
                 m.d.comb += self.eng_point_start.eq(more)
                 m.d.sync += [blo.eq(lo), bhi.eq(hi), amp.eq(Mux(amp0 == 0, 1, amp0)),
-                             best_v.eq(0), passes.eq(0), cnt.eq(0), fwa_pass.eq(0), cont.eq(0)]
+                             best_v.eq(0), passes.eq(0), cnt.eq(0), fwa_pass.eq(0), cont.eq(0),
+                             adapt.eq(0)]
                 m.d.sync += [v.eq(0) for v in pop_v]
                 m.next = "SETUP"
             with m.State("SETUP"):
@@ -358,7 +365,7 @@ class SearchController(wiring.Component):
                 m.d.comb += bc.cand_issue.eq(cnt == 0)
                 m.d.sync += cnt.eq(cnt + 1)
                 with m.If(cnt == 0):
-                    m.d.sync += [found.eq(0), prev_best.eq(pop_err[0]), sl.eq(0),
+                    m.d.sync += [found.eq(0), sl.eq(0), improved.eq(0),
                                  stop_q.eq(cont & Mux(pp, pp_all_done, stop))]
                     with m.If(cont):
                         m.d.sync += [passes.eq(passes_n), amp.eq(amp_eff)]
@@ -410,7 +417,7 @@ class SearchController(wiring.Component):
             with m.State("SCAN_PIPE"):        # the last lane's update (below) lands in this cycle
                 # the lanes' PRNGs step now, so the next SETUP's (speculative) CAND sees it
                 m.d.comb += bc.prng_step.eq(is_fwa)
-                m.d.sync += [cnt.eq(0), fwa_pass.eq(is_fwa), cont.eq(1)]
+                m.d.sync += [cnt.eq(0), fwa_pass.eq(is_fwa), cont.eq(1), adapt.eq(is_fwa & (passes != 0))]
                 m.next = "SETUP"
             with m.State("OUT"):
                 m.d.comb += self.out_valid.eq(1)
@@ -466,7 +473,8 @@ class SearchController(wiring.Component):
                         for k in range(nf):
                             with m.If(lt[k]):
                                 if k == 0:
-                                    m.d.sync += [pop_u[0].eq(q_u), pop_err[0].eq(err), pop_v[0].eq(1)]
+                                    m.d.sync += [pop_u[0].eq(q_u), pop_err[0].eq(err), pop_v[0].eq(1),
+                                                 improved.eq(1)]
                                 else:
                                     with m.If(lt[k - 1]):
                                         m.d.sync += [pop_u[k].eq(pop_u[k - 1]), pop_err[k].eq(pop_err[k - 1]),
