@@ -241,7 +241,8 @@ class SearchController(wiring.Component):
         q_h = Signal(L.h_bits)
         err = Signal(EB)
         q_sl = Signal(range(K + 1))
-        m.d.sync += q_v.eq(0)
+        q_oh = Signal(K)         # one-hot q_sl (point-parallel: the lane the update is for)
+        m.d.sync += [q_v.eq(0), q_oh.eq(0)]
         if self.trace_en:
             m.d.comb += [self.trace_payload.u.eq(su), self.trace_payload.z.eq(self.scan.z),
                          self.trace_payload.t.eq(self.scan.t), self.trace_payload.h.eq(sh),
@@ -304,6 +305,18 @@ class SearchController(wiring.Component):
         m.d.comb += [adv.eq(scanning & (self.trace_ready | trace_skip)) if self.trace_en else adv.eq(scanning),
                      bc.scan_shift.eq(adv)]
         m.d.sync += [self.tgt_done.eq(0)]
+        # point-parallel per-lane writes from one-hot registers, not from the state decode: lane l's
+        # bracket reset (PP_RANGE, cnt = l + PP_RANGE_PIPE) and its stop (SETUP cycle 1, from
+        # pstop_q registered in cycle 0)
+        ppr_sel = Signal(K)
+        pstop_q = Signal(K)
+        m.d.sync += [ppr_sel.eq(0), pstop_q.eq(0)]
+        for l in range(K):
+            with m.If(ppr_sel[l]):
+                m.d.sync += [pblo[l].eq(lo), pbhi[l].eq(hi), pbv[l].eq(0), ppass[l].eq(0),
+                             pdone[l].eq(self.n - i <= l)]
+            with m.If(pstop_q[l]):
+                m.d.sync += pdone[l].eq(1)
         # a dist_done of the next point that arrives while this one is searched waits here
         # (WAITD, below, clears it when it takes the row)
         with m.If(self.eng_dist_done):
@@ -341,9 +354,8 @@ class SearchController(wiring.Component):
                 m.d.sync += [cnt.eq(cnt + 1), dspan.eq(self.eng_sel_max - self.eng_sel_min),
                              lo.eq(-((bl + 2) << U))]
                 for l in range(K):
-                    with m.If(cnt == l + timing.PP_RANGE_PIPE):
-                        m.d.sync += [pblo[l].eq(lo), pbhi[l].eq(hi), pbv[l].eq(0), ppass[l].eq(0),
-                                     pdone[l].eq(self.n - i <= l)]
+                    with m.If(cnt == l + timing.PP_RANGE_PIPE - 1):
+                        m.d.sync += ppr_sel[l].eq(1)
                 with m.If(cnt == K - 1 + timing.PP_RANGE_PIPE):
                     m.d.sync += [passes.eq(0), cnt.eq(0), cont.eq(0), fwa_pass.eq(0), adapt.eq(0)]
                     m.next = "SETUP"
@@ -372,7 +384,7 @@ class SearchController(wiring.Component):
                         with m.If(pp):
                             for l in range(K):
                                 with m.If(~pdone[l]):
-                                    m.d.sync += [ppass[l].eq(ppass[l] + 1), pdone[l].eq(pp_stop[l])]
+                                    m.d.sync += [ppass[l].eq(ppass[l] + 1), pstop_q[l].eq(pp_stop[l])]
                 with m.If((cnt == timing.DECIDE - 1) & stop_q):
                     m.d.sync += ol.eq(0)
                     with m.If(pp):
@@ -409,7 +421,7 @@ class SearchController(wiring.Component):
                 # the next (speculative) CAND's multiplier: the last positions of the scan
                 m.d.comb += no_grant.eq(sl + timing.CAND_SCAN_BACK >= nact_last)
                 with m.If(adv):
-                    m.d.sync += [sl.eq(sl + 1), q_v.eq(1), q_u.eq(su), q_h.eq(sh), q_sl.eq(sl),
+                    m.d.sync += [sl.eq(sl + 1), q_v.eq(1), q_u.eq(su), q_h.eq(sh), q_sl.eq(sl), q_oh.eq(1 << sl),
                                  err.eq(Mux(diff < 0, -diff, diff))]
                     with m.If(sl == nact_last):
                         m.d.sync += scanning.eq(0)
@@ -443,7 +455,7 @@ class SearchController(wiring.Component):
                         m.d.sync += ol.eq(ol + 1)
         # ------------------------------------------------------------ scan update (one cycle after capture)
         for l in range(K):       # point-parallel: lane l's own bisection (skipped once it is done)
-            with m.If(q_v & pp & (q_sl == l) & ~pdone[l]):
+            with m.If(q_oh[l] & pp & ~pdone[l]):
                 with m.If(~pbv[l] | (err < pbest_err[l])):
                     m.d.sync += [pbv[l].eq(1), pbest_u[l].eq(q_u), pbest_h[l].eq(q_h), pbest_err[l].eq(err)]
                 with m.If(q_h > target):
