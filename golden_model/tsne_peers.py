@@ -12,7 +12,7 @@ exaggerated) of the digits preset:
 * ``sklearn-bh``     scikit-learn ``TSNE(method="barnes_hut")`` on the class features;
 * ``opentsne-bh``    openTSNE ``TSNEEmbedding.optimize`` (Barnes-Hut) on our P (if installed).
 
-The best of ``repeat`` runs is reported (seconds).  The thread environment variables must be set
+The median of ``repeat`` runs is reported (seconds; `walltime.median_time`, as every benchmark).  The thread environment variables must be set
 before NumPy loads, hence on the command line.
 """
 
@@ -26,15 +26,11 @@ import numpy as np
 
 from . import reference as ref
 from .config import get_preset
+from .walltime import median_time
 
 
-def _best(fn, repeat: int) -> float:
-    ts = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return min(ts)
+def _median(fn, repeat: int) -> float:
+    return median_time(fn, repeat)["median_s"]
 
 
 def time_peers(cls: int = 0, repeat: int = 3, preset: str = "digits") -> dict:
@@ -50,7 +46,7 @@ def time_peers(cls: int = 0, repeat: int = 3, preset: str = "digits") -> dict:
     P = ref.joint_p(ref.conditional_p(D, st.betas))
     it, ex_it, ex = cfg.tsne_iters, cfg.tsne_exaggeration_iters, cfg.tsne_exaggeration
     out = {"n": n, "iters": it, "pairs_ordered_per_iter": n * (n - 1)}
-    out["reference"] = _best(lambda: ref.tsne(P, cfg), repeat)
+    out["reference"] = _median(lambda: ref.tsne(P, cfg), repeat)
     from sklearn.manifold import TSNE
     for method in ("exact", "barnes_hut"):
         kw = dict(n_components=2, perplexity=perp, early_exaggeration=ex, learning_rate=cfg.tsne_learning_rate,
@@ -59,7 +55,7 @@ def time_peers(cls: int = 0, repeat: int = 3, preset: str = "digits") -> dict:
             t = TSNE(max_iter=it, **kw)
         except TypeError:  # scikit-learn < 1.5
             t = TSNE(n_iter=it, **kw)
-        out[f"sklearn-{'bh' if method == 'barnes_hut' else method}"] = _best(lambda: t.fit_transform(Xc), repeat)
+        out[f"sklearn-{'bh' if method == 'barnes_hut' else method}"] = _median(lambda: t.fit_transform(Xc), repeat)
     try:
         from openTSNE import TSNEEmbedding
         from openTSNE.affinity import PrecomputedAffinities
@@ -76,7 +72,7 @@ def time_peers(cls: int = 0, repeat: int = 3, preset: str = "digits") -> dict:
             E = E.optimize(ex_it, exaggeration=ex, momentum=cfg.tsne_momentum_early,
                            learning_rate=cfg.tsne_learning_rate, n_jobs=1)
             E.optimize(it - ex_it, momentum=cfg.tsne_momentum_late, learning_rate=cfg.tsne_learning_rate, n_jobs=1)
-        out["opentsne-bh"] = _best(run_otsne, repeat)
+        out["opentsne-bh"] = _median(run_otsne, repeat)
     peers = [v for k, v in out.items() if k in ("reference", "sklearn-exact", "sklearn-bh", "opentsne-bh") and v]
     out["fastest_s"] = min(peers)
     return out

@@ -40,13 +40,13 @@ for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXP
 import argparse  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
-import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from golden_model.walltime import median_time  # noqa: E402
 from golden_model import timing  # noqa: E402
 from golden_model.config import POLICIES, AccelConfig, get_preset  # noqa: E402
 
@@ -106,15 +106,6 @@ def accel_cycles(cfg: AccelConfig, classes: list, policy: str) -> dict:
 # --------------------------------------------------------------------------- software
 
 
-def _median_time(fn, runs: int) -> dict:
-    ts = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return {"median_s": statistics.median(ts), "runs_s": [round(t, 6) for t in ts]}
-
-
 def sw_reference(cfg, classes, policy, tol):
     from golden_model.reference import search_all_rows, sq_distances
 
@@ -164,10 +155,10 @@ def measure(cfg, classes, policies, runs, tsne_runs, fmax_mhz, log=print) -> dic
            "policies": {}, "software": {}}
     from golden_model.reference import DEFAULT_TOL, hardware_tolerance
     log(f"  sklearn affinity ({runs} runs)")
-    out["software"]["sklearn_affinity"] = _median_time(sw_sklearn_affinity(cfg, classes), runs)
+    out["software"]["sklearn_affinity"] = median_time(sw_sklearn_affinity(cfg, classes), runs)
     if tsne_runs:
         log(f"  sklearn exact t-SNE ({tsne_runs} runs)")
-        out["software"]["sklearn_tsne_exact"] = _median_time(sw_sklearn_tsne(cfg, classes), tsne_runs)
+        out["software"]["sklearn_tsne_exact"] = median_time(sw_sklearn_tsne(cfg, classes), tsne_runs)
     for pol in policies:
         log(f"  {pol}: golden model + schedule")
         t0 = time.perf_counter()
@@ -176,8 +167,8 @@ def measure(cfg, classes, policies, runs, tsne_runs, fmax_mhz, log=print) -> dic
         acc["time_s"] = acc["cycles"] / (fmax_mhz * 1e6)
         acc["time_after_load_s"] = acc["cycles_after_load"] / (fmax_mhz * 1e6)
         log(f"  {pol}: reference ({runs} runs)")
-        ref_hw = _median_time(sw_reference(cfg, classes, pol, hardware_tolerance(cfg)), runs)
-        ref_def = _median_time(sw_reference(cfg, classes, pol, DEFAULT_TOL), runs)
+        ref_hw = median_time(sw_reference(cfg, classes, pol, hardware_tolerance(cfg)), runs)
+        ref_def = median_time(sw_reference(cfg, classes, pol, DEFAULT_TOL), runs)
         sk = out["software"]["sklearn_affinity"]["median_s"]
         entry = {"accelerator": acc,
                  "reference_hw_tol": ref_hw, "reference_default_tol": ref_def,
