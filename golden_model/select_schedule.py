@@ -1,0 +1,191 @@
+"""Whole-run model of the selection modes (MODE 2 NMS, MODE 3 AdapSNE; `hw.select`): the expected
+``sel`` beats and the cycle of every beat, exact.
+
+Values come from the functions of `golden_model.select.select(..., arithmetic="fixed")`
+(`entropy_fixed.embed_class_fixed` per candidate, the strictly-larger-entropy rule of
+`entropy_fixed.choose_perplexity_fixed`, `grid_fixed.grid_sample_fixed`), never from the RTL; the
+tests also compare them with `select` itself.  The grid sampler is the hardware's: ``g_limit =
+cfg.grid_g`` (`select` uses `config.GRID_G_LIMIT`; they differ only when no grid up to ``grid_g``
+has ``k`` occupied cells, docs/hardware.md "Selection modes").
+
+Cycle numbering as `golden_model.run_schedule` (cycle 0: the last feature beat is accepted; no
+back-pressure on ``sel``).  Candidate ``c`` (its search controller ``go`` in cycle ``go_c``,
+``go_0 = 0``)::
+
+    L          = go_c + schedule(...).result_cycles[-1]     the last result beat (kept inside)
+    aff_go     = L + GO_CYCLES;  init = aff_go + affinity run + GO_CYCLES
+    tsne_go    = init + tsne init + GO_CYCLES
+    tsne_done  = tsne_go + tsne_schedule.run_cycles(N, K, iters)          (no trace in MODE 2, 3)
+    ent_go     = tsne_done + SEL_ENT_GO
+    ent_done   = ent_go + phase_schedule.entropy_cycles(N)
+    next       = ent_done + 1 + (N + 1 if the candidate is the new best (COPY) else 0)
+    go_{c+1}   = next + SEL_RERUN                 (MODE 3, a candidate left: TGT, then the search)
+
+after the last candidate the grid sampler's ``go`` is in cycle ``next``; with
+``D = next + phase_schedule.grid_cycles(Y_best, k, cfg, grid_g)`` the index beat of point ``j``
+appears in cycle ``D - N + j``, the summary beat in ``D + 1``, and busy = 0 from ``D + 2``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import affinity_schedule as asch
+from . import entropy_fixed as ef
+from . import fixed as fx
+from . import phase_schedule as ps
+from . import schedule as sch
+from . import timing
+from . import tsne_schedule as ts
+from .config import AccelConfig
+from .grid_fixed import grid_sample_fixed
+from .run_schedule import GO_CYCLES
+
+__all__ = ["SEL_ENT_GO", "SEL_COPY_EXTRA", "SEL_RERUN", "SelectGolden", "golden_select", "SelectSchedule",
+           "select_schedule", "expected_beats"]
+
+#: from the t-SNE engine's ``done`` to the entropy unit's ``go`` (`hw.select` ENT_GO state)
+SEL_ENT_GO = 1
+#: COPY of a new best embedding: ``N + SEL_COPY_EXTRA`` cycles (read address i, write i one cycle later)
+SEL_COPY_EXTRA = 1
+#: from NEXT (``next`` pulse) to the search controller's ``go`` of the next candidate: the core's
+#: TGT state, the controller's TGT (`timing.START_TARGET`), ``go`` in the ``tgt_done`` cycle
+SEL_RERUN = 1 + 1 + timing.START_TARGET
+
+
+@dataclass
+class SelectGolden:
+    """What a selection run computes, from the golden model."""
+
+    candidates: list         # entropy_fixed.FixedClassEmbedding per evaluated candidate, in order
+    best: int                # position of the chosen candidate in `candidates`
+    indices: list            # selected points, ascending (the index beats)
+    summary: dict            # the summary beat's fields (hw.select.select_layout, kind 1)
+
+
+def _sq(X) -> np.ndarray:
+    X = np.asarray(X, dtype=np.int64)
+    sq = (X * X).sum(axis=1)
+    return sq[:, None] + sq[None, :] - 2 * X @ X.T
+
+
+def golden_select(X, cfg: AccelConfig, mode: int, k: int, policy: str, perp_q: int | None = None) -> SelectGolden:
+    """The expected result of a MODE 2 (``perp_q`` = the PERP register) or MODE 3 run
+    (``entropy_fixed.candidate_regs``: ``cfg.perplexity_candidates`` clamped, duplicates dropped;
+    needs ``cfg.perplexity_search == "fixed"``) with BUDGET ``k`` on the features ``X``."""
+    if mode not in (2, 3):
+        raise ValueError(f"mode must be 2 (NMS) or 3 (AdapSNE), got {mode!r}")
+    X = np.asarray(X, dtype=np.int64)
+    n = X.shape[0]
+    if not 1 <= int(k) <= n:
+        raise ValueError(f"k must satisfy 1 <= k <= N={n}, got {k!r}")
+    if mode == 2 and perp_q is None:
+        raise ValueError("mode 2 needs perp_q (the PERP register)")
+    if mode == 3 and cfg.perplexity_search != "fixed":
+        raise ValueError("mode 3 is built for perplexity_search='fixed' only")
+    D = _sq(X)
+    regs = [int(perp_q)] if mode == 2 else ef.candidate_regs(cfg, n)
+    cands = [ef.embed_class_fixed(D, q, cfg, policy) for q in regs]
+    best = 0
+    for c, e in enumerate(cands):       # strictly larger replaces: ties -> the earlier candidate
+        if e.h_q > cands[best].h_q:
+            best = c
+    b = cands[best]
+    idx = [int(i) for i in grid_sample_fixed(b.Y, int(k), cfg, g_limit=cfg.grid_g)]
+    g = 0 if k >= n else ps.grid_work(b.Y, int(k), cfg, cfg.grid_g).g
+    summary = {"kind": 1, "perp": b.perp_q, "h": int(b.h_q), "g": g, "evals": len(cands),
+               "unconv": sum(not r.converged for r in b.search)}
+    return SelectGolden(candidates=cands, best=best, indices=idx, summary=summary)
+
+
+def expected_beats(gold: SelectGolden) -> list:
+    """The ``sel`` beats (kind, index or summary fields) in stream order, as the harness records
+    them (`hw.simharness.SEL_FIELDS`; fields a beat does not carry are 0)."""
+    zero = {"kind": 0, "index": 0, "perp": 0, "h": 0, "g": 0, "evals": 0, "unconv": 0}
+    return [dict(zero, index=i) for i in gold.indices] + [dict(zero, **gold.summary)]
+
+
+@dataclass
+class SelectSchedule:
+    go: list = field(default_factory=list)          # search controller go per candidate
+    tsne_done: list = field(default_factory=list)   # t-SNE done per candidate
+    ent_done: list = field(default_factory=list)    # entropy done per candidate
+    grid_go: int = 0
+    sel_cycles: list = field(default_factory=list)  # every sel beat, stream order
+    done_cycle: int = 0                             # first cycle with busy = 0
+    phases: dict = field(default_factory=dict)      # cycles per phase, summed over candidates
+
+
+def select_schedule(cfg: AccelConfig, n: int, d: int, policy: str, gold: SelectGolden, k: int) -> SelectSchedule:
+    """Cycle of every ``sel`` beat and of the end of a MODE 2 / 3 run (module doc)."""
+    K, it = cfg.lanes, cfg.tsne_iters
+    out = SelectSchedule()
+    ph = {"search": 0, "affinity": 0, "tsne init": 0, "tsne": 0, "entropy": 0, "copy": 0, "rerun": 0}
+    go, best_h = 0, None
+    for c, e in enumerate(gold.candidates):
+        if c:
+            go += SEL_RERUN
+            ph["rerun"] += SEL_RERUN
+        s = sch.schedule(cfg, n, d, policy, e.search)
+        aff_go = go + s.result_cycles[-1] + GO_CYCLES
+        init = aff_go + asch.run_cycles(n, d, K) + GO_CYCLES
+        tsne_go = init + ts.init_cycles(n) + GO_CYCLES
+        tsne_done = tsne_go + ts.run_cycles(n, K, it)
+        ent_go = tsne_done + SEL_ENT_GO
+        ent_done = ent_go + ps.entropy_cycles(n, cfg)
+        new_best = best_h is None or e.h_q > best_h
+        best_h = e.h_q if new_best else best_h
+        nxt = ent_done + 1 + (n + SEL_COPY_EXTRA if new_best else 0)
+        ph["search"] += aff_go - go
+        ph["affinity"] += init - aff_go
+        ph["tsne init"] += tsne_go - init
+        ph["tsne"] += tsne_done - tsne_go
+        ph["entropy"] += ent_done - tsne_done
+        ph["copy"] += nxt - ent_done
+        out.go.append(go)
+        out.tsne_done.append(tsne_done)
+        out.ent_done.append(ent_done)
+        go = nxt
+    out.grid_go = go
+    Y = gold.candidates[gold.best].Y
+    D = go + ps.grid_cycles(Y, k, cfg, cfg.grid_g)
+    out.sel_cycles = [D - n + j for j in gold.indices] + [D + 1]
+    out.done_cycle = D + 2
+    ph["grid + summary"] = D + 2 - go
+    out.phases = ph
+    return out
+
+
+def main(argv=None) -> int:
+    """Cycles per phase of a MODE 2 and a MODE 3 run on a random tiny class (the preset's t-SNE
+    schedule unless --iters)."""
+    import argparse
+
+    from .config import get_preset
+    ap = argparse.ArgumentParser(description="selection-mode cycle model")
+    ap.add_argument("--preset", default="tiny")
+    ap.add_argument("--n", type=int, default=20)
+    ap.add_argument("--d", type=int, default=16)
+    ap.add_argument("--k", type=int, default=4)
+    ap.add_argument("--iters", type=int, default=None)
+    ap.add_argument("--policy", default="bisection")
+    a = ap.parse_args(argv)
+    cfg = get_preset(a.preset)
+    if a.iters is not None:
+        cfg = cfg.with_overrides(tsne_iters=a.iters, tsne_exaggeration_iters=min(cfg.tsne_exaggeration_iters, a.iters))
+    X = np.random.default_rng(0).integers(0, 1 << cfg.feature_bits, size=(a.n, a.d))
+    pq = min(fx.perplexity_to_reg(cfg.perplexity, cfg), ef.perp_reg_cap(a.n, cfg))
+    print(f"| mode | candidates | {' | '.join(['search', 'affinity', 'tsne init', 'tsne', 'entropy', 'copy', 'rerun', 'grid + summary'])} | total |")
+    print("|---|---:|" + "---:|" * 9)
+    for mode in (2, 3):
+        g = golden_select(X, cfg, mode, a.k, a.policy, pq)
+        s = select_schedule(cfg, a.n, a.d, a.policy, g, a.k)
+        print(f"| {mode} | {len(g.candidates)} | " + " | ".join(f"{v:,}" for v in s.phases.values())
+              + f" | {s.done_cycle:,} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
