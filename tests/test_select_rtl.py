@@ -24,12 +24,17 @@ from hw.simharness import run_class
 
 TINY = get_preset("tiny")
 CFG = TINY.with_overrides(phases=True, tsne_iters=3, tsne_exaggeration_iters=2)
+#: max_passes = 3: most searches stop unconverged (the summary's unconv count)
+CFGS = {"short": CFG, "passes3": CFG.with_overrides(max_passes=3)}
 METHOD = {2: "nms", 3: "adapsne"}
 
-# (mode, policy, N, D, k, seed): N = 9 clamps the candidates (3, 5, 8) to (3, 4, 4): the duplicate
-# is skipped; N = 12: three candidates; k = N: every index
-CASES = [(2, "bisection", 9, 5, 3, 1), (3, "fwa", 9, 7, 2, 2), (3, "bisection", 12, 5, 4, 3),
-         (2, "ksection", 6, 16, 6, 4)]
+# (config, mode, policy, N, D, k, seed): N = 9 clamps the candidates (3, 5, 8) to (3, 4, 4): the
+# duplicate is skipped; N = 12: three candidates, the middle one wins; k = N: every index; the
+# "passes3" case: both candidates have entropy 1795 (a tie: the first is kept, the second would
+# select other points) and 5 / 7 unconverged searches
+CASES = [("short", 2, "bisection", 9, 5, 3, 1), ("short", 3, "fwa", 9, 7, 2, 2),
+         ("short", 3, "bisection", 12, 5, 4, 3), ("short", 2, "ksection", 6, 16, 6, 4),
+         ("passes3", 3, "ksection", 9, 5, 3, 1)]
 
 
 def _features(n, d, seed):
@@ -44,35 +49,36 @@ def _perp(n):
 
 
 @functools.lru_cache(maxsize=None)
-def _run(mode, policy, n, d, k, seed, sel_ready=1.0):
+def _run(cfg, mode, policy, n, d, k, seed, sel_ready=1.0):
     X = _features(n, d, seed)
-    run = run_class(CFG, X, _perp(n), policy, mode=mode, budget=k, max_cycles=3_000_000,
+    run = run_class(CFGS[cfg], X, _perp(n), policy, mode=mode, budget=k, max_cycles=3_000_000,
                     sel_ready_prob=sel_ready, rng_seed=seed)
     return X, run
 
 
 @functools.lru_cache(maxsize=None)
-def _gold(mode, policy, n, d, k, seed):
-    return ss.golden_select(_features(n, d, seed), CFG, mode, k, policy, _perp(n))
+def _gold(cfg, mode, policy, n, d, k, seed):
+    return ss.golden_select(_features(n, d, seed), CFGS[cfg], mode, k, policy, _perp(n))
 
 
-@pytest.mark.parametrize("case", CASES, ids=[f"mode{c[0]}-{c[1]}-n{c[2]}-k{c[4]}" for c in CASES])
+@pytest.mark.parametrize("case", CASES, ids=[f"{c[0]}-mode{c[1]}-{c[2]}-n{c[3]}-k{c[5]}" for c in CASES])
 def test_selection_equals_golden_and_schedule(case):
-    mode, policy, n, d, k, seed = case
+    cfg, mode, policy, n, d, k, seed = case
+    cfg = CFGS[cfg]
     X, run = _run(*case)
     gold = _gold(*case)
     assert run.status == {"busy": 0, "done": 1, "error": 0, "error_code": 0}
     assert run.beats == [] and run.emb == []           # MODE 2, 3 output only on sel
     assert [b for _, b in run.sel] == ss.expected_beats(gold)
-    s = ss.select_schedule(CFG, n, d, policy, gold, k)
+    s = ss.select_schedule(cfg, n, d, policy, gold, k)
     assert [c for c, _ in run.sel] == s.sel_cycles
     assert run.done_cycle == s.done_cycle
     # the oracle is select(arithmetic="fixed") itself (one class, ratio k / N)
-    idx, det = select(X, np.zeros(n, dtype=np.int64), k / n, METHOD[mode], CFG, arithmetic="fixed",
+    idx, det = select(X, np.zeros(n, dtype=np.int64), k / n, METHOD[mode], cfg, arithmetic="fixed",
                       return_details=True, policy=policy)
     det = det[0]
     assert gold.indices == idx.tolist()
-    assert gold.summary["perp"] == round(det["perplexity"] * (1 << CFG.perp_frac))
+    assert gold.summary["perp"] == round(det["perplexity"] * (1 << cfg.perp_frac))
     assert gold.summary["h"] == det["occupancy_entropy_q"]
     assert gold.summary["evals"] == len(det["perplexity_history"])
     assert gold.summary["unconv"] == int((~det["converged"]).sum())
@@ -86,19 +92,36 @@ def test_candidate_list_clamped_and_deduplicated():
     assert len(_gold(*CASES[2]).candidates) == 3
 
 
+def test_tie_keeps_the_first_candidate_and_its_unconverged_count():
+    """CASES[4]: equal entropies; the later candidate's embedding would select other points and
+    it has another unconverged count, so keeping it (ties the other way) is caught."""
+    from golden_model.grid_fixed import grid_sample_fixed
+    gold = _gold(*CASES[4])
+    a, b = gold.candidates
+    assert a.h_q == b.h_q and gold.best == 0
+    unc = [sum(not r.converged for r in c.search) for c in gold.candidates]
+    assert unc[0] != unc[1] and 0 < gold.summary["unconv"] == unc[0] < CASES[4][3]
+    other = grid_sample_fixed(b.Y, CASES[4][5], CFGS["passes3"], g_limit=CFG.grid_g).tolist()
+    assert other != gold.indices
+    _, run = _run(*CASES[4])
+    assert [b["index"] for _, b in run.sel[:-1]] == gold.indices != other
+    assert run.sel[-1][1]["unconv"] == unc[0]
+
+
 def test_back_pressure_changes_cycles_not_values():
     case = CASES[0]
     _, run = _run(*case, sel_ready=0.3)
     gold = _gold(*case)
     assert run.status["done"] == 1
     assert [b for _, b in run.sel] == ss.expected_beats(gold)
-    assert run.done_cycle > ss.select_schedule(CFG, *case[2:4], case[1], gold, case[4]).done_cycle
+    _, _, policy, n, d, k, _ = case
+    assert run.done_cycle > ss.select_schedule(CFG, n, d, policy, gold, k).done_cycle
 
 
 def test_wrong_reference_is_caught():
     """A reference that keeps the other candidate (ties / order the other way), one budget more,
     or one cycle later differs from the run."""
-    mode, policy, n, d, k, seed = case = CASES[2]
+    _, mode, policy, n, d, k, seed = case = CASES[2]
     _, run = _run(*case)
     gold = _gold(*case)
     got = [b for _, b in run.sel]
