@@ -208,3 +208,64 @@ def test_golden_select_rejects_bad_arguments(kw, match):
     args.update(kw)
     with pytest.raises(ValueError, match=match):
         ss.golden_select(**args)
+
+
+def test_abort_in_a_rerun_then_a_full_run():
+    """ABORT during the second candidate's search (MODE 3): idle within ABORT_CYCLES with code
+    ABORTED and nothing on sel; a following START runs the same class to the golden beats on the
+    schedule's cycles (no state of the aborted run survives: candidate index, best, re-run flag)."""
+    from amaranth.sim import Simulator
+
+    from hw.layouts import COMMANDS, POLICY_CODES, REGISTERS
+    from hw.simharness import SEL_FIELDS, write_reg
+    from hw.top import AdapSNECore
+    _, mode, policy, n, d, k, seed = case = CASES[1]
+    X = _features(n, d, seed)
+    gold = _gold(*case)
+    s = ss.select_schedule(CFG, n, d, policy, gold, k)
+    dut = AdapSNECore(CFG)
+    runs = []
+
+    async def one_run(ctx, abort_at=None):
+        for a, v in {"N": n, "D": d, "POLICY": POLICY_CODES[policy], "MODE": mode, "BUDGET": k}.items():
+            await write_reg(ctx, dut, REGISTERS[a], v)
+        await write_reg(ctx, dut, REGISTERS["CMD"], COMMANDS["START"])
+        ctx.set(dut.sel.ready, 1)
+        ctx.set(dut.feat.valid, 1)
+        for f in X.reshape(-1):
+            ctx.set(dut.feat.payload, int(f))
+            while True:
+                _, _, rdy = await ctx.tick().sample(dut.feat.ready)
+                if rdy:
+                    break
+        ctx.set(dut.feat.valid, 0)
+        beats, c = [], 0
+        while True:
+            if c == abort_at:
+                await write_reg(ctx, dut, REGISTERS["CMD"], COMMANDS["ABORT"])
+                for _ in range(regmap.ABORT_CYCLES - 1):
+                    await ctx.tick()
+                st = ctx.get(dut.status)
+                runs.append({"busy": int(st.busy), "code": int(st.error_code), "sel_valid": ctx.get(dut.sel.valid),
+                             "beats": beats})
+                return
+            _, _, v, p, st = await ctx.tick().sample(dut.sel.valid, dut.sel.payload, dut.status)
+            c += 1
+            if v:
+                beats.append((c, {f: int(getattr(p, f)) for f in SEL_FIELDS}))
+            if not st.busy:
+                runs.append({"beats": beats, "done_cycle": c, "code": int(st.error_code)})
+                return
+
+    async def tb(ctx):
+        await one_run(ctx, abort_at=s.go[1] + 50)
+        await one_run(ctx)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(tb)
+    sim.run()
+    aborted, full = runs
+    assert aborted == {"busy": 0, "code": regmap.ERR["ABORTED"], "sel_valid": 0, "beats": []}
+    assert [b for _, b in full["beats"]] == ss.expected_beats(gold) and full["code"] == 0
+    assert [c for c, _ in full["beats"]] == s.sel_cycles and full["done_cycle"] == s.done_cycle
