@@ -122,7 +122,7 @@ def select_schedule(cfg: AccelConfig, n: int, d: int, policy: str, gold: SelectG
     """Cycle of every ``sel`` beat and of the end of a MODE 2 / 3 run (module doc)."""
     K, it = cfg.lanes, cfg.tsne_iters
     out = SelectSchedule()
-    ph = {"search": 0, "affinity": 0, "tsne init": 0, "tsne": 0, "entropy": 0, "copy": 0, "rerun": 0}
+    ph = {"search": 0, "affinity": 0, "tsne init": 0, "tsne": 0, "entropy": 0, "decide + copy": 0, "rerun": 0}
     go, best_h = 0, None
     for c, e in enumerate(gold.candidates):
         if c:
@@ -143,7 +143,7 @@ def select_schedule(cfg: AccelConfig, n: int, d: int, policy: str, gold: SelectG
         ph["tsne init"] += tsne_go - init
         ph["tsne"] += tsne_done - tsne_go
         ph["entropy"] += ent_done - tsne_done
-        ph["copy"] += nxt - ent_done
+        ph["decide + copy"] += nxt - ent_done
         out.go.append(go)
         out.tsne_done.append(tsne_done)
         out.ent_done.append(ent_done)
@@ -177,7 +177,7 @@ def main(argv=None) -> int:
         cfg = cfg.with_overrides(tsne_iters=a.iters, tsne_exaggeration_iters=min(cfg.tsne_exaggeration_iters, a.iters))
     X = np.random.default_rng(0).integers(0, 1 << cfg.feature_bits, size=(a.n, a.d))
     pq = min(fx.perplexity_to_reg(cfg.perplexity, cfg), ef.perp_reg_cap(a.n, cfg))
-    print(f"| mode | candidates | {' | '.join(['search', 'affinity', 'tsne init', 'tsne', 'entropy', 'copy', 'rerun', 'grid + summary'])} | total |")
+    print(f"| mode | candidates | {' | '.join(['search', 'affinity', 'tsne init', 'tsne', 'entropy', 'decide + copy', 'rerun', 'grid + summary'])} | total |")
     print("|---|---:|" + "---:|" * 9)
     for mode in (2, 3):
         g = golden_select(X, cfg, mode, a.k, a.policy, pq)
