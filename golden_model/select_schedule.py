@@ -43,8 +43,8 @@ from .config import AccelConfig
 from .grid_fixed import grid_sample_fixed
 from .run_schedule import GO_CYCLES
 
-__all__ = ["SEL_ENT_GO", "SEL_COPY_EXTRA", "SEL_RERUN", "SelectGolden", "golden_select", "SelectSchedule",
-           "select_schedule", "expected_beats"]
+__all__ = ["SEL_ENT_GO", "SEL_COPY_EXTRA", "SEL_RERUN", "FWA_GEN_CYCLES", "SelectGolden", "golden_select",
+           "FwaIteration", "fwa_replay", "SelectSchedule", "select_schedule", "expected_beats"]
 
 #: from the t-SNE engine's ``done`` to the entropy unit's ``go`` (`hw.select` ENT_GO state)
 SEL_ENT_GO = 1
@@ -53,6 +53,8 @@ SEL_COPY_EXTRA = 1
 #: from NEXT (``next`` pulse) to the search controller's ``go`` of the next candidate: the core's
 #: TGT state, the controller's TGT (`timing.START_TARGET`), ``go`` in the ``tgt_done`` cycle
 SEL_RERUN = 1 + 1 + timing.START_TARGET
+#: outer FWA (`hw.perp_fwa`), per firework: PRNG step, x register, EXP issue + function unit, spark register
+FWA_GEN_CYCLES = 3 + len(timing.FU)
 
 
 @dataclass
@@ -63,6 +65,60 @@ class SelectGolden:
     best: int                # position of the chosen candidate in `candidates`
     indices: list            # selected points, ascending (the index beats)
     summary: dict            # the summary beat's fields (hw.select.select_layout, kind 1)
+    n_list: int = 0          # evaluations of the candidate list (the rest are outer-FWA sparks)
+    fwa: list = field(default_factory=list)   # FwaIteration per outer-FWA iteration
+
+
+@dataclass
+class FwaIteration:
+    """One outer-FWA iteration as the controller sees it."""
+
+    evaluated: int           # evaluations at its start (the RANK scan length)
+    fireworks: int           # min(fwa_fireworks, evaluated)
+    run: list                # per spark: True = evaluated, False = already evaluated (skipped)
+
+
+def fwa_replay(history: list, n_list: int, cfg: AccelConfig) -> list:
+    """Replay `entropy_fixed.choose_perplexity_fixed`'s outer FWA on its ``history`` (``(pq, h)`` in
+    evaluation order, the first ``n_list`` from the candidate list) with the same functions,
+    checking that every evaluated spark is the history's next entry; returns the `FwaIteration` list
+    (which sparks ran, which were skipped) the cycle model needs."""
+    from . import search_fixed as sf
+    cache = dict(history[:n_list])
+    best = max(h for _, h in history[:n_list])
+    pf = cfg.perp_frac
+    regs = [pq for pq, _ in history[:n_list]]
+    p_lo, p_hi = min(regs), max(regs)
+    v_lo, v_hi = fx.log2_fixed(p_lo, pf, cfg), fx.log2_fixed(p_hi, pf, cfg)
+    width = max(1, v_hi - v_lo)
+    A = max(1, width >> cfg.fwa_amp_init_shift)
+    s0 = (int(cfg.seed) ^ ef.PERP_FWA_STREAM) & sf.MASK32
+    states = [sf.lane_seed(s0, 0, r) for r in range(cfg.fwa_fireworks)]
+    j, out = n_list, []
+    for _ in range(cfg.perplexity_fwa_iters):
+        before = best
+        ranked = sorted(cache.items(), key=lambda kv: (-kv[1], kv[0]))[:cfg.fwa_fireworks]
+        it = FwaIteration(evaluated=len(cache), fireworks=len(ranked), run=[])
+        sparks = []
+        for r, (pq, _) in enumerate(ranked):
+            states[r] = sf.xorshift32(states[r])
+            x = sf.mirror_clamp(fx.log2_fixed(pq, pf, cfg)
+                                + (((A << (r * cfg.fwa_amp_rank_shift)) * sf.uniform_s16(states[r])) >> 15), v_lo, v_hi)
+            sparks.append(min(max(ef.perp_from_log2(x, cfg), p_lo), p_hi))
+        for pq in sparks:
+            it.run.append(pq not in cache)
+            if pq not in cache:
+                if j >= len(history) or history[j][0] != pq:
+                    raise ValueError(f"history does not follow the outer FWA at evaluation {j}: spark {pq}")
+                cache[pq] = history[j][1]
+                best = max(best, history[j][1])
+                j += 1
+        s = cfg.fwa_amp_adapt_shift
+        A = min(max(A + (A >> s) if best > before else A - (A >> s), 1), width)
+        out.append(it)
+    if j != len(history):
+        raise ValueError(f"history has {len(history) - j} evaluations the outer FWA does not make")
+    return out
 
 
 def _sq(X) -> np.ndarray:
@@ -83,10 +139,13 @@ def golden_select(X, cfg: AccelConfig, mode: int, k: int, policy: str, perp_q: i
         raise ValueError(f"k must satisfy 1 <= k <= N={n}, got {k!r}")
     if mode == 2 and perp_q is None:
         raise ValueError("mode 2 needs perp_q (the PERP register)")
-    if mode == 3 and cfg.perplexity_search != "fixed":
-        raise ValueError("mode 3 is built for perplexity_search='fixed' only")
     D = _sq(X)
     regs = [int(perp_q)] if mode == 2 else ef.candidate_regs(cfg, n)
+    n_list, fwa = len(regs), []
+    if mode == 3 and cfg.perplexity_search == "fwa" and n_list > 1:
+        hist = ef.choose_perplexity_fixed(D, cfg, policy=policy).history
+        fwa = fwa_replay(hist, n_list, cfg)
+        regs = [pq for pq, _ in hist]
     cands = [ef.embed_class_fixed(D, q, cfg, policy) for q in regs]
     best = 0
     for c, e in enumerate(cands):       # strictly larger replaces: ties -> the earlier candidate
@@ -97,7 +156,7 @@ def golden_select(X, cfg: AccelConfig, mode: int, k: int, policy: str, perp_q: i
     g = 0 if k >= n else ps.grid_work(b.Y, int(k), cfg, cfg.grid_g).g
     summary = {"kind": 1, "perp": b.perp_q, "h": int(b.h_q), "g": g, "evals": len(cands),
                "unconv": sum(not r.converged for r in b.search)}
-    return SelectGolden(candidates=cands, best=best, indices=idx, summary=summary)
+    return SelectGolden(candidates=cands, best=best, indices=idx, summary=summary, n_list=n_list, fwa=fwa)
 
 
 def expected_beats(gold: SelectGolden) -> list:
@@ -123,11 +182,11 @@ def select_schedule(cfg: AccelConfig, n: int, d: int, policy: str, gold: SelectG
     K, it = cfg.lanes, cfg.tsne_iters
     out = SelectSchedule()
     ph = {"search": 0, "affinity": 0, "tsne init": 0, "tsne": 0, "entropy": 0, "decide + copy": 0, "rerun": 0}
-    go, best_h = 0, None
-    for c, e in enumerate(gold.candidates):
-        if c:
-            go += SEL_RERUN
-            ph["rerun"] += SEL_RERUN
+    best_h = None
+
+    def candidate(e, go):
+        """One candidate from its search go; returns the NEXT cycle."""
+        nonlocal best_h
         s = sch.schedule(cfg, n, d, policy, e.search)
         aff_go = go + s.result_cycles[-1] + GO_CYCLES
         init = aff_go + asch.run_cycles(n, d, K) + GO_CYCLES
@@ -147,7 +206,33 @@ def select_schedule(cfg: AccelConfig, n: int, d: int, policy: str, gold: SelectG
         out.go.append(go)
         out.tsne_done.append(tsne_done)
         out.ent_done.append(ent_done)
-        go = nxt
+        return nxt
+
+    cands = iter(gold.candidates)
+    go = 0
+    for c in range(max(1, gold.n_list)):
+        if c:
+            go += SEL_RERUN
+            ph["rerun"] += SEL_RERUN
+        go = candidate(next(cands), go)
+    if gold.fwa:
+        # NEXT: step -> ITER; per iteration RANK, GEN, CHECK (a skipped spark 1 cycle; an evaluated
+        # one: spark -> re-run -> its NEXT -> step -> CHECK), AMP -> ITER; fin in the last ITER
+        y = go + 1
+        fwa_ctrl = 1
+        for fi in gold.fwa:
+            z = y + 1 + fi.fireworks * (fi.evaluated + FWA_GEN_CYCLES)      # the first CHECK
+            fwa_ctrl += z - y
+            for run in fi.run:
+                if run:
+                    ph["rerun"] += SEL_RERUN
+                    z = candidate(next(cands), z + SEL_RERUN) + 1
+                fwa_ctrl += 1
+                z += 0 if run else 1
+            y = z + 2                                           # CHECK (none left), AMP, ITER
+            fwa_ctrl += 2
+        go = y
+        ph["outer FWA"] = fwa_ctrl
     out.grid_go = go
     Y = gold.candidates[gold.best].Y
     D = go + ps.grid_cycles(Y, k, cfg, cfg.grid_g)

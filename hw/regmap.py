@@ -109,8 +109,9 @@ MODE_TABLE = (
     (2, "NMS", "NMS selection: search at PERP, affinities, t-SNE, occupancy entropy, grid sampling of "
                "BUDGET points: index beats and a summary beat on sel (nothing on res / emb)"),
     (3, "ADAPSNE", "AdapSNE selection: as NMS for every candidate perplexity of cfg.perplexity_candidates "
-                   "(each clamped to max(1, (N-1)/2), duplicates skipped, PERP ignored), the embedding of "
-                   "the largest entropy kept; then grid sampling of it"),
+                   "(each clamped to max(1, (N-1)/2), duplicates skipped, PERP ignored) and, on a core generated "
+                   "with perplexity_search = fwa, the outer FWA's sparks; the embedding of the largest entropy "
+                   "kept; then grid sampling of it"),
 )
 
 #: values written to CMD: (value, name, meaning)
@@ -150,10 +151,10 @@ ERROR_TABLE = (
     ErrorCode(7, "DATAFLOW", "point-parallel dataflow (DATAFLOW = 1) needs POLICY = 0 (bisection) and a core "
               "generated with point_parallel",
               lambda r, c: (r["DATAFLOW"] == 1) & ((r["POLICY"] != 0) | (not c.point_parallel))),
-    ErrorCode(8, "MODE", "MODE 1-3 need DATAFLOW = 0 and a core generated with phases; MODE 3 needs a core "
-              "generated with perplexity_search = fixed (the outer FWA is not built)",
+    ErrorCode(8, "MODE", "MODE 1-3 need DATAFLOW = 0 and a core generated with phases; MODE 3 with the outer FWA "
+              "(perplexity_search = fwa) needs max(t_frac, u_frac) >= h_frac (its exp2 of log2 perplexity)",
               lambda r, c: ((r["MODE"] != 0) & ((r["DATAFLOW"] != 0) | (not c.phases)))
-              | ((r["MODE"] == 3) & (c.perplexity_search != "fixed"))),
+              | ((r["MODE"] == 3) & (c.perplexity_search == "fwa") & (max(c.t_frac, c.u_frac) < c.h_frac))),
     ErrorCode(9, "BUDGET", "MODE 2, 3: BUDGET out of range: BUDGET must satisfy 1 <= BUDGET <= N",
               lambda r, c: (r["MODE"] >= 2) & ((r["BUDGET"] == 0) | (r["BUDGET"] > r["N"]))),
 )

@@ -41,6 +41,8 @@ from golden_model.config import AccelConfig, bit_length
 
 from .entropy import EntropyUnit, embedding_read_signature, y_bits
 from .grid import GridSampler
+from .layouts import CoreLayouts
+from .perp_fwa import PerpFwa, exp_op, fwa_entries
 
 __all__ = ["SelectUnit", "select_layout", "candidate_consts", "KIND_INDEX", "KIND_SUMMARY"]
 
@@ -61,7 +63,7 @@ def select_layout(cfg: AccelConfig) -> data.StructLayout:
     """Payload of the ``sel`` stream (LSB first; module doc)."""
     return data.StructLayout({
         "kind": 1, "index": cfg.index_bits, "perp": cfg.perp_bits, "h": signed(h_bits(cfg)),
-        "g": bit_length(cfg.grid_g), "evals": bit_length(len(cfg.perplexity_candidates)),
+        "g": bit_length(cfg.grid_g), "evals": bit_length(fwa_entries(cfg)),
         "unconv": cfg.count_bits})
 
 
@@ -100,6 +102,7 @@ class SelectUnit(wiring.Component):
             "begin": In(1), "mode3": In(1), "n": In(cfg.count_bits), "k": In(cfg.count_bits),
             "run_perp": In(cfg.perp_bits), "perp": Out(cfg.perp_bits),
             "beat_valid": In(1), "beat_conv": In(1),
+            "v": In(CoreLayouts(cfg).target_bits), "seed": In(32),
             "go": In(1), "next": Out(1), "done": Out(1),
             "yrd": Out(embedding_read_signature(cfg)),
             "sel": Out(stream.Signature(select_layout(cfg))),
@@ -132,10 +135,17 @@ class SelectUnit(wiring.Component):
                 with m.If(clamped[j] == clamped[c]):
                     m.d.comb += dup[c].eq(1)
         cand = Signal(range(NC + 1))
+        spark_run = Signal()            # the running candidate is an outer-FWA spark
+        fwa = None
+        if cfg.perplexity_search == "fwa" and exp_op(cfg) is not None and NC > 1:
+            m.submodules.fwa = fwa = PerpFwa(cfg, h_bits(cfg), CoreLayouts(cfg).target_bits)
         with m.Switch(cand):
             for c in range(NC):
                 with m.Case(c):
                     m.d.comb += self.perp.eq(Mux(self.mode3, clamped[c], self.run_perp))
+        if fwa is not None:
+            with m.If(spark_run):
+                m.d.comb += self.perp.eq(fwa.pq)
         # the next candidate that is not a duplicate (NC: none left)
         nxt = Signal(range(NC + 1))
         m.d.comb += nxt.eq(NC)
@@ -146,12 +156,15 @@ class SelectUnit(wiring.Component):
         hb = h_bits(cfg)
         best_h, best_perp = Signal(signed(hb)), Signal(cfg.perp_bits)
         best_unconv, unconv = Signal(cfg.count_bits), Signal(cfg.count_bits)
-        evals = Signal(range(NC + 1))
+        evals = Signal(range(fwa_entries(cfg) + 1))
         cnt = Signal(range(cfg.n_max + 2))
         with m.If(self.beat_valid & ~self.beat_conv):
             m.d.sync += unconv.eq(unconv + 1)
         with m.If(self.begin):
-            m.d.sync += [cand.eq(0), evals.eq(0), unconv.eq(0)]
+            m.d.sync += [cand.eq(0), evals.eq(0), unconv.eq(0), spark_run.eq(0)]
+        if fwa is not None:
+            m.d.comb += [fwa.begin.eq(self.begin), fwa.rec_pq.eq(self.perp), fwa.rec_h.eq(ent.h),
+                         fwa.rec_v.eq(self.v), fwa.best_h.eq(best_h), fwa.seed.eq(self.seed)]
 
         o = self.sel
         with m.FSM(name="select"):
@@ -165,6 +178,8 @@ class SelectUnit(wiring.Component):
                 m.d.comb += self.yrd.addr.eq(ent.emb.addr)
                 with m.If(ent.done):
                     m.d.sync += [evals.eq(evals + 1), unconv.eq(0), cnt.eq(0)]
+                    if fwa is not None:
+                        m.d.comb += fwa.rec.eq(self.mode3)
                     with m.If((evals == 0) | (ent.h > best_h)):
                         m.d.sync += [best_h.eq(ent.h), best_perp.eq(self.perp), best_unconv.eq(unconv)]
                         m.next = "COPY"
@@ -179,13 +194,27 @@ class SelectUnit(wiring.Component):
                 with m.If(cnt == self.n):
                     m.next = "NEXT"
             with m.State("NEXT"):
-                with m.If(self.mode3 & (nxt != NC)):
+                with m.If(self.mode3 & (nxt != NC) & ~spark_run):
                     m.d.comb += self.next.eq(1)
                     m.d.sync += cand.eq(nxt)
                     m.next = "IDLE"
+                if fwa is not None:
+                    # at least two distinct candidates: the outer FWA (evals > 1 here)
+                    with m.Elif(self.mode3 & (evals > 1)):
+                        m.d.comb += fwa.step.eq(1)
+                        m.next = "FWA"
                 with m.Else():
                     m.d.comb += grid.go.eq(1)
                     m.next = "GRID"
+            if fwa is not None:
+                with m.State("FWA"):
+                    with m.If(fwa.spark):
+                        m.d.comb += self.next.eq(1)
+                        m.d.sync += spark_run.eq(1)
+                        m.next = "IDLE"
+                    with m.Elif(fwa.fin):
+                        m.d.comb += grid.go.eq(1)
+                        m.next = "GRID"
             with m.State("GRID"):
                 m.d.comb += [o.valid.eq(grid.out.valid), o.payload.kind.eq(KIND_INDEX),
                              o.payload.index.eq(grid.out.index), grid.out.ready.eq(o.ready)]

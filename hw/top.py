@@ -195,7 +195,7 @@ class AdapSNECore(wiring.Component):
         m.d.comb += [sel_mode.eq(run_mode[1]), self.res.valid.eq(out_v & ~sel_mode)]
         out_free = ~out_v | self.res.ready | sel_mode
         seq = self._phases(m, abort, lanes, eng, ctl, run_n, run_seed, out_free) if cfg.phases else None
-        sel = self._select(m, abort, ctl, run_n, run_k, run_perp, run_mode, out_free) if cfg.phases else None
+        sel = self._select(m, abort, ctl, run_n, run_k, run_perp, run_mode, run_seed, out_free) if cfg.phases else None
         m.d.comb += ctl.out_ready.eq(out_free)
         with m.If(out_v & (self.res.ready | sel_mode)):
             m.d.sync += out_v.eq(0)
@@ -326,7 +326,7 @@ class AdapSNECore(wiring.Component):
         wiring.connect(m, tsn.trace, wiring.flipped(self.emb))
         return seq
 
-    def _select(self, m, abort, ctl, run_n, run_k, run_perp, run_mode, out_free):
+    def _select(self, m, abort, ctl, run_n, run_k, run_perp, run_mode, run_seed, out_free):
         """MODE 2 and 3 (`hw.select`): the selection unit under the abort reset, on the t-SNE
         engine's y read port; it supplies the search's perplexity (MODE 3: the running
         candidate) and turns the t-SNE trace off (both override the assignments made earlier)."""
@@ -339,6 +339,7 @@ class AdapSNECore(wiring.Component):
         m.d.comb += [sel.mode3.eq(run_mode == 3), sel.n.eq(run_n), sel.k.eq(run_k), sel.run_perp.eq(run_perp),
                      sel.beat_valid.eq(ctl.out_valid & out_free), sel.beat_conv.eq(ctl.out_payload.converged),
                      tsn.rd_addr.eq(sel.yrd.addr), sel.yrd.data.eq(tsn.rd_y),
+                     sel.v.eq(ctl.target), sel.seed.eq(run_seed),
                      ctl.perp.eq(sel.perp), tsn.trace_en.eq(run_mode == 1)]
         # the search controller latches every dist_done (a row finished early); those of the
         # affinity phase's row recomputations must not reach it, or a re-run search (MODE 3) would

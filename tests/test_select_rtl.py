@@ -25,16 +25,22 @@ from hw.simharness import run_class
 TINY = get_preset("tiny")
 CFG = TINY.with_overrides(phases=True, tsne_iters=3, tsne_exaggeration_iters=2)
 #: max_passes = 3: most searches stop unconverged (the summary's unconv count)
-CFGS = {"short": CFG, "passes3": CFG.with_overrides(max_passes=3)}
+#: the outer FWA over log2 perplexity (`hw.perp_fwa`): one iteration; two iterations with the smallest
+#: amplitude (A = 1: sparks land on evaluated registers and are skipped)
+CFGS = {"short": CFG, "passes3": CFG.with_overrides(max_passes=3),
+        "fwa": CFG.with_overrides(perplexity_search="fwa", perplexity_fwa_iters=1),
+        "fwa_a1": CFG.with_overrides(perplexity_search="fwa", perplexity_fwa_iters=2, fwa_amp_init_shift=16)}
 METHOD = {2: "nms", 3: "adapsne"}
 
 # (config, mode, policy, N, D, k, seed): N = 9 clamps the candidates (3, 5, 8) to (3, 4, 4): the
 # duplicate is skipped; N = 12: three candidates, the middle one wins; k = N: every index; the
 # "passes3" case: both candidates have entropy 1795 (a tie: the first is kept, the second would
-# select other points) and 5 / 7 unconverged searches
+# select other points) and 5 / 7 unconverged searches; "fwa": a spark wins; "fwa_a1": two sparks
+# evaluated, then two skipped
 CASES = [("short", 2, "bisection", 9, 5, 3, 1), ("short", 3, "fwa", 9, 7, 2, 2),
          ("short", 3, "bisection", 12, 5, 4, 3), ("short", 2, "ksection", 6, 16, 6, 4),
-         ("passes3", 3, "ksection", 9, 5, 3, 1)]
+         ("passes3", 3, "ksection", 9, 5, 3, 1), ("fwa", 3, "bisection", 12, 5, 3, 2),
+         ("fwa_a1", 3, "bisection", 9, 5, 3, 0)]
 
 
 def _features(n, d, seed):
@@ -61,7 +67,13 @@ def _gold(cfg, mode, policy, n, d, k, seed):
     return ss.golden_select(_features(n, d, seed), CFGS[cfg], mode, k, policy, _perp(n))
 
 
-@pytest.mark.parametrize("case", CASES, ids=[f"{c[0]}-mode{c[1]}-{c[2]}-n{c[3]}-k{c[5]}" for c in CASES])
+#: five candidate runs at N = 12 (about a minute): in the slow suite
+SLOW = {5}
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.slow) if i in SLOW else c
+                                  for i, c in enumerate(CASES)],
+                         ids=[f"{c[0]}-mode{c[1]}-{c[2]}-n{c[3]}-k{c[5]}" for c in CASES])
 def test_selection_equals_golden_and_schedule(case):
     cfg, mode, policy, n, d, k, seed = case
     cfg = CFGS[cfg]
@@ -153,7 +165,7 @@ OK = {"N": 9, "D": 5, "PERP": fx.perplexity_to_reg(2.0, CFG), "BUDGET": 3}
     (CFG, {"MODE": 2, "BUDGET": CFG.n_max + 5}, "BUDGET"),
     (CFG, {"MODE": 2, "DATAFLOW": 1}, "MODE"),
     (TINY, {"MODE": 3}, "MODE"),
-    (CFG.with_overrides(perplexity_search="fwa"), {"MODE": 3}, "MODE"),
+    (CFG.with_overrides(perplexity_search="fwa", h_frac=12), {"MODE": 3}, "MODE"),
     (CFG, {"MODE": 2, "PERP": fx.perplexity_to_reg(5.0, CFG)}, "PERP_RANGE"),
 ])
 def test_start_checks_host(cfg, regs, code):
@@ -161,6 +173,36 @@ def test_start_checks_host(cfg, regs, code):
     r = {**OK, **regs}
     r["BUDGET"] = min(r["BUDGET"], cfg.n_max + 1)          # the register saturates
     assert regmap.start_error(r, cfg) == regmap.ERR[code]
+
+
+def test_outer_fwa_cases_are_not_trivial():
+    """CASES[5]: a spark (not a list candidate) is chosen; CASES[6]: the second iteration's sparks
+    are skipped (already evaluated); both histories equal `choose_perplexity_fixed`'s."""
+    g = _gold(*CASES[5])
+    assert g.n_list == 3 and len(g.candidates) == 5 and g.best >= g.n_list
+    assert [f.run for f in g.fwa] == [[True, True]]
+    g = _gold(*CASES[6])
+    assert g.n_list == 2 and [f.run for f in g.fwa] == [[True, True], [False, False]]
+    assert [f.evaluated for f in g.fwa] == [2, 4]
+
+
+def test_fwa_replay_rejects_a_wrong_history():
+    """The replay checks every spark against the history (a wrong reference fails loudly)."""
+    g = _gold(*CASES[5])
+    hist = [(c.perp_q, c.h_q) for c in g.candidates]
+    cfg = CFGS["fwa"]
+    assert [f.run for f in ss.fwa_replay(hist, 3, cfg)] == [[True, True]]
+    bad = hist[:3] + [(hist[3][0] + 1, hist[3][1])] + hist[4:]
+    with pytest.raises(ValueError, match="does not follow the outer FWA"):
+        ss.fwa_replay(bad, 3, cfg)
+    with pytest.raises(ValueError, match="does not make"):
+        ss.fwa_replay(hist + [(900, 0)], 3, cfg)
+    # the list's entropies tie (1827), so the fireworks are 768 and 1280; a larger entropy of 1408
+    # makes it a firework and changes the sparks
+    assert hist[0][1] == hist[1][1] == hist[2][1]
+    other = hist[:2] + [(hist[2][0], hist[2][1] + 1)] + hist[3:]
+    with pytest.raises(ValueError, match="does not follow"):
+        ss.fwa_replay(other, 3, cfg)
 
 
 def test_mode3_ignores_perp():
