@@ -21,7 +21,12 @@ back-pressure on ``sel``).  Candidate ``c`` (its search controller ``go`` in cyc
     next       = ent_done + 1 + (N + 1 if the candidate is the new best (COPY) else 0)
     go_{c+1}   = next + SEL_RERUN                 (MODE 3, a candidate left: TGT, then the search)
 
-after the last candidate the grid sampler's ``go`` is in cycle ``next``; with
+with the outer FWA (MODE 3, ``perplexity_search = "fwa"``, `hw.perp_fwa`), from the list's last
+``next``: ITER one cycle later; per iteration (``E`` evaluations so far, ``nf = min(fwa_fireworks,
+E)``) the first CHECK ``1 + nf (E + FWA_GEN_CYCLES)`` cycles after ITER; a skipped spark 1 cycle,
+an evaluated one ``go = CHECK + SEL_RERUN`` and the next CHECK one cycle after its ``next``; ITER
+two cycles after the last CHECK; the last ITER is the grid's ``go`` (`fwa_replay` gives which
+sparks run).  After the last candidate (or the last ITER) the grid sampler's ``go`` is in cycle ``next``; with
 ``D = next + phase_schedule.grid_cycles(Y_best, k, cfg, grid_g)`` the index beat of point ``j``
 appears in cycle ``D - N + j``, the summary beat in ``D + 1``, and busy = 0 from ``D + 2``.
 """
@@ -256,18 +261,24 @@ def main(argv=None) -> int:
     ap.add_argument("--k", type=int, default=4)
     ap.add_argument("--iters", type=int, default=None)
     ap.add_argument("--policy", default="bisection")
+    ap.add_argument("--fwa", action="store_true", help="perplexity_search = fwa (the outer FWA in MODE 3)")
     a = ap.parse_args(argv)
     cfg = get_preset(a.preset)
+    if a.fwa:
+        cfg = cfg.with_overrides(perplexity_search="fwa")
     if a.iters is not None:
         cfg = cfg.with_overrides(tsne_iters=a.iters, tsne_exaggeration_iters=min(cfg.tsne_exaggeration_iters, a.iters))
     X = np.random.default_rng(0).integers(0, 1 << cfg.feature_bits, size=(a.n, a.d))
     pq = min(fx.perplexity_to_reg(cfg.perplexity, cfg), ef.perp_reg_cap(a.n, cfg))
-    print(f"| mode | candidates | {' | '.join(['search', 'affinity', 'tsne init', 'tsne', 'entropy', 'decide + copy', 'rerun', 'grid + summary'])} | total |")
-    print("|---|---:|" + "---:|" * 9)
+    names = ["search", "affinity", "tsne init", "tsne", "entropy", "decide + copy", "rerun", "outer FWA",
+             "grid + summary"]
+    print(f"| mode | candidates | {' | '.join(names)} | total |")
+    print("|---|---:|" + "---:|" * (len(names) + 1))
     for mode in (2, 3):
         g = golden_select(X, cfg, mode, a.k, a.policy, pq)
         s = select_schedule(cfg, a.n, a.d, a.policy, g, a.k)
-        print(f"| {mode} | {len(g.candidates)} | " + " | ".join(f"{v:,}" for v in s.phases.values())
+        assert sum(s.phases.values()) == s.done_cycle
+        print(f"| {mode} | {len(g.candidates)} | " + " | ".join(f"{s.phases.get(k, 0):,}" for k in names)
               + f" | {s.done_cycle:,} |")
     return 0
 

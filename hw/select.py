@@ -13,7 +13,11 @@ modes").
             address i, write i one cycle later); otherwise straight to ``NEXT``;
 ``NEXT``    MODE 3 with a candidate left (the next one whose clamped register is not a duplicate
             of an earlier one): ``next`` pulses, the core re-runs TGT and the search at
-            ``perp`` (features stay in the distance engine), affinities, t-SNE; else ``GRID``;
+            ``perp`` (features stay in the distance engine), affinities, t-SNE; MODE 3 on a core
+            generated with ``perplexity_search = "fwa"`` and at least two distinct candidates:
+            ``FWA``: `hw.perp_fwa.PerpFwa` is stepped (every evaluation was recorded at DECIDE
+            with the search's ``log2 PERP`` target) and answers with a ``spark`` (run it like a
+            candidate, ``perp`` = the spark) or ``fin``; else ``GRID``;
 ``GRID``    `hw.grid.GridSampler` (``g_limit = cfg.grid_g``) on the best-embedding memory, its
             index beats passed through to ``sel``; then ``SUM``: the summary beat; ``done``.
 
@@ -25,7 +29,7 @@ and every t-SNE iteration, ~8.7 M cycles on a digits class), grid sampling each 
 The ``sel`` stream (`select_layout`): ``kind`` 0 = index beat (``index``: a selected point,
 ascending), ``kind`` 1 = the summary beat, the last one (``perp``: the chosen candidate's
 perplexity register, ``h``: its occupancy entropy Q.h_frac bits, ``g``: the side of the grid
-sampler's final pass (0 when ``BUDGET >= N``), ``evals``: candidates evaluated, ``unconv``: points
+sampler's final pass (0 when ``BUDGET >= N``), ``evals``: evaluations (list and sparks), ``unconv``: points
 whose sigma search of the chosen candidate stopped at ``max_passes`` without converging).
 """
 
