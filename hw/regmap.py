@@ -141,9 +141,11 @@ ERROR_TABLE = (
     ErrorCode(2, "D_RANGE", "D out of range: D must satisfy 1 <= D <= d_max",
               lambda r, c: (r["D"] == 0) | (r["D"] > c.d_max)),
     ErrorCode(3, "PERP_RANGE", "perplexity out of range: PERP must satisfy 1 < PERP <= (N-1)/2 "
-              "(register: 2^perp_frac < PERP <= fixed.perp_reg_max(N)); not checked in MODE 3 (PERP unused)",
-              lambda r, c: ((r["PERP"] <= (1 << c.perp_frac)) | (r["PERP"] > fx.perp_reg_max(r["N"], c)))
-              & (r["MODE"] != 3)),
+              "(register: 2^perp_frac < PERP <= fixed.perp_reg_max(N)); MODE 3 ignores PERP but needs "
+              "(N-1)/2 > 1, i.e. N >= 4 (its candidates are clamped to (N-1)/2)",
+              lambda r, c: (((r["PERP"] <= (1 << c.perp_frac)) | (r["PERP"] > fx.perp_reg_max(r["N"], c)))
+                            & (r["MODE"] != 3))
+              | ((r["MODE"] == 3) & (fx.perp_reg_max(r["N"], c) <= (1 << c.perp_frac)))),
     ErrorCode(4, "POLICY", "unknown policy: POLICY must be 0, 1 or 2",
               lambda r, c: r["POLICY"] > max(v for v, _ in POLICY_TABLE)),
     ErrorCode(5, "BUSY", "START while busy (ignored, the run continues)"),

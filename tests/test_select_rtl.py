@@ -206,10 +206,13 @@ def test_fwa_replay_rejects_a_wrong_history():
 
 
 def test_mode3_ignores_perp():
-    """MODE 3 does not use PERP: an out-of-range PERP is accepted (MODE 2 refuses it)."""
+    """MODE 3 does not use PERP: an out-of-range PERP is accepted (MODE 2 refuses it); it refuses
+    N <= 3, where every candidate would be clamped to perplexity 1."""
     bad = {**OK, "PERP": 0}
     assert regmap.start_error({**bad, "MODE": 3}, CFG) == 0
     assert regmap.start_error({**bad, "MODE": 2}, CFG) == regmap.ERR["PERP_RANGE"]
+    for n, code in ((3, "PERP_RANGE"), (4, "NONE")):
+        assert regmap.start_error({**OK, "N": n, "MODE": 3}, CFG) == regmap.ERR[code]
 
 
 @pytest.mark.parametrize("regs,code", [({"MODE": 2, "BUDGET": 0}, "BUDGET"), ({"MODE": 3, "BUDGET": 10}, "BUDGET"),
