@@ -56,7 +56,7 @@ def exp_op(cfg: AccelConfig):
     return None
 
 
-def _xorshift32(m, s):
+def _xorshift32(s):
     """One xorshift32 step (13, 17, 5) as an expression on a 32-bit value."""
     a = (s ^ (s << 13))[:32]
     b = a ^ (a >> 17)
@@ -232,7 +232,7 @@ class PerpFwa(wiring.Component):
                     with m.Switch(r):
                         for k in range(F):
                             with m.Case(k):
-                                m.d.sync += states[k].eq(_xorshift32(m, states[k]))
+                                m.d.sync += states[k].eq(_xorshift32(states[k]))
                 with m.If(cc == 1):
                     m.d.sync += xr.eq(xc)
                 with m.If(cc == 2):
