@@ -10,7 +10,8 @@ from.  Change a register or a code here and everything else follows.
   the configuration and are functions of ``cfg``).
 * `COMMAND_TABLE` -- values written to CMD.
 * `POLICY_TABLE` -- values of POLICY.
-* `ERROR_TABLE` -- status ``error_code`` values.  Codes 1-4, 7 and 8 carry the START check as a function
+* `MODE_TABLE` -- values of MODE.
+* `ERROR_TABLE` -- status ``error_code`` values.  Codes 1-4 and 7-9 carry the START check as a function
   ``check(regs, cfg)`` that works on Python integers (host side, `start_error`) and on Amaranth
   values (the RTL builds its checks from the very same functions), evaluated in table order.
 
@@ -29,7 +30,7 @@ from golden_model import fixed as fx
 from golden_model.config import AccelConfig, bit_length
 
 __all__ = ["Register", "ErrorCode", "REGISTER_TABLE", "COMMAND_TABLE", "POLICY_TABLE", "ERROR_TABLE",
-           "REGISTERS", "COMMANDS", "POLICY_CODES", "ERROR_CODES", "ERR", "ADDR_BITS", "DATA_BITS",
+           "REGISTERS", "COMMANDS", "POLICY_CODES", "ERROR_CODES", "ERR", "MODE_TABLE", "MODES", "ADDR_BITS", "DATA_BITS",
            "ABORT_CYCLES", "register", "start_error", "describe", "markdown", "main"]
 
 #: width of ``cfg_addr`` and ``cfg_wdata``.
@@ -86,19 +87,36 @@ REGISTER_TABLE = (
              "(bisection; each lane searches its own point)", "code",
              "1", "0 (candidate-parallel)", "values > 1 store 1",
              lambda c: 1, lambda c: 0, lambda c: 1),
-    Register(6, "MODE", "wo", "run mode: 0 search only (result beats); 1 search, joint affinities, t-SNE "
-             "(result beats, then the embedding on the emb stream; core generated with phases)", "code",
-             "1", "0 (search only)", "values > 1 store 1",
-             lambda c: 1, lambda c: 0, lambda c: 1),
+    Register(6, "MODE", "wo", "run mode (see mode codes): 0 search only (result beats); 1 search, joint "
+             "affinities, t-SNE (result beats, then the embedding on the emb stream); 2 NMS selection and "
+             "3 AdapSNE selection (index beats and one summary beat on the sel stream); 1-3 need a core "
+             "generated with phases", "code",
+             "2", "0 (search only)", "none (2 bits, every value is a mode)",
+             lambda c: 2, lambda c: 0, lambda c: None),
     Register(7, "CMD", "wo-strobe", "command (see commands); not stored", "code",
              "32", "-", "other values are ignored",
              lambda c: DATA_BITS, lambda c: 0, lambda c: None),
+    Register(8, "BUDGET", "wo", "MODE 2, 3: k, the number of points selected from the class", "points",
+             "bitlen(n_max + 1)", "0", "values > n_max store n_max + 1 (refused by START, code BUDGET)",
+             lambda c: bit_length(c.n_max + 1), lambda c: 0, lambda c: c.n_max + 1),
 )
-# addresses 8-15 are ignored
+# addresses 9-15 are ignored
+
+#: values of MODE: (value, name, meaning); the selection modes are `hw.select`
+MODE_TABLE = (
+    (0, "SEARCH", "sigma search only: one result beat per point on res"),
+    (1, "EMBED", "search, joint affinities, t-SNE: result beats on res, the embedding on emb"),
+    (2, "NMS", "NMS selection: search at PERP, affinities, t-SNE, occupancy entropy, grid sampling of "
+               "BUDGET points: index beats and a summary beat on sel (nothing on res / emb)"),
+    (3, "ADAPSNE", "AdapSNE selection: as NMS for every candidate perplexity of cfg.perplexity_candidates "
+                   "(each clamped to max(1, (N-1)/2), duplicates skipped, PERP ignored) and, on a core generated "
+                   "with perplexity_search = fwa, the outer FWA's sparks; the embedding of the largest entropy "
+                   "kept; then grid sampling of it"),
+)
 
 #: values written to CMD: (value, name, meaning)
 COMMAND_TABLE = (
-    (1, "START", "idle: check the registers (error codes 1-4, 7, 8) and start a run; busy: error BUSY"),
+    (1, "START", "idle: check the registers (error codes 1-4, 7-9) and start a run; busy: error BUSY"),
     (2, "CLEAR", "clear error, error_code and done (never stops a run)"),
     (3, "ABORT", f"busy: stop the run, idle within {ABORT_CYCLES} cycles (error ABORTED); idle: ignored"),
 )
@@ -123,8 +141,11 @@ ERROR_TABLE = (
     ErrorCode(2, "D_RANGE", "D out of range: D must satisfy 1 <= D <= d_max",
               lambda r, c: (r["D"] == 0) | (r["D"] > c.d_max)),
     ErrorCode(3, "PERP_RANGE", "perplexity out of range: PERP must satisfy 1 < PERP <= (N-1)/2 "
-              "(register: 2^perp_frac < PERP <= fixed.perp_reg_max(N))",
-              lambda r, c: (r["PERP"] <= (1 << c.perp_frac)) | (r["PERP"] > fx.perp_reg_max(r["N"], c))),
+              "(register: 2^perp_frac < PERP <= fixed.perp_reg_max(N)); MODE 3 ignores PERP but needs "
+              "(N-1)/2 > 1, i.e. N >= 4 (its candidates are clamped to (N-1)/2)",
+              lambda r, c: (((r["PERP"] <= (1 << c.perp_frac)) | (r["PERP"] > fx.perp_reg_max(r["N"], c)))
+                            & (r["MODE"] != 3))
+              | ((r["MODE"] == 3) & (fx.perp_reg_max(r["N"], c) <= (1 << c.perp_frac)))),
     ErrorCode(4, "POLICY", "unknown policy: POLICY must be 0, 1 or 2",
               lambda r, c: r["POLICY"] > max(v for v, _ in POLICY_TABLE)),
     ErrorCode(5, "BUSY", "START while busy (ignored, the run continues)"),
@@ -132,8 +153,12 @@ ERROR_TABLE = (
     ErrorCode(7, "DATAFLOW", "point-parallel dataflow (DATAFLOW = 1) needs POLICY = 0 (bisection) and a core "
               "generated with point_parallel",
               lambda r, c: (r["DATAFLOW"] == 1) & ((r["POLICY"] != 0) | (not c.point_parallel))),
-    ErrorCode(8, "MODE", "MODE = 1 (search, affinities, t-SNE) needs DATAFLOW = 0 and a core generated with phases",
-              lambda r, c: (r["MODE"] == 1) & ((r["DATAFLOW"] != 0) | (not c.phases))),
+    ErrorCode(8, "MODE", "MODE 1-3 need DATAFLOW = 0 and a core generated with phases; MODE 3 with the outer FWA "
+              "(perplexity_search = fwa) needs max(t_frac, u_frac) >= h_frac (its exp2 of log2 perplexity)",
+              lambda r, c: ((r["MODE"] != 0) & ((r["DATAFLOW"] != 0) | (not c.phases)))
+              | ((r["MODE"] == 3) & (c.perplexity_search == "fwa") & (max(c.t_frac, c.u_frac) < c.h_frac))),
+    ErrorCode(9, "BUDGET", "MODE 2, 3: BUDGET out of range: BUDGET must satisfy 1 <= BUDGET <= N",
+              lambda r, c: (r["MODE"] >= 2) & ((r["BUDGET"] == 0) | (r["BUDGET"] > r["N"]))),
 )
 
 # --------------------------------------------------------------------------- derived lookups
@@ -142,6 +167,7 @@ COMMANDS = {name: v for v, name, _ in COMMAND_TABLE}
 POLICY_CODES = {name: v for v, name in POLICY_TABLE}
 ERROR_CODES = {e.code: e.meaning for e in ERROR_TABLE}
 ERR = {e.name: e.code for e in ERROR_TABLE}
+MODES = {name: v for v, name, _ in MODE_TABLE}
 
 
 def register(name: str) -> Register:
@@ -167,6 +193,7 @@ def describe(cfg: AccelConfig) -> dict:
                                "saturation": r.saturation_doc} for r in REGISTER_TABLE},
         "commands": {name: {"value": v, "meaning": m} for v, name, m in COMMAND_TABLE},
         "policies": dict(POLICY_CODES),
+        "modes": dict(MODES),
         "error_codes": {str(e.code): {"name": e.name, "meaning": e.meaning} for e in ERROR_TABLE},
     }
 
@@ -187,6 +214,8 @@ def markdown() -> str:
     L += [f"| {v} | `{n}` | {m} |" for v, n, m in COMMAND_TABLE]
     L += ["", "| POLICY value | policy |", "|---|---|"]
     L += [f"| {v} | `{n}` |" for v, n in POLICY_TABLE]
+    L += ["", "| MODE value | mode | run |", "|---|---|---|"]
+    L += [f"| {v} | `{n}` | {m} |" for v, n, m in MODE_TABLE]
     L += ["", "| error_code | name | meaning |", "|---|---|---|"]
     L += [f"| {e.code} | `{e.name}` | {e.meaning} |" for e in ERROR_TABLE]
     return "\n".join([MD_BEGIN, *L, MD_END]) + "\n"

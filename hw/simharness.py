@@ -31,6 +31,7 @@ class RunResult:
     load_cycles: int = 0                         # cycles from START to the last feature
     emb: list = field(default_factory=list)      # (cycle, {kind, iter, index, data}) (MODE = 1)
     n: int = 0                                   # points of the run
+    sel: list = field(default_factory=list)      # (cycle, {kind, index, perp, h, g, evals, unconv}) (MODE 2, 3)
     p: object = None                             # P memory (read_p hook)
 
 
@@ -42,6 +43,7 @@ RES_FIELDS = ("index", "u", "h", "passes", "converged")
 TRACE_FIELDS = ("u", "z", "t", "h", "lane", "pass_index", "index")
 STATUS_FIELDS = ("busy", "done", "error", "error_code")
 EMB_FIELDS = ("kind", "iter", "index", "data")
+SEL_FIELDS = ("kind", "index", "perp", "h", "g", "evals", "unconv")
 
 
 async def write_reg(ctx, dut, addr, value):
@@ -55,7 +57,8 @@ async def write_reg(ctx, dut, addr, value):
 def run_class(cfg: AccelConfig, X, perp_q: int, policy: str, *, seed: int | None = None,
               trace: bool = False, res_ready_prob: float = 1.0, trace_ready_prob: float = 1.0,
               max_cycles: int = 500_000, rng_seed: int = 0, dut=None, dataflow: int = 0, mode: int = 0,
-              emb_ready_prob: float = 1.0, after=None) -> RunResult:
+              emb_ready_prob: float = 1.0, after=None, budget: int | None = None,
+              sel_ready_prob: float = 1.0) -> RunResult:
     """Simulate one class run of the core.
 
     Parameters
@@ -67,10 +70,14 @@ def run_class(cfg: AccelConfig, X, perp_q: int, policy: str, *, seed: int | None
     seed : int, optional
         SEED register value (default: leave the reset value cfg.seed).
     res_ready_prob, trace_ready_prob, emb_ready_prob : float
-        Probability that ``ready`` is high in a cycle (back-pressure test).
+        Probability that ``ready`` is high in a cycle (back-pressure test); ``sel_ready_prob``
+        likewise for ``sel``.
     mode : int
         MODE register (written only if not 0): 1 runs the affinity and t-SNE phases after the
-        search (a core generated with ``cfg.phases``); their ``emb`` beats are in ``emb``.
+        search (a core generated with ``cfg.phases``); their ``emb`` beats are in ``emb``.  2 and 3:
+        the selection modes (`hw.select`); the ``sel`` beats are in ``sel``.
+    budget : int, optional
+        BUDGET register (written only if given).
     after : async callable ``(ctx, dut, out)``, optional
         Run by the testbench after the core went idle (e.g. `read_p`).
     """
@@ -91,6 +98,8 @@ def run_class(cfg: AccelConfig, X, perp_q: int, policy: str, *, seed: int | None
             await write_reg(ctx, dut, REGISTERS["SEED"], seed)
         if mode:
             await write_reg(ctx, dut, REGISTERS["MODE"], mode)
+        if budget is not None:
+            await write_reg(ctx, dut, REGISTERS["BUDGET"], budget)
         await write_reg(ctx, dut, REGISTERS["CMD"], COMMANDS["START"])
         st = _view(ctx.get(dut.status), STATUS_FIELDS)
         if st["error"]:
@@ -129,6 +138,11 @@ def run_class(cfg: AccelConfig, X, perp_q: int, policy: str, *, seed: int | None
             sigs += [dut.trace.valid, dut.trace.payload]
         if has_emb:
             sigs += [dut.emb.valid, *(getattr(dut.emb, f) for f in EMB_FIELDS)]
+        has_sel = hasattr(dut, "sel")
+        s_ready = 1
+        if has_sel:
+            ctx.set(dut.sel.ready, s_ready)
+            sigs += [dut.sel.valid, dut.sel.payload]
         async for sample in ctx.tick().sample(*sigs):
             c += 1
             vals = sample[2:]
@@ -136,8 +150,11 @@ def run_class(cfg: AccelConfig, X, perp_q: int, policy: str, *, seed: int | None
                 out.beats.append((c, _view(vals[1], RES_FIELDS)))
             if trace and vals[3] and t_ready:
                 out.traces.append((c, _view(vals[4], TRACE_FIELDS)))
-            if has_emb and vals[-5] and e_ready:
-                out.emb.append((c, {f: int(v) for f, v in zip(EMB_FIELDS, vals[-4:])}))
+            ev = vals[-7:-2] if has_sel else vals[-5:]
+            if has_emb and ev[0] and e_ready:
+                out.emb.append((c, {f: int(v) for f, v in zip(EMB_FIELDS, ev[1:])}))
+            if has_sel and vals[-2] and s_ready:
+                out.sel.append((c, _view(vals[-1], SEL_FIELDS)))
             st = _view(vals[2], STATUS_FIELDS)
             if not st["busy"]:
                 out.status = st
@@ -154,6 +171,9 @@ def run_class(cfg: AccelConfig, X, perp_q: int, policy: str, *, seed: int | None
             if has_emb and emb_ready_prob < 1.0:
                 e_ready = int(rnd.random() < emb_ready_prob)
                 ctx.set(dut.emb.ready, e_ready)
+            if has_sel and sel_ready_prob < 1.0:
+                s_ready = int(rnd.random() < sel_ready_prob)
+                ctx.set(dut.sel.ready, s_ready)
         if after is not None:
             await after(ctx, dut, out)
 

@@ -25,7 +25,7 @@ Registers, commands and error codes: the tables of `hw.regmap` (rendered in docs
 The register file and the START checks below are loops over those tables.  Registers may be
 written while busy; START latches them for the run.
 
-START while idle runs the table's checks in order (codes 1-4, 7, 8); a failing check refuses the START:
+START while idle runs the table's checks in order (codes 1-4, 7-9); a failing check refuses the START:
 the core stays idle with error=1 and the code, done=0, no feature is accepted and nothing is
 output.  An accepted START clears done/error, sets busy, computes the target entropy (``golden_model.timing.START_TARGET`` cycles),
 then accepts exactly N*D features.  START while busy sets error=1, code BUSY and is otherwise
@@ -101,6 +101,8 @@ class AdapSNECore(wiring.Component):
         if cfg.phases:
             from .tsne import trace_signature
             sig["emb"] = Out(trace_signature(cfg))
+            from .select import select_layout
+            sig["sel"] = Out(stream.Signature(select_layout(cfg)))
         super().__init__(sig)
 
     def elaborate(self, platform):
@@ -118,7 +120,8 @@ class AdapSNECore(wiring.Component):
         run_pol = Signal.like(r_pol)
         run_seed = Signal.like(r_seed)
         run_pp = Signal()
-        run_mode = Signal()
+        run_mode = Signal(2)
+        run_k = Signal(cfg.count_bits)
 
         wd = self.cfg_wdata
         cmd = {name: Signal(name=f"cmd_{name.lower()}") for name in COMMANDS}
@@ -185,19 +188,26 @@ class AdapSNECore(wiring.Component):
                          ctl.trace_ready.eq(self.trace.ready)]
 
         # ------------------------------------------------------------ output register
-        out_free = ~self.res.valid | self.res.ready
+        # out_v: the register's valid; in the selection modes (MODE 2, 3) the beats stay inside
+        # (u capture, convergence count) as if res.ready were 1, and res.valid stays 0
+        out_v = Signal()
+        sel_mode = Signal()
+        m.d.comb += [sel_mode.eq(run_mode[1]), self.res.valid.eq(out_v & ~sel_mode)]
+        out_free = ~out_v | self.res.ready | sel_mode
         seq = self._phases(m, abort, lanes, eng, ctl, run_n, run_seed, out_free) if cfg.phases else None
+        sel = self._select(m, abort, ctl, run_n, run_k, run_perp, run_mode, run_seed, out_free) if cfg.phases else None
         m.d.comb += ctl.out_ready.eq(out_free)
-        with m.If(self.res.valid & self.res.ready):
-            m.d.sync += self.res.valid.eq(0)
+        with m.If(out_v & (self.res.ready | sel_mode)):
+            m.d.sync += out_v.eq(0)
         with m.If(ctl.out_valid & out_free):
-            m.d.sync += [self.res.valid.eq(1), self.res.payload.eq(ctl.out_payload)]
+            m.d.sync += [out_v.eq(1), self.res.payload.eq(ctl.out_payload)]
         with m.If(abort):  # an unaccepted beat is dropped (the one exception to the stream rule)
-            m.d.sync += self.res.valid.eq(0)
+            m.d.sync += out_v.eq(0)
 
         # ------------------------------------------------------------ run FSM + status
-        IDLE, TGT, TGT_WAIT, LOAD, RUN, FINISH, PHASES = range(7)
-        state = Signal(range(7 if cfg.phases else 6), name="run_state")
+        IDLE, TGT, TGT_WAIT, LOAD, RUN, FINISH, PHASES, SELECT = range(8)
+        state = Signal(range(8 if cfg.phases else 6), name="run_state")
+        rerun = Signal()        # MODE 3, a later candidate: the features are already loaded
         with m.If(cmd_clear):
             m.d.sync += [st.error.eq(0), st.error_code.eq(ERR["NONE"]), st.done.eq(0)]
         with m.Switch(state):
@@ -210,13 +220,18 @@ class AdapSNECore(wiring.Component):
                         m.d.sync += [st.busy.eq(1), st.error.eq(0), st.error_code.eq(ERR["NONE"]),
                                      run_n.eq(r_n), run_d.eq(r_d), run_perp.eq(r_perp),
                                      run_pol.eq(r_pol), run_seed.eq(r_seed), run_pp.eq(regs["DATAFLOW"]),
-                                     run_mode.eq(regs["MODE"]),
+                                     run_mode.eq(regs["MODE"]), run_k.eq(regs["BUDGET"]), rerun.eq(0),
                                      state.eq(TGT)]
+                        if sel is not None:
+                            m.d.comb += sel.begin.eq(1)
             with m.Case(TGT):
                 m.d.comb += ctl.tgt_start.eq(1)
                 m.d.sync += state.eq(TGT_WAIT)
             with m.Case(TGT_WAIT):
-                with m.If(ctl.tgt_done):
+                with m.If(ctl.tgt_done & rerun):
+                    m.d.comb += ctl.go.eq(1)
+                    m.d.sync += state.eq(RUN)
+                with m.Elif(ctl.tgt_done):
                     m.d.comb += eng.load_start.eq(1)
                     m.d.sync += state.eq(LOAD)
             with m.Case(LOAD):
@@ -227,18 +242,26 @@ class AdapSNECore(wiring.Component):
                 with m.If(ctl.all_done):
                     m.d.sync += state.eq(FINISH)
             with m.Case(FINISH):
-                with m.If(~self.res.valid | self.res.ready):
+                with m.If(~out_v | self.res.ready | sel_mode):
                     if seq is None:
                         m.d.sync += [st.busy.eq(0), st.done.eq(1), state.eq(IDLE)]
                     else:
-                        with m.If(run_mode):
+                        with m.If(run_mode != 0):
                             m.d.comb += seq.start.eq(1)
                             m.d.sync += state.eq(PHASES)
                         with m.Else():
                             m.d.sync += [st.busy.eq(0), st.done.eq(1), state.eq(IDLE)]
             if seq is not None:
                 with m.Case(PHASES):
-                    with m.If(seq.done):
+                    with m.If(seq.done & sel_mode):
+                        m.d.comb += sel.go.eq(1)
+                        m.d.sync += state.eq(SELECT)
+                    with m.Elif(seq.done):
+                        m.d.sync += [st.busy.eq(0), st.done.eq(1), state.eq(IDLE)]
+                with m.Case(SELECT):
+                    with m.If(sel.next):
+                        m.d.sync += [rerun.eq(1), state.eq(TGT)]
+                    with m.Elif(sel.done):
                         m.d.sync += [st.busy.eq(0), st.done.eq(1), state.eq(IDLE)]
         # START while busy: flag it, the run continues
         with m.If(cmd_start & st.busy):
@@ -302,3 +325,27 @@ class AdapSNECore(wiring.Component):
                      tsn.trace_every_log2.eq(EMB_EVERY_LOG2)]
         wiring.connect(m, tsn.trace, wiring.flipped(self.emb))
         return seq
+
+    def _select(self, m, abort, ctl, run_n, run_k, run_perp, run_mode, run_seed, out_free):
+        """MODE 2 and 3 (`hw.select`): the selection unit under the abort reset, on the t-SNE
+        engine's y read port; it supplies the search's perplexity (MODE 3: the running
+        candidate) and turns the t-SNE trace off (both override the assignments made earlier)."""
+        from .select import SelectUnit
+        cfg = self.cfg
+        sel = SelectUnit(cfg)
+        self.phase_units["select"] = sel
+        m.submodules.select = ResetInserter(abort)(sel)
+        tsn = self.phase_units["tsne"]
+        m.d.comb += [sel.mode3.eq(run_mode == 3), sel.n.eq(run_n), sel.k.eq(run_k), sel.run_perp.eq(run_perp),
+                     sel.beat_valid.eq(ctl.out_valid & out_free), sel.beat_conv.eq(ctl.out_payload.converged),
+                     tsn.rd_addr.eq(sel.yrd.addr), sel.yrd.data.eq(tsn.rd_y),
+                     sel.v.eq(ctl.target), sel.seed.eq(run_seed),
+                     ctl.perp.eq(sel.perp), tsn.trace_en.eq(run_mode == 1)]
+        # the search controller latches every dist_done (a row finished early); those of the
+        # affinity phase's row recomputations must not reach it, or a re-run search (MODE 3) would
+        # take a stale row for its point 0
+        from .phases import Phase
+        with m.If(self.phase_units["seq"].phase != Phase.SEARCH):
+            m.d.comb += ctl.eng_dist_done.eq(0)
+        wiring.connect(m, sel.sel, wiring.flipped(self.sel))
+        return sel
