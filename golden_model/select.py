@@ -159,9 +159,10 @@ def _class_float(D: np.ndarray, method: str, policy: str, cfg: AccelConfig, tol:
 
 def sample_class(d: dict, k: int, cfg: AccelConfig) -> np.ndarray:
     """Grid-sample `k` local indices from one class's details (:func:`select`): the fixed-point
-    sampler on ``Y_q`` when the class ran in fixed point, else ``reference.grid_sample`` on ``Y``."""
+    sampler on ``Y_q`` when the class ran in fixed point (grids up to ``cfg.grid_g``, the core's
+    counter memory), else ``reference.grid_sample`` on ``Y``."""
     if "Y_q" in d:
-        return grid_sample_fixed(d["Y_q"], k, cfg)
+        return grid_sample_fixed(d["Y_q"], k, cfg, g_limit=cfg.grid_g)
     return ref.grid_sample(d["Y"], k)
 
 

@@ -4,9 +4,8 @@
 Values come from the functions of `golden_model.select.select(..., arithmetic="fixed")`
 (`entropy_fixed.embed_class_fixed` per candidate, the strictly-larger-entropy rule of
 `entropy_fixed.choose_perplexity_fixed`, `grid_fixed.grid_sample_fixed`), never from the RTL; the
-tests also compare them with `select` itself.  The grid sampler is the hardware's: ``g_limit =
-cfg.grid_g`` (`select` uses `config.GRID_G_LIMIT`; they differ only when no grid up to ``grid_g``
-has ``k`` occupied cells, docs/hardware.md "Selection modes").
+tests also compare them with `select` itself.  The grid sampler is the hardware's, and `select`'s in fixed
+point: ``g_limit = cfg.grid_g`` (the core's counter memory, docs/hardware.md "Selection modes").
 
 Cycle numbering as `golden_model.run_schedule` (cycle 0: the last feature beat is accepted; no
 back-pressure on ``sel``).  Candidate ``c`` (its search controller ``go`` in cycle ``go_c``,
