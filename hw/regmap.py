@@ -93,8 +93,12 @@ REGISTER_TABLE = (
     Register(7, "CMD", "wo-strobe", "command (see commands); not stored", "code",
              "32", "-", "other values are ignored",
              lambda c: DATA_BITS, lambda c: 0, lambda c: None),
+    Register(8, "DEBUG", "wo", "debug outputs: bit 0 = P dump (MODE = 1: after the affinity phase every S_ij, "
+             "row-major, as TRACE_P beats on emb; 0 = none, the run's cycles unchanged)", "bit field",
+             "1", "0 (no debug output)", "values > 1 store 1",
+             lambda c: 1, lambda c: 0, lambda c: 1),
 )
-# addresses 8-15 are ignored
+# addresses 9-15 are ignored
 
 #: values written to CMD: (value, name, meaning)
 COMMAND_TABLE = (

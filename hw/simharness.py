@@ -55,7 +55,7 @@ async def write_reg(ctx, dut, addr, value):
 def run_class(cfg: AccelConfig, X, perp_q: int, policy: str, *, seed: int | None = None,
               trace: bool = False, res_ready_prob: float = 1.0, trace_ready_prob: float = 1.0,
               max_cycles: int = 500_000, rng_seed: int = 0, dut=None, dataflow: int = 0, mode: int = 0,
-              emb_ready_prob: float = 1.0, after=None) -> RunResult:
+              emb_ready_prob: float = 1.0, after=None, debug: int = 0) -> RunResult:
     """Simulate one class run of the core.
 
     Parameters
@@ -71,6 +71,8 @@ def run_class(cfg: AccelConfig, X, perp_q: int, policy: str, *, seed: int | None
     mode : int
         MODE register (written only if not 0): 1 runs the affinity and t-SNE phases after the
         search (a core generated with ``cfg.phases``); their ``emb`` beats are in ``emb``.
+    debug : int
+        DEBUG register (written only if not 0; bit 0: the P dump on ``emb``, `hw.pdump`).
     after : async callable ``(ctx, dut, out)``, optional
         Run by the testbench after the core went idle (e.g. `read_p`).
     """
@@ -91,6 +93,8 @@ def run_class(cfg: AccelConfig, X, perp_q: int, policy: str, *, seed: int | None
             await write_reg(ctx, dut, REGISTERS["SEED"], seed)
         if mode:
             await write_reg(ctx, dut, REGISTERS["MODE"], mode)
+        if debug:
+            await write_reg(ctx, dut, REGISTERS["DEBUG"], debug)
         await write_reg(ctx, dut, REGISTERS["CMD"], COMMANDS["START"])
         st = _view(ctx.get(dut.status), STATUS_FIELDS)
         if st["error"]:

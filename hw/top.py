@@ -119,6 +119,7 @@ class AdapSNECore(wiring.Component):
         run_seed = Signal.like(r_seed)
         run_pp = Signal()
         run_mode = Signal()
+        run_dbg = Signal()          # DEBUG bit 0: P dump (MODE 1, hw.pdump)
 
         wd = self.cfg_wdata
         cmd = {name: Signal(name=f"cmd_{name.lower()}") for name in COMMANDS}
@@ -186,7 +187,7 @@ class AdapSNECore(wiring.Component):
 
         # ------------------------------------------------------------ output register
         out_free = ~self.res.valid | self.res.ready
-        seq = self._phases(m, abort, lanes, eng, ctl, run_n, run_seed, out_free) if cfg.phases else None
+        seq = self._phases(m, abort, lanes, eng, ctl, run_n, run_seed, out_free, run_dbg) if cfg.phases else None
         m.d.comb += ctl.out_ready.eq(out_free)
         with m.If(self.res.valid & self.res.ready):
             m.d.sync += self.res.valid.eq(0)
@@ -210,7 +211,7 @@ class AdapSNECore(wiring.Component):
                         m.d.sync += [st.busy.eq(1), st.error.eq(0), st.error_code.eq(ERR["NONE"]),
                                      run_n.eq(r_n), run_d.eq(r_d), run_perp.eq(r_perp),
                                      run_pol.eq(r_pol), run_seed.eq(r_seed), run_pp.eq(regs["DATAFLOW"]),
-                                     run_mode.eq(regs["MODE"]),
+                                     run_mode.eq(regs["MODE"]), run_dbg.eq(regs["DEBUG"][0]),
                                      state.eq(TGT)]
             with m.Case(TGT):
                 m.d.comb += ctl.tgt_start.eq(1)
@@ -248,7 +249,7 @@ class AdapSNECore(wiring.Component):
                          state.eq(IDLE)]
         return m
 
-    def _phases(self, m, abort, lanes, eng, ctl, run_n, run_seed, out_free):
+    def _phases(self, m, abort, lanes, eng, ctl, run_n, run_seed, out_free, run_dbg):
         """The affinity phase, the t-SNE engine and their sequencer (``cfg.phases``): submodules
         under the abort reset, the u capture, and the phase multiplexers in front of the distance
         engine's commands and lane 0 (module docstring of `hw.phases`)."""
@@ -294,11 +295,23 @@ class AdapSNECore(wiring.Component):
             drive(m, l0.ops.prng, tsn.prng)
         # one P memory: the t-SNE engine reads S through the affinity phase's idle read port
         m.d.comb += [aff.p_rd_addr.eq(tsn.s_addr), *[tsn.s_data[k].eq(aff.p_rd_all[k]) for k in range(K)]]
+        # P dump (DEBUG bit 0): the same read port while the sequencer is in PDUMP_GO / PDUMP
+        from .pdump import PDump
+        pd = PDump(cfg)
+        m.submodules.pdump = ResetInserter(abort)(pd)
+        m.d.comb += [pd.n.eq(run_n), pd.go.eq(seq.pd_go), seq.pd_done.eq(pd.done), seq.pdump.eq(run_dbg),
+                     pd.rd_data.eq(aff.p_rd_data)]
+        with m.If(seq.pd_active):
+            m.d.comb += [aff.p_rd_addr.eq(pd.rd_addr), aff.p_rd_bank.eq(pd.rd_bank)]
         # schedule constants (cfg) and the emb stream (Zq of every iteration, the last embedding)
         co = tf.Coefs.of(cfg)
         m.d.comb += [tsn.n.eq(run_n), tsn.seed.eq(run_seed), tsn.ex.eq(co.ex), tsn.mom_early.eq(co.mom_early),
                      tsn.mom_late.eq(co.mom_late), tsn.lr.eq(co.lr), tsn.iters.eq(cfg.tsne_iters),
                      tsn.ex_iters.eq(cfg.tsne_exaggeration_iters), tsn.trace_en.eq(1),
                      tsn.trace_every_log2.eq(EMB_EVERY_LOG2)]
-        wiring.connect(m, tsn.trace, wiring.flipped(self.emb))
+        # emb: the P dump's beats in PDUMP (its valid is 0 elsewhere), else the t-SNE trace
+        drive(m, self.emb, tsn.trace)
+        with m.If(seq.pd_active):
+            drive(m, self.emb, pd.out)
+        m.d.comb += [tsn.trace.ready.eq(self.emb.ready), pd.out.ready.eq(self.emb.ready)]
         return seq
