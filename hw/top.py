@@ -278,6 +278,10 @@ class AdapSNECore(wiring.Component):
                 m.d.comb += getattr(eng, name).eq(getattr(aff, f"eng_{name}"))
         for name in ("dist_done", "dmin", "rd_data"):
             m.d.comb += getattr(aff, f"eng_{name}").eq(getattr(eng, name))
+        # the search controller keeps any dist_done for its next point (`dready`): the affinity
+        # phase's must not reach it, or the next run's point 0 takes a stale row (cocotb, back to back)
+        with m.If(in_aff):
+            m.d.comb += ctl.eng_dist_done.eq(0)
         wiring.connect(m, aff.aff, l0.aff)
         m.d.comb += [aff.lane_z.eq(l0.scan_out.z), aff.rcp_p.eq(l0.tsne.p), aff.rcp_r.eq(l0.tsne.r)]
         # t-SNE: every lane's t-SNE ops and scan chain; lane 0's prng op in the t-SNE phase
