@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import cocotb
@@ -137,7 +138,8 @@ class Bench:
             self.emb_mon.expect(ebase + len(job["emb"]))
         drv = FeatureDriver(dut, self.clk, gap_prob=feat_gap, rng_seed=rng_seed)
         budget_ns = job["timeout_cycles"] * self.period
-        obs = {"job": job["name"], "n": n, "d": d, "policy": job["policy"], "start_edge": start_edge}
+        obs = {"job": job["name"], "n": n, "d": d, "policy": job["policy"], "start_edge": start_edge,
+               "wall_start": time.perf_counter()}
         t0 = self.clk.now()
         try:
             await with_timeout(drv.send(job["features"]), budget_ns, "ns")
@@ -145,7 +147,8 @@ class Bench:
             sb.error(f"hang: only {drv.accepted} of {n * d} features accepted within {job['timeout_cycles']} "
                      f"cycles; status {_fmt_status(_status(dut))}", run=label)
             return obs
-        obs.update(first_feat_edge=drv.first_accept_cycle, last_feat_edge=drv.last_accept_cycle)
+        obs.update(first_feat_edge=drv.first_accept_cycle, last_feat_edge=drv.last_accept_cycle,
+                   wall_last_feat=time.perf_counter())
         elapsed = (self.clk.now() - t0) // self.clk.period_steps
         remaining = max(1, job["timeout_cycles"] - elapsed) * self.period
         try:
@@ -205,11 +208,18 @@ class Bench:
         got = em.beats[ebase:ebase + len(exp)]
         cyc = job["emb_cycles"] if check_cycles else None
         np_ = job.get("p_beats", 0)
+        n_y = job["n"]                      # the final embedding: the last N beats
         reported = bad = 0
+        bad_by = {"p": 0, "zq": 0, "y": 0, "final_y": 0, "cycle": 0}
         for k, (g, e) in enumerate(zip(got, exp)):
             diff = [f for f in ("kind", "iter", "index", "data") if g.value[f] != e[f]]
+            if diff:
+                cat = "p" if k < np_ else ("zq" if e["kind"] == 0 else "y")
+                bad_by[cat] += 1
+                bad_by["final_y"] += k >= len(exp) - n_y
             if cyc is not None and g.cycle - last != cyc[k]:
                 diff.append("cycle")
+                bad_by["cycle"] += 1
             if diff:
                 bad += 1
                 if reported < 10:
@@ -224,7 +234,12 @@ class Bench:
             sb.error(f"emb: {bad - reported} more mismatching beats", run=label)
         if len(got) != len(exp):
             sb.error(f"emb: {len(got)} beats, golden model {len(exp)}", run=label)
-        obs.update(emb_beats=len(got), emb_mismatches=bad, emb_stall_cycles=em.stall_cycles,
+        walls = {"last_res": self.mon.beats[-1].wall if self.mon.beats else None,
+                 "last_p": got[np_ - 1].wall if 0 < np_ <= len(got) else None,
+                 "last_p_edge": got[np_ - 1].cycle - last if 0 < np_ <= len(got) else None,
+                 "last_emb": got[-1].wall if got else None}
+        obs.update(emb_beats=len(got), emb_mismatches=bad, emb_bad=bad_by, emb_stall_cycles=em.stall_cycles,
+                   walls=walls,
                    emb_rel_cycles=[b.cycle - last for b in got] if len(got) <= 4096 else None,
                    emb_last_rel=(got[-1].cycle - last) if got else None, p_beats=np_,
                    phase_cycles=job.get("phase_cycles"))

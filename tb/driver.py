@@ -20,6 +20,12 @@ from .regs import (CMD_CLEAR, CMD_START, POLICY_CODES, REG_CMD, REG_D, REG_N, RE
                    REG_POLICY, REG_SEED, REG_DATAFLOW, REG_MODE, REG_DEBUG)
 
 
+#: the clock is toggled by cocotb's C++ GPI clock: no Python runs per cycle unless a testbench
+#: coroutine waits for edges (docs/verification.md, "Simulation speed"); the Python coroutine
+#: clock ("py") costs two Python wake-ups per cycle (about 8k cycles/s on the tiny core)
+CLOCK_IMPL = "gpi"
+
+
 class Clocking:
     """The clock and the mapping from simulation time to edge numbers."""
 
@@ -33,7 +39,7 @@ class Clocking:
         # the clock starts high: rising edge k is at t0 + k * period
         self.t0 = int(get_sim_time("step"))
         self.period_steps = int(get_sim_steps(self.period_ns, "ns"))
-        cocotb.start_soon(Clock(self.dut.clk, self.period_ns, unit="ns").start(start_high=True))
+        Clock(self.dut.clk, self.period_ns, unit="ns", impl=CLOCK_IMPL).start(start_high=True)
 
     def now(self) -> int:
         return int(get_sim_time("step"))

@@ -14,6 +14,7 @@ payload must not change until the transfer (AXI-style stability).
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass
 
 from cocotb.triggers import Event, FallingEdge, ReadOnly, RisingEdge
@@ -27,6 +28,7 @@ class Beat:
     raw: int          # the flat payload vector
     value: dict       # decoded payload
     cycle: int        # absolute edge number of the transfer
+    wall: float = 0.0  # time.perf_counter() when the monitor saw it (simulation speed reports)
 
 
 class StreamMonitor:
@@ -97,7 +99,7 @@ class StreamMonitor:
                 raw = self._raw()
                 if r:
                     beat = Beat(seq=len(self.beats), raw=raw, value=self._decode(raw),
-                                cycle=self.clk.cycle_of_next_edge())
+                                cycle=self.clk.cycle_of_next_edge(), wall=time.perf_counter())
                     self.beats.append(beat)
                     if self.on_beat is not None:
                         self.on_beat(beat)
