@@ -72,6 +72,7 @@ def cfg_hash(cfg: AccelConfig, dut: str, trace: bool, waves: bool | str) -> str:
 
 def model_dir(cfg: AccelConfig, dut: str = "core", trace: bool = False, waves: bool | str = False) -> Path:
     tag = cfg.name if dut == "core" else f"{cfg.name}-{dut}"
+    tag += "" if opt_fast() == "-Os" else opt_fast()          # a separate model per optimisation
     return SIM_ROOT / f"{tag}-{cfg_hash(cfg, dut, trace, waves)}"
 
 
@@ -177,6 +178,15 @@ def _global_objs(bdir: Path) -> list:
     return names
 
 
+def opt_fast() -> str:
+    """g++ optimisation of the model's per-cycle code (Verilator's OPT_FAST, default ``-Os``):
+    $ADAPSNE_OPT_FAST, e.g. ``-O2`` (faster simulation, slower build; docs/verification.md)."""
+    v = os.environ.get("ADAPSNE_OPT_FAST", "-Os").strip()
+    if not re.fullmatch(r"-O[0-3sg]", v):
+        raise ValueError(f"ADAPSNE_OPT_FAST must be one of -O0 -O1 -O2 -O3 -Os -Og, got {v!r}")
+    return v
+
+
 def public_ports_vlt(top: str) -> str:
     """Verilator control file: VPI read/write access to the top module's own signals (its ports)
     only.  The testbench drives and samples ports, never internal names, so the inside need not
@@ -228,7 +238,7 @@ def _verilate(bdir: Path, src: Path, top: str, waves: str | None, verbose: bool,
     into build/sim/_runtime-<key>/libvlrt.a and later builds link that archive instead of
     recompiling (make overrides VM_GLOBAL_FAST/SLOW= LIBS=<archive>).  If that link fails, the
     model is rebuilt the normal way."""
-    base = toolchain.make_overrides(tc)
+    base = toolchain.make_overrides(tc) + ([f"OPT_FAST={opt_fast()}"] if opt_fast() != "-Os" else [])
     if waves == "fst":  # the FST writer needs lz4 + zlib (a stand-in lz4.h when liblz4-dev is missing)
         base += list(toolchain.fst_make_overrides(SIM_ROOT / "_fstshim"))
     rt = _runtime_dir(waves or False, tc, base)
@@ -301,6 +311,7 @@ def build(cfg: AccelConfig, dut: str = "core", trace: bool = False, waves: bool 
     comp._MustUse__silence = True  # only its signature was needed
     stamp_info = {"verilog": hashlib.sha256(text.encode()).hexdigest(), "args": VERILATOR_ARGS, "timescale": TIMESCALE,
                   "vpi": "ports" if PORTS_ONLY_VPI and not fmt else "all",
+                  **({"opt_fast": opt_fast()} if opt_fast() != "-Os" else {}),
              "waves": bool(waves), "verilator": tc.version, "top": top}
     if fmt:  # the waves main and control file are part of the model
         stamp_info.update(format=fmt, vlt=wv.CONTROL_FILE, flags=wv.BUILD_ARGS[fmt],

@@ -348,3 +348,23 @@ def test_core_mode1_wrong_reference_fails(request):
     assert f"emb beat {k} (iteration {model.cfg.tsne_iters - 1} y[{main['n'] - 3}]): data expected" in msg
     assert f"emb beat 100 (P[{100 // main['n']}][{100 % main['n']}]): cycle expected {bad['emb_cycles'][100]}" in msg
     assert "3 mismatches" in msg
+
+
+@needs_core
+@pytest.mark.slow
+@pytest.mark.timeout(14400)
+def test_core_mode1_digits_all_classes(request):
+    """Every digits class (all training points of each, 122-128), `digits` preset with its
+    configured t-SNE schedule (750 iterations, 250 exaggerated), MODE 1 with the P dump, one core
+    back to back: result beats, every S_ij, every iteration's Zq and the final embedding equal the
+    golden model bit for bit, and every beat is on the `run_schedule` cycle.  Runtime: see
+    docs/verification.md ("MODE 1 in Verilator")."""
+    cfg = get_preset("digits").with_overrides(phases=True)
+    model = runner.build(cfg, dut="core")
+    jobs = [ref.mode1_job(X, 30.0, "ksection", cfg, name=f"digit{c}") for c, X in digits_classes(cfg)]
+    assert sum(j["n"] for j in jobs) == 1257 and cfg.tsne_iters == 750
+    res = runner.run(model, {"scenarios": [ref.classes_scenario("digits_mode1", jobs)]}, name=_name(request))
+    res.raise_on_failure()
+    obs = res.observations["digits_mode1"]["jobs"]
+    assert [o["emb_beats"] for o in obs] == [len(j["emb"]) for j in jobs]
+    assert all(o["emb_last_rel"] == j["emb_cycles"][-1] for o, j in zip(obs, jobs))
