@@ -12,6 +12,10 @@ one-cycle start states (`GO_CYCLES`); every other length is an existing phase mo
     tsne_done = tsne_go + tsne_schedule.traced_run_cycles(N, K, iters, EMB_EVERY_LOG2)
     done     = tsne_done + 1                         first cycle with busy = 0
 
+With the P dump (DEBUG bit 0, ``p_dump``) PDUMP_GO takes the cycle INIT_GO had (``g``), P beat
+``k`` (`tsne_fixed.p_beats` order) is in cycle ``g + timing.PDUMP_FIRST + k`` and INIT_GO follows
+the last one after ``timing.PDUMP_END + GO_CYCLES``; the rest moves by that much.
+
 ``emb`` beat ``b`` (0-based, in stream order: per iteration its Zq beat, after the last iteration
 the N embedding beats) of iteration ``it`` appears in cycle ``tsne_go + (it + 1) I + b + 1``, with
 ``I = tsne_schedule.iteration_cycles(N, K)`` (each TRACE state follows its iteration's UPDATE, the
@@ -24,6 +28,7 @@ from dataclasses import dataclass
 
 from . import affinity_schedule as asch
 from . import schedule as sch
+from . import timing
 from . import tsne_schedule as ts
 from .config import AccelConfig
 from .tsne_fixed import trace_selected
@@ -45,6 +50,7 @@ class RunSchedule:
     tsne_go: int
     emb_cycles: list         # cycle of every emb beat, stream order
     done_cycle: int          # first cycle with busy = 0, done = 1
+    p_cycles: list = None    # cycle of every P dump beat (p_dump; also the first N^2 emb_cycles)
 
 
 def emb_stream_iters(n: int, iters: int) -> list:
@@ -58,7 +64,8 @@ def emb_stream_iters(n: int, iters: int) -> list:
     return out
 
 
-def run_schedule(cfg: AccelConfig, n: int, d: int, policy: str, results: list) -> RunSchedule:
+def run_schedule(cfg: AccelConfig, n: int, d: int, policy: str, results: list,
+                 p_dump: bool = False) -> RunSchedule:
     """Cycle of every result and ``emb`` beat and of the end of a MODE 1 run (candidate-parallel
     search: MODE 1 needs DATAFLOW = 0), for ``results`` the golden search results in index order.
     The t-SNE schedule comes from ``cfg.tsne_iters`` / ``cfg.tsne_exaggeration_iters``."""
@@ -68,9 +75,14 @@ def run_schedule(cfg: AccelConfig, n: int, d: int, policy: str, results: list) -
     K, iters = cfg.lanes, cfg.tsne_iters
     aff_go = s.result_cycles[-1] + GO_CYCLES
     init = aff_go + asch.run_cycles(n, d, K) + GO_CYCLES
+    pc = []
+    if p_dump:     # PDUMP_GO in the cycle INIT_GO had
+        pc = [init + timing.PDUMP_FIRST + k for k in range(n * n)]
+        init = pc[-1] + timing.PDUMP_END + GO_CYCLES
     go = init + ts.init_cycles(n) + GO_CYCLES
     ic = ts.iteration_cycles(n, K)
     emb = [go + (it + 1) * ic + b + 1 for b, it in enumerate(emb_stream_iters(n, iters))]
     done = go + ts.traced_run_cycles(n, K, iters, EMB_EVERY_LOG2) + 1
     assert emb[-1] == done - 2
-    return RunSchedule(search=s, aff_go=aff_go, tsne_init=init, tsne_go=go, emb_cycles=emb, done_cycle=done)
+    return RunSchedule(search=s, aff_go=aff_go, tsne_init=init, tsne_go=go, emb_cycles=pc + emb, done_cycle=done,
+                       p_cycles=pc)

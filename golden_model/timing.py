@@ -328,6 +328,12 @@ AFF_Z = ROW_READ + BROADCAST + stage_of("kern", "z") + 1
 AFF_RECIP = max(1, BROADCAST + latency("trecip") + 1 - ROW_READ)
 #: STREAM2 read -> the P write of that element (RMW read one cycle earlier)
 AFF_WRITE = ROW_READ + BROADCAST + latency("kprob")
+
+#: P dump (`hw.pdump`, DEBUG bit 0): its ``go`` -> the first beat (the read of S_00, then the output
+#: register); one beat per cycle after that
+PDUMP_FIRST = 2
+#: the last beat -> ``done`` (registered), in which cycle the sequencer sees it
+PDUMP_END = 1
 #: last STREAM2 read -> next PSTART: the next CAND's multiplier slot must follow the last
 #: KPROB's (the P writes of the row finish in the background)
 AFF_GAP = ROW_READ + stage_of("kprob", "mul_in") - stage_of("cand", "mul_in") - AFF_CAND + 1

@@ -271,8 +271,9 @@ class TSNEFixedResult:
         return self.Y.astype(np.float64) / (1 << cfg.y_frac)
 
 
-#: trace beat kinds of the engine's debug stream (`hw.tsne`, docs/hardware.md "t-SNE engine")
-TRACE_ZQ, TRACE_Y = 0, 1
+#: trace beat kinds of the engine's debug stream (`hw.tsne`, docs/hardware.md "t-SNE engine");
+#: TRACE_P: the core's P dump (`hw.pdump`, DEBUG register bit 0) on the same stream
+TRACE_ZQ, TRACE_Y, TRACE_P = 0, 1, 2
 
 
 def trace_selected(it: int, iters: int, every_log2: int) -> bool:
@@ -293,6 +294,14 @@ def trace_beats(S: np.ndarray, cfg: AccelConfig, every_log2: int, **kw) -> list:
             beats.extend((TRACE_Y, it, i, (int(Y[i, 0]), int(Y[i, 1]))) for i in range(Y.shape[0]))
     tsne_fixed(S, cfg, on_iter=on_iter, **kw)
     return beats
+
+
+def p_beats(S: np.ndarray) -> list:
+    """The P dump (`hw.pdump`): one beat ``(TRACE_P, j, i, S_ij)`` per entry of the pair-sum
+    matrix, row-major, diagonal (0) and both copies of each pair included (the ``iter`` field
+    carries the column ``j``)."""
+    S = np.asarray(S)
+    return [(TRACE_P, j, i, int(S[i, j])) for i in range(S.shape[0]) for j in range(S.shape[1])]
 
 
 def tsne_fixed(S: np.ndarray, cfg: AccelConfig, seed: int | None = None, Y0: np.ndarray | None = None,

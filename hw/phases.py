@@ -10,6 +10,8 @@ distance engine and one set of K lanes:
 2. after the last result beat has been taken (the core's FINISH state): ``AFF_GO`` (one cycle,
    ``aff_go``), ``AFF`` until ``aff_done`` - the affinity controller (`hw.affinity`) owns the
    distance engine's commands, lane 0's search ops (``cand``, ``kern``) and lane 0's ``trecip``;
+   with the DEBUG register's bit 0 (``pdump``) then ``PDUMP_GO``, ``PDUMP``: the P memory on ``emb``
+   (`hw.pdump`);
 3. ``INIT_GO`` (``tsne_init``), ``INIT`` until ``tsne_done`` (PRNG embedding from the SEED
    register), ``TSNE_GO`` (``tsne_go``), ``TSNE`` until ``tsne_done``: the t-SNE engine (`hw.tsne`,
    ``ext``) owns every lane's t-SNE ops and lane 0's ``prng`` op, and reads S from the affinity
@@ -75,6 +77,9 @@ class PhaseSequencer(wiring.Component):
         Start pulses of the affinity phase, the t-SNE initialisation and the t-SNE run.
     aff_done, tsne_done : In(1)
         Their ``done`` pulses.
+    pdump : In(1)
+        The run's DEBUG bit 0: after the affinity phase ``PDUMP_GO`` (``pd_go``) and ``PDUMP``
+        until ``pd_done`` (`hw.pdump`; ``pd_active`` in both states), then ``INIT_GO``.
     phase : Out(range(3))
         `Phase` value: the owner of the distance engine's commands and of lane 0's shared ops.
     done : Out(1)
@@ -90,6 +95,8 @@ class PhaseSequencer(wiring.Component):
             "u_we": Out(1), "u_addr": Out(range(cfg.n_max)), "u_data": Out(signed(L.u_bits)),
             "aff_go": Out(1), "aff_done": In(1), "tsne_init": Out(1), "tsne_go": Out(1), "tsne_done": In(1),
             "phase": Out(range(3)), "done": Out(1),
+            # P dump (DEBUG bit 0, `hw.pdump`) between the affinity phase and INIT_GO
+            "pdump": In(1), "pd_go": Out(1), "pd_done": In(1), "pd_active": Out(1),
         })
 
     def elaborate(self, platform):
@@ -107,6 +114,15 @@ class PhaseSequencer(wiring.Component):
             with m.State("AFF"):
                 m.d.comb += self.phase.eq(Phase.AFF)
                 with m.If(self.aff_done):
+                    m.next = "INIT_GO"
+                    with m.If(self.pdump):
+                        m.next = "PDUMP_GO"
+            with m.State("PDUMP_GO"):        # phase stays AFF: nobody drives the engine or lane 0
+                m.d.comb += [self.phase.eq(Phase.AFF), self.pd_active.eq(1), self.pd_go.eq(1)]
+                m.next = "PDUMP"
+            with m.State("PDUMP"):
+                m.d.comb += [self.phase.eq(Phase.AFF), self.pd_active.eq(1)]
+                with m.If(self.pd_done):
                     m.next = "INIT_GO"
             with m.State("INIT_GO"):
                 m.d.comb += [self.phase.eq(Phase.TSNE), self.tsne_init.eq(1)]

@@ -99,8 +99,12 @@ REGISTER_TABLE = (
     Register(8, "BUDGET", "wo", "MODE 2, 3: k, the number of points selected from the class", "points",
              "bitlen(n_max + 1)", "0", "values > n_max store n_max + 1 (refused by START, code BUDGET)",
              lambda c: bit_length(c.n_max + 1), lambda c: 0, lambda c: c.n_max + 1),
+    Register(9, "DEBUG", "wo", "debug outputs: bit 0 = P dump (MODE = 1: after the affinity phase every S_ij, "
+             "row-major, as TRACE_P beats on emb; 0 = none, the run's cycles unchanged)", "bit field",
+             "1", "0 (no debug output)", "values > 1 store 1",
+             lambda c: 1, lambda c: 0, lambda c: 1),
 )
-# addresses 9-15 are ignored
+# addresses 10-15 are ignored
 
 #: values of MODE: (value, name, meaning); the selection modes are `hw.select`
 MODE_TABLE = (

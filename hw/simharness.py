@@ -58,7 +58,7 @@ def run_class(cfg: AccelConfig, X, perp_q: int, policy: str, *, seed: int | None
               trace: bool = False, res_ready_prob: float = 1.0, trace_ready_prob: float = 1.0,
               max_cycles: int = 500_000, rng_seed: int = 0, dut=None, dataflow: int = 0, mode: int = 0,
               emb_ready_prob: float = 1.0, after=None, budget: int | None = None,
-              sel_ready_prob: float = 1.0) -> RunResult:
+              sel_ready_prob: float = 1.0, debug: int = 0) -> RunResult:
     """Simulate one class run of the core.
 
     Parameters
@@ -78,6 +78,8 @@ def run_class(cfg: AccelConfig, X, perp_q: int, policy: str, *, seed: int | None
         the selection modes (`hw.select`); the ``sel`` beats are in ``sel``.
     budget : int, optional
         BUDGET register (written only if given).
+    debug : int
+        DEBUG register (written only if not 0; bit 0: the P dump on ``emb``, `hw.pdump`).
     after : async callable ``(ctx, dut, out)``, optional
         Run by the testbench after the core went idle (e.g. `read_p`).
     """
@@ -100,6 +102,8 @@ def run_class(cfg: AccelConfig, X, perp_q: int, policy: str, *, seed: int | None
             await write_reg(ctx, dut, REGISTERS["MODE"], mode)
         if budget is not None:
             await write_reg(ctx, dut, REGISTERS["BUDGET"], budget)
+        if debug:
+            await write_reg(ctx, dut, REGISTERS["DEBUG"], debug)
         await write_reg(ctx, dut, REGISTERS["CMD"], COMMANDS["START"])
         st = _view(ctx.get(dut.status), STATUS_FIELDS)
         if st["error"]:

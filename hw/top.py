@@ -122,6 +122,7 @@ class AdapSNECore(wiring.Component):
         run_pp = Signal()
         run_mode = Signal(2)
         run_k = Signal(cfg.count_bits)
+        run_dbg = Signal()          # DEBUG bit 0: P dump (MODE 1, hw.pdump)
 
         wd = self.cfg_wdata
         cmd = {name: Signal(name=f"cmd_{name.lower()}") for name in COMMANDS}
@@ -194,7 +195,7 @@ class AdapSNECore(wiring.Component):
         sel_mode = Signal()
         m.d.comb += [sel_mode.eq(run_mode[1]), self.res.valid.eq(out_v & ~sel_mode)]
         out_free = ~out_v | self.res.ready | sel_mode
-        seq = self._phases(m, abort, lanes, eng, ctl, run_n, run_seed, out_free) if cfg.phases else None
+        seq = self._phases(m, abort, lanes, eng, ctl, run_n, run_seed, out_free, run_dbg) if cfg.phases else None
         sel = self._select(m, abort, ctl, run_n, run_k, run_perp, run_mode, run_seed, out_free) if cfg.phases else None
         m.d.comb += ctl.out_ready.eq(out_free)
         with m.If(out_v & (self.res.ready | sel_mode)):
@@ -221,6 +222,7 @@ class AdapSNECore(wiring.Component):
                                      run_n.eq(r_n), run_d.eq(r_d), run_perp.eq(r_perp),
                                      run_pol.eq(r_pol), run_seed.eq(r_seed), run_pp.eq(regs["DATAFLOW"]),
                                      run_mode.eq(regs["MODE"]), run_k.eq(regs["BUDGET"]), rerun.eq(0),
+                                     run_dbg.eq(regs["DEBUG"][0]),
                                      state.eq(TGT)]
                         if sel is not None:
                             m.d.comb += sel.begin.eq(1)
@@ -271,7 +273,7 @@ class AdapSNECore(wiring.Component):
                          state.eq(IDLE)]
         return m
 
-    def _phases(self, m, abort, lanes, eng, ctl, run_n, run_seed, out_free):
+    def _phases(self, m, abort, lanes, eng, ctl, run_n, run_seed, out_free, run_dbg):
         """The affinity phase, the t-SNE engine and their sequencer (``cfg.phases``): submodules
         under the abort reset, the u capture, and the phase multiplexers in front of the distance
         engine's commands and lane 0 (module docstring of `hw.phases`)."""
@@ -300,6 +302,11 @@ class AdapSNECore(wiring.Component):
                 m.d.comb += getattr(eng, name).eq(getattr(aff, f"eng_{name}"))
         for name in ("dist_done", "dmin", "rd_data"):
             m.d.comb += getattr(aff, f"eng_{name}").eq(getattr(eng, name))
+        # the search controller keeps any dist_done for its next point (`dready`): the affinity
+        # phase's row recomputations must not reach it, or the next search's point 0 (the next run,
+        # or MODE 3's next candidate) takes a stale row
+        with m.If(seq.phase != Phase.SEARCH):
+            m.d.comb += ctl.eng_dist_done.eq(0)
         wiring.connect(m, aff.aff, l0.aff)
         m.d.comb += [aff.lane_z.eq(l0.scan_out.z), aff.rcp_p.eq(l0.tsne.p), aff.rcp_r.eq(l0.tsne.r)]
         # t-SNE: every lane's t-SNE ops and scan chain; lane 0's prng op in the t-SNE phase
@@ -317,13 +324,25 @@ class AdapSNECore(wiring.Component):
             drive(m, l0.ops.prng, tsn.prng)
         # one P memory: the t-SNE engine reads S through the affinity phase's idle read port
         m.d.comb += [aff.p_rd_addr.eq(tsn.s_addr), *[tsn.s_data[k].eq(aff.p_rd_all[k]) for k in range(K)]]
+        # P dump (DEBUG bit 0): the same read port while the sequencer is in PDUMP_GO / PDUMP
+        from .pdump import PDump
+        pd = PDump(cfg)
+        m.submodules.pdump = ResetInserter(abort)(pd)
+        m.d.comb += [pd.n.eq(run_n), pd.go.eq(seq.pd_go), seq.pd_done.eq(pd.done), seq.pdump.eq(run_dbg),
+                     pd.rd_data.eq(aff.p_rd_data)]
+        with m.If(seq.pd_active):
+            m.d.comb += [aff.p_rd_addr.eq(pd.rd_addr), aff.p_rd_bank.eq(pd.rd_bank)]
         # schedule constants (cfg) and the emb stream (Zq of every iteration, the last embedding)
         co = tf.Coefs.of(cfg)
         m.d.comb += [tsn.n.eq(run_n), tsn.seed.eq(run_seed), tsn.ex.eq(co.ex), tsn.mom_early.eq(co.mom_early),
                      tsn.mom_late.eq(co.mom_late), tsn.lr.eq(co.lr), tsn.iters.eq(cfg.tsne_iters),
                      tsn.ex_iters.eq(cfg.tsne_exaggeration_iters), tsn.trace_en.eq(1),
                      tsn.trace_every_log2.eq(EMB_EVERY_LOG2)]
-        wiring.connect(m, tsn.trace, wiring.flipped(self.emb))
+        # emb: the P dump's beats in PDUMP (its valid is 0 elsewhere), else the t-SNE trace
+        drive(m, self.emb, tsn.trace)
+        with m.If(seq.pd_active):
+            drive(m, self.emb, pd.out)
+        m.d.comb += [tsn.trace.ready.eq(self.emb.ready), pd.out.ready.eq(self.emb.ready)]
         return seq
 
     def _select(self, m, abort, ctl, run_n, run_k, run_perp, run_mode, run_seed, out_free):
@@ -341,11 +360,5 @@ class AdapSNECore(wiring.Component):
                      tsn.rd_addr.eq(sel.yrd.addr), sel.yrd.data.eq(tsn.rd_y),
                      sel.v.eq(ctl.target), sel.seed.eq(run_seed),
                      ctl.perp.eq(sel.perp), tsn.trace_en.eq(run_mode == 1)]
-        # the search controller latches every dist_done (a row finished early); those of the
-        # affinity phase's row recomputations must not reach it, or a re-run search (MODE 3) would
-        # take a stale row for its point 0
-        from .phases import Phase
-        with m.If(self.phase_units["seq"].phase != Phase.SEARCH):
-            m.d.comb += ctl.eng_dist_done.eq(0)
         wiring.connect(m, sel.sel, wiring.flipped(self.sel))
         return sel

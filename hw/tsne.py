@@ -59,9 +59,11 @@ def trace_signature(cfg: AccelConfig) -> wiring.Signature:
     """The debug stream (producer's view; valid/ready, a beat moves when both are high, ``valid``
     and the payload are registers and hold until then): ``kind`` `tsne_fixed.TRACE_ZQ` (``data`` =
     Zq of iteration ``iter``, UQ.q_frac) or `tsne_fixed.TRACE_Y` (``data`` = y of point ``index``
-    after iteration ``iter``'s update, coordinate 0 | coordinate 1 << (1 + y_int_bits + y_frac))."""
+    after iteration ``iter``'s update, coordinate 0 | coordinate 1 << (1 + y_int_bits + y_frac)); on
+    the core's ``emb`` stream also `tsne_fixed.TRACE_P` (the P dump of `hw.pdump`: ``data`` = S_ij,
+    ``index`` = i, ``iter`` = j)."""
     tw = TsneWidths(cfg)
-    return wiring.Signature({"valid": Out(1), "ready": In(1), "kind": Out(1), "iter": Out(17),
+    return wiring.Signature({"valid": Out(1), "ready": In(1), "kind": Out(2), "iter": Out(17),
                              "index": Out(range(cfg.n_max)), "data": Out(max(tw.zq_total, 2 * tw.yb))})
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import cocotb
@@ -85,9 +86,10 @@ class Bench:
         self.sb = Scoreboard(name=scenario["name"])
         self.mon = None
         self.trace_mon = None
+        self.emb_mon = None
         self.period = SPEC["clock_period_ns"]
 
-    async def start(self, stall: float = 0.0, rng_seed: int = 1):
+    async def start(self, stall: float = 0.0, rng_seed: int = 1, emb_stall: float | None = None):
         await self.clk.start()
         await reset(self.dut, self.clk)
         self.mon = StreamMonitor(self.dut, self.clk, "res", SPEC["ports"]["res__payload"], stall_prob=stall,
@@ -98,6 +100,12 @@ class Bench:
                                            stall_prob=stall, rng_seed=rng_seed + 104729,
                                            drive_ready="trace__ready" in SPEC["ports"])
             cocotb.start_soon(self.trace_mon.run())
+        if "emb__valid" in SPEC["ports"]:   # a core generated with phases (MODE 1 output)
+            P = SPEC["ports"]
+            self.emb_mon = StreamMonitor(self.dut, self.clk, "emb", None, rng_seed=rng_seed + 15485863,
+                                         stall_prob=stall if emb_stall is None else emb_stall,
+                                         fields={k: P[f"emb__{k}"] for k in ("kind", "iter", "index", "data")})
+            cocotb.start_soon(self.emb_mon.run())
 
     async def write_start(self) -> int:
         """START; returns the edge that performed the write."""
@@ -120,14 +128,18 @@ class Bench:
         dut, sb, mon = self.dut, self.sb, self.mon
         n, d = job["n"], job["d"]
         await self.regs.configure(n, d, job["perp_q"], job["policy_code"], job["seed"],
-                                  job.get("dataflow", 0))
+                                  job.get("dataflow", 0), job.get("mode"), job.get("debug"))
         start_edge = await self.write_start()
         base = len(mon.beats)
         tbase = len(self.trace_mon.beats) if self.trace_mon else 0
+        ebase = len(self.emb_mon.beats) if self.emb_mon else 0
         mon.expect(base + n)
+        if job.get("mode"):
+            self.emb_mon.expect(ebase + len(job["emb"]))
         drv = FeatureDriver(dut, self.clk, gap_prob=feat_gap, rng_seed=rng_seed)
         budget_ns = job["timeout_cycles"] * self.period
-        obs = {"job": job["name"], "n": n, "d": d, "policy": job["policy"], "start_edge": start_edge}
+        obs = {"job": job["name"], "n": n, "d": d, "policy": job["policy"], "start_edge": start_edge,
+               "wall_start": time.perf_counter()}
         t0 = self.clk.now()
         try:
             await with_timeout(drv.send(job["features"]), budget_ns, "ns")
@@ -135,7 +147,8 @@ class Bench:
             sb.error(f"hang: only {drv.accepted} of {n * d} features accepted within {job['timeout_cycles']} "
                      f"cycles; status {_fmt_status(_status(dut))}", run=label)
             return obs
-        obs.update(first_feat_edge=drv.first_accept_cycle, last_feat_edge=drv.last_accept_cycle)
+        obs.update(first_feat_edge=drv.first_accept_cycle, last_feat_edge=drv.last_accept_cycle,
+                   wall_last_feat=time.perf_counter())
         elapsed = (self.clk.now() - t0) // self.clk.period_steps
         remaining = max(1, job["timeout_cycles"] - elapsed) * self.period
         try:
@@ -161,6 +174,11 @@ class Bench:
             obs["trace_beats"] = len(self.trace_mon.beats) - tbase
         obs.update(beats=[b.value for b in beats], beat_edges=[b.cycle for b in beats], rel_cycles=rel,
                    expected_rel_cycles=job.get("cycles"), stall_cycles=mon.stall_cycles)
+        if job.get("mode") and len(beats) == n:
+            if not await self.check_emb(job, ebase, t0, last, check_cycles, label, obs):
+                return obs
+        elif self.emb_mon is not None and len(self.emb_mon.beats) != ebase:
+            sb.error(f"{len(self.emb_mon.beats) - ebase} emb beats in a MODE 0 run", run=label)
         if len(beats) == n:
             ok, waited, st = await self.wait_status(lambda s: s["busy"] == 0 and s["done"] == 1, DONE_LATENCY_MAX)
             obs["done_latency"] = waited if ok else None
@@ -173,6 +191,62 @@ class Bench:
             sb.protocol(v, run=label)
         mon.violations.clear()
         return obs
+
+    async def check_emb(self, job: dict, ebase: int, t0: int, last: int, check_cycles: bool, label: str,
+                        obs: dict) -> bool:
+        """MODE 1: wait for the job's ``emb`` beats (P dump, t-SNE Zq and embedding), compare them
+        in order field by field and, when checking cycles, their edges (relative to the last
+        feature) with `golden_model.run_schedule`.  False if they did not all arrive."""
+        sb, em, exp = self.sb, self.emb_mon, job["emb"]
+        elapsed = (self.clk.now() - t0) // self.clk.period_steps
+        try:
+            await with_timeout(em.done.wait(), max(1, job["timeout_cycles"] - elapsed) * self.period, "ns")
+        except SimTimeoutError:
+            sb.error(f"hang: {len(em.beats) - ebase} of {len(exp)} emb beats within {job['timeout_cycles']} cycles "
+                     f"of START; status {_fmt_status(_status(self.dut))}", run=label)
+        await FallingEdge(self.dut.clk)
+        got = em.beats[ebase:ebase + len(exp)]
+        cyc = job["emb_cycles"] if check_cycles else None
+        np_ = job.get("p_beats", 0)
+        n_y = job["n"]                      # the final embedding: the last N beats
+        reported = bad = 0
+        bad_by = {"p": 0, "zq": 0, "y": 0, "final_y": 0, "cycle": 0}
+        for k, (g, e) in enumerate(zip(got, exp)):
+            diff = [f for f in ("kind", "iter", "index", "data") if g.value[f] != e[f]]
+            if diff:
+                cat = "p" if k < np_ else ("zq" if e["kind"] == 0 else "y")
+                bad_by[cat] += 1
+                bad_by["final_y"] += k >= len(exp) - n_y
+            if cyc is not None and g.cycle - last != cyc[k]:
+                diff.append("cycle")
+                bad_by["cycle"] += 1
+            if diff:
+                bad += 1
+                if reported < 10:
+                    what = (f"P[{e['index']}][{e['iter']}]" if k < np_ else
+                            f"iteration {e['iter']} " + ("Zq" if e["kind"] == 0 else f"y[{e['index']}]"))
+                    f = diff[0]
+                    ev, gv = (cyc[k], g.cycle - last) if f == "cycle" else (e[f], g.value[f])
+                    sb.error(f"emb beat {k} ({what}): {f} expected {ev}, got {gv}"
+                             + (f"; also differs: {', '.join(diff[1:])}" if diff[1:] else ""), run=label)
+                    reported += 1
+        if bad > reported:
+            sb.error(f"emb: {bad - reported} more mismatching beats", run=label)
+        if len(got) != len(exp):
+            sb.error(f"emb: {len(got)} beats, golden model {len(exp)}", run=label)
+        walls = {"last_res": self.mon.beats[-1].wall if self.mon.beats else None,
+                 "last_p": got[np_ - 1].wall if 0 < np_ <= len(got) else None,
+                 "last_p_edge": got[np_ - 1].cycle - last if 0 < np_ <= len(got) else None,
+                 "last_emb": got[-1].wall if got else None}
+        obs.update(emb_beats=len(got), emb_mismatches=bad, emb_bad=bad_by, emb_stall_cycles=em.stall_cycles,
+                   walls=walls,
+                   emb_rel_cycles=[b.cycle - last for b in got] if len(got) <= 4096 else None,
+                   emb_last_rel=(got[-1].cycle - last) if got else None, p_beats=np_,
+                   phase_cycles=job.get("phase_cycles"))
+        for v in em.violations:
+            sb.protocol(v, run=label)
+        em.violations.clear()
+        return len(got) == len(exp)
 
     def check_trace(self, job: dict, tbeats: list, last: int, check_cycles: bool, label: str) -> dict:
         """Every trace beat (one per active lane per pass) against the golden model's PassTrace:
@@ -226,7 +300,7 @@ class Bench:
 
 async def run_classes(dut, sc: dict) -> None:
     bench = Bench(dut, sc)
-    await bench.start(stall=sc["res_stall"], rng_seed=sc["rng_seed"])
+    await bench.start(stall=sc["res_stall"], rng_seed=sc["rng_seed"], emb_stall=sc.get("emb_stall"))
     jobs_obs = []
     for k, job in enumerate(sc["jobs"]):
         label = f"{sc['name']}/{k}:{job['name']}"

@@ -17,7 +17,13 @@ from cocotb.triggers import FallingEdge, ReadOnly
 from cocotb.utils import get_sim_steps, get_sim_time
 
 from .regs import (CMD_CLEAR, CMD_START, POLICY_CODES, REG_CMD, REG_D, REG_N, REG_PERP,  # noqa: F401
-                   REG_POLICY, REG_SEED, REG_DATAFLOW)
+                   REG_POLICY, REG_SEED, REG_DATAFLOW, REG_MODE, REG_DEBUG)
+
+
+#: the clock is toggled by cocotb's C++ GPI clock: no Python runs per cycle unless a testbench
+#: coroutine waits for edges (docs/verification.md, "Simulation speed"); the Python coroutine
+#: clock ("py") costs two Python wake-ups per cycle (about 8k cycles/s on the tiny core)
+CLOCK_IMPL = "gpi"
 
 
 class Clocking:
@@ -33,7 +39,7 @@ class Clocking:
         # the clock starts high: rising edge k is at t0 + k * period
         self.t0 = int(get_sim_time("step"))
         self.period_steps = int(get_sim_steps(self.period_ns, "ns"))
-        cocotb.start_soon(Clock(self.dut.clk, self.period_ns, unit="ns").start(start_high=True))
+        Clock(self.dut.clk, self.period_ns, unit="ns", impl=CLOCK_IMPL).start(start_high=True)
 
     def now(self) -> int:
         return int(get_sim_time("step"))
@@ -80,9 +86,13 @@ class RegisterDriver:
         await FallingEdge(d.clk)
         d.cfg_we.value = 0
 
-    async def configure(self, n: int, dim: int, perp_q: int, policy: int, seed: int, dataflow: int = 0):
-        for a, v in ((REG_N, n), (REG_D, dim), (REG_PERP, perp_q), (REG_POLICY, policy), (REG_SEED, seed),
-                     (REG_DATAFLOW, dataflow)):
+    async def configure(self, n: int, dim: int, perp_q: int, policy: int, seed: int, dataflow: int = 0,
+                        mode: int | None = None, debug: int | None = None):
+        """MODE and DEBUG are written only when given (search-only jobs leave them alone)."""
+        regs = [(REG_N, n), (REG_D, dim), (REG_PERP, perp_q), (REG_POLICY, policy), (REG_SEED, seed),
+                (REG_DATAFLOW, dataflow)]
+        regs += [(a, v) for a, v in ((REG_MODE, mode), (REG_DEBUG, debug)) if v is not None]
+        for a, v in regs:
             await self.write(a, v)
 
     async def start(self):

@@ -14,6 +14,7 @@ payload must not change until the transfer (AXI-style stability).
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass
 
 from cocotb.triggers import Event, FallingEdge, ReadOnly, RisingEdge
@@ -27,16 +28,20 @@ class Beat:
     raw: int          # the flat payload vector
     value: dict       # decoded payload
     cycle: int        # absolute edge number of the transfer
+    wall: float = 0.0  # time.perf_counter() when the monitor saw it (simulation speed reports)
 
 
 class StreamMonitor:
     def __init__(self, dut, clocking, prefix: str, payload_desc: dict, stall_prob: float = 0.0,
-                 rng_seed: int = 1, drive_ready: bool = True, on_beat=None):
+                 rng_seed: int = 1, drive_ready: bool = True, on_beat=None, fields: dict | None = None):
+        """`fields` ({name: layout description}): a stream whose payload is one port per field
+        (``<prefix>__<name>``, e.g. ``emb``) instead of one ``<prefix>__payload`` vector."""
         self.dut = dut
         self.clk = clocking
         self.valid = getattr(dut, f"{prefix}__valid")
         self.ready = getattr(dut, f"{prefix}__ready") if drive_ready else None
-        self.payload = getattr(dut, f"{prefix}__payload")
+        self.fields = None if fields is None else {k: (getattr(dut, f"{prefix}__{k}"), v) for k, v in fields.items()}
+        self.payload = None if fields is not None else getattr(dut, f"{prefix}__payload")
         self.desc = payload_desc
         self.stall_prob = stall_prob
         self.rng = random.Random(rng_seed)
@@ -55,6 +60,16 @@ class StreamMonitor:
         if len(self.beats) >= count:
             self.done.set()
 
+    def _raw(self):
+        if self.fields is None:
+            return int(self.payload.value)
+        return tuple(int(h.value) for h, _ in self.fields.values())
+
+    def _decode(self, raw) -> dict:
+        if self.fields is None:
+            return lay.decode(self.desc, raw)
+        return {k: lay.decode(desc, v) for (k, (_, desc)), v in zip(self.fields.items(), raw)}
+
     def _ready_value(self) -> int:
         if self.stall_prob <= 0:
             return 1
@@ -72,19 +87,19 @@ class StreamMonitor:
             await ReadOnly()
             v = int(self.valid.value)
             if pending is not None:
-                raw_now = int(self.payload.value)
+                raw_now = self._raw()
                 if not v:
                     self.violations.append(f"valid dropped at edge {self.clk.cycle_of_next_edge()} before the "
                                            f"stalled beat {len(self.beats)} was accepted")
                 elif raw_now != pending:
                     self.violations.append(f"payload changed while stalled at edge {self.clk.cycle_of_next_edge()} "
-                                           f"(beat {len(self.beats)}): {pending:#x} -> {raw_now:#x}")
+                                           f"(beat {len(self.beats)}): {pending} -> {raw_now}")
                 pending = None
             if v:
-                raw = int(self.payload.value)
+                raw = self._raw()
                 if r:
-                    beat = Beat(seq=len(self.beats), raw=raw, value=lay.decode(self.desc, raw),
-                                cycle=self.clk.cycle_of_next_edge())
+                    beat = Beat(seq=len(self.beats), raw=raw, value=self._decode(raw),
+                                cycle=self.clk.cycle_of_next_edge(), wall=time.perf_counter())
                     self.beats.append(beat)
                     if self.on_beat is not None:
                         self.on_beat(beat)

@@ -96,13 +96,14 @@ def class_job(X, perplexity: float, policy: str, cfg: AccelConfig, dut: str = "c
 
 
 def classes_scenario(name: str, jobs: list, feat_gap: float = 0.0, res_stall: float = 0.0, rng_seed: int = 1,
-                     check_cycles: bool | None = None) -> dict:
+                     check_cycles: bool | None = None, emb_stall: float | None = None) -> dict:
     """Run the classes back to back (no reset in between).  Cycles are checked only without gaps
-    and back-pressure, and only where the jobs carry expected cycles."""
+    and back-pressure, and only where the jobs carry expected cycles.  ``emb_stall``: probability
+    of ``emb.ready`` low per cycle (None = ``res_stall``; `mode1_job` classes)."""
     if check_cycles is None:
-        check_cycles = feat_gap == 0 and res_stall == 0
+        check_cycles = feat_gap == 0 and res_stall == 0 and not emb_stall
     return {"name": name, "kind": "classes", "jobs": jobs, "feat_gap": feat_gap, "res_stall": res_stall,
-            "rng_seed": rng_seed, "check_cycles": bool(check_cycles)}
+            "emb_stall": emb_stall, "rng_seed": rng_seed, "check_cycles": bool(check_cycles)}
 
 
 def errors_scenario(name: str, cfg: AccelConfig, recovery_job: dict, busy_job: dict | None = None) -> dict:
@@ -151,4 +152,64 @@ def corrupt(job: dict, h_lsb_beat: int | None = None, cycle_beat: int | None = N
         if j.get("cycles") is None:
             raise ValueError("job has no expected cycles to corrupt")
         j["cycles"][cycle_beat] += 1
+    return j
+
+
+# --------------------------------------------------------------------------- MODE 1 (phases)
+
+
+def emb_word(beat: tuple, cfg: AccelConfig) -> dict:
+    """A `tsne_fixed.trace_beats` / `p_beats` tuple as the ``emb`` port's fields (the embedding's
+    two coordinates packed as two's complement, `hw.tsne.trace_signature`)."""
+    from golden_model import tsne_fixed as tf
+    from hw.lane_tsne import TsneWidths
+    kind, it, index, data = beat
+    if kind == tf.TRACE_Y:
+        yb = TsneWidths(cfg).yb
+        mk = (1 << yb) - 1
+        data = (int(data[0]) & mk) | ((int(data[1]) & mk) << yb)
+    return {"kind": int(kind), "iter": int(it), "index": int(index), "data": int(data)}
+
+
+def mode1_job(X, perplexity: float, policy: str, cfg: AccelConfig, name: str | None = None,
+              p_dump: bool = True, seed: int | None = None) -> dict:
+    """One MODE 1 class (search, joint affinities, t-SNE; core generated with ``cfg.phases``):
+    `class_job`'s result beats and cycles, plus the expected ``emb`` beats - with ``p_dump`` (the
+    DEBUG register's bit 0) first `tsne_fixed.p_beats` of `affinity_fixed.joint_fixed` of the
+    golden search's u, then `tsne_fixed.trace_beats` of that S - and their cycles from
+    `golden_model.run_schedule` (cycle 0 = the last feature accepted), and the cycle of each phase
+    start for the report."""
+    from golden_model import affinity_fixed as af
+    from golden_model import run_schedule as rs
+    from golden_model import tsne_fixed as tf
+    if not cfg.phases:
+        raise ValueError("mode1_job: cfg.phases must be True (MODE 1 needs a core generated with phases)")
+    X = np.asarray(X, dtype=np.int64)
+    n, d = X.shape
+    c = cfg if seed is None or seed == cfg.seed else cfg.with_overrides(seed=seed)
+    results = expected_results(X, perplexity, policy, c)
+    job = class_job(X, perplexity, policy, cfg, name=name, seed=seed, results=results)
+    sq = (X * X).sum(axis=1)
+    S = af.joint_fixed(sq[:, None] + sq[None, :] - 2 * X @ X.T, af.searched_u(results), c)
+    beats = (tf.p_beats(S) if p_dump else []) + tf.trace_beats(S, c, rs.EMB_EVERY_LOG2)
+    s = rs.run_schedule(c, n, d, policy, results, p_dump=p_dump)
+    job.update(mode=1, debug=int(p_dump), emb=[emb_word(b, c) for b in beats], emb_cycles=[int(v) for v in s.emb_cycles],
+               p_beats=n * n if p_dump else 0,
+               phase_cycles={"search_end": int(s.search.result_cycles[-1]), "aff_go": int(s.aff_go),
+                             "tsne_init": int(s.tsne_init), "tsne_go": int(s.tsne_go), "done": int(s.done_cycle)},
+               timeout_cycles=4 * int(s.done_cycle) + 20000 + job["timeout_cycles"])
+    return job
+
+
+def corrupt_emb(job: dict, p_beat: int | None = None, y_beat: int | None = None, cycle_beat: int | None = None) -> dict:
+    """A deliberately wrong MODE 1 reference: one P entry + 1 LSB (emb beat ``p_beat``), one
+    embedding word + 1 LSB (``y_beat``, counted from the end), one emb cycle + 1."""
+    import copy
+    j = copy.deepcopy(job)
+    if p_beat is not None:
+        j["emb"][p_beat]["data"] += 1
+    if y_beat is not None:
+        j["emb"][-1 - y_beat]["data"] ^= 1
+    if cycle_beat is not None:
+        j["emb_cycles"][cycle_beat] += 1
     return j

@@ -52,6 +52,8 @@ TEST_MODULE = "tb.core_tests"
 
 # Amaranth's Verilog trips several Verilator lint warnings (width extensions, unused bits); none is
 # fatal for simulation.  -Wno-fatal keeps any remaining warning from failing the build.
+#: VPI access to the top module's ports only (`public_ports_vlt`), except in waves builds
+PORTS_ONLY_VPI = True
 VERILATOR_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-MULTIDRIVEN", "--x-assign", "unique",
                   "--x-initial", "unique"]
 
@@ -70,6 +72,7 @@ def cfg_hash(cfg: AccelConfig, dut: str, trace: bool, waves: bool | str) -> str:
 
 def model_dir(cfg: AccelConfig, dut: str = "core", trace: bool = False, waves: bool | str = False) -> Path:
     tag = cfg.name if dut == "core" else f"{cfg.name}-{dut}"
+    tag += "" if opt_fast() == "-Os" else opt_fast()          # a separate model per optimisation
     return SIM_ROOT / f"{tag}-{cfg_hash(cfg, dut, trace, waves)}"
 
 
@@ -175,25 +178,48 @@ def _global_objs(bdir: Path) -> list:
     return names
 
 
-def _verilator_runner(main_cpp: Path | None):
+def opt_fast() -> str:
+    """g++ optimisation of the model's per-cycle code (Verilator's OPT_FAST, default ``-Os``):
+    $ADAPSNE_OPT_FAST, e.g. ``-O2`` (faster simulation, slower build; docs/verification.md)."""
+    v = os.environ.get("ADAPSNE_OPT_FAST", "-Os").strip()
+    if not re.fullmatch(r"-O[0-3sg]", v):
+        raise ValueError(f"ADAPSNE_OPT_FAST must be one of -O0 -O1 -O2 -O3 -Os -Og, got {v!r}")
+    return v
+
+
+def public_ports_vlt(top: str) -> str:
+    """Verilator control file: VPI read/write access to the top module's own signals (its ports)
+    only.  The testbench drives and samples ports, never internal names, so the inside need not
+    be public: cocotb's default ``--public-flat-rw`` keeps every signal of the design as a VPI
+    variable and stops Verilator from optimising them away (docs/verification.md, "Simulation
+    speed")."""
+    return f'`verilator_config\npublic_flat_rw -module "{top}" -var "*"\n'
+
+
+def _verilator_runner(main_cpp: Path | None, ports_only: bool = False):
     """cocotb's Verilator runner; with `main_cpp`, that file replaces cocotb's verilator.cpp on the
-    Verilator command line (the waves main of tb/waves_main.cpp, which #includes cocotb's file).
-    cocotb has no option for this: the path is fixed in its _build_command, hence the subclass."""
+    Verilator command line (the waves main of tb/waves_main.cpp, which #includes cocotb's file);
+    with `ports_only`, cocotb's ``--public-flat-rw`` is dropped (`public_ports_vlt` is then among
+    the build arguments).  cocotb has no option for either: both are fixed in its _build_command,
+    hence the subclass."""
     from cocotb_tools.runner import Verilator, get_runner
-    if main_cpp is None:
+    if main_cpp is None and not ports_only:
         return get_runner("verilator")
     import cocotb_tools.config
     stock = str(cocotb_tools.config.share_dir / wv.COCOTB_MAIN_REL)
 
-    class _WavesVerilator(Verilator):
+    class _AdapsneVerilator(Verilator):
         def _build_command(self):
             cmds = super()._build_command()
-            if stock not in cmds[0]:
-                raise RuntimeError(f"cocotb's Verilator command line does not name {stock} any more; "
-                                   "tb/runner.py _verilator_runner needs updating for this cocotb version")
-            cmds[0] = [str(main_cpp) if a == stock else a for a in cmds[0]]
+            if stock not in cmds[0] or "--public-flat-rw" not in cmds[0]:
+                raise RuntimeError(f"cocotb's Verilator command line does not name {stock} / --public-flat-rw "
+                                   "any more; tb/runner.py _verilator_runner needs updating for this cocotb version")
+            if main_cpp is not None:
+                cmds[0] = [str(main_cpp) if a == stock else a for a in cmds[0]]
+            if ports_only:
+                cmds[0] = [a for a in cmds[0] if a != "--public-flat-rw"]
             return cmds
-    return _WavesVerilator()
+    return _AdapsneVerilator()
 
 
 def _cocotb_main() -> Path:
@@ -212,12 +238,18 @@ def _verilate(bdir: Path, src: Path, top: str, waves: str | None, verbose: bool,
     into build/sim/_runtime-<key>/libvlrt.a and later builds link that archive instead of
     recompiling (make overrides VM_GLOBAL_FAST/SLOW= LIBS=<archive>).  If that link fails, the
     model is rebuilt the normal way."""
-    base = toolchain.make_overrides(tc)
+    base = toolchain.make_overrides(tc) + ([f"OPT_FAST={opt_fast()}"] if opt_fast() != "-Os" else [])
     if waves == "fst":  # the FST writer needs lz4 + zlib (a stand-in lz4.h when liblz4-dev is missing)
         base += list(toolchain.fst_make_overrides(SIM_ROOT / "_fstshim"))
     rt = _runtime_dir(waves or False, tc, base)
     lib = rt / "libvlrt.a"
     args, main_cpp = list(VERILATOR_ARGS), None
+    # waves builds keep every signal public (their dumps are the debugging view of the inside)
+    ports_only = PORTS_ONLY_VPI and not waves
+    if ports_only:
+        pv = bdir / "public_ports.vlt"
+        pv.write_text(public_ports_vlt(top))
+        args.append(str(pv))
     if waves:
         vlt, main_cpp = bdir / "waves.vlt", bdir / "adapsne_main.cpp"
         vlt.write_text(wv.CONTROL_FILE)
@@ -226,7 +258,7 @@ def _verilate(bdir: Path, src: Path, top: str, waves: str | None, verbose: bool,
 
     def attempt(extra: list) -> None:
         with _makeflags(base + extra):
-            _verilator_runner(main_cpp).build(sources=[src], hdl_toplevel=top, build_dir=bdir, build_args=args,
+            _verilator_runner(main_cpp, ports_only).build(sources=[src], hdl_toplevel=top, build_dir=bdir, build_args=args,
                                               timescale=TIMESCALE, waves=bool(waves), always=True, verbose=verbose,
                                               log_file=bdir / "build.log")
 
@@ -278,6 +310,8 @@ def build(cfg: AccelConfig, dut: str = "core", trace: bool = False, waves: bool 
     ports = lay.ports_of(comp)
     comp._MustUse__silence = True  # only its signature was needed
     stamp_info = {"verilog": hashlib.sha256(text.encode()).hexdigest(), "args": VERILATOR_ARGS, "timescale": TIMESCALE,
+                  "vpi": "ports" if PORTS_ONLY_VPI and not fmt else "all",
+                  **({"opt_fast": opt_fast()} if opt_fast() != "-Os" else {}),
              "waves": bool(waves), "verilator": tc.version, "top": top}
     if fmt:  # the waves main and control file are part of the model
         stamp_info.update(format=fmt, vlt=wv.CONTROL_FILE, flags=wv.BUILD_ARGS[fmt],

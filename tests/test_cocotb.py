@@ -280,3 +280,91 @@ def test_core_digits_full(policy, request):
     assert sum(j["n"] for j in jobs) == 1257
     res = runner.run(model, {"scenarios": [ref.classes_scenario("digits_full", jobs)]}, name=_name(request))
     res.raise_on_failure()
+
+
+# --------------------------------------------------------------------------- MODE 1 (search, affinities, t-SNE)
+
+#: the phases core with a short t-SNE schedule (generation-time constants: a model of its own)
+MODE1_SHORT = {"phases": True, "tsne_iters": 3, "tsne_exaggeration_iters": 2}
+
+
+def _phases_model(preset: str, **overrides):
+    return runner.build(get_preset(preset).with_overrides(**{**MODE1_SHORT, **overrides}), dut="core")
+
+
+def _mode1_jobs(cfg):
+    """A P-dump class per policy family, a class without the dump, and a MODE 0 class between."""
+    n, d = min(cfg.n_max, 24), min(cfg.d_max, 12)
+    main = ref.mode1_job(synthetic_class(n, d, cfg, seed=41), 5.0, "bisection", cfg, name="m1-dump-bisection")
+    other = ref.mode1_job(synthetic_class(cfg.lanes + 3, 7, cfg, seed=42), 2.5, "ksection", cfg,
+                          name="m1-dump-ksection-partial-block", seed=cfg.seed + 5)
+    nodump = ref.mode1_job(synthetic_class(n // 2, d, cfg, seed=43), 3.0, "fwa", cfg, name="m1-fwa-no-dump",
+                           p_dump=False)
+    mode0 = dict(ref.class_job(synthetic_class(n // 2, 5, cfg, seed=44), 3.0, "fwa", cfg, name="mode0-between"),
+                 mode=0, debug=0)
+    return main, other, nodump, mode0
+
+
+@needs_core
+@pytest.mark.parametrize("preset", ["tiny", "small"])
+def test_core_mode1(preset, request):
+    """MODE 1 on the Verilator model (3 t-SNE iterations, 2 exaggerated): result beats, the P dump
+    (every S_ij) and the emb beats (Zq per iteration, final embedding) equal the golden model bit
+    for bit and every beat's cycle equals `run_schedule`; then random input gaps with random
+    back-pressure on res and emb (values); then back to back on one core: MODE 1 without the
+    dump, a MODE 0 class (no emb beat), MODE 1 with the dump (values + cycles)."""
+    model = _phases_model(preset)
+    cfg = model.cfg
+    main, other, nodump, mode0 = _mode1_jobs(cfg)
+    spec = {"scenarios": [
+        ref.classes_scenario("a_clean", [main]),
+        ref.classes_scenario("b_gaps_backpressure", [main, other], feat_gap=0.25, res_stall=0.5, emb_stall=0.4,
+                             rng_seed=23),
+        ref.classes_scenario("c_back_to_back", [nodump, mode0, other]),
+    ]}
+    res = runner.run(model, spec, name=_name(request))
+    res.raise_on_failure()
+    obs = res.observations
+    a = obs["a_clean"]["jobs"][0]
+    assert a["emb_beats"] == len(main["emb"]) == main["n"] ** 2 + cfg.tsne_iters + main["n"]
+    assert a["emb_rel_cycles"] == main["emb_cycles"]
+    assert obs["b_gaps_backpressure"]["jobs"][1]["emb_stall_cycles"] > 0
+    assert obs["c_back_to_back"]["jobs"][2]["emb_rel_cycles"] == other["emb_cycles"]
+
+
+@needs_core
+def test_core_mode1_wrong_reference_fails(request):
+    """The emb check must fail on one P entry off by one LSB, one final coordinate off by one LSB
+    and one emb cycle off by one, naming each."""
+    model = _phases_model("tiny")
+    main, _, _, _ = _mode1_jobs(model.cfg)
+    bad = ref.corrupt_emb(main, p_beat=30, y_beat=2, cycle_beat=100)
+    res = runner.run(model, {"scenarios": [ref.classes_scenario("wrong", [bad])]}, name=_name(request))
+    assert not res.passed, "the scoreboard accepted a wrong MODE 1 reference"
+    msg = res.failures()[0].message
+    i, j = divmod(30, main["n"])
+    assert f"emb beat 30 (P[{i}][{j}]): data expected {bad['emb'][30]['data']}, got {main['emb'][30]['data']}" in msg
+    k = len(main["emb"]) - 3
+    assert f"emb beat {k} (iteration {model.cfg.tsne_iters - 1} y[{main['n'] - 3}]): data expected" in msg
+    assert f"emb beat 100 (P[{100 // main['n']}][{100 % main['n']}]): cycle expected {bad['emb_cycles'][100]}" in msg
+    assert "3 mismatches" in msg
+
+
+@needs_core
+@pytest.mark.slow
+@pytest.mark.timeout(14400)
+def test_core_mode1_digits_all_classes(request):
+    """Every digits class (all training points of each, 122-128), `digits` preset with its
+    configured t-SNE schedule (750 iterations, 250 exaggerated), MODE 1 with the P dump, one core
+    back to back: result beats, every S_ij, every iteration's Zq and the final embedding equal the
+    golden model bit for bit, and every beat is on the `run_schedule` cycle.  Runtime: see
+    docs/verification.md ("MODE 1 in Verilator")."""
+    cfg = get_preset("digits").with_overrides(phases=True)
+    model = runner.build(cfg, dut="core")
+    jobs = [ref.mode1_job(X, 30.0, "ksection", cfg, name=f"digit{c}") for c, X in digits_classes(cfg)]
+    assert sum(j["n"] for j in jobs) == 1257 and cfg.tsne_iters == 750
+    res = runner.run(model, {"scenarios": [ref.classes_scenario("digits_mode1", jobs)]}, name=_name(request))
+    res.raise_on_failure()
+    obs = res.observations["digits_mode1"]["jobs"]
+    assert [o["emb_beats"] for o in obs] == [len(j["emb"]) for j in jobs]
+    assert all(o["emb_last_rel"] == j["emb_cycles"][-1] for o, j in zip(obs, jobs))

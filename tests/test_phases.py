@@ -49,7 +49,7 @@ def emb_tuples(cfg, run):
     def sx(v):
         v &= (1 << yb) - 1
         return v - (1 << yb) if v >> (yb - 1) else v
-    return [(b["kind"], b["iter"], b["index"], b["data"] if b["kind"] == tf.TRACE_ZQ
+    return [(b["kind"], b["iter"], b["index"], b["data"] if b["kind"] in (tf.TRACE_ZQ, tf.TRACE_P)
              else (sx(b["data"]), sx(b["data"] >> yb))) for _, b in run.emb]
 
 
@@ -62,12 +62,12 @@ CASES = [(6, 5, "bisection", 1), (9, 7, "fwa", 2), (5, 16, "ksection", 3)]
 
 
 @functools.lru_cache(maxsize=None)
-def _run(n, d, policy, seed, emb_ready=1.0, res_ready=1.0):
+def _run(n, d, policy, seed, emb_ready=1.0, res_ready=1.0, debug=0):
     X = np.random.default_rng(seed).integers(0, 1 << CFG.feature_bits, size=(n, d))
     X[1] = np.clip(X[0] + 1, 0, (1 << CFG.feature_bits) - 1)        # a near-duplicate pair
     perp_q = min(fx.perplexity_to_reg(2.0, CFG), fx.perp_reg_max(n, CFG))
     run = run_class(CFG, X, perp_q, policy, mode=1, max_cycles=1_000_000, emb_ready_prob=emb_ready,
-                    res_ready_prob=res_ready, rng_seed=seed, after=read_p)
+                    res_ready_prob=res_ready, rng_seed=seed, after=read_p, debug=debug)
     return X, perp_q, run
 
 
@@ -118,6 +118,41 @@ def test_wrong_reference_is_caught():
     assert got == tf.trace_beats(S2, CFG, rs.EMB_EVERY_LOG2)   # why P is read directly
     s = rs.run_schedule(CFG, 6, 5, "bisection", res)
     assert [c for c, _ in run.emb] != [c + 1 for c in s.emb_cycles]
+
+
+@pytest.mark.parametrize("n,d,policy,seed", CASES[1:])
+def test_p_dump_on_emb_equals_golden_and_schedule(n, d, policy, seed):
+    """DEBUG bit 0: the N^2 P beats (`tsne_fixed.p_beats` of the golden S), then the t-SNE beats
+    unchanged; every beat on the `run_schedule(p_dump=True)` cycle; the dump equals the memory."""
+    X, perp_q, run = _run(n, d, policy, seed, debug=1)
+    res, S, beats = golden(CFG, X, perp_q, policy)
+    assert run.status == {"busy": 0, "done": 1, "error": 0, "error_code": 0}
+    got = emb_tuples(CFG, run)
+    assert got[:n * n] == tf.p_beats(S) and got[n * n:] == beats
+    assert matches(run.p, S)
+    s = rs.run_schedule(CFG, n, d, policy, res, p_dump=True)
+    assert [c for c, _ in run.emb] == s.emb_cycles and s.emb_cycles[:n * n] == s.p_cycles
+    assert run.done_cycle == s.done_cycle
+    # the dump only inserts its own cycles (hand count of hw.pdump: beats in g + 2 .. g + 1 + N^2
+    # after PDUMP_GO in cycle g, done in g + 2 + N^2, INIT_GO one later instead of in g)
+    s0 = rs.run_schedule(CFG, n, d, policy, res)
+    assert s.done_cycle - s0.done_cycle == n * n + 3
+
+
+def test_p_dump_under_back_pressure_and_wrong_reference():
+    """Random emb/res back-pressure: the same P and t-SNE beats, later.  One P pair off by one LSB
+    (invisible in a 3-iteration embedding, see below) is caught on the P beats."""
+    n, d, policy, seed = CASES[0]
+    X, perp_q, run = _run(n, d, policy, seed, emb_ready=0.4, res_ready=0.6, debug=1)
+    res, S, beats = golden(CFG, X, perp_q, policy)
+    got = emb_tuples(CFG, run)
+    assert got == tf.p_beats(S) + beats
+    assert run.done_cycle > rs.run_schedule(CFG, n, d, policy, res, p_dump=True).done_cycle
+    S2 = S.copy()
+    S2[2, 4] += 1
+    S2[4, 2] += 1
+    assert got[:n * n] != tf.p_beats(S2)
+    assert got[n * n:] == tf.trace_beats(S2, CFG, rs.EMB_EVERY_LOG2)
 
 
 def test_mode0_on_a_phases_core_is_the_search_run():
