@@ -19,7 +19,7 @@ from golden_model.config import AccelConfig
 from .layouts import COMMANDS, POLICY_CODES, REGISTERS
 from .top import AdapSNECore
 
-__all__ = ["RunResult", "run_class", "write_reg", "read_p"]
+__all__ = ["RunResult", "run_class", "write_reg", "read_p", "refused_start"]
 
 
 @dataclass
@@ -204,3 +204,34 @@ async def read_p(ctx, dut, out):
             b, a = s_location(dut.cfg, i, j)
             P[i, j] = ctx.get(banks[b].data[a])
     out.p = P
+
+
+def refused_start(cfg: AccelConfig, regs: dict, out: str = "res", cycles: int = 10) -> dict:
+    """Write `regs` (name -> value) and START with ``feat.valid`` and ``<out>.ready`` high; check
+    for `cycles` cycles that no feature is accepted and nothing appears on `out`, and return the
+    status fields (busy, done, error, error_code) then: a START the core refuses."""
+    from amaranth.sim import Simulator
+
+    from .layouts import COMMANDS, REGISTERS
+    from .top import AdapSNECore
+    dut = AdapSNECore(cfg)
+    seen = {}
+
+    async def tb(ctx):
+        for a, v in regs.items():
+            await write_reg(ctx, dut, REGISTERS[a], v)
+        await write_reg(ctx, dut, REGISTERS["CMD"], COMMANDS["START"])
+        stream = getattr(dut, out)
+        ctx.set(dut.feat.valid, 1)
+        ctx.set(stream.ready, 1)
+        for _ in range(cycles):
+            _, _, rdy, ov = await ctx.tick().sample(dut.feat.ready, stream.valid)
+            assert not rdy and not ov, "a refused START accepted a feature or produced output"
+        v = ctx.get(dut.status)
+        seen.update({k: int(getattr(v, k)) for k in ("busy", "done", "error", "error_code")})
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(tb)
+    sim.run()
+    return seen

@@ -170,33 +170,11 @@ def test_mode0_on_a_phases_core_is_the_search_run():
 @pytest.mark.parametrize("cfg,regs", [(TINY, {"MODE": 1}), (CFG, {"MODE": 1, "DATAFLOW": 1})])
 def test_mode1_refused_without_phases_or_with_point_parallel(cfg, regs):
     """START refused with code MODE (host check and RTL): no feature accepted, nothing output."""
-    from amaranth.sim import Simulator
-
-    from hw.layouts import COMMANDS, REGISTERS
-    from hw.simharness import write_reg
-    from hw.top import AdapSNECore
+    from hw.simharness import refused_start
     ok = {"N": 6, "D": 5, "PERP": fx.perplexity_to_reg(2.0, cfg)}
     assert regmap.start_error(ok, cfg) == 0
     assert regmap.start_error({**ok, **regs}, cfg) == regmap.ERR["MODE"]
-    dut = AdapSNECore(cfg)
-    seen = {}
-
-    async def tb(ctx):
-        for a, v in {**ok, **regs}.items():
-            await write_reg(ctx, dut, REGISTERS[a], v)
-        await write_reg(ctx, dut, REGISTERS["CMD"], COMMANDS["START"])
-        ctx.set(dut.feat.valid, 1)
-        ctx.set(dut.res.ready, 1)
-        for _ in range(10):
-            _, _, rdy, rv = await ctx.tick().sample(dut.feat.ready, dut.res.valid)
-            assert not rdy and not rv
-        v = ctx.get(dut.status)
-        seen.update({k: int(getattr(v, k)) for k in ("busy", "done", "error", "error_code")})
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(tb)
-    sim.run()
+    seen = refused_start(cfg, {**ok, **regs})
     assert seen == {"busy": 0, "done": 0, "error": 1, "error_code": regmap.ERR["MODE"]}
 
 

@@ -219,30 +219,8 @@ def test_mode3_ignores_perp():
                                        ({"MODE": 2, "DATAFLOW": 1}, "MODE")])
 def test_start_refused_in_rtl(regs, code):
     """The RTL refuses the START with the table's code: no feature accepted, nothing on sel."""
-    from amaranth.sim import Simulator
-
-    from hw.layouts import COMMANDS, REGISTERS
-    from hw.simharness import write_reg
-    from hw.top import AdapSNECore
-    dut = AdapSNECore(CFG)
-    seen = {}
-
-    async def tb(ctx):
-        for a, v in {**OK, **regs}.items():
-            await write_reg(ctx, dut, REGISTERS[a], v)
-        await write_reg(ctx, dut, REGISTERS["CMD"], COMMANDS["START"])
-        ctx.set(dut.feat.valid, 1)
-        ctx.set(dut.sel.ready, 1)
-        for _ in range(10):
-            _, _, rdy, sv = await ctx.tick().sample(dut.feat.ready, dut.sel.valid)
-            assert not rdy and not sv
-        v = ctx.get(dut.status)
-        seen.update({k: int(getattr(v, k)) for k in ("busy", "done", "error", "error_code")})
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(tb)
-    sim.run()
+    from hw.simharness import refused_start
+    seen = refused_start(CFG, {**OK, **regs}, out="sel")
     assert seen == {"busy": 0, "done": 0, "error": 1, "error_code": regmap.ERR[code]}
 
 
