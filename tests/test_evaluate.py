@@ -124,7 +124,7 @@ def test_sawtooth_study(quick_run):
 
 def test_markdown_is_self_contained(quick_run):
     _, rep, md = quick_run
-    for label in list(st.METHODS.values()) + ["full training set", "What is fixed-point today",
+    for label in list(st.METHODS.values()) + ["full training set", "What is fixed-point",
                                               "QUICK MODE", "Versions", "wall time"]:
         assert label in md, label
     for r in ("5 %", "10 %", "20 %"):
