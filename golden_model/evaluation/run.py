@@ -132,6 +132,8 @@ def run(s: Settings, out_dir: str, log=print, kl_study: str | None = None) -> di
                           "criterion": t3 - t2b, "plots": t4 - t3, "total": t4 - t0}
     rep["cpu_time_s"] = _cpu_seconds() - cpu0
     rep = _jsonable(rep)
+    with open(os.path.join(out_dir, "report.json"), "w") as f:  # kept should rendering fail
+        json.dump(rep, f, indent=1, sort_keys=False)
     md = render_markdown(rep)
     rep["wall_time_s"]["total"] = time.perf_counter() - t0
     with open(os.path.join(out_dir, "report.json"), "w") as f:
