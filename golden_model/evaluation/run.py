@@ -96,6 +96,7 @@ def run(s: Settings, out_dir: str, log=print, kl_study: str | None = None) -> di
     t0 = time.perf_counter()
     cpu0 = _cpu_seconds()
     os.makedirs(out_dir, exist_ok=True)
+    vers = versions()  # at the start: the code that runs, not what the tree holds at the end
     data = load_data(s)
     cfg = s.cfg()
     log(f"[evaluate] {'quick' if s.quick else 'full'} run: {len(data.y_train)} training points, "
@@ -125,7 +126,7 @@ def run(s: Settings, out_dir: str, log=print, kl_study: str | None = None) -> di
         "search_quality": sq,
         "sawtooth": saw,
         "criterion": crit,
-        "versions": versions(),
+        "versions": vers,
     }
     t4 = time.perf_counter()
     rep["wall_time_s"] = {"accuracy": t1 - t0, "search_quality": t2 - t1, "sawtooth": t2b - t2,
@@ -154,7 +155,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="reports/digits", help="output directory (default reports/digits)")
     p.add_argument("--jobs", type=int, default=DEFAULT_JOBS,
                    help=f"worker processes (default min(2, CPUs) = {DEFAULT_JOBS})")
-    p.add_argument("--seeds", type=int, default=None, help="number of run seeds (default 10, quick 2)")
+    p.add_argument("--seeds", type=int, default=None, help="number of run seeds (default 5, quick 2)")
     p.add_argument("--tsne-seeds", type=int, default=None,
                    help="seeds for the t-SNE based methods, a prefix of the run seeds (default: all "
                         "run seeds, quick 2)")
