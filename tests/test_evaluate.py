@@ -379,3 +379,20 @@ def test_cli_rejects_seed_counts_below_one(opt, capsys):
     with pytest.raises(SystemExit):
         ev_cli.main([opt, "0", "--quick"])
     assert f"{opt} must be >= 1, got 0" in capsys.readouterr().err
+
+
+def test_sampler_stats_hand_case():
+    side = lambda a, b: {"sampler_side": {"0.10": {"0": a, "1": b}}}  # noqa: E731
+    rep = {"cfg": {"grid_g": 16},
+           "accuracy": {"selection_summary": {"f": {"0": side(16, 3), "1": side(4, 3)},
+                                              "g": {"0": side(17, 3), "1": side(4, 5)}}}}
+    sp = fixed_float.sampler_stats(rep, "f", "g", "0.10")
+    # fixed at 16 once; float beyond 16 once; float seeds 0 / 1 agree for neither class
+    assert sp == {"fixed_at_limit": 1, "float_beyond_limit": 1, "float_seed_same": 0.0, "grid_g": 16}
+
+
+def test_render_only_rewrites_markdown_from_json(quick_run, tmp_path):
+    out, rep, md = quick_run
+    (tmp_path / "report.json").write_text((out / "report.json").read_text())
+    assert ev_cli.main(["--render-only", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "report.md").read_text() == md

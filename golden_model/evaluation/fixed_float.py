@@ -93,6 +93,7 @@ def _explain(rep: dict, a: str, b: str, c: str, r: str) -> str:
     acc = rep["accuracy"]["accuracy"][c]
     dg = rep["accuracy"]["fixed_vs_float"][f"{a}-{b}"]
     sm = dg["sampler"][r]
+    sp = sampler_stats(rep, a, b, r)
     unpaired = math.sqrt(acc[a][r]["std"] ** 2 + acc[b][r]["std"] ** 2) * 100
     return (f"* **{SHORT[a]} − {SHORT[b]}, {CLASSIFIERS[c]}, {pct(r)}**: {pm(pd, signed=True)} pp, "
             f"{NOISE_SE:g} SE = {NOISE_SE * pd['se'] * 100:.1f} pp. What differs: chosen perplexity equal in "
@@ -103,17 +104,36 @@ def _explain(rep: dict, a: str, b: str, c: str, r: str) -> str:
             f"{dg['kl_same_perplexity_ratio']:.3f}); occupancy entropy "
             f"{dg['entropy_fixed_mean']:.3f} / {dg['entropy_float_mean']:.3f} nats; entropy grid equal in "
             f"{dg['same_entropy_grid']} of {dg['class_runs']}; sampler grid side at this budget "
-            f"{sm['fixed_mean']:.2f} / {sm['float_mean']:.2f}, equal in {sm['same']} of {dg['class_runs']}; "
+            f"{sm['fixed_mean']:.2f} / {sm['float_mean']:.2f}, equal in {sm['same']} of {dg['class_runs']} "
+            f"(two float seeds: {100 * sp['float_seed_same']:.0f} %; fixed at the core's limit "
+            f"{sp['grid_g']}: {sp['fixed_at_limit']}, float beyond it: {sp['float_beyond_limit']}); "
             f"subset overlap {dg['jaccard'][r]:.2f} (two float seeds: {dg['float_seed_jaccard'][r]:.2f}). "
             f"The unpaired seed noise of the two means is {unpaired:.1f} pp "
-            f"(sqrt(std_fixed^2 + std_float^2)); " + _verdict(dg, r) + ".")
+            f"(sqrt(std_fixed^2 + std_float^2)); " + _verdict(dg, r, sp) + ".")
 
 
-def _verdict(dg: dict, r: str) -> str:
+def sampler_stats(rep: dict, a: str, b: str, r: str) -> dict:
+    """Grid-sampler sides at budget `r` from the per-seed selection summaries: runs where the
+    fixed sampler sits at the core's ``grid_g`` limit, runs where the float sampler went beyond
+    it (the only systematic sampler difference), and how often two consecutive float seeds use
+    the same side (the reference for the fixed / float agreement)."""
+    ss = rep["accuracy"]["selection_summary"]
+    gmax = rep["cfg"]["grid_g"]
+    seeds = sorted((k for k in ss[a] if k in ss[b]), key=int)
+    fx = [v for sd in seeds for v in ss[a][sd]["sampler_side"][r].values()]
+    fl = [v for sd in seeds for v in ss[b][sd]["sampler_side"][r].values()]
+    same_fl = [ss[b][s0]["sampler_side"][r][c] == ss[b][s1]["sampler_side"][r][c]
+               for s0, s1 in zip(seeds[:-1], seeds[1:]) for c in ss[b][s0]["sampler_side"][r]]
+    return {"fixed_at_limit": sum(v == gmax for v in fx), "float_beyond_limit": sum(v > gmax for v in fl),
+            "float_seed_same": sum(same_fl) / len(same_fl) if same_fl else float("nan"), "grid_g": gmax}
+
+
+def _verdict(dg: dict, r: str, sp: dict) -> str:
     """The explanation sentence, from the diagnostics.  A systematic pipeline difference would show
-    as a KL shift at equal perplexity (> 5 %, the issue's KL tolerance), a perplexity choice that
-    agrees less with the float one than two float seeds agree with each other, or a different
-    sampler grid; otherwise the subsets differ as two float seeds' subsets do."""
+    as a KL shift at equal perplexity (> 5 %, the issue's KL tolerance), a perplexity choice or a
+    sampler grid side that agrees less with the float one than two float seeds agree with each
+    other, or a float sampler grid beyond the core's limit; otherwise the subsets differ as two
+    float seeds' subsets do."""
     sm = dg["sampler"][r]
     runs = dg["class_runs"]
     causes = []
@@ -122,15 +142,20 @@ def _verdict(dg: dict, r: str) -> str:
     if dg["same_perplexity"] / runs < dg["float_seed_same_perplexity"] - 0.1:
         causes.append(f"the perplexity choice agrees with float in {100 * dg['same_perplexity'] / runs:.0f} % of "
                       f"runs, two float seeds in {100 * dg['float_seed_same_perplexity']:.0f} %")
-    if sm["same"] < runs:
-        causes.append(f"the sampler grid side differs in {runs - sm['same']} of {runs} runs")
+    if sp["float_beyond_limit"]:
+        causes.append(f"the float sampler used a grid finer than the core's {sp['grid_g']}x{sp['grid_g']} "
+                      f"in {sp['float_beyond_limit']} runs")
+    if sm["same"] / runs < sp["float_seed_same"] - 0.1:
+        causes.append(f"the sampler grid side agrees with float in {100 * sm['same'] / runs:.0f} % of runs, "
+                      f"two float seeds in {100 * sp['float_seed_same']:.0f} %")
     like_float = dg["jaccard"][r] <= dg["float_seed_jaccard"][r] + 0.05
     tail = ("the fixed and float subsets overlap no more than two float seeds' subsets do (they differ "
             "by the t-SNE initialisation)" if like_float else
             "the fixed and float subsets overlap more than two float seeds' subsets")
     if not causes:
-        return (f"{tail}, and nothing systematic differs (KL at equal perplexity within 5 %, perplexity "
-                "agreement as between float seeds, same sampler grids): seed-to-seed variation of the embedding")
+        return (f"{tail}, and nothing systematic differs (KL at equal perplexity within 5 %, perplexity and "
+                "sampler-grid agreement as between two float seeds, no float grid beyond the core's limit): "
+                "seed-to-seed variation of the embedding")
     return f"{tail}; possible systematic causes: " + "; ".join(causes)
 
 

@@ -162,7 +162,15 @@ def main(argv=None) -> int:
     p.add_argument("--kl-study", default=None,
                    help="tsne_fixed.json of `python -m golden_model.eval_tsne_fixed` to quote "
                         "(default OUT/tsne_fixed.json; the report says when it is absent)")
+    p.add_argument("--render-only", action="store_true",
+                   help="only rewrite OUT/report.md from OUT/report.json (after a change of the text)")
     a = p.parse_args(argv)
+    if a.render_only:
+        with open(os.path.join(a.out, "report.json")) as f:
+            rep = json.load(f)
+        with open(os.path.join(a.out, "report.md"), "w") as f:
+            f.write(render_markdown(rep))
+        return 0
     kw = {"jobs": max(1, a.jobs)}
     if a.seeds is not None:
         if a.seeds < 1:
