@@ -53,12 +53,12 @@ def render_markdown(rep: dict) -> str:
     L.append("  * *k-center greedy*: farthest-point selection from the point nearest the class mean "
              "(`baselines.kcenter_greedy`, deterministic).")
     L.append("  * *herding*: greedy mean matching in feature space (`baselines.herding`, deterministic).")
-    L.append("  * *NMS*: `select(method=\"nms\")` - bisection sigma search at perplexity "
+    L.append("  * *NMS float*: `select(method=\"nms\", arithmetic=\"float\")` - bisection sigma search in float64 at perplexity "
              f"{rep['cfg']['perplexity']:g} (clamped to (N_c - 1)/2), one exact t-SNE per class, grid sampling.")
     L.append("  * *AdapSNE float*: `select(method=\"adapsne\", arithmetic=\"float\")` - FWA sigma search in "
              "float64 and the entropy-guided perplexity (one t-SNE per candidate perplexity "
              f"{tuple(rep['cfg']['perplexity_candidates'])}, keep the one with the highest occupancy "
-             f"entropy on a G x G grid with G^2 {rep['cfg']['entropy_cell_points']} >= N_c, "
+             f"entropy on a G x G grid with {rep['cfg']['entropy_cell_points']} G^2 >= N_c, "
              f"2 <= G <= {rep['cfg']['grid_g']}: section 5), grid sampling.")
     L.append("  * *NMS fixed*, *AdapSNE fixed*: the same `select` calls with `arithmetic=\"fixed\"`, the "
              "golden model of the accelerator bit for bit (preset tables "
