@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 
 import numpy as np
 
 from .. import baselines as bl
+from .. import reference as ref
 from .. import select as sel
 from ..config import AccelConfig
+from ..grid_fixed import sample_side
 from .data import Data
-from .settings import CLASSIFIERS, METHODS, PAIRS, TSNE_METHODS, Settings, pool_map, rkey
+from .settings import (CLASSIFIERS, FIXED_FLOAT, METHODS, NOISE_SE, PAIRS, PIPELINES, TSNE_METHODS,
+                       Settings, pool_map, rkey)
+from .trace import FirstClassTracer, phase_table, reference_helpers
 
 
 def grid_ratio_indices(details: dict, ratio: float, cfg: AccelConfig) -> np.ndarray:
@@ -25,16 +30,37 @@ def grid_ratio_indices(details: dict, ratio: float, cfg: AccelConfig) -> np.ndar
     return np.sort(np.concatenate(out)).astype(np.int64)
 
 
+def sampler_side(d: dict, k: int, cfg: AccelConfig) -> int:
+    """Grid side the grid sampler uses for `k` exemplars from one class's details (0 when
+    ``k >= n``: every point is taken, no grid): ``grid_fixed.sample_side`` with the core's
+    ``cfg.grid_g`` limit for a fixed-point class, else the same rule as ``reference.grid_sample``."""
+    if k >= d["n"]:
+        return 0
+    if "Y_q" in d:
+        return sample_side(d["Y_q"], k, cfg.grid_g)
+    Yn = ref.normalise_unit(d["Y"])
+    best_g, best_occ = 1, 0
+    for g in range(1, ref.GRID_SAMPLE_G_LIMIT + 1):
+        occ = np.unique(ref.grid_cells(Yn, g)[2]).size
+        if occ >= k:
+            return g
+        if occ > best_occ:
+            best_g, best_occ = g, occ
+    return best_g
+
+
 def _tsne_select_task(args):
-    """Worker: one (method, seed) t-SNE based selection at every ratio."""
-    method, seed, X, y, ratios, cfg_dict = args
+    """Worker: one (method, seed) t-SNE based selection at every ratio; `trace` records the code
+    the first class executes (:mod:`.trace`)."""
+    method, seed, X, y, ratios, cfg_dict, trace = args
     cfg = AccelConfig.from_dict(cfg_dict).with_overrides(seed=seed + 1)
     t0 = time.perf_counter()
     c0 = time.process_time()
-    m = "nms" if method == "nms" else "adapsne"
-    arith = "fixed" if method == "adapsne_fixed" else "float"
+    m, arith = PIPELINES[method]
     r0 = ratios[0]
-    first, det = sel.select(X, y, r0, method=m, cfg=cfg, arithmetic=arith, return_details=True)
+    tracer = FirstClassTracer() if trace else None
+    first, det = sel.select(X, y, r0, method=m, cfg=cfg, arithmetic=arith, return_details=True,
+                            progress=tracer)
     y_arr = np.asarray(y)
     for lab, d in det.items():
         d["class_index"] = np.flatnonzero(y_arr == lab)
@@ -49,7 +75,13 @@ def _tsne_select_task(args):
         "search_evaluations_mean": float(np.mean(np.concatenate([v["evaluations"] for v in det.values()]))),
         "search_passes_mean": float(np.mean(np.concatenate([v["passes"] for v in det.values()]))),
         "occupancy_entropy": {int(k): float(v["occupancy_entropy"]) for k, v in det.items()},
+        "kl": {int(k): float(v["kl"]) for k, v in det.items()},
+        "entropy_grid": {int(k): int(v["entropy_grid"]) for k, v in det.items()},
+        "sampler_side": {rkey(r): {int(k): sampler_side(v, sel.class_budget(v["n"], r), cfg)
+                                   for k, v in det.items()} for r in ratios},
     }
+    if tracer is not None:
+        summary["traced_calls"] = sorted(tracer.calls)
     # embeddings are kept only for plotting (seed 0)
     emb = {int(k): {"Y": v["Y"], "class_index": v["class_index"], "n": v["n"]} for k, v in det.items()} \
         if seed == 0 else None
@@ -111,14 +143,21 @@ def run_accuracy(s: Settings, data: Data, log=print) -> dict:
             for r in s.ratios:
                 selections[(m, r, seed)] = _cheap_select(m, seed, Xtr, ytr, r)
         sel_time[m] = time.process_time() - t
-    tasks = [(m, seed, Xtr, ytr, tuple(s.ratios), cfg.to_dict(derived=False))
+    tasks = [(m, seed, Xtr, ytr, tuple(s.ratios), cfg.to_dict(derived=False), seed == s.seeds[0])
              for m in TSNE_METHODS for seed in s.seeds_for(m)]
-    # longest first so that a pool balances
-    weight = {"adapsne_fixed": 3, "adapsne_float": 2, "nms": 1}
+    # longest first so that a pool balances (measured CPU per seed: AdapSNE fixed ~70 s, NMS
+    # fixed ~13 s, AdapSNE float ~4 s, NMS float ~1 s on digits)
+    weight = {"adapsne_fixed": 4, "nms_fixed": 3, "adapsne_float": 2, "nms": 1}
     tasks.sort(key=lambda t: -weight[t[0]])
     summaries: dict = {m: {} for m in TSNE_METHODS}
     embeddings: dict = {}
+    pipelines: dict = {}
     for method, seed, by_ratio, summ, emb, dt in pool_map(_tsne_select_task, tasks, s.jobs):
+        if "traced_calls" in summ:
+            calls = summ.pop("traced_calls")
+            pipelines[method] = {"select": dict(zip(("method", "arithmetic"), PIPELINES[method])),
+                                 "traced_seed": seed, "phases": phase_table(calls),
+                                 "reference_helpers": reference_helpers(calls)}
         for r, idx in by_ratio.items():
             selections[(method, r, seed)] = idx
         summaries[method][seed] = summ
@@ -163,6 +202,9 @@ def run_accuracy(s: Settings, data: Data, log=print) -> dict:
     return {
         "accuracy": acc,
         "paired_differences": paired,
+        "fixed_vs_float": {f"{a}-{b}": fixed_float_diagnostics(summaries[a], summaries[b], selections, a, b, s)
+                           for a, b in FIXED_FLOAT},
+        "pipelines": {m: pipelines[m] for m in TSNE_METHODS if m in pipelines},
         "selection_summary": {m: {str(k): v for k, v in d.items()} for m, d in summaries.items()},
         "selection_overlap_seed0": overlap,
         "convergence_warnings": conv_warn,
@@ -188,6 +230,60 @@ def paired_diff(a: dict, b: dict) -> dict | None:
     if not common:
         return None
     d = np.array([va[sd] - vb[sd] for sd in common])
-    return {"mean": float(d.mean()), "std": float(d.std(ddof=1)) if d.size > 1 else 0.0,
-            "n": int(d.size), "seeds": common, "values": d.tolist()}
+    sd = float(d.std(ddof=1)) if d.size > 1 else 0.0
+    se = sd / math.sqrt(d.size)
+    return {"mean": float(d.mean()), "std": sd, "se": se, "n": int(d.size), "seeds": common,
+            "values": d.tolist(),
+            # |mean| > NOISE_SE standard errors; undecidable (False) with a single seed
+            "above_noise": bool(d.size > 1 and abs(float(d.mean())) > NOISE_SE * se)}
+
+
+def fixed_float_diagnostics(fx: dict, fl: dict, selections: dict, a: str, b: str, s: Settings) -> dict:
+    """What differs between a fixed-point method `a` and its float twin `b` over their common seeds
+    (per-seed selection summaries `fx`, `fl`): chosen perplexities, KL, occupancy entropy, the
+    entropy-grid and grid-sampler sides, and the overlap of the selected subsets."""
+    seeds = sorted(sd for sd in fx if sd in fl)
+    if not seeds:
+        return {"seeds": []}
+    labels = sorted(fx[seeds[0]]["perplexity"])
+    pairs = [(fx[sd], fl[sd]) for sd in seeds]
+    per = lambda key: [(x[key][c], y[key][c]) for x, y in pairs for c in labels]  # noqa: E731
+    kl = np.array(per("kl"))
+    ent = np.array(per("occupancy_entropy"))
+    same_p = np.array([p == q for p, q in per("perplexity")])
+    # KL depends on the perplexity: compare it where both pipelines chose the same one
+    kl_same = kl[same_p] if same_p.any() else np.full((1, 2), np.nan)
+    # reference for the perplexity agreement: the float method at consecutive seeds
+    fl_same = [fl[s0]["perplexity"][c] == fl[s1]["perplexity"][c]
+               for s0, s1 in zip(seeds[:-1], seeds[1:]) for c in labels]
+    out = {
+        "seeds": [int(x) for x in seeds], "class_runs": len(kl),
+        "same_perplexity": int(same_p.sum()),
+        "float_seed_same_perplexity": float(np.mean(fl_same)) if fl_same else float("nan"),
+        "kl_same_perplexity_ratio": float(kl_same[:, 0].mean() / kl_same[:, 1].mean()),
+        "perplexity_fixed_mean": float(np.mean([p for p, _ in per("perplexity")])),
+        "perplexity_float_mean": float(np.mean([q for _, q in per("perplexity")])),
+        "kl_fixed_mean": float(kl[:, 0].mean()), "kl_float_mean": float(kl[:, 1].mean()),
+        "kl_ratio_of_means": float(kl[:, 0].mean() / kl[:, 1].mean()),
+        "entropy_fixed_mean": float(ent[:, 0].mean()), "entropy_float_mean": float(ent[:, 1].mean()),
+        "same_entropy_grid": int(sum(p == q for p, q in per("entropy_grid"))),
+        "sampler": {}, "jaccard": {}, "float_seed_jaccard": {},
+    }
+    for r in s.ratios:
+        sides = np.array([(x["sampler_side"][rkey(r)][c], y["sampler_side"][rkey(r)][c])
+                          for x, y in pairs for c in labels])
+        out["sampler"][rkey(r)] = {"fixed_mean": float(sides[:, 0].mean()), "float_mean": float(sides[:, 1].mean()),
+                                   "same": int(np.sum(sides[:, 0] == sides[:, 1]))}
+        jac = [_jaccard(selections[(a, r, int(sd))], selections[(b, r, int(sd))]) for sd in seeds]
+        out["jaccard"][rkey(r)] = float(np.mean(jac))
+        # reference: the float method against itself at consecutive seeds (differs only by seed)
+        fj = [_jaccard(selections[(b, r, int(s0))], selections[(b, r, int(s1))])
+              for s0, s1 in zip(seeds[:-1], seeds[1:])]
+        out["float_seed_jaccard"][rkey(r)] = float(np.mean(fj)) if fj else float("nan")
+    return out
+
+
+def _jaccard(a, b) -> float:
+    a, b = set(np.asarray(a).tolist()), set(np.asarray(b).tolist())
+    return len(a & b) / len(a | b)
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..config import POLICIES
 from .search_study import fmt_tol
-from .settings import FLOAT_TOL, METHODS, PAIRS, SHORT, rkey
+from .settings import FIXED_FLOAT, FLOAT_TOL, METHODS, PAIRS, SHORT, rkey
 
 
 def pm(d: dict, scale=100.0, digits=1, signed=False) -> str:
@@ -56,8 +56,11 @@ def summary_lines(rep: dict) -> list:
         ranked = sorted(METHODS, key=lambda m: -acc["mlp"][m][r]["mean"])
         L.append(f"* **MLP at {pct(r)}**: " + ", ".join(
             f"{SHORT[m]} {pm(acc['mlp'][m][r])}" for m in ranked) + " (best first).")
+    from .fixed_float import summary_bullets  # (fixed_float imports this module)
+
+    L += summary_bullets(rep)
     pdm = rep["accuracy"]["paired_differences"]["mlp"]
-    for a, b in PAIRS[:2]:
+    for a, b in [p for p in PAIRS if p not in FIXED_FLOAT][:1]:
         L.append(f"* **{SHORT[a]} − {SHORT[b]}** (MLP, paired over seeds): " + " / ".join(
             f"{pm(pdm[f'{a}-{b}'][r], signed=True)} pp" for r in ratios if pdm[f"{a}-{b}"][r])
             + f" at {' / '.join(pct(r) for r in ratios)}.")

@@ -7,9 +7,11 @@ import math
 import numpy as np
 
 from ..config import POLICIES
+from .fixed_float import kl_section, pipeline_lines
+from .fixed_float import section as fixed_float_section
 from .markdown import criterion_section, md_table, noise_verdict, pm, random_pair_jaccard, summary_lines
 from .search_study import fmt_tol
-from .settings import CLASSIFIERS, METHODS, PAIRS, SHORT, TSNE_METHODS, rkey
+from .settings import CLASSIFIERS, FIXED_FLOAT, METHODS, PAIRS, PIPELINES, SHORT, TSNE_METHODS, rkey
 
 
 def render_markdown(rep: dict) -> str:
@@ -51,24 +53,21 @@ def render_markdown(rep: dict) -> str:
     L.append("  * *k-center greedy*: farthest-point selection from the point nearest the class mean "
              "(`baselines.kcenter_greedy`, deterministic).")
     L.append("  * *herding*: greedy mean matching in feature space (`baselines.herding`, deterministic).")
-    L.append("  * *NMS*: `select(method=\"nms\")` - bisection sigma search at perplexity "
+    L.append("  * *NMS float*: `select(method=\"nms\", arithmetic=\"float\")` - bisection sigma search in float64 at perplexity "
              f"{rep['cfg']['perplexity']:g} (clamped to (N_c - 1)/2), one exact t-SNE per class, grid sampling.")
     L.append("  * *AdapSNE float*: `select(method=\"adapsne\", arithmetic=\"float\")` - FWA sigma search in "
              "float64 and the entropy-guided perplexity (one t-SNE per candidate perplexity "
              f"{tuple(rep['cfg']['perplexity_candidates'])}, keep the one with the highest occupancy "
-             f"entropy on a G x G grid with G^2 {rep['cfg']['entropy_cell_points']} >= N_c, "
+             f"entropy on a G x G grid with {rep['cfg']['entropy_cell_points']} G^2 >= N_c, "
              f"2 <= G <= {rep['cfg']['grid_g']}: section 5), grid sampling.")
-    L.append("  * *AdapSNE fixed*: the same pipeline bit for bit in the accelerator's arithmetic "
-             "(fixed-point FWA sigma search, pair sums, t-SNE, occupancy entropy, outer search and grid "
-             "sampler; preset tables: "
+    L.append("  * *NMS fixed*, *AdapSNE fixed*: the same `select` calls with `arithmetic=\"fixed\"`, the "
+             "golden model of the accelerator bit for bit (preset tables "
              f"{rep['cfg']['exp_table_bits']}-bit exp/log/recip, interpolation "
-             f"{'on' if rep['cfg']['interpolate'] else 'off'}, tolerance 2^-{rep['cfg']['exp_table_bits']} bits).")
+             f"{'on' if rep['cfg']['interpolate'] else 'off'}, search tolerance 2^-{rep['cfg']['exp_table_bits']} "
+             f"bits; grid sampler limited to the core's {rep['cfg']['grid_g']}x{rep['cfg']['grid_g']} counters; "
+             "docs/fixed_point.md).")
     L.append("")
-    L.append("  **What is fixed-point today**: with `arithmetic=\"fixed\"` every phase (integer "
-             "distances, sigma search, affinities, t-SNE, occupancy entropy, outer perplexity search, "
-             "grid sampler) runs in the accelerator's arithmetic (golden model; docs/fixed_point.md). "
-             "*AdapSNE fixed* and *AdapSNE float* start the t-SNE from different initialisations "
-             "(the core's PRNG vs NumPy), so they differ like two float runs of different seeds.")
+    L += pipeline_lines(rep)
     L.append(f"* **Configuration**: AccelConfig preset `{s['preset']}` "
              f"({rep['cfg']['lanes']} lanes, t-SNE {rep['cfg']['tsne_iters']} iterations with "
              f"{rep['cfg']['tsne_exaggeration_iters']} exaggerated, learning rate {rep['cfg']['tsne_learning_rate']:g}); "
@@ -81,10 +80,14 @@ def render_markdown(rep: dict) -> str:
              f"Convergence warnings over all {rep['accuracy']['n_fits']} fits: "
              f"MLP {rep['accuracy']['convergence_warnings']['mlp']}, logistic regression "
              f"{rep['accuracy']['convergence_warnings']['logreg']}.")
-    seeds_txt = ", ".join(f"{SHORT[m]}: {len(s['seeds'][:s['tsne_seeds'][m]])}" for m in TSNE_METHODS)
-    L.append(f"* **Seeds**: run seeds {list(s['seeds'])} for random / k-center / herding / full data. "
-             f"The t-SNE based methods are costly and use the first seeds only ({seeds_txt}); see "
-             "section 6 for the cost. The run seed drives the selection (where it is random) *and* "
+    n_tsne = {m: len(s["seeds"][:s["tsne_seeds"][m]]) for m in TSNE_METHODS}
+    if all(v == len(s["seeds"]) for v in n_tsne.values()):
+        seeds_txt = "every method, the t-SNE based ones included, runs with every seed"
+    else:
+        seeds_txt = ("the t-SNE based methods use the first seeds only ("
+                     + ", ".join(f"{SHORT[m]}: {v}" for m, v in n_tsne.items()) + "; cost: section 6)")
+    L.append(f"* **Seeds**: run seeds {list(s['seeds'])}; {seeds_txt}. "
+             "The run seed drives the selection (where it is random) *and* "
              "the MLP initialisation, so the std mixes both. Logistic regression is deterministic: its "
              "std comes from the selection alone (0 for the deterministic k-center and herding).")
     L.append("")
@@ -104,13 +107,17 @@ def render_markdown(rep: dict) -> str:
                     + [acc[c]["full"]["n"]])
         L.append(md_table(["method"] + [f"{int(round(float(r) * 100))} %" for r in ratios] + ["n"], rows))
     L.append("")
-    L.append("**Paired differences** of the t-SNE based methods (percentage points, mean ± std over the "
-             "seeds both methods ran with; a seed fixes cfg.seed - hence the t-SNE initialisation - and the "
+    L += fixed_float_section(rep)
+    L += kl_section(rep)
+    L.append("### AdapSNE against NMS")
+    L.append("")
+    L.append("**Paired differences** (percentage points, mean ± std over the seeds both methods ran with; "
+             "a seed fixes cfg.seed - hence, within one arithmetic, the t-SNE initialisation - and the "
              "MLP initialisation, so pairing removes part of the seed noise):")
     L.append("")
     pd = rep["accuracy"]["paired_differences"]
     rows = []
-    for a, b in PAIRS:
+    for a, b in [p for p in PAIRS if p not in FIXED_FLOAT]:
         for c in CLASSIFIERS:
             cells = [pd[c][f"{a}-{b}"][r] for r in ratios]
             rows.append([f"{SHORT[a]} − {SHORT[b]}", CLASSIFIERS[c]]
@@ -158,6 +165,7 @@ def render_markdown(rep: dict) -> str:
              f"{s['seeds'][0]}): "
              + "; ".join(f"{int(round(float(r) * 100))} %: AdapSNE float/NMS {ov[r]['nms|adapsne_float']:.2f}, "
                          f"AdapSNE float/fixed {ov[r]['adapsne_float|adapsne_fixed']:.2f}, "
+                         f"NMS float/fixed {ov[r]['nms|nms_fixed']:.2f}, "
                          f"AdapSNE float/random {ov[r]['random|adapsne_float']:.2f} "
                          f"(two independent random subsets: {random_pair_jaccard(float(r)):.2f})"
                          for r in ratios) + ".")
@@ -255,9 +263,12 @@ def render_markdown(rep: dict) -> str:
     L.append("* Selection CPU time summed over seeds: "
              + ", ".join(f"{SHORT[m]} {cpu[m]:.1f} s" for m in METHODS)
              + " (per seed: " + ", ".join(f"{SHORT[m]} {per_seed[m]:.0f} s" for m in TSNE_METHODS) + ").")
-    L.append("* The AdapSNE selections cost one t-SNE per candidate perplexity and class; AdapSNE fixed is "
-             "slower still because the bit-accurate search evaluates each candidate in Python integers / NumPy. "
-             "This is why the t-SNE based methods use fewer seeds (section 1).")
+    slow = "; ".join(f"{SHORT[a]} / {SHORT[b]} {per_seed[a] / max(per_seed[b], 1e-9):.0f}x"
+                     for a, b in FIXED_FLOAT)
+    L.append("* The AdapSNE selections cost one t-SNE per candidate perplexity and class. The fixed-point "
+             f"pipelines are slower than their float twins ({slow} CPU per seed) because the bit-accurate golden "
+             "model evaluates the search candidates, pair sums and t-SNE steps in integer NumPy with "
+             "explicit rounding and table look-ups (a model of the hardware, not a fast implementation).")
     L.append("")
     L.append("## 7. Versions and reproduction")
     L.append("")

@@ -18,7 +18,7 @@ from .data import load_data
 from .plots import plot_embeddings, plot_sawtooth
 from .render import render_markdown
 from .search_study import run_sawtooth, run_search_quality
-from .settings import DEFAULT_JOBS, REPORT_FORMAT, Settings
+from .settings import DEFAULT_JOBS, REPORT_FORMAT, TSNE_METHODS, Settings
 
 
 def versions() -> dict:
@@ -66,11 +66,37 @@ def _cpu_seconds() -> float:
     return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
 
 
-def run(s: Settings, out_dir: str, log=print) -> dict:
-    """Every study, both figures, then ``report.json`` and ``report.md`` in `out_dir`."""
+#: Keys of ``tsne_fixed.json`` (``python -m golden_model.eval_tsne_fixed``) the report quotes.
+KL_CLASS_KEYS = ("n", "kl_float_mean", "kl_fixed_mean", "ratio_of_means", "ratio_sem", "ratio_min",
+                 "ratio_max", "control_ratio_of_means", "p_within_bound")
+
+
+def load_kl_study(path: str, cfg) -> dict | None:
+    """The fixed- vs float-t-SNE study (same P, same initial embedding) from `path`, reduced to
+    what the report quotes, or None when the file is absent.  ``same_config`` says whether it was
+    made with the configuration of this run (else the report marks it as from another config)."""
+    if not path or not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        t = json.load(f)
+    mine = cfg.to_dict(derived=False)
+    theirs = t.get("config", {})
+    diff = sorted(k for k in mine if k in theirs and mine[k] != theirs[k] and k != "seed")
+    return {"path": path, "preset": t.get("preset"), "quick": t.get("quick"),
+            "policy": t.get("policy"), "perplexity": t.get("perplexity"), "seeds": t.get("seeds"),
+            "elapsed_s": t.get("elapsed_s"), "config_differs_in": diff,
+            "classes": {c: {k: v[k] for k in KL_CLASS_KEYS if k in v} for c, v in t["classes"].items()},
+            "summary": t.get("summary"), "downstream": t.get("downstream")}
+
+
+def run(s: Settings, out_dir: str, log=print, kl_study: str | None = None) -> dict:
+    """Every study, both figures, then ``report.json`` and ``report.md`` in `out_dir`.
+
+    `kl_study`: ``tsne_fixed.json`` to quote (default ``out_dir/tsne_fixed.json``)."""
     t0 = time.perf_counter()
     cpu0 = _cpu_seconds()
     os.makedirs(out_dir, exist_ok=True)
+    vers = versions()  # at the start: the code that runs, not what the tree holds at the end
     data = load_data(s)
     cfg = s.cfg()
     log(f"[evaluate] {'quick' if s.quick else 'full'} run: {len(data.y_train)} training points, "
@@ -94,20 +120,21 @@ def run(s: Settings, out_dir: str, log=print) -> dict:
         "dataset": {"name": "sklearn digits", "n_total": int(len(data.y_train_all) + len(data.y_test)),
                     "n_train": int(len(data.y_train)), "n_test": int(len(data.y_test)),
                     "class_sizes_min": int(sizes.min()), "class_sizes_max": int(sizes.max())},
-        "fixed_point_scope": ("the whole pipeline is fixed-point: integer squared distances, sigma search "
-                              "(search_fixed), pair sums (affinity_fixed), t-SNE (tsne_fixed), occupancy "
-                              "entropy and outer perplexity search (entropy_fixed), grid sampler (grid_fixed)"),
+        "kl_study": load_kl_study(os.path.join(out_dir, "tsne_fixed.json") if kl_study is None else kl_study,
+                                  cfg),
         "accuracy": {k: v for k, v in acc.items() if not k.startswith("_")},
         "search_quality": sq,
         "sawtooth": saw,
         "criterion": crit,
-        "versions": versions(),
+        "versions": vers,
     }
     t4 = time.perf_counter()
     rep["wall_time_s"] = {"accuracy": t1 - t0, "search_quality": t2 - t1, "sawtooth": t2b - t2,
                           "criterion": t3 - t2b, "plots": t4 - t3, "total": t4 - t0}
     rep["cpu_time_s"] = _cpu_seconds() - cpu0
     rep = _jsonable(rep)
+    with open(os.path.join(out_dir, "report.json"), "w") as f:  # kept should rendering fail
+        json.dump(rep, f, indent=1, sort_keys=False)
     md = render_markdown(rep)
     rep["wall_time_s"]["total"] = time.perf_counter() - t0
     with open(os.path.join(out_dir, "report.json"), "w") as f:
@@ -130,16 +157,31 @@ def main(argv=None) -> int:
                    help=f"worker processes (default min(2, CPUs) = {DEFAULT_JOBS})")
     p.add_argument("--seeds", type=int, default=None, help="number of run seeds (default 5, quick 2)")
     p.add_argument("--tsne-seeds", type=int, default=None,
-                   help="seeds for both AdapSNE methods (default 3, quick 1); NMS uses all seeds")
+                   help="seeds for the t-SNE based methods, a prefix of the run seeds (default: all "
+                        "run seeds, quick 2)")
+    p.add_argument("--kl-study", default=None,
+                   help="tsne_fixed.json of `python -m golden_model.eval_tsne_fixed` to quote "
+                        "(default OUT/tsne_fixed.json; the report says when it is absent)")
+    p.add_argument("--render-only", action="store_true",
+                   help="only rewrite OUT/report.md from OUT/report.json (after a change of the text)")
     a = p.parse_args(argv)
+    if a.render_only:
+        with open(os.path.join(a.out, "report.json")) as f:
+            rep = json.load(f)
+        with open(os.path.join(a.out, "report.md"), "w") as f:
+            f.write(render_markdown(rep))
+        return 0
     kw = {"jobs": max(1, a.jobs)}
     if a.seeds is not None:
-        kw["seeds"] = tuple(range(max(1, a.seeds)))
+        if a.seeds < 1:
+            p.error(f"--seeds must be >= 1, got {a.seeds}")
+        kw["seeds"] = tuple(range(a.seeds))
+    if a.tsne_seeds is not None and a.tsne_seeds < 1:
+        p.error(f"--tsne-seeds must be >= 1, got {a.tsne_seeds}")
     s = Settings.make(quick=a.quick, **kw)
     if a.tsne_seeds is not None:
-        s.tsne_seeds = {"nms": len(s.seeds), "adapsne_float": min(a.tsne_seeds, len(s.seeds)),
-                        "adapsne_fixed": min(a.tsne_seeds, len(s.seeds))}
+        s.tsne_seeds = {m: min(a.tsne_seeds, len(s.seeds)) for m in TSNE_METHODS}
     elif a.seeds is not None and not a.quick:
-        s.tsne_seeds["nms"] = len(s.seeds)
-    run(s, a.out)
+        s.tsne_seeds = {m: len(s.seeds) for m in TSNE_METHODS}
+    run(s, a.out, kl_study=a.kl_study)
     return 0
