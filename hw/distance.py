@@ -24,7 +24,7 @@ pulse) with ``dmin``/``dmax`` valid in ``p + G*D + timing.dist_done_latency(K)``
 
 from __future__ import annotations
 
-from amaranth.hdl import C, Cat, Module, Mux, Signal, unsigned
+from amaranth.hdl import Assert, C, Cat, Format, Module, Mux, Signal, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -45,6 +45,9 @@ class DistanceEngine(wiring.Component):
     Parameters
     ----------
     cfg : AccelConfig
+    checks : bool
+        Simulation only: assert that no feature is written in a cycle whose bank read is used
+        (the ``no_rw_check`` the feature memories are synthesised with rests on it).
 
     Attributes
     ----------
@@ -90,8 +93,9 @@ class DistanceEngine(wiring.Component):
         The ``dist`` op to each lane and its distance results (see `hw.lane.Lane`).
     """
 
-    def __init__(self, cfg: AccelConfig):
+    def __init__(self, cfg: AccelConfig, checks: bool = False):
         self.cfg = cfg
+        self.checks = checks
         K = cfg.lanes
         self.rows_per_bank = -(-cfg.n_max // K)
         #: row-bank depth: two halves of ceil(n_max/K) rows, or a whole row per lane (point-parallel)
@@ -121,7 +125,10 @@ class DistanceEngine(wiring.Component):
 
         fbanks, rbanks = [], []
         for l in range(K):
-            fm = Memory(shape=unsigned(cfg.feature_bits), depth=fdepth, init=[])
+            # no_rw_check: a feature bank is written only while loading and read (for use) only
+            # while issuing, never both (asserted below with checks=True); without it Yosys wraps
+            # each bank's third port in address-compare bypass logic (the digits critical path)
+            fm = Memory(shape=unsigned(cfg.feature_bits), depth=fdepth, init=[], attrs={"no_rw_check": 1})
             # two row halves (candidate-parallel) or one whole row per lane (point-parallel)
             rm = Memory(shape=unsigned(cfg.dist_bits), depth=self.row_depth, init=[])
             m.submodules[f"feat_bank{l}"] = fm
@@ -200,6 +207,9 @@ class DistanceEngine(wiring.Component):
         last_d = dd == d_last
         last_g = rem <= Mux(pp, 1, K)
         step = issuing & grant
+        if self.checks:
+            m.d.sync += Assert(~(step & loading & self.feat.valid),
+                               Format("distance engine: a feature bank written in a cycle whose read is used"))
         with m.If(step):
             with m.If(last_d):
                 m.d.sync += dd.eq(0)

@@ -158,7 +158,7 @@ class AdapSNECore(wiring.Component):
         lanes = [Lane(cfg, l, checks=self.checks) for l in range(K)]
         for l, ln in enumerate(lanes):
             m.submodules[f"lane{l}"] = ResetInserter(abort)(ln)
-        eng = DistanceEngine(cfg)
+        eng = DistanceEngine(cfg, checks=self.checks)
         m.submodules.dist = ResetInserter(abort)(eng)
         ctl = SearchController(cfg, trace=self.trace_en)
         m.submodules.ctrl = ResetInserter(abort)(ctl)
