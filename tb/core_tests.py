@@ -7,7 +7,10 @@ points $ADAPSNE_TB_SPEC at it.  One cocotb test per scenario in the spec:
   gaps/back-pressure, values + cycles; (b) random input gaps + output back-pressure, values;
   (d) several classes back to back).  Every class: configure registers, START, stream N*D
   features, collect N result beats, check them in order against the golden model, check
-  busy=0/done=1 after the last beat.
+  busy=0/done=1 after the last beat.  A job with ``mode`` 1 (`tb.reference.mode1_job`, a core
+  generated with phases) also writes MODE/DEBUG and checks every ``emb`` beat (P dump, Zq, final
+  embedding) and its cycle (`Bench.check_emb`) before the busy/done check; a MODE 0 job on such a
+  core must produce no ``emb`` beat.
 * kind "errors": scenario (c) — error codes 1-4 (nothing accepted, nothing output, status flags,
   no hang, CLEAR clears), a valid class after CLEAR, code 5 (START while busy) during a run, which
   must still complete correctly, then CLEAR.
@@ -190,6 +193,9 @@ class Bench:
         for v in mon.violations:
             sb.protocol(v, run=label)
         mon.violations.clear()
+        obs["wall_end"] = time.perf_counter()
+        dut._log.info(f"{label}: done at edge {self.clk.cycle_of_next_edge()}, "
+                      f"{obs['wall_end'] - obs['wall_start']:.1f} s, {len(sb.mismatches)} mismatches so far")
         return obs
 
     async def check_emb(self, job: dict, ebase: int, t0: int, last: int, check_cycles: bool, label: str,

@@ -92,6 +92,7 @@ class Model:
     build_seconds: float = 0.0     # Verilog generation + Verilator + C++ compile of this call
     generate_seconds: float = 0.0
     extra: dict = field(default_factory=dict)
+    tied_reset: bool = False       # built with tb/simtop.py's wrapper: one scenario per run
 
     @property
     def has_trace(self) -> bool:
@@ -291,22 +292,31 @@ _MODELS: dict = {}
 
 
 def build(cfg: AccelConfig, dut: str = "core", trace: bool = False, waves: bool | str | None = None,
-          verbose: bool = False, waves_format: str | None = None) -> Model:
+          verbose: bool = False, waves_format: str | None = None, tie_reset: bool = False) -> Model:
     """Generate the Verilog and build (or reuse) the Verilator model of one configuration.
 
     `waves`: True/False/'fst'/'vcd', None = $ADAPSNE_WAVES; `waves_format`: 'fst' (default) or
     'vcd', None = $ADAPSNE_WAVES_FORMAT (tb/waves.py).  Raises tb.waves.WavesError on bad values."""
     fmt = wv.resolve_format(waves, waves_format)
     waves = fmt or False
-    key = (cfg_hash(cfg, dut, trace, waves), dut, trace, waves)
+    if tie_reset and (fmt or dut != "core"):
+        raise ValueError("tie_reset: only for the core without waves (tb/simtop.py)")
+    key = (cfg_hash(cfg, dut, trace, waves), dut, trace, waves, tie_reset, opt_fast())
     if key in _MODELS:
         return _MODELS[key]
     tc = toolchain.setup()
     bdir = model_dir(cfg, dut, trace, waves)
+    if tie_reset:      # a model of its own (tb/simtop.py)
+        bdir = bdir.with_name(bdir.name.replace(f"{cfg.name}", f"{cfg.name}-tiedrst", 1))
     t0 = time.monotonic()
     comp, text = _elaborate(cfg, dut, trace)
     t_gen = time.monotonic() - t0
     top = _toplevel_of(text)
+    scopes = wv.instance_paths(text, top)
+    if tie_reset:
+        from .simtop import tied_reset_wrapper
+        wrapper, top = tied_reset_wrapper(text, top)
+        text += "\n" + wrapper
     ports = lay.ports_of(comp)
     comp._MustUse__silence = True  # only its signature was needed
     stamp_info = {"verilog": hashlib.sha256(text.encode()).hexdigest(), "args": VERILATOR_ARGS, "timescale": TIMESCALE,
@@ -333,7 +343,7 @@ def build(cfg: AccelConfig, dut: str = "core", trace: bool = False, waves: bool 
             built = True
         (bdir / "ports.json").write_text(json.dumps(ports, indent=1))
     model = Model(cfg=cfg, dut=dut, trace=trace, waves=bool(fmt), build_dir=bdir, toplevel=top, ports=ports,
-                  waves_format=fmt, scopes=wv.instance_paths(text, top), built=built, build_seconds=time.monotonic() - t0, generate_seconds=t_gen,
+                  waves_format=fmt, scopes=scopes, built=built, tied_reset=tie_reset, build_seconds=time.monotonic() - t0, generate_seconds=t_gen,
                   extra={"toolchain": tc.describe()})
     _MODELS[key] = model
     return model
@@ -434,6 +444,9 @@ def run(model: Model, spec: dict, name: str = "run", test_module: str = TEST_MOD
     from cocotb_tools.runner import get_runner
 
     toolchain.setup()
+    if model.tied_reset and len(spec.get("scenarios", [])) > 1:
+        raise ValueError("a tied-reset model (tb/simtop.py) runs one scenario per run: the scenarios' resets "
+                         f"would not act; got {len(spec['scenarios'])}")
     waves = waves_requested(waves)
     if waves and not model.waves:
         raise ValueError("waves requested but the model was built without --trace: build(..., waves=True)")

@@ -7,7 +7,8 @@ Prints whether the result beats, P (every S_ij, from the P dump on ``emb``) and 
 embedding equal the golden model's bit for bit, whether every beat came on the cycle of
 `golden_model.run_schedule`, the cycles per phase (search, affinities + P dump, t-SNE) and the
 simulated cycles per second (whole run, and the t-SNE phase alone: from the last P beat to the last
-embedding beat, a stretch in which no Python runs per cycle).  Exit status 0 iff everything is
+embedding beat, a stretch in which no Python runs per cycle).  The model is the core inside the
+tied-reset wrapper of `tb.simtop` (about 2x faster; ``--waves`` uses the plain core).  Exit status 0 iff everything is
 equal.  The t-SNE schedule is the preset's (``tsne_iters``, ``tsne_exaggeration_iters``) unless
 ``--iters`` / ``--ex-iters`` override it (the schedule is a generation-time constant: another
 model).  docs/verification.md ("MODE 1 in Verilator").
@@ -55,7 +56,8 @@ def run_class(label: int, preset: str = "digits", policy: str = "ksection", perp
     job = ref.mode1_job(X, perplexity, policy, cfg, name=f"digit{label}", p_dump=p_dump)
     t_ref = time.perf_counter() - t0
     job["load_cycles"] = 0
-    model = runner.build(cfg, dut="core", waves=waves)
+    # one long run: the tied-reset wrapper (tb/simtop.py, about 2x faster); waves use the plain core
+    model = runner.build(cfg, dut="core", waves=waves, tie_reset=not waves)
     res = runner.run(model, {"scenarios": [ref.classes_scenario("mode1", [job])]}, name=f"tsne_rtl-{preset}-{label}",
                      waves=waves or None, waves_from=waves_from, waves_to=waves_to, echo=echo)
     o = (res.observations or {}).get("mode1", {})

@@ -360,7 +360,7 @@ def test_core_mode1_digits_all_classes(request):
     golden model bit for bit, and every beat is on the `run_schedule` cycle.  Runtime: see
     docs/verification.md ("MODE 1 in Verilator")."""
     cfg = get_preset("digits").with_overrides(phases=True)
-    model = runner.build(cfg, dut="core")
+    model = runner.build(cfg, dut="core", tie_reset=True)       # one scenario: tb/simtop.py
     jobs = [ref.mode1_job(X, 30.0, "ksection", cfg, name=f"digit{c}") for c, X in digits_classes(cfg)]
     assert sum(j["n"] for j in jobs) == 1257 and cfg.tsne_iters == 750
     res = runner.run(model, {"scenarios": [ref.classes_scenario("digits_mode1", jobs)]}, name=_name(request))
@@ -368,3 +368,23 @@ def test_core_mode1_digits_all_classes(request):
     obs = res.observations["digits_mode1"]["jobs"]
     assert [o["emb_beats"] for o in obs] == [len(j["emb"]) for j in jobs]
     assert all(o["emb_last_rel"] == j["emb_cycles"][-1] for o, j in zip(obs, jobs))
+
+
+@needs_core
+def test_tied_reset_model_equals_golden_and_runs_one_scenario(request):
+    """The tied-reset wrapper of the long MODE 1 runs (tb/simtop.py: rst tied to 0, registers from
+    their init values): a MODE 1 class with the P dump on tiny equals the golden model in values
+    and cycles, like the plain core; a spec with two scenarios (whose resets would not act) is
+    refused; a module that is not there is a precise error."""
+    from tb.simtop import tied_reset_wrapper
+    model = runner.build(get_preset("tiny").with_overrides(**MODE1_SHORT), dut="core", tie_reset=True)
+    assert model.tied_reset and model.toplevel.endswith("_sim")
+    main, _, _, _ = _mode1_jobs(model.cfg)
+    res = runner.run(model, {"scenarios": [ref.classes_scenario("a_clean", [main])]}, name=_name(request))
+    res.raise_on_failure()
+    assert res.observations["a_clean"]["jobs"][0]["emb_rel_cycles"] == main["emb_cycles"]
+    two = {"scenarios": [ref.classes_scenario("x", [main]), ref.classes_scenario("y", [main])]}
+    with pytest.raises(ValueError, match="one scenario per run"):
+        runner.run(model, two)
+    with pytest.raises(ValueError, match="module nocore not found"):
+        tied_reset_wrapper("module other(a);\nendmodule\n", "nocore")
