@@ -131,3 +131,24 @@ def test_core_select_wrong_reference_fails(model, jobs, request):
     assert f"sel beat {k} (summary beat): h expected {bad['sel'][k]['h']}, got {good['sel'][k]['h']}" in msg
     assert f"sel beat 2 (index beat 2): cycle expected {bad['sel_cycles'][2]}, got {good['sel_cycles'][2]}" in msg
     assert "3 mismatches" in msg
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(14400)
+@pytest.mark.parametrize("method", ["nms", "adapsne"])
+def test_select_digits_all_classes(method):
+    """Every digits class (the training split, 122-128 points each), `digits` preset generated with
+    phases and its configured t-SNE schedule (750 iterations, 250 exaggerated), ratio 0.1: for
+    each class `tb.select_rtl.select_rtl` runs the Verilator model (MODE 2 for nms, MODE 3 for
+    adapsne) and ``select(arithmetic="fixed")``; the indices are identical, the summary beat
+    carries select's perplexity, entropy and evaluation count, and every sel beat and the end of
+    the run are on their `select_schedule` cycles.  Runtime: docs/verification.md ("Selection
+    modes in Verilator")."""
+    from tb.data import digits_train
+    from tb.select_rtl import select_rtl
+    X, y = digits_train()
+    runs = select_rtl(X, y, 0.1, method, get_preset("digits"), progress=print)
+    assert len(runs) == 10 and sum(r["n"] for r in runs.values()) == 1257
+    bad = {lab: (r["rtl_indices"], r["golden_indices"], r["rtl"]["mismatches"]) for lab, r in runs.items()
+           if not (r["identical"] and r["summary_equal"] and r["rtl"]["passed"])}
+    assert not bad, bad
