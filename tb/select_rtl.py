@@ -57,14 +57,34 @@ def rtl_config(cfg):
 
 def run_class(X, cfg, method: str, k: int, name: str = "class", waves: bool = False, waves_from=None,
               waves_to=None, policy: str | None = None) -> dict:
-    """One class through the Verilator model (MODE 3 for ``adapsne``, MODE 2 for ``nms``, BUDGET
-    `k`) with the testbench's checks against `golden_model.select_schedule`.
+    """One class through the Verilator model with the testbench's checks.
 
-    Returns a dict: ``indices`` (local, ascending), ``summary`` (the summary beat), ``passed``
-    (every sel beat, its cycle and the end of the run as the golden model / schedule),
-    ``mismatches``, ``cycles`` (last feature to busy = 0), ``expected_cycles``, ``phases``
-    (schedule cycles per phase), ``cycles_per_s`` (simulated, after the feature load),
-    ``wall_s`` (golden expectation, model build, simulation), ``run_dir``, ``waves_file``.
+    Parameters
+    ----------
+    X : (N, D) integer array
+        The class's features (they must fit `cfg`).
+    cfg : AccelConfig
+        The configuration; the simulated core is `rtl_config(cfg)` (generated with ``phases``).
+    method : {"adapsne", "nms"}
+        MODE 3 or MODE 2.
+    k : int
+        BUDGET, ``1 <= k <= N``.
+    name : str
+        Run directory name (``build/sim/<model>/runs/select_rtl-<preset>-<name>``).
+    waves, waves_from, waves_to
+        FST waveforms of the run, optionally a window (`tb.runner.run`).
+    policy : str, optional
+        POLICY; default `golden_model.select.METHOD_POLICY` of the method.
+
+    Returns
+    -------
+    dict
+        ``indices`` (local, ascending; None if the run failed), ``summary`` (the summary beat),
+        ``passed`` (every sel beat's value and cycle and the end of the run equal
+        `golden_select` / `select_schedule`), ``mismatches``, ``cycles`` (last feature to busy =
+        0), ``expected_cycles``, ``phases`` (schedule cycles per phase), ``cycles_per_s``
+        (simulated, after the feature load), ``wall_s`` (golden expectation, model build,
+        simulation), ``run_dir``, ``waves_file``.
     """
     if method not in METHOD_MODE:
         raise ValueError(f"method must be one of {tuple(METHOD_MODE)}, got {method!r}")
@@ -94,12 +114,35 @@ def run_class(X, cfg, method: str, k: int, name: str = "class", waves: bool = Fa
 
 def select_rtl(X, y, ratio, method: str = "adapsne", cfg=None, classes=None, progress=None, waves: bool = False,
                waves_from=None, waves_to=None) -> dict:
-    """Python API: every class (or those in `classes`) of ``(X, y)`` through the RTL and through
-    ``select(arithmetic="fixed")``.
+    """Python API: every class (or those in `classes`) of ``(X, y)`` through the RTL (`run_class`)
+    and through ``select(arithmetic="fixed")``.
 
-    Returns ``{label: {"n", "k", "rtl_indices", "golden_indices" (global, ascending), "identical",
-    "summary_equal", "details" (select's), "rtl" (`run_class`'s dict)}}``; `progress(text)` gets a
-    line per step.  Raises ValueError as `select` does (bad ratio, class too large, ...).
+    Parameters
+    ----------
+    X, y : arrays
+        Features (N, D) and labels (N,), already valid for `cfg` (`golden_model.dataio`).
+    ratio : float
+        Fraction of each class to keep, in (0, 1]; k = `golden_model.select.class_budget`.
+    method : {"adapsne", "nms"}
+    cfg : AccelConfig, optional
+        Default: the golden CLI's default preset.
+    classes : list, optional
+        Labels to run (default: all, sorted).
+    progress : callable, optional
+        ``progress(text)`` gets a line per step.
+    waves, waves_from, waves_to
+        As `run_class`.
+
+    Returns
+    -------
+    dict
+        ``{label: {"n", "k", "rtl_indices", "golden_indices" (global, ascending), "identical",
+        "summary_equal", "details" (select's, with the RTL's global indices), "rtl" (`run_class`)}}``.
+
+    Raises
+    ------
+    ValueError
+        As `select` (bad ratio, a class that does not fit `cfg`, ...).
     """
     from golden_model.config import get_preset
     cfg = get_preset(gcli.DEFAULT_PRESET) if cfg is None else cfg
