@@ -133,6 +133,29 @@ def test_core_select_wrong_reference_fails(model, jobs, request):
     assert "3 mismatches" in msg
 
 
+def test_core_select_outer_fwa(request):
+    """MODE 3 on a core generated with the outer FWA over log2 perplexity (`hw.perp_fwa`, one
+    iteration): the class of tests/test_select_rtl.py where a spark (not a list candidate) wins;
+    clean (values + cycles), then with feature gaps and sel back-pressure (values), then MODE 2 on
+    the same core."""
+    from golden_model import select_schedule as ss
+    model = runner.build(get_preset("tiny").with_overrides(**SHORT, perplexity_search="fwa", perplexity_fwa_iters=1),
+                         dut="core")
+    cfg = model.cfg
+    X = np.random.default_rng(2).integers(0, 256, size=(12, 5))
+    X[1] = np.clip(X[0] + 1, 0, 255)
+    gold = ss.golden_select(X, cfg, 3, 3, "bisection")
+    assert gold.n_list == 3 and len(gold.candidates) == 5 and gold.best >= gold.n_list   # a spark wins
+    m3 = sr.select_job(X, cfg, 3, 3, "bisection", name="m3-outer-fwa")
+    m2 = sr.select_job(_features(16, 8, 6, cfg), cfg, 2, 5, "fwa", name="m2-on-fwa-core")
+    assert m3["sel"] == ss.expected_beats(gold) and m3["sel"][-1]["evals"] == 5
+    spec = {"scenarios": [sr.select_scenario("a_clean", [m3, m2]),
+                          sr.select_scenario("b_gaps_backpressure", [m3], feat_gap=0.3, sel_stall=0.6, rng_seed=31)]}
+    res = runner.run(model, spec, name=request.node.name, test_module=TEST_MODULE)
+    res.raise_on_failure()
+    assert res.observations["a_clean"]["jobs"][0]["sel_rel_cycles"] == m3["sel_cycles"]
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(14400)
 @pytest.mark.parametrize("method", ["nms", "adapsne"])
