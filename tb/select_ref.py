@@ -31,6 +31,9 @@ from .regs import ERR, POLICY_CODES
 #: the MODE register value of each `golden_model.select` method
 METHOD_MODE = {"nms": 2, "adapsne": 3}
 MODE_METHOD = {m: name for name, m in METHOD_MODE.items()}
+#: marks the progress lines the bench logs to sim.log (`tb.select_tests.SelectBench.wait_sel`:
+#: "<tag> <label> <cycles done> <cycles expected> <cycles/s>"; followed by `tb.select_rtl`)
+PROGRESS_TAG = "SELECT_PROGRESS"
 
 
 def nms_perp_reg(n: int, cfg: AccelConfig) -> int:

@@ -26,11 +26,14 @@ docs/verification.md ("Selection modes in Verilator").
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 
@@ -43,9 +46,11 @@ from golden_model.precheck import precheck
 from golden_model.select import METHOD_POLICY, class_budget, select
 
 from . import runner
-from .select_ref import METHOD_MODE, select_job, select_scenario
+from .select_ref import METHOD_MODE, PROGRESS_TAG, select_job, select_scenario
 
 PROG = "python -m tb.select_rtl"
+#: simulated cycles between two progress lines of a long class (~30 s on the digits core)
+PROGRESS_CYCLES = 500_000
 TEST_MODULE = "tb.select_tests"
 DIGITS_SOURCE = "sklearn digits (training split, tb.data.digits_train)"
 
@@ -55,8 +60,45 @@ def rtl_config(cfg):
     return cfg if cfg.phases else cfg.with_overrides(phases=True)
 
 
+@contextlib.contextmanager
+def _follow(log: Path, progress):
+    """While the body runs, pass the simulator's progress lines (`tb.select_ref.PROGRESS_TAG`,
+    written to `log`) to `progress` as text."""
+    if progress is None:
+        yield
+        return
+    with contextlib.suppress(FileNotFoundError):
+        log.unlink()                     # never read a previous run's lines
+    stop = threading.Event()
+
+    def follow():
+        pos, last = 0, False
+        while not last:
+            last = stop.wait(2.0)          # one more read after the run ended
+            if not log.is_file():
+                continue
+            with open(log, errors="replace") as fh:
+                fh.seek(pos)
+                text = fh.read()
+            cut = text.rfind("\n") + 1
+            pos += len(text[:cut].encode(errors="replace"))
+            for ln in text[:cut].splitlines():
+                if PROGRESS_TAG in ln:
+                    done, total, rate = (int(v) for v in ln.split()[-3:])
+                    left = (total - done) / max(rate, 1)
+                    progress(f"simulated {done / 1e6:.2f} M of {total / 1e6:.2f} M cycles ({100 * done / total:.0f} %), "
+                             f"{rate:,} cycles/s, ~{left / 60:.1f} min left")
+    t = threading.Thread(target=follow, daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        t.join()
+
+
 def run_class(X, cfg, method: str, k: int, name: str = "class", waves: bool = False, waves_from=None,
-              waves_to=None, policy: str | None = None) -> dict:
+              waves_to=None, policy: str | None = None, progress=None) -> dict:
     """One class through the Verilator model with the testbench's checks.
 
     Parameters
@@ -75,6 +117,9 @@ def run_class(X, cfg, method: str, k: int, name: str = "class", waves: bool = Fa
         FST waveforms of the run, optionally a window (`tb.runner.run`).
     policy : str, optional
         POLICY; default `golden_model.select.METHOD_POLICY` of the method.
+    progress : callable, optional
+        ``progress(text)`` gets a line every `PROGRESS_CYCLES` simulated cycles (cycles done of
+        the expected total, cycles/s, time left).
 
     Returns
     -------
@@ -92,10 +137,14 @@ def run_class(X, cfg, method: str, k: int, name: str = "class", waves: bool = Fa
     t0 = time.perf_counter()
     job = select_job(X, rcfg, METHOD_MODE[method], k, policy or METHOD_POLICY[method], name=name)
     t_gold = time.perf_counter() - t0
+    if progress is not None:
+        job["progress_cycles"] = PROGRESS_CYCLES
     model = runner.build(rcfg, dut="core", waves=waves)
-    res = runner.run(model, {"scenarios": [select_scenario("select", [job])]}, name=f"select_rtl-{rcfg.name}-{name}",
-                     test_module=TEST_MODULE, waves=waves or None, waves_from=waves_from, waves_to=waves_to,
-                     echo=False)
+    run_name = f"select_rtl-{rcfg.name}-{name}"
+    with _follow(model.build_dir / "runs" / runner._safe(run_name) / "sim.log", progress):
+        res = runner.run(model, {"scenarios": [select_scenario("select", [job])]}, name=run_name,
+                         test_module=TEST_MODULE, waves=waves or None, waves_from=waves_from, waves_to=waves_to,
+                         echo=False)
     o = ((res.observations or {}).get("select") or {}).get("jobs") or [{}]
     o = o[0]
     mism = (res.observations or {}).get("select", {}).get("mismatches") or []
@@ -168,7 +217,7 @@ def select_rtl(X, y, ratio, method: str = "adapsne", cfg=None, classes=None, pro
         with ThreadPoolExecutor(max_workers=1) as pool:
             fut = pool.submit(golden)
             r = run_class(X[idx], cfg, method, k, name=f"class{lab}", waves=waves, waves_from=waves_from,
-                          waves_to=waves_to)
+                          waves_to=waves_to, progress=lambda text, h=head: say(f"{h}: {text}"))
             (loc, det), t_gold = fut.result()
         det = det[0]
         r["wall_s"]["golden_select"] = round(t_gold, 2)

@@ -22,12 +22,13 @@ from __future__ import annotations
 import time
 
 import cocotb
-from cocotb.triggers import FallingEdge, ReadOnly, SimTimeoutError, with_timeout
+from cocotb.triggers import FallingEdge, First, ReadOnly, SimTimeoutError, Timer, with_timeout
 
 from .core_tests import ERROR_LATENCY_MAX, SPEC, Bench, _fmt_status, _status
 from .driver import FeatureDriver
 from .monitor import StreamMonitor, ValidWatch
 from .regs import ERROR_NAMES, REGISTERS
+from .select_ref import PROGRESS_TAG
 
 SCENARIOS = {s["name"]: s for s in SPEC.get("scenarios", [])}
 SEL_MODES = (2, 3)
@@ -48,6 +49,26 @@ class SelectBench(Bench):
     async def write_regs(self, regs: dict) -> None:
         for name, v in regs.items():
             await self.regs.write(REGISTERS[name], v)
+
+    async def wait_sel(self, job: dict, budget: int, last: int, label: str) -> None:
+        """Wait for the job's last sel beat, at most `budget` cycles (SimTimeoutError).  With
+        ``job["progress_cycles"]``, wake up every that many cycles and log a `PROGRESS_TAG` line
+        (simulated cycles since the last feature, the expected total, cycles/s) for a parent
+        process that follows sim.log; no Python runs per cycle either way."""
+        step = job.get("progress_cycles")
+        if not step:
+            await with_timeout(self.sel_mon.done.wait(), budget * self.period, "ns")
+            return
+        t_wall, end = time.perf_counter(), self.clk.now() + budget * self.clk.period_steps
+        while not self.sel_mon.done.is_set():
+            left = (end - self.clk.now()) // self.clk.period_steps
+            if left <= 0:
+                raise SimTimeoutError()
+            await First(self.sel_mon.done.wait(), Timer(min(step, left) * self.period, "ns"))
+            if not self.sel_mon.done.is_set():
+                done = self.clk.cycle_of_next_edge() - 1 - last
+                rate = done / max(time.perf_counter() - t_wall, 1e-9)
+                self.dut._log.info(f"{PROGRESS_TAG} {label} {done} {job['done_cycle']} {rate:.0f}")
 
     async def run_select(self, job: dict, feat_gap: float, rng_seed: int, check_cycles: bool, label: str) -> dict:
         dut, sb, sm = self.dut, self.sb, self.sel_mon
@@ -73,7 +94,7 @@ class SelectBench(Bench):
         obs.update(last_feat_edge=last, wall_last_feat=time.perf_counter())
         elapsed = (self.clk.now() - t0) // self.clk.period_steps
         try:
-            await with_timeout(sm.done.wait(), max(1, job["timeout_cycles"] - elapsed) * self.period, "ns")
+            await self.wait_sel(job, max(1, job["timeout_cycles"] - elapsed), last, label)
         except SimTimeoutError:
             sb.error(f"hang: {len(sm.beats) - sbase} of {len(exp)} sel beats within {job['timeout_cycles']} cycles "
                      f"of START; status {_fmt_status(_status(dut))}", run=label)

@@ -157,7 +157,7 @@ def test_core_select_outer_fwa(request):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(14400)
+@pytest.mark.timeout(21600)
 @pytest.mark.parametrize("method", ["nms", "adapsne"])
 def test_select_digits_all_classes(method):
     """Every digits class (the training split, 122-128 points each), `digits` preset generated with

@@ -113,7 +113,8 @@ def test_tiny_run_identical_and_same_format(data, method):
 
 
 def test_one_class_and_a_disagreeing_golden_model(data, monkeypatch):
-    """--class runs one class; a golden model that picks another point must give exit 1."""
+    """--class runs one class (with progress lines from the simulator); a golden model that picks
+    another point must give exit 1."""
     real = select_rtl.select
 
     def moved(X, *a, **kw):
@@ -121,7 +122,9 @@ def test_one_class_and_a_disagreeing_golden_model(data, monkeypatch):
         free = next(j for j in range(len(X)) if j not in idx)
         return np.sort(np.append(idx[1:], free)), det
     monkeypatch.setattr(select_rtl, "select", moved)
+    monkeypatch.setattr(select_rtl, "PROGRESS_CYCLES", 10_000)      # progress lines on a short run
     code, out, err = _run(select_rtl.main, [data["npz"], "--ratio", "0.25", "--class", "9", *SHORT])
     assert code == 1
+    assert "[1/1] class 9 (N=14, k=4): simulated 0.01 M of" in err and "cycles/s, ~" in err, err
     assert "class 9 (N=14, k=4)" in out and "identical: NO" in out and "NOT identical (1 class)" in out
     assert "class 4" not in out + err
