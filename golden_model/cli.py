@@ -105,7 +105,7 @@ def resolve_config(preset: str | None, sets: Sequence[str] = (), perplexity: flo
     return cfg, overrides
 
 
-def _user_perplexities(method: str, overrides: dict, explicit: float | None) -> list:
+def user_perplexities(method: str, overrides: dict, explicit: float | None) -> list:
     """(name, value) of every perplexity the *user* asked for and the method uses."""
     out = []
     if explicit is not None:
@@ -167,7 +167,7 @@ def dumps_json(doc: Any, indent: int = 2) -> str:
     return enc(doc, 0) + "\n"
 
 
-def _npy_bytes(a: np.ndarray) -> bytes:
+def npy_bytes(a: np.ndarray) -> bytes:
     buf = io.BytesIO()
     np.save(buf, a, allow_pickle=False)
     return buf.getvalue()
@@ -272,7 +272,7 @@ def format_summary(doc: dict, elapsed: float, written: Sequence[str]) -> str:
 # --------------------------------------------------------------------------------------------
 # commands
 # --------------------------------------------------------------------------------------------
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m golden_model.cli",
                 description="AdapSNE / NMS golden model: select exemplars from your own data.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -331,7 +331,7 @@ def _cmd_presets(out) -> int:
     return 0
 
 
-def _parse_float_arg(name: str, text: str | None):
+def parse_float_arg(name: str, text: str | None):
     if text is None:
         return None
     try:
@@ -377,7 +377,7 @@ def _cmd_select(args, out, err) -> int:
 
     # 1. arguments that do not need the data
     ratio = validate_ratio(args.ratio)
-    perplexity = _parse_float_arg("--perplexity", args.perplexity)
+    perplexity = parse_float_arg("--perplexity", args.perplexity)
     if perplexity is not None and not (math.isfinite(perplexity) and perplexity > 1.0):
         raise DataError(f"--perplexity={args.perplexity} is out of range: allowed 1 < perplexity < "
                         f"smallest class size")
@@ -400,7 +400,7 @@ def _cmd_select(args, out, err) -> int:
         data = validate_dataset(ds.X, ds.y, cfg, ratio=ratio, feature_names=ds.feature_names)
         if early is not None:  # cannot happen (the early counts are lower bounds); never pass it
             raise early
-        for name, p in _user_perplexities(args.method, overrides, perplexity):
+        for name, p in user_perplexities(args.method, overrides, perplexity):
             validate_perplexity(p, data.sizes, name=name)
 
         # 4. selection
@@ -415,7 +415,7 @@ def _cmd_select(args, out, err) -> int:
         doc = build_summary(args, cfg, overrides, data, indices, details, args.preset)
         payloads = {"--out": dumps_json(doc).encode(), "--indices": None}
         if args.indices is not None:
-            payloads["--indices"] = _npy_bytes(indices)
+            payloads["--indices"] = npy_bytes(indices)
         outfiles.commit(targets, [payloads[t.option] for t in targets])
     finally:
         outfiles.discard(targets)
@@ -434,7 +434,7 @@ def main(argv: Sequence[str] | None = None, stdout=None, stderr=None) -> int:
     """Run the command line `argv` (default ``sys.argv[1:]``); return the exit status."""
     stdout = sys.stdout if stdout is None else stdout
     stderr = sys.stderr if stderr is None else stderr
-    parser = _parser()
+    parser = build_parser()
     try:
         try:
             args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))

@@ -242,7 +242,7 @@ def select_rtl(X, y, ratio, method: str = "adapsne", cfg=None, classes=None, pro
 # command line: golden_model.cli's `select` parser plus the RTL options
 # --------------------------------------------------------------------------------------------
 def _parser() -> argparse.ArgumentParser:
-    top = gcli._parser()
+    top = gcli.build_parser()
     sub = next(a for a in top._actions if isinstance(a, argparse._SubParsersAction)).choices["select"]
     sub.prog = PROG
     sub.description = __doc__.split("\n\n")[0]
@@ -277,7 +277,7 @@ def _cmd(args, out, err) -> int:
         raise gcli.UsageError(f"{PROG}: --waves-from/--waves-to need --waves")
     # 1.-3. exactly the golden CLI's checks, in its order
     ratio = validate_ratio(args.ratio)
-    perplexity = gcli._parse_float_arg("--perplexity", args.perplexity)
+    perplexity = gcli.parse_float_arg("--perplexity", args.perplexity)
     if perplexity is not None and not (np.isfinite(perplexity) and perplexity > 1.0):
         raise DataError(f"--perplexity={args.perplexity} is out of range: allowed 1 < perplexity < "
                         f"smallest class size")
@@ -300,7 +300,7 @@ def _cmd(args, out, err) -> int:
                     raise
             ds = load_dataset(args.input, labels=args.labels, label_column=args.label_column, header=args.header)
             data = validate_dataset(ds.X, ds.y, cfg, ratio=ratio, feature_names=ds.feature_names)
-        for name, p in gcli._user_perplexities(args.method, overrides, perplexity):
+        for name, p in gcli.user_perplexities(args.method, overrides, perplexity):
             validate_perplexity(p, data.sizes, name=name)
         classes = list(data.sizes) if args.label is None else [_pick_class(args.label, data.sizes)]
         # 4. the runs
@@ -322,7 +322,7 @@ def _cmd(args, out, err) -> int:
         doc["rtl"] = {"identical": all(r["identical"] for r in runs.values()), "passed": ok,
                       "classes_run": [label_to_python(c) for c in classes], "simulator": "verilator",
                       "mode": METHOD_MODE[args.method]}
-        payloads = {"--out": gcli.dumps_json(doc).encode(), "--indices": gcli._npy_bytes(rtl_all),
+        payloads = {"--out": gcli.dumps_json(doc).encode(), "--indices": gcli.npy_bytes(rtl_all),
                     "--json-report": (json.dumps({str(k): _rtl_entry(r) for k, r in runs.items()}, indent=1)
                                       + "\n").encode()}
         outfiles.commit(targets, [payloads[t.option] for t in targets])
