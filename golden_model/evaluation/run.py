@@ -135,8 +135,9 @@ def run(s: Settings, out_dir: str, log=print, kl_study: str | None = None) -> di
     rep = _jsonable(rep)
     with open(os.path.join(out_dir, "report.json"), "w") as f:  # kept should rendering fail
         json.dump(rep, f, indent=1, sort_keys=False)
-    md = render_markdown(rep)
+    # The total is final before rendering: --render-only must reproduce report.md from report.json.
     rep["wall_time_s"]["total"] = time.perf_counter() - t0
+    md = render_markdown(rep)
     with open(os.path.join(out_dir, "report.json"), "w") as f:
         json.dump(rep, f, indent=1, sort_keys=False)
         f.write("\n")
