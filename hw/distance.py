@@ -129,8 +129,11 @@ class DistanceEngine(wiring.Component):
             # while issuing, never both (asserted below with checks=True); without it Yosys wraps
             # each bank's third port in address-compare bypass logic (the digits critical path)
             fm = Memory(shape=unsigned(cfg.feature_bits), depth=fdepth, init=[], attrs={"no_rw_check": 1})
-            # two row halves (candidate-parallel) or one whole row per lane (point-parallel)
-            rm = Memory(shape=unsigned(cfg.dist_bits), depth=self.row_depth, init=[])
+            # two row halves (candidate-parallel) or one whole row per lane (point-parallel);
+            # no_rw_check for the same reason: a row is never written where its used read is
+            # (asserted below), and without it Yosys adds a write delay + bypass to each bank
+            rm = Memory(shape=unsigned(cfg.dist_bits), depth=self.row_depth, init=[],
+                        attrs={"no_rw_check": 1})
             m.submodules[f"feat_bank{l}"] = fm
             m.submodules[f"row_bank{l}"] = rm
             fbanks.append((fm.write_port(), fm.read_port(), fm.read_port()))
@@ -184,12 +187,19 @@ class DistanceEngine(wiring.Component):
         i_base = Signal(range(fdepth + DM + 1))
         wr_half = Signal()      # the half the distance side writes: the parity of its point
         prem = Signal(range(cfg.n_max + 1))      # point-parallel: N - pK (points from this group on)
+        # the feature-bank read addresses are registers computed from the counters' next values
+        # (i_base_nxt, gbase_nxt, dd_nxt), which keeps the address adder off the memory's input path
+        i_base_nxt = Signal.like(i_base)
+        m.d.comb += i_base_nxt.eq(i_base)
+        m.d.sync += i_base.eq(i_base_nxt)
         with m.If(point_first):
-            m.d.sync += [i_mod.eq(0), i_div.eq(0), i_base.eq(0), wr_half.eq(0), prem.eq(self.n)]
+            m.d.sync += [i_mod.eq(0), i_div.eq(0), wr_half.eq(0), prem.eq(self.n)]
+            m.d.comb += i_base_nxt.eq(0)
         with m.Elif(point_next):
             m.d.sync += [wr_half.eq(~wr_half), prem.eq(prem - K)]
             with m.If((i_mod == K - 1) | pp):       # point-parallel: the next group of K points
-                m.d.sync += [i_mod.eq(0), i_div.eq(i_div + 1), i_base.eq(i_base + DM)]
+                m.d.sync += [i_mod.eq(0), i_div.eq(i_div + 1)]
+                m.d.comb += i_base_nxt.eq(i_base + DM)
             with m.Else():
                 m.d.sync += i_mod.eq(i_mod + 1)
 
@@ -202,8 +212,12 @@ class DistanceEngine(wiring.Component):
         gm = Signal(range(max(K, 2)))               # point-parallel: j mod K (g = j div K)
         drain = Signal(range(timing.dist_done_latency(K) + 1))
         draining = Signal()
+        gbase_nxt, dd_nxt = Signal.like(gbase), Signal.like(dd)
+        m.d.comb += [gbase_nxt.eq(gbase), dd_nxt.eq(dd)]
+        m.d.sync += [gbase.eq(gbase_nxt), dd.eq(dd_nxt)]
         with m.If(point_start):
-            m.d.sync += [issuing.eq(1), g.eq(0), gm.eq(0), gbase.eq(0), dd.eq(0), rem.eq(self.n)]
+            m.d.sync += [issuing.eq(1), g.eq(0), gm.eq(0), rem.eq(self.n)]
+            m.d.comb += [gbase_nxt.eq(0), dd_nxt.eq(0)]
         last_d = dd == d_last
         last_g = rem <= Mux(pp, 1, K)
         step = issuing & grant
@@ -212,23 +226,29 @@ class DistanceEngine(wiring.Component):
                                Format("distance engine: a feature bank written in a cycle whose read is used"))
         with m.If(step):
             with m.If(last_d):
-                m.d.sync += dd.eq(0)
+                m.d.comb += dd_nxt.eq(0)
                 with m.If(pp):       # next j: bank j mod K, base += d_max every K points
                     m.d.sync += rem.eq(rem - 1)
                     with m.If(gm == K - 1):
-                        m.d.sync += [gm.eq(0), g.eq(g + 1), gbase.eq(gbase + DM)]
+                        m.d.sync += [gm.eq(0), g.eq(g + 1)]
+                        m.d.comb += gbase_nxt.eq(gbase + DM)
                     with m.Else():
                         m.d.sync += gm.eq(gm + 1)
                 with m.Else():       # next group of K points
-                    m.d.sync += [g.eq(g + 1), gbase.eq(gbase + DM), rem.eq(rem - K)]
+                    m.d.sync += [g.eq(g + 1), rem.eq(rem - K)]
+                    m.d.comb += gbase_nxt.eq(gbase + DM)
                 with m.If(last_g):
                     m.d.sync += [issuing.eq(0), draining.eq(1), drain.eq(0)]
             with m.Else():
-                m.d.sync += dd.eq(dd + 1)
+                m.d.comb += dd_nxt.eq(dd + 1)
         # candidate-parallel: lane l reads point gK+l (port a), bank i mod K supplies x_i (port b);
-        # point-parallel: lane l reads its own point pK+l (port a), bank j mod K supplies x_j (b)
+        # point-parallel: lane l reads its own point pK+l (port a), bank j mod K supplies x_j (b).
+        # Registered: each equals (base + dd) of the current cycle (reset 0 = base 0, dd 0).
+        addr_a, addr_b = Signal(range(fdepth + 2 * DM + 1)), Signal(range(fdepth + 2 * DM + 1))
+        m.d.sync += [addr_a.eq(Mux(pp, i_base_nxt, gbase_nxt) + dd_nxt),
+                     addr_b.eq(Mux(pp, gbase_nxt, i_base_nxt) + dd_nxt)]
         for l, (_, rpa, rpb) in enumerate(fbanks):
-            m.d.comb += [rpa.addr.eq(Mux(pp, i_base, gbase) + dd), rpb.addr.eq(Mux(pp, gbase, i_base) + dd)]
+            m.d.comb += [rpa.addr.eq(addr_a), rpb.addr.eq(addr_b)]
         # tags, aligned with the read data (one cycle later)
         # tags travel with the feature data: memory read (1), a register at each bank's output (keeps
         # the block RAM's slow clock-to-out local), the x_i bank multiplexer + x_i / x_j registers (1)
@@ -326,6 +346,10 @@ class DistanceEngine(wiring.Component):
         for l, (_, rp) in enumerate(rbanks):
             m.d.comb += rp.addr.eq(Mux(pp, cur_lin, cur_div + Mux(rd_half, RPB, 0)))
             m.d.sync += rb[l].eq(rp.data)        # at the bank: the block RAM's clock-to-out stays local
+            if self.checks:
+                wp = rbanks[l][0]
+                m.d.sync += Assert(~(wp.en & rd_en & (wp.addr == rp.addr)),
+                                   Format(f"distance engine: row bank {l} written at the address of its used read"))
         with m.Switch(rd_mod_dd):
             for l in range(K):
                 with m.Case(l):

@@ -182,7 +182,7 @@ class Lane(TsneLaneMixin, wiring.Component):
             "scan_in": In(scan_signature(cfg)),
             "scan_out": Out(scan_signature(cfg)),
             "state": Out(32),
-            "gauss": Out(signed(11)),
+            "gauss": Out(signed(11), init=-510),
             "tsne": In(tsne_ops_signature(cfg)),
             "tscan_in": In(tscan_signature(cfg)),
             "tscan_out": Out(tscan_signature(cfg)),
@@ -303,13 +303,19 @@ class Lane(TsneLaneMixin, wiring.Component):
         off = ((self.index + 1) * sf.SEED_LANE_STEP) & sf.MASK32
         seed_sum = Signal(32)
         m.d.comb += seed_sum.eq(prng.point + off)
+        state_nxt = Signal(32)
+        m.d.comb += state_nxt.eq(state)
         with m.If(prng.load):
-            m.d.sync += state.eq(Mux(seed_sum == 0, 1, seed_sum))
+            m.d.comb += state_nxt.eq(Mux(seed_sum == 0, 1, seed_sum))
         with m.Elif(prng.step):
-            m.d.sync += state.eq(xorshift32_hw(state))
+            m.d.comb += state_nxt.eq(xorshift32_hw(state))
+        m.d.sync += state.eq(state_nxt)
         uni = state[16:32].as_signed()
+        # registered from the next state, so it always equals the sum of the current state's bytes
+        # (reset: state 0, gauss -510 = the port's init) while the byte adders stay off the
+        # multiplier's operand path
         gauss = self.gauss
-        m.d.comb += gauss.eq(state[0:8] + state[8:16] + state[16:24] + state[24:32] - 510)
+        m.d.sync += gauss.eq(state_nxt[0:8] + state_nxt[8:16] + state_nxt[16:24] + state_nxt[24:32] - 510)
 
         # ------------------------------------------------------------ CAND
         # the op's operands are latched at issue (the controller may move on)

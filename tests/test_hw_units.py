@@ -422,6 +422,36 @@ def _engine_load_and_issue(issue_while_loading: bool):
     sim.run()
 
 
+def _engine_row_write_and_read(same_half: bool):
+    """A distance engine (checks on): lane 0 writes its row bank at address 0 (half 0) while the
+    search stream reads that bank from half 0 (the collision) or from half 1."""
+    from amaranth.sim import Simulator
+
+    from hw.distance import DistanceEngine
+    dut = DistanceEngine(TINY, checks=True)
+
+    async def tb(ctx):
+        ctx.set(dut.rd_en, 1)
+        ctx.set(dut.rd_restart, 1)
+        ctx.set(dut.rd_half, 0 if same_half else 1)
+        await ctx.tick()                 # the engine registers its commands (timing.ENGINE_CMD)
+        ctx.set(dut.lanes[0].dwr, 1)     # the first write: address 0 of half 0
+        await ctx.tick().repeat(2)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(tb)
+    sim.run()
+
+
+def test_row_bank_write_at_used_read_address_assertion_fires():
+    """The row banks are synthesised with no_rw_check too; the assertion catches a write at the
+    address being read for use, and stays quiet when the read is in the other half."""
+    with pytest.raises(AssertionError, match="row bank 0 written"):
+        _engine_row_write_and_read(True)
+    _engine_row_write_and_read(False)
+
+
 def test_feature_bank_write_during_used_read_assertion_fires():
     """The feature banks are synthesised with no_rw_check; the engine's simulation assertion
     catches a row issued while features are still written, and stays quiet in the real order."""
