@@ -152,24 +152,38 @@ class DistanceEngine(wiring.Component):
         ld_base = Signal(range(fdepth + DM + 1))
         ld_pt = Signal(range(cfg.n_max + 1))
         m.d.comb += self.feat.ready.eq(loading)
+        # next values -> registered write address and end-of-point / end-of-class flags, so that
+        # neither an adder nor a comparator sits between the counters and the banks or `loaded`
+        ld_d_nxt, ld_pt_nxt, ld_base_nxt = Signal.like(ld_d), Signal.like(ld_pt), Signal.like(ld_base)
+        m.d.comb += [ld_d_nxt.eq(ld_d), ld_pt_nxt.eq(ld_pt), ld_base_nxt.eq(ld_base)]
+        m.d.sync += [ld_d.eq(ld_d_nxt), ld_pt.eq(ld_pt_nxt), ld_base.eq(ld_base_nxt)]
+        ld_addr = Signal(range(fdepth + 2 * DM + 1))
+        ld_last_d, ld_last_pt = Signal(), Signal()     # == (ld_d == d_last), (ld_pt == n_last)
+        m.d.sync += [ld_addr.eq(ld_base_nxt + ld_d_nxt),
+                     ld_last_d.eq(ld_d_nxt == self.d - 1), ld_last_pt.eq(ld_pt_nxt == self.n - 1)]
+        if self.checks:     # the flags assume N, D stable while loading (they are: run_n / run_d)
+            m.d.sync += Assert(~loading | ((ld_last_d == (ld_d == d_last)) & (ld_last_pt == (ld_pt == n_last))),
+                               Format("distance engine: N or D changed while loading"))
         with m.If(self.load_start):
-            m.d.sync += [loading.eq(1), ld_d.eq(0), ld_bank.eq(0), ld_base.eq(0), ld_pt.eq(0)]
+            m.d.sync += [loading.eq(1), ld_bank.eq(0)]
+            m.d.comb += [ld_d_nxt.eq(0), ld_pt_nxt.eq(0), ld_base_nxt.eq(0)]
         for l, (wp, _, _) in enumerate(fbanks):
-            m.d.comb += [wp.addr.eq(ld_base + ld_d), wp.data.eq(self.feat.payload),
+            m.d.comb += [wp.addr.eq(ld_addr), wp.data.eq(self.feat.payload),
                          wp.en.eq(loading & self.feat.valid & (ld_bank == l))]
         with m.If(loading & self.feat.valid):
-            with m.If(ld_d == d_last):
-                m.d.sync += ld_d.eq(0)
-                with m.If(ld_pt == n_last):
+            with m.If(ld_last_d):
+                m.d.comb += ld_d_nxt.eq(0)
+                with m.If(ld_last_pt):
                     m.d.comb += self.loaded.eq(1)
                     m.d.sync += loading.eq(0)
-                m.d.sync += ld_pt.eq(ld_pt + 1)
+                m.d.comb += ld_pt_nxt.eq(ld_pt + 1)
                 with m.If(ld_bank == K - 1):
-                    m.d.sync += [ld_bank.eq(0), ld_base.eq(ld_base + DM)]
+                    m.d.sync += ld_bank.eq(0)
+                    m.d.comb += ld_base_nxt.eq(ld_base + DM)
                 with m.Else():
                     m.d.sync += ld_bank.eq(ld_bank + 1)
             with m.Else():
-                m.d.sync += ld_d.eq(ld_d + 1)
+                m.d.comb += ld_d_nxt.eq(ld_d + 1)
 
         # ------------------------------------------------------------ commands, registered (timing.ENGINE_CMD)
         point_first, point_next, point_start = Signal(), Signal(), Signal()
