@@ -231,6 +231,12 @@ def to_markdown(rep: dict) -> str:
          f"(t-SNE: {rep['tsne_runs']}); load average at start / end "
          f"{rep['host']['loadavg_at_start'][0]:.1f} / {rep['host']['loadavg_at_end'][0]:.1f} on "
          f"{rep['host']['cores']} cores (other jobs inflate software times)."]
+    load = max(rep["host"]["loadavg_at_start"][0], rep["host"]["loadavg_at_end"][0])
+    if load > rep["host"]["cores"]:
+        L += ["", f"**Measured on a loaded machine** (load average up to {load:.1f} on {rep['host']['cores']} cores): "
+              "a one-thread software run got less than a whole core, so the software times are inflated and every "
+              f"speed-up below is overstated, by up to about {load / rep['host']['cores']:.1f}x; the accelerator times are cycle counts / fmax and "
+              "do not depend on the load."]
     if "full" in rep:
         L += search_markdown(rep)
     from .speed_select import markdown as sel_markdown
@@ -260,7 +266,13 @@ def main(argv=None) -> int:
     ap.add_argument("--no-selection", action="store_true", help="skip the whole-selection table")
     ap.add_argument("--peer-runs", type=int, default=3, help="runs per t-SNE / selection measurement (median)")
     ap.add_argument("--tsne-sizes", default="32,64", help="points per class for the t-SNE scaling table")
+    ap.add_argument("--render-only", action="store_true", help="rewrite OUT/speed.md from OUT/speed.json")
     args = ap.parse_args(argv)
+    if args.render_only:
+        out = Path(args.out)
+        (out / "speed.md").write_text(to_markdown(json.loads((out / "speed.json").read_text())))
+        print(f"wrote {out / 'speed.md'}")
+        return 0
     cfg = get_preset(args.preset)
     if args.fmax is not None:
         fmax, src = args.fmax, "--fmax given on the command line"

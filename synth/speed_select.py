@@ -309,4 +309,14 @@ def markdown(rep: dict) -> list:
         tot = sum(ph.values())
         L += ["", "Where the accelerator's cycles go (both methods, all classes; `select_schedule` phases): "
               + ", ".join(f"{k} {100 * v / tot:.1f} %" for k, v in sorted(ph.items(), key=lambda kv: -kv[1]) if v) + "."]
+        L += ["", "What the 10x target needs (Amdahl, t-SNE share f of the accelerator's cycles, speed-up x now): "
+              "the t-SNE phase alone would have to become f / (x / 10 - (1 - f)) times faster:", ""]
+        for m, e in s["methods"].items():
+            c = e["accelerator"]["classes"]
+            f = sum(x["phases"].get("tsne", 0) for x in c) / sum(sum(x["phases"].values()) for x in c)
+            x = e["speedup_vs_reference"]
+            need = f / (x / 10 - (1 - f)) if x / 10 > 1 - f else None
+            L.append(f"* {m}: f = {f:.3f}, x = {x:.2f}: " + (f"t-SNE {need:.1f}x faster" if need else
+                     "not reachable through the t-SNE phase alone (the other phases already exceed the budget)")
+                     + ("" if x < 10 else " (met)") + ".")
     return L

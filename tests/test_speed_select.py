@@ -49,6 +49,8 @@ def test_markdown_states_whether_the_target_is_met():
     low = "\n".join(sp.markdown(_fake(3.0)))
     assert "| adapsne | 5 | 100 |" in low and "3.00x" in low and "**not met**" in low
     assert "tsne 90.0 %, search 10.0 %" in low
+    assert "f = 0.900, x = 3.00: t-SNE 4.5x faster" in low          # 0.9 / (0.3 - 0.1), by hand
+    assert "not reachable" in "\n".join(sp.markdown(_fake(0.5)))   # 0.05 < 1 - f
     assert "| met |" in "\n".join(sp.markdown(_fake(12.0)))
 
 
@@ -66,3 +68,16 @@ def test_selection_table_end_to_end_small():
         assert e["speedup_vs_reference"] == pytest.approx(e["software_s"]["reference"] / a["time_s"])
     assert [c["evaluations"] for c in out["methods"]["adapsne"]["accelerator"]["classes"]] == [2, 2]
     assert [c["evaluations"] for c in out["methods"]["nms"]["accelerator"]["classes"]] == [1, 1]
+
+
+def test_committed_speed_report_is_rendered_from_its_json():
+    import json
+    from pathlib import Path
+
+    from synth.speed import to_markdown
+    d = Path(__file__).resolve().parent.parent / "reports" / "synth"
+    rep = json.loads((d / "speed.json").read_text())
+    assert (d / "speed.md").read_text() == to_markdown(rep)
+    assert {"full", "tsne", "selection"} <= set(rep) and set(rep["selection"]["methods"]) == {"nms", "adapsne"}
+    assert rep["rtl_sha256"].keys() == {"digits", "digits+phases"}
+    assert "RTL " + json.loads((d / "digits.json").read_text())["design"]["verilog_sha256"][:12] in rep["fmax_source"]
