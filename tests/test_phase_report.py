@@ -75,3 +75,12 @@ def test_committed_report_is_the_generators_output(tiny_rows):
 def test_rtl_presets_exclude_digits():
     """--rtl never simulates the digits preset (hours in Verilator)."""
     assert "digits" not in pr.RTL_PRESETS and set(pr.RTL_PRESETS) <= set(PRESETS)
+
+
+@pytest.mark.slow   # builds two Verilator models of the tiny phases core, simulates ~6.4 M cycles (minutes)
+def test_rtl_column_on_tiny_class0():
+    """--rtl: MODE 1, 2, 3 of tiny class 0 on the Verilator model, every beat and the end on the
+    schedule's cycle."""
+    rep = pr.build_report(("tiny",), classes=[0], rtl=True, hashes=False, log=lambda m: None)
+    assert [r["rtl"]["equal"] for r in rep["rows"]] == [True, True, True]
+    assert "| yes |" in pr.to_markdown(dict(rep, meta=dict(rep["meta"], rtl_sha256={"tiny+phases": "0" * 64})))
