@@ -61,7 +61,14 @@ def _tagged(path: Path) -> list:
     shas = rep.get("meta", rep).get("rtl_sha256")
     if not isinstance(shas, dict) or not shas:
         return [(None, PRESETS["tiny"], "(no RTL hash recorded)")]
-    return [(sha, PRESETS[preset], preset) for preset, sha in sorted(shas.items())]
+    return [(sha, label_config(label), label) for label, sha in sorted(shas.items())]
+
+
+def label_config(label: str) -> AccelConfig:
+    """The configuration of a report's hash label: a preset name, optionally with boolean generation
+    flags set, ``"digits+phases"`` = ``PRESETS["digits"].with_overrides(phases=True)``."""
+    preset, *flags = label.split("+")
+    return PRESETS[preset].with_overrides(**{f: True for f in flags}) if flags else PRESETS[preset]
 
 
 #: (glob relative to the repository root, reader returning [(measured hash, config, label)])
@@ -74,6 +81,7 @@ REPORT_FILES = (
     ("reports/synth/speed.json", _tagged),
     ("reports/synth/board-*.json", _tagged),
     ("reports/rtl_report.json", _tagged),
+    ("reports/phase_report.json", _tagged),
 )
 
 

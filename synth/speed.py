@@ -27,6 +27,12 @@ Software (one thread: ``OPENBLAS_NUM_THREADS=1`` etc. are set before NumPy loads
   class (gradient descent included: a much larger workload, shown for scale).
 
 Scaling with N: the same measurement on classes subsampled to ``--sizes`` points per class.
+
+t-SNE per class and the whole NMS / AdapSNE selection against their CPU peers (issues #9, #10):
+`synth.speed_select` (method in its docstring; skipped with ``--no-tsne`` / ``--no-selection``).
+The accelerator's clock for every table is the fmax of the committed place-and-route report of the
+search-only ``digits`` core (the report names its RTL hash); the t-SNE and selection cycles are
+those of the same preset generated with ``phases`` (not place-and-routed).
 Writes ``OUT/speed.json`` and ``OUT/speed.md``.
 """
 
@@ -147,7 +153,8 @@ def fmax_from_report(path: Path) -> tuple:
     if not best:
         raise SystemExit(f"{path}: no routed ECP5 target with an fmax; pass --fmax MHz")
     f, k = min(best)
-    return f, f"{path} ({k}, {rep['design']['generator']})"
+    sha = rep["design"].get("verilog_sha256") or ""
+    return f, f"{path} ({k}, {rep['design']['generator']}, RTL {sha[:12]})"
 
 
 def measure(cfg, classes, policies, runs, tsne_runs, fmax_mhz, log=print) -> dict:
@@ -181,18 +188,8 @@ def measure(cfg, classes, policies, runs, tsne_runs, fmax_mhz, log=print) -> dic
     return out
 
 
-def to_markdown(rep: dict) -> str:
-    L = ["# Accelerator vs software: digits distances + sigma search", "",
-         f"Data: sklearn digits training split ({rep['full']['n_points']} points, 10 classes, "
-         f"stratified 70/30, random_state=0); preset `{rep['preset']}` (K={rep['config']['lanes']} lanes), "
-         f"perplexity {rep['config']['perplexity']}.", "",
-         f"Accelerator clock: **{rep['fmax_mhz']:.1f} MHz** ({rep['fmax_source']}).", "",
-         f"Software: {rep['host']['cpu']}, Python {rep['host']['python']}, NumPy {rep['host']['numpy']}, "
-         f"scikit-learn {rep['host']['sklearn']}, one thread, median of {rep['runs']} runs "
-         f"(t-SNE: {rep['tsne_runs']}); load average at start / end "
-         f"{rep['host']['loadavg_at_start'][0]:.1f} / {rep['host']['loadavg_at_end'][0]:.1f} on "
-         f"{rep['host']['cores']} cores (other jobs inflate software times).", "",
-         "## Full training set", "",
+def search_markdown(rep: dict) -> list:
+    L = ["", "## Distances + sigma search: full training set", "",
          "| policy | accel. cycles | accel. time (ms) | mean passes | reference hw-tol (ms) | reference 1e-5 (ms) | "
          "sklearn affinity (ms) | speed-up vs reference (hw tol) | vs sklearn affinity | vs sklearn exact t-SNE |",
          "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -217,8 +214,41 @@ def to_markdown(rep: dict) -> str:
             L.append(f"| {n} | {pol} | {a['cycles']:,} | {a['time_s'] * 1e3:.3f} | "
                      f"{e['reference_hw_tol']['median_s'] * 1e3:.2f} | {sk * 1e3:.2f} | "
                      f"{e['speedup_vs_reference_hw_tol']:.1f}x | {e['speedup_vs_sklearn_affinity']:.1f}x |")
-    L += ["", "## Method", "", __doc__.split("\n\n", 1)[1].strip(), ""]
+    return L
+
+
+def to_markdown(rep: dict) -> str:
+    n_pts = rep["full"]["n_points"] if "full" in rep else rep.get("selection", {}).get("n_points", "?")
+    L = ["# Accelerator vs software: digits distances + sigma search, t-SNE, whole selection", "",
+         f"Data: sklearn digits training split ({n_pts} points, 10 classes, "
+         f"stratified 70/30, random_state=0); preset `{rep['preset']}` (K={rep['config']['lanes']} lanes), "
+         f"perplexity {rep['config']['perplexity']}.", "",
+         f"Accelerator clock: **{rep['fmax_mhz']:.1f} MHz** ({rep['fmax_source']}; the search-only core: the core "
+         f"generated with `phases`, RTL `{rep['rtl_sha256'].get(rep['preset'] + '+phases', '?')[:12]}`, has not been "
+         "placed and routed, its fmax may be lower).", "",
+         f"Software: {rep['host']['cpu']}, Python {rep['host']['python']}, NumPy {rep['host']['numpy']}, "
+         f"scikit-learn {rep['host']['sklearn']}, one thread, median of {rep['runs']} runs "
+         f"(t-SNE: {rep['tsne_runs']}); load average at start / end "
+         f"{rep['host']['loadavg_at_start'][0]:.1f} / {rep['host']['loadavg_at_end'][0]:.1f} on "
+         f"{rep['host']['cores']} cores (other jobs inflate software times)."]
+    load = max(rep["host"]["loadavg_at_start"][0], rep["host"]["loadavg_at_end"][0])
+    if load > rep["host"]["cores"]:
+        L += ["", f"**Measured on a loaded machine** (load average up to {load:.1f} on {rep['host']['cores']} cores): "
+              "a one-thread software run got less than a whole core, so the software times are inflated and every "
+              f"speed-up below is overstated, by up to about {load / rep['host']['cores']:.1f}x; the accelerator times are cycle counts / fmax and "
+              "do not depend on the load."]
+    if "full" in rep:
+        L += search_markdown(rep)
+    from .speed_select import markdown as sel_markdown
+    L += sel_markdown(rep)
+    L += ["", "## Method", "", __doc__.split("\n\n", 1)[1].strip(), "",
+          "### t-SNE and selection", "", speed_select_doc().strip(), ""]
     return "\n".join(L)
+
+
+def speed_select_doc() -> str:
+    from . import speed_select
+    return speed_select.__doc__.split("\n\n", 1)[1]
 
 
 def main(argv=None) -> int:
@@ -231,7 +261,18 @@ def main(argv=None) -> int:
     ap.add_argument("--fmax", type=float, default=None, help="accelerator clock in MHz (default: from report)")
     ap.add_argument("--report", default="reports/synth/digits.json", help="synthesis report giving fmax")
     ap.add_argument("--out", default="reports/synth")
+    ap.add_argument("--no-search", action="store_true", help="skip the distances + search tables")
+    ap.add_argument("--no-tsne", action="store_true", help="skip the t-SNE tables")
+    ap.add_argument("--no-selection", action="store_true", help="skip the whole-selection table")
+    ap.add_argument("--peer-runs", type=int, default=3, help="runs per t-SNE / selection measurement (median)")
+    ap.add_argument("--tsne-sizes", default="32,64", help="points per class for the t-SNE scaling table")
+    ap.add_argument("--render-only", action="store_true", help="rewrite OUT/speed.md from OUT/speed.json")
     args = ap.parse_args(argv)
+    if args.render_only:
+        out = Path(args.out)
+        (out / "speed.md").write_text(to_markdown(json.loads((out / "speed.json").read_text())))
+        print(f"wrote {out / 'speed.md'}")
+        return 0
     cfg = get_preset(args.preset)
     if args.fmax is not None:
         fmax, src = args.fmax, "--fmax given on the command line"
@@ -245,23 +286,35 @@ def main(argv=None) -> int:
         print(f"[speed {time.strftime('%H:%M:%S')}] {m}", file=sys.stderr, flush=True)
 
     from .freshness import current_sha
+    pcfg = cfg.with_overrides(phases=True)
     rep = {"preset": args.preset, "config": cfg.to_dict(derived=False), "fmax_mhz": fmax, "fmax_source": src,
-           "rtl_sha256": {args.preset: current_sha(cfg)},
-           "runs": args.runs, "tsne_runs": args.tsne_runs,
+           "rtl_sha256": {args.preset: current_sha(cfg), f"{args.preset}+phases": current_sha(pcfg)},
+           "runs": args.runs, "tsne_runs": args.tsne_runs, "tsne_runs_peer": args.peer_runs,
+           "selection_runs": args.peer_runs,
            "host": {"cpu": platform.processor() or platform.machine(), "python": platform.python_version(),
                     "numpy": np.__version__, "sklearn": sklearn.__version__,
                     "threads": {v: os.environ.get(v) for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")},
                     "cores": os.cpu_count(), "loadavg_at_start": list(os.getloadavg())},
            "method": __doc__}
-    log("full training set")
-    rep["full"] = measure(cfg, class_sets(X, y), policies, args.runs, args.tsne_runs, fmax, log)
-    rep["scaling"] = {}
-    for n in [int(s) for s in args.sizes.split(",") if s]:
-        log(f"scaling: {n} points per class")
-        rep["scaling"][str(n)] = measure(cfg, class_sets(X, y, n), policies, args.runs,
-                                         0, fmax, log)
-    full_n = max(len(c) for c in class_sets(X, y))
-    rep["scaling"][f"all (<= {full_n})"] = rep["full"]
+    if args.no_search and args.out == "reports/synth":
+        ap.error("--no-search would drop the search tables from the committed report: use --out elsewhere")
+    if not args.no_search:
+        log("full training set")
+        rep["full"] = measure(cfg, class_sets(X, y), policies, args.runs, args.tsne_runs, fmax, log)
+        rep["scaling"] = {}
+        for n in [int(s) for s in args.sizes.split(",") if s]:
+            log(f"scaling: {n} points per class")
+            rep["scaling"][str(n)] = measure(cfg, class_sets(X, y, n), policies, args.runs,
+                                             0, fmax, log)
+        full_n = max(len(c) for c in class_sets(X, y))
+        rep["scaling"][f"all (<= {full_n})"] = rep["full"]
+    from . import speed_select
+    classes = list(enumerate(class_sets(X, y)))
+    if not args.no_tsne:
+        rep["tsne"] = speed_select.tsne_table(pcfg, classes, fmax, args.peer_runs,
+                                              [int(s) for s in args.tsne_sizes.split(",") if s], log)
+    if not args.no_selection:
+        rep["selection"] = speed_select.selection_table(pcfg, X, y, fmax, args.peer_runs, log)
     rep["host"]["loadavg_at_end"] = list(os.getloadavg())
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -130,3 +130,15 @@ def test_sweep_base_point_matches_the_base_preset_baseline():
         return
     devs = compare.compare(base_rep, compare.baseline_metrics(rep))
     assert len(devs) > 20 and not compare.failures(devs), "\n".join(map(str, compare.failures(devs)))
+
+
+def test_phase_report_is_registered_with_the_phases_cores(tmp_path):
+    """reports/phase_report.json is in the staleness table; its labels name the presets generated with
+    ``phases`` (the RTL its cycle models describe), so an RTL change there makes it stale."""
+    assert ("reports/phase_report.json", freshness._tagged) in freshness.REPORT_FILES
+    assert freshness.label_config("tiny+phases") == PRESETS["tiny"].with_overrides(phases=True)
+    assert freshness.label_config("tiny") == PRESETS["tiny"]
+    p = tmp_path / "r.json"
+    p.write_text(json.dumps({"meta": {"rtl_sha256": {"small+phases": "0" * 64}}}))
+    (sha, cfg, label), = freshness._tagged(p)
+    assert sha == "0" * 64 and cfg.phases and cfg.lanes == PRESETS["small"].lanes and label == "small+phases"

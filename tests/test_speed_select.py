@@ -1,0 +1,83 @@
+"""synth.speed_select: accelerator cycle accounting against the phase split of run_schedule, the
+set builders on hand cases, the markdown's target verdict, and one small end-to-end selection
+timing (two classes of 12 points, 250 t-SNE iterations)."""
+
+
+import numpy as np
+import pytest
+
+from golden_model import run_schedule as rsch
+from golden_model.config import get_preset
+from golden_model.search_fixed import search_class
+from synth import speed_select as sp
+
+CFG = get_preset("digits").with_overrides(phases=True)
+
+
+def _class(n, d, seed):
+    return np.random.default_rng(seed).integers(0, 17, size=(n, d))
+
+
+def test_tsne_cycles_are_the_mode1_tsne_phase_without_trace():
+    X = _class(20, 8, 1)
+    a = sp.tsne_accel_cycles(CFG, X)
+    r = rsch.run_schedule(CFG, 20, 8, "ksection", search_class(X, 9.5, "ksection", CFG))
+    # MODE 1's t-SNE phase (INIT_GO .. done) also carries one Zq beat per iteration and the N embedding beats
+    assert a["tsne"] == (r.done_cycle - r.tsne_init) - CFG.tsne_iters - 20
+    assert a["mode1"] == sp.MODE1_WRITES + sp.START_CYCLES + 20 * 8 + r.done_cycle
+
+
+def test_subsample_and_merged_pairs_hand_cases():
+    cl = [(0, np.arange(10).reshape(5, 2)), (1, np.arange(6).reshape(3, 2)), (2, np.zeros((2, 2)))]
+    sub = sp.subsample(cl, 3)
+    assert [len(x) for _, x in sub] == [3, 3, 2]
+    assert all(np.all(np.diff(x[:, 0]) > 0) for _, x in sub[:2])       # order kept
+    pairs = sp.merged_pairs(cl, n_max=7)
+    assert [(lab, len(x)) for lab, x in pairs] == [("0+1", 7)]          # 5 + 3 cut to 7; class 2 unpaired
+
+
+def _fake(speedup_ref):
+    cls = [{"evaluations": 5, "phases": {"tsne": 90, "search": 10}}]
+    e = {"accelerator": {"classes": cls, "cycles": 100, "time_s": 1.0},
+         "software_s": {"reference": speedup_ref, "sklearn_exact": 9.0, "sklearn_bh": 4.0, "opentsne_bh": 5.0},
+         "best_peer": "sklearn_bh", "speedup_vs_reference": speedup_ref, "speedup_vs_best_peer": 4.0}
+    return {"fmax_mhz": 71.4, "config": {"tsne_iters": 750}, "selection_runs": 3,
+            "selection": {"n_points": 10, "ratio": 0.1, "methods": {"adapsne": e}}}
+
+
+def test_markdown_states_whether_the_target_is_met():
+    low = "\n".join(sp.markdown(_fake(3.0)))
+    assert "| adapsne | 5 | 100 |" in low and "3.00x" in low and "**not met**" in low
+    assert "tsne 90.0 %, search 10.0 %" in low
+    assert "f = 0.900, x = 3.00: t-SNE 4.5x faster" in low          # 0.9 / (0.3 - 0.1), by hand
+    assert "not reachable" in "\n".join(sp.markdown(_fake(0.5)))   # 0.05 < 1 - f
+    assert "| met |" in "\n".join(sp.markdown(_fake(12.0)))
+
+
+def test_selection_table_end_to_end_small():
+    cfg = CFG.with_overrides(tsne_iters=250, tsne_exaggeration_iters=50, perplexity_candidates=(3.0, 5.0))
+    X = np.concatenate([_class(12, 8, 2), _class(12, 8, 3)])
+    y = np.repeat([0, 1], 12)
+    out = sp.selection_table(cfg, X, y, 71.4, runs=1, log=lambda m: None)
+    for m, e in out["methods"].items():
+        a = e["accelerator"]
+        assert a["cycles"] == sum(c["run"] + c["load"] for c in a["classes"])
+        assert a["classes"][0]["load"] == sp.SELECT_WRITES + sp.START_CYCLES + 12 * 8
+        assert a["time_s"] == pytest.approx(a["cycles"] / 71.4e6)
+        assert set(e["software_s"]) == set(sp.PEERS) and all(v > 0 for v in e["software_s"].values())
+        assert e["speedup_vs_reference"] == pytest.approx(e["software_s"]["reference"] / a["time_s"])
+    assert [c["evaluations"] for c in out["methods"]["adapsne"]["accelerator"]["classes"]] == [2, 2]
+    assert [c["evaluations"] for c in out["methods"]["nms"]["accelerator"]["classes"]] == [1, 1]
+
+
+def test_committed_speed_report_is_rendered_from_its_json():
+    import json
+    from pathlib import Path
+
+    from synth.speed import to_markdown
+    d = Path(__file__).resolve().parent.parent / "reports" / "synth"
+    rep = json.loads((d / "speed.json").read_text())
+    assert (d / "speed.md").read_text() == to_markdown(rep)
+    assert {"full", "tsne", "selection"} <= set(rep) and set(rep["selection"]["methods"]) == {"nms", "adapsne"}
+    assert rep["rtl_sha256"].keys() == {"digits", "digits+phases"}
+    assert "RTL " + json.loads((d / "digits.json").read_text())["design"]["verilog_sha256"][:12] in rep["fmax_source"]
