@@ -5,7 +5,7 @@
 its memory, INIT_GO .. done = ``GO + tsne_schedule.init_cycles(N) + GO + run_cycles(N, K,
 tsne_iters)``, and the whole MODE 1 run from the first register write (register writes, START,
 N x D feature beats, then `run_schedule` with K-section at perplexity 30: features in, embedding
-out).  Software, the peers of `golden_model.tsne_peers` with the same settings (``tsne_iters``
+out).  Software, the peers of `golden_model.tsne_peers` (`peer_runs`, the same code) with the same settings (``tsne_iters``
 iterations, ``tsne_exaggeration_iters`` exaggerated, the preset's learning rate and momenta, one
 thread, median of ``runs``):
 
@@ -39,6 +39,7 @@ from golden_model import reference as ref
 from golden_model import run_schedule as rsch
 from golden_model import timing
 from golden_model import tsne_schedule as ts
+from golden_model.tsne_peers import opentsne_embed, peer_runs, sklearn_tsne
 from golden_model.walltime import median_time
 
 RATIO = 0.1
@@ -48,47 +49,6 @@ SELECT_WRITES = 9 + 1
 MODE1_WRITES = 8 + 1       # the same without BUDGET
 START_CYCLES = timing.START_REGISTER + timing.START_TARGET
 PEERS = ("reference", "sklearn_exact", "sklearn_bh", "opentsne_bh")
-
-
-def _sklearn_tsne(cfg, perp: float, method: str):
-    from sklearn.manifold import TSNE
-    kw = dict(n_components=2, perplexity=perp, early_exaggeration=cfg.tsne_exaggeration,
-              learning_rate=cfg.tsne_learning_rate, init="random", random_state=0, method=method, n_jobs=1)
-    try:
-        return TSNE(max_iter=cfg.tsne_iters, **kw)
-    except TypeError:  # scikit-learn < 1.5
-        return TSNE(n_iter=cfg.tsne_iters, **kw)
-
-
-def _opentsne(aff, n: int, cfg):
-    from openTSNE import TSNEEmbedding
-    rng = np.random.default_rng(0)
-    E = TSNEEmbedding(rng.standard_normal((n, 2)) * 1e-4, aff, n_jobs=1, negative_gradient_method="bh",
-                      random_state=0, verbose=False)
-    E = E.optimize(cfg.tsne_exaggeration_iters, exaggeration=cfg.tsne_exaggeration,
-                   momentum=cfg.tsne_momentum_early, learning_rate=cfg.tsne_learning_rate, n_jobs=1)
-    return np.asarray(E.optimize(cfg.tsne_iters - cfg.tsne_exaggeration_iters, momentum=cfg.tsne_momentum_late,
-                                 learning_rate=cfg.tsne_learning_rate, n_jobs=1))
-
-
-def float_p(Xc, perp: float, cfg) -> np.ndarray:
-    """The float64 joint P of a class (bisection, as `golden_model.tsne_peers`)."""
-    D = ref.sq_distances(np.asarray(Xc, dtype=np.int64))
-    st = ref.search_all_rows(D, perp, "bisection", cfg)
-    return ref.joint_p(ref.conditional_p(D, st.betas))
-
-
-def tsne_peer_runs(Xc, cfg, perp: float) -> dict:
-    """name -> callable running that peer once on the class ``Xc`` (module doc)."""
-    from openTSNE.affinity import PrecomputedAffinities
-    from scipy.sparse import csr_matrix
-    Xf = np.asarray(Xc, dtype=np.float64)
-    P = float_p(Xc, perp, cfg)
-    aff = PrecomputedAffinities(csr_matrix(P), normalize=False)
-    return {"reference": lambda: ref.tsne(P, cfg),
-            "sklearn_exact": lambda: _sklearn_tsne(cfg, perp, "exact").fit_transform(Xf),
-            "sklearn_bh": lambda: _sklearn_tsne(cfg, perp, "barnes_hut").fit_transform(Xf),
-            "opentsne_bh": lambda: _opentsne(aff, len(Xf), cfg)}
 
 
 def tsne_accel_cycles(cfg, Xc) -> dict:
@@ -111,7 +71,7 @@ def tsne_sets(sets: list, cfg, fmax_mhz: float, runs: int, log=print) -> dict:
     for label, Xc in sets:
         a = tsne_accel_cycles(cfg, Xc)
         perp = ref.effective_perplexity(cfg.perplexity, len(Xc))
-        sw = {k: median_time(fn, runs) for k, fn in tsne_peer_runs(Xc, cfg, perp).items()}
+        sw = {k: median_time(fn, runs) for k, fn in peer_runs(Xc, cfg, perp).items()}
         row = {"set": label, "n": a["n"], "perplexity": perp, "accel_cycles": a,
                "accel_tsne_s": a["tsne"] / (fmax_mhz * 1e6), "accel_mode1_s": a["mode1"] / (fmax_mhz * 1e6),
                "software_s": {k: v["median_s"] for k, v in sw.items()}, "software_runs_s": sw}
@@ -199,9 +159,9 @@ def select_peer_pipeline(classes: list, cfg, method: str, peer: str):
 
     def embed(Xf, p):
         if peer == "opentsne_bh":
-            return _opentsne(PerplexityBasedNN(Xf, perplexity=p, method="exact", n_jobs=1, random_state=0),
+            return opentsne_embed(PerplexityBasedNN(Xf, perplexity=p, method="exact", n_jobs=1, random_state=0),
                              len(Xf), cfg)
-        return _sklearn_tsne(cfg, p, "exact" if peer == "sklearn_exact" else "barnes_hut").fit_transform(Xf)
+        return sklearn_tsne(cfg, p, "exact" if peer == "sklearn_exact" else "barnes_hut").fit_transform(Xf)
 
     def run():
         for _, Xc in classes:
