@@ -16,6 +16,10 @@
   description into one `spec.json` and passes its path in $ADAPSNE_TB_SPEC to the simulator.  The
   cocotb module (`tb.core_tests`) reads everything from there (the runner overwrites PYTHONPATH, so
   the repository root is put on sys.path before the run).
+* `tie_reset=True` builds the core inside tb/simtop.py's wrapper (rst tied to 0: one scenario per
+  run) for long single runs, and compiles it with g++ `LONG_RUN_OPT` (-O2) instead of Verilator's
+  -Os (`opt_fast`); `RunResult.cpu_seconds` is the simulator's CPU time (docs/verification.md,
+  "Simulation speed").
 * Waveforms (tb/waves.py): `waves=True` (or a format name), or ADAPSNE_WAVES=1, or pytest
   `--waves`.  FST by default, VCD with waves_format="vcd"; a waves build is a separate model per
   format (Verilator needs --trace at build time) and the dump is `<run dir>/dump.fst|dump.vcd`
@@ -330,10 +334,9 @@ def build(cfg: AccelConfig, dut: str = "core", trace: bool = False, waves: bool 
     ports = lay.ports_of(comp)
     comp._MustUse__silence = True  # only its signature was needed
     stamp_info = {"verilog": hashlib.sha256(text.encode()).hexdigest(), "args": VERILATOR_ARGS,
-                  "timescale": TIMESCALE,
-                  "vpi": "ports" if PORTS_ONLY_VPI and not fmt else "all",
+                  "timescale": TIMESCALE, "vpi": "ports" if PORTS_ONLY_VPI and not fmt else "all",
                   **({"opt_fast": opt} if opt != "-Os" else {}),
-             "waves": bool(waves), "verilator": tc.version, "top": top}
+                  "waves": bool(waves), "verilator": tc.version, "top": top}
     if fmt:  # the waves main and control file are part of the model
         stamp_info.update(format=fmt, vlt=wv.CONTROL_FILE, flags=wv.BUILD_ARGS[fmt],
                      main=hashlib.sha256(wv.MAIN_CPP.read_bytes() + _cocotb_main().read_bytes()).hexdigest())
@@ -381,7 +384,7 @@ class RunResult:
     exit_error: str = ""
     observations: dict | None = None   # what the cocotb side wrote to observations.json
     waves_file: Path | None = None     # the dump (dump.fst / dump.vcd) when waves were on
-    cpu_seconds: float = 0.0           # CPU time of the simulator process (user + system): load-independent
+    cpu_seconds: float = 0.0           # CPU time of the simulator process (user + system): less load-dependent
 
     @property
     def passed(self) -> bool:
