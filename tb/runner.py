@@ -16,6 +16,10 @@
   description into one `spec.json` and passes its path in $ADAPSNE_TB_SPEC to the simulator.  The
   cocotb module (`tb.core_tests`) reads everything from there (the runner overwrites PYTHONPATH, so
   the repository root is put on sys.path before the run).
+* `tie_reset=True` builds the core inside tb/simtop.py's wrapper (rst tied to 0: one scenario per
+  run) for long single runs, and compiles it with g++ `LONG_RUN_OPT` (-O2) instead of Verilator's
+  -Os (`opt_fast`); `RunResult.cpu_seconds` is the simulator's CPU time (docs/verification.md,
+  "Simulation speed").
 * Waveforms (tb/waves.py): `waves=True` (or a format name), or ADAPSNE_WAVES=1, or pytest
   `--waves`.  FST by default, VCD with waves_format="vcd"; a waves build is a separate model per
   format (Verilator needs --trace at build time) and the dump is `<run dir>/dump.fst|dump.vcd`
@@ -70,9 +74,13 @@ def cfg_hash(cfg: AccelConfig, dut: str, trace: bool, waves: bool | str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
-def model_dir(cfg: AccelConfig, dut: str = "core", trace: bool = False, waves: bool | str = False) -> Path:
+def model_dir(cfg: AccelConfig, dut: str = "core", trace: bool = False, waves: bool | str = False,
+              tie_reset: bool = False) -> Path:
+    """Build directory of a model (`build`); `tie_reset`: the tb/simtop.py wrapper, a model of its own."""
     tag = cfg.name if dut == "core" else f"{cfg.name}-{dut}"
-    tag += "" if opt_fast() == "-Os" else opt_fast()          # a separate model per optimisation
+    tag += "-tiedrst" if tie_reset else ""
+    opt = opt_fast(tie_reset)
+    tag += "" if opt == "-Os" else opt          # a separate model per optimisation
     return SIM_ROOT / f"{tag}-{cfg_hash(cfg, dut, trace, waves)}"
 
 
@@ -179,10 +187,17 @@ def _global_objs(bdir: Path) -> list:
     return names
 
 
-def opt_fast() -> str:
-    """g++ optimisation of the model's per-cycle code (Verilator's OPT_FAST, default ``-Os``):
-    $ADAPSNE_OPT_FAST, e.g. ``-O2`` (faster simulation, slower build; docs/verification.md)."""
-    v = os.environ.get("ADAPSNE_OPT_FAST", "-Os").strip()
+#: g++ optimisation of the long-run (tied-reset) models: -O2 simulates the digits core ~1.3x faster
+#: than Verilator's -Os for a ~1.5x longer build (docs/verification.md, "Simulation speed"); the
+#: default suite's models are build-dominated and keep -Os
+LONG_RUN_OPT = "-O2"
+
+
+def opt_fast(long_run: bool = False) -> str:
+    """g++ optimisation of the model's per-cycle code and of the Verilator run-time (OPT_FAST,
+    OPT_GLOBAL): $ADAPSNE_OPT_FAST if set (``-O0`` .. ``-O3``, ``-Os``, ``-Og``), else
+    `LONG_RUN_OPT` for the tied-reset models of long runs (`long_run`), else Verilator's ``-Os``."""
+    v = os.environ.get("ADAPSNE_OPT_FAST", LONG_RUN_OPT if long_run else "-Os").strip()
     if not re.fullmatch(r"-O[0-3sg]", v):
         raise ValueError(f"ADAPSNE_OPT_FAST must be one of -O0 -O1 -O2 -O3 -Os -Og, got {v!r}")
     return v
@@ -228,7 +243,7 @@ def _cocotb_main() -> Path:
     return Path(cocotb_tools.config.share_dir) / wv.COCOTB_MAIN_REL
 
 
-def _verilate(bdir: Path, src: Path, top: str, waves: str | None, verbose: bool, tc) -> None:
+def _verilate(bdir: Path, src: Path, top: str, waves: str | None, verbose: bool, tc, opt: str = "-Os") -> None:
     """Verilator + C++ compile through cocotb's runner.
 
     With waves (a format), the build adds the format's flags, the control file that hides
@@ -239,7 +254,7 @@ def _verilate(bdir: Path, src: Path, top: str, waves: str | None, verbose: bool,
     into build/sim/_runtime-<key>/libvlrt.a and later builds link that archive instead of
     recompiling (make overrides VM_GLOBAL_FAST/SLOW= LIBS=<archive>).  If that link fails, the
     model is rebuilt the normal way."""
-    base = toolchain.make_overrides(tc) + ([f"OPT_FAST={opt_fast()}"] if opt_fast() != "-Os" else [])
+    base = toolchain.make_overrides(tc) + ([f"OPT_FAST={opt}", f"OPT_GLOBAL={opt}"] if opt != "-Os" else [])
     if waves == "fst":  # the FST writer needs lz4 + zlib (a stand-in lz4.h when liblz4-dev is missing)
         base += list(toolchain.fst_make_overrides(SIM_ROOT / "_fstshim"))
     rt = _runtime_dir(waves or False, tc, base)
@@ -301,13 +316,12 @@ def build(cfg: AccelConfig, dut: str = "core", trace: bool = False, waves: bool 
     waves = fmt or False
     if tie_reset and (fmt or dut != "core"):
         raise ValueError("tie_reset: only for the core without waves (tb/simtop.py)")
-    key = (cfg_hash(cfg, dut, trace, waves), dut, trace, waves, tie_reset, opt_fast())
+    opt = opt_fast(tie_reset)
+    key = (cfg_hash(cfg, dut, trace, waves), dut, trace, waves, tie_reset, opt)
     if key in _MODELS:
         return _MODELS[key]
     tc = toolchain.setup()
-    bdir = model_dir(cfg, dut, trace, waves)
-    if tie_reset:      # a model of its own (tb/simtop.py)
-        bdir = bdir.with_name(bdir.name.replace(f"{cfg.name}", f"{cfg.name}-tiedrst", 1))
+    bdir = model_dir(cfg, dut, trace, waves, tie_reset)
     t0 = time.monotonic()
     comp, text = _elaborate(cfg, dut, trace)
     t_gen = time.monotonic() - t0
@@ -319,10 +333,10 @@ def build(cfg: AccelConfig, dut: str = "core", trace: bool = False, waves: bool 
         text += "\n" + wrapper
     ports = lay.ports_of(comp)
     comp._MustUse__silence = True  # only its signature was needed
-    stamp_info = {"verilog": hashlib.sha256(text.encode()).hexdigest(), "args": VERILATOR_ARGS, "timescale": TIMESCALE,
-                  "vpi": "ports" if PORTS_ONLY_VPI and not fmt else "all",
-                  **({"opt_fast": opt_fast()} if opt_fast() != "-Os" else {}),
-             "waves": bool(waves), "verilator": tc.version, "top": top}
+    stamp_info = {"verilog": hashlib.sha256(text.encode()).hexdigest(), "args": VERILATOR_ARGS,
+                  "timescale": TIMESCALE, "vpi": "ports" if PORTS_ONLY_VPI and not fmt else "all",
+                  **({"opt_fast": opt} if opt != "-Os" else {}),
+                  "waves": bool(waves), "verilator": tc.version, "top": top}
     if fmt:  # the waves main and control file are part of the model
         stamp_info.update(format=fmt, vlt=wv.CONTROL_FILE, flags=wv.BUILD_ARGS[fmt],
                      main=hashlib.sha256(wv.MAIN_CPP.read_bytes() + _cocotb_main().read_bytes()).hexdigest())
@@ -338,7 +352,7 @@ def build(cfg: AccelConfig, dut: str = "core", trace: bool = False, waves: bool 
             src = bdir / "adapsne_core.v"
             src.write_text(text)
             (bdir / "config.json").write_text(cfg.to_json())
-            _verilate(bdir, src, top, fmt, verbose, tc)
+            _verilate(bdir, src, top, fmt, verbose, tc, opt)
             stamp.write_text(stamp_key + "\n")
             built = True
         (bdir / "ports.json").write_text(json.dumps(ports, indent=1))
@@ -370,6 +384,7 @@ class RunResult:
     exit_error: str = ""
     observations: dict | None = None   # what the cocotb side wrote to observations.json
     waves_file: Path | None = None     # the dump (dump.fst / dump.vcd) when waves were on
+    cpu_seconds: float = 0.0           # CPU time of the simulator process (user + system): less load-dependent
 
     @property
     def passed(self) -> bool:
@@ -421,6 +436,13 @@ def _parse_results(xml_path: Path) -> list:
     return outcomes
 
 
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished children (the simulator is one, run to completion)."""
+    import resource
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.=-]+", "_", name)[:120] or "run"
 
@@ -470,7 +492,7 @@ def run(model: Model, spec: dict, name: str = "run", test_module: str = TEST_MOD
         sys.path.insert(0, str(REPO_ROOT))
     results_xml = run_dir / "results.xml"
     runner = get_runner("verilator")
-    t0 = time.monotonic()
+    t0, cpu0 = time.monotonic(), _children_cpu()
     exit_error = ""
     try:
         runner.test(test_module=test_module, hdl_toplevel=model.toplevel, hdl_toplevel_lang="verilog",
@@ -482,7 +504,7 @@ def run(model: Model, spec: dict, name: str = "run", test_module: str = TEST_MOD
             exit_error = f"runner exited with {e.code}"
     except Exception as e:  # noqa: BLE001 - a crashed simulator is a failed run, with the reason
         exit_error = f"{type(e).__name__}: {e}"
-    seconds = time.monotonic() - t0
+    seconds, cpu = time.monotonic() - t0, _children_cpu() - cpu0
     log = (run_dir / "sim.log").read_text(errors="replace") if (run_dir / "sim.log").is_file() else ""
     outcomes = _parse_results(results_xml)
     if not outcomes and not exit_error:
@@ -494,7 +516,7 @@ def run(model: Model, spec: dict, name: str = "run", test_module: str = TEST_MOD
         obs = json.loads((run_dir / "observations.json").read_text())
     dump = wv.dump_file(run_dir, model.waves_format) if waves else None
     res = RunResult(run_dir=run_dir, outcomes=outcomes, log=log, seconds=seconds, exit_error=exit_error,
-                    observations=obs, waves_file=dump if dump is not None and dump.is_file() else None)
+                    observations=obs, cpu_seconds=cpu, waves_file=dump if dump is not None and dump.is_file() else None)
     if echo:
         print(res.summary())
     return res

@@ -128,8 +128,10 @@ def run_class(X, cfg, method: str, k: int, name: str = "class", waves: bool = Fa
         ``passed`` (every sel beat's value and cycle and the end of the run equal
         `golden_select` / `select_schedule`), ``mismatches``, ``cycles`` (last feature to busy =
         0), ``expected_cycles``, ``phases`` (schedule cycles per phase), ``cycles_per_s``
-        (simulated, after the feature load), ``wall_s`` (golden expectation, model build,
-        simulation), ``run_dir``, ``waves_file``.
+        (simulated, after the feature load), ``cycles_per_cpu_s`` (``cycles`` per CPU second of
+        the simulator process, start-up included: less dependent on the machine's load),
+        ``wall_s`` (golden expectation, model build, simulation, simulator CPU), ``run_dir``,
+        ``waves_file``.
     """
     if method not in METHOD_MODE:
         raise ValueError(f"method must be one of {tuple(METHOD_MODE)}, got {method!r}")
@@ -139,7 +141,8 @@ def run_class(X, cfg, method: str, k: int, name: str = "class", waves: bool = Fa
     t_gold = time.perf_counter() - t0
     if progress is not None:
         job["progress_cycles"] = PROGRESS_CYCLES
-    model = runner.build(rcfg, dut="core", waves=waves)
+    # one class per run: without waves, the tied-reset wrapper (tb/simtop.py, several times faster)
+    model = runner.build(rcfg, dut="core", waves=waves, tie_reset=not waves)
     run_name = f"select_rtl-{rcfg.name}-{name}"
     with _follow(model.build_dir / "runs" / runner._safe(run_name) / "sim.log", progress):
         res = runner.run(model, {"scenarios": [select_scenario("select", [job])]}, name=run_name,
@@ -154,10 +157,12 @@ def run_class(X, cfg, method: str, k: int, name: str = "class", waves: bool = Fa
     out = {"indices": o.get("indices"), "summary": o.get("summary"), "passed": res.passed, "mismatches": mism[:20],
            "cycles": o.get("done_rel_cycle"), "expected_cycles": job["done_cycle"], "phases": job["phases"],
            "wall_s": {"golden_expectation": round(t_gold, 2), "build": round(model.build_seconds, 1),
-                      "simulation": round(res.seconds, 1)},
+                      "simulation": round(res.seconds, 1), "simulator_cpu": round(res.cpu_seconds, 1)},
            "run_dir": str(res.run_dir), "waves_file": str(res.waves_file) if res.waves_file else None}
     if o.get("wall_last_sel") and o.get("wall_last_feat") and o.get("sel_rel_cycles"):
         out["cycles_per_s"] = round(o["sel_rel_cycles"][-1] / max(o["wall_last_sel"] - o["wall_last_feat"], 1e-9))
+    if res.cpu_seconds > 0 and out["cycles"]:   # per CPU second of the simulator: less dependent on the load
+        out["cycles_per_cpu_s"] = round(out["cycles"] / res.cpu_seconds)
     return out
 
 
@@ -229,6 +234,7 @@ def select_rtl(X, y, ratio, method: str = "adapsne", cfg=None, classes=None, pro
                          and s.get("evals") == len(det["perplexity_history"]))
         same = rtl_glob == gold_glob
         cps = f", {r['cycles_per_s']:,} cycles/s" if "cycles_per_s" in r else ""
+        cps += f" ({r['cycles_per_cpu_s']:,} per simulator CPU second)" if "cycles_per_cpu_s" in r else ""
         cyc = f"{r['cycles']:,}" if r["cycles"] is not None else "?"
         say(f"{head}: indices {'identical' if same else 'DIFFER'}; {cyc} cycles in "
             f"{r['wall_s']['simulation']:.1f} s{cps}" + ("" if r["passed"] else "; TESTBENCH FAILED"))
@@ -306,8 +312,8 @@ def _cmd(args, out, err) -> int:
         # 4. the runs
         say = (lambda text: None) if args.quiet else (lambda text: (err.write(text + "\n"), err.flush()))
         rc = rtl_config(cfg)
-        say(f"Verilator model of {rc.name} with phases: {runner.model_dir(rc, waves=args.waves and 'fst')} "
-            f"(built on first use, cached)")
+        mdir = runner.model_dir(rc, waves=args.waves and "fst", tie_reset=not args.waves)
+        say(f"Verilator model of {rc.name} with phases: {mdir} (built on first use, cached)")
         runs = select_rtl(data.X, data.y, ratio, args.method, cfg, classes, say, args.waves, args.waves_from,
                           args.waves_to)
         # 5. outputs (the golden CLI's document, the RTL's indices), all or nothing
@@ -356,7 +362,8 @@ def _rtl_entry(r: dict) -> dict:
     return {"identical": r["identical"], "summary_equal": r["summary_equal"], "testbench_passed": x["passed"],
             "rtl_indices": r["rtl_indices"], "golden_indices": r["golden_indices"], "summary_beat": x["summary"],
             "cycles": x["cycles"], "expected_cycles": x["expected_cycles"], "phase_cycles": x["phases"],
-            "cycles_per_s": x.get("cycles_per_s"), "wall_s": x["wall_s"], "mismatches": x["mismatches"],
+            "cycles_per_s": x.get("cycles_per_s"),
+            "cycles_per_cpu_s": x.get("cycles_per_cpu_s"), "wall_s": x["wall_s"], "mismatches": x["mismatches"],
             "waves_file": x["waves_file"]}
 
 

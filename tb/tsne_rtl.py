@@ -7,11 +7,12 @@ Prints whether the result beats, P (every S_ij, from the P dump on ``emb``) and 
 embedding equal the golden model's bit for bit, whether every beat came on the cycle of
 `golden_model.run_schedule`, the cycles per phase (search, affinities + P dump, t-SNE) and the
 simulated cycles per second (whole run, and the t-SNE phase alone: from the last P beat to the last
-embedding beat, a stretch in which no Python runs per cycle).  The model is the core inside the
-tied-reset wrapper of `tb.simtop` (about 2x faster; ``--waves`` uses the plain core).  Exit status 0 iff everything is
-equal.  The t-SNE schedule is the preset's (``tsne_iters``, ``tsne_exaggeration_iters``) unless
-``--iters`` / ``--ex-iters`` override it (the schedule is a generation-time constant: another
-model).  docs/verification.md ("MODE 1 in Verilator").
+embedding beat, a stretch in which no Python runs per cycle), and the cycles of the whole run per
+CPU second of the simulator process (less dependent on the machine's load).  The model is the
+core inside the tied-reset wrapper of `tb.simtop`, compiled with `tb.runner.LONG_RUN_OPT`
+(``--waves`` uses the plain core).  Exit status 0 iff everything is equal.  The t-SNE schedule
+is the preset's (``tsne_iters``, ``tsne_exaggeration_iters``) unless ``--iters`` / ``--ex-iters``
+override it (the schedule is a generation-time constant: another model).  docs/verification.md ("MODE 1 in Verilator").
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def run_class(label: int, preset: str = "digits", policy: str = "ksection", perp
     job = ref.mode1_job(X, perplexity, policy, cfg, name=f"digit{label}", p_dump=p_dump)
     t_ref = time.perf_counter() - t0
     job["load_cycles"] = 0
-    # one long run: the tied-reset wrapper (tb/simtop.py, about 2x faster); waves use the plain core
+    # one long run: the tied-reset wrapper (tb/simtop.py, about 2x faster, -O2); waves use the plain core
     model = runner.build(cfg, dut="core", waves=waves, tie_reset=not waves)
     res = runner.run(model, {"scenarios": [ref.classes_scenario("mode1", [job])]}, name=f"tsne_rtl-{preset}-{label}",
                      waves=waves or None, waves_from=waves_from, waves_to=waves_to, echo=echo)
@@ -76,7 +77,8 @@ def run_class(label: int, preset: str = "digits", policy: str = "ksection", perp
            "cycles_equal": bool(got_all and bad.get("cycle", 1) == 0 and res_ok),
            "passed": res.passed, "mismatches": mism[:20], "phase_cycles": phase_cycles(job),
            "total_cycles": job["load_cycles"] + job["phase_cycles"]["done"],
-           "wall_s": {"golden": round(t_ref, 2), "build": round(model.build_seconds, 1), "simulation": round(res.seconds, 1)},
+           "wall_s": {"golden": round(t_ref, 2), "build": round(model.build_seconds, 1), "simulation": round(res.seconds, 1),
+                     "simulator_cpu": round(res.cpu_seconds, 1)},
            "run_dir": str(res.run_dir)}
     if w.get("last_p") and w.get("last_emb") and jo.get("emb_last_rel") is not None:
         dc = jo["emb_last_rel"] - w["last_p_edge"]
@@ -84,6 +86,8 @@ def run_class(label: int, preset: str = "digits", policy: str = "ksection", perp
         out["tsne_measured_cycles"] = dc
     if jo.get("wall_start") and w.get("last_emb"):
         out["run_cycles_per_s"] = round(out["total_cycles"] / max(w["last_emb"] - jo["wall_start"], 1e-9))
+    if res.cpu_seconds > 0:     # CPU time of the simulator process: less dependent on the machine's load
+        out["run_cycles_per_cpu_s"] = round(out["total_cycles"] / res.cpu_seconds)
     return out
 
 
@@ -122,9 +126,11 @@ def main(argv=None) -> int:
           f"(incl. P dump), t-SNE {pc['tsne']:,}; total {r['total_cycles']:,}")
     if "tsne_cycles_per_s" in r:
         print(f"  simulation: {r['tsne_cycles_per_s']:,} cycles/s in the t-SNE phase, "
-              f"{r.get('run_cycles_per_s', 0):,} cycles/s over the run")
+              f"{r.get('run_cycles_per_s', 0):,} cycles/s over the run"
+              + (f", {r['run_cycles_per_cpu_s']:,} per CPU second of the simulator"
+                 if "run_cycles_per_cpu_s" in r else ""))
     print(f"  wall: golden model {r['wall_s']['golden']} s, model build {r['wall_s']['build']} s, "
-          f"simulation {r['wall_s']['simulation']} s ({r['run_dir']})")
+          f"simulation {r['wall_s']['simulation']} s (simulator CPU {r['wall_s']['simulator_cpu']} s; {r['run_dir']})")
     for m in r["mismatches"] if not r["passed"] else []:
         print(f"  ! {m}")
     if a.json:

@@ -162,8 +162,8 @@ def test_core_select_outer_fwa(request):
 def test_select_digits_all_classes(method):
     """Every digits class (the training split, 122-128 points each), `digits` preset generated with
     phases and its configured t-SNE schedule (750 iterations, 250 exaggerated), ratio 0.1: for
-    each class `tb.select_rtl.select_rtl` runs the Verilator model (MODE 2 for nms, MODE 3 for
-    adapsne) and ``select(arithmetic="fixed")``; the indices are identical, the summary beat
+    each class `tb.select_rtl.select_rtl` runs the Verilator model (its tied-reset -O2 model, one
+    class per run; MODE 2 for nms, MODE 3 for adapsne) and ``select(arithmetic="fixed")``; the indices are identical, the summary beat
     carries select's perplexity, entropy and evaluation count, and every sel beat and the end of
     the run are on their `select_schedule` cycles.  Runtime: docs/verification.md ("Selection
     modes in Verilator")."""

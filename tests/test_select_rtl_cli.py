@@ -4,7 +4,8 @@ indices (Verilator) compared with `select(arithmetic="fixed")` per class.
 Errors: the same argv gives the same exit status (2) and the same message as
 ``python -m golden_model.cli select ... --arithmetic fixed`` (nothing is simulated); plus the RTL
 command's own argument errors.  Runs: a two-class .npz on tiny with a short t-SNE schedule (the
-model of tests/test_select_cocotb.py), both methods: exit 0, the JSON equals the golden CLI's
+configuration of tests/test_select_cocotb.py, as its tied-reset model: `tb/simtop.py`, one class per
+run, compiled -O2), both methods: exit 0, the JSON equals the golden CLI's
 document except for the ``rtl`` sections, the .npy equals the golden indices; a golden model
 that disagrees (one index moved) gives exit 1 and "NOT identical".
 """
@@ -18,10 +19,10 @@ import numpy as np
 import pytest
 
 from golden_model import cli as gcli
-from tb import select_rtl
+from tb import runner, select_rtl
 
-#: tiny with the short t-SNE schedule (3 iterations, 2 exaggerated): the cached model of
-#: tests/test_select_cocotb.py
+#: tiny with the short t-SNE schedule (3 iterations, 2 exaggerated): the configuration of
+#: tests/test_select_cocotb.py (tb.select_rtl builds its tied-reset model)
 SHORT = ["--preset", "tiny", "--set", "tsne_iters=3", "--set", "tsne_exaggeration_iters=2"]
 
 
@@ -110,6 +111,10 @@ def test_tiny_run_identical_and_same_format(data, method):
     assert np.load(npy_r).tolist() == np.load(npy_g).tolist()
     assert "identical: yes" in out and "RTL vs golden model: identical (2 classes)" in out
     assert "[1/2] class 4 (N=10, k=3)" in err and "[2/2] class 9 (N=14, k=4)" in err
+    # each class ran on the tied-reset long-run model (tb/simtop.py, tb.runner.LONG_RUN_OPT)
+    opt = runner.opt_fast(long_run=True)
+    assert f"tiny-tiedrst{'' if opt == '-Os' else opt}-" in err
+    assert all(c["rtl"]["cycles_per_cpu_s"] > 0 for c in json.loads(out_r.read_text())["classes"])
 
 
 def test_one_class_and_a_disagreeing_golden_model(data, monkeypatch):
