@@ -40,6 +40,7 @@ from golden_model import timing
 
 from .lane import CandKind, lane_roles, scan_signature, search_ops_signature
 from .layouts import CoreLayouts, POLICY_CODES
+from .onehot import OneHotFSM
 
 __all__ = ["SearchController"]
 
@@ -258,10 +259,12 @@ class SearchController(wiring.Component):
 
         # ------------------------------------------------------------ FSM
         passes_n = passes + 1
-        width = Signal(signed(L.u_bits + 1))
-        m.d.comb += width.eq(bhi - blo)
+        # "bhi - blo <= 1" written as its own comparison: the difference itself is the K-section
+        # broadcast's cand_a, and sharing its carry chain placed the stop rule beside a lane
+        narrow = Signal()
+        m.d.comb += narrow.eq(bhi <= blo + 1)
         stop = Signal()
-        m.d.comb += stop.eq((best_err <= tol) | (passes_n >= cfg.max_passes) | (~is_fwa & (width <= 1)))
+        m.d.comb += stop.eq((best_err <= tol) | (passes_n >= cfg.max_passes) | (~is_fwa & narrow))
         # FWA amplitude adaptation, off the SETUP path: both outcomes are clamped into registers
         # while the pass runs (amp is stable from SETUP to SETUP), and "the best improved" is a flag
         # set by an insertion at rank 0 (pop_err[0] only ever decreases, so that insertion is
@@ -321,138 +324,140 @@ class SearchController(wiring.Component):
         # (WAITD, below, clears it when it takes the row)
         with m.If(self.eng_dist_done):
             m.d.sync += dready.eq(1)
-        with m.FSM(name="search"):
-            with m.State("IDLE"):
-                with m.If(self.tgt_start):
-                    m.d.sync += cnt.eq(0)
-                    m.next = "TGT"
-                with m.Elif(self.go):
-                    m.d.comb += self.eng_point_first.eq(1)
-                    m.d.sync += [i.eq(0), pseed.eq(self.seed)]
-                    m.next = "PSTART"
-            with m.State("TGT"):
-                m.d.comb += [bc.re_issue.eq(cnt == 0), bc.re_ext.eq(1)]
-                m.d.sync += cnt.eq(cnt + 1)
-                with m.If(cnt == timing.BROADCAST + timing.latency("rowend")):
-                    m.d.sync += [target.eq(self.scan.h), self.tgt_done.eq(1)]
-                    m.next = "IDLE"
-            with m.State("PSTART"):
-                m.d.comb += self.eng_point_start.eq(1)
-                m.next = "WAITD"
-            with m.State("WAITD"):
-                with m.If(dready | self.eng_dist_done):
-                    m.d.sync += [mrow.eq(self.eng_dmin), dspan.eq(self.eng_dmax - self.eng_dmin), dready.eq(0),
-                                 cnt.eq(0)]
+        # one flip-flop per state (hw/onehot.py): the state decodes fan out to wide registers
+        fsm = OneHotFSM(m, ["IDLE", "TGT", "PSTART", "WAITD", "PP_RANGE", "RANGE", "PINIT", "SETUP",
+                            "STREAM", "DRAIN", "ROWEND", "SCAN", "SCAN_PIPE", "OUT", "PP_OUT"], name="search")
+        with fsm.State("IDLE"):
+            with m.If(self.tgt_start):
+                m.d.sync += cnt.eq(0)
+                fsm.goto("TGT")
+            with m.Elif(self.go):
+                m.d.comb += self.eng_point_first.eq(1)
+                m.d.sync += [i.eq(0), pseed.eq(self.seed)]
+                fsm.goto("PSTART")
+        with fsm.State("TGT"):
+            m.d.comb += [bc.re_issue.eq(cnt == 0), bc.re_ext.eq(1)]
+            m.d.sync += cnt.eq(cnt + 1)
+            with m.If(cnt == timing.BROADCAST + timing.latency("rowend")):
+                m.d.sync += [target.eq(self.scan.h), self.tgt_done.eq(1)]
+                fsm.goto("IDLE")
+        with fsm.State("PSTART"):
+            m.d.comb += self.eng_point_start.eq(1)
+            fsm.goto("WAITD")
+        with fsm.State("WAITD"):
+            with m.If(dready | self.eng_dist_done):
+                m.d.sync += [mrow.eq(self.eng_dmin), dspan.eq(self.eng_dmax - self.eng_dmin), dready.eq(0),
+                             cnt.eq(0)]
+                with m.If(pp):
+                    fsm.goto("PP_RANGE")
+                with m.Else():
+                    fsm.goto("RANGE")
+        with fsm.State("PP_RANGE"):
+            # lane c's min / max (engine, registered), its span, its u_lo (both registered), then
+            # the lane's bracket / best / pass reset: K + PP_RANGE_PIPE cycles
+            m.d.comb += self.eng_mm_sel.eq(cnt)
+            m.d.sync += [cnt.eq(cnt + 1), dspan.eq(self.eng_sel_max - self.eng_sel_min),
+                         lo.eq(-((bl + 2) << U))]
+            for l in range(K):
+                with m.If(cnt == l + timing.PP_RANGE_PIPE - 1):
+                    m.d.sync += ppr_sel[l].eq(1)
+            with m.If(cnt == K - 1 + timing.PP_RANGE_PIPE):
+                m.d.sync += [passes.eq(0), cnt.eq(0), cont.eq(0), fwa_pass.eq(0), adapt.eq(0)]
+                fsm.goto("SETUP")
+        with fsm.State("RANGE"):
+            m.d.sync += lo.eq(-((bl + 2) << U))
+            m.d.comb += [bc.prng_load.eq(1), self.eng_point_next.eq(more)]
+            fsm.goto("PINIT")
+        with fsm.State("PINIT"):
+            # the next point's row is computed in the lanes' free cycles while this one is searched
+            m.d.comb += self.eng_point_start.eq(more)
+            m.d.sync += [blo.eq(lo), bhi.eq(hi), amp.eq(Mux(amp0 == 0, 1, amp0)),
+                         best_v.eq(0), passes.eq(0), cnt.eq(0), fwa_pass.eq(0), cont.eq(0),
+                         adapt.eq(0)]
+            m.d.sync += [v.eq(0) for v in pop_v]
+            fsm.goto("SETUP")
+        with fsm.State("SETUP"):
+            # after a pass, CAND is issued speculatively while the stop rule is registered
+            # (cycle 0) and applied (cycle 1): a stop drops the CAND and goes to OUT
+            m.d.comb += bc.cand_issue.eq(cnt == 0)
+            m.d.sync += cnt.eq(cnt + 1)
+            with m.If(cnt == 0):
+                m.d.sync += [found.eq(0), sl.eq(0), improved.eq(0),
+                             stop_q.eq(cont & Mux(pp, pp_all_done, stop))]
+                with m.If(cont):
+                    m.d.sync += [passes.eq(passes_n), amp.eq(amp_eff)]
                     with m.If(pp):
-                        m.next = "PP_RANGE"
-                    with m.Else():
-                        m.next = "RANGE"
-            with m.State("PP_RANGE"):
-                # lane c's min / max (engine, registered), its span, its u_lo (both registered), then
-                # the lane's bracket / best / pass reset: K + PP_RANGE_PIPE cycles
-                m.d.comb += self.eng_mm_sel.eq(cnt)
-                m.d.sync += [cnt.eq(cnt + 1), dspan.eq(self.eng_sel_max - self.eng_sel_min),
-                             lo.eq(-((bl + 2) << U))]
-                for l in range(K):
-                    with m.If(cnt == l + timing.PP_RANGE_PIPE - 1):
-                        m.d.sync += ppr_sel[l].eq(1)
-                with m.If(cnt == K - 1 + timing.PP_RANGE_PIPE):
-                    m.d.sync += [passes.eq(0), cnt.eq(0), cont.eq(0), fwa_pass.eq(0), adapt.eq(0)]
-                    m.next = "SETUP"
-            with m.State("RANGE"):
-                m.d.sync += lo.eq(-((bl + 2) << U))
-                m.d.comb += [bc.prng_load.eq(1), self.eng_point_next.eq(more)]
-                m.next = "PINIT"
-            with m.State("PINIT"):
-                # the next point's row is computed in the lanes' free cycles while this one is searched
-                m.d.comb += self.eng_point_start.eq(more)
-                m.d.sync += [blo.eq(lo), bhi.eq(hi), amp.eq(Mux(amp0 == 0, 1, amp0)),
-                             best_v.eq(0), passes.eq(0), cnt.eq(0), fwa_pass.eq(0), cont.eq(0),
-                             adapt.eq(0)]
-                m.d.sync += [v.eq(0) for v in pop_v]
-                m.next = "SETUP"
-            with m.State("SETUP"):
-                # after a pass, CAND is issued speculatively while the stop rule is registered
-                # (cycle 0) and applied (cycle 1): a stop drops the CAND and goes to OUT
-                m.d.comb += bc.cand_issue.eq(cnt == 0)
-                m.d.sync += cnt.eq(cnt + 1)
-                with m.If(cnt == 0):
-                    m.d.sync += [found.eq(0), sl.eq(0), improved.eq(0),
-                                 stop_q.eq(cont & Mux(pp, pp_all_done, stop))]
-                    with m.If(cont):
-                        m.d.sync += [passes.eq(passes_n), amp.eq(amp_eff)]
-                        with m.If(pp):
-                            for l in range(K):
-                                with m.If(~pdone[l]):
-                                    m.d.sync += [ppass[l].eq(ppass[l] + 1), pstop_q[l].eq(pp_stop[l])]
-                with m.If((cnt == timing.DECIDE - 1) & stop_q):
-                    m.d.sync += ol.eq(0)
-                    with m.If(pp):
-                        m.next = "PP_OUT"
-                    with m.Else():
-                        m.next = "OUT"
-                with m.Elif(cnt == timing.SETUP - 1):
-                    m.d.sync += j.eq(0)
-                    m.next = "STREAM"
-            with m.State("STREAM"):
-                m.d.comb += [st_rd.eq(1), self.eng_rd_en.eq(1), self.eng_rd_restart.eq(j == 0)]
-                m.d.comb += no_grant.eq(st_rd_q)
-                m.d.sync += j.eq(j + 1)
-                with m.If(j == n_last):
-                    m.d.sync += cnt.eq(0)
-                    m.next = "DRAIN"
-            with m.State("DRAIN"):
-                m.d.comb += no_grant.eq(st_rd_q)
-                m.d.sync += cnt.eq(cnt + 1)
-                with m.If(cnt == timing.DRAIN - 1):
-                    m.d.sync += cnt.eq(0)
-                    m.next = "ROWEND"
-            with m.State("ROWEND"):
-                m.d.comb += [bc.re_issue.eq(cnt == 0),
-                             no_grant.eq((cnt == timing.ROWEND_NO_GRANT) |
-                                         (cnt + timing.CAND_SCAN_BACK + 1 >= timing.ROWEND + nact_last + 1))]
-                m.d.sync += cnt.eq(cnt + 1)
-                with m.If(cnt == timing.ROWEND - 1):
-                    m.d.sync += scanning.eq(1)
-                    m.next = "SCAN"
-            with m.State("SCAN"):
-                if self.trace_en:
-                    m.d.comb += self.trace_valid.eq(~trace_skip)
-                # the next (speculative) CAND's multiplier: the last positions of the scan
-                m.d.comb += no_grant.eq(sl + timing.CAND_SCAN_BACK >= nact_last)
-                with m.If(adv):
-                    m.d.sync += [sl.eq(sl + 1), q_v.eq(1), q_u.eq(su), q_h.eq(sh), q_sl.eq(sl), q_oh.eq(1 << sl),
-                                 err.eq(Mux(diff < 0, -diff, diff))]
-                    with m.If(sl == nact_last):
-                        m.d.sync += scanning.eq(0)
-                        m.next = "SCAN_PIPE"
-            with m.State("SCAN_PIPE"):        # the last lane's update (below) lands in this cycle
-                # the lanes' PRNGs step now, so the next SETUP's (speculative) CAND sees it
-                m.d.comb += bc.prng_step.eq(is_fwa)
-                m.d.sync += [cnt.eq(0), fwa_pass.eq(is_fwa), cont.eq(1), adapt.eq(is_fwa & (passes != 0))]
-                m.next = "SETUP"
-            with m.State("OUT"):
-                m.d.comb += self.out_valid.eq(1)
-                with m.If(self.out_ready):
-                    with m.If(i == n_last):
-                        m.d.comb += self.all_done.eq(1)
-                        m.next = "IDLE"
-                    with m.Else():
-                        m.d.sync += [i.eq(i + 1), pseed.eq(pseed + sf.SEED_POINT_STEP)]
-                        m.next = "WAITD"
-            with m.State("PP_OUT"):
-                # one result per point of the group, in index order
-                m.d.comb += self.out_valid.eq(1)
-                with m.If(self.out_ready):
-                    with m.If(i + ol == n_last):
-                        m.d.comb += self.all_done.eq(1)
-                        m.next = "IDLE"
-                    with m.Elif(ol == K - 1):
-                        m.d.comb += self.eng_point_next.eq(1)
-                        m.d.sync += i.eq(i + K)
-                        m.next = "PSTART"
-                    with m.Else():
-                        m.d.sync += ol.eq(ol + 1)
+                        for l in range(K):
+                            with m.If(~pdone[l]):
+                                m.d.sync += [ppass[l].eq(ppass[l] + 1), pstop_q[l].eq(pp_stop[l])]
+            with m.If((cnt == timing.DECIDE - 1) & stop_q):
+                m.d.sync += ol.eq(0)
+                with m.If(pp):
+                    fsm.goto("PP_OUT")
+                with m.Else():
+                    fsm.goto("OUT")
+            with m.Elif(cnt == timing.SETUP - 1):
+                m.d.sync += j.eq(0)
+                fsm.goto("STREAM")
+        with fsm.State("STREAM"):
+            m.d.comb += [st_rd.eq(1), self.eng_rd_en.eq(1), self.eng_rd_restart.eq(j == 0)]
+            m.d.comb += no_grant.eq(st_rd_q)
+            m.d.sync += j.eq(j + 1)
+            with m.If(j == n_last):
+                m.d.sync += cnt.eq(0)
+                fsm.goto("DRAIN")
+        with fsm.State("DRAIN"):
+            m.d.comb += no_grant.eq(st_rd_q)
+            m.d.sync += cnt.eq(cnt + 1)
+            with m.If(cnt == timing.DRAIN - 1):
+                m.d.sync += cnt.eq(0)
+                fsm.goto("ROWEND")
+        with fsm.State("ROWEND"):
+            m.d.comb += [bc.re_issue.eq(cnt == 0),
+                         no_grant.eq((cnt == timing.ROWEND_NO_GRANT) |
+                                     (cnt + timing.CAND_SCAN_BACK + 1 >= timing.ROWEND + nact_last + 1))]
+            m.d.sync += cnt.eq(cnt + 1)
+            with m.If(cnt == timing.ROWEND - 1):
+                m.d.sync += scanning.eq(1)
+                fsm.goto("SCAN")
+        with fsm.State("SCAN"):
+            if self.trace_en:
+                m.d.comb += self.trace_valid.eq(~trace_skip)
+            # the next (speculative) CAND's multiplier: the last positions of the scan
+            m.d.comb += no_grant.eq(sl + timing.CAND_SCAN_BACK >= nact_last)
+            with m.If(adv):
+                m.d.sync += [sl.eq(sl + 1), q_v.eq(1), q_u.eq(su), q_h.eq(sh), q_sl.eq(sl), q_oh.eq(1 << sl),
+                             err.eq(Mux(diff < 0, -diff, diff))]
+                with m.If(sl == nact_last):
+                    m.d.sync += scanning.eq(0)
+                    fsm.goto("SCAN_PIPE")
+        with fsm.State("SCAN_PIPE"):        # the last lane's update (below) lands in this cycle
+            # the lanes' PRNGs step now, so the next SETUP's (speculative) CAND sees it
+            m.d.comb += bc.prng_step.eq(is_fwa)
+            m.d.sync += [cnt.eq(0), fwa_pass.eq(is_fwa), cont.eq(1), adapt.eq(is_fwa & (passes != 0))]
+            fsm.goto("SETUP")
+        with fsm.State("OUT"):
+            m.d.comb += self.out_valid.eq(1)
+            with m.If(self.out_ready):
+                with m.If(i == n_last):
+                    m.d.comb += self.all_done.eq(1)
+                    fsm.goto("IDLE")
+                with m.Else():
+                    m.d.sync += [i.eq(i + 1), pseed.eq(pseed + sf.SEED_POINT_STEP)]
+                    fsm.goto("WAITD")
+        with fsm.State("PP_OUT"):
+            # one result per point of the group, in index order
+            m.d.comb += self.out_valid.eq(1)
+            with m.If(self.out_ready):
+                with m.If(i + ol == n_last):
+                    m.d.comb += self.all_done.eq(1)
+                    fsm.goto("IDLE")
+                with m.Elif(ol == K - 1):
+                    m.d.comb += self.eng_point_next.eq(1)
+                    m.d.sync += i.eq(i + K)
+                    fsm.goto("PSTART")
+                with m.Else():
+                    m.d.sync += ol.eq(ol + 1)
         # ------------------------------------------------------------ scan update (one cycle after capture)
         for l in range(K):       # point-parallel: lane l's own bisection (skipped once it is done)
             with m.If(q_oh[l] & pp & ~pdone[l]):

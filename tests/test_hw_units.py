@@ -458,3 +458,39 @@ def test_feature_bank_write_during_used_read_assertion_fires():
     with pytest.raises(AssertionError, match="feature bank written"):
         _engine_load_and_issue(True)
     _engine_load_and_issue(False)
+
+
+def test_one_hot_fsm_follows_m_fsm_semantics():
+    """`hw.onehot.OneHotFSM`: reset state, stay without a goto, the last goto of a cycle wins,
+    `entering` leads `ongoing` by one cycle, and an unknown state is refused by name."""
+    from hw.onehot import OneHotFSM
+
+    m = Module()
+    go, both = Signal(), Signal()
+    fsm = OneHotFSM(m, ["A", "B", "C"], name="t")
+    with fsm.State("A"):
+        with m.If(go):
+            fsm.goto("B")
+        with m.If(both):             # a later goto in the same cycle overrides the first
+            fsm.goto("C")
+    with fsm.State("B"):
+        fsm.goto("A")
+    with fsm.State("C"):
+        fsm.goto("A")
+    with pytest.raises(ValueError, match="unknown state 'D'"):
+        fsm.goto("D")
+    seen = []
+
+    async def bench(ctx):
+        for g, b in [(0, 0), (1, 0), (0, 0), (1, 1), (0, 0), (0, 0)]:
+            ctx.set(go, g)
+            ctx.set(both, b)
+            seen.append((ctx.get(fsm.state), ctx.get(fsm.entering("B")), ctx.get(fsm.entering("C"))))
+            await ctx.tick()
+
+    sim = Simulator(m)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    # state bits: A=1, B=2, C=4
+    assert seen == [(1, 0, 0), (1, 1, 0), (2, 0, 0), (1, 0, 1), (4, 0, 0), (1, 0, 0)]
