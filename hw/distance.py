@@ -34,6 +34,7 @@ from golden_model.config import AccelConfig
 from golden_model import timing
 
 from .lane import dist_ops_signature
+from .regnext import next_values
 
 __all__ = ["DistanceEngine"]
 
@@ -154,9 +155,7 @@ class DistanceEngine(wiring.Component):
         m.d.comb += self.feat.ready.eq(loading)
         # next values -> registered write address and end-of-point / end-of-class flags, so that
         # neither an adder nor a comparator sits between the counters and the banks or `loaded`
-        ld_d_nxt, ld_pt_nxt, ld_base_nxt = Signal.like(ld_d), Signal.like(ld_pt), Signal.like(ld_base)
-        m.d.comb += [ld_d_nxt.eq(ld_d), ld_pt_nxt.eq(ld_pt), ld_base_nxt.eq(ld_base)]
-        m.d.sync += [ld_d.eq(ld_d_nxt), ld_pt.eq(ld_pt_nxt), ld_base.eq(ld_base_nxt)]
+        ld_d_nxt, ld_pt_nxt, ld_base_nxt = next_values(m, ld_d, ld_pt, ld_base)
         ld_addr = Signal(range(fdepth + 2 * DM + 1))
         ld_last_d, ld_last_pt = Signal(), Signal()     # == (ld_d == d_last), (ld_pt == n_last)
         m.d.sync += [ld_addr.eq(ld_base_nxt + ld_d_nxt),
@@ -203,9 +202,7 @@ class DistanceEngine(wiring.Component):
         prem = Signal(range(cfg.n_max + 1))      # point-parallel: N - pK (points from this group on)
         # the feature-bank read addresses are registers computed from the counters' next values
         # (i_base_nxt, gbase_nxt, dd_nxt), which keeps the address adder off the memory's input path
-        i_base_nxt = Signal.like(i_base)
-        m.d.comb += i_base_nxt.eq(i_base)
-        m.d.sync += i_base.eq(i_base_nxt)
+        i_base_nxt = next_values(m, i_base)
         with m.If(point_first):
             m.d.sync += [i_mod.eq(0), i_div.eq(0), wr_half.eq(0), prem.eq(self.n)]
             m.d.comb += i_base_nxt.eq(0)
@@ -226,9 +223,7 @@ class DistanceEngine(wiring.Component):
         gm = Signal(range(max(K, 2)))               # point-parallel: j mod K (g = j div K)
         drain = Signal(range(timing.dist_done_latency(K) + 1))
         draining = Signal()
-        gbase_nxt, dd_nxt = Signal.like(gbase), Signal.like(dd)
-        m.d.comb += [gbase_nxt.eq(gbase), dd_nxt.eq(dd)]
-        m.d.sync += [gbase.eq(gbase_nxt), dd.eq(dd_nxt)]
+        gbase_nxt, dd_nxt = next_values(m, gbase, dd)
         with m.If(point_start):
             m.d.sync += [issuing.eq(1), g.eq(0), gm.eq(0), rem.eq(self.n)]
             m.d.comb += [gbase_nxt.eq(0), dd_nxt.eq(0)]

@@ -41,6 +41,7 @@ from golden_model.config import AccelConfig
 from .arith import FunctionUnit, FuOp
 from .layouts import CoreLayouts
 from .lane_tsne import TsneLaneMixin, tscan_signature, tsne_ops_signature
+from .regnext import next_values
 
 __all__ = ["Lane", "LANE_LATENCY", "CandKind", "lane_roles", "xorshift32_hw", "dist_ops_signature",
            "search_ops_signature", "aff_ops_signature", "scan_signature"]
@@ -303,13 +304,11 @@ class Lane(TsneLaneMixin, wiring.Component):
         off = ((self.index + 1) * sf.SEED_LANE_STEP) & sf.MASK32
         seed_sum = Signal(32)
         m.d.comb += seed_sum.eq(prng.point + off)
-        state_nxt = Signal(32)
-        m.d.comb += state_nxt.eq(state)
+        state_nxt = next_values(m, state)
         with m.If(prng.load):
             m.d.comb += state_nxt.eq(Mux(seed_sum == 0, 1, seed_sum))
         with m.Elif(prng.step):
             m.d.comb += state_nxt.eq(xorshift32_hw(state))
-        m.d.sync += state.eq(state_nxt)
         uni = state[16:32].as_signed()
         # registered from the next state, so it always equals the sum of the current state's bytes
         # (reset: state 0, gauss -510 = the port's init) while the byte adders stay off the
