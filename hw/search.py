@@ -264,7 +264,9 @@ class SearchController(wiring.Component):
         narrow = Signal()
         m.d.comb += narrow.eq(bhi <= blo + 1)
         stop = Signal()
-        m.d.comb += stop.eq((best_err <= tol) | (passes_n >= cfg.max_passes) | (~is_fwa & narrow))
+        # (`tol >= best_err` and `passes >= max - 1` rather than the output's `best_err <= tol` and
+        # `passes + 1`, so the stop rule has comparators of its own, placed beside the FSM)
+        m.d.comb += stop.eq((tol >= best_err) | (passes >= cfg.max_passes - 1) | (~is_fwa & narrow))
         # FWA amplitude adaptation, off the SETUP path: both outcomes are clamped into registers
         # while the pass runs (amp is stable from SETUP to SETUP), and "the best improved" is a flag
         # set by an insertion at rank 0 (pop_err[0] only ever decreases, so that insertion is
@@ -285,8 +287,8 @@ class SearchController(wiring.Component):
         ol = Signal(range(max(K, 2)))     # point-parallel: the group's result being handed over
         pp_stop = [Signal(name=f"pp_stop{l}") for l in range(K)]
         for l in range(K):
-            m.d.comb += pp_stop[l].eq((pbest_err[l] <= tol) | (ppass[l] + 1 >= cfg.max_passes) |
-                                      (pbhi[l] - pblo[l] <= 1))
+            m.d.comb += pp_stop[l].eq((tol >= pbest_err[l]) | (ppass[l] >= cfg.max_passes - 1) |
+                                      (pbhi[l] <= pblo[l] + 1))
         pp_all_done = Signal()
         m.d.comb += pp_all_done.eq(Cat(*[pdone[l] | pp_stop[l] for l in range(K)]).all())
         cont = Signal()          # SETUP follows a pass (not PINIT): update and test the stop rule
