@@ -4,20 +4,28 @@
 fresh `wiring.Component` whose ports are all top-level ports (so it can be converted with
 ``verilog.convert(block(), name=name, emit_src=False)`` and synthesised alone).  The core contains
 
-==================  ========  =================================================================
-block               count     content
-==================  ========  =================================================================
-``lane``            K         one PE lane (MULA, t*w multiplier, accumulators, PRNG, pipeline
-                              registers) *including* its ``function_unit``
-``function_unit``   K         table ROM (exp2 / log2 / recip, with slopes) + interpolation
-``feature_bank``    K         one feature memory bank (1 write, 2 read ports)
-``row_bank``        K         one distance-row bank (1 write, 1 read port)
-``distance_engine`` 1         all K feature and row banks + load / DIST sequencing + min/max tree
-``controller``      1         search controller (FSM, bracket, best-ever, FWA population)
-==================  ========  =================================================================
+===================  ========  ================================================================
+block                count     content
+===================  ========  ================================================================
+``lane``             K         one PE lane as the core builds it (MULA, t*w multiplier,
+                               accumulators, PRNG, pipeline registers, its ``function_unit``;
+                               with ``phases`` also the t-SNE and affinity ops, `hw.lane_tsne`)
+``function_unit``    K         table ROM (exp2 / log2 / recip, with slopes) + interpolation
+``feature_bank``     K         one feature memory bank (1 write, 2 read ports)
+``row_bank``         K         one distance-row bank (1 write, 1 read port)
+``distance_engine``  1         all K feature and row banks + load / DIST sequencing + min/max tree
+``controller``       1         search controller (FSM, bracket, best-ever, FWA population)
+===================  ========  ================================================================
 
-So ``core ~ K * lane + distance_engine + controller + top-level registers`` (the whole core is
-`hw.generate.build_core`; it is not repeated here).
+With ``phases`` also (count 1 each): ``tsne_engine`` (`hw.tsne`: embedding, P and gains memories,
+iteration control), ``affinity`` (`hw.affinity`), ``select_unit`` (`hw.select`: entropy, grid
+sampler, outer perplexity search), ``phase_sequencer`` (`hw.phases`), and ``lane_search_only``
+(count 0: the lane without the phase ops, the "before" of the lane's area, not part of the core).
+
+So ``core ~ K * lane + distance_engine + controller (+ the phase blocks) + top-level registers``
+(the whole core is `hw.generate.build_core`; it is not repeated here).  A lane synthesised alone
+would keep every op whose issue is a port; `SearchLane` ties the phase ops off, as the core
+without ``phases`` does, so the ``lane`` row is the lane the core really contains.
 """
 
 from __future__ import annotations
@@ -34,7 +42,10 @@ from .distance import DistanceEngine
 from .lane import Lane
 from .search import SearchController
 
-__all__ = ["synthesis_blocks", "block_counts", "MemoryBank"]
+__all__ = ["synthesis_blocks", "block_counts", "MemoryBank", "SearchLane", "PHASE_PORTS"]
+
+#: the lane ports of the phase ops (t-SNE, affinities): driven only in a core built with ``phases``
+PHASE_PORTS = ("tsne", "tscan_in", "tscan_out", "aff")
 
 
 class MemoryBank(wiring.Component):
@@ -71,21 +82,60 @@ class MemoryBank(wiring.Component):
         return m
 
 
+class SearchLane(wiring.Component):
+    """`hw.lane.Lane` without its `PHASE_PORTS`: their inputs tied to 0, their outputs unused,
+    as in a core built without ``phases`` (Yosys then removes the phase ops' datapath)."""
+
+    def __init__(self, cfg: AccelConfig):
+        self._lane = Lane(cfg, 0)
+        super().__init__({k: v for k, v in self._lane.signature.members.items() if k not in PHASE_PORTS})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.lane = ln = self._lane
+        for name, member in self.signature.members.items():
+            outer, inner = getattr(self, name), getattr(ln, name)
+            if member.is_signature:
+                wiring.connect(m, wiring.flipped(outer), inner)
+            elif member.flow == wiring.In:
+                m.d.comb += inner.eq(outer)
+            else:
+                m.d.comb += outer.eq(inner)
+        return m
+
+
 def synthesis_blocks(cfg: AccelConfig) -> dict:
     """``{block name: zero-argument factory of a standalone wiring.Component}`` (see module doc)."""
     rows = -(-cfg.n_max // cfg.lanes)
-    return {
-        "lane": lambda: Lane(cfg, 0),
+    blocks = {
+        "lane": (lambda: Lane(cfg, 0)) if cfg.phases else (lambda: SearchLane(cfg)),
         "function_unit": lambda: FunctionUnit(cfg),
         "feature_bank": lambda: MemoryBank(cfg.feature_bits, rows * cfg.d_max, n_read=2),
         "row_bank": lambda: MemoryBank(cfg.dist_bits, rows, n_read=1),
         "distance_engine": lambda: DistanceEngine(cfg),
         "controller": lambda: SearchController(cfg),
     }
+    if cfg.phases:
+        from .affinity import AffinityController
+        from .phases import PhaseSequencer
+        from .select import SelectUnit
+        from .tsne import TsneEngine
+        blocks.update({
+            "lane_search_only": lambda: SearchLane(cfg),
+            "tsne_engine": lambda: TsneEngine(cfg, ext=True),
+            "affinity": lambda: AffinityController(cfg),
+            "select_unit": lambda: SelectUnit(cfg),
+            "phase_sequencer": lambda: PhaseSequencer(cfg),
+        })
+    return blocks
 
 
 #: how many instances of each block the core contains (for scaling a breakdown)
 def block_counts(cfg: AccelConfig) -> dict:
     K = cfg.lanes
-    return {"lane": K, "function_unit": K, "feature_bank": K, "row_bank": K,
-            "distance_engine": 1, "controller": 1}
+    counts = {"lane": K, "function_unit": K, "feature_bank": K, "row_bank": K,
+              "distance_engine": 1, "controller": 1}
+    if cfg.phases:
+        counts.update({"lane_search_only": 0, "tsne_engine": 1, "affinity": 1, "select_unit": 1,
+                       "phase_sequencer": 1})
+    return counts

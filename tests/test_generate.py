@@ -212,3 +212,34 @@ def test_synthesis_blocks_convert():
     for name in ("lane", "function_unit", "feature_bank", "row_bank", "controller"):
         text = verilog.convert(blocks[name](), name=name, emit_src=False)
         assert f"module {name}" in text
+
+
+def test_lane_block_is_the_lane_the_core_builds(tmp_path):
+    """Without ``phases`` the ``lane`` block ties the phase ops off, as the core does, so Yosys
+    keeps far fewer flip-flops than in the lane with them; with ``phases`` the phase blocks are
+    listed (and the lane without its phase ops as the 'before', not counted in the core)."""
+    import dataclasses
+    import json
+
+    from amaranth.back import verilog
+    from hw.blocks import PHASE_PORTS, block_counts
+    from synth.tools import run_tool
+
+    cfg = PRESETS["tiny"]
+    search_lane = synthesis_blocks(cfg)["lane"]()
+    assert not set(PHASE_PORTS) & set(search_lane.signature.members)
+    with_phases = dataclasses.replace(cfg, phases=True)
+    blocks = synthesis_blocks(with_phases)
+    assert {"tsne_engine", "affinity", "select_unit", "phase_sequencer", "lane_search_only"} <= set(blocks)
+    assert set(PHASE_PORTS) <= set(blocks["lane"]().signature.members)
+    assert block_counts(with_phases)["lane_search_only"] == 0 and set(block_counts(with_phases)) == set(blocks)
+
+    def flops(component, name):
+        (tmp_path / f"{name}.v").write_text(verilog.convert(component, name=name, emit_src=False))
+        run_tool("yosys", ["-q", "-p", f"read_verilog {name}.v; hierarchy -top {name}; proc; flatten; opt -full; "
+                                 f"tee -q -o {name}.json stat -json"],
+                 tmp_path)
+        cells = json.loads((tmp_path / f"{name}.json").read_text())["modules"]["\\" + name]["num_cells_by_type"]
+        return sum(n for c, n in cells.items() if "dff" in c.lower())
+
+    assert flops(search_lane, "search_lane") * 2 < flops(blocks["lane"](), "phase_lane")
