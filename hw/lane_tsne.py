@@ -234,12 +234,16 @@ class TsneLaneMixin(TupdLaneMixin):
 
         acc = signed(tw.accb)
         tax, trx, tay, try_ = (Signal(acc, name=f"t_{n}") for n in ("ax", "rx", "ay", "ry"))
-        sa0, sb0 = shifts(e_a)
-        sa1, sb1 = shifts(e_b)
+        # one pair of shifters for both coordinates: x's products are shifted in stage sh0, y's in
+        # sh1 = sh0 + 1, and two tpair ops are never one stage apart (they share TM0 / TM1)
+        assert sh1 == sh0 + 1 and II > 1, (sh0, sh1, II)
+        sa, sb = (Mux(vp[sh1], b, a) for a, b in zip(shifts(e_a), shifts(e_b)))
+        fa, fr = Signal(acc, name="t_fa"), Signal(acc, name="t_fr")
+        m.d.comb += [fa.eq(prod0 >> sa), fr.eq(prod1 >> sb)]
         with m.If(vp[sh0]):
-            m.d.sync += [tax.eq(prod0 >> sa0), trx.eq(prod1 >> sb0)]
+            m.d.sync += [tax.eq(fa), trx.eq(fr)]
         with m.If(vp[sh1]):
-            m.d.sync += [tay.eq(prod0 >> sa1), try_.eq(prod1 >> sb1)]
+            m.d.sync += [tay.eq(fa), try_.eq(fr)]
         ac0, ac1 = st["tacc"]
         with m.If(v["tscan"][0]):
             m.d.sync += [out.y0.eq(sc_in.y0), out.y1.eq(sc_in.y1), out.zq.eq(sc_in.zq),
