@@ -110,10 +110,20 @@ class TupdLaneMixin:
             acc_r = mul("rrz", at(R, mk["rrz"]), u.rz)
             acc_m = mul("vmom", at(V, mk["vmom"]), u.mom)
             acc_d = mul("gdec", at(G, mk["gdec"]), C(co.gain_dec, GnF + 1))
-            ga = reg(signed(len(acc_a[0])), f"u{c}_ga", mk["ga"], at(acc_a, mk["ga"]) >> u.kn)
-            pr = at(acc_r, mk["gr"])
-            gr = reg(signed(len(pr) + Q + 2), f"u{c}_gr", mk["gr"],
-                     Mux(u.zq0, 0, Mux(u.kneg, pr << u.kzl, pr >> u.kzr)))
+            # one right shifter for both gradient terms: ``ga = A ca >> kn`` in stage ga and
+            # ``gr = R rz >> kzr`` (or ``<< kzl``, done as ``(R rz << LZ) >> (LZ - kzl)``, exact as
+            # kzl <= LZ) in stage gr; two points on a lane are II stages apart, so the stages never meet
+            LZ = Q + 2
+            assert 0 < mk["gr"] - mk["ga"] < II, (mk, II)
+            pa, pr = at(acc_a, mk["ga"]), at(acc_r, mk["gr"])
+            in_gr = vu[mk["gr"]]
+            sh_in = Signal(signed(max(len(pa), len(pr) + LZ) + 1), name=f"u{c}_shin")
+            sh_n = Signal(range(max(2 ** len(u.kn), 2 ** len(u.kzr), LZ + 1)), name=f"u{c}_shn")
+            m.d.comb += [sh_in.eq(Mux(in_gr, Mux(u.kneg, pr << LZ, pr), pa)),
+                         sh_n.eq(Mux(in_gr, Mux(u.kneg, LZ - u.kzl, u.kzr), u.kn))]
+            shifted = sh_in >> sh_n
+            ga = reg(signed(len(acc_a[0])), f"u{c}_ga", mk["ga"], shifted)
+            gr = reg(signed(len(pr) + Q + 2), f"u{c}_gr", mk["gr"], Mux(u.zq0, 0, shifted))
             diff = at(ga, mk["grad"]) - at(gr, mk["grad"])
             g = reg(signed(tw.gb), f"u{c}_g", mk["grad"], _sat(diff, glim))
             s = mk["gain"]

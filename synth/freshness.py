@@ -46,7 +46,8 @@ class Entry:
 
 def _synth_report(path: Path) -> tuple:
     rep = json.loads(path.read_text())
-    return [(rep["design"].get("verilog_sha256"), PRESETS[rep["preset"]], rep["preset"])]
+    cfg = PRESETS[rep["preset"]].with_overrides(**rep["overrides"]) if rep.get("overrides") else PRESETS[rep["preset"]]
+    return [(rep["design"].get("verilog_sha256"), cfg, rep["name"])]
 
 
 def _sweep_point(path: Path) -> tuple:
@@ -76,6 +77,7 @@ REPORT_FILES = (
     ("reports/synth/tiny.json", _synth_report),
     ("reports/synth/small.json", _synth_report),
     ("reports/synth/digits.json", _synth_report),
+    ("reports/synth/digits-phases=True.json", _synth_report),
     ("synth/baselines/*.json", _synth_report),
     ("reports/synth/sweep_points/*.json", _sweep_point),
     ("reports/synth/speed.json", _tagged),

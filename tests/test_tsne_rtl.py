@@ -170,6 +170,20 @@ def test_one_iteration_bit_and_cycle_exact(preset, n, seed, early):
     assert rtl["cycles"] == ts.run_cycles(n, cfg.lanes, 1)
 
 
+@pytest.mark.parametrize("preset,n", [("tiny", 6), ("small", 4)])
+def test_spread_embedding_takes_the_left_shift_of_the_repulsion(preset, n):
+    """An embedding spread over the whole y range makes Zq so small that the repulsive term is
+    shifted left (``kneg``: ``pz + W < Q + 2``); the update is still bit- and cycle-exact."""
+    cfg = get_preset(preset)
+    co = tf.Coefs.of(cfg)
+    S, Y, V, G = random_state(cfg, n, 5, y_scale_bits=cfg.y_int_bits)
+    pz = int(tf.forces(S, Y, co.ex, cfg).zq).bit_length() - 1
+    assert pz + cfg.w_frac < cfg.q_frac + 2, "the case no longer reaches the left-shift path"
+    rtl = run_rtl(cfg, S, Y, V, G, co.ex, co.mom_early, co.lr)
+    assert mismatches(cfg, rtl, S, Y, V, G, co.ex, co.mom_early, co) == []
+    assert rtl["cycles"] == ts.run_cycles(n, cfg.lanes, 1)
+
+
 def test_wrong_reference_is_caught():
     """The comparison fails against deliberately wrong references (exaggeration + 1.0; one S pair + 2^(p_frac/2))."""
     cfg = get_preset("tiny")
