@@ -320,7 +320,7 @@ def to_markdown(rep: dict) -> str:
         head = "| block | instances | generic cells | FFs | transistors | NAND2 eq. | SRAM bits |"
         sep = "|---|---:|---:|---:|---:|---:|---:|"
         for f in fams:
-            head += f" {f} LUT/FF/DSP/BRAM |"
+            head += f" {f} LUT/carry/FF/DSP/BRAM |"
             sep += "---|"
         L += ["## Per-block breakdown (each block synthesised alone)", "", head, sep]
         for b, e in rep["blocks"].items():
@@ -328,8 +328,16 @@ def to_markdown(rep: dict) -> str:
                    f"{_fmt(e.get('transistors'))} | {_fmt(e.get('nand2_equivalent'))} | {_fmt(e.get('sram_bits'))} |")
             for f in fams:
                 v = e.get(f, {})
-                row += f" {v.get('luts', '-')}/{v.get('ffs', '-')}/{v.get('dsp', '-')}/{v.get('bram', '-')} |"
+                row += (f" {v.get('luts', '-')}/{v.get('carry', '-')}/{v.get('ffs', '-')}/{v.get('dsp', '-')}/"
+                        f"{v.get('bram', '-')} |")
             L.append(row)
+        lane, before = rep["blocks"].get("lane", {}), rep["blocks"].get("lane_search_only", {})
+        for f in fams:
+            a, b = lane.get(f, {}), before.get(f, {})
+            if a.get("luts") and b.get("luts"):
+                L += ["", f"The price of time-multiplexing the phases onto the lanes ({f}): a lane with the phase ops "
+                      f"has {a['luts'] / b['luts']:.1f}x the LUTs, {a['ffs'] / max(1, b['ffs']):.1f}x the flip-flops "
+                      f"and {a['dsp']} instead of {b['dsp']} DSPs of the lane without them (`lane_search_only`)."]
         L += ["", "Blocks are mapped with the DSP-inferring variant; a block synthesised alone keeps logic "
               "that the core may share or trim, so the blocks do not add up exactly to the core.", ""]
     if rep.get("errors"):
