@@ -47,7 +47,7 @@ class Entry:
 def _synth_report(path: Path) -> tuple:
     rep = json.loads(path.read_text())
     cfg = PRESETS[rep["preset"]].with_overrides(**rep["overrides"]) if rep.get("overrides") else PRESETS[rep["preset"]]
-    return [(rep["design"].get("verilog_sha256"), cfg, rep["name"])]
+    return [(rep["design"].get("verilog_sha256"), cfg, rep.get("name", rep["preset"]))]
 
 
 def _sweep_point(path: Path) -> tuple:
