@@ -75,6 +75,14 @@ def test_every_committed_report_is_of_the_current_rtl():
     assert not stale, "stale reports (regenerate them, see docs/synthesis.md):\n" + freshness.to_markdown(stale)
 
 
+@pytest.mark.reports
+def test_speed_report_clock_is_the_committed_digits_report():
+    speed = json.loads((REPORTS / "speed.json").read_text())
+    digits = json.loads((REPORTS / "digits.json").read_text())
+    assert "RTL " + digits["design"]["verilog_sha256"][:12] in speed["fmax_source"], (
+        "reports/synth/speed.json took its clock from another digits report: re-run `python -m synth.speed`")
+
+
 def test_freshness_flags_a_stale_report_and_markers_are_stripped(tmp_path):
     """The freshness check can fail: a report recording another hash is stale, one without a hash too."""
     rep = json.loads((REPORTS / "tiny.json").read_text())
