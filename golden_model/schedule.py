@@ -5,7 +5,9 @@ every number below is a pipeline depth or a state length of the RTL, and tests/t
 checks that the Amaranth simulation of the core produces its result beats on exactly these cycles.
 
 Cycle numbering: cycle 0 is the cycle in which the last feature beat is accepted
-(``feat.valid & feat.ready``); the result beat of a point "appears" in the first cycle in which
+(``feat.valid & feat.ready``); the search controller's ``go`` follows in cycle ``timing.LOAD_GO``
+(the ``go`` argument: MODE 3's later candidates start from ``go`` with the features already
+loaded); the result beat of a point "appears" in the first cycle in which
 ``res.valid`` is high for it.  No back-pressure is assumed (``res.ready`` and ``trace.ready``
 always 1); back-pressure only delays, it never changes a result.
 
@@ -81,10 +83,10 @@ def nth_grant(cfg: AccelConfig, n: int, policy: str, first_setup: int, passes: i
 DATAFLOWS = ("candidate", "point")
 
 
-def schedule_point_parallel(cfg: AccelConfig, n: int, d: int, results: list) -> Schedule:
+def schedule_point_parallel(cfg: AccelConfig, n: int, d: int, results: list, go: int = timing.LOAD_GO) -> Schedule:
     """Cycles of a bisection run in the point-parallel dataflow (DATAFLOW = 1).
 
-    Per group of K points (``p = 0, 1, ...``; PSTART of group 0 in cycle 1): PSTART, the K rows
+    Per group of K points (``p = 0, 1, ...``; PSTART of group 0 in cycle ``go + 1``): PSTART, the K rows
     at full rate (``N*D`` feature steps; lane ``l`` computes point ``pK + l``'s row), WAITD until
     ``dist_done`` (``PSTART + N*D + dist_done_latency``), PP_RANGE (``K + PP_RANGE_PIPE``), then
     ``max(passes)`` passes of ``N + K + pass_overhead()`` cycles (every lane scanned), DECIDE, and
@@ -95,7 +97,7 @@ def schedule_point_parallel(cfg: AccelConfig, n: int, d: int, results: list) -> 
     pc = n + K + timing.pass_overhead()
     out, traces = [], []
     evals = 0
-    start = 1
+    start = go + 1
     for g0 in range(0, len(results), K):
         grp = results[g0: g0 + K]
         done = start + n * d + timing.dist_done_latency(K)
@@ -115,7 +117,8 @@ def schedule_point_parallel(cfg: AccelConfig, n: int, d: int, results: list) -> 
                     kernel_evaluations=evals, utilisation=util, lane_busy=busy)
 
 
-def schedule(cfg: AccelConfig, n: int, d: int, policy: str, results: list, dataflow: str = "candidate") -> Schedule:
+def schedule(cfg: AccelConfig, n: int, d: int, policy: str, results: list, dataflow: str = "candidate",
+             go: int = timing.LOAD_GO) -> Schedule:
     """Cycle of every result (and trace) beat of a class run without back-pressure.
 
     Point 0's row is computed at full rate (PSTART, WAITD).  Point ``i + 1``'s row starts with
@@ -134,13 +137,15 @@ def schedule(cfg: AccelConfig, n: int, d: int, policy: str, results: list, dataf
         The golden model's results for the class, in index order.
     dataflow : {"candidate", "point"}
         The DATAFLOW register: "point" (bisection only) is `schedule_point_parallel`.
+    go : int
+        Cycle of the search controller's ``go`` (default: a run that loaded its features).
     """
     if dataflow not in DATAFLOWS:
         raise ValueError(f"dataflow must be one of {DATAFLOWS}, got {dataflow!r}")
     if dataflow == "point":
         if policy != "bisection":
             raise ValueError(f"the point-parallel dataflow runs bisection only, not {policy!r}")
-        return schedule_point_parallel(cfg, n, d, results)
+        return schedule_point_parallel(cfg, n, d, results, go)
     K = cfg.lanes
     steps = groups(cfg, n) * d                     # granted feature steps per row
     lat = timing.dist_done_latency(K)
@@ -149,7 +154,7 @@ def schedule(cfg: AccelConfig, n: int, d: int, policy: str, results: list, dataf
     pc = pass_cycles(cfg, n, policy)
     a = active_lanes(cfg, policy)
     evals = 0
-    first_setup = 1 + dist_cycles(cfg, n, d)       # point 0: PSTART in cycle 1, row at full rate
+    first_setup = go + 1 + dist_cycles(cfg, n, d)  # point 0: PSTART in cycle go + 1, row at full rate
     for idx, r in enumerate(results):
         pts = []
         for p in range(r.passes):

@@ -9,7 +9,7 @@ point: ``g_limit = cfg.grid_g`` (the core's counter memory, docs/hardware.md "Se
 
 Cycle numbering as `golden_model.run_schedule` (cycle 0: the last feature beat is accepted; no
 back-pressure on ``sel``).  Candidate ``c`` (its search controller ``go`` in cycle ``go_c``,
-``go_0 = 0``)::
+``go_0 = timing.LOAD_GO``)::
 
     L          = go_c + schedule(...).result_cycles[-1]     the last result beat (kept inside)
     aff_go     = L + GO_CYCLES;  init = aff_go + affinity run + GO_CYCLES
@@ -191,7 +191,7 @@ def select_schedule(cfg: AccelConfig, n: int, d: int, policy: str, gold: SelectG
     def candidate(e, go):
         """One candidate from its search go; returns the NEXT cycle."""
         nonlocal best_h
-        s = sch.schedule(cfg, n, d, policy, e.search)
+        s = sch.schedule(cfg, n, d, policy, e.search, go=0)     # cycles counted from this candidate's go
         aff_go = go + s.result_cycles[-1] + GO_CYCLES
         init = aff_go + asch.run_cycles(n, d, K) + GO_CYCLES
         tsne_go = init + ts.init_cycles(n) + GO_CYCLES
@@ -213,7 +213,7 @@ def select_schedule(cfg: AccelConfig, n: int, d: int, policy: str, gold: SelectG
         return nxt
 
     cands = iter(gold.candidates)
-    go = 0
+    go = timing.LOAD_GO
     for c in range(max(1, gold.n_list)):
         if c:
             go += SEL_RERUN

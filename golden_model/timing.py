@@ -219,6 +219,9 @@ BROADCAST = 1
 #: register (1) + d = D - m (1)
 ROW_READ = ENGINE_CMD + 4
 DIST_FEATURE_READ = 3   # feature-memory read (1) + bank register (1) + x_i mux / x_j registers (1)
+#: the last feature beat accepted -> the engine's `loaded` flag (a register, so the feature stream's
+#: valid does not reach the run FSM and the search controller in one cycle) -> the search's ``go``
+LOAD_GO = 1
 PSTART = 1          # start point 0's distance phase
 RANGE = 1           # u_lo = -(bitlen(max - min) + 2) 2^U from the registered span; PRNG seeds loaded
 PINIT = 1           # bracket / amplitude / best / population reset
@@ -406,7 +409,8 @@ def ent_fin(w_frac: int) -> int:
 
 
 PHASES = (
-    ("PSTART (point 0)", str(PSTART), "start point 0's distance phase (cycle 1); point i+1's starts in point i's PINIT "
+    ("LOAD_GO", str(LOAD_GO), "the last feature beat accepted (cycle 0) -> `loaded` registered -> the search's `go`"),
+    ("PSTART (point 0)", str(PSTART), "start point 0's distance phase (cycle LOAD_GO + 1); point i+1's starts in point i's PINIT "
                                       "and runs on grants"),
     ("feature reads", "G*D", "lane `l` of group `g` reads point `gK+l`, feature `d`; bank `i mod K` supplies `x_i`"),
     ("read latency + lane DIST", f"{ENGINE_CMD} + {DIST_FEATURE_READ} + {latency('dist')}",

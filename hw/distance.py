@@ -59,7 +59,7 @@ class DistanceEngine(wiring.Component):
     feat : In(stream.Signature(feature_bits))
         Feature stream, ready while loading.
     loaded : Out(1)
-        One-cycle pulse in the cycle the last feature is accepted.
+        One-cycle pulse `timing.LOAD_GO` cycles after the cycle the last feature is accepted.
     point_first : In(1)
         Reset the point counter to point 0.
     point_next : In(1)
@@ -163,6 +163,10 @@ class DistanceEngine(wiring.Component):
         if self.checks:     # the flags assume N, D stable while loading (they are: run_n / run_d)
             m.d.sync += Assert(~loading | ((ld_last_d == (ld_d == d_last)) & (ld_last_pt == (ld_pt == n_last))),
                                Format("distance engine: N or D changed while loading"))
+        # `loaded` is a one-cycle pulse, registered (timing.LOAD_GO): the feature stream's valid does
+        # not reach the run FSM and the search controller's start in the same cycle
+        assert timing.LOAD_GO == 1
+        m.d.sync += self.loaded.eq(0)
         with m.If(self.load_start):
             m.d.sync += [loading.eq(1), ld_bank.eq(0)]
             m.d.comb += [ld_d_nxt.eq(0), ld_pt_nxt.eq(0), ld_base_nxt.eq(0)]
@@ -173,8 +177,7 @@ class DistanceEngine(wiring.Component):
             with m.If(ld_last_d):
                 m.d.comb += ld_d_nxt.eq(0)
                 with m.If(ld_last_pt):
-                    m.d.comb += self.loaded.eq(1)
-                    m.d.sync += loading.eq(0)
+                    m.d.sync += [self.loaded.eq(1), loading.eq(0)]
                 m.d.comb += ld_pt_nxt.eq(ld_pt + 1)
                 with m.If(ld_bank == K - 1):
                     m.d.sync += ld_bank.eq(0)

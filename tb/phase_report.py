@@ -47,6 +47,7 @@ from golden_model import phase_schedule as ps  # noqa: E402
 from golden_model import run_schedule as rsch  # noqa: E402
 from golden_model import schedule as sch  # noqa: E402
 from golden_model import select_schedule as ss  # noqa: E402
+from golden_model import timing  # noqa: E402
 from golden_model import tsne_schedule as ts  # noqa: E402
 from golden_model.config import get_preset  # noqa: E402
 from golden_model.select import class_budget  # noqa: E402
@@ -79,8 +80,8 @@ def _add(acc: dict, cycles: int, bound: float, ops: dict, units: dict) -> None:
         acc["units"][u] = units[u]
 
 
-def _search(cfg, n, d, policy, results) -> tuple:
-    s = sch.schedule(cfg, n, d, policy, results)
+def _search(cfg, n, d, policy, results, go=timing.LOAD_GO) -> tuple:
+    s = sch.schedule(cfg, n, d, policy, results, go=go)
     cyc = s.result_cycles[-1]
     o = pb.search_ops(n, d, s.kernel_evaluations)
     K = cfg.lanes
@@ -148,7 +149,7 @@ def select_class(cfg, X, mode: int) -> dict:
     s = ss.select_schedule(cfg, n, d, policy, gold, k)
     ph = {p: _acc() for p in PHASES}
     for e in gold.candidates:
-        _add(ph["search"], *_search(cfg, n, d, policy, e.search))
+        _add(ph["search"], *_search(cfg, n, d, policy, e.search, go=0))    # from each candidate's go
         _add(ph["P"], *_affinity(cfg, n, d))
         _add(ph["tsne"], *_tsne(cfg, n, traced=False))
         _add(ph["entropy"], ps.entropy_cycles(n, cfg), ps.entropy_lower_bound(n, cfg), pb.entropy_ops(n, cfg),
