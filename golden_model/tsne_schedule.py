@@ -14,7 +14,8 @@ U as the keyword ``update_lanes`` (no default: a caller with a configuration pas
 ``cfg.tsne_update_lanes``), and the UPDATE state issues one point every `timing.tsne_update_interval`
 (U) cycles.
 
-    python -m golden_model.tsne_schedule [--n 124] [--lanes 16] [--mhz 100] [--peer-s 0.062]
+    python -m golden_model.tsne_schedule [--n 124] [--preset digits] [--update-lanes U] [--mhz 100] [--peer-s 0.062]
+    python -m golden_model.tsne_schedule --preset digits --u-table 180 256
 """
 
 from __future__ import annotations

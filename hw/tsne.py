@@ -24,9 +24,10 @@ Memories (own, loaded through the ``ld_*`` port while idle): S in K banks (row `
 the accumulators A, R of the last pass (read back through ``rd_*``).
 
 With ``ext=True`` (the whole core, `hw.phases`) the engine owns neither lanes nor S: it drives the
-core's lanes through ports (``lt``: lane ``l``'s ops are ``lt.l<l>``, `lane_port`; ``tscan0``, ``tscan_push``, ``prng``, ``gauss``) that the core
-multiplexes with the other phases, and reads S from the affinity phase's P memory (``s_addr``,
-``s_data``: all K banks at one address, data one cycle later).
+core's lanes through ports (``lt``: lane ``l``'s ops are ``lt.l<l>``, `lane_port`; ``tscan0``,
+``tscan_push``, ``prng``, ``gauss``) that the core multiplexes with the other phases, and reads S
+from the affinity phase's P memory (``s_addr``, ``s_data``: all K banks at one address, data one
+cycle later).
 """
 
 from __future__ import annotations
