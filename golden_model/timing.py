@@ -254,7 +254,7 @@ TSNE_SCAN = 1       # read-ahead cycle of a TSCAN block hand-over (then K shift 
 TSNE_COEF = latency("tmul") + 1   # ca = ex rn (TMUL on lane 0), then >> coef_frac into a register
 #: INIT: per point, lane 0's PRNG loaded and stepped for coordinate 0, then for coordinate 1
 TSNE_INIT_POINT = 2 * (latency("prng") + 1)
-#: UPDATE: point i's memories read in cycle c, ``tupd`` issued to lane i mod K in c + TSNE_READ,
+#: UPDATE: point i's memories read in cycle c, ``tupd`` issued to lane i mod U in c + TSNE_READ,
 #: its results through the lane multiplexer register, written in cycle c + TSNE_UPD_PIPE
 TSNE_UPD_PIPE = TSNE_READ + latency("tupd") + 1
 #: cycles of a TRECIP pair (N, then Zq, issued back to back) until both results are captured
@@ -263,15 +263,35 @@ TSNE_RECIP = latency("trecip") + 2
 TSNE_DRAIN = TSNE_READ + latency("tpair") - pair_interval("tpair")
 
 
-def tsne_update_interval(lanes: int) -> int:
-    """Cycles between two points of the UPDATE stream: lane ``i mod K`` takes point ``i``, and a
-    lane accepts a ``tupd`` every `pair_interval` ("tupd") cycles."""
-    return -(-pair_interval("tupd") // lanes)
+def tsne_update_period_ok(period: int) -> bool:
+    """Can one lane take a ``tupd`` every ``period`` cycles?  Not if two stages that claim one
+    resource are a multiple of ``period`` apart (true for `pair_interval` and for any period >=
+    the op's latency, not for every period in between)."""
+    for res in RESOURCES:
+        st = uses("tupd", res)
+        if any((b - a) % period == 0 for a in st for b in st if b > a):
+            return False
+    return True
 
 
-def tsne_update_cycles(n: int, lanes: int) -> int:
-    """Cycles of the UPDATE state: N points one per `tsne_update_interval`, then the pipeline."""
-    return (n - 1) * tsne_update_interval(lanes) + TSNE_UPD_PIPE + 1
+def tsne_update_interval(update_lanes: int) -> int:
+    """Cycles between two points of the UPDATE stream: only lanes 0 .. U-1 have the ``tupd``
+    datapath (``AccelConfig.tsne_update_lanes``) and lane ``i mod U`` takes point ``i``, so a lane
+    gets a point every U x interval cycles, which must be a `tsne_update_period_ok` period: the
+    smallest interval >= ceil(`pair_interval` ("tupd") / U) with that.  For U dividing 16 that is
+    16 / U; otherwise more (U = 3: 10, as 18 .. 27 are not free periods)."""
+    if isinstance(update_lanes, bool) or not isinstance(update_lanes, int) or update_lanes < 1:
+        raise ValueError(f"update_lanes must be an integer >= 1 (tsne_update_lanes), got {update_lanes!r}")
+    iv = -(-pair_interval("tupd") // update_lanes)
+    while not tsne_update_period_ok(update_lanes * iv):
+        iv += 1
+    return iv
+
+
+def tsne_update_cycles(n: int, update_lanes: int) -> int:
+    """Cycles of the UPDATE state: N points one per `tsne_update_interval` (U update lanes), then
+    the pipeline."""
+    return (n - 1) * tsne_update_interval(update_lanes) + TSNE_UPD_PIPE + 1
 
 
 # --------------------------------------------------------------------------- lending the lanes

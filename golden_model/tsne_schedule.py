@@ -9,7 +9,13 @@ RECIP per pair.  The update runs on the same multipliers (`MUL_OPS_PER_POINT` ch
 point, op ``tupd``), and the constant ``ca = ex rn`` is one ``tmul``: both count in the lower bound
 and the busy share.
 
-    python -m golden_model.tsne_schedule [--n 124] [--lanes 16] [--mhz 100] [--peer-s 0.062]
+Only the first U = ``AccelConfig.tsne_update_lanes`` lanes contain ``tupd``: every cycle count takes
+U as the keyword ``update_lanes`` (no default: a caller with a configuration passes
+``cfg.tsne_update_lanes``), and the UPDATE state issues one point every `timing.tsne_update_interval`
+(U) cycles.
+
+    python -m golden_model.tsne_schedule [--n 124] [--preset digits] [--update-lanes U] [--mhz 100] [--peer-s 0.062]
+    python -m golden_model.tsne_schedule --preset digits --u-table 180 256
 """
 
 from __future__ import annotations
@@ -36,18 +42,19 @@ def blocks(n: int, lanes: int) -> int:
 # --------------------------------------------------------------------------- implemented: (a) ordered
 
 
-def iteration_cycles(n: int, lanes: int) -> int:
+def iteration_cycles(n: int, lanes: int, *, update_lanes: int) -> int:
     """Cycles of one t-SNE iteration of `hw.tsne.TsneEngine` (force pass + gradient + update).
 
     ``B = ceil(N/K)`` blocks; lane ``l`` of block ``b`` owns point ``bK + l``.  Per block: TSCAN
     hand-over (read-ahead + K shifts: y_i in, the previous block's sums out), STREAM (one j every
     II cycles, ``y_j`` broadcast, ``S_ij`` from bank ``l``), DRAIN; then a last TSCAN, TRECIP of N
-    and Zq on lane 0, the constant ``2 ex / N``, and the update pipeline over the points."""
+    and Zq on lane 0, the constant ``2 ex / N``, and the update pipeline over the points (one
+    point every `timing.tsne_update_interval` (``update_lanes``) cycles)."""
     ii = timing.pair_interval("tpair")
     B = blocks(n, lanes)
     scan = timing.TSNE_SCAN + lanes
     return ((B + 1) * scan + B * (ii * n + timing.TSNE_DRAIN) + timing.TSNE_RECIP + timing.TSNE_COEF
-            + timing.tsne_update_cycles(n, lanes))
+            + timing.tsne_update_cycles(n, update_lanes))
 
 
 def init_cycles(n: int) -> int:
@@ -56,9 +63,9 @@ def init_cycles(n: int) -> int:
     return 1 + n * timing.TSNE_INIT_POINT + 1
 
 
-def run_cycles(n: int, lanes: int, iters: int) -> int:
+def run_cycles(n: int, lanes: int, iters: int, *, update_lanes: int) -> int:
     """Cycles of ``iters`` iterations: from ``go`` to ``done`` (1 start cycle + iterations)."""
-    return 1 + iters * iteration_cycles(n, lanes)
+    return 1 + iters * iteration_cycles(n, lanes, update_lanes=update_lanes)
 
 
 def mul_ops(n: int, symmetric: bool = False) -> int:
@@ -67,21 +74,28 @@ def mul_ops(n: int, symmetric: bool = False) -> int:
     return pairs * MUL_OPS_PER_PAIR + n * MUL_OPS_PER_POINT + MUL_OPS_PER_ITER
 
 
-def traced_run_cycles(n: int, lanes: int, iters: int, every_log2: int) -> int:
+def traced_run_cycles(n: int, lanes: int, iters: int, every_log2: int, *, update_lanes: int) -> int:
     """`run_cycles` with the trace stream on and never back-pressured: after each update a TRACE
     state of one Zq beat plus N embedding beats when `tsne_fixed.trace_selected`."""
     from .tsne_fixed import trace_selected
-    return run_cycles(n, lanes, iters) + sum(1 + n * trace_selected(it, iters, every_log2) for it in range(iters))
+    return run_cycles(n, lanes, iters, update_lanes=update_lanes) + sum(1 + n * trace_selected(it, iters, every_log2) for it in range(iters))
 
 
 def lower_bound(n: int, lanes: int, symmetric: bool = False) -> float:
-    """Necessary multiplier ops / multipliers of one iteration (pair pass and update)."""
+    """Necessary multiplier ops / multipliers of one iteration (pair pass and update).
+
+    The unit count is all 2K multipliers TM0/TM1 (every lane has them for the pair ops), whatever
+    ``tsne_update_lanes``: the update's chunk products stay necessary work, and a core with U < K
+    has idle multipliers during UPDATE, which shows as a larger cycles / bound ratio (a bound over
+    the 2U update multipliers alone would call that idleness necessary)."""
     return mul_ops(n, symmetric) / (lanes * TSNE_MULS)
 
 
-def busy_share(n: int, lanes: int) -> dict:
-    """Busy share of the lane unit classes over one iteration of the implemented engine."""
-    c = iteration_cycles(n, lanes)
+def busy_share(n: int, lanes: int, *, update_lanes: int) -> dict:
+    """Busy share of the lane unit classes over one iteration of the implemented engine: necessary
+    ops (`mul_ops`, one RECIP per pair + 2) / (units x `iteration_cycles`), the units being all K
+    lanes' (see `lower_bound`)."""
+    c = iteration_cycles(n, lanes, update_lanes=update_lanes)
     pairs = n * (n - 1)
     return {"multipliers": mul_ops(n) / (lanes * TSNE_MULS * c),
             "function_unit": (pairs + 2) / (lanes * c)}
@@ -90,7 +104,7 @@ def busy_share(n: int, lanes: int) -> dict:
 # --------------------------------------------------------------------------- alternatives
 
 
-def symmetric_point_parallel_cycles(n: int, lanes: int) -> int:
+def symmetric_point_parallel_cycles(n: int, lanes: int, *, update_lanes: int) -> int:
     """(a') point-parallel with symmetry: block b streams only j >= bK (j <= i masked), each lane's
     pair also yields the j-side terms (``-t - sticky``, exact), summed over the K lanes by an adder
     tree (``ceil(log2 K)`` levels) and accumulated into a per-point accumulator memory (read-modify-
@@ -100,10 +114,11 @@ def symmetric_point_parallel_cycles(n: int, lanes: int) -> int:
     tree = max(0, (lanes - 1).bit_length()) + 2        # tree levels + memory read + write
     scan = timing.TSNE_SCAN + lanes
     stream = sum(ii * (n - b * lanes) + timing.TSNE_DRAIN + tree for b in range(B))
-    return ((B + 1) * scan + stream + timing.TSNE_RECIP + timing.TSNE_COEF + timing.tsne_update_cycles(n, lanes))
+    return ((B + 1) * scan + stream + timing.TSNE_RECIP + timing.TSNE_COEF
+            + timing.tsne_update_cycles(n, update_lanes))
 
 
-def pair_parallel_cycles(n: int, lanes: int) -> int:
+def pair_parallel_cycles(n: int, lanes: int, *, update_lanes: int) -> int:
     """(b) pair-parallel with symmetry, idealised: every lane takes the next unordered pair, one per
     II cycles, no memory conflicts.  Each pair updates two points' accumulators: 2K read-modify-
     writes every II cycles, so each lane needs a private accumulator copy of every point
@@ -112,7 +127,7 @@ def pair_parallel_cycles(n: int, lanes: int) -> int:
     ii = timing.pair_interval("tpair")
     pairs = n * (n - 1) // 2
     return (-(-pairs // lanes) * ii + timing.TSNE_DRAIN + n + timing.TSNE_RECIP + timing.TSNE_COEF
-            + timing.tsne_update_cycles(n, lanes))
+            + timing.tsne_update_cycles(n, update_lanes))
 
 
 def memory_kbit(n: int, cfg, lanes: int | None = None) -> dict:
@@ -126,15 +141,29 @@ def memory_kbit(n: int, cfg, lanes: int | None = None) -> dict:
             "pair_parallel_private_acc": K * n * 4 * accb / 1024}
 
 
-def comparison(n: int, lanes: int, iters: int, mhz: float, peer_s: float | None = None) -> list:
+def comparison(n: int, lanes: int, iters: int, mhz: float, peer_s: float | None = None, *, update_lanes: int) -> list:
     """Rows (name, cycles/iteration, ms per run, lower-bound ratio, speed-up over ``peer_s``)."""
     rows = []
     for name, fn, sym in (("(a) point-parallel, ordered pairs [built]", iteration_cycles, False),
                           ("(a') point-parallel, symmetric", symmetric_point_parallel_cycles, True),
                           ("(b) pair-parallel, symmetric (ideal)", pair_parallel_cycles, True)):
-        c = fn(n, lanes)
+        c = fn(n, lanes, update_lanes=update_lanes)
         ms = c * iters / (mhz * 1e3)
         rows.append((name, c, ms, c / lower_bound(n, lanes, sym), (peer_s * 1e3 / ms) if peer_s else None))
+    return rows
+
+
+def update_lanes_table(ns, lanes: int, iters: int) -> list:
+    """Rows ``(N, U, cycles / iteration, cycles / run, busy share of the busiest unit class)`` for
+    U = 1, 2, 4, ... K (docs/hardware.md, "Area of the phases")."""
+    us = [1 << k for k in range(lanes.bit_length()) if 1 << k <= lanes]
+    us += [] if lanes in us else [lanes]
+    rows = []
+    for n in ns:
+        for u in us:
+            busy = busy_share(n, lanes, update_lanes=u)
+            rows.append((n, u, iteration_cycles(n, lanes, update_lanes=u), run_cycles(n, lanes, iters, update_lanes=u),
+                         max(busy, key=busy.get), max(busy.values())))
     return rows
 
 
@@ -142,17 +171,28 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="t-SNE engine cycle model")
     ap.add_argument("--n", type=int, default=124)
     ap.add_argument("--preset", default="digits")
+    ap.add_argument("--update-lanes", type=int, default=None, help="U (default: the preset's tsne_update_lanes)")
     ap.add_argument("--mhz", type=float, default=100.0)
     ap.add_argument("--peer-s", type=float, default=None, help="fastest CPU peer, seconds per run")
+    ap.add_argument("--u-table", type=int, nargs="*", default=None, metavar="N",
+                    help="print cycles per iteration / run and busy share for U = 1, 2, 4 .. K at these N")
     a = ap.parse_args(argv)
     cfg = get_preset(a.preset)
-    print(f"N={a.n} K={cfg.lanes} iters={cfg.tsne_iters} II={timing.pair_interval('tpair')} "
+    if a.u_table is not None:
+        print(f"{cfg.name}: K={cfg.lanes}, {cfg.tsne_iters} iterations")
+        print("| N | U | cycles / iteration | cycles / run | busiest unit class: busy share |")
+        print("|---:|---:|---:|---:|---|")
+        for n, u, it, run, unit, b in update_lanes_table(a.u_table or [180, 256], cfg.lanes, cfg.tsne_iters):
+            print(f"| {n} | {u} | {it:,} | {run:,} | {unit}: {b:.3f} |")
+        return 0
+    u = cfg.tsne_update_lanes if a.update_lanes is None else cfg.with_overrides(tsne_update_lanes=a.update_lanes).tsne_update_lanes
+    print(f"N={a.n} K={cfg.lanes} U={u} iters={cfg.tsne_iters} II={timing.pair_interval('tpair')} "
           f"tpair latency={timing.latency('tpair')}")
     print("| dataflow | cycles / iteration | ms / run | cycles / lower bound | x fastest peer |")
     print("|---|---:|---:|---:|---:|")
-    for name, c, ms, r, x in comparison(a.n, cfg.lanes, cfg.tsne_iters, a.mhz, a.peer_s):
+    for name, c, ms, r, x in comparison(a.n, cfg.lanes, cfg.tsne_iters, a.mhz, a.peer_s, update_lanes=u):
         print(f"| {name} | {c:,} | {ms:.1f} | {r:.3f} | {'' if x is None else f'{x:.1f}'} |")
-    print("busy:", {k: round(v, 3) for k, v in busy_share(a.n, cfg.lanes).items()})
+    print("busy:", {k: round(v, 3) for k, v in busy_share(a.n, cfg.lanes, update_lanes=u).items()})
     for nn in (256, 1024, 4096):
         print(nn, {k: math.ceil(v) for k, v in memory_kbit(nn, cfg).items()})
     return 0

@@ -7,9 +7,10 @@ fresh `wiring.Component` whose ports are all top-level ports (so it can be conve
 ===================  ========  ================================================================
 block                count     content
 ===================  ========  ================================================================
-``lane``             K         one PE lane as the core builds it (MULA, t*w multiplier,
+``lane``             K (U)     one PE lane as the core builds it (MULA, t*w multiplier,
                                accumulators, PRNG, pipeline registers, its ``function_unit``;
-                               with ``phases`` also the t-SNE and affinity ops, `hw.lane_tsne`)
+                               with ``phases`` also the t-SNE and affinity ops, `hw.lane_tsne`,
+                               and the update op ``tupd``: U = ``tsne_update_lanes`` of them)
 ``function_unit``    K         table ROM (exp2 / log2 / recip, with slopes) + interpolation
 ``feature_bank``     K         one feature memory bank (1 write, 2 read ports)
 ``row_bank``         K         one distance-row bank (1 write, 1 read port)
@@ -17,12 +18,14 @@ block                count     content
 ``controller``       1         search controller (FSM, bracket, best-ever, FWA population)
 ===================  ========  ================================================================
 
-With ``phases`` also (count 1 each): ``tsne_engine`` (`hw.tsne`: embedding, P and gains memories,
+With ``phases`` also ``lane_no_update`` (count K - U: lanes U .. K-1, the phases lane without
+``tupd``, `hw.lane_tsne.lane_has_update`) and (count 1 each): ``tsne_engine`` (`hw.tsne`: embedding, P and gains memories,
 iteration control), ``affinity`` (`hw.affinity`), ``select_unit`` (`hw.select`: entropy, grid
 sampler, outer perplexity search), ``phase_sequencer`` (`hw.phases`), and ``lane_search_only``
 (count 0: the lane without the phase ops, the "before" of the lane's area, not part of the core).
 
-So ``core ~ K * lane + distance_engine + controller (+ the phase blocks) + top-level registers``
+So ``core ~ K * lane + distance_engine + controller + top-level registers``; with ``phases``
+``U * lane + (K - U) * lane_no_update + ...`` (+ the phase blocks)
 (the whole core is `hw.generate.build_core`; it is not repeated here).  A lane synthesised alone
 would keep every op whose issue is a port; `SearchLane` ties the phase ops off, as the core
 without ``phases`` does, so the ``lane`` row is the lane the core really contains.
@@ -122,6 +125,8 @@ def synthesis_blocks(cfg: AccelConfig) -> dict:
         from .tsne import TsneEngine
         blocks.update({
             "lane_search_only": lambda: SearchLane(cfg),
+            # lane 0's constants (K-section weight, FWA role, seed offset), as the ``lane`` block
+            "lane_no_update": lambda: Lane(cfg, 0, with_update=False),
             "tsne_engine": lambda: TsneEngine(cfg, ext=True),
             "affinity": lambda: AffinityController(cfg),
             "select_unit": lambda: SelectUnit(cfg),
@@ -136,6 +141,7 @@ def block_counts(cfg: AccelConfig) -> dict:
     counts = {"lane": K, "function_unit": K, "feature_bank": K, "row_bank": K,
               "distance_engine": 1, "controller": 1}
     if cfg.phases:
-        counts.update({"lane_search_only": 0, "tsne_engine": 1, "affinity": 1, "select_unit": 1,
+        U = cfg.tsne_update_lanes
+        counts.update({"lane": U, "lane_no_update": K - U, "lane_search_only": 0, "tsne_engine": 1, "affinity": 1, "select_unit": 1,
                        "phase_sequencer": 1})
     return counts

@@ -40,7 +40,7 @@ from golden_model.config import AccelConfig
 
 from .arith import FunctionUnit, FuOp
 from .layouts import CoreLayouts
-from .lane_tsne import TsneLaneMixin, tscan_signature, tsne_ops_signature
+from .lane_tsne import TsneLaneMixin, lane_has_update, tscan_signature, tsne_ops_signature
 from .regnext import next_values
 
 __all__ = ["Lane", "LANE_LATENCY", "CandKind", "lane_roles", "xorshift32_hw", "dist_ops_signature",
@@ -142,6 +142,8 @@ class Lane(TsneLaneMixin, wiring.Component):
     checks : bool
         Add simulation assertions: no two ops claim one lane resource in one cycle
         (`golden_model.timing.LANE_OPS`).  Off for the generated Verilog.
+    with_update : bool or None
+        Build the update op ``tupd`` (None: `hw.lane_tsne.lane_has_update`, lanes 0 .. U-1).
 
     Attributes
     ----------
@@ -165,10 +167,11 @@ class Lane(TsneLaneMixin, wiring.Component):
         The ``kprob`` op from the affinity controller (`hw.affinity`) and its result ``p``.
     """
 
-    def __init__(self, cfg: AccelConfig, index: int, checks: bool = False):
+    def __init__(self, cfg: AccelConfig, index: int, checks: bool = False, with_update: bool | None = None):
         self.cfg = cfg
         self.index = index
         self.checks = checks
+        self.with_update = lane_has_update(cfg, index) if with_update is None else with_update
         L = self.lay = CoreLayouts(cfg)
         roles = lane_roles(cfg)
         self.role = roles[index]
@@ -184,7 +187,7 @@ class Lane(TsneLaneMixin, wiring.Component):
             "scan_out": Out(scan_signature(cfg)),
             "state": Out(32),
             "gauss": Out(signed(11), init=-510),
-            "tsne": In(tsne_ops_signature(cfg)),
+            "tsne": In(tsne_ops_signature(cfg, update=self.with_update)),
             "tscan_in": In(tscan_signature(cfg)),
             "tscan_out": Out(tscan_signature(cfg)),
             "aff": In(aff_ops_signature(cfg)),
@@ -196,10 +199,13 @@ class Lane(TsneLaneMixin, wiring.Component):
         issue = {"dist": self.dist.issue, "cand": o.cand.issue, "kern": o.kern.issue,
                  "rowend": o.rowend.issue, "scan": o.scan, "prng": o.prng.load | o.prng.step,
                  "tpair": self.tsne.pair.issue, "trecip": self.tsne.recip.issue, "tscan": self.tsne.scan,
-                 "tupd": self.tsne.upd.issue, "tmul": self.tsne.mul.issue, "kprob": self.aff.kprob.issue}
-        assert set(issue) == set(timing.LANE_OPS), "every op of the table needs an issue port"
+                 "tmul": self.tsne.mul.issue, "kprob": self.aff.kprob.issue,
+                 **({"tupd": self.tsne.upd.issue} if self.with_update else {})}
+        assert set(issue) | {"tupd"} == set(timing.LANE_OPS), "every op of the table needs an issue port"
         v = {}
         for name, op in timing.LANE_OPS.items():
+            if name not in issue:       # an op this lane does not build (`tupd`, `with_update`)
+                continue
             chain = [Signal(name=f"{name}_s{s}") for s in range(op.latency)]
             m.d.comb += chain[0].eq(issue[name])
             for s in range(1, op.latency):
@@ -209,7 +215,7 @@ class Lane(TsneLaneMixin, wiring.Component):
             cycle = Signal(32)          # cycles since reset, named in the message
             m.d.sync += cycle.eq(cycle + 1)
             for res in timing.RESOURCES:
-                users = timing.claims(res)
+                users = [(op, st) for op, st in timing.claims(res) if op in v]
                 if len(users) > 1:
                     busy = sum(v[op][st] for op, st in users)
                     who = " ".join(f"{op}.{st}={{}}" for op, st in users)
@@ -222,8 +228,8 @@ class Lane(TsneLaneMixin, wiring.Component):
 
     @staticmethod
     def _steer(m, v, resource, drives):
-        """Drive a shared resource from the stage that claims it (`timing.claims`)."""
-        users = timing.claims(resource)
+        """Drive a shared resource from the stage that claims it (`timing.claims`; built ops only)."""
+        users = [(op, st) for op, st in timing.claims(resource) if op in v]
         assert set(users) == set(drives), (resource, users, list(drives))
         first = True
         for op, st in users:

@@ -27,7 +27,7 @@ from golden_model.config import AccelConfig
 from .arith import FuOp
 from .lane_tupd import TupdLaneMixin
 
-__all__ = ["TsneWidths", "tsne_ops_signature", "tscan_signature", "TsneLaneMixin", "SPLIT"]
+__all__ = ["TsneWidths", "tsne_ops_signature", "tscan_signature", "TsneLaneMixin", "SPLIT", "lane_has_update"]
 
 SPLIT = 17   # operand split of every multiplier (an 18 x 18 signed DSP takes 17 unsigned bits)
 
@@ -59,13 +59,21 @@ class TsneWidths:
         self.lrb = cfg.coef_frac + 17                  # learning-rate register
 
 
-def tsne_ops_signature(cfg: AccelConfig) -> wiring.Signature:
+def lane_has_update(cfg: AccelConfig, index: int) -> bool:
+    """Does lane ``index`` contain the update op ``tupd``?  With ``phases`` only lanes 0 .. U-1
+    (``cfg.tsne_update_lanes``); without, every lane keeps it (the phase ports are tied off in the
+    core and Yosys removes the op's datapath; the search-only Verilog stays as it was)."""
+    return not cfg.phases or index < cfg.tsne_update_lanes
+
+
+def tsne_ops_signature(cfg: AccelConfig, update: bool = True) -> wiring.Signature:
     """t-SNE controller -> lane: ``tpair`` (``y_j`` broadcast, ``S_ij`` of this lane's bank),
     ``trecip`` (external operand), ``tscan``, ``tupd`` (one point's A, R, y, v, gains and the
     iteration's constants, `hw.lane_tupd`), ``tmul`` (TM0 on external operands); back: the
     ``trecip`` result ``p``, ``r`` (valid ``latency("trecip")`` cycles after the issue), the
     ``tmul`` product ``prod`` and the ``tupd`` results ``uy*``, ``uv*``, ``ug*`` (both valid
-    ``latency(op)`` cycles after the issue)."""
+    ``latency(op)`` cycles after the issue).  With ``update=False`` (a lane without ``tupd``,
+    `lane_has_update`) the ``upd`` operands and the ``u*`` results are not members."""
     tw = TsneWidths(cfg)
     acc, ys = signed(tw.accb), signed(tw.yb)
     upd = {"issue": Out(1), "a0": Out(acc), "a1": Out(acc), "r0": Out(acc), "r1": Out(acc),
@@ -73,11 +81,14 @@ def tsne_ops_signature(cfg: AccelConfig) -> wiring.Signature:
            "ca": Out(tw.cab), "kn": Out(range(tw.nin + cfg.w_frac + 1)), "kzr": Out(range(tw.nin + cfg.w_frac + 1)),
            "kzl": Out(range(cfg.q_frac + 3)), "kneg": Out(1), "zq0": Out(1), "rz": Out(tw.rb),
            "mom": Out(cfg.coef_frac), "lr": Out(tw.lrb)}
+    upd_members = {"upd": Out(wiring.Signature(upd))} if update else {}
+    upd_results = {"uy0": In(ys), "uy1": In(ys), "uv0": In(ys), "uv1": In(ys), "ug0": In(tw.gainb),
+                   "ug1": In(tw.gainb)} if update else {}
     return wiring.Signature({
-        "upd": Out(wiring.Signature(upd)),
+        **upd_members,
         "mul": Out(wiring.Signature({"issue": Out(1), "a": Out(signed(tw.aw)), "b": Out(tw.bw)})),
         "prod": In(signed(tw.pw)),
-        "uy0": In(ys), "uy1": In(ys), "uv0": In(ys), "uv1": In(ys), "ug0": In(tw.gainb), "ug1": In(tw.gainb),
+        **upd_results,
         "pair": Out(wiring.Signature({"issue": Out(1), "y0": Out(signed(tw.yb)), "y1": Out(signed(tw.yb)),
                                       "s": Out(cfg.p_frac + 1)})),
         "recip": Out(wiring.Signature({"issue": Out(1), "x": Out(tw.nin)})),
@@ -144,7 +155,9 @@ class TsneLaneMixin(TupdLaneMixin):
         a1, b1, en1, prod1 = tmul("tm1")
         m.d.comb += t.prod.eq(prod0)
         self._kprob_out(prod0)              # affinity op KPROB: w r on TM0 (`hw.lane`)
-        upd0, upd1 = self._elaborate_tupd(m, v, delayed, ((a0, b0, en0, prod0), (a1, b1, en1, prod1)))
+        # a lane without the update op has no tupd stages at all (`lane_has_update`)
+        upd0, upd1 = (self._elaborate_tupd(m, v, delayed, ((a0, b0, en0, prod0), (a1, b1, en1, prod1)))
+                      if self.with_update else ({}, {}))
 
         op = "tpair"
         st = {r: uses(op, r) for r in ("tdiff", "tsq", "tnorm_in", "tnorm", "tnorm_shift", "tzq", "tsr",

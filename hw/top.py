@@ -311,7 +311,7 @@ class AdapSNECore(wiring.Component):
         m.d.comb += [aff.lane_z.eq(l0.scan_out.z), aff.rcp_p.eq(l0.tsne.p), aff.rcp_r.eq(l0.tsne.r)]
         # t-SNE: every lane's t-SNE ops and scan chain; lane 0's prng op in the t-SNE phase
         for l, ln in enumerate(lanes):
-            wiring.connect(m, tsn.lt[l], ln.tsne)
+            wiring.connect(m, tsn.lane_port(l), ln.tsne)
             if l + 1 < K:
                 wiring.connect(m, lanes[l + 1].tscan_out, ln.tscan_in)
         wiring.connect(m, tsn.tscan_push, lanes[K - 1].tscan_in)

@@ -10,8 +10,9 @@ exactly `golden_model.tsne_schedule.iteration_cycles` cycles (+1 for the ``go`` 
 ``DRAIN``   until the last pair's accumulation; after the last block a final ``SCAN``;
 ``RECIP``   ``trecip`` of N and of Zq on lane 0 (``p``, ``recip(m)``);
 ``COEF``    ``ca = ex rn >> coef_frac`` (``tmul`` on lane 0);
-``UPDATE``  point ``i`` read and issued as ``tupd`` to lane ``i mod K`` (one point every
-            `timing.tsne_update_interval` cycles): gradient, gains, velocity, position
+``UPDATE``  point ``i`` read and issued as ``tupd`` to lane ``i mod U`` (only lanes 0 .. U-1 =
+            ``cfg.tsne_update_lanes`` have the op; one point every `timing.tsne_update_interval`
+            (U) cycles): gradient, gains, velocity, position
             (`tsne_fixed.update`) on the lanes' TM0/TM1; results written back through one
             multiplexer register;
 ``TRACE``   (``trace_en`` only) the iteration's Zq beat and, if selected, its embedding beats;
@@ -23,9 +24,10 @@ Memories (own, loaded through the ``ld_*`` port while idle): S in K banks (row `
 the accumulators A, R of the last pass (read back through ``rd_*``).
 
 With ``ext=True`` (the whole core, `hw.phases`) the engine owns neither lanes nor S: it drives the
-core's lanes through ports (``lt``, ``tscan0``, ``tscan_push``, ``prng``, ``gauss``) that the core
-multiplexes with the other phases, and reads S from the affinity phase's P memory (``s_addr``,
-``s_data``: all K banks at one address, data one cycle later).
+core's lanes through ports (``lt``: lane ``l``'s ops are ``lt.l<l>``, `lane_port`; ``tscan0``,
+``tscan_push``, ``prng``, ``gauss``) that the core multiplexes with the other phases, and reads S
+from the affinity phase's P memory (``s_addr``, ``s_data``: all K banks at one address, data one
+cycle later).
 """
 
 from __future__ import annotations
@@ -112,8 +114,9 @@ class TsneEngine(wiring.Component):
         `LD_G` (address = point, data = coordinate 0 | coordinate 1 << width).
     rd_addr : In, rd_y, rd_v, rd_g, rd_a, rd_r : Out
         Read port (idle only; data one cycle after the address): both coordinates per word.
-    lt : Out(tsne_ops_signature).array(K), tscan0 : In(tscan_signature), tscan_push : Out(tscan_signature)
-        (``ext`` only) lane ``l``'s t-SNE ops, lane 0's scan output, the last lane's scan input.
+    lt : Out, tscan0 : In(tscan_signature), tscan_push : Out(tscan_signature)
+        (``ext`` only) lane ``l``'s t-SNE ops (member ``l<l>``: `tsne_ops_signature` with the
+        update operands for ``l < U`` only), lane 0's scan output, the last lane's scan input.
     prng : Out, gauss : In
         (``ext`` only) lane 0's ``prng`` op and its Gaussian sample (INIT).
     s_addr : Out, s_data : In(p_frac + 1).array(K)
@@ -128,9 +131,10 @@ class TsneEngine(wiring.Component):
         cf = cfg.coef_frac
         self.sdepth = -(-cfg.n_max // cfg.lanes) * cfg.n_max
         ldw = max(2 * tw.yb, 2 * tw.gainb, cfg.p_frac + 1)
-        K = cfg.lanes
+        K, U = cfg.lanes, cfg.tsne_update_lanes
+        lt = wiring.Signature({f"l{l}": Out(tsne_ops_signature(cfg, update=l < U)) for l in range(K)})
         ext_ports = {} if not ext else {
-            "lt": Out(tsne_ops_signature(cfg)).array(K), "tscan0": In(tscan_signature(cfg)),
+            "lt": Out(lt), "tscan0": In(tscan_signature(cfg)),
             "tscan_push": Out(tscan_signature(cfg)),
             "prng": Out(search_ops_signature(cfg).members["prng"].signature), "gauss": In(signed(11)),
             "s_addr": Out(range(self.sdepth)), "s_data": In(cfg.p_frac + 1).array(K)}
@@ -146,20 +150,25 @@ class TsneEngine(wiring.Component):
             "rd_g": Out(2 * tw.gainb), "rd_a": Out(2 * tw.accb), "rd_r": Out(2 * tw.accb),
         })
 
+    def lane_port(self, l: int):
+        """(``ext`` only) the ``lt`` member of lane ``l``."""
+        return getattr(self.lt, f"l{l}")
+
     def elaborate(self, platform):
         m = Module()
         cfg, tw = self.cfg, self.tw
+        U = cfg.tsne_update_lanes
         K, W, Q, CF, GF, YF, GnF = cfg.lanes, cfg.w_frac, cfg.q_frac, cfg.coef_frac, cfg.grad_frac, cfg.y_frac, cfg.gain_frac
         II = timing.pair_interval("tpair")
         co = tf.Coefs.of(cfg)
         yb, ab, gb = tw.yb, tw.accb, tw.gainb
 
         if self.ext:     # views of the core's lanes: only the members this engine uses
-            lanes = [SimpleNamespace(tsne=self.lt[l]) for l in range(K)]
+            lanes = [SimpleNamespace(tsne=self.lane_port(l)) for l in range(K)]
             lanes[0].tscan_out, lanes[K - 1].tscan_in = self.tscan0, self.tscan_push
             lanes[0].ops, lanes[0].gauss = SimpleNamespace(prng=self.prng), self.gauss
         else:
-            lanes = [Lane(cfg, l, checks=self.checks) for l in range(K)]
+            lanes = [Lane(cfg, l, checks=self.checks, with_update=l < U) for l in range(K)]
             for l, ln in enumerate(lanes):
                 m.submodules[f"lane{l}"] = ln
             for l in range(K - 1):
@@ -253,11 +262,11 @@ class TsneEngine(wiring.Component):
                 m.next = "SCAN"
 
         # ------------------------------------------------------------ FSM
-        UP = timing.tsne_update_interval(K)
+        UP = timing.tsne_update_interval(U)
         upt = Signal(range(cfg.n_max + 2))      # UPDATE: next point to read
         uph = Signal(range(UP))
         upd_issue = Signal()                    # tupd issue (registered read strobe)
-        upd_lane = Signal(range(K))
+        upd_lane = Signal(range(max(2, U)))
         upd_start, upd_last = Signal(), Signal()
         ibase = Signal(32)                      # INIT: seed ^ TSNE_INIT_STREAM + i SEED_POINT_STEP
         ig0 = Signal(signed(11))
@@ -357,7 +366,7 @@ class TsneEngine(wiring.Component):
                 with m.If(uph == UP - 1):
                     m.d.sync += upt.eq(upt + 1)
                 with m.If(upd_issue):
-                    m.d.sync += upd_lane.eq(Mux(upd_lane == K - 1, 0, upd_lane + 1))
+                    m.d.sync += upd_lane.eq(Mux(upd_lane == U - 1, 0, upd_lane + 1))
                 with m.If(upd_last):
                     with m.If(self.trace_en):
                         # the Zq beat first; ymem[0] is read now for the first embedding beat
@@ -392,7 +401,7 @@ class TsneEngine(wiring.Component):
         # ------------------------------------------------------------ UPDATE on the lanes (tupd)
         mom = Signal.like(self.mom_early)
         m.d.comb += mom.eq(Mux(early, self.mom_early, self.mom_late))
-        for lidx, ln in enumerate(lanes):
+        for lidx, ln in enumerate(lanes[:U]):       # the lanes with the update op
             u = ln.tsne.upd
             m.d.comb += [u.ca.eq(ca), u.kn.eq(pn + W - 1), u.kneg.eq(pz + W < Q + 2),
                          u.kzr.eq(Mux(pz + W < Q + 2, 0, pz + W - Q - 2)), u.kzl.eq(Mux(pz + W < Q + 2, Q + 2 - W - pz, 0)),
@@ -404,21 +413,21 @@ class TsneEngine(wiring.Component):
                              getattr(u, f"v{c}").eq(Mux(restart, 0, v_rd.data[c * yb:(c + 1) * yb].as_signed())),
                              getattr(u, f"g{c}").eq(Mux(restart, co.gain_one, g_rd.data[c * gb:(c + 1) * gb]))]
             m.d.comb += ln.tsne.upd.issue.eq(upd_issue & (upd_lane == lidx))
-        # results: lane (i mod K) in the cycle issue + latency("tupd"), through a multiplexer register
+        # results: lane (i mod U) in the cycle issue + latency("tupd"), through a multiplexer register
         L = timing.latency("tupd")
         wv = upd_issue
         for k in range(L):
             nxt = Signal(name=f"upd_wv{k + 1}")
             m.d.sync += nxt.eq(wv)
             wv = nxt
-        wlane = Signal(range(K))
+        wlane = Signal(range(max(2, U)))
         wq, waddr = Signal(), Signal(range(cfg.n_max + 1))
         yq, vq, gq = Signal(2 * yb), Signal(2 * yb), Signal(2 * gb)
         m.d.sync += wq.eq(wv)
         with m.If(wv):
-            m.d.sync += wlane.eq(Mux(wlane == K - 1, 0, wlane + 1))
+            m.d.sync += wlane.eq(Mux(wlane == U - 1, 0, wlane + 1))
             with m.Switch(wlane):
-                for l, ln in enumerate(lanes):
+                for l, ln in enumerate(lanes[:U]):
                     with m.Case(l):
                         t = ln.tsne
                         m.d.sync += [yq.eq(_pack(t.uy0, t.uy1, yb)), vq.eq(_pack(t.uv0, t.uv1, yb)),

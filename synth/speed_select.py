@@ -58,11 +58,12 @@ def tsne_accel_cycles(cfg, Xc) -> dict:
     X = np.asarray(Xc, dtype=np.int64)
     n, d = X.shape
     K = cfg.lanes
-    tsne = rsch.GO_CYCLES + ts.init_cycles(n) + rsch.GO_CYCLES + ts.run_cycles(n, K, cfg.tsne_iters)
+    tsne = rsch.GO_CYCLES + ts.init_cycles(n) + rsch.GO_CYCLES + ts.run_cycles(n, K, cfg.tsne_iters,
+                                                                             update_lanes=cfg.tsne_update_lanes)
     perp = ref.effective_perplexity(cfg.perplexity, n)
     r = rsch.run_schedule(cfg, n, d, "ksection", search_class(X, perp, "ksection", cfg))
     return {"n": n, "tsne": tsne, "mode1": MODE1_WRITES + START_CYCLES + n * d + r.done_cycle,
-            "iteration": ts.iteration_cycles(n, K)}
+            "iteration": ts.iteration_cycles(n, K, update_lanes=cfg.tsne_update_lanes)}
 
 
 def tsne_sets(sets: list, cfg, fmax_mhz: float, runs: int, log=print) -> dict:

@@ -98,7 +98,9 @@ def _affinity(cfg, n, d) -> tuple:
 
 def _tsne(cfg, n, traced: bool) -> tuple:
     K, it = cfg.lanes, cfg.tsne_iters
-    cyc = ts.traced_run_cycles(n, K, it, rsch.EMB_EVERY_LOG2) if traced else ts.run_cycles(n, K, it)
+    U = cfg.tsne_update_lanes
+    cyc = (ts.traced_run_cycles(n, K, it, rsch.EMB_EVERY_LOG2, update_lanes=U) if traced
+           else ts.run_cycles(n, K, it, update_lanes=U))
     ops = {"multipliers": it * ts.mul_ops(n), "fu": it * (n * (n - 1) + 2)}
     return cyc, it * ts.lower_bound(n, K), ops, {"multipliers": ts.TSNE_MULS * K, "fu": K}
 

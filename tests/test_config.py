@@ -31,6 +31,9 @@ def test_presets_valid_and_roundtrip(name):
     ("fwa_fireworks", 8, ["fwa_fireworks", "lanes=8"]),
     ("seed", 0, ["seed"]),
     ("interpolate", 1, ["interpolate", "bool"]),
+    ("tsne_update_lanes", 0, ["tsne_update_lanes=0", "[1, 8]", "lanes=8"]),
+    ("tsne_update_lanes", 9, ["tsne_update_lanes=9", "[1, 8]", "lanes=8"]),
+    ("tsne_update_lanes", 2.0, ["tsne_update_lanes", "integer in [1, 8]"]),
 ])
 def test_validation_names_parameter_and_range(field, value, words):
     with pytest.raises(ConfigError) as e:

@@ -186,3 +186,20 @@ def test_config_phases_must_be_bool():
 def test_run_schedule_rejects_wrong_results():
     with pytest.raises(ValueError, match="one search result per point"):
         rs.run_schedule(CFG, 6, 5, "bisection", [])
+
+
+def test_mode1_with_update_lanes_not_dividing_k():
+    """The core with U = 3 of K = 4 lanes carrying ``tupd`` (CFG: the preset's U = 1): the emb
+    stream equals the golden model's and every beat is on the cycle `run_schedule` predicts for
+    U = 3, which is not the cycle it predicts for the preset's U."""
+    cfg = CFG.with_overrides(tsne_update_lanes=3)
+    n, d, policy, seed = 7, 5, "bisection", 4
+    X = np.random.default_rng(seed).integers(0, 1 << cfg.feature_bits, size=(n, d))
+    perp_q = min(fx.perplexity_to_reg(2.0, cfg), fx.perp_reg_max(n, cfg))
+    run = run_class(cfg, X, perp_q, policy, mode=1, max_cycles=1_000_000, rng_seed=seed)
+    res, _, beats = golden(cfg, X, perp_q, policy)
+    assert run.status == {"busy": 0, "done": 1, "error": 0, "error_code": 0}
+    assert emb_tuples(cfg, run) == beats
+    s = rs.run_schedule(cfg, n, d, policy, res)
+    assert [c for c, _ in run.emb] == s.emb_cycles and run.done_cycle == s.done_cycle
+    assert run.done_cycle != rs.run_schedule(CFG, n, d, policy, res).done_cycle
