@@ -308,11 +308,19 @@ class Lane(TsneLaneMixin, wiring.Component):
         # ------------------------------------------------------------ PRNG
         state = self.state
         off = ((self.index + 1) * sf.SEED_LANE_STEP) & sf.MASK32
-        seed_sum = Signal(32)
+        # the seed (point + offset, 0 -> 1) is registered every cycle: the controllers present the
+        # point one cycle before its load (checked below), so no adder sits before the state
+        seed_sum, seed = Signal(32), Signal(32)
         m.d.comb += seed_sum.eq(prng.point + off)
+        m.d.sync += seed.eq(Mux(seed_sum == 0, 1, seed_sum))
+        if self.checks:
+            point_prev = Signal(32)
+            m.d.sync += point_prev.eq(prng.point)
+            m.d.sync += Assert(~prng.load | (prng.point == point_prev),
+                               Format(f"lane {self.index}: prng.point changed in the cycle of its load"))
         state_nxt = next_values(m, state)
         with m.If(prng.load):
-            m.d.comb += state_nxt.eq(Mux(seed_sum == 0, 1, seed_sum))
+            m.d.comb += state_nxt.eq(seed)
         with m.Elif(prng.step):
             m.d.comb += state_nxt.eq(xorshift32_hw(state))
         uni = state[16:32].as_signed()

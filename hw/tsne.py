@@ -268,15 +268,19 @@ class TsneEngine(wiring.Component):
         upd_issue = Signal()                    # tupd issue (registered read strobe)
         upd_lane = Signal(range(max(2, U)))
         upd_start, upd_last = Signal(), Signal()
-        ibase = Signal(32)                      # INIT: seed ^ TSNE_INIT_STREAM + i SEED_POINT_STEP
+        # INIT: the PRNG seed lane 0 sees, one cycle ahead of its load (the lane registers the seed:
+        # `Lane` PRNG): point i's coordinate-0 stream seed ^ TSNE_INIT_STREAM + i SEED_POINT_STEP,
+        # then + SEED_LANE_STEP for coordinate 1
+        ipt = Signal(32)
         ig0 = Signal(signed(11))
         ish = cfg.y_frac - cfg.tsne_init_frac
         m.d.sync += self.done.eq(0)
         with m.FSM(name="tsne"):
             with m.State("IDLE"):
                 m.d.comb += ra.eq(self.rd_addr)
+                m.d.comb += lanes[0].ops.prng.point.eq(self.seed ^ tf.TSNE_INIT_STREAM)
                 with m.If(self.init):
-                    m.d.sync += [cnt.eq(0), upt.eq(0), ibase.eq(self.seed ^ tf.TSNE_INIT_STREAM), self.busy.eq(1)]
+                    m.d.sync += [cnt.eq(0), upt.eq(0), ipt.eq(self.seed ^ tf.TSNE_INIT_STREAM), self.busy.eq(1)]
                     m.next = "INIT"
                 with m.Elif(self.go):
                     m.d.sync += [cnt.eq(0), blk.eq(0), ybase.eq(0), sbase.eq(0), zq.eq(0), self.busy.eq(1),
@@ -289,7 +293,12 @@ class TsneEngine(wiring.Component):
                 m.d.sync += cnt.eq(Mux(cnt == 3, 0, cnt + 1))
                 pr = lanes[0].ops.prng
                 m.d.comb += [pr.load.eq(((cnt == 0) | (cnt == 2)) & (upt <= n_last)), pr.step.eq((cnt == 1) | (cnt == 3)),
-                             pr.point.eq(Mux(cnt == 0, ibase, ibase + sf.SEED_LANE_STEP))]
+                             pr.point.eq(ipt)]
+                # presented: cnt 0 the point's seed, 1-2 its coordinate-1 seed, 3 the next point's seed
+                with m.If(cnt == 0):
+                    m.d.sync += ipt.eq(ipt + sf.SEED_LANE_STEP)
+                with m.If(cnt == 2):
+                    m.d.sync += ipt.eq(ipt + ((sf.SEED_POINT_STEP - sf.SEED_LANE_STEP) & sf.MASK32))
                 with m.If(cnt == 2):
                     m.d.sync += ig0.eq(lanes[0].gauss)
                 yi = [Signal(signed(yb), name=f"init_y{c}") for c in range(2)]
@@ -300,7 +309,7 @@ class TsneEngine(wiring.Component):
                                  g_wr.addr.eq(upt - 1), g_wr.data.eq(_pack(C(co.gain_one, gb), C(co.gain_one, gb), gb)),
                                  g_wr.en.eq(1)]
                 with m.If(cnt == 3):
-                    m.d.sync += [upt.eq(upt + 1), ibase.eq(ibase + sf.SEED_POINT_STEP)]
+                    m.d.sync += upt.eq(upt + 1)
                 with m.If((cnt == 0) & (upt == n_last + 1)):
                     m.d.sync += [self.busy.eq(0), self.done.eq(1), cnt.eq(0)]
                     m.next = "IDLE"

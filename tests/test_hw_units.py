@@ -339,6 +339,7 @@ def test_lane_candidates_ksection_and_fwa():
 
         async def body(drv, ctx, dut, res):
             ctx.set(dut.prng_point, point_seed)
+            await drv.tick(1)               # the point is presented one cycle before its load
             await drv.pulse(prng_load=1)
             out = []
             for k, (centre, amp) in enumerate(cases):
@@ -362,6 +363,28 @@ def test_lane_candidates_ksection_and_fwa():
                 x = centre + ((amp * sf.gauss_approx(s)) >> 7)
             assert u_f == sf.mirror_clamp(x, lo, hi), (lane, centre, amp)
     assert L.u_bits > 0
+
+
+def test_lane_prng_seed_must_be_presented_before_its_load():
+    """The lane registers its seed (point + offset): a point presented in the cycle of its load
+    makes the lane's simulation assertion fire; the same point one cycle earlier seeds the state."""
+    seed = 0x0BADCAFE
+
+    async def late(drv, ctx, dut, res):
+        ctx.set(dut.prng_point, seed)
+        await drv.pulse(prng_load=1)
+        await drv.tick(1)
+
+    with pytest.raises(AssertionError, match="prng.point changed in the cycle of its load"):
+        _run_lane(TINY, 1, late)
+
+    async def early(drv, ctx, dut, res):
+        ctx.set(dut.prng_point, seed)
+        await drv.tick(1)
+        await drv.pulse(prng_load=1)
+        res["state"] = ctx.get(dut.state)
+
+    assert _run_lane(TINY, 1, early)["state"] == sf.lane_seed(seed, 0, 1)
 
 
 def test_docs_timing_table_is_generated_from_the_op_table():
