@@ -87,7 +87,8 @@ class DistanceEngine(wiring.Component):
         Point-parallel row stream: ``D_{pK+l, j} - m_{pK+l}``, ``ROW_READ - ENGINE_CMD`` cycles
         after the read command reaches the engine (as ``rd_data`` plus the controller's register).
     mm_sel : In(range(K)), sel_min, sel_max : Out(dist_bits)
-        Lane ``mm_sel``'s row minimum and maximum, one cycle later (registered).
+        Lane ``mm_sel``'s row minimum and maximum, two cycles later (the select and the values
+        registered).
     rd_data : Out(dist_bits)
         The element read three cycles earlier (memory read, bank register, multiplexer register).
     lanes : Out(dist_ops_signature(cfg)).array(K)
@@ -373,7 +374,11 @@ class DistanceEngine(wiring.Component):
             m.d.sync += [dl.eq(rb[l] - self.lanes[l].lmin), self.pp_d[l].eq(dl)]
 
         # ------------------------------------------------------------ one lane's min / max
-        with m.Switch(self.mm_sel):
+        # the select is registered first (it comes from the controller, across the chip; the
+        # controller presents it one cycle ahead, so sel_* keep their timing)
+        mm_sel = Signal.like(self.mm_sel)
+        m.d.sync += mm_sel.eq(self.mm_sel)
+        with m.Switch(mm_sel):
             for l in range(K):
                 with m.Case(l):
                     m.d.sync += [self.sel_min.eq(self.lanes[l].lmin), self.sel_max.eq(self.lanes[l].lmax)]

@@ -354,10 +354,11 @@ class SearchController(wiring.Component):
                     fsm.goto("PP_RANGE")
                 with m.Else():
                     fsm.goto("RANGE")
+        # the engine registers the select: lane cnt's min / max is asked for one cycle ahead
+        m.d.comb += self.eng_mm_sel.eq(Mux(fsm.ongoing("PP_RANGE"), cnt + 1, 0))
         with fsm.State("PP_RANGE"):
             # lane c's min / max (engine, registered), its span, its u_lo (both registered), then
             # the lane's bracket / best / pass reset: K + PP_RANGE_PIPE cycles
-            m.d.comb += self.eng_mm_sel.eq(cnt)
             m.d.sync += [cnt.eq(cnt + 1), dspan.eq(self.eng_sel_max - self.eng_sel_min),
                          lo.eq(-((bl + 2) << U))]
             for l in range(K):
