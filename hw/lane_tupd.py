@@ -23,9 +23,17 @@ from amaranth.hdl import C, Mux, Signal, signed
 from golden_model import timing
 from golden_model import tsne_fixed as tf
 
-__all__ = ["TupdLaneMixin", "A_CHUNK"]
+__all__ = ["TupdLaneMixin", "A_CHUNK", "repulsion_shift_bias"]
 
 A_CHUNK = 31    # unsigned low chunks of the TM's signed operand (>= 32 bits: `TsneWidths.aw`)
+
+
+def repulsion_shift_bias(q_frac: int) -> int:
+    """``B = q_frac + 2``: the repulsion's shift is ``kz = pz + W - B`` (``4 / Zq`` in ``Q``
+    fractional bits); when negative it is a left shift by ``kzl = B - W - pz <= B``, which the
+    update's shared shifter does as ``(R rz << B) >> (B - kzl)``.  The t-SNE engine computes
+    ``kzr`` / ``kzl`` from the same bias."""
+    return q_frac + 2
 
 
 def a_chunks(x, n: int):
@@ -113,7 +121,7 @@ class TupdLaneMixin:
             # one right shifter for both gradient terms: ``ga = A ca >> kn`` in stage ga and
             # ``gr = R rz >> kzr`` (or ``<< kzl``, done as ``(R rz << LZ) >> (LZ - kzl)``, exact as
             # kzl <= LZ) in stage gr; two points on a lane are II stages apart, so the stages never meet
-            LZ = Q + 2
+            LZ = repulsion_shift_bias(Q)
             assert 0 < mk["gr"] - mk["ga"] < II, (mk, II)
             pa, pr = at(acc_a, mk["ga"]), at(acc_r, mk["gr"])
             in_gr = vu[mk["gr"]]
@@ -123,7 +131,7 @@ class TupdLaneMixin:
                          sh_n.eq(Mux(in_gr, Mux(u.kneg, LZ - u.kzl, u.kzr), u.kn))]
             shifted = sh_in >> sh_n
             ga = reg(signed(len(acc_a[0])), f"u{c}_ga", mk["ga"], shifted)
-            gr = reg(signed(len(pr) + Q + 2), f"u{c}_gr", mk["gr"], Mux(u.zq0, 0, shifted))
+            gr = reg(signed(len(pr) + LZ), f"u{c}_gr", mk["gr"], Mux(u.zq0, 0, shifted))
             diff = at(ga, mk["grad"]) - at(gr, mk["grad"])
             g = reg(signed(tw.gb), f"u{c}_g", mk["grad"], _sat(diff, glim))
             s = mk["gain"]

@@ -46,6 +46,7 @@ from types import SimpleNamespace
 
 from .lane import Lane, search_ops_signature
 from .lane_tsne import TsneWidths, tscan_signature, tsne_ops_signature
+from .lane_tupd import repulsion_shift_bias
 
 __all__ = ["TsneEngine", "s_location", "trace_signature", "LD_S", "LD_Y", "LD_V", "LD_G"]
 
@@ -410,10 +411,11 @@ class TsneEngine(wiring.Component):
         # ------------------------------------------------------------ UPDATE on the lanes (tupd)
         mom = Signal.like(self.mom_early)
         m.d.comb += mom.eq(Mux(early, self.mom_early, self.mom_late))
+        ZB = repulsion_shift_bias(Q)
         for lidx, ln in enumerate(lanes[:U]):       # the lanes with the update op
             u = ln.tsne.upd
-            m.d.comb += [u.ca.eq(ca), u.kn.eq(pn + W - 1), u.kneg.eq(pz + W < Q + 2),
-                         u.kzr.eq(Mux(pz + W < Q + 2, 0, pz + W - Q - 2)), u.kzl.eq(Mux(pz + W < Q + 2, Q + 2 - W - pz, 0)),
+            m.d.comb += [u.ca.eq(ca), u.kn.eq(pn + W - 1), u.kneg.eq(pz + W < ZB),
+                         u.kzr.eq(Mux(pz + W < ZB, 0, pz + W - ZB)), u.kzl.eq(Mux(pz + W < ZB, ZB - W - pz, 0)),
                          u.zq0.eq(zq == 0), u.rz.eq(rz), u.mom.eq(mom), u.lr.eq(self.lr)]
             for c in range(2):
                 m.d.comb += [getattr(u, f"a{c}").eq(a_rd.data[c * ab:(c + 1) * ab].as_signed()),
