@@ -10,6 +10,7 @@ beat appears on the cycle `golden_model.run_schedule` predicts.  Short t-SNE run
 from __future__ import annotations
 
 import functools
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -203,3 +204,81 @@ def test_mode1_with_update_lanes_not_dividing_k():
     s = rs.run_schedule(cfg, n, d, policy, res)
     assert [c for c, _ in run.emb] == s.emb_cycles and run.done_cycle == s.done_cycle
     assert run.done_cycle != rs.run_schedule(CFG, n, d, policy, res).done_cycle
+
+
+def test_abort_during_the_p_dump_then_a_full_run():
+    """ABORT while the P dump streams, with a beat held by emb back-pressure: idle within
+    ABORT_CYCLES with code ABORTED, the held beat dropped and no emb beat after; a following START
+    (P dump again) gives the golden P and t-SNE beats on the `run_schedule(p_dump=True)` cycles."""
+    from amaranth.sim import Simulator
+
+    from hw.layouts import COMMANDS, POLICY_CODES, REGISTERS
+    from hw.simharness import EMB_FIELDS, write_reg
+    from hw.top import AdapSNECore
+    n, d, policy, seed = CASES[0]
+    X = np.random.default_rng(seed).integers(0, 1 << CFG.feature_bits, size=(n, d))
+    perp_q = min(fx.perplexity_to_reg(2.0, CFG), fx.perp_reg_max(n, CFG))
+    res, S, beats = golden(CFG, X, perp_q, policy)
+    s = rs.run_schedule(CFG, n, d, policy, res, p_dump=True)
+    dut = AdapSNECore(CFG, checks=True)
+    runs = []
+
+    async def start(ctx):
+        for a, v in {"N": n, "D": d, "PERP": perp_q, "POLICY": POLICY_CODES[policy], "MODE": 1, "DEBUG": 1}.items():
+            await write_reg(ctx, dut, REGISTERS[a], v)
+        await write_reg(ctx, dut, REGISTERS["CMD"], COMMANDS["START"])
+        ctx.set(dut.emb.ready, 1)
+        ctx.set(dut.res.ready, 1)
+        ctx.set(dut.feat.valid, 1)
+        for f in X.reshape(-1):
+            ctx.set(dut.feat.payload, int(f))
+            while not (await ctx.tick().sample(dut.feat.ready))[2]:
+                pass
+        ctx.set(dut.feat.valid, 0)
+
+    async def aborted(ctx):
+        await start(ctx)
+        seen = c = 0
+        while seen < 3:                   # three P beats through, then the consumer stalls
+            _, _, v, k = await ctx.tick().sample(dut.emb.valid, dut.emb.kind)
+            seen += v and k == tf.TRACE_P
+            c += 1
+            assert c < 20_000, "no P dump"
+        ctx.set(dut.emb.ready, 0)
+        await ctx.tick().repeat(4)
+        held = ctx.get(dut.emb.valid)
+        await write_reg(ctx, dut, REGISTERS["CMD"], COMMANDS["ABORT"])
+        await ctx.tick().repeat(regmap.ABORT_CYCLES - 1)
+        st = ctx.get(dut.status)
+        ctx.set(dut.emb.ready, 1)
+        late = 0
+        for _ in range(200):
+            late += (await ctx.tick().sample(dut.emb.valid))[2]
+        runs.append({"held": held, "busy": int(st.busy), "code": int(st.error_code), "late": late})
+
+    async def full(ctx):
+        await start(ctx)
+        got, c = [], 0
+        while True:
+            _, _, v, st, *p = await ctx.tick().sample(dut.emb.valid, dut.status, *(getattr(dut.emb, f) for f in EMB_FIELDS))
+            c += 1
+            if v:
+                got.append((c, {f: int(x) for f, x in zip(EMB_FIELDS, p)}))
+            if not st.busy:
+                runs.append({"emb": got, "done_cycle": c, "code": int(st.error_code)})
+                return
+            assert c < 20_000, "the run after ABORT hangs"
+
+    async def tb(ctx):
+        await aborted(ctx)
+        await full(ctx)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(tb)
+    sim.run()
+    ab, run = runs
+    assert ab == {"held": 1, "busy": 0, "code": regmap.ERR["ABORTED"], "late": 0}
+    assert run["code"] == 0 and run["done_cycle"] == s.done_cycle
+    assert [c for c, _ in run["emb"]] == s.emb_cycles
+    assert emb_tuples(CFG, SimpleNamespace(emb=run["emb"])) == tf.p_beats(S) + beats
