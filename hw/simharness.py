@@ -46,6 +46,14 @@ EMB_FIELDS = ("kind", "iter", "index", "data")
 SEL_FIELDS = ("kind", "index", "perp", "h", "g", "evals", "unconv")
 
 
+def simulate(dut, testbench) -> None:
+    """Run one async ``testbench(ctx)`` on ``dut`` with the 1 MHz clock the harnesses use."""
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(testbench)
+    sim.run()
+
+
 async def write_reg(ctx, dut, addr, value):
     ctx.set(dut.cfg_we, 1)
     ctx.set(dut.cfg_addr, addr)

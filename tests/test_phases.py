@@ -210,10 +210,9 @@ def test_abort_during_the_p_dump_then_a_full_run():
     """ABORT while the P dump streams, with a beat held by emb back-pressure: idle within
     ABORT_CYCLES with code ABORTED, the held beat dropped and no emb beat after; a following START
     (P dump again) gives the golden P and t-SNE beats on the `run_schedule(p_dump=True)` cycles."""
-    from amaranth.sim import Simulator
 
     from hw.layouts import COMMANDS, POLICY_CODES, REGISTERS
-    from hw.simharness import EMB_FIELDS, write_reg
+    from hw.simharness import EMB_FIELDS, simulate, write_reg
     from hw.top import AdapSNECore
     n, d, policy, seed = CASES[0]
     X = np.random.default_rng(seed).integers(0, 1 << CFG.feature_bits, size=(n, d))
@@ -273,10 +272,7 @@ def test_abort_during_the_p_dump_then_a_full_run():
         await aborted(ctx)
         await full(ctx)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(tb)
-    sim.run()
+    simulate(dut, tb)
     ab, run = runs
     assert ab == {"held": 1, "busy": 0, "code": regmap.ERR["ABORTED"], "late": 0}
     assert run["code"] == 0 and run["done_cycle"] == s.done_cycle

@@ -237,10 +237,9 @@ def test_abort_in_a_rerun_then_a_full_run():
     """ABORT during the second candidate's search (MODE 3): idle within ABORT_CYCLES with code
     ABORTED and nothing on sel; a following START runs the same class to the golden beats on the
     schedule's cycles (no state of the aborted run survives: candidate index, best, re-run flag)."""
-    from amaranth.sim import Simulator
 
     from hw.layouts import COMMANDS, POLICY_CODES, REGISTERS
-    from hw.simharness import SEL_FIELDS, write_reg
+    from hw.simharness import SEL_FIELDS, simulate, write_reg
     from hw.top import AdapSNECore
     _, mode, policy, n, d, k, seed = case = CASES[1]
     X = _features(n, d, seed)
@@ -284,10 +283,7 @@ def test_abort_in_a_rerun_then_a_full_run():
         await one_run(ctx, abort_at=s.go[1] + 50)
         await one_run(ctx)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(tb)
-    sim.run()
+    simulate(dut, tb)
     aborted, full = runs
     assert aborted == {"busy": 0, "code": regmap.ERR["ABORTED"], "sel_valid": 0, "beats": []}
     assert [b for _, b in full["beats"]] == ss.expected_beats(gold) and full["code"] == 0
