@@ -285,6 +285,16 @@ class SearchController(wiring.Component):
                      amp_dn_c.eq(Mux(amp_dn < 1, 1, Mux(amp_dn > amp_cap, amp_cap, amp_dn)))]
         stop_q = Signal()
         ol = Signal(range(max(K, 2)))     # point-parallel: the group's result being handed over
+        # the result beat is a register (`res_q`), loaded one beat ahead with its end flags: the
+        # K-way lane select and the "last point" comparisons stay off the output handshake
+        res_q = Signal(L.result)
+        out_last = Signal()               # res_q is the run's last point
+        ol_last = Signal()                # point-parallel: res_q is the group's last lane
+
+        def pp_result(lane):
+            """Assignments loading res_q's values from point-parallel lane `lane`."""
+            return [res_q.u.eq(Array(pbest_u)[lane]), res_q.h.eq(Array(pbest_h)[lane]),
+                    res_q.passes.eq(Array(ppass)[lane]), res_q.converged.eq(Array(pbest_err)[lane] <= tol)]
         pp_stop = [Signal(name=f"pp_stop{l}") for l in range(K)]
         for l in range(K):
             m.d.comb += pp_stop[l].eq((tol >= pbest_err[l]) | (ppass[l] >= cfg.max_passes - 1) |
@@ -394,10 +404,15 @@ class SearchController(wiring.Component):
                             with m.If(~pdone[l]):
                                 m.d.sync += [ppass[l].eq(ppass[l] + 1), pstop_q[l].eq(pp_stop[l])]
             with m.If((cnt == timing.DECIDE - 1) & stop_q):
-                m.d.sync += ol.eq(0)
+                # the first result beat is registered here (the per-point values are final from
+                # SETUP cycle 0 on); the output handshake then reads registers only
+                m.d.sync += [ol.eq(0), res_q.index.eq(i), out_last.eq(i == n_last), ol_last.eq(K == 1)]
                 with m.If(pp):
+                    m.d.sync += pp_result(0)
                     fsm.goto("PP_OUT")
                 with m.Else():
+                    m.d.sync += [res_q.u.eq(best_u), res_q.h.eq(best_h), res_q.passes.eq(passes),
+                                 res_q.converged.eq(best_err <= tol)]
                     fsm.goto("OUT")
             with m.Elif(cnt == timing.SETUP - 1):
                 m.d.sync += j.eq(0)
@@ -442,7 +457,7 @@ class SearchController(wiring.Component):
         with fsm.State("OUT"):
             m.d.comb += self.out_valid.eq(1)
             with m.If(self.out_ready):
-                with m.If(i == n_last):
+                with m.If(out_last):
                     m.d.comb += self.all_done.eq(1)
                     fsm.goto("IDLE")
                 with m.Else():
@@ -452,15 +467,18 @@ class SearchController(wiring.Component):
             # one result per point of the group, in index order
             m.d.comb += self.out_valid.eq(1)
             with m.If(self.out_ready):
-                with m.If(i + ol == n_last):
+                with m.If(out_last):
                     m.d.comb += self.all_done.eq(1)
                     fsm.goto("IDLE")
-                with m.Elif(ol == K - 1):
+                with m.Elif(ol_last):
                     m.d.comb += self.eng_point_next.eq(1)
                     m.d.sync += i.eq(i + K)
                     fsm.goto("PSTART")
                 with m.Else():
-                    m.d.sync += ol.eq(ol + 1)
+                    # the next beat from the next lane, and its end flags, one beat ahead
+                    m.d.sync += [ol.eq(ol + 1), res_q.index.eq(res_q.index + 1),
+                                 out_last.eq(res_q.index + 1 == n_last), ol_last.eq(ol + 1 == K - 1)]
+                    m.d.sync += pp_result(ol + 1)
         # ------------------------------------------------------------ scan update (one cycle after capture)
         for l in range(K):       # point-parallel: lane l's own bisection (skipped once it is done)
             with m.If(q_oh[l] & pp & ~pdone[l]):
@@ -504,16 +522,5 @@ class SearchController(wiring.Component):
 
         m.d.comb += [self.eng_grant.eq(~no_grant), self.eng_rd_half.eq(i[0])]
 
-        with m.If(pp):
-            m.d.comb += self.out_payload.index.eq(i + ol)
-            with m.Switch(ol):
-                for l in range(K):
-                    with m.Case(l):
-                        m.d.comb += [self.out_payload.u.eq(pbest_u[l]), self.out_payload.h.eq(pbest_h[l]),
-                                     self.out_payload.passes.eq(ppass[l]),
-                                     self.out_payload.converged.eq(pbest_err[l] <= tol)]
-        with m.Else():
-            m.d.comb += [self.out_payload.index.eq(i), self.out_payload.u.eq(best_u),
-                         self.out_payload.h.eq(best_h), self.out_payload.passes.eq(passes),
-                         self.out_payload.converged.eq(best_err <= tol)]
+        m.d.comb += self.out_payload.eq(res_q)
         return m

@@ -35,8 +35,8 @@ ABORT while busy: the search controller, the distance engine and the lanes are w
 ``ResetInserter(abort)``; ``abort`` is registered from the write (the reset fans out to every
 register of the core), so at the edge after the one that performs the write they return to their
 reset state; the same edge sets busy=0, done=0, error=1, error_code=ABORTED and clears
-``res.valid`` (an unaccepted beat is dropped; beats are single words, so none is
-half-transferred).  A beat or feature whose handshake completes in the ABORT cycle or the cycle
+``res.valid`` (an unaccepted beat is dropped, and so is the one waiting in the skid register
+behind it; beats are single words, so none is half-transferred).  A beat or feature whose handshake completes in the ABORT cycle or the cycle
 after transfers normally.  From then on ``feat.ready`` is 0 until the next START's load phase.
 Bound: ``hw.regmap.ABORT_CYCLES`` = 2 edges.  ABORT while idle is ignored.
 """
@@ -191,19 +191,30 @@ class AdapSNECore(wiring.Component):
         # ------------------------------------------------------------ output register
         # out_v: the register's valid; in the selection modes (MODE 2, 3) the beats stay inside
         # (u capture, convergence count) as if res.ready were 1, and res.valid stays 0
+        # A skid register behind it makes the controller's ready a register (`~skid_v`): res.ready
+        # reaches the two output registers only, never the controller's FSM or the distance engine.
+        # With res.ready held at 1 the skid stays empty and the beats leave as without it.
         out_v = Signal()
+        skid_v = Signal()
+        skid = Signal.like(self.res.payload)
         sel_mode = Signal()
         m.d.comb += [sel_mode.eq(run_mode[1]), self.res.valid.eq(out_v & ~sel_mode)]
-        out_free = ~out_v | self.res.ready | sel_mode
+        out_free = ~skid_v
         seq = self._phases(m, abort, lanes, eng, ctl, run_n, run_seed, out_free, run_dbg) if cfg.phases else None
         sel = self._select(m, abort, ctl, run_n, run_k, run_perp, run_mode, run_seed, out_free) if cfg.phases else None
         m.d.comb += ctl.out_ready.eq(out_free)
-        with m.If(out_v & (self.res.ready | sel_mode)):
-            m.d.sync += out_v.eq(0)
-        with m.If(ctl.out_valid & out_free):
-            m.d.sync += [out_v.eq(1), self.res.payload.eq(ctl.out_payload)]
-        with m.If(abort):  # an unaccepted beat is dropped (the one exception to the stream rule)
-            m.d.sync += out_v.eq(0)
+        take = ctl.out_valid & out_free
+        with m.If(~out_v | self.res.ready | sel_mode):      # the output register is free
+            with m.If(skid_v):
+                m.d.sync += [out_v.eq(1), self.res.payload.eq(skid), skid_v.eq(0)]
+            with m.Elif(take):
+                m.d.sync += [out_v.eq(1), self.res.payload.eq(ctl.out_payload)]
+            with m.Else():
+                m.d.sync += out_v.eq(0)
+        with m.Elif(take):                                   # held: the new beat waits in the skid
+            m.d.sync += [skid_v.eq(1), skid.eq(ctl.out_payload)]
+        with m.If(abort):  # unaccepted beats are dropped (the one exception to the stream rule)
+            m.d.sync += [out_v.eq(0), skid_v.eq(0)]
 
         # ------------------------------------------------------------ run FSM + status
         IDLE, TGT, TGT_WAIT, LOAD, RUN, FINISH, PHASES, SELECT = range(8)
@@ -244,7 +255,7 @@ class AdapSNECore(wiring.Component):
                 with m.If(ctl.all_done):
                     m.d.sync += state.eq(FINISH)
             with m.Case(FINISH):
-                with m.If(~out_v | self.res.ready | sel_mode):
+                with m.If(~skid_v & (~out_v | self.res.ready | sel_mode)):
                     if seq is None:
                         m.d.sync += [st.busy.eq(0), st.done.eq(1), state.eq(IDLE)]
                     else:
