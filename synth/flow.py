@@ -369,7 +369,7 @@ def run_pnr(workdir: Path, target, files: dict, top: str = "top", seed: int = DE
     report = f"pnr_{target.key}.json"
     args = [*target.nextpnr_device_args(), "--json", synth_json,
             "--pcf" if fam == "ice40" else "--lpf", cons_file,
-            "--seed", str(seed), "--timing-allow-fail", "--report", report,
+            "--seed", str(seed), "--timing-allow-fail", "--report", report, "--detailed-timing-report",
             "--log", f"pnr_{target.key}.log"]
     rpath = workdir / report
     if rpath.exists():
@@ -388,6 +388,10 @@ def run_pnr(workdir: Path, target, files: dict, top: str = "top", seed: int = DE
     out["utilization"] = {bel: {"used": v["used"], "available": v["available"]}
                           for bel, v in rep.get("utilization", {}).items()}
     out["critical_paths"] = _critical_paths(rep)
+    # every register group later than the target's period, not only the one critical path
+    if fam == "ecp5" and rep.get("detailed_net_timings"):
+        from . import sta
+        out["slow_endpoints"] = sta.slow_summary(sta.endpoint_groups(rep), round(1000.0 / target.pnr_mhz, 3))
     return out
 
 

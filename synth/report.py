@@ -310,6 +310,11 @@ def to_markdown(rep: dict) -> str:
               "`--timing-allow-fail`; the board oscillator's constraint is replaced by the target "
               "frequency; fmax is nextpnr's achieved frequency of the (single) clock domain. "
               "All core inputs and outputs are registered in the harness (see docs/synthesis.md).", ""]
+        for key, p in rep["pnr"].items():
+            if p.get("slow_endpoints"):
+                from . import sta
+                L += [f"**{key}: register groups by nextpnr arrival time** (`synth.sta`; all of them from "
+                      f"`python -m synth.sta` on the run's `pnr_{key}.json`):", "", sta.render(p["slow_endpoints"])]
         over = {k: p["harness_overhead"] for k, p in rep["pnr"].items() if "harness_overhead" in p}
         if over:
             k0 = next(iter(over))

@@ -295,6 +295,10 @@ def test_tiny_fresh_synthesis_matches_baseline(tmp_path):
         assert p["utilization"]["MULT18X18D"]["available"] == harness.TARGETS["ecp5-25f"].capacity_dict["dsp"]
     # the critical path is reported and starts and ends at flip-flops / RAMs (all I/O registered)
     assert p["critical_paths"] and p["critical_paths"][0]["from"].startswith("posedge")
+    # synth.sta's slowest register group is where that path ends, at its delay
+    se = p["slow_endpoints"]
+    assert se["slowest"][0]["arrival_ns"] == pytest.approx(p["critical_paths"][0]["delay_ns"], abs=0.01)
+    assert se["period_ns"] == pytest.approx(1000 / harness.TARGETS["ecp5-25f"].pnr_mhz)
 
 
 @pytest.mark.synth
