@@ -227,9 +227,10 @@ RANGE = 1           # u_lo = -(bitlen(max - min) + 2) 2^U from the registered sp
 PINIT = 1           # bracket / amplitude / best / population reset
 SCAN_PIPE = 1       # the scan's error register: the last lane's update lands one cycle after it
 #: the next pass's SETUP starts right after SCAN_PIPE with its CAND issued speculatively; the stop
-#: rule is registered in SETUP's first cycle and applied in its second: a search's last pass costs
-#: DECIDE more cycles before OUT (the speculative CAND is dropped)
-DECIDE = 2
+#: rule is registered in SETUP's first cycle (point-parallel: each lane's flag), reduced to one flag
+#: in its second (point-parallel: the AND over the K lanes) and applied in its third: a search's last
+#: pass costs DECIDE more cycles before OUT (the speculative CAND is dropped)
+DECIDE = 3
 OUT = 1             # result into the output register
 #: SETUP: CAND issued; the stream's row reads start ROW_READ cycles before bm is needed
 SETUP = latency("cand") - ROW_READ
@@ -449,8 +450,9 @@ PHASES = (
     ("SCAN", f"A + {SCAN_PIPE}", "lane 0's (u, H) into the error register, one lane per cycle; "
                                  "best-ever / bracket / population update one cycle later; trace beats; "
                                  "FWA: PRNG step in SCAN_PIPE"),
-    ("DECIDE (last pass only)", str(DECIDE), "the next SETUP's first two cycles: stop rule registered, then "
-                                              "applied (the speculative CAND is dropped) -> OUT"),
+    ("DECIDE (last pass only)", str(DECIDE), "the next SETUP's first three cycles: stop rule registered (per "
+                                              "lane in point-parallel), reduced to one flag, then applied (the "
+                                              "speculative CAND is dropped) -> OUT"),
     ("OUT", str(OUT), "result into the output register; the beat appears in the next cycle, which is "
                       "also the next point's WAITD"),
 )

@@ -130,7 +130,12 @@ class FunctionUnit(wiring.Component):
         for op, (_, ib, fb, base) in self.tables.items():
             r = fb - ib
             with m.If(self.i_op == op):
-                m.d.comb += addr.eq(base + (self.i_frac[:fb] >> r))
+                if base % (1 << ib) == 0:
+                    # a table aligned to its size: the address is a concatenation, no adder
+                    # before the block RAM's address setup
+                    m.d.comb += addr.eq(Cat(self.i_frac[r:fb], C(base >> ib, len(addr))))
+                else:
+                    m.d.comb += addr.eq(base + (self.i_frac[:fb] >> r))
                 if r > 0:
                     m.d.comb += rem.eq(self.i_frac[:r])
         m.d.comb += rp.addr.eq(addr)

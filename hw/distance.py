@@ -257,9 +257,20 @@ class DistanceEngine(wiring.Component):
         # candidate-parallel: lane l reads point gK+l (port a), bank i mod K supplies x_i (port b);
         # point-parallel: lane l reads its own point pK+l (port a), bank j mod K supplies x_j (b).
         # Registered: each equals (base + dd) of the current cycle (reset 0 = base 0, dd 0).
+        # Kept without an adder behind the grant: a step within a point's features is `addr + 1`
+        # (from the register), and every other change of (base, dd) - a new base at a group's or
+        # point's end, a new point, a new row - comes with dd_nxt = 0, so the address is the new
+        # base itself (the base adders, e.g. gbase + DM, start at registers)
         addr_a, addr_b = Signal(range(fdepth + 2 * DM + 1)), Signal(range(fdepth + 2 * DM + 1))
-        m.d.sync += [addr_a.eq(Mux(pp, i_base_nxt, gbase_nxt) + dd_nxt),
-                     addr_b.eq(Mux(pp, gbase_nxt, i_base_nxt) + dd_nxt)]
+        rebase = point_start | point_first | point_next | (step & last_d)
+        for addr, base_nxt in ((addr_a, Mux(pp, i_base_nxt, gbase_nxt)), (addr_b, Mux(pp, gbase_nxt, i_base_nxt))):
+            with m.If(rebase):
+                m.d.sync += addr.eq(base_nxt)
+            with m.Elif(step):
+                m.d.sync += addr.eq(addr + 1)
+        if self.checks:
+            m.d.sync += Assert(~(point_first | point_next | point_start) | (dd == 0) & ~issuing,
+                               Format("distance engine: a point command while a row is issued"))
         for l, (_, rpa, rpb) in enumerate(fbanks):
             m.d.comb += [rpa.addr.eq(addr_a), rpb.addr.eq(addr_b)]
         # tags, aligned with the read data (one cycle later)

@@ -350,26 +350,49 @@ class Lane(TsneLaneMixin, wiring.Component):
         sh = self.role * cfg.fwa_amp_rank_shift - 15 if self.role >= 0 else -7
         fwa_full = (prod << sh) if sh >= 0 else (prod >> -sh)
         fwa_delta = Signal(signed(rb + 3))
-        m.d.comb += fwa_delta.eq(Mux(fwa_full > dsat, dsat, Mux(fwa_full < -dsat, -dsat, fwa_full)))
+        # clamp to [-dsat, dsat], dsat = 2^(rb+2) - 1, with the comparisons as bit reductions (a
+        # wide comparison with a constant would be a carry chain behind the multiplier's sum):
+        # x > dsat <=> x >= 0 with a one above bit rb+1; x < -dsat <=> x < 0 and not (ones above
+        # bit rb+1 and some one below)
+        fw = len(fwa_full)
+        if fw - 1 > rb + 2:
+            sign, mid, low = fwa_full[fw - 1], fwa_full[rb + 2: fw - 1], fwa_full[: rb + 2]
+            over = ~sign & mid.any()
+            under = sign & (~mid.all() | ~low.any())
+        else:
+            over = Mux(fwa_full > dsat, 1, 0)
+            under = Mux(fwa_full < -dsat, 1, 0)
+        m.d.comb += fwa_delta.eq(Mux(over, dsat, Mux(under, -dsat, fwa_full)))
         delta = Signal(signed(rb + 3))
         base = Signal(us)
+        base_sel = Signal(us)
+        m.d.comb += base_sel.eq(Mux((c_kind == CandKind.FWA) | (c_kind == CandKind.LANE), c_centre, c_base))
+        xb = max(L.u_bits, rb + 3) + 3
+        # The mirror at the bracket, y = x > hi ? 2 hi - x : x < lo ? 2 lo - x : x with x = base +
+        # delta, is evaluated as delta against (bound - base) and (2 bound - base) - delta: the
+        # bound differences are registered with base, the comparisons and the three sums with x,
+        # so the mirror stage is a multiplexer (the same values: every width holds them exactly)
+        wb = signed(xb + 2)
+        hd, ld, h2, l2 = (Signal(wb, name=f"cand_{n}") for n in ("hi_d", "lo_d", "hi_2", "lo_2"))
         with m.If(at("cand", "cand_delta")):
+            m.d.sync += [base.eq(base_sel), hd.eq(c_hi - base_sel), ld.eq(c_lo - base_sel),
+                         h2.eq(2 * c_hi - base_sel), l2.eq(2 * c_lo - base_sel)]
             with m.Switch(c_kind):
                 with m.Case(CandKind.KSEC):
-                    m.d.sync += [delta.eq(prod >> sf.KSECTION_SHIFT), base.eq(c_base)]
+                    m.d.sync += delta.eq(prod >> sf.KSECTION_SHIFT)
                 with m.Case(CandKind.FWA):
-                    m.d.sync += [delta.eq(fwa_delta), base.eq(c_centre)]
-                with m.Case(CandKind.LANE):
-                    m.d.sync += [delta.eq(0), base.eq(c_centre)]
+                    m.d.sync += delta.eq(fwa_delta)
                 with m.Default():
-                    m.d.sync += [delta.eq(0), base.eq(c_base)]
-        xb = max(L.u_bits, rb + 3) + 3
+                    m.d.sync += delta.eq(0)
         x = Signal(signed(xb))
+        xh, xl = Signal(wb), Signal(wb)
+        above, below = Signal(), Signal()
         y = Signal(signed(xb))
         with m.If(at("cand", "cand_sum")):
-            m.d.sync += x.eq(base + delta)
+            m.d.sync += [x.eq(base + delta), xh.eq(h2 - delta), xl.eq(l2 - delta),
+                         above.eq(delta > hd), below.eq(delta < ld)]
         with m.If(at("cand", "cand_mirror")):
-            m.d.sync += y.eq(Mux(x > c_hi, 2 * c_hi - x, Mux(x < c_lo, 2 * c_lo - x, x)))
+            m.d.sync += y.eq(Mux(above, xh, Mux(below, xl, x)))
         with m.If(at("cand", "u")):
             m.d.sync += out.u.eq(Mux(y > c_hi, c_hi, Mux(y < c_lo, c_lo, y)))
         # g, ui -> function unit (EXP_U)

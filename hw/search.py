@@ -284,6 +284,7 @@ class SearchController(wiring.Component):
         m.d.sync += [amp_up_c.eq(Mux(amp_up < 1, 1, Mux(amp_up > amp_cap, amp_cap, amp_up))),
                      amp_dn_c.eq(Mux(amp_dn < 1, 1, Mux(amp_dn > amp_cap, amp_cap, amp_dn)))]
         stop_q = Signal()
+        stop_a = Signal()        # candidate-parallel stop rule, registered a cycle before stop_q
         ol = Signal(range(max(K, 2)))     # point-parallel: the group's result being handed over
         # the result beat is a register (`res_q`), loaded one beat ahead with its end flags: the
         # K-way lane select and the "last point" comparisons stay off the output handshake
@@ -299,8 +300,6 @@ class SearchController(wiring.Component):
         for l in range(K):
             m.d.comb += pp_stop[l].eq((tol >= pbest_err[l]) | (ppass[l] >= cfg.max_passes - 1) |
                                       (pbhi[l] <= pblo[l] + 1))
-        pp_all_done = Signal()
-        m.d.comb += pp_all_done.eq(Cat(*[pdone[l] | pp_stop[l] for l in range(K)]).all())
         cont = Signal()          # SETUP follows a pass (not PINIT): update and test the stop rule
         m.d.comb += amp_eff.eq(Mux(adapt, Mux(improved, amp_up_c, amp_dn_c), amp))
         bl = Signal(range(cfg.dist_bits + 1))
@@ -395,8 +394,12 @@ class SearchController(wiring.Component):
             m.d.comb += bc.cand_issue.eq(cnt == 0)
             m.d.sync += cnt.eq(cnt + 1)
             with m.If(cnt == 0):
-                m.d.sync += [found.eq(0), sl.eq(0), improved.eq(0),
-                             stop_q.eq(cont & Mux(pp, pp_all_done, stop))]
+                m.d.sync += [found.eq(0), sl.eq(0), improved.eq(0), stop_a.eq(cont & stop)]
+            with m.If(cnt == 1):
+                # point-parallel: the K lanes' stop flags were registered in cycle 0 (pstop_q),
+                # so the all-lanes AND is a register-to-register step of its own
+                m.d.sync += stop_q.eq(Mux(pp, cont & Cat(*[pdone[l] | pstop_q[l] for l in range(K)]).all(), stop_a))
+            with m.If(cnt == 0):
                 with m.If(cont):
                     m.d.sync += [passes.eq(passes_n), amp.eq(amp_eff)]
                     with m.If(pp):
