@@ -231,7 +231,13 @@ class DistanceEngine(wiring.Component):
         with m.If(point_start):
             m.d.sync += [issuing.eq(1), g.eq(0), gm.eq(0), rem.eq(self.n)]
             m.d.comb += [gbase_nxt.eq(0), dd_nxt.eq(0)]
-        last_d = dd == d_last
+        # "last feature of the row" and "first feature" are registers from dd's next value (D is
+        # stable while a row is issued), so no comparator sits in front of the address and tags
+        last_d, first_d = Signal(), Signal(init=1)
+        m.d.sync += [last_d.eq(dd_nxt == self.d - 1), first_d.eq(dd_nxt == 0)]
+        if self.checks:
+            m.d.sync += Assert(~issuing | ((last_d == (dd == d_last)) & (first_d == (dd == 0))),
+                               Format("distance engine: D changed while a row is issued"))
         last_g = rem <= Mux(pp, 1, K)
         step = issuing & grant
         if self.checks:
@@ -279,7 +285,7 @@ class DistanceEngine(wiring.Component):
         n_tag = timing.DIST_FEATURE_READ
         bsel = Signal.like(i_mod)                   # the bank of the broadcast operand
         m.d.comb += bsel.eq(Mux(pp, gm, i_mod))
-        tag_now = Cat(step, dd == 0, last_d, Cat(*[Mux(pp, prem, rem) > l for l in range(K)]),
+        tag_now = Cat(step, first_d, last_d, Cat(*[Mux(pp, prem, rem) > l for l in range(K)]),
                       Cat(*[(g == i_div) & (bsel == l) for l in range(K)]), bsel)
         tag = tag_now
         tags = [tag_now]

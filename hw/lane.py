@@ -319,17 +319,25 @@ class Lane(TsneLaneMixin, wiring.Component):
             m.d.sync += point_prev.eq(prng.point)
             m.d.sync += Assert(~prng.load | (prng.point == point_prev),
                                Format(f"lane {self.index}: prng.point changed in the cycle of its load"))
+        xs = Signal(32)
+        m.d.comb += xs.eq(xorshift32_hw(state))
         state_nxt = next_values(m, state)
         with m.If(prng.load):
             m.d.comb += state_nxt.eq(seed)
         with m.Elif(prng.step):
-            m.d.comb += state_nxt.eq(xorshift32_hw(state))
+            m.d.comb += state_nxt.eq(xs)
         uni = state[16:32].as_signed()
-        # registered from the next state, so it always equals the sum of the current state's bytes
-        # (reset: state 0, gauss -510 = the port's init) while the byte adders stay off the
-        # multiplier's operand path
+        # registered so that it always equals the sum of the current state's bytes (reset: state 0,
+        # gauss -510 = the port's init) while the byte adders stay off the multiplier's operand
+        # path; the sums of both next states start at local registers and the broadcast load /
+        # step only selects between them
+        def byte_sum(x):
+            return x[0:8] + x[8:16] + x[16:24] + x[24:32] - 510
         gauss = self.gauss
-        m.d.sync += gauss.eq(state_nxt[0:8] + state_nxt[8:16] + state_nxt[16:24] + state_nxt[24:32] - 510)
+        with m.If(prng.load):
+            m.d.sync += gauss.eq(byte_sum(seed))
+        with m.Elif(prng.step):
+            m.d.sync += gauss.eq(byte_sum(xs))
 
         # ------------------------------------------------------------ CAND
         # the op's operands are latched at issue (the controller may move on)

@@ -285,17 +285,27 @@ class SearchController(wiring.Component):
                      amp_dn_c.eq(Mux(amp_dn < 1, 1, Mux(amp_dn > amp_cap, amp_cap, amp_dn)))]
         stop_q = Signal()
         stop_a = Signal()        # candidate-parallel stop rule, registered a cycle before stop_q
-        ol = Signal(range(max(K, 2)))     # point-parallel: the group's result being handed over
+        # point-parallel: the lane of the group's next result beat (one beat ahead of res_q, so the
+        # K-way select behind res_q starts at a register, not at an incrementer; past the group's
+        # last lane it wraps unused)
+        ol_nx = Signal(range(max(K, 2)))
         # the result beat is a register (`res_q`), loaded one beat ahead with its end flags: the
         # K-way lane select and the "last point" comparisons stay off the output handshake
         res_q = Signal(L.result)
         out_last = Signal()               # res_q is the run's last point
         ol_last = Signal()                # point-parallel: res_q is the group's last lane
 
+        # "converged" of each best, a register behind its comparison with tol: a best is final from
+        # SETUP cycle 0 on and the result is loaded in cycle DECIDE - 1 >= 1, so the flag is current
+        assert timing.DECIDE >= 2
+        pconv = Signal(K)
+        best_conv = Signal()
+        m.d.sync += [pconv.eq(Cat(*[pbest_err[l] <= tol for l in range(K)])), best_conv.eq(best_err <= tol)]
+
         def pp_result(lane):
             """Assignments loading res_q's values from point-parallel lane `lane`."""
             return [res_q.u.eq(Array(pbest_u)[lane]), res_q.h.eq(Array(pbest_h)[lane]),
-                    res_q.passes.eq(Array(ppass)[lane]), res_q.converged.eq(Array(pbest_err)[lane] <= tol)]
+                    res_q.passes.eq(Array(ppass)[lane]), res_q.converged.eq(pconv.bit_select(lane, 1))]
         pp_stop = [Signal(name=f"pp_stop{l}") for l in range(K)]
         for l in range(K):
             m.d.comb += pp_stop[l].eq((tol >= pbest_err[l]) | (ppass[l] >= cfg.max_passes - 1) |
@@ -409,13 +419,14 @@ class SearchController(wiring.Component):
             with m.If((cnt == timing.DECIDE - 1) & stop_q):
                 # the first result beat is registered here (the per-point values are final from
                 # SETUP cycle 0 on); the output handshake then reads registers only
-                m.d.sync += [ol.eq(0), res_q.index.eq(i), out_last.eq(i == n_last), ol_last.eq(K == 1)]
+                m.d.sync += [ol_nx.eq(1), res_q.index.eq(i), out_last.eq(i == n_last),
+                             ol_last.eq(K == 1)]
                 with m.If(pp):
                     m.d.sync += pp_result(0)
                     fsm.goto("PP_OUT")
                 with m.Else():
                     m.d.sync += [res_q.u.eq(best_u), res_q.h.eq(best_h), res_q.passes.eq(passes),
-                                 res_q.converged.eq(best_err <= tol)]
+                                 res_q.converged.eq(best_conv)]
                     fsm.goto("OUT")
             with m.Elif(cnt == timing.SETUP - 1):
                 m.d.sync += j.eq(0)
@@ -479,9 +490,9 @@ class SearchController(wiring.Component):
                     fsm.goto("PSTART")
                 with m.Else():
                     # the next beat from the next lane, and its end flags, one beat ahead
-                    m.d.sync += [ol.eq(ol + 1), res_q.index.eq(res_q.index + 1),
-                                 out_last.eq(res_q.index + 1 == n_last), ol_last.eq(ol + 1 == K - 1)]
-                    m.d.sync += pp_result(ol + 1)
+                    m.d.sync += [ol_nx.eq(ol_nx + 1), res_q.index.eq(res_q.index + 1),
+                                 out_last.eq(res_q.index + 1 == n_last), ol_last.eq(ol_nx == K - 1)]
+                    m.d.sync += pp_result(ol_nx)
         # ------------------------------------------------------------ scan update (one cycle after capture)
         for l in range(K):       # point-parallel: lane l's own bisection (skipped once it is done)
             with m.If(q_oh[l] & pp & ~pdone[l]):
