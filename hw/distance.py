@@ -228,9 +228,19 @@ class DistanceEngine(wiring.Component):
         drain = Signal(range(timing.dist_done_latency(K) + 1))
         draining = Signal()
         gbase_nxt, dd_nxt = next_values(m, gbase, dd)
+        # the step's decisions are registers kept beside their counters, so that behind the
+        # granted step there are multiplexers only: gbase + DM (gbase_dm), gm == K - 1 (gm_last)
+        # and "this group is the last" (last_g == rem <= (pp ? 1 : K), from rem's candidates)
+        gbase_dm = Signal(range(fdepth + 2 * DM + 1), init=DM)
+        gm_last = Signal(init=K == 1)
+        last_g = Signal()
+        gm_nxt, gbase_dm_nxt, last_g_nxt = next_values(m, gm, gbase_dm, last_g)
+        g_thr = Mux(pp, 1, K)
         with m.If(point_start):
-            m.d.sync += [issuing.eq(1), g.eq(0), gm.eq(0), rem.eq(self.n)]
-            m.d.comb += [gbase_nxt.eq(0), dd_nxt.eq(0)]
+            m.d.sync += [issuing.eq(1), g.eq(0), rem.eq(self.n)]
+            m.d.comb += [gbase_nxt.eq(0), dd_nxt.eq(0), gm_nxt.eq(0), gbase_dm_nxt.eq(DM),
+                         last_g_nxt.eq(self.n <= g_thr)]
+        m.d.sync += gm_last.eq(gm_nxt == K - 1)
         # "last feature of the row" and "first feature" are registers from dd's next value (D is
         # stable while a row is issued), so no comparator sits in front of the address and tags
         last_d, first_d = Signal(), Signal(init=1)
@@ -238,7 +248,10 @@ class DistanceEngine(wiring.Component):
         if self.checks:
             m.d.sync += Assert(~issuing | ((last_d == (dd == d_last)) & (first_d == (dd == 0))),
                                Format("distance engine: D changed while a row is issued"))
-        last_g = rem <= Mux(pp, 1, K)
+        if self.checks:
+            m.d.sync += Assert(~issuing | ((last_g == (rem <= g_thr)) & (gm_last == (gm == K - 1)) &
+                                           (gbase_dm == gbase + DM)),
+                               Format("distance engine: a registered step decision disagrees with its counter"))
         step = issuing & grant
         if self.checks:
             m.d.sync += Assert(~(step & loading & self.feat.valid),
@@ -248,14 +261,17 @@ class DistanceEngine(wiring.Component):
                 m.d.comb += dd_nxt.eq(0)
                 with m.If(pp):       # next j: bank j mod K, base += d_max every K points
                     m.d.sync += rem.eq(rem - 1)
-                    with m.If(gm == K - 1):
-                        m.d.sync += [gm.eq(0), g.eq(g + 1)]
-                        m.d.comb += gbase_nxt.eq(gbase + DM)
+                    m.d.comb += last_g_nxt.eq(rem <= 2)          # rem - 1 <= 1
+                    with m.If(gm_last):
+                        m.d.sync += g.eq(g + 1)
+                        m.d.comb += [gm_nxt.eq(0), gbase_nxt.eq(gbase_dm), gbase_dm_nxt.eq(gbase_dm + DM)]
                     with m.Else():
-                        m.d.sync += gm.eq(gm + 1)
+                        m.d.comb += gm_nxt.eq(gm + 1)
                 with m.Else():       # next group of K points
                     m.d.sync += [g.eq(g + 1), rem.eq(rem - K)]
-                    m.d.comb += gbase_nxt.eq(gbase + DM)
+                    # rem - K <= K; past the last group rem wraps, but issuing ends there
+                    m.d.comb += [last_g_nxt.eq(rem <= 2 * K), gbase_nxt.eq(gbase_dm),
+                                 gbase_dm_nxt.eq(gbase_dm + DM)]
                 with m.If(last_g):
                     m.d.sync += [issuing.eq(0), draining.eq(1), drain.eq(0)]
             with m.Else():

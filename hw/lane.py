@@ -30,6 +30,9 @@ next lane towards the controller).
 
 from __future__ import annotations
 
+import operator
+from functools import reduce
+
 from amaranth.hdl import Assert, C, Cat, Format, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
@@ -232,11 +235,18 @@ class Lane(TsneLaneMixin, wiring.Component):
         """Drive a shared resource from the stage that claims it (`timing.claims`; built ops only)."""
         users = [(op, st) for op, st in timing.claims(resource) if op in v]
         assert set(users) == set(drives), (resource, users, list(drives))
-        first = True
+        # an AND-OR multiplexer: at most one claimant is valid in a cycle (asserted with checks),
+        # so each input is gated by its own valid and the inputs are ORed - no priority chain of
+        # the valids in front of the resource's operand registers
+        terms = {}
         for op, st in users:
-            with (m.If if first else m.Elif)(v[op][st]):
-                m.d.comb += drives[(op, st)]
-            first = False
+            for stmt in drives[(op, st)]:
+                assert isinstance(stmt.lhs, Signal) and stmt.lhs.init == 0, stmt     # x.eq(y) statements
+                term = Signal(stmt.lhs.shape(), name=f"{resource}_{op}{st}_{stmt.lhs.name}")
+                m.d.comb += term.eq(Mux(v[op][st], stmt.rhs, 0))
+                terms.setdefault(id(stmt.lhs), (stmt.lhs, []))[1].append(term)
+        for lhs, ts in terms.values():
+            m.d.comb += lhs.eq(reduce(operator.or_, ts))
 
     def elaborate(self, platform):
         m = Module()
@@ -313,7 +323,8 @@ class Lane(TsneLaneMixin, wiring.Component):
         # point one cycle before its load (checked below), so no adder sits before the state
         seed_sum, seed = Signal(32), Signal(32)
         m.d.comb += seed_sum.eq(prng.point + off)
-        m.d.sync += seed.eq(Mux(seed_sum == 0, 1, seed_sum))
+        # seed_sum == 0 tested on the point itself (point == -off), beside the adder, not behind it
+        m.d.sync += seed.eq(Mux(prng.point == ((-off) & sf.MASK32), 1, seed_sum))
         if self.checks:
             point_prev = Signal(32)
             m.d.sync += point_prev.eq(prng.point)
@@ -357,7 +368,6 @@ class Lane(TsneLaneMixin, wiring.Component):
         dsat = (1 << (rb + 2)) - 1
         sh = self.role * cfg.fwa_amp_rank_shift - 15 if self.role >= 0 else -7
         fwa_full = (prod << sh) if sh >= 0 else (prod >> -sh)
-        fwa_delta = Signal(signed(rb + 3))
         # clamp to [-dsat, dsat], dsat = 2^(rb+2) - 1, with the comparisons as bit reductions (a
         # wide comparison with a constant would be a carry chain behind the multiplier's sum):
         # x > dsat <=> x >= 0 with a one above bit rb+1; x < -dsat <=> x < 0 and not (ones above
@@ -370,8 +380,13 @@ class Lane(TsneLaneMixin, wiring.Component):
         else:
             over = Mux(fwa_full > dsat, 1, 0)
             under = Mux(fwa_full < -dsat, 1, 0)
-        m.d.comb += fwa_delta.eq(Mux(over, dsat, Mux(under, -dsat, fwa_full)))
+        # the clamp is applied one stage later (cand_sum): cand_delta registers the raw delta and
+        # the two saturation flags, so the reductions behind prod end at two flip-flops and the
+        # delta bits leave prod through one multiplexer level
+        delta_raw = Signal(signed(rb + 3))
+        d_over, d_under = Signal(), Signal()
         delta = Signal(signed(rb + 3))
+        m.d.comb += delta.eq(Mux(d_over, dsat, Mux(d_under, -dsat, delta_raw)))
         base = Signal(us)
         base_sel = Signal(us)
         m.d.comb += base_sel.eq(Mux((c_kind == CandKind.FWA) | (c_kind == CandKind.LANE), c_centre, c_base))
@@ -385,13 +400,15 @@ class Lane(TsneLaneMixin, wiring.Component):
         with m.If(at("cand", "cand_delta")):
             m.d.sync += [base.eq(base_sel), hd.eq(c_hi - base_sel), ld.eq(c_lo - base_sel),
                          h2.eq(2 * c_hi - base_sel), l2.eq(2 * c_lo - base_sel)]
+            is_fwa = c_kind == CandKind.FWA
+            m.d.sync += [d_over.eq(is_fwa & over), d_under.eq(is_fwa & under)]
             with m.Switch(c_kind):
                 with m.Case(CandKind.KSEC):
-                    m.d.sync += delta.eq(prod >> sf.KSECTION_SHIFT)
+                    m.d.sync += delta_raw.eq(prod >> sf.KSECTION_SHIFT)
                 with m.Case(CandKind.FWA):
-                    m.d.sync += delta.eq(fwa_delta)
+                    m.d.sync += delta_raw.eq(fwa_full)
                 with m.Default():
-                    m.d.sync += delta.eq(0)
+                    m.d.sync += delta_raw.eq(0)
         x = Signal(signed(xb))
         xh, xl = Signal(wb), Signal(wb)
         above, below = Signal(), Signal()
