@@ -363,9 +363,19 @@ class DistanceEngine(wiring.Component):
         # dist_done is registered in cycle point_start + G*D + dist_done_latency - 1; `drain` counts
         # from 0 in the cycle after the last feature address
         m.d.sync += self.dist_done.eq(0)
+        # the end of the drain is a register (`drain_end` == draining & (drain == C)) from drain's
+        # previous value: the enable of dmin / dmax (placed by the reduction tree) and the end of
+        # `draining` start at a flip-flop, not at a comparison on the counter
+        c_end = timing.dist_done_latency(K) - timing.ENGINE_CMD - 2
+        assert c_end >= 1
+        drain_end = Signal()
+        m.d.sync += drain_end.eq(draining & ~drain_end & (drain == c_end - 1))
+        if self.checks:
+            m.d.sync += Assert(drain_end == (draining & (drain == c_end)),
+                               Format("distance engine: drain_end disagrees with the drain counter"))
         with m.If(draining):
             m.d.sync += drain.eq(drain + 1)
-            with m.If(drain == timing.dist_done_latency(K) - timing.ENGINE_CMD - 2):
+            with m.If(drain_end):
                 m.d.sync += [draining.eq(0), self.dist_done.eq(1),
                              self.dmin.eq(red_min), self.dmax.eq(red_max)]
 

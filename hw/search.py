@@ -41,6 +41,7 @@ from golden_model import timing
 from .lane import CandKind, lane_roles, scan_signature, search_ops_signature
 from .layouts import CoreLayouts, POLICY_CODES
 from .onehot import OneHotFSM
+from .replica import replica
 
 __all__ = ["SearchController"]
 
@@ -130,23 +131,44 @@ class SearchController(wiring.Component):
         ppass = [Signal(8, name=f"pp_passes{l}") for l in range(K)]
         # broadcast op signals, fanned out to every lane's `ops` port at the end
         bc = SimpleNamespace(
-            cand_issue=Signal(), cand_kind=Signal(2), cand_base=Signal(us), cand_a=Signal(L.u_range_bits),
+            cand_issue=Signal(), cand_kind=Signal(2), cand_blo=Signal(us), cand_bhi=Signal(us),
+            cand_amp=Signal(L.u_range_bits),
             cand_lo=Signal(us), cand_hi=Signal(us), cand_centre=Signal(data.ArrayLayout(us, K)),
             prng_load=Signal(), prng_step=Signal(), prng_point=Signal(32),
             kern_issue=Signal(K), kern_d=Signal(cfg.dist_bits),
             re_issue=Signal(), re_ext=Signal(), ext_x=Signal(cfg.perp_bits), scan_shift=Signal())
-        # every op reaches the lanes through one broadcast register (timing.BROADCAST): the fan-out
-        # to K lanes starts at a flip-flop; the scan shift stays combinational (lane 0 is read in
-        # the same cycle)
+        # every op reaches the lanes through one broadcast register (timing.BROADCAST), a copy per
+        # lane (`hw.replica`: synthesis must not merge them), so the route to a lane ends at a
+        # flip-flop beside it and the lane's logic starts there; the scan shift stays
+        # combinational (lane 0 is read in the same cycle)
         for l in range(K):
             o = self.lanes[l]
             m.d.comb += o.scan.eq(bc.scan_shift)
-            m.d.sync += [o.cand.issue.eq(bc.cand_issue), o.cand.kind.eq(bc.cand_kind), o.cand.base.eq(bc.cand_base),
-                         o.cand.a.eq(bc.cand_a), o.cand.lo.eq(bc.cand_lo), o.cand.hi.eq(bc.cand_hi),
-                         o.cand.centre.eq(bc.cand_centre[l]),
-                         o.prng.load.eq(bc.prng_load), o.prng.step.eq(bc.prng_step), o.prng.point.eq(bc.prng_point),
-                         o.kern.issue.eq(bc.kern_issue[l]), o.kern.d.eq(Mux(pp, self.eng_pp_d[l], bc.kern_d)),
-                         o.rowend.issue.eq(bc.re_issue), o.rowend.ext.eq(bc.re_ext), o.rowend.x.eq(bc.ext_x)]
+            # the bracket and the amplitude are copied, and the CAND's base and span computed
+            # behind the copies (the same values a cycle later as computed in front of them): the
+            # adders sit beside the lane, not in front of the route across the die
+            kind, blo_r, bhi_r, amp_r = (replica(m, src, f"bc{l}_{name}") for name, src in (
+                ("cand_kind", bc.cand_kind), ("cand_blo", bc.cand_blo), ("cand_bhi", bc.cand_bhi),
+                ("cand_amp", bc.cand_amp)))
+            m.d.comb += o.cand.kind.eq(kind)
+            with m.Switch(kind):
+                with m.Case(CandKind.DIRECT):
+                    m.d.comb += o.cand.base.eq((blo_r + bhi_r) >> 1)
+                with m.Case(CandKind.KSEC):
+                    m.d.comb += [o.cand.base.eq(blo_r), o.cand.a.eq(bhi_r - blo_r)]
+                with m.Case(CandKind.FWA):
+                    m.d.comb += o.cand.a.eq(amp_r)
+            for name, port, src in (
+                    ("cand_issue", o.cand.issue, bc.cand_issue),
+                    ("cand_lo", o.cand.lo, bc.cand_lo), ("cand_hi", o.cand.hi, bc.cand_hi),
+                    ("cand_centre", o.cand.centre, bc.cand_centre[l]),
+                    ("prng_load", o.prng.load, bc.prng_load), ("prng_step", o.prng.step, bc.prng_step),
+                    ("prng_point", o.prng.point, bc.prng_point),
+                    ("kern_issue", o.kern.issue, bc.kern_issue[l]),
+                    ("kern_d", o.kern.d, Mux(pp, self.eng_pp_d[l], bc.kern_d)),
+                    ("re_issue", o.rowend.issue, bc.re_issue), ("re_ext", o.rowend.ext, bc.re_ext),
+                    ("re_x", o.rowend.x, bc.ext_x)):
+                m.d.comb += port.eq(replica(m, src, f"bc{l}_{name}"))
         hi = cfg.u_hi
         tol = cfg.tolerance_lsb
 
@@ -190,15 +212,16 @@ class SearchController(wiring.Component):
         # ------------------------------------------------------------ lane broadcast (from registers)
         m.d.comb += [bc.cand_lo.eq(Mux(pp, -(1 << (L.u_bits - 1)), lo)), bc.cand_hi.eq(hi),
                      bc.prng_point.eq(pseed), bc.ext_x.eq(self.perp)]
+        # the kinds' operands (base, span) are computed per lane behind the broadcast copies (above)
+        m.d.comb += [bc.cand_blo.eq(blo), bc.cand_bhi.eq(bhi), bc.cand_amp.eq(amp_eff)]
         with m.If(pp):
             m.d.comb += bc.cand_kind.eq(CandKind.LANE)
         with m.Elif(is_bis):
-            m.d.comb += [bc.cand_kind.eq(CandKind.DIRECT), bc.cand_base.eq((blo + bhi) >> 1)]
+            m.d.comb += bc.cand_kind.eq(CandKind.DIRECT)
         with m.Elif(fwa_pass):
-            m.d.comb += [bc.cand_kind.eq(CandKind.FWA), bc.cand_a.eq(amp_eff)]
+            m.d.comb += bc.cand_kind.eq(CandKind.FWA)
         with m.Else():
-            m.d.comb += [bc.cand_kind.eq(CandKind.KSEC), bc.cand_base.eq(blo),
-                         bc.cand_a.eq(bhi - blo)]
+            m.d.comb += bc.cand_kind.eq(CandKind.KSEC)
         for l in range(K):
             r = roles[l]
             fwa_c = Mux(pop_v[r], pop_u[r], pop_u[0]) if r > 0 else pop_u[0]

@@ -24,7 +24,7 @@ os.environ["AMARANTH_USE_YOSYS"] = "builtin"
 
 from golden_model.config import DEFAULT_PRESET, ConfigError, PRESETS  # noqa: E402
 
-from . import design, harness  # noqa: E402
+from . import design, flow, harness  # noqa: E402
 from .report import make_config  # noqa: E402
 from .tools import TOOLS  # noqa: E402
 
@@ -70,7 +70,8 @@ def build(target: str, core, out: Path, dry_run: bool = False) -> Path:
         env[var] = str(w)
     # platform.build(do_build=True) insists on the programmer (openFPGALoader / iceprog) being
     # installed even with do_program=False; we never program, so prepare the plan and run it.
-    plan = plat.build(top, name="top", build_dir=str(out), do_build=False)
+    plan = plat.build(top, name="top", build_dir=str(out), do_build=False,
+                      script_after_read="\n".join(flow.KEEP_REPLICAS))
     if dry_run:
         plan.extract(str(out))
         return out / "build_top.sh"

@@ -36,6 +36,8 @@ import re
 import shutil
 from pathlib import Path
 
+from hw.replica import REPLICA_ATTR
+
 from .tools import ToolError, run_tool
 
 SCRIPTS = Path(__file__).parent / "scripts"
@@ -53,11 +55,21 @@ class IncompleteCmosCount(RuntimeError):
 # --------------------------------------------------------------------------- scripts
 
 
+#: the flip-flops driving a signal with `hw.replica.REPLICA_ATTR` (one fan-out copy per lane) are
+#: marked ``keep``, so that ``opt_merge`` does not merge the copies back into one register
+#: (``proc`` first: read from Verilog, a register is a process until then)
+KEEP_REPLICAS = ["proc", f"setattr -set keep 1 a:{REPLICA_ATTR} %ci1:+[Q] t:$dff %i"]
+
+
+def read_lines(src: str, src_kind: str) -> list:
+    """Read the design and keep its fan-out replicas (`KEEP_REPLICAS`)."""
+    return [f"read_verilog -sv {src}" if src_kind == "verilog" else f"read_rtlil {src}", *KEEP_REPLICAS]
+
+
 def asic_script(src: str, top: str, src_kind: str = "verilog", sram_min_bits: int = SRAM_MIN_BITS,
                 prefix: str = "asic") -> str:
-    read = f"read_verilog -sv {src}" if src_kind == "verilog" else f"read_rtlil {src}"
     return "\n".join([
-        read,
+        *read_lines(src, src_kind),
         "read_verilog -lib asic_sram_bb.v",
         f"hierarchy -check -top {top}",
         f"synth -flatten -top {top} -run :fine",
@@ -100,8 +112,7 @@ def _is_abc9_name_clash(err: Exception) -> bool:
 
 def fpga_script(src: str, top: str, family: str, variants=None, src_kind: str = "verilog",
                 prefix: str = "fpga", json_out: str | None = None, workaround: bool = False) -> str:
-    read = f"read_verilog -sv {src}" if src_kind == "verilog" else f"read_rtlil {src}"
-    lines = [read, f"hierarchy -check -top {top}", "design -save rtl"]
+    lines = [*read_lines(src, src_kind), f"hierarchy -check -top {top}", "design -save rtl"]
     first = True
     for variant, cmd in FPGA_VARIANTS[family]:
         if variants is not None and variant not in variants:
@@ -348,7 +359,7 @@ def run_pnr(workdir: Path, target, files: dict, top: str = "top", seed: int = DE
         synth_json = f"{stem}.json"
         workaround = False
         while True:
-            script = "\n".join([f"read_rtlil {top}.il", *synth_lines(cmd, top, synth_json, workaround),
+            script = "\n".join([*read_lines(f"{top}.il", "rtlil"), *synth_lines(cmd, top, synth_json, workaround),
                                 f"tee -q -o {stem}_stat.json stat -json", ""])
             (workdir / f"{stem}.ys").write_text(script)
             try:

@@ -6,8 +6,10 @@ passes it), the ``--report`` JSON lists, for every routed net, nextpnr's own arr
 of its sinks.  This module keeps the sinks that end a path (flip-flop data / enable / reset
 inputs, block-RAM and DSP inputs), groups the bits of one register (``core.ctrl.pop_err0`` for
 ``core.ctrl.pop_err0_TRELLIS_FF_Q_3``) and ranks the groups by their worst arrival: the whole
-list of what a target clock period would have to cut, from one run.  The worst group's arrival
-is the critical path's delay (a test checks this on a fresh tiny run).
+list of what a target clock period would have to cut, from one run.  The ranking is by arrival:
+the report gives no setup times, so the critical path (arrival + setup) may end at a group a
+little below the first, e.g. a block RAM address (setup ~0.2 ns) under a flip-flop's data input
+(a test checks this on a fresh tiny run).
 
     python -m synth.sta WORKDIR/pnr_ecp5-85f.json --mhz 100 [--top 40]
 """
