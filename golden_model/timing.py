@@ -242,6 +242,12 @@ ROWEND = latency("rowend") + BROADCAST
 #: point-parallel RANGE: lane c's min/max selected (registered in the engine), its span
 #: registered, its u_lo registered, then written to lane c's bracket: K + PP_RANGE_PIPE cycles
 PP_RANGE_PIPE = 3
+#: point-parallel RANGE: a lane's min / max select reaches the controller this many cycles after
+#: it is presented (the select registered in the engine, a group-of-MM_SEL_GROUP select
+#: registered, the group select registered), so the controller presents it that many cycles
+#: minus one ahead of its use
+MM_SEL_LATENCY = 3
+MM_SEL_GROUP = 4
 #: the START strobe and the START checks are registered: START acts one edge after its write
 START_REGISTER = 1
 #: TGT: START computes log2(PERP) on lane 0 (a ROWEND with the external operand, through the

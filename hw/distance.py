@@ -87,8 +87,8 @@ class DistanceEngine(wiring.Component):
         Point-parallel row stream: ``D_{pK+l, j} - m_{pK+l}``, ``ROW_READ - ENGINE_CMD`` cycles
         after the read command reaches the engine (as ``rd_data`` plus the controller's register).
     mm_sel : In(range(K)), sel_min, sel_max : Out(dist_bits)
-        Lane ``mm_sel``'s row minimum and maximum, two cycles later (the select and the values
-        registered).
+        Lane ``mm_sel``'s row minimum and maximum, ``timing.MM_SEL_LATENCY`` cycles later (the
+        select, a group's values and the chosen group's values registered).
     rd_data : Out(dist_bits)
         The element read three cycles earlier (memory read, bank register, multiplexer register).
     lanes : Out(dist_ops_signature(cfg)).array(K)
@@ -417,12 +417,27 @@ class DistanceEngine(wiring.Component):
             m.d.sync += [dl.eq(rb[l] - self.lanes[l].lmin), self.pp_d[l].eq(dl)]
 
         # ------------------------------------------------------------ one lane's min / max
-        # the select is registered first (it comes from the controller, across the chip; the
-        # controller presents it one cycle ahead, so sel_* keep their timing)
+        # the select is registered first (it comes from the controller, across the chip), then
+        # each group of MM_SEL_GROUP neighbouring lanes selects into a register of its own and a
+        # last register selects the group: no K-way multiplexer spans the lanes
+        # (timing.MM_SEL_LATENCY cycles; the controller presents the select that much ahead)
+        G = timing.MM_SEL_GROUP
+        assert timing.MM_SEL_LATENCY == 3
         mm_sel = Signal.like(self.mm_sel)
-        m.d.sync += mm_sel.eq(self.mm_sel)
-        with m.Switch(mm_sel):
-            for l in range(K):
-                with m.Case(l):
-                    m.d.sync += [self.sel_min.eq(self.lanes[l].lmin), self.sel_max.eq(self.lanes[l].lmax)]
+        mm_grp = Signal(range(max((K + G - 1) // G, 2)))
+        m.d.sync += [mm_sel.eq(self.mm_sel), mm_grp.eq(mm_sel // G)]
+        grp_min, grp_max = [], []
+        for g in range(0, K, G):
+            gmin = Signal(cfg.dist_bits, name=f"mm_grp_min{g // G}")
+            gmax = Signal(cfg.dist_bits, name=f"mm_grp_max{g // G}")
+            with m.Switch(mm_sel % G if G & (G - 1) == 0 else mm_sel - g):
+                for l in range(g, min(g + G, K)):
+                    with m.Case(l - g):
+                        m.d.sync += [gmin.eq(self.lanes[l].lmin), gmax.eq(self.lanes[l].lmax)]
+            grp_min.append(gmin)
+            grp_max.append(gmax)
+        with m.Switch(mm_grp):
+            for g in range(len(grp_min)):
+                with m.Case(g):
+                    m.d.sync += [self.sel_min.eq(grp_min[g]), self.sel_max.eq(grp_max[g])]
         return m

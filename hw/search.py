@@ -263,6 +263,9 @@ class SearchController(wiring.Component):
         q_v = Signal()
         q_u = Signal(us)
         q_h = Signal(L.h_bits)
+        # q_h > target, registered with q_h from the difference the error is taken from (target
+        # is constant during a search): the bracket updates start at a flip-flop, not a comparator
+        q_gt = Signal()
         err = Signal(EB)
         q_sl = Signal(range(K + 1))
         q_oh = Signal(K)         # one-hot q_sl (point-parallel: the lane the update is for)
@@ -396,8 +399,10 @@ class SearchController(wiring.Component):
                     fsm.goto("PP_RANGE")
                 with m.Else():
                     fsm.goto("RANGE")
-        # the engine registers the select: lane cnt's min / max is asked for one cycle ahead
-        m.d.comb += self.eng_mm_sel.eq(Mux(fsm.ongoing("PP_RANGE"), cnt + 1, 0))
+        # the engine's select is MM_SEL_LATENCY cycles deep: lane cnt's min / max is asked for
+        # that many cycles minus one ahead, lane 0 before PP_RANGE (the select rests at 0)
+        assert timing.MM_SEL_LATENCY == 3
+        m.d.comb += self.eng_mm_sel.eq(Mux(fsm.ongoing("PP_RANGE"), cnt + 2, fsm.entering("PP_RANGE")))
         with fsm.State("PP_RANGE"):
             # lane c's min / max (engine, registered), its span, its u_lo (both registered), then
             # the lane's bracket / best / pass reset: K + PP_RANGE_PIPE cycles
@@ -482,7 +487,7 @@ class SearchController(wiring.Component):
             m.d.comb += no_grant.eq(sl + timing.CAND_SCAN_BACK >= nact_last)
             with m.If(adv):
                 m.d.sync += [sl.eq(sl + 1), q_v.eq(1), q_u.eq(su), q_h.eq(sh), q_sl.eq(sl), q_oh.eq(1 << sl),
-                             err.eq(Mux(diff < 0, -diff, diff))]
+                             q_gt.eq(diff > 0), err.eq(Mux(diff < 0, -diff, diff))]
                 with m.If(sl == nact_last):
                     m.d.sync += scanning.eq(0)
                     fsm.goto("SCAN_PIPE")
@@ -521,7 +526,7 @@ class SearchController(wiring.Component):
             with m.If(q_oh[l] & pp & ~pdone[l]):
                 with m.If(~pbv[l] | (err < pbest_err[l])):
                     m.d.sync += [pbv[l].eq(1), pbest_u[l].eq(q_u), pbest_h[l].eq(q_h), pbest_err[l].eq(err)]
-                with m.If(q_h > target):
+                with m.If(q_gt):
                     m.d.sync += pblo[l].eq(q_u)
                 with m.Else():
                     m.d.sync += pbhi[l].eq(q_u)
@@ -531,13 +536,13 @@ class SearchController(wiring.Component):
                 m.d.sync += [best_v.eq(1), best_u.eq(q_u), best_h.eq(q_h), best_err.eq(err)]
             with m.Switch(self.policy):
                 with m.Case(P_BISECT):
-                    with m.If(q_h > target):
+                    with m.If(q_gt):
                         m.d.sync += blo.eq(q_u)
                     with m.Else():
                         m.d.sync += bhi.eq(q_u)
                 with m.Case(P_KSEC):
                     with m.If(~found):
-                        with m.If(q_h <= target):
+                        with m.If(~q_gt):
                             m.d.sync += [found.eq(1), bhi.eq(q_u)]
                             with m.If(q_sl != 0):
                                 m.d.sync += blo.eq(prev_u)

@@ -43,7 +43,7 @@ Bound: ``hw.regmap.ABORT_CYCLES`` = 2 edges.  ABORT while idle is ignored.
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, ResetInserter, Signal, unsigned
+from amaranth.hdl import Assert, Format, Module, Mux, ResetInserter, Signal, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -54,6 +54,7 @@ from .distance import DistanceEngine
 from .lane import Lane
 from .layouts import CoreLayouts, StatusLayout
 from .regmap import ADDR_BITS, COMMANDS, DATA_BITS, ERR, ERROR_TABLE, REGISTER_TABLE
+from .replica import replica
 from .search import SearchController
 
 __all__ = ["AdapSNECore"]
@@ -196,25 +197,37 @@ class AdapSNECore(wiring.Component):
         # With res.ready held at 1 the skid stays empty and the beats leave as without it.
         out_v = Signal()
         skid_v = Signal()
+        skid_nx = Signal()      # skid_v's next value
         skid = Signal.like(self.res.payload)
         sel_mode = Signal()
         m.d.comb += [sel_mode.eq(run_mode[1]), self.res.valid.eq(out_v & ~sel_mode)]
-        out_free = ~skid_v
+        # the controller side reads a copy of skid_v of its own (`hw.replica`), placed by the
+        # controller: the output register sits by the pins, away from the controller's FSM
+        skid_c = replica(m, skid_nx, "skid_v_ctl")
+        out_free = ~skid_c
+        if self.checks:
+            m.d.sync += Assert(skid_c == skid_v, Format("core: the skid copies disagree"))
         seq = self._phases(m, abort, lanes, eng, ctl, run_n, run_seed, out_free, run_dbg) if cfg.phases else None
         sel = self._select(m, abort, ctl, run_n, run_k, run_perp, run_mode, run_seed, out_free) if cfg.phases else None
         m.d.comb += ctl.out_ready.eq(out_free)
-        take = ctl.out_valid & out_free
+        take = ctl.out_valid & ~skid_v
+        # The payload registers load whenever they may (their contents do not matter while their
+        # valid bit is low), so their enables and multiplexers see local registers only, not the
+        # controller's state (`take`), which is half a die away on the larger presets.
+        m.d.comb += skid_nx.eq(skid_v)
+        m.d.sync += skid_v.eq(skid_nx)
         with m.If(~out_v | self.res.ready | sel_mode):      # the output register is free
             with m.If(skid_v):
-                m.d.sync += [out_v.eq(1), self.res.payload.eq(skid), skid_v.eq(0)]
-            with m.Elif(take):
-                m.d.sync += [out_v.eq(1), self.res.payload.eq(ctl.out_payload)]
+                m.d.comb += skid_nx.eq(0)
+                m.d.sync += [out_v.eq(1), self.res.payload.eq(skid)]
             with m.Else():
-                m.d.sync += out_v.eq(0)
-        with m.Elif(take):                                   # held: the new beat waits in the skid
-            m.d.sync += [skid_v.eq(1), skid.eq(ctl.out_payload)]
+                m.d.sync += [out_v.eq(take), self.res.payload.eq(ctl.out_payload)]
+        with m.Else():                                       # held: a new beat waits in the skid
+            m.d.comb += skid_nx.eq(skid_v | take)
+            m.d.sync += skid.eq(Mux(skid_v, skid, ctl.out_payload))
         with m.If(abort):  # unaccepted beats are dropped (the one exception to the stream rule)
-            m.d.sync += [out_v.eq(0), skid_v.eq(0)]
+            m.d.comb += skid_nx.eq(0)
+            m.d.sync += out_v.eq(0)
 
         # ------------------------------------------------------------ run FSM + status
         IDLE, TGT, TGT_WAIT, LOAD, RUN, FINISH, PHASES, SELECT = range(8)
