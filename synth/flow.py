@@ -340,11 +340,12 @@ def _set_clock_target(constraints: str, family: str, mhz: float) -> tuple:
 
 
 def run_pnr(workdir: Path, target, files: dict, top: str = "top", seed: int = DEFAULT_SEED,
-            variant: str = "dsp", synth_json: str | None = None) -> dict:
+            variant: str = "dsp", synth_json: str | None = None, dsp_regs: bool = False) -> dict:
     """Place and route the harnessed design `files` (from harness.prepare_board_files) on
     `target`, synthesised with the family's `variant` ("dsp" or "nodsp").  `synth_json`, when
     given, is an already synthesised netlist of the same variant in `workdir` (the two ECP5
-    targets share one)."""
+    targets share one).  `dsp_regs` (ECP5): move operand and product registers into the
+    multipliers (`synth.dsp_regs`) before nextpnr; the counts are recorded as ``dsp_regs``."""
     workdir = Path(workdir)
     fam = target.family
     cmd = dict(FPGA_VARIANTS[fam])[variant]
@@ -378,7 +379,14 @@ def run_pnr(workdir: Path, target, files: dict, top: str = "top", seed: int = DE
     st = stat_module(json.loads((workdir / f"{stem}_stat.json").read_text()), top)
     out["synth_resources"] = fpga_resources(fam, st.get("num_cells_by_type", {}))
     report = f"pnr_{target.key}.json"
-    args = [*target.nextpnr_device_args(), "--json", synth_json,
+    pnr_json = synth_json
+    if dsp_regs and fam == "ecp5":
+        from .dsp_regs import absorb_dsp_registers
+        netlist = json.loads((workdir / synth_json).read_text())
+        out["dsp_regs"] = absorb_dsp_registers(netlist, top)
+        pnr_json = f"{stem}_dspregs.json"
+        (workdir / pnr_json).write_text(json.dumps(netlist))
+    args = [*target.nextpnr_device_args(), "--json", pnr_json,
             "--pcf" if fam == "ice40" else "--lpf", cons_file,
             "--seed", str(seed), "--timing-allow-fail", "--report", report, "--detailed-timing-report",
             "--log", f"pnr_{target.key}.log"]

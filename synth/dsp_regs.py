@@ -1,0 +1,254 @@
+"""Move flip-flops into the ECP5 multipliers' own registers: a pass over Yosys' JSON netlist.
+
+Why: Yosys' ``synth_ecp5`` maps each multiplication to a MULT18X18D with every register bypassed
+(it absorbs DSP registers for Xilinx and, since 2026, Nexus, but not ECP5).  The lanes register a
+multiplier's operands and its product in the fabric, so each product costs a route from the
+fabric into the DSP, the DSP's combinational multiply and a route back: about 7 ns alone (a
+registered 18 x 18 multiply on the 25F: 142 MHz in the fabric's registers, 519 MHz in the DSP's
+own), about 10 ns inside the digits core.  This pass runs between Yosys and nextpnr
+(`synth.flow.run_pnr`) and moves those registers into the DSP block:
+
+* **input registers** (``REG_INPUTA`` / ``REG_INPUTB``): every bit of a multiplier operand is a
+  flip-flop (or a constant 0) with one clock, clock enable and reset.  The DSP port is rewired to
+  the flip-flops' D inputs; a flip-flop left without loads is deleted (one that also feeds other
+  logic stays: the DSP keeps a copy).
+* **output register** (``REG_OUTPUT``): every used product bit feeds only flip-flops with one
+  clock, enable and reset; those flip-flops are deleted and their outputs become the DSP's.
+
+Only flip-flops that mean the same as a DSP register qualify: rising clock, active-high enable
+(or none), synchronous active-high reset to 0 that overrides the enable (``LSR_OVER_CE``; the
+DSP is set to ``RESETMODE = SYNC``), one ``GSR`` setting (copied to the DSP), no ``keep``
+attribute; the sign inputs must be constants.
+The DSP register's behaviour assumed here (synchronous reset to 0 that overrides the enable) is
+Lattice's documented sysDSP register (TN1267); Yosys has no simulation model of MULT18X18D, so
+`tests/test_dsp_regs.py` proves the pass against a model written to that description, by a
+bounded equivalence check of the netlist before and after.
+
+The RTL, the simulations and the generic / ASIC reports are unaffected: the pass changes where
+the FPGA netlist's registers sit, not what they compute.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+__all__ = ["absorb_dsp_registers"]
+
+DSP = "MULT18X18D"
+FF = "TRELLIS_FF"
+A_BITS, B_BITS, P_BITS = 18, 18, 36
+#: flip-flop parameters with the meaning of a DSP register (absent = the cell's default)
+_FF_OK = {"CLKMUX": ("CLK",), "LSRMUX": ("LSR",), "REGSET": ("RESET",), "SRMODE": ("LSR_OVER_CE",),
+          "LSRMODE": ("LSR",), "GSR": ("ENABLED", "DISABLED"), "CEMUX": ("CE", "1")}
+#: the defaults of Yosys' TRELLIS_FF model (an absent CEMUX ignores CE)
+_FF_DEFAULT = {"CLKMUX": "CLK", "LSRMUX": "LSR", "REGSET": "RESET", "SRMODE": "LSR_OVER_CE",
+               "LSRMODE": "LSR", "GSR": "ENABLED", "CEMUX": "1"}
+_FLAGS = ("SIGNEDA", "SIGNEDB", "SOURCEA", "SOURCEB")
+_REG_PARAMS = ("REG_INPUTA_CLK", "REG_INPUTB_CLK", "REG_INPUTC_CLK", "REG_PIPELINE_CLK", "REG_OUTPUT_CLK")
+
+
+def _param(cell: dict, key: str) -> str:
+    v = cell.get("parameters", {}).get(key, _FF_DEFAULT.get(key))
+    return v.strip() if isinstance(v, str) else v
+
+
+def _ff_control(cell: dict):
+    """(clock, enable, reset, GSR) of a flip-flop that behaves as a DSP register, else None."""
+    if cell["type"] != FF or cell.get("attributes", {}).get("keep"):
+        return None
+    for key, ok in _FF_OK.items():
+        if _param(cell, key) not in ok:
+            return None
+    con = cell["connections"]
+    ce = "1" if _param(cell, "CEMUX") == "1" else con.get("CE", ["1"])[0]
+    return (con["CLK"][0], ce, con.get("LSR", ["0"])[0], _param(cell, "GSR"))
+
+
+class _Netlist:
+    def __init__(self, mod: dict):
+        self.mod = mod
+        self.cells = mod["cells"]
+        self.driver = {}
+        self.loads = defaultdict(list)
+        for name, c in self.cells.items():
+            dirs = c.get("port_directions", {})
+            for port, bits in c["connections"].items():
+                d = dirs.get(port, "output" if (c["type"] == FF and port == "Q") or
+                             (c["type"] == DSP and port.startswith("P")) else "input")
+                for k, b in enumerate(bits):
+                    if isinstance(b, str):
+                        continue
+                    if d == "output":
+                        self.driver[b] = (name, port)
+                    else:
+                        self.loads[b].append((name, port, k))
+        for pname, p in mod.get("ports", {}).items():
+            for k, b in enumerate(p["bits"]):
+                if isinstance(b, str):
+                    continue
+                if p["direction"] == "input":
+                    self.driver[b] = (None, pname)
+                else:
+                    self.loads[b].append((None, pname, k))
+
+    def drop_load(self, bit, cell, port):
+        self.loads[bit] = [x for x in self.loads[bit] if not (x[0] == cell and x[1] == port)]
+
+
+def _operand(nl: _Netlist, dsp: dict, letter: str, width: int, moved: set):
+    """(control, [D bit per port bit], [flip-flop per port bit]) when the operand is registered.
+    A flip-flop in `moved` is already another multiplier's product register: its D input is
+    that multiplier's output, registered from now on, so it cannot be taken again."""
+    ctrl, ds, ffs = None, [], []
+    for k in range(width):
+        b = dsp["connections"][f"{letter}{k}"][0]
+        if b in ("0", "x", "z"):
+            ds.append("0")
+            ffs.append(None)
+            continue
+        if isinstance(b, str):          # a constant 1 would read 0 after a reset
+            return None
+        drv = nl.driver.get(b)
+        if drv is None or drv[0] is None or drv[1] != "Q" or drv[0] in moved:
+            return None
+        ff = nl.cells[drv[0]]
+        c = _ff_control(ff)
+        if c is None or (ctrl is not None and c != ctrl):
+            return None
+        ctrl = c
+        ds.append(ff["connections"]["DI"][0])
+        ffs.append(drv[0])
+    return (ctrl, ds, ffs) if ctrl is not None else None
+
+
+def _product(nl: _Netlist, dsp_name: str, dsp: dict):
+    """(control, {P bit index: [flip-flops it feeds]}) when every used product bit feeds only
+    equivalent flip-flops' D inputs."""
+    ctrl, regs = None, {}
+    for k in range(P_BITS):
+        b = dsp["connections"].get(f"P{k}", ["x"])[0]
+        if isinstance(b, str) or not nl.loads.get(b):
+            continue
+        ffs = []
+        for cell, port, _ in nl.loads[b]:
+            if cell is None or port != "DI":
+                return None
+            c = _ff_control(nl.cells[cell])
+            if c is None or (ctrl is not None and c != ctrl):
+                return None
+            ctrl = c
+            ffs.append(cell)
+        regs[k] = ffs
+    return (ctrl, regs) if ctrl is not None else None
+
+
+class _Pins:
+    """The DSP's CE0-3 / RST0-3 pins, one per distinct net."""
+
+    def __init__(self, prefix: str, idle: str):
+        self.prefix, self.idle, self.nets = prefix, idle, []
+
+    def pin(self, net) -> str | None:
+        if net not in self.nets:
+            if len(self.nets) == 4:
+                return None
+            self.nets.append(net)
+        return f"{self.prefix}{self.nets.index(net)}"
+
+
+def absorb_dsp_registers(netlist: dict, top: str) -> dict:
+    """Move registers into the MULT18X18D cells of module `top` of a Yosys JSON `netlist` (in
+    place).  Returns counts: ``dsps``, ``input_ports`` and ``outputs`` absorbed, and
+    ``ffs_removed``."""
+    mod = netlist["modules"][top]
+    nl = _Netlist(mod)
+    stats = {"dsps": 0, "input_ports": 0, "outputs": 0, "ffs_removed": 0}
+    candidates = set()          # operand flip-flops that may be left without loads
+    rename = {}                 # flip-flop output bit -> product bit
+    dead = set()
+    for name in sorted(n for n, c in mod["cells"].items() if c["type"] == DSP):
+        dsp = mod["cells"][name]
+        params = dsp.setdefault("parameters", {})
+        if any(str(params.get(p, "NONE")).strip() != "NONE" for p in _REG_PARAMS):
+            continue
+        if any(not isinstance(dsp["connections"].get(f, ["0"])[0], str) for f in _FLAGS):
+            continue
+        stats["dsps"] += 1
+        ces, rsts = _Pins("CE", "1"), _Pins("RST", "0")
+        clock = None
+        plan = []
+        for letter, width in (("A", A_BITS), ("B", B_BITS)):
+            op = _operand(nl, dsp, letter, width, dead)
+            if op is None or (clock is not None and (op[0][0], op[0][3]) != clock):
+                continue
+            ce, rst = ces.pin(op[0][1]), rsts.pin(op[0][2])
+            if ce is None or rst is None:
+                continue
+            clock = (op[0][0], op[0][3])
+            plan.append(("in", letter, op, ce, rst))
+        prod = _product(nl, name, dsp)
+        if prod is not None and (clock is None or (prod[0][0], prod[0][3]) == clock):
+            ce, rst = ces.pin(prod[0][1]), rsts.pin(prod[0][2])
+            if ce is not None and rst is not None:
+                clock = (prod[0][0], prod[0][3])
+                plan.append(("out", "P", prod, ce, rst))
+        if not plan:
+            continue
+        con = dsp["connections"]
+        dirs = dsp.setdefault("port_directions", {})
+        con["CLK0"] = [clock[0]]
+        dirs["CLK0"] = "input"
+        for pins in (ces, rsts):
+            for k, net in enumerate(pins.nets):
+                con[f"{pins.prefix}{k}"] = [net]
+                dirs[f"{pins.prefix}{k}"] = "input"
+        for kind, letter, op, ce, rst in plan:
+            reg = f"REG_INPUT{letter}" if kind == "in" else "REG_OUTPUT"
+            params.update({f"{reg}_CLK": "CLK0", f"{reg}_CE": ce, f"{reg}_RST": rst})
+            if kind == "in":
+                _, ds, ffs = op
+                for k, (d, ff) in enumerate(zip(ds, ffs)):
+                    port = f"{letter}{k}"
+                    old = con[port][0]
+                    if not isinstance(old, str):
+                        nl.drop_load(old, name, port)
+                    con[port] = [d]
+                    if not isinstance(d, str):
+                        nl.loads[d].append((name, port, 0))
+                    if ff is not None:
+                        candidates.add(ff)
+                stats["input_ports"] += 1
+            else:
+                _, regs = op
+                for k, ffs in regs.items():
+                    pbit = con[f"P{k}"][0]
+                    for ff in ffs:
+                        rename[nl.cells[ff]["connections"]["Q"][0]] = pbit
+                        dead.add(ff)
+                    nl.loads[pbit] = []
+                stats["outputs"] += 1
+        params["RESETMODE"] = "SYNC"
+        params["GSR"] = clock[1]
+    # operand flip-flops whose every load is now inside a DSP
+    for ff in sorted(candidates - dead):
+        q = nl.cells[ff]["connections"]["Q"][0]
+        if not nl.loads.get(q):
+            dead.add(ff)
+    for ff in dead:
+        cell = mod["cells"].pop(ff)
+        for port in ("DI", "CE", "LSR", "CLK"):
+            b = cell["connections"].get(port, ["0"])[0]
+            if not isinstance(b, str):
+                nl.drop_load(b, ff, port)
+    stats["ffs_removed"] = len(dead)
+    if rename:
+        def sub(bits):
+            return [rename.get(b, b) if not isinstance(b, str) else b for b in bits]
+        for c in mod["cells"].values():
+            for port, bits in c["connections"].items():
+                c["connections"][port] = sub(bits)
+        for p in mod.get("ports", {}).values():
+            p["bits"] = sub(p["bits"])
+        for n in mod.get("netnames", {}).values():
+            n["bits"] = sub(n["bits"])
+    return stats
