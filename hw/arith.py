@@ -70,6 +70,9 @@ class FunctionUnit(wiring.Component):
     Parameters
     ----------
     cfg : AccelConfig
+    addressed : bool
+        The caller presents the ROM address itself (``i_addr``, ``i_rem``; `operand` builds them)
+        instead of the fraction ``i_frac``.
 
     Attributes
     ----------
@@ -79,15 +82,19 @@ class FunctionUnit(wiring.Component):
         `FuOp` selecting table and input format.
     i_frac : In(frac_bits)
         Fraction ``f`` (right-aligned, ``t_frac``/``u_frac``/``w_frac`` bits depending on the op),
-        ``frac_bits = max(t_frac, u_frac, w_frac)``.
+        ``frac_bits = max(t_frac, u_frac, w_frac)``.  Without ``addressed`` only.
+    i_addr : In(range(rom_depth)), i_rem : In(rem_bits)
+        With ``addressed``: the ROM address and interpolation remainder, ``address(op, f)`` and
+        ``remainder(op, f)`` (see `operand`).
     o_valid : Out(1)
         ``i_valid`` delayed by one cycle.
     o_y : Out(y_bits)
         Table value in the op's output format: UQ1.w_frac (EXP, RECIP) or Q.h_frac (LOG).
     """
 
-    def __init__(self, cfg: AccelConfig):
+    def __init__(self, cfg: AccelConfig, addressed: bool = False):
         self.cfg = cfg
+        self.addressed = addressed
         self.tables = fu_tables(cfg)
         self.frac_bits = max(cfg.t_frac, cfg.u_frac, cfg.w_frac)
         vals = []
@@ -106,10 +113,12 @@ class FunctionUnit(wiring.Component):
                 w |= (s & ((1 << self.slope_bits) - 1)) << self.y_bits
             self._words.append(w)
         self.word_bits = self.y_bits + (self.slope_bits if cfg.interpolate else 0)
+        operand = ({"i_addr": In(range(len(self._words))), "i_rem": In(self.rem_bits)} if addressed
+                   else {"i_frac": In(self.frac_bits)})
         super().__init__({
             "i_valid": In(1),
             "i_op": In(2),
-            "i_frac": In(self.frac_bits),
+            **operand,
             "o_valid": Out(1),
             "o_y": Out(self.y_bits),
         })
@@ -117,6 +126,30 @@ class FunctionUnit(wiring.Component):
     @property
     def rom_depth(self) -> int:
         return len(self._words)
+
+    def address(self, op, frac):
+        """ROM address of fraction `frac` for `op` (a constant op: no comparison on ``i_op``)."""
+        _, ib, fb, base = self.tables[op]
+        r = fb - ib
+        if base % (1 << ib) == 0:
+            # a table aligned to its size: the address is a concatenation, no adder
+            return Cat(frac[r:fb], C(base >> ib, bit_length(len(self._words))))
+        return base + (frac[:fb] >> r)
+
+    def remainder(self, op, frac):
+        """Interpolation remainder of `frac` for `op` (0 when the table is indexed by every bit)."""
+        _, ib, fb, _ = self.tables[op]
+        return frac[:fb - ib] if fb > ib else C(0, 1)
+
+    def operand(self, op, frac) -> list:
+        """Assignments presenting `frac` for the constant `op`.  With ``addressed`` the caller
+        computes the ROM address (``i_addr``, ``i_rem``), so a caller that multiplexes several
+        sources selects addresses and the ROM's address input sees no op comparison behind the
+        multiplexer (the lanes' time-multiplexed FU)."""
+        if self.addressed:
+            return [self.i_valid.eq(1), self.i_op.eq(op), self.i_addr.eq(self.address(op, frac)),
+                    self.i_rem.eq(self.remainder(op, frac))]
+        return [self.i_valid.eq(1), self.i_op.eq(op), self.i_frac.eq(frac)]
 
     def elaborate(self, platform):
         m = Module()
@@ -127,17 +160,12 @@ class FunctionUnit(wiring.Component):
 
         addr = Signal(range(len(self._words)))
         rem = Signal(self.rem_bits)
-        for op, (_, ib, fb, base) in self.tables.items():
-            r = fb - ib
-            with m.If(self.i_op == op):
-                if base % (1 << ib) == 0:
-                    # a table aligned to its size: the address is a concatenation, no adder
-                    # before the block RAM's address setup
-                    m.d.comb += addr.eq(Cat(self.i_frac[r:fb], C(base >> ib, len(addr))))
-                else:
-                    m.d.comb += addr.eq(base + (self.i_frac[:fb] >> r))
-                if r > 0:
-                    m.d.comb += rem.eq(self.i_frac[:r])
+        if self.addressed:
+            m.d.comb += [addr.eq(self.i_addr), rem.eq(self.i_rem)]
+        else:
+            for op in self.tables:
+                with m.If(self.i_op == op):
+                    m.d.comb += [addr.eq(self.address(op, self.i_frac)), rem.eq(self.remainder(op, self.i_frac))]
         m.d.comb += rp.addr.eq(addr)
 
         # stage fu_rom: address to the (registered) ROM; op and remainder travel alongside

@@ -270,7 +270,9 @@ class Lane(TsneLaneMixin, wiring.Component):
                 sig = nxt
             return sig
 
-        m.submodules.fu = fu = FunctionUnit(cfg)
+        # addressed: each FU claimant presents its own ROM address (the AND-OR multiplexer of
+        # `_steer` then feeds the ROM's address input directly)
+        m.submodules.fu = fu = FunctionUnit(cfg, addressed=True)
 
         # ------------------------------------------------------------ MULA (stages timing.MUL)
         # operand registers; partial products of at most 18 x 18 bits (one DSP block each); sum
@@ -540,7 +542,7 @@ class Lane(TsneLaneMixin, wiring.Component):
         })
 
         def fu_in(op, f):
-            return [fu.i_valid.eq(1), fu.i_op.eq(op), fu.i_frac.eq(f)]
+            return fu.operand(op, f)
 
         rom_rowend = [st for op, st in timing.claims("fu_rom") if op == "rowend"]
         fu_tsne = self._elaborate_tsne(m, v, fu, delayed)

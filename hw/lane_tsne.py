@@ -291,5 +291,5 @@ class TsneLaneMixin(TupdLaneMixin):
             **upd1,
         })
         # the function unit's RECIP for both ops (mn_q of the shared normaliser)
-        fu_in = [fu.i_valid.eq(1), fu.i_op.eq(FuOp.RECIP), fu.i_frac.eq(mn_q)]
+        fu_in = fu.operand(FuOp.RECIP, mn_q)
         return {(op, s_fu): fu_in, ("trecip", timing.stage_of("trecip", "fu_rom")): fu_in}
