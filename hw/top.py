@@ -32,8 +32,8 @@ then accepts exactly N*D features.  START while busy sets error=1, code BUSY and
 ignored.  After the last result beat is accepted: busy=0, done=1.
 
 ABORT while busy: the search controller, the distance engine and the lanes are wrapped in
-``ResetInserter(abort)``; ``abort`` is registered from the write (the reset fans out to every
-register of the core), so at the edge after the one that performs the write they return to their
+``ResetInserter(abort)``; ``abort`` is registered from the write (one copy per block, so the
+reset that reaches every register of the core starts beside each block), so at the edge after the one that performs the write they return to their
 reset state; the same edge sets busy=0, done=0, error=1, error_code=ABORTED and clears
 ``res.valid`` (an unaccepted beat is dropped, and so is the one waiting in the skid register
 behind it; beats are single words, so none is half-transferred).  A beat or feature whose handshake completes in the ABORT cycle or the cycle
@@ -152,17 +152,22 @@ class AdapSNECore(wiring.Component):
         m.d.sync += [code.eq(code_now), cmd_start.eq(cmd["START"])]
         # ABORT while busy: registered first (the reset fans out to every register of the core, so
         # it starts from a flip-flop), then every submodule returns to its reset state at the next edge
+        # Each submodule's reset comes from a copy of its own (`hw.replica`), placed by the block:
+        # one register fanning out to every block spanned the die (the digits run's critical path,
+        # session 13: `abort` -> 6.2 ns of routing -> a lane's reset LUT).
+        abort_now = Signal()
+        m.d.comb += abort_now.eq(cmd_abort & (st.busy | cmd_start))
         abort = Signal()
-        m.d.sync += abort.eq(cmd_abort & (st.busy | cmd_start))
+        m.d.sync += abort.eq(abort_now)
 
         # ------------------------------------------------------------ submodules
         lanes = [Lane(cfg, l, checks=self.checks) for l in range(K)]
         for l, ln in enumerate(lanes):
-            m.submodules[f"lane{l}"] = ResetInserter(abort)(ln)
+            self._under_abort(m, abort_now, f"lane{l}", ln)
         eng = DistanceEngine(cfg, checks=self.checks)
-        m.submodules.dist = ResetInserter(abort)(eng)
+        self._under_abort(m, abort_now, "dist", eng)
         ctl = SearchController(cfg, trace=self.trace_en)
-        m.submodules.ctrl = ResetInserter(abort)(ctl)
+        self._under_abort(m, abort_now, "ctrl", ctl)
 
         m.d.comb += [eng.n.eq(run_n), eng.d.eq(run_d),
                      ctl.n.eq(run_n), ctl.policy.eq(run_pol), ctl.perp.eq(run_perp), ctl.seed.eq(run_seed)]
@@ -207,8 +212,8 @@ class AdapSNECore(wiring.Component):
         out_free = ~skid_c
         if self.checks:
             m.d.sync += Assert(skid_c == skid_v, Format("core: the skid copies disagree"))
-        seq = self._phases(m, abort, lanes, eng, ctl, run_n, run_seed, out_free, run_dbg) if cfg.phases else None
-        sel = self._select(m, abort, ctl, run_n, run_k, run_perp, run_mode, run_seed, out_free) if cfg.phases else None
+        seq = self._phases(m, abort_now, lanes, eng, ctl, run_n, run_seed, out_free, run_dbg) if cfg.phases else None
+        sel = self._select(m, abort_now, ctl, run_n, run_k, run_perp, run_mode, run_seed, out_free) if cfg.phases else None
         m.d.comb += ctl.out_ready.eq(out_free)
         take = ctl.out_valid & ~skid_v
         # The payload registers load whenever they may (their contents do not matter while their
@@ -297,7 +302,12 @@ class AdapSNECore(wiring.Component):
                          state.eq(IDLE)]
         return m
 
-    def _phases(self, m, abort, lanes, eng, ctl, run_n, run_seed, out_free, run_dbg):
+    @staticmethod
+    def _under_abort(m, abort_now, name, block):
+        """Add `block` as submodule `name`, reset by a copy of ABORT of its own (`hw.replica`)."""
+        m.submodules[name] = ResetInserter(replica(m, abort_now, f"abort_{name}"))(block)
+
+    def _phases(self, m, abort_now, lanes, eng, ctl, run_n, run_seed, out_free, run_dbg):
         """The affinity phase, the t-SNE engine and their sequencer (``cfg.phases``): submodules
         under the abort reset, the u capture, and the phase multiplexers in front of the distance
         engine's commands and lane 0 (module docstring of `hw.phases`)."""
@@ -309,9 +319,9 @@ class AdapSNECore(wiring.Component):
         cfg, K = self.cfg, self.cfg.lanes
         seq, aff, tsn = PhaseSequencer(cfg), AffinityController(cfg), TsneEngine(cfg, checks=self.checks, ext=True)
         self.phase_units = {"seq": seq, "aff": aff, "tsne": tsn}     # simulation handles
-        m.submodules.phases = ResetInserter(abort)(seq)
-        m.submodules.aff = ResetInserter(abort)(aff)
-        m.submodules.tsne = ResetInserter(abort)(tsn)
+        self._under_abort(m, abort_now, "phases", seq)
+        self._under_abort(m, abort_now, "aff", aff)
+        self._under_abort(m, abort_now, "tsne", tsn)
         in_aff, in_tsne = seq.phase == Phase.AFF, seq.phase == Phase.TSNE
         l0 = lanes[0]
         # u capture: every search beat entering the output register
@@ -351,7 +361,7 @@ class AdapSNECore(wiring.Component):
         # P dump (DEBUG bit 0): the same read port while the sequencer is in PDUMP_GO / PDUMP
         from .pdump import PDump
         pd = PDump(cfg)
-        m.submodules.pdump = ResetInserter(abort)(pd)
+        self._under_abort(m, abort_now, "pdump", pd)
         m.d.comb += [pd.n.eq(run_n), pd.go.eq(seq.pd_go), seq.pd_done.eq(pd.done), seq.pdump.eq(run_dbg),
                      pd.rd_data.eq(aff.p_rd_data)]
         with m.If(seq.pd_active):
@@ -369,7 +379,7 @@ class AdapSNECore(wiring.Component):
         m.d.comb += [tsn.trace.ready.eq(self.emb.ready), pd.out.ready.eq(self.emb.ready)]
         return seq
 
-    def _select(self, m, abort, ctl, run_n, run_k, run_perp, run_mode, run_seed, out_free):
+    def _select(self, m, abort_now, ctl, run_n, run_k, run_perp, run_mode, run_seed, out_free):
         """MODE 2 and 3 (`hw.select`): the selection unit under the abort reset, on the t-SNE
         engine's y read port; it supplies the search's perplexity (MODE 3: the running
         candidate) and turns the t-SNE trace off (both override the assignments made earlier)."""
@@ -377,7 +387,7 @@ class AdapSNECore(wiring.Component):
         cfg = self.cfg
         sel = SelectUnit(cfg)
         self.phase_units["select"] = sel
-        m.submodules.select = ResetInserter(abort)(sel)
+        self._under_abort(m, abort_now, "select", sel)
         tsn = self.phase_units["tsne"]
         m.d.comb += [sel.mode3.eq(run_mode == 3), sel.n.eq(run_n), sel.k.eq(run_k), sel.run_perp.eq(run_perp),
                      sel.beat_valid.eq(ctl.out_valid & out_free), sel.beat_conv.eq(ctl.out_payload.converged),
