@@ -61,6 +61,23 @@ class IncompleteCmosCount(RuntimeError):
 KEEP_REPLICAS = ["proc", f"setattr -set keep 1 a:{REPLICA_ATTR} %ci1:+[Q] t:$dff %i"]
 
 
+def honour_no_rw_check(max_read_ports: int = 4, max_write_ports: int = 2) -> list:
+    """Yosys commands giving memories marked ``no_rw_check`` undefined read-during-write results.
+
+    Amaranth emits every read port with ``COLLISION_X_MASK = 0`` (a read that collides with a
+    write returns the old word), so Yosys wraps each block RAM in a registered write port and a
+    bypass multiplexer; the ``no_rw_check`` attribute the RTL sets on the banks whose used reads
+    never collide (checked by simulation assertions) is ignored when reading RTLIL (Yosys' Verilog
+    front end is what turns it into the mask).  These lines set the mask on those memories."""
+    lines = ["proc", "memory_collect"]
+    for rd in range(1, max_read_ports + 1):
+        for wr in range(1, max_write_ports + 1):
+            n = rd * wr
+            lines.append(f"setparam -set RD_COLLISION_X_MASK {n}'b{'1' * n} t:$mem_v2 a:no_rw_check %i "
+                         f"r:RD_PORTS={rd} %i r:WR_PORTS={wr} %i")
+    return lines
+
+
 def read_lines(src: str, src_kind: str) -> list:
     """Read the design and keep its fan-out replicas (`KEEP_REPLICAS`)."""
     return [f"read_verilog -sv {src}" if src_kind == "verilog" else f"read_rtlil {src}", *KEEP_REPLICAS]
@@ -340,12 +357,14 @@ def _set_clock_target(constraints: str, family: str, mhz: float) -> tuple:
 
 
 def run_pnr(workdir: Path, target, files: dict, top: str = "top", seed: int = DEFAULT_SEED,
-            variant: str = "dsp", synth_json: str | None = None, dsp_regs: bool = False) -> dict:
+            variant: str = "dsp", synth_json: str | None = None, dsp_regs: bool = False,
+            no_rw_check: bool = False) -> dict:
     """Place and route the harnessed design `files` (from harness.prepare_board_files) on
     `target`, synthesised with the family's `variant` ("dsp" or "nodsp").  `synth_json`, when
     given, is an already synthesised netlist of the same variant in `workdir` (the two ECP5
     targets share one).  `dsp_regs` (ECP5): move operand and product registers into the
-    multipliers (`synth.dsp_regs`) before nextpnr; the counts are recorded as ``dsp_regs``."""
+    multipliers (`synth.dsp_regs`) before nextpnr; the counts are recorded as ``dsp_regs``.
+    `no_rw_check`: synthesise with `honour_no_rw_check` (recorded as ``no_rw_check``)."""
     workdir = Path(workdir)
     fam = target.family
     cmd = dict(FPGA_VARIANTS[fam])[variant]
@@ -354,13 +373,16 @@ def run_pnr(workdir: Path, target, files: dict, top: str = "top", seed: int = DE
     cons_file = f"{target.key}.{cons_name.split('.')[-1]}"
     (workdir / cons_file).write_text(cons)
     out = {**target.describe(), "seed": seed, "variant": variant}
+    if no_rw_check:
+        out["no_rw_check"] = True
     stem = f"{top}_{fam}_{variant}"
     if synth_json is None:
         (workdir / f"{top}.il").write_text(files[f"{top}.il"])
         synth_json = f"{stem}.json"
         workaround = False
         while True:
-            script = "\n".join([*read_lines(f"{top}.il", "rtlil"), *synth_lines(cmd, top, synth_json, workaround),
+            script = "\n".join([*read_lines(f"{top}.il", "rtlil"), *(honour_no_rw_check() if no_rw_check else []),
+                                *synth_lines(cmd, top, synth_json, workaround),
                                 f"tee -q -o {stem}_stat.json stat -json", ""])
             (workdir / f"{stem}.ys").write_text(script)
             try:

@@ -66,10 +66,12 @@ def synthesize(cfg: AccelConfig, *, name: str | None = None, preset: str | None 
                overrides: dict | None = None, targets: list | None = None, asic: bool = True,
                fpga: bool = True, pnr: bool = True, blocks: bool | list = True,
                seed: int = flow.DEFAULT_SEED, workdir: Path | None = None, quiet: bool = False,
-               extra_seeds: tuple = (), dsp_regs: bool = False) -> dict:
+               extra_seeds: tuple = (), dsp_regs: bool = False, no_rw_check: bool = False) -> dict:
     """Run the whole flow for one configuration and return the report dict (see module doc).
     ``dsp_regs``: ECP5 place and route with the registers moved into the multipliers
     (`synth.dsp_regs`; off by default, the committed reports are made without it).
+    ``no_rw_check``: the place-and-route synthesis honours the RTL's ``no_rw_check`` memories
+    (`flow.honour_no_rw_check`; off by default, likewise).
 
     ``extra_seeds``: place and route the same netlist again with these nextpnr seeds; each P&R
     result then records ``fmax_by_seed`` and ``fmax_median_mhz`` (the headline stays seed ``seed``)."""
@@ -153,7 +155,8 @@ def synthesize(cfg: AccelConfig, *, name: str | None = None, preset: str | None 
                 _log(f"{name}: place and route on {key} ({tg.platform.split(':')[1]}, {variant})", quiet)
                 res = guarded(f"pnr_{key}", lambda: flow.run_pnr(
                     workdir, tg, files, top="top", seed=seed, variant=variant,
-                    synth_json=synthesized.get((tg.family, variant)), dsp_regs=dsp_regs))
+                    synth_json=synthesized.get((tg.family, variant)), dsp_regs=dsp_regs,
+                    no_rw_check=no_rw_check))
                 if res is None:
                     rep["runtime_s"][f"pnr_{key}"] = round(time.monotonic() - t0, 1)
                     continue
@@ -167,7 +170,7 @@ def synthesize(cfg: AccelConfig, *, name: str | None = None, preset: str | None 
                         _log(f"{name}: {key}: place and route again with seed {s2}", quiet)
                         r2 = guarded(f"pnr_{key}_seed{s2}", lambda: flow.run_pnr(
                             workdir, tg, files, top="top", seed=s2, variant=variant, synth_json=res["netlist"],
-                            dsp_regs=dsp_regs))
+                            dsp_regs=dsp_regs, no_rw_check=no_rw_check))
                         by_seed[str(s2)] = fmax_of(r2) if r2 and r2.get("fits") else None
                     res["fmax_by_seed"] = by_seed
                     got = sorted(v for v in by_seed.values() if v is not None)
@@ -397,6 +400,8 @@ def main(argv=None) -> int:
                     help="also write synth/baselines/<preset>.json from this run (presets without overrides)")
     ap.add_argument("--dsp-regs", action="store_true",
                     help="ECP5 P&R with operand / product registers moved into the multipliers (synth.dsp_regs)")
+    ap.add_argument("--no-rw-check", action="store_true",
+                    help="P&R synthesis honours the RTL's no_rw_check memories (no read-during-write bypass)")
     ap.add_argument("-q", "--quiet", action="store_true")
     args = ap.parse_args(argv)
     try:  # the numbers depend on the pinned tools: refuse to run with others
@@ -425,7 +430,8 @@ def main(argv=None) -> int:
         rep = synthesize(cfg, name=name, preset=args.preset, overrides=ov, targets=targets,
                          asic=not args.no_asic, fpga=not args.no_fpga, pnr=not args.no_pnr, blocks=blocks,
                          seed=args.seed, workdir=Path(args.workdir) if args.workdir else None, quiet=args.quiet,
-                         extra_seeds=extra_seeds, dsp_regs=args.dsp_regs)
+                         extra_seeds=extra_seeds, dsp_regs=args.dsp_regs,
+                         no_rw_check=args.no_rw_check)
     except (ToolError, flow.IncompleteCmosCount) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
