@@ -121,7 +121,7 @@ def _operand(nl: _Netlist, dsp: dict, letter: str, width: int, moved: set):
     return (ctrl, ds, ffs) if ctrl is not None else None
 
 
-def _product(nl: _Netlist, dsp_name: str, dsp: dict):
+def _product(nl: _Netlist, dsp: dict):
     """(control, {P bit index: [flip-flops it feeds]}) when every used product bit feeds only
     equivalent flip-flops' D inputs."""
     ctrl, regs = None, {}
@@ -186,7 +186,7 @@ def absorb_dsp_registers(netlist: dict, top: str) -> dict:
                 continue
             clock = (op[0][0], op[0][3])
             plan.append(("in", letter, op, ce, rst))
-        prod = _product(nl, name, dsp)
+        prod = _product(nl, dsp)
         if prod is not None and (clock is None or (prod[0][0], prod[0][3]) == clock):
             ce, rst = ces.pin(prod[0][1]), rsts.pin(prod[0][2])
             if ce is not None and rst is not None:

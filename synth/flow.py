@@ -68,8 +68,9 @@ def honour_no_rw_check(max_read_ports: int = 4, max_write_ports: int = 2) -> lis
     write returns the old word), so Yosys wraps each block RAM in a registered write port and a
     bypass multiplexer; the ``no_rw_check`` attribute the RTL sets on the banks whose used reads
     never collide (checked by simulation assertions) is ignored when reading RTLIL (Yosys' Verilog
-    front end is what turns it into the mask).  These lines set the mask on those memories."""
-    lines = ["proc", "memory_collect"]
+    front end is what turns it into the mask).  These lines set the mask on those memories; they
+    follow `read_lines` (whose ``proc`` they need)."""
+    lines = ["memory_collect"]
     for rd in range(1, max_read_ports + 1):
         for wr in range(1, max_write_ports + 1):
             n = rd * wr

@@ -15,7 +15,7 @@ from amaranth.back import rtlil
 from amaranth.hdl import Elaboratable, Module, Signal
 from amaranth.lib.memory import Memory
 
-from synth.flow import honour_no_rw_check
+from synth.flow import honour_no_rw_check, read_lines
 from synth.tools import run_tool
 
 
@@ -44,7 +44,7 @@ class _Bank(Elaboratable):
 def _flip_flops(tmp_path, marked: bool, reads: int, honour: bool) -> int:
     bank = _Bank(marked, reads)
     (tmp_path / "bank.il").write_text(rtlil.convert(bank, ports=[bank.wa, bank.wd, bank.we, *bank.ra, *bank.q]))
-    script = ["read_rtlil bank.il", *(honour_no_rw_check() if honour else []), "synth_ecp5 -top top",
+    script = [*read_lines("bank.il", "rtlil"), *(honour_no_rw_check() if honour else []), "synth_ecp5 -top top",
               "tee -o stat.txt stat"]
     (tmp_path / "s.ys").write_text("\n".join(script) + "\n")
     run_tool("yosys", ["-q", "s.ys"], tmp_path)
