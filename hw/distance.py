@@ -128,12 +128,13 @@ class DistanceEngine(wiring.Component):
         fbanks, rbanks = [], []
         for l in range(K):
             # no_rw_check: a feature bank is written only while loading and read (for use) only
-            # while issuing, never both (asserted below with checks=True); without it Yosys wraps
-            # each bank's third port in address-compare bypass logic (the digits critical path)
+            # while issuing, never both (asserted below with checks=True).  Yosys ignores the
+            # attribute in RTLIL; `synth.flow.honour_no_rw_check` applies it (--no-rw-check),
+            # removing the address-compare bypass it otherwise puts behind each read port
             fm = Memory(shape=unsigned(cfg.feature_bits), depth=fdepth, init=[], attrs={"no_rw_check": 1})
             # two row halves (candidate-parallel) or one whole row per lane (point-parallel);
             # no_rw_check for the same reason: a row is never written where its used read is
-            # (asserted below), and without it Yosys adds a write delay + bypass to each bank
+            # (asserted below)
             rm = Memory(shape=unsigned(cfg.dist_bits), depth=self.row_depth, init=[],
                         attrs={"no_rw_check": 1})
             m.submodules[f"feat_bank{l}"] = fm
@@ -422,7 +423,7 @@ class DistanceEngine(wiring.Component):
         # last register selects the group: no K-way multiplexer spans the lanes
         # (timing.MM_SEL_LATENCY cycles; the controller presents the select that much ahead)
         G = timing.MM_SEL_GROUP
-        assert timing.MM_SEL_LATENCY == 3
+        assert timing.MM_SEL_LATENCY == 3 and G & (G - 1) == 0, "a power-of-two group: its select is mm_sel's low bits"
         mm_sel = Signal.like(self.mm_sel)
         mm_grp = Signal(range(max((K + G - 1) // G, 2)))
         m.d.sync += [mm_sel.eq(self.mm_sel), mm_grp.eq(mm_sel // G)]
@@ -430,7 +431,7 @@ class DistanceEngine(wiring.Component):
         for g in range(0, K, G):
             gmin = Signal(cfg.dist_bits, name=f"mm_grp_min{g // G}")
             gmax = Signal(cfg.dist_bits, name=f"mm_grp_max{g // G}")
-            with m.Switch(mm_sel % G if G & (G - 1) == 0 else mm_sel - g):
+            with m.Switch(mm_sel % G):
                 for l in range(g, min(g + G, K)):
                     with m.Case(l - g):
                         m.d.sync += [gmin.eq(self.lanes[l].lmin), gmax.eq(self.lanes[l].lmax)]

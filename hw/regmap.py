@@ -38,7 +38,7 @@ ADDR_BITS = 4
 DATA_BITS = 32
 #: ABORT bound: after the edge that performs the ABORT write the core is idle (busy=0, error code
 #: ABORTED, no valid result/trace beat, feat.ready=0).  Checked by the cocotb abort scenario.
-ABORT_CYCLES = 2   # the write edge registers the strobe; the next edge resets the core
+ABORT_CYCLES = 3   # the write edge registers the strobe, the next copies it to every block, the third resets
 
 
 @dataclass(frozen=True)

@@ -31,14 +31,17 @@ output.  An accepted START clears done/error, sets busy, computes the target ent
 then accepts exactly N*D features.  START while busy sets error=1, code BUSY and is otherwise
 ignored.  After the last result beat is accepted: busy=0, done=1.
 
-ABORT while busy: the search controller, the distance engine and the lanes are wrapped in
-``ResetInserter(abort)``; ``abort`` is registered from the write (one copy per block, so the
-reset that reaches every register of the core starts beside each block), so at the edge after the one that performs the write they return to their
-reset state; the same edge sets busy=0, done=0, error=1, error_code=ABORTED and clears
-``res.valid`` (an unaccepted beat is dropped, and so is the one waiting in the skid register
-behind it; beats are single words, so none is half-transferred).  A beat or feature whose handshake completes in the ABORT cycle or the cycle
-after transfers normally.  From then on ``feat.ready`` is 0 until the next START's load phase.
-Bound: ``hw.regmap.ABORT_CYCLES`` = 2 edges.  ABORT while idle is ignored.
+ABORT while busy: the search controller, the distance engine, the lanes and the phase units are
+wrapped in ``ResetInserter``.  The write is registered once beside the register file
+(``abort_req``), and each block's reset is a copy of that register of its own (``hw.replica``),
+placed by the block.  At the second edge after the write the blocks return to their reset state,
+and the same edge sets busy=0, done=0, error=1, error_code=ABORTED and clears ``res.valid``
+(an unaccepted beat is dropped, and so is the one waiting in the skid register behind it; beats
+are single words, so none is half-transferred).  A beat or feature whose handshake completes in
+the ABORT cycle or the two cycles after transfers normally; a START written before the ABORT
+has taken effect is overridden by it.  From then on ``feat.ready`` is 0 until the next START's
+load phase.
+Bound: ``hw.regmap.ABORT_CYCLES`` = 3 edges.  ABORT while idle is ignored.
 """
 
 from __future__ import annotations
@@ -150,24 +153,23 @@ class AdapSNECore(wiring.Component):
         code = Signal(len(st.error_code))
         cmd_start = Signal()
         m.d.sync += [code.eq(code_now), cmd_start.eq(cmd["START"])]
-        # ABORT while busy: registered first (the reset fans out to every register of the core, so
-        # it starts from a flip-flop), then every submodule returns to its reset state at the next edge
-        # Each submodule's reset comes from a copy of its own (`hw.replica`), placed by the block:
-        # one register fanning out to every block spanned the die (the digits run's critical path,
-        # session 13: `abort` -> 6.2 ns of routing -> a lane's reset LUT).
-        abort_now = Signal()
-        m.d.comb += abort_now.eq(cmd_abort & (st.busy | cmd_start))
-        abort = Signal()
-        m.d.sync += abort.eq(abort_now)
+        # ABORT while busy.  The reset reaches every register of the core, so it starts from
+        # registers: the write is registered once here (a decode from the register port straight
+        # into copies across the die was the digits run's critical path, session 13), and each
+        # block resets from a copy of that register of its own (`_under_abort`).
+        abort_req = Signal()
+        m.d.sync += abort_req.eq(cmd_abort & (st.busy | cmd_start))
+        abort = Signal()        # the top's own copy, in step with the blocks' copies
+        m.d.sync += abort.eq(abort_req)
 
         # ------------------------------------------------------------ submodules
         lanes = [Lane(cfg, l, checks=self.checks) for l in range(K)]
         for l, ln in enumerate(lanes):
-            self._under_abort(m, abort_now, f"lane{l}", ln)
+            self._under_abort(m, abort_req, f"lane{l}", ln)
         eng = DistanceEngine(cfg, checks=self.checks)
-        self._under_abort(m, abort_now, "dist", eng)
+        self._under_abort(m, abort_req, "dist", eng)
         ctl = SearchController(cfg, trace=self.trace_en)
-        self._under_abort(m, abort_now, "ctrl", ctl)
+        self._under_abort(m, abort_req, "ctrl", ctl)
 
         m.d.comb += [eng.n.eq(run_n), eng.d.eq(run_d),
                      ctl.n.eq(run_n), ctl.policy.eq(run_pol), ctl.perp.eq(run_perp), ctl.seed.eq(run_seed)]
@@ -212,8 +214,8 @@ class AdapSNECore(wiring.Component):
         out_free = ~skid_c
         if self.checks:
             m.d.sync += Assert(skid_c == skid_v, Format("core: the skid copies disagree"))
-        seq = self._phases(m, abort_now, lanes, eng, ctl, run_n, run_seed, out_free, run_dbg) if cfg.phases else None
-        sel = self._select(m, abort_now, ctl, run_n, run_k, run_perp, run_mode, run_seed, out_free) if cfg.phases else None
+        seq = self._phases(m, abort_req, lanes, eng, ctl, run_n, run_seed, out_free, run_dbg) if cfg.phases else None
+        sel = self._select(m, abort_req, ctl, run_n, run_k, run_perp, run_mode, run_seed, out_free) if cfg.phases else None
         m.d.comb += ctl.out_ready.eq(out_free)
         take = ctl.out_valid & ~skid_v
         # The payload registers load whenever they may (their contents do not matter while their
@@ -303,11 +305,11 @@ class AdapSNECore(wiring.Component):
         return m
 
     @staticmethod
-    def _under_abort(m, abort_now, name, block):
+    def _under_abort(m, abort_req, name, block):
         """Add `block` as submodule `name`, reset by a copy of ABORT of its own (`hw.replica`)."""
-        m.submodules[name] = ResetInserter(replica(m, abort_now, f"abort_{name}"))(block)
+        m.submodules[name] = ResetInserter(replica(m, abort_req, f"abort_{name}"))(block)
 
-    def _phases(self, m, abort_now, lanes, eng, ctl, run_n, run_seed, out_free, run_dbg):
+    def _phases(self, m, abort_req, lanes, eng, ctl, run_n, run_seed, out_free, run_dbg):
         """The affinity phase, the t-SNE engine and their sequencer (``cfg.phases``): submodules
         under the abort reset, the u capture, and the phase multiplexers in front of the distance
         engine's commands and lane 0 (module docstring of `hw.phases`)."""
@@ -319,9 +321,9 @@ class AdapSNECore(wiring.Component):
         cfg, K = self.cfg, self.cfg.lanes
         seq, aff, tsn = PhaseSequencer(cfg), AffinityController(cfg), TsneEngine(cfg, checks=self.checks, ext=True)
         self.phase_units = {"seq": seq, "aff": aff, "tsne": tsn}     # simulation handles
-        self._under_abort(m, abort_now, "phases", seq)
-        self._under_abort(m, abort_now, "aff", aff)
-        self._under_abort(m, abort_now, "tsne", tsn)
+        self._under_abort(m, abort_req, "phases", seq)
+        self._under_abort(m, abort_req, "aff", aff)
+        self._under_abort(m, abort_req, "tsne", tsn)
         in_aff, in_tsne = seq.phase == Phase.AFF, seq.phase == Phase.TSNE
         l0 = lanes[0]
         # u capture: every search beat entering the output register
@@ -361,7 +363,7 @@ class AdapSNECore(wiring.Component):
         # P dump (DEBUG bit 0): the same read port while the sequencer is in PDUMP_GO / PDUMP
         from .pdump import PDump
         pd = PDump(cfg)
-        self._under_abort(m, abort_now, "pdump", pd)
+        self._under_abort(m, abort_req, "pdump", pd)
         m.d.comb += [pd.n.eq(run_n), pd.go.eq(seq.pd_go), seq.pd_done.eq(pd.done), seq.pdump.eq(run_dbg),
                      pd.rd_data.eq(aff.p_rd_data)]
         with m.If(seq.pd_active):
@@ -379,7 +381,7 @@ class AdapSNECore(wiring.Component):
         m.d.comb += [tsn.trace.ready.eq(self.emb.ready), pd.out.ready.eq(self.emb.ready)]
         return seq
 
-    def _select(self, m, abort_now, ctl, run_n, run_k, run_perp, run_mode, run_seed, out_free):
+    def _select(self, m, abort_req, ctl, run_n, run_k, run_perp, run_mode, run_seed, out_free):
         """MODE 2 and 3 (`hw.select`): the selection unit under the abort reset, on the t-SNE
         engine's y read port; it supplies the search's perplexity (MODE 3: the running
         candidate) and turns the t-SNE trace off (both override the assignments made earlier)."""
@@ -387,7 +389,7 @@ class AdapSNECore(wiring.Component):
         cfg = self.cfg
         sel = SelectUnit(cfg)
         self.phase_units["select"] = sel
-        self._under_abort(m, abort_now, "select", sel)
+        self._under_abort(m, abort_req, "select", sel)
         tsn = self.phase_units["tsne"]
         m.d.comb += [sel.mode3.eq(run_mode == 3), sel.n.eq(run_n), sel.k.eq(run_k), sel.run_perp.eq(run_perp),
                      sel.beat_valid.eq(ctl.out_valid & out_free), sel.beat_conv.eq(ctl.out_payload.converged),

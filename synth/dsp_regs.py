@@ -19,6 +19,9 @@ Only flip-flops that mean the same as a DSP register qualify: rising clock, acti
 (or none), synchronous active-high reset to 0 that overrides the enable (``LSR_OVER_CE``; the
 DSP is set to ``RESETMODE = SYNC``), one ``GSR`` setting (copied to the DSP), no ``keep``
 attribute; the sign inputs must be constants.
+An operand register whose D comes straight from a block RAM stays in the fabric: absorbed, the
+RAM's clock-to-out (about 4.5 ns) and a route to the DSP would fill the cycle (the digits run:
+the function-unit ROM word into ``fu.prod``, 11-12 ns).
 The DSP register's behaviour assumed here (synchronous reset to 0 that overrides the enable) is
 Lattice's documented sysDSP register (TN1267); Yosys has no simulation model of MULT18X18D, so
 `tests/test_dsp_regs.py` proves the pass against a model written to that description, by a
@@ -36,6 +39,8 @@ __all__ = ["absorb_dsp_registers"]
 
 DSP = "MULT18X18D"
 FF = "TRELLIS_FF"
+#: block RAMs: an operand register fed straight by one stays in the fabric (below)
+BRAMS = ("DP16KD", "PDPW16KD")
 A_BITS, B_BITS, P_BITS = 18, 18, 36
 #: flip-flop parameters with the meaning of a DSP register (absent = the cell's default)
 _FF_OK = {"CLKMUX": ("CLK",), "LSRMUX": ("LSR",), "REGSET": ("RESET",), "SRMODE": ("LSR_OVER_CE",),
@@ -96,9 +101,11 @@ class _Netlist:
 
 
 def _operand(nl: _Netlist, dsp: dict, letter: str, width: int, moved: set):
-    """(control, [D bit per port bit], [flip-flop per port bit]) when the operand is registered.
+    """(control, [D bit per port bit], [flip-flop per port bit]) when the operand is registered,
+    None when it is not, "bram" when it is but a block RAM drives a D input.
     A flip-flop in `moved` is already another multiplier's product register: its D input is
     that multiplier's output, registered from now on, so it cannot be taken again."""
+    from_bram = False
     ctrl, ds, ffs = None, [], []
     for k in range(width):
         b = dsp["connections"][f"{letter}{k}"][0]
@@ -118,7 +125,11 @@ def _operand(nl: _Netlist, dsp: dict, letter: str, width: int, moved: set):
         ctrl = c
         ds.append(ff["connections"]["DI"][0])
         ffs.append(drv[0])
-    return (ctrl, ds, ffs) if ctrl is not None else None
+        src = nl.driver.get(ds[-1]) if not isinstance(ds[-1], str) else None
+        from_bram |= src is not None and src[0] is not None and nl.cells[src[0]]["type"] in BRAMS
+    if ctrl is None:
+        return None
+    return "bram" if from_bram else (ctrl, ds, ffs)
 
 
 def _product(nl: _Netlist, dsp: dict):
@@ -158,11 +169,12 @@ class _Pins:
 
 def absorb_dsp_registers(netlist: dict, top: str) -> dict:
     """Move registers into the MULT18X18D cells of module `top` of a Yosys JSON `netlist` (in
-    place).  Returns counts: ``dsps``, ``input_ports`` and ``outputs`` absorbed, and
-    ``ffs_removed``."""
+    place).  Returns counts: ``dsps``, ``input_ports`` and ``outputs`` absorbed,
+    ``ffs_removed``, and ``bram_operands`` (operand registers left in the fabric because a block
+    RAM feeds them)."""
     mod = netlist["modules"][top]
     nl = _Netlist(mod)
-    stats = {"dsps": 0, "input_ports": 0, "outputs": 0, "ffs_removed": 0}
+    stats = {"dsps": 0, "input_ports": 0, "outputs": 0, "ffs_removed": 0, "bram_operands": 0}
     candidates = set()          # operand flip-flops that may be left without loads
     rename = {}                 # flip-flop output bit -> product bit
     dead = set()
@@ -179,6 +191,9 @@ def absorb_dsp_registers(netlist: dict, top: str) -> dict:
         plan = []
         for letter, width in (("A", A_BITS), ("B", B_BITS)):
             op = _operand(nl, dsp, letter, width, dead)
+            if op == "bram":
+                stats["bram_operands"] += 1
+                continue
             if op is None or (clock is not None and (op[0][0], op[0][3]) != clock):
                 continue
             ce, rst = ces.pin(op[0][1]), rsts.pin(op[0][2])
