@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -64,14 +65,19 @@ def build(target: str, core, out: Path, dry_run: bool = False) -> Path:
         if var == "AMARANTH_USE_YOSYS":
             env[var] = cmd
             continue
+        if var == "NEXTPNR_ECP5" and flow.PNR_FLOW["dsp_regs"]:   # the report's flow: synth.dsp_regs first
+            pass_ = Path(__file__).with_name("dsp_regs.py")     # by path: the build runs in `out`
+            cmd = f"{shlex.quote(sys.executable)} {shlex.quote(str(pass_))} --exec {shlex.quote(cmd)} --"
         w = (out / f"_{var.lower()}.sh").resolve()
         w.write_text(f"#!/bin/sh\nexec {cmd} \"$@\"\n")
         w.chmod(0o755)
         env[var] = str(w)
     # platform.build(do_build=True) insists on the programmer (openFPGALoader / iceprog) being
     # installed even with do_program=False; we never program, so prepare the plan and run it.
+    # the report's flow (`flow.PNR_FLOW`): replicas kept, no_rw_check memories without a bypass
+    after_read = [*flow.KEEP_REPLICAS, *(flow.honour_no_rw_check() if flow.PNR_FLOW["no_rw_check"] else [])]
     plan = plat.build(top, name="top", build_dir=str(out), do_build=False,
-                      script_after_read="\n".join(flow.KEEP_REPLICAS))
+                      script_after_read="\n".join(after_read))
     if dry_run:
         plan.extract(str(out))
         return out / "build_top.sh"
@@ -94,7 +100,8 @@ def build_summary(target: str, bitstream: Path) -> dict:
     return {"target": target, "platform": tg.platform, "bitstream": bitstream.name,
             "bytes": bitstream.stat().st_size, "sha256": hashlib.sha256(bitstream.read_bytes()).hexdigest(),
             "fmax_mhz": float(clock[1]) if clock else None, "board_clock_mhz": float(clock[3]) if clock else None,
-            "meets_board_clock": clock[2] == "PASS" if clock else None}
+            "meets_board_clock": clock[2] == "PASS" if clock else None,
+            "pnr_flow": {k: v and (k != "dsp_regs" or tg.family == "ecp5") for k, v in flow.PNR_FLOW.items()}}
 
 
 def main(argv=None) -> int:

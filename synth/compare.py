@@ -117,7 +117,8 @@ def make_baseline(rep: dict) -> dict:
     return {
         "schema": BASELINE_SCHEMA,
         "preset": rep["preset"],
-        "design": {k: rep["design"][k] for k in ("source", "standin", "generator", "verilog_sha256")},
+        "design": {**{k: rep["design"][k] for k in ("source", "standin", "generator", "verilog_sha256")},
+                   "pnr_flow": rep["design"].get("pnr_flow")},
         "tools": rep["tools"],
         "seed": next(iter(rep.get("pnr", {}).values()), {}).get("seed"),
         "tolerances": TOLERANCES,

@@ -267,3 +267,41 @@ def absorb_dsp_registers(netlist: dict, top: str) -> dict:
         for n in mod.get("netnames", {}).values():
             n["bits"] = sub(n["bits"])
     return stats
+
+
+def main(argv=None) -> int:
+    """``python -m synth.dsp_regs --exec NEXTPNR [--top top] -- NEXTPNR_ARGS...``: apply the pass to
+    the netlist named by ``--json`` in the nextpnr arguments (written beside it as
+    ``<stem>_dspregs.json``), then run nextpnr on it.  `synth.board` points Amaranth's
+    ``NEXTPNR_ECP5`` at this, so a board build routes the same netlist as `synth.report`."""
+    import argparse
+    import json
+    import shlex
+    import subprocess
+    import sys
+    from pathlib import Path
+    ap = argparse.ArgumentParser(prog="python -m synth.dsp_regs", description=main.__doc__.split("\n")[0])
+    ap.add_argument("--exec", dest="nextpnr", required=True, help="the nextpnr-ecp5 command to run")
+    ap.add_argument("--top", default="top")
+    ap.add_argument("args", nargs=argparse.REMAINDER)
+    a = ap.parse_args(argv)
+    args = [x for x in a.args if x != "--"] if a.args[:1] == ["--"] else list(a.args)
+    if "--json" not in args or args.index("--json") + 1 >= len(args):
+        print("error: the nextpnr arguments name no --json netlist", file=sys.stderr)
+        return 2
+    k = args.index("--json") + 1
+    src = Path(args[k])
+    netlist = json.loads(src.read_text())
+    if a.top not in netlist.get("modules", {}):
+        print(f"error: {src} has no module {a.top!r}", file=sys.stderr)
+        return 2
+    stats = absorb_dsp_registers(netlist, a.top)
+    dst = src.with_name(f"{src.stem}_dspregs.json")
+    dst.write_text(json.dumps(netlist))
+    print(f"synth.dsp_regs: {stats} -> {dst.name}", file=sys.stderr)
+    args[k] = str(dst)
+    return subprocess.run([*shlex.split(a.nextpnr), *args]).returncode
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -43,6 +43,12 @@ from .tools import ToolError, run_tool
 SCRIPTS = Path(__file__).parent / "scripts"
 SRAM_MIN_BITS = 1024
 DEFAULT_SEED = 1
+#: The place-and-route flow's options and their defaults, written once: `run_pnr`, the report
+#: CLI and `synth.freshness` (a committed report made with other options is stale) read it.
+#: ``dsp_regs``: operand / product registers moved into the ECP5 multipliers (`synth.dsp_regs`);
+#: ``no_rw_check``: memories marked no_rw_check without a read-during-write bypass
+#: (`honour_no_rw_check`).
+PNR_FLOW = {"dsp_regs": True, "no_rw_check": True}
 
 # Cell types with a transistor model in `stat -tech cmos` that abc -g cmos2 + dfflegalize produce.
 CMOS_CELLS = {"$_NOT_": 2, "$_NAND_": 4, "$_NOR_": 4, "$_DFF_P_": 16}
@@ -358,8 +364,8 @@ def _set_clock_target(constraints: str, family: str, mhz: float) -> tuple:
 
 
 def run_pnr(workdir: Path, target, files: dict, top: str = "top", seed: int = DEFAULT_SEED,
-            variant: str = "dsp", synth_json: str | None = None, dsp_regs: bool = False,
-            no_rw_check: bool = False) -> dict:
+            variant: str = "dsp", synth_json: str | None = None,
+            dsp_regs: bool = PNR_FLOW["dsp_regs"], no_rw_check: bool = PNR_FLOW["no_rw_check"]) -> dict:
     """Place and route the harnessed design `files` (from harness.prepare_board_files) on
     `target`, synthesised with the family's `variant` ("dsp" or "nodsp").  `synth_json`, when
     given, is an already synthesised netlist of the same variant in `workdir` (the two ECP5
@@ -374,8 +380,7 @@ def run_pnr(workdir: Path, target, files: dict, top: str = "top", seed: int = DE
     cons_file = f"{target.key}.{cons_name.split('.')[-1]}"
     (workdir / cons_file).write_text(cons)
     out = {**target.describe(), "seed": seed, "variant": variant}
-    if no_rw_check:
-        out["no_rw_check"] = True
+    out["no_rw_check"] = bool(no_rw_check)
     stem = f"{top}_{fam}_{variant}"
     if synth_json is None:
         (workdir / f"{top}.il").write_text(files[f"{top}.il"])

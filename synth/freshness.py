@@ -7,7 +7,9 @@ summaries carry a generated, visible marker ("measured on RTL <hash>, current RT
 ``python -m pytest -m reports`` fails until every report is regenerated.
 
 The one table of committed reports is `REPORT_FILES`; each entry says where the report keeps its
-measured hash and which configuration the current hash is computed for.
+measured hash and which configuration the current hash is computed for.  A synthesis report with
+place-and-route results is also stale when it was made with other flow options than
+`synth.flow.PNR_FLOW` (they change fmax and resources as much as an RTL edit does).
 """
 
 from __future__ import annotations
@@ -38,22 +40,32 @@ class Entry:
     path: str             # relative to the repository root
     measured: str | None  # hash recorded in the report (None: the report records none)
     current: str
+    flow_ok: bool = True  # made with today's place-and-route options (`flow.PNR_FLOW`)
 
     @property
     def fresh(self) -> bool:
-        return self.measured == self.current
+        return self.measured == self.current and self.flow_ok
+
+
+def flow_matches(rep: dict) -> bool:
+    """True when synthesis report `rep` has no routed result or was routed with `flow.PNR_FLOW`."""
+    from .flow import PNR_FLOW
+    routed = (any(isinstance(v, dict) and "fmax_mhz" in v for v in (rep.get("pnr") or {}).values())
+              or any(k.startswith("pnr.") for k in rep.get("metrics") or {}))    # a baseline
+    return not routed or rep["design"].get("pnr_flow") == PNR_FLOW
 
 
 def _synth_report(path: Path) -> tuple:
     rep = json.loads(path.read_text())
     cfg = PRESETS[rep["preset"]].with_overrides(**rep["overrides"]) if rep.get("overrides") else PRESETS[rep["preset"]]
-    return [(rep["design"].get("verilog_sha256"), cfg, rep.get("name", rep["preset"]))]
+    return [(rep["design"].get("verilog_sha256"), cfg, rep.get("name", rep["preset"]), flow_matches(rep))]
 
 
 def _sweep_point(path: Path) -> tuple:
     rep = json.loads(path.read_text())
     sw = json.loads((path.parent.parent / "sweep.json").read_text())
-    return [(rep["design"].get("verilog_sha256"), PRESETS[sw["base"]].with_overrides(**rep["overrides"]), "")]
+    return [(rep["design"].get("verilog_sha256"), PRESETS[sw["base"]].with_overrides(**rep["overrides"]), "",
+             flow_matches(rep))]
 
 
 def _tagged(path: Path) -> list:
@@ -61,8 +73,8 @@ def _tagged(path: Path) -> list:
     rep = json.loads(path.read_text())
     shas = rep.get("meta", rep).get("rtl_sha256")
     if not isinstance(shas, dict) or not shas:
-        return [(None, PRESETS["tiny"], "(no RTL hash recorded)")]
-    return [(sha, label_config(label), label) for label, sha in sorted(shas.items())]
+        return [(None, PRESETS["tiny"], "(no RTL hash recorded)", True)]
+    return [(sha, label_config(label), label, True) for label, sha in sorted(shas.items())]
 
 
 def label_config(label: str) -> AccelConfig:
@@ -72,7 +84,7 @@ def label_config(label: str) -> AccelConfig:
     return PRESETS[preset].with_overrides(**{f: True for f in flags}) if flags else PRESETS[preset]
 
 
-#: (glob relative to the repository root, reader returning [(measured hash, config, label)])
+#: (glob relative to the repository root, reader returning [(measured hash, config, label, flow ok)])
 REPORT_FILES = (
     ("reports/synth/tiny.json", _synth_report),
     ("reports/synth/small.json", _synth_report),
@@ -94,9 +106,9 @@ def entries(root: Path = ROOT, only: str | None = None) -> list:
         if only is not None and only not in pattern:
             continue
         for path in sorted(root.glob(pattern)):
-            for measured, cfg, label in reader(path):
+            for measured, cfg, label, flow_ok in reader(path):
                 name = str(path.relative_to(root)) + (f" [{label}]" if label and reader is _tagged else "")
-                out.append(Entry(name, measured, current_sha(cfg)))
+                out.append(Entry(name, measured, current_sha(cfg), flow_ok))
     return out
 
 
@@ -104,9 +116,11 @@ def short(sha: str | None) -> str:
     return sha[:SHORT] if sha else "none recorded"
 
 
-def marker(label: str, measured: str | None, current: str) -> str:
+def marker(label: str, measured: str | None, current: str, flow_ok: bool = True) -> str:
     """The visible line under a generated table: which RTL a report was measured on."""
-    state = "up to date" if measured == current else "**STALE: regenerate before quoting**"
+    state = ("up to date" if measured == current and flow_ok else
+             "**STALE: regenerate before quoting**" if measured != current else
+             "**STALE: made with other P&R flow options; regenerate before quoting**")
     return f"_{label}: measured on RTL `{short(measured)}`, current RTL `{short(current)}` ({state})._"
 
 
@@ -129,7 +143,7 @@ def to_markdown(es: list) -> str:
     lines = ["| report | measured on RTL | current RTL | state |", "|---|---|---|---|"]
     for e in es:
         lines.append(f"| `{e.path}` | `{short(e.measured)}` | `{short(e.current)}` | "
-                     f"{'up to date' if e.fresh else 'STALE'} |")
+                     f"{'up to date' if e.fresh else 'STALE' if e.flow_ok else 'STALE (P&R flow)'} |")
     return "\n".join(lines) + "\n"
 
 

@@ -96,7 +96,8 @@ def summary(d: Path, markers: bool = True) -> str:
           f"Tools: {t['yosys'].split(' (')[0]}, nextpnr {_nextpnr_version(t)} (YoWASP). "
           "Details: `reports/synth/<preset>.md`, method: `docs/synthesis.md`.", ""]
     for name, r in reps.items():
-        L.append(freshness.marker(name, r["design"].get("verilog_sha256"), cur(PRESETS[name])))
+        L.append(freshness.marker(name, r["design"].get("verilog_sha256"), cur(PRESETS[name]),
+                                  freshness.flow_matches(r)))
         L.append("")
     sp = d / "speed.json"
     if sp.exists():

@@ -66,12 +66,13 @@ def synthesize(cfg: AccelConfig, *, name: str | None = None, preset: str | None 
                overrides: dict | None = None, targets: list | None = None, asic: bool = True,
                fpga: bool = True, pnr: bool = True, blocks: bool | list = True,
                seed: int = flow.DEFAULT_SEED, workdir: Path | None = None, quiet: bool = False,
-               extra_seeds: tuple = (), dsp_regs: bool = False, no_rw_check: bool = False) -> dict:
+               extra_seeds: tuple = (), dsp_regs: bool = flow.PNR_FLOW["dsp_regs"],
+               no_rw_check: bool = flow.PNR_FLOW["no_rw_check"]) -> dict:
     """Run the whole flow for one configuration and return the report dict (see module doc).
     ``dsp_regs``: ECP5 place and route with the registers moved into the multipliers
-    (`synth.dsp_regs`; off by default, the committed reports are made without it).
-    ``no_rw_check``: the place-and-route synthesis honours the RTL's ``no_rw_check`` memories
-    (`flow.honour_no_rw_check`; off by default, likewise).
+    (`synth.dsp_regs`).  ``no_rw_check``: the place-and-route synthesis honours the RTL's
+    ``no_rw_check`` memories (`flow.honour_no_rw_check`).  Defaults: `flow.PNR_FLOW`; the
+    options are recorded as ``design.pnr_flow``.
 
     ``extra_seeds``: place and route the same netlist again with these nextpnr seeds; each P&R
     result then records ``fmax_by_seed`` and ``fmax_median_mhz`` (the headline stays seed ``seed``)."""
@@ -97,7 +98,7 @@ def synthesize(cfg: AccelConfig, *, name: str | None = None, preset: str | None 
         # still had a stand-in design; the synthesised design is always the generator's now.
         "design": {"source": "hw", "standin": False, "top": design.TOP, "generator": "hw.generate.build_core",
                    "verilog_sha256": design.sha256(vtext), "verilog_bytes": len(vtext),
-                   **ports.to_dict()},
+                   **ports.to_dict(), "pnr_flow": {"dsp_regs": bool(dsp_regs), "no_rw_check": bool(no_rw_check)}},
         "tools": versions(),
         "runtime_s": {},
     }
@@ -398,10 +399,12 @@ def main(argv=None) -> int:
     ap.add_argument("--blocks", default="all", help="'all', 'none' or comma-separated block names")
     ap.add_argument("--update-baseline", action="store_true",
                     help="also write synth/baselines/<preset>.json from this run (presets without overrides)")
-    ap.add_argument("--dsp-regs", action="store_true",
-                    help="ECP5 P&R with operand / product registers moved into the multipliers (synth.dsp_regs)")
-    ap.add_argument("--no-rw-check", action="store_true",
-                    help="P&R synthesis honours the RTL's no_rw_check memories (no read-during-write bypass)")
+    ap.add_argument("--dsp-regs", action=argparse.BooleanOptionalAction, default=flow.PNR_FLOW["dsp_regs"],
+                    help="ECP5 P&R with operand / product registers moved into the multipliers (synth.dsp_regs; "
+                         "default on; a report made without it is stale)")
+    ap.add_argument("--rw-bypass", action="store_true",
+                    help="P&R synthesis ignores the RTL's no_rw_check memories (Yosys' read-during-write bypass "
+                         "on every bank, as before session 14; a report made with it is stale)")
     ap.add_argument("-q", "--quiet", action="store_true")
     args = ap.parse_args(argv)
     try:  # the numbers depend on the pinned tools: refuse to run with others
@@ -431,7 +434,7 @@ def main(argv=None) -> int:
                          asic=not args.no_asic, fpga=not args.no_fpga, pnr=not args.no_pnr, blocks=blocks,
                          seed=args.seed, workdir=Path(args.workdir) if args.workdir else None, quiet=args.quiet,
                          extra_seeds=extra_seeds, dsp_regs=args.dsp_regs,
-                         no_rw_check=args.no_rw_check)
+                         no_rw_check=not args.rw_bypass)
     except (ToolError, flow.IncompleteCmosCount) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

