@@ -19,9 +19,12 @@ Only flip-flops that mean the same as a DSP register qualify: rising clock, acti
 (or none), synchronous active-high reset to 0 that overrides the enable (``LSR_OVER_CE``; the
 DSP is set to ``RESETMODE = SYNC``), one ``GSR`` setting (copied to the DSP), no ``keep``
 attribute; the sign inputs must be constants.
-An operand register whose D comes straight from a block RAM stays in the fabric: absorbed, the
-RAM's clock-to-out (about 4.5 ns) and a route to the DSP would fill the cycle (the digits run:
-the function-unit ROM word into ``fu.prod``, 11-12 ns).
+An operand register stays in the fabric when its D logic is deep: fed straight by a block RAM
+(absorbed, the RAM's clock-to-out, about 4.5 ns, and a route to the DSP fill the cycle: the
+function-unit ROM word into ``fu.prod``, 11-12 ns on digits) or by more than
+``OPERAND_LUT_LEVELS`` LUT levels, a carry chain or a wide multiplexer (the lanes' steered
+operands: 10-12 ns into the DSP input register).  In the fabric the register is the end of that
+logic, and only the route into the DSP and the multiply lie between it and the product register.
 The DSP register's behaviour assumed here (synchronous reset to 0 that overrides the enable) is
 Lattice's documented sysDSP register (TN1267); Yosys has no simulation model of MULT18X18D, so
 `tests/test_dsp_regs.py` proves the pass against a model written to that description, by a
@@ -41,6 +44,8 @@ DSP = "MULT18X18D"
 FF = "TRELLIS_FF"
 #: block RAMs: an operand register fed straight by one stays in the fabric (below)
 BRAMS = ("DP16KD", "PDPW16KD")
+#: an operand register absorbed into the DSP may have at most this many LUT levels in front of it
+OPERAND_LUT_LEVELS = 1
 A_BITS, B_BITS, P_BITS = 18, 18, 36
 #: flip-flop parameters with the meaning of a DSP register (absent = the cell's default)
 _FF_OK = {"CLKMUX": ("CLK",), "LSRMUX": ("LSR",), "REGSET": ("RESET",), "SRMODE": ("LSR_OVER_CE",),
@@ -100,12 +105,28 @@ class _Netlist:
         self.loads[bit] = [x for x in self.loads[bit] if not (x[0] == cell and x[1] == port)]
 
 
+def _shallow(nl: _Netlist, bit, levels: int) -> bool:
+    """True when `bit` comes from flip-flops, ports or constants through at most `levels` LUT4s."""
+    if isinstance(bit, str):
+        return True
+    drv = nl.driver.get(bit)
+    if drv is None or drv[0] is None:
+        return True
+    cell = nl.cells[drv[0]]
+    if cell["type"] == FF:
+        return True
+    if cell["type"] != "LUT4" or levels == 0:
+        return False        # a block RAM, a DSP, a carry chain, a wide multiplexer, or too deep
+    return all(_shallow(nl, cell["connections"][p][0], levels - 1)
+               for p in ("A", "B", "C", "D") if p in cell["connections"])
+
+
 def _operand(nl: _Netlist, dsp: dict, letter: str, width: int, moved: set):
     """(control, [D bit per port bit], [flip-flop per port bit]) when the operand is registered,
-    None when it is not, "bram" when it is but a block RAM drives a D input.
+    None when it is not, "bram" / "deep" when it is but a block RAM / deep logic drives a D input.
     A flip-flop in `moved` is already another multiplier's product register: its D input is
     that multiplier's output, registered from now on, so it cannot be taken again."""
-    from_bram = False
+    from_bram = deep = False
     ctrl, ds, ffs = None, [], []
     for k in range(width):
         b = dsp["connections"][f"{letter}{k}"][0]
@@ -127,9 +148,10 @@ def _operand(nl: _Netlist, dsp: dict, letter: str, width: int, moved: set):
         ffs.append(drv[0])
         src = nl.driver.get(ds[-1]) if not isinstance(ds[-1], str) else None
         from_bram |= src is not None and src[0] is not None and nl.cells[src[0]]["type"] in BRAMS
+        deep |= not _shallow(nl, ds[-1], OPERAND_LUT_LEVELS)
     if ctrl is None:
         return None
-    return "bram" if from_bram else (ctrl, ds, ffs)
+    return "bram" if from_bram else "deep" if deep else (ctrl, ds, ffs)
 
 
 def _product(nl: _Netlist, dsp: dict):
@@ -170,11 +192,12 @@ class _Pins:
 def absorb_dsp_registers(netlist: dict, top: str) -> dict:
     """Move registers into the MULT18X18D cells of module `top` of a Yosys JSON `netlist` (in
     place).  Returns counts: ``dsps``, ``input_ports`` and ``outputs`` absorbed,
-    ``ffs_removed``, and ``bram_operands`` (operand registers left in the fabric because a block
-    RAM feeds them)."""
+    ``ffs_removed``, and ``bram_operands`` / ``deep_operands`` (operand registers left in the
+    fabric because a block RAM / deep logic feeds them)."""
     mod = netlist["modules"][top]
     nl = _Netlist(mod)
-    stats = {"dsps": 0, "input_ports": 0, "outputs": 0, "ffs_removed": 0, "bram_operands": 0}
+    stats = {"dsps": 0, "input_ports": 0, "outputs": 0, "ffs_removed": 0, "bram_operands": 0,
+             "deep_operands": 0}
     candidates = set()          # operand flip-flops that may be left without loads
     rename = {}                 # flip-flop output bit -> product bit
     dead = set()
@@ -191,8 +214,8 @@ def absorb_dsp_registers(netlist: dict, top: str) -> dict:
         plan = []
         for letter, width in (("A", A_BITS), ("B", B_BITS)):
             op = _operand(nl, dsp, letter, width, dead)
-            if op == "bram":
-                stats["bram_operands"] += 1
+            if op in ("bram", "deep"):
+                stats[f"{op}_operands"] += 1
                 continue
             if op is None or (clock is not None and (op[0][0], op[0][3]) != clock):
                 continue

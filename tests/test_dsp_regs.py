@@ -80,7 +80,7 @@ def test_registers_move_into_the_multipliers(toy):
     # four multipliers: p, q (operands and product), w (operands; its product feeds an adder),
     # s (operand br and the product; its other operand is p, already p's product register)
     assert stats == {"dsps": 4, "input_ports": 7, "outputs": 3, "ffs_removed": ffs(pre) - ffs(post),
-                     "bram_operands": 0}
+                     "bram_operands": 0, "deep_operands": 0}
     # removed: br (9), cr (6), p (19; y's flip-flops stay), q (15), s (18); ar stays (it also
     # feeds ar_out)
     assert ffs(pre) - ffs(post) == 9 + 6 + 19 + 15 + 18
@@ -110,19 +110,19 @@ def test_kept_flip_flops_stay_in_the_fabric(toy):
     assert all(not any(k.endswith("_CLK") for k in d["parameters"]) for d in _dsps(kept))
 
 
-def test_an_operand_fed_by_a_block_ram_stays_in_the_fabric(tmp_path):
-    shutil.copy(DATA / "dsp_regs_bram.v", tmp_path / "bram.v")
-    run_tool("yosys", ["-q", "-p", "read_verilog bram.v; synth_ecp5 -top top -json pre.json"], tmp_path)
+def test_operands_behind_a_block_ram_or_deep_logic_stay_in_the_fabric(tmp_path):
+    shutil.copy(DATA / "dsp_regs_fabric.v", tmp_path / "fabric.v")
+    run_tool("yosys", ["-q", "-p", "read_verilog fabric.v; synth_ecp5 -top top -json pre.json"], tmp_path)
     netlist = json.loads((tmp_path / "pre.json").read_text())
     types = Counter(c["type"] for c in netlist["modules"]["top"]["cells"].values())
-    assert types["DP16KD"] == 1 and types["MULT18X18D"] == 1, types
+    assert types["DP16KD"] == 1 and types["MULT18X18D"] == 2, types
     stats = absorb_dsp_registers(netlist, "top")
-    assert stats["bram_operands"] == 1 and stats["input_ports"] == 1 and stats["outputs"] == 1
-    (dsp,) = _dsps(netlist)
-    regs = sorted(k for k in dsp["parameters"] if k.endswith("_CLK"))
-    kept = "A" if regs == ["REG_INPUTB_CLK", "REG_OUTPUT_CLK"] else "B"
-    assert regs in (["REG_INPUTB_CLK", "REG_OUTPUT_CLK"], ["REG_INPUTA_CLK", "REG_OUTPUT_CLK"])
-    # the operand left unregistered is still driven by fabric flip-flops (ar)
+    assert (stats["bram_operands"], stats["deep_operands"], stats["input_ports"], stats["outputs"]) == (1, 1, 2, 2)
     cells = netlist["modules"]["top"]["cells"]
-    drivers = {b: c["type"] for c in cells.values() if c["type"] == "TRELLIS_FF" for b in c["connections"]["Q"]}
-    assert any(drivers.get(dsp["connections"][f"{kept}{k}"][0]) == "TRELLIS_FF" for k in range(18))
+    ff_q = {b for c in cells.values() if c["type"] == "TRELLIS_FF" for b in c["connections"]["Q"]}
+    for dsp in _dsps(netlist):
+        regs = sorted(k for k in dsp["parameters"] if k.endswith("_CLK"))
+        assert regs in (["REG_INPUTB_CLK", "REG_OUTPUT_CLK"], ["REG_INPUTA_CLK", "REG_OUTPUT_CLK"]), regs
+        kept = "A" if regs[0] == "REG_INPUTB_CLK" else "B"
+        # the operand left unregistered is still driven by fabric flip-flops (ar, xy)
+        assert any(dsp["connections"][f"{kept}{k}"][0] in ff_q for k in range(18))
