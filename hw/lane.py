@@ -513,21 +513,30 @@ class Lane(TsneLaneMixin, wiring.Component):
             m.d.comb += mn.eq(xl[: nb - 1] << (W - (nb - 1)))
         e = Signal(range(nb + 1))
         mn_q = Signal(W)
+        pre = max(0, Hf - 2 * W)
+        base_sh = max(0, 2 * W - Hf)
+        # the product's shift amount, base_sh + e, registered beside e: no adder in front of the
+        # shifter's select lines
+        e_nx = Signal.like(e)
+        m.d.comb += e_nx.eq(p_q - Mux(ext, PF, W))
+        sh = Signal(range(nb + 1 + base_sh))
         with m.If(at("rowend", "norm_shift")):
-            m.d.sync += [e.eq(p_q - Mux(ext, PF, W)), mn_q.eq(mn)]
+            m.d.sync += [e.eq(e_nx), mn_q.eq(mn), sh.eq(e_nx + base_sh)]
         logv = Signal(Hf + 1)
         rr = Signal(W + 1)
         with m.If(at("rowend", "logv")):
             m.d.sync += logv.eq(fu.o_y)
         with m.If(at("rowend", "rr")):
             m.d.sync += rr.eq(fu.o_y)
-        pre = max(0, Hf - 2 * W)
-        base_sh = max(0, 2 * W - Hf)
+        # q = product >> (base_sh + e) in two steps, (x >> 4a) >> b with sh = 4a + b: the coarse
+        # shift in stage hshift, the last two levels in stage h in front of its adder, so neither
+        # stage holds the whole barrel shifter behind the product (re-timing)
         q = Signal(ZB + W + 1 + pre)
+        sh_lo = Signal(2)
         with m.If(at("rowend", "hshift")):
-            m.d.sync += q.eq((prod[: ZB + W + 1] << pre) >> (base_sh + e))
+            m.d.sync += [q.eq((prod[: ZB + W + 1] << pre) >> Cat(C(0, 2), sh[2:])), sh_lo.eq(sh[:2])]
         with m.If(at("rowend", "h")):
-            m.d.sync += out.h.eq((e << Hf) + logv + Mux(ext, 0, q))
+            m.d.sync += out.h.eq((e << Hf) + logv + Mux(ext, 0, q >> sh_lo))
 
         # ------------------------------------------------------------ shared resources
         def mul(a, b):

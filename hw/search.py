@@ -305,7 +305,10 @@ class SearchController(wiring.Component):
         amp_dn_c = Signal(L.u_range_bits)
         improved = Signal()
         adapt = Signal()         # the next SETUP adapts the amplitude (FWA, from its third pass on)
-        m.d.comb += [amp_up.eq(amp + (amp >> s_ad)), amp_dn.eq(amp - (amp >> s_ad)),
+        # the two sums and the cap are registers too (re-timing: a pass lasts far longer than the
+        # three cycles the clamped values take to follow amp, which changes only at SETUP, and
+        # lo, which changes only before a point's first pass)
+        m.d.sync += [amp_up.eq(amp + (amp >> s_ad)), amp_dn.eq(amp - (amp >> s_ad)),
                      amp_cap.eq(hi - lo)]
         m.d.sync += [amp_up_c.eq(Mux(amp_up < 1, 1, Mux(amp_up > amp_cap, amp_cap, amp_up))),
                      amp_dn_c.eq(Mux(amp_dn < 1, 1, Mux(amp_dn > amp_cap, amp_cap, amp_dn)))]
