@@ -101,7 +101,13 @@ def build_summary(target: str, bitstream: Path) -> dict:
             "bytes": bitstream.stat().st_size, "sha256": hashlib.sha256(bitstream.read_bytes()).hexdigest(),
             "fmax_mhz": float(clock[1]) if clock else None, "board_clock_mhz": float(clock[3]) if clock else None,
             "meets_board_clock": clock[2] == "PASS" if clock else None,
-            "pnr_flow": {k: v and (k != "dsp_regs" or tg.family == "ecp5") for k, v in flow.PNR_FLOW.items()}}
+            "pnr_flow": pnr_flow(target)}
+
+
+def pnr_flow(target: str) -> dict:
+    """The flow options a build for `target` runs (`flow.PNR_FLOW`; the DSP pass is ECP5's)."""
+    fam = harness.TARGETS[target].family
+    return {k: v and (k != "dsp_regs" or fam == "ecp5") for k, v in flow.PNR_FLOW.items()}
 
 
 def main(argv=None) -> int:

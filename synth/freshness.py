@@ -77,6 +77,14 @@ def _tagged(path: Path) -> list:
     return [(sha, label_config(label), label, True) for label, sha in sorted(shas.items())]
 
 
+def _board(path: Path) -> list:
+    """A board build summary: tagged like `_tagged`, and built with today's flow options."""
+    from .board import pnr_flow
+    rep = json.loads(path.read_text())
+    ok = rep.get("pnr_flow") == pnr_flow(rep["target"])
+    return [(sha, cfg, label, ok) for sha, cfg, label, _ in _tagged(path)]
+
+
 def label_config(label: str) -> AccelConfig:
     """The configuration of a report's hash label: a preset name, optionally with boolean generation
     flags set, ``"digits+phases"`` = ``PRESETS["digits"].with_overrides(phases=True)``."""
@@ -93,7 +101,7 @@ REPORT_FILES = (
     ("synth/baselines/*.json", _synth_report),
     ("reports/synth/sweep_points/*.json", _sweep_point),
     ("reports/synth/speed.json", _tagged),
-    ("reports/synth/board-*.json", _tagged),
+    ("reports/synth/board-*.json", _board),
     ("reports/rtl_report.json", _tagged),
     ("reports/phase_report.json", _tagged),
 )
@@ -107,7 +115,7 @@ def entries(root: Path = ROOT, only: str | None = None) -> list:
             continue
         for path in sorted(root.glob(pattern)):
             for measured, cfg, label, flow_ok in reader(path):
-                name = str(path.relative_to(root)) + (f" [{label}]" if label and reader is _tagged else "")
+                name = str(path.relative_to(root)) + (f" [{label}]" if label and reader in (_tagged, _board) else "")
                 out.append(Entry(name, measured, current_sha(cfg), flow_ok))
     return out
 
