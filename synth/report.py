@@ -173,10 +173,7 @@ def synthesize(cfg: AccelConfig, *, name: str | None = None, preset: str | None 
                             workdir, tg, files, top="top", seed=s2, variant=variant, synth_json=res["netlist"],
                             dsp_regs=dsp_regs, no_rw_check=no_rw_check))
                         by_seed[str(s2)] = fmax_of(r2) if r2 and r2.get("fits") else None
-                    res["fmax_by_seed"] = by_seed
-                    got = sorted(v for v in by_seed.values() if v is not None)
-                    res["fmax_median_mhz"] = got[len(got) // 2] if len(got) % 2 else \
-                        round((got[len(got) // 2 - 1] + got[len(got) // 2]) / 2, 2)
+                    res.update(median_fields(by_seed))
                 if res.get("fits"):
                     _log(f"{name}: {key}: fmax {res['fmax_mhz']}", quiet)
                 else:
@@ -246,6 +243,16 @@ def _fmt(x) -> str:
     if isinstance(x, int):
         return f"{x:,}"
     return str(x)
+
+
+def median_fields(by_seed: dict) -> dict:
+    """``fmax_by_seed`` and its median (``None`` entries: a seed that did not route)."""
+    got = sorted(v for v in by_seed.values() if v is not None)
+    if not got:
+        return {"fmax_by_seed": by_seed, "fmax_median_mhz": None}
+    mid = len(got) // 2
+    med = got[mid] if len(got) % 2 else round((got[mid - 1] + got[mid]) / 2, 2)
+    return {"fmax_by_seed": by_seed, "fmax_median_mhz": med}
 
 
 def fmax_of(p: dict) -> float | None:
