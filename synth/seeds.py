@@ -7,12 +7,15 @@ instead: each seed routes the netlist the report's run left in ``--workdir`` (it
 sub-directory ``seed<N>``, so runs do not share files), and the report's P&R results get
 ``fmax_by_seed`` and ``fmax_median_mhz`` as `synth.report` writes them (the headline stays the
 report's own seed).  Refused unless the report is of the current RTL, was routed with today's flow
-options (`flow.PNR_FLOW`) and the work directory holds its netlist.
+options (`flow.PNR_FLOW`) and the work directory holds its netlist.  One run at a time per report:
+the report file is locked (``flock``) while its seeds are routed, and a second run on it is refused
+at once instead of overwriting the first one's seeds when both write the file back.
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import shutil
@@ -93,14 +96,21 @@ def main(argv=None) -> int:
         print(f"error: --seeds must be comma-separated integers, got {args.seeds!r}", file=sys.stderr)
         return 2
     path = Path(args.report)
-    rep = json.loads(path.read_text())
-    try:
-        add_seeds(rep, Path(args.workdir), seeds, args.jobs, log=lambda m: print(m, file=sys.stderr, flush=True))
-    except (ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    path.write_text(json.dumps(rep, indent=1, sort_keys=False) + "\n")
-    path.with_suffix(".md").write_text(to_markdown(rep))
+    with open(path) as held:
+        try:
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"error: {path} is being updated by another synth.seeds run: give all seeds to one run "
+                  f"(--seeds ... --jobs N) or wait for it", file=sys.stderr)
+            return 2
+        rep = json.loads(path.read_text())
+        try:
+            add_seeds(rep, Path(args.workdir), seeds, args.jobs, log=lambda m: print(m, file=sys.stderr, flush=True))
+        except (ValueError, FileNotFoundError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        path.write_text(json.dumps(rep, indent=1, sort_keys=False) + "\n")
+        path.with_suffix(".md").write_text(to_markdown(rep))
     print(f"updated {path} and {path.with_suffix('.md')}")
     return 0
 

@@ -60,3 +60,17 @@ def test_a_report_of_other_rtl_or_flow_or_without_its_netlist_is_refused(tmp_pat
         seeds.add_seeds(other, tmp_path, [2], log=lambda m: None)
     with pytest.raises(FileNotFoundError):
         seeds.add_seeds(copy.deepcopy(rep), tmp_path / "missing", [2], log=lambda m: None)
+
+
+def test_a_second_run_on_a_locked_report_is_refused_and_leaves_it_alone(tmp_path, monkeypatch, capsys):
+    import fcntl
+    import json
+    rep = _report_and_workdir(tmp_path)
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(rep))
+    monkeypatch.setattr(flow, "run_pnr", lambda *a, **k: pytest.fail("a refused run must not route"))
+    with open(path) as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert seeds.main([str(path), "--seeds", "2", "--workdir", str(tmp_path)]) == 2
+    assert "another synth.seeds run" in capsys.readouterr().err
+    assert json.loads(path.read_text()) == rep and not path.with_suffix(".md").exists()
