@@ -7,6 +7,7 @@ import json
 import math
 import os
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +17,8 @@ from golden_model import reference as ref
 from golden_model import select as sel
 from golden_model.config import POLICIES, get_preset
 from golden_model.evaluation import accuracy, criterion, fixed_float, search_study, settings as st, trace
+
+REPO = Path(__file__).resolve().parent.parent
 
 ev_run = importlib.import_module("golden_model.evaluation.run")  # (the package exports run())
 
@@ -396,3 +399,20 @@ def test_render_only_rewrites_markdown_from_json(quick_run, tmp_path):
     (tmp_path / "report.json").write_text((out / "report.json").read_text())
     assert ev_cli.main(["--render-only", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "report.md").read_text() == md
+
+
+def test_render_only_with_kl_study_quotes_the_new_study(quick_run, tmp_path, capsys):
+    out, rep, md = quick_run
+    (tmp_path / "report.json").write_text((out / "report.json").read_text())
+    with pytest.raises(SystemExit):
+        ev_cli.main(["--render-only", "--out", str(tmp_path), "--kl-study", str(tmp_path / "none.json")])
+    err = capsys.readouterr().err
+    assert "--kl-study" in err and "no such file" in err
+    study = json.loads((REPO / "reports" / "digits" / "tsne_fixed.json").read_text())
+    study["seeds"] = [7, 8, 9]       # marks this file's quote apart from the run's own
+    (tmp_path / "kl.json").write_text(json.dumps(study))
+    assert ev_cli.main(["--render-only", "--out", str(tmp_path), "--kl-study", str(tmp_path / "kl.json")]) == 0
+    q = json.loads((tmp_path / "report.json").read_text())["kl_study"]
+    assert q["seeds"] == [7, 8, 9] and "runs" not in q["classes"]["0"]
+    assert q["classes"]["6"]["ratio_of_means"] == study["classes"]["6"]["ratio_of_means"]
+    assert (tmp_path / "report.md").read_text() != md

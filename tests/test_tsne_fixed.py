@@ -260,8 +260,9 @@ def test_config_cross_field_limits():
 
 
 @pytest.mark.parametrize("argv, msg", [
-    (["--seeds", "0"], "--seeds 0 is out of range: allowed [1, 20]"),
-    (["--seeds", "21"], "--seeds 21 is out of range: allowed [1, 20]"),
+    (["--seeds", "0"], "--seeds 0 is out of range: allowed [1, 64]"),
+    (["--seeds", "65"], "--seeds 65 is out of range: allowed [1, 64]"),
+    (["--downstream-seeds", "0"], "--downstream-seeds 0 is out of range: allowed [1, 64]"),
     (["--preset", "nope"], "unknown preset 'nope'"),
 ])
 def test_eval_script_rejects_bad_options_before_work(argv, msg, tmp_path, capsys):

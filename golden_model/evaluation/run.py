@@ -164,11 +164,20 @@ def main(argv=None) -> int:
                    help="tsne_fixed.json of `python -m golden_model.eval_tsne_fixed` to quote "
                         "(default OUT/tsne_fixed.json; the report says when it is absent)")
     p.add_argument("--render-only", action="store_true",
-                   help="only rewrite OUT/report.md from OUT/report.json (after a change of the text)")
+                   help="only rewrite OUT/report.md from OUT/report.json (after a change of the text); "
+                        "with --kl-study FILE, first replace the quoted KL study in OUT/report.json by FILE's")
     a = p.parse_args(argv)
     if a.render_only:
         with open(os.path.join(a.out, "report.json")) as f:
             rep = json.load(f)
+        if a.kl_study is not None:  # quote a newer KL study (an independent run) without the rest
+            if not os.path.isfile(a.kl_study):
+                p.error(f"--kl-study {a.kl_study}: no such file")
+            from ..config import AccelConfig
+            rep["kl_study"] = _jsonable(load_kl_study(a.kl_study, AccelConfig.from_dict(rep["cfg"])))
+            with open(os.path.join(a.out, "report.json"), "w") as f:
+                json.dump(rep, f, indent=1, sort_keys=False)
+                f.write("\n")
         with open(os.path.join(a.out, "report.md"), "w") as f:
             f.write(render_markdown(rep))
         return 0
