@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 from hw.replica import REPLICA_ATTR
@@ -344,6 +345,12 @@ def run_fpga(workdir: Path, src: str, top: str, family: str, src_kind: str = "ve
     return out
 
 
+def _last_progress(log: str) -> str:
+    """The last line of nextpnr's log that says where it is (a router or placer progress row)."""
+    rows = [ln.strip() for ln in log.splitlines() if ln.startswith("Info:") and ("|" in ln or "iter" in ln)]
+    return " ".join(rows[-1].split()) if rows else ""
+
+
 def _nextpnr_fail_reason(log: str) -> str:
     for line in log.splitlines()[::-1]:
         if "ERROR" in line or "Unable to place" in line or "but device" in line:
@@ -365,13 +372,17 @@ def _set_clock_target(constraints: str, family: str, mhz: float) -> tuple:
 
 def run_pnr(workdir: Path, target, files: dict, top: str = "top", seed: int = DEFAULT_SEED,
             variant: str = "dsp", synth_json: str | None = None,
-            dsp_regs: bool = PNR_FLOW["dsp_regs"], no_rw_check: bool = PNR_FLOW["no_rw_check"]) -> dict:
+            dsp_regs: bool = PNR_FLOW["dsp_regs"], no_rw_check: bool = PNR_FLOW["no_rw_check"],
+            timeout_s: float | None = None) -> dict:
     """Place and route the harnessed design `files` (from harness.prepare_board_files) on
     `target`, synthesised with the family's `variant` ("dsp" or "nodsp").  `synth_json`, when
     given, is an already synthesised netlist of the same variant in `workdir` (the two ECP5
     targets share one).  `dsp_regs` (ECP5): move operand and product registers into the
     multipliers (`synth.dsp_regs`) before nextpnr; the counts are recorded as ``dsp_regs``.
-    `no_rw_check`: synthesise with `honour_no_rw_check` (recorded as ``no_rw_check``)."""
+    `no_rw_check`: synthesise with `honour_no_rw_check` (recorded as ``no_rw_check``).
+    `timeout_s`: stop nextpnr after this many seconds; the result is then ``fits: False``,
+    ``timed_out: True`` and an error naming the limit and nextpnr's last progress line (a
+    congested design can route for hours without converging)."""
     workdir = Path(workdir)
     fam = target.family
     cmd = dict(FPGA_VARIANTS[fam])[variant]
@@ -421,7 +432,17 @@ def run_pnr(workdir: Path, target, files: dict, top: str = "top", seed: int = DE
     rpath = workdir / report
     if rpath.exists():
         rpath.unlink()
-    run = run_tool(f"nextpnr-{fam}", args, workdir, check=False)
+    if timeout_s is not None:
+        out["timeout_s"] = timeout_s
+    try:
+        run = run_tool(f"nextpnr-{fam}", args, workdir, check=False, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        log = workdir / f"pnr_{target.key}.log"
+        last = _last_progress(log.read_text(errors="replace") if log.exists() else "")
+        out.update(constraints=cons_file, fits=False, timed_out=True,
+                   error=f"nextpnr did not finish within the time limit of {timeout_s:g} s; not routed"
+                         + (f" (its last progress line: {last})" if last else ""))
+        return out
     out["pnr_run"] = run.to_dict()
     out["constraints"] = cons_file
     if run.returncode != 0 or not rpath.exists():

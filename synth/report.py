@@ -67,12 +67,14 @@ def synthesize(cfg: AccelConfig, *, name: str | None = None, preset: str | None 
                fpga: bool = True, pnr: bool = True, blocks: bool | list = True,
                seed: int = flow.DEFAULT_SEED, workdir: Path | None = None, quiet: bool = False,
                extra_seeds: tuple = (), dsp_regs: bool = flow.PNR_FLOW["dsp_regs"],
-               no_rw_check: bool = flow.PNR_FLOW["no_rw_check"]) -> dict:
+               no_rw_check: bool = flow.PNR_FLOW["no_rw_check"], pnr_timeout_s: float | None = None) -> dict:
     """Run the whole flow for one configuration and return the report dict (see module doc).
     ``dsp_regs``: ECP5 place and route with the registers moved into the multipliers
     (`synth.dsp_regs`).  ``no_rw_check``: the place-and-route synthesis honours the RTL's
     ``no_rw_check`` memories (`flow.honour_no_rw_check`).  Defaults: `flow.PNR_FLOW`; the
     options are recorded as ``design.pnr_flow``.
+
+    ``pnr_timeout_s``: time limit of each nextpnr run (`flow.run_pnr`); None: no limit.
 
     ``extra_seeds``: place and route the same netlist again with these nextpnr seeds; each P&R
     result then records ``fmax_by_seed`` and ``fmax_median_mhz`` (the headline stays seed ``seed``)."""
@@ -157,7 +159,7 @@ def synthesize(cfg: AccelConfig, *, name: str | None = None, preset: str | None 
                 res = guarded(f"pnr_{key}", lambda: flow.run_pnr(
                     workdir, tg, files, top="top", seed=seed, variant=variant,
                     synth_json=synthesized.get((tg.family, variant)), dsp_regs=dsp_regs,
-                    no_rw_check=no_rw_check))
+                    no_rw_check=no_rw_check, timeout_s=pnr_timeout_s))
                 if res is None:
                     rep["runtime_s"][f"pnr_{key}"] = round(time.monotonic() - t0, 1)
                     continue
@@ -171,7 +173,7 @@ def synthesize(cfg: AccelConfig, *, name: str | None = None, preset: str | None 
                         _log(f"{name}: {key}: place and route again with seed {s2}", quiet)
                         r2 = guarded(f"pnr_{key}_seed{s2}", lambda: flow.run_pnr(
                             workdir, tg, files, top="top", seed=s2, variant=variant, synth_json=res["netlist"],
-                            dsp_regs=dsp_regs, no_rw_check=no_rw_check))
+                            dsp_regs=dsp_regs, no_rw_check=no_rw_check, timeout_s=pnr_timeout_s))
                         by_seed[str(s2)] = fmax_of(r2) if r2 and r2.get("fits") else None
                     res.update(median_fields(by_seed))
                 if res.get("fits"):

@@ -46,17 +46,22 @@ def point_summary(rep: dict) -> dict:
         for var, v in f["variants"].items():
             p[f"{fam}_{var}"] = {k: v[k] for k in ("luts", "ffs", "carry", "dsp", "bram")}
     p["pnr"] = {k: {"fits": bool(v.get("fits")), "fmax_mhz": fmax_of(v) if v.get("fits") else None,
-                    "variant": v.get("variant"), "error": v.get("error")}
+                    "variant": v.get("variant"), "error": v.get("error"),
+                    **({"timed_out": True, "timeout_s": v.get("timeout_s")} if v.get("timed_out") else {})}
                 for k, v in rep.get("pnr", {}).items()}
     return p
 
 
-def reusable(path: Path, cfg, targets: list, asic: bool, tools: dict) -> dict | None:
+def reusable(path: Path, cfg, targets: list, asic: bool, tools: dict, pnr_timeout_s: float | None = None) -> dict | None:
     """The stored report at `path` if it is a run of exactly this design with these tools and
-    steps covering `targets`; otherwise None (the point is synthesised again)."""
+    steps covering `targets`; otherwise None (the point is synthesised again).  A target whose
+    nextpnr run hit a time limit is reused only when this run's limit is not longer."""
     if not path.exists():
         return None
     rep = json.loads(path.read_text())
+    for v in rep.get("pnr", {}).values():
+        if v.get("timed_out") and (pnr_timeout_s is None or pnr_timeout_s > v.get("timeout_s", 0)):
+            return None
     vtext = design.to_verilog(design.build_core(cfg), design.TOP)
     same = (rep.get("design", {}).get("verilog_sha256") == design.sha256(vtext)
             and rep.get("tools") == tools and ("asic" in rep) == asic and not rep.get("errors")
@@ -67,21 +72,21 @@ def reusable(path: Path, cfg, targets: list, asic: bool, tools: dict) -> dict | 
 
 
 def run_sweep(base: str, lanes: list, tables: list, targets: list, asic: bool, out: Path, log,
-              reuse: bool = False) -> dict:
+              reuse: bool = False, pnr_timeout_s: float | None = None) -> dict:
     cfg0 = get_preset(base)
     res = {"base": base, "lanes": lanes, "tables": tables, "targets": targets, "k_points": [], "table_points": [],
-           "skipped": []}
+           "skipped": [], "pnr_timeout_s": pnr_timeout_s}
     alive = list(targets)
     work = DEFAULT_WORK / "sweep"
     tools = versions() if reuse else None
 
     def point(cfg, name, overrides, tg):
-        rep = reusable(work / "reports" / f"{name}.json", cfg, tg, asic, tools) if reuse else None
+        rep = reusable(work / "reports" / f"{name}.json", cfg, tg, asic, tools, pnr_timeout_s) if reuse else None
         if rep is not None:
             log(f"{name}: reusing the stored report")
         else:
             rep = synthesize(cfg, name=name, preset=base, overrides=overrides, targets=tg, asic=asic,
-                             blocks=False, workdir=work / name)
+                             blocks=False, workdir=work / name, pnr_timeout_s=pnr_timeout_s)
             write_report(rep, work / "reports")
         write_report(rep, Path(out) / "sweep_points")  # kept with the sweep: tests check them
         return rep
@@ -183,7 +188,8 @@ def to_markdown(res: dict) -> str:
         for t in res["targets"]:
             q = p["pnr"].get(t)
             cells.append("-" if q is None else (f"{q['fmax_mhz']:.1f}" + ("" if q["variant"] == "dsp" else " (no DSP)")
-                                                if q["fits"] else "no fit"))
+                                                if q["fits"] else f"not routed in {q['timeout_s'] / 60:g} min"
+                                                if q.get("timed_out") else "no fit"))
         L.append(f"| {p['lanes']} | {p['table_bits']} | {p.get('generic_cells', '-')} | {p.get('nand2_equivalent', '-')} | "
                  f"{fr('ice40_dsp')} | {fr('ecp5_dsp')} | " + " | ".join(cells) + " |")
     L += ["", "Largest K that places and routes:", ""]
@@ -194,6 +200,11 @@ def to_markdown(res: dict) -> str:
                  + (f" at {v['fmax_mhz']:.1f} MHz" if v["fmax_mhz"] else "") + bound)
     for s in res["skipped"]:
         L.append(f"- skipped {s}")
+    fails = [(p["name"], t, q["error"]) for p in res["k_points"] + res["table_points"]
+             for t, q in p["pnr"].items() if not q["fits"] and q.get("error")]
+    if fails:
+        L += ["", "Points that did not place and route:", ""]
+        L += [f"- {n} on {t}: {e}" for n, t, e in dict.fromkeys(fails)]
     L += ["", "![sweep](sweep.png)", ""]
     return "\n".join(L)
 
@@ -206,17 +217,22 @@ def main(argv=None) -> int:
     ap.add_argument("--targets", default=None, help="P&R targets (default: those of the base preset)")
     ap.add_argument("--no-asic", action="store_true", help="skip the CMOS estimate (much faster)")
     ap.add_argument("--out", default="reports/synth")
+    ap.add_argument("--pnr-timeout", type=float, default=None, metavar="MINUTES",
+                    help="stop each nextpnr run after this many minutes (> 0); the point is then "
+                         "recorded as not routed within the limit (default: no limit)")
     ap.add_argument("--reuse", action="store_true",
                     help="take points from earlier runs of the same design and tools (resume / merge)")
     args = ap.parse_args(argv)
     targets = args.targets.split(",") if args.targets else harness.default_targets(args.base)
+    if args.pnr_timeout is not None and not args.pnr_timeout > 0:
+        ap.error(f"--pnr-timeout {args.pnr_timeout:g} is out of range: allowed > 0 minutes")
 
     def log(m):
         print(f"[sweep {time.strftime('%H:%M:%S')}] {m}", file=sys.stderr, flush=True)
 
     res = run_sweep(args.base, [int(x) for x in args.lanes.split(",") if x],
                     [int(x) for x in args.tables.split(",") if x], targets, not args.no_asic, Path(args.out), log,
-                    reuse=args.reuse)
+                    reuse=args.reuse, pnr_timeout_s=None if args.pnr_timeout is None else 60.0 * args.pnr_timeout)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "sweep.json").write_text(json.dumps(res, indent=1) + "\n")

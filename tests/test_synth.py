@@ -457,6 +457,55 @@ def test_sweep_reuses_a_point_only_for_the_same_design_tools_and_targets(tmp_pat
     assert reusable(path, tiny.with_overrides(lanes=8), ["ecp5-25f"], True, tools) is None  # other RTL
     path.write_text(json.dumps({**rep, "design": {"verilog_sha256": sha, "pnr_flow": {"dsp_regs": False}}}))
     assert reusable(path, tiny, ["ecp5-25f"], True, tools) is None  # other P&R flow
+    # a point stopped by a time limit is reused only by a run whose limit is not longer
+    path.write_text(json.dumps({**rep, "pnr": {"ecp5-25f": {"seed": 1, "fits": False, "timed_out": True,
+                                                            "timeout_s": 600.0}}}))
+    assert reusable(path, tiny, ["ecp5-25f"], True, tools, 600.0) is not None
+    assert reusable(path, tiny, ["ecp5-25f"], True, tools, 300.0) is not None
+    assert reusable(path, tiny, ["ecp5-25f"], True, tools, 601.0) is None
+    assert reusable(path, tiny, ["ecp5-25f"], True, tools, None) is None  # no limit now
+
+
+def test_sweep_markdown_names_a_point_stopped_by_the_time_limit():
+    from synth.sweep import to_markdown
+    q = {"fits": False, "fmax_mhz": None, "variant": "dsp", "timed_out": True, "timeout_s": 5400.0,
+         "error": "nextpnr did not finish within the time limit of 5400 s; not routed"}
+    res = {"base": "tiny", "targets": ["ecp5-85f"], "skipped": [], "largest_fitting": {},
+           "k_points": [{"lanes": 32, "table_bits": 8, "name": "tiny-K32", "pnr": {"ecp5-85f": q}}], "table_points": []}
+    md = to_markdown(res)
+    assert "not routed in 90 min" in md and "tiny-K32 on ecp5-85f: nextpnr did not finish" in md
+
+
+SLOW_NEXTPNR = '''import sys, time
+def main():
+    log = sys.argv[sys.argv.index("--log") + 1]
+    with open(log, "w") as f:
+        f.write("Info: Routing..\\nInfo:     1000 |   500   200 |  10  20 |    31337|  1.00  2.00|\\n")
+    time.sleep(60)
+'''
+
+
+def test_a_nextpnr_run_over_its_time_limit_is_stopped_and_recorded_as_not_routed(tmp_path, monkeypatch):
+    """`flow.run_pnr(timeout_s=...)` with a stand-in nextpnr that never finishes: stopped at the
+    limit, the result says so with nextpnr's last progress line, and no fmax is invented."""
+    import time
+    from synth import tools as synth_tools
+    (tmp_path / "mods").mkdir()
+    (tmp_path / "mods" / "slow_nextpnr.py").write_text(SLOW_NEXTPNR)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "mods"))
+    monkeypatch.setitem(synth_tools.TOOLS, "nextpnr-ecp5", ("slow_nextpnr", "main", "slow-nextpnr"))
+    work = tmp_path / "w"
+    work.mkdir()
+    (work / "top_ecp5_dsp.json").write_text("{}")
+    (work / "top_ecp5_dsp_stat.json").write_text(json.dumps({"modules": {"\\top": {"num_cells_by_type": {}}}}))
+    tg = harness.TARGETS["ecp5-25f"]
+    files = {"top.lpf": 'FREQUENCY PORT "clk25_0__io" 25000000.0 HZ;\n'}
+    t0 = time.monotonic()
+    res = flow.run_pnr(work, tg, files, synth_json="top_ecp5_dsp.json", dsp_regs=False, timeout_s=3.0)
+    assert time.monotonic() - t0 < 30
+    assert res["fits"] is False and res["timed_out"] is True and res["timeout_s"] == 3.0
+    assert "did not finish within the time limit of 3 s" in res["error"] and "31337" in res["error"]
+    assert "fmax_mhz" not in res
 
 
 def test_compare_cli_partial_reports(tmp_path):
