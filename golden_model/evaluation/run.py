@@ -73,13 +73,14 @@ KL_CLASS_KEYS = ("n", "kl_float_mean", "kl_fixed_mean", "ratio_of_means", "ratio
 
 def load_kl_study(path: str, cfg) -> dict | None:
     """The fixed- vs float-t-SNE study (same P, same initial embedding) from `path`, reduced to
-    what the report quotes, or None when the file is absent.  ``same_config`` says whether it was
+    what the report quotes, or None when the file is absent.  `cfg`: the run's configuration
+    (an `AccelConfig`, or a stored report's ``cfg`` dict).  ``same_config`` says whether it was
     made with the configuration of this run (else the report marks it as from another config)."""
     if not path or not os.path.isfile(path):
         return None
     with open(path) as f:
         t = json.load(f)
-    mine = cfg.to_dict(derived=False)
+    mine = cfg if isinstance(cfg, dict) else cfg.to_dict(derived=False)  # a stored report's own dict
     theirs = t.get("config", {})
     diff = sorted(k for k in mine if k in theirs and mine[k] != theirs[k] and k != "seed")
     return {"path": path, "preset": t.get("preset"), "quick": t.get("quick"),
@@ -173,8 +174,8 @@ def main(argv=None) -> int:
         if a.kl_study is not None:  # quote a newer KL study (an independent run) without the rest
             if not os.path.isfile(a.kl_study):
                 p.error(f"--kl-study {a.kl_study}: no such file")
-            from ..config import AccelConfig
-            rep["kl_study"] = _jsonable(load_kl_study(a.kl_study, AccelConfig.from_dict(rep["cfg"])))
+            # against the stored run's own configuration: keys it predates are not differences
+            rep["kl_study"] = _jsonable(load_kl_study(a.kl_study, rep["cfg"]))
             with open(os.path.join(a.out, "report.json"), "w") as f:
                 json.dump(rep, f, indent=1, sort_keys=False)
                 f.write("\n")
