@@ -107,7 +107,7 @@ def build_summary(target: str, bitstream: Path) -> dict:
 def pnr_flow(target: str) -> dict:
     """The flow options a build for `target` runs (`flow.PNR_FLOW`; the DSP pass is ECP5's)."""
     fam = harness.TARGETS[target].family
-    return {k: v and (k != "dsp_regs" or fam == "ecp5") for k, v in flow.PNR_FLOW.items()}
+    return {k: v and (k not in ("dsp_regs", "dsp_input_pairs") or fam == "ecp5") for k, v in flow.PNR_FLOW.items()}
 
 
 def main(argv=None) -> int:

@@ -100,7 +100,8 @@ def synthesize(cfg: AccelConfig, *, name: str | None = None, preset: str | None 
         # still had a stand-in design; the synthesised design is always the generator's now.
         "design": {"source": "hw", "standin": False, "top": design.TOP, "generator": "hw.generate.build_core",
                    "verilog_sha256": design.sha256(vtext), "verilog_bytes": len(vtext),
-                   **ports.to_dict(), "pnr_flow": {"dsp_regs": bool(dsp_regs), "no_rw_check": bool(no_rw_check)}},
+                   **ports.to_dict(), "pnr_flow": {"dsp_regs": bool(dsp_regs), "dsp_input_pairs": bool(dsp_regs),
+                                              "no_rw_check": bool(no_rw_check)}},
         "tools": versions(),
         "runtime_s": {},
     }
