@@ -324,12 +324,14 @@ def test_ecp5_board_build_runs_the_report_flow(tmp_path):
     moved into the DSP (`synth.dsp_regs` wraps nextpnr) and the no_rw_check lines in its Yosys
     script, as `flow.PNR_FLOW` says."""
     from synth import board
-    assert flow.PNR_FLOW == {"dsp_regs": True, "no_rw_check": True}
+    assert flow.PNR_FLOW == {"dsp_regs": True, "dsp_input_pairs": True, "no_rw_check": True}
     bit = board.build("ecp5-25f", _Multiplier(), tmp_path)
     assert bit.name == "top.bit" and bit.stat().st_size > 100_000
     moved = json.loads((tmp_path / "top_dspregs.json").read_text())["modules"]["top"]["cells"]
     dsps = [c for c in moved.values() if c["type"] == "MULT18X18D"]
     assert len(dsps) == 1 and dsps[0]["parameters"].get("REG_OUTPUT_CLK") == "CLK0"
+    # operand registers in pairs (nextpnr cannot time one registered input)
+    assert ("REG_INPUTA_CLK" in dsps[0]["parameters"]) == ("REG_INPUTB_CLK" in dsps[0]["parameters"])
     assert "RD_COLLISION_X_MASK" in (tmp_path / "top.ys").read_text()
     s = board.build_summary("ecp5-25f", bit)
     assert s["pnr_flow"] == flow.PNR_FLOW and s["meets_board_clock"]
