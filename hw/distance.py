@@ -302,12 +302,20 @@ class DistanceEngine(wiring.Component):
         n_tag = timing.DIST_FEATURE_READ
         bsel = Signal.like(i_mod)                   # the bank of the broadcast operand
         m.d.comb += bsel.eq(Mux(pp, gm, i_mod))
-        tag_now = Cat(step, first_d, last_d, Cat(*[Mux(pp, prem, rem) > l for l in range(K)]),
-                      Cat(*[(g == i_div) & (bsel == l) for l in range(K)]), bsel)
-        tag = tag_now
-        tags = [tag_now]
-        for k in range(n_tag):
-            nxt = Signal(len(tag_now), name=f"dist_tag{k + 1}")
+        # the first tag register holds the compact form (points left, "this group holds i", bank),
+        # the second the per-lane valid / self masks decoded from it: the K comparisons sit between
+        # two tag registers instead of behind the counters' multiplexers (re-timing, session 17)
+        left = Signal.like(rem, name="dist_left")
+        m.d.comb += left.eq(Mux(pp, prem, rem))
+        raw = Signal(3 + len(left) + 1 + len(bsel), name="dist_tag1")
+        m.d.sync += raw.eq(Cat(step, first_d, last_d, left, g == i_div, bsel))
+        r_left = raw[3: 3 + len(left)]
+        r_grp, r_bsel = raw[3 + len(left)], raw[4 + len(left):]
+        tag = Cat(raw[:3], Cat(*[r_left > l for l in range(K)]),
+                  Cat(*[r_grp & (r_bsel == l) for l in range(K)]), r_bsel)
+        tags = [None, raw]
+        for k in range(1, n_tag):
+            nxt = Signal(len(tag), name=f"dist_tag{k + 1}")
             m.d.sync += nxt.eq(tag)
             tag = nxt
             tags.append(tag)

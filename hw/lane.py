@@ -428,7 +428,7 @@ class Lane(TsneLaneMixin, wiring.Component):
         ui = Signal(signed(L.u_bits - U + 2))
         m.d.comb += ui.eq((out.u + ((1 << U) - 1)) >> U)
         ui_d = Signal.like(ui)
-        with m.If(at("cand", "fu_rom")):
+        with m.If(at("cand", "fu_addr")):
             m.d.sync += ui_d.eq(ui)
         # bm, right-shift amount of the kernel's exponent argument
         s_max = (cfg.u_hi >> U) - W + T
@@ -553,12 +553,12 @@ class Lane(TsneLaneMixin, wiring.Component):
         def fu_in(op, f):
             return fu.operand(op, f)
 
-        rom_rowend = [st for op, st in timing.claims("fu_rom") if op == "rowend"]
+        rom_rowend = [st for op, st in timing.claims("fu_addr") if op == "rowend"]
         fu_tsne = self._elaborate_tsne(m, v, fu, delayed)
-        self._steer(m, v, "fu_rom", {**fu_tsne,
-            ("cand", sd("cand", "fu_rom")): fu_in(FuOp.EXP_U, g),
-            ("kern", sd("kern", "fu_rom")): fu_in(FuOp.EXP_T, tq[:T]),
-            ("kprob", sd("kprob", "fu_rom")): fu_in(FuOp.EXP_T, tq[:T]),
+        self._steer(m, v, "fu_addr", {**fu_tsne,
+            ("cand", sd("cand", "fu_addr")): fu_in(FuOp.EXP_U, g),
+            ("kern", sd("kern", "fu_addr")): fu_in(FuOp.EXP_T, tq[:T]),
+            ("kprob", sd("kprob", "fu_addr")): fu_in(FuOp.EXP_T, tq[:T]),
             ("rowend", rom_rowend[0]): fu_in(FuOp.LOG, mn_q),
             ("rowend", rom_rowend[1]): fu_in(FuOp.RECIP, mn_q),
         })

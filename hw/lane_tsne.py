@@ -209,7 +209,7 @@ class TsneLaneMixin(TupdLaneMixin):
         with m.If(vp[st["tnorm_shift"][0]] | v["trecip"][2]):
             m.d.sync += [mn_q.eq(mn), pp.eq(p_q)]
         r = fu.o_y[:tw.rb]
-        s_fu = st["tnorm_shift"][0] + 1         # the FU RECIP stage of tpair
+        s_fu = timing.stage_of(op, "fu_addr")   # the FU RECIP stage of tpair (m_q held until then)
         ns_r = timing.stage_of("trecip", "tnorm_shift")
         m.d.comb += [t.r.eq(r), t.p.eq(delayed(pp, timing.latency("trecip") - ns_r - 1, "t_prec"))]
         # the stage plan this datapath relies on (products visible len(TM0) stages after issue)
@@ -271,13 +271,17 @@ class TsneLaneMixin(TupdLaneMixin):
 
         def tm(a, b, en, x, y):
             return [en.eq(1), a.eq(x), b.eq(y)]
-        sr_q, r2_q = sr, r2
+        # sr, r2 as seen by the force products (the stage plan may put them more than II stages
+        # after tsr, where the next tpair has overwritten the register: `hold` takes copies)
+        s_sr = st["tsr"][0]
+        sr_0, sr_1 = hold(sr, s_sr, f0, "t_sr_f"), hold(sr, s_sr, f1, "t_sr_f")
+        r2_0, r2_1 = hold(r2, s_sr, f0, "t_r2_f"), hold(r2, s_sr, f1, "t_r2_f")
         self._steer(m, v, "tm0_in", {
             (op, m1[0]): tm(a0, b0, en0, adx, adx[:lo]),
             (op, m1[1]): tm(a0, b0, en0, ady_1, ady_1[:lo]),
             (op, m1[2]): tm(a0, b0, en0, s_d, r),
-            (op, f0): tm(a0, b0, en0, dx_f, sr_q),
-            (op, f1): tm(a0, b0, en0, dy_f, sr_q),
+            (op, f0): tm(a0, b0, en0, dx_f, sr_0),
+            (op, f1): tm(a0, b0, en0, dy_f, sr_1),
             ("tmul", 0): tm(a0, b0, en0, t.mul.a, t.mul.b),
             ("kprob", timing.stage_of("kprob", "tm0_in")): tm(a0, b0, en0, *self._kprob_tm0),
             **upd0,
@@ -286,10 +290,10 @@ class TsneLaneMixin(TupdLaneMixin):
             (op, m1[0]): tm(a1, b1, en1, adx, adx[lo:]),
             (op, m1[1]): tm(a1, b1, en1, ady_1, ady_1[lo:]),
             (op, m1[2]): tm(a1, b1, en1, r, r),
-            (op, f0): tm(a1, b1, en1, dx_f, r2_q),
-            (op, f1): tm(a1, b1, en1, dy_f, r2_q),
+            (op, f0): tm(a1, b1, en1, dx_f, r2_0),
+            (op, f1): tm(a1, b1, en1, dy_f, r2_1),
             **upd1,
         })
         # the function unit's RECIP for both ops (mn_q of the shared normaliser)
         fu_in = fu.operand(FuOp.RECIP, mn_q)
-        return {(op, s_fu): fu_in, ("trecip", timing.stage_of("trecip", "fu_rom")): fu_in}
+        return {(op, s_fu): fu_in, ("trecip", timing.stage_of("trecip", "fu_addr")): fu_in}

@@ -56,6 +56,11 @@ def _zx(v):
     return Cat(v, C(0, 1)).as_signed()
 
 
+def at_most_one(x):
+    """``x <= 1`` for a signed value, as its sign bit or a zero test (no comparator carry chain)."""
+    return x[-1] | (x[1:-1] == 0)
+
+
 class SearchController(wiring.Component):
     """Point / pass sequencer and sigma-search policies (bisection, K-section, FWA).
 
@@ -288,7 +293,10 @@ class SearchController(wiring.Component):
         # "bhi - blo <= 1" written as its own comparison: the difference itself is the K-section
         # broadcast's cand_a, and sharing its carry chain placed the stop rule beside a lane
         narrow = Signal()
-        m.d.comb += narrow.eq(bhi <= blo + 1)
+        # bhi <= blo + 1 as one subtraction and a test of its high bits (no adder in front of a
+        # comparator: re-timing); the difference is one bit wider than the operands, so exact
+        bspan = Signal(signed(len(bhi) + 1))
+        m.d.comb += [bspan.eq(bhi - blo), narrow.eq(at_most_one(bspan))]
         stop = Signal()
         # (`tol >= best_err` and `passes >= max - 1` rather than the output's `best_err <= tol` and
         # `passes + 1`, so the stop rule has comparators of its own, placed beside the FSM)
@@ -337,8 +345,9 @@ class SearchController(wiring.Component):
                     res_q.passes.eq(Array(ppass)[lane]), res_q.converged.eq(pconv.bit_select(lane, 1))]
         pp_stop = [Signal(name=f"pp_stop{l}") for l in range(K)]
         for l in range(K):
-            m.d.comb += pp_stop[l].eq((tol >= pbest_err[l]) | (ppass[l] >= cfg.max_passes - 1) |
-                                      (pbhi[l] <= pblo[l] + 1))
+            pspan = Signal(signed(len(pbhi[l]) + 1), name=f"pp_span{l}")
+            m.d.comb += [pspan.eq(pbhi[l] - pblo[l]),
+                         pp_stop[l].eq((tol >= pbest_err[l]) | (ppass[l] >= cfg.max_passes - 1) | at_most_one(pspan))]
         cont = Signal()          # SETUP follows a pass (not PINIT): update and test the stop rule
         m.d.comb += amp_eff.eq(Mux(adapt, Mux(improved, amp_up_c, amp_dn_c), amp))
         bl = Signal(range(cfg.dist_bits + 1))
@@ -348,6 +357,9 @@ class SearchController(wiring.Component):
                 m.d.comb += bl.eq(k + 1)
         amp0 = Signal(L.u_range_bits)
         m.d.comb += amp0.eq((hi - lo) >> cfg.fwa_amp_init_shift)
+        # A0 = max(1, (hi - lo) >> shift): lo <= -(2 << U) (RANGE), so where that bound already
+        # gives A0 >= 1 the zero test is left out (it sat behind the subtraction, re-timing)
+        amp_init = amp0 if (hi + (2 << U)) >> cfg.fwa_amp_init_shift >= 1 else Mux(amp0 == 0, 1, amp0)
 
         # the scan shift fans out to every lane's scan registers: it comes from the `scanning`
         # register (high exactly in SCAN), not from the state decode
@@ -424,7 +436,7 @@ class SearchController(wiring.Component):
         with fsm.State("PINIT"):
             # the next point's row is computed in the lanes' free cycles while this one is searched
             m.d.comb += self.eng_point_start.eq(more)
-            m.d.sync += [blo.eq(lo), bhi.eq(hi), amp.eq(Mux(amp0 == 0, 1, amp0)),
+            m.d.sync += [blo.eq(lo), bhi.eq(hi), amp.eq(amp_init),
                          best_v.eq(0), passes.eq(0), cnt.eq(0), fwa_pass.eq(0), cont.eq(0),
                          adapt.eq(0)]
             m.d.sync += [v.eq(0) for v in pop_v]
