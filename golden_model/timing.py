@@ -18,8 +18,7 @@ Resources of a lane (docs/hardware.md, "Lane"):
 ``absdiff``  |x_i - x_j| register          ``mul``      main multiplier MULA (product register)
 ``dacc``     distance accumulator           ``minmax``   lane-local min/max of D_ij
 ``cand``     candidate boundary mapping     ``u``        candidate register u (also SCAN)
-``fu_addr``  function-unit address register ``fu_rom``   function-unit ROM read
-``fu_reg``, ``fu_mul``, ``fu_add``  function-unit word register, interpolation product, sum
+``fu_rom``   function-unit ROM read         ``fu_out``   function-unit interpolation / output
 ``tsat``     kernel exponent shift/sat      ``twmul``    t*w multiplier
 ``z``, ``t``  Z and T accumulators (also cleared by CAND, shifted by SCAN)
 ``norm``     leading-one normaliser         ``h``        entropy register h (also SCAN)
@@ -39,7 +38,7 @@ __all__ = ["ENGINE_CMD", "BROADCAST", "GRANT_LEAD", "pass_grants", "pass_grant_m
            "markdown", "point_pre", "dist_done_latency", "minmax_levels", "pass_overhead"]
 
 RESOURCES = ("absdiff", "mul_in", "mul", "mul_sum", "dacc", "minmax", "cand_delta", "cand_sum",
-             "cand_mirror", "u", "fu_addr", "fu_rom", "fu_reg", "fu_mul", "fu_add", "bm", "tshift", "tsat", "wshift",
+             "cand_mirror", "u", "fu_rom", "fu_reg", "fu_mul", "fu_add", "bm", "tshift", "tsat", "wshift",
              "twmul", "z", "t", "norm_in", "norm", "norm_shift", "logv", "rr", "hshift", "h", "prng",
              # t-SNE engine (docs/hardware.md, "t-SNE engine")
              "tdiff", "tm0_in", "tm0", "tm0_sum", "tm1_in", "tm1", "tm1_sum", "tsq", "tnorm_in", "tnorm",
@@ -52,10 +51,9 @@ RESOURCES = ("absdiff", "mul_in", "mul", "mul_sum", "dacc", "minmax", "cand_delt
 #: the main multiplier MULA, pipelined: operand registers, partial products (<= 18 x 18 bits each,
 #: one DSP block apiece), their sum; the product is read in the stage after ``mul_sum``.
 MUL = ("mul_in", "mul", "mul_sum")
-#: the function unit, pipelined: ROM address register (beside the block RAM: the lanes' operand
-#: multiplexer and the address arithmetic stay off the long wire to the RAM), ROM read, ROM word
-#: register, interpolation product, sum; the table value is read in the stage after ``fu_add``.
-FU = ("fu_addr", "fu_rom", "fu_reg", "fu_mul", "fu_add")
+#: the function unit, pipelined: ROM read, ROM word register, interpolation product, sum; the
+#: table value is read in the stage after ``fu_add``.
+FU = ("fu_rom", "fu_reg", "fu_mul", "fu_add")
 #: the two t-SNE multipliers TM0, TM1 of a lane, pipelined as MULA (operand registers, partial
 #: products with the signed operand split at bit 17, sum).
 TM0 = ("tm0_in", "tm0", "tm0_sum")
@@ -128,9 +126,8 @@ LANE_OPS = {op.name: op for op in (
     # first and T only at its multiplier stage)
     LaneOp("kern", _stages(*MUL, "tshift", "tsat", *FU, "wshift", ("twmul", "z"), "t"),
            "t = sat(d * bm >> s); w = 2^-t (EXP_T); Z += w; T += floor(t w / 2^T)"),
-    LaneOp("rowend", _stages("norm_in", "norm", "norm_shift", "fu_addr", ("fu_rom", "fu_addr"),
-                             ("fu_reg", "fu_rom"), ("fu_mul", "fu_reg"), ("fu_add", "fu_mul"), ("logv", "fu_add"),
-                             "rr", *MUL,
+    LaneOp("rowend", _stages("norm_in", "norm", "norm_shift", "fu_rom", ("fu_reg", "fu_rom"),
+                             ("fu_mul", "fu_reg"), ("fu_add", "fu_mul"), ("logv", "fu_add"), "rr", *MUL,
                              "hshift", "h"),
            "H = log2 Z + T/Z (LOG, RECIP, T*r); with ext: log2 of the PERP register"),
     # affinity phase: the kern pipeline again (w, not accumulated), then w * r on TM0 (free outside
@@ -140,9 +137,7 @@ LANE_OPS = {op.name: op for op in (
     LaneOp("scan", _stages(("u", "h", "z", "t")), "shift (u, H, Z, T) one lane towards lane 0"),
     LaneOp("prng", _stages("prng"), "load the per-point seed or advance the xorshift32 state"),
     # ---- t-SNE engine: one ordered pair (i, j) per op; TM0/TM1 are claimed in five stages, so
-    # the op issues every `pair_interval()` cycles with both multipliers busy in every cycle: their
-    # five issue stages (dx^2, dy^2, S r, sr dx, sr dy) fall on distinct stages modulo 5, which the
-    # empty stages before the FU (1) and before sr dx (4) arrange for the FU's five stages
+    # the op issues every `pair_interval()` cycles with both multipliers busy in every cycle
     LaneOp("tpair", _stages(
         "tdiff",                                             # dx, dy = y_i - y_j; S_ij latched
         ("tm0_in", "tm1_in"),                                # |dx| * lo17(|dx|), |dx| * hi(|dx|)
@@ -152,12 +147,11 @@ LANE_OPS = {op.name: op for op in (
         "tsq",                                               # floor(dy^2 / 2^(2Y-W))
         "tnorm_in",                                          # x = 2^W + d2
         "tnorm", "tnorm_shift",                              # leading one p; m, e = p - W
-        "tnorm_shift",                                       # m, p held (stage plan above)
         *FU,                                                 # r = recip(m)
         ("tzq", "tm0_in", "tm1_in"),                         # Zq += r 2^(Q-W) >> e; S r, r r
         ("tm0", "tm1"), ("tm0_sum", "tm1_sum"),
         "tsr",                                               # sr = S r >> P, r2 = r r >> W
-        (), (), (), (),                                      # wait for a free multiplier slot
+        (), (),                                              # wait for a free multiplier slot
         ("tm0_in", "tm1_in"),                                # sr dx, r2 dx
         ("tm0", "tm1", "tm0_in", "tm1_in"),                  # sr dy, r2 dy
         ("tm0_sum", "tm1_sum", "tm0", "tm1"),

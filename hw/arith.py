@@ -64,8 +64,8 @@ class FunctionUnit(wiring.Component):
     """Table function unit (exp2 / log2 / reciprocal), one ROM shared by time-multiplexing.
 
     Timing: the operands are sampled in cycle ``c``; ``o_y`` (registered) and ``o_valid`` are
-    visible in cycle ``c + FU_LATENCY`` (stages `golden_model.timing.FU`: address register, ROM
-    read, ROM word register, interpolation product, sum).
+    visible in cycle ``c + FU_LATENCY`` (stages `golden_model.timing.FU`: ROM read, ROM word
+    register, interpolation product, sum).
 
     Parameters
     ----------
@@ -87,7 +87,7 @@ class FunctionUnit(wiring.Component):
         With ``addressed``: the ROM address and interpolation remainder, ``address(op, f)`` and
         ``remainder(op, f)`` (see `operand`).
     o_valid : Out(1)
-        ``i_valid`` delayed by ``FU_LATENCY`` cycles (``o_y`` holds its table value).
+        ``i_valid`` delayed by one cycle.
     o_y : Out(y_bits)
         Table value in the op's output format: UQ1.w_frac (EXP, RECIP) or Q.h_frac (LOG).
     """
@@ -166,21 +166,15 @@ class FunctionUnit(wiring.Component):
             for op in self.tables:
                 with m.If(self.i_op == op):
                     m.d.comb += [addr.eq(self.address(op, self.i_frac)), rem.eq(self.remainder(op, self.i_frac))]
-        # stage fu_addr: the address registered beside the ROM (the operand multiplexer and the
-        # address arithmetic in front of it, the long wire to the block RAM behind it); op and
-        # remainder travel alongside
-        assert timing.FU[:2] == ("fu_addr", "fu_rom") and FU_LATENCY == 5, timing.FU
-        addr_q = Signal.like(addr)
-        op_q = Signal(2)
-        rem_q = Signal(self.rem_bits)
-        v = [Signal(name=f"fu_v{s}") for s in range(FU_LATENCY)]
-        m.d.sync += [addr_q.eq(addr), op_q.eq(self.i_op), rem_q.eq(rem), v[0].eq(self.i_valid)]
-        m.d.sync += [v[s].eq(v[s - 1]) for s in range(1, FU_LATENCY)]
-        m.d.comb += [rp.addr.eq(addr_q), self.o_valid.eq(v[-1])]
-        # stage fu_rom: the (registered) ROM read
+        m.d.comb += rp.addr.eq(addr)
+
+        # stage fu_rom: address to the (registered) ROM; op and remainder travel alongside
         op_d = Signal(2)
         rem_d = Signal(self.rem_bits)
-        m.d.sync += [op_d.eq(op_q), rem_d.eq(rem_q)]
+        v = [Signal(name=f"fu_v{s}") for s in range(FU_LATENCY)]
+        m.d.sync += [op_d.eq(self.i_op), rem_d.eq(rem), v[0].eq(self.i_valid)]
+        m.d.sync += [v[s].eq(v[s - 1]) for s in range(1, FU_LATENCY)]
+        m.d.comb += self.o_valid.eq(v[-1])
         # stage fu_reg: ROM word register (keeps the block RAM's clock-to-out off the next path)
         word = Signal(self.word_bits)
         op_2 = Signal(2)

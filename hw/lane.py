@@ -420,15 +420,21 @@ class Lane(TsneLaneMixin, wiring.Component):
                          above.eq(delta > hd), below.eq(delta < ld)]
         with m.If(at("cand", "cand_mirror")):
             m.d.sync += y.eq(Mux(above, xh, Mux(below, xl, x)))
-        with m.If(at("cand", "u")):
-            m.d.sync += out.u.eq(Mux(y > c_hi, c_hi, Mux(y < c_lo, c_lo, y)))
-        # g, ui -> function unit (EXP_U)
+        # g = -u mod 2^U (EXP_U's fraction) is registered beside u from the same clamp: the
+        # negations of y and of the bounds run beside the comparisons, so the function unit's
+        # address sees a register, not a carry chain behind u (re-timing, session 17; -x mod 2^U
+        # depends on x's low U bits only)
         g = Signal(U)
-        m.d.comb += g.eq((-out.u)[:U])
+        with m.If(at("cand", "u")):
+            m.d.sync += [out.u.eq(Mux(y > c_hi, c_hi, Mux(y < c_lo, c_lo, y))),
+                         g.eq(Mux(y > c_hi, (-c_hi)[:U], Mux(y < c_lo, (-c_lo)[:U], (-y)[:U])))]
+        if self.checks:
+            with m.If(at("cand", "fu_rom")):
+                m.d.sync += Assert(g == (-out.u)[:U], Format("lane: g is not -u mod 2^U"))
         ui = Signal(signed(L.u_bits - U + 2))
         m.d.comb += ui.eq((out.u + ((1 << U) - 1)) >> U)
         ui_d = Signal.like(ui)
-        with m.If(at("cand", "fu_addr")):
+        with m.If(at("cand", "fu_rom")):
             m.d.sync += ui_d.eq(ui)
         # bm, right-shift amount of the kernel's exponent argument
         s_max = (cfg.u_hi >> U) - W + T
@@ -553,12 +559,12 @@ class Lane(TsneLaneMixin, wiring.Component):
         def fu_in(op, f):
             return fu.operand(op, f)
 
-        rom_rowend = [st for op, st in timing.claims("fu_addr") if op == "rowend"]
+        rom_rowend = [st for op, st in timing.claims("fu_rom") if op == "rowend"]
         fu_tsne = self._elaborate_tsne(m, v, fu, delayed)
-        self._steer(m, v, "fu_addr", {**fu_tsne,
-            ("cand", sd("cand", "fu_addr")): fu_in(FuOp.EXP_U, g),
-            ("kern", sd("kern", "fu_addr")): fu_in(FuOp.EXP_T, tq[:T]),
-            ("kprob", sd("kprob", "fu_addr")): fu_in(FuOp.EXP_T, tq[:T]),
+        self._steer(m, v, "fu_rom", {**fu_tsne,
+            ("cand", sd("cand", "fu_rom")): fu_in(FuOp.EXP_U, g),
+            ("kern", sd("kern", "fu_rom")): fu_in(FuOp.EXP_T, tq[:T]),
+            ("kprob", sd("kprob", "fu_rom")): fu_in(FuOp.EXP_T, tq[:T]),
             ("rowend", rom_rowend[0]): fu_in(FuOp.LOG, mn_q),
             ("rowend", rom_rowend[1]): fu_in(FuOp.RECIP, mn_q),
         })

@@ -209,7 +209,7 @@ class TsneLaneMixin(TupdLaneMixin):
         with m.If(vp[st["tnorm_shift"][0]] | v["trecip"][2]):
             m.d.sync += [mn_q.eq(mn), pp.eq(p_q)]
         r = fu.o_y[:tw.rb]
-        s_fu = timing.stage_of(op, "fu_addr")   # the FU RECIP stage of tpair (m_q held until then)
+        s_fu = timing.stage_of(op, timing.FU[0])  # the FU RECIP stage of tpair (m_q held until then)
         ns_r = timing.stage_of("trecip", "tnorm_shift")
         m.d.comb += [t.r.eq(r), t.p.eq(delayed(pp, timing.latency("trecip") - ns_r - 1, "t_prec"))]
         # the stage plan this datapath relies on (products visible len(TM0) stages after issue)
@@ -296,4 +296,4 @@ class TsneLaneMixin(TupdLaneMixin):
         })
         # the function unit's RECIP for both ops (mn_q of the shared normaliser)
         fu_in = fu.operand(FuOp.RECIP, mn_q)
-        return {(op, s_fu): fu_in, ("trecip", timing.stage_of("trecip", "fu_addr")): fu_in}
+        return {(op, s_fu): fu_in, ("trecip", timing.stage_of("trecip", timing.FU[0])): fu_in}
