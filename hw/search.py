@@ -56,9 +56,12 @@ def _zx(v):
     return Cat(v, C(0, 1)).as_signed()
 
 
-def at_most_one(x):
-    """``x <= 1`` for a signed value, as its sign bit or a zero test (no comparator carry chain)."""
-    return x[-1] | (x[1:-1] == 0)
+def bracket_narrow(m, lo, hi, name):
+    """``hi <= lo + 1`` as one subtraction (a bit wider than the operands, so exact) and the sign
+    bit or a zero test of its high bits: no adder in front of a comparator (re-timing)."""
+    span = Signal(signed(max(len(lo), len(hi)) + 1), name=name)
+    m.d.comb += span.eq(hi - lo)
+    return span[-1] | (span[1:-1] == 0)
 
 
 class SearchController(wiring.Component):
@@ -290,13 +293,10 @@ class SearchController(wiring.Component):
 
         # ------------------------------------------------------------ FSM
         passes_n = passes + 1
-        # "bhi - blo <= 1" written as its own comparison: the difference itself is the K-section
-        # broadcast's cand_a, and sharing its carry chain placed the stop rule beside a lane
+        # the stop rule's own subtraction (the K-section broadcast's cand_a is computed beside each
+        # lane from copies: sharing one carry chain would place the stop rule beside a lane)
         narrow = Signal()
-        # bhi <= blo + 1 as one subtraction and a test of its high bits (no adder in front of a
-        # comparator: re-timing); the difference is one bit wider than the operands, so exact
-        bspan = Signal(signed(len(bhi) + 1))
-        m.d.comb += [bspan.eq(bhi - blo), narrow.eq(at_most_one(bspan))]
+        m.d.comb += narrow.eq(bracket_narrow(m, blo, bhi, "bracket_span"))
         stop = Signal()
         # (`tol >= best_err` and `passes >= max - 1` rather than the output's `best_err <= tol` and
         # `passes + 1`, so the stop rule has comparators of its own, placed beside the FSM)
@@ -345,9 +345,8 @@ class SearchController(wiring.Component):
                     res_q.passes.eq(Array(ppass)[lane]), res_q.converged.eq(pconv.bit_select(lane, 1))]
         pp_stop = [Signal(name=f"pp_stop{l}") for l in range(K)]
         for l in range(K):
-            pspan = Signal(signed(len(pbhi[l]) + 1), name=f"pp_span{l}")
-            m.d.comb += [pspan.eq(pbhi[l] - pblo[l]),
-                         pp_stop[l].eq((tol >= pbest_err[l]) | (ppass[l] >= cfg.max_passes - 1) | at_most_one(pspan))]
+            m.d.comb += pp_stop[l].eq((tol >= pbest_err[l]) | (ppass[l] >= cfg.max_passes - 1) |
+                                      bracket_narrow(m, pblo[l], pbhi[l], f"pp_span{l}"))
         cont = Signal()          # SETUP follows a pass (not PINIT): update and test the stop rule
         m.d.comb += amp_eff.eq(Mux(adapt, Mux(improved, amp_up_c, amp_dn_c), amp))
         bl = Signal(range(cfg.dist_bits + 1))
