@@ -218,7 +218,10 @@ BROADCAST = 1
 #: row-buffer read command register (ENGINE_CMD) + read (1) + bank register (1) + multiplexer
 #: register (1) + d = D - m (1)
 ROW_READ = ENGINE_CMD + 4
-DIST_FEATURE_READ = 3   # feature-memory read (1) + bank register (1) + x_i mux / x_j registers (1)
+#: feature-memory read (1) + two register levels at each bank's output (the block RAM's slow
+#: clock-to-out ends at a flip-flop beside the RAM, the second carries the data towards the lanes)
+#: + x_i multiplexer / x_j registers (1)
+DIST_FEATURE_READ = 4
 #: the last feature beat accepted -> the engine's `loaded` flag (a register, so the feature stream's
 #: valid does not reach the run FSM and the search controller in one cycle) -> the search's ``go``
 LOAD_GO = 1
@@ -234,9 +237,10 @@ DECIDE = 3
 OUT = 1             # result into the output register
 #: SETUP: CAND issued; the stream's row reads start ROW_READ cycles before bm is needed
 SETUP = latency("cand") - ROW_READ
-#: DRAIN: after the last stream read, until ROWEND may be issued: its first stage reads Z (written
-#: by KERN's `z` stage) and its multiplier stage reads T (KERN's `t` stage)
-DRAIN = ROW_READ + max(stage_of("kern", "z") - stage_of("rowend", "norm_in"),
+#: DRAIN: after the last stream read, until ROWEND may be issued: its first stage takes Z's next
+#: value (so it may share its cycle with the last KERN's `z` stage: the - 1) and its multiplier
+#: stage reads T (KERN's `t` stage)
+DRAIN = ROW_READ + max(stage_of("kern", "z") - stage_of("rowend", "norm_in") - 1,
                        stage_of("kern", "t") - stage_of("rowend", "mul_in"))
 ROWEND = latency("rowend") + BROADCAST
 #: point-parallel RANGE: lane c's min/max selected (registered in the engine), its span
@@ -451,7 +455,8 @@ PHASES = (
                                       f"cycle); the stream starts {ROW_READ} cycles before `bm` is needed"),
     ("STREAM", "N", "one row element per cycle to all lanes (j == i masked)"),
     ("DRAIN", str(DRAIN), f"read command register + row read + bank and multiplexer registers + `d = D - m` register "
-                          f"({ROW_READ}) + KERN pipeline ({latency('kern') - 1})"),
+                          f"({ROW_READ}) + KERN pipeline up to its `z` stage, ROWEND taking Z's next value "
+                          f"({DRAIN - ROW_READ})"),
     ("ROWEND", str(ROWEND), f"H in every lane (broadcast register {BROADCAST} + ROWEND op {latency('rowend')})"),
     ("SCAN", f"A + {SCAN_PIPE}", "lane 0's (u, H) into the error register, one lane per cycle; "
                                  "best-ever / bracket / population update one cycle later; trace beats; "

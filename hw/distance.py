@@ -207,12 +207,13 @@ class DistanceEngine(wiring.Component):
         prem = Signal(range(cfg.n_max + 1))      # point-parallel: N - pK (points from this group on)
         # the feature-bank read addresses are registers computed from the counters' next values
         # (i_base_nxt, gbase_nxt, dd_nxt), which keeps the address adder off the memory's input path
-        i_base_nxt = next_values(m, i_base)
+        i_base_nxt, wr_half_nxt = next_values(m, i_base, wr_half)
         with m.If(point_first):
-            m.d.sync += [i_mod.eq(0), i_div.eq(0), wr_half.eq(0), prem.eq(self.n)]
-            m.d.comb += i_base_nxt.eq(0)
+            m.d.sync += [i_mod.eq(0), i_div.eq(0), prem.eq(self.n)]
+            m.d.comb += [i_base_nxt.eq(0), wr_half_nxt.eq(0)]
         with m.Elif(point_next):
-            m.d.sync += [wr_half.eq(~wr_half), prem.eq(prem - K)]
+            m.d.sync += prem.eq(prem - K)
+            m.d.comb += wr_half_nxt.eq(~wr_half)
             with m.If((i_mod == K - 1) | pp):       # point-parallel: the next group of K points
                 m.d.sync += [i_mod.eq(0), i_div.eq(i_div + 1)]
                 m.d.comb += i_base_nxt.eq(i_base + DM)
@@ -297,7 +298,7 @@ class DistanceEngine(wiring.Component):
         for l, (_, rpa, rpb) in enumerate(fbanks):
             m.d.comb += [rpa.addr.eq(addr_a), rpb.addr.eq(addr_b)]
         # tags, aligned with the read data (one cycle later)
-        # tags travel with the feature data: memory read (1), a register at each bank's output (keeps
+        # tags travel with the feature data: memory read (1), registers at each bank's output (keep
         # the block RAM's slow clock-to-out local), the x_i bank multiplexer + x_i / x_j registers (1)
         n_tag = timing.DIST_FEATURE_READ
         bsel = Signal.like(i_mod)                   # the bank of the broadcast operand
@@ -321,15 +322,20 @@ class DistanceEngine(wiring.Component):
             tags.append(tag)
         t_issue, t_first, t_last = tag[0], tag[1], tag[2]
         t_valid, t_self = tag[3: 3 + K], tag[3 + K: 3 + 2 * K]
-        xib = [Signal(cfg.feature_bits, name=f"xi_bank{l}") for l in range(K)]
-        xja = [Signal(cfg.feature_bits, name=f"xj_bank{l}") for l in range(K)]
-        for l, (_, rpa, rpb) in enumerate(fbanks):
-            m.d.sync += [xib[l].eq(rpb.data), xja[l].eq(rpa.data)]
+        n_bank = n_tag - 2          # register levels between a bank and the x_i multiplexer / x_j register
+        assert n_bank >= 1
+        xib = [rpb.data for _, _, rpb in fbanks]
+        xja = [rpa.data for _, rpa, _ in fbanks]
+        for k in range(n_bank):
+            sfx = "" if k == 0 else f"_{k + 1}"
+            xib_q = [Signal(cfg.feature_bits, name=f"xi_bank{l}{sfx}") for l in range(K)]
+            xja_q = [Signal(cfg.feature_bits, name=f"xj_bank{l}{sfx}") for l in range(K)]
+            m.d.sync += [r.eq(v) for r, v in zip(xib_q + xja_q, xib + xja)]
+            xib, xja = xib_q, xja_q
         xi_sel = Signal(cfg.feature_bits)
-        # the multiplexer sees the bank registers of the address two cycles back: its select
+        # the multiplexer sees the bank registers of the address n_tag - 1 cycles back: its select
         # travels with the tags (it changes every D cycles in point-parallel mode)
-        assert n_tag == 3
-        with m.Switch(tags[2][3 + 2 * K:]):
+        with m.Switch(tags[n_tag - 1][3 + 2 * K:]):
             for l in range(K):
                 with m.Case(l):
                     m.d.comb += xi_sel.eq(xib[l])
@@ -345,13 +351,20 @@ class DistanceEngine(wiring.Component):
 
         # ------------------------------------------------------------ row writes
         wr_addr = Signal(range(self.row_depth + 1))
+        wr_addr_nxt = next_values(m, wr_addr)
         with m.If(point_start):
-            m.d.sync += wr_addr.eq(0)
+            m.d.comb += wr_addr_nxt.eq(0)
         with m.Elif(self.lanes[0].dwr):
-            m.d.sync += wr_addr.eq(wr_addr + 1)
+            m.d.comb += wr_addr_nxt.eq(wr_addr + 1)
+        # the banks' write address wr_addr + (the upper half ? RPB : 0) is a register computed from
+        # the next values, so no adder sits in front of the block RAMs' address inputs
+        wr_full = Signal(range(self.row_depth + RPB + 1))
+        m.d.sync += wr_full.eq(wr_addr_nxt + Mux(wr_half_nxt & ~pp, RPB, 0))
+        if self.checks:
+            m.d.sync += Assert(~self.lanes[0].dwr | (wr_full == wr_addr + Mux(wr_half & ~pp, RPB, 0)),
+                               Format("distance engine: the registered row write address disagrees"))
         for l, (wp, _) in enumerate(rbanks):
-            m.d.comb += [wp.addr.eq(wr_addr + Mux(wr_half & ~pp, RPB, 0)), wp.data.eq(self.lanes[l].dout),
-                         wp.en.eq(self.lanes[l].dwr)]
+            m.d.comb += [wp.addr.eq(wr_full), wp.data.eq(self.lanes[l].dout), wp.en.eq(self.lanes[l].dwr)]
 
         # ------------------------------------------------------------ min / max reduction
         def tree(vals, fn, name):

@@ -486,11 +486,15 @@ class Lane(TsneLaneMixin, wiring.Component):
         with m.If(at("kern", "twmul")):
             m.d.sync += tw.eq((tq_tw * w) >> T)
         zacc, tacc = out.z, out.t
+        # Z through its next value: ROWEND's norm_in captures Z_nxt, so it may share its cycle with
+        # the row's last KERN `z` stage (timing.DRAIN is one cycle shorter for it)
+        zacc_nxt = next_values(m, zacc)
         with m.If(cand.issue):
-            m.d.sync += [zacc.eq(0), tacc.eq(0)]
+            m.d.comb += zacc_nxt.eq(0)
+            m.d.sync += tacc.eq(0)
         with m.Else():
             with m.If(at("kern", "z")):
-                m.d.sync += zacc.eq(zacc + w)
+                m.d.comb += zacc_nxt.eq(zacc + w)
             with m.If(at("kern", "t")):
                 m.d.sync += tacc.eq(tacc + tw)
 
@@ -499,7 +503,7 @@ class Lane(TsneLaneMixin, wiring.Component):
         nx = Signal(nb)
         ext = Signal()
         with m.If(at("rowend", "norm_in")):
-            m.d.sync += [nx.eq(Mux(rend.ext, rend.x, zacc)), ext.eq(rend.ext)]
+            m.d.sync += [nx.eq(Mux(rend.ext, rend.x, zacc_nxt)), ext.eq(rend.ext)]
         # leading one of nx (registered), then the normalised mantissa and exponent
         lead = Signal(range(max(nb, 2)))
         for k in range(nb):
@@ -571,6 +575,6 @@ class Lane(TsneLaneMixin, wiring.Component):
 
         # ------------------------------------------------------------ scan chain
         with m.If(v["scan"][0]):
-            m.d.sync += [out.u.eq(self.scan_in.u), out.h.eq(self.scan_in.h),
-                         zacc.eq(self.scan_in.z), tacc.eq(self.scan_in.t)]
+            m.d.sync += [out.u.eq(self.scan_in.u), out.h.eq(self.scan_in.h), tacc.eq(self.scan_in.t)]
+            m.d.comb += zacc_nxt.eq(self.scan_in.z)
         return m
