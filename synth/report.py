@@ -101,7 +101,8 @@ def synthesize(cfg: AccelConfig, *, name: str | None = None, preset: str | None 
         "design": {"source": "hw", "standin": False, "top": design.TOP, "generator": "hw.generate.build_core",
                    "verilog_sha256": design.sha256(vtext), "verilog_bytes": len(vtext),
                    **ports.to_dict(), "pnr_flow": {"dsp_regs": bool(dsp_regs), "dsp_input_pairs": bool(dsp_regs),
-                                              "no_rw_check": bool(no_rw_check)}},
+                                              "no_rw_check": bool(no_rw_check),
+                                              "placer_timing_weight": flow.PNR_FLOW["placer_timing_weight"]}},
         "tools": versions(),
         "runtime_s": {},
     }

@@ -54,7 +54,7 @@ def _is_endpoint(cell: str, port: str) -> bool:
     return MACRO_PORT.fullmatch(port) is not None
 
 
-def _group(cell: str) -> str:
+def group_of(cell: str) -> str:
     """``x_TRELLIS_FF_Q_3`` -> ``x``; a DSP named after the register it feeds,
     ``x_TRELLIS_FF_Q_35_DI_MULT18X18D_P35`` -> ``x (MULT18X18D)``; block RAMs keep their name."""
     m = _MACRO.search(cell)
@@ -80,7 +80,7 @@ def endpoint_groups(report: dict) -> list:
                 continue
             d = e["delay"]
             a = max(d) if isinstance(d, list) else float(d)
-            g = _group(cell)
+            g = group_of(cell)
             bits.setdefault(g, set()).add((cell, port))
             if g not in worst or a > worst[g][0]:
                 worst[g] = (a, cell, port)
