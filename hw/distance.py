@@ -328,8 +328,10 @@ class DistanceEngine(wiring.Component):
         xja = [rpa.data for _, rpa, _ in fbanks]
         for k in range(n_bank):
             sfx = "" if k == 0 else f"_{k + 1}"
-            xib_q = [Signal(cfg.feature_bits, name=f"xi_bank{l}{sfx}") for l in range(K)]
-            xja_q = [Signal(cfg.feature_bits, name=f"xj_bank{l}{sfx}") for l in range(K)]
+            # data only (the tags say when it is used): no reset, so each flip-flop has no LSR
+            # net tying it to the engine's reset and can sit beside its block RAM
+            xib_q = [Signal(cfg.feature_bits, name=f"xi_bank{l}{sfx}", reset_less=True) for l in range(K)]
+            xja_q = [Signal(cfg.feature_bits, name=f"xj_bank{l}{sfx}", reset_less=True) for l in range(K)]
             m.d.sync += [r.eq(v) for r, v in zip(xib_q + xja_q, xib + xja)]
             xib, xja = xib_q, xja_q
         xi_sel = Signal(cfg.feature_bits)
@@ -339,11 +341,11 @@ class DistanceEngine(wiring.Component):
             for l in range(K):
                 with m.Case(l):
                     m.d.comb += xi_sel.eq(xib[l])
-        xi_q = Signal(cfg.feature_bits)
+        xi_q = Signal(cfg.feature_bits, reset_less=True)
         m.d.sync += xi_q.eq(xi_sel)
         for l in range(K):
             ln = self.lanes[l]
-            xj_q = Signal(cfg.feature_bits, name=f"xj_q{l}")
+            xj_q = Signal(cfg.feature_bits, name=f"xj_q{l}", reset_less=True)
             m.d.sync += xj_q.eq(xja[l])
             m.d.comb += [ln.issue.eq(t_issue), ln.first.eq(t_first), ln.last.eq(t_last),
                          ln.valid.eq(t_valid[l]), ln.is_self.eq(t_self[l]), ln.mm_clear.eq(point_start),
