@@ -58,10 +58,9 @@ DEFAULT_SEED = 1
 PNR_FLOW = {"dsp_regs": True, "dsp_input_pairs": True, "no_rw_check": True, "placer_timing_weight": 30}
 
 
-def placer_args(weight: int | None = None) -> list:
+def placer_args() -> list:
     """nextpnr arguments of the flow's placer options (`PNR_FLOW`)."""
-    weight = PNR_FLOW["placer_timing_weight"] if weight is None else weight
-    return ["--placer-heap-timingweight", str(int(weight))]
+    return ["--placer-heap-timingweight", str(PNR_FLOW["placer_timing_weight"])]
 
 # Cell types with a transistor model in `stat -tech cmos` that abc -g cmos2 + dfflegalize produce.
 CMOS_CELLS = {"$_NOT_": 2, "$_NAND_": 4, "$_NOR_": 4, "$_DFF_P_": 16}
