@@ -35,7 +35,6 @@ from golden_model import timing
 
 from .lane import dist_ops_signature
 from .regnext import next_values
-from .replica import replica
 
 __all__ = ["DistanceEngine"]
 
@@ -257,10 +256,7 @@ class DistanceEngine(wiring.Component):
                                Format("distance engine: a registered step decision disagrees with its counter"))
         step = issuing & grant
         if self.checks:
-            # port a reads one cycle after its step (its per-bank address copy, below)
-            step_q = Signal()
-            m.d.sync += step_q.eq(step)
-            m.d.sync += Assert(~((step | step_q) & loading & self.feat.valid),
+            m.d.sync += Assert(~(step & loading & self.feat.valid),
                                Format("distance engine: a feature bank written in a cycle whose read is used"))
         with m.If(step):
             with m.If(last_d):
@@ -289,8 +285,7 @@ class DistanceEngine(wiring.Component):
         # (from the register), and every other change of (base, dd) - a new base at a group's or
         # point's end, a new point, a new row - comes with dd_nxt = 0, so the address is the new
         # base itself (the base adders, e.g. gbase + DM, start at registers)
-        addr_a = Signal(range(fdepth + 2 * DM + 1), name="feat_addr_a")
-        addr_b = Signal(range(fdepth + 2 * DM + 1), name="feat_addr_b")
+        addr_a, addr_b = Signal(range(fdepth + 2 * DM + 1)), Signal(range(fdepth + 2 * DM + 1))
         rebase = point_start | point_first | point_next | (step & last_d)
         for addr, base_nxt in ((addr_a, Mux(pp, i_base_nxt, gbase_nxt)), (addr_b, Mux(pp, gbase_nxt, i_base_nxt))):
             with m.If(rebase):
@@ -300,19 +295,11 @@ class DistanceEngine(wiring.Component):
         if self.checks:
             m.d.sync += Assert(~(point_first | point_next | point_start) | (dd == 0) & ~issuing,
                                Format("distance engine: a point command while a row is issued"))
-        # port a (the lane's own operand) reads one cycle later, through a register copy of addr_a
-        # per bank (`hw.replica`), and its data then passes one register level fewer than port b's
-        # (below), so both arrive in step as before.  The bank's block RAM is tied to its lane's
-        # side (its address copy, its output register) instead of to one shared address register:
-        # the long route is then the address copy's (a flip-flop's clock-to-out) rather than the
-        # RAM's slow clock-to-out (re-timing, session 19)
         for l, (_, rpa, rpb) in enumerate(fbanks):
-            m.d.comb += [rpa.addr.eq(replica(m, addr_a, f"feat_addr_a{l}")), rpb.addr.eq(addr_b)]
+            m.d.comb += [rpa.addr.eq(addr_a), rpb.addr.eq(addr_b)]
         # tags, aligned with the read data (one cycle later)
-        # tags travel with the feature data: port b: memory read (1), registers at each bank's
-        # output (keep the block RAM's slow clock-to-out local), the x_i bank multiplexer + x_i
-        # register (1); port a: its address copy (1), memory read (1), one register level fewer at
-        # the bank's output, the x_j register (1)
+        # tags travel with the feature data: memory read (1), registers at each bank's output (keep
+        # the block RAM's slow clock-to-out local), the x_i bank multiplexer + x_i / x_j registers (1)
         n_tag = timing.DIST_FEATURE_READ
         bsel = Signal.like(i_mod)                   # the bank of the broadcast operand
         m.d.comb += bsel.eq(Mux(pp, gm, i_mod))
@@ -336,7 +323,7 @@ class DistanceEngine(wiring.Component):
         t_issue, t_first, t_last = tag[0], tag[1], tag[2]
         t_valid, t_self = tag[3: 3 + K], tag[3 + K: 3 + 2 * K]
         n_bank = n_tag - 2          # register levels between a bank and the x_i multiplexer / x_j register
-        assert n_bank >= 2      # port a: one level fewer (its address copy)
+        assert n_bank >= 1
         xib = [rpb.data for _, _, rpb in fbanks]
         xja = [rpa.data for _, rpa, _ in fbanks]
         for k in range(n_bank):
@@ -344,12 +331,9 @@ class DistanceEngine(wiring.Component):
             # data only (the tags say when it is used): no reset, so each flip-flop has no LSR
             # net tying it to the engine's reset and can sit beside its block RAM
             xib_q = [Signal(cfg.feature_bits, name=f"xi_bank{l}{sfx}", reset_less=True) for l in range(K)]
-            m.d.sync += [r.eq(v) for r, v in zip(xib_q, xib)]
-            xib = xib_q
-            if k < n_bank - 1:          # port a read one cycle later (its address copy)
-                xja_q = [Signal(cfg.feature_bits, name=f"xj_bank{l}{sfx}", reset_less=True) for l in range(K)]
-                m.d.sync += [r.eq(v) for r, v in zip(xja_q, xja)]
-                xja = xja_q
+            xja_q = [Signal(cfg.feature_bits, name=f"xj_bank{l}{sfx}", reset_less=True) for l in range(K)]
+            m.d.sync += [r.eq(v) for r, v in zip(xib_q + xja_q, xib + xja)]
+            xib, xja = xib_q, xja_q
         xi_sel = Signal(cfg.feature_bits)
         # the multiplexer sees the bank registers of the address n_tag - 1 cycles back: its select
         # travels with the tags (it changes every D cycles in point-parallel mode)
