@@ -65,7 +65,8 @@ def build(target: str, core, out: Path, dry_run: bool = False) -> Path:
         if var == "AMARANTH_USE_YOSYS":
             env[var] = cmd
             continue
-        if var == "NEXTPNR_ECP5" and flow.PNR_FLOW["dsp_regs"]:   # the report's flow: synth.dsp_regs first
+        # the report's flow: the netlist passes (synth.dsp_regs, synth.bram_regs) first
+        if var == "NEXTPNR_ECP5" and (flow.PNR_FLOW["dsp_regs"] or flow.PNR_FLOW["bram_regs"]):
             pass_ = Path(__file__).with_name("dsp_regs.py")     # by path: the build runs in `out`
             cmd = f"{shlex.quote(sys.executable)} {shlex.quote(str(pass_))} --exec {shlex.quote(cmd)} --"
         if var.startswith("NEXTPNR_"):     # the report's placer options
@@ -107,9 +108,10 @@ def build_summary(target: str, bitstream: Path) -> dict:
 
 
 def pnr_flow(target: str) -> dict:
-    """The flow options a build for `target` runs (`flow.PNR_FLOW`; the DSP pass is ECP5's)."""
+    """The flow options a build for `target` runs (`flow.PNR_FLOW`; the netlist passes are ECP5's)."""
     fam = harness.TARGETS[target].family
-    return {k: (v and fam == "ecp5") if k in ("dsp_regs", "dsp_input_pairs") else v for k, v in flow.PNR_FLOW.items()}
+    return {k: (v and fam == "ecp5") if k in ("dsp_regs", "dsp_input_pairs", "bram_regs") else v
+            for k, v in flow.PNR_FLOW.items()}
 
 
 def main(argv=None) -> int:

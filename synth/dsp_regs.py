@@ -306,9 +306,10 @@ def absorb_dsp_registers(netlist: dict, top: str) -> dict:
 
 
 def main(argv=None) -> int:
-    """``python -m synth.dsp_regs --exec NEXTPNR [--top top] -- NEXTPNR_ARGS...``: apply the pass to
-    the netlist named by ``--json`` in the nextpnr arguments (written beside it as
-    ``<stem>_dspregs.json``), then run nextpnr on it.  `synth.board` points Amaranth's
+    """``python -m synth.dsp_regs --exec NEXTPNR [--top top] -- NEXTPNR_ARGS...``: apply the flow's
+    netlist passes (`synth.flow.netlist_passes`: this one, then `synth.bram_regs`) to the netlist
+    named by ``--json`` in the nextpnr arguments (written beside it as ``<stem>_dspregs.json``),
+    then run nextpnr on it.  `synth.board` points Amaranth's
     ``NEXTPNR_ECP5`` at this, so a board build routes the same netlist as `synth.report`."""
     import argparse
     import json
@@ -331,7 +332,10 @@ def main(argv=None) -> int:
     if a.top not in netlist.get("modules", {}):
         print(f"error: {src} has no module {a.top!r}", file=sys.stderr)
         return 2
-    stats = absorb_dsp_registers(netlist, a.top)
+    # the flow's passes (this one, then synth.bram_regs), as `synth.flow.run_pnr` applies them
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))     # run by path from a board build
+    from synth.flow import netlist_passes
+    stats = netlist_passes(netlist, a.top)
     dst = src.with_name(f"{src.stem}_dspregs.json")
     dst.write_text(json.dumps(netlist))
     print(f"synth.dsp_regs: {stats} -> {dst.name}", file=sys.stderr)

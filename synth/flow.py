@@ -50,12 +50,15 @@ DEFAULT_SEED = 1
 #: ``dsp_input_pairs``: with ``dsp_regs``, a multiplier's operand registers move in pairs only
 #: (both or neither: nextpnr cannot time one registered input; the rule of `synth.dsp_regs` since
 #: session 16 - reports routed before it record no such key and are stale);
+#: ``bram_regs``: the register after a block-RAM read port moved into the ECP5 block RAM's output
+#: register (`synth.bram_regs`; reports routed before session 20 record no such key and are stale);
 #: ``no_rw_check``: memories marked no_rw_check without a read-during-write bypass
 #: (`honour_no_rw_check`);
 #: ``placer_timing_weight``: nextpnr's ``--placer-heap-timingweight`` (nextpnr's own default is 10).
 #: Ours is 30: on the digits core (ECP5-85F) it gave 92.9 / 89.5 MHz (seeds 1 / 2) where the default
 #: gave 84.0 (seed 1) on the same netlist, and 91.0 against 86.8 on an earlier one (session 17/18).
-PNR_FLOW = {"dsp_regs": True, "dsp_input_pairs": True, "no_rw_check": True, "placer_timing_weight": 30}
+PNR_FLOW = {"dsp_regs": True, "dsp_input_pairs": True, "bram_regs": True, "no_rw_check": True,
+            "placer_timing_weight": 30}
 
 
 def placer_args() -> list:
@@ -381,15 +384,33 @@ def _set_clock_target(constraints: str, family: str, mhz: float) -> tuple:
     return new, n
 
 
+def netlist_passes(netlist: dict, top: str, dsp_regs: bool = PNR_FLOW["dsp_regs"],
+                   bram_regs: bool = PNR_FLOW["bram_regs"]) -> dict:
+    """Apply the flow's ECP5 netlist passes to a Yosys JSON `netlist` (in place), in order:
+    registers into the multipliers (`synth.dsp_regs`), then into the block RAMs' output
+    registers (`synth.bram_regs`; a multiplier operand fed straight by a block RAM stays in the
+    fabric, so the RAM can take it).  Returns each pass's counts under its name."""
+    from .bram_regs import absorb_bram_registers
+    from .dsp_regs import absorb_dsp_registers
+    out = {}
+    if dsp_regs:
+        out["dsp_regs"] = absorb_dsp_registers(netlist, top)
+    if bram_regs:
+        out["bram_regs"] = absorb_bram_registers(netlist, top)
+    return out
+
+
 def run_pnr(workdir: Path, target, files: dict, top: str = "top", seed: int = DEFAULT_SEED,
             variant: str = "dsp", synth_json: str | None = None,
             dsp_regs: bool = PNR_FLOW["dsp_regs"], no_rw_check: bool = PNR_FLOW["no_rw_check"],
-            timeout_s: float | None = None) -> dict:
+            bram_regs: bool = PNR_FLOW["bram_regs"], timeout_s: float | None = None) -> dict:
     """Place and route the harnessed design `files` (from harness.prepare_board_files) on
     `target`, synthesised with the family's `variant` ("dsp" or "nodsp").  `synth_json`, when
     given, is an already synthesised netlist of the same variant in `workdir` (the two ECP5
     targets share one).  `dsp_regs` (ECP5): move operand and product registers into the
     multipliers (`synth.dsp_regs`) before nextpnr; the counts are recorded as ``dsp_regs``.
+    `bram_regs` (ECP5): then move the registers after block-RAM read ports into the RAMs' output
+    registers (`synth.bram_regs`; counts recorded as ``bram_regs``).
     `no_rw_check`: synthesise with `honour_no_rw_check` (recorded as ``no_rw_check``).
     `timeout_s`: stop nextpnr after this many seconds; the result is then ``fits: False``,
     ``timed_out: True`` and an error naming the limit and nextpnr's last progress line (a
@@ -430,10 +451,9 @@ def run_pnr(workdir: Path, target, files: dict, top: str = "top", seed: int = DE
     out["synth_resources"] = fpga_resources(fam, st.get("num_cells_by_type", {}))
     report = f"pnr_{target.key}.json"
     pnr_json = synth_json
-    if dsp_regs and fam == "ecp5":
-        from .dsp_regs import absorb_dsp_registers
+    if (dsp_regs or bram_regs) and fam == "ecp5":
         netlist = json.loads((workdir / synth_json).read_text())
-        out["dsp_regs"] = absorb_dsp_registers(netlist, top)
+        out.update(netlist_passes(netlist, top, dsp_regs, bram_regs))
         pnr_json = f"{stem}_dspregs.json"
         (workdir / pnr_json).write_text(json.dumps(netlist))
     args = [*target.nextpnr_device_args(), "--json", pnr_json,

@@ -67,11 +67,13 @@ def synthesize(cfg: AccelConfig, *, name: str | None = None, preset: str | None 
                fpga: bool = True, pnr: bool = True, blocks: bool | list = True,
                seed: int = flow.DEFAULT_SEED, workdir: Path | None = None, quiet: bool = False,
                extra_seeds: tuple = (), dsp_regs: bool = flow.PNR_FLOW["dsp_regs"],
-               no_rw_check: bool = flow.PNR_FLOW["no_rw_check"], pnr_timeout_s: float | None = None) -> dict:
+               no_rw_check: bool = flow.PNR_FLOW["no_rw_check"], pnr_timeout_s: float | None = None,
+               bram_regs: bool = flow.PNR_FLOW["bram_regs"]) -> dict:
     """Run the whole flow for one configuration and return the report dict (see module doc).
     ``dsp_regs``: ECP5 place and route with the registers moved into the multipliers
-    (`synth.dsp_regs`).  ``no_rw_check``: the place-and-route synthesis honours the RTL's
-    ``no_rw_check`` memories (`flow.honour_no_rw_check`).  Defaults: `flow.PNR_FLOW`; the
+    (`synth.dsp_regs`).  ``bram_regs``: and with the registers after block-RAM read ports
+    moved into the RAMs (`synth.bram_regs`).  ``no_rw_check``: the place-and-route synthesis
+    honours the RTL's ``no_rw_check`` memories (`flow.honour_no_rw_check`).  Defaults: `flow.PNR_FLOW`; the
     options are recorded as ``design.pnr_flow``.
 
     ``pnr_timeout_s``: time limit of each nextpnr run (`flow.run_pnr`); None: no limit.
@@ -101,7 +103,7 @@ def synthesize(cfg: AccelConfig, *, name: str | None = None, preset: str | None 
         "design": {"source": "hw", "standin": False, "top": design.TOP, "generator": "hw.generate.build_core",
                    "verilog_sha256": design.sha256(vtext), "verilog_bytes": len(vtext),
                    **ports.to_dict(), "pnr_flow": {"dsp_regs": bool(dsp_regs), "dsp_input_pairs": bool(dsp_regs),
-                                              "no_rw_check": bool(no_rw_check),
+                                              "bram_regs": bool(bram_regs), "no_rw_check": bool(no_rw_check),
                                               "placer_timing_weight": flow.PNR_FLOW["placer_timing_weight"]}},
         "tools": versions(),
         "runtime_s": {},
@@ -161,7 +163,7 @@ def synthesize(cfg: AccelConfig, *, name: str | None = None, preset: str | None 
                 res = guarded(f"pnr_{key}", lambda: flow.run_pnr(
                     workdir, tg, files, top="top", seed=seed, variant=variant,
                     synth_json=synthesized.get((tg.family, variant)), dsp_regs=dsp_regs,
-                    no_rw_check=no_rw_check, timeout_s=pnr_timeout_s))
+                    bram_regs=bram_regs, no_rw_check=no_rw_check, timeout_s=pnr_timeout_s))
                 if res is None:
                     rep["runtime_s"][f"pnr_{key}"] = round(time.monotonic() - t0, 1)
                     continue
@@ -175,7 +177,8 @@ def synthesize(cfg: AccelConfig, *, name: str | None = None, preset: str | None 
                         _log(f"{name}: {key}: place and route again with seed {s2}", quiet)
                         r2 = guarded(f"pnr_{key}_seed{s2}", lambda: flow.run_pnr(
                             workdir, tg, files, top="top", seed=s2, variant=variant, synth_json=res["netlist"],
-                            dsp_regs=dsp_regs, no_rw_check=no_rw_check, timeout_s=pnr_timeout_s))
+                            dsp_regs=dsp_regs, bram_regs=bram_regs, no_rw_check=no_rw_check,
+                            timeout_s=pnr_timeout_s))
                         by_seed[str(s2)] = fmax_of(r2) if r2 and r2.get("fits") else None
                     res.update(median_fields(by_seed))
                 if res.get("fits"):
@@ -413,6 +416,9 @@ def main(argv=None) -> int:
     ap.add_argument("--dsp-regs", action=argparse.BooleanOptionalAction, default=flow.PNR_FLOW["dsp_regs"],
                     help="ECP5 P&R with operand / product registers moved into the multipliers (synth.dsp_regs; "
                          "default on; a report made without it is stale)")
+    ap.add_argument("--bram-regs", action=argparse.BooleanOptionalAction, default=flow.PNR_FLOW["bram_regs"],
+                    help="ECP5 P&R with the register after each block-RAM read port moved into the RAM's output "
+                         "register (synth.bram_regs; default on; a report made without it is stale)")
     ap.add_argument("--rw-bypass", action="store_true",
                     help="P&R synthesis ignores the RTL's no_rw_check memories (Yosys' read-during-write bypass "
                          "on every bank, as before session 14; a report made with it is stale)")
@@ -445,7 +451,7 @@ def main(argv=None) -> int:
                          asic=not args.no_asic, fpga=not args.no_fpga, pnr=not args.no_pnr, blocks=blocks,
                          seed=args.seed, workdir=Path(args.workdir) if args.workdir else None, quiet=args.quiet,
                          extra_seeds=extra_seeds, dsp_regs=args.dsp_regs,
-                         no_rw_check=not args.rw_bypass)
+                         bram_regs=args.bram_regs, no_rw_check=not args.rw_bypass)
     except (ToolError, flow.IncompleteCmosCount) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -325,8 +325,8 @@ def test_ecp5_board_build_runs_the_report_flow(tmp_path):
     moved into the DSP (`synth.dsp_regs` wraps nextpnr) and the no_rw_check lines in its Yosys
     script, as `flow.PNR_FLOW` says."""
     from synth import board
-    assert flow.PNR_FLOW == {"dsp_regs": True, "dsp_input_pairs": True, "no_rw_check": True,
-                             "placer_timing_weight": 30}
+    assert flow.PNR_FLOW == {"dsp_regs": True, "dsp_input_pairs": True, "bram_regs": True,
+                             "no_rw_check": True, "placer_timing_weight": 30}
     bit = board.build("ecp5-25f", _Multiplier(), tmp_path)
     assert "--placer-heap-timingweight 30" in (tmp_path / "_nextpnr_ecp5.sh").read_text()
     assert bit.name == "top.bit" and bit.stat().st_size > 100_000
