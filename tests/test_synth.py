@@ -508,7 +508,8 @@ def test_a_nextpnr_run_over_its_time_limit_is_stopped_and_recorded_as_not_routed
     tg = harness.TARGETS["ecp5-25f"]
     files = {"top.lpf": 'FREQUENCY PORT "clk25_0__io" 25000000.0 HZ;\n'}
     t0 = time.monotonic()
-    res = flow.run_pnr(work, tg, files, synth_json="top_ecp5_dsp.json", dsp_regs=False, timeout_s=3.0)
+    res = flow.run_pnr(work, tg, files, synth_json="top_ecp5_dsp.json", dsp_regs=False, bram_regs=False,
+                       timeout_s=3.0)
     assert time.monotonic() - t0 < 30
     assert res["fits"] is False and res["timed_out"] is True and res["timeout_s"] == 3.0
     assert "did not finish within the time limit of 3 s" in res["error"] and "31337" in res["error"]
