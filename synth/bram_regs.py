@@ -28,7 +28,7 @@ before and after.  The RTL, the simulations and the generic / ASIC reports are u
 
 from __future__ import annotations
 
-from .dsp_regs import FF, _Netlist, _param
+from .dsp_regs import FF, _Netlist, _param, remove_and_rename
 
 __all__ = ["absorb_bram_registers"]
 
@@ -111,21 +111,6 @@ def absorb_bram_registers(netlist: dict, top: str) -> dict:
                     dead.add(ff)
                 nl.loads[dbit] = []
             stats["ports"] += 1
-    for ff in dead:
-        cell = mod["cells"].pop(ff)
-        for pin in ("DI", "CE", "LSR", "CLK"):
-            b = cell["connections"].get(pin, ["0"])[0]
-            if not isinstance(b, str):
-                nl.drop_load(b, ff, pin)
+    remove_and_rename(mod, nl, dead, rename)
     stats["ffs_removed"] = len(dead)
-    if rename:
-        def sub(bits):
-            return [rename.get(b, b) if not isinstance(b, str) else b for b in bits]
-        for c in mod["cells"].values():
-            for pin, bits in c["connections"].items():
-                c["connections"][pin] = sub(bits)
-        for p in mod.get("ports", {}).values():
-            p["bits"] = sub(p["bits"])
-        for n in mod.get("netnames", {}).values():
-            n["bits"] = sub(n["bits"])
     return stats

@@ -197,6 +197,29 @@ class _Pins:
         return f"{self.prefix}{self.nets.index(net)}"
 
 
+def remove_and_rename(mod: dict, nl: _Netlist, dead: set, rename: dict) -> None:
+    """Delete the flip-flops `dead` from module `mod` and substitute each bit of `rename` (a moved
+    register's output -> the block output that replaces it) everywhere in the module."""
+    for ff in dead:
+        cell = mod["cells"].pop(ff)
+        for port in ("DI", "CE", "LSR", "CLK"):
+            b = cell["connections"].get(port, ["0"])[0]
+            if not isinstance(b, str):
+                nl.drop_load(b, ff, port)
+    if not rename:
+        return
+
+    def sub(bits):
+        return [rename.get(b, b) if not isinstance(b, str) else b for b in bits]
+    for c in mod["cells"].values():
+        for port, bits in c["connections"].items():
+            c["connections"][port] = sub(bits)
+    for p in mod.get("ports", {}).values():
+        p["bits"] = sub(p["bits"])
+    for n in mod.get("netnames", {}).values():
+        n["bits"] = sub(n["bits"])
+
+
 def absorb_dsp_registers(netlist: dict, top: str) -> dict:
     """Move registers into the MULT18X18D cells of module `top` of a Yosys JSON `netlist` (in
     place).  Returns counts: ``dsps``, ``input_ports`` and ``outputs`` absorbed,
@@ -285,23 +308,8 @@ def absorb_dsp_registers(netlist: dict, top: str) -> dict:
         q = nl.cells[ff]["connections"]["Q"][0]
         if not nl.loads.get(q):
             dead.add(ff)
-    for ff in dead:
-        cell = mod["cells"].pop(ff)
-        for port in ("DI", "CE", "LSR", "CLK"):
-            b = cell["connections"].get(port, ["0"])[0]
-            if not isinstance(b, str):
-                nl.drop_load(b, ff, port)
+    remove_and_rename(mod, nl, dead, rename)
     stats["ffs_removed"] = len(dead)
-    if rename:
-        def sub(bits):
-            return [rename.get(b, b) if not isinstance(b, str) else b for b in bits]
-        for c in mod["cells"].values():
-            for port, bits in c["connections"].items():
-                c["connections"][port] = sub(bits)
-        for p in mod.get("ports", {}).values():
-            p["bits"] = sub(p["bits"])
-        for n in mod.get("netnames", {}).values():
-            n["bits"] = sub(n["bits"])
     return stats
 
 
