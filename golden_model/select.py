@@ -27,7 +27,7 @@ from . import affinity_fixed as af
 from . import entropy_fixed as ef
 from . import fixed as fx
 from . import reference as ref
-from .config import AccelConfig
+from .config import POLICIES, AccelConfig
 from .grid_fixed import grid_sample_fixed
 
 METHODS = ("adapsne", "nms")
@@ -235,8 +235,8 @@ def select(X, y, ratio, method: str = "adapsne", cfg: AccelConfig | None = None,
         raise ValueError(f"unknown arithmetic {arithmetic!r}; expected one of {ARITHMETICS}")
     if policy is None:
         policy = METHOD_POLICY[method]
-    elif policy not in ref.POLICIES:
-        raise ValueError(f"unknown search policy {policy!r}; expected one of {ref.POLICIES}")
+    elif policy not in POLICIES:
+        raise ValueError(f"unknown search policy {policy!r}; expected one of {POLICIES}")
     if cfg is None:
         cfg = AccelConfig()
     elif not isinstance(cfg, AccelConfig):

@@ -244,15 +244,17 @@ def test_traced_pipelines_are_what_the_method_says(quick_run):
 
 
 def test_phase_table_hand_cases():
-    calls = {("golden_model.search_fixed", "search_class"), ("golden_model.reference", "tsne"),
-             ("golden_model.reference", "joint_p"), ("golden_model.affinity_fixed", "joint_fixed"),
-             ("golden_model.reference", "sq_distances")}
+    calls = {("golden_model.search_fixed", "search_class"), ("golden_model.reference.tsne_float", "tsne"),
+             ("golden_model.reference.tsne_float", "joint_p"), ("golden_model.affinity_fixed", "joint_fixed"),
+             ("golden_model.reference.distances", "sq_distances")}
     got = {p["phase"]: (p["arithmetic"], p["code"]) for p in trace.phase_table(calls)}
     assert got["sigma search"] == ("fixed", ["search_fixed"])
     assert got["joint affinities P"] == ("both", ["affinity_fixed", "reference.joint_p"])
     assert got["t-SNE"] == ("float64", ["reference.tsne"])
     assert got["grid sampler"] == ("not run", [])
-    assert trace.reference_helpers(calls | {("golden_model.reference", "_pair_sq")}) == ["sq_distances"]
+    assert trace.reference_helpers(calls | {("golden_model.reference.tsne_float", "_pair_sq")}) == ["sq_distances"]
+    # a module whose name only begins like the package's is not the reference
+    assert trace.phase_table({("golden_model.reference_other", "tsne")})[2]["arithmetic"] == "not run"
 
 
 def test_traced_records_golden_model_calls_only():
@@ -260,7 +262,7 @@ def test_traced_records_golden_model_calls_only():
     with trace.traced(calls):
         ref.sq_distances(np.array([[0, 1], [2, 3]]))
         np.sort(np.arange(3))
-    assert ("golden_model.reference", "sq_distances") in calls
+    assert ("golden_model.reference.distances", "sq_distances") in calls
     assert all(m.startswith("golden_model.") for m, _ in calls)
     assert sys.getprofile() is None
 

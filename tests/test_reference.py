@@ -1,4 +1,4 @@
-"""Unit tests of the float64 reference algorithm (golden_model/reference.py)."""
+"""Unit tests of the float64 reference algorithm (golden_model/reference/)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sklearn.datasets import load_digits
 
 from golden_model import reference as ref
-from golden_model.config import PRESETS
+from golden_model.config import POLICIES, PRESETS
 
 CFG = PRESETS["digits"]  # 16 lanes, fireworks 3, spark lanes (8, 5, 2) + 1 Gaussian
 SMALL = PRESETS["small"]  # 8 lanes
@@ -145,7 +145,7 @@ def test_fwa_amplitude_widens_when_stalled(monkeypatch):
     assert ref.search_bisection(d, 2.0, CFG).converged
     for i in range(5):
         assert ref.search_fwa(d, 2.0, CFG, point_index=i).converged
-    monkeypatch.setattr(ref, "FWA_FLOAT_GAIN_UP", 1.0)
+    monkeypatch.setattr(ref.sigma_search, "FWA_FLOAT_GAIN_UP", 1.0)
     assert not any(ref.search_fwa(d, 2.0, CFG, point_index=i).converged for i in range(5))
 
 
@@ -200,7 +200,7 @@ def test_monotone_searches_match_simple_implementation(policy, digits_rows):
 
 def test_result_fields_consistent(digits_rows):
     d = digits_rows[0]
-    for policy in ref.POLICIES:
+    for policy in POLICIES:
         r = ref.search_row(d, 12.0, policy, CFG, point_index=0)
         assert r.beta == pytest.approx(2.0 ** r.u * math.log(2.0), rel=1e-15)
         assert r.b == 2.0 ** r.u
@@ -214,13 +214,13 @@ def test_result_fields_consistent(digits_rows):
 def test_candidates_per_pass(policy, per_pass, digits_rows, monkeypatch):
     """Every pass evaluates the whole candidate vector in one call (one pass over the row)."""
     sizes = []
-    real = ref._entropy_rows
+    real = ref.sigma_search._entropy_rows
 
     def spy(S, B):
         sizes.append(B.shape)
         return real(S, B)
 
-    monkeypatch.setattr(ref, "_entropy_rows", spy)
+    monkeypatch.setattr(ref.sigma_search, "_entropy_rows", spy)
     for i, d in enumerate(digits_rows[:8]):
         sizes.clear()
         r = ref.search_row(d, 20.0, policy, CFG, tol=ref.hardware_tolerance(CFG), point_index=i)
@@ -240,13 +240,13 @@ def test_fwa_reproducible_and_seeded(digits_rows):
 
 def test_fwa_first_pass_is_grid_and_sparks_in_bracket(digits_rows, monkeypatch):
     seen = []
-    real = ref._entropy_rows
+    real = ref.sigma_search._entropy_rows
 
     def spy(S, B):
         seen.append(np.log2(B[0]))
         return real(S, B)
 
-    monkeypatch.setattr(ref, "_entropy_rows", spy)
+    monkeypatch.setattr(ref.sigma_search, "_entropy_rows", spy)
     d = digits_rows[2]
     ref.search_fwa(d, 8.0, CFG, point_index=2)
     lo, hi = ref.search_bracket(d, CFG)
@@ -274,12 +274,12 @@ def test_batched_search_identical_to_per_row(policy):
 
 def test_reflect():
     x = np.array([-1.5, 0.5, 2.5, 10.0, -10.0])
-    np.testing.assert_allclose(ref._reflect(x, 0.0, 2.0), [1.5, 0.5, 1.5, 0.0, 2.0])
+    np.testing.assert_allclose(ref.sigma_search._reflect(x, 0.0, 2.0), [1.5, 0.5, 1.5, 0.0, 2.0])
 
 
 def test_unreachable_target_and_constant_row():
     d = np.array([4, 4, 4, 4])  # H = 2 bits at every b
-    for policy in ref.POLICIES:
+    for policy in POLICIES:
         r = ref.search_row(d, 2.0, policy, CFG)
         assert not r.converged and r.passes == CFG.max_passes and r.H == pytest.approx(2.0)
         assert ref.search_row(d, 4.0, policy, CFG).converged
@@ -375,7 +375,7 @@ def test_entropy_cell_points_is_validated():
 
 
 def _entropy_by_histogram(Y, G):
-    """Occupancy entropy written independently of reference.py: numpy's 2-D histogram of the
+    """Occupancy entropy written independently of golden_model.reference: numpy's 2-D histogram of the
     min-max normalised embedding (its last bin includes the right edge, like the clip to G - 1)."""
     Yn = (Y - Y.min(0)) / (Y.max(0) - Y.min(0))
     h, _, _ = np.histogram2d(Yn[:, 0], Yn[:, 1], bins=G, range=[[0, 1], [0, 1]])

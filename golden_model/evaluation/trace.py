@@ -25,6 +25,12 @@ PHASES = (
     ("grid sampler", "golden_model.grid_fixed", ("grid_sample",)),
 )
 REFERENCE = "golden_model.reference"
+
+
+def _is_reference(module: str) -> bool:
+    """True for the float64 reference package and its modules (``golden_model.reference.*``)."""
+    return module == REFERENCE or module.startswith(REFERENCE + ".")
+
 #: Modules not recorded: the evaluation itself.
 _SKIP = ("golden_model.evaluation",)
 
@@ -81,7 +87,7 @@ def phase_table(calls) -> list:
     """
     calls = {tuple(c) for c in calls}
     mods = {m for m, _ in calls}
-    ref_funcs = {f for m, f in calls if m == REFERENCE}
+    ref_funcs = {f for m, f in calls if _is_reference(m)}
     out = []
     for phase, fixed_mod, ref_names in PHASES:
         fx = fixed_mod in mods
@@ -96,5 +102,5 @@ def reference_helpers(calls) -> list:
     """Public reference functions a run called outside the phases' float64 functions (sorted):
     shared integer helpers (distances, grid side) and diagnostics (KL)."""
     phase_funcs = {f for _, _, names in PHASES for f in names}
-    return sorted({f for m, f in calls if m == REFERENCE and f not in phase_funcs
+    return sorted({f for m, f in calls if _is_reference(m) and f not in phase_funcs
                    and f.isidentifier() and not f.startswith("_")})
