@@ -175,9 +175,8 @@ class FunctionUnit(wiring.Component):
         m.d.sync += [op_d.eq(self.i_op), rem_d.eq(rem), v[0].eq(self.i_valid)]
         m.d.sync += [v[s].eq(v[s - 1]) for s in range(1, FU_LATENCY)]
         m.d.comb += self.o_valid.eq(v[-1])
-        # stage fu_reg: ROM word register (keeps the block RAM's clock-to-out off the next path);
-        # reset-less, since o_valid says when it counts, so synth.bram_regs can move it into the RAM
-        word = Signal(self.word_bits, reset_less=True)
+        # stage fu_reg: ROM word register (keeps the block RAM's clock-to-out off the next path)
+        word = Signal(self.word_bits)
         op_2 = Signal(2)
         rem_2 = Signal(self.rem_bits)
         m.d.sync += [word.eq(rp.data), op_2.eq(op_d), rem_2.eq(rem_d)]

@@ -285,8 +285,7 @@ class DistanceEngine(wiring.Component):
         # (from the register), and every other change of (base, dd) - a new base at a group's or
         # point's end, a new point, a new row - comes with dd_nxt = 0, so the address is the new
         # base itself (the base adders, e.g. gbase + DM, start at registers)
-        addr_a = Signal(range(fdepth + 2 * DM + 1), name="feat_addr_a")
-        addr_b = Signal(range(fdepth + 2 * DM + 1), name="feat_addr_b")
+        addr_a, addr_b = Signal(range(fdepth + 2 * DM + 1)), Signal(range(fdepth + 2 * DM + 1))
         rebase = point_start | point_first | point_next | (step & last_d)
         for addr, base_nxt in ((addr_a, Mux(pp, i_base_nxt, gbase_nxt)), (addr_b, Mux(pp, gbase_nxt, i_base_nxt))):
             with m.If(rebase):
@@ -423,9 +422,7 @@ class DistanceEngine(wiring.Component):
         rd_mod_d = Signal.like(rj_mod)
         rd_mod_dd = Signal.like(rj_mod)
         m.d.sync += [rd_mod_d.eq(cur_mod), rd_mod_dd.eq(rd_mod_d)]
-        # reset-less: the read pipeline says when it is valid, and a plain register can go into the
-        # block RAM's output register (synth.bram_regs)
-        rb = [Signal(cfg.dist_bits, name=f"row_bank_q{l}", reset_less=True) for l in range(K)]
+        rb = [Signal(cfg.dist_bits, name=f"row_bank_q{l}") for l in range(K)]
         for l, (_, rp) in enumerate(rbanks):
             m.d.comb += rp.addr.eq(Mux(pp, cur_lin, cur_div + Mux(rd_half, RPB, 0)))
             m.d.sync += rb[l].eq(rp.data)        # at the bank: the block RAM's clock-to-out stays local
