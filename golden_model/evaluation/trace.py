@@ -26,13 +26,13 @@ PHASES = (
 )
 REFERENCE = "golden_model.reference"
 
+#: Modules not recorded: the evaluation itself.
+_SKIP = ("golden_model.evaluation",)
+
 
 def _is_reference(module: str) -> bool:
     """True for the float64 reference package and its modules (``golden_model.reference.*``)."""
     return module == REFERENCE or module.startswith(REFERENCE + ".")
-
-#: Modules not recorded: the evaluation itself.
-_SKIP = ("golden_model.evaluation",)
 
 
 def _hook(calls: set):

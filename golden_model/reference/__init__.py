@@ -1,8 +1,8 @@
 """Float64 reference algorithm of AdapSNE and of the NMS baseline (one class at a time).
 
-This module is the *specification in float* of what the accelerator computes.  The fixed-point
+This package is the *specification in float* of what the accelerator computes.  The fixed-point
 golden model (``golden_model.fixed*``, ``golden_model.search_fixed``) implements the same steps
-bit for bit in the hardware's arithmetic; this module is what it is compared against.
+bit for bit in the hardware's arithmetic; this package is what it is compared against.
 
 Pipeline for one class of N integer feature vectors (see docs/algorithm.md):
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+
 def as_integer_features(X: np.ndarray, name: str = "X") -> np.ndarray:
     """Return `X` as an int64 2-D array, checking that every value is a finite integer.
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..config import GRID_G_LIMIT, AccelConfig
 
+
 def normalise_unit(Y: np.ndarray) -> np.ndarray:
     """Min-max normalise each axis of `Y` to [0, 1]; a constant axis maps to 0."""
     Y = np.asarray(Y, dtype=np.float64)
