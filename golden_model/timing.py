@@ -33,7 +33,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-__all__ = ["ENGINE_CMD", "BROADCAST", "GRANT_LEAD", "pass_grants", "pass_grant_mask", "LaneOp", "LANE_OPS", "RESOURCES", "MUL", "FU", "TM0", "TM1", "pair_interval", "uses",
+__all__ = ["ENGINE_CMD", "BROADCAST", "GRANT_LEAD", "pass_grants", "pass_grant_mask", "LaneOp", "LANE_OPS", "PHASE_OPS", "RESOURCES", "MUL", "FU", "TM0", "TM1", "pair_interval", "uses",
            "latency", "stage_of", "claims", "PHASES",
            "markdown", "point_pre", "dist_done_latency", "minmax_levels", "pass_overhead"]
 
@@ -42,7 +42,7 @@ RESOURCES = ("absdiff", "mul_in", "mul", "mul_sum", "dacc", "minmax", "cand_delt
              "twmul", "z", "t", "norm_in", "norm", "norm_shift", "logv", "rr", "hshift", "h", "prng",
              # t-SNE engine (docs/hardware.md, "t-SNE engine")
              "tdiff", "tm0_in", "tm0", "tm0_sum", "tm1_in", "tm1", "tm1_sum", "tsq", "tnorm_in", "tnorm",
-             "tnorm_shift", "tzq", "tsr", "tfshift", "tacc", "tscan",
+             "tnorm_shift", "tzq", "tsr", "tfshift", "tacc", "ty", "tynext", "tsz", "tsa",
              # affinity phase (op ``kprob``): the saturated p register
              "psat",
              # t-SNE update on the lanes (op ``tupd``)
@@ -115,6 +115,43 @@ def _stages(*groups) -> tuple:
     return tuple((g,) if isinstance(g, str) else tuple(g) for g in groups)
 
 
+#: ---- t-SNE engine: one ordered pair (i, j) per op; TM0/TM1 are claimed in five stages, so the op
+#: issues every `pair_interval()` cycles with both multipliers busy in every cycle
+_TPAIR = LaneOp("tpair", _stages(
+    "tdiff",                                             # dx, dy = y_i - y_j; S_ij latched
+    ("tm0_in", "tm1_in"),                                # |dx| * lo17(|dx|), |dx| * hi(|dx|)
+    ("tm0", "tm1", "tm0_in", "tm1_in"),                  # the same for dy
+    ("tm0_sum", "tm1_sum", "tm0", "tm1"),
+    ("tm0_sum", "tm1_sum", "tsq"),                       # floor(dx^2 / 2^(2Y-W))
+    "tsq",                                               # floor(dy^2 / 2^(2Y-W))
+    "tnorm_in",                                          # x = 2^W + d2
+    "tnorm", "tnorm_shift",                              # leading one p; m, e = p - W
+    *FU,                                                 # r = recip(m)
+    ("tzq", "tm0_in", "tm1_in"),                         # Zq += r 2^(Q-W) >> e; S r, r r
+    ("tm0", "tm1"), ("tm0_sum", "tm1_sum"),
+    "tsr",                                               # sr = S r >> P, r2 = r r >> W
+    (), (),                                              # wait for a free multiplier slot
+    ("tm0_in", "tm1_in"),                                # sr dx, r2 dx
+    ("tm0", "tm1", "tm0_in", "tm1_in"),                  # sr dy, r2 dy
+    ("tm0_sum", "tm1_sum", "tm0", "tm1"),
+    ("tm0_sum", "tm1_sum", "tfshift"),                    # floor(. / 2^sa), floor(. / 2^sb) (x)
+    ("tfshift", "tacc"),                                  # (y); A_x += , R_x +=
+    "tacc"),                                             # A_y += , R_y +=
+    "t-SNE pair: q = recip(1 + |y_i - y_j|^2) as (r, e); Zq, attractive and repulsive sums of y_i")
+
+
+def _snap_stages() -> tuple:
+    """``tsnap`` (resources ``tsz``, ``tsa``: the scan registers of Zq and of A, R): the lane's live Zq is taken (and cleared) in the stage after `tpair`'s ``tzq``
+    stage, A and R in the stage after its last ``tacc`` stage, so a ``tsnap`` issued with a block's
+    last ``tpair`` slot takes that pair's terms and none of the next block's (issued one
+    `pair_interval` later; `tsne_snap_ok` checks this)."""
+    zq = [s for s, r in enumerate(_TPAIR.stages) if "tzq" in r][-1] + 1
+    acc = [s for s, r in enumerate(_TPAIR.stages) if "tacc" in r][-1] + 1
+    st = [()] * (acc + 1)
+    st[zq], st[acc] = ("tzq", "tsz"), ("tacc", "tsa")
+    return tuple(st)
+
+
 LANE_OPS = {op.name: op for op in (
     LaneOp("dist", _stages("absdiff", *MUL, "dacc", "minmax"),
            "acc += (x_i - x_j)^2; the group's last feature writes D_ij and updates the lane min/max",
@@ -136,29 +173,7 @@ LANE_OPS = {op.name: op for op in (
            "w as kern; p = min(floor(w r / 2^(2W + e - P)), 2^P - 1) with the row's r = recip(m_Z), e"),
     LaneOp("scan", _stages(("u", "h", "z", "t")), "shift (u, H, Z, T) one lane towards lane 0"),
     LaneOp("prng", _stages("prng"), "load the per-point seed or advance the xorshift32 state"),
-    # ---- t-SNE engine: one ordered pair (i, j) per op; TM0/TM1 are claimed in five stages, so
-    # the op issues every `pair_interval()` cycles with both multipliers busy in every cycle
-    LaneOp("tpair", _stages(
-        "tdiff",                                             # dx, dy = y_i - y_j; S_ij latched
-        ("tm0_in", "tm1_in"),                                # |dx| * lo17(|dx|), |dx| * hi(|dx|)
-        ("tm0", "tm1", "tm0_in", "tm1_in"),                  # the same for dy
-        ("tm0_sum", "tm1_sum", "tm0", "tm1"),
-        ("tm0_sum", "tm1_sum", "tsq"),                       # floor(dx^2 / 2^(2Y-W))
-        "tsq",                                               # floor(dy^2 / 2^(2Y-W))
-        "tnorm_in",                                          # x = 2^W + d2
-        "tnorm", "tnorm_shift",                              # leading one p; m, e = p - W
-        *FU,                                                 # r = recip(m)
-        ("tzq", "tm0_in", "tm1_in"),                         # Zq += r 2^(Q-W) >> e; S r, r r
-        ("tm0", "tm1"), ("tm0_sum", "tm1_sum"),
-        "tsr",                                               # sr = S r >> P, r2 = r r >> W
-        (), (),                                              # wait for a free multiplier slot
-        ("tm0_in", "tm1_in"),                                # sr dx, r2 dx
-        ("tm0", "tm1", "tm0_in", "tm1_in"),                  # sr dy, r2 dy
-        ("tm0_sum", "tm1_sum", "tm0", "tm1"),
-        ("tm0_sum", "tm1_sum", "tfshift"),                    # floor(. / 2^sa), floor(. / 2^sb) (x)
-        ("tfshift", "tacc"),                                  # (y); A_x += , R_x +=
-        "tacc"),                                             # A_y += , R_y +=
-           "t-SNE pair: q = recip(1 + |y_i - y_j|^2) as (r, e); Zq, attractive and repulsive sums of y_i"),
+    _TPAIR,
     LaneOp("trecip", _stages("tnorm_in", "tnorm", "tnorm_shift", *FU),
            "x = 2^p (1 + m): p and recip(m) of an external operand (N, Zq) for the gradient constants"),
     LaneOp("tupd", _tupd_stages(),
@@ -167,9 +182,19 @@ LANE_OPS = {op.name: op for op in (
            marks=TUPD_MARKS + tuple((name, s0) for name, _, _, s0 in TUPD_MULS)),
     LaneOp("tmul", _stages("tm0_in", "tm0", "tm0_sum"),
            "one TM0 product of external operands (the gradient constant ca = ex rn, lane 0)"),
-    LaneOp("tscan", _stages("tscan"),
-           "shift (y_i, valid, Zq, A, R) one lane towards lane 0; the last lane loads the controller's y"),
+    LaneOp("tnext", _stages("tynext"),
+           "latch the broadcast y_j as the lane's next point (y_i of the next block, or of block 0 in PRIME)"),
+    LaneOp("tload", _stages("ty"), "y_i <- the latched next point (the block hand-over, between two tpair slots)"),
+    LaneOp("tsnap", _snap_stages(),
+           "the pass sums into the scan registers and the live sums cleared: Zq after tpair's tzq stage, "
+           "A and R after its last tacc stage"),
+    LaneOp("tscan", _stages(("tsz", "tsa")),
+           "shift the snapped (Zq, A, R) one lane towards lane 0; the last lane takes zeros"),
 )}
+
+#: the ops of the later phases (affinities, t-SNE): a search-only lane (``phases=False``) builds
+#: none of them, so its Verilog does not change with their datapaths
+PHASE_OPS = frozenset({"kprob", "tpair", "trecip", "tupd", "tmul", "tnext", "tload", "tsnap", "tscan"})
 
 
 def pair_interval(op: str = "tpair") -> int:
@@ -261,7 +286,9 @@ START_TARGET = BROADCAST + latency("rowend") + 1
 
 #: t-SNE controller (`hw.tsne`, docs/hardware.md "t-SNE engine")
 TSNE_READ = 1       # y_j / S_ij memory read before a TPAIR issue
-TSNE_SCAN = 1       # read-ahead cycle of a TSCAN block hand-over (then K shift cycles)
+#: PRIME (an iteration's first cycles): the read-ahead of y_0 (and a ``tsnap`` that clears the live
+#: sums), then K cycles in which lane l latches y_l (``tnext``); the STREAM's first cycle loads them
+TSNE_PRIME = 1
 TSNE_COEF = latency("tmul") + 1   # ca = ex rn (TMUL on lane 0), then >> coef_frac into a register
 #: INIT: per point, lane 0's PRNG loaded and stepped for coordinate 0, then for coordinate 1
 TSNE_INIT_POINT = 2 * (latency("prng") + 1)
@@ -270,8 +297,21 @@ TSNE_INIT_POINT = 2 * (latency("prng") + 1)
 TSNE_UPD_PIPE = TSNE_READ + latency("tupd") + 1
 #: cycles of a TRECIP pair (N, then Zq, issued back to back) until both results are captured
 TSNE_RECIP = latency("trecip") + 2
-#: cycles from the end of the last j issue slot to the lanes' final accumulators
-TSNE_DRAIN = TSNE_READ + latency("tpair") - pair_interval("tpair")
+#: FLUSH (after the STREAM's last cycle): the last block's ``tsnap`` was issued with its last
+#: ``tpair`` slot (``TSNE_READ`` cycles into the slot's II), its sums are in the scan registers
+#: ``latency("tsnap")`` cycles after it, then K ``tscan`` shifts move them out at lane 0: FLUSH is
+#: this many cycles + K.  Between blocks the same snap and shifts run beside the next block's STREAM.
+TSNE_FLUSH = latency("tsnap") - pair_interval("tpair") + TSNE_READ
+
+
+def tsne_handover_ok(n: int, lanes: int) -> bool:
+    """Does a block's background hand-over (``tsnap``, then K ``tscan`` shifts out of the scan
+    registers) end before the next block's ``tsnap`` writes them?  The next snap's first write is
+    N II + (its ``tzq`` write stage) cycles after this one's issue."""
+    if n <= lanes:          # one block: nothing runs beside a STREAM
+        return True
+    first_write = min(s for s, r in enumerate(LANE_OPS["tsnap"].stages) if r)
+    return latency("tsnap") + lanes - 1 < n * pair_interval("tpair") + first_write
 
 
 def tsne_update_period_ok(period: int) -> bool:

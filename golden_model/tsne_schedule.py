@@ -45,16 +45,19 @@ def blocks(n: int, lanes: int) -> int:
 def iteration_cycles(n: int, lanes: int, *, update_lanes: int) -> int:
     """Cycles of one t-SNE iteration of `hw.tsne.TsneEngine` (force pass + gradient + update).
 
-    ``B = ceil(N/K)`` blocks; lane ``l`` of block ``b`` owns point ``bK + l``.  Per block: TSCAN
-    hand-over (read-ahead + K shifts: y_i in, the previous block's sums out), STREAM (one j every
-    II cycles, ``y_j`` broadcast, ``S_ij`` from bank ``l``), DRAIN; then a last TSCAN, TRECIP of N
-    and Zq on lane 0, the constant ``2 ex / N``, and the update pipeline over the points (one
-    point every `timing.tsne_update_interval` (``update_lanes``) cycles)."""
+    ``B = ceil(N/K)`` blocks; lane ``l`` of block ``b`` owns point ``bK + l``.  PRIME (read-ahead +
+    K cycles: block 0's ``y_i`` latched by ``tnext``), then one STREAM of B N slots (one ``j`` every
+    II cycles, ``y_j`` broadcast, ``S_ij`` from bank ``l``) with no gap between blocks: a block's
+    last slot issues ``tsnap`` (its sums into the scan registers) and the next slot ``tload`` (the
+    next block's ``y_i``, latched from the broadcast while ``j`` passed them), and the snapped sums
+    leave at lane 0 during the next block (`timing.tsne_handover_ok`); after the last block FLUSH
+    (`timing.TSNE_FLUSH` + K), TRECIP of N and Zq on lane 0, the constant ``2 ex / N``, and the
+    update pipeline over the points (one point every `timing.tsne_update_interval`
+    (``update_lanes``) cycles)."""
     ii = timing.pair_interval("tpair")
     B = blocks(n, lanes)
-    scan = timing.TSNE_SCAN + lanes
-    return ((B + 1) * scan + B * (ii * n + timing.TSNE_DRAIN) + timing.TSNE_RECIP + timing.TSNE_COEF
-            + timing.tsne_update_cycles(n, update_lanes))
+    return (timing.TSNE_PRIME + lanes + B * ii * n + timing.TSNE_FLUSH + lanes + timing.TSNE_RECIP
+            + timing.TSNE_COEF + timing.tsne_update_cycles(n, update_lanes))
 
 
 def init_cycles(n: int) -> int:
@@ -108,14 +111,14 @@ def symmetric_point_parallel_cycles(n: int, lanes: int, *, update_lanes: int) ->
     """(a') point-parallel with symmetry: block b streams only j >= bK (j <= i masked), each lane's
     pair also yields the j-side terms (``-t - sticky``, exact), summed over the K lanes by an adder
     tree (``ceil(log2 K)`` levels) and accumulated into a per-point accumulator memory (read-modify-
-    write, one j per II cycles, no hazard); the lanes' own sums join the memory during TSCAN."""
+    write, one j per II cycles, no hazard); the block hand-over as in (a), but each block's stream
+    ends with the tree and the memory write before the next block's j-side sums may start."""
     ii = timing.pair_interval("tpair")
     B = blocks(n, lanes)
     tree = max(0, (lanes - 1).bit_length()) + 2        # tree levels + memory read + write
-    scan = timing.TSNE_SCAN + lanes
-    stream = sum(ii * (n - b * lanes) + timing.TSNE_DRAIN + tree for b in range(B))
-    return ((B + 1) * scan + stream + timing.TSNE_RECIP + timing.TSNE_COEF
-            + timing.tsne_update_cycles(n, update_lanes))
+    stream = sum(ii * (n - b * lanes) + tree for b in range(B))
+    return (timing.TSNE_PRIME + lanes + stream + timing.TSNE_FLUSH + lanes + timing.TSNE_RECIP
+            + timing.TSNE_COEF + timing.tsne_update_cycles(n, update_lanes))
 
 
 def pair_parallel_cycles(n: int, lanes: int, *, update_lanes: int) -> int:
@@ -126,7 +129,7 @@ def pair_parallel_cycles(n: int, lanes: int, *, update_lanes: int) -> int:
     tree per point) before the gradient."""
     ii = timing.pair_interval("tpair")
     pairs = n * (n - 1) // 2
-    return (-(-pairs // lanes) * ii + timing.TSNE_DRAIN + n + timing.TSNE_RECIP + timing.TSNE_COEF
+    return (-(-pairs // lanes) * ii + timing.TSNE_FLUSH + n + timing.TSNE_RECIP + timing.TSNE_COEF
             + timing.tsne_update_cycles(n, update_lanes))
 
 

@@ -86,11 +86,11 @@ class MemoryBank(wiring.Component):
 
 
 class SearchLane(wiring.Component):
-    """`hw.lane.Lane` without its `PHASE_PORTS`: their inputs tied to 0, their outputs unused,
-    as in a core built without ``phases`` (Yosys then removes the phase ops' datapath)."""
+    """`hw.lane.Lane` as in a core built without ``phases`` (none of `timing.PHASE_OPS` built),
+    without its `PHASE_PORTS`."""
 
     def __init__(self, cfg: AccelConfig):
-        self._lane = Lane(cfg, 0)
+        self._lane = Lane(cfg, 0, with_phases=False)
         super().__init__({k: v for k, v in self._lane.signature.members.items() if k not in PHASE_PORTS})
 
     def elaborate(self, platform):

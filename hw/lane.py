@@ -147,6 +147,10 @@ class Lane(TsneLaneMixin, wiring.Component):
         (`golden_model.timing.LANE_OPS`).  Off for the generated Verilog.
     with_update : bool or None
         Build the update op ``tupd`` (None: `hw.lane_tsne.lane_has_update`, lanes 0 .. U-1).
+    with_phases : bool or None
+        Build the ops of the later phases (`timing.PHASE_OPS`: affinities, t-SNE; None:
+        ``cfg.phases``).  Without them the phase ports stay in the signature, unused, and the
+        search-only Verilog does not depend on those datapaths.
 
     Attributes
     ----------
@@ -163,18 +167,22 @@ class Lane(TsneLaneMixin, wiring.Component):
     gauss : Out(signed(11))
         Irwin-Hall sample of the state (`search_fixed.gauss_approx`; the t-SNE initialisation).
     tsne : In(tsne_ops_signature(cfg))
-        The ``tpair``, ``trecip`` and ``tscan`` ops from the t-SNE controller (`hw.lane_tsne`).
+        The t-SNE ops (``tpair``, ``trecip``, ``tnext``, ``tload``, ``tsnap``, ``tscan``, ``tmul``,
+        ``tupd``) from the t-SNE controller (`hw.lane_tsne`).
     tscan_in : In(tscan_signature(cfg)), tscan_out : Out(tscan_signature(cfg))
-        This lane's point and pass sums, and the next lane's (shifted in by ``tscan``).
+        This lane's scan registers (a block's snapped sums), and the next lane's (shifted in by
+        ``tscan``).
     aff : In(aff_ops_signature(cfg))
         The ``kprob`` op from the affinity controller (`hw.affinity`) and its result ``p``.
     """
 
-    def __init__(self, cfg: AccelConfig, index: int, checks: bool = False, with_update: bool | None = None):
+    def __init__(self, cfg: AccelConfig, index: int, checks: bool = False, with_update: bool | None = None,
+                 with_phases: bool | None = None):
         self.cfg = cfg
         self.index = index
         self.checks = checks
-        self.with_update = lane_has_update(cfg, index) if with_update is None else with_update
+        self.with_phases = cfg.phases if with_phases is None else with_phases
+        self.with_update = self.with_phases and (lane_has_update(cfg, index) if with_update is None else with_update)
         L = self.lay = CoreLayouts(cfg)
         roles = lane_roles(cfg)
         self.role = roles[index]
@@ -202,9 +210,13 @@ class Lane(TsneLaneMixin, wiring.Component):
         issue = {"dist": self.dist.issue, "cand": o.cand.issue, "kern": o.kern.issue,
                  "rowend": o.rowend.issue, "scan": o.scan, "prng": o.prng.load | o.prng.step,
                  "tpair": self.tsne.pair.issue, "trecip": self.tsne.recip.issue, "tscan": self.tsne.scan,
+                 "tnext": self.tsne.next, "tload": self.tsne.load, "tsnap": self.tsne.snap,
                  "tmul": self.tsne.mul.issue, "kprob": self.aff.kprob.issue,
                  **({"tupd": self.tsne.upd.issue} if self.with_update else {})}
         built = set(timing.LANE_OPS) - (set() if self.with_update else {"tupd"})
+        if not self.with_phases:        # a search-only lane: its phase ports stay unused
+            built -= timing.PHASE_OPS
+            issue = {k: s for k, s in issue.items() if k in built}
         assert set(issue) == built, "every op of the table this lane builds needs an issue port"
         v = {}
         for name, op in timing.LANE_OPS.items():
@@ -234,6 +246,7 @@ class Lane(TsneLaneMixin, wiring.Component):
     def _steer(m, v, resource, drives):
         """Drive a shared resource from the stage that claims it (`timing.claims`; built ops only)."""
         users = [(op, st) for op, st in timing.claims(resource) if op in v]
+        drives = {k: d for k, d in drives.items() if k[0] in v}     # ops this lane builds
         assert set(users) == set(drives), (resource, users, list(drives))
         # an AND-OR multiplexer: at most one claimant is valid in a cycle (asserted with checks),
         # so each input is gated by its own valid and the inputs are ORed - no priority chain of
@@ -259,8 +272,8 @@ class Lane(TsneLaneMixin, wiring.Component):
         sd = timing.stage_of
 
         def at(op, res):
-            """Valid of the stage of ``op`` that uses ``res``."""
-            return v[op][sd(op, res)]
+            """Valid of the stage of ``op`` that uses ``res`` (0 for an op this lane does not build)."""
+            return v[op][sd(op, res)] if op in v else C(0, 1)
 
         def delayed(sig, n, name):
             """``sig`` through ``n`` unconditional registers (ops advance one stage per cycle)."""
@@ -471,8 +484,9 @@ class Lane(TsneLaneMixin, wiring.Component):
         # the shift by 2W + e - P and the saturation (register ``psat``)
         kp_r = Signal(W + 1)
         kp_e = Signal.like(kp.e)
-        with m.If(kp.issue):
-            m.d.sync += [kp_r.eq(kp.r), kp_e.eq(kp.e)]
+        if self.with_phases:
+            with m.If(kp.issue):
+                m.d.sync += [kp_r.eq(kp.r), kp_e.eq(kp.e)]
         self._kprob_tm0 = (w, kp_r)
 
         def kprob_out(prod):
@@ -564,7 +578,7 @@ class Lane(TsneLaneMixin, wiring.Component):
             return fu.operand(op, f)
 
         rom_rowend = [st for op, st in timing.claims("fu_rom") if op == "rowend"]
-        fu_tsne = self._elaborate_tsne(m, v, fu, delayed)
+        fu_tsne = self._elaborate_tsne(m, v, fu, delayed) if self.with_phases else {}
         self._steer(m, v, "fu_rom", {**fu_tsne,
             ("cand", sd("cand", "fu_rom")): fu_in(FuOp.EXP_U, g),
             ("kern", sd("kern", "fu_rom")): fu_in(FuOp.EXP_T, tq[:T]),

@@ -8,7 +8,12 @@ Bit-exact with `golden_model.tsne_fixed.forces` (per ordered pair) and its const
            ``sr = S r >> P``, ``r2 = r r >> W``; ``A += floor(sr dx / 2^(W+e+Y-G))``,
            ``R += floor(r2 dx / 2^(W+2e+Y-G))`` for both coordinates.
 ``trecip`` ``p`` and ``recip(m)`` of an external operand ``x = 2^p (1 + m)`` (N and Zq, lane 0).
-``tscan``  shift ``(y_i, Zq, A, R)`` one lane towards lane 0 (the last lane takes the controller's).
+``tnext``  latch the broadcast ``y_j`` as the next block's ``y_i``; ``tload`` make it ``y_i``.
+``tsnap``  the live sums (Zq, A, R) into the scan registers, live sums cleared (each in the stage
+           after its last ``tpair`` write, so a snap issued with a block's last slot takes that
+           block's sums and none of the next one's).
+``tscan``  shift the scan registers ``(Zq, A, R)`` one lane towards lane 0 (the last lane takes
+           the controller's zeros).
 
 Widths (all from `AccelConfig`) are in `TsneWidths`.  TM0 and TM1 are MULA-like: operand
 registers, partial products of the signed operand ``a`` split at bit 17 times the unsigned ``b``
@@ -61,8 +66,9 @@ class TsneWidths:
 
 def lane_has_update(cfg: AccelConfig, index: int) -> bool:
     """Does lane ``index`` contain the update op ``tupd``?  With ``phases`` only lanes 0 .. U-1
-    (``cfg.tsne_update_lanes``); without, every lane keeps it (the phase ports are tied off in the
-    core and Yosys removes the op's datapath; the search-only Verilog stays as it was)."""
+    (``cfg.tsne_update_lanes``); without, every lane would have it (as the standalone t-SNE engine
+    of the unit tests builds its lanes), but a search-only core's lanes build no phase op at all
+    (`hw.lane.Lane` ``with_phases``)."""
     return not cfg.phases or index < cfg.tsne_update_lanes
 
 
@@ -92,17 +98,17 @@ def tsne_ops_signature(cfg: AccelConfig, update: bool = True) -> wiring.Signatur
         "pair": Out(wiring.Signature({"issue": Out(1), "y0": Out(signed(tw.yb)), "y1": Out(signed(tw.yb)),
                                       "s": Out(cfg.p_frac + 1)})),
         "recip": Out(wiring.Signature({"issue": Out(1), "x": Out(tw.nin)})),
-        "scan": Out(1),
+        "next": Out(1), "load": Out(1), "snap": Out(1), "scan": Out(1),
         "p": In(range(tw.nin + 1)), "r": In(tw.rb),
     })
 
 
 def tscan_signature(cfg: AccelConfig) -> wiring.Signature:
-    """A lane's t-SNE registers: its point ``y_i`` and the pass sums (Zq partial, A, R)."""
+    """A lane's scan registers: the pass sums of its last block (Zq partial, A, R), taken by
+    ``tsnap`` and shifted towards lane 0 by ``tscan``."""
     tw = TsneWidths(cfg)
     acc = signed(tw.accb)
-    return wiring.Signature({"y0": Out(signed(tw.yb)), "y1": Out(signed(tw.yb)), "zq": Out(tw.zql),
-                             "ax": Out(acc), "ay": Out(acc), "rx": Out(acc), "ry": Out(acc)})
+    return wiring.Signature({"zq": Out(tw.zql), "ax": Out(acc), "ay": Out(acc), "rx": Out(acc), "ry": Out(acc)})
 
 
 class TsneLaneMixin(TupdLaneMixin):
@@ -164,12 +170,20 @@ class TsneLaneMixin(TupdLaneMixin):
                                        "tfshift", "tacc", "tm0_in")}
         vp = v[op]
 
+        # ------------------------------------------------------------ y_i: latched from the broadcast, loaded at a hand-over
+        yi = [Signal(signed(tw.yb), name=f"t_yi{c}") for c in range(2)]
+        yn = [Signal(signed(tw.yb), name=f"t_ynext{c}") for c in range(2)]
+        with m.If(v["tnext"][0]):
+            m.d.sync += [yn[0].eq(t.pair.y0), yn[1].eq(t.pair.y1)]
+        with m.If(v["tload"][0]):
+            m.d.sync += [yi[0].eq(yn[0]), yi[1].eq(yn[1])]
+
         # ------------------------------------------------------------ differences
         s0 = st["tdiff"][0]
         dx, dy = Signal(signed(tw.dxb), name="t_dx"), Signal(signed(tw.dxb), name="t_dy")
         s_ij = Signal(cfg.p_frac + 1, name="t_s")
         with m.If(vp[s0]):
-            m.d.sync += [dx.eq(out.y0 - t.pair.y0), dy.eq(out.y1 - t.pair.y1), s_ij.eq(t.pair.s)]
+            m.d.sync += [dx.eq(yi[0] - t.pair.y0), dy.eq(yi[1] - t.pair.y1), s_ij.eq(t.pair.s)]
         m1 = st["tm0_in"]                       # [|dx|^2 x2 ... ] the five TM issue stages
         adx = Signal(tw.adx, name="t_adx")
         ady = Signal(tw.adx, name="t_ady")
@@ -222,8 +236,13 @@ class TsneLaneMixin(TupdLaneMixin):
         s_r = st["tzq"][0]                      # r visible
         e_z = Signal(range(nb), name="t_ez")   # e = p - W >= 0 (1 + d2 >= 1)
         m.d.comb += e_z.eq(hold(pp, st["tnorm_shift"][0], s_r, "t_pz") - W)
+        # live sums; ``tsnap`` moves them to the scan registers (`out`) and clears them
+        zq_l = Signal(tw.zql, name="t_zq")
+        snap_zq, snap_acc = v["tsnap"][timing.stage_of("tsnap", "tsz")], v["tsnap"][timing.stage_of("tsnap", "tsa")]
+        with m.If(snap_zq):
+            m.d.sync += [out.zq.eq(zq_l), zq_l.eq(0)]
         with m.If(vp[s_r]):
-            m.d.sync += out.zq.eq(out.zq + ((r << (Q - W)) >> e_z))
+            m.d.sync += zq_l.eq(zq_l + ((r << (Q - W)) >> e_z))
         s_d = hold(s_ij, s0, s_r, "t_s_d")
         sr, r2 = Signal(tw.rb, name="t_sr"), Signal(tw.rb, name="t_r2")
         with m.If(vp[st["tsr"][0]]):
@@ -258,13 +277,17 @@ class TsneLaneMixin(TupdLaneMixin):
         with m.If(vp[sh1]):
             m.d.sync += [tay.eq(fa), try_.eq(fr)]
         ac0, ac1 = st["tacc"]
+        lax, lay, lrx, lry = (Signal(acc, name=f"t_l{n}") for n in ("ax", "ay", "rx", "ry"))
         with m.If(v["tscan"][0]):
-            m.d.sync += [out.y0.eq(sc_in.y0), out.y1.eq(sc_in.y1), out.zq.eq(sc_in.zq),
-                         out.ax.eq(sc_in.ax), out.ay.eq(sc_in.ay), out.rx.eq(sc_in.rx), out.ry.eq(sc_in.ry)]
+            m.d.sync += [out.zq.eq(sc_in.zq), out.ax.eq(sc_in.ax), out.ay.eq(sc_in.ay), out.rx.eq(sc_in.rx),
+                         out.ry.eq(sc_in.ry)]
+        with m.If(snap_acc):
+            m.d.sync += [out.ax.eq(lax), out.ay.eq(lay), out.rx.eq(lrx), out.ry.eq(lry),
+                         lax.eq(0), lay.eq(0), lrx.eq(0), lry.eq(0)]
         with m.If(vp[ac0]):
-            m.d.sync += [out.ax.eq(out.ax + tax), out.rx.eq(out.rx + trx)]
+            m.d.sync += [lax.eq(lax + tax), lrx.eq(lrx + trx)]
         with m.If(vp[ac1]):
-            m.d.sync += [out.ay.eq(out.ay + tay), out.ry.eq(out.ry + try_)]
+            m.d.sync += [lay.eq(lay + tay), lry.eq(lry + try_)]
 
         # ------------------------------------------------------------ TM operand steering
         lo = SPLIT

@@ -3,11 +3,16 @@
 Bit-exact with `golden_model.tsne_fixed.forces` + `update` for one iteration per ``go``, in
 exactly `golden_model.tsne_schedule.iteration_cycles` cycles (+1 for the ``go`` cycle):
 
-``SCAN``    read-ahead + K ``tscan`` shifts: block b's ``y_i`` enter at the last lane, block b-1's
-            Zq partials and A, R leave at lane 0 (into the accumulator memories, Zq summed);
+``PRIME``   read-ahead + K cycles: block 0's ``y_i`` read and latched by lane ``l`` (``tnext``);
+            a ``tsnap`` clears the lanes' live sums (whatever an ABORT left there);
 ``STREAM``  per ``j``: ``y_j`` and the K S banks read, then ``tpair`` issued ``TSNE_READ`` cycles
-            later to every lane whose ``i = bK + l`` is ``< N`` and ``!= j``; one ``j`` every II;
-``DRAIN``   until the last pair's accumulation; after the last block a final ``SCAN``;
+            later to every lane whose ``i = bK + l`` is ``< N`` and ``!= j``; one ``j`` every II,
+            block after block without a gap.  While ``j`` passes the next block's points, lane
+            ``j - (b+1)K`` latches ``y_j`` (``tnext``); the block's last slot issues ``tsnap`` to
+            every lane and the next cycle ``tload`` (the next block's ``y_i``).  Beside the
+            STREAM, `timing.latency` ("tsnap") cycles after a snap, K ``tscan`` shifts move the
+            snapped Zq partials and A, R out at lane 0 (into the accumulator memories, Zq summed);
+``FLUSH``   after the last block, until its snapped sums are out (`timing.TSNE_FLUSH` + K);
 ``RECIP``   ``trecip`` of N and of Zq on lane 0 (``p``, ``recip(m)``);
 ``COEF``    ``ca = ex rn >> coef_frac`` (``tmul`` on lane 0);
 ``UPDATE``  point ``i`` read and issued as ``tupd`` to lane ``i mod U`` (only lanes 0 .. U-1 =
@@ -169,7 +174,7 @@ class TsneEngine(wiring.Component):
             lanes[0].tscan_out, lanes[K - 1].tscan_in = self.tscan0, self.tscan_push
             lanes[0].ops, lanes[0].gauss = SimpleNamespace(prng=self.prng), self.gauss
         else:
-            lanes = [Lane(cfg, l, checks=self.checks, with_update=l < U) for l in range(K)]
+            lanes = [Lane(cfg, l, checks=self.checks, with_update=l < U, with_phases=True) for l in range(K)]
             for l, ln in enumerate(lanes):
                 m.submodules[f"lane{l}"] = ln
             for l in range(K - 1):
@@ -207,7 +212,7 @@ class TsneEngine(wiring.Component):
         rn, rz = Signal(tw.rb), Signal(tw.rb)
         ca = Signal(tw.cab)
 
-        # read addresses: idle -> rd_addr; scan -> next y_i; stream -> j; update -> point
+        # read addresses: idle -> rd_addr; PRIME -> block 0's y_i; STREAM -> j; UPDATE -> point
         ra = Signal(range(cfg.n_max + 2 * K + 1))
         for rp in (y_rd, v_rd, g_rd, a_rd, r_rd):
             m.d.comb += rp.addr.eq(ra)
@@ -231,19 +236,51 @@ class TsneEngine(wiring.Component):
                     m.d.comb += [g_wr.addr.eq(self.ld_addr), g_wr.data.eq(self.ld_data), g_wr.en.eq(1)]
 
         # ------------------------------------------------------------ lane ops
-        scan = Signal()
-        push_ok = Signal()
+        scan, snap, load = Signal(), Signal(), Signal()
+        nxt = Signal(K)
         issue = Signal(K)
-        m.d.comb += [lanes[K - 1].tscan_in.y0.eq(Mux(push_ok, y_rd.data[:yb].as_signed(), 0)),
-                     lanes[K - 1].tscan_in.y1.eq(Mux(push_ok, y_rd.data[yb:].as_signed(), 0))]
         rissue = Signal()
         rx = Signal(tw.nin)
         for l, ln in enumerate(lanes):
-            m.d.comb += [ln.tsne.scan.eq(scan), ln.tsne.pair.issue.eq(issue[l]),
+            m.d.comb += [ln.tsne.scan.eq(scan), ln.tsne.snap.eq(snap), ln.tsne.load.eq(load), ln.tsne.next.eq(nxt[l]),
+                         ln.tsne.pair.issue.eq(issue[l]),
                          ln.tsne.pair.y0.eq(y_rd.data[:yb].as_signed()), ln.tsne.pair.y1.eq(y_rd.data[yb:].as_signed()),
                          ln.tsne.pair.s.eq(s_data[l])]
         m.d.comb += [lanes[0].tsne.recip.issue.eq(rissue), lanes[0].tsne.recip.x.eq(rx)]
         out0 = lanes[0].tscan_out
+
+        # ------------------------------------------------------------ hand-over beside the STREAM
+        # a block's sums reach the scan registers latency("tsnap") cycles after its snap (a delay
+        # line: with short blocks a second snap may follow before the first one's sums are out),
+        # then K shifts; lane 0's registers before shift k are point pop_base + k's (blocks leave in
+        # order: pop_base advances by K per block)
+        SNAP = timing.latency("tsnap")
+        bg_start = Signal()
+        snapped = bg_start
+        for k in range(SNAP):
+            d = Signal(name=f"snap_d{k + 1}")
+            m.d.sync += d.eq(snapped)
+            snapped = d
+        sh_k = Signal(range(K + 1))          # shifts of the running hand-over so far
+        shifting = Signal()
+        pop_k = Signal(range(K))
+        pop_base = Signal(range(cfg.n_max + 2 * K + 1))
+        pop_rst = Signal()
+        m.d.comb += [shifting.eq(snapped | (sh_k != 0)), pop_k.eq(Mux(snapped, 0, sh_k))]
+        with m.If(shifting):
+            m.d.sync += sh_k.eq(Mux(pop_k == K - 1, 0, pop_k + 1))
+            with m.If(pop_k == K - 1):
+                m.d.sync += pop_base.eq(pop_base + K)
+        with m.If(pop_rst):
+            m.d.sync += pop_base.eq(0)
+        pout = Signal(range(cfg.n_max + 3 * K + 1))
+        m.d.comb += pout.eq(pop_base + pop_k)
+        with m.If(shifting):
+            m.d.comb += scan.eq(1)
+            with m.If(pout <= n_last):
+                m.d.comb += [a_wr.addr.eq(pout), a_wr.data.eq(Cat(out0.ax, out0.ay)), a_wr.en.eq(1),
+                             r_wr.addr.eq(pout), r_wr.data.eq(Cat(out0.rx, out0.ry)), r_wr.en.eq(1)]
+                m.d.sync += zq.eq(zq + out0.zq)
 
         # ------------------------------------------------------------ trace stream
         tr = self.trace
@@ -260,7 +297,7 @@ class TsneEngine(wiring.Component):
             with m.Else():      # next iteration: no gap (tsne_schedule.run_cycles)
                 m.d.sync += [cnt.eq(0), blk.eq(0), ybase.eq(0), sbase.eq(0), zq.eq(0),
                              self.iter.eq(self.iter + 1)]
-                m.next = "SCAN"
+                m.next = "PRIME"
 
         # ------------------------------------------------------------ FSM
         UP = timing.tsne_update_interval(U)
@@ -286,7 +323,7 @@ class TsneEngine(wiring.Component):
                 with m.Elif(self.go):
                     m.d.sync += [cnt.eq(0), blk.eq(0), ybase.eq(0), sbase.eq(0), zq.eq(0), self.busy.eq(1),
                                  self.iter.eq(0)]
-                    m.next = "SCAN"
+                    m.next = "PRIME"
             with m.State("INIT"):
                 # per point (4 cycles): lane 0's PRNG loaded with the stream of coordinate 0, stepped,
                 # its Gaussian kept, the same for coordinate 1; the point is written one cycle later
@@ -314,42 +351,40 @@ class TsneEngine(wiring.Component):
                 with m.If((cnt == 0) & (upt == n_last + 1)):
                     m.d.sync += [self.busy.eq(0), self.done.eq(1), cnt.eq(0)]
                     m.next = "IDLE"
-            with m.State("SCAN"):
-                # read y of point ybase + cnt; shift in cycles 1..K (the read of cycle cnt-1)
-                m.d.comb += ra.eq(ybase + cnt)
-                pin = Signal(range(cfg.n_max + 2 * K + 1))
-                pout = Signal(range(cfg.n_max + 2 * K + 1))
-                m.d.sync += [pin.eq(ybase + cnt)]
-                m.d.comb += [pout.eq(pin - K), push_ok.eq(pin <= n_last)]
+            with m.State("PRIME"):
+                # read y of point cnt; lane cnt - 1 latches the read of the cycle before
+                m.d.comb += [ra.eq(cnt), snap.eq(cnt == 0), pop_rst.eq(cnt == 0)]
                 m.d.sync += cnt.eq(cnt + 1)
-                with m.If(cnt != 0):
-                    m.d.comb += scan.eq(1)
-                    with m.If((blk != 0) & (pout <= n_last)):
-                        m.d.comb += [a_wr.addr.eq(pout), a_wr.data.eq(Cat(out0.ax, out0.ay)), a_wr.en.eq(1),
-                                     r_wr.addr.eq(pout), r_wr.data.eq(Cat(out0.rx, out0.ry)), r_wr.en.eq(1)]
-                        m.d.sync += zq.eq(zq + out0.zq)
+                for l in range(K):
+                    m.d.comb += nxt[l].eq(cnt == l + 1)
                 with m.If(cnt == K):
                     m.d.sync += [cnt.eq(0), j.eq(0), ph.eq(0)]
-                    with m.If(blk == B_last + 1):
-                        m.next = "RECIP"
-                    with m.Else():
-                        m.next = "STREAM"
+                    m.next = "STREAM"
             with m.State("STREAM"):
                 m.d.comb += ra.eq(j)
                 m.d.sync += ph.eq(Mux(ph == II - 1, 0, ph + 1))
+                jrel = Signal(range(-2 * K, cfg.n_max + 1))
+                m.d.comb += jrel.eq(j - ybase - K)
                 with m.If(ph == timing.TSNE_READ):
                     for l in range(K):
-                        m.d.comb += issue[l].eq((ybase + l <= n_last) & (ybase + l != j))
+                        m.d.comb += [issue[l].eq((ybase + l <= n_last) & (ybase + l != j)),
+                                     nxt[l].eq(jrel == l)]
+                    with m.If(j == n_last):
+                        m.d.comb += [snap.eq(1), bg_start.eq(1)]
+                # y_i of block 0 (latched in PRIME); of the next block after the last slot
+                m.d.comb += load.eq(((blk == 0) & (j == 0) & (ph == 0))
+                                    | ((ph == timing.TSNE_READ + 1) & (j == n_last) & (blk != B_last)))
                 with m.If(ph == II - 1):
                     m.d.sync += j.eq(j + 1)
                     with m.If(j == n_last):
-                        m.d.sync += cnt.eq(0)
-                        m.next = "DRAIN"
-            with m.State("DRAIN"):
-                m.d.sync += cnt.eq(cnt + 1)
-                with m.If(cnt == timing.TSNE_DRAIN - 1):
-                    m.d.sync += [cnt.eq(0), blk.eq(blk + 1), ybase.eq(ybase + K), sbase.eq(sbase + cfg.n_max)]
-                    m.next = "SCAN"
+                        with m.If(blk == B_last):
+                            m.next = "FLUSH"
+                        with m.Else():
+                            m.d.sync += [j.eq(0), blk.eq(blk + 1), ybase.eq(ybase + K), sbase.eq(sbase + cfg.n_max)]
+            with m.State("FLUSH"):
+                with m.If(shifting & (pout == ybase + K - 1)):     # the last block's last lane
+                    m.d.sync += cnt.eq(0)
+                    m.next = "RECIP"
             with m.State("RECIP"):
                 L = timing.latency("trecip")
                 m.d.sync += cnt.eq(cnt + 1)

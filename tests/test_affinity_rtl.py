@@ -35,7 +35,7 @@ class Harness(wiring.Elaboratable):
     def __init__(self, cfg):
         self.cfg = cfg
         self.eng = DistanceEngine(cfg)
-        self.lanes = [Lane(cfg, l, checks=True) for l in range(cfg.lanes)]
+        self.lanes = [Lane(cfg, l, checks=True, with_phases=True) for l in range(cfg.lanes)]
         self.ctl = AffinityController(cfg, checks=True)
 
     def elaborate(self, platform):

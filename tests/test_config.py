@@ -42,6 +42,16 @@ def test_validation_names_parameter_and_range(field, value, words):
         assert w in str(e.value)
 
 
+def test_phases_need_two_lanes():
+    """The t-SNE engine's block hand-over (`timing.tsne_handover_ok`) needs K >= 2."""
+    with pytest.raises(ConfigError, match=r"phases=True needs lanes >= 2 .*got lanes=1"):
+        PRESETS["tiny"].with_overrides(phases=True, lanes=1, fwa_fireworks=1, fwa_gauss_sparks=0, tsne_update_lanes=1)
+    PRESETS["tiny"].with_overrides(lanes=1, fwa_fireworks=1, fwa_gauss_sparks=0, tsne_update_lanes=1)
+    from golden_model import timing
+    assert not timing.tsne_handover_ok(2, 1)
+    assert all(timing.tsne_handover_ok(n, k) for k in range(2, 70) for n in range(2, 300))
+
+
 def test_unknown_override_and_preset():
     with pytest.raises(ConfigError, match="unknown parameter 'lane'"):
         PRESETS["tiny"].with_overrides(lane=4)

@@ -156,7 +156,10 @@ def mismatches(cfg, rtl, S, Y, V, G, ex, mom, co) -> list:
     return bad
 
 
-CASES = [("tiny", 6, 1, True), ("tiny", 9, 2, False), ("small", 11, 3, True)]
+# tiny N = 5: the second block's snap comes 25 cycles after the first, before the first block's
+# sums have left (two hand-overs in flight); N = 2 and small N = 8 = K: one block, FLUSH only
+CASES = [("tiny", 6, 1, True), ("tiny", 9, 2, False), ("small", 11, 3, True), ("tiny", 5, 4, True),
+         ("tiny", 2, 5, False), ("small", 8, 6, False)]
 
 
 @pytest.mark.parametrize("preset,n,seed,early", CASES)
