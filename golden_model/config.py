@@ -240,9 +240,10 @@ class AccelConfig:
         for nm in ("interpolate", "point_parallel", "phases"):
             if not isinstance(getattr(self, nm), bool):
                 raise ConfigError(f"{nm} must be a bool, got {getattr(self, nm)!r}")
-        if self.phases and self.lanes < 2:
-            # the t-SNE engine hands a block's sums out beside the next block's stream; one lane and
-            # N = 2 leave it too little time (`timing.tsne_handover_ok`)
+        from . import timing
+        if self.phases and not timing.tsne_handover_ok(self.lanes + 1, self.lanes):
+            # the t-SNE engine hands a block's sums out beside the next block's stream; the shortest
+            # two-block stream (N = K + 1) is the tightest case, too short for one lane
             raise ConfigError(f"phases=True needs lanes >= 2 (the t-SNE engine's block hand-over), got lanes={self.lanes}")
         try:
             _check_int("tsne_update_lanes", self.tsne_update_lanes, 1, self.lanes)
