@@ -355,15 +355,13 @@ class Lane(TsneLaneMixin, wiring.Component):
         uni = state[16:32].as_signed()
         # registered so that it always equals the sum of the current state's bytes (reset: state 0,
         # gauss -510 = the port's init) while the byte adders stay off the multiplier's operand
-        # path; the sums of both next states start at local registers and the broadcast load /
-        # step only selects between them
+        # path; one set of byte adders behind the next state's select (area: a set per source was
+        # ~25 LUTs a lane more)
         def byte_sum(x):
             return x[0:8] + x[8:16] + x[16:24] + x[24:32] - 510
         gauss = self.gauss
-        with m.If(prng.load):
-            m.d.sync += gauss.eq(byte_sum(seed))
-        with m.Elif(prng.step):
-            m.d.sync += gauss.eq(byte_sum(xs))
+        with m.If(prng.load | prng.step):
+            m.d.sync += gauss.eq(byte_sum(Mux(prng.load, seed, xs)))
 
         # ------------------------------------------------------------ CAND
         # the op's operands are latched at issue (the controller may move on)
@@ -407,14 +405,12 @@ class Lane(TsneLaneMixin, wiring.Component):
         m.d.comb += base_sel.eq(Mux((c_kind == CandKind.FWA) | (c_kind == CandKind.LANE), c_centre, c_base))
         xb = max(L.u_bits, rb + 3) + 3
         # The mirror at the bracket, y = x > hi ? 2 hi - x : x < lo ? 2 lo - x : x with x = base +
-        # delta, is evaluated as delta against (bound - base) and (2 bound - base) - delta: the
-        # bound differences are registered with base, the comparisons and the three sums with x,
-        # so the mirror stage is a multiplexer (the same values: every width holds them exactly)
-        wb = signed(xb + 2)
-        hd, ld, h2, l2 = (Signal(wb, name=f"cand_{n}") for n in ("hi_d", "lo_d", "hi_2", "lo_2"))
+        # delta registered in cand_sum: the two comparisons and the two differences run side by
+        # side in cand_mirror. (Session 16 registered the bound differences with base and did
+        # three sums and two comparisons with x, a one-multiplexer mirror stage; that was ~8 % of
+        # the lane's logic for an op issued once per pass, measured, and K = 32 needs the area.)
         with m.If(at("cand", "cand_delta")):
-            m.d.sync += [base.eq(base_sel), hd.eq(c_hi - base_sel), ld.eq(c_lo - base_sel),
-                         h2.eq(2 * c_hi - base_sel), l2.eq(2 * c_lo - base_sel)]
+            m.d.sync += base.eq(base_sel)
             is_fwa = c_kind == CandKind.FWA
             m.d.sync += [d_over.eq(is_fwa & over), d_under.eq(is_fwa & under)]
             with m.Switch(c_kind):
@@ -425,14 +421,11 @@ class Lane(TsneLaneMixin, wiring.Component):
                 with m.Default():
                     m.d.sync += delta_raw.eq(0)
         x = Signal(signed(xb))
-        xh, xl = Signal(wb), Signal(wb)
-        above, below = Signal(), Signal()
         y = Signal(signed(xb))
         with m.If(at("cand", "cand_sum")):
-            m.d.sync += [x.eq(base + delta), xh.eq(h2 - delta), xl.eq(l2 - delta),
-                         above.eq(delta > hd), below.eq(delta < ld)]
+            m.d.sync += x.eq(base + delta)
         with m.If(at("cand", "cand_mirror")):
-            m.d.sync += y.eq(Mux(above, xh, Mux(below, xl, x)))
+            m.d.sync += y.eq(Mux(x > c_hi, 2 * c_hi - x, Mux(x < c_lo, 2 * c_lo - x, x)))
         # g = -u mod 2^U (EXP_U's fraction) is registered beside u from the same clamp: the
         # negations of y and of the bounds run beside the comparisons, so the function unit's
         # address sees a register, not a carry chain behind u (re-timing, session 17; -x mod 2^U

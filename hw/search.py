@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from amaranth.hdl import Array, C, Cat, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Assert, C, Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -72,6 +72,8 @@ class SearchController(wiring.Component):
     cfg : AccelConfig
     trace : bool
         Emit one trace beat per active lane per pass (during SCAN; SCAN waits on back-pressure).
+    checks : bool
+        Simulation assertions on the controller's own invariants (the registered SETUP flags).
 
     Attributes
     ----------
@@ -93,9 +95,10 @@ class SearchController(wiring.Component):
         Lane 0's scan registers.
     """
 
-    def __init__(self, cfg: AccelConfig, trace: bool = False):
+    def __init__(self, cfg: AccelConfig, trace: bool = False, checks: bool = False):
         self.cfg = cfg
         self.trace_en = trace
+        self.checks = checks
         L = self.lay = CoreLayouts(cfg)
         K = cfg.lanes
         us = signed(L.u_bits)
@@ -440,18 +443,26 @@ class SearchController(wiring.Component):
                          adapt.eq(0)]
             m.d.sync += [v.eq(0) for v in pop_v]
             fsm.goto("SETUP")
+        # SETUP's cycles 0 and 1 as flags registered from the state's next value (every entry into
+        # SETUP clears cnt, and SETUP never follows itself): the wide per-lane enables of cycle 0
+        # (pass counts, stop flags, the amplitude) start at one flip-flop, not at a decode of cnt
+        setup0, setup1 = Signal(), Signal()
+        m.d.sync += [setup0.eq(fsm.entering("SETUP") & ~fsm.ongoing("SETUP")), setup1.eq(setup0)]
+        if self.checks:
+            m.d.sync += [Assert(setup0 == (fsm.ongoing("SETUP") & (cnt == 0)), "search: setup0 != (SETUP, cnt 0)"),
+                         Assert(setup1 == (fsm.ongoing("SETUP") & (cnt == 1)), "search: setup1 != (SETUP, cnt 1)")]
         with fsm.State("SETUP"):
             # after a pass, CAND is issued speculatively while the stop rule is registered
             # (cycle 0) and applied (cycle 1): a stop drops the CAND and goes to OUT
-            m.d.comb += bc.cand_issue.eq(cnt == 0)
+            m.d.comb += bc.cand_issue.eq(setup0)
             m.d.sync += cnt.eq(cnt + 1)
-            with m.If(cnt == 0):
+            with m.If(setup0):
                 m.d.sync += [found.eq(0), sl.eq(0), improved.eq(0), stop_a.eq(cont & stop)]
-            with m.If(cnt == 1):
+            with m.If(setup1):
                 # point-parallel: the K lanes' stop flags were registered in cycle 0 (pstop_q),
                 # so the all-lanes AND is a register-to-register step of its own
                 m.d.sync += stop_q.eq(Mux(pp, cont & Cat(*[pdone[l] | pstop_q[l] for l in range(K)]).all(), stop_a))
-            with m.If(cnt == 0):
+            with m.If(setup0):
                 with m.If(cont):
                     m.d.sync += [passes.eq(passes_n), amp.eq(amp_eff)]
                     with m.If(pp):

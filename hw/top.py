@@ -168,7 +168,7 @@ class AdapSNECore(wiring.Component):
             self._under_abort(m, abort_req, f"lane{l}", ln)
         eng = DistanceEngine(cfg, checks=self.checks)
         self._under_abort(m, abort_req, "dist", eng)
-        ctl = SearchController(cfg, trace=self.trace_en)
+        ctl = SearchController(cfg, trace=self.trace_en, checks=self.checks)
         self._under_abort(m, abort_req, "ctrl", ctl)
 
         m.d.comb += [eng.n.eq(run_n), eng.d.eq(run_d),
