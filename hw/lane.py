@@ -355,8 +355,8 @@ class Lane(TsneLaneMixin, wiring.Component):
         uni = state[16:32].as_signed()
         # registered so that it always equals the sum of the current state's bytes (reset: state 0,
         # gauss -510 = the port's init) while the byte adders stay off the multiplier's operand
-        # path; one set of byte adders behind the next state's select (area: a set per source was
-        # ~25 LUTs a lane more)
+        # path; one set of byte adders behind the next state's select (a set per source, as before,
+        # cost more lane logic: part of session 24's measured cut)
         def byte_sum(x):
             return x[0:8] + x[8:16] + x[16:24] + x[24:32] - 510
         gauss = self.gauss
