@@ -190,8 +190,14 @@ class DistanceEngine(wiring.Component):
                 m.d.comb += ld_d_nxt.eq(ld_d + 1)
 
         # ------------------------------------------------------------ commands, registered (timing.ENGINE_CMD)
-        point_first, point_next, point_start = Signal(), Signal(), Signal()
-        rd_en, rd_restart, rd_half, grant = Signal(), Signal(), Signal(), Signal()
+        # one name each (a tuple assignment would leave them as `$signal$N` in the timing reports)
+        point_first = Signal()
+        point_next = Signal()
+        point_start = Signal()
+        rd_en = Signal()
+        rd_restart = Signal()
+        rd_half = Signal()
+        grant = Signal()
         m.d.sync += [point_first.eq(self.point_first), point_next.eq(self.point_next),
                      point_start.eq(self.point_start), rd_en.eq(self.rd_en), rd_restart.eq(self.rd_restart),
                      rd_half.eq(self.rd_half), grant.eq(self.grant)]
@@ -207,18 +213,25 @@ class DistanceEngine(wiring.Component):
         prem = Signal(range(cfg.n_max + 1))      # point-parallel: N - pK (points from this group on)
         # the feature-bank read addresses are registers computed from the counters' next values
         # (i_base_nxt, gbase_nxt, dd_nxt), which keeps the address adder off the memory's input path
+        # i_base + DM and i_mod == K - 1 are registers beside their counters (as gbase_dm, gm_last
+        # below), so that only multiplexers sit between the point commands and the read addresses
+        i_base_dm = Signal(range(fdepth + 2 * DM + 1), init=DM)
+        i_last = Signal(init=K == 1)
         i_base_nxt, wr_half_nxt = next_values(m, i_base, wr_half)
         with m.If(point_first):
-            m.d.sync += [i_mod.eq(0), i_div.eq(0), prem.eq(self.n)]
+            m.d.sync += [i_mod.eq(0), i_div.eq(0), prem.eq(self.n), i_base_dm.eq(DM), i_last.eq(K == 1)]
             m.d.comb += [i_base_nxt.eq(0), wr_half_nxt.eq(0)]
         with m.Elif(point_next):
             m.d.sync += prem.eq(prem - K)
             m.d.comb += wr_half_nxt.eq(~wr_half)
-            with m.If((i_mod == K - 1) | pp):       # point-parallel: the next group of K points
-                m.d.sync += [i_mod.eq(0), i_div.eq(i_div + 1)]
-                m.d.comb += i_base_nxt.eq(i_base + DM)
+            with m.If(i_last | pp):       # point-parallel: the next group of K points
+                m.d.sync += [i_mod.eq(0), i_div.eq(i_div + 1), i_base_dm.eq(i_base_dm + DM), i_last.eq(K == 1)]
+                m.d.comb += i_base_nxt.eq(i_base_dm)
             with m.Else():
-                m.d.sync += i_mod.eq(i_mod + 1)
+                m.d.sync += [i_mod.eq(i_mod + 1), i_last.eq(i_mod == K - 2)]
+        if self.checks:
+            m.d.sync += Assert((i_base_dm == i_base + DM) & (i_last == (i_mod == K - 1)),
+                               Format("distance engine: a registered point decision disagrees with its counter"))
 
         # ------------------------------------------------------------ distance issue
         issuing = Signal()
@@ -285,7 +298,8 @@ class DistanceEngine(wiring.Component):
         # (from the register), and every other change of (base, dd) - a new base at a group's or
         # point's end, a new point, a new row - comes with dd_nxt = 0, so the address is the new
         # base itself (the base adders, e.g. gbase + DM, start at registers)
-        addr_a, addr_b = Signal(range(fdepth + 2 * DM + 1)), Signal(range(fdepth + 2 * DM + 1))
+        addr_a = Signal(range(fdepth + 2 * DM + 1))
+        addr_b = Signal(range(fdepth + 2 * DM + 1))
         rebase = point_start | point_first | point_next | (step & last_d)
         for addr, base_nxt in ((addr_a, Mux(pp, i_base_nxt, gbase_nxt)), (addr_b, Mux(pp, gbase_nxt, i_base_nxt))):
             with m.If(rebase):
