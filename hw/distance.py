@@ -161,7 +161,7 @@ class DistanceEngine(wiring.Component):
         ld_addr = Signal(range(fdepth + 2 * DM + 1))
         ld_last_d, ld_last_pt = Signal(), Signal()     # == (ld_d == d_last), (ld_pt == n_last)
         m.d.sync += [ld_addr.eq(ld_base_nxt + ld_d_nxt),
-                     ld_last_d.eq(ld_d_nxt == self.d - 1), ld_last_pt.eq(ld_pt_nxt == self.n - 1)]
+                     ld_last_d.eq(ld_d_nxt == d_last), ld_last_pt.eq(ld_pt_nxt == n_last)]
         if self.checks:     # the flags assume N, D stable while loading (they are: run_n / run_d)
             m.d.sync += Assert(~loading | ((ld_last_d == (ld_d == d_last)) & (ld_last_pt == (ld_pt == n_last))),
                                Format("distance engine: N or D changed while loading"))
@@ -259,7 +259,7 @@ class DistanceEngine(wiring.Component):
         # "last feature of the row" and "first feature" are registers from dd's next value (D is
         # stable while a row is issued), so no comparator sits in front of the address and tags
         last_d, first_d = Signal(), Signal(init=1)
-        m.d.sync += [last_d.eq(dd_nxt == self.d - 1), first_d.eq(dd_nxt == 0)]
+        m.d.sync += [last_d.eq(dd_nxt == d_last), first_d.eq(dd_nxt == 0)]
         if self.checks:
             m.d.sync += Assert(~issuing | ((last_d == (dd == d_last)) & (first_d == (dd == 0))),
                                Format("distance engine: D changed while a row is issued"))

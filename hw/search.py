@@ -451,6 +451,13 @@ class SearchController(wiring.Component):
         if self.checks:
             m.d.sync += [Assert(setup0 == (fsm.ongoing("SETUP") & (cnt == 0)), "search: setup0 != (SETUP, cnt 0)"),
                          Assert(setup1 == (fsm.ongoing("SETUP") & (cnt == 1)), "search: setup1 != (SETUP, cnt 1)")]
+        # j == 0 and j == n_last as flags beside j: STREAM's exit and the engine's restart start at
+        # a flip-flop, not at a comparator in front of the one-hot state register
+        j_first = Signal()
+        j_last = Signal()
+        if self.checks:
+            m.d.sync += Assert(~fsm.ongoing("STREAM") | ((j_first == (j == 0)) & (j_last == (j == n_last))),
+                               "search: j_first / j_last disagree with j")
         with fsm.State("SETUP"):
             # after a pass, CAND is issued speculatively while the stop rule is registered
             # (cycle 0) and applied (cycle 1): a stop drops the CAND and goes to OUT
@@ -482,13 +489,13 @@ class SearchController(wiring.Component):
                                  res_q.converged.eq(best_conv)]
                     fsm.goto("OUT")
             with m.Elif(cnt == timing.SETUP - 1):
-                m.d.sync += j.eq(0)
+                m.d.sync += [j.eq(0), j_first.eq(1), j_last.eq(n_last == 0)]
                 fsm.goto("STREAM")
         with fsm.State("STREAM"):
-            m.d.comb += [st_rd.eq(1), self.eng_rd_en.eq(1), self.eng_rd_restart.eq(j == 0)]
+            m.d.comb += [st_rd.eq(1), self.eng_rd_en.eq(1), self.eng_rd_restart.eq(j_first)]
             m.d.comb += no_grant.eq(st_rd_q)
-            m.d.sync += j.eq(j + 1)
-            with m.If(j == n_last):
+            m.d.sync += [j.eq(j + 1), j_first.eq(0), j_last.eq(j + 1 == n_last)]
+            with m.If(j_last):
                 m.d.sync += cnt.eq(0)
                 fsm.goto("DRAIN")
         with fsm.State("DRAIN"):
