@@ -463,13 +463,12 @@ class SearchController(wiring.Component):
             # (cycle 0) and applied (cycle 1): a stop drops the CAND and goes to OUT
             m.d.comb += bc.cand_issue.eq(setup0)
             m.d.sync += cnt.eq(cnt + 1)
-            with m.If(setup0):
-                m.d.sync += [found.eq(0), sl.eq(0), improved.eq(0), stop_a.eq(cont & stop)]
             with m.If(setup1):
                 # point-parallel: the K lanes' stop flags were registered in cycle 0 (pstop_q),
                 # so the all-lanes AND is a register-to-register step of its own
                 m.d.sync += stop_q.eq(Mux(pp, cont & Cat(*[pdone[l] | pstop_q[l] for l in range(K)]).all(), stop_a))
             with m.If(setup0):
+                m.d.sync += [found.eq(0), sl.eq(0), improved.eq(0), stop_a.eq(cont & stop)]
                 with m.If(cont):
                     m.d.sync += [passes.eq(passes_n), amp.eq(amp_eff)]
                     with m.If(pp):
