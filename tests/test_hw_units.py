@@ -418,6 +418,7 @@ def _engine_load_and_issue(issue_while_loading: bool):
         ctx.set(dut.n, 3)
         ctx.set(dut.d, 2)
         ctx.set(dut.grant, 1)
+        await ctx.tick()            # N, D stable from the cycle before load_start (DistanceEngine)
         ctx.set(dut.load_start, 1)
         await ctx.tick()
         ctx.set(dut.load_start, 0)
@@ -481,6 +482,29 @@ def test_feature_bank_write_during_used_read_assertion_fires():
     with pytest.raises(AssertionError, match="feature bank written"):
         _engine_load_and_issue(True)
     _engine_load_and_issue(False)
+
+
+def test_engine_refuses_n_d_set_with_load_start():
+    """N - 1 and D - 1 are registers in the engine: N or D written in the cycle of load_start
+    would give the first feature the old end flags; the checks assertion names the contract."""
+    from amaranth.sim import Simulator
+
+    from hw.distance import DistanceEngine
+    dut = DistanceEngine(TINY, checks=True)
+
+    async def tb(ctx):
+        ctx.set(dut.n, 3)
+        ctx.set(dut.d, 2)
+        await ctx.tick()
+        ctx.set(dut.d, 3)                 # changed in the cycle of load_start
+        ctx.set(dut.load_start, 1)
+        await ctx.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(tb)
+    with pytest.raises(AssertionError, match="N or D set in the cycle of load_start"):
+        sim.run()
 
 
 def test_one_hot_fsm_follows_m_fsm_semantics():
