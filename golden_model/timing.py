@@ -21,7 +21,6 @@ Resources of a lane (docs/hardware.md, "Lane"):
 ``fu_rom``   function-unit ROM read         ``fu_out``   function-unit interpolation / output
 ``tsat``     kernel exponent shift/sat      ``twmul``    t*w multiplier
 ``z``, ``t``  Z and T accumulators (also cleared by CAND, shifted by SCAN)
-``norm``     leading-one normaliser         ``h``        entropy register h (also SCAN)
 ``prng``     xorshift32 state
 ``psat``     p_{j|i} shift/saturation register (affinity op ``kprob``)
 ``t*``       t-SNE engine: differences, multipliers TM0/TM1, square, normaliser, Zq and force
@@ -34,12 +33,12 @@ import sys
 from dataclasses import dataclass
 
 __all__ = ["ENGINE_CMD", "BROADCAST", "GRANT_LEAD", "pass_grants", "pass_grant_mask", "LaneOp", "LANE_OPS", "PHASE_OPS", "RESOURCES", "MUL", "FU", "TM0", "TM1", "pair_interval", "uses",
-           "latency", "stage_of", "claims", "PHASES",
+           "latency", "stage_of", "claims", "PHASES", "ROWEND", "ROWEND_STAGES",
            "markdown", "point_pre", "dist_done_latency", "minmax_levels", "pass_overhead"]
 
 RESOURCES = ("absdiff", "mul_in", "mul", "mul_sum", "dacc", "minmax", "cand_delta", "cand_sum",
              "cand_mirror", "u", "fu_rom", "fu_reg", "fu_mul", "fu_add", "bm", "tshift", "tsat", "wshift",
-             "twmul", "z", "t", "norm_in", "norm", "norm_shift", "logv", "rr", "hshift", "h", "prng",
+             "twmul", "z", "t", "prng",
              # t-SNE engine (docs/hardware.md, "t-SNE engine")
              "tdiff", "tm0_in", "tm0", "tm0_sum", "tm1_in", "tm1", "tm1_sum", "tsq", "tnorm_in", "tnorm",
              "tnorm_shift", "tzq", "tsr", "tfshift", "tacc", "ty", "tynext", "tsz", "tsa",
@@ -159,19 +158,13 @@ LANE_OPS = {op.name: op for op in (
     LaneOp("cand", _stages(("mul_in", "z", "t"), "mul", "mul_sum", "cand_delta", "cand_sum", "cand_mirror",
                            "u", *FU, "bm"),
            "candidate u = mirror_clamp(base + shift(A * B)); bm = 2^-g (EXP_U); clears Z, T"),
-    # Z += w alongside t*w, so the row's Z is complete one cycle before its T (ROWEND reads Z
-    # first and T only at its multiplier stage)
     LaneOp("kern", _stages(*MUL, "tshift", "tsat", *FU, "wshift", ("twmul", "z"), "t"),
            "t = sat(d * bm >> s); w = 2^-t (EXP_T); Z += w; T += floor(t w / 2^T)"),
-    LaneOp("rowend", _stages("norm_in", "norm", "norm_shift", "fu_rom", ("fu_reg", "fu_rom"),
-                             ("fu_mul", "fu_reg"), ("fu_add", "fu_mul"), ("logv", "fu_add"), "rr", *MUL,
-                             "hshift", "h"),
-           "H = log2 Z + T/Z (LOG, RECIP, T*r); with ext: log2 of the PERP register"),
     # affinity phase: the kern pipeline again (w, not accumulated), then w * r on TM0 (free outside
     # the t-SNE phase, so the op issues every cycle on one lane; MULA is already claimed at stage 0)
     LaneOp("kprob", _stages(*MUL, "tshift", "tsat", *FU, "wshift", *TM0, "psat"),
            "w as kern; p = min(floor(w r / 2^(2W + e - P)), 2^P - 1) with the row's r = recip(m_Z), e"),
-    LaneOp("scan", _stages(("u", "h", "z", "t")), "shift (u, H, Z, T) one lane towards lane 0"),
+    LaneOp("scan", _stages(("u", "z", "t")), "shift (u, Z, T) one lane towards lane 0 (into the ROWEND unit)"),
     LaneOp("prng", _stages("prng"), "load the per-point seed or advance the xorshift32 state"),
     _TPAIR,
     LaneOp("trecip", _stages("tnorm_in", "tnorm", "tnorm_shift", *FU),
@@ -262,12 +255,24 @@ DECIDE = 3
 OUT = 1             # result into the output register
 #: SETUP: CAND issued; the stream's row reads start ROW_READ cycles before bm is needed
 SETUP = latency("cand") - ROW_READ
-#: DRAIN: after the last stream read, until ROWEND may be issued: its first stage takes Z's next
-#: value (so it may share its cycle with the last KERN's `z` stage: the - 1) and its multiplier
-#: stage reads T (KERN's `t` stage)
-DRAIN = ROW_READ + max(stage_of("kern", "z") - stage_of("rowend", "norm_in") - 1,
-                       stage_of("kern", "t") - stage_of("rowend", "mul_in"))
-ROWEND = latency("rowend") + BROADCAST
+#: DRAIN: after the last stream read, until the last KERN's T is in the lanes' scan registers (read
+#: pipeline, broadcast register, KERN up to its `t` stage): the scan starts feeding the ROWEND unit
+DRAIN = ROW_READ + BROADCAST + stage_of("kern", "t")
+#: The shared ROWEND unit (`hw.rowend.RowendUnit`, at the scan chain's exit beside the search
+#: controller): H = log2 Z + T/Z of one lane's (u, Z, T) per cycle, or log2 of the PERP register
+#: (``ext``, the target entropy).  Its stages, stage 0 = the cycle the item is presented (lane 0's
+#: scan registers); the function unit's four stages run on two ROMs at once (LOG and RECIP):
+ROWEND_STAGES = (("in", "Z (or PERP) into the normaliser register; u, T alongside"),
+                 ("norm", "leading one p of the normaliser register"),
+                 ("norm_shift", "mantissa mn, e = p - W (PERP: p - perp_frac), the shift 2W - Hf + e"),
+                 *((st, "LOG(mn) and RECIP(mn), two function units") for st in FU),
+                 ("mul_in", "r = RECIP(mn) and T into the multiplier's operand registers; log2(1 + m) registered"),
+                 ("mul", "partial products (<= 18 x 18 bits each)"),
+                 ("mul_sum", "T r"),
+                 ("hshift", "T r >> 4a (the shift's coarse part)"),
+                 ("h", "H = (e << Hf) + log2(1 + m) + (T r >> 4a) >> b; PERP: without the T/Z term"))
+#: cycles from an item at the unit's input to (u, H) in its output registers
+ROWEND = len(ROWEND_STAGES)
 #: point-parallel RANGE: lane c's min/max selected (registered in the engine), its span
 #: registered, its u_lo registered, then written to lane c's bracket: K + PP_RANGE_PIPE cycles
 PP_RANGE_PIPE = 3
@@ -279,9 +284,8 @@ MM_SEL_LATENCY = 3
 MM_SEL_GROUP = 4
 #: the START strobe and the START checks are registered: START acts one edge after its write
 START_REGISTER = 1
-#: TGT: START computes log2(PERP) on lane 0 (a ROWEND with the external operand, through the
-#: broadcast register) + 1 hand-over
-START_TARGET = BROADCAST + latency("rowend") + 1
+#: TGT: START computes log2(PERP) on the ROWEND unit (the external operand) + 1 hand-over
+START_TARGET = ROWEND + 1
 
 
 #: t-SNE controller (`hw.tsne`, docs/hardware.md "t-SNE engine")
@@ -353,27 +357,23 @@ def tsne_update_cycles(n: int, update_lanes: int) -> int:
 GRANT_LEAD = ENGINE_CMD + DIST_FEATURE_READ + stage_of("dist", "mul_in")
 #: the stream flag, delayed by this many cycles, blocks a grant (the `kern` ops' multiplier)
 STREAM_NO_GRANT_DELAY = ROW_READ + BROADCAST + stage_of("kern", "mul_in") - GRANT_LEAD
-#: the ROWEND cycle (counted from 0) without a grant (the `rowend` op's multiplier)
-ROWEND_NO_GRANT = BROADCAST + stage_of("rowend", "mul_in") - GRANT_LEAD
 #: the cycle this many cycles before SETUP has no grant (the next `cand` op's multiplier)
 CAND_NO_GRANT = GRANT_LEAD - BROADCAST - stage_of("cand", "mul_in")
 #: ... which is this many cycles before the last SCAN cycle; the controller withholds the grant
-#: in the last CAND_SCAN_BACK + 1 scan positions (whatever trace back-pressure does to SCAN) and,
-#: when fewer lanes scan, in the last ROWEND cycles
+#: in the last CAND_SCAN_BACK + 1 of the A + ROWEND scan positions (whatever trace back-pressure
+#: does to SCAN).  The ROWEND unit has a multiplier of its own: SCAN grants every other cycle.
 CAND_SCAN_BACK = CAND_NO_GRANT - SCAN_PIPE - 1
-assert STREAM_NO_GRANT_DELAY >= 0 and 0 <= ROWEND_NO_GRANT < ROWEND and CAND_SCAN_BACK >= 0
+assert STREAM_NO_GRANT_DELAY >= 0 and 0 <= CAND_SCAN_BACK < ROWEND
 
 
 def pass_grant_mask(n: int, active: int) -> list:
     """Per cycle of one pass (from its SETUP's first cycle, ``pass_cycles`` long): granted?"""
     drain = SETUP + n
-    rowend = drain + DRAIN
-    scan = rowend + ROWEND
-    mask = [True] * (scan + active + SCAN_PIPE)
+    scan_end = drain + DRAIN + active + ROWEND            # the SCAN_PIPE cycle
+    mask = [True] * (scan_end + SCAN_PIPE)
     for c in range(SETUP + STREAM_NO_GRANT_DELAY, drain + STREAM_NO_GRANT_DELAY):
         mask[c] = False                                   # KERN ops at the multiplier
-    mask[rowend + ROWEND_NO_GRANT] = False                # the ROWEND op's multiplier
-    for c in range(scan + active - 1 - CAND_SCAN_BACK, scan + active):
+    for c in range(scan_end - 1 - CAND_SCAN_BACK, scan_end):
         mask[c] = False                                   # the next (speculative) CAND
     return mask
 
@@ -438,7 +438,7 @@ def point_pre(lanes: int) -> int:
 
 
 def pass_overhead() -> int:
-    """Cycles of a pass besides the N stream cycles and the A scan cycles."""
+    """Cycles of a pass besides the N stream cycles and the A scan (feed) cycles."""
     return SETUP + DRAIN + ROWEND + SCAN_PIPE
 
 
@@ -495,12 +495,13 @@ PHASES = (
                                       f"cycle); the stream starts {ROW_READ} cycles before `bm` is needed"),
     ("STREAM", "N", "one row element per cycle to all lanes (j == i masked)"),
     ("DRAIN", str(DRAIN), f"read command register + row read + bank and multiplexer registers + `d = D - m` register "
-                          f"({ROW_READ}) + KERN pipeline up to its `z` stage, ROWEND taking Z's next value "
-                          f"({DRAIN - ROW_READ})"),
-    ("ROWEND", str(ROWEND), f"H in every lane (broadcast register {BROADCAST} + ROWEND op {latency('rowend')})"),
-    ("SCAN", f"A + {SCAN_PIPE}", "lane 0's (u, H) into the error register, one lane per cycle; "
-                                 "best-ever / bracket / population update one cycle later; trace beats; "
-                                 "FWA: PRNG step in SCAN_PIPE"),
+                          f"({ROW_READ}) + broadcast register ({BROADCAST}) + KERN pipeline up to its `t` stage "
+                          f"({DRAIN - ROW_READ - BROADCAST}): Z, T final in the lanes' scan registers"),
+    ("SCAN", f"A + ROWEND ({ROWEND}) + {SCAN_PIPE}",
+     "lane 0's (u, Z, T) into the shared ROWEND unit, one lane per cycle (the chain shifts towards lane 0); "
+     f"ROWEND = {ROWEND} cycles later its (u, H) go into the error register, one lane per cycle; "
+     "best-ever / bracket / population update one cycle later; trace beats from the unit's output; "
+     "FWA: PRNG step in SCAN_PIPE"),
     ("DECIDE (last pass only)", str(DECIDE), "the next SETUP's first three cycles: stop rule registered (per "
                                               "lane in point-parallel), reduced to one flag, then applied (the "
                                               "speculative CAND is dropped) -> OUT"),
@@ -515,10 +516,12 @@ def markdown() -> str:
     for op in LANE_OPS.values():
         st = "; ".join(f"{s}: {', '.join(r)}" for s, r in enumerate(op.stages))
         L.append(f"| `{op.name}` | {op.latency} | {st} | {op.meaning} |")
+    L += ["", "| ROWEND unit stage | does |", "|---|---|"]
+    L += [f"| {s}: `{name}` | {what} |" for s, (name, what) in enumerate(ROWEND_STAGES)]
     L += ["", "| phase | cycles | detail |", "|---|---|---|"]
     L += [f"| {a} | {b} | {c} |" for a, b, c in PHASES]
     L += ["", "```",
-          f"pass_cycles(N, A)  = SETUP + N + DRAIN + ROWEND + A + SCAN_PIPE = N + {pass_overhead()} + A",
+          f"pass_cycles(N, A)  = SETUP + N + DRAIN + A + ROWEND + SCAN_PIPE = N + {pass_overhead()} + A",
           "point_cycles       = G*D + POINT_PRE + passes * pass_cycles + DECIDE + OUT  (point 0; later points: below)",
           "POINT_PRE          = PSTART + ENGINE_CMD + DIST_FEATURE_READ + dist + DONE + RANGE + PINIT",
           "                   = " + ", ".join(f"{point_pre(k)} (K={k})" for k in (4, 8, 16, 32)),
@@ -530,7 +533,7 @@ def markdown() -> str:
           "trace beat (pass p, lane l) = first SETUP + p*pass_cycles + SETUP + N + DRAIN + ROWEND + l",
           "done (busy = 0)    = beat(N-1) + 1",
           f"CMD=START write -> START acts: {START_REGISTER} cycle (registered checks)",
-          f"START -> features accepted: {START_TARGET} cycles (target entropy log2 PERP on lane 0)",
+          f"START -> features accepted: {START_TARGET} cycles (target entropy log2 PERP on the ROWEND unit)",
           "```"]
     return "\n".join(L) + "\n"
 

@@ -73,6 +73,8 @@ class FunctionUnit(wiring.Component):
     addressed : bool
         The caller presents the ROM address itself (``i_addr``, ``i_rem``; `operand` builds them)
         instead of the fraction ``i_frac``.
+    ops : iterable of FuOp or None
+        The ops this unit serves (None: all); the ROM holds only their tables.
 
     Attributes
     ----------
@@ -92,17 +94,28 @@ class FunctionUnit(wiring.Component):
         Table value in the op's output format: UQ1.w_frac (EXP, RECIP) or Q.h_frac (LOG).
     """
 
-    def __init__(self, cfg: AccelConfig, addressed: bool = False):
+    def __init__(self, cfg: AccelConfig, addressed: bool = False, ops=None):
         self.cfg = cfg
         self.addressed = addressed
-        self.tables = fu_tables(cfg)
-        self.frac_bits = max(cfg.t_frac, cfg.u_frac, cfg.w_frac)
+        full = fu_tables(cfg)
+        self.ops = tuple(FuOp) if ops is None else tuple(sorted(set(ops)))
+        if not self.ops or not set(self.ops) <= set(FuOp):
+            raise ValueError(f"ops must be a non-empty subset of {[o.name for o in FuOp]}, got {ops!r}")
+        self.frac_bits = max(full[op][2] for op in self.ops)
+        # the ROM holds each table the unit needs once (EXP_T and EXP_U share the exp table), in
+        # the order exp, log, recip, each at the next free address
+        self.tables = {}
         vals = []
         slopes = []
-        for op in (FuOp.EXP_T, FuOp.LOG, FuOp.RECIP):
-            tab, ib, _, _ = self.tables[op]
-            vals += list(tab[: 1 << ib])
-            slopes += [tab[k + 1] - tab[k] for k in range(1 << ib)]
+        base = {}
+        for op in self.ops:
+            tab, ib, fb, _ = full[op]
+            key = "exp" if op in (FuOp.EXP_T, FuOp.EXP_U) else op.name
+            if key not in base:
+                base[key] = len(vals)
+                vals += list(tab[: 1 << ib])
+                slopes += [tab[k + 1] - tab[k] for k in range(1 << ib)]
+            self.tables[op] = (tab, ib, fb, base[key])
         self.y_bits = bit_length(max(vals))
         self.slope_bits = bit_length(max(abs(s) for s in slopes)) + 1
         self.rem_bits = max(max(fb - ib for (_, ib, fb, _) in self.tables.values()), 1)

@@ -11,11 +11,15 @@ block                count     content
                                accumulators, PRNG, pipeline registers, its ``function_unit``;
                                with ``phases`` also the t-SNE and affinity ops, `hw.lane_tsne`,
                                and the update op ``tupd``: U = ``tsne_update_lanes`` of them)
-``function_unit``    K         table ROM (exp2 / log2 / recip, with slopes) + interpolation
+``function_unit``    K         a lane's table ROM (exp2; with ``phases`` also recip; with slopes)
+                               + interpolation
 ``feature_bank``     K         one feature memory bank (1 write, 2 read ports)
 ``row_bank``         K         one distance-row bank (1 write, 1 read port)
 ``distance_engine``  1         all K feature and row banks + load / DIST sequencing + min/max tree
-``controller``       1         search controller (FSM, bracket, best-ever, FWA population)
+``controller``       1         search controller (FSM, bracket, best-ever, FWA population, and
+                               its ``rowend_unit``)
+``rowend_unit``      1         the shared row-end unit (`hw.rowend`: normaliser, LOG and RECIP
+                               ROMs, T r multiplier), listed alone; part of ``controller``
 ===================  ========  ================================================================
 
 With ``phases`` also ``lane_no_update`` (count K - U: lanes U .. K-1, the phases lane without
@@ -40,10 +44,11 @@ from amaranth.lib.wiring import In, Out
 
 from golden_model.config import AccelConfig
 
-from .arith import FunctionUnit
+from .arith import FunctionUnit, FuOp
 from .distance import DistanceEngine
 from .lane import Lane
 from .search import SearchController
+from .rowend import RowendUnit
 
 __all__ = ["synthesis_blocks", "block_counts", "MemoryBank", "SearchLane", "PHASE_PORTS"]
 
@@ -112,11 +117,13 @@ def synthesis_blocks(cfg: AccelConfig) -> dict:
     rows = -(-cfg.n_max // cfg.lanes)
     blocks = {
         "lane": (lambda: Lane(cfg, 0)) if cfg.phases else (lambda: SearchLane(cfg)),
-        "function_unit": lambda: FunctionUnit(cfg),
+        "function_unit": lambda: FunctionUnit(cfg, ops=(FuOp.EXP_T, FuOp.EXP_U) + (
+            (FuOp.RECIP,) if cfg.phases else ())),
         "feature_bank": lambda: MemoryBank(cfg.feature_bits, rows * cfg.d_max, n_read=2),
         "row_bank": lambda: MemoryBank(cfg.dist_bits, rows, n_read=1),
         "distance_engine": lambda: DistanceEngine(cfg),
         "controller": lambda: SearchController(cfg),
+        "rowend_unit": lambda: RowendUnit(cfg),
     }
     if cfg.phases:
         from .affinity import AffinityController
@@ -139,7 +146,7 @@ def synthesis_blocks(cfg: AccelConfig) -> dict:
 def block_counts(cfg: AccelConfig) -> dict:
     K = cfg.lanes
     counts = {"lane": K, "function_unit": K, "feature_bank": K, "row_bank": K,
-              "distance_engine": 1, "controller": 1}
+              "distance_engine": 1, "controller": 1, "rowend_unit": 1}
     if cfg.phases:
         U = cfg.tsne_update_lanes
         counts.update({"lane": U, "lane_no_update": K - U, "lane_search_only": 0, "tsne_engine": 1, "affinity": 1, "select_unit": 1,

@@ -53,9 +53,9 @@ class DistanceEngine(wiring.Component):
     Attributes
     ----------
     n : In(count_bits), d : In(dim_bits)
-        Run parameters N and D. The engine registers N - 1 and D - 1, so both must hold their
-        values from the cycle before ``load_start`` (and before ``point_first``) to the end of
-        the run, as the core's run registers do (asserted with ``checks``).
+        Run parameters N and D, sampled from the cycle of ``load_start`` on and held to the end
+        of the run (the engine registers N - 1 and D - 1; ``load_start`` takes its first end
+        flags from the ports, so N and D may be set in its cycle).
     load_start : In(1)
         Reset the load counters; features are then accepted from `feat`.
     feat : In(stream.Signature(feature_bits))
@@ -167,18 +167,14 @@ class DistanceEngine(wiring.Component):
         if self.checks:     # the flags assume N, D stable while loading (they are: run_n / run_d)
             m.d.sync += Assert(~loading | ((ld_last_d == (ld_d == d_last)) & (ld_last_pt == (ld_pt == n_last))),
                                Format("distance engine: N or D changed while loading"))
-            # N - 1, D - 1 are registers: a load or run started in the cycle N or D changes would
-            # take the old values for its first flags
-            m.d.comb += Assert(~(self.load_start | self.point_first) |
-                               ((n_last == (self.n - 1)[:len(n_last)]) & (d_last == (self.d - 1)[:len(d_last)])),
-                               Format("distance engine: N or D set in the cycle of load_start / point_first; "
-                                      "they must be stable from the cycle before"))
         # `loaded` is a one-cycle pulse, registered (timing.LOAD_GO): the feature stream's valid does
         # not reach the run FSM and the search controller's start in the same cycle
         assert timing.LOAD_GO == 1
         m.d.sync += self.loaded.eq(0)
         with m.If(self.load_start):
-            m.d.sync += [loading.eq(1), ld_bank.eq(0)]
+            # the first feature's end flags from the ports: N - 1, D - 1 are registers, a cycle
+            # behind an N or D written in this cycle
+            m.d.sync += [loading.eq(1), ld_bank.eq(0), ld_last_d.eq(self.d == 1), ld_last_pt.eq(self.n == 1)]
             m.d.comb += [ld_d_nxt.eq(0), ld_pt_nxt.eq(0), ld_base_nxt.eq(0)]
         for l, (wp, _, _) in enumerate(fbanks):
             m.d.comb += [wp.addr.eq(ld_addr), wp.data.eq(self.feat.payload),

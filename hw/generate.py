@@ -109,7 +109,7 @@ def core_description(cfg: AccelConfig, trace: bool = False, top=None, prefix: st
         "timing": {
             "point_pre": timing.point_pre(cfg.lanes), "setup": timing.SETUP, "drain": timing.DRAIN,
             "rowend": timing.ROWEND, "scan_pipe": timing.SCAN_PIPE, "decide": timing.DECIDE, "out": timing.OUT,
-            "pass_cycles": "SETUP + N + DRAIN + ROWEND + A + SCAN_PIPE (A = 1 bisection, K otherwise)",
+            "pass_cycles": "SETUP + N + DRAIN + A + ROWEND + SCAN_PIPE (A = 1 bisection, K otherwise)",
             "point_cycles": "point 0: ceil(N/K)*D + POINT_PRE + passes * pass_cycles + DECIDE + OUT; later points "
                             "overlap their distance rows with the previous search (golden_model.schedule)",
             "grant_lead": timing.GRANT_LEAD,

@@ -16,9 +16,8 @@ Ops (see the table for stages and latencies):
            (function unit, ``EXP_U``) and the shift ``ui``; clears Z and T.
 ``kern``   one kernel evaluation per cycle: ``t = sat(d bm 2^(ui-W+T))``, ``w = 2^-t``
            (``EXP_T`` + shift), ``tw = floor(t w / 2^T)``, ``Z += w``, ``T += tw``.
-``rowend`` ``H = log2 Z + T/Z`` (normaliser, ``LOG``, ``RECIP``, MULA for T*r); with ``ext`` it
-           computes ``log2`` of the external operand (the PERP register, target entropy) instead.
-``scan``   shift (u, H, Z, T) one lane towards lane 0 (the controller reads lane 0).
+``scan``   shift (u, Z, T) one lane towards lane 0; lane 0's feed the shared row-end unit
+           (`hw.rowend.RowendUnit`: ``H = log2 Z + T/Z``, one lane per cycle).
 ``prng``   load the per-point seed / advance the xorshift32 state.
 ``kprob``  (affinity phase) ``w`` as ``kern`` (not accumulated), then ``p = min(floor(w r /
            2^(2W + e - P)), 2^P - 1)`` on TM0 with the row's ``r = recip(m_Z)`` and ``e``.
@@ -55,7 +54,6 @@ LANE_LATENCY = {
     "dist_dout": timing.LANE_OPS["dist"].mark("dout"),
     "cand": timing.latency("cand"),
     "kern": timing.latency("kern"),
-    "rowend": timing.latency("rowend"),
 }
 
 
@@ -100,7 +98,7 @@ def dist_ops_signature(cfg: AccelConfig) -> wiring.Signature:
 
 
 def search_ops_signature(cfg: AccelConfig) -> wiring.Signature:
-    """Search controller -> lane: the ``cand``, ``kern``, ``rowend``, ``prng`` and ``scan`` ops."""
+    """Search controller -> lane: the ``cand``, ``kern``, ``prng`` and ``scan`` ops."""
     L = CoreLayouts(cfg)
     us = signed(L.u_bits)
     return wiring.Signature({
@@ -108,7 +106,6 @@ def search_ops_signature(cfg: AccelConfig) -> wiring.Signature:
             "issue": Out(1), "kind": Out(2), "base": Out(us), "centre": Out(us),
             "a": Out(L.u_range_bits), "lo": Out(us), "hi": Out(us)})),
         "kern": Out(wiring.Signature({"issue": Out(1), "d": Out(cfg.dist_bits)})),
-        "rowend": Out(wiring.Signature({"issue": Out(1), "ext": Out(1), "x": Out(cfg.perp_bits)})),
         "prng": Out(wiring.Signature({"load": Out(1), "step": Out(1), "point": Out(32)})),
         "scan": Out(1),
     })
@@ -128,10 +125,9 @@ def aff_ops_signature(cfg: AccelConfig) -> wiring.Signature:
 
 
 def scan_signature(cfg: AccelConfig) -> wiring.Signature:
-    """A lane's scan registers (candidate u and its row-end results), towards lane 0."""
+    """A lane's scan registers (candidate u and its row sums Z, T), towards lane 0."""
     L = CoreLayouts(cfg)
-    return wiring.Signature({"u": Out(signed(L.u_bits)), "h": Out(L.h_bits),
-                             "z": Out(cfg.z_bits), "t": Out(cfg.z_bits)})
+    return wiring.Signature({"u": Out(signed(L.u_bits)), "z": Out(cfg.z_bits), "t": Out(cfg.z_bits)})
 
 
 class Lane(TsneLaneMixin, wiring.Component):
@@ -157,7 +153,7 @@ class Lane(TsneLaneMixin, wiring.Component):
     dist : In(dist_ops_signature(cfg))
         The ``dist`` op from the distance engine, and the distance results back.
     ops : In(search_ops_signature(cfg))
-        The ``cand``, ``kern``, ``rowend``, ``prng`` and ``scan`` ops from the search controller.
+        The ``cand``, ``kern``, ``prng`` and ``scan`` ops from the search controller.
     scan_in : In(scan_signature(cfg))
         The next lane's scan registers (shifted in by ``scan``).
     scan_out : Out(scan_signature(cfg))
@@ -188,9 +184,10 @@ class Lane(TsneLaneMixin, wiring.Component):
         self.role = roles[index]
         self.ksec_weight = sf.ksection_weights(cfg)[index]
         W = cfg.w_frac
-        self.ma_bits = max(cfg.dist_bits, cfg.z_bits, cfg.feature_bits, L.u_range_bits)
+        # MULA's unsigned operand: a distance (dist, kern, kprob), a feature difference, the
+        # candidate span (cand); T r is on the shared ROWEND unit
+        self.ma_bits = max(cfg.dist_bits, cfg.feature_bits, L.u_range_bits)
         self.mb_bits = max(W + 1, 16, cfg.feature_bits) + 1
-        self.norm_bits = max(cfg.z_bits, cfg.perp_bits)
         super().__init__({
             "dist": In(dist_ops_signature(cfg)),
             "ops": In(search_ops_signature(cfg)),
@@ -208,7 +205,7 @@ class Lane(TsneLaneMixin, wiring.Component):
         """``{op: [valid of stage 0, 1, ...]}`` built from the op table."""
         o = self.ops
         issue = {"dist": self.dist.issue, "cand": o.cand.issue, "kern": o.kern.issue,
-                 "rowend": o.rowend.issue, "scan": o.scan, "prng": o.prng.load | o.prng.step,
+                 "scan": o.scan, "prng": o.prng.load | o.prng.step,
                  "tpair": self.tsne.pair.issue, "trecip": self.tsne.recip.issue, "tscan": self.tsne.scan,
                  "tnext": self.tsne.next, "tload": self.tsne.load, "tsnap": self.tsne.snap,
                  "tmul": self.tsne.mul.issue, "kprob": self.aff.kprob.issue,
@@ -264,9 +261,9 @@ class Lane(TsneLaneMixin, wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg, L = self.cfg, self.lay
-        W, T, U, Hf, PF = cfg.w_frac, cfg.t_frac, cfg.u_frac, cfg.h_frac, cfg.perp_frac
-        DB, FB, ZB = cfg.dist_bits, cfg.feature_bits, cfg.z_bits
-        dist, cand, kern, rend, prng = self.dist, self.ops.cand, self.ops.kern, self.ops.rowend, self.ops.prng
+        W, T, U = cfg.w_frac, cfg.t_frac, cfg.u_frac
+        DB, FB = cfg.dist_bits, cfg.feature_bits
+        dist, cand, kern, prng = self.dist, self.ops.cand, self.ops.kern, self.ops.prng
         out = self.scan_out
         v = self._valid_chains(m)
         sd = timing.stage_of
@@ -285,7 +282,10 @@ class Lane(TsneLaneMixin, wiring.Component):
 
         # addressed: each FU claimant presents its own ROM address (the AND-OR multiplexer of
         # `_steer` then feeds the ROM's address input directly)
-        m.submodules.fu = fu = FunctionUnit(cfg, addressed=True)
+        # its ROM holds the tables of the ops this lane builds: exp2 (cand, kern, kprob), and the
+        # reciprocal of the t-SNE ops (the row-end LOG / RECIP are on the shared `RowendUnit`)
+        m.submodules.fu = fu = FunctionUnit(cfg, addressed=True, ops=(FuOp.EXP_T, FuOp.EXP_U) + (
+            (FuOp.RECIP,) if self.with_phases else ()))
 
         # ------------------------------------------------------------ MULA (stages timing.MUL)
         # operand registers; partial products of at most 18 x 18 bits (one DSP block each); sum
@@ -493,8 +493,7 @@ class Lane(TsneLaneMixin, wiring.Component):
         with m.If(at("kern", "twmul")):
             m.d.sync += tw.eq((tq_tw * w) >> T)
         zacc, tacc = out.z, out.t
-        # Z through its next value: ROWEND's norm_in captures Z_nxt, so it may share its cycle with
-        # the row's last KERN `z` stage (timing.DRAIN is one cycle shorter for it)
+        # Z through its next value (`regnext`): CAND's clear and SCAN's shift as next values
         zacc_nxt = next_values(m, zacc)
         with m.If(cand.issue):
             m.d.comb += zacc_nxt.eq(0)
@@ -505,56 +504,6 @@ class Lane(TsneLaneMixin, wiring.Component):
             with m.If(at("kern", "t")):
                 m.d.sync += tacc.eq(tacc + tw)
 
-        # ------------------------------------------------------------ ROWEND
-        nb = self.norm_bits
-        nx = Signal(nb)
-        ext = Signal()
-        with m.If(at("rowend", "norm_in")):
-            m.d.sync += [nx.eq(Mux(rend.ext, rend.x, zacc_nxt)), ext.eq(rend.ext)]
-        # leading one of nx (registered), then the normalised mantissa and exponent
-        lead = Signal(range(max(nb, 2)))
-        for k in range(nb):
-            with m.If(nx[k]):
-                m.d.comb += lead.eq(k)
-        p_q = Signal.like(lead)
-        with m.If(at("rowend", "norm")):
-            m.d.sync += p_q.eq(lead)
-        lz = Signal(range(max(nb, 2)))
-        m.d.comb += lz.eq(nb - 1 - p_q)
-        xl = Signal(nb)
-        m.d.comb += xl.eq((nx << lz)[:nb])
-        mn = Signal(W)
-        if nb - 1 >= W:
-            m.d.comb += mn.eq(xl[nb - 1 - W: nb - 1])
-        elif nb > 1:
-            m.d.comb += mn.eq(xl[: nb - 1] << (W - (nb - 1)))
-        e = Signal(range(nb + 1))
-        mn_q = Signal(W)
-        pre = max(0, Hf - 2 * W)
-        base_sh = max(0, 2 * W - Hf)
-        # the product's shift amount, base_sh + e, registered beside e: no adder in front of the
-        # shifter's select lines
-        e_nx = Signal.like(e)
-        m.d.comb += e_nx.eq(p_q - Mux(ext, PF, W))
-        sh = Signal(range(nb + 1 + base_sh))
-        with m.If(at("rowend", "norm_shift")):
-            m.d.sync += [e.eq(e_nx), mn_q.eq(mn), sh.eq(e_nx + base_sh)]
-        logv = Signal(Hf + 1)
-        rr = Signal(W + 1)
-        with m.If(at("rowend", "logv")):
-            m.d.sync += logv.eq(fu.o_y)
-        with m.If(at("rowend", "rr")):
-            m.d.sync += rr.eq(fu.o_y)
-        # q = product >> (base_sh + e) in two steps, (x >> 4a) >> b with sh = 4a + b: the coarse
-        # shift in stage hshift, the last two levels in stage h in front of its adder, so neither
-        # stage holds the whole barrel shifter behind the product (re-timing)
-        q = Signal(ZB + W + 1 + pre)
-        sh_lo = Signal(2)
-        with m.If(at("rowend", "hshift")):
-            m.d.sync += [q.eq((prod[: ZB + W + 1] << pre) >> Cat(C(0, 2), sh[2:])), sh_lo.eq(sh[:2])]
-        with m.If(at("rowend", "h")):
-            m.d.sync += out.h.eq((e << Hf) + logv + Mux(ext, 0, q >> sh_lo))
-
         # ------------------------------------------------------------ shared resources
         def mul(a, b):
             return [mul_en.eq(1), mul_a.eq(a), mul_b.eq(b)]
@@ -563,25 +512,21 @@ class Lane(TsneLaneMixin, wiring.Component):
             ("dist", sd("dist", "mul_in")): mul(absd, absd),
             ("cand", sd("cand", "mul_in")): mul(cand.a, cand_b),
             ("kern", sd("kern", "mul_in")): mul(kern.d, bm),
-            ("rowend", sd("rowend", "mul_in")): mul(tacc, rr),
             ("kprob", sd("kprob", "mul_in")): mul(kp.d, bm),
         })
 
         def fu_in(op, f):
             return fu.operand(op, f)
 
-        rom_rowend = [st for op, st in timing.claims("fu_rom") if op == "rowend"]
         fu_tsne = self._elaborate_tsne(m, v, fu, delayed) if self.with_phases else {}
         self._steer(m, v, "fu_rom", {**fu_tsne,
             ("cand", sd("cand", "fu_rom")): fu_in(FuOp.EXP_U, g),
             ("kern", sd("kern", "fu_rom")): fu_in(FuOp.EXP_T, tq[:T]),
             ("kprob", sd("kprob", "fu_rom")): fu_in(FuOp.EXP_T, tq[:T]),
-            ("rowend", rom_rowend[0]): fu_in(FuOp.LOG, mn_q),
-            ("rowend", rom_rowend[1]): fu_in(FuOp.RECIP, mn_q),
         })
 
         # ------------------------------------------------------------ scan chain
         with m.If(v["scan"][0]):
-            m.d.sync += [out.u.eq(self.scan_in.u), out.h.eq(self.scan_in.h), tacc.eq(self.scan_in.t)]
+            m.d.sync += [out.u.eq(self.scan_in.u), tacc.eq(self.scan_in.t)]
             m.d.comb += zacc_nxt.eq(self.scan_in.z)
         return m

@@ -12,10 +12,11 @@ then passes, each (lengths in `golden_model.timing`, rendered in docs/hardware.m
     SETUP       cand_issue: every lane computes its candidate and bm = 2^-g
     STREAM (N)  row element j read once, broadcast as d = D_ij - m to all lanes (j == i masked)
     DRAIN       row-buffer read and registers + lane kernel pipeline empty
-    ROWEND      every lane computes H = log2 Z + T/Z
-    SCAN   (A)  the A active lanes' (u, H, |H - target|) shift into the scan register, one per
-                cycle (A = 1 for bisection, K otherwise); the best-ever, bracket / population
-                update from that register lands one cycle later (SCAN_PIPE, with the PRNG step)
+    SCAN (A + ROWEND)  the A active lanes' (u, Z, T) shift out of lane 0 into the shared ROWEND
+                unit (`hw.rowend`, H = log2 Z + T/Z), one per cycle (A = 1 for bisection, K
+                otherwise); ROWEND cycles later its (u, H, |H - target|) go into the scan
+                register, one per cycle; the best-ever, bracket / population update from that
+                register lands one cycle later (SCAN_PIPE, with the PRNG step)
     then the next SETUP: its CAND is issued at once (speculatively) with the new pass count and
     amplitude; the stop rule is registered in its first cycle and applied in its second
     (timing.DECIDE): a stop drops the CAND and goes to OUT.
@@ -29,7 +30,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from amaranth.hdl import Array, Assert, C, Cat, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Assert, C, Cat, EnableInserter, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -42,6 +43,7 @@ from .lane import CandKind, lane_roles, scan_signature, search_ops_signature
 from .layouts import CoreLayouts, POLICY_CODES
 from .onehot import OneHotFSM
 from .replica import replica
+from .rowend import RowendUnit
 
 __all__ = ["SearchController"]
 
@@ -80,7 +82,7 @@ class SearchController(wiring.Component):
     n : In(count_bits), policy : In(2), perp : In(perp_bits), seed : In(32)
         Run parameters (stable during a run).
     tgt_start : In(1)
-        Compute the target entropy log2(PERP) on lane 0; ``tgt_done`` pulses when finished.
+        Compute the target entropy log2(PERP) on the ROWEND unit; ``tgt_done`` pulses when finished.
     go : In(1)
         Start point 0 (features loaded).
     all_done : Out(1)
@@ -92,7 +94,7 @@ class SearchController(wiring.Component):
     lanes : Out(search_ops_signature(cfg)).array(K)
         The search ops to each lane (mostly broadcast; ``kern.issue`` and ``cand.centre`` per lane).
     scan : In(scan_signature(cfg))
-        Lane 0's scan registers.
+        Lane 0's scan registers (into the controller's ROWEND unit).
     """
 
     def __init__(self, cfg: AccelConfig, trace: bool = False, checks: bool = False):
@@ -146,8 +148,7 @@ class SearchController(wiring.Component):
             cand_amp=Signal(L.u_range_bits),
             cand_lo=Signal(us), cand_hi=Signal(us), cand_centre=Signal(data.ArrayLayout(us, K)),
             prng_load=Signal(), prng_step=Signal(), prng_point=Signal(32),
-            kern_issue=Signal(K), kern_d=Signal(cfg.dist_bits),
-            re_issue=Signal(), re_ext=Signal(), ext_x=Signal(cfg.perp_bits), scan_shift=Signal())
+            kern_issue=Signal(K), kern_d=Signal(cfg.dist_bits), scan_shift=Signal())
         # every op reaches the lanes through one broadcast register (timing.BROADCAST), a copy per
         # lane (`hw.replica`: synthesis must not merge them), so the route to a lane ends at a
         # flip-flop beside it and the lane's logic starts there; the scan shift stays
@@ -176,9 +177,7 @@ class SearchController(wiring.Component):
                     ("prng_load", o.prng.load, bc.prng_load), ("prng_step", o.prng.step, bc.prng_step),
                     ("prng_point", o.prng.point, bc.prng_point),
                     ("kern_issue", o.kern.issue, bc.kern_issue[l]),
-                    ("kern_d", o.kern.d, Mux(pp, self.eng_pp_d[l], bc.kern_d)),
-                    ("re_issue", o.rowend.issue, bc.re_issue), ("re_ext", o.rowend.ext, bc.re_ext),
-                    ("re_x", o.rowend.x, bc.ext_x)):
+                    ("kern_d", o.kern.d, Mux(pp, self.eng_pp_d[l], bc.kern_d))):
                 m.d.comb += port.eq(replica(m, src, f"bc{l}_{name}"))
         hi = cfg.u_hi
         tol = cfg.tolerance_lsb
@@ -203,7 +202,7 @@ class SearchController(wiring.Component):
         found = Signal()
         prev_u = Signal(us)
         sl = Signal(range(K + 1))
-        cnt = Signal(range(max(timing.SETUP, timing.DRAIN, timing.ROWEND, timing.START_TARGET) + 2))
+        cnt = Signal(range(max(timing.SETUP, timing.DRAIN, K + timing.ROWEND, timing.START_TARGET) + 2))
         j = Signal(range(cfg.n_max + 1))
 
         # N - 1, registered (N is stable for a run; keeps the subtraction off the compare paths)
@@ -222,7 +221,7 @@ class SearchController(wiring.Component):
 
         # ------------------------------------------------------------ lane broadcast (from registers)
         m.d.comb += [bc.cand_lo.eq(Mux(pp, -(1 << (L.u_bits - 1)), lo)), bc.cand_hi.eq(hi),
-                     bc.prng_point.eq(pseed), bc.ext_x.eq(self.perp)]
+                     bc.prng_point.eq(pseed)]
         # the kinds' operands (base, span) are computed per lane behind the broadcast copies (above)
         m.d.comb += [bc.cand_blo.eq(blo), bc.cand_bhi.eq(bhi), bc.cand_amp.eq(amp_eff)]
         with m.If(pp):
@@ -264,11 +263,19 @@ class SearchController(wiring.Component):
         m.d.comb += [bc.kern_issue.eq(kiss), bc.kern_d.eq(ds)]
 
         # ------------------------------------------------------------ scan datapath
-        # lane 0's (u, H) and |H - target| go into a register (SCAN_PIPE); the update uses the register
-        sh = self.scan.h
+        # lane 0's (u, Z, T) feed the ROWEND unit, one lane per cycle; its (u, H) and |H - target|
+        # go into a register (SCAN_PIPE); the update uses the register.  The unit and the chain
+        # stand still while a trace beat waits (`stall`).
+        ru = RowendUnit(cfg, carry_zt=self.trace_en)
+        stall = Signal()
+        m.submodules.rowend = EnableInserter(~stall)(ru)
+        feeding = Signal()       # SCAN's first A positions: the chain shifts into the unit
+        m.d.comb += [ru.i.u.eq(self.scan.u), ru.i.z.eq(self.scan.z), ru.i.t.eq(self.scan.t),
+                     ru.i.x.eq(self.perp)]
+        sh = ru.o.h
         diff = Signal(signed(max(L.h_bits, L.target_bits) + 2))
         m.d.comb += diff.eq(_zx(sh) - _zx(target))
-        su = self.scan.u
+        su = ru.o.u
         adv = Signal()
         scanning = Signal()
         q_v = Signal()
@@ -282,8 +289,8 @@ class SearchController(wiring.Component):
         q_oh = Signal(K)         # one-hot q_sl (point-parallel: the lane the update is for)
         m.d.sync += [q_v.eq(0), q_oh.eq(0)]
         if self.trace_en:
-            m.d.comb += [self.trace_payload.u.eq(su), self.trace_payload.z.eq(self.scan.z),
-                         self.trace_payload.t.eq(self.scan.t), self.trace_payload.h.eq(sh),
+            m.d.comb += [self.trace_payload.u.eq(su), self.trace_payload.z.eq(ru.o.z),
+                         self.trace_payload.t.eq(ru.o.t), self.trace_payload.h.eq(sh),
                          self.trace_payload.lane.eq(sl), self.trace_payload.pass_index.eq(passes),
                          self.trace_payload.index.eq(Mux(pp, i + sl, i))]
 
@@ -363,14 +370,16 @@ class SearchController(wiring.Component):
         # gives A0 >= 1 the zero test is left out (it sat behind the subtraction, re-timing)
         amp_init = amp0 if (hi + (2 << U)) >> cfg.fwa_amp_init_shift >= 1 else Mux(amp0 == 0, 1, amp0)
 
-        # the scan shift fans out to every lane's scan registers: it comes from the `scanning`
-        # register (high exactly in SCAN), not from the state decode
+        # the scan shift fans out to every lane's scan registers: it comes from the `scanning` and
+        # `feeding` registers (high exactly in SCAN, in its first A positions), not from the state
+        # decode; a trace beat is the unit's output (valid) in SCAN
         # point-parallel: a lane whose point is done has no trace beat (its scan cycle still passes)
         trace_skip = Signal()
         if self.trace_en:
-            m.d.comb += trace_skip.eq(pp & Array(pdone)[sl])
-        m.d.comb += [adv.eq(scanning & (self.trace_ready | trace_skip)) if self.trace_en else adv.eq(scanning),
-                     bc.scan_shift.eq(adv)]
+            m.d.comb += [trace_skip.eq(pp & Array(pdone)[sl]),
+                         self.trace_valid.eq(scanning & ru.o.valid & ~trace_skip),
+                         stall.eq(self.trace_valid & ~self.trace_ready)]
+        m.d.comb += [adv.eq(scanning & ~stall), bc.scan_shift.eq(adv & feeding), ru.i.valid.eq(feeding)]
         m.d.sync += [self.tgt_done.eq(0)]
         # point-parallel per-lane writes from one-hot registers, not from the state decode: lane l's
         # bracket reset (PP_RANGE, cnt = l + PP_RANGE_PIPE) and its stop (SETUP cycle 1, from
@@ -390,7 +399,7 @@ class SearchController(wiring.Component):
             m.d.sync += dready.eq(1)
         # one flip-flop per state (hw/onehot.py): the state decodes fan out to wide registers
         fsm = OneHotFSM(m, ["IDLE", "TGT", "PSTART", "WAITD", "PP_RANGE", "RANGE", "PINIT", "SETUP",
-                            "STREAM", "DRAIN", "ROWEND", "SCAN", "SCAN_PIPE", "OUT", "PP_OUT"], name="search")
+                            "STREAM", "DRAIN", "SCAN", "SCAN_PIPE", "OUT", "PP_OUT"], name="search")
         with fsm.State("IDLE"):
             with m.If(self.tgt_start):
                 m.d.sync += cnt.eq(0)
@@ -400,10 +409,10 @@ class SearchController(wiring.Component):
                 m.d.sync += [i.eq(0), pseed.eq(self.seed)]
                 fsm.goto("PSTART")
         with fsm.State("TGT"):
-            m.d.comb += [bc.re_issue.eq(cnt == 0), bc.re_ext.eq(1)]
+            m.d.comb += [ru.i.valid.eq(cnt == 0), ru.i.ext.eq(1)]
             m.d.sync += cnt.eq(cnt + 1)
-            with m.If(cnt == timing.BROADCAST + timing.latency("rowend")):
-                m.d.sync += [target.eq(self.scan.h), self.tgt_done.eq(1)]
+            with m.If(cnt == timing.ROWEND):
+                m.d.sync += [target.eq(ru.o.h), self.tgt_done.eq(1)]
                 fsm.goto("IDLE")
         with fsm.State("PSTART"):
             m.d.comb += self.eng_point_start.eq(1)
@@ -501,27 +510,22 @@ class SearchController(wiring.Component):
             m.d.comb += no_grant.eq(st_rd_q)
             m.d.sync += cnt.eq(cnt + 1)
             with m.If(cnt == timing.DRAIN - 1):
-                m.d.sync += cnt.eq(0)
-                fsm.goto("ROWEND")
-        with fsm.State("ROWEND"):
-            m.d.comb += [bc.re_issue.eq(cnt == 0),
-                         no_grant.eq((cnt == timing.ROWEND_NO_GRANT) |
-                                     (cnt + timing.CAND_SCAN_BACK + 1 >= timing.ROWEND + nact_last + 1))]
-            m.d.sync += cnt.eq(cnt + 1)
-            with m.If(cnt == timing.ROWEND - 1):
-                m.d.sync += scanning.eq(1)
+                m.d.sync += [cnt.eq(0), scanning.eq(1), feeding.eq(1)]
                 fsm.goto("SCAN")
         with fsm.State("SCAN"):
-            if self.trace_en:
-                m.d.comb += self.trace_valid.eq(~trace_skip)
-            # the next (speculative) CAND's multiplier: the last positions of the scan
-            m.d.comb += no_grant.eq(sl + timing.CAND_SCAN_BACK >= nact_last)
+            # cnt: the scan position (advances with the unit); the next (speculative) CAND's
+            # multiplier: the last positions of the scan
+            m.d.comb += no_grant.eq(cnt + timing.CAND_SCAN_BACK >= nact_last + timing.ROWEND)
             with m.If(adv):
-                m.d.sync += [sl.eq(sl + 1), q_v.eq(1), q_u.eq(su), q_h.eq(sh), q_sl.eq(sl), q_oh.eq(1 << sl),
-                             q_gt.eq(diff > 0), err.eq(Mux(diff < 0, -diff, diff))]
-                with m.If(sl == nact_last):
-                    m.d.sync += scanning.eq(0)
-                    fsm.goto("SCAN_PIPE")
+                m.d.sync += cnt.eq(cnt + 1)
+                with m.If(cnt == nact_last):
+                    m.d.sync += feeding.eq(0)
+                with m.If(ru.o.valid):
+                    m.d.sync += [sl.eq(sl + 1), q_v.eq(1), q_u.eq(su), q_h.eq(sh), q_sl.eq(sl), q_oh.eq(1 << sl),
+                                 q_gt.eq(diff > 0), err.eq(Mux(diff < 0, -diff, diff))]
+                    with m.If(sl == nact_last):
+                        m.d.sync += scanning.eq(0)
+                        fsm.goto("SCAN_PIPE")
         with fsm.State("SCAN_PIPE"):        # the last lane's update (below) lands in this cycle
             # the lanes' PRNGs step now, so the next SETUP's (speculative) CAND sees it
             m.d.comb += bc.prng_step.eq(is_fwa)

@@ -86,7 +86,6 @@ def run_rtl(cfg, X, u):
     async def tb(ctx):
         ctx.set(ctl.n, n)
         ctx.set(eng.d, d)
-        await ctx.tick()            # N, D stable from the cycle before load_start (DistanceEngine)
         ctx.set(eng.load_start, 1)
         await ctx.tick()
         ctx.set(eng.load_start, 0)

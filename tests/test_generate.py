@@ -208,8 +208,9 @@ def test_waiver_list_is_short():
 def test_synthesis_blocks_convert():
     from amaranth.back import verilog
     blocks = synthesis_blocks(PRESETS["tiny"])
-    assert {"lane", "function_unit", "feature_bank", "row_bank", "distance_engine", "controller"} == set(blocks)
-    for name in ("lane", "function_unit", "feature_bank", "row_bank", "controller"):
+    assert {"lane", "function_unit", "feature_bank", "row_bank", "distance_engine", "controller",
+            "rowend_unit"} == set(blocks)
+    for name in ("lane", "function_unit", "feature_bank", "row_bank", "controller", "rowend_unit"):
         text = verilog.convert(blocks[name](), name=name, emit_src=False)
         assert f"module {name}" in text
 

@@ -161,7 +161,7 @@ class LaneDriver:
             self.ctx.set(getattr(self.dut, k), v)
         await self.ctx.tick()
         for k in sigs:
-            if k in ("cand_issue", "kern_issue", "re_issue", "prng_load", "prng_step", "dist_issue", "mm_clear"):
+            if k in ("cand_issue", "kern_issue", "prng_load", "prng_step", "dist_issue", "mm_clear"):
                 self.ctx.set(getattr(self.dut, k), 0)
 
     async def candidate(self, kind, base=0, a=0, centre=0, lo=0, hi=0):
@@ -178,25 +178,18 @@ class LaneDriver:
         self.ctx.set(self.dut.kern_issue, 0)
         await self.tick(LANE_LATENCY["kern"] - 1)
 
-    async def rowend(self, ext=None):
-        await self.pulse(re_issue=1, re_ext=int(ext is not None), ext_x=ext or 0)
-        await self.tick(LANE_LATENCY["rowend"] - 1)
-        self.ctx.set(self.dut.re_ext, 0)
-        return self.ctx.get(self.dut.h)
-
 
 class _LanePorts:
     """Flat names for the lane's op interfaces (``cand_issue`` -> ``ops.cand.issue`` ...)."""
     MAP = {"cand_issue": "ops.cand.issue", "cand_kind": "ops.cand.kind", "cand_base": "ops.cand.base",
            "cand_centre": "ops.cand.centre", "cand_a": "ops.cand.a", "cand_lo": "ops.cand.lo",
            "cand_hi": "ops.cand.hi", "kern_issue": "ops.kern.issue", "kern_d": "ops.kern.d",
-           "re_issue": "ops.rowend.issue", "re_ext": "ops.rowend.ext", "ext_x": "ops.rowend.x",
            "prng_load": "ops.prng.load", "prng_step": "ops.prng.step", "prng_point": "ops.prng.point",
            "scan_shift": "ops.scan",
            "dist_issue": "dist.issue", "dist_first": "dist.first", "dist_last": "dist.last",
            "dist_valid": "dist.valid", "dist_self": "dist.is_self", "xi": "dist.xi", "xj": "dist.xj",
            "mm_clear": "dist.mm_clear", "dwr": "dist.dwr", "dout": "dist.dout", "lmin": "dist.lmin",
-           "lmax": "dist.lmax", "u": "scan_out.u", "h": "scan_out.h", "z": "scan_out.z", "t": "scan_out.t"}
+           "lmax": "dist.lmax", "u": "scan_out.u", "z": "scan_out.z", "t": "scan_out.t"}
 
     def __init__(self, dut):
         self._dut = dut
@@ -249,9 +242,10 @@ def test_lane_resource_conflict_assertion_fires():
 
 @pytest.mark.parametrize("cfg", [TINY, TINY.with_overrides(interpolate=False, exp_table_bits=3)],
                          ids=["tiny", "tiny-nointerp"])
-def test_lane_kernel_and_rowend(cfg):
-    """KERN stream (j == i masked) + ROWEND = fixed.evaluate_candidate (H, Z, T) for candidates
-    across the whole search range, incl. both ends and saturating ones."""
+def test_lane_kernel_row_sums(cfg):
+    """KERN stream (j == i masked) = fixed.evaluate_candidate's Z, T (and u) for candidates across
+    the whole search range, incl. both ends and saturating ones; H of those sums is the ROWEND
+    unit's (`test_rowend_unit_*`)."""
     rng = np.random.default_rng(2)
     X = rng.integers(0, 256, size=(11, 5))
     i = 4
@@ -266,23 +260,96 @@ def test_lane_kernel_and_rowend(cfg):
         for u in us:
             uu = await drv.candidate(CandKind.DIRECT, base=u, lo=lo, hi=hi)
             await drv.row(ds, mask)
-            h = await drv.rowend()
-            out.append((uu, h, ctx.get(dut.z), ctx.get(dut.t)))
+            await drv.tick(timing.DRAIN - timing.ROW_READ - timing.BROADCAST - LANE_LATENCY["kern"] + 1)
+            out.append((uu, ctx.get(dut.z), ctx.get(dut.t)))
         res["out"] = out
 
     res = _run_lane(cfg, 0, body)
-    exp = [(u,) + tuple(fx.evaluate_candidate(st.row, i, st.minimum, u, cfg)) for u in us]
+    exp = [(u,) + tuple(fx.evaluate_candidate(st.row, i, st.minimum, u, cfg))[1:] for u in us]
     assert res["out"] == exp
 
 
-def test_lane_target_entropy():
+def _run_rowend(cfg, items, enables, carry_zt=True):
+    """Present ``items`` (dicts of `RowendUnit` inputs, or None for an idle cycle) one per cycle
+    under the clock enables ``enables`` (an item is taken only in an enabled cycle; a disabled
+    cycle presents it again).  Returns the outputs in order with the number of enabled edges
+    each took from input to output."""
+    from amaranth.hdl import EnableInserter
+    from hw.rowend import RowendUnit
+    unit = RowendUnit(cfg, carry_zt=carry_zt)
+    en = Signal()
+    m = Module()
+    m.submodules.unit = EnableInserter(en)(unit)
+    got = []
+
+    async def tb(ctx):
+        pending = list(items)
+        edges = 0
+        taken = []                # enabled-edge index of each valid item taken
+        for e in enables:
+            item = pending[0] if pending else None
+            ctx.set(en, e)
+            ctx.set(unit.i.valid, int(item is not None))
+            for k, v in (item or {}).items():
+                ctx.set(getattr(unit.i, k), v)
+            await ctx.tick()
+            if e:
+                if item is not None:
+                    taken.append(edges)
+                edges += 1
+                if pending:
+                    pending.pop(0)
+            if ctx.get(unit.o.valid) and e:
+                out = {k: ctx.get(getattr(unit.o, k)) for k in ("u", "h", "z", "t") if carry_zt or k in "uh"}
+                got.append((out, edges - 1 - taken[len(got)]))
+
+    sim = Simulator(m)
+    sim.add_clock(1e-6)
+    sim.add_testbench(tb)
+    sim.run()
+    return got
+
+
+@pytest.mark.parametrize("cfg", [TINY, DIGITS, TINY.with_overrides(interpolate=False)], ids=["tiny", "digits", "tiny-nointerp"])
+def test_rowend_unit_matches_golden(cfg):
+    """The shared ROWEND unit: H = fixed.row_end_entropy(Z, T) for lanes' row sums fed back to back
+    (and with gaps and random clock-enable stalls), log2 PERP = fixed.target_entropy for ``ext``
+    items between them; u, Z, T leave with H; every item takes exactly timing.ROWEND enabled
+    edges."""
+    rnd = random.Random(7)
+    W, ZB = cfg.w_frac, cfg.z_bits
+    items, exp = [], []
+    for k in range(300):
+        if k % 37 == 5:
+            x = fx.perplexity_to_reg(rnd.choice([1.01, 2.0, 5.0, 30.0, 0.9 * fx.perplexity_max(cfg.n_max)]), cfg)
+            items.append({"ext": 1, "x": x, "u": 0, "z": 0, "t": 0})
+            exp.append(fx.target_entropy(x, cfg))
+        else:
+            z = rnd.choice([1 << W, (1 << ZB) - 1, rnd.randrange(1 << W, 1 << ZB)])
+            t = rnd.randrange(0, min((1 << ZB), z * (W + 1)))
+            u = rnd.randrange(-(1 << 12), 1 << 12)
+            items.append({"ext": 0, "x": rnd.randrange(1 << cfg.perp_bits), "u": u, "z": z, "t": t})
+            exp.append(fx.row_end_entropy(z, t, cfg))
+        if k % 11 == 3:
+            items.append(None)
+    for enables in ([1] * (len(items) + timing.ROWEND + 5),
+                    [int(rnd.random() < 0.7) for _ in range(2 * len(items) + 4 * timing.ROWEND)]):
+        got = _run_rowend(cfg, items, enables)
+        valid = [it for it in items if it is not None]
+        assert len(got) == len(valid)
+        assert [o["h"] for o, _ in got] == exp
+        assert [(o["u"], o["z"], o["t"]) for o, _ in got if True] == [
+            (it["u"], it["z"], it["t"]) for it in valid]
+        assert {lat for _, lat in got} == {timing.ROWEND - 1}
+
+
+def test_rowend_unit_scoreboard_can_fail():
+    """The unit test's comparison sees a wrong H: the same items against a golden value off by one."""
     cfg = TINY
-    regs = [fx.perplexity_to_reg(p, cfg) for p in (1.01, 1.5, 2.0, 3.0, 5.0, 7.77, 31.9)]
-
-    async def body(drv, ctx, dut, res):
-        res["h"] = [await drv.rowend(ext=r) for r in regs]
-
-    assert _run_lane(cfg, 0, body)["h"] == [fx.target_entropy(r, cfg) for r in regs]
+    z, t = 3 << cfg.w_frac, 5 << cfg.w_frac
+    got = _run_rowend(cfg, [{"ext": 0, "x": 0, "u": 1, "z": z, "t": t}], [1] * (timing.ROWEND + 2))
+    assert got[0][0]["h"] == fx.row_end_entropy(z, t, cfg)
+    assert got[0][0]["h"] != fx.row_end_entropy(z, t + (1 << cfg.w_frac), cfg)
 
 
 def test_lane_dist_op_minmax():
@@ -418,7 +485,6 @@ def _engine_load_and_issue(issue_while_loading: bool):
         ctx.set(dut.n, 3)
         ctx.set(dut.d, 2)
         ctx.set(dut.grant, 1)
-        await ctx.tick()            # N, D stable from the cycle before load_start (DistanceEngine)
         ctx.set(dut.load_start, 1)
         await ctx.tick()
         ctx.set(dut.load_start, 0)
@@ -484,27 +550,39 @@ def test_feature_bank_write_during_used_read_assertion_fires():
     _engine_load_and_issue(False)
 
 
-def test_engine_refuses_n_d_set_with_load_start():
-    """N - 1 and D - 1 are registers in the engine: N or D written in the cycle of load_start
-    would give the first feature the old end flags; the checks assertion names the contract."""
+@pytest.mark.parametrize("before,run", [((3, 2), (1, 1)), ((1, 1), (3, 2)), ((2, 3), (2, 1)), ((3, 1), (1, 3))])
+def test_engine_takes_n_d_set_with_load_start(before, run):
+    """N and D written in the cycle of load_start (the engine's N - 1, D - 1 registers still hold
+    the old values then): the load takes exactly N x D features and `loaded` pulses once."""
     from amaranth.sim import Simulator
 
     from hw.distance import DistanceEngine
     dut = DistanceEngine(TINY, checks=True)
+    res = {}
 
     async def tb(ctx):
-        ctx.set(dut.n, 3)
-        ctx.set(dut.d, 2)
-        await ctx.tick()
-        ctx.set(dut.d, 3)                 # changed in the cycle of load_start
+        ctx.set(dut.n, before[0])
+        ctx.set(dut.d, before[1])
+        await ctx.tick().repeat(3)
+        ctx.set(dut.n, run[0])
+        ctx.set(dut.d, run[1])
         ctx.set(dut.load_start, 1)
         await ctx.tick()
+        ctx.set(dut.load_start, 0)
+        ctx.set(dut.feat.valid, 1)
+        accepted = loaded = 0
+        for _ in range(20):
+            ready = ctx.get(dut.feat.ready)
+            await ctx.tick()
+            accepted += ready
+            loaded += ctx.get(dut.loaded)
+        res["got"] = (accepted, loaded)
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     sim.add_testbench(tb)
-    with pytest.raises(AssertionError, match="N or D set in the cycle of load_start"):
-        sim.run()
+    sim.run()
+    assert res["got"] == (run[0] * run[1], 1)
 
 
 def test_one_hot_fsm_follows_m_fsm_semantics():

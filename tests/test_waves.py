@@ -157,8 +157,9 @@ def test_scope_and_depth_limit_the_dump(dumps, models):
     def below(v, level):  # in an instance more than `level` instance levels below the top
         return any(v.startswith(f"adapsne_core.{i}.") for i in insts if i.count(".") >= level)
     ctrl = vcd_info(dumps["vcd_ctrl"].waves_file)["vars"]
-    assert not [i for i in insts if i.startswith("ctrl.")]   # so depth 1 = everything in ctrl
-    assert ctrl and sorted(ctrl) == sorted(v for v in full if v.startswith("adapsne_core.ctrl."))
+    assert "ctrl.rowend" in insts          # an instance inside ctrl: depth 1 stops above it
+    assert ctrl and sorted(ctrl) == sorted(v for v in full if v.startswith("adapsne_core.ctrl.") and not below(v, 1))
+    assert not [v for v in ctrl if v.startswith("adapsne_core.ctrl.rowend.")]
     top1 = vcd_info(dumps["vcd_top1"].waves_file)["vars"]
     assert "adapsne_core.clk" in top1
     assert sorted(top1) == sorted(v for v in full if not below(v, 0))
