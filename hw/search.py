@@ -42,6 +42,7 @@ from golden_model import timing
 from .lane import CandKind, lane_roles, scan_signature, search_ops_signature
 from .layouts import CoreLayouts, POLICY_CODES
 from .onehot import OneHotFSM
+from .regnext import next_values
 from .replica import replica
 from .rowend import RowendUnit
 
@@ -148,14 +149,24 @@ class SearchController(wiring.Component):
             cand_amp=Signal(L.u_range_bits),
             cand_lo=Signal(us), cand_hi=Signal(us), cand_centre=Signal(data.ArrayLayout(us, K)),
             prng_load=Signal(), prng_step=Signal(), prng_point=Signal(32),
-            kern_issue=Signal(K), kern_d=Signal(cfg.dist_bits), scan_shift=Signal())
+            kern_issue=Signal(K), kern_d=Signal(cfg.dist_bits))
+        # the scan shift: SCAN's first A positions (`feeding`), held while a trace beat waits
+        # (`stall`); each lane gets a copy of the `feeding` register of its own (its next value
+        # through `hw.replica`), so the shift that selects every scan register's input starts at
+        # a flip-flop beside the lane, not at one register fanned out over the die
+        stall = Signal()
+        feeding = Signal()
+        feeding_nxt = next_values(m, feeding)
+        feed_copy = [replica(m, feeding_nxt, f"feed{l}") for l in range(K)]
+        if self.checks:
+            m.d.sync += Assert(Cat(*feed_copy) == Mux(feeding, (1 << K) - 1, 0), "search: a lane's feed copy differs")
         # every op reaches the lanes through one broadcast register (timing.BROADCAST), a copy per
         # lane (`hw.replica`: synthesis must not merge them), so the route to a lane ends at a
-        # flip-flop beside it and the lane's logic starts there; the scan shift stays
-        # combinational (lane 0 is read in the same cycle)
+        # flip-flop beside it and the lane's logic starts there; the scan shift is a copy of its
+        # own, gated by the stall combinationally (lane 0 is read in the same cycle)
         for l in range(K):
             o = self.lanes[l]
-            m.d.comb += o.scan.eq(bc.scan_shift)
+            m.d.comb += o.scan.eq(feed_copy[l] & ~stall)
             # the bracket and the amplitude are copied, and the CAND's base and span computed
             # behind the copies (the same values a cycle later as computed in front of them): the
             # adders sit beside the lane, not in front of the route across the die
@@ -267,9 +278,7 @@ class SearchController(wiring.Component):
         # go into a register (SCAN_PIPE); the update uses the register.  The unit and the chain
         # stand still while a trace beat waits (`stall`).
         ru = RowendUnit(cfg, carry_zt=self.trace_en)
-        stall = Signal()
         m.submodules.rowend = EnableInserter(~stall)(ru)
-        feeding = Signal()       # SCAN's first A positions: the chain shifts into the unit
         m.d.comb += [ru.i.u.eq(self.scan.u), ru.i.z.eq(self.scan.z), ru.i.t.eq(self.scan.t),
                      ru.i.x.eq(self.perp)]
         sh = ru.o.h
@@ -370,16 +379,14 @@ class SearchController(wiring.Component):
         # gives A0 >= 1 the zero test is left out (it sat behind the subtraction, re-timing)
         amp_init = amp0 if (hi + (2 << U)) >> cfg.fwa_amp_init_shift >= 1 else Mux(amp0 == 0, 1, amp0)
 
-        # the scan shift fans out to every lane's scan registers: it comes from the `scanning` and
-        # `feeding` registers (high exactly in SCAN, in its first A positions), not from the state
-        # decode; a trace beat is the unit's output (valid) in SCAN
+        # a trace beat is the unit's output (valid) in SCAN
         # point-parallel: a lane whose point is done has no trace beat (its scan cycle still passes)
         trace_skip = Signal()
         if self.trace_en:
             m.d.comb += [trace_skip.eq(pp & Array(pdone)[sl]),
                          self.trace_valid.eq(scanning & ru.o.valid & ~trace_skip),
                          stall.eq(self.trace_valid & ~self.trace_ready)]
-        m.d.comb += [adv.eq(scanning & ~stall), bc.scan_shift.eq(adv & feeding), ru.i.valid.eq(feeding)]
+        m.d.comb += [adv.eq(scanning & ~stall), ru.i.valid.eq(feeding)]
         m.d.sync += [self.tgt_done.eq(0)]
         # point-parallel per-lane writes from one-hot registers, not from the state decode: lane l's
         # bracket reset (PP_RANGE, cnt = l + PP_RANGE_PIPE) and its stop (SETUP cycle 1, from
@@ -510,7 +517,8 @@ class SearchController(wiring.Component):
             m.d.comb += no_grant.eq(st_rd_q)
             m.d.sync += cnt.eq(cnt + 1)
             with m.If(cnt == timing.DRAIN - 1):
-                m.d.sync += [cnt.eq(0), scanning.eq(1), feeding.eq(1)]
+                m.d.sync += [cnt.eq(0), scanning.eq(1)]
+                m.d.comb += feeding_nxt.eq(1)
                 fsm.goto("SCAN")
         with fsm.State("SCAN"):
             # cnt: the scan position (advances with the unit); the next (speculative) CAND's
@@ -519,7 +527,7 @@ class SearchController(wiring.Component):
             with m.If(adv):
                 m.d.sync += cnt.eq(cnt + 1)
                 with m.If(cnt == nact_last):
-                    m.d.sync += feeding.eq(0)
+                    m.d.comb += feeding_nxt.eq(0)
                 with m.If(ru.o.valid):
                     m.d.sync += [sl.eq(sl + 1), q_v.eq(1), q_u.eq(su), q_h.eq(sh), q_sl.eq(sl), q_oh.eq(1 << sl),
                                  q_gt.eq(diff > 0), err.eq(Mux(diff < 0, -diff, diff))]
