@@ -361,7 +361,7 @@ STREAM_NO_GRANT_DELAY = ROW_READ + BROADCAST + stage_of("kern", "mul_in") - GRAN
 CAND_NO_GRANT = GRANT_LEAD - BROADCAST - stage_of("cand", "mul_in")
 #: ... which is this many cycles before the last SCAN cycle; the controller withholds the grant
 #: in the last CAND_SCAN_BACK + 1 of the A + ROWEND scan positions (whatever trace back-pressure
-#: does to SCAN).  The ROWEND unit has a multiplier of its own: SCAN grants every other cycle.
+#: does to SCAN).  The ROWEND unit has a multiplier of its own: SCAN grants all its other cycles.
 CAND_SCAN_BACK = CAND_NO_GRANT - SCAN_PIPE - 1
 assert STREAM_NO_GRANT_DELAY >= 0 and 0 <= CAND_SCAN_BACK < ROWEND
 

@@ -31,7 +31,7 @@ __all__ = ["RowendUnit", "rowend_in_signature", "rowend_out_signature"]
 assert timing.ROWEND == 3 + FU_LATENCY + 5, "hw.rowend builds the stages of timing.ROWEND_STAGES"
 
 
-def rowend_in_signature(cfg: AccelConfig, carry_zt: bool) -> wiring.Signature:
+def rowend_in_signature(cfg: AccelConfig) -> wiring.Signature:
     """An item into the unit: ``valid``; ``ext`` (``x`` is the PERP register) or lane 0's scan
     registers ``u``, ``z``, ``t``."""
     L = CoreLayouts(cfg)
@@ -69,7 +69,7 @@ class RowendUnit(wiring.Component):
         self.cfg = cfg
         self.carry_zt = carry_zt
         self.norm_bits = max(cfg.z_bits, cfg.perp_bits)
-        super().__init__({"i": In(rowend_in_signature(cfg, carry_zt)),
+        super().__init__({"i": In(rowend_in_signature(cfg)),
                           "o": Out(rowend_out_signature(cfg, carry_zt))})
 
     def elaborate(self, platform):
