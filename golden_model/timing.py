@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 __all__ = ["ENGINE_CMD", "BROADCAST", "GRANT_LEAD", "pass_grants", "pass_grant_mask", "LaneOp", "LANE_OPS", "PHASE_OPS", "RESOURCES", "MUL", "FU", "TM0", "TM1", "pair_interval", "uses",
            "latency", "stage_of", "claims", "PHASES", "ROWEND", "ROWEND_STAGES",
-           "markdown", "point_pre", "dist_done_latency", "minmax_levels", "pass_overhead"]
+           "markdown", "point_pre", "dist_done_latency", "pass_overhead"]
 
 RESOURCES = ("absdiff", "mul_in", "mul", "mul_sum", "dacc", "minmax", "cand_delta", "cand_sum",
              "cand_mirror", "u", "fu_rom", "fu_reg", "fu_mul", "fu_add", "bm", "tshift", "tsat", "wshift",
@@ -417,14 +417,11 @@ assert AFF_CAND + BROADCAST + stage_of("cand", "mul_in") < ENGINE_CMD + 1 + GRAN
 assert AFF_GAP + AFF_CAND + BROADCAST + stage_of("cand", "bm") > ROW_READ + BROADCAST + stage_of("kprob", "tshift")
 
 
-def minmax_levels(lanes: int) -> int:
-    """Register levels of the distance engine's min/max reduction tree over the lanes."""
-    return max(0, (lanes - 1).bit_length())
-
-
 def dist_done(lanes: int) -> int:
-    """Cycles from the lanes' final min/max to ``dist_done``: the tree levels + the result register."""
-    return minmax_levels(lanes) + 1
+    """Cycles from the lanes' final min/max to ``dist_done``: the engine scans the lanes one per
+    cycle through its lane select (``MM_SEL_LATENCY``) into a running min/max pair, then the
+    result register."""
+    return lanes + MM_SEL_LATENCY
 
 
 def dist_done_latency(lanes: int) -> int:
@@ -486,8 +483,8 @@ PHASES = (
     ("feature reads", "G*D", "lane `l` of group `g` reads point `gK+l`, feature `d`; bank `i mod K` supplies `x_i`"),
     ("read latency + lane DIST", f"{ENGINE_CMD} + {DIST_FEATURE_READ} + {latency('dist')}",
      "command register at the engine, feature reads, lane DIST: row writes, lane min/max"),
-    ("DONE", "ceil(log2 K) + 1", "min/max reduction tree (one register level per tree level) + result "
-                                 "register, `dist_done`"),
+    ("DONE", f"K + {MM_SEL_LATENCY}", "min/max over the lanes, one per cycle through the lane select "
+                                      f"({MM_SEL_LATENCY} cycles) into a running pair, + result register, `dist_done`"),
     ("WAITD", ">= 1", "until the point's `dist_done` (at once if it came during the previous search)"),
     ("RANGE", str(RANGE), "`u_lo = -(bitlen(max - min) + 2) 2^U`; PRNG seeds loaded; next point selected"),
     ("PINIT", str(PINIT), "bracket, amplitude, best, population reset; the next point's row starts"),

@@ -12,13 +12,13 @@ Memory organisation (banked by lane, ``K = cfg.lanes``):
 
 Distance phase of point ``i``: groups ``g = 0 .. ceil(N/K)-1``; in group ``g`` lane ``l`` computes
 ``D_{i, gK+l}`` as ``sum_d (x_id - x_jd)^2`` over ``D`` cycles (one feature per cycle, groups
-back to back).  Each lane keeps the min/max of its valid ``j != i`` values; a reduction tree gives
-``m_i``, ``M_i`` at the end.
+back to back).  Each lane keeps the min/max of its valid ``j != i`` values; a scan over the lanes,
+one per cycle through the lane select, gives ``m_i``, ``M_i`` at the end.
 
 Timing (`point_start` in cycle ``p``; every command from the controller is registered here first,
 ``timing.ENGINE_CMD`` cycles): feature addresses in cycles ``p+1+ENGINE_CMD .. p+G*D+ENGINE_CMD``
 (``G = ceil(N/K)``), the lanes' ``dist`` ops ``timing.DIST_FEATURE_READ`` cycles later (memory read
-+ x registers); the min/max tree has one register level per tree level; ``dist_done`` (one-cycle
++ x registers); the min/max scan takes ``K + timing.MM_SEL_LATENCY`` cycles; ``dist_done`` (one-cycle
 pulse) with ``dmin``/``dmax`` valid in ``p + G*D + timing.dist_done_latency(K)``.
 """
 
@@ -387,39 +387,53 @@ class DistanceEngine(wiring.Component):
             m.d.comb += [wp.addr.eq(wr_full), wp.data.eq(self.lanes[l].dout), wp.en.eq(self.lanes[l].dwr)]
 
         # ------------------------------------------------------------ min / max reduction
-        def tree(vals, fn, name):
-            """Reduction tree with one register level per tree level (timing.minmax_levels)."""
-            lvl = 0
-            while len(vals) > 1:
-                nxt = []
-                for k in range(0, len(vals), 2):
-                    r = Signal(cfg.dist_bits, name=f"{name}_l{lvl}_{k // 2}")
-                    m.d.sync += r.eq(fn(vals[k], vals[k + 1]) if k + 1 < len(vals) else vals[k])
-                    nxt.append(r)
-                vals = nxt
-                lvl += 1
-            assert lvl == timing.minmax_levels(K)
-            return vals[0]
-        red_min = tree([self.lanes[l].lmin for l in range(K)], lambda a, b: Mux(a < b, a, b), "red_min")
-        red_max = tree([self.lanes[l].lmax for l in range(K)], lambda a, b: Mux(a > b, a, b), "red_max")
+        # The row's min / max over the lanes, one lane per cycle through the lane select below
+        # (`timing.dist_done`: K cycles + the select's latency), into one pair of running registers:
+        # the row end is once per point (or group), so a K-input comparator tree (2 (K - 1)
+        # registered comparators) was area spent for log2 K cycles. (The point-parallel PP_RANGE
+        # reads the same select after `dist_done`; the two never overlap.)
         # dist_done is registered in cycle point_start + G*D + dist_done_latency - 1; `drain` counts
         # from 0 in the cycle after the last feature address
         m.d.sync += self.dist_done.eq(0)
         # the end of the drain is a register (`drain_end` == draining & (drain == C)) from drain's
-        # previous value: the enable of dmin / dmax (placed by the reduction tree) and the end of
-        # `draining` start at a flip-flop, not at a comparison on the counter
+        # previous value: the enable of dmin / dmax and the end of `draining` start at a flip-flop,
+        # not at a comparison on the counter
         c_end = timing.dist_done_latency(K) - timing.ENGINE_CMD - 2
-        assert c_end >= 1
+        # lane 0 is presented to the select at drain == red_first (its lmin / lmax are final one
+        # cycle later, when the select samples them), lane K-1 K-1 cycles later; lane c's value
+        # leaves the select at drain == c_end - K + c, the last one is in the running pair at c_end
+        red_first = c_end - K - timing.MM_SEL_LATENCY
+        assert red_first >= 1
         drain_end = Signal()
         m.d.sync += drain_end.eq(draining & ~drain_end & (drain == c_end - 1))
+        red_on = Signal()                       # presenting lane red_idx to the select
+        red_idx = Signal(range(max(K, 2)))
+        with m.If(draining & ~red_on & (drain == red_first - 1)):
+            m.d.sync += [red_on.eq(1), red_idx.eq(0)]
+        with m.Elif(red_on):
+            m.d.sync += red_idx.eq(red_idx + 1)
+            with m.If(red_idx == K - 1):
+                m.d.sync += red_on.eq(0)
+        # the select's output is lane c's MM_SEL_LATENCY cycles after c was presented
+        red_v = Cat(red_on, red_idx == 0)
+        for k in range(timing.MM_SEL_LATENCY):
+            nxt = Signal(2, name=f"red_v{k + 1}")
+            m.d.sync += nxt.eq(red_v)
+            red_v = nxt
+        run_min, run_max = Signal(cfg.dist_bits), Signal(cfg.dist_bits)
+        with m.If(red_v[0]):
+            m.d.sync += [run_min.eq(Mux(red_v[1] | (self.sel_min < run_min), self.sel_min, run_min)),
+                         run_max.eq(Mux(red_v[1] | (self.sel_max > run_max), self.sel_max, run_max))]
         if self.checks:
             m.d.sync += Assert(drain_end == (draining & (drain == c_end)),
                                Format("distance engine: drain_end disagrees with the drain counter"))
+            m.d.sync += Assert(~red_on | (draining & (drain == red_first + red_idx)),
+                               Format("distance engine: the min/max scan left its drain window"))
         with m.If(draining):
             m.d.sync += drain.eq(drain + 1)
             with m.If(drain_end):
                 m.d.sync += [draining.eq(0), self.dist_done.eq(1),
-                             self.dmin.eq(red_min), self.dmax.eq(red_max)]
+                             self.dmin.eq(run_min), self.dmax.eq(run_max)]
 
         # ------------------------------------------------------------ row read (search stream)
         rj_mod = Signal(range(max(K, 2)))
@@ -467,7 +481,7 @@ class DistanceEngine(wiring.Component):
         assert timing.MM_SEL_LATENCY == 3 and G & (G - 1) == 0, "a power-of-two group: its select is mm_sel's low bits"
         mm_sel = Signal.like(self.mm_sel)
         mm_grp = Signal(range(max((K + G - 1) // G, 2)))
-        m.d.sync += [mm_sel.eq(self.mm_sel), mm_grp.eq(mm_sel // G)]
+        m.d.sync += [mm_sel.eq(Mux(red_on, red_idx, self.mm_sel)), mm_grp.eq(mm_sel // G)]
         grp_min, grp_max = [], []
         for g in range(0, K, G):
             gmin = Signal(cfg.dist_bits, name=f"mm_grp_min{g // G}")

@@ -32,6 +32,7 @@ from types import SimpleNamespace
 
 from amaranth.hdl import Array, Assert, C, Cat, EnableInserter, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from golden_model import search_fixed as sf
@@ -132,17 +133,18 @@ class SearchController(wiring.Component):
         EB = L.err_bits
         us = signed(L.u_bits)
         roles = lane_roles(cfg)
-        # point-parallel bisection (DATAFLOW = 1): lane l searches point i + l; its bracket, best
-        # and pass count live here, one entry per lane
+        # point-parallel bisection (DATAFLOW = 1): lane l searches point i + l. Its bracket, best
+        # and pass count are entry l of a K-entry table (LUT RAM), written one lane per cycle (the
+        # PP_RANGE reset, the SCAN update, which also applies the lane's stop rule); registers hold
+        # only what all lanes need at once: the done flags (the KERN mask, the group's stop) and
+        # the bracket midpoints (the LANE CANDs' centres). One table instead of K sets of registers
+        # with their own comparators and adders: the point-parallel dataflow's area no longer grows
+        # with K beyond those registers (K = 32 needs the area; docs/hardware.md)
         pp = self.pp if cfg.point_parallel else C(0, 1)
-        pblo = [Signal(us, name=f"pp_blo{l}") for l in range(K)]
-        pbhi = [Signal(us, name=f"pp_bhi{l}") for l in range(K)]
-        pbest_u = [Signal(us, name=f"pp_best_u{l}") for l in range(K)]
-        pbest_h = [Signal(L.h_bits, name=f"pp_best_h{l}") for l in range(K)]
-        pbest_err = [Signal(EB, name=f"pp_best_err{l}") for l in range(K)]
-        pbv = [Signal(name=f"pp_best_v{l}") for l in range(K)]
-        pdone = [Signal(name=f"pp_done{l}") for l in range(K)]
-        ppass = [Signal(8, name=f"pp_passes{l}") for l in range(K)]
+        pp_entry = data.StructLayout({"blo": us, "bhi": us, "best_u": us, "best_h": L.h_bits,
+                                      "best_err": EB, "bv": 1, "passes": 8})
+        pdone = Signal(K, name="pp_done")
+        pcentre = [Signal(us, name=f"pp_centre{l}") for l in range(K)]
         # broadcast op signals, fanned out to every lane's `ops` port at the end
         bc = SimpleNamespace(
             cand_issue=Signal(), cand_kind=Signal(2), cand_blo=Signal(us), cand_bhi=Signal(us),
@@ -246,7 +248,7 @@ class SearchController(wiring.Component):
         for l in range(K):
             r = roles[l]
             fwa_c = Mux(pop_v[r], pop_u[r], pop_u[0]) if r > 0 else pop_u[0]
-            m.d.comb += bc.cand_centre[l].eq(Mux(pp, (pblo[l] + pbhi[l]) >> 1, fwa_c))
+            m.d.comb += bc.cand_centre[l].eq(Mux(pp, pcentre[l], fwa_c))
 
         # ------------------------------------------------------------ stream pipeline
         # a read command in cycle c: registered at the engine (c+1), read (c+2), bank register (c+3),
@@ -351,21 +353,28 @@ class SearchController(wiring.Component):
         out_last = Signal()               # res_q is the run's last point
         ol_last = Signal()                # point-parallel: res_q is the group's last lane
 
-        # "converged" of each best, a register behind its comparison with tol: a best is final from
+        # "converged" of the best, a register behind its comparison with tol: a best is final from
         # SETUP cycle 0 on and the result is loaded in cycle DECIDE - 1 >= 1, so the flag is current
         assert timing.DECIDE >= 2
-        pconv = Signal(K)
         best_conv = Signal()
-        m.d.sync += [pconv.eq(Cat(*[pbest_err[l] <= tol for l in range(K)])), best_conv.eq(best_err <= tol)]
+        m.d.sync += best_conv.eq(best_err <= tol)
 
-        def pp_result(lane):
-            """Assignments loading res_q's values from point-parallel lane `lane`."""
-            return [res_q.u.eq(Array(pbest_u)[lane]), res_q.h.eq(Array(pbest_h)[lane]),
-                    res_q.passes.eq(Array(ppass)[lane]), res_q.converged.eq(pconv.bit_select(lane, 1))]
-        pp_stop = [Signal(name=f"pp_stop{l}") for l in range(K)]
-        for l in range(K):
-            m.d.comb += pp_stop[l].eq((tol >= pbest_err[l]) | (ppass[l] >= cfg.max_passes - 1) |
-                                      bracket_narrow(m, pblo[l], pbhi[l], f"pp_span{l}"))
+        # the point-parallel table: one write port (PP_RANGE reset or SCAN update), a registered
+        # read port for the SCAN (addressed by the lane being captured, so the update starts at a
+        # flip-flop) and an asynchronous one for the results (PP_OUT's next lane, a LUT-RAM read
+        # in place of a K-way select)
+        if cfg.point_parallel:
+            m.submodules.pp_table = pp_tab = Memory(shape=pp_entry, depth=K, init=[])
+            pp_wr, pp_rd, pp_out = pp_tab.write_port(), pp_tab.read_port(), pp_tab.read_port(domain="comb")
+        else:
+            pp_wr = pp_rd = pp_out = SimpleNamespace(addr=Signal(range(max(K, 2))), en=Signal(),
+                                                     data=Signal(pp_entry))
+
+        def pp_result():
+            """Assignments loading res_q's values from the table's result port."""
+            e = pp_out.data
+            return [res_q.u.eq(e.best_u), res_q.h.eq(e.best_h), res_q.passes.eq(e.passes),
+                    res_q.converged.eq(e.best_err <= tol)]
         cont = Signal()          # SETUP follows a pass (not PINIT): update and test the stop rule
         m.d.comb += amp_eff.eq(Mux(adapt, Mux(improved, amp_up_c, amp_dn_c), amp))
         bl = Signal(range(cfg.dist_bits + 1))
@@ -383,23 +392,16 @@ class SearchController(wiring.Component):
         # point-parallel: a lane whose point is done has no trace beat (its scan cycle still passes)
         trace_skip = Signal()
         if self.trace_en:
-            m.d.comb += [trace_skip.eq(pp & Array(pdone)[sl]),
+            m.d.comb += [trace_skip.eq(pp & Array(pdone[l] for l in range(K))[sl]),
                          self.trace_valid.eq(scanning & ru.o.valid & ~trace_skip),
                          stall.eq(self.trace_valid & ~self.trace_ready)]
         m.d.comb += [adv.eq(scanning & ~stall), ru.i.valid.eq(feeding)]
         m.d.sync += [self.tgt_done.eq(0)]
-        # point-parallel per-lane writes from one-hot registers, not from the state decode: lane l's
-        # bracket reset (PP_RANGE, cnt = l + PP_RANGE_PIPE) and its stop (SETUP cycle 1, from
-        # pstop_q registered in cycle 0)
+        # point-parallel: lane l's bracket reset (PP_RANGE, cnt = l + PP_RANGE_PIPE) from a one-hot
+        # register (the done flag's and midpoint's enables) and the table address beside it
         ppr_sel = Signal(K)
-        pstop_q = Signal(K)
-        m.d.sync += [ppr_sel.eq(0), pstop_q.eq(0)]
-        for l in range(K):
-            with m.If(ppr_sel[l]):
-                m.d.sync += [pblo[l].eq(lo), pbhi[l].eq(hi), pbv[l].eq(0), ppass[l].eq(0),
-                             pdone[l].eq(self.n - i <= l)]
-            with m.If(pstop_q[l]):
-                m.d.sync += pdone[l].eq(1)
+        ppr_addr = Signal(range(max(K, 2)))
+        m.d.sync += ppr_sel.eq(0)
         # a dist_done of the next point that arrives while this one is searched waits here
         # (WAITD, below, clears it when it takes the row)
         with m.If(self.eng_dist_done):
@@ -440,7 +442,7 @@ class SearchController(wiring.Component):
             # lane c's min / max (engine, registered), its span, its u_lo (both registered), then
             # the lane's bracket / best / pass reset: K + PP_RANGE_PIPE cycles
             m.d.sync += [cnt.eq(cnt + 1), dspan.eq(self.eng_sel_max - self.eng_sel_min),
-                         lo.eq(-((bl + 2) << U))]
+                         lo.eq(-((bl + 2) << U)), ppr_addr.eq(cnt - (timing.PP_RANGE_PIPE - 1))]
             for l in range(K):
                 with m.If(cnt == l + timing.PP_RANGE_PIPE - 1):
                     m.d.sync += ppr_sel[l].eq(1)
@@ -480,24 +482,20 @@ class SearchController(wiring.Component):
             m.d.comb += bc.cand_issue.eq(setup0)
             m.d.sync += cnt.eq(cnt + 1)
             with m.If(setup1):
-                # point-parallel: the K lanes' stop flags were registered in cycle 0 (pstop_q),
-                # so the all-lanes AND is a register-to-register step of its own
-                m.d.sync += stop_q.eq(Mux(pp, cont & Cat(*[pdone[l] | pstop_q[l] for l in range(K)]).all(), stop_a))
+                # point-parallel: every lane's stop rule was applied by its SCAN update (pdone),
+                # so the all-lanes AND is a register-to-register step
+                m.d.sync += stop_q.eq(Mux(pp, cont & pdone.all(), stop_a))
             with m.If(setup0):
                 m.d.sync += [found.eq(0), sl.eq(0), improved.eq(0), stop_a.eq(cont & stop)]
                 with m.If(cont):
                     m.d.sync += [passes.eq(passes_n), amp.eq(amp_eff)]
-                    with m.If(pp):
-                        for l in range(K):
-                            with m.If(~pdone[l]):
-                                m.d.sync += [ppass[l].eq(ppass[l] + 1), pstop_q[l].eq(pp_stop[l])]
             with m.If((cnt == timing.DECIDE - 1) & stop_q):
                 # the first result beat is registered here (the per-point values are final from
                 # SETUP cycle 0 on); the output handshake then reads registers only
                 m.d.sync += [ol_nx.eq(1), res_q.index.eq(i), out_last.eq(i == n_last),
                              ol_last.eq(K == 1)]
                 with m.If(pp):
-                    m.d.sync += pp_result(0)
+                    m.d.sync += pp_result()
                     fsm.goto("PP_OUT")
                 with m.Else():
                     m.d.sync += [res_q.u.eq(best_u), res_q.h.eq(best_h), res_q.passes.eq(passes),
@@ -563,16 +561,41 @@ class SearchController(wiring.Component):
                     # the next beat from the next lane, and its end flags, one beat ahead
                     m.d.sync += [ol_nx.eq(ol_nx + 1), res_q.index.eq(res_q.index + 1),
                                  out_last.eq(res_q.index + 1 == n_last), ol_last.eq(ol_nx == K - 1)]
-                    m.d.sync += pp_result(ol_nx)
+                    m.d.sync += pp_result()
         # ------------------------------------------------------------ scan update (one cycle after capture)
-        for l in range(K):       # point-parallel: lane l's own bisection (skipped once it is done)
-            with m.If(q_oh[l] & pp & ~pdone[l]):
-                with m.If(~pbv[l] | (err < pbest_err[l])):
-                    m.d.sync += [pbv[l].eq(1), pbest_u[l].eq(q_u), pbest_h[l].eq(q_h), pbest_err[l].eq(err)]
-                with m.If(q_gt):
-                    m.d.sync += pblo[l].eq(q_u)
-                with m.Else():
-                    m.d.sync += pbhi[l].eq(q_u)
+        # point-parallel: lane q_sl's own bisection step (skipped once it is done), read from the
+        # table in the capture cycle, written back here with the pass counted and the lane's stop
+        # rule applied (as the next SETUP would: the best, the bracket and the old pass count)
+        e = pp_rd.data
+        pp_upd = Signal()
+        m.d.comb += pp_upd.eq(q_v & pp & ~(pdone & q_oh).any())
+        better = ~e.bv | (err < e.best_err)
+        n_blo, n_bhi, n_err = Signal(us), Signal(us), Signal(EB)
+        m.d.comb += [n_blo.eq(Mux(q_gt, q_u, e.blo)), n_bhi.eq(Mux(q_gt, e.bhi, q_u)),
+                     n_err.eq(Mux(better, err, e.best_err))]
+        pp_stop = Signal()
+        m.d.comb += pp_stop.eq((tol >= n_err) | (e.passes >= cfg.max_passes - 1) |
+                               bracket_narrow(m, n_blo, n_bhi, "pp_span"))
+        m.d.comb += [pp_rd.addr.eq(sl), pp_out.addr.eq(Mux(fsm.ongoing("PP_OUT"), ol_nx, 0))]
+        ppr_we = ppr_sel.any()
+        with m.If(ppr_we):
+            m.d.comb += [pp_wr.en.eq(1), pp_wr.addr.eq(ppr_addr), pp_wr.data.blo.eq(lo),
+                         pp_wr.data.bhi.eq(hi)]
+        with m.Elif(pp_upd):
+            m.d.comb += [pp_wr.en.eq(1), pp_wr.addr.eq(q_sl), pp_wr.data.blo.eq(n_blo),
+                         pp_wr.data.bhi.eq(n_bhi), pp_wr.data.best_u.eq(Mux(better, q_u, e.best_u)),
+                         pp_wr.data.best_h.eq(Mux(better, q_h, e.best_h)), pp_wr.data.best_err.eq(n_err),
+                         pp_wr.data.bv.eq(1), pp_wr.data.passes.eq(e.passes + 1)]
+        # the written entry's midpoint (the lane's next LANE CAND) and done flag
+        centre = Signal(us)
+        m.d.comb += centre.eq((Mux(ppr_we, lo, n_blo) + Mux(ppr_we, hi, n_bhi)) >> 1)
+        ppr_done = Signal()
+        m.d.comb += ppr_done.eq(self.n - i <= ppr_addr)
+        for l in range(K):
+            with m.If(ppr_sel[l]):
+                m.d.sync += [pcentre[l].eq(centre), pdone[l].eq(ppr_done)]
+            with m.If(q_oh[l] & pp_upd):
+                m.d.sync += [pcentre[l].eq(centre), pdone[l].eq(pp_stop)]
         with m.If(q_v & ~pp):
             m.d.sync += prev_u.eq(q_u)
             with m.If(~best_v | (err < best_err)):
