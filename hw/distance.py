@@ -413,7 +413,7 @@ class DistanceEngine(wiring.Component):
         with m.Elif(red_on):
             m.d.sync += red_idx.eq(red_idx + 1)
             with m.If(red_idx == K - 1):
-                m.d.sync += red_on.eq(0)
+                m.d.sync += [red_on.eq(0), red_idx.eq(0)]
         # the select's output is lane c's MM_SEL_LATENCY cycles after c was presented
         red_v = Cat(red_on, red_idx == 0)
         for k in range(timing.MM_SEL_LATENCY):
@@ -429,6 +429,8 @@ class DistanceEngine(wiring.Component):
                                Format("distance engine: drain_end disagrees with the drain counter"))
             m.d.sync += Assert(~red_on | (draining & (drain == red_first + red_idx)),
                                Format("distance engine: the min/max scan left its drain window"))
+            m.d.sync += Assert(~red_on | (self.mm_sel == 0), Format("distance engine: mm_sel used during the min/max scan"))
+            m.d.sync += Assert(red_on | (red_idx == 0), Format("distance engine: the min/max scan index rests at 0"))
         with m.If(draining):
             m.d.sync += drain.eq(drain + 1)
             with m.If(drain_end):
@@ -481,7 +483,9 @@ class DistanceEngine(wiring.Component):
         assert timing.MM_SEL_LATENCY == 3 and G & (G - 1) == 0, "a power-of-two group: its select is mm_sel's low bits"
         mm_sel = Signal.like(self.mm_sel)
         mm_grp = Signal(range(max((K + G - 1) // G, 2)))
-        m.d.sync += [mm_sel.eq(Mux(red_on, red_idx, self.mm_sel)), mm_grp.eq(mm_sel // G)]
+        # the scan's index and the controller's select never overlap and each rests at 0 (asserted
+        # above): an OR, not a multiplexer steered by red_on, on the controller's path
+        m.d.sync += [mm_sel.eq(self.mm_sel | red_idx), mm_grp.eq(mm_sel // G)]
         grp_min, grp_max = [], []
         for g in range(0, K, G):
             gmin = Signal(cfg.dist_bits, name=f"mm_grp_min{g // G}")

@@ -573,9 +573,17 @@ class SearchController(wiring.Component):
         n_blo, n_bhi, n_err = Signal(us), Signal(us), Signal(EB)
         m.d.comb += [n_blo.eq(Mux(q_gt, q_u, e.blo)), n_bhi.eq(Mux(q_gt, e.bhi, q_u)),
                      n_err.eq(Mux(better, err, e.best_err))]
+        # the stop rule on the written entry, its terms side by side (each comparison on both
+        # candidates, the choice after them: no comparator behind a multiplexer behind a
+        # comparator) and registered; the done flag is set one cycle later (pp_stop_q), still
+        # before SETUP's second cycle reads the flags (the last lane's update lands in SCAN_PIPE)
         pp_stop = Signal()
-        m.d.comb += pp_stop.eq((tol >= n_err) | (e.passes >= cfg.max_passes - 1) |
-                               bracket_narrow(m, n_blo, n_bhi, "pp_span"))
+        m.d.comb += pp_stop.eq(Mux(better, tol >= err, tol >= e.best_err) | (e.passes >= cfg.max_passes - 1) |
+                               Mux(q_gt, bracket_narrow(m, q_u, e.bhi, "pp_span_up"),
+                                   bracket_narrow(m, e.blo, q_u, "pp_span_dn")))
+        pp_stop_q = Signal()
+        pp_stop_oh = Signal(K)      # the lane of pp_stop_q
+        m.d.sync += [pp_stop_q.eq(pp_upd & pp_stop), pp_stop_oh.eq(q_oh)]
         m.d.comb += [pp_rd.addr.eq(sl), pp_out.addr.eq(Mux(fsm.ongoing("PP_OUT"), ol_nx, 0))]
         ppr_we = ppr_sel.any()
         with m.If(ppr_we):
@@ -595,7 +603,9 @@ class SearchController(wiring.Component):
             with m.If(ppr_sel[l]):
                 m.d.sync += [pcentre[l].eq(centre), pdone[l].eq(ppr_done)]
             with m.If(q_oh[l] & pp_upd):
-                m.d.sync += [pcentre[l].eq(centre), pdone[l].eq(pp_stop)]
+                m.d.sync += pcentre[l].eq(centre)
+            with m.If(pp_stop_oh[l] & pp_stop_q):
+                m.d.sync += pdone[l].eq(1)
         with m.If(q_v & ~pp):
             m.d.sync += prev_u.eq(q_u)
             with m.If(~best_v | (err < best_err)):
