@@ -16,6 +16,7 @@ U as the keyword ``update_lanes`` (no default: a caller with a configuration pas
 
     python -m golden_model.tsne_schedule [--n 124] [--preset digits] [--update-lanes U] [--mhz 100] [--peer-s 0.062]
     python -m golden_model.tsne_schedule --preset digits --u-table 180 256
+    python -m golden_model.tsne_schedule --preset digits --overlap-table
 """
 
 from __future__ import annotations
@@ -133,6 +134,89 @@ def pair_parallel_cycles(n: int, lanes: int, *, update_lanes: int) -> int:
             + timing.tsne_update_cycles(n, update_lanes))
 
 
+# --------------------------------------------------------------------------- (next step) overlapped update
+# Not built.  The update of iteration t needs that iteration's final Zq, so it cannot overlap
+# t's own pair stream; it can overlap the PRIME and STREAM of iteration t + 1, if the lanes' TM0/TM1
+# (busy in every STREAM cycle) do not run it: a shared update unit of ``slices`` slices, each one
+# TM pair with the ``tupd`` datapath (one point every `timing.tsne_update_interval` (slices)
+# cycles, the same self-collision rule as U update lanes), writing y, v, gains while the next
+# iteration reads y.  Every read of a point must come after its update's write, and every A/R read
+# of the update before the next iteration's hand-over overwrites that point's sums.
+
+
+def overlap_delay(n: int, lanes: int, slices: int) -> int:
+    """Cycles from the first read of the overlapped update (cycle ``u0``: point i read at ``u0 + i
+    IV``, written at ``u0 + i IV + TSNE_UPD_PIPE``) to the next iteration's PRIME (``p0``), the
+    smallest with:
+
+    * PRIME reads ``y_l`` at ``p0 + l`` (l < min(K, N)), STREAM block 0 reads ``y_j`` at ``s0 + II
+      j`` with ``s0 = p0 + TSNE_PRIME + K``: each read at least one cycle after the write of that
+      point (a read port that is not transparent);
+    * the next iteration's hand-over writes point i's A, R (block b = i div K) in cycle ``s0 +
+      II (N (b + 1) - 1) + TSNE_READ + latency("tsnap") + (i - bK)``, not before the update reads
+      them (``u0 + i IV``)."""
+    iv = timing.tsne_update_interval(slices)
+    ii = timing.pair_interval("tpair")
+    lead = timing.TSNE_PRIME + lanes          # p0 -> s0
+    snap = timing.latency("tsnap")
+    need = 0
+    for i in range(n):
+        w = i * iv + timing.TSNE_UPD_PIPE + 1  # first cycle (from u0) a read sees point i's update
+        if i < lanes:
+            need = max(need, w - i)
+        need = max(need, w - lead - ii * i)
+        b = i // lanes
+        handover = lead + ii * (n * (b + 1) - 1) + timing.TSNE_READ + snap + (i - b * lanes)
+        need = max(need, i * iv - handover)
+    return need
+
+
+def overlapped_base_cycles(n: int, lanes: int) -> int:
+    """An iteration without its update: PRIME, STREAM, FLUSH, RECIP, COEF (as `iteration_cycles`)."""
+    ii = timing.pair_interval("tpair")
+    return (timing.TSNE_PRIME + lanes + blocks(n, lanes) * ii * n + timing.TSNE_FLUSH + lanes + timing.TSNE_RECIP
+            + timing.TSNE_COEF)
+
+
+def overlapped_iteration_cycles(n: int, lanes: int, *, slices: int) -> int:
+    """Steady-state cycles per iteration (PRIME to the next PRIME) with the update overlapped."""
+    return overlapped_base_cycles(n, lanes) + overlap_delay(n, lanes, slices)
+
+
+def overlapped_run_cycles(n: int, lanes: int, iters: int, *, slices: int) -> int:
+    """``go`` to ``done``: the last iteration's update has nothing to overlap."""
+    return (1 + iters * overlapped_base_cycles(n, lanes) + (iters - 1) * overlap_delay(n, lanes, slices)
+            + timing.tsne_update_cycles(n, slices))
+
+
+def overlapped_busy_share(n: int, lanes: int, *, slices: int) -> dict:
+    """Busy shares over a steady-state iteration: the lanes' TM0/TM1 (pair ops and ``ca``), the
+    update unit's multipliers (2 per slice), all multipliers together, the function unit."""
+    c = overlapped_iteration_cycles(n, lanes, slices=slices)
+    pair_ops = n * (n - 1) * MUL_OPS_PER_PAIR + MUL_OPS_PER_ITER
+    upd_ops = n * MUL_OPS_PER_POINT
+    tm, um = lanes * TSNE_MULS, slices * TSNE_MULS
+    return {"lane_multipliers": pair_ops / (tm * c), "update_multipliers": upd_ops / (um * c),
+            "all_multipliers": (pair_ops + upd_ops) / ((tm + um) * c),
+            "function_unit": (n * (n - 1) + 2) / (lanes * c)}
+
+
+def overlap_table(cases, iters: int) -> list:
+    """Rows ``(name, N, K, U, built cycles / iteration, busy, slices, overlapped cycles / iteration,
+    lane multipliers busy, all multipliers busy, run cycles ratio overlapped / built)`` for cases
+    ``(name, N, K, U)`` and slices 2 and 4."""
+    rows = []
+    for name, n, k, u in cases:
+        built = iteration_cycles(n, k, update_lanes=u)
+        b_busy = busy_share(n, k, update_lanes=u)["multipliers"]
+        for s in (2, 4):
+            ob = overlapped_busy_share(n, k, slices=s)
+            ratio = overlapped_run_cycles(n, k, iters, slices=s) / run_cycles(n, k, iters, update_lanes=u)
+            rows.append((name, n, k, u, built, b_busy, s, overlapped_iteration_cycles(n, k, slices=s),
+                         ob["lane_multipliers"], ob["all_multipliers"], ratio))
+    return rows
+
+
 def memory_kbit(n: int, cfg, lanes: int | None = None) -> dict:
     """On-chip kbit of the P layouts (a) needs, and of (b)'s private accumulators."""
     K = cfg.lanes if lanes is None else lanes
@@ -179,8 +263,21 @@ def main(argv=None) -> int:
     ap.add_argument("--peer-s", type=float, default=None, help="fastest CPU peer, seconds per run")
     ap.add_argument("--u-table", type=int, nargs="*", default=None, metavar="N",
                     help="print cycles per iteration / run and busy share for U = 1, 2, 4 .. K at these N")
+    ap.add_argument("--overlap-table", action="store_true",
+                    help="the overlapped update (not built): presets at n_max and digits classes of N = 124, 180")
     a = ap.parse_args(argv)
     cfg = get_preset(a.preset)
+    if a.overlap_table:
+        cases = [(p, get_preset(p).n_max, get_preset(p).lanes, get_preset(p).tsne_update_lanes) for p in ("tiny", "small")]
+        dg = get_preset("digits")
+        cases += [("digits", n, dg.lanes, dg.tsne_update_lanes) for n in (124, 180, dg.n_max)]
+        print(f"{cfg.tsne_iters} iterations (the {cfg.name} preset's) for the run ratio")
+        print("| preset | N | K | U | built: cycles / iteration | built: multipliers busy | slices | overlapped: cycles / "
+              "iteration | lane TM0/TM1 busy | all multipliers busy | run cycles vs built |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for name, n, k, u, c, b, s_, oc, lb, ab, r in overlap_table(cases, cfg.tsne_iters):
+            print(f"| {name} | {n} | {k} | {u} | {c:,} | {b:.3f} | {s_} | {oc:,} | {lb:.3f} | {ab:.3f} | {r:.3f} |")
+        return 0
     if a.u_table is not None:
         print(f"{cfg.name}: K={cfg.lanes}, {cfg.tsne_iters} iterations")
         print("| N | U | cycles / iteration | cycles / run | busiest unit class: busy share |")
