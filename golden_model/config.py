@@ -92,12 +92,15 @@ class AccelConfig:
         iterations, the first ``tsne_exaggeration_iters`` exaggerated) and the final embedding on
         the ``emb`` stream (docs/hardware.md, "Phase sequencer").  False: search only (MODE = 1
         is refused with error code MODE).
-    tsne_update_lanes : int
-        U, 1 .. lanes: with ``phases``, only lanes 0 .. U-1 contain the t-SNE update op ``tupd``
-        (about half of a phases lane's logic); the t-SNE engine issues point ``i`` to lane ``i mod
-        U``, one point every ``ceil(16 / U)`` cycles (`timing.tsne_update_interval`).  The presets'
-        values minimise core area x t-SNE time at N = n_max (docs/hardware.md, "Area of the
-        phases"); our choice, not the papers'.  Without ``phases`` it changes nothing.
+    tsne_update_slices : int
+        S, 1 .. 16: the t-SNE update (gradient, gains, velocity, position) runs on a shared unit
+        of S slices outside the lanes (`hw.tsne_update`; each slice a TM0/TM1 pair with the
+        update op ``tupd``), one point every `timing.tsne_update_interval` (S) cycles (16 / S for
+        S dividing 16), overlapped with the next iteration's pair stream
+        (`timing.tsne_overlap_delay`).  4, the default and the presets' value, is the smallest S
+        whose update outruns the stream (a point every 4 cycles, the stream takes one every 5),
+        so that the overlap costs only block 0's ramp (docs/hardware.md, "The update unit"); our
+        choice, not the papers'.  Without ``phases`` it changes nothing.
     max_passes : int
         Iteration cap of the sigma search (passes over the distance row, all policies).
     tolerance_log2 : int
@@ -176,7 +179,7 @@ class AccelConfig:
     interpolate: bool = True
     point_parallel: bool = True
     phases: bool = False
-    tsne_update_lanes: int = 1
+    tsne_update_slices: int = 4
     # --- sigma search
     max_passes: int = 40
     tolerance_log2: int | None = None
@@ -245,10 +248,7 @@ class AccelConfig:
             # the t-SNE engine hands a block's sums out beside the next block's stream; the shortest
             # two-block stream (N = K + 1) is the tightest case, too short for one lane
             raise ConfigError(f"phases=True needs lanes >= 2 (the t-SNE engine's block hand-over), got lanes={self.lanes}")
-        try:
-            _check_int("tsne_update_lanes", self.tsne_update_lanes, 1, self.lanes)
-        except ConfigError as e:
-            raise ConfigError(f"{e} (U <= lanes={self.lanes})") from None
+        _check_int("tsne_update_slices", self.tsne_update_slices, 1, 16)
         _check_int("max_passes", self.max_passes, 1, 255)
         if self.tolerance_log2 is not None:
             _check_int("tolerance_log2", self.tolerance_log2, -self.h_frac, 0)
@@ -483,15 +483,14 @@ PRESETS: dict = {
     "tiny": AccelConfig(name="tiny", lanes=4, n_max=32, d_max=16, feature_bits=8,
                         w_frac=14, t_frac=10, u_frac=10, h_frac=10,
                         exp_table_bits=6, log_table_bits=6, recip_table_bits=6,
-                        max_passes=24, fwa_fireworks=2, fwa_gauss_sparks=1, tsne_update_lanes=1,
+                        max_passes=24, fwa_fireworks=2, fwa_gauss_sparks=1,
                         perplexity=5.0, perplexity_candidates=(3.0, 5.0, 8.0)),
     # A small general-purpose core (fits the iCE40 UP5K class of devices in spirit).
-    # tsne_update_lanes: the U of least core area x t-SNE time at N = n_max (docs/hardware.md)
-    "small": AccelConfig(name="small", lanes=8, n_max=64, d_max=32, feature_bits=8, tsne_update_lanes=2),
+    "small": AccelConfig(name="small", lanes=8, n_max=64, d_max=32, feature_bits=8),
     # Sized for scikit-learn's digits: classes of <= 183 points, 64 features in 0..16.
-    "digits": AccelConfig(name="digits", lanes=16, n_max=256, d_max=64, feature_bits=5, tsne_update_lanes=2),
+    "digits": AccelConfig(name="digits", lanes=16, n_max=256, d_max=64, feature_bits=5),
     # A larger core for uint8 image features (e.g. downscaled images).
-    "large": AccelConfig(name="large", lanes=64, n_max=1024, d_max=256, feature_bits=8, tsne_update_lanes=4),
+    "large": AccelConfig(name="large", lanes=64, n_max=1024, d_max=256, feature_bits=8),
 }
 
 #: the preset every command uses when none is given (golden_model.cli, hw.generate, synth.report).

@@ -9,17 +9,17 @@ one-cycle start states (`GO_CYCLES`); every other length is an existing phase mo
     aff_done = aff_go + affinity_schedule.run_cycles(N, D, K)
     init     = aff_done + 1                          INIT_GO
     tsne_go  = init + tsne_schedule.init_cycles(N) + 1          TSNE_GO
-    tsne_done = tsne_go + tsne_schedule.traced_run_cycles(N, K, iters, EMB_EVERY_LOG2, update_lanes=U)
+    tsne_done = tsne_go + tsne_schedule.traced_run_cycles(N, K, iters, EMB_EVERY_LOG2, slices=S)
     done     = tsne_done + 1                         first cycle with busy = 0
 
 With the P dump (DEBUG bit 0, ``p_dump``) PDUMP_GO takes the cycle INIT_GO had (``g``), P beat
 ``k`` (`tsne_fixed.p_beats` order) is in cycle ``g + timing.PDUMP_FIRST + k`` and INIT_GO follows
 the last one after ``timing.PDUMP_END + GO_CYCLES``; the rest moves by that much.
 
-``emb`` beat ``b`` (0-based, in stream order: per iteration its Zq beat, after the last iteration
-the N embedding beats) of iteration ``it`` appears in cycle ``tsne_go + (it + 1) I + b + 1``, with
-``I = tsne_schedule.iteration_cycles(N, K, update_lanes=U)`` (U = ``cfg.tsne_update_lanes``) (each TRACE state follows its iteration's UPDATE, the
-next iteration starts in the cycle after the state's last beat).
+``emb`` beats (in stream order: per iteration its Zq beat, after the last iteration the N
+embedding beats) come in the cycles of `tsne_schedule.traced_run` after ``tsne_go`` (S =
+``cfg.tsne_update_slices``): an overlapped iteration's Zq beat when its update starts, the last
+iteration's beats from the TRACE state after its update.
 """
 
 from __future__ import annotations
@@ -80,9 +80,9 @@ def run_schedule(cfg: AccelConfig, n: int, d: int, policy: str, results: list,
         pc = [init + timing.PDUMP_FIRST + k for k in range(n * n)]
         init = pc[-1] + timing.PDUMP_END + GO_CYCLES
     go = init + ts.init_cycles(n) + GO_CYCLES
-    ic = ts.iteration_cycles(n, K, update_lanes=cfg.tsne_update_lanes)
-    emb = [go + (it + 1) * ic + b + 1 for b, it in enumerate(emb_stream_iters(n, iters))]
-    done = go + ts.traced_run_cycles(n, K, iters, EMB_EVERY_LOG2, update_lanes=cfg.tsne_update_lanes) + 1
-    assert emb[-1] == done - 2
+    beats, cycles = ts.traced_run(n, K, iters, EMB_EVERY_LOG2, slices=cfg.tsne_update_slices)
+    emb = [go + c for c in beats]
+    done = go + cycles + 1
+    assert len(emb) == len(emb_stream_iters(n, iters)) and emb[-1] == done - 2
     return RunSchedule(search=s, aff_go=aff_go, tsne_init=init, tsne_go=go, emb_cycles=pc + emb, done_cycle=done,
                        p_cycles=pc)

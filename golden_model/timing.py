@@ -44,7 +44,7 @@ RESOURCES = ("absdiff", "mul_in", "mul", "mul_sum", "dacc", "minmax", "cand_delt
              "tnorm_shift", "tzq", "tsr", "tfshift", "tacc", "ty", "tynext", "tsz", "tsa",
              # affinity phase (op ``kprob``): the saturated p register
              "psat",
-             # t-SNE update on the lanes (op ``tupd``)
+             # t-SNE update (op ``tupd``, on the update slices of `hw.tsne_update`, not on the lanes)
              "tu_in", "tu_acc", "tu_ga", "tu_gr", "tu_grad", "tu_gain", "tu_step", "tu_vel", "tu_pos")
 
 #: the main multiplier MULA, pipelined: operand registers, partial products (<= 18 x 18 bits each,
@@ -75,7 +75,8 @@ class LaneOp:
         return dict(self.marks)[label]
 
 
-#: The t-SNE update of one point on one lane (op ``tupd``; both coordinates at once, coordinate 0
+#: The t-SNE update of one point on one update slice (op ``tupd``, `hw.tsne_update`: a slice is a
+#: TM0/TM1 pair with this op only, outside the lanes; both coordinates at once, coordinate 0
 #: on TM0 and coordinate 1 on TM1 in the same stages).  Every product is exact from chunks:
 #: ``(name, a chunks, b chunks, issue stage of the first chunk)``; TM's signed operand ``a`` takes
 #: 31-bit unsigned chunks (the top one signed), the unsigned ``b`` ``SPLIT``-bit chunks, one chunk
@@ -170,7 +171,8 @@ LANE_OPS = {op.name: op for op in (
     LaneOp("trecip", _stages("tnorm_in", "tnorm", "tnorm_shift", *FU),
            "x = 2^p (1 + m): p and recip(m) of an external operand (N, Zq) for the gradient constants"),
     LaneOp("tupd", _tupd_stages(),
-           "t-SNE update of one point (both coordinates): gradient, gains, velocity, position "
+           "t-SNE update of one point (both coordinates) on an update slice (not a lane op since "
+           "session 30): gradient, gains, velocity, position "
            "(`tsne_fixed.update`), every product exact from chunks on TM0/TM1 (`TUPD_MULS`)",
            marks=TUPD_MARKS + tuple((name, s0) for name, _, _, s0 in TUPD_MULS)),
     LaneOp("tmul", _stages("tm0_in", "tm0", "tm0_sum"),
@@ -296,8 +298,9 @@ TSNE_PRIME = 1
 TSNE_COEF = latency("tmul") + 1   # ca = ex rn (TMUL on lane 0), then >> coef_frac into a register
 #: INIT: per point, lane 0's PRNG loaded and stepped for coordinate 0, then for coordinate 1
 TSNE_INIT_POINT = 2 * (latency("prng") + 1)
-#: UPDATE: point i's memories read in cycle c, ``tupd`` issued to lane i mod U in c + TSNE_READ,
-#: its results through the lane multiplexer register, written in cycle c + TSNE_UPD_PIPE
+#: the update (`hw.tsne_update`): point i's memories read in cycle c, ``tupd`` issued to slice
+#: i mod S in c + TSNE_READ, its results through the slice multiplexer register, written in cycle
+#: c + TSNE_UPD_PIPE
 TSNE_UPD_PIPE = TSNE_READ + latency("tupd") + 1
 #: cycles of a TRECIP pair (N, then Zq, issued back to back) until both results are captured
 TSNE_RECIP = latency("trecip") + 2
@@ -319,8 +322,8 @@ def tsne_handover_ok(n: int, lanes: int) -> bool:
 
 
 def tsne_update_period_ok(period: int) -> bool:
-    """Can one lane take a ``tupd`` every ``period`` cycles?  Not if two stages that claim one
-    resource are a multiple of ``period`` apart (true for `pair_interval` and for any period >=
+    """Can one update slice take a ``tupd`` every ``period`` cycles?  Not if two stages that claim
+    one resource are a multiple of ``period`` apart (true for `pair_interval` and for any period >=
     the op's latency, not for every period in between)."""
     for res in RESOURCES:
         st = uses("tupd", res)
@@ -329,24 +332,39 @@ def tsne_update_period_ok(period: int) -> bool:
     return True
 
 
-def tsne_update_interval(update_lanes: int) -> int:
-    """Cycles between two points of the UPDATE stream: only lanes 0 .. U-1 have the ``tupd``
-    datapath (``AccelConfig.tsne_update_lanes``) and lane ``i mod U`` takes point ``i``, so a lane
-    gets a point every U x interval cycles, which must be a `tsne_update_period_ok` period: the
-    smallest interval >= ceil(`pair_interval` ("tupd") / U) with that.  For U dividing 16 that is
-    16 / U; otherwise more (U = 3: 10, as 18 .. 27 are not free periods)."""
-    if isinstance(update_lanes, bool) or not isinstance(update_lanes, int) or update_lanes < 1:
-        raise ValueError(f"update_lanes must be an integer >= 1 (tsne_update_lanes), got {update_lanes!r}")
-    iv = -(-pair_interval("tupd") // update_lanes)
-    while not tsne_update_period_ok(update_lanes * iv):
+def tsne_update_interval(slices: int) -> int:
+    """Cycles between two points of the update (`hw.tsne_update`): S slices
+    (``AccelConfig.tsne_update_slices``), slice ``i mod S`` takes point ``i``, so a slice gets a
+    point every S x interval cycles, which must be a `tsne_update_period_ok` period: the smallest
+    interval >= ceil(`pair_interval` ("tupd") / S) with that.  For S dividing 16 that is 16 / S;
+    otherwise more (S = 3: 10, as 18 .. 27 are not free periods)."""
+    if isinstance(slices, bool) or not isinstance(slices, int) or slices < 1:
+        raise ValueError(f"slices must be an integer >= 1 (tsne_update_slices), got {slices!r}")
+    iv = -(-pair_interval("tupd") // slices)
+    while not tsne_update_period_ok(slices * iv):
         iv += 1
     return iv
 
 
-def tsne_update_cycles(n: int, update_lanes: int) -> int:
-    """Cycles of the UPDATE state: N points one per `tsne_update_interval` (U update lanes), then
-    the pipeline."""
-    return (n - 1) * tsne_update_interval(update_lanes) + TSNE_UPD_PIPE + 1
+def tsne_update_cycles(n: int, slices: int) -> int:
+    """Cycles of an update that runs alone (the last iteration's, or one whose embedding is
+    traced): from its first read to the cycle after its last write, N points one per
+    `tsne_update_interval` (S), then the pipeline."""
+    return (n - 1) * tsne_update_interval(slices) + TSNE_UPD_PIPE + 1
+
+
+def tsne_overlap_delay(n: int, lanes: int, slices: int) -> int:
+    """Cycles from the first read of an overlapped update (cycle ``u0``: point ``i`` read in ``u0 +
+    i IV``, written in ``u0 + i IV + TSNE_UPD_PIPE``) to the next iteration's PRIME (``p0``): the
+    smallest ``p0 - u0`` with every read of a point after its write (read ports not transparent):
+    PRIME reads ``y_l`` in ``p0 + l`` (l < min(K, N)), block 0 of the STREAM reads ``y_j`` in ``p0 +
+    TSNE_PRIME + K + II j``.  (The next iteration's hand-over, which overwrites A and R, comes after
+    the update has read them for every N, K, S: the event-level check in
+    ``tests/test_tsne_schedule.py`` covers both.)"""
+    iv, ii = tsne_update_interval(slices), pair_interval("tpair")
+    prime = (min(lanes, n) - 1) * (iv - 1)
+    stream = (n - 1) * max(0, iv - ii) - (TSNE_PRIME + lanes)
+    return TSNE_UPD_PIPE + 1 + max(prime, stream)
 
 
 # --------------------------------------------------------------------------- lending the lanes

@@ -7,10 +7,10 @@ fresh `wiring.Component` whose ports are all top-level ports (so it can be conve
 ===================  ========  ================================================================
 block                count     content
 ===================  ========  ================================================================
-``lane``             K (U)     one PE lane as the core builds it (MULA, t*w multiplier,
+``lane``             K         one PE lane as the core builds it (MULA, t*w multiplier,
                                accumulators, PRNG, pipeline registers, its ``function_unit``;
-                               with ``phases`` also the t-SNE and affinity ops, `hw.lane_tsne`,
-                               and the update op ``tupd``: U = ``tsne_update_lanes`` of them)
+                               with ``phases`` also the t-SNE pair and affinity ops,
+                               `hw.lane_tsne`; the update is not a lane op)
 ``function_unit``    K         a lane's table ROM (exp2; with ``phases`` also recip; with slopes)
                                + interpolation
 ``feature_bank``     K         one feature memory bank (1 write, 2 read ports)
@@ -22,14 +22,15 @@ block                count     content
                                ROMs, T r multiplier), listed alone; part of ``controller``
 ===================  ========  ================================================================
 
-With ``phases`` also ``lane_no_update`` (count K - U: lanes U .. K-1, the phases lane without
-``tupd``, `hw.lane_tsne.lane_has_update`) and (count 1 each): ``tsne_engine`` (`hw.tsne`: embedding, P and gains memories,
-iteration control), ``affinity`` (`hw.affinity`), ``select_unit`` (`hw.select`: entropy, grid
+With ``phases`` also ``update_slice`` (count S = ``tsne_update_slices``: a TM0/TM1 pair with the
+update op ``tupd``, `hw.tsne_update`; part of ``tsne_engine``, listed alone) and (count 1 each):
+``tsne_engine`` (`hw.tsne`: embedding, velocity, gains and accumulator memories, iteration
+control, its S update slices), ``affinity`` (`hw.affinity`), ``select_unit`` (`hw.select`: entropy, grid
 sampler, outer perplexity search), ``phase_sequencer`` (`hw.phases`), and ``lane_search_only``
 (count 0: the lane without the phase ops, the "before" of the lane's area, not part of the core).
 
-So ``core ~ K * lane + distance_engine + controller + top-level registers``; with ``phases``
-``U * lane + (K - U) * lane_no_update + ...`` (+ the phase blocks)
+So ``core ~ K * lane + distance_engine + controller + top-level registers`` (+ the phase blocks
+with ``phases``)
 (the whole core is `hw.generate.build_core`; it is not repeated here).  A lane synthesised alone
 would keep every op whose issue is a port; `SearchLane` ties the phase ops off, as the core
 without ``phases`` does, so the ``lane`` row is the lane the core really contains.
@@ -130,10 +131,10 @@ def synthesis_blocks(cfg: AccelConfig) -> dict:
         from .phases import PhaseSequencer
         from .select import SelectUnit
         from .tsne import TsneEngine
+        from .tsne_update import UpdateSlice
         blocks.update({
             "lane_search_only": lambda: SearchLane(cfg),
-            # lane 0's constants (K-section weight, FWA role, seed offset), as the ``lane`` block
-            "lane_no_update": lambda: Lane(cfg, 0, with_update=False),
+            "update_slice": lambda: UpdateSlice(cfg),
             "tsne_engine": lambda: TsneEngine(cfg, ext=True),
             "affinity": lambda: AffinityController(cfg),
             "select_unit": lambda: SelectUnit(cfg),
@@ -148,7 +149,7 @@ def block_counts(cfg: AccelConfig) -> dict:
     counts = {"lane": K, "function_unit": K, "feature_bank": K, "row_bank": K,
               "distance_engine": 1, "controller": 1, "rowend_unit": 1}
     if cfg.phases:
-        U = cfg.tsne_update_lanes
-        counts.update({"lane": U, "lane_no_update": K - U, "lane_search_only": 0, "tsne_engine": 1, "affinity": 1, "select_unit": 1,
+        counts.update({"update_slice": cfg.tsne_update_slices, "lane_search_only": 0, "tsne_engine": 1, "affinity": 1,
+                       "select_unit": 1,
                        "phase_sequencer": 1})
     return counts

@@ -42,7 +42,7 @@ from golden_model.config import AccelConfig
 
 from .arith import FunctionUnit, FuOp
 from .layouts import CoreLayouts
-from .lane_tsne import TsneLaneMixin, lane_has_update, tscan_signature, tsne_ops_signature
+from .lane_tsne import TsneLaneMixin, tscan_signature, tsne_ops_signature
 from .regnext import next_values
 
 __all__ = ["Lane", "LANE_LATENCY", "CandKind", "lane_roles", "xorshift32_hw", "dist_ops_signature",
@@ -141,8 +141,6 @@ class Lane(TsneLaneMixin, wiring.Component):
     checks : bool
         Add simulation assertions: no two ops claim one lane resource in one cycle
         (`golden_model.timing.LANE_OPS`).  Off for the generated Verilog.
-    with_update : bool or None
-        Build the update op ``tupd`` (None: `hw.lane_tsne.lane_has_update`, lanes 0 .. U-1).
     with_phases : bool or None
         Build the ops of the later phases (`timing.PHASE_OPS`: affinities, t-SNE; None:
         ``cfg.phases``).  Without them the phase ports stay in the signature, unused, and the
@@ -163,8 +161,8 @@ class Lane(TsneLaneMixin, wiring.Component):
     gauss : Out(signed(11))
         Irwin-Hall sample of the state (`search_fixed.gauss_approx`; the t-SNE initialisation).
     tsne : In(tsne_ops_signature(cfg))
-        The t-SNE ops (``tpair``, ``trecip``, ``tnext``, ``tload``, ``tsnap``, ``tscan``, ``tmul``,
-        ``tupd``) from the t-SNE controller (`hw.lane_tsne`).
+        The t-SNE ops (``tpair``, ``trecip``, ``tnext``, ``tload``, ``tsnap``, ``tscan``, ``tmul``)
+        from the t-SNE controller (`hw.lane_tsne`; the update ``tupd`` runs on `hw.tsne_update`).
     tscan_in : In(tscan_signature(cfg)), tscan_out : Out(tscan_signature(cfg))
         This lane's scan registers (a block's snapped sums), and the next lane's (shifted in by
         ``tscan``).
@@ -172,13 +170,11 @@ class Lane(TsneLaneMixin, wiring.Component):
         The ``kprob`` op from the affinity controller (`hw.affinity`) and its result ``p``.
     """
 
-    def __init__(self, cfg: AccelConfig, index: int, checks: bool = False, with_update: bool | None = None,
-                 with_phases: bool | None = None):
+    def __init__(self, cfg: AccelConfig, index: int, checks: bool = False, with_phases: bool | None = None):
         self.cfg = cfg
         self.index = index
         self.checks = checks
         self.with_phases = cfg.phases if with_phases is None else with_phases
-        self.with_update = self.with_phases and (lane_has_update(cfg, index) if with_update is None else with_update)
         L = self.lay = CoreLayouts(cfg)
         roles = lane_roles(cfg)
         self.role = roles[index]
@@ -195,7 +191,7 @@ class Lane(TsneLaneMixin, wiring.Component):
             "scan_out": Out(scan_signature(cfg)),
             "state": Out(32),
             "gauss": Out(signed(11), init=-510),
-            "tsne": In(tsne_ops_signature(cfg, update=self.with_update)),
+            "tsne": In(tsne_ops_signature(cfg)),
             "tscan_in": In(tscan_signature(cfg)),
             "tscan_out": Out(tscan_signature(cfg)),
             "aff": In(aff_ops_signature(cfg)),
@@ -208,16 +204,15 @@ class Lane(TsneLaneMixin, wiring.Component):
                  "scan": o.scan, "prng": o.prng.load | o.prng.step,
                  "tpair": self.tsne.pair.issue, "trecip": self.tsne.recip.issue, "tscan": self.tsne.scan,
                  "tnext": self.tsne.next, "tload": self.tsne.load, "tsnap": self.tsne.snap,
-                 "tmul": self.tsne.mul.issue, "kprob": self.aff.kprob.issue,
-                 **({"tupd": self.tsne.upd.issue} if self.with_update else {})}
-        built = set(timing.LANE_OPS) - (set() if self.with_update else {"tupd"})
+                 "tmul": self.tsne.mul.issue, "kprob": self.aff.kprob.issue}
+        built = set(timing.LANE_OPS) - {"tupd"}     # the update runs on `hw.tsne_update`
         if not self.with_phases:        # a search-only lane: its phase ports stay unused
             built -= timing.PHASE_OPS
             issue = {k: s for k, s in issue.items() if k in built}
         assert set(issue) == built, "every op of the table this lane builds needs an issue port"
         v = {}
         for name, op in timing.LANE_OPS.items():
-            if name not in issue:       # an op this lane does not build (`tupd`, `with_update`)
+            if name not in issue:       # an op this lane does not build (`tupd`, phase ops)
                 continue
             chain = [Signal(name=f"{name}_s{s}") for s in range(op.latency)]
             m.d.comb += chain[0].eq(issue[name])

@@ -30,9 +30,9 @@ from golden_model import timing
 from golden_model.config import AccelConfig
 
 from .arith import FuOp
-from .lane_tupd import TupdLaneMixin
 
-__all__ = ["TsneWidths", "tsne_ops_signature", "tscan_signature", "TsneLaneMixin", "SPLIT", "lane_has_update"]
+__all__ = ["TsneWidths", "tsne_ops_signature", "update_signature", "tscan_signature", "TsneLaneMixin", "SPLIT",
+           "tm_multiplier"]
 
 SPLIT = 17   # operand split of every multiplier (an 18 x 18 signed DSP takes 17 unsigned bits)
 
@@ -64,22 +64,10 @@ class TsneWidths:
         self.lrb = cfg.coef_frac + 17                  # learning-rate register
 
 
-def lane_has_update(cfg: AccelConfig, index: int) -> bool:
-    """Does lane ``index`` contain the update op ``tupd``?  With ``phases`` only lanes 0 .. U-1
-    (``cfg.tsne_update_lanes``); without, every lane would have it (as the standalone t-SNE engine
-    of the unit tests builds its lanes), but a search-only core's lanes build no phase op at all
-    (`hw.lane.Lane` ``with_phases``)."""
-    return not cfg.phases or index < cfg.tsne_update_lanes
-
-
-def tsne_ops_signature(cfg: AccelConfig, update: bool = True) -> wiring.Signature:
-    """t-SNE controller -> lane: ``tpair`` (``y_j`` broadcast, ``S_ij`` of this lane's bank),
-    ``trecip`` (external operand), ``tscan``, ``tupd`` (one point's A, R, y, v, gains and the
-    iteration's constants, `hw.lane_tupd`), ``tmul`` (TM0 on external operands); back: the
-    ``trecip`` result ``p``, ``r`` (valid ``latency("trecip")`` cycles after the issue), the
-    ``tmul`` product ``prod`` and the ``tupd`` results ``uy*``, ``uv*``, ``ug*`` (both valid
-    ``latency(op)`` cycles after the issue).  With ``update=False`` (a lane without ``tupd``,
-    `lane_has_update`) the ``upd`` operands and the ``u*`` results are not members."""
+def update_signature(cfg: AccelConfig) -> wiring.Signature:
+    """t-SNE controller -> update slice (`hw.tsne_update`): ``tupd`` (``upd``: one point's A, R,
+    y, v, gains and the iteration's constants, `hw.lane_tupd`); back: the results ``uy*``,
+    ``uv*``, ``ug*``, valid ``latency("tupd")`` cycles after the issue."""
     tw = TsneWidths(cfg)
     acc, ys = signed(tw.accb), signed(tw.yb)
     upd = {"issue": Out(1), "a0": Out(acc), "a1": Out(acc), "r0": Out(acc), "r1": Out(acc),
@@ -87,14 +75,40 @@ def tsne_ops_signature(cfg: AccelConfig, update: bool = True) -> wiring.Signatur
            "ca": Out(tw.cab), "kn": Out(range(tw.nin + cfg.w_frac + 1)), "kzr": Out(range(tw.nin + cfg.w_frac + 1)),
            "kzl": Out(range(cfg.q_frac + 3)), "kneg": Out(1), "zq0": Out(1), "rz": Out(tw.rb),
            "mom": Out(cfg.coef_frac), "lr": Out(tw.lrb)}
-    upd_members = {"upd": Out(wiring.Signature(upd))} if update else {}
-    upd_results = {"uy0": In(ys), "uy1": In(ys), "uv0": In(ys), "uv1": In(ys), "ug0": In(tw.gainb),
-                   "ug1": In(tw.gainb)} if update else {}
+    return wiring.Signature({"upd": Out(wiring.Signature(upd)),
+                             "uy0": In(ys), "uy1": In(ys), "uv0": In(ys), "uv1": In(ys), "ug0": In(tw.gainb),
+                             "ug1": In(tw.gainb)})
+
+
+def tm_multiplier(m, tw: "TsneWidths", name: str):
+    """A TM multiplier (TM0 / TM1 of a lane, or of an update slice): operand registers (enabled by
+    ``en``), partial products of the signed operand split at `SPLIT` bits, their sum; the product
+    is there ``len(timing.TM0)`` cycles after the operands.  Returns ``(a, b, en, prod)``."""
+    a, b, en = Signal(signed(tw.aw), name=f"{name}_a"), Signal(tw.bw, name=f"{name}_b"), Signal(name=f"{name}_en")
+    a_q, b_q = Signal.like(a, name=f"{name}_aq"), Signal.like(b, name=f"{name}_bq")
+    with m.If(en):
+        m.d.sync += [a_q.eq(a), b_q.eq(b)]
+    parts = []
+    for k in range(0, tw.aw, SPLIT):
+        hi = min(tw.aw, k + SPLIT)
+        ch = a_q[k:hi].as_signed() if hi == tw.aw else a_q[k:hi]
+        p = Signal(signed(hi - k + tw.bw + 1), name=f"{name}_p{k}")
+        m.d.sync += p.eq(ch * b_q)
+        parts.append((k, p))
+    prod = Signal(signed(tw.pw), name=f"{name}_prod")
+    m.d.sync += prod.eq(sum(p << k for k, p in parts))
+    return a, b, en, prod
+
+
+def tsne_ops_signature(cfg: AccelConfig) -> wiring.Signature:
+    """t-SNE controller -> lane: ``tpair`` (``y_j`` broadcast, ``S_ij`` of this lane's bank),
+    ``trecip`` (external operand), ``tscan``, ``tmul`` (TM0 on external operands); back: the
+    ``trecip`` result ``p``, ``r`` (valid ``latency("trecip")`` cycles after the issue) and the
+    ``tmul`` product ``prod``.  (The update is not a lane op: `update_signature`.)"""
+    tw = TsneWidths(cfg)
     return wiring.Signature({
-        **upd_members,
         "mul": Out(wiring.Signature({"issue": Out(1), "a": Out(signed(tw.aw)), "b": Out(tw.bw)})),
         "prod": In(signed(tw.pw)),
-        **upd_results,
         "pair": Out(wiring.Signature({"issue": Out(1), "y0": Out(signed(tw.yb)), "y1": Out(signed(tw.yb)),
                                       "s": Out(cfg.p_frac + 1)})),
         "recip": Out(wiring.Signature({"issue": Out(1), "x": Out(tw.nin)})),
@@ -111,7 +125,7 @@ def tscan_signature(cfg: AccelConfig) -> wiring.Signature:
     return wiring.Signature({"zq": Out(tw.zql), "ax": Out(acc), "ay": Out(acc), "rx": Out(acc), "ry": Out(acc)})
 
 
-class TsneLaneMixin(TupdLaneMixin):
+class TsneLaneMixin:
     """Mixed into `hw.lane.Lane`: builds the t-SNE stages; returns the function-unit drives."""
 
     def _elaborate_tsne(self, m, v, fu, delayed):
@@ -141,29 +155,10 @@ class TsneLaneMixin(TupdLaneMixin):
             return sig
 
         # ------------------------------------------------------------ TM0, TM1
-        def tmul(name):
-            a, b, en = Signal(signed(tw.aw), name=f"{name}_a"), Signal(tw.bw, name=f"{name}_b"), Signal(name=f"{name}_en")
-            a_q, b_q = Signal.like(a, name=f"{name}_aq"), Signal.like(b, name=f"{name}_bq")
-            with m.If(en):
-                m.d.sync += [a_q.eq(a), b_q.eq(b)]
-            parts = []
-            for k in range(0, tw.aw, SPLIT):
-                hi = min(tw.aw, k + SPLIT)
-                ch = a_q[k:hi].as_signed() if hi == tw.aw else a_q[k:hi]
-                p = Signal(signed(hi - k + tw.bw + 1), name=f"{name}_p{k}")
-                m.d.sync += p.eq(ch * b_q)
-                parts.append((k, p))
-            prod = Signal(signed(tw.pw), name=f"{name}_prod")
-            m.d.sync += prod.eq(sum(p << k for k, p in parts))
-            return a, b, en, prod
-
-        a0, b0, en0, prod0 = tmul("tm0")
-        a1, b1, en1, prod1 = tmul("tm1")
+        a0, b0, en0, prod0 = tm_multiplier(m, tw, "tm0")
+        a1, b1, en1, prod1 = tm_multiplier(m, tw, "tm1")
         m.d.comb += t.prod.eq(prod0)
         self._kprob_out(prod0)              # affinity op KPROB: w r on TM0 (`hw.lane`)
-        # a lane without the update op has no tupd stages at all (`lane_has_update`)
-        upd0, upd1 = (self._elaborate_tupd(m, v, delayed, ((a0, b0, en0, prod0), (a1, b1, en1, prod1)))
-                      if self.with_update else ({}, {}))
 
         op = "tpair"
         st = {r: uses(op, r) for r in ("tdiff", "tsq", "tnorm_in", "tnorm", "tnorm_shift", "tzq", "tsr",
@@ -307,7 +302,6 @@ class TsneLaneMixin(TupdLaneMixin):
             (op, f1): tm(a0, b0, en0, dy_f, sr_1),
             ("tmul", 0): tm(a0, b0, en0, t.mul.a, t.mul.b),
             ("kprob", timing.stage_of("kprob", "tm0_in")): tm(a0, b0, en0, *self._kprob_tm0),
-            **upd0,
         })
         self._steer(m, v, "tm1_in", {
             (op, m1[0]): tm(a1, b1, en1, adx, adx[lo:]),
@@ -315,7 +309,6 @@ class TsneLaneMixin(TupdLaneMixin):
             (op, m1[2]): tm(a1, b1, en1, r, r),
             (op, f0): tm(a1, b1, en1, dx_f, r2_0),
             (op, f1): tm(a1, b1, en1, dy_f, r2_1),
-            **upd1,
         })
         # the function unit's RECIP for both ops (mn_q of the shared normaliser)
         fu_in = fu.operand(FuOp.RECIP, mn_q)

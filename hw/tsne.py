@@ -15,12 +15,15 @@ exactly `golden_model.tsne_schedule.iteration_cycles` cycles (+1 for the ``go`` 
 ``FLUSH``   after the last block, until its snapped sums are out (`timing.TSNE_FLUSH` + K);
 ``RECIP``   ``trecip`` of N and of Zq on lane 0 (``p``, ``recip(m)``);
 ``COEF``    ``ca = ex rn >> coef_frac`` (``tmul`` on lane 0);
-``UPDATE``  point ``i`` read and issued as ``tupd`` to lane ``i mod U`` (only lanes 0 .. U-1 =
-            ``cfg.tsne_update_lanes`` have the op; one point every `timing.tsne_update_interval`
-            (U) cycles): gradient, gains, velocity, position
-            (`tsne_fixed.update`) on the lanes' TM0/TM1; results written back through one
-            multiplexer register;
-``TRACE``   (``trace_en`` only) the iteration's Zq beat and, if selected, its embedding beats;
+update      point ``i`` read and issued as ``tupd`` to update slice ``i mod S`` (`hw.tsne_update`,
+            S = ``cfg.tsne_update_slices``, one point every `timing.tsne_update_interval` (S)
+            cycles): gradient, gains, velocity, position (`tsne_fixed.update`); results written
+            back through one multiplexer register.  The update runs beside the FSM: in
+            ``OVERLAP`` (`timing.tsne_overlap_delay` cycles, then the next iteration's PRIME and
+            STREAM run while it finishes), or in ``UPDATE`` until its last write (the last
+            iteration, and an iteration whose embedding is traced);
+``TRACE``   (``trace_en`` only, after ``UPDATE``) the iteration's Zq beat and, if selected, its
+            embedding beats (an overlapped iteration sends its Zq beat as its update starts);
 ``INIT``    (on ``init``, idle) y = `tsne_fixed.init_embedding` from the ``seed`` register by lane
             0's PRNG, v = 0, gains = 1.0, in `tsne_schedule.init_cycles`.
 
@@ -52,6 +55,7 @@ from types import SimpleNamespace
 from .lane import Lane, search_ops_signature
 from .lane_tsne import TsneWidths, tscan_signature, tsne_ops_signature
 from .lane_tupd import repulsion_shift_bias
+from .tsne_update import UpdateSlice
 
 __all__ = ["TsneEngine", "s_location", "trace_signature", "LD_S", "LD_Y", "LD_V", "LD_G"]
 
@@ -121,8 +125,8 @@ class TsneEngine(wiring.Component):
     rd_addr : In, rd_y, rd_v, rd_g, rd_a, rd_r : Out
         Read port (idle only; data one cycle after the address): both coordinates per word.
     lt : Out, tscan0 : In(tscan_signature), tscan_push : Out(tscan_signature)
-        (``ext`` only) lane ``l``'s t-SNE ops (member ``l<l>``: `tsne_ops_signature` with the
-        update operands for ``l < U`` only), lane 0's scan output, the last lane's scan input.
+        (``ext`` only) lane ``l``'s t-SNE ops (member ``l<l>``: `tsne_ops_signature`), lane 0's
+        scan output, the last lane's scan input.  The update slices are the engine's own.
     prng : Out, gauss : In
         (``ext`` only) lane 0's ``prng`` op and its Gaussian sample (INIT).
     s_addr : Out, s_data : In(p_frac + 1).array(K)
@@ -137,8 +141,8 @@ class TsneEngine(wiring.Component):
         cf = cfg.coef_frac
         self.sdepth = -(-cfg.n_max // cfg.lanes) * cfg.n_max
         ldw = max(2 * tw.yb, 2 * tw.gainb, cfg.p_frac + 1)
-        K, U = cfg.lanes, cfg.tsne_update_lanes
-        lt = wiring.Signature({f"l{l}": Out(tsne_ops_signature(cfg, update=l < U)) for l in range(K)})
+        K = cfg.lanes
+        lt = wiring.Signature({f"l{l}": Out(tsne_ops_signature(cfg)) for l in range(K)})
         ext_ports = {} if not ext else {
             "lt": Out(lt), "tscan0": In(tscan_signature(cfg)),
             "tscan_push": Out(tscan_signature(cfg)),
@@ -163,7 +167,7 @@ class TsneEngine(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg, tw = self.cfg, self.tw
-        U = cfg.tsne_update_lanes
+        S = cfg.tsne_update_slices
         K, W, Q, CF, GF, YF, GnF = cfg.lanes, cfg.w_frac, cfg.q_frac, cfg.coef_frac, cfg.grad_frac, cfg.y_frac, cfg.gain_frac
         II = timing.pair_interval("tpair")
         co = tf.Coefs.of(cfg)
@@ -174,11 +178,14 @@ class TsneEngine(wiring.Component):
             lanes[0].tscan_out, lanes[K - 1].tscan_in = self.tscan0, self.tscan_push
             lanes[0].ops, lanes[0].gauss = SimpleNamespace(prng=self.prng), self.gauss
         else:
-            lanes = [Lane(cfg, l, checks=self.checks, with_update=l < U, with_phases=True) for l in range(K)]
+            lanes = [Lane(cfg, l, checks=self.checks, with_phases=True) for l in range(K)]
             for l, ln in enumerate(lanes):
                 m.submodules[f"lane{l}"] = ln
             for l in range(K - 1):
                 wiring.connect(m, lanes[l].tscan_in, lanes[l + 1].tscan_out)
+        slices = [UpdateSlice(cfg, k, checks=self.checks) for k in range(S)]
+        for k, sl in enumerate(slices):
+            m.submodules[f"upd_slice{k}"] = sl
 
         # ------------------------------------------------------------ memories
         sbanks = [] if self.ext else [Memory(shape=cfg.p_frac + 1, depth=self.sdepth, init=[]) for _ in range(K)]
@@ -192,6 +199,7 @@ class TsneEngine(wiring.Component):
         s_rd = [b.read_port() for b in sbanks]
         s_wr = [b.write_port() for b in sbanks]
         y_rd, v_rd, g_rd, a_rd, r_rd = (x.read_port() for x in (ymem, vmem, gmem, amem, rmem))
+        y_ru = ymem.read_port()         # the update's (beside the STREAM's y_rd)
         y_wr, v_wr, g_wr, a_wr, r_wr = (x.write_port() for x in (ymem, vmem, gmem, amem, rmem))
         m.d.comb += [self.rd_y.eq(y_rd.data), self.rd_v.eq(v_rd.data), self.rd_g.eq(g_rd.data),
                      self.rd_a.eq(a_rd.data), self.rd_r.eq(r_rd.data)]
@@ -212,10 +220,14 @@ class TsneEngine(wiring.Component):
         rn, rz = Signal(tw.rb), Signal(tw.rb)
         ca = Signal(tw.cab)
 
-        # read addresses: idle -> rd_addr; PRIME -> block 0's y_i; STREAM -> j; UPDATE -> point
+        # read addresses: idle -> rd_addr; PRIME -> block 0's y_i; STREAM -> j; TRACE -> point;
+        # while the update reads (urun) its point on y_ru, v, g, a, r
         ra = Signal(range(cfg.n_max + 2 * K + 1))
-        for rp in (y_rd, v_rd, g_rd, a_rd, r_rd):
-            m.d.comb += rp.addr.eq(ra)
+        upt = Signal(range(cfg.n_max + 2))      # the update's next point to read
+        urun = Signal()
+        m.d.comb += [y_rd.addr.eq(ra), y_ru.addr.eq(upt)]
+        for rp in (v_rd, g_rd, a_rd, r_rd):
+            m.d.comb += rp.addr.eq(Mux(urun, upt, ra))
         for rp in s_rd:
             m.d.comb += rp.addr.eq(sbase + j)
         if self.ext:
@@ -299,13 +311,42 @@ class TsneEngine(wiring.Component):
                              self.iter.eq(self.iter + 1)]
                 m.next = "PRIME"
 
-        # ------------------------------------------------------------ FSM
-        UP = timing.tsne_update_interval(U)
-        upt = Signal(range(cfg.n_max + 2))      # UPDATE: next point to read
+        # ------------------------------------------------------------ the update beside the FSM
+        # started by COEF's last cycle: point upt read when uph == 0 (while urun), issued to slice
+        # upd_lane in the next cycle; urun ends after the last point's interval
+        UP = timing.tsne_update_interval(S)
         uph = Signal(range(UP))
         upd_issue = Signal()                    # tupd issue (registered read strobe)
-        upd_lane = Signal(range(max(2, U)))
+        upd_lane = Signal(range(max(2, S)))
         upd_start, upd_last = Signal(), Signal()
+        m.d.sync += upd_issue.eq(urun & (uph == 0))
+        with m.If(upd_start):
+            m.d.sync += [urun.eq(1), upt.eq(0), uph.eq(0), upd_lane.eq(0)]
+        with m.Elif(urun):
+            m.d.sync += uph.eq(Mux(uph == UP - 1, 0, uph + 1))
+            with m.If(uph == UP - 1):
+                m.d.sync += upt.eq(upt + 1)
+                with m.If(upt == n_last):
+                    m.d.sync += urun.eq(0)
+        with m.If(upd_issue):
+            m.d.sync += upd_lane.eq(Mux(upd_lane == S - 1, 0, upd_lane + 1))
+        # an overlapped update: the next PRIME follows after timing.tsne_overlap_delay cycles
+        # (a function of N, registered: N is stable while busy)
+        iv1 = UP - 1
+        ivs = max(0, UP - II)
+        odelay = Signal(range(timing.tsne_overlap_delay(cfg.n_max, K, S) + 1))
+        first_k = Signal(range(K))
+        prime_t = Signal(range((K - 1) * iv1 + 1))
+        stream_t = Signal(signed(len(n_last) + max(1, ivs).bit_length() + 2))
+        m.d.comb += [first_k.eq(Mux(n_last < K - 1, n_last, K - 1)), prime_t.eq(first_k * iv1),
+                     stream_t.eq(n_last * ivs - (timing.TSNE_PRIME + K))]
+        m.d.sync += odelay.eq(timing.TSNE_UPD_PIPE + 1 + Mux(stream_t > prime_t, stream_t, prime_t))
+        ocnt = Signal.like(odelay)
+        zq_solo = Signal()      # the trace holds an overlapped iteration's Zq beat
+        with m.If(zq_solo & tr.valid & tr.ready):
+            m.d.sync += [tr.valid.eq(0), zq_solo.eq(0)]
+
+        # ------------------------------------------------------------ FSM
         # INIT: the PRNG seed lane 0 sees, one cycle ahead of its load (the lane registers the seed:
         # `Lane` PRNG): point i's coordinate-0 stream seed ^ TSNE_INIT_STREAM + i SEED_POINT_STEP,
         # then + SEED_LANE_STEP for coordinate 1
@@ -400,18 +441,26 @@ class TsneEngine(wiring.Component):
                 with m.If(cnt == timing.latency("tmul")):
                     m.d.sync += ca.eq(lanes[0].tsne.prod >> CF)
                 with m.If(cnt == timing.TSNE_COEF - 1):
-                    m.d.sync += [cnt.eq(0), upt.eq(0), uph.eq(0), upd_lane.eq(0)]
-                    m.d.comb += upd_start.eq(1)
-                    m.next = "UPDATE"
+                    with m.If(self.trace_en & tr.valid):
+                        m.d.sync += cnt.eq(cnt)     # the last Zq beat is still waiting for ready
+                    with m.Else():
+                        m.d.sync += cnt.eq(0)
+                        m.d.comb += upd_start.eq(1)
+                        with m.If((self.iter + 1 == self.iters) | (self.trace_en & tsel)):
+                            m.next = "UPDATE"       # the update alone, then TRACE or done
+                        with m.Else():
+                            with m.If(self.trace_en):
+                                m.d.sync += [tr.valid.eq(1), tr.kind.eq(tf.TRACE_ZQ), tr.iter.eq(self.iter),
+                                             tr.index.eq(0), tr.data.eq(zq), zq_solo.eq(1)]
+                            m.d.sync += ocnt.eq(odelay - 1)
+                            m.next = "OVERLAP"
+            with m.State("OVERLAP"):
+                # the update runs on; the next iteration begins timing.tsne_overlap_delay cycles
+                # after it started
+                m.d.sync += ocnt.eq(ocnt - 1)
+                with m.If(ocnt == 0):
+                    finish_iteration()
             with m.State("UPDATE"):
-                # point upt read when uph == 0, issued to lane upd_lane in the next cycle
-                m.d.comb += ra.eq(upt)
-                m.d.sync += upd_issue.eq((uph == 0) & (upt <= n_last))
-                m.d.sync += uph.eq(Mux(uph == UP - 1, 0, uph + 1))
-                with m.If(uph == UP - 1):
-                    m.d.sync += upt.eq(upt + 1)
-                with m.If(upd_issue):
-                    m.d.sync += upd_lane.eq(Mux(upd_lane == U - 1, 0, upd_lane + 1))
                 with m.If(upd_last):
                     with m.If(self.trace_en):
                         # the Zq beat first; ymem[0] is read now for the first embedding beat
@@ -437,45 +486,50 @@ class TsneEngine(wiring.Component):
         early = Signal()
         restart = Signal()        # first iteration after the exaggeration: v = 0, gains = 1.0
         m.d.comb += [early.eq(self.iter < self.ex_iters), restart.eq((self.iter == self.ex_iters) & (self.iter != 0))]
+        # what the update needs of its iteration, kept while the next one begins (iter, zq move on;
+        # ca, pn, pz, rz are rewritten only after the next STREAM, which trails the update)
+        u_restart, u_zq0 = Signal(), Signal()
+        u_mom = Signal.like(self.mom_early)
         ex = Signal.like(self.ex)
         m.d.comb += ex.eq(Mux(early, self.ex, 1 << CF))
         m.d.comb += [lanes[0].tsne.mul.a.eq(ex), lanes[0].tsne.mul.b.eq(rn)]
         # ca < 2^(7 + W): ex < 2^(coef_frac + 7), rn <= 2^W
         assert ((1 << (CF + 7)) - 1) * (1 << W) >> CF < 1 << tw.cab
 
-        # ------------------------------------------------------------ UPDATE on the lanes (tupd)
-        mom = Signal.like(self.mom_early)
-        m.d.comb += mom.eq(Mux(early, self.mom_early, self.mom_late))
+        # ------------------------------------------------------------ the update slices (tupd)
+        with m.If(upd_start):
+            m.d.sync += [u_restart.eq(restart), u_zq0.eq(zq == 0),
+                         u_mom.eq(Mux(early, self.mom_early, self.mom_late))]
         ZB = repulsion_shift_bias(Q)
-        for lidx, ln in enumerate(lanes[:U]):       # the lanes with the update op
-            u = ln.tsne.upd
+        for sidx, sl in enumerate(slices):
+            u = sl.tsne.upd
             m.d.comb += [u.ca.eq(ca), u.kn.eq(pn + W - 1), u.kneg.eq(pz + W < ZB),
                          u.kzr.eq(Mux(pz + W < ZB, 0, pz + W - ZB)), u.kzl.eq(Mux(pz + W < ZB, ZB - W - pz, 0)),
-                         u.zq0.eq(zq == 0), u.rz.eq(rz), u.mom.eq(mom), u.lr.eq(self.lr)]
+                         u.zq0.eq(u_zq0), u.rz.eq(rz), u.mom.eq(u_mom), u.lr.eq(self.lr)]
             for c in range(2):
                 m.d.comb += [getattr(u, f"a{c}").eq(a_rd.data[c * ab:(c + 1) * ab].as_signed()),
                              getattr(u, f"r{c}").eq(r_rd.data[c * ab:(c + 1) * ab].as_signed()),
-                             getattr(u, f"y{c}").eq(y_rd.data[c * yb:(c + 1) * yb].as_signed()),
-                             getattr(u, f"v{c}").eq(Mux(restart, 0, v_rd.data[c * yb:(c + 1) * yb].as_signed())),
-                             getattr(u, f"g{c}").eq(Mux(restart, co.gain_one, g_rd.data[c * gb:(c + 1) * gb]))]
-            m.d.comb += ln.tsne.upd.issue.eq(upd_issue & (upd_lane == lidx))
-        # results: lane (i mod U) in the cycle issue + latency("tupd"), through a multiplexer register
+                             getattr(u, f"y{c}").eq(y_ru.data[c * yb:(c + 1) * yb].as_signed()),
+                             getattr(u, f"v{c}").eq(Mux(u_restart, 0, v_rd.data[c * yb:(c + 1) * yb].as_signed())),
+                             getattr(u, f"g{c}").eq(Mux(u_restart, co.gain_one, g_rd.data[c * gb:(c + 1) * gb]))]
+            m.d.comb += u.issue.eq(upd_issue & (upd_lane == sidx))
+        # results: slice (i mod S) in the cycle issue + latency("tupd"), through a multiplexer register
         L = timing.latency("tupd")
         wv = upd_issue
         for k in range(L):
             nxt = Signal(name=f"upd_wv{k + 1}")
             m.d.sync += nxt.eq(wv)
             wv = nxt
-        wlane = Signal(range(max(2, U)))
+        wlane = Signal(range(max(2, S)))
         wq, waddr = Signal(), Signal(range(cfg.n_max + 1))
         yq, vq, gq = Signal(2 * yb), Signal(2 * yb), Signal(2 * gb)
         m.d.sync += wq.eq(wv)
         with m.If(wv):
-            m.d.sync += wlane.eq(Mux(wlane == U - 1, 0, wlane + 1))
+            m.d.sync += wlane.eq(Mux(wlane == S - 1, 0, wlane + 1))
             with m.Switch(wlane):
-                for l, ln in enumerate(lanes[:U]):
-                    with m.Case(l):
-                        t = ln.tsne
+                for k, sl in enumerate(slices):
+                    with m.Case(k):
+                        t = sl.tsne
                         m.d.sync += [yq.eq(_pack(t.uy0, t.uy1, yb)), vq.eq(_pack(t.uv0, t.uv1, yb)),
                                      gq.eq(_pack(t.ug0, t.ug1, gb))]
         with m.If(wq):

@@ -59,11 +59,11 @@ def tsne_accel_cycles(cfg, Xc) -> dict:
     n, d = X.shape
     K = cfg.lanes
     tsne = rsch.GO_CYCLES + ts.init_cycles(n) + rsch.GO_CYCLES + ts.run_cycles(n, K, cfg.tsne_iters,
-                                                                             update_lanes=cfg.tsne_update_lanes)
+                                                                             slices=cfg.tsne_update_slices)
     perp = ref.effective_perplexity(cfg.perplexity, n)
     r = rsch.run_schedule(cfg, n, d, "ksection", search_class(X, perp, "ksection", cfg))
     return {"n": n, "tsne": tsne, "mode1": MODE1_WRITES + START_CYCLES + n * d + r.done_cycle,
-            "iteration": ts.iteration_cycles(n, K, update_lanes=cfg.tsne_update_lanes)}
+            "iteration": ts.iteration_cycles(n, K, slices=cfg.tsne_update_slices)}
 
 
 def tsne_sets(sets: list, cfg, fmax_mhz: float, runs: int, log=print) -> dict:

@@ -98,11 +98,13 @@ def _affinity(cfg, n, d) -> tuple:
 
 def _tsne(cfg, n, traced: bool) -> tuple:
     K, it = cfg.lanes, cfg.tsne_iters
-    U = cfg.tsne_update_lanes
-    cyc = (ts.traced_run_cycles(n, K, it, rsch.EMB_EVERY_LOG2, update_lanes=U) if traced
-           else ts.run_cycles(n, K, it, update_lanes=U))
-    ops = {"multipliers": it * ts.mul_ops(n), "fu": it * (n * (n - 1) + 2)}
-    return cyc, it * ts.lower_bound(n, K), ops, {"multipliers": ts.TSNE_MULS * K, "fu": K}
+    S = cfg.tsne_update_slices
+    cyc = (ts.traced_run_cycles(n, K, it, rsch.EMB_EVERY_LOG2, slices=S) if traced
+           else ts.run_cycles(n, K, it, slices=S))
+    ops = {"multipliers": it * ts.mul_ops(n), "update_multipliers": it * ts.update_mul_ops(n),
+           "fu": it * (n * (n - 1) + 2)}
+    return (cyc, it * ts.lower_bound(n, K, slices=S), ops,
+            {"multipliers": ts.TSNE_MULS * K, "update_multipliers": ts.TSNE_MULS * S, "fu": K})
 
 
 def _finish(phases: dict, total: int) -> dict:

@@ -31,9 +31,9 @@ def test_presets_valid_and_roundtrip(name):
     ("fwa_fireworks", 8, ["fwa_fireworks", "lanes=8"]),
     ("seed", 0, ["seed"]),
     ("interpolate", 1, ["interpolate", "bool"]),
-    ("tsne_update_lanes", 0, ["tsne_update_lanes=0", "[1, 8]", "lanes=8"]),
-    ("tsne_update_lanes", 9, ["tsne_update_lanes=9", "[1, 8]", "lanes=8"]),
-    ("tsne_update_lanes", 2.0, ["tsne_update_lanes", "integer in [1, 8]"]),
+    ("tsne_update_slices", 0, ["tsne_update_slices=0", "[1, 16]"]),
+    ("tsne_update_slices", 17, ["tsne_update_slices=17", "[1, 16]"]),
+    ("tsne_update_slices", 2.0, ["tsne_update_slices", "integer in [1, 16]"]),
 ])
 def test_validation_names_parameter_and_range(field, value, words):
     with pytest.raises(ConfigError) as e:
@@ -45,8 +45,8 @@ def test_validation_names_parameter_and_range(field, value, words):
 def test_phases_need_two_lanes():
     """The t-SNE engine's block hand-over (`timing.tsne_handover_ok`) needs K >= 2."""
     with pytest.raises(ConfigError, match=r"phases=True needs lanes >= 2 .*got lanes=1"):
-        PRESETS["tiny"].with_overrides(phases=True, lanes=1, fwa_fireworks=1, fwa_gauss_sparks=0, tsne_update_lanes=1)
-    PRESETS["tiny"].with_overrides(lanes=1, fwa_fireworks=1, fwa_gauss_sparks=0, tsne_update_lanes=1)
+        PRESETS["tiny"].with_overrides(phases=True, lanes=1, fwa_fireworks=1, fwa_gauss_sparks=0)
+    PRESETS["tiny"].with_overrides(lanes=1, fwa_fireworks=1, fwa_gauss_sparks=0)
     from golden_model import timing
     assert not timing.tsne_handover_ok(2, 1)
     assert all(timing.tsne_handover_ok(n, k) for k in range(2, 70) for n in range(2, 300))

@@ -234,13 +234,12 @@ def test_lane_block_is_the_lane_the_core_builds(tmp_path):
     assert {"tsne_engine", "affinity", "select_unit", "phase_sequencer", "lane_search_only"} <= set(blocks)
     assert set(PHASE_PORTS) <= set(blocks["lane"]().signature.members)
     assert block_counts(with_phases)["lane_search_only"] == 0 and set(block_counts(with_phases)) == set(blocks)
-    # lanes 0 .. U-1 with the update op, U .. K-1 without: both variants, counts summing to K
-    for u in (1, 3, cfg.lanes):
-        c = with_phases.with_overrides(tsne_update_lanes=u)
-        assert (block_counts(c)["lane"], block_counts(c)["lane_no_update"]) == (u, cfg.lanes - u)
-    no_upd = blocks["lane_no_update"]()
-    assert not no_upd.with_update and "upd" not in no_upd.signature.members["tsne"].signature.members
-    assert set(PHASE_PORTS) <= set(no_upd.signature.members)
+    # K lanes, none with the update op; S update slices (part of the t-SNE engine)
+    for s in (1, 3, 16):
+        c = with_phases.with_overrides(tsne_update_slices=s)
+        assert (block_counts(c)["lane"], block_counts(c)["update_slice"]) == (cfg.lanes, s)
+    assert "upd" not in blocks["lane"]().signature.members["tsne"].signature.members
+    assert "upd" in blocks["update_slice"]().signature.members["tsne"].signature.members
 
     def flops(component, name):
         (tmp_path / f"{name}.v").write_text(verilog.convert(component, name=name, emit_src=False))

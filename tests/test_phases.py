@@ -189,11 +189,11 @@ def test_run_schedule_rejects_wrong_results():
         rs.run_schedule(CFG, 6, 5, "bisection", [])
 
 
-def test_mode1_with_update_lanes_not_dividing_k():
-    """The core with U = 3 of K = 4 lanes carrying ``tupd`` (CFG: the preset's U = 1): the emb
-    stream equals the golden model's and every beat is on the cycle `run_schedule` predicts for
-    U = 3, which is not the cycle it predicts for the preset's U."""
-    cfg = CFG.with_overrides(tsne_update_lanes=3)
+def test_mode1_with_three_update_slices():
+    """The core with S = 3 update slices (interval 10; CFG: the preset's S = 4): the emb stream
+    equals the golden model's and every beat is on the cycle `run_schedule` predicts for S = 3,
+    which is not the cycle it predicts for the preset's S."""
+    cfg = CFG.with_overrides(tsne_update_slices=3)
     n, d, policy, seed = 7, 5, "bisection", 4
     X = np.random.default_rng(seed).integers(0, 1 << cfg.feature_bits, size=(n, d))
     perp_q = min(fx.perplexity_to_reg(2.0, cfg), fx.perp_reg_max(n, cfg))

@@ -127,7 +127,7 @@ def run_rtl(cfg, S, Y, V, G, ex, mom, lr, iters=1, ex_iters=None, mom_late=None,
                     beats.append((kind, it, idx, int(data) if kind == tf.TRACE_ZQ else _pair(data, tw.yb)))
             await ctx.tick()
             c += 1
-            assert c < 50 * ts.run_cycles(n, cfg.lanes, iters, update_lanes=cfg.tsne_update_lanes), "engine hangs"
+            assert c < 50 * ts.run_cycles(n, cfg.lanes, iters, slices=cfg.tsne_update_slices), "engine hangs"
         out["beats"] = beats
         out["cycles"] = c
         out["zq"] = ctx.get(dut.zq)
@@ -170,7 +170,7 @@ def test_one_iteration_bit_and_cycle_exact(preset, n, seed, early):
     ex, mom = (co.ex, co.mom_early) if early else (1 << cfg.coef_frac, co.mom_late)
     rtl = run_rtl(cfg, S, Y, V, G, co.ex, mom, co.lr, ex_iters=int(early))
     assert mismatches(cfg, rtl, S, Y, V, G, ex, mom, co) == []
-    assert rtl["cycles"] == ts.run_cycles(n, cfg.lanes, 1, update_lanes=cfg.tsne_update_lanes)
+    assert rtl["cycles"] == ts.run_cycles(n, cfg.lanes, 1, slices=cfg.tsne_update_slices)
 
 
 @pytest.mark.parametrize("preset,n", [("tiny", 6), ("small", 4)])
@@ -184,7 +184,7 @@ def test_spread_embedding_takes_the_left_shift_of_the_repulsion(preset, n):
     assert pz + cfg.w_frac < cfg.q_frac + 2, "the case no longer reaches the left-shift path"
     rtl = run_rtl(cfg, S, Y, V, G, co.ex, co.mom_early, co.lr)
     assert mismatches(cfg, rtl, S, Y, V, G, co.ex, co.mom_early, co) == []
-    assert rtl["cycles"] == ts.run_cycles(n, cfg.lanes, 1, update_lanes=cfg.tsne_update_lanes)
+    assert rtl["cycles"] == ts.run_cycles(n, cfg.lanes, 1, slices=cfg.tsne_update_slices)
 
 
 def test_wrong_reference_is_caught():
@@ -206,29 +206,29 @@ def test_pair_interval_keeps_both_multipliers_busy():
     ii = timing.pair_interval("tpair")
     assert ii == len(timing.uses("tpair", "tm0_in")) == len(timing.uses("tpair", "tm1_in")) == 5
     assert ts.MUL_OPS_PER_PAIR == 2 * ii
-    # the pair pass with all 16 lanes updating is within 15 % of the multiplier bound; U = 2 update
-    # lanes leave multipliers idle in UPDATE, which the bound (over all 2K multipliers) shows
-    assert ts.iteration_cycles(124, 16, update_lanes=16) / ts.lower_bound(124, 16) < 1.15
-    assert ts.iteration_cycles(124, 16, update_lanes=2) / ts.lower_bound(124, 16) > 1.15
+    # digits N = 124: with the update overlapped on S = 4 slices an iteration is within 15 % of the
+    # multiplier bound; one slice (a point every 16 cycles) makes the overlap wait for the update
+    assert ts.iteration_cycles(124, 16, slices=4) / ts.lower_bound(124, 16, slices=4) < 1.15
+    assert ts.iteration_cycles(124, 16, slices=1) / ts.lower_bound(124, 16, slices=1) > 1.15
 
 
 def test_update_op_keeps_both_multipliers_busy():
     """tupd claims TM0 and TM1 in 16 stages each, distinct modulo its issue interval 16 (= the
-    chunk products of `TUPD_MULS`): one point per lane every 16 cycles at full use."""
+    chunk products of `TUPD_MULS`): one point per update slice every 16 cycles at full use."""
     ii = timing.pair_interval("tupd")
     n_chunks = sum(na * nb for _, na, nb, _ in timing.TUPD_MULS)
     assert ii == n_chunks == 16 == len(timing.uses("tupd", "tm0_in")) == len(timing.uses("tupd", "tm1_in"))
     assert ts.MUL_OPS_PER_POINT == 2 * n_chunks
-    # one point every 16 / U cycles on U update lanes, U dividing 16 (hand-computed) ...
+    # one point every 16 / S cycles on S update slices, S dividing 16 (hand-computed) ...
     assert [timing.tsne_update_interval(u) for u in (16, 8, 4, 2, 1)] == [1, 2, 4, 8, 16]
     # ... but not for other U: TM0 is claimed in stages 1-8, 13-16, 25-28 (`TUPD_MULS`), whose
-    # differences are every 1 .. 27 except 16, so a lane takes a point every 16 or >= 28 cycles;
-    # U = 3 needs 3 x interval in {16} or >= 28: interval 10 (not ceil(16 / 3) = 6)
+    # differences are every 1 .. 27 except 16, so a slice takes a point every 16 or >= 28 cycles;
+    # S = 3 needs 3 x interval in {16} or >= 28: interval 10 (not ceil(16 / 3) = 6)
     tm0 = timing.uses("tupd", "tm0_in")
     assert tm0 == [*range(1, 9), *range(13, 17), *range(25, 29)]
     assert [p for p in range(1, 40) if timing.tsne_update_period_ok(p)] == [16, *range(28, 40)]
     assert timing.tsne_update_interval(3) == 10 and timing.tsne_update_period_ok(16)
-    with pytest.raises(ValueError, match="update_lanes must be an integer >= 1"):
+    with pytest.raises(ValueError, match="slices must be an integer >= 1"):
         timing.tsne_update_interval(0)
 
 
@@ -249,7 +249,7 @@ def test_schedule_run_matches_tsne_fixed(preset, n, iters, ex_iters):
     assert np.array_equal(rtl["y"].astype(np.int64), ref.Y)
     assert np.array_equal(rtl["v"].astype(np.int64), ref.V)
     assert np.array_equal(rtl["g"].astype(np.int64), ref.G)
-    assert rtl["cycles"] == ts.run_cycles(n, cfg.lanes, iters, update_lanes=cfg.tsne_update_lanes)
+    assert rtl["cycles"] == ts.run_cycles(n, cfg.lanes, iters, slices=cfg.tsne_update_slices)
 
 
 @pytest.mark.parametrize("preset,n,seed", [("tiny", 9, 5), ("small", 13, 0xDEADBEEF)])
@@ -269,7 +269,7 @@ def test_prng_initialisation_and_run_from_it(preset, n, seed):
     assert rtl["init_cycles"] == ts.init_cycles(n)
     ref = tf.tsne_fixed(S, cfg)
     assert np.array_equal(rtl["y"].astype(np.int64), ref.Y) and np.array_equal(rtl["g"].astype(np.int64), ref.G)
-    assert rtl["cycles"] == ts.run_cycles(n, cfg.lanes, 2, update_lanes=cfg.tsne_update_lanes)
+    assert rtl["cycles"] == ts.run_cycles(n, cfg.lanes, 2, slices=cfg.tsne_update_slices)
 
 
 @pytest.mark.parametrize("preset,n,iters,k,p_ready", [("tiny", 6, 5, 1, 0.3), ("small", 9, 3, 0, 1.0)])
@@ -290,9 +290,9 @@ def test_trace_stream_under_back_pressure(preset, n, iters, k, p_ready):
     ref = tf.tsne_fixed(S, cfg, Y0=Y0)
     assert np.array_equal(rtl["y"].astype(np.int64), ref.Y) and np.array_equal(rtl["v"].astype(np.int64), ref.V)
     if p_ready == 1.0:
-        assert rtl["cycles"] == ts.traced_run_cycles(n, cfg.lanes, iters, k, update_lanes=cfg.tsne_update_lanes)
+        assert rtl["cycles"] == ts.traced_run_cycles(n, cfg.lanes, iters, k, slices=cfg.tsne_update_slices)
     else:
-        assert rtl["cycles"] > ts.traced_run_cycles(n, cfg.lanes, iters, k, update_lanes=cfg.tsne_update_lanes)
+        assert rtl["cycles"] > ts.traced_run_cycles(n, cfg.lanes, iters, k, slices=cfg.tsne_update_slices)
 
 
 def test_trace_selection_rule():
@@ -302,38 +302,43 @@ def test_trace_selection_rule():
     assert [it for it in range(6) if tf.trace_selected(it, 6, 4)] == [5]
 
 
-@pytest.mark.parametrize("preset,u,n,seed", [("tiny", 3, 9, 21), ("tiny", 4, 7, 22), ("small", 8, 10, 23)])
-def test_update_lanes_bit_and_cycle_exact(preset, u, n, seed):
-    """U update lanes other than the presets' (tiny U=1, small U=2 run in the tests above): U = 3
-    does not divide K = 4 (points 0, 3, 6 go to lane 0, then the cycle wraps mid-block), U = K.
-    Bit-exact, and the cycles are the golden schedule's for this U and for no neighbouring U."""
-    cfg = get_preset(preset).with_overrides(tsne_update_lanes=u)
+@pytest.mark.parametrize("preset,s,n,iters,seed", [("tiny", 1, 9, 3, 21), ("tiny", 3, 7, 3, 22),
+                                                  ("small", 2, 10, 2, 23), ("small", 16, 9, 2, 24)])
+def test_update_slices_bit_and_cycle_exact(preset, s, n, iters, seed):
+    """S update slices other than the presets' 4 (which run in the tests above): one slice (the
+    next iteration waits for the stream to catch up with the update), S = 3 (interval 10, point i
+    on slice i mod 3), S = 2, S = 16.  Several iterations, so that updates overlap the next pass:
+    final y, v, gains equal `tsne_fixed.tsne_fixed`, and the cycles are the golden schedule's for
+    this S and for no S with another interval."""
+    cfg = get_preset(preset).with_overrides(tsne_update_slices=s, tsne_iters=iters, tsne_exaggeration_iters=1)
     co = tf.Coefs.of(cfg)
-    S, Y, V, G = random_state(cfg, n, seed)
-    rtl = run_rtl(cfg, S, Y, V, G, co.ex, co.mom_early, co.lr)
-    assert mismatches(cfg, rtl, S, Y, V, G, co.ex, co.mom_early, co) == []
-    assert rtl["cycles"] == ts.run_cycles(n, cfg.lanes, 1, update_lanes=u)
-    # a schedule with a wrong U would be caught: every other U gives another cycle count here
-    wrong = [w for w in range(1, cfg.lanes + 1) if timing.tsne_update_interval(w) != timing.tsne_update_interval(u)]
-    assert wrong and all(rtl["cycles"] != ts.run_cycles(n, cfg.lanes, 1, update_lanes=w) for w in wrong)
+    S, _, _, _ = random_state(cfg, n, seed)
+    Y0 = tf.init_embedding(n, cfg) * 64
+    V0, G0 = np.zeros((n, 2), dtype=np.int64), np.full((n, 2), co.gain_one, dtype=np.int64)
+    rtl = run_rtl(cfg, S, Y0, V0, G0, co.ex, co.mom_early, co.lr, iters=iters, ex_iters=1, mom_late=co.mom_late)
+    ref = tf.tsne_fixed(S, cfg, Y0=Y0)
+    assert np.array_equal(rtl["y"].astype(np.int64), ref.Y) and np.array_equal(rtl["v"].astype(np.int64), ref.V)
+    assert np.array_equal(rtl["g"].astype(np.int64), ref.G)
+    assert rtl["cycles"] == ts.run_cycles(n, cfg.lanes, iters, slices=s)
+    # a schedule with a wrong S would be caught: every S with another interval gives another count
+    wrong = [w for w in range(1, 17) if timing.tsne_update_interval(w) != timing.tsne_update_interval(s)]
+    assert wrong and all(rtl["cycles"] != ts.run_cycles(n, cfg.lanes, iters, slices=w) for w in wrong)
 
 
-def test_lanes_without_update_have_no_update_datapath():
-    """With ``phases``, lanes U .. K-1 have no ``upd`` ports, no ``tupd`` valid chain and none of
-    the op's registers in their Verilog; lanes 0 .. U-1 (and every lane without ``phases``) do."""
+def test_update_is_on_the_slices_not_the_lanes():
+    """No lane has ``upd`` ports, a ``tupd`` valid chain or the op's registers; an update slice
+    (`hw.tsne_update`) has them, and the engine builds ``tsne_update_slices`` of them."""
     from amaranth.back import verilog
 
     from hw.lane import Lane
-    cfg = get_preset("tiny").with_overrides(phases=True, tsne_update_lanes=3)
+    from hw.tsne_update import UpdateSlice
+    cfg = get_preset("tiny").with_overrides(phases=True, tsne_update_slices=3)
 
-    def text(ln):
-        return verilog.convert(ln, name="ln", emit_src=False)
-    with_u, without = Lane(cfg, 2), Lane(cfg, 3)
-    assert with_u.with_update and not without.with_update
-    assert "upd" in with_u.signature.members["tsne"].signature.members
-    assert not {"upd", "uy0", "uv0", "ug0"} & set(without.signature.members["tsne"].signature.members)
-    a, b = text(with_u), text(without)
+    def text(x):
+        return verilog.convert(x, name="x", emit_src=False)
+    lane, sl = text(Lane(cfg, 0)), text(UpdateSlice(cfg))
+    assert not {"upd", "uy0", "uv0", "ug0"} & set(Lane(cfg, 0).signature.members["tsne"].signature.members)
     for name in ("tupd_s0", "u0_A", "u1_Yn", "u0_shin"):
-        assert name in a and name not in b, name
-    from hw.lane_tsne import lane_has_update
-    assert lane_has_update(cfg.with_overrides(phases=False), 3) and not lane_has_update(cfg, 3)
+        assert name in sl and name not in lane, name
+    eng = text(TsneEngine(cfg))
+    assert all(f"upd_slice{k}" in eng for k in range(3)) and "upd_slice3" not in eng

@@ -1,5 +1,5 @@
-"""The t-SNE cycle model's overlapped-update alternative (`golden_model.tsne_schedule`, "(next step)
-overlapped update"; not built): hand-computed cases, and an event-level check of its delay."""
+"""The t-SNE cycle model with the update overlapped on the update slices (`golden_model.tsne_schedule`,
+`timing.tsne_overlap_delay`): hand-computed cases, and an event-level check of the delay."""
 
 from __future__ import annotations
 
@@ -15,30 +15,53 @@ def test_overlap_delay_hand_computed():
     # 38 - 17 = 21 (the update outruns the stream); the hand-over never binds
     assert timing.tsne_update_interval(4) == 4 and timing.TSNE_UPD_PIPE == 37
     assert timing.TSNE_PRIME == 1 and timing.pair_interval("tpair") == 5
-    assert ts.overlap_delay(124, 16, 4) == 83
+    assert timing.tsne_overlap_delay(124, 16, 4) == 83
     # 2 slices (every 8 cycles): the stream catches the update up: 123 * 8 + 38 - 17 - 123 * 5 = 390
-    assert ts.overlap_delay(124, 16, 2) == 390
+    assert timing.tsne_overlap_delay(124, 16, 2) == 390
     # tiny: N = 32, K = 4, 4 slices: max(3 * 4 + 38 - 3, 38 - 5) = 47
-    assert ts.overlap_delay(32, 4, 4) == 47
+    assert timing.tsne_overlap_delay(32, 4, 4) == 47
 
 
 def test_overlapped_iteration_and_run_hand_computed():
     base = 1 + 16 + 8 * 5 * 124 + timing.TSNE_FLUSH + 16 + timing.TSNE_RECIP + timing.TSNE_COEF
-    assert ts.overlapped_base_cycles(124, 16) == base
-    assert ts.overlapped_iteration_cycles(124, 16, slices=4) == base + 83
-    # built engine, U = 2: the update takes 123 * 8 + 38 cycles after the base
-    assert ts.iteration_cycles(124, 16, update_lanes=2) == base + 123 * 8 + 38
+    assert ts.base_cycles(124, 16) == base
+    assert ts.iteration_cycles(124, 16, slices=4) == base + 83
+    # the engine until session 29, U = 2 lanes: the update takes 123 * 8 + 38 cycles after the base
+    assert ts.lanes_update_iteration_cycles(124, 16, update_lanes=2) == base + 123 * 8 + 38
     # 3 iterations: two overlapped updates, the last one alone (123 * 4 + 38 cycles)
-    assert ts.overlapped_run_cycles(124, 16, 3, slices=4) == 1 + 3 * base + 2 * 83 + 123 * 4 + 38
+    assert ts.run_cycles(124, 16, 3, slices=4) == 1 + 3 * base + 2 * 83 + 123 * 4 + 38
+
+
+def test_traced_run_hand_computed():
+    """Trace on, k = 1 over 3 iterations of N = 5, K = 4, S = 4: iteration 0 overlapped (its Zq beat
+    when its update starts), iteration 1 selected (update alone, Zq + 5 embedding beats), the last
+    (2) selected too."""
+    n, k, s = 5, 4, 4
+    base, d = ts.base_cycles(n, k), timing.tsne_overlap_delay(n, k, s)
+    alone = 4 * 4 + 38
+    assert timing.tsne_update_cycles(n, s) == alone
+    u0 = 1 + base
+    p1 = u0 + d
+    w1 = p1 + base + alone - 1                  # iteration 1's last write
+    p2 = w1 + 1 + 6                             # after its 6 beats
+    w2 = p2 + base + alone - 1
+    beats, cycles = ts.traced_run(n, k, 3, 1, slices=s)
+    assert beats == [u0] + [w1 + 1 + j for j in range(6)] + [w2 + 1 + j for j in range(6)]
+    assert cycles == w2 + 6 + 1
+    assert ts.traced_run_cycles(n, k, 3, 1, slices=s) == cycles
+    # trace off: the same run without beats, iteration 1 overlapped as well
+    assert ts.run_cycles(n, k, 3, slices=s) == 1 + 3 * base + 2 * d + alone
 
 
 def test_overlapped_busy_hand_computed():
-    c = ts.overlapped_iteration_cycles(124, 16, slices=4)
-    b = ts.overlapped_busy_share(124, 16, slices=4)
-    assert b["lane_multipliers"] == pytest.approx((124 * 123 * 10 + 1) / (32 * c))
-    assert b["lane_multipliers"] > 0.9
+    c = ts.iteration_cycles(124, 16, slices=4)
+    b = ts.busy_share(124, 16, slices=4)
+    assert b["multipliers"] == pytest.approx((124 * 123 * 10 + 1) / (32 * c))
+    assert b["multipliers"] > 0.9
     assert b["update_multipliers"] == pytest.approx(124 * 32 / (8 * c))
-    assert b["all_multipliers"] == pytest.approx((124 * 123 * 10 + 1 + 124 * 32) / (40 * c))
+    assert b["function_unit"] == pytest.approx((124 * 123 + 2) / (16 * c))
+    assert ts.lower_bound(124, 16, slices=4) == pytest.approx((124 * 123 * 10 + 1) / 32)
+    assert ts.lower_bound(3, 16, slices=1) == pytest.approx(3 * 32 / 2)     # the update's share binds
 
 
 def _violations(n, k, slices, d):
@@ -64,8 +87,9 @@ def _violations(n, k, slices, d):
 
 
 @pytest.mark.parametrize("n,k,slices", [(124, 16, 4), (124, 16, 2), (32, 4, 4), (32, 4, 1), (5, 4, 1),
-                                        (17, 16, 2), (64, 8, 8)])
+                                        (17, 16, 2), (64, 8, 8), (9, 4, 3), (2, 2, 16), (256, 16, 1),
+                                        (3, 64, 1), (100, 2, 2)])
 def test_overlap_delay_is_the_smallest_safe_delay(n, k, slices):
-    d = ts.overlap_delay(n, k, slices)
+    d = timing.tsne_overlap_delay(n, k, slices)
     assert _violations(n, k, slices, d) == []
     assert _violations(n, k, slices, d - 1) != []

@@ -1,0 +1,78 @@
+"""The t-SNE update unit's slice: one TM0/TM1 pair with the update op ``tupd`` and nothing else.
+
+The update (gradient, gains, velocity, position of one point, `golden_model.tsne_fixed.update`)
+is not a lane op: it runs on ``cfg.tsne_update_slices`` slices owned by the t-SNE engine
+(`hw.tsne`), outside the lanes, so that an iteration's update can run while the lanes' TM0/TM1 are
+busy with the next iteration's pair stream (docs/hardware.md, "The update unit").  A slice builds
+``tupd``'s valid chain and stage plan from the op table (`golden_model.timing.LANE_OPS`, the
+resources ``tm0_in`` .. ``tu_pos``), its two multipliers as the lanes' (`hw.lane_tsne.tm_multiplier`)
+and the datapath of `hw.lane_tupd`; the engine issues point ``i`` to slice ``i mod S``, one point
+every `timing.tsne_update_interval` (S) cycles, so a slice takes one every ``S x interval`` cycles
+(a period at which ``tupd`` does not collide with itself, `timing.tsne_update_period_ok`).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Assert, Format, Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In
+
+from golden_model import timing
+from golden_model.config import AccelConfig
+
+from .lane import Lane
+from .lane_tsne import TsneWidths, tm_multiplier, update_signature
+from .lane_tupd import TupdLaneMixin
+
+__all__ = ["UpdateSlice"]
+
+
+class UpdateSlice(TupdLaneMixin, wiring.Component):
+    """One update slice.
+
+    Parameters
+    ----------
+    cfg : AccelConfig
+    index : int
+        Slice number (names only).
+    checks : bool
+        Simulation assertion: no two ``tupd`` in flight claim one resource in one cycle (the
+        engine's issue period must be a free one).
+
+    Attributes
+    ----------
+    tsne : In(update_signature(cfg))
+        ``upd``: the point's A, R, y, v, gains and the iteration's constants with ``issue``;
+        ``uy0``, ``uy1``, ``uv0``, ``uv1``, ``ug0``, ``ug1``: its results, ``latency("tupd")``
+        cycles after the issue.
+    """
+
+    def __init__(self, cfg: AccelConfig, index: int = 0, checks: bool = False):
+        self.cfg = cfg
+        self.index = index
+        self.checks = checks
+        super().__init__({"tsne": In(update_signature(cfg))})
+
+    def elaborate(self, platform):
+        m = Module()
+        op = timing.LANE_OPS["tupd"]
+        chain = [Signal(name=f"tupd_s{s}") for s in range(op.latency)]
+        m.d.comb += chain[0].eq(self.tsne.upd.issue)
+        for s in range(1, op.latency):
+            m.d.sync += chain[s].eq(chain[s - 1])
+        v = {"tupd": chain}
+        if self.checks:
+            cycle = Signal(32)
+            m.d.sync += cycle.eq(cycle + 1)
+            for res in timing.RESOURCES:
+                st = timing.uses("tupd", res)
+                if len(st) > 1:
+                    m.d.sync += Assert(sum(chain[s] for s in st) <= 1,
+                                       Format(f"update slice {self.index}: two tupd claim resource {res!r} in the "
+                                              f"cycle ending at edge {{}} after reset", cycle))
+        tw = TsneWidths(self.cfg)
+        tms = (tm_multiplier(m, tw, "tm0"), tm_multiplier(m, tw, "tm1"))
+        upd0, upd1 = self._elaborate_tupd(m, v, None, tms)
+        Lane._steer(m, v, "tm0_in", upd0)
+        Lane._steer(m, v, "tm1_in", upd1)
+        return m
