@@ -338,8 +338,10 @@ class TsneEngine(wiring.Component):
         first_k = Signal(range(K))
         prime_t = Signal(range((K - 1) * iv1 + 1))
         stream_t = Signal(signed(len(n_last) + max(1, ivs).bit_length() + 2))
-        m.d.comb += [first_k.eq(Mux(n_last < K - 1, n_last, K - 1)), prime_t.eq(first_k * iv1),
-                     stream_t.eq(n_last * ivs - (timing.TSNE_PRIME + K))]
+        def times(x, c):        # x c for a small constant c, as shifted adds (no multiplier)
+            return sum((x << b for b in range(c.bit_length()) if c >> b & 1), C(0, 1))
+        m.d.comb += [first_k.eq(Mux(n_last < K - 1, n_last, K - 1)), prime_t.eq(times(first_k, iv1)),
+                     stream_t.eq(times(n_last, ivs) - (timing.TSNE_PRIME + K))]
         m.d.sync += odelay.eq(timing.TSNE_UPD_PIPE + 1 + Mux(stream_t > prime_t, stream_t, prime_t))
         ocnt = Signal.like(odelay)
         zq_solo = Signal()      # the trace holds an overlapped iteration's Zq beat
