@@ -246,7 +246,8 @@ def to_markdown(rep: dict) -> str:
          "follows beat for beat: " + meta["proof"], "",
          "Each phase cell: cycles (cycles / lower bound).  Lower bounds = necessary operations / units of the "
          "limiting unit class: search (N(N-1)D/2 distance MACs + the policy's kernel evaluations) / K MULAs; "
-         "P: MULA ops / K; t-SNE: multiplier ops / 2K; entropy: 2N + G^2 reads; grid: the reads of "
+         "P: MULA ops / K; t-SNE: the larger of the lanes' multiplier ops / 2K (TM0, TM1: pairs and ca) and "
+         "the update's chunk products / 2S (the update slices, overlapped); entropy: 2N + G^2 reads; grid: the reads of "
          "`phase_bounds.grid_lower_bound`.  MODE 3 sums the candidates.  'other' = start states, t-SNE "
          "PRNG initialisation (4N + 2), decide/copy, re-run TGT, outer FWA, summary beat.", ""]
     for preset in meta["presets"]:
