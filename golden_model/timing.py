@@ -361,10 +361,16 @@ def tsne_overlap_delay(n: int, lanes: int, slices: int) -> int:
     TSNE_PRIME + K + II j``.  (The next iteration's hand-over, which overwrites A and R, comes after
     the update has read them for every N, K, S: the event-level check in
     ``tests/test_tsne_schedule.py`` covers both.)"""
+    base, prime_step, stream_step, stream_lead = tsne_overlap_terms(lanes, slices)
+    return base + max((min(lanes, n) - 1) * prime_step, (n - 1) * stream_step - stream_lead)
+
+
+def tsne_overlap_terms(lanes: int, slices: int) -> tuple:
+    """The constants of `tsne_overlap_delay` (the t-SNE engine evaluates the same expression for its
+    run-time N): ``(base, prime_step, stream_step, stream_lead)`` with delay = ``base +
+    max((min(K, N) - 1) prime_step, (N - 1) stream_step - stream_lead)``."""
     iv, ii = tsne_update_interval(slices), pair_interval("tpair")
-    prime = (min(lanes, n) - 1) * (iv - 1)
-    stream = (n - 1) * max(0, iv - ii) - (TSNE_PRIME + lanes)
-    return TSNE_UPD_PIPE + 1 + max(prime, stream)
+    return TSNE_UPD_PIPE + 1, iv - 1, max(0, iv - ii), TSNE_PRIME + lanes
 
 
 # --------------------------------------------------------------------------- lending the lanes

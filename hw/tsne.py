@@ -332,17 +332,17 @@ class TsneEngine(wiring.Component):
             m.d.sync += upd_lane.eq(Mux(upd_lane == S - 1, 0, upd_lane + 1))
         # an overlapped update: the next PRIME follows after timing.tsne_overlap_delay cycles
         # (a function of N, registered: N is stable while busy)
-        iv1 = UP - 1
-        ivs = max(0, UP - II)
+        o_base, iv1, ivs, o_lead = timing.tsne_overlap_terms(K, S)
         odelay = Signal(range(timing.tsne_overlap_delay(cfg.n_max, K, S) + 1))
         first_k = Signal(range(K))
         prime_t = Signal(range((K - 1) * iv1 + 1))
         stream_t = Signal(signed(len(n_last) + max(1, ivs).bit_length() + 2))
+
         def times(x, c):        # x c for a small constant c, as shifted adds (no multiplier)
             return sum((x << b for b in range(c.bit_length()) if c >> b & 1), C(0, 1))
         m.d.comb += [first_k.eq(Mux(n_last < K - 1, n_last, K - 1)), prime_t.eq(times(first_k, iv1)),
-                     stream_t.eq(times(n_last, ivs) - (timing.TSNE_PRIME + K))]
-        m.d.sync += odelay.eq(timing.TSNE_UPD_PIPE + 1 + Mux(stream_t > prime_t, stream_t, prime_t))
+                     stream_t.eq(times(n_last, ivs) - o_lead)]
+        m.d.sync += odelay.eq(o_base + Mux(stream_t > prime_t, stream_t, prime_t))
         ocnt = Signal.like(odelay)
         zq_solo = Signal()      # the trace holds an overlapped iteration's Zq beat
         with m.If(zq_solo & tr.valid & tr.ready):
