@@ -29,9 +29,6 @@ next lane towards the controller).
 
 from __future__ import annotations
 
-import operator
-from functools import reduce
-
 from amaranth.hdl import Assert, C, Cat, Format, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
@@ -43,6 +40,7 @@ from golden_model.config import AccelConfig
 from .arith import FunctionUnit, FuOp
 from .layouts import CoreLayouts
 from .lane_tsne import TsneLaneMixin, tscan_signature, tsne_ops_signature
+from .opchain import check_conflicts, steer, valid_chains
 from .regnext import next_values
 
 __all__ = ["Lane", "LANE_LATENCY", "CandKind", "lane_roles", "xorshift32_hw", "dist_ops_signature",
@@ -210,48 +208,10 @@ class Lane(TsneLaneMixin, wiring.Component):
             built -= timing.PHASE_OPS
             issue = {k: s for k, s in issue.items() if k in built}
         assert set(issue) == built, "every op of the table this lane builds needs an issue port"
-        v = {}
-        for name, op in timing.LANE_OPS.items():
-            if name not in issue:       # an op this lane does not build (`tupd`, phase ops)
-                continue
-            chain = [Signal(name=f"{name}_s{s}") for s in range(op.latency)]
-            m.d.comb += chain[0].eq(issue[name])
-            for s in range(1, op.latency):
-                m.d.sync += chain[s].eq(chain[s - 1])
-            v[name] = chain
+        v = valid_chains(m, issue)
         if self.checks:
-            cycle = Signal(32)          # cycles since reset, named in the message
-            m.d.sync += cycle.eq(cycle + 1)
-            for res in timing.RESOURCES:
-                users = [(op, st) for op, st in timing.claims(res) if op in v]
-                if len(users) > 1:
-                    busy = sum(v[op][st] for op, st in users)
-                    who = " ".join(f"{op}.{st}={{}}" for op, st in users)
-                    # checked at the clock edge (settled values): a combinational check would
-                    # also see the delta-cycle glitches of the simulator
-                    m.d.sync += Assert(busy <= 1, Format(f"lane {self.index}: two ops claim resource {res!r} "
-                                                         f"in the cycle ending at edge {{}} after reset ({who})",
-                                                         cycle, *[v[op][st] for op, st in users]))
+            check_conflicts(m, v, f"lane {self.index}")
         return v
-
-    @staticmethod
-    def _steer(m, v, resource, drives):
-        """Drive a shared resource from the stage that claims it (`timing.claims`; built ops only)."""
-        users = [(op, st) for op, st in timing.claims(resource) if op in v]
-        drives = {k: d for k, d in drives.items() if k[0] in v}     # ops this lane builds
-        assert set(users) == set(drives), (resource, users, list(drives))
-        # an AND-OR multiplexer: at most one claimant is valid in a cycle (asserted with checks),
-        # so each input is gated by its own valid and the inputs are ORed - no priority chain of
-        # the valids in front of the resource's operand registers
-        terms = {}
-        for op, st in users:
-            for stmt in drives[(op, st)]:
-                assert isinstance(stmt.lhs, Signal) and stmt.lhs.init == 0, stmt     # x.eq(y) statements
-                term = Signal(stmt.lhs.shape(), name=f"{resource}_{op}{st}_{stmt.lhs.name}")
-                m.d.comb += term.eq(Mux(v[op][st], stmt.rhs, 0))
-                terms.setdefault(id(stmt.lhs), (stmt.lhs, []))[1].append(term)
-        for lhs, ts in terms.values():
-            m.d.comb += lhs.eq(reduce(operator.or_, ts))
 
     def elaborate(self, platform):
         m = Module()
@@ -276,7 +236,7 @@ class Lane(TsneLaneMixin, wiring.Component):
             return sig
 
         # addressed: each FU claimant presents its own ROM address (the AND-OR multiplexer of
-        # `_steer` then feeds the ROM's address input directly)
+        # `opchain.steer` then feeds the ROM's address input directly)
         # its ROM holds the tables of the ops this lane builds: exp2 (cand, kern, kprob), and the
         # reciprocal of the t-SNE ops (the row-end LOG / RECIP are on the shared `RowendUnit`)
         m.submodules.fu = fu = FunctionUnit(cfg, addressed=True, ops=(FuOp.EXP_T, FuOp.EXP_U) + (
@@ -503,7 +463,7 @@ class Lane(TsneLaneMixin, wiring.Component):
         def mul(a, b):
             return [mul_en.eq(1), mul_a.eq(a), mul_b.eq(b)]
 
-        self._steer(m, v, "mul_in", {
+        steer(m, v, "mul_in", {
             ("dist", sd("dist", "mul_in")): mul(absd, absd),
             ("cand", sd("cand", "mul_in")): mul(cand.a, cand_b),
             ("kern", sd("kern", "mul_in")): mul(kern.d, bm),
@@ -514,7 +474,7 @@ class Lane(TsneLaneMixin, wiring.Component):
             return fu.operand(op, f)
 
         fu_tsne = self._elaborate_tsne(m, v, fu, delayed) if self.with_phases else {}
-        self._steer(m, v, "fu_rom", {**fu_tsne,
+        steer(m, v, "fu_rom", {**fu_tsne,
             ("cand", sd("cand", "fu_rom")): fu_in(FuOp.EXP_U, g),
             ("kern", sd("kern", "fu_rom")): fu_in(FuOp.EXP_T, tq[:T]),
             ("kprob", sd("kprob", "fu_rom")): fu_in(FuOp.EXP_T, tq[:T]),

@@ -30,6 +30,7 @@ from golden_model import timing
 from golden_model.config import AccelConfig
 
 from .arith import FuOp
+from .opchain import steer
 
 __all__ = ["TsneWidths", "tsne_ops_signature", "update_signature", "tscan_signature", "TsneLaneMixin", "SPLIT",
            "tm_multiplier"]
@@ -294,7 +295,7 @@ class TsneLaneMixin:
         s_sr = st["tsr"][0]
         sr_0, sr_1 = hold(sr, s_sr, f0, "t_sr_f"), hold(sr, s_sr, f1, "t_sr_f")
         r2_0, r2_1 = hold(r2, s_sr, f0, "t_r2_f"), hold(r2, s_sr, f1, "t_r2_f")
-        self._steer(m, v, "tm0_in", {
+        steer(m, v, "tm0_in", {
             (op, m1[0]): tm(a0, b0, en0, adx, adx[:lo]),
             (op, m1[1]): tm(a0, b0, en0, ady_1, ady_1[:lo]),
             (op, m1[2]): tm(a0, b0, en0, s_d, r),
@@ -303,7 +304,7 @@ class TsneLaneMixin:
             ("tmul", 0): tm(a0, b0, en0, t.mul.a, t.mul.b),
             ("kprob", timing.stage_of("kprob", "tm0_in")): tm(a0, b0, en0, *self._kprob_tm0),
         })
-        self._steer(m, v, "tm1_in", {
+        steer(m, v, "tm1_in", {
             (op, m1[0]): tm(a1, b1, en1, adx, adx[lo:]),
             (op, m1[1]): tm(a1, b1, en1, ady_1, ady_1[lo:]),
             (op, m1[2]): tm(a1, b1, en1, r, r),

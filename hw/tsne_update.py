@@ -13,16 +13,15 @@ every `timing.tsne_update_interval` (S) cycles, so a slice takes one every ``S x
 
 from __future__ import annotations
 
-from amaranth.hdl import Assert, Format, Module, Signal
+from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 
-from golden_model import timing
 from golden_model.config import AccelConfig
 
-from .lane import Lane
 from .lane_tsne import TsneWidths, tm_multiplier, update_signature
 from .lane_tupd import TupdLaneMixin
+from .opchain import check_conflicts, steer, valid_chains
 
 __all__ = ["UpdateSlice"]
 
@@ -55,24 +54,12 @@ class UpdateSlice(TupdLaneMixin, wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        op = timing.LANE_OPS["tupd"]
-        chain = [Signal(name=f"tupd_s{s}") for s in range(op.latency)]
-        m.d.comb += chain[0].eq(self.tsne.upd.issue)
-        for s in range(1, op.latency):
-            m.d.sync += chain[s].eq(chain[s - 1])
-        v = {"tupd": chain}
+        v = valid_chains(m, {"tupd": self.tsne.upd.issue})
         if self.checks:
-            cycle = Signal(32)
-            m.d.sync += cycle.eq(cycle + 1)
-            for res in timing.RESOURCES:
-                st = timing.uses("tupd", res)
-                if len(st) > 1:
-                    m.d.sync += Assert(sum(chain[s] for s in st) <= 1,
-                                       Format(f"update slice {self.index}: two tupd claim resource {res!r} in the "
-                                              f"cycle ending at edge {{}} after reset", cycle))
+            check_conflicts(m, v, f"update slice {self.index}")
         tw = TsneWidths(self.cfg)
         tms = (tm_multiplier(m, tw, "tm0"), tm_multiplier(m, tw, "tm1"))
         upd0, upd1 = self._elaborate_tupd(m, v, None, tms)
-        Lane._steer(m, v, "tm0_in", upd0)
-        Lane._steer(m, v, "tm1_in", upd1)
+        steer(m, v, "tm0_in", upd0)
+        steer(m, v, "tm1_in", upd1)
         return m

@@ -342,3 +342,33 @@ def test_update_is_on_the_slices_not_the_lanes():
         assert name in sl and name not in lane, name
     eng = text(TsneEngine(cfg))
     assert all(f"upd_slice{k}" in eng for k in range(3)) and "upd_slice3" not in eng
+
+
+def test_update_slice_conflict_assertion_fires():
+    """A slice's simulation assertion (`hw.opchain.check_conflicts`) fires when two ``tupd`` are
+    issued so close that two of their stages claim one resource in a cycle; one ``tupd`` alone
+    does not make it fire."""
+    from hw.tsne_update import UpdateSlice
+    cfg = get_preset("tiny").with_overrides(phases=True)
+    res, gap = next((r, st[1] - st[0]) for r in timing.RESOURCES
+                    for st in [timing.uses("tupd", r)] if len(st) > 1)
+
+    def run(gaps):
+        sl = UpdateSlice(cfg, 0, checks=True)
+
+        async def tb(ctx):
+            for g in gaps:
+                ctx.set(sl.tsne.upd.issue, 1)
+                await ctx.tick()
+                ctx.set(sl.tsne.upd.issue, 0)
+                if g > 1:
+                    await ctx.tick().repeat(g - 1)
+            await ctx.tick().repeat(timing.latency("tupd") + 2)
+        sim = Simulator(sl)
+        sim.add_clock(1e-6)
+        sim.add_testbench(tb)
+        sim.run()
+
+    run([1])
+    with pytest.raises(AssertionError, match=f"update slice 0: two ops claim resource {res!r}"):
+        run([gap, 1])
