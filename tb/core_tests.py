@@ -84,7 +84,7 @@ class Bench:
     def __init__(self, dut, scenario: dict):
         self.dut = dut
         self.sc = scenario
-        self.clk = Clocking(dut, SPEC["clock_period_ns"])
+        self.clk = Clocking(dut, SPEC["clock_period_ns"], internal=SPEC.get("clock_internal", False))
         self.regs = RegisterDriver(dut)
         self.sb = Scoreboard(name=scenario["name"])
         self.mon = None

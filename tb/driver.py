@@ -29,8 +29,9 @@ CLOCK_IMPL = "gpi"
 class Clocking:
     """The clock and the mapping from simulation time to edge numbers."""
 
-    def __init__(self, dut, period_ns: int):
+    def __init__(self, dut, period_ns: int, internal: bool = False):
         self.dut = dut
+        self.internal = internal        # the model makes its own clock (`tb.simtop`, tied-reset models)
         self.period_ns = period_ns
         self.period_steps = None
         self.t0 = None
@@ -39,6 +40,9 @@ class Clocking:
         # the clock starts high: rising edge k is at t0 + k * period
         self.t0 = int(get_sim_time("step"))
         self.period_steps = int(get_sim_steps(self.period_ns, "ns"))
+        if self.internal:       # high from time 0, rising edges at whole periods
+            self.t0 -= self.t0 % self.period_steps
+            return
         Clock(self.dut.clk, self.period_ns, unit="ns", impl=CLOCK_IMPL).start(start_high=True)
 
     def now(self) -> int:

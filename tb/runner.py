@@ -56,6 +56,10 @@ TEST_MODULE = "tb.core_tests"
 
 # Amaranth's Verilog trips several Verilator lint warnings (width extensions, unused bits); none is
 # fatal for simulation.  -Wno-fatal keeps any remaining warning from failing the build.
+#: the tied-reset models (long single runs) make their clock inside the wrapper (`tb.simtop`):
+#: no VPI timer callback and value put per clock edge (docs/verification.md, "Simulation speed")
+INTERNAL_CLOCK = True
+TIMING_ARGS = ["--timing"]
 #: VPI access to the top module's ports only (`public_ports_vlt`), except in waves builds
 PORTS_ONLY_VPI = True
 VERILATOR_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-MULTIDRIVEN", "--x-assign", "unique",
@@ -243,7 +247,8 @@ def _cocotb_main() -> Path:
     return Path(cocotb_tools.config.share_dir) / wv.COCOTB_MAIN_REL
 
 
-def _verilate(bdir: Path, src: Path, top: str, waves: str | None, verbose: bool, tc, opt: str = "-Os") -> None:
+def _verilate(bdir: Path, src: Path, top: str, waves: str | None, verbose: bool, tc, opt: str = "-Os",
+              more_args: list = ()) -> None:
     """Verilator + C++ compile through cocotb's runner.
 
     With waves (a format), the build adds the format's flags, the control file that hides
@@ -255,11 +260,13 @@ def _verilate(bdir: Path, src: Path, top: str, waves: str | None, verbose: bool,
     recompiling (make overrides VM_GLOBAL_FAST/SLOW= LIBS=<archive>).  If that link fails, the
     model is rebuilt the normal way."""
     base = toolchain.make_overrides(tc) + ([f"OPT_FAST={opt}", f"OPT_GLOBAL={opt}"] if opt != "-Os" else [])
+    if "--timing" in more_args:
+        base += toolchain.timing_make_overrides(tc)
     if waves == "fst":  # the FST writer needs lz4 + zlib (a stand-in lz4.h when liblz4-dev is missing)
         base += list(toolchain.fst_make_overrides(SIM_ROOT / "_fstshim"))
     rt = _runtime_dir(waves or False, tc, base)
     lib = rt / "libvlrt.a"
-    args, main_cpp = list(VERILATOR_ARGS), None
+    args, main_cpp = list(VERILATOR_ARGS) + list(more_args), None
     # waves builds keep every signal public (their dumps are the debugging view of the inside)
     ports_only = PORTS_ONLY_VPI and not waves
     if ports_only:
@@ -329,11 +336,12 @@ def build(cfg: AccelConfig, dut: str = "core", trace: bool = False, waves: bool 
     scopes = wv.instance_paths(text, top)
     if tie_reset:
         from .simtop import tied_reset_wrapper
-        wrapper, top = tied_reset_wrapper(text, top)
+        wrapper, top = tied_reset_wrapper(text, top, CLOCK_PERIOD_NS if INTERNAL_CLOCK else None)
         text += "\n" + wrapper
     ports = lay.ports_of(comp)
     comp._MustUse__silence = True  # only its signature was needed
-    stamp_info = {"verilog": hashlib.sha256(text.encode()).hexdigest(), "args": VERILATOR_ARGS,
+    more_args = TIMING_ARGS if tie_reset and INTERNAL_CLOCK else []
+    stamp_info = {"verilog": hashlib.sha256(text.encode()).hexdigest(), "args": VERILATOR_ARGS + more_args,
                   "timescale": TIMESCALE, "vpi": "ports" if PORTS_ONLY_VPI and not fmt else "all",
                   **({"opt_fast": opt} if opt != "-Os" else {}),
                   "waves": bool(waves), "verilator": tc.version, "top": top}
@@ -352,7 +360,7 @@ def build(cfg: AccelConfig, dut: str = "core", trace: bool = False, waves: bool 
             src = bdir / "adapsne_core.v"
             src.write_text(text)
             (bdir / "config.json").write_text(cfg.to_json())
-            _verilate(bdir, src, top, fmt, verbose, tc, opt)
+            _verilate(bdir, src, top, fmt, verbose, tc, opt, more_args)
             stamp.write_text(stamp_key + "\n")
             built = True
         (bdir / "ports.json").write_text(json.dumps(ports, indent=1))
@@ -485,6 +493,7 @@ def run(model: Model, spec: dict, name: str = "run", test_module: str = TEST_MOD
             (run_dir / stale).unlink()
     full = dict(spec)
     full.update({"cfg": model.cfg.to_dict(), "ports": model.ports, "clock_period_ns": CLOCK_PERIOD_NS,
+                 "clock_internal": bool(model.tied_reset and INTERNAL_CLOCK),
                  "dut": model.dut, "out": str(run_dir / "observations.json")})
     spec_path = run_dir / "spec.json"
     spec_path.write_text(json.dumps(full))

@@ -24,8 +24,11 @@ import re
 __all__ = ["tied_reset_wrapper"]
 
 
-def tied_reset_wrapper(text: str, top: str) -> tuple:
-    """(Verilog of the wrapper module, its name) for the module `top` of `text`."""
+def tied_reset_wrapper(text: str, top: str, clock_period_ns: int | None = None) -> tuple:
+    """(Verilog of the wrapper module, its name) for the module `top` of `text`.  With
+    `clock_period_ns` the wrapper also makes the clock: ``clk`` becomes an output, high from time 0
+    and toggled every half period by a delay (Verilator ``--timing``), so rising edge ``k`` is at
+    ``k`` periods; the testbench then starts no clock of its own (`tb.driver.Clocking`)."""
     start = text.find(f"module {top}(")
     if start < 0:
         raise ValueError(f"module {top} not found in the generated Verilog")
@@ -38,7 +41,13 @@ def tied_reset_wrapper(text: str, top: str) -> tuple:
         raise ValueError(f"tied_reset_wrapper: cannot read the direction of {missing or ['rst']} in {top}")
     name = f"{top}_sim"
     lines = [f"// simulation wrapper (tb/simtop.py): {top} with rst tied to 0", f"module {name}({', '.join(ports)});"]
-    lines += [f"  {decl[p][0]} {decl[p][1] + ' ' if decl[p][1] else ''}{p};" for p in ports]
+    lines += [f"  {decl[p][0]} {decl[p][1] + ' ' if decl[p][1] else ''}{p};" for p in ports
+              if not (clock_period_ns and p == "clk")]
+    if clock_period_ns:
+        if "clk" not in ports or clock_period_ns % 2:
+            raise ValueError(f"tied_reset_wrapper: an internal clock needs a clk port and an even period in ns, "
+                             f"got {clock_period_ns}")
+        lines += ["  output reg clk;", "  initial clk = 1'b1;", f"  always #{clock_period_ns // 2} clk = ~clk;"]
     zero = "1'b0"
     conn = ", ".join(f".{p}({zero if p == 'rst' else p})" for p in ports)
     lines += [f"  {top} core ({conn});", "endmodule", ""]

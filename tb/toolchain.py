@@ -111,6 +111,20 @@ def make_overrides(tc: "Toolchain | None" = None) -> list:
     return out
 
 
+def timing_make_overrides(tc: "Toolchain | None" = None) -> list:
+    """Make overrides of a model built with ``--timing`` (delays: the tied-reset models' internal
+    clock, `tb.simtop`).  The PyPI wheel's verilated.mk has an empty CFG_CXXFLAGS_COROUTINES, and
+    GCC then stops at <coroutine> ("requires -fcoroutines"); the upstream value for GCC is
+    `-fcoroutines`."""
+    tc = tc or _probe()
+    mk = tc.bin_dir.parent / "include" / "verilated.mk"
+    if mk.is_file():
+        m = re.search(r"^CFG_CXXFLAGS_COROUTINES[ \t]*=[ \t]*(.*)$", mk.read_text(errors="replace"), re.M)
+        if m is not None and not m.group(1).strip():
+            return ["CFG_CXXFLAGS_COROUTINES=-fcoroutines"]
+    return []
+
+
 # FST: the wheel's fstcpp writer includes <lz4.h> and <zlib.h> and links -llz4 -lz.  Debian has the
 # lz4 run-time library on every system (apt depends on it) but its header only in liblz4-dev; the
 # writer calls just these two functions (stable lz4 API since 1.7), so a two-line header and a
