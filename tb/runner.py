@@ -18,8 +18,9 @@
   the repository root is put on sys.path before the run).
 * `tie_reset=True` builds the core inside tb/simtop.py's wrapper (rst tied to 0: one scenario per
   run) for long single runs, and compiles it with g++ `LONG_RUN_OPT` (-O2) instead of Verilator's
-  -Os (`opt_fast`); `RunResult.cpu_seconds` is the simulator's CPU time (docs/verification.md,
-  "Simulation speed").
+  -Os (`opt_fast`), profile-guided (`LONG_RUN_PGO`, `_build_pgo`), with the clock made inside the
+  wrapper (`INTERNAL_CLOCK`); `RunResult.cpu_seconds` is the simulator's CPU time
+  (docs/verification.md, "Simulation speed").
 * Waveforms (tb/waves.py): `waves=True` (or a format name), or ADAPSNE_WAVES=1, or pytest
   `--waves`.  FST by default, VCD with waves_format="vcd"; a waves build is a separate model per
   format (Verilator needs --trace at build time) and the dump is `<run dir>/dump.fst|dump.vcd`
@@ -85,6 +86,7 @@ def model_dir(cfg: AccelConfig, dut: str = "core", trace: bool = False, waves: b
     tag += "-tiedrst" if tie_reset else ""
     opt = opt_fast(tie_reset)
     tag += "" if opt == "-Os" else opt          # a separate model per optimisation
+    tag += "-pgo" if pgo_enabled(tie_reset) else ""
     return SIM_ROOT / f"{tag}-{cfg_hash(cfg, dut, trace, waves)}"
 
 
@@ -174,6 +176,22 @@ def _makeflags(overrides: list):
             os.environ["MAKEFLAGS"] = old
 
 
+@contextlib.contextmanager
+def _env_flags(flags: dict):
+    """Temporarily append to environment variables (CXXFLAGS, LDFLAGS) read by the model's make."""
+    old = {k: os.environ.get(k) for k in flags}
+    for k, v in flags.items():
+        os.environ[k] = " ".join(x for x in (old[k], v) if x)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def _runtime_dir(waves: bool | str, tc, make: list) -> Path:
     key = json.dumps({"waves": waves, "make": make, "verilator": str(tc.verilator),
                       "version": tc.version, "cocotb": tc.cocotb_version})
@@ -195,6 +213,41 @@ def _global_objs(bdir: Path) -> list:
 #: than Verilator's -Os for a ~1.5x longer build (docs/verification.md, "Simulation speed"); the
 #: default suite's models are build-dominated and keep -Os
 LONG_RUN_OPT = "-O2"
+
+#: g++ profile-guided optimisation of the long-run models (`_build_pgo`): the model is built with
+#: -fprofile-generate, runs a short training class (`pgo_training_spec`), and is built again with
+#: the profile (docs/verification.md, "Simulation speed"); $ADAPSNE_PGO=0 turns it off
+LONG_RUN_PGO = True
+PGO_FLAGS = {"generate": {"CXXFLAGS": "-fprofile-generate", "LDFLAGS": "-fprofile-generate"},
+             "use": {"CXXFLAGS": "-fprofile-use -fprofile-partial-training -Wno-missing-profile"}}
+
+
+def pgo_enabled(long_run: bool) -> bool:
+    """Profile-guided build of a long-run (tied-reset) model: `LONG_RUN_PGO` unless $ADAPSNE_PGO=0."""
+    v = os.environ.get("ADAPSNE_PGO", "").strip()
+    if v not in ("", "0", "1"):
+        raise ValueError(f"ADAPSNE_PGO must be 0 or 1, got {v!r}")
+    return long_run and LONG_RUN_PGO and v != "0"
+
+
+def pgo_training_spec(cfg: AccelConfig) -> dict:
+    """The training run of a profile-guided build: one synthetic class (seeded: 64 points, or
+    n_max, of 8 clustered features in the feature range) through the phases the model has - MODE 1 (search, affinities,
+    t-SNE with the configured schedule) when it has them, else the search - with its values
+    checked like any scenario (a wrong training run fails the build)."""
+    import numpy as np
+
+    from . import reference as ref
+    n, d, top = min(64, cfg.n_max), min(8, cfg.d_max), (1 << cfg.feature_bits) - 1
+    rng = np.random.default_rng(20261205)
+    centres = rng.integers(0, top + 1, size=(4, d))
+    noise = rng.integers(-(top // 8), top // 8 + 1, size=(n, d))
+    X = np.clip(centres[rng.integers(0, 4, size=n)] + noise, 0, top).astype(np.int64)
+    perp = min(cfg.perplexity, (n - 1) / 2 - 1)
+    if cfg.phases:
+        job = ref.mode1_job(X, perp, "ksection", cfg, name="pgo-train", p_dump=False)
+        return {"scenarios": [ref.classes_scenario("mode1", [job])]}
+    return {"scenarios": [ref.classes_scenario("clean", [ref.class_job(X, perp, "ksection", cfg)])]}
 
 
 def opt_fast(long_run: bool = False) -> str:
@@ -248,7 +301,7 @@ def _cocotb_main() -> Path:
 
 
 def _verilate(bdir: Path, src: Path, top: str, waves: str | None, verbose: bool, tc, opt: str = "-Os",
-              more_args: list = ()) -> None:
+              more_args: list = (), pgo: str | None = None) -> None:
     """Verilator + C++ compile through cocotb's runner.
 
     With waves (a format), the build adds the format's flags, the control file that hides
@@ -258,7 +311,11 @@ def _verilate(bdir: Path, src: Path, top: str, waves: str | None, verbose: bool,
     model on this machine) does not depend on the design: the first build archives its objects
     into build/sim/_runtime-<key>/libvlrt.a and later builds link that archive instead of
     recompiling (make overrides VM_GLOBAL_FAST/SLOW= LIBS=<archive>).  If that link fails, the
-    model is rebuilt the normal way."""
+    model is rebuilt the normal way.
+
+    `pgo`: "generate" or "use" (`PGO_FLAGS`, g++ profile-guided optimisation of the model code,
+    `_build_pgo`), passed in $CXXFLAGS / $LDFLAGS, which verilated.mk appends to; such a build
+    never archives the run-time objects it may have compiled."""
     base = toolchain.make_overrides(tc) + ([f"OPT_FAST={opt}", f"OPT_GLOBAL={opt}"] if opt != "-Os" else [])
     if "--timing" in more_args:
         base += toolchain.timing_make_overrides(tc)
@@ -280,7 +337,7 @@ def _verilate(bdir: Path, src: Path, top: str, waves: str | None, verbose: bool,
         args += wv.BUILD_ARGS[waves] + [str(vlt)]
 
     def attempt(extra: list) -> None:
-        with _makeflags(base + extra):
+        with _makeflags(base + extra), _env_flags(PGO_FLAGS[pgo] if pgo else {}):
             _verilator_runner(main_cpp, ports_only).build(sources=[src], hdl_toplevel=top, build_dir=bdir, build_args=args,
                                               timescale=TIMESCALE, waves=bool(waves), always=True, verbose=verbose,
                                               log_file=bdir / "build.log")
@@ -302,7 +359,7 @@ def _verilate(bdir: Path, src: Path, top: str, waves: str | None, verbose: bool,
     except RuntimeError as e:
         raise failure(e) from None
     objs = [bdir / f"{n}.o" for n in _global_objs(bdir)]
-    if objs and all(o.is_file() for o in objs) and not lib.is_file():
+    if objs and all(o.is_file() for o in objs) and not lib.is_file() and not pgo:
         with _locked(rt.with_name(rt.name + ".lock")):
             rt.mkdir(parents=True, exist_ok=True)
             tmp = rt / f"libvlrt.{os.getpid()}.a"
@@ -311,6 +368,25 @@ def _verilate(bdir: Path, src: Path, top: str, waves: str | None, verbose: bool,
 
 
 _MODELS: dict = {}
+
+
+def _build_pgo(cfg, bdir: Path, src: Path, top: str, ports: dict, verbose: bool, tc, opt: str, more_args) -> None:
+    """Profile-guided build of a long-run model: an instrumented build, one training run
+    (`pgo_training_spec`; it must pass), then the build with the profile (every object compiled
+    again; the .gcda files beside the objects are the profile)."""
+    for f in bdir.glob("*.gcda"):
+        f.unlink()
+    _verilate(bdir, src, top, None, verbose, tc, opt, more_args, pgo="generate")
+    train = Model(cfg=cfg, dut="core", trace=False, waves=False, build_dir=bdir, toplevel=top, ports=ports,
+                  tied_reset=True)
+    res = run(train, pgo_training_spec(cfg), name="pgo-train", echo=verbose)
+    if not res.passed or not list(bdir.glob("*.gcda")):
+        raise RuntimeError(f"the profile-guided build of {bdir.name}: the training run failed or wrote no profile "
+                           f"(see {res.run_dir}); ADAPSNE_PGO=0 builds without a profile")
+    for pat in ("*.o", "*.gch", "*.a", top):
+        for f in bdir.glob(pat):
+            f.unlink()
+    _verilate(bdir, src, top, None, verbose, tc, opt, more_args, pgo="use")
 
 
 def build(cfg: AccelConfig, dut: str = "core", trace: bool = False, waves: bool | str | None = None,
@@ -324,7 +400,8 @@ def build(cfg: AccelConfig, dut: str = "core", trace: bool = False, waves: bool 
     if tie_reset and (fmt or dut != "core"):
         raise ValueError("tie_reset: only for the core without waves (tb/simtop.py)")
     opt = opt_fast(tie_reset)
-    key = (cfg_hash(cfg, dut, trace, waves), dut, trace, waves, tie_reset, opt)
+    pgo = pgo_enabled(tie_reset)
+    key = (cfg_hash(cfg, dut, trace, waves), dut, trace, waves, tie_reset, opt, pgo)
     if key in _MODELS:
         return _MODELS[key]
     tc = toolchain.setup()
@@ -344,6 +421,7 @@ def build(cfg: AccelConfig, dut: str = "core", trace: bool = False, waves: bool 
     stamp_info = {"verilog": hashlib.sha256(text.encode()).hexdigest(), "args": VERILATOR_ARGS + more_args,
                   "timescale": TIMESCALE, "vpi": "ports" if PORTS_ONLY_VPI and not fmt else "all",
                   **({"opt_fast": opt} if opt != "-Os" else {}),
+                  **({"pgo": PGO_FLAGS} if pgo else {}),
                   "waves": bool(waves), "verilator": tc.version, "top": top}
     if fmt:  # the waves main and control file are part of the model
         stamp_info.update(format=fmt, vlt=wv.CONTROL_FILE, flags=wv.BUILD_ARGS[fmt],
@@ -360,7 +438,10 @@ def build(cfg: AccelConfig, dut: str = "core", trace: bool = False, waves: bool 
             src = bdir / "adapsne_core.v"
             src.write_text(text)
             (bdir / "config.json").write_text(cfg.to_json())
-            _verilate(bdir, src, top, fmt, verbose, tc, opt, more_args)
+            if pgo:
+                _build_pgo(cfg, bdir, src, top, ports, verbose, tc, opt, more_args)
+            else:
+                _verilate(bdir, src, top, fmt, verbose, tc, opt, more_args)
             stamp.write_text(stamp_key + "\n")
             built = True
         (bdir / "ports.json").write_text(json.dumps(ports, indent=1))

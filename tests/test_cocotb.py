@@ -373,12 +373,19 @@ def test_core_mode1_digits_all_classes(request):
 @needs_core
 def test_tied_reset_model_equals_golden_and_runs_one_scenario(request):
     """The tied-reset wrapper of the long MODE 1 runs (tb/simtop.py: rst tied to 0, registers from
-    their init values): a MODE 1 class with the P dump on tiny equals the golden model in values
-    and cycles, like the plain core; a spec with two scenarios (whose resets would not act) is
-    refused; a module that is not there is a precise error."""
+    their init values, the clock made inside): a MODE 1 class with the P dump on tiny equals the
+    golden model in values and cycles, like the plain core; the model is profile-guided (its
+    training run passed and left a profile, the final compile used it); a spec with two scenarios
+    (whose resets would not act) is refused; a module that is not there, or a clock period that is
+    not an even number of ns, is a precise error."""
     from tb.simtop import tied_reset_wrapper
     model = runner.build(get_preset("tiny").with_overrides(**MODE1_SHORT), dut="core", tie_reset=True)
     assert model.tied_reset and model.toplevel.endswith("_sim")
+    vtext = (model.build_dir / "adapsne_core.v").read_text()
+    assert "output reg clk;" in vtext and f"always #{runner.CLOCK_PERIOD_NS // 2} clk = ~clk;" in vtext
+    if runner.pgo_enabled(True):
+        assert list(model.build_dir.glob("*.gcda")) and "-fprofile-use" in (model.build_dir / "build.log").read_text()
+        assert "failures=\"0\"" in (model.build_dir / "runs" / "pgo-train" / "results.xml").read_text()
     main, _, _, _ = _mode1_jobs(model.cfg)
     res = runner.run(model, {"scenarios": [ref.classes_scenario("a_clean", [main])]}, name=_name(request))
     res.raise_on_failure()
@@ -388,3 +395,5 @@ def test_tied_reset_model_equals_golden_and_runs_one_scenario(request):
         runner.run(model, two)
     with pytest.raises(ValueError, match="module nocore not found"):
         tied_reset_wrapper("module other(a);\nendmodule\n", "nocore")
+    with pytest.raises(ValueError, match="even period in ns, got 7"):
+        tied_reset_wrapper("module c(clk, rst);\n  input clk;\n  input rst;\nendmodule\n", "c", 7)
