@@ -192,7 +192,11 @@ def to_markdown(res: dict) -> str:
                                                 if q.get("timed_out") else "no fit"))
         L.append(f"| {p['lanes']} | {p['table_bits']} | {p.get('generic_cells', '-')} | {p.get('nand2_equivalent', '-')} | "
                  f"{fr('ice40_dsp')} | {fr('ecp5_dsp')} | " + " | ".join(cells) + " |")
-    L += ["", "Largest K that places and routes:", ""]
+    swept = sorted(p["lanes"] for p in res["k_points"])
+    gaps = [K for K in range(swept[0], swept[-1]) if K & (K - 1) == 0 and K not in swept] if swept else []
+    L += ["", f"Lane counts in this sweep: {', '.join(map(str, swept))}"
+          + (f" (not in it: {', '.join(map(str, gaps))}; 'largest K' below is among these)" if gaps else "") + ".",
+          "", "Largest K that places and routes:", ""]
     for t, v in res["largest_fitting"].items():
         bound = (" (the largest K tried on it: larger K not synthesised)"
                  if v["lanes"] is not None and v["lanes"] == v.get("largest_tried") else "")
