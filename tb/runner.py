@@ -55,12 +55,13 @@ CLOCK_PERIOD_NS = 10
 TIMESCALE = ("1ns", "1ps")
 TEST_MODULE = "tb.core_tests"
 
-# Amaranth's Verilog trips several Verilator lint warnings (width extensions, unused bits); none is
-# fatal for simulation.  -Wno-fatal keeps any remaining warning from failing the build.
 #: the tied-reset models (long single runs) make their clock inside the wrapper (`tb.simtop`):
 #: no VPI timer callback and value put per clock edge (docs/verification.md, "Simulation speed")
 INTERNAL_CLOCK = True
 TIMING_ARGS = ["--timing"]
+
+# Amaranth's Verilog trips several Verilator lint warnings (width extensions, unused bits); none is
+# fatal for simulation.  -Wno-fatal keeps any remaining warning from failing the build.
 #: VPI access to the top module's ports only (`public_ports_vlt`), except in waves builds
 PORTS_ONLY_VPI = True
 VERILATOR_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-MULTIDRIVEN", "--x-assign", "unique",
@@ -232,9 +233,9 @@ def pgo_enabled(long_run: bool) -> bool:
 
 def pgo_training_spec(cfg: AccelConfig) -> dict:
     """The training run of a profile-guided build: one synthetic class (seeded: 64 points, or
-    n_max, of 8 clustered features in the feature range) through the phases the model has - MODE 1 (search, affinities,
-    t-SNE with the configured schedule) when it has them, else the search - with its values
-    checked like any scenario (a wrong training run fails the build)."""
+    n_max, of 8 clustered features in the feature range) through the phases the model has - MODE 1
+    (search, affinities, t-SNE with the configured schedule) when it has them, else the search -
+    with its values checked like any scenario (a wrong training run fails the build)."""
     import numpy as np
 
     from . import reference as ref

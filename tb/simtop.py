@@ -15,6 +15,11 @@ are the values a reset would load, so a simulation that starts with a reset and 
 again behaves identically.  `tb.runner.run` therefore refuses more than one scenario per run on
 such a model (each cocotb scenario begins with a reset).  The default suite keeps the real reset.
 The core's Verilog is unchanged (the wrapper is appended).
+
+The clock: with ``clock_period_ns`` the wrapper also generates ``clk`` itself (an output, high
+from time 0, a delay toggles it every half period; Verilator ``--timing``), so no VPI timer
+callback and value put run at each edge from cocotb's clock (`tb.runner.INTERNAL_CLOCK`; about 5 %
+of the long runs' time, docs/verification.md "Simulation speed").
 """
 
 from __future__ import annotations
