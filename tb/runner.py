@@ -60,10 +60,10 @@ TEST_MODULE = "tb.core_tests"
 INTERNAL_CLOCK = True
 TIMING_ARGS = ["--timing"]
 
-# Amaranth's Verilog trips several Verilator lint warnings (width extensions, unused bits); none is
-# fatal for simulation.  -Wno-fatal keeps any remaining warning from failing the build.
 #: VPI access to the top module's ports only (`public_ports_vlt`), except in waves builds
 PORTS_ONLY_VPI = True
+# Amaranth's Verilog trips several Verilator lint warnings (width extensions, unused bits); none is
+# fatal for simulation.  -Wno-fatal keeps any remaining warning from failing the build.
 VERILATOR_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-MULTIDRIVEN", "--x-assign", "unique",
                   "--x-initial", "unique"]
 
