@@ -18,6 +18,7 @@ from golden_model.config import PRESETS
 
 from . import freshness
 from .report import fmax_of
+from .sweep import lane_coverage
 
 
 def _n(x) -> str:
@@ -126,8 +127,7 @@ def summary(d: Path, markers: bool = True) -> str:
             at_edge = k is not None and k == v.get("largest_tried")
             L.append(f"| {dev} | {k if k is not None else 'none'}{' (largest tried)' if at_edge else ''} | "
                      f"{_n(v.get('fmax_mhz')) + ' MHz' if k is not None else '-'} |")
-        swept = sorted(p["lanes"] for p in s.get("k_points", []))
-        gaps = [K for K in range(swept[0], swept[-1]) if K & (K - 1) == 0 and K not in swept] if swept else []
+        swept, gaps = lane_coverage(s)
         L += ["", f"Lane counts swept: {', '.join(map(str, swept))}"
               + (f" (K = {', '.join(map(str, gaps))} not in this sweep)" if gaps else "") + ".",
               "", f"Base preset `{s['base']}`; plot `reports/synth/sweep.png`, details `reports/synth/sweep.md`.", "",

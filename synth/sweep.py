@@ -175,6 +175,13 @@ def plot(res: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def lane_coverage(res: dict) -> tuple:
+    """(lane counts in the sweep, powers of two between its smallest and largest that are not)."""
+    swept = sorted(p["lanes"] for p in res.get("k_points", []))
+    gaps = [K for K in range(swept[0], swept[-1]) if K & (K - 1) == 0 and K not in swept] if swept else []
+    return swept, gaps
+
+
 def to_markdown(res: dict) -> str:
     L = [f"# Lane / table-size sweep (base preset `{res['base']}`)", "",
          "| K | table bits | generic cells | NAND2 eq. | iCE40 LUT/FF/DSP/BRAM | ECP5 LUT/FF/DSP/BRAM | "
@@ -192,8 +199,7 @@ def to_markdown(res: dict) -> str:
                                                 if q.get("timed_out") else "no fit"))
         L.append(f"| {p['lanes']} | {p['table_bits']} | {p.get('generic_cells', '-')} | {p.get('nand2_equivalent', '-')} | "
                  f"{fr('ice40_dsp')} | {fr('ecp5_dsp')} | " + " | ".join(cells) + " |")
-    swept = sorted(p["lanes"] for p in res["k_points"])
-    gaps = [K for K in range(swept[0], swept[-1]) if K & (K - 1) == 0 and K not in swept] if swept else []
+    swept, gaps = lane_coverage(res)
     L += ["", f"Lane counts in this sweep: {', '.join(map(str, swept))}"
           + (f" (not in it: {', '.join(map(str, gaps))}; 'largest K' below is among these)" if gaps else "") + ".",
           "", "Largest K that places and routes:", ""]

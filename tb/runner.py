@@ -232,18 +232,14 @@ def pgo_enabled(long_run: bool) -> bool:
 
 
 def pgo_training_spec(cfg: AccelConfig) -> dict:
-    """The training run of a profile-guided build: one synthetic class (seeded: 64 points, or
-    n_max, of 8 clustered features in the feature range) through the phases the model has - MODE 1
+    """The training run of a profile-guided build: one synthetic class (`tb.data.synthetic_class`:
+    64 points, or n_max, of 8 clustered features, seeded) through the phases the model has - MODE 1
     (search, affinities, t-SNE with the configured schedule) when it has them, else the search -
     with its values checked like any scenario (a wrong training run fails the build)."""
-    import numpy as np
-
     from . import reference as ref
-    n, d, top = min(64, cfg.n_max), min(8, cfg.d_max), (1 << cfg.feature_bits) - 1
-    rng = np.random.default_rng(20261205)
-    centres = rng.integers(0, top + 1, size=(4, d))
-    noise = rng.integers(-(top // 8), top // 8 + 1, size=(n, d))
-    X = np.clip(centres[rng.integers(0, 4, size=n)] + noise, 0, top).astype(np.int64)
+    from .data import synthetic_class
+    n = min(64, cfg.n_max)
+    X = synthetic_class(n, min(8, cfg.d_max), cfg, seed=20261205, clusters=4)
     perp = min(cfg.perplexity, (n - 1) / 2 - 1)
     if cfg.phases:
         job = ref.mode1_job(X, perp, "ksection", cfg, name="pgo-train", p_dump=False)

@@ -92,6 +92,22 @@ def _read_version(exe: Path, env: dict) -> tuple:
     raise ToolchainError(f"cannot determine the version of {exe} (output of --version: {text!r})")
 
 
+def _wheel_fixes(tc, fixes: dict) -> list:
+    """``NAME=value`` overrides for the variables of `fixes` (name -> upstream GCC value) that the
+    wheel's include/verilated.mk leaves empty."""
+    tc = tc or _probe()
+    mk = tc.bin_dir.parent / "include" / "verilated.mk"
+    if not mk.is_file():
+        return []
+    text = mk.read_text(errors="replace")
+    out = []
+    for name, value in fixes.items():
+        m = re.search(rf"^{name}[ \t]*=[ \t]*(.*)$", text, re.M)
+        if m is not None and not m.group(1).strip():
+            out.append(f"{name}={value}")
+    return out
+
+
 def make_overrides(tc: "Toolchain | None" = None) -> list:
     """GNU make variable overrides for the model build (passed through $MAKEFLAGS, which the
     cocotb runner's fixed `make` command line cannot take directly).
@@ -100,15 +116,7 @@ def make_overrides(tc: "Toolchain | None" = None) -> list:
     larger models (those Verilator splits into several files) compile with the bare word
     `Vtop__pch.h.fast` instead of `-include Vtop__pch.h.fast` and g++ fails with "linker input
     file not found".  The upstream value for GCC is `-include`."""
-    tc = tc or _probe()
-    mk = tc.bin_dir.parent / "include" / "verilated.mk"
-    out = []
-    if mk.is_file():
-        text = mk.read_text(errors="replace")
-        m = re.search(r"^CFG_CXXFLAGS_PCH_I[ \t]*=[ \t]*(.*)$", text, re.M)
-        if m is not None and not m.group(1).strip():
-            out.append("CFG_CXXFLAGS_PCH_I=-include")
-    return out
+    return _wheel_fixes(tc, {"CFG_CXXFLAGS_PCH_I": "-include"})
 
 
 def timing_make_overrides(tc: "Toolchain | None" = None) -> list:
@@ -116,13 +124,7 @@ def timing_make_overrides(tc: "Toolchain | None" = None) -> list:
     clock, `tb.simtop`).  The PyPI wheel's verilated.mk has an empty CFG_CXXFLAGS_COROUTINES, and
     GCC then stops at <coroutine> ("requires -fcoroutines"); the upstream value for GCC is
     `-fcoroutines`."""
-    tc = tc or _probe()
-    mk = tc.bin_dir.parent / "include" / "verilated.mk"
-    if mk.is_file():
-        m = re.search(r"^CFG_CXXFLAGS_COROUTINES[ \t]*=[ \t]*(.*)$", mk.read_text(errors="replace"), re.M)
-        if m is not None and not m.group(1).strip():
-            return ["CFG_CXXFLAGS_COROUTINES=-fcoroutines"]
-    return []
+    return _wheel_fixes(tc, {"CFG_CXXFLAGS_COROUTINES": "-fcoroutines"})
 
 
 # FST: the wheel's fstcpp writer includes <lz4.h> and <zlib.h> and links -llz4 -lz.  Debian has the
