@@ -101,6 +101,13 @@ class AccelConfig:
         whose update outruns the stream (a point every 4 cycles, the stream takes one every 5),
         so that the overlap costs only block 0's ramp (docs/hardware.md, "The update unit"); our
         choice, not the papers'.  Without ``phases`` it changes nothing.
+    tsne_symmetric : bool
+        The t-SNE engine's dataflow: False, every ordered pair (i, j) on lane i (dataflow (a));
+        True, each unordered pair once (dataflow (a'): block b streams only j > i, each pair's
+        j-side force terms are derived exactly from the i-side ones and summed over the lanes into
+        a J memory; about half the pair work, docs/hardware.md "t-SNE engine").  Both give the
+        same bits (`tsne_fixed.forces`); only the cycle schedule differs.  Our choice, not the
+        papers'.  Without ``phases`` it changes nothing.
     max_passes : int
         Iteration cap of the sigma search (passes over the distance row, all policies).
     tolerance_log2 : int
@@ -180,6 +187,7 @@ class AccelConfig:
     point_parallel: bool = True
     phases: bool = False
     tsne_update_slices: int = 4
+    tsne_symmetric: bool = True
     # --- sigma search
     max_passes: int = 40
     tolerance_log2: int | None = None
@@ -240,7 +248,7 @@ class AccelConfig:
             if getattr(self, nm) > self.w_frac:
                 raise ConfigError(f"{nm}={getattr(self, nm)} must not exceed w_frac={self.w_frac} "
                                   f"(indexed by the top bits of a w_frac-bit mantissa): allowed [2, {self.w_frac}]")
-        for nm in ("interpolate", "point_parallel", "phases"):
+        for nm in ("interpolate", "point_parallel", "phases", "tsne_symmetric"):
             if not isinstance(getattr(self, nm), bool):
                 raise ConfigError(f"{nm} must be a bool, got {getattr(self, nm)!r}")
         from . import timing

@@ -139,7 +139,7 @@ def main(argv=None) -> int:
             wide.append(str(gf.sample_side(Y, k, 4096)))
         print(f"| {c} | {n} | {entropy_grid_side(n, cfg)} | {entropy_cycles(n, cfg):,} "
               f"({entropy_lower_bound(n, cfg)}) | {' / '.join(cells)} | {' / '.join(wide)} | "
-              f"{ts.iteration_cycles(n, cfg.lanes, slices=cfg.tsne_update_slices):,} |", flush=True)
+              f"{ts.iteration_cycles(n, cfg.lanes, slices=cfg.tsne_update_slices, symmetric=cfg.tsne_symmetric):,} |", flush=True)
     return 0
 
 

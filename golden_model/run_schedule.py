@@ -9,7 +9,7 @@ one-cycle start states (`GO_CYCLES`); every other length is an existing phase mo
     aff_done = aff_go + affinity_schedule.run_cycles(N, D, K)
     init     = aff_done + 1                          INIT_GO
     tsne_go  = init + tsne_schedule.init_cycles(N) + 1          TSNE_GO
-    tsne_done = tsne_go + tsne_schedule.traced_run_cycles(N, K, iters, EMB_EVERY_LOG2, slices=S)
+    tsne_done = tsne_go + tsne_schedule.traced_run_cycles(N, K, iters, EMB_EVERY_LOG2, slices=S, symmetric=cfg.tsne_symmetric)
     done     = tsne_done + 1                         first cycle with busy = 0
 
 With the P dump (DEBUG bit 0, ``p_dump``) PDUMP_GO takes the cycle INIT_GO had (``g``), P beat
@@ -80,7 +80,8 @@ def run_schedule(cfg: AccelConfig, n: int, d: int, policy: str, results: list,
         pc = [init + timing.PDUMP_FIRST + k for k in range(n * n)]
         init = pc[-1] + timing.PDUMP_END + GO_CYCLES
     go = init + ts.init_cycles(n) + GO_CYCLES
-    beats, cycles = ts.traced_run(n, K, iters, EMB_EVERY_LOG2, slices=cfg.tsne_update_slices)
+    beats, cycles = ts.traced_run(n, K, iters, EMB_EVERY_LOG2, slices=cfg.tsne_update_slices,
+                                   symmetric=cfg.tsne_symmetric)
     emb = [go + c for c in beats]
     done = go + cycles + 1
     assert len(emb) == len(emb_stream_iters(n, iters)) and emb[-1] == done - 2

@@ -14,7 +14,7 @@ back-pressure on ``sel``).  Candidate ``c`` (its search controller ``go`` in cyc
     L          = go_c + schedule(...).result_cycles[-1]     the last result beat (kept inside)
     aff_go     = L + GO_CYCLES;  init = aff_go + affinity run + GO_CYCLES
     tsne_go    = init + tsne init + GO_CYCLES
-    tsne_done  = tsne_go + tsne_schedule.run_cycles(N, K, iters, slices=S)        (no trace in MODE 2, 3)
+    tsne_done  = tsne_go + tsne_schedule.run_cycles(N, K, iters, slices=S, symmetric=cfg.tsne_symmetric)        (no trace in MODE 2, 3)
     ent_go     = tsne_done + SEL_ENT_GO
     ent_done   = ent_go + phase_schedule.entropy_cycles(N)
     next       = ent_done + 1 + (N + 1 if the candidate is the new best (COPY) else 0)
@@ -195,7 +195,7 @@ def select_schedule(cfg: AccelConfig, n: int, d: int, policy: str, gold: SelectG
         aff_go = go + s.result_cycles[-1] + GO_CYCLES
         init = aff_go + asch.run_cycles(n, d, K) + GO_CYCLES
         tsne_go = init + ts.init_cycles(n) + GO_CYCLES
-        tsne_done = tsne_go + ts.run_cycles(n, K, it, slices=cfg.tsne_update_slices)
+        tsne_done = tsne_go + ts.run_cycles(n, K, it, slices=cfg.tsne_update_slices, symmetric=cfg.tsne_symmetric)
         ent_go = tsne_done + SEL_ENT_GO
         ent_done = ent_go + ps.entropy_cycles(n, cfg)
         new_best = best_h is None or e.h_q > best_h

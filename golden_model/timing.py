@@ -321,6 +321,47 @@ def tsne_handover_ok(n: int, lanes: int) -> bool:
     return latency("tsnap") + lanes - 1 < n * pair_interval("tpair") + first_write
 
 
+#: symmetric dataflow (`AccelConfig.tsne_symmetric`, docs/hardware.md "t-SNE engine"): block b
+#: streams only j > i's; each lane's pair also yields the j-side terms (``-t - sticky``, exact), the
+#: K lanes' terms are summed by an adder tree (``ceil(log2 K)`` registered levels, then the sticky
+#: count added: `tsne_jtree`) and subtracted from point j's entry of the J memory (read, then write:
+#: TSNE_JRMW); a block's hand-over adds J to the lanes' sums as they leave.
+TSNE_JRMW = 2
+
+
+def tsne_jtree(lanes: int) -> int:
+    """Cycles from a lane's j-side term (the ``tacc`` stage of ``tpair``) to the tree's sum."""
+    return max(1, (lanes - 1).bit_length()) + 1
+
+
+def tsne_scan_delay(lanes: int, symmetric: bool) -> int:
+    """Extra cycles between a block's ``tsnap`` and its first ``tscan`` shift (symmetric only): the
+    first shift reads the J entry of the block's first point, whose last write (the block's own last
+    slot when it has one point) comes ``tacc + jtree + TSNE_JRMW - 1`` cycles after that slot's issue;
+    a read must come at least one cycle after the write."""
+    if not symmetric:
+        return 0
+    return max(0, uses("tpair", "tacc")[0] + tsne_jtree(lanes) + TSNE_JRMW - latency("tsnap"))
+
+
+def tsne_min_slots(lanes: int) -> int:
+    """Symmetric: the fewest slots of a block's stream for the previous block's hand-over (its
+    delayed snap, then K shifts) to end before this block's ``tsnap`` writes the scan registers; a
+    block with fewer j > bK starts its stream earlier (`tsne_block_start`: masked slots)."""
+    first_write = min(s for s, r in enumerate(LANE_OPS["tsnap"].stages) if r)
+    ii = pair_interval("tpair")
+    need = latency("tsnap") + tsne_scan_delay(lanes, True) + lanes - 1 - first_write
+    return max(1, need // ii + 1)
+
+
+def tsne_block_start(b: int, n: int, lanes: int, symmetric: bool) -> int:
+    """First j of block b's stream: 0 (ordered pairs), or ``bK`` (symmetric: lane l of block b pairs
+    point ``bK + l`` with the j above it), earlier so that the stream has `tsne_min_slots` slots."""
+    if not symmetric:
+        return 0
+    return max(0, min(b * lanes, n - tsne_min_slots(lanes)))
+
+
 def tsne_update_period_ok(period: int) -> bool:
     """Can one update slice take a ``tupd`` every ``period`` cycles?  Not if two stages that claim
     one resource are a multiple of ``period`` apart (true for `pair_interval` and for any period >=

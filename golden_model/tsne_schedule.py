@@ -40,25 +40,33 @@ def blocks(n: int, lanes: int) -> int:
 # --------------------------------------------------------------------------- implemented: (a) ordered
 
 
-def base_cycles(n: int, lanes: int) -> int:
+def stream_slots(n: int, lanes: int, *, symmetric: bool) -> int:
+    """Slots of one iteration's STREAM: B N (ordered pairs), or the sum over blocks of ``N -
+    timing.tsne_block_start`` (symmetric)."""
+    return sum(n - timing.tsne_block_start(b, n, lanes, symmetric) for b in range(blocks(n, lanes)))
+
+
+def base_cycles(n: int, lanes: int, *, symmetric: bool) -> int:
     """Cycles of one iteration of `hw.tsne.TsneEngine` up to its update: ``B = ceil(N/K)`` blocks;
     lane ``l`` of block ``b`` owns point ``bK + l``.  PRIME (read-ahead + K cycles: block 0's
-    ``y_i`` latched by ``tnext``), then one STREAM of B N slots (one ``j`` every II cycles, ``y_j``
+    ``y_i`` latched by ``tnext``), then one STREAM (`stream_slots`, one ``j`` every II cycles, ``y_j``
     broadcast, ``S_ij`` from bank ``l``) with no gap between blocks: a block's last slot issues
     ``tsnap`` (its sums into the scan registers) and the next slot ``tload`` (the next block's
     ``y_i``, latched from the broadcast while ``j`` passed them), and the snapped sums leave at
     lane 0 during the next block (`timing.tsne_handover_ok`); after the last block FLUSH
-    (`timing.TSNE_FLUSH` + K), TRECIP of N and Zq on lane 0, the constant ``2 ex / N`` (COEF).  The
-    update starts in the next cycle."""
+    (`timing.TSNE_FLUSH` + `timing.tsne_scan_delay` + K), TRECIP of N and Zq on lane 0, the
+    constant ``2 ex / N`` (COEF).  The update starts in the next cycle.  ``symmetric``
+    (`AccelConfig.tsne_symmetric`): block b streams from `timing.tsne_block_start` (j > i pairs,
+    the j-side terms through the J memory)."""
     ii = timing.pair_interval("tpair")
-    return (timing.TSNE_PRIME + lanes + blocks(n, lanes) * ii * n + timing.TSNE_FLUSH + lanes + timing.TSNE_RECIP
-            + timing.TSNE_COEF)
+    return (timing.TSNE_PRIME + lanes + stream_slots(n, lanes, symmetric=symmetric) * ii + timing.TSNE_FLUSH
+            + timing.tsne_scan_delay(lanes, symmetric) + lanes + timing.TSNE_RECIP + timing.TSNE_COEF)
 
 
-def iteration_cycles(n: int, lanes: int, *, slices: int) -> int:
+def iteration_cycles(n: int, lanes: int, *, slices: int, symmetric: bool) -> int:
     """Cycles per iteration in a run, PRIME to the next PRIME, with the update overlapped
     (`base_cycles` + `timing.tsne_overlap_delay`)."""
-    return base_cycles(n, lanes) + timing.tsne_overlap_delay(n, lanes, slices)
+    return base_cycles(n, lanes, symmetric=symmetric) + timing.tsne_overlap_delay(n, lanes, slices)
 
 
 def init_cycles(n: int) -> int:
@@ -67,7 +75,7 @@ def init_cycles(n: int) -> int:
     return 1 + n * timing.TSNE_INIT_POINT + 1
 
 
-def traced_run(n: int, lanes: int, iters: int, every_log2: int | None, *, slices: int) -> tuple:
+def traced_run(n: int, lanes: int, iters: int, every_log2: int | None, *, slices: int, symmetric: bool) -> tuple:
     """``(beats, cycles)`` of a run of ``iters`` iterations, ``go`` in cycle 0: ``cycles`` from
     ``go`` to ``done``, and with the trace on (``every_log2`` not None; ``ready`` always high) the
     cycle of every trace beat in stream order (each iteration's Zq beat, then after the selected
@@ -81,7 +89,7 @@ def traced_run(n: int, lanes: int, iters: int, every_log2: int | None, *, slices
     1`` and, if selected, the N embedding beats in the following cycles; the next iteration (or
     ``done``) follows in the cycle after."""
     from .tsne_fixed import trace_selected
-    base, delay = base_cycles(n, lanes), timing.tsne_overlap_delay(n, lanes, slices)
+    base, delay = base_cycles(n, lanes, symmetric=symmetric), timing.tsne_overlap_delay(n, lanes, slices)
     alone = timing.tsne_update_cycles(n, slices)
     traced = every_log2 is not None
     beats, p0 = [], 1
@@ -101,10 +109,10 @@ def traced_run(n: int, lanes: int, iters: int, every_log2: int | None, *, slices
     return beats, p0
 
 
-def run_cycles(n: int, lanes: int, iters: int, *, slices: int) -> int:
+def run_cycles(n: int, lanes: int, iters: int, *, slices: int, symmetric: bool) -> int:
     """Cycles of ``iters`` iterations from ``go`` to ``done``, the trace off: ``1 + iters B + (iters
     - 1) delay + update`` (the last update runs alone)."""
-    return traced_run(n, lanes, iters, None, slices=slices)[1]
+    return traced_run(n, lanes, iters, None, slices=slices, symmetric=symmetric)[1]
 
 
 def mul_ops(n: int, symmetric: bool = False) -> int:
@@ -119,9 +127,9 @@ def update_mul_ops(n: int) -> int:
     return n * MUL_OPS_PER_POINT
 
 
-def traced_run_cycles(n: int, lanes: int, iters: int, every_log2: int, *, slices: int) -> int:
+def traced_run_cycles(n: int, lanes: int, iters: int, every_log2: int, *, slices: int, symmetric: bool) -> int:
     """`run_cycles` with the trace stream on and never back-pressured (`traced_run`)."""
-    return traced_run(n, lanes, iters, every_log2, slices=slices)[1]
+    return traced_run(n, lanes, iters, every_log2, slices=slices, symmetric=symmetric)[1]
 
 
 def lower_bound(n: int, lanes: int, symmetric: bool = False, *, slices: int) -> float:
@@ -130,38 +138,23 @@ def lower_bound(n: int, lanes: int, symmetric: bool = False, *, slices: int) -> 
     return max(mul_ops(n, symmetric) / (lanes * TSNE_MULS), update_mul_ops(n) / (slices * TSNE_MULS))
 
 
-def busy_share(n: int, lanes: int, *, slices: int) -> dict:
+def busy_share(n: int, lanes: int, *, slices: int, symmetric: bool) -> dict:
     """Busy share of each unit class over a steady-state iteration (`iteration_cycles`): the
     lanes' multipliers TM0/TM1 (``multipliers``: pair ops and ``ca``), the update slices'
     (``update_multipliers``), the function unit (one RECIP per pair + 2)."""
-    c = iteration_cycles(n, lanes, slices=slices)
-    return {"multipliers": mul_ops(n) / (lanes * TSNE_MULS * c),
+    c = iteration_cycles(n, lanes, slices=slices, symmetric=symmetric)
+    return {"multipliers": mul_ops(n, symmetric) / (lanes * TSNE_MULS * c),
             "update_multipliers": update_mul_ops(n) / (slices * TSNE_MULS * c),
-            "function_unit": (n * (n - 1) + 2) / (lanes * c)}
+            "function_unit": (n * (n - 1) // (2 if symmetric else 1) + 2) / (lanes * c)}
 
 
 def lanes_update_iteration_cycles(n: int, lanes: int, *, update_lanes: int) -> int:
     """The engine until session 29 (for comparison): the update on U of the K lanes' TM0/TM1
     (`timing.tsne_update_interval` (U) per point), after the pair pass, never overlapped."""
-    return base_cycles(n, lanes) + timing.tsne_update_cycles(n, update_lanes)
+    return base_cycles(n, lanes, symmetric=False) + timing.tsne_update_cycles(n, update_lanes)
 
 
 # --------------------------------------------------------------------------- alternatives
-
-
-def symmetric_point_parallel_cycles(n: int, lanes: int, *, slices: int) -> int:
-    """(a') point-parallel with symmetry: block b streams only j >= bK (j <= i masked), each lane's
-    pair also yields the j-side terms (``-t - sticky``, exact), summed over the K lanes by an adder
-    tree (``ceil(log2 K)`` levels) and accumulated into a per-point accumulator memory (read-modify-
-    write, one j per II cycles, no hazard); the block hand-over as in (a), but each block's stream
-    ends with the tree and the memory write before the next block's j-side sums may start; the
-    update overlapped as in (a)."""
-    ii = timing.pair_interval("tpair")
-    B = blocks(n, lanes)
-    tree = max(0, (lanes - 1).bit_length()) + 2        # tree levels + memory read + write
-    stream = sum(ii * (n - b * lanes) + tree for b in range(B))
-    return (timing.TSNE_PRIME + lanes + stream + timing.TSNE_FLUSH + lanes + timing.TSNE_RECIP
-            + timing.TSNE_COEF + timing.tsne_overlap_delay(n, lanes, slices))
 
 
 def pair_parallel_cycles(n: int, lanes: int, *, slices: int) -> int:
@@ -191,8 +184,10 @@ def memory_kbit(n: int, cfg, lanes: int | None = None) -> dict:
 def comparison(n: int, lanes: int, iters: int, mhz: float, peer_s: float | None = None, *, slices: int) -> list:
     """Rows (name, cycles/iteration, ms per run, lower-bound ratio, speed-up over ``peer_s``)."""
     rows = []
-    for name, fn, sym in (("(a) point-parallel, ordered pairs [built]", iteration_cycles, False),
-                          ("(a') point-parallel, symmetric", symmetric_point_parallel_cycles, True),
+    for name, fn, sym in (("(a) point-parallel, ordered pairs [built: tsne_symmetric=False]",
+                           lambda n, k, slices: iteration_cycles(n, k, slices=slices, symmetric=False), False),
+                          ("(a') point-parallel, symmetric [built: tsne_symmetric=True]",
+                           lambda n, k, slices: iteration_cycles(n, k, slices=slices, symmetric=True), True),
                           ("(b) pair-parallel, symmetric (ideal)", pair_parallel_cycles, True)):
         c = fn(n, lanes, slices=slices)
         ms = c * iters / (mhz * 1e3)
@@ -207,11 +202,12 @@ def slices_table(ns, lanes: int, iters: int, update_lanes: int) -> list:
     rows = []
     for n in ns:
         for s in (1, 2, 4, 8, 16):
-            b = busy_share(n, lanes, slices=s)
-            it = iteration_cycles(n, lanes, slices=s)
+            b = busy_share(n, lanes, slices=s, symmetric=False)
+            it = iteration_cycles(n, lanes, slices=s, symmetric=False)
             old = 1 + iters * lanes_update_iteration_cycles(n, lanes, update_lanes=update_lanes)
-            rows.append((n, s, it, run_cycles(n, lanes, iters, slices=s), b["multipliers"], b["update_multipliers"],
-                         it / lower_bound(n, lanes, slices=s), run_cycles(n, lanes, iters, slices=s) / old))
+            run = run_cycles(n, lanes, iters, slices=s, symmetric=False)
+            rows.append((n, s, it, run, b["multipliers"], b["update_multipliers"], it / lower_bound(n, lanes, slices=s),
+                         run / old))
     return rows
 
 
@@ -242,7 +238,9 @@ def main(argv=None) -> int:
     print("|---|---:|---:|---:|---:|")
     for name, c, ms, r, x in comparison(a.n, cfg.lanes, cfg.tsne_iters, a.mhz, a.peer_s, slices=s):
         print(f"| {name} | {c:,} | {ms:.1f} | {r:.3f} | {'' if x is None else f'{x:.1f}'} |")
-    print("busy:", {k: round(v, 3) for k, v in busy_share(a.n, cfg.lanes, slices=s).items()})
+    for sym in (False, True):
+        print("busy" + (" (symmetric)" if sym else "") + ":",
+              {k: round(v, 3) for k, v in busy_share(a.n, cfg.lanes, slices=s, symmetric=sym).items()})
     for nn in (256, 1024, 4096):
         print(nn, {k: math.ceil(v) for k, v in memory_kbit(nn, cfg).items()})
     return 0

@@ -104,10 +104,19 @@ def tm_multiplier(m, tw: "TsneWidths", name: str):
 def tsne_ops_signature(cfg: AccelConfig) -> wiring.Signature:
     """t-SNE controller -> lane: ``tpair`` (``y_j`` broadcast, ``S_ij`` of this lane's bank),
     ``trecip`` (external operand), ``tscan``, ``tmul`` (TM0 on external operands); back: the
-    ``trecip`` result ``p``, ``r`` (valid ``latency("trecip")`` cycles after the issue) and the
-    ``tmul`` product ``prod``.  (The update is not a lane op: `update_signature`.)"""
+    ``trecip`` result ``p``, ``r`` (valid ``latency("trecip")`` cycles after the issue), the
+    ``tmul`` product ``prod`` and, with ``tsne_symmetric``, the pair's force terms ``jfa``, ``jfr``
+    (``floor(sr dx / 2^sa)``, ``floor(r2 dx / 2^sb)``; x in ``tpair``'s first ``tacc`` stage, y in
+    the next, ``jv`` high in both) and their sticky bits ``jstka``, ``jstkr`` (the shifted-out bits
+    are not all zero), from which the engine forms the j-side terms ``-t - sticky``.  (The update
+    is not a lane op: `update_signature`.)"""
     tw = TsneWidths(cfg)
+    # symmetric dataflow: the pair's force terms as the lane accumulates them (x in the first tacc
+    # stage, y in the next, ``jv`` high in both) and their sticky bits, for the j-side sums
+    jside = {} if not cfg.tsne_symmetric else {
+        "jfa": In(signed(tw.accb)), "jfr": In(signed(tw.accb)), "jstka": In(1), "jstkr": In(1), "jv": In(1)}
     return wiring.Signature({
+        **jside,
         "mul": Out(wiring.Signature({"issue": Out(1), "a": Out(signed(tw.aw)), "b": Out(tw.bw)})),
         "prod": In(signed(tw.pw)),
         "pair": Out(wiring.Signature({"issue": Out(1), "y0": Out(signed(tw.yb)), "y1": Out(signed(tw.yb)),
@@ -261,18 +270,28 @@ class TsneLaneMixin:
             return Mux(sa > cap, cap, sa), Mux(sb > cap, cap, sb)
 
         acc = signed(tw.accb)
-        tax, trx, tay, try_ = (Signal(acc, name=f"t_{n}") for n in ("ax", "rx", "ay", "ry"))
         # one pair of shifters for both coordinates: x's products are shifted in stage sh0, y's in
         # sh1 = sh0 + 1, and two tpair ops are never one stage apart (they share TM0 / TM1)
         assert sh1 == sh0 + 1 and II > 1, (sh0, sh1, II)
         sa, sb = (Mux(vp[sh1], b, a) for a, b in zip(shifts(e_a), shifts(e_b)))
         fa, fr = Signal(acc, name="t_fa"), Signal(acc, name="t_fr")
         m.d.comb += [fa.eq(prod0 >> sa), fr.eq(prod1 >> sb)]
-        with m.If(vp[sh0]):
-            m.d.sync += [tax.eq(fa), trx.eq(fr)]
-        with m.If(vp[sh1]):
-            m.d.sync += [tay.eq(fa), try_.eq(fr)]
+        # one register per term for both coordinates: x's is read (accumulated) in stage ac0 = sh1,
+        # in whose cycle y's is written
+        tfa, tfr = Signal(acc, name="t_fa_q"), Signal(acc, name="t_fr_q")
+        with m.If(vp[sh0] | vp[sh1]):
+            m.d.sync += [tfa.eq(fa), tfr.eq(fr)]
         ac0, ac1 = st["tacc"]
+        assert (ac0, ac1) == (sh1, sh1 + 1), (ac0, ac1, sh1)
+        if cfg.tsne_symmetric:
+            # sticky bits: prod mod 2^s != 0 (with the capped shift: equal, as |prod| < 2^(pw-1))
+            stka, stkr = Signal(name="t_stka"), Signal(name="t_stkr")
+            ones = C((1 << tw.pw) - 1, tw.pw)
+            below = lambda s_: ~(ones << s_)[:tw.pw]      # the s low bits (a shifted constant: no carry chain)
+            with m.If(vp[sh0] | vp[sh1]):
+                m.d.sync += [stka.eq((prod0 & below(sa)).any()), stkr.eq((prod1 & below(sb)).any())]
+            m.d.comb += [t.jfa.eq(tfa), t.jfr.eq(tfr), t.jstka.eq(stka), t.jstkr.eq(stkr),
+                         t.jv.eq(vp[ac0] | vp[ac1])]
         lax, lay, lrx, lry = (Signal(acc, name=f"t_l{n}") for n in ("ax", "ay", "rx", "ry"))
         with m.If(v["tscan"][0]):
             m.d.sync += [out.zq.eq(sc_in.zq), out.ax.eq(sc_in.ax), out.ay.eq(sc_in.ay), out.rx.eq(sc_in.rx),
@@ -281,9 +300,9 @@ class TsneLaneMixin:
             m.d.sync += [out.ax.eq(lax), out.ay.eq(lay), out.rx.eq(lrx), out.ry.eq(lry),
                          lax.eq(0), lay.eq(0), lrx.eq(0), lry.eq(0)]
         with m.If(vp[ac0]):
-            m.d.sync += [lax.eq(lax + tax), lrx.eq(lrx + trx)]
+            m.d.sync += [lax.eq(lax + tfa), lrx.eq(lrx + tfr)]
         with m.If(vp[ac1]):
-            m.d.sync += [lay.eq(lay + tay), lry.eq(lry + try_)]
+            m.d.sync += [lay.eq(lay + tfa), lry.eq(lry + tfr)]
 
         # ------------------------------------------------------------ TM operand steering
         lo = SPLIT

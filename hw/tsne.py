@@ -1,4 +1,5 @@
-"""t-SNE pass controller on K lanes (dataflow (a), docs/hardware.md "t-SNE engine").
+"""t-SNE pass controller on K lanes (dataflow (a') with ``tsne_symmetric``, the default; (a)
+without; docs/hardware.md "t-SNE engine").
 
 Bit-exact with `golden_model.tsne_fixed.forces` + `update` for one iteration per ``go``, in
 exactly `golden_model.tsne_schedule.iteration_cycles` cycles (+1 for the ``go`` cycle):
@@ -7,7 +8,9 @@ exactly `golden_model.tsne_schedule.iteration_cycles` cycles (+1 for the ``go`` 
             a ``tsnap`` clears the lanes' live sums (whatever an ABORT left there);
 ``STREAM``  per ``j``: ``y_j`` and the K S banks read, then ``tpair`` issued ``TSNE_READ`` cycles
             later to every lane whose ``i = bK + l`` is ``< N`` and ``!= j``; one ``j`` every II,
-            block after block without a gap.  While ``j`` passes the next block's points, lane
+            block after block without a gap (``tsne_symmetric``: block b's stream starts at
+            `timing.tsne_block_start`, ``tpair`` only to lanes with ``i < j``, and the j-side
+            terms go to the J memories, `TsneEngine._jside`).  While ``j`` passes the next block's points, lane
             ``j - (b+1)K`` latches ``y_j`` (``tnext``); the block's last slot issues ``tsnap`` to
             every lane and the next cycle ``tload`` (the next block's ``y_i``).  Beside the
             STREAM, `timing.latency` ("tsnap") cycles after a snap, K ``tscan`` shifts move the
@@ -192,6 +195,7 @@ class TsneEngine(wiring.Component):
         ymem, vmem = (Memory(shape=2 * yb, depth=cfg.n_max, init=[]) for _ in range(2))
         gmem = Memory(shape=2 * gb, depth=cfg.n_max, init=[])
         amem, rmem = (Memory(shape=2 * ab, depth=cfg.n_max, init=[]) for _ in range(2))
+        sym = cfg.tsne_symmetric
         for k, b in enumerate(sbanks):
             m.submodules[f"sbank{k}"] = b
         m.submodules.ymem, m.submodules.vmem, m.submodules.gmem = ymem, vmem, gmem
@@ -266,7 +270,7 @@ class TsneEngine(wiring.Component):
         # line: with short blocks a second snap may follow before the first one's sums are out),
         # then K shifts; lane 0's registers before shift k are point pop_base + k's (blocks leave in
         # order: pop_base advances by K per block)
-        SNAP = timing.latency("tsnap")
+        SNAP = timing.latency("tsnap") + timing.tsne_scan_delay(K, sym)
         bg_start = Signal()
         snapped = bg_start
         for k in range(SNAP):
@@ -290,9 +294,16 @@ class TsneEngine(wiring.Component):
         with m.If(shifting):
             m.d.comb += scan.eq(1)
             with m.If(pout <= n_last):
-                m.d.comb += [a_wr.addr.eq(pout), a_wr.data.eq(Cat(out0.ax, out0.ay)), a_wr.en.eq(1),
-                             r_wr.addr.eq(pout), r_wr.data.eq(Cat(out0.rx, out0.ry)), r_wr.en.eq(1)]
-                m.d.sync += zq.eq(zq + out0.zq)
+                if not sym:
+                    m.d.comb += [a_wr.addr.eq(pout), a_wr.data.eq(Cat(out0.ax, out0.ay)), a_wr.en.eq(1),
+                                 r_wr.addr.eq(pout), r_wr.data.eq(Cat(out0.rx, out0.ry)), r_wr.en.eq(1)]
+                # symmetric: each unordered pair's kernel is in one lane's partial, Zq counts it twice
+                m.d.sync += zq.eq(zq + (out0.zq << 1 if sym else out0.zq))
+        slot = Signal()         # a STREAM slot's issue cycle
+        j_next_block = Signal.like(j)
+        m.d.comb += j_next_block.eq(0)
+        if sym:
+            self._jside(m, lanes, out0, shifting, pout, n_last, slot, j, blk, ybase, a_wr, r_wr, j_next_block)
 
         # ------------------------------------------------------------ trace stream
         tr = self.trace
@@ -409,8 +420,10 @@ class TsneEngine(wiring.Component):
                 jrel = Signal(range(-2 * K, cfg.n_max + 1))
                 m.d.comb += jrel.eq(j - ybase - K)
                 with m.If(ph == timing.TSNE_READ):
+                    m.d.comb += slot.eq(1)
                     for l in range(K):
-                        m.d.comb += [issue[l].eq((ybase + l <= n_last) & (ybase + l != j)),
+                        pair_ok = (j > ybase + l) if sym else (ybase + l != j)
+                        m.d.comb += [issue[l].eq((ybase + l <= n_last) & pair_ok),
                                      nxt[l].eq(jrel == l)]
                     with m.If(j == n_last):
                         m.d.comb += [snap.eq(1), bg_start.eq(1)]
@@ -423,7 +436,8 @@ class TsneEngine(wiring.Component):
                         with m.If(blk == B_last):
                             m.next = "FLUSH"
                         with m.Else():
-                            m.d.sync += [j.eq(0), blk.eq(blk + 1), ybase.eq(ybase + K), sbase.eq(sbase + cfg.n_max)]
+                            m.d.sync += [j.eq(j_next_block), blk.eq(blk + 1), ybase.eq(ybase + K),
+                                         sbase.eq(sbase + cfg.n_max)]
             with m.State("FLUSH"):
                 with m.If(shifting & (pout == ybase + K - 1)):     # the last block's last lane
                     m.d.sync += cnt.eq(0)
@@ -543,3 +557,82 @@ class TsneEngine(wiring.Component):
         with m.If(upd_start):
             m.d.sync += [waddr.eq(0), wlane.eq(0)]
         return m
+
+    def _jside(self, m, lanes, out0, shifting, pout, n_last, slot, j, blk, ybase, a_wr, r_wr, j_next_block):
+        """The symmetric dataflow's j side (``tsne_symmetric``, docs/hardware.md "t-SNE engine").
+
+        Lane ``l`` pairs its point ``i`` only with ``j > i``; the pair's j-side terms are exact from
+        the i-side ones: ``floor(-x / 2^s) = -floor(x / 2^s) - sticky``.  The K lanes' terms of one
+        slot (x, then y in the next cycle) are summed by an adder tree (`timing.tsne_jtree`
+        cycles; the sticky bits counted beside it) and subtracted from point j's entry of the J
+        memories (A, R; read, then written: `timing.TSNE_JRMW`), which block 0 writes afresh.  A
+        block's hand-over adds J to each lane's sums on their way into A and R, one cycle after
+        the shift (`timing.tsne_scan_delay` puts the first shift after the block's last J
+        write).  Every sum is taken modulo 2^accb: the final values fit, so the wrap is exact."""
+        cfg, tw = self.cfg, self.tw
+        K, ab = cfg.lanes, tw.accb
+        acc = signed(ab)
+        # the next block's first j: (b+1) K, earlier for a stream of tsne_min_slots slots
+        nml = Signal(signed(cfg.count_bits + 2))
+        m.d.sync += nml.eq(self.n - timing.tsne_min_slots(K))
+        nb = Signal(signed(len(ybase) + 2))
+        m.d.comb += [nb.eq(ybase + K), j_next_block.eq(Mux(nb < nml, nb, Mux(nml < 0, 0, nml)))]
+
+        LV = timing.tsne_jtree(K) - 1
+
+        def tree(vals, nm):
+            lvl = 0
+            while len(vals) > 1:
+                nxt = []
+                for k in range(0, len(vals), 2):
+                    r = Signal(acc, name=f"{nm}_l{lvl + 1}_{k // 2}")
+                    m.d.sync += r.eq(vals[k] + vals[k + 1] if k + 1 < len(vals) else vals[k])
+                    nxt.append(r)
+                vals, lvl = nxt, lvl + 1
+            assert lvl == LV, (lvl, LV)
+            return vals[0]
+
+        def delayed(x, n, nm):
+            for k in range(n):
+                d = Signal.like(x, name=f"{nm}_d{k + 1}")
+                m.d.sync += d.eq(x)
+                x = d
+            return x
+
+        tots = []
+        for t in ("a", "r"):
+            sums = tree([Mux(ln.tsne.jv, getattr(ln.tsne, f"jf{t}"), 0) for ln in lanes], f"jt{t}")
+            pop = Signal(range(K + 1), name=f"jpop{t}")
+            m.d.comb += pop.eq(sum(ln.tsne.jv & getattr(ln.tsne, f"jstk{t}") for ln in lanes))
+            tot = Signal(acc, name=f"jtot{t}")
+            m.d.sync += tot.eq(sums + delayed(pop, LV, f"jpop{t}"))
+            tots.append(tot)
+        # the slot's j (and whether it is block 0's) when its x sums leave the tree
+        D = timing.uses("tpair", "tacc")[0] + timing.tsne_jtree(K)
+        sv, sj, sf = (delayed(x, D, nm) for x, nm in ((slot, "jslot"), (j, "jj"), (blk == 0, "jfresh")))
+
+        jam, jrm = (Memory(shape=2 * ab, depth=cfg.n_max, init=[]) for _ in range(2))
+        m.submodules.jamem, m.submodules.jrmem = jam, jrm
+        rmw = [jam.read_port(), jrm.read_port()]
+        hand = [jam.read_port(), jrm.read_port()]
+        wr = [jam.write_port(), jrm.write_port()]
+        wv, wf, wj = Signal(), Signal(), Signal.like(j)
+        m.d.sync += [wv.eq(sv), wf.eq(sf), wj.eq(sj)]
+        for rp, wp, tot in zip(rmw, wr, tots):
+            xs = Signal(acc)            # the x sum, held for the y sum's cycle
+            m.d.sync += xs.eq(tot)
+            nx, ny = Signal(acc), Signal(acc)
+            m.d.comb += [rp.addr.eq(sj),
+                         nx.eq(Mux(wf, 0, rp.data[:ab].as_signed()) - xs),
+                         ny.eq(Mux(wf, 0, rp.data[ab:].as_signed()) - tot),
+                         wp.addr.eq(wj), wp.en.eq(wv), wp.data.eq(Cat(nx, ny))]
+
+        # the hand-over: lane 0's sums of point pout plus J[pout], written one cycle after the shift
+        hv, hp = Signal(), Signal.like(pout)
+        held = [Signal(acc, name=f"jh_{f}") for f in ("ax", "ay", "rx", "ry")]
+        m.d.sync += [hv.eq(shifting & (pout <= n_last)), hp.eq(pout),
+                     *[h.eq(getattr(out0, f)) for h, f in zip(held, ("ax", "ay", "rx", "ry"))]]
+        for rp, wp, (hx, hy) in zip(hand, (a_wr, r_wr), (held[:2], held[2:])):
+            ox, oy = Signal(acc), Signal(acc)
+            m.d.comb += [rp.addr.eq(pout), ox.eq(hx + rp.data[:ab].as_signed()), oy.eq(hy + rp.data[ab:].as_signed()),
+                         wp.addr.eq(hp), wp.en.eq(hv), wp.data.eq(Cat(ox, oy))]

@@ -59,11 +59,12 @@ def tsne_accel_cycles(cfg, Xc) -> dict:
     n, d = X.shape
     K = cfg.lanes
     tsne = rsch.GO_CYCLES + ts.init_cycles(n) + rsch.GO_CYCLES + ts.run_cycles(n, K, cfg.tsne_iters,
-                                                                             slices=cfg.tsne_update_slices)
+                                                                             slices=cfg.tsne_update_slices,
+                                                                             symmetric=cfg.tsne_symmetric)
     perp = ref.effective_perplexity(cfg.perplexity, n)
     r = rsch.run_schedule(cfg, n, d, "ksection", search_class(X, perp, "ksection", cfg))
     return {"n": n, "tsne": tsne, "mode1": MODE1_WRITES + START_CYCLES + n * d + r.done_cycle,
-            "iteration": ts.iteration_cycles(n, K, slices=cfg.tsne_update_slices)}
+            "iteration": ts.iteration_cycles(n, K, slices=cfg.tsne_update_slices, symmetric=cfg.tsne_symmetric)}
 
 
 def tsne_sets(sets: list, cfg, fmax_mhz: float, runs: int, log=print) -> dict:
@@ -243,8 +244,9 @@ def markdown(rep: dict) -> list:
             L.append(f"| {s} | {r['n_points']} | {_ms(at)} | {_ms(sw['reference'])} | {_ms(sw['opentsne_bh'])} | "
                      f"{_ms(sw['sklearn_exact'])} | {_ms(sw['sklearn_bh'])} | {sw['reference'] / at:.2f}x | "
                      f"{sw['opentsne_bh'] / at:.2f}x | {sw['sklearn_bh'] / r['accel_mode1_s']:.2f}x |")
-        L += ["", "The accelerator's t-SNE grows as N^2 / K (`tsne_schedule.iteration_cycles`: ordered pairs at one "
-              "per 5 cycles per lane); the exact peers (float64 reference, sklearn exact) as N^2 with a per-iteration "
+        L += ["", "The accelerator's t-SNE grows as N^2 / K (`tsne_schedule.iteration_cycles`: "
+              + ("unordered pairs (j > i)" if rep["config"].get("tsne_symmetric") else "ordered pairs")
+              + " at one per 5 cycles per lane); the exact peers (float64 reference, sklearn exact) as N^2 with a per-iteration "
               "overhead that dominates at small N, the Barnes-Hut peers about as N log N."]
     s = rep.get("selection")
     if s:

@@ -99,11 +99,12 @@ def _affinity(cfg, n, d) -> tuple:
 def _tsne(cfg, n, traced: bool) -> tuple:
     K, it = cfg.lanes, cfg.tsne_iters
     S = cfg.tsne_update_slices
-    cyc = (ts.traced_run_cycles(n, K, it, rsch.EMB_EVERY_LOG2, slices=S) if traced
-           else ts.run_cycles(n, K, it, slices=S))
-    ops = {"multipliers": it * ts.mul_ops(n), "update_multipliers": it * ts.update_mul_ops(n),
-           "fu": it * (n * (n - 1) + 2)}
-    return (cyc, it * ts.lower_bound(n, K, slices=S), ops,
+    sym = cfg.tsne_symmetric
+    cyc = (ts.traced_run_cycles(n, K, it, rsch.EMB_EVERY_LOG2, slices=S, symmetric=sym) if traced
+           else ts.run_cycles(n, K, it, slices=S, symmetric=sym))
+    ops = {"multipliers": it * ts.mul_ops(n, sym), "update_multipliers": it * ts.update_mul_ops(n),
+           "fu": it * (n * (n - 1) // (2 if sym else 1) + 2)}
+    return (cyc, it * ts.lower_bound(n, K, sym, slices=S), ops,
             {"multipliers": ts.TSNE_MULS * K, "update_multipliers": ts.TSNE_MULS * S, "fu": K})
 
 

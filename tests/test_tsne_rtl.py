@@ -127,7 +127,8 @@ def run_rtl(cfg, S, Y, V, G, ex, mom, lr, iters=1, ex_iters=None, mom_late=None,
                     beats.append((kind, it, idx, int(data) if kind == tf.TRACE_ZQ else _pair(data, tw.yb)))
             await ctx.tick()
             c += 1
-            assert c < 50 * ts.run_cycles(n, cfg.lanes, iters, slices=cfg.tsne_update_slices), "engine hangs"
+            assert c < 50 * ts.run_cycles(n, cfg.lanes, iters, slices=cfg.tsne_update_slices,
+                                                      symmetric=cfg.tsne_symmetric), "engine hangs"
         out["beats"] = beats
         out["cycles"] = c
         out["zq"] = ctx.get(dut.zq)
@@ -162,15 +163,21 @@ CASES = [("tiny", 6, 1, True), ("tiny", 9, 2, False), ("small", 11, 3, True), ("
          ("tiny", 2, 5, False), ("small", 8, 6, False)]
 
 
+@pytest.mark.parametrize("symmetric", [True, False], ids=["symmetric", "ordered"])
 @pytest.mark.parametrize("preset,n,seed,early", CASES)
-def test_one_iteration_bit_and_cycle_exact(preset, n, seed, early):
-    cfg = get_preset(preset)
+def test_one_iteration_bit_and_cycle_exact(preset, n, seed, early, symmetric):
+    """Both dataflows (`AccelConfig.tsne_symmetric`): the same bits, each its own schedule (tiny N = 9
+    and small N = 11 put the symmetric engine's later blocks' streams before bK)."""
+    cfg = get_preset(preset).with_overrides(tsne_symmetric=symmetric)
     co = tf.Coefs.of(cfg)
     S, Y, V, G = random_state(cfg, n, seed)
     ex, mom = (co.ex, co.mom_early) if early else (1 << cfg.coef_frac, co.mom_late)
     rtl = run_rtl(cfg, S, Y, V, G, co.ex, mom, co.lr, ex_iters=int(early))
     assert mismatches(cfg, rtl, S, Y, V, G, ex, mom, co) == []
-    assert rtl["cycles"] == ts.run_cycles(n, cfg.lanes, 1, slices=cfg.tsne_update_slices)
+    assert rtl["cycles"] == ts.run_cycles(n, cfg.lanes, 1, slices=cfg.tsne_update_slices,
+                                                      symmetric=cfg.tsne_symmetric)
+    if n > cfg.lanes:       # the two schedules differ, so the check above tells the dataflows apart
+        assert rtl["cycles"] != ts.run_cycles(n, cfg.lanes, 1, slices=cfg.tsne_update_slices, symmetric=not symmetric)
 
 
 @pytest.mark.parametrize("preset,n", [("tiny", 6), ("small", 4)])
@@ -184,7 +191,8 @@ def test_spread_embedding_takes_the_left_shift_of_the_repulsion(preset, n):
     assert pz + cfg.w_frac < cfg.q_frac + 2, "the case no longer reaches the left-shift path"
     rtl = run_rtl(cfg, S, Y, V, G, co.ex, co.mom_early, co.lr)
     assert mismatches(cfg, rtl, S, Y, V, G, co.ex, co.mom_early, co) == []
-    assert rtl["cycles"] == ts.run_cycles(n, cfg.lanes, 1, slices=cfg.tsne_update_slices)
+    assert rtl["cycles"] == ts.run_cycles(n, cfg.lanes, 1, slices=cfg.tsne_update_slices,
+                                                      symmetric=cfg.tsne_symmetric)
 
 
 def test_wrong_reference_is_caught():
@@ -208,8 +216,8 @@ def test_pair_interval_keeps_both_multipliers_busy():
     assert ts.MUL_OPS_PER_PAIR == 2 * ii
     # digits N = 124: with the update overlapped on S = 4 slices an iteration is within 15 % of the
     # multiplier bound; one slice (a point every 16 cycles) makes the overlap wait for the update
-    assert ts.iteration_cycles(124, 16, slices=4) / ts.lower_bound(124, 16, slices=4) < 1.15
-    assert ts.iteration_cycles(124, 16, slices=1) / ts.lower_bound(124, 16, slices=1) > 1.15
+    assert ts.iteration_cycles(124, 16, slices=4, symmetric=False) / ts.lower_bound(124, 16, slices=4) < 1.15
+    assert ts.iteration_cycles(124, 16, slices=1, symmetric=False) / ts.lower_bound(124, 16, slices=1) > 1.15
 
 
 def test_update_op_keeps_both_multipliers_busy():
@@ -249,7 +257,8 @@ def test_schedule_run_matches_tsne_fixed(preset, n, iters, ex_iters):
     assert np.array_equal(rtl["y"].astype(np.int64), ref.Y)
     assert np.array_equal(rtl["v"].astype(np.int64), ref.V)
     assert np.array_equal(rtl["g"].astype(np.int64), ref.G)
-    assert rtl["cycles"] == ts.run_cycles(n, cfg.lanes, iters, slices=cfg.tsne_update_slices)
+    assert rtl["cycles"] == ts.run_cycles(n, cfg.lanes, iters, slices=cfg.tsne_update_slices,
+                                                      symmetric=cfg.tsne_symmetric)
 
 
 @pytest.mark.parametrize("preset,n,seed", [("tiny", 9, 5), ("small", 13, 0xDEADBEEF)])
@@ -269,7 +278,8 @@ def test_prng_initialisation_and_run_from_it(preset, n, seed):
     assert rtl["init_cycles"] == ts.init_cycles(n)
     ref = tf.tsne_fixed(S, cfg)
     assert np.array_equal(rtl["y"].astype(np.int64), ref.Y) and np.array_equal(rtl["g"].astype(np.int64), ref.G)
-    assert rtl["cycles"] == ts.run_cycles(n, cfg.lanes, 2, slices=cfg.tsne_update_slices)
+    assert rtl["cycles"] == ts.run_cycles(n, cfg.lanes, 2, slices=cfg.tsne_update_slices,
+                                                      symmetric=cfg.tsne_symmetric)
 
 
 @pytest.mark.parametrize("preset,n,iters,k,p_ready", [("tiny", 6, 5, 1, 0.3), ("small", 9, 3, 0, 1.0)])
@@ -290,9 +300,11 @@ def test_trace_stream_under_back_pressure(preset, n, iters, k, p_ready):
     ref = tf.tsne_fixed(S, cfg, Y0=Y0)
     assert np.array_equal(rtl["y"].astype(np.int64), ref.Y) and np.array_equal(rtl["v"].astype(np.int64), ref.V)
     if p_ready == 1.0:
-        assert rtl["cycles"] == ts.traced_run_cycles(n, cfg.lanes, iters, k, slices=cfg.tsne_update_slices)
+        assert rtl["cycles"] == ts.traced_run_cycles(n, cfg.lanes, iters, k, slices=cfg.tsne_update_slices,
+                                                      symmetric=cfg.tsne_symmetric)
     else:
-        assert rtl["cycles"] > ts.traced_run_cycles(n, cfg.lanes, iters, k, slices=cfg.tsne_update_slices)
+        assert rtl["cycles"] > ts.traced_run_cycles(n, cfg.lanes, iters, k, slices=cfg.tsne_update_slices,
+                                                      symmetric=cfg.tsne_symmetric)
 
 
 def test_trace_selection_rule():
@@ -319,10 +331,10 @@ def test_update_slices_bit_and_cycle_exact(preset, s, n, iters, seed):
     ref = tf.tsne_fixed(S, cfg, Y0=Y0)
     assert np.array_equal(rtl["y"].astype(np.int64), ref.Y) and np.array_equal(rtl["v"].astype(np.int64), ref.V)
     assert np.array_equal(rtl["g"].astype(np.int64), ref.G)
-    assert rtl["cycles"] == ts.run_cycles(n, cfg.lanes, iters, slices=s)
+    assert rtl["cycles"] == ts.run_cycles(n, cfg.lanes, iters, slices=s, symmetric=cfg.tsne_symmetric)
     # a schedule with a wrong S would be caught: every S with another interval gives another count
     wrong = [w for w in range(1, 17) if timing.tsne_update_interval(w) != timing.tsne_update_interval(s)]
-    assert wrong and all(rtl["cycles"] != ts.run_cycles(n, cfg.lanes, iters, slices=w) for w in wrong)
+    assert wrong and all(rtl["cycles"] != ts.run_cycles(n, cfg.lanes, iters, slices=w, symmetric=cfg.tsne_symmetric) for w in wrong)
 
 
 def test_update_is_on_the_slices_not_the_lanes():

@@ -24,12 +24,12 @@ def test_overlap_delay_hand_computed():
 
 def test_overlapped_iteration_and_run_hand_computed():
     base = 1 + 16 + 8 * 5 * 124 + timing.TSNE_FLUSH + 16 + timing.TSNE_RECIP + timing.TSNE_COEF
-    assert ts.base_cycles(124, 16) == base
-    assert ts.iteration_cycles(124, 16, slices=4) == base + 83
+    assert ts.base_cycles(124, 16, symmetric=False) == base
+    assert ts.iteration_cycles(124, 16, slices=4, symmetric=False) == base + 83
     # the engine until session 29, U = 2 lanes: the update takes 123 * 8 + 38 cycles after the base
     assert ts.lanes_update_iteration_cycles(124, 16, update_lanes=2) == base + 123 * 8 + 38
     # 3 iterations: two overlapped updates, the last one alone (123 * 4 + 38 cycles)
-    assert ts.run_cycles(124, 16, 3, slices=4) == 1 + 3 * base + 2 * 83 + 123 * 4 + 38
+    assert ts.run_cycles(124, 16, 3, slices=4, symmetric=False) == 1 + 3 * base + 2 * 83 + 123 * 4 + 38
 
 
 def test_traced_run_hand_computed():
@@ -37,7 +37,7 @@ def test_traced_run_hand_computed():
     when its update starts), iteration 1 selected (update alone, Zq + 5 embedding beats), the last
     (2) selected too."""
     n, k, s = 5, 4, 4
-    base, d = ts.base_cycles(n, k), timing.tsne_overlap_delay(n, k, s)
+    base, d = ts.base_cycles(n, k, symmetric=False), timing.tsne_overlap_delay(n, k, s)
     alone = 4 * 4 + 38
     assert timing.tsne_update_cycles(n, s) == alone
     u0 = 1 + base
@@ -45,17 +45,17 @@ def test_traced_run_hand_computed():
     w1 = p1 + base + alone - 1                  # iteration 1's last write
     p2 = w1 + 1 + 6                             # after its 6 beats
     w2 = p2 + base + alone - 1
-    beats, cycles = ts.traced_run(n, k, 3, 1, slices=s)
+    beats, cycles = ts.traced_run(n, k, 3, 1, slices=s, symmetric=False)
     assert beats == [u0] + [w1 + 1 + j for j in range(6)] + [w2 + 1 + j for j in range(6)]
     assert cycles == w2 + 6 + 1
-    assert ts.traced_run_cycles(n, k, 3, 1, slices=s) == cycles
+    assert ts.traced_run_cycles(n, k, 3, 1, slices=s, symmetric=False) == cycles
     # trace off: the same run without beats, iteration 1 overlapped as well
-    assert ts.run_cycles(n, k, 3, slices=s) == 1 + 3 * base + 2 * d + alone
+    assert ts.run_cycles(n, k, 3, slices=s, symmetric=False) == 1 + 3 * base + 2 * d + alone
 
 
 def test_overlapped_busy_hand_computed():
-    c = ts.iteration_cycles(124, 16, slices=4)
-    b = ts.busy_share(124, 16, slices=4)
+    c = ts.iteration_cycles(124, 16, slices=4, symmetric=False)
+    b = ts.busy_share(124, 16, slices=4, symmetric=False)
     assert b["multipliers"] == pytest.approx((124 * 123 * 10 + 1) / (32 * c))
     assert b["multipliers"] > 0.9
     assert b["update_multipliers"] == pytest.approx(124 * 32 / (8 * c))
@@ -64,9 +64,27 @@ def test_overlapped_busy_hand_computed():
     assert ts.lower_bound(3, 16, slices=1) == pytest.approx(3 * 32 / 2)     # the update's share binds
 
 
-def _violations(n, k, slices, d):
+def test_symmetric_run_hand_computed():
+    """Symmetric dataflow, N = 124, K = 16: block b streams j = 16 b .. 123 (every block has at least
+    `tsne_min_slots` = 7 slots), 544 slots; the hand-over waits 4 more cycles for the J memory."""
+    assert timing.tsne_min_slots(16) == 7 and timing.tsne_scan_delay(16, True) == 4
+    assert [timing.tsne_block_start(b, 124, 16, True) for b in range(8)] == [16 * b for b in range(8)]
+    base = 1 + 16 + 544 * 5 + timing.TSNE_FLUSH + 4 + 16 + timing.TSNE_RECIP + timing.TSNE_COEF
+    assert ts.base_cycles(124, 16, symmetric=True) == base
+    assert ts.run_cycles(124, 16, 3, slices=4, symmetric=True) == 1 + 3 * base + 2 * 83 + 123 * 4 + 38
+    # tiny, N = 9, K = 4 (min 4 slots): blocks start at 0, 4 and 5 (not 8)
+    assert timing.tsne_min_slots(4) == 4
+    assert [timing.tsne_block_start(b, 9, 4, True) for b in range(3)] == [0, 4, 5]
+    assert ts.stream_slots(9, 4, symmetric=True) == 9 + 5 + 4
+    b = ts.busy_share(124, 16, slices=4, symmetric=True)
+    assert b["multipliers"] == pytest.approx((124 * 123 // 2 * 10 + 1) / (32 * (base + 83)))
+
+
+def _violations(n, k, slices, d, symmetric=False):
     """Event-level check, written independently of the model: the update's reads and writes from
-    u0 = 0, the next iteration's PRIME from d, its y reads and its A/R hand-over writes."""
+    u0 = 0, the next iteration's PRIME from d, its y reads and its A/R hand-over writes (symmetric:
+    block b streams from its start, the hand-over waits `tsne_scan_delay` and writes a cycle after
+    each shift)."""
     iv, ii = timing.tsne_update_interval(slices), timing.pair_interval("tpair")
     write = {i: i * iv + timing.TSNE_UPD_PIPE for i in range(n)}     # y, v, gains written
     ar_read = {i: i * iv for i in range(n)}                           # the update reads A_i, R_i
@@ -75,11 +93,18 @@ def _violations(n, k, slices, d):
         if not d + l > write[l]:
             bad.append(("prime", l))
     s0 = d + timing.TSNE_PRIME + k
+    slot = 0
     for blk in range(ts.blocks(n, k)):
-        for j in range(n):                                            # every block reads every y_j
-            if not s0 + ii * (blk * n + j) > write[j]:
+        js = blk * k if symmetric else 0
+        while symmetric and n - js < timing.tsne_min_slots(k) and js > 0:
+            js -= 1
+        for j in range(js, n):                                        # the block's y_j reads
+            if not s0 + ii * (slot + j - js) > write[j]:
                 bad.append(("stream", blk, j))
-        snap = s0 + ii * (n * (blk + 1) - 1) + timing.TSNE_READ + timing.latency("tsnap")
+        slot += n - js
+        snap = s0 + ii * (slot - 1) + timing.TSNE_READ + timing.latency("tsnap")
+        if symmetric:
+            snap += timing.tsne_scan_delay(k, True) + 1
         for i in range(blk * k, min(n, blk * k + k)):
             if not snap + (i - blk * k) >= ar_read[i]:
                 bad.append(("handover", i))
@@ -91,5 +116,6 @@ def _violations(n, k, slices, d):
                                         (3, 64, 1), (100, 2, 2)])
 def test_overlap_delay_is_the_smallest_safe_delay(n, k, slices):
     d = timing.tsne_overlap_delay(n, k, slices)
-    assert _violations(n, k, slices, d) == []
-    assert _violations(n, k, slices, d - 1) != []
+    for sym in (False, True):       # block 0 streams every j in both dataflows
+        assert _violations(n, k, slices, d, sym) == []
+        assert _violations(n, k, slices, d - 1, sym) != []
