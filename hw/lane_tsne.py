@@ -286,8 +286,10 @@ class TsneLaneMixin:
         if cfg.tsne_symmetric:
             # sticky bits: prod mod 2^s != 0 (with the capped shift: equal, as |prod| < 2^(pw-1))
             stka, stkr = Signal(name="t_stka"), Signal(name="t_stkr")
+            # the s low bits, as all-ones shifted right by pw - s (a left shift would widen the
+            # expression by 2^len(s) bits, wide words in Verilator)
             ones = C((1 << tw.pw) - 1, tw.pw)
-            below = lambda s_: ~(ones << s_)[:tw.pw]      # the s low bits (a shifted constant: no carry chain)
+            below = lambda s_: ones >> (tw.pw - s_).as_unsigned()     # s <= cap < pw
             with m.If(vp[sh0] | vp[sh1]):
                 m.d.sync += [stka.eq((prod0 & below(sa)).any()), stkr.eq((prod1 & below(sb)).any())]
             m.d.comb += [t.jfa.eq(tfa), t.jfr.eq(tfr), t.jstka.eq(stka), t.jstkr.eq(stkr),
