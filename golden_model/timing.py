@@ -355,11 +355,12 @@ def tsne_min_slots(lanes: int) -> int:
 
 
 def tsne_block_start(b: int, n: int, lanes: int, symmetric: bool) -> int:
-    """First j of block b's stream: 0 (ordered pairs), or ``bK`` (symmetric: lane l of block b pairs
-    point ``bK + l`` with the j above it), earlier so that the stream has `tsne_min_slots` slots."""
+    """First j of block b's stream: 0 (ordered pairs), or ``bK + 1`` (symmetric: lane l of block b
+    pairs point ``bK + l`` with the j above it, so no lane has a pair at j = bK; block 0 keeps j = 0,
+    where it writes J[0] afresh), earlier so that the stream has `tsne_min_slots` slots."""
     if not symmetric:
         return 0
-    return max(0, min(b * lanes, n - tsne_min_slots(lanes)))
+    return max(0, min(b * lanes + (1 if b else 0), n - tsne_min_slots(lanes)))
 
 
 def tsne_update_period_ok(period: int) -> bool:

@@ -572,11 +572,12 @@ class TsneEngine(wiring.Component):
         cfg, tw = self.cfg, self.tw
         K, ab = cfg.lanes, tw.accb
         acc = signed(ab)
-        # the next block's first j: (b+1) K, earlier for a stream of tsne_min_slots slots
+        # the next block's first j: (b+1) K + 1, earlier for a stream of tsne_min_slots slots
+        # (`timing.tsne_block_start`)
         nml = Signal(signed(cfg.count_bits + 2))
         m.d.sync += nml.eq(self.n - timing.tsne_min_slots(K))
         nb = Signal(signed(len(ybase) + 2))
-        m.d.comb += [nb.eq(ybase + K), j_next_block.eq(Mux(nb < nml, nb, Mux(nml < 0, 0, nml)))]
+        m.d.comb += [nb.eq(ybase + K + 1), j_next_block.eq(Mux(nb < nml, nb, Mux(nml < 0, 0, nml)))]
 
         LV = timing.tsne_jtree(K) - 1
 
