@@ -617,6 +617,8 @@ class TsneEngine(wiring.Component):
         rmw = [jam.read_port(), jrm.read_port()]
         hand = [jam.read_port(), jrm.read_port()]
         wr = [jam.write_port(), jrm.write_port()]
+        # read J[j] when the x sums leave the tree, write it in the next cycle (with the y sums)
+        assert timing.TSNE_JRMW == 2
         wv, wf, wj = Signal(), Signal(), Signal.like(j)
         m.d.sync += [wv.eq(sv), wf.eq(sf), wj.eq(sj)]
         for rp, wp, tot in zip(rmw, wr, tots):
