@@ -384,3 +384,20 @@ def test_update_slice_conflict_assertion_fires():
     run([1])
     with pytest.raises(AssertionError, match=f"update slice 0: two ops claim resource {res!r}"):
         run([gap, 1])
+
+
+def test_jside_identity_with_the_capped_shift():
+    """The symmetric engine's j-side term: the lane shifts its product by min(s, pw - 1) (`hw.lane_tsne`:
+    any larger shift gives the same floor) and the engine forms ``-floor - sticky``; that equals the
+    golden model's floor of the negated product for every product a pw-bit signed x unsigned
+    multiplier can give (|prod| < 2^(pw-1)) and every shift, here exhaustively for pw = 9."""
+    pw = 9
+    cap = pw - 1
+    for prod in range(-(1 << (pw - 1)) + 1, 1 << (pw - 1)):
+        for s in range(0, pw + 4):
+            sc = min(s, cap)
+            sticky = int(prod & ((1 << sc) - 1) != 0)
+            assert -(prod >> sc) - sticky == (-prod) >> s, (prod, s)
+    # the one product outside the multiplier's range breaks it (why the range matters)
+    prod, s = -(1 << (pw - 1)), pw + 1
+    assert -(prod >> cap) - int(prod & ((1 << cap) - 1) != 0) != (-prod) >> s

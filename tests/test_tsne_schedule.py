@@ -120,3 +120,4 @@ def test_overlap_delay_is_the_smallest_safe_delay(n, k, slices):
     for sym in (False, True):       # block 0 streams every j in both dataflows
         assert _violations(n, k, slices, d, sym) == []
         assert _violations(n, k, slices, d - 1, sym) != []
+
