@@ -39,6 +39,7 @@ from amaranth.lib.wiring import In, Out
 from golden_model import timing
 from golden_model.config import AccelConfig
 
+from .delay import delay_line
 from .lane import CandKind, aff_ops_signature, search_ops_signature
 from .lane_tsne import TsneWidths
 from .layouts import CoreLayouts
@@ -151,11 +152,7 @@ class AffinityController(wiring.Component):
                      self.rcp_issue.eq(bc_rcp), self.rcp_x.eq(self.lane_z)]
 
         def delayed(sig, n, name):
-            for k in range(n):
-                nxt = Signal(name=f"{name}{k + 1}")
-                m.d.sync += nxt.eq(sig)
-                sig = nxt
-            return sig
+            return delay_line(m, sig, n, name)
 
         # a row read in cycle c: engine command register, read, bank and multiplexer registers,
         # d = D - m registered: the op leaves the controller in c + ROW_READ

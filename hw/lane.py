@@ -38,6 +38,7 @@ from golden_model import timing
 from golden_model.config import AccelConfig
 
 from .arith import FunctionUnit, FuOp
+from .delay import delay_line
 from .layouts import CoreLayouts
 from .lane_tsne import TsneLaneMixin, tscan_signature, tsne_ops_signature
 from .opchain import check_conflicts, steer, valid_chains
@@ -229,11 +230,7 @@ class Lane(TsneLaneMixin, wiring.Component):
 
         def delayed(sig, n, name):
             """``sig`` through ``n`` unconditional registers (ops advance one stage per cycle)."""
-            for k in range(n):
-                nxt = Signal.like(sig, name=f"{name}_d{k + 1}")
-                m.d.sync += nxt.eq(sig)
-                sig = nxt
-            return sig
+            return delay_line(m, sig, n, f"{name}_d")
 
         # addressed: each FU claimant presents its own ROM address (the AND-OR multiplexer of
         # `opchain.steer` then feeds the ROM's address input directly)

@@ -55,6 +55,7 @@ from golden_model.config import AccelConfig
 
 from types import SimpleNamespace
 
+from .delay import delay_line
 from .lane import Lane, search_ops_signature
 from .lane_tsne import TsneWidths, tscan_signature, tsne_ops_signature
 from .lane_tupd import repulsion_shift_bias
@@ -272,11 +273,7 @@ class TsneEngine(wiring.Component):
         # order: pop_base advances by K per block)
         SNAP = timing.latency("tsnap") + timing.tsne_scan_delay(K, sym)
         bg_start = Signal()
-        snapped = bg_start
-        for k in range(SNAP):
-            d = Signal(name=f"snap_d{k + 1}")
-            m.d.sync += d.eq(snapped)
-            snapped = d
+        snapped = delay_line(m, bg_start, SNAP, "snap_d")
         sh_k = Signal(range(K + 1))          # shifts of the running hand-over so far
         shifting = Signal()
         pop_k = Signal(range(K))
@@ -300,10 +297,9 @@ class TsneEngine(wiring.Component):
                 # symmetric: each unordered pair's kernel is in one lane's partial, Zq counts it twice
                 m.d.sync += zq.eq(zq + (out0.zq << 1 if sym else out0.zq))
         slot = Signal()         # a STREAM slot's issue cycle
-        j_next_block = Signal.like(j)
-        m.d.comb += j_next_block.eq(0)
-        if sym:
-            self._jside(m, lanes, out0, shifting, pout, n_last, slot, j, blk, ybase, a_wr, r_wr, j_next_block)
+        # the next block's first j (ordered pairs: 0)
+        j_next_block = (self._jside(m, lanes, out0, shifting, pout, n_last, slot, j, blk, ybase, a_wr, r_wr)
+                        if sym else C(0, len(j)))
 
         # ------------------------------------------------------------ trace stream
         tr = self.trace
@@ -531,11 +527,7 @@ class TsneEngine(wiring.Component):
             m.d.comb += u.issue.eq(upd_issue & (upd_lane == sidx))
         # results: slice (i mod S) in the cycle issue + latency("tupd"), through a multiplexer register
         L = timing.latency("tupd")
-        wv = upd_issue
-        for k in range(L):
-            nxt = Signal(name=f"upd_wv{k + 1}")
-            m.d.sync += nxt.eq(wv)
-            wv = nxt
+        wv = delay_line(m, upd_issue, L, "upd_wv")
         wlane = Signal(range(max(2, S)))
         wq, waddr = Signal(), Signal(range(cfg.n_max + 1))
         yq, vq, gq = Signal(2 * yb), Signal(2 * yb), Signal(2 * gb)
@@ -558,7 +550,7 @@ class TsneEngine(wiring.Component):
             m.d.sync += [waddr.eq(0), wlane.eq(0)]
         return m
 
-    def _jside(self, m, lanes, out0, shifting, pout, n_last, slot, j, blk, ybase, a_wr, r_wr, j_next_block):
+    def _jside(self, m, lanes, out0, shifting, pout, n_last, slot, j, blk, ybase, a_wr, r_wr):
         """The symmetric dataflow's j side (``tsne_symmetric``, docs/hardware.md "t-SNE engine").
 
         Lane ``l`` pairs its point ``i`` only with ``j > i``; the pair's j-side terms are exact from
@@ -568,7 +560,8 @@ class TsneEngine(wiring.Component):
         memories (A, R; read, then written: `timing.TSNE_JRMW`), which block 0 writes afresh.  A
         block's hand-over adds J to each lane's sums on their way into A and R, one cycle after
         the shift (`timing.tsne_scan_delay` puts the first shift after the block's last J
-        write).  Every sum is taken modulo 2^accb: the final values fit, so the wrap is exact."""
+        write).  Every sum is taken modulo 2^accb: the final values fit, so the wrap is exact.
+        Returns the next block's first j (`timing.tsne_block_start`)."""
         cfg, tw = self.cfg, self.tw
         K, ab = cfg.lanes, tw.accb
         acc = signed(ab)
@@ -576,7 +569,7 @@ class TsneEngine(wiring.Component):
         # (`timing.tsne_block_start`)
         nml = Signal(signed(cfg.count_bits + 2))
         m.d.sync += nml.eq(self.n - timing.tsne_min_slots(K))
-        nb = Signal(signed(len(ybase) + 2))
+        nb, j_next_block = Signal(signed(len(ybase) + 2), name="nb"), Signal.like(j, name="j_next_block")
         m.d.comb += [nb.eq(ybase + K + 1), j_next_block.eq(Mux(nb < nml, nb, Mux(nml < 0, 0, nml)))]
 
         LV = timing.tsne_jtree(K) - 1
@@ -593,24 +586,17 @@ class TsneEngine(wiring.Component):
             assert lvl == LV, (lvl, LV)
             return vals[0]
 
-        def delayed(x, n, nm):
-            for k in range(n):
-                d = Signal.like(x, name=f"{nm}_d{k + 1}")
-                m.d.sync += d.eq(x)
-                x = d
-            return x
-
         tots = []
         for t in ("a", "r"):
             sums = tree([Mux(ln.tsne.jv, getattr(ln.tsne, f"jf{t}"), 0) for ln in lanes], f"jt{t}")
             pop = Signal(range(K + 1), name=f"jpop{t}")
             m.d.comb += pop.eq(sum(ln.tsne.jv & getattr(ln.tsne, f"jstk{t}") for ln in lanes))
             tot = Signal(acc, name=f"jtot{t}")
-            m.d.sync += tot.eq(sums + delayed(pop, LV, f"jpop{t}"))
+            m.d.sync += tot.eq(sums + delay_line(m, pop, LV, f"jpop{t}_d"))
             tots.append(tot)
         # the slot's j (and whether it is block 0's) when its x sums leave the tree
         D = timing.uses("tpair", "tacc")[0] + timing.tsne_jtree(K)
-        sv, sj, sf = (delayed(x, D, nm) for x, nm in ((slot, "jslot"), (j, "jj"), (blk == 0, "jfresh")))
+        sv, sj, sf = (delay_line(m, x, D, f"{nm}_d") for x, nm in ((slot, "jslot"), (j, "jj"), (blk == 0, "jfresh")))
 
         jam, jrm = (Memory(shape=2 * ab, depth=cfg.n_max, init=[]) for _ in range(2))
         m.submodules.jamem, m.submodules.jrmem = jam, jrm
@@ -639,3 +625,4 @@ class TsneEngine(wiring.Component):
             ox, oy = Signal(acc), Signal(acc)
             m.d.comb += [rp.addr.eq(pout), ox.eq(hx + rp.data[:ab].as_signed()), oy.eq(hy + rp.data[ab:].as_signed()),
                          wp.addr.eq(hp), wp.en.eq(hv), wp.data.eq(Cat(ox, oy))]
+        return j_next_block
