@@ -115,11 +115,20 @@ def run_cycles(n: int, lanes: int, iters: int, *, slices: int, symmetric: bool) 
     return traced_run(n, lanes, iters, None, slices=slices, symmetric=symmetric)[1]
 
 
+def pairs(n: int, symmetric: bool = False) -> int:
+    """Pairs of one iteration's pass: every ordered pair, or (``symmetric``) each unordered one once."""
+    return n * (n - 1) // (2 if symmetric else 1)
+
+
 def mul_ops(n: int, symmetric: bool = False) -> int:
     """Necessary ops of one iteration on the lanes' multipliers TM0/TM1: the pairs and the
     constant ``ca`` (the update runs on the update slices: `update_mul_ops`)."""
-    pairs = n * (n - 1) // (2 if symmetric else 1)
-    return pairs * MUL_OPS_PER_PAIR + MUL_OPS_PER_ITER
+    return pairs(n, symmetric) * MUL_OPS_PER_PAIR + MUL_OPS_PER_ITER
+
+
+def fu_ops(n: int, symmetric: bool = False) -> int:
+    """Function-unit ops of one iteration: one RECIP per pair, and TRECIP of N and of Zq."""
+    return pairs(n, symmetric) + 2
 
 
 def update_mul_ops(n: int) -> int:
@@ -145,7 +154,7 @@ def busy_share(n: int, lanes: int, *, slices: int, symmetric: bool) -> dict:
     c = iteration_cycles(n, lanes, slices=slices, symmetric=symmetric)
     return {"multipliers": mul_ops(n, symmetric) / (lanes * TSNE_MULS * c),
             "update_multipliers": update_mul_ops(n) / (slices * TSNE_MULS * c),
-            "function_unit": (n * (n - 1) // (2 if symmetric else 1) + 2) / (lanes * c)}
+            "function_unit": fu_ops(n, symmetric) / (lanes * c)}
 
 
 def lanes_update_iteration_cycles(n: int, lanes: int, *, update_lanes: int) -> int:
@@ -165,8 +174,7 @@ def pair_parallel_cycles(n: int, lanes: int, *, slices: int) -> int:
     tree per point) before the gradient; the update overlapped as in (a) (approximately: the pair
     order of the next pass would have to follow the update's point order)."""
     ii = timing.pair_interval("tpair")
-    pairs = n * (n - 1) // 2
-    return (-(-pairs // lanes) * ii + timing.TSNE_FLUSH + n + timing.TSNE_RECIP + timing.TSNE_COEF
+    return (-(-pairs(n, True) // lanes) * ii + timing.TSNE_FLUSH + n + timing.TSNE_RECIP + timing.TSNE_COEF
             + timing.tsne_overlap_delay(n, lanes, slices))
 
 
