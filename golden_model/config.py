@@ -256,6 +256,11 @@ class AccelConfig:
             # the t-SNE engine hands a block's sums out beside the next block's stream; the shortest
             # two-block stream (N = K + 1) is the tightest case, too short for one lane
             raise ConfigError(f"phases=True needs lanes >= 2 (the t-SNE engine's block hand-over), got lanes={self.lanes}")
+        if self.phases and self.tsne_symmetric and not all(
+                timing.tsne_stream_ok(n, self.lanes) for n in range(2, min(self.n_max, 3 * self.lanes) + 1)):
+            # the ring steps' visitor flush and the hand-over need a few broadcast slots per block
+            raise ConfigError(f"tsne_symmetric=True: the t-SNE stream of lanes={self.lanes} does not fit short "
+                              f"classes; use tsne_symmetric=False")
         _check_int("tsne_update_slices", self.tsne_update_slices, 1, 16)
         _check_int("max_passes", self.max_passes, 1, 255)
         if self.tolerance_log2 is not None:

@@ -334,33 +334,78 @@ def tsne_jtree(lanes: int) -> int:
     return max(1, (lanes - 1).bit_length()) + 1
 
 
+def tsne_ring_steps(lanes: int, symmetric: bool) -> int:
+    """Ring steps at the start of each block's stream (symmetric only): in step ``t`` (1 .. K div 2)
+    lane ``l`` pairs its point with the block's point ``(l + t) mod K``, whose ``y`` the engine's
+    visitor ring brings to it (`tsne_ring_issue`), so the block's own K (K - 1) / 2 pairs take
+    K div 2 slots instead of the K - 1 of a broadcast triangle."""
+    return lanes // 2 if symmetric else 0
+
+
+def tsne_ring_issue(t: int, lane: int, lanes: int) -> bool:
+    """Does lane ``lane`` have a pair in ring step ``t``?  Every lane while 2t < K; in the step
+    t = K / 2 (even K) only lanes l < K / 2, as pair (l, l + K/2) is pair (l + K/2, l + K)."""
+    return 2 * t < lanes or lane < lanes - t
+
+
 def tsne_scan_delay(lanes: int, symmetric: bool) -> int:
-    """Extra cycles between a block's ``tsnap`` and its first ``tscan`` shift (symmetric only): the
-    first shift reads the J entry of the block's first point, whose last write (the block's own last
-    slot when it has one point) comes ``tacc + jtree + TSNE_JRMW - 1`` cycles after that slot's issue;
-    a read must come at least one cycle after the write."""
+    """Extra cycles between a block's ``tsnap`` and its first ``tscan`` shift (symmetric only), the
+    larger of: (J) the first shift reads the J entry of the block's first point, whose last write
+    can come ``tacc + jtree + TSNE_JRMW - 1`` cycles after the block's last slot's issue; (V) the
+    shift of the block's point ``k`` reads its visitor sums, written to the V memory ``tacc + 2 +
+    ((k - R) mod K)`` cycles after the issue of the block's last ring step, which comes at least
+    one slot (`tsne_broadcast_min`) before the last slot.  A read must come a cycle after the
+    write."""
     if not symmetric:
         return 0
-    return max(0, uses("tpair", "tacc")[0] + tsne_jtree(lanes) + TSNE_JRMW - latency("tsnap"))
+    ac0, snap = uses("tpair", "tacc")[0], latency("tsnap")
+    j_need = ac0 + tsne_jtree(lanes) + TSNE_JRMW - snap
+    ring = tsne_ring_steps(lanes, True)
+    v_need = ac0 + 3 + (lanes - ring) - pair_interval("tpair") - snap
+    return max(0, j_need, v_need)
 
 
 def tsne_min_slots(lanes: int) -> int:
-    """Symmetric: the fewest slots of a block's stream for the previous block's hand-over (its
-    delayed snap, then K shifts) to end before this block's ``tsnap`` writes the scan registers; a
-    block with fewer j > bK starts its stream earlier (`tsne_block_start`: masked slots)."""
+    """Symmetric: the fewest slots of a block's stream (ring steps and broadcast slots) for the
+    previous block's hand-over (its delayed snap, then K shifts) to end before this block's
+    ``tsnap`` writes the scan registers (`tsne_broadcast_min`)."""
     first_write = min(s for s, r in enumerate(LANE_OPS["tsnap"].stages) if r)
     ii = pair_interval("tpair")
     need = latency("tsnap") + tsne_scan_delay(lanes, True) + lanes - 1 - first_write
     return max(1, need // ii + 1)
 
 
+def tsne_broadcast_min(lanes: int, *, first: bool, last: bool) -> int:
+    """Symmetric: the fewest broadcast slots after a block's ring steps: at least one (the block's
+    snap and hand-over are issued with a broadcast slot); `tsne_min_slots` in all (not block 0);
+    and, unless it is the last block, enough for the visitor flush (K cycles from two cycles after
+    the last ring step's y term) to end before the next block's first ring term, ``(x + 1) II > K
+    + 1``."""
+    need = 1
+    if not first:
+        need = max(need, tsne_min_slots(lanes) - tsne_ring_steps(lanes, True))
+    if not last:
+        need = max(need, (lanes + 1) // pair_interval("tpair"))
+    return need
+
+
 def tsne_block_start(b: int, n: int, lanes: int, symmetric: bool) -> int:
-    """First j of block b's stream: 0 (ordered pairs), or ``bK + 1`` (symmetric: lane l of block b
-    pairs point ``bK + l`` with the j above it, so no lane has a pair at j = bK; block 0 keeps j = 0,
-    where it writes J[0] afresh), earlier so that the stream has `tsne_min_slots` slots."""
+    """First j of block b's broadcast: 0 (ordered pairs), or (symmetric) ``bK + K`` (the block's own
+    pairs are its ring steps', `tsne_ring_steps`), earlier (masked slots) for at least
+    `tsne_broadcast_min` broadcast slots, never below 0."""
     if not symmetric:
         return 0
-    return max(0, min(b * lanes + (1 if b else 0), n - tsne_min_slots(lanes)))
+    blocks = -(-n // lanes)
+    bmin = tsne_broadcast_min(lanes, first=b == 0, last=b == blocks - 1)
+    return max(0, min(b * lanes + lanes, n - bmin))
+
+
+def tsne_stream_ok(n: int, lanes: int) -> bool:
+    """Symmetric: has every block at least `tsne_broadcast_min` broadcast slots (none would need a
+    j below 0)?  `AccelConfig` checks it for every N up to 3K (the tightest cases)."""
+    blocks = -(-n // lanes)
+    return all(n - tsne_block_start(b, n, lanes, True)
+               >= tsne_broadcast_min(lanes, first=b == 0, last=b == blocks - 1) for b in range(blocks))
 
 
 def tsne_update_period_ok(period: int) -> bool:
@@ -395,24 +440,38 @@ def tsne_update_cycles(n: int, slices: int) -> int:
     return (n - 1) * tsne_update_interval(slices) + TSNE_UPD_PIPE + 1
 
 
-def tsne_overlap_delay(n: int, lanes: int, slices: int) -> int:
+def tsne_overlap_delay(n: int, lanes: int, slices: int, *, symmetric: bool) -> int:
     """Cycles from the first read of an overlapped update (cycle ``u0``: point ``i`` read in ``u0 +
     i IV``, written in ``u0 + i IV + TSNE_UPD_PIPE``) to the next iteration's PRIME (``p0``): the
     smallest ``p0 - u0`` with every read of a point after its write (read ports not transparent):
-    PRIME reads ``y_l`` in ``p0 + l`` (l < min(K, N)), block 0 of the STREAM reads ``y_j`` in ``p0 +
-    TSNE_PRIME + K + II j``.  (The next iteration's hand-over, which overwrites A and R, comes after
-    the update has read them for every N, K, S: the event-level check in
-    ``tests/test_tsne_schedule.py`` covers both.)"""
-    base, prime_step, stream_step, stream_lead = tsne_overlap_terms(lanes, slices)
-    return base + max((min(lanes, n) - 1) * prime_step, (n - 1) * stream_step - stream_lead)
+    PRIME reads ``y_l`` in ``p0 + l`` (l < min(K, N)); block 0 of the STREAM reads ``y_j`` in ``p0 +
+    TSNE_PRIME + K + II s`` for its slot s: s = j (ordered pairs), or (symmetric) s = R + j - K for
+    the points j >= K of its broadcast (R ring steps first; its masked slots below K read nothing
+    that is used; a start below K, for N < K + `tsne_broadcast_min`, only reads later).  (The next
+    iteration's hand-over, which overwrites A and R, comes after the update has read them for every
+    N, K, S: the event-level check in ``tests/test_tsne_schedule.py`` covers both.)"""
+    base, prime_step, stream_step, stream_lead = tsne_overlap_terms(lanes, slices, symmetric=symmetric)
+    prime = (min(lanes, n) - 1) * prime_step
+    if symmetric and n <= lanes:     # no broadcast read of a point >= K
+        return base + prime
+    return base + max(prime, (n - 1) * stream_step - stream_lead)
 
 
-def tsne_overlap_terms(lanes: int, slices: int) -> tuple:
+def tsne_overlap_terms(lanes: int, slices: int, *, symmetric: bool) -> tuple:
     """The constants of `tsne_overlap_delay` (the t-SNE engine evaluates the same expression for its
     run-time N): ``(base, prime_step, stream_step, stream_lead)`` with delay = ``base +
-    max((min(K, N) - 1) prime_step, (N - 1) stream_step - stream_lead)``."""
+    max((min(K, N) - 1) prime_step, (N - 1) stream_step - stream_lead)`` (symmetric with N <= K:
+    the first term alone).  The stream term is the largest over the read points j of ``j IV - II
+    s(j)``: at the last j when IV >= II, else at the first (j = 0, or j = K symmetric)."""
     iv, ii = tsne_update_interval(slices), pair_interval("tpair")
-    return TSNE_UPD_PIPE + 1, iv - 1, max(0, iv - ii), TSNE_PRIME + lanes
+    lead = TSNE_PRIME + lanes
+    if symmetric:
+        lead += ii * tsne_ring_steps(lanes, True)
+        if iv >= ii:
+            lead -= ii * lanes                      # s(j) = R + j - K
+        else:
+            lead -= lanes * iv                      # at j = K: K IV - II R
+    return TSNE_UPD_PIPE + 1, iv - 1, max(0, iv - ii), lead
 
 
 # --------------------------------------------------------------------------- lending the lanes

@@ -41,9 +41,11 @@ def blocks(n: int, lanes: int) -> int:
 
 
 def stream_slots(n: int, lanes: int, *, symmetric: bool) -> int:
-    """Slots of one iteration's STREAM: B N (ordered pairs), or the sum over blocks of ``N -
-    timing.tsne_block_start`` (symmetric)."""
-    return sum(n - timing.tsne_block_start(b, n, lanes, symmetric) for b in range(blocks(n, lanes)))
+    """Slots of one iteration's STREAM: B N (ordered pairs), or the sum over blocks of the ring
+    steps (`timing.tsne_ring_steps`) and ``N - timing.tsne_block_start`` broadcast slots
+    (symmetric)."""
+    ring = timing.tsne_ring_steps(lanes, symmetric)
+    return sum(ring + n - timing.tsne_block_start(b, n, lanes, symmetric) for b in range(blocks(n, lanes)))
 
 
 def base_cycles(n: int, lanes: int, *, symmetric: bool) -> int:
@@ -56,8 +58,9 @@ def base_cycles(n: int, lanes: int, *, symmetric: bool) -> int:
     lane 0 during the next block (`timing.tsne_handover_ok`); after the last block FLUSH
     (`timing.TSNE_FLUSH` + `timing.tsne_scan_delay` + K), TRECIP of N and Zq on lane 0, the
     constant ``2 ex / N`` (COEF).  The update starts in the next cycle.  ``symmetric``
-    (`AccelConfig.tsne_symmetric`): block b streams from `timing.tsne_block_start` (j > i pairs,
-    the j-side terms through the J memory)."""
+    (`AccelConfig.tsne_symmetric`): block b first pairs its own points in
+    `timing.tsne_ring_steps` ring slots, then broadcasts from `timing.tsne_block_start` (the
+    j-side terms through the J memory, the ring's through the visitor sums)."""
     ii = timing.pair_interval("tpair")
     return (timing.TSNE_PRIME + lanes + stream_slots(n, lanes, symmetric=symmetric) * ii + timing.TSNE_FLUSH
             + timing.tsne_scan_delay(lanes, symmetric) + lanes + timing.TSNE_RECIP + timing.TSNE_COEF)
@@ -66,7 +69,8 @@ def base_cycles(n: int, lanes: int, *, symmetric: bool) -> int:
 def iteration_cycles(n: int, lanes: int, *, slices: int, symmetric: bool) -> int:
     """Cycles per iteration in a run, PRIME to the next PRIME, with the update overlapped
     (`base_cycles` + `timing.tsne_overlap_delay`)."""
-    return base_cycles(n, lanes, symmetric=symmetric) + timing.tsne_overlap_delay(n, lanes, slices)
+    return (base_cycles(n, lanes, symmetric=symmetric)
+            + timing.tsne_overlap_delay(n, lanes, slices, symmetric=symmetric))
 
 
 def init_cycles(n: int) -> int:
@@ -89,7 +93,8 @@ def traced_run(n: int, lanes: int, iters: int, every_log2: int | None, *, slices
     1`` and, if selected, the N embedding beats in the following cycles; the next iteration (or
     ``done``) follows in the cycle after."""
     from .tsne_fixed import trace_selected
-    base, delay = base_cycles(n, lanes, symmetric=symmetric), timing.tsne_overlap_delay(n, lanes, slices)
+    base = base_cycles(n, lanes, symmetric=symmetric)
+    delay = timing.tsne_overlap_delay(n, lanes, slices, symmetric=symmetric)
     alone = timing.tsne_update_cycles(n, slices)
     traced = every_log2 is not None
     beats, p0 = [], 1
@@ -175,7 +180,7 @@ def pair_parallel_cycles(n: int, lanes: int, *, slices: int) -> int:
     order of the next pass would have to follow the update's point order)."""
     ii = timing.pair_interval("tpair")
     return (-(-pairs(n, True) // lanes) * ii + timing.TSNE_FLUSH + n + timing.TSNE_RECIP + timing.TSNE_COEF
-            + timing.tsne_overlap_delay(n, lanes, slices))
+            + timing.tsne_overlap_delay(n, lanes, slices, symmetric=False))
 
 
 def memory_kbit(n: int, cfg, lanes: int | None = None) -> dict:

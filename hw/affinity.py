@@ -70,6 +70,9 @@ class AffinityController(wiring.Component):
         P read port (idle only; data one cycle after the address; `hw.tsne.s_location`).
     p_rd_all : Out(p_frac + 1).array(K)
         Every bank's read data at ``p_rd_addr`` (idle only): the t-SNE engine's S read (`hw.phases`).
+    p_rd_off : In(range(K)).array(K)
+        (``tsne_symmetric`` only) bank ``k`` of ``p_rd_all`` reads at ``p_rd_addr + p_rd_off[k]``
+        (the t-SNE engine's ring steps read a different column in each bank; 0 otherwise).
     eng_* :
         Distance-engine control (`hw.distance.DistanceEngine`: point commands, grant, row reads).
     lane : Out(search_ops_signature(cfg))
@@ -95,6 +98,7 @@ class AffinityController(wiring.Component):
             "u_we": In(1), "u_addr": In(range(cfg.n_max)), "u_data": In(signed(L.u_bits)),
             "p_rd_bank": In(range(max(K, 2))), "p_rd_addr": In(range(self.sdepth)),
             "p_rd_data": Out(cfg.p_frac + 1), "p_rd_all": Out(cfg.p_frac + 1).array(K),
+            **({"p_rd_off": In(range(max(K, 2))).array(K)} if cfg.tsne_symmetric else {}),
             "eng_point_first": Out(1), "eng_point_next": Out(1), "eng_point_start": Out(1),
             "eng_grant": Out(1), "eng_dist_done": In(1), "eng_dmin": In(cfg.dist_bits),
             "eng_rd_en": Out(1), "eng_rd_restart": Out(1), "eng_rd_half": Out(1),
@@ -181,7 +185,8 @@ class AffinityController(wiring.Component):
         rd_sel = Signal.like(self.p_rd_bank)
         m.d.sync += rd_sel.eq(self.p_rd_bank)
         for k, rp in enumerate(p_rd):
-            m.d.comb += rp.addr.eq(Mux(self.busy, wbase_i + rj, self.p_rd_addr))
+            rd_addr = self.p_rd_addr + self.p_rd_off[k] if cfg.tsne_symmetric else self.p_rd_addr
+            m.d.comb += rp.addr.eq(Mux(self.busy, wbase_i + rj, rd_addr))
         m.d.comb += [self.p_rd_all[k].eq(rp.data) for k, rp in enumerate(p_rd)]
         with m.Switch(rd_sel):
             for k, rp in enumerate(p_rd):

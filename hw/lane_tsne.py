@@ -108,13 +108,16 @@ def tsne_ops_signature(cfg: AccelConfig) -> wiring.Signature:
     ``tmul`` product ``prod`` and, with ``tsne_symmetric``, the pair's force terms ``jfa``, ``jfr``
     (``floor(sr dx / 2^sa)``, ``floor(r2 dx / 2^sb)``; x in ``tpair``'s first ``tacc`` stage, y in
     the next, ``jv`` high in both) and their sticky bits ``jstka``, ``jstkr`` (the shifted-out bits
-    are not all zero), from which the engine forms the j-side terms ``-t - sticky``.  (The update
+    are not all zero), from which the engine forms the j-side terms ``-t - sticky``, and the
+    latched next ``y_i`` ``yn0``, ``yn1`` (the engine's visitor ring starts from them).  (The update
     is not a lane op: `update_signature`.)"""
     tw = TsneWidths(cfg)
     # symmetric dataflow: the pair's force terms as the lane accumulates them (x in the first tacc
     # stage, y in the next, ``jv`` high in both) and their sticky bits, for the j-side sums
+    # and the latched next y_i (``tnext``), from which the engine's visitor ring takes its y's
     jside = {} if not cfg.tsne_symmetric else {
-        "jfa": In(signed(tw.accb)), "jfr": In(signed(tw.accb)), "jstka": In(1), "jstkr": In(1), "jv": In(1)}
+        "jfa": In(signed(tw.accb)), "jfr": In(signed(tw.accb)), "jstka": In(1), "jstkr": In(1), "jv": In(1),
+        "yn0": In(signed(tw.yb)), "yn1": In(signed(tw.yb))}
     return wiring.Signature({
         **jside,
         "mul": Out(wiring.Signature({"issue": Out(1), "a": Out(signed(tw.aw)), "b": Out(tw.bw)})),
@@ -293,7 +296,7 @@ class TsneLaneMixin:
             with m.If(vp[sh0] | vp[sh1]):
                 m.d.sync += [stka.eq((prod0 & below(sa)).any()), stkr.eq((prod1 & below(sb)).any())]
             m.d.comb += [t.jfa.eq(tfa), t.jfr.eq(tfr), t.jstka.eq(stka), t.jstkr.eq(stkr),
-                         t.jv.eq(vp[ac0] | vp[ac1])]
+                         t.jv.eq(vp[ac0] | vp[ac1]), t.yn0.eq(yn[0]), t.yn1.eq(yn[1])]
         lax, lay, lrx, lry = (Signal(acc, name=f"t_l{n}") for n in ("ax", "ay", "rx", "ry"))
         with m.If(v["tscan"][0]):
             m.d.sync += [out.zq.eq(sc_in.zq), out.ax.eq(sc_in.ax), out.ay.eq(sc_in.ay), out.rx.eq(sc_in.rx),

@@ -360,6 +360,8 @@ class AdapSNECore(wiring.Component):
             drive(m, l0.ops.prng, tsn.prng)
         # one P memory: the t-SNE engine reads S through the affinity phase's idle read port
         m.d.comb += [aff.p_rd_addr.eq(tsn.s_addr), *[tsn.s_data[k].eq(aff.p_rd_all[k]) for k in range(K)]]
+        if cfg.tsne_symmetric:
+            m.d.comb += [aff.p_rd_off[k].eq(tsn.s_off[k]) for k in range(K)]
         # P dump (DEBUG bit 0): the same read port while the sequencer is in PDUMP_GO / PDUMP
         from .pdump import PDump
         pd = PDump(cfg)

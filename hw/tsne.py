@@ -8,9 +8,10 @@ exactly `golden_model.tsne_schedule.iteration_cycles` cycles (+1 for the ``go`` 
             a ``tsnap`` clears the lanes' live sums (whatever an ABORT left there);
 ``STREAM``  per ``j``: ``y_j`` and the K S banks read, then ``tpair`` issued ``TSNE_READ`` cycles
             later to every lane whose ``i = bK + l`` is ``< N`` and ``!= j``; one ``j`` every II,
-            block after block without a gap (``tsne_symmetric``: block b's stream starts at
-            `timing.tsne_block_start`, ``tpair`` only to lanes with ``i < j``, and the j-side
-            terms go to the J memories, `TsneEngine._jside`).  While ``j`` passes the next block's points, lane
+            block after block without a gap (``tsne_symmetric``: block b first takes K div 2 ring
+            steps, lane l paired with the block's point (l + t) mod K from the visitor ring, then
+            broadcasts from `timing.tsne_block_start` (j >= bK + K); the j-side terms go to the
+            visitor sums and the J memories, `TsneEngine._jside`).  While ``j`` passes the next block's points, lane
             ``j - (b+1)K`` latches ``y_j`` (``tnext``); the block's last slot issues ``tsnap`` to
             every lane and the next cycle ``tload`` (the next block's ``y_i``).  Beside the
             STREAM, `timing.latency` ("tsnap") cycles after a snap, K ``tscan`` shifts move the
@@ -37,8 +38,8 @@ the accumulators A, R of the last pass (read back through ``rd_*``).
 With ``ext=True`` (the whole core, `hw.phases`) the engine owns neither lanes nor S: it drives the
 core's lanes through ports (``lt``: lane ``l``'s ops are ``lt.l<l>``, `lane_port`; ``tscan0``,
 ``tscan_push``, ``prng``, ``gauss``) that the core multiplexes with the other phases, and reads S
-from the affinity phase's P memory (``s_addr``, ``s_data``: all K banks at one address, data one
-cycle later).
+from the affinity phase's P memory (``s_addr``, ``s_data``: all K banks at one address, plus
+``s_off[k]`` for bank k with ``tsne_symmetric``, data one cycle later).
 """
 
 from __future__ import annotations
@@ -133,8 +134,9 @@ class TsneEngine(wiring.Component):
         scan output, the last lane's scan input.  The update slices are the engine's own.
     prng : Out, gauss : In
         (``ext`` only) lane 0's ``prng`` op and its Gaussian sample (INIT).
-    s_addr : Out, s_data : In(p_frac + 1).array(K)
-        (``ext`` only) S read: address (all banks), each bank's data one cycle later.
+    s_addr : Out, s_data : In(p_frac + 1).array(K), s_off : Out(range(K)).array(K)
+        (``ext`` only) S read: address (all banks; bank k at ``s_addr + s_off[k]``, ``s_off`` only
+        with ``tsne_symmetric``, non-zero in the ring steps), each bank's data one cycle later.
     """
 
     def __init__(self, cfg: AccelConfig, checks: bool = False, ext: bool = False):
@@ -151,7 +153,8 @@ class TsneEngine(wiring.Component):
             "lt": Out(lt), "tscan0": In(tscan_signature(cfg)),
             "tscan_push": Out(tscan_signature(cfg)),
             "prng": Out(search_ops_signature(cfg).members["prng"].signature), "gauss": In(signed(11)),
-            "s_addr": Out(range(self.sdepth)), "s_data": In(cfg.p_frac + 1).array(K)}
+            "s_addr": Out(range(self.sdepth)), "s_data": In(cfg.p_frac + 1).array(K),
+            **({"s_off": Out(range(max(K, 2))).array(K)} if cfg.tsne_symmetric else {})}
         super().__init__({**ext_ports,
             "n": In(cfg.count_bits), "ex": In(cf + 7), "mom_early": In(cf), "mom_late": In(cf), "lr": In(cf + 17),
             "iters": In(17), "ex_iters": In(17), "iter": Out(17),
@@ -233,10 +236,20 @@ class TsneEngine(wiring.Component):
         m.d.comb += [y_rd.addr.eq(ra), y_ru.addr.eq(upt)]
         for rp in (v_rd, g_rd, a_rd, r_rd):
             m.d.comb += rp.addr.eq(Mux(urun, upt, ra))
-        for rp in s_rd:
-            m.d.comb += rp.addr.eq(sbase + j)
+        # ring steps (symmetric): bank k reads column ybase + off[k], its lane's ring partner
+        R = timing.tsne_ring_steps(K, sym)
+        rstep = Signal(range(R + 1))            # 1 .. R: a ring step of the STREAM; 0: broadcast
+        ring = Signal()
+        m.d.comb += ring.eq(rstep != 0)
+        off = [Signal(range(max(K, 2)), name=f"ring_off{k}") for k in range(K)]
+        for k in range(K):
+            m.d.comb += off[k].eq(Mux(rstep + k >= K, rstep + k - K, rstep + k))
+        for k, rp in enumerate(s_rd):
+            m.d.comb += rp.addr.eq(sbase + Mux(ring, ybase + off[k], j))
         if self.ext:
-            m.d.comb += self.s_addr.eq(sbase + j)
+            m.d.comb += self.s_addr.eq(sbase + Mux(ring, ybase, j))
+            if sym:
+                m.d.comb += [self.s_off[k].eq(Mux(ring, off[k], 0)) for k in range(K)]
         s_data = [self.s_data[k] for k in range(K)] if self.ext else [rp.data for rp in s_rd]
 
         # loads
@@ -258,11 +271,23 @@ class TsneEngine(wiring.Component):
         issue = Signal(K)
         rissue = Signal()
         rx = Signal(tw.nin)
+        # the visitor ring (symmetric): in ring step t lane l's y_j is the block's point (l + t) mod K,
+        # loaded with the lanes' next y_i (rotated by one) when they take them, shifted once a step
+        yv = [[Signal(signed(yb), name=f"ring_y{l}_{c}") for c in range(2)] for l in range(K if sym else 0)]
         for l, ln in enumerate(lanes):
+            yj = [y_rd.data[:yb].as_signed(), y_rd.data[yb:].as_signed()]
+            if sym:
+                yj = [Mux(ring, yv[l][c], yj[c]) for c in range(2)]
             m.d.comb += [ln.tsne.scan.eq(scan), ln.tsne.snap.eq(snap), ln.tsne.load.eq(load), ln.tsne.next.eq(nxt[l]),
-                         ln.tsne.pair.issue.eq(issue[l]),
-                         ln.tsne.pair.y0.eq(y_rd.data[:yb].as_signed()), ln.tsne.pair.y1.eq(y_rd.data[yb:].as_signed()),
+                         ln.tsne.pair.issue.eq(issue[l]), ln.tsne.pair.y0.eq(yj[0]), ln.tsne.pair.y1.eq(yj[1]),
                          ln.tsne.pair.s.eq(s_data[l])]
+        rshift = Signal()
+        for l in range(len(yv)):
+            nb_ = lanes[(l + 1) % K].tsne
+            with m.If(load):
+                m.d.sync += [yv[l][0].eq(nb_.yn0), yv[l][1].eq(nb_.yn1)]
+            with m.Elif(rshift):
+                m.d.sync += [yv[l][c].eq(yv[(l + 1) % K][c]) for c in range(2)]
         m.d.comb += [lanes[0].tsne.recip.issue.eq(rissue), lanes[0].tsne.recip.x.eq(rx)]
         out0 = lanes[0].tscan_out
 
@@ -296,10 +321,12 @@ class TsneEngine(wiring.Component):
                                  r_wr.addr.eq(pout), r_wr.data.eq(Cat(out0.rx, out0.ry)), r_wr.en.eq(1)]
                 # symmetric: each unordered pair's kernel is in one lane's partial, Zq counts it twice
                 m.d.sync += zq.eq(zq + (out0.zq << 1 if sym else out0.zq))
-        slot = Signal()         # a STREAM slot's issue cycle
-        # the next block's first j (ordered pairs: 0)
-        j_next_block = (self._jside(m, lanes, out0, shifting, pout, n_last, slot, j, blk, ybase, a_wr, r_wr)
-                        if sym else C(0, len(j)))
+        slot = Signal()         # a broadcast slot's issue cycle
+        rslot = Signal()        # a ring step's issue cycle
+        # the first j of block 0's and of the next block's broadcast (ordered pairs: 0)
+        j_first, j_next_block = (self._jside(m, lanes, out0, shifting, pout, pop_base, pop_k, pop_rst, n_last, B_last,
+                                             slot, rslot, rstep, j, blk, ybase, a_wr, r_wr)
+                                 if sym else (C(0, len(j)), C(0, len(j))))
 
         # ------------------------------------------------------------ trace stream
         tr = self.trace
@@ -339,17 +366,19 @@ class TsneEngine(wiring.Component):
             m.d.sync += upd_lane.eq(Mux(upd_lane == S - 1, 0, upd_lane + 1))
         # an overlapped update: the next PRIME follows after timing.tsne_overlap_delay cycles
         # (a function of N, registered: N is stable while busy)
-        o_base, iv1, ivs, o_lead = timing.tsne_overlap_terms(K, S)
-        odelay = Signal(range(timing.tsne_overlap_delay(cfg.n_max, K, S) + 1))
+        o_base, iv1, ivs, o_lead = timing.tsne_overlap_terms(K, S, symmetric=sym)
+        odelay = Signal(range(timing.tsne_overlap_delay(cfg.n_max, K, S, symmetric=sym) + 1))
         first_k = Signal(range(K))
         prime_t = Signal(range((K - 1) * iv1 + 1))
-        stream_t = Signal(signed(len(n_last) + max(1, ivs).bit_length() + 2))
+        stream_t = Signal(signed(len(n_last) + max(1, ivs).bit_length() + abs(o_lead).bit_length() + 2))
 
         def times(x, c):        # x c for a small constant c, as shifted adds (no multiplier)
             return sum((x << b for b in range(c.bit_length()) if c >> b & 1), C(0, 1))
         m.d.comb += [first_k.eq(Mux(n_last < K - 1, n_last, K - 1)), prime_t.eq(times(first_k, iv1)),
                      stream_t.eq(times(n_last, ivs) - o_lead)]
-        m.d.sync += odelay.eq(o_base + Mux(stream_t > prime_t, stream_t, prime_t))
+        # symmetric with N <= K: no broadcast read of a point >= K (`timing.tsne_overlap_delay`)
+        stream_on = (stream_t > prime_t) & (n_last >= K) if sym else (stream_t > prime_t)
+        m.d.sync += odelay.eq(o_base + Mux(stream_on, stream_t, prime_t))
         ocnt = Signal.like(odelay)
         zq_solo = Signal()      # the trace holds an overlapped iteration's Zq beat
         with m.If(zq_solo & tr.valid & tr.ready):
@@ -408,32 +437,44 @@ class TsneEngine(wiring.Component):
                 for l in range(K):
                     m.d.comb += nxt[l].eq(cnt == l + 1)
                 with m.If(cnt == K):
-                    m.d.sync += [cnt.eq(0), j.eq(0), ph.eq(0)]
+                    m.d.sync += [cnt.eq(0), j.eq(j_first), ph.eq(0), rstep.eq(1 if sym else 0)]
                     m.next = "STREAM"
             with m.State("STREAM"):
                 m.d.comb += ra.eq(j)
                 m.d.sync += ph.eq(Mux(ph == II - 1, 0, ph + 1))
                 jrel = Signal(range(-2 * K, cfg.n_max + 1))
                 m.d.comb += jrel.eq(j - ybase - K)
-                with m.If(ph == timing.TSNE_READ):
+                with m.If((ph == timing.TSNE_READ) & ring):
+                    # ring step t = rstep: lane l with the block's point (l + t) mod K
+                    m.d.comb += rslot.eq(1)
+                    for l in range(K):
+                        both = (ybase + l <= n_last) & (ybase + off[l] <= n_last)
+                        m.d.comb += issue[l].eq(both & ((2 * rstep < K) | (l < K - rstep)))   # timing.tsne_ring_issue
+                with m.If((ph == timing.TSNE_READ) & ~ring):
                     m.d.comb += slot.eq(1)
                     for l in range(K):
-                        pair_ok = (j > ybase + l) if sym else (ybase + l != j)
+                        pair_ok = (j >= ybase + K) if sym else (ybase + l != j)
                         m.d.comb += [issue[l].eq((ybase + l <= n_last) & pair_ok),
                                      nxt[l].eq(jrel == l)]
                     with m.If(j == n_last):
                         m.d.comb += [snap.eq(1), bg_start.eq(1)]
-                # y_i of block 0 (latched in PRIME); of the next block after the last slot
-                m.d.comb += load.eq(((blk == 0) & (j == 0) & (ph == 0))
-                                    | ((ph == timing.TSNE_READ + 1) & (j == n_last) & (blk != B_last)))
+                # y_i of block 0 (latched in PRIME) in the STREAM's first cycle; of the next block after
+                # the last slot
+                first = ((rstep == 1) & (blk == 0)) if sym else ((j == 0) & (blk == 0))
+                m.d.comb += load.eq((first & (ph == 0))
+                                    | ((ph == timing.TSNE_READ + 1) & ~ring & (j == n_last) & (blk != B_last)))
                 with m.If(ph == II - 1):
-                    m.d.sync += j.eq(j + 1)
-                    with m.If(j == n_last):
-                        with m.If(blk == B_last):
-                            m.next = "FLUSH"
-                        with m.Else():
-                            m.d.sync += [j.eq(j_next_block), blk.eq(blk + 1), ybase.eq(ybase + K),
-                                         sbase.eq(sbase + cfg.n_max)]
+                    with m.If(ring):
+                        m.d.comb += rshift.eq(rstep != R)
+                        m.d.sync += rstep.eq(Mux(rstep == R, 0, rstep + 1))
+                    with m.Else():
+                        m.d.sync += j.eq(j + 1)
+                        with m.If(j == n_last):
+                            with m.If(blk == B_last):
+                                m.next = "FLUSH"
+                            with m.Else():
+                                m.d.sync += [j.eq(j_next_block), blk.eq(blk + 1), ybase.eq(ybase + K),
+                                             sbase.eq(sbase + cfg.n_max), rstep.eq(1 if sym else 0)]
             with m.State("FLUSH"):
                 with m.If(shifting & (pout == ybase + K - 1)):     # the last block's last lane
                     m.d.sync += cnt.eq(0)
@@ -550,27 +591,43 @@ class TsneEngine(wiring.Component):
             m.d.sync += [waddr.eq(0), wlane.eq(0)]
         return m
 
-    def _jside(self, m, lanes, out0, shifting, pout, n_last, slot, j, blk, ybase, a_wr, r_wr):
+    def _jside(self, m, lanes, out0, shifting, pout, pop_base, pop_k, pop_rst, n_last, B_last, slot, rslot, rstep, j,
+               blk, ybase, a_wr, r_wr):
         """The symmetric dataflow's j side (``tsne_symmetric``, docs/hardware.md "t-SNE engine").
 
-        Lane ``l`` pairs its point ``i`` only with ``j > i``; the pair's j-side terms are exact from
-        the i-side ones: ``floor(-x / 2^s) = -floor(x / 2^s) - sticky``.  The K lanes' terms of one
-        slot (x, then y in the next cycle) are summed by an adder tree (`timing.tsne_jtree`
-        cycles; the sticky bits counted beside it) and subtracted from point j's entry of the J
-        memories (A, R; read, then written: `timing.TSNE_JRMW`), which block 0 writes afresh.  A
-        block's hand-over adds J to each lane's sums on their way into A and R, one cycle after
-        the shift (`timing.tsne_scan_delay` puts the first shift after the block's last J
-        write).  Every sum is taken modulo 2^accb: the final values fit, so the wrap is exact.
-        Returns the next block's first j (`timing.tsne_block_start`)."""
+        Each unordered pair once: block b first pairs its own points in the ring steps (lane l with
+        point (l + t) mod K, `timing.tsne_ring_steps`), then lane l pairs its point with the
+        broadcast j >= bK + K.  The pair's j-side terms are exact from the i-side ones:
+        ``floor(-x / 2^s) = -floor(x / 2^s) - sticky``.  Broadcast slots: the K lanes' terms (x, then
+        y in the next cycle) are summed by an adder tree (`timing.tsne_jtree` cycles; the sticky
+        bits counted beside it) and subtracted from point j's entry of the J memories (A, R; read,
+        then written: `timing.TSNE_JRMW`), which block 0 writes afresh.  Ring steps: lane l's terms
+        are subtracted from the visitor sums at ring position l, which travel with the visitor y
+        (one shift a step) and after the last step are flushed, one position a cycle, into the V
+        memory (two blocks deep).  A block's hand-over adds J (not for block 0, whose points no
+        broadcast passed) and V to each lane's sums on their way into A and R, one cycle after the
+        shift (`timing.tsne_scan_delay` puts the first shift after both are written).  Every sum
+        is taken modulo 2^accb: the final values fit, so the wrap is exact.  Returns block 0's and
+        the next block's first broadcast j (`timing.tsne_block_start`)."""
         cfg, tw = self.cfg, self.tw
         K, ab = cfg.lanes, tw.accb
         acc = signed(ab)
-        # the next block's first j: (b+1) K + 1, earlier for a stream of tsne_min_slots slots
+        R = timing.tsne_ring_steps(K, True)
+        # first broadcast j: block 0 min(K, N - bmin), block b + 1 min((b + 2) K, N - bmin), >= 0
         # (`timing.tsne_block_start`)
-        nml = Signal(signed(cfg.count_bits + 2))
-        m.d.sync += nml.eq(self.n - timing.tsne_min_slots(K))
-        nb, j_next_block = Signal(signed(len(ybase) + 2), name="nb"), Signal.like(j, name="j_next_block")
-        m.d.comb += [nb.eq(ybase + K + 1), j_next_block.eq(Mux(nb < nml, nb, Mux(nml < 0, 0, nml)))]
+        bm = {(f, l): timing.tsne_broadcast_min(K, first=f, last=l) for f in (False, True) for l in (False, True)}
+        lims = {}
+        for key in bm:
+            lims[key] = Signal(signed(cfg.count_bits + 2), name=f"jlim_{int(key[0])}{int(key[1])}")
+            m.d.sync += lims[key].eq(self.n - bm[key])
+        j_first, j_next_block = Signal.like(j, name="j_first"), Signal.like(j, name="j_next_block")
+
+        def start(cand, lim):
+            return Mux(cand < lim, cand, Mux(lim < 0, 0, lim))
+        nb = Signal(signed(len(ybase) + 2), name="nb")
+        m.d.comb += [nb.eq(ybase + 2 * K),
+                     j_first.eq(start(C(K), Mux(B_last == 0, lims[True, True], lims[True, False]))),
+                     j_next_block.eq(start(nb, Mux(blk + 1 == B_last, lims[False, True], lims[False, False])))]
 
         LV = timing.tsne_jtree(K) - 1
 
@@ -586,16 +643,26 @@ class TsneEngine(wiring.Component):
             assert lvl == LV, (lvl, LV)
             return vals[0]
 
+        # a ring step's terms: x in the cycle tacc after its issue, y in the next
+        ac0 = timing.uses("tpair", "tacc")[0]
+        rx = delay_line(m, rslot, ac0, "ring_x")
+        rx_first = delay_line(m, rslot & (rstep == 1), ac0, "ring_x1")
+        ry, ry_first, rsh, rlast = Signal(), Signal(), Signal(), Signal()
+        m.d.sync += [ry.eq(rx), ry_first.eq(rx_first), rsh.eq(ry)]
+        rlast_q = delay_line(m, rslot & (rstep == R), ac0 + 2, "ring_last")
+        m.d.comb += rlast.eq(rlast_q)
+        rterm = rx | ry
+
         tots = []
         for t in ("a", "r"):
-            sums = tree([Mux(ln.tsne.jv, getattr(ln.tsne, f"jf{t}"), 0) for ln in lanes], f"jt{t}")
+            sums = tree([Mux(ln.tsne.jv & ~rterm, getattr(ln.tsne, f"jf{t}"), 0) for ln in lanes], f"jt{t}")
             pop = Signal(range(K + 1), name=f"jpop{t}")
-            m.d.comb += pop.eq(sum(ln.tsne.jv & getattr(ln.tsne, f"jstk{t}") for ln in lanes))
+            m.d.comb += pop.eq(sum(ln.tsne.jv & ~rterm & getattr(ln.tsne, f"jstk{t}") for ln in lanes))
             tot = Signal(acc, name=f"jtot{t}")
             m.d.sync += tot.eq(sums + delay_line(m, pop, LV, f"jpop{t}_d"))
             tots.append(tot)
         # the slot's j (and whether it is block 0's) when its x sums leave the tree
-        D = timing.uses("tpair", "tacc")[0] + timing.tsne_jtree(K)
+        D = ac0 + timing.tsne_jtree(K)
         sv, sj, sf = (delay_line(m, x, D, f"{nm}_d") for x, nm in ((slot, "jslot"), (j, "jj"), (blk == 0, "jfresh")))
 
         jam, jrm = (Memory(shape=2 * ab, depth=cfg.n_max, init=[]) for _ in range(2))
@@ -616,13 +683,55 @@ class TsneEngine(wiring.Component):
                          ny.eq(Mux(wf, 0, rp.data[ab:].as_signed()) - tot),
                          wp.addr.eq(wj), wp.en.eq(wv), wp.data.eq(Cat(nx, ny))]
 
-        # the hand-over: lane 0's sums of point pout plus J[pout], written one cycle after the shift
-        hv, hp = Signal(), Signal.like(pout)
+        # visitor sums (ax, ay, rx, ry) at each ring position: lane l's ring terms subtracted (the
+        # first step of a block starts from 0), shifted one position after each step's y term; after
+        # the last step position 0 is written to V and the ring shifted, K times (the point at
+        # position 0 is then (R + f) mod K in flush cycle f)
+        vs = [[Signal(acc, name=f"ring_v{l}_{f}") for f in ("ax", "ay", "rx", "ry")] for l in range(K)]
+        vmem = Memory(shape=4 * ab, depth=2 * K, init=[])
+        m.submodules.ringvmem = vmem
+        v_wr, v_rd = vmem.write_port(), vmem.read_port()
+        fcnt = Signal(range(K + 1))
+        fpt, vpar = Signal(range(max(K, 2))), Signal()
+        flush = Signal()
+        m.d.comb += flush.eq(rlast | (fcnt != 0))
+        fcur = Signal.like(fpt)
+        m.d.comb += fcur.eq(Mux(rlast, R % K, fpt))
+        for l, ln in enumerate(lanes):
+            v, src = vs[l], vs[(l + 1) % K]
+            ta = Mux(ln.tsne.jv, ln.tsne.jfa + ln.tsne.jstka, 0)
+            tr = Mux(ln.tsne.jv, ln.tsne.jfr + ln.tsne.jstkr, 0)
+            with m.If(rx):
+                m.d.sync += [v[0].eq(Mux(rx_first, 0, v[0]) - ta), v[2].eq(Mux(rx_first, 0, v[2]) - tr)]
+            with m.Elif(ry):
+                m.d.sync += [v[1].eq(Mux(ry_first, 0, v[1]) - ta), v[3].eq(Mux(ry_first, 0, v[3]) - tr)]
+            with m.Elif((rsh & ~rlast) | flush):
+                m.d.sync += [a.eq(b) for a, b in zip(v, src)]
+        # rsh and rlast come in the same cycle after the last step: that cycle is the first flush
+        with m.If(flush):
+            m.d.comb += [v_wr.addr.eq(Mux(vpar, K + fcur, fcur)), v_wr.en.eq(1), v_wr.data.eq(Cat(*vs[0]))]
+            m.d.sync += [fpt.eq(Mux(fcur == K - 1, 0, fcur + 1)), fcnt.eq(Mux(rlast, K - 1, fcnt - 1))]
+            with m.If(Mux(rlast, K == 1, fcnt == 1)):
+                m.d.sync += vpar.eq(~vpar)
+        with m.If(pop_rst):
+            m.d.sync += vpar.eq(0)
+
+        # the hand-over: lane 0's sums of point pout plus J[pout] (not in block 0) plus V, written one
+        # cycle after the shift
+        hpar = Signal()
+        with m.If(shifting & (pop_k == K - 1)):
+            m.d.sync += hpar.eq(~hpar)
+        with m.If(pop_rst):
+            m.d.sync += hpar.eq(0)
+        m.d.comb += v_rd.addr.eq(Mux(hpar, K + pop_k, pop_k))
+        hv, hp, h0 = Signal(), Signal.like(pout), Signal()
         held = [Signal(acc, name=f"jh_{f}") for f in ("ax", "ay", "rx", "ry")]
-        m.d.sync += [hv.eq(shifting & (pout <= n_last)), hp.eq(pout),
+        m.d.sync += [hv.eq(shifting & (pout <= n_last)), hp.eq(pout), h0.eq(pop_base == 0),
                      *[h.eq(getattr(out0, f)) for h, f in zip(held, ("ax", "ay", "rx", "ry"))]]
-        for rp, wp, (hx, hy) in zip(hand, (a_wr, r_wr), (held[:2], held[2:])):
+        vq = [v_rd.data[f * ab:(f + 1) * ab].as_signed() for f in range(4)]
+        for rp, wp, (hx, hy), (vx, vy) in zip(hand, (a_wr, r_wr), (held[:2], held[2:]), (vq[:2], vq[2:])):
             ox, oy = Signal(acc), Signal(acc)
-            m.d.comb += [rp.addr.eq(pout), ox.eq(hx + rp.data[:ab].as_signed()), oy.eq(hy + rp.data[ab:].as_signed()),
+            jx, jy = Mux(h0, 0, rp.data[:ab].as_signed()), Mux(h0, 0, rp.data[ab:].as_signed())
+            m.d.comb += [rp.addr.eq(pout), ox.eq(hx + jx + vx), oy.eq(hy + jy + vy),
                          wp.addr.eq(hp), wp.en.eq(hv), wp.data.eq(Cat(ox, oy))]
-        return j_next_block
+        return j_first, j_next_block

@@ -158,16 +158,20 @@ def mismatches(cfg, rtl, S, Y, V, G, ex, mom, co) -> list:
 
 
 # tiny N = 5: the second block's snap comes 25 cycles after the first, before the first block's
-# sums have left (two hand-overs in flight); N = 2 and small N = 8 = K: one block, FLUSH only
+# sums have left (two hand-overs in flight); N = 2 and small N = 8 = K: one block, FLUSH only;
+# tiny N = 32: 8 blocks (the symmetric engine's V memory halves alternate); tiny N = 14, small N = 17:
+# a partial last block (2 points of 4, 1 of 8: ring steps with absent partners)
 CASES = [("tiny", 6, 1, True), ("tiny", 9, 2, False), ("small", 11, 3, True), ("tiny", 5, 4, True),
-         ("tiny", 2, 5, False), ("small", 8, 6, False)]
+         ("tiny", 2, 5, False), ("small", 8, 6, False), ("tiny", 32, 7, False), ("tiny", 14, 8, True),
+         ("small", 17, 9, False)]
 
 
 @pytest.mark.parametrize("symmetric", [True, False], ids=["symmetric", "ordered"])
 @pytest.mark.parametrize("preset,n,seed,early", CASES)
 def test_one_iteration_bit_and_cycle_exact(preset, n, seed, early, symmetric):
     """Both dataflows (`AccelConfig.tsne_symmetric`): the same bits, each its own schedule (tiny N = 9
-    and small N = 11 put the symmetric engine's later blocks' streams before bK)."""
+    and small N = 11 put the symmetric engine's later blocks' broadcasts below bK + K: masked
+    slots)."""
     cfg = get_preset(preset).with_overrides(tsne_symmetric=symmetric)
     co = tf.Coefs.of(cfg)
     S, Y, V, G = random_state(cfg, n, seed)
