@@ -11,7 +11,7 @@ exactly `golden_model.tsne_schedule.iteration_cycles` cycles (+1 for the ``go`` 
             block after block without a gap (``tsne_symmetric``: block b first takes K div 2 ring
             steps, lane l paired with the block's point (l + t) mod K from the visitor ring, then
             broadcasts from `timing.tsne_block_start` (j >= bK + K); the j-side terms go to the
-            visitor sums and the J memories, `TsneEngine._jside`).  While ``j`` passes the next block's points, lane
+            visitor sums and the J memories, `hw.tsne_jside`).  While ``j`` passes the next block's points, lane
             ``j - (b+1)K`` latches ``y_j`` (``tnext``); the block's last slot issues ``tsnap`` to
             every lane and the next cycle ``tload`` (the next block's ``y_i``).  Beside the
             STREAM, `timing.latency` ("tsnap") cycles after a snap, K ``tscan`` shifts move the
@@ -60,6 +60,7 @@ from .delay import delay_line
 from .lane import Lane, search_ops_signature
 from .lane_tsne import TsneWidths, tscan_signature, tsne_ops_signature
 from .lane_tupd import repulsion_shift_bias
+from .tsne_jside import symmetric_jside
 from .tsne_update import UpdateSlice
 
 __all__ = ["TsneEngine", "s_location", "trace_signature", "LD_S", "LD_Y", "LD_V", "LD_G"]
@@ -324,8 +325,8 @@ class TsneEngine(wiring.Component):
         slot = Signal()         # a broadcast slot's issue cycle
         rslot = Signal()        # a ring step's issue cycle
         # the first j of block 0's and of the next block's broadcast (ordered pairs: 0)
-        j_first, j_next_block = (self._jside(m, lanes, out0, shifting, pout, pop_base, pop_k, pop_rst, n_last, B_last,
-                                             slot, rslot, rstep, j, blk, ybase, a_wr, r_wr)
+        j_first, j_next_block = (symmetric_jside(self, m, lanes, out0, shifting, pout, pop_base, pop_k, pop_rst, n_last,
+                                                  B_last, slot, rslot, rstep, j, blk, ybase, a_wr, r_wr)
                                  if sym else (C(0, len(j)), C(0, len(j))))
 
         # ------------------------------------------------------------ trace stream
@@ -590,148 +591,3 @@ class TsneEngine(wiring.Component):
         with m.If(upd_start):
             m.d.sync += [waddr.eq(0), wlane.eq(0)]
         return m
-
-    def _jside(self, m, lanes, out0, shifting, pout, pop_base, pop_k, pop_rst, n_last, B_last, slot, rslot, rstep, j,
-               blk, ybase, a_wr, r_wr):
-        """The symmetric dataflow's j side (``tsne_symmetric``, docs/hardware.md "t-SNE engine").
-
-        Each unordered pair once: block b first pairs its own points in the ring steps (lane l with
-        point (l + t) mod K, `timing.tsne_ring_steps`), then lane l pairs its point with the
-        broadcast j >= bK + K.  The pair's j-side terms are exact from the i-side ones:
-        ``floor(-x / 2^s) = -floor(x / 2^s) - sticky``.  Broadcast slots: the K lanes' terms (x, then
-        y in the next cycle) are summed by an adder tree (`timing.tsne_jtree` cycles; the sticky
-        bits counted beside it) and subtracted from point j's entry of the J memories (A, R; read,
-        then written: `timing.TSNE_JRMW`), which block 0 writes afresh.  Ring steps: lane l's terms
-        are subtracted from the visitor sums at ring position l, which travel with the visitor y
-        (one shift a step) and after the last step are flushed, one position a cycle, into the V
-        memory (two blocks deep).  A block's hand-over adds J (not for block 0, whose points no
-        broadcast passed) and V to each lane's sums on their way into A and R, one cycle after the
-        shift (`timing.tsne_scan_delay` puts the first shift after both are written).  Every sum
-        is taken modulo 2^accb: the final values fit, so the wrap is exact.  Returns block 0's and
-        the next block's first broadcast j (`timing.tsne_block_start`)."""
-        cfg, tw = self.cfg, self.tw
-        K, ab = cfg.lanes, tw.accb
-        acc = signed(ab)
-        R = timing.tsne_ring_steps(K, True)
-        # first broadcast j: block 0 min(K, N - bmin), block b + 1 min((b + 2) K, N - bmin), >= 0
-        # (`timing.tsne_block_start`)
-        bm = {(f, l): timing.tsne_broadcast_min(K, first=f, last=l) for f in (False, True) for l in (False, True)}
-        lims = {}
-        for key in bm:
-            lims[key] = Signal(signed(cfg.count_bits + 2), name=f"jlim_{int(key[0])}{int(key[1])}")
-            m.d.sync += lims[key].eq(self.n - bm[key])
-        j_first, j_next_block = Signal.like(j, name="j_first"), Signal.like(j, name="j_next_block")
-
-        def start(cand, lim):
-            return Mux(cand < lim, cand, Mux(lim < 0, 0, lim))
-        nb = Signal(signed(len(ybase) + 2), name="nb")
-        m.d.comb += [nb.eq(ybase + 2 * K),
-                     j_first.eq(start(C(K), Mux(B_last == 0, lims[True, True], lims[True, False]))),
-                     j_next_block.eq(start(nb, Mux(blk + 1 == B_last, lims[False, True], lims[False, False])))]
-
-        LV = timing.tsne_jtree(K) - 1
-
-        def tree(vals, nm):
-            lvl = 0
-            while len(vals) > 1:
-                nxt = []
-                for k in range(0, len(vals), 2):
-                    r = Signal(acc, name=f"{nm}_l{lvl + 1}_{k // 2}")
-                    m.d.sync += r.eq(vals[k] + vals[k + 1] if k + 1 < len(vals) else vals[k])
-                    nxt.append(r)
-                vals, lvl = nxt, lvl + 1
-            assert lvl == LV, (lvl, LV)
-            return vals[0]
-
-        # a ring step's terms: x in the cycle tacc after its issue, y in the next
-        ac0 = timing.uses("tpair", "tacc")[0]
-        rx = delay_line(m, rslot, ac0, "ring_x")
-        rx_first = delay_line(m, rslot & (rstep == 1), ac0, "ring_x1")
-        ry, ry_first, rsh, rlast = Signal(), Signal(), Signal(), Signal()
-        m.d.sync += [ry.eq(rx), ry_first.eq(rx_first), rsh.eq(ry)]
-        rlast_q = delay_line(m, rslot & (rstep == R), ac0 + 2, "ring_last")
-        m.d.comb += rlast.eq(rlast_q)
-        rterm = rx | ry
-
-        tots = []
-        for t in ("a", "r"):
-            sums = tree([Mux(ln.tsne.jv & ~rterm, getattr(ln.tsne, f"jf{t}"), 0) for ln in lanes], f"jt{t}")
-            pop = Signal(range(K + 1), name=f"jpop{t}")
-            m.d.comb += pop.eq(sum(ln.tsne.jv & ~rterm & getattr(ln.tsne, f"jstk{t}") for ln in lanes))
-            tot = Signal(acc, name=f"jtot{t}")
-            m.d.sync += tot.eq(sums + delay_line(m, pop, LV, f"jpop{t}_d"))
-            tots.append(tot)
-        # the slot's j (and whether it is block 0's) when its x sums leave the tree
-        D = ac0 + timing.tsne_jtree(K)
-        sv, sj, sf = (delay_line(m, x, D, f"{nm}_d") for x, nm in ((slot, "jslot"), (j, "jj"), (blk == 0, "jfresh")))
-
-        jam, jrm = (Memory(shape=2 * ab, depth=cfg.n_max, init=[]) for _ in range(2))
-        m.submodules.jamem, m.submodules.jrmem = jam, jrm
-        rmw = [jam.read_port(), jrm.read_port()]
-        hand = [jam.read_port(), jrm.read_port()]
-        wr = [jam.write_port(), jrm.write_port()]
-        # read J[j] when the x sums leave the tree, write it in the next cycle (with the y sums)
-        assert timing.TSNE_JRMW == 2
-        wv, wf, wj = Signal(), Signal(), Signal.like(j)
-        m.d.sync += [wv.eq(sv), wf.eq(sf), wj.eq(sj)]
-        for rp, wp, tot in zip(rmw, wr, tots):
-            xs = Signal(acc)            # the x sum, held for the y sum's cycle
-            m.d.sync += xs.eq(tot)
-            nx, ny = Signal(acc), Signal(acc)
-            m.d.comb += [rp.addr.eq(sj),
-                         nx.eq(Mux(wf, 0, rp.data[:ab].as_signed()) - xs),
-                         ny.eq(Mux(wf, 0, rp.data[ab:].as_signed()) - tot),
-                         wp.addr.eq(wj), wp.en.eq(wv), wp.data.eq(Cat(nx, ny))]
-
-        # visitor sums (ax, ay, rx, ry) at each ring position: lane l's ring terms subtracted (the
-        # first step of a block starts from 0), shifted one position after each step's y term; after
-        # the last step position 0 is written to V and the ring shifted, K times (the point at
-        # position 0 is then (R + f) mod K in flush cycle f)
-        vs = [[Signal(acc, name=f"ring_v{l}_{f}") for f in ("ax", "ay", "rx", "ry")] for l in range(K)]
-        vmem = Memory(shape=4 * ab, depth=2 * K, init=[])
-        m.submodules.ringvmem = vmem
-        v_wr, v_rd = vmem.write_port(), vmem.read_port()
-        fcnt = Signal(range(K + 1))
-        fpt, vpar = Signal(range(max(K, 2))), Signal()
-        flush = Signal()
-        m.d.comb += flush.eq(rlast | (fcnt != 0))
-        fcur = Signal.like(fpt)
-        m.d.comb += fcur.eq(Mux(rlast, R % K, fpt))
-        for l, ln in enumerate(lanes):
-            v, src = vs[l], vs[(l + 1) % K]
-            ta = Mux(ln.tsne.jv, ln.tsne.jfa + ln.tsne.jstka, 0)
-            tr = Mux(ln.tsne.jv, ln.tsne.jfr + ln.tsne.jstkr, 0)
-            with m.If(rx):
-                m.d.sync += [v[0].eq(Mux(rx_first, 0, v[0]) - ta), v[2].eq(Mux(rx_first, 0, v[2]) - tr)]
-            with m.Elif(ry):
-                m.d.sync += [v[1].eq(Mux(ry_first, 0, v[1]) - ta), v[3].eq(Mux(ry_first, 0, v[3]) - tr)]
-            with m.Elif((rsh & ~rlast) | flush):
-                m.d.sync += [a.eq(b) for a, b in zip(v, src)]
-        # rsh and rlast come in the same cycle after the last step: that cycle is the first flush
-        with m.If(flush):
-            m.d.comb += [v_wr.addr.eq(Mux(vpar, K + fcur, fcur)), v_wr.en.eq(1), v_wr.data.eq(Cat(*vs[0]))]
-            m.d.sync += [fpt.eq(Mux(fcur == K - 1, 0, fcur + 1)), fcnt.eq(Mux(rlast, K - 1, fcnt - 1))]
-            with m.If(Mux(rlast, K == 1, fcnt == 1)):
-                m.d.sync += vpar.eq(~vpar)
-        with m.If(pop_rst):
-            m.d.sync += vpar.eq(0)
-
-        # the hand-over: lane 0's sums of point pout plus J[pout] (not in block 0) plus V, written one
-        # cycle after the shift
-        hpar = Signal()
-        with m.If(shifting & (pop_k == K - 1)):
-            m.d.sync += hpar.eq(~hpar)
-        with m.If(pop_rst):
-            m.d.sync += hpar.eq(0)
-        m.d.comb += v_rd.addr.eq(Mux(hpar, K + pop_k, pop_k))
-        hv, hp, h0 = Signal(), Signal.like(pout), Signal()
-        held = [Signal(acc, name=f"jh_{f}") for f in ("ax", "ay", "rx", "ry")]
-        m.d.sync += [hv.eq(shifting & (pout <= n_last)), hp.eq(pout), h0.eq(pop_base == 0),
-                     *[h.eq(getattr(out0, f)) for h, f in zip(held, ("ax", "ay", "rx", "ry"))]]
-        vq = [v_rd.data[f * ab:(f + 1) * ab].as_signed() for f in range(4)]
-        for rp, wp, (hx, hy), (vx, vy) in zip(hand, (a_wr, r_wr), (held[:2], held[2:]), (vq[:2], vq[2:])):
-            ox, oy = Signal(acc), Signal(acc)
-            jx, jy = Mux(h0, 0, rp.data[:ab].as_signed()), Mux(h0, 0, rp.data[ab:].as_signed())
-            m.d.comb += [rp.addr.eq(pout), ox.eq(hx + jx + vx), oy.eq(hy + jy + vy),
-                         wp.addr.eq(hp), wp.en.eq(hv), wp.data.eq(Cat(ox, oy))]
-        return j_first, j_next_block
