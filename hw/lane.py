@@ -428,16 +428,17 @@ class Lane(TsneLaneMixin, wiring.Component):
         # KPROB: the row's r and e, latched at issue; w r on TM0 (steered in `hw.lane_tsne`), then
         # the shift by 2W + e - P and the saturation (register ``psat``)
         kp_r = Signal(W + 1)
-        kp_e = Signal.like(kp.e)
+        # the shift 2W - P + e, added at the issue (not in the psat stage, which shifts and saturates)
+        kp_sh = Signal(range(2 * W + cfg.z_bits + 1))
         if self.with_phases:
             with m.If(kp.issue):
-                m.d.sync += [kp_r.eq(kp.r), kp_e.eq(kp.e)]
+                m.d.sync += [kp_r.eq(kp.r), kp_sh.eq(2 * W - cfg.p_frac + kp.e)]
         self._kprob_tm0 = (w, kp_r)
 
         def kprob_out(prod):
             pf = cfg.p_frac
             q = Signal(len(prod), name="kprob_q")
-            m.d.comb += q.eq(prod >> (2 * W - pf + kp_e))
+            m.d.comb += q.eq(prod >> kp_sh)
             with m.If(at("kprob", "psat")):
                 m.d.sync += self.aff.p.eq(Mux(q >= (1 << pf) - 1, (1 << pf) - 1, q))
         self._kprob_out = kprob_out

@@ -261,22 +261,20 @@ class TsneLaneMixin:
         dx_f = hold(dx, s0, f0, "t_dx_f")
         dy_f = hold(dy, s0, f1, "t_dy_f")
         sh0, sh1 = st["tfshift"]
-        e_a, e_b = Signal(range(nb), name="t_ea"), Signal(range(nb), name="t_eb")
-        m.d.comb += [e_a.eq(hold(pp, st["tnorm_shift"][0], sh0, "t_pa") - W),
-                     e_b.eq(hold(pp, st["tnorm_shift"][0], sh1, "t_pb") - W)]
         cap = tw.pw - 1                         # any larger shift gives the same floor
-
-        def shifts(e):
-            sa = Signal(range(tw.sbase + 2 * nb + 1), name="t_sa")
-            sb = Signal(range(tw.sbase + 2 * nb + 1), name="t_sb")
-            m.d.comb += [sa.eq(tw.sbase + e), sb.eq(tw.sbase + 2 * e)]
-            return Mux(sa > cap, cap, sa), Mux(sb > cap, cap, sb)
-
-        acc = signed(tw.accb)
         # one pair of shifters for both coordinates: x's products are shifted in stage sh0, y's in
         # sh1 = sh0 + 1, and two tpair ops are never one stage apart (they share TM0 / TM1)
         assert sh1 == sh0 + 1 and II > 1, (sh0, sh1, II)
-        sa, sb = (Mux(vp[sh1], b, a) for a, b in zip(shifts(e_a), shifts(e_b)))
+        # the pair's shifts sa = sbase + e, sb = sbase + 2 e (capped) and the masks of their
+        # shifted-out bits, registered in stage sh0 - 1 and read in sh0 and sh1 (the next tpair
+        # rewrites them II >= 2 stages later): the shifters and sticky bits start from registers
+        e_s = Signal(range(nb), name="t_es")
+        m.d.comb += e_s.eq(hold(pp, st["tnorm_shift"][0], sh0 - 1, "t_pa") - W)
+        sa_n, sb_n = (Mux(tw.sbase + k * e_s > cap, cap, tw.sbase + k * e_s) for k in (1, 2))
+        sa, sb = Signal(range(cap + 1), name="t_sa"), Signal(range(cap + 1), name="t_sb")
+        with m.If(vp[sh0 - 1]):
+            m.d.sync += [sa.eq(sa_n), sb.eq(sb_n)]
+        acc = signed(tw.accb)
         fa, fr = Signal(acc, name="t_fa"), Signal(acc, name="t_fr")
         m.d.comb += [fa.eq(prod0 >> sa), fr.eq(prod1 >> sb)]
         # one register per term for both coordinates: x's is read (accumulated) in stage ac0 = sh1,
@@ -287,14 +285,18 @@ class TsneLaneMixin:
         ac0, ac1 = st["tacc"]
         assert (ac0, ac1) == (sh1, sh1 + 1), (ac0, ac1, sh1)
         if cfg.tsne_symmetric:
-            # sticky bits: prod mod 2^s != 0 (with the capped shift: equal, as |prod| < 2^(pw-1))
+            # sticky bits: prod mod 2^s != 0 (with the capped shift: equal, as |prod| < 2^(pw-1)),
+            # through masks of the s low bits registered beside sa, sb in stage sh0 - 1
             stka, stkr = Signal(name="t_stka"), Signal(name="t_stkr")
-            # the s low bits, as all-ones shifted right by pw - s (a left shift would widen the
+            # (the s low bits as all-ones shifted right by pw - s: a left shift would widen the
             # expression by 2^len(s) bits, wide words in Verilator)
             ones = C((1 << tw.pw) - 1, tw.pw)
-            below = lambda s_: ones >> (tw.pw - s_).as_unsigned()     # s <= cap < pw
+            low = lambda s_: ones >> (tw.pw - s_).as_unsigned()     # s <= cap < pw
+            mask_a, mask_b = Signal(tw.pw, name="t_mska"), Signal(tw.pw, name="t_mskb")
+            with m.If(vp[sh0 - 1]):
+                m.d.sync += [mask_a.eq(low(sa_n)), mask_b.eq(low(sb_n))]
             with m.If(vp[sh0] | vp[sh1]):
-                m.d.sync += [stka.eq((prod0 & below(sa)).any()), stkr.eq((prod1 & below(sb)).any())]
+                m.d.sync += [stka.eq((prod0 & mask_a).any()), stkr.eq((prod1 & mask_b).any())]
             m.d.comb += [t.jfa.eq(tfa), t.jfr.eq(tfr), t.jstka.eq(stka), t.jstkr.eq(stkr),
                          t.jv.eq(vp[ac0] | vp[ac1]), t.yn0.eq(yn[0]), t.yn1.eq(yn[1])]
         lax, lay, lrx, lry = (Signal(acc, name=f"t_l{n}") for n in ("ax", "ay", "rx", "ry"))
