@@ -175,7 +175,17 @@ class AffinityController(wiring.Component):
         rj = Signal.like(j)                  # read stage: the element whose p arrives next cycle
         rjm = Signal.like(j_mod)
         rbase_j = Signal.like(i_base)
-        v_rd = delayed(st_rd & s2, t.AFF_WRITE - 1, "pv_")
+        # the banks are read one cycle before the read stage (``v_pre``) at rmw_addr (wbase_i plus
+        # the elements pre-read so far, a counter: no adder before the address) and the data
+        # registered, so that the write stage's add starts from a register, not a RAM output (no
+        # hazard: an element is read long after the write that gave it its value)
+        assert t.AFF_WRITE >= 3
+        rmw_addr = Signal.like(i_base)
+        v_pre = delayed(st_rd & s2, t.AFF_WRITE - 2, "pv_")
+        v_rd = Signal()
+        m.d.sync += v_rd.eq(v_pre)
+        with m.If(v_pre):
+            m.d.sync += rmw_addr.eq(rmw_addr + 1)
         with m.If(v_rd):
             m.d.sync += rj.eq(rj + 1)
             with m.If(rjm == K - 1):
@@ -186,7 +196,7 @@ class AffinityController(wiring.Component):
         m.d.sync += rd_sel.eq(self.p_rd_bank)
         for k, rp in enumerate(p_rd):
             rd_addr = self.p_rd_addr + self.p_rd_off[k] if cfg.tsne_symmetric else self.p_rd_addr
-            m.d.comb += rp.addr.eq(Mux(self.busy, wbase_i + rj, rd_addr))
+            m.d.comb += rp.addr.eq(Mux(self.busy, rmw_addr, rd_addr))
         m.d.comb += [self.p_rd_all[k].eq(rp.data) for k, rp in enumerate(p_rd)]
         with m.Switch(rd_sel):
             for k, rp in enumerate(p_rd):
@@ -199,10 +209,12 @@ class AffinityController(wiring.Component):
         m.d.sync += [wv.eq(v_rd), lower.eq(rj < wi), diag.eq(rj == wi), conf.eq((rj < wi) & (rjm == wim)),
                      wjm.eq(rjm), a_row.eq(wbase_i + rj), a_tr.eq(rbase_j + wi)]
         old = Signal(cfg.p_frac + 1)
+        rdq = [Signal(cfg.p_frac + 1, name=f"p_rdq{k}") for k in range(K)]
+        m.d.sync += [q.eq(rp.data) for q, rp in zip(rdq, p_rd)]
         with m.Switch(wim):
-            for k, rp in enumerate(p_rd):
+            for k, q in enumerate(rdq):
                 with m.Case(k):
-                    m.d.comb += old.eq(rp.data)
+                    m.d.comb += old.eq(q)
         s_new = Signal(cfg.p_frac + 1)
         m.d.comb += s_new.eq(self.aff.p + Mux(lower, old, 0))
         row_en = wv & (lower | diag)
@@ -256,7 +268,7 @@ class AffinityController(wiring.Component):
                 m.d.comb += [self.busy.eq(1), bc_rcp.eq(cnt == 0)]
                 m.d.sync += cnt.eq(cnt + 1)
                 with m.If(cnt == 0):
-                    m.d.sync += [wi.eq(i), wim.eq(i_mod), wbase_i.eq(i_base), rj.eq(0), rjm.eq(0),
+                    m.d.sync += [wi.eq(i), wim.eq(i_mod), wbase_i.eq(i_base), rj.eq(0), rmw_addr.eq(i_base), rjm.eq(0),
                                  rbase_j.eq(0), j.eq(0), j_mod.eq(0), bubble.eq(0)]
                 with m.If(cnt == t.AFF_RECIP - 1):
                     m.next = "STREAM2"

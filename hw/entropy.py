@@ -100,8 +100,9 @@ class CellUnit(wiring.Component):
         span = [Signal(yb, name=f"span{a}") for a in range(2)]
         nb = cfg.count_bits + 1
         ptr = Signal(nb)
+        ptr1 = Signal(nb + 1)                               # ptr + 1, kept (no adder before the address)
         adv = Signal()
-        m.d.comb += self.emb.addr.eq(Mux(adv, ptr + 1, ptr))   # look-ahead: data follows ptr
+        m.d.comb += self.emb.addr.eq(Mux(adv, ptr1, ptr))   # look-ahead: data follows ptr
         m.d.sync += self.mm_done.eq(0)
 
         # pass registers
@@ -134,15 +135,15 @@ class CellUnit(wiring.Component):
         with m.FSM(name="cell"):
             with m.State("IDLE"):
                 with m.If(self.mm_go):
-                    m.d.sync += ptr.eq(0)
+                    m.d.sync += [ptr.eq(0), ptr1.eq(1)]
                     m.next = "MM"
                 with m.Elif(self.pass_go):
-                    m.d.sync += [ptr.eq(0), fill.eq(0), g.eq(self.g), B.eq(bl), BL.eq(GB - bl), fine.eq(self.fine),
+                    m.d.sync += [ptr.eq(0), ptr1.eq(1), fill.eq(0), g.eq(self.g), B.eq(bl), BL.eq(GB - bl), fine.eq(self.fine),
                                  v_d.eq(0), v_dg.eq(0)]
                     m.next = "PASS"
             with m.State("MM"):
                 # address ptr in cycle ptr; point ptr - 1's coordinates arrive
-                m.d.sync += ptr.eq(ptr + 1)
+                m.d.sync += [ptr.eq(ptr1), ptr1.eq(ptr1 + 1)]
                 for a in range(2):
                     with m.If(ptr == 1):
                         m.d.sync += [mn[a].eq(ys[a]), mx[a].eq(ys[a])]
@@ -165,7 +166,7 @@ class CellUnit(wiring.Component):
 
         # front end: y - lo, (y - lo) g, one step per advance
         with m.If(adv):
-            m.d.sync += [ptr.eq(ptr + 1), v_d.eq(ptr < self.n), i_d.eq(ptr), v_dg.eq(v_d), i_dg.eq(i_d)]
+            m.d.sync += [ptr.eq(ptr1), ptr1.eq(ptr1 + 1), v_d.eq(ptr < self.n), i_d.eq(ptr), v_dg.eq(v_d), i_dg.eq(i_d)]
             for a in range(2):
                 m.d.sync += [d[a].eq(ys[a] - lo[a]), dg[a].eq(d[a] * g)]
 

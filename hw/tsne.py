@@ -235,8 +235,10 @@ class TsneEngine(wiring.Component):
         upt = Signal(range(cfg.n_max + 2))      # the update's next point to read
         urun = Signal()
         m.d.comb += [y_rd.addr.eq(ra), y_ru.addr.eq(upt)]
+        # v, g, a, r are read only by the update and, idle, through rd_addr: their addresses skip
+        # the FSM's multiplexer (a memory address is the end of a long path on a slow clock)
         for rp in (v_rd, g_rd, a_rd, r_rd):
-            m.d.comb += rp.addr.eq(Mux(urun, upt, ra))
+            m.d.comb += rp.addr.eq(Mux(urun, upt, self.rd_addr))
         # ring steps (symmetric): bank k reads column ybase + off[k], its lane's ring partner
         R = timing.tsne_ring_steps(K, sym)
         rstep = Signal(range(R + 1))            # 1 .. R: a ring step of the STREAM; 0: broadcast
@@ -332,6 +334,7 @@ class TsneEngine(wiring.Component):
         # ------------------------------------------------------------ trace stream
         tr = self.trace
         tidx = Signal(range(cfg.n_max + 1))
+        tidx1 = Signal(range(cfg.n_max + 2))        # tidx + 1 (no adder before the read address)
         tsel = Signal()         # the embedding after this iteration is traced (tsne_fixed.trace_selected)
         mask = Signal(17)
         m.d.comb += [mask.eq((C(1, 18) << self.trace_every_log2) - 1),
@@ -520,7 +523,7 @@ class TsneEngine(wiring.Component):
                         # the Zq beat first; ymem[0] is read now for the first embedding beat
                         m.d.comb += ra.eq(0)
                         m.d.sync += [tr.valid.eq(1), tr.kind.eq(tf.TRACE_ZQ), tr.iter.eq(self.iter), tr.index.eq(0),
-                                     tr.data.eq(zq), tidx.eq(0)]
+                                     tr.data.eq(zq), tidx.eq(0), tidx1.eq(1)]
                         m.next = "TRACE"
                     with m.Else():
                         finish_iteration()
@@ -528,10 +531,11 @@ class TsneEngine(wiring.Component):
                 # invariant: y_rd.data = ymem[tidx] (the address is the next cycle's tidx)
                 xfer = tr.valid & tr.ready
                 more = tsel & (tidx <= n_last)
-                m.d.comb += ra.eq(tidx + (xfer & more))
+                m.d.comb += ra.eq(Mux(xfer & more, tidx1, tidx))
                 with m.If(xfer):
                     with m.If(more):
-                        m.d.sync += [tr.kind.eq(tf.TRACE_Y), tr.index.eq(tidx), tr.data.eq(y_rd.data), tidx.eq(tidx + 1)]
+                        m.d.sync += [tr.kind.eq(tf.TRACE_Y), tr.index.eq(tidx), tr.data.eq(y_rd.data), tidx.eq(tidx1),
+                                     tidx1.eq(tidx1 + 1)]
                     with m.Else():
                         m.d.sync += tr.valid.eq(0)
                         finish_iteration()
@@ -555,10 +559,16 @@ class TsneEngine(wiring.Component):
             m.d.sync += [u_restart.eq(restart), u_zq0.eq(zq == 0),
                          u_mom.eq(Mux(early, self.mom_early, self.mom_late))]
         ZB = repulsion_shift_bias(Q)
+        # the update's shifts, registered from pn, pz (set in RECIP, read from COEF's end on: the
+        # copies settle a cycle later, long before): no adder or compare before the slices' shifters
+        u0 = slices[0].tsne.upd
+        kn, kzr, kzl = (Signal.like(getattr(u0, f), name=f"u_{f}") for f in ("kn", "kzr", "kzl"))
+        kneg = Signal(name="u_kneg")
+        m.d.sync += [kn.eq(pn + W - 1), kneg.eq(pz + W < ZB), kzr.eq(Mux(pz + W < ZB, 0, pz + W - ZB)),
+                     kzl.eq(Mux(pz + W < ZB, ZB - W - pz, 0))]
         for sidx, sl in enumerate(slices):
             u = sl.tsne.upd
-            m.d.comb += [u.ca.eq(ca), u.kn.eq(pn + W - 1), u.kneg.eq(pz + W < ZB),
-                         u.kzr.eq(Mux(pz + W < ZB, 0, pz + W - ZB)), u.kzl.eq(Mux(pz + W < ZB, ZB - W - pz, 0)),
+            m.d.comb += [u.ca.eq(ca), u.kn.eq(kn), u.kneg.eq(kneg), u.kzr.eq(kzr), u.kzl.eq(kzl),
                          u.zq0.eq(u_zq0), u.rz.eq(rz), u.mom.eq(u_mom), u.lr.eq(self.lr)]
             for c in range(2):
                 m.d.comb += [getattr(u, f"a{c}").eq(a_rd.data[c * ab:(c + 1) * ab].as_signed()),
