@@ -102,8 +102,10 @@ class GridSampler(wiring.Component):
         t_wp, t_rp = topm.write_port(), topm.read_port()
 
         g = Signal(range(GL + 1))
+        # g^2 kept beside g (and best_g^2 beside best_g): no multiplier before the scans' compares
         gsq = Signal(range(GL * GL + 1))
-        m.d.comb += [gsq.eq(g * g), cu.n.eq(n), cu.g.eq(g)]
+        best_gsq = Signal.like(gsq)
+        m.d.comb += [cu.n.eq(n), cu.g.eq(g)]
         final = Signal()
         m.d.comb += cu.fine.eq(final)
         best_g = Signal(range(GL + 1))
@@ -120,10 +122,16 @@ class GridSampler(wiring.Component):
         we, cw = Signal(), Signal(CBt)
         m.d.sync += we.eq(0)
         occ_now = Signal.like(occ)
-        m.d.comb += occ_now.eq(occ + (we & (c_rp.data == 0)))
+        new_cell = Signal()
+        occ1 = Signal(range(NM + 2), init=1)        # occ + 1, kept beside occ
+        m.d.comb += [new_cell.eq(we & (c_rp.data == 0)), occ_now.eq(occ + new_cell)]
         with m.If(we):
             m.d.comb += [c_wp.en.eq(1), c_wp.addr.eq(cw), c_wp.data.eq(c_rp.data + 1)]
-            m.d.sync += occ.eq(occ_now)
+            m.d.sync += [occ.eq(occ_now), occ1.eq(occ1 + new_cell)]
+        # CHECK's decisions on occ_now, as a choice between comparisons of registers (occ or
+        # occ + 1) made beside the count's read: no adder after the RAM before the enables
+        now_ge_k = Mux(new_cell, occ1 >= k, occ >= k)
+        now_gt_best = Mux(new_cell, occ1 > best_occ, occ > best_occ)
 
         # scans: address cnt, data and compare one cycle later (GRID_SCAN_PIPE)
         sv1 = Signal()
@@ -150,7 +158,7 @@ class GridSampler(wiring.Component):
                         m.next = "EMIT"
                     with m.Else():
                         m.d.comb += cu.mm_go.eq(1)
-                        m.d.sync += [g.eq(1), best_g.eq(1), best_occ.eq(0), final.eq(0)]
+                        m.d.sync += [g.eq(1), gsq.eq(1), best_g.eq(1), best_gsq.eq(1), best_occ.eq(0), final.eq(0)]
                         m.next = "MM"
             with m.State("MM"):
                 with m.If(cu.mm_done):
@@ -160,7 +168,7 @@ class GridSampler(wiring.Component):
                 m.d.sync += cnt.eq(cnt + 1)
                 with m.If(cnt == gsq - 1):
                     m.d.comb += cu.pass_go.eq(1)
-                    m.d.sync += occ.eq(0)
+                    m.d.sync += [occ.eq(0), occ1.eq(1)]
                     m.next = "HIST"
             with m.State("HIST"):
                 m.d.comb += c_rp.addr.eq(cu.out_cell)
@@ -179,14 +187,14 @@ class GridSampler(wiring.Component):
                 # the last point's count is written in this cycle: occ_now includes it
                 m.d.sync += cnt.eq(0)
                 m.next = "CLEAR"
-                with m.If(occ_now >= k):
+                with m.If(now_ge_k):
                     m.d.sync += final.eq(1)
                 with m.Elif(g == GL):
-                    m.d.sync += [final.eq(1), g.eq(Mux(occ_now > best_occ, g, best_g))]
+                    m.d.sync += [final.eq(1), g.eq(Mux(now_gt_best, g, best_g)), gsq.eq(Mux(now_gt_best, gsq, best_gsq))]
                 with m.Else():
-                    with m.If(occ_now > best_occ):
-                        m.d.sync += [best_g.eq(g), best_occ.eq(occ_now)]
-                    m.d.sync += g.eq(g + 1)
+                    with m.If(now_gt_best):
+                        m.d.sync += [best_g.eq(g), best_gsq.eq(gsq), best_occ.eq(occ_now)]
+                    m.d.sync += [g.eq(g + 1), gsq.eq(gsq + (g << 1) + 1)]
             with m.State("TOP"):
                 # counters in ascending cell order; strictly larger replaces (ties -> lower cell)
                 m.d.comb += c_rp.addr.eq(cnt)

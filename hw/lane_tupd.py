@@ -127,8 +127,11 @@ class TupdLaneMixin:
             in_gr = vu[mk["gr"]]
             sh_in = Signal(signed(max(len(pa), len(pr) + LZ) + 1), name=f"u{c}_shin")
             sh_n = Signal(range(max(2 ** len(u.kn), 2 ** len(u.kzr), LZ + 1)), name=f"u{c}_shn")
+            # gr's shift, registered: kneg, kzl, kzr hold for the whole update (set before it starts)
+            sh_gr = Signal.like(sh_n, name=f"u{c}_shgr")
+            m.d.sync += sh_gr.eq(Mux(u.kneg, LZ - u.kzl, u.kzr))
             m.d.comb += [sh_in.eq(Mux(in_gr, Mux(u.kneg, pr << LZ, pr), pa)),
-                         sh_n.eq(Mux(in_gr, Mux(u.kneg, LZ - u.kzl, u.kzr), u.kn))]
+                         sh_n.eq(Mux(in_gr, sh_gr, u.kn))]
             shifted = sh_in >> sh_n
             ga = reg(signed(len(acc_a[0])), f"u{c}_ga", mk["ga"], shifted)
             gr = reg(signed(len(pr) + LZ), f"u{c}_gr", mk["gr"], Mux(u.zq0, 0, shifted))
