@@ -575,8 +575,8 @@ CELL_MINMAX = 3
 #: -> d = y - lo register, d g register)
 CELL_FILL = 4
 #: after a point's last divider step: quotient register, cell / in-cell offset register, cell
-#: index (row g + col) / squared offset register
-CELL_OUT = 3
+#: index (row g + col) / the offset's two squares registers, the squared offset (their sum) register
+CELL_OUT = 4
 #: histogram read-modify-write: the count read in the output cycle, written one cycle later
 HIST_RMW = 1
 #: entropy sum per cell: count read (1), normaliser register (1), LOG on the function unit

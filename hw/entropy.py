@@ -202,9 +202,16 @@ class CellUnit(wiring.Component):
             z = q1[a] - Mux(fine, c << FR, c)
             m.d.sync += [cell[a].eq(c),
                          e[a].eq((z << 1) + nz1[a] - Mux(fine, C(1 << FR, FR + 2), C(1, FR + 2)))]
-        m.d.sync += [self.out_valid.eq(v2), self.out_last.eq(v2 & last2), self.out_index.eq(i2),
-                     self.out_cell.eq(cell[1] * g + cell[0]),
-                     self.out_dist.eq(e[0] * e[0] + e[1] * e[1])]
+        # cell index and the two squares, then their sum: two stages (a multiplier and an adder
+        # in one would be the unit's longest path)
+        v3, last3 = Signal(), Signal()
+        i3 = Signal(range(cfg.n_max))
+        cell3 = Signal.like(self.out_cell)
+        sq = [Signal(2 * (FR + 3), name=f"sq{a}") for a in range(2)]
+        m.d.sync += [v3.eq(v2), last3.eq(v2 & last2), i3.eq(i2), cell3.eq(cell[1] * g + cell[0]),
+                     *[sq[a].eq(e[a] * e[a]) for a in range(2)]]
+        m.d.sync += [self.out_valid.eq(v3), self.out_last.eq(last3), self.out_index.eq(i3),
+                     self.out_cell.eq(cell3), self.out_dist.eq(sq[0] + sq[1])]
         return m
 
 

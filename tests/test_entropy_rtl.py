@@ -133,9 +133,10 @@ def test_entropy_against_float_within_the_bound():
 
 
 def test_cycle_model_parts():
-    """The model's terms (hand-computed for N = 24 on tiny: G = 3, bitlen(3) = 2 steps per point)."""
+    """The model's terms (hand-computed for N = 24 on tiny: G = 3, bitlen(3) = 2 steps per point;
+    4 fill cycles, 4 output stages)."""
     cfg = get_preset("tiny")
-    assert ps.pass_cycles(24, 3, 0) == 4 + 24 * 2 + 3
+    assert ps.pass_cycles(24, 3, 0) == 4 + 24 * 2 + 4
     assert ps.entropy_cycles(24, cfg) == (24 + 3) + 1 + 8 + ps.pass_cycles(24, 3, 0) + 1 + 9 + 7 + (8 + cfg.w_frac + 1)
 
 
