@@ -57,6 +57,7 @@ from golden_model.config import AccelConfig
 from types import SimpleNamespace
 
 from .delay import delay_line
+from .regnext import next_values
 from .lane import Lane, search_ops_signature
 from .lane_tsne import TsneWidths, tscan_signature, tsne_ops_signature
 from .lane_tupd import repulsion_shift_bias
@@ -308,14 +309,19 @@ class TsneEngine(wiring.Component):
         pop_base = Signal(range(cfg.n_max + 2 * K + 1))
         pop_rst = Signal()
         m.d.comb += [shifting.eq(snapped | (sh_k != 0)), pop_k.eq(Mux(snapped, 0, sh_k))]
+        sh_k_nxt, pop_base_nxt = next_values(m, sh_k, pop_base)
         with m.If(shifting):
-            m.d.sync += sh_k.eq(Mux(pop_k == K - 1, 0, pop_k + 1))
+            m.d.comb += sh_k_nxt.eq(Mux(pop_k == K - 1, 0, pop_k + 1))
             with m.If(pop_k == K - 1):
-                m.d.sync += pop_base.eq(pop_base + K)
+                m.d.comb += pop_base_nxt.eq(pop_base + K)
         with m.If(pop_rst):
-            m.d.sync += pop_base.eq(0)
+            m.d.comb += pop_base_nxt.eq(0)
+        # pout = pop_base + pop_k, with pop_base + sh_k registered in step (`regnext`): the point
+        # addresses of the hand-over (J, A, R) come from registers through one multiplexer
         pout = Signal(range(cfg.n_max + 3 * K + 1))
-        m.d.comb += pout.eq(pop_base + pop_k)
+        pbs = Signal.like(pout, name="pop_base_sh")
+        m.d.sync += pbs.eq(pop_base_nxt + sh_k_nxt)
+        m.d.comb += pout.eq(Mux(snapped, pop_base, pbs))
         with m.If(shifting):
             m.d.comb += scan.eq(1)
             with m.If(pout <= n_last):

@@ -87,24 +87,31 @@ def symmetric_jside(eng, m, lanes, out0, shifting, pout, pop_base, pop_k, pop_rs
         tots.append(tot)
     # the slot's j (and whether it is block 0's) when its x sums leave the tree
     D = ac0 + timing.tsne_jtree(K)
-    sv, sj, sf = (delay_line(m, x, D, f"{nm}_d") for x, nm in ((slot, "jslot"), (j, "jj"), (blk == 0, "jfresh")))
+    sv, sf = (delay_line(m, x, D, f"{nm}_d") for x, nm in ((slot, "jslot"), (blk == 0, "jfresh")))
+    sj_pre = delay_line(m, j, D - 1, "jj_d")     # the slot's j a cycle early: J is read then
+    sj = Signal.like(j, name="jj")
+    m.d.sync += sj.eq(sj_pre)
 
     jam, jrm = (Memory(shape=2 * ab, depth=cfg.n_max, init=[]) for _ in range(2))
     m.submodules.jamem, m.submodules.jrmem = jam, jrm
     rmw = [jam.read_port(), jrm.read_port()]
     hand = [jam.read_port(), jrm.read_port()]
     wr = [jam.write_port(), jrm.write_port()]
-    # read J[j] when the x sums leave the tree, write it in the next cycle (with the y sums)
+    # J[j] is written in the cycle after the x sums leave the tree (with the y sums): read a cycle
+    # before they leave and registered, so the subtraction starts from registers (no hazard: a
+    # slot's j is read again only in the next block, many cycles after this write)
     assert timing.TSNE_JRMW == 2
     wv, wf, wj = Signal(), Signal(), Signal.like(j)
     m.d.sync += [wv.eq(sv), wf.eq(sf), wj.eq(sj)]
-    for rp, wp, tot in zip(rmw, wr, tots):
+    for k, (rp, wp, tot) in enumerate(zip(rmw, wr, tots)):
         xs = Signal(acc)            # the x sum, held for the y sum's cycle
         m.d.sync += xs.eq(tot)
+        old = Signal(2 * ab, name=f"jold{k}")
+        m.d.sync += old.eq(rp.data)
         nx, ny = Signal(acc), Signal(acc)
-        m.d.comb += [rp.addr.eq(sj),
-                     nx.eq(Mux(wf, 0, rp.data[:ab].as_signed()) - xs),
-                     ny.eq(Mux(wf, 0, rp.data[ab:].as_signed()) - tot),
+        m.d.comb += [rp.addr.eq(sj_pre),
+                     nx.eq(Mux(wf, 0, old[:ab].as_signed()) - xs),
+                     ny.eq(Mux(wf, 0, old[ab:].as_signed()) - tot),
                      wp.addr.eq(wj), wp.en.eq(wv), wp.data.eq(Cat(nx, ny))]
 
     # visitor sums (ax, ay, rx, ry) at each ring position: lane l's ring terms subtracted (the
@@ -121,14 +128,23 @@ def symmetric_jside(eng, m, lanes, out0, shifting, pout, pop_base, pop_k, pop_rs
     m.d.comb += flush.eq(rlast | (fcnt != 0))
     fcur = Signal.like(fpt)
     m.d.comb += fcur.eq(Mux(rlast, R % K, fpt))
+
+    def minus_term(base, t, stk, jv):
+        """``base - (t + stk)`` (``base`` when not ``jv``) in one adder: ``base + ~t + ~stk``, the
+        1-bit ``~stk`` as the carry into bit 1 of ``Cat(1, base) + Cat(~stk, ~t)``."""
+        nt, cin = Mux(jv, (~t).as_unsigned(), C((1 << ab) - 1, ab)), Mux(jv, ~stk, 1)
+        return (Cat(C(1, 1), base) + Cat(cin, nt))[1:ab + 1]
+
     for l, ln in enumerate(lanes):
         v, src = vs[l], vs[(l + 1) % K]
-        ta = Mux(ln.tsne.jv, ln.tsne.jfa + ln.tsne.jstka, 0)
-        tr = Mux(ln.tsne.jv, ln.tsne.jfr + ln.tsne.jstkr, 0)
+        ta = (ln.tsne.jfa, ln.tsne.jstka, ln.tsne.jv)
+        tr = (ln.tsne.jfr, ln.tsne.jstkr, ln.tsne.jv)
         with m.If(rx):
-            m.d.sync += [v[0].eq(Mux(rx_first, 0, v[0]) - ta), v[2].eq(Mux(rx_first, 0, v[2]) - tr)]
+            m.d.sync += [v[0].eq(minus_term(Mux(rx_first, 0, v[0]), *ta)),
+                         v[2].eq(minus_term(Mux(rx_first, 0, v[2]), *tr))]
         with m.Elif(ry):
-            m.d.sync += [v[1].eq(Mux(ry_first, 0, v[1]) - ta), v[3].eq(Mux(ry_first, 0, v[3]) - tr)]
+            m.d.sync += [v[1].eq(minus_term(Mux(ry_first, 0, v[1]), *ta)),
+                         v[3].eq(minus_term(Mux(ry_first, 0, v[3]), *tr))]
         with m.Elif((rsh & ~rlast) | flush):
             m.d.sync += [a.eq(b) for a, b in zip(v, src)]
     # rsh and rlast come in the same cycle after the last step: that cycle is the first flush
@@ -152,10 +168,15 @@ def symmetric_jside(eng, m, lanes, out0, shifting, pout, pop_base, pop_k, pop_rs
     held = [Signal(acc, name=f"jh_{f}") for f in ("ax", "ay", "rx", "ry")]
     m.d.sync += [hv.eq(shifting & (pout <= n_last)), hp.eq(pout), h0.eq(pop_base == 0),
                  *[h.eq(getattr(out0, f)) for h, f in zip(held, ("ax", "ay", "rx", "ry"))]]
-    vq = [v_rd.data[f * ab:(f + 1) * ab].as_signed() for f in range(4)]
+    vq = [v_rd.data[f * ab:(f + 1) * ab] for f in range(4)]
+
+    def add3(a, b, c):
+        """``a + b + c`` modulo 2^ab through a carry-save stage: one adder after a LUT level."""
+        a, b, c = (x.as_unsigned()[:ab] for x in (a, b, c))
+        return ((a ^ b ^ c) + Cat(C(0, 1), (a & b) | (a & c) | (b & c)))[:ab]
     for rp, wp, (hx, hy), (vx, vy) in zip(hand, (a_wr, r_wr), (held[:2], held[2:]), (vq[:2], vq[2:])):
         ox, oy = Signal(acc), Signal(acc)
-        jx, jy = Mux(h0, 0, rp.data[:ab].as_signed()), Mux(h0, 0, rp.data[ab:].as_signed())
-        m.d.comb += [rp.addr.eq(pout), ox.eq(hx + jx + vx), oy.eq(hy + jy + vy),
+        jx, jy = Mux(h0, 0, rp.data[:ab]), Mux(h0, 0, rp.data[ab:])
+        m.d.comb += [rp.addr.eq(pout), ox.eq(add3(hx, jx, vx)), oy.eq(add3(hy, jy, vy)),
                      wp.addr.eq(hp), wp.en.eq(hv), wp.data.eq(Cat(ox, oy))]
     return j_first, j_next_block
