@@ -135,14 +135,27 @@ class TupdLaneMixin:
             shifted = sh_in >> sh_n
             ga = reg(signed(len(acc_a[0])), f"u{c}_ga", mk["ga"], shifted)
             gr = reg(signed(len(pr) + LZ), f"u{c}_gr", mk["gr"], Mux(u.zq0, 0, shifted))
-            diff = at(ga, mk["grad"]) - at(gr, mk["grad"])
-            g = reg(signed(tw.gb), f"u{c}_g", mk["grad"], _sat(diff, glim))
+            # g = sat(ga - gr): the two bounds as subtractions beside the difference (ga - glim - 1
+            # and ga + glim registered in a stage between ga and grad), not a compare after it
+            s_b = mk["ga"] + 1
+            assert s_b < mk["grad"], mk
+            gw = max(len(ga[0]), len(gr[0])) + 3
+            ga_b = at(ga, s_b)
+            ga_hi = reg(signed(gw), f"u{c}_gahi", s_b, ga_b - (glim + 1))
+            ga_lo = reg(signed(gw), f"u{c}_galo", s_b, ga_b + glim)
+            s_g = mk["grad"]
+            gr_g = at(gr, s_g)
+            over, under = (at(ga_hi, s_g) - gr_g) >= 0, (at(ga_lo, s_g) - gr_g) < 0
+            g = reg(signed(tw.gb), f"u{c}_g", s_g, Mux(over, glim, Mux(under, -glim, at(ga, s_g) - gr_g)))
             s = mk["gain"]
             Vg, gs = at(V, s), at(g, s)
             inc = ((Vg > 0) & (gs < 0)) | ((Vg < 0) & (gs > 0))
-            gnew = Mux(inc, at(G, s) + co.gain_inc, at(acc_d, s) >> GnF)
-            Gn = reg(tw.gainb, f"u{c}_Gn", s,
-                     Mux(gnew < co.gain_min, co.gain_min, Mux(gnew > co.gain_max, co.gain_max, gnew)))
+
+            def clip(x):
+                return Mux(x < co.gain_min, co.gain_min, Mux(x > co.gain_max, co.gain_max, x))
+            # both candidates clipped beside the sign test, then chosen (clip of the choice = the
+            # choice of the clips)
+            Gn = reg(tw.gainb, f"u{c}_Gn", s, Mux(inc, clip(at(G, s) + co.gain_inc), clip(at(acc_d, s) >> GnF)))
             acc_t = mul("gpg", at(g, mk["gpg"]), at(Gn, mk["gpg"]))
             acc_s = mul("tlr", at(acc_t, mk["tlr"]), u.lr)
             # |step| >= 2^yb saturates v' whatever the momentum term (|mv| <= ylim < 2^(yb-1)):
