@@ -90,8 +90,8 @@ def grid_cycles(Y, k: int, cfg: AccelConfig, g_limit: int) -> int:
         return 1 + emit
     w = grid_work(Y, k, cfg, g_limit)
     c = minmax_cycles(n) + timing.CELL_HANDOFF
-    for g in w.search:      # CLEAR (its last cycle starts the pass), pass, last write, CHECK
-        c += g * g - 1 + pass_cycles(n, g, 0) + timing.HIST_RMW + timing.GRID_DECIDE
+    for g in w.search:      # CLEAR (its last cycle starts the pass), pass, last write, SETTLE, CHECK
+        c += g * g - 1 + pass_cycles(n, g, 0) + timing.HIST_RMW + timing.GRID_CHECK
     c += w.g * w.g - 1 + pass_cycles(n, w.g, cfg.grid_frac) + timing.HIST_RMW
     c += w.top_scans * (w.g * w.g + timing.GRID_SCAN_PIPE + timing.GRID_DECIDE)
     c += w.picks * (timing.GRID_TOP_READ + n + timing.GRID_SCAN_PIPE + timing.GRID_DECIDE)

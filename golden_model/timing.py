@@ -588,8 +588,12 @@ ENT_FIN_FIXED = 2 + len(FU) + 1 + 1
 #: grid sampler (`hw.grid`): a scan (top cell: the counters; pick: the point memory) compares the
 #: data of its last address this many cycles after it
 GRID_SCAN_PIPE = 1
-#: one decision cycle after each search pass, top scan and pick scan
+#: one decision cycle after each top scan and pick scan
 GRID_DECIDE = 1
+#: after each search pass: the last point's count written (SETTLE), then the decision on the
+#: occupancy register (CHECK; deciding in the write cycle put the count RAM's output before the
+#: decision's enables)
+GRID_CHECK = 2
 #: a pick starts with the read of its cell from the top list
 GRID_TOP_READ = 1
 #: EMIT: one cycle per point, then the cycle that sends the last beat and raises ``done``

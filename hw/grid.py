@@ -11,7 +11,8 @@ and shares its `CellUnit` (min/max, iterative dividers).  States:
             ``bitlen(g)`` divider steps per point, the *final* pass ``bitlen(g) + grid_frac`` and
             also writes each point's cell and squared offset from the cell centre into the point
             memory;
-``CHECK``   after a search pass: ``occupied >= k`` -> final pass on g; ``g = g_limit`` -> final pass
+``SETTLE``  after a search pass, the last point's count written (`timing.GRID_CHECK`);
+``CHECK``   ``occupied >= k`` -> final pass on g; ``g = g_limit`` -> final pass
             on the smallest g with the most occupied cells; else g + 1;
 ``TOP``     ``min(k, occupied)`` scans over the counters: the most populated cell (strictly larger
             replaces: ties -> lower cell index) into the top list, its counter zeroed; a scan
@@ -121,17 +122,9 @@ class GridSampler(wiring.Component):
         # HIST: count read in the output cycle, count + 1 written one cycle later
         we, cw = Signal(), Signal(CBt)
         m.d.sync += we.eq(0)
-        occ_now = Signal.like(occ)
-        new_cell = Signal()
-        occ1 = Signal(range(NM + 2), init=1)        # occ + 1, kept beside occ
-        m.d.comb += [new_cell.eq(we & (c_rp.data == 0)), occ_now.eq(occ + new_cell)]
         with m.If(we):
             m.d.comb += [c_wp.en.eq(1), c_wp.addr.eq(cw), c_wp.data.eq(c_rp.data + 1)]
-            m.d.sync += [occ.eq(occ_now), occ1.eq(occ1 + new_cell)]
-        # CHECK's decisions on occ_now, as a choice between comparisons of registers (occ or
-        # occ + 1) made beside the count's read: no adder after the RAM before the enables
-        now_ge_k = Mux(new_cell, occ1 >= k, occ >= k)
-        now_gt_best = Mux(new_cell, occ1 > best_occ, occ > best_occ)
+            m.d.sync += occ.eq(occ + (c_rp.data == 0))
 
         # scans: address cnt, data and compare one cycle later (GRID_SCAN_PIPE)
         sv1 = Signal()
@@ -168,7 +161,7 @@ class GridSampler(wiring.Component):
                 m.d.sync += cnt.eq(cnt + 1)
                 with m.If(cnt == gsq - 1):
                     m.d.comb += cu.pass_go.eq(1)
-                    m.d.sync += [occ.eq(0), occ1.eq(1)]
+                    m.d.sync += occ.eq(0)
                     m.next = "HIST"
             with m.State("HIST"):
                 m.d.comb += c_rp.addr.eq(cu.out_cell)
@@ -182,18 +175,20 @@ class GridSampler(wiring.Component):
                         m.d.sync += self.g_side.eq(g)
                         m.next = "TOP"
                     with m.Else():
-                        m.next = "CHECK"
+                        m.next = "SETTLE"
+            with m.State("SETTLE"):
+                # the last point's count is written in this cycle (GRID_CHECK: CHECK decides on occ)
+                m.next = "CHECK"
             with m.State("CHECK"):
-                # the last point's count is written in this cycle: occ_now includes it
                 m.d.sync += cnt.eq(0)
                 m.next = "CLEAR"
-                with m.If(now_ge_k):
+                with m.If(occ >= k):
                     m.d.sync += final.eq(1)
                 with m.Elif(g == GL):
-                    m.d.sync += [final.eq(1), g.eq(Mux(now_gt_best, g, best_g)), gsq.eq(Mux(now_gt_best, gsq, best_gsq))]
+                    m.d.sync += [final.eq(1), g.eq(Mux(occ > best_occ, g, best_g)), gsq.eq(Mux(occ > best_occ, gsq, best_gsq))]
                 with m.Else():
-                    with m.If(now_gt_best):
-                        m.d.sync += [best_g.eq(g), best_gsq.eq(gsq), best_occ.eq(occ_now)]
+                    with m.If(occ > best_occ):
+                        m.d.sync += [best_g.eq(g), best_gsq.eq(gsq), best_occ.eq(occ)]
                     m.d.sync += [g.eq(g + 1), gsq.eq(gsq + (g << 1) + 1)]
             with m.State("TOP"):
                 # counters in ascending cell order; strictly larger replaces (ties -> lower cell)

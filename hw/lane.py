@@ -436,11 +436,20 @@ class Lane(TsneLaneMixin, wiring.Component):
         self._kprob_tm0 = (w, kp_r)
 
         def kprob_out(prod):
-            pf = cfg.p_frac
-            q = Signal(len(prod), name="kprob_q")
+            # p = min(q, 2^P - 1), q = prod >> kp_sh (prod = w r >= 0): q[:P], or all ones when a
+            # bit of q at P or above is set, tested on prod through a mask of its bits at kp_sh + P
+            # and above (registered at the issue: beside the shifter, not after it)
+            pf, pw = cfg.p_frac, len(prod)
+            q = Signal(pw, name="kprob_q")
             m.d.comb += q.eq(prod >> kp_sh)
+            hi_mask = Signal(pw, name="kprob_hi")
+            if self.with_phases:
+                ones = C((1 << pw) - 1, pw)
+                low = 2 * W - pf + kp.e + pf                      # kp_sh + P of this issue
+                with m.If(kp.issue):
+                    m.d.sync += hi_mask.eq(~(ones >> (pw - Mux(low > pw, pw, low)).as_unsigned()))
             with m.If(at("kprob", "psat")):
-                m.d.sync += self.aff.p.eq(Mux(q >= (1 << pf) - 1, (1 << pf) - 1, q))
+                m.d.sync += self.aff.p.eq(Mux((prod & hi_mask).any(), (1 << pf) - 1, q[:pf]))
         self._kprob_out = kprob_out
         tw = Signal(W + 1 + 1)
         with m.If(at("kern", "twmul")):

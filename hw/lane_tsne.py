@@ -266,13 +266,15 @@ class TsneLaneMixin:
         # sh1 = sh0 + 1, and two tpair ops are never one stage apart (they share TM0 / TM1)
         assert sh1 == sh0 + 1 and II > 1, (sh0, sh1, II)
         # the pair's shifts sa = sbase + e, sb = sbase + 2 e (capped) and the masks of their
-        # shifted-out bits, registered in stage sh0 - 1 and read in sh0 and sh1 (the next tpair
-        # rewrites them II >= 2 stages later): the shifters and sticky bits start from registers
+        # shifted-out bits, registered before stage sh0 and read in sh0 and sh1 (the next tpair
+        # rewrites them II stages later): the shifters and sticky bits start from registers
+        # (sa, sb in stage sh0 - 2, the masks from them in sh0 - 1: II >= 3 keeps sa, sb until sh1)
+        assert sh0 - 2 > st["tnorm_shift"][0] and II >= 3, (sh0, st, II)
         e_s = Signal(range(nb), name="t_es")
-        m.d.comb += e_s.eq(hold(pp, st["tnorm_shift"][0], sh0 - 1, "t_pa") - W)
+        m.d.comb += e_s.eq(hold(pp, st["tnorm_shift"][0], sh0 - 2, "t_pa") - W)
         sa_n, sb_n = (Mux(tw.sbase + k * e_s > cap, cap, tw.sbase + k * e_s) for k in (1, 2))
         sa, sb = Signal(range(cap + 1), name="t_sa"), Signal(range(cap + 1), name="t_sb")
-        with m.If(vp[sh0 - 1]):
+        with m.If(vp[sh0 - 2]):
             m.d.sync += [sa.eq(sa_n), sb.eq(sb_n)]
         acc = signed(tw.accb)
         fa, fr = Signal(acc, name="t_fa"), Signal(acc, name="t_fr")
@@ -286,7 +288,7 @@ class TsneLaneMixin:
         assert (ac0, ac1) == (sh1, sh1 + 1), (ac0, ac1, sh1)
         if cfg.tsne_symmetric:
             # sticky bits: prod mod 2^s != 0 (with the capped shift: equal, as |prod| < 2^(pw-1)),
-            # through masks of the s low bits registered beside sa, sb in stage sh0 - 1
+            # through masks of the s low bits registered from sa, sb in stage sh0 - 1
             stka, stkr = Signal(name="t_stka"), Signal(name="t_stkr")
             # (the s low bits as all-ones shifted right by pw - s: a left shift would widen the
             # expression by 2^len(s) bits, wide words in Verilator)
@@ -294,7 +296,7 @@ class TsneLaneMixin:
             low = lambda s_: ones >> (tw.pw - s_).as_unsigned()     # s <= cap < pw
             mask_a, mask_b = Signal(tw.pw, name="t_mska"), Signal(tw.pw, name="t_mskb")
             with m.If(vp[sh0 - 1]):
-                m.d.sync += [mask_a.eq(low(sa_n)), mask_b.eq(low(sb_n))]
+                m.d.sync += [mask_a.eq(low(sa)), mask_b.eq(low(sb))]
             with m.If(vp[sh0] | vp[sh1]):
                 m.d.sync += [stka.eq((prod0 & mask_a).any()), stkr.eq((prod1 & mask_b).any())]
             m.d.comb += [t.jfa.eq(tfa), t.jfr.eq(tfr), t.jstka.eq(stka), t.jstkr.eq(stkr),
