@@ -322,9 +322,13 @@ class TsneEngine(wiring.Component):
         pbs = Signal.like(pout, name="pop_base_sh")
         m.d.sync += pbs.eq(pop_base_nxt + sh_k_nxt)
         m.d.comb += pout.eq(Mux(snapped, pop_base, pbs))
+        # pout <= n_last the same way (n_last is stable while busy)
+        pout_ok, pb_le, pbs_le = Signal(), Signal(), Signal()
+        m.d.sync += [pb_le.eq(pop_base_nxt <= n_last), pbs_le.eq(pop_base_nxt + sh_k_nxt <= n_last)]
+        m.d.comb += pout_ok.eq(Mux(snapped, pb_le, pbs_le))
         with m.If(shifting):
             m.d.comb += scan.eq(1)
-            with m.If(pout <= n_last):
+            with m.If(pout_ok):
                 if not sym:
                     m.d.comb += [a_wr.addr.eq(pout), a_wr.data.eq(Cat(out0.ax, out0.ay)), a_wr.en.eq(1),
                                  r_wr.addr.eq(pout), r_wr.data.eq(Cat(out0.rx, out0.ry)), r_wr.en.eq(1)]
@@ -333,7 +337,7 @@ class TsneEngine(wiring.Component):
         slot = Signal()         # a broadcast slot's issue cycle
         rslot = Signal()        # a ring step's issue cycle
         # the first j of block 0's and of the next block's broadcast (ordered pairs: 0)
-        j_first, j_next_block = (symmetric_jside(self, m, lanes, out0, shifting, pout, pop_base, pop_k, pop_rst, n_last,
+        j_first, j_next_block = (symmetric_jside(self, m, lanes, out0, shifting, pout, pout_ok, pop_base, pop_k, pop_rst,
                                                   B_last, slot, rslot, rstep, j, blk, ybase, a_wr, r_wr)
                                  if sym else (C(0, len(j)), C(0, len(j))))
 
@@ -341,6 +345,7 @@ class TsneEngine(wiring.Component):
         tr = self.trace
         tidx = Signal(range(cfg.n_max + 1))
         tidx1 = Signal(range(cfg.n_max + 2))        # tidx + 1 (no adder before the read address)
+        tidx_in, tidx1_in = Signal(), Signal()      # tidx <= n_last, tidx + 1 <= n_last
         tsel = Signal()         # the embedding after this iteration is traced (tsne_fixed.trace_selected)
         mask = Signal(17)
         m.d.comb += [mask.eq((C(1, 18) << self.trace_every_log2) - 1),
@@ -529,19 +534,20 @@ class TsneEngine(wiring.Component):
                         # the Zq beat first; ymem[0] is read now for the first embedding beat
                         m.d.comb += ra.eq(0)
                         m.d.sync += [tr.valid.eq(1), tr.kind.eq(tf.TRACE_ZQ), tr.iter.eq(self.iter), tr.index.eq(0),
-                                     tr.data.eq(zq), tidx.eq(0), tidx1.eq(1)]
+                                     tr.data.eq(zq), tidx.eq(0), tidx1.eq(1), tidx_in.eq(1),
+                                     tidx1_in.eq(n_last != 0)]
                         m.next = "TRACE"
                     with m.Else():
                         finish_iteration()
             with m.State("TRACE"):
                 # invariant: y_rd.data = ymem[tidx] (the address is the next cycle's tidx)
                 xfer = tr.valid & tr.ready
-                more = tsel & (tidx <= n_last)
+                more = tsel & tidx_in
                 m.d.comb += ra.eq(Mux(xfer & more, tidx1, tidx))
                 with m.If(xfer):
                     with m.If(more):
                         m.d.sync += [tr.kind.eq(tf.TRACE_Y), tr.index.eq(tidx), tr.data.eq(y_rd.data), tidx.eq(tidx1),
-                                     tidx1.eq(tidx1 + 1)]
+                                     tidx1.eq(tidx1 + 1), tidx_in.eq(tidx1_in), tidx1_in.eq(tidx1 < n_last)]
                     with m.Else():
                         m.d.sync += tr.valid.eq(0)
                         finish_iteration()

@@ -15,7 +15,7 @@ from .delay import delay_line
 __all__ = ["symmetric_jside"]
 
 
-def symmetric_jside(eng, m, lanes, out0, shifting, pout, pop_base, pop_k, pop_rst, n_last, B_last, slot, rslot, rstep,
+def symmetric_jside(eng, m, lanes, out0, shifting, pout, pout_ok, pop_base, pop_k, pop_rst, B_last, slot, rslot, rstep,
                     j, blk, ybase, a_wr, r_wr):
     """The symmetric dataflow's j side (``tsne_symmetric``, docs/hardware.md "t-SNE engine").
 
@@ -166,7 +166,7 @@ def symmetric_jside(eng, m, lanes, out0, shifting, pout, pop_base, pop_k, pop_rs
     m.d.comb += v_rd.addr.eq(Mux(hpar, K + pop_k, pop_k))
     hv, hp, h0 = Signal(), Signal.like(pout), Signal()
     held = [Signal(acc, name=f"jh_{f}") for f in ("ax", "ay", "rx", "ry")]
-    m.d.sync += [hv.eq(shifting & (pout <= n_last)), hp.eq(pout), h0.eq(pop_base == 0),
+    m.d.sync += [hv.eq(shifting & pout_ok), hp.eq(pout), h0.eq(pop_base == 0),
                  *[h.eq(getattr(out0, f)) for h, f in zip(held, ("ax", "ay", "rx", "ry"))]]
     vq = [v_rd.data[f * ab:(f + 1) * ab] for f in range(4)]
 
