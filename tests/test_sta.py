@@ -73,3 +73,15 @@ def test_cli(tmp_path, capsys):
     with pytest.raises(SystemExit):
         sta.main([str(rep), "--mhz", "0"])
     assert "--mhz must be > 0" in capsys.readouterr().err
+
+
+def test_block_timing_names_the_blocks_when_one_is_unknown(tmp_path):
+    """`synth.block_timing` refuses an unknown block before any tool runs, naming the blocks."""
+    from golden_model.config import get_preset
+    from synth.block_timing import block_timing
+    cfg = get_preset("tiny").with_overrides(phases=True)
+    with pytest.raises(SystemExit) as e:
+        block_timing(cfg, "tsne_engin", workdir=tmp_path)
+    msg = str(e.value)
+    assert "unknown block 'tsne_engin'" in msg and "tsne_engine" in msg and "lane" in msg
+    assert not any(tmp_path.iterdir())
