@@ -98,6 +98,7 @@ REPORT_FILES = (
     ("reports/synth/small.json", _synth_report),
     ("reports/synth/digits.json", _synth_report),
     ("reports/synth/digits-phases=True.json", _synth_report),
+    ("reports/synth/tiny-phases=True.json", _synth_report),
     ("synth/baselines/*.json", _synth_report),
     ("reports/synth/sweep_points/*.json", _sweep_point),
     ("reports/synth/speed.json", _tagged),
