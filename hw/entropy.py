@@ -63,7 +63,7 @@ class CellUnit(wiring.Component):
     ----------
     emb : Out(embedding_read_signature(cfg))
     n : In(count_bits)
-        N >= 1, stable while a pass runs.
+        N >= 1, set at least one cycle before ``mm_go`` and stable until the pass ends.
     mm_go : In(1)
         Start MINMAX (idle only); ``mm_done`` pulses `timing.CELL_MINMAX` + N cycles later.
     pass_go : In(1), g : In, fine : In(1)
@@ -103,6 +103,9 @@ class CellUnit(wiring.Component):
         ptr1 = Signal(nb + 1)                               # ptr + 1, kept (no adder before the address)
         adv = Signal()
         m.d.comb += self.emb.addr.eq(Mux(adv, ptr1, ptr))   # look-ahead: data follows ptr
+        # N + 1 and N - 1 as registers (N is stable long before a pass): no adder before a compare
+        n_p1, n_m1 = Signal(cfg.count_bits + 1), Signal(cfg.count_bits)
+        m.d.sync += [n_p1.eq(self.n + 1), n_m1.eq(self.n - 1)]
         m.d.sync += self.mm_done.eq(0)
 
         # pass registers
@@ -152,7 +155,7 @@ class CellUnit(wiring.Component):
                             m.d.sync += mn[a].eq(ys[a])
                         with m.If(ys[a] > mx[a]):
                             m.d.sync += mx[a].eq(ys[a])
-                with m.If(ptr == self.n + 1):
+                with m.If(ptr == n_p1):
                     m.d.sync += [self.mm_done.eq(1)] + [x for a in range(2)
                                                         for x in (lo[a].eq(mn[a]), span[a].eq(mx[a] - mn[a]))]
                     m.next = "IDLE"
@@ -161,7 +164,7 @@ class CellUnit(wiring.Component):
                 with m.If(fill != 4):
                     m.d.sync += fill.eq(fill + 1)
                 m.d.comb += adv.eq(((fill != 0) & (fill != 4)) | (dbusy & (st == 0)))
-                with m.If(dbusy & (st == 0) & (i_div == self.n - 1)):
+                with m.If(dbusy & (st == 0) & (i_div == n_m1)):
                     m.next = "IDLE"
 
         # front end: y - lo, (y - lo) g, one step per advance
@@ -184,7 +187,7 @@ class CellUnit(wiring.Component):
                     const = span[a] == 0                    # constant axis: position 0 of cell 0
                     m.d.sync += [q1[a].eq(Mux(const, 0, Cat(ge, q[a]))), nz1[a].eq(~const & (hn != 0))]
             with m.If(st == 0):
-                m.d.sync += [v1.eq(1), i1.eq(i_div), last1.eq(i_div == self.n - 1), dbusy.eq(0)]
+                m.d.sync += [v1.eq(1), i1.eq(i_div), last1.eq(i_div == n_m1), dbusy.eq(0)]
         with m.If(adv & v_dg):
             m.d.sync += [dbusy.eq(1), st.eq(Q - 1), i_div.eq(i_dg)]
             for a in range(2):

@@ -62,7 +62,7 @@ class GridSampler(wiring.Component):
     ----------
     emb : Out(embedding_read_signature(cfg))
     n, k : In(count_bits)
-        N >= 1 and k >= 1 (stable while busy).
+        N >= 1 and k >= 1 (set at least one cycle before ``go``, stable while busy).
     go : In(1)
         Start (idle only).
     busy, done : Out(1)
@@ -92,6 +92,11 @@ class GridSampler(wiring.Component):
         wiring.connect(m, wiring.flipped(self.emb), cu.emb)
         CBt, DBt = cu.cell_bits, cu.dist_bits
         n, k = self.n, self.k
+        # N - 1 + GRID_SCAN_PIPE and k >= N as registers (N and k are stable long before `go`): no
+        # adder or comparator from the far-away run registers before the FSM's decisions
+        scan_end = Signal(cfg.count_bits + 1)
+        k_ge_n = Signal()
+        m.d.sync += [scan_end.eq(n - 1 + timing.GRID_SCAN_PIPE), k_ge_n.eq(k >= n)]
 
         cntm = Memory(shape=cfg.count_bits, depth=GL * GL, init=[])
         pmem = Memory(shape=CBt + DBt, depth=NM, init=[])          # cell | squared offset << CBt
@@ -146,7 +151,7 @@ class GridSampler(wiring.Component):
             with m.State("IDLE"):
                 with m.If(self.go):
                     m.d.sync += [self.busy.eq(1), cnt.eq(0), o.valid.eq(0)]
-                    with m.If(k >= n):
+                    with m.If(k_ge_n):
                         m.d.sync += [every.eq(1), self.g_side.eq(0)]
                         m.next = "EMIT"
                     with m.Else():
@@ -219,7 +224,7 @@ class GridSampler(wiring.Component):
                 hit = sv1 & (p_cell == t_rp.data) & ~picked.bit_select(s_i1, 1)
                 with m.If(hit & (~found | (p_dist < best_d))):
                     m.d.sync += [found.eq(1), best_d.eq(p_dist), best_i.eq(s_i1)]
-                with m.If(cnt == n - 1 + timing.GRID_SCAN_PIPE):
+                with m.If(cnt == scan_end):
                     m.next = "PDEC"
             with m.State("PDEC"):
                 m.d.sync += [cnt.eq(0), t.eq(Mux(t + 1 == kc, 0, t + 1))]

@@ -96,6 +96,7 @@ def run_grid(cfg: AccelConfig, Y, k: int, g_limit: int, p_ready: float = 1.0, se
     async def tb(ctx):
         ctx.set(dut.n, n)
         ctx.set(dut.k, k)
+        await ctx.tick()        # N and k settle a cycle before go (GridSampler's registered compares)
         for _ in range(runs):
             ctx.set(dut.go, 1)
             beats = []

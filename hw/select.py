@@ -143,19 +143,26 @@ class SelectUnit(wiring.Component):
         fwa = None
         if cfg.perplexity_search == "fwa" and exp_op(cfg) is not None and NC > 1:
             m.submodules.fwa = fwa = PerpFwa(cfg, h_bits(cfg), CoreLayouts(cfg).target_bits)
+        # `perp` is a register: the clamp (from N) and the candidate multiplexer end at a flip-flop,
+        # not in the search controller's ROWEND unit and the best-candidate registers.  It follows
+        # `cand`, `run_perp` and N one cycle later, in time for the controller's TGT, which reads it
+        # two cycles after START or `next`.
         with m.Switch(cand):
             for c in range(NC):
                 with m.Case(c):
-                    m.d.comb += self.perp.eq(Mux(self.mode3, clamped[c], self.run_perp))
+                    m.d.sync += self.perp.eq(Mux(self.mode3, clamped[c], self.run_perp))
         if fwa is not None:
             with m.If(spark_run):
-                m.d.comb += self.perp.eq(fwa.pq)
-        # the next candidate that is not a duplicate (NC: none left)
+                m.d.sync += self.perp.eq(fwa.pq)
+        # the next candidate that is not a duplicate (NC: none left); a register, since NEXT reads
+        # it long after `cand` and N last changed
         nxt = Signal(range(NC + 1))
-        m.d.comb += nxt.eq(NC)
+        nxt_c = Signal(range(NC + 1))
+        m.d.comb += nxt_c.eq(NC)
         for c in reversed(range(1, NC)):
             with m.If((c > cand) & ~dup[c]):
-                m.d.comb += nxt.eq(c)
+                m.d.comb += nxt_c.eq(c)
+        m.d.sync += nxt.eq(nxt_c)
 
         hb = h_bits(cfg)
         best_h, best_perp = Signal(signed(hb)), Signal(cfg.perp_bits)
@@ -170,6 +177,11 @@ class SelectUnit(wiring.Component):
             m.d.comb += [fwa.begin.eq(self.begin), fwa.rec_pq.eq(self.perp), fwa.rec_h.eq(ent.h),
                          fwa.rec_v.eq(self.v), fwa.best_h.eq(best_h), fwa.seed.eq(self.seed)]
 
+        # the y read address: the copy's counter in COPY, else the entropy unit's; one multiplexer
+        # steered by a register (the address crosses to the t-SNE engine's y memory)
+        copying = Signal()
+        m.d.comb += self.yrd.addr.eq(Mux(copying, cnt, ent.emb.addr))
+
         o = self.sel
         with m.FSM(name="select"):
             with m.State("IDLE"):
@@ -179,23 +191,23 @@ class SelectUnit(wiring.Component):
                 m.d.comb += ent.go.eq(1)
                 m.next = "ENT"
             with m.State("ENT"):
-                m.d.comb += self.yrd.addr.eq(ent.emb.addr)
                 with m.If(ent.done):
                     m.d.sync += [evals.eq(evals + 1), unconv.eq(0), cnt.eq(0)]
                     if fwa is not None:
                         m.d.comb += fwa.rec.eq(self.mode3)
                     with m.If((evals == 0) | (ent.h > best_h)):
-                        m.d.sync += [best_h.eq(ent.h), best_perp.eq(self.perp), best_unconv.eq(unconv)]
+                        m.d.sync += [best_h.eq(ent.h), best_perp.eq(self.perp), best_unconv.eq(unconv),
+                                     copying.eq(1)]
                         m.next = "COPY"
                     with m.Else():
                         m.next = "NEXT"
             with m.State("COPY"):
                 # address i in cycle i, its word written in cycle i + 1
-                m.d.comb += self.yrd.addr.eq(cnt)
                 m.d.sync += cnt.eq(cnt + 1)
                 with m.If(cnt != 0):
                     m.d.comb += [b_wp.en.eq(1), b_wp.addr.eq(cnt - 1), b_wp.data.eq(self.yrd.data)]
                 with m.If(cnt == self.n):
+                    m.d.sync += copying.eq(0)
                     m.next = "NEXT"
             with m.State("NEXT"):
                 with m.If(self.mode3 & (nxt != NC) & ~spark_run):

@@ -129,8 +129,13 @@ class TsneEngine(wiring.Component):
     ld_we, ld_sel, ld_bank, ld_addr, ld_data : In
         Load port (idle only): ``ld_sel`` `LD_S` (bank, address of `s_location`), `LD_Y`, `LD_V`,
         `LD_G` (address = point, data = coordinate 0 | coordinate 1 << width).
-    rd_addr : In, rd_y, rd_v, rd_g, rd_a, rd_r : Out
-        Read port (idle only; data one cycle after the address): both coordinates per word.
+    rd_addr : In, rd_y : Out
+        y read port of the selection unit (idle only; data one cycle after the address; both
+        coordinates per word): a read port of its own, so that the address from the far-away
+        selection unit reaches the y memory through no multiplexer.
+    st_addr : In, rd_v, rd_g, rd_a, rd_r : Out
+        Read port of the update state (idle only; data one cycle after the address), for tests
+        and debug; the core ties ``st_addr`` to 0.
     lt : Out, tscan0 : In(tscan_signature), tscan_push : Out(tscan_signature)
         (``ext`` only) lane ``l``'s t-SNE ops (member ``l<l>``: `tsne_ops_signature`), lane 0's
         scan output, the last lane's scan input.  The update slices are the engine's own.
@@ -165,7 +170,8 @@ class TsneEngine(wiring.Component):
             "trace_en": In(1), "trace_every_log2": In(5), "trace": Out(trace_signature(cfg)),
             "ld_we": In(1), "ld_sel": In(2), "ld_bank": In(range(cfg.lanes)), "ld_addr": In(range(self.sdepth)),
             "ld_data": In(ldw),
-            "rd_addr": In(range(cfg.n_max)), "rd_y": Out(2 * tw.yb), "rd_v": Out(2 * tw.yb),
+            "rd_addr": In(range(cfg.n_max)), "rd_y": Out(2 * tw.yb),
+            "st_addr": In(range(cfg.n_max)), "rd_v": Out(2 * tw.yb),
             "rd_g": Out(2 * tw.gainb), "rd_a": Out(2 * tw.accb), "rd_r": Out(2 * tw.accb),
         })
 
@@ -210,8 +216,9 @@ class TsneEngine(wiring.Component):
         s_wr = [b.write_port() for b in sbanks]
         y_rd, v_rd, g_rd, a_rd, r_rd = (x.read_port() for x in (ymem, vmem, gmem, amem, rmem))
         y_ru = ymem.read_port()         # the update's (beside the STREAM's y_rd)
+        y_sel = ymem.read_port()        # the selection unit's (rd_addr)
         y_wr, v_wr, g_wr, a_wr, r_wr = (x.write_port() for x in (ymem, vmem, gmem, amem, rmem))
-        m.d.comb += [self.rd_y.eq(y_rd.data), self.rd_v.eq(v_rd.data), self.rd_g.eq(g_rd.data),
+        m.d.comb += [y_sel.addr.eq(self.rd_addr), self.rd_y.eq(y_sel.data), self.rd_v.eq(v_rd.data), self.rd_g.eq(g_rd.data),
                      self.rd_a.eq(a_rd.data), self.rd_r.eq(r_rd.data)]
 
         # ------------------------------------------------------------ state
@@ -230,16 +237,16 @@ class TsneEngine(wiring.Component):
         rn, rz = Signal(tw.rb), Signal(tw.rb)
         ca = Signal(tw.cab)
 
-        # read addresses: idle -> rd_addr; PRIME -> block 0's y_i; STREAM -> j; TRACE -> point;
+        # read addresses: PRIME -> block 0's y_i; STREAM -> j; TRACE -> point;
         # while the update reads (urun) its point on y_ru, v, g, a, r
         ra = Signal(range(cfg.n_max + 2 * K + 1))
         upt = Signal(range(cfg.n_max + 2))      # the update's next point to read
         urun = Signal()
         m.d.comb += [y_rd.addr.eq(ra), y_ru.addr.eq(upt)]
-        # v, g, a, r are read only by the update and, idle, through rd_addr: their addresses skip
+        # v, g, a, r are read only by the update and, idle, through st_addr: their addresses skip
         # the FSM's multiplexer (a memory address is the end of a long path on a slow clock)
         for rp in (v_rd, g_rd, a_rd, r_rd):
-            m.d.comb += rp.addr.eq(Mux(urun, upt, self.rd_addr))
+            m.d.comb += rp.addr.eq(Mux(urun, upt, self.st_addr))
         # ring steps (symmetric): bank k reads column ybase + off[k], its lane's ring partner
         R = timing.tsne_ring_steps(K, sym)
         rstep = Signal(range(R + 1))            # 1 .. R: a ring step of the STREAM; 0: broadcast
@@ -248,12 +255,20 @@ class TsneEngine(wiring.Component):
         off = [Signal(range(max(K, 2)), name=f"ring_off{k}") for k in range(K)]
         for k in range(K):
             m.d.comb += off[k].eq(Mux(rstep + k >= K, rstep + k - K, rstep + k))
+        # The S read addresses are registers computed from the next values of j, rstep, ybase and
+        # sbase (`regnext`), so they equal ``sbase + (ybase + off[k] or j)`` in every cycle with no
+        # adder between those registers and the affinity controller's block RAMs.
+        j_nxt, rstep_nxt, ybase_nxt, sbase_nxt = next_values(m, j, rstep, ybase, sbase)
+        ring_nxt = rstep_nxt != 0
+        off_nxt = [Mux(rstep_nxt + k >= K, rstep_nxt + k - K, rstep_nxt + k) for k in range(K)]
         for k, rp in enumerate(s_rd):
-            m.d.comb += rp.addr.eq(sbase + Mux(ring, ybase + off[k], j))
+            bank_addr = Signal.like(rp.addr, name=f"s_addr{k}")
+            m.d.sync += bank_addr.eq(sbase_nxt + Mux(ring_nxt, ybase_nxt + off_nxt[k], j_nxt))
+            m.d.comb += rp.addr.eq(bank_addr)
         if self.ext:
-            m.d.comb += self.s_addr.eq(sbase + Mux(ring, ybase, j))
+            m.d.sync += self.s_addr.eq(sbase_nxt + Mux(ring_nxt, ybase_nxt, j_nxt))
             if sym:
-                m.d.comb += [self.s_off[k].eq(Mux(ring, off[k], 0)) for k in range(K)]
+                m.d.sync += [self.s_off[k].eq(Mux(ring_nxt, off_nxt[k], 0)) for k in range(K)]
         s_data = [self.s_data[k] for k in range(K)] if self.ext else [rp.data for rp in s_rd]
 
         # loads
@@ -356,8 +371,8 @@ class TsneEngine(wiring.Component):
                 m.d.sync += [self.busy.eq(0), self.done.eq(1)]
                 m.next = "IDLE"
             with m.Else():      # next iteration: no gap (tsne_schedule.run_cycles)
-                m.d.sync += [cnt.eq(0), blk.eq(0), ybase.eq(0), sbase.eq(0), zq.eq(0),
-                             self.iter.eq(self.iter + 1)]
+                m.d.sync += [cnt.eq(0), blk.eq(0), zq.eq(0), self.iter.eq(self.iter + 1)]
+                m.d.comb += [ybase_nxt.eq(0), sbase_nxt.eq(0)]
                 m.next = "PRIME"
 
         # ------------------------------------------------------------ the update beside the FSM
@@ -409,14 +424,13 @@ class TsneEngine(wiring.Component):
         m.d.sync += self.done.eq(0)
         with m.FSM(name="tsne"):
             with m.State("IDLE"):
-                m.d.comb += ra.eq(self.rd_addr)
                 m.d.comb += lanes[0].ops.prng.point.eq(self.seed ^ tf.TSNE_INIT_STREAM)
                 with m.If(self.init):
                     m.d.sync += [cnt.eq(0), upt.eq(0), ipt.eq(self.seed ^ tf.TSNE_INIT_STREAM), self.busy.eq(1)]
                     m.next = "INIT"
                 with m.Elif(self.go):
-                    m.d.sync += [cnt.eq(0), blk.eq(0), ybase.eq(0), sbase.eq(0), zq.eq(0), self.busy.eq(1),
-                                 self.iter.eq(0)]
+                    m.d.sync += [cnt.eq(0), blk.eq(0), zq.eq(0), self.busy.eq(1), self.iter.eq(0)]
+                    m.d.comb += [ybase_nxt.eq(0), sbase_nxt.eq(0)]
                     m.next = "PRIME"
             with m.State("INIT"):
                 # per point (4 cycles): lane 0's PRNG loaded with the stream of coordinate 0, stepped,
@@ -452,7 +466,8 @@ class TsneEngine(wiring.Component):
                 for l in range(K):
                     m.d.comb += nxt[l].eq(cnt == l + 1)
                 with m.If(cnt == K):
-                    m.d.sync += [cnt.eq(0), j.eq(j_first), ph.eq(0), rstep.eq(1 if sym else 0)]
+                    m.d.sync += [cnt.eq(0), ph.eq(0)]
+                    m.d.comb += [j_nxt.eq(j_first), rstep_nxt.eq(1 if sym else 0)]
                     m.next = "STREAM"
             with m.State("STREAM"):
                 m.d.comb += ra.eq(j)
@@ -481,15 +496,16 @@ class TsneEngine(wiring.Component):
                 with m.If(ph == II - 1):
                     with m.If(ring):
                         m.d.comb += rshift.eq(rstep != R)
-                        m.d.sync += rstep.eq(Mux(rstep == R, 0, rstep + 1))
+                        m.d.comb += rstep_nxt.eq(Mux(rstep == R, 0, rstep + 1))
                     with m.Else():
-                        m.d.sync += j.eq(j + 1)
+                        m.d.comb += j_nxt.eq(j + 1)
                         with m.If(j == n_last):
                             with m.If(blk == B_last):
                                 m.next = "FLUSH"
                             with m.Else():
-                                m.d.sync += [j.eq(j_next_block), blk.eq(blk + 1), ybase.eq(ybase + K),
-                                             sbase.eq(sbase + cfg.n_max), rstep.eq(1 if sym else 0)]
+                                m.d.sync += blk.eq(blk + 1)
+                                m.d.comb += [j_nxt.eq(j_next_block), ybase_nxt.eq(ybase + K),
+                                             sbase_nxt.eq(sbase + cfg.n_max), rstep_nxt.eq(1 if sym else 0)]
             with m.State("FLUSH"):
                 with m.If(shifting & (pout == ybase + K - 1)):     # the last block's last lane
                     m.d.sync += cnt.eq(0)

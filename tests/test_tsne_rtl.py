@@ -91,6 +91,7 @@ def run_rtl(cfg, S, Y, V, G, ex, mom, lr, iters=1, ex_iters=None, mom_late=None,
             rows = {k: [] for k in ("y", "v", "g", "a", "r")}
             for i in range(n):
                 ctx.set(dut.rd_addr, i)
+                ctx.set(dut.st_addr, i)
                 await ctx.tick()
                 rows["y"].append(_pair(ctx.get(dut.rd_y), tw.yb))
                 rows["v"].append(_pair(ctx.get(dut.rd_v), tw.yb))
