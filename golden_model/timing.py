@@ -89,11 +89,14 @@ class LaneOp:
 #:   tlr  (G' g) lr     (the step before its floor)
 #: The stages below put the 16 chunk products of each multiplier on 16 distinct stages modulo 16,
 #: so ``tupd`` issues every 16 cycles with TM0/TM1 busy in every cycle.
-TUPD_MULS = (("aca", 2, 2, 1), ("rrz", 2, 1, 5), ("vmom", 1, 1, 7), ("gdec", 1, 1, 8),
+#: (gdec before vmom: the decayed gain is clipped a stage before ``gain``; vmom has slack.)
+TUPD_MULS = (("aca", 2, 2, 1), ("rrz", 2, 1, 5), ("gdec", 1, 1, 7), ("vmom", 1, 1, 8),
              ("gpg", 2, 2, 13), ("tlr", 2, 2, 25))
 #: the other stages of ``tupd``: A ca shifted (ga), R rz shifted (gr), g saturated, the new gain,
-#: the step's floor, velocity, position (results visible in the stage after ``pos``)
-TUPD_MARKS = (("ga", 8), ("gr", 10), ("grad", 11), ("gain", 12), ("step", 32), ("vel", 33), ("pos", 34))
+#: the step's floor, velocity, position (results visible in the stage after ``pos``).  ``ga`` and
+#: ``gr`` share one shifter in two stages (the coarse shift in the stage before the mark); the new
+#: gain is chosen in ``grad``'s stage by the sign of ``ga - gr`` (the sign of g).
+TUPD_MARKS = (("ga", 9), ("gr", 11), ("grad", 12), ("gain", 12), ("step", 32), ("vel", 33), ("pos", 34))
 
 
 def _tupd_stages() -> tuple:

@@ -120,11 +120,15 @@ class TupdLaneMixin:
             acc_d = mul("gdec", at(G, mk["gdec"]), C(co.gain_dec, GnF + 1))
             # one right shifter for both gradient terms: ``ga = A ca >> kn`` in stage ga and
             # ``gr = R rz >> kzr`` (or ``<< kzl``, done as ``(R rz << LZ) >> (LZ - kzl)``, exact as
-            # kzl <= LZ) in stage gr; two points on a lane are II stages apart, so the stages never meet
+            # kzl <= LZ) in stage gr; two points on a lane are II stages apart, so the stages never
+            # meet.  The shift is done in two stages (a coarse shift by the amount's high bits into a
+            # register in the stage before the mark, then the low bits): a ~140-bit barrel shifter in
+            # one stage was the update's longest path.
             LZ = repulsion_shift_bias(Q)
-            assert 0 < mk["gr"] - mk["ga"] < II, (mk, II)
-            pa, pr = at(acc_a, mk["ga"]), at(acc_r, mk["gr"])
-            in_gr = vu[mk["gr"]]
+            assert 1 < mk["gr"] - mk["ga"] < II, (mk, II)
+            ca_s, cr_s = mk["ga"] - 1, mk["gr"] - 1            # coarse stages
+            pa, pr = at(acc_a, ca_s), at(acc_r, cr_s)
+            in_gr = vu[cr_s]
             sh_in = Signal(signed(max(len(pa), len(pr) + LZ) + 1), name=f"u{c}_shin")
             sh_n = Signal(range(max(2 ** len(u.kn), 2 ** len(u.kzr), LZ + 1)), name=f"u{c}_shn")
             # gr's shift, registered: kneg, kzl, kzr hold for the whole update (set before it starts)
@@ -132,7 +136,12 @@ class TupdLaneMixin:
             m.d.sync += sh_gr.eq(Mux(u.kneg, LZ - u.kzl, u.kzr))
             m.d.comb += [sh_in.eq(Mux(in_gr, Mux(u.kneg, pr << LZ, pr), pa)),
                          sh_n.eq(Mux(in_gr, sh_gr, u.kn))]
-            shifted = sh_in >> sh_n
+            FB = max(1, len(sh_n) // 2)                         # fine shift bits
+            coarse = Signal.like(sh_in, name=f"u{c}_shc")
+            fine = Signal(FB, name=f"u{c}_shf")
+            with m.If(vu[ca_s] | in_gr):
+                m.d.sync += [coarse.eq(sh_in >> (sh_n >> FB << FB)), fine.eq(sh_n[:FB])]
+            shifted = coarse >> fine
             ga = reg(signed(len(acc_a[0])), f"u{c}_ga", mk["ga"], shifted)
             gr = reg(signed(len(pr) + LZ), f"u{c}_gr", mk["gr"], Mux(u.zq0, 0, shifted))
             # g = sat(ga - gr): the two bounds as subtractions beside the difference (ga - glim - 1
@@ -144,18 +153,22 @@ class TupdLaneMixin:
             ga_hi = reg(signed(gw), f"u{c}_gahi", s_b, ga_b - (glim + 1))
             ga_lo = reg(signed(gw), f"u{c}_galo", s_b, ga_b + glim)
             s_g = mk["grad"]
-            gr_g = at(gr, s_g)
+            gr_g, ga_g = at(gr, s_g), at(ga, s_g)
             over, under = (at(ga_hi, s_g) - gr_g) >= 0, (at(ga_lo, s_g) - gr_g) < 0
-            g = reg(signed(tw.gb), f"u{c}_g", s_g, Mux(over, glim, Mux(under, -glim, at(ga, s_g) - gr_g)))
-            s = mk["gain"]
-            Vg, gs = at(V, s), at(g, s)
-            inc = ((Vg > 0) & (gs < 0)) | ((Vg < 0) & (gs > 0))
+            g = reg(signed(tw.gb), f"u{c}_g", s_g, Mux(over, glim, Mux(under, -glim, ga_g - gr_g)))
 
             def clip(x):
                 return Mux(x < co.gain_min, co.gain_min, Mux(x > co.gain_max, co.gain_max, x))
-            # both candidates clipped beside the sign test, then chosen (clip of the choice = the
-            # choice of the clips)
-            Gn = reg(tw.gainb, f"u{c}_Gn", s, Mux(inc, clip(at(G, s) + co.gain_inc), clip(at(acc_d, s) >> GnF)))
+            # the new gain in g's stage: both candidates clipped a stage before (clip of the choice =
+            # the choice of the clips), chosen by the signs of v and of g = sat(ga - gr), which is
+            # the sign of ga - gr
+            s = mk["gain"]
+            assert s == s_g, mk
+            G_inc = reg(tw.gainb, f"u{c}_Ginc", s - 1, clip(at(G, s - 1) + co.gain_inc))
+            G_dec = reg(tw.gainb, f"u{c}_Gdec", s - 1, clip(at(acc_d, s - 1) >> GnF))
+            Vg = at(V, s)
+            inc = ((Vg > 0) & (ga_g < gr_g)) | ((Vg < 0) & (ga_g > gr_g))
+            Gn = reg(tw.gainb, f"u{c}_Gn", s, Mux(inc, at(G_inc, s), at(G_dec, s)))
             acc_t = mul("gpg", at(g, mk["gpg"]), at(Gn, mk["gpg"]))
             acc_s = mul("tlr", at(acc_t, mk["tlr"]), u.lr)
             # |step| >= 2^yb saturates v' whatever the momentum term (|mv| <= ylim < 2^(yb-1)):

@@ -362,16 +362,23 @@ class TsneEngine(wiring.Component):
         tidx1 = Signal(range(cfg.n_max + 2))        # tidx + 1 (no adder before the read address)
         tidx_in, tidx1_in = Signal(), Signal()      # tidx <= n_last, tidx + 1 <= n_last
         tsel = Signal()         # the embedding after this iteration is traced (tsne_fixed.trace_selected)
+        last_iter = Signal()    # iter + 1 == iters
         mask = Signal(17)
-        m.d.comb += [mask.eq((C(1, 18) << self.trace_every_log2) - 1),
-                     tsel.eq((((self.iter + 1) & mask) == 0) | (self.iter + 1 == self.iters))]
+        # iter through its next value (`regnext`): its flags are registers in step with it, so the
+        # 17-bit adders and compares are not in front of the FSM and the trace registers' enables
+        # (iters, ex_iters and trace_every_log2 are stable from the cycle before go)
+        iter_nxt = next_values(m, self.iter)
+        m.d.comb += mask.eq((C(1, 18) << self.trace_every_log2) - 1)
+        m.d.sync += [last_iter.eq(iter_nxt + 1 == self.iters),
+                     tsel.eq((((iter_nxt + 1) & mask) == 0) | (iter_nxt + 1 == self.iters))]
 
         def finish_iteration():
-            with m.If(self.iter + 1 == self.iters):
+            with m.If(last_iter):
                 m.d.sync += [self.busy.eq(0), self.done.eq(1)]
                 m.next = "IDLE"
             with m.Else():      # next iteration: no gap (tsne_schedule.run_cycles)
-                m.d.sync += [cnt.eq(0), blk.eq(0), zq.eq(0), self.iter.eq(self.iter + 1)]
+                m.d.sync += [cnt.eq(0), blk.eq(0), zq.eq(0)]
+                m.d.comb += iter_nxt.eq(self.iter + 1)
                 m.d.comb += [ybase_nxt.eq(0), sbase_nxt.eq(0)]
                 m.next = "PRIME"
 
@@ -429,7 +436,8 @@ class TsneEngine(wiring.Component):
                     m.d.sync += [cnt.eq(0), upt.eq(0), ipt.eq(self.seed ^ tf.TSNE_INIT_STREAM), self.busy.eq(1)]
                     m.next = "INIT"
                 with m.Elif(self.go):
-                    m.d.sync += [cnt.eq(0), blk.eq(0), zq.eq(0), self.busy.eq(1), self.iter.eq(0)]
+                    m.d.sync += [cnt.eq(0), blk.eq(0), zq.eq(0), self.busy.eq(1)]
+                    m.d.comb += iter_nxt.eq(0)
                     m.d.comb += [ybase_nxt.eq(0), sbase_nxt.eq(0)]
                     m.next = "PRIME"
             with m.State("INIT"):
@@ -530,7 +538,7 @@ class TsneEngine(wiring.Component):
                     with m.Else():
                         m.d.sync += cnt.eq(0)
                         m.d.comb += upd_start.eq(1)
-                        with m.If((self.iter + 1 == self.iters) | (self.trace_en & tsel)):
+                        with m.If(last_iter | (self.trace_en & tsel)):
                             m.next = "UPDATE"       # the update alone, then TRACE or done
                         with m.Else():
                             with m.If(self.trace_en):
@@ -571,7 +579,7 @@ class TsneEngine(wiring.Component):
         # ------------------------------------------------------------ COEF: ca = ex rn >> coef_frac (TMUL, lane 0)
         early = Signal()
         restart = Signal()        # first iteration after the exaggeration: v = 0, gains = 1.0
-        m.d.comb += [early.eq(self.iter < self.ex_iters), restart.eq((self.iter == self.ex_iters) & (self.iter != 0))]
+        m.d.sync += [early.eq(iter_nxt < self.ex_iters), restart.eq((iter_nxt == self.ex_iters) & (iter_nxt != 0))]
         # what the update needs of its iteration, kept while the next one begins (iter, zq move on;
         # ca, pn, pz, rz are rewritten only after the next STREAM, which trails the update)
         u_restart, u_zq0 = Signal(), Signal()
