@@ -364,13 +364,18 @@ class TsneEngine(wiring.Component):
         tsel = Signal()         # the embedding after this iteration is traced (tsne_fixed.trace_selected)
         last_iter = Signal()    # iter + 1 == iters
         mask = Signal(17)
-        # iter through its next value (`regnext`): its flags are registers in step with it, so the
-        # 17-bit adders and compares are not in front of the FSM and the trace registers' enables
-        # (iters, ex_iters and trace_every_log2 are stable from the cycle before go)
-        iter_nxt = next_values(m, self.iter)
+        early = Signal()          # iter < ex_iters
+        restart = Signal()        # first iteration after the exaggeration: v = 0, gains = 1.0
+        # the iteration's flags are registers written with iter (from iter + 1 and iter + 2, beside
+        # the FSM's decision): no 17-bit adder or compare in front of the FSM and the trace
+        # registers' enables (iters, ex_iters and trace_every_log2 are stable from go on)
         m.d.comb += mask.eq((C(1, 18) << self.trace_every_log2) - 1)
-        m.d.sync += [last_iter.eq(iter_nxt + 1 == self.iters),
-                     tsel.eq((((iter_nxt + 1) & mask) == 0) | (iter_nxt + 1 == self.iters))]
+
+        def set_iter(value):
+            """iter <= value (0 or iter + 1), with its flags."""
+            m.d.sync += [self.iter.eq(value), last_iter.eq(value + 1 == self.iters),
+                         tsel.eq((((value + 1) & mask) == 0) | (value + 1 == self.iters)),
+                         early.eq(value < self.ex_iters), restart.eq((value == self.ex_iters) & (value != 0))]
 
         def finish_iteration():
             with m.If(last_iter):
@@ -378,7 +383,7 @@ class TsneEngine(wiring.Component):
                 m.next = "IDLE"
             with m.Else():      # next iteration: no gap (tsne_schedule.run_cycles)
                 m.d.sync += [cnt.eq(0), blk.eq(0), zq.eq(0)]
-                m.d.comb += iter_nxt.eq(self.iter + 1)
+                set_iter(self.iter + 1)
                 m.d.comb += [ybase_nxt.eq(0), sbase_nxt.eq(0)]
                 m.next = "PRIME"
 
@@ -437,7 +442,7 @@ class TsneEngine(wiring.Component):
                     m.next = "INIT"
                 with m.Elif(self.go):
                     m.d.sync += [cnt.eq(0), blk.eq(0), zq.eq(0), self.busy.eq(1)]
-                    m.d.comb += iter_nxt.eq(0)
+                    set_iter(C(0, 17))
                     m.d.comb += [ybase_nxt.eq(0), sbase_nxt.eq(0)]
                     m.next = "PRIME"
             with m.State("INIT"):
@@ -577,9 +582,6 @@ class TsneEngine(wiring.Component):
                         finish_iteration()
 
         # ------------------------------------------------------------ COEF: ca = ex rn >> coef_frac (TMUL, lane 0)
-        early = Signal()
-        restart = Signal()        # first iteration after the exaggeration: v = 0, gains = 1.0
-        m.d.sync += [early.eq(iter_nxt < self.ex_iters), restart.eq((iter_nxt == self.ex_iters) & (iter_nxt != 0))]
         # what the update needs of its iteration, kept while the next one begins (iter, zq move on;
         # ca, pn, pz, rz are rewritten only after the next STREAM, which trails the update)
         u_restart, u_zq0 = Signal(), Signal()
