@@ -347,8 +347,9 @@ def tsne_ring_steps(lanes: int, symmetric: bool) -> int:
 
 def tsne_ring_issue(t: int, lane: int, lanes: int) -> bool:
     """Does lane ``lane`` have a pair in ring step ``t``?  Every lane while 2t < K; in the step
-    t = K / 2 (even K) only lanes l < K / 2, as pair (l, l + K/2) is pair (l + K/2, l + K)."""
-    return 2 * t < lanes or lane < lanes - t
+    t = K / 2 (even K) only lanes l < K / 2, as pair (l, l + K/2) is pair (l + K/2, l + K).
+    ``t`` may be an Amaranth value (the t-SNE engine's issue test is built from this function)."""
+    return (2 * t < lanes) | (lane < lanes - t)
 
 
 def tsne_scan_delay(lanes: int, symmetric: bool) -> int:

@@ -445,7 +445,7 @@ class Lane(TsneLaneMixin, wiring.Component):
             hi_mask = Signal(pw, name="kprob_hi")
             if self.with_phases:
                 ones = C((1 << pw) - 1, pw)
-                low = 2 * W - pf + kp.e + pf                      # kp_sh + P of this issue
+                low = 2 * W + kp.e                                # kp_sh + P of this issue
                 with m.If(kp.issue):
                     m.d.sync += hi_mask.eq(~(ones >> (pw - Mux(low > pw, pw, low)).as_unsigned()))
             with m.If(at("kprob", "psat")):

@@ -335,11 +335,12 @@ class TsneEngine(wiring.Component):
         # addresses of the hand-over (J, A, R) come from registers through one multiplexer
         pout = Signal(range(cfg.n_max + 3 * K + 1))
         pbs = Signal.like(pout, name="pop_base_sh")
-        m.d.sync += pbs.eq(pop_base_nxt + sh_k_nxt)
+        pbs_nxt = pop_base_nxt + sh_k_nxt
+        m.d.sync += pbs.eq(pbs_nxt)
         m.d.comb += pout.eq(Mux(snapped, pop_base, pbs))
         # pout <= n_last the same way (n_last is stable while busy)
         pout_ok, pb_le, pbs_le = Signal(), Signal(), Signal()
-        m.d.sync += [pb_le.eq(pop_base_nxt <= n_last), pbs_le.eq(pop_base_nxt + sh_k_nxt <= n_last)]
+        m.d.sync += [pb_le.eq(pop_base_nxt <= n_last), pbs_le.eq(pbs_nxt <= n_last)]
         m.d.comb += pout_ok.eq(Mux(snapped, pb_le, pbs_le))
         with m.If(shifting):
             m.d.comb += scan.eq(1)
@@ -492,7 +493,7 @@ class TsneEngine(wiring.Component):
                     m.d.comb += rslot.eq(1)
                     for l in range(K):
                         both = (ybase + l <= n_last) & (ybase + off[l] <= n_last)
-                        m.d.comb += issue[l].eq(both & ((2 * rstep < K) | (l < K - rstep)))   # timing.tsne_ring_issue
+                        m.d.comb += issue[l].eq(both & timing.tsne_ring_issue(rstep, l, K))
                 with m.If((ph == timing.TSNE_READ) & ~ring):
                     m.d.comb += slot.eq(1)
                     for l in range(K):
