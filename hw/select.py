@@ -85,7 +85,9 @@ class SelectUnit(wiring.Component):
     run_perp : In(perp_bits)
         PERP register of the run (MODE 2).
     perp : Out(perp_bits)
-        Perplexity register of the running candidate (to the search controller).
+        Perplexity register of the running candidate (to the search controller); a register that
+        follows the candidate, N and ``run_perp`` one cycle later (valid two cycles after ``begin``
+        or ``next``, when the controller's TGT reads it).
     beat_valid, beat_conv : In(1)
         A search result beat (and its ``converged``) entering the core's output register.
     go : In(1)
