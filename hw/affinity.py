@@ -66,13 +66,14 @@ class AffinityController(wiring.Component):
         Busy; ``done`` pulses in the cycle after the last P write.
     u_we, u_addr, u_data : In
         Load port of the searched ``u_i`` (UQ.u_frac, signed), idle only (the search fills it later).
-    p_rd_bank, p_rd_addr : In, p_rd_data : Out(p_frac + 1)
-        P read port (idle only; data one cycle after the address; `hw.tsne.s_location`).
+    p_rd_bank : In, p_rd_addr : In.array(K), p_rd_data : Out(p_frac + 1)
+        P read port (idle only; data one cycle after the address; `hw.tsne.s_location`): bank
+        ``k`` reads at ``p_rd_addr[k]`` (the t-SNE engine's ring steps read a different column
+        in each bank; the P dump gives all banks one address), ``p_rd_data`` is bank
+        ``p_rd_bank``'s word.  Each address goes straight to its bank (drive it from a register:
+        on tiny the banks are flip-flop memories with deep read multiplexers).
     p_rd_all : Out(p_frac + 1).array(K)
-        Every bank's read data at ``p_rd_addr`` (idle only): the t-SNE engine's S read (`hw.phases`).
-    p_rd_off : In(range(K)).array(K)
-        (``tsne_symmetric`` only) bank ``k`` of ``p_rd_all`` reads at ``p_rd_addr + p_rd_off[k]``
-        (the t-SNE engine's ring steps read a different column in each bank; 0 otherwise).
+        Every bank's read data (idle only): the t-SNE engine's S read (`hw.phases`).
     eng_* :
         Distance-engine control (`hw.distance.DistanceEngine`: point commands, grant, row reads).
     lane : Out(search_ops_signature(cfg))
@@ -96,9 +97,8 @@ class AffinityController(wiring.Component):
         super().__init__({
             "n": In(cfg.count_bits), "go": In(1), "busy": Out(1), "done": Out(1),
             "u_we": In(1), "u_addr": In(range(cfg.n_max)), "u_data": In(signed(L.u_bits)),
-            "p_rd_bank": In(range(max(K, 2))), "p_rd_addr": In(range(self.sdepth)),
+            "p_rd_bank": In(range(max(K, 2))), "p_rd_addr": In(range(self.sdepth)).array(K),
             "p_rd_data": Out(cfg.p_frac + 1), "p_rd_all": Out(cfg.p_frac + 1).array(K),
-            **({"p_rd_off": In(range(max(K, 2))).array(K)} if cfg.tsne_symmetric else {}),
             "eng_point_first": Out(1), "eng_point_next": Out(1), "eng_point_start": Out(1),
             "eng_grant": Out(1), "eng_dist_done": In(1), "eng_dmin": In(cfg.dist_bits),
             "eng_rd_en": Out(1), "eng_rd_restart": Out(1), "eng_rd_half": Out(1),
@@ -195,8 +195,7 @@ class AffinityController(wiring.Component):
         rd_sel = Signal.like(self.p_rd_bank)
         m.d.sync += rd_sel.eq(self.p_rd_bank)
         for k, rp in enumerate(p_rd):
-            rd_addr = self.p_rd_addr + self.p_rd_off[k] if cfg.tsne_symmetric else self.p_rd_addr
-            m.d.comb += rp.addr.eq(Mux(self.busy, rmw_addr, rd_addr))
+            m.d.comb += rp.addr.eq(Mux(self.busy, rmw_addr, self.p_rd_addr[k]))
         m.d.comb += [self.p_rd_all[k].eq(rp.data) for k, rp in enumerate(p_rd)]
         with m.Switch(rd_sel):
             for k, rp in enumerate(p_rd):

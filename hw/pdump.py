@@ -15,7 +15,7 @@ cycle after the last transfer.
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Shape, Signal
+from amaranth.hdl import C, Module, Mux, Shape, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -69,18 +69,33 @@ class PDump(wiring.Component):
         o = self.out
         n_last = Signal(cfg.count_bits)
         m.d.sync += n_last.eq(self.n - 1)
-        # the next element to read: row i (bank i mod K, base (i div K) n_max), column j
-        i, j = Signal(range(cfg.n_max + 1)), Signal(range(cfg.n_max + 1))
-        ib, base = Signal.like(self.rd_bank), Signal(range(self.sdepth + cfg.n_max + 1))
-        # the element after (i, j), and its bank/address (a read of it is issued on advance)
-        row_end = j == n_last
-        ni, nj = Mux(row_end, i + 1, i), Mux(row_end, 0, j + 1)
-        nib = Mux(row_end, Mux(ib == K - 1, 0, ib + 1), ib)
-        nbase = Mux(row_end & (ib == K - 1), base + cfg.n_max, base)
+        # the element (i, j) whose word is being read (bank ib, base (i div K) n_max), the one after
+        # it (ni, nj) and both addresses, all registers: the read address is one multiplexer on
+        # ``adv`` (the stream's ready) with no adder in front of the P banks
+        def after(i, j, ib, base):
+            row_end = j == n_last
+            return (Mux(row_end, i + 1, i), Mux(row_end, 0, j + 1),
+                    Mux(row_end, Mux(ib == K - 1, 0, ib + 1), ib),
+                    Mux(row_end & (ib == K - 1), base + cfg.n_max, base))
+
+        def coords(tag):
+            return (Signal(range(cfg.n_max + 1), name=f"{tag}i"), Signal(range(cfg.n_max + 1), name=f"{tag}j"),
+                    Signal.like(self.rd_bank, name=f"{tag}ib"), Signal(range(self.sdepth + cfg.n_max + 1), name=f"{tag}base"))
+
+        cur, nxt = coords("cur_"), coords("nxt_")
+        i, j, ib, base = cur
+        cur_addr, nxt_addr = (Signal(range(self.sdepth + 2 * cfg.n_max + 1), name=n) for n in ("cur_addr", "nxt_addr"))
+        more = Signal()                  # i <= N - 1: element (i, j) exists
+
+        def start(now, after_now):       # (i, j) := now, the element after := after_now
+            m.d.sync += [a.eq(b) for a, b in zip(cur + nxt, now + after_now)]
+            m.d.sync += [cur_addr.eq(now[3] + now[1]), nxt_addr.eq(after_now[3] + after_now[1]),
+                         more.eq(now[0] <= n_last)]
+
         adv = Signal()
-        m.d.comb += [self.rd_bank.eq(Mux(adv, nib, ib)), self.rd_addr.eq(Mux(adv, nbase + nj, base + j))]
+        m.d.comb += [self.rd_bank.eq(Mux(adv, nxt[2], ib)), self.rd_addr.eq(Mux(adv, nxt_addr, cur_addr))]
         with m.If(adv):
-            m.d.sync += [i.eq(ni), j.eq(nj), ib.eq(nib), base.eq(nbase)]
+            start(nxt, after(*nxt))
 
         def load():      # the word read in the previous cycle (element (i, j)) into the output register
             m.d.sync += [o.valid.eq(1), o.kind.eq(tf.TRACE_P), o.index.eq(i), o.iter.eq(j), o.data.eq(self.rd_data)]
@@ -91,7 +106,8 @@ class PDump(wiring.Component):
             with m.State("IDLE"):
                 m.d.comb += [self.rd_bank.eq(0), self.rd_addr.eq(0)]
                 with m.If(self.go):          # (0, 0) is being read
-                    m.d.sync += [i.eq(0), j.eq(0), ib.eq(0), base.eq(0)]
+                    zero = (C(0, 1),) * 4
+                    start(zero, after(*zero))
                     m.next = "FIRST"
             with m.State("FIRST"):
                 load()
@@ -99,7 +115,7 @@ class PDump(wiring.Component):
             with m.State("STREAM"):
                 # invariant: rd_data = S at (i, j), the element after the one in the output register
                 with m.If(o.valid & o.ready):
-                    with m.If(i <= n_last):
+                    with m.If(more):
                         load()
                     with m.Else():
                         m.d.sync += [o.valid.eq(0), self.done.eq(1)]

@@ -359,9 +359,8 @@ class AdapSNECore(wiring.Component):
         with m.If(in_tsne):
             drive(m, l0.ops.prng, tsn.prng)
         # one P memory: the t-SNE engine reads S through the affinity phase's idle read port
-        m.d.comb += [aff.p_rd_addr.eq(tsn.s_addr), *[tsn.s_data[k].eq(aff.p_rd_all[k]) for k in range(K)]]
-        if cfg.tsne_symmetric:
-            m.d.comb += [aff.p_rd_off[k].eq(tsn.s_off[k]) for k in range(K)]
+        m.d.comb += [*[aff.p_rd_addr[k].eq(tsn.s_addr[k]) for k in range(K)],
+                     *[tsn.s_data[k].eq(aff.p_rd_all[k]) for k in range(K)]]
         # P dump (DEBUG bit 0): the same read port while the sequencer is in PDUMP_GO / PDUMP
         from .pdump import PDump
         pd = PDump(cfg)
@@ -369,7 +368,7 @@ class AdapSNECore(wiring.Component):
         m.d.comb += [pd.n.eq(run_n), pd.go.eq(seq.pd_go), seq.pd_done.eq(pd.done), seq.pdump.eq(run_dbg),
                      pd.rd_data.eq(aff.p_rd_data)]
         with m.If(seq.pd_active):
-            m.d.comb += [aff.p_rd_addr.eq(pd.rd_addr), aff.p_rd_bank.eq(pd.rd_bank)]
+            m.d.comb += [*[aff.p_rd_addr[k].eq(pd.rd_addr) for k in range(K)], aff.p_rd_bank.eq(pd.rd_bank)]
         # schedule constants (cfg) and the emb stream (Zq of every iteration, the last embedding)
         co = tf.Coefs.of(cfg)
         m.d.comb += [tsn.n.eq(run_n), tsn.seed.eq(run_seed), tsn.ex.eq(co.ex), tsn.mom_early.eq(co.mom_early),

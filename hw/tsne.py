@@ -141,9 +141,9 @@ class TsneEngine(wiring.Component):
         scan output, the last lane's scan input.  The update slices are the engine's own.
     prng : Out, gauss : In
         (``ext`` only) lane 0's ``prng`` op and its Gaussian sample (INIT).
-    s_addr : Out, s_data : In(p_frac + 1).array(K), s_off : Out(range(K)).array(K)
-        (``ext`` only) S read: address (all banks; bank k at ``s_addr + s_off[k]``, ``s_off`` only
-        with ``tsne_symmetric``, non-zero in the ring steps), each bank's data one cycle later.
+    s_addr : Out.array(K), s_data : In(p_frac + 1).array(K)
+        (``ext`` only) S read: bank k's address (registers; they differ only in the ring steps of
+        ``tsne_symmetric``), each bank's data one cycle later.
     """
 
     def __init__(self, cfg: AccelConfig, checks: bool = False, ext: bool = False):
@@ -160,8 +160,7 @@ class TsneEngine(wiring.Component):
             "lt": Out(lt), "tscan0": In(tscan_signature(cfg)),
             "tscan_push": Out(tscan_signature(cfg)),
             "prng": Out(search_ops_signature(cfg).members["prng"].signature), "gauss": In(signed(11)),
-            "s_addr": Out(range(self.sdepth)), "s_data": In(cfg.p_frac + 1).array(K),
-            **({"s_off": Out(range(max(K, 2))).array(K)} if cfg.tsne_symmetric else {})}
+            "s_addr": Out(range(self.sdepth)).array(K), "s_data": In(cfg.p_frac + 1).array(K)}
         super().__init__({**ext_ports,
             "n": In(cfg.count_bits), "ex": In(cf + 7), "mom_early": In(cf), "mom_late": In(cf), "lr": In(cf + 17),
             "iters": In(17), "ex_iters": In(17), "iter": Out(17),
@@ -261,14 +260,10 @@ class TsneEngine(wiring.Component):
         j_nxt, rstep_nxt, ybase_nxt, sbase_nxt = next_values(m, j, rstep, ybase, sbase)
         ring_nxt = rstep_nxt != 0
         off_nxt = [Mux(rstep_nxt + k >= K, rstep_nxt + k - K, rstep_nxt + k) for k in range(K)]
-        for k, rp in enumerate(s_rd):
-            bank_addr = Signal.like(rp.addr, name=f"s_addr{k}")
+        for k in range(K):
+            bank_addr = Signal(range(self.sdepth), name=f"s_addr{k}")
             m.d.sync += bank_addr.eq(sbase_nxt + Mux(ring_nxt, ybase_nxt + off_nxt[k], j_nxt))
-            m.d.comb += rp.addr.eq(bank_addr)
-        if self.ext:
-            m.d.sync += self.s_addr.eq(sbase_nxt + Mux(ring_nxt, ybase_nxt, j_nxt))
-            if sym:
-                m.d.sync += [self.s_off[k].eq(Mux(ring_nxt, off_nxt[k], 0)) for k in range(K)]
+            m.d.comb += (self.s_addr[k] if self.ext else s_rd[k].addr).eq(bank_addr)
         s_data = [self.s_data[k] for k in range(K)] if self.ext else [rp.data for rp in s_rd]
 
         # loads

@@ -117,7 +117,8 @@ def run_rtl(cfg, X, u):
             for b in range(n):
                 bank, addr = s_location(cfg, a, b)
                 ctx.set(ctl.p_rd_bank, bank)
-                ctx.set(ctl.p_rd_addr, addr)
+                for k in range(cfg.lanes):      # the other banks elsewhere: the port is per bank
+                    ctx.set(ctl.p_rd_addr[k], addr if k == bank else 0)
                 await ctx.tick()
                 S[a, b] = ctx.get(ctl.p_rd_data)
         out["S"] = S
