@@ -581,17 +581,19 @@ CELL_FILL = 4
 #: after a point's last divider step: quotient register, cell / in-cell offset register, cell
 #: index (row g + col) / the offset's two squares registers, the squared offset (their sum) register
 CELL_OUT = 4
-#: histogram read-modify-write: the count read in the output cycle, written one cycle later
-HIST_RMW = 1
-#: entropy sum per cell: count read (1), normaliser register (1), LOG on the function unit
-#: (len(FU)), c L(c) product register (1); S accumulated in the cycle after
-ENT_SUM_PIPE = 1 + 1 + len(FU) + 1
+#: histogram read-modify-write (`hw.entropy.histogram_rmw`): the count read in the output cycle,
+#: registered, count + 1 written two cycles after the read (a block RAM's output goes to a
+#: register, not through an adder into its own write port)
+HIST_RMW = 2
+#: entropy sum per cell: count read (1), count register (1), normaliser register (1), LOG on the
+#: function unit (len(FU)), c L(c) product register (1); S accumulated in the cycle after
+ENT_SUM_PIPE = 1 + 1 + 1 + len(FU) + 1
 #: FIN: N normalised (1), LOG and RECIP issued back to back (FU results after len(FU) + 1),
 #: r captured, then the shift-add S r (w_frac + 1 cycles, :func:`ent_fin`), the H register
 ENT_FIN_FIXED = 2 + len(FU) + 1 + 1
 #: grid sampler (`hw.grid`): a scan (top cell: the counters; pick: the point memory) compares the
-#: data of its last address this many cycles after it
-GRID_SCAN_PIPE = 1
+#: data of its last address this many cycles after it (read, data register)
+GRID_SCAN_PIPE = 2
 #: one decision cycle after each top scan and pick scan
 GRID_DECIDE = 1
 #: after each search pass: the last point's count written (SETTLE), then the decision on the

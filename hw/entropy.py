@@ -33,7 +33,7 @@ from golden_model.config import AccelConfig, bit_length
 
 from .arith import FU_LATENCY, FunctionUnit, FuOp, normalise
 
-__all__ = ["embedding_read_signature", "y_bits", "CellUnit", "EntropyUnit"]
+__all__ = ["embedding_read_signature", "y_bits", "histogram_rmw", "CellUnit", "EntropyUnit"]
 
 
 def y_bits(cfg: AccelConfig) -> int:
@@ -46,6 +46,28 @@ def embedding_read_signature(cfg: AccelConfig) -> wiring.Signature:
     coordinate 1 << yb one cycle after the address (a synchronous read port of `hw.tsne`'s y
     memory, or of a copy with the same layout)."""
     return wiring.Signature({"addr": Out(range(cfg.n_max)), "data": In(2 * y_bits(cfg))})
+
+
+def histogram_rmw(m: Module, rp, wp, valid, cell, name: str = "h"):
+    """Count ``cell`` (a counter memory's read-modify-write, `timing.HIST_RMW` = 2 cycles): the
+    caller drives ``rp.addr = cell`` in the cycle of ``valid``; the count arrives a cycle later and
+    is registered (no logic after the block RAM's output), ``count + 1`` is written one cycle after
+    that.  ``rp`` must be write-transparent for ``wp``, which forwards a write to a read in the
+    same cycle; a write one cycle after the read (the previous point's, when both hit one cell) is
+    forwarded here.  Returns ``(we, old)``: the write strobe and the count before the increment."""
+    assert timing.HIST_RMW == 2
+    v1, v2, fwd = (Signal(name=f"{name}_{n}") for n in ("v1", "v2", "fwd"))
+    c1, c2 = Signal.like(cell, name=f"{name}_c1"), Signal.like(cell, name=f"{name}_c2")
+    rq, wlast = Signal.like(rp.data, name=f"{name}_rq"), Signal.like(rp.data, name=f"{name}_wlast")
+    # stage 1: the read; stage 2: the data registered, and the write (c2) - the point in stage 1
+    # reads before that write lands, so it takes the written value if it hits the same cell
+    m.d.sync += [v1.eq(valid), c1.eq(cell), v2.eq(v1), c2.eq(c1), rq.eq(rp.data), fwd.eq(v2 & (c1 == c2))]
+    old = Signal.like(rp.data, name=f"{name}_old")
+    m.d.comb += old.eq(Mux(fwd, wlast, rq))
+    with m.If(v2):
+        m.d.comb += [wp.en.eq(1), wp.addr.eq(c2), wp.data.eq(old + 1)]
+        m.d.sync += wlast.eq(old + 1)
+    return v2, old
 
 
 class CellUnit(wiring.Component):
@@ -271,22 +293,21 @@ class EntropyUnit(wiring.Component):
         cnt = Signal(range(self.cells + timing.ENT_SUM_PIPE + timing.ent_fin(W) + 2))
         m.d.sync += self.done.eq(0)
 
-        # HIST: read in the output cycle, write count + 1 one cycle later (HIST_RMW)
-        we, cw = Signal(), Signal(range(self.cells))
-        m.d.sync += we.eq(0)
-        with m.If(we):
-            m.d.comb += [wp.en.eq(1), wp.addr.eq(cw), wp.data.eq(rp.data + 1)]
+        # HIST: read in the output cycle, count + 1 written HIST_RMW cycles later
+        h_valid = Signal()
+        histogram_rmw(m, rp, wp, h_valid, cu.out_cell)
 
-        # SUM pipeline (ENT_SUM_PIPE): cell read in cycle c (sv0), count in c + 1 -> normaliser
-        # register, LOG issued in c + 2 (sv2), c L(c) registered in c + 2 + FUL, S += in the next
+        # SUM pipeline (ENT_SUM_PIPE): cell read in cycle c (sv0), count registered in c + 1,
+        # normaliser register in c + 2, LOG issued in c + 3 (sv3), c L(c) registered in c + 3 + FUL,
+        # S += in the next
         FUL = FU_LATENCY
         S = Signal(self.s_bits)
-        sv0, sv1, sv2 = Signal(), Signal(), Signal()
-        c1 = Signal(CB)
-        p, mnt = normalise(m, rp.data, CB, W, name="cnorm")
+        sv0, sv1, sv2, sv3 = Signal(), Signal(), Signal(), Signal()
+        c0, c1 = Signal(CB), Signal(CB)
+        p, mnt = normalise(m, c0, CB, W, name="cnorm")
         p1, mn1 = Signal.like(p), Signal(W)
-        m.d.sync += [sv1.eq(sv0), sv2.eq(sv1), c1.eq(rp.data), p1.eq(p), mn1.eq(mnt)]
-        cd, pd, vd = c1, p1, sv2
+        m.d.sync += [sv1.eq(sv0), sv2.eq(sv1), sv3.eq(sv2), c0.eq(rp.data), c1.eq(c0), p1.eq(p), mn1.eq(mnt)]
+        cd, pd, vd = c1, p1, sv3
         for k in range(FUL):
             cn, pn, vn = Signal.like(c1, name=f"c_d{k}"), Signal.like(p1, name=f"p_d{k}"), Signal(name=f"sv_d{k}")
             m.d.sync += [cn.eq(cd), pn.eq(pd), vn.eq(vd)]
@@ -294,11 +315,11 @@ class EntropyUnit(wiring.Component):
         prod = Signal(CB + self.l_bits)
         pv = Signal()
         m.d.sync += [pv.eq(vd), prod.eq(Mux(cd > 1, cd * ((pd << Hf) + fu.o_y), 0))]
-        with m.If(sv2):
+        with m.If(sv3):
             m.d.comb += [fu.i_valid.eq(1), fu.i_op.eq(FuOp.LOG), fu.i_frac.eq(mn1)]
         with m.If(pv):
             m.d.sync += S.eq(S + prod)
-        assert timing.ENT_SUM_PIPE == 3 + FUL
+        assert timing.ENT_SUM_PIPE == 4 + FUL
 
         # FIN registers
         pN, mN = normalise(m, self.n, CB, W, name="nnorm")
@@ -328,11 +349,13 @@ class EntropyUnit(wiring.Component):
                     m.d.comb += cu.pass_go.eq(1)
                     m.next = "HIST"
             with m.State("HIST"):
-                m.d.comb += rp.addr.eq(cu.out_cell)
-                m.d.sync += [we.eq(cu.out_valid), cw.eq(cu.out_cell)]
+                m.d.comb += [rp.addr.eq(cu.out_cell), h_valid.eq(cu.out_valid)]
                 with m.If(cu.out_last):
                     m.d.sync += cnt.eq(0)
-                    m.next = "SUM"
+                    m.next = "HWAIT"
+            with m.State("HWAIT"):
+                # the last count is written in the first SUM cycle (a transparent read sees it)
+                m.next = "SUM"
             with m.State("SUM"):
                 m.d.comb += [rp.addr.eq(cnt), sv0.eq(cnt < sq)]
                 m.d.sync += cnt.eq(cnt + 1)

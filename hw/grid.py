@@ -11,6 +11,8 @@ and shares its `CellUnit` (min/max, iterative dividers).  States:
             ``bitlen(g)`` divider steps per point, the *final* pass ``bitlen(g) + grid_frac`` and
             also writes each point's cell and squared offset from the cell centre into the point
             memory;
+``HWAIT``   after a pass, one cycle: the last point's count is written in the next
+            (`timing.HIST_RMW`, `hw.entropy.histogram_rmw`); then TOP or:
 ``SETTLE``  after a search pass, the last point's count written (`timing.GRID_CHECK`);
 ``CHECK``   ``occupied >= k`` -> final pass on g; ``g = g_limit`` -> final pass
             on the smallest g with the most occupied cells; else g + 1;
@@ -37,7 +39,7 @@ from amaranth.lib.wiring import In, Out
 from golden_model import timing
 from golden_model.config import AccelConfig
 
-from .entropy import CellUnit, embedding_read_signature
+from .entropy import CellUnit, embedding_read_signature, histogram_rmw
 
 __all__ = ["GridSampler", "sample_stream_signature"]
 
@@ -124,23 +126,27 @@ class GridSampler(wiring.Component):
         every = Signal()                           # k >= N
         m.d.sync += self.done.eq(0)
 
-        # HIST: count read in the output cycle, count + 1 written one cycle later
-        we, cw = Signal(), Signal(CBt)
-        m.d.sync += we.eq(0)
-        with m.If(we):
-            m.d.comb += [c_wp.en.eq(1), c_wp.addr.eq(cw), c_wp.data.eq(c_rp.data + 1)]
-            m.d.sync += occ.eq(occ + (c_rp.data == 0))
+        # HIST: count read in the output cycle, count + 1 written HIST_RMW cycles later
+        h_valid = Signal()
+        h_we, h_old = histogram_rmw(m, c_rp, c_wp, h_valid, cu.out_cell)
+        with m.If(h_we):
+            m.d.sync += occ.eq(occ + (h_old == 0))
 
-        # scans: address cnt, data and compare one cycle later (GRID_SCAN_PIPE)
-        sv1 = Signal()
-        s_i1 = Signal.like(cnt)
+        # scans: address cnt, data registered (sv1), compared in the next cycle (sv2:
+        # GRID_SCAN_PIPE = 2; a block RAM's output goes to a register, not into the compares)
+        assert timing.GRID_SCAN_PIPE == 2
+        sv1, sv2 = Signal(), Signal()
+        s_i1, s_i2 = Signal.like(cnt), Signal.like(cnt)
+        cq = Signal.like(c_rp.data)
+        pq, tq = Signal.like(p_rp.data), Signal.like(t_rp.data)
+        m.d.sync += [sv2.eq(sv1), s_i2.eq(s_i1), cq.eq(c_rp.data), pq.eq(p_rp.data), tq.eq(t_rp.data)]
         best_c = Signal(cfg.count_bits)
         best_cell = Signal(CBt)
         best_i = Signal(range(NM))
         best_d = Signal(DBt)
         found = Signal()
         m.d.sync += sv1.eq(0)
-        p_cell, p_dist = p_rp.data[:CBt], p_rp.data[CBt:]
+        p_cell, p_dist = pq[:CBt], pq[CBt:]
         m.d.comb += p_rp.addr.eq(cnt)
         m.d.comb += t_rp.addr.eq(t)
 
@@ -169,8 +175,7 @@ class GridSampler(wiring.Component):
                     m.d.sync += occ.eq(0)
                     m.next = "HIST"
             with m.State("HIST"):
-                m.d.comb += c_rp.addr.eq(cu.out_cell)
-                m.d.sync += [we.eq(cu.out_valid), cw.eq(cu.out_cell)]
+                m.d.comb += [c_rp.addr.eq(cu.out_cell), h_valid.eq(cu.out_valid)]
                 with m.If(cu.out_valid & final):
                     m.d.comb += [p_wp.en.eq(1), p_wp.addr.eq(cu.out_index),
                                  p_wp.data.eq(Cat(cu.out_cell, cu.out_dist))]
@@ -178,9 +183,14 @@ class GridSampler(wiring.Component):
                     m.d.sync += [cnt.eq(0), kc.eq(0), best_c.eq(0)]
                     with m.If(final):
                         m.d.sync += self.g_side.eq(g)
-                        m.next = "TOP"
-                    with m.Else():
-                        m.next = "SETTLE"
+                    m.next = "HWAIT"
+            with m.State("HWAIT"):
+                # HIST_RMW: the last count is written in the next cycle (a transparent TOP read
+                # sees it)
+                with m.If(final):
+                    m.next = "TOP"
+                with m.Else():
+                    m.next = "SETTLE"
             with m.State("SETTLE"):
                 # the last point's count is written in this cycle (GRID_CHECK: CHECK decides on occ)
                 m.next = "CHECK"
@@ -199,8 +209,8 @@ class GridSampler(wiring.Component):
                 # counters in ascending cell order; strictly larger replaces (ties -> lower cell)
                 m.d.comb += c_rp.addr.eq(cnt)
                 m.d.sync += [cnt.eq(cnt + 1), sv1.eq(cnt < gsq), s_i1.eq(cnt)]
-                with m.If(sv1 & (c_rp.data > best_c)):
-                    m.d.sync += [best_c.eq(c_rp.data), best_cell.eq(s_i1)]
+                with m.If(sv2 & (cq > best_c)):
+                    m.d.sync += [best_c.eq(cq), best_cell.eq(s_i2)]
                 with m.If(cnt == gsq - 1 + timing.GRID_SCAN_PIPE):
                     m.next = "TOPD"
             with m.State("TOPD"):
@@ -221,9 +231,9 @@ class GridSampler(wiring.Component):
                 m.next = "PSCAN"
             with m.State("PSCAN"):
                 m.d.sync += [cnt.eq(cnt + 1), sv1.eq(cnt < n), s_i1.eq(cnt)]
-                hit = sv1 & (p_cell == t_rp.data) & ~picked.bit_select(s_i1, 1)
+                hit = sv2 & (p_cell == tq) & ~picked.bit_select(s_i2, 1)
                 with m.If(hit & (~found | (p_dist < best_d))):
-                    m.d.sync += [found.eq(1), best_d.eq(p_dist), best_i.eq(s_i1)]
+                    m.d.sync += [found.eq(1), best_d.eq(p_dist), best_i.eq(s_i2)]
                 with m.If(cnt == scan_end):
                     m.next = "PDEC"
             with m.State("PDEC"):
