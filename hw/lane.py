@@ -313,7 +313,12 @@ class Lane(TsneLaneMixin, wiring.Component):
             return x[0:8] + x[8:16] + x[16:24] + x[24:32] - 510
         gauss = self.gauss
         with m.If(prng.load | prng.step):
-            m.d.sync += gauss.eq(byte_sum(Mux(prng.load, seed, xs)))
+            if self.index == 0 and self.with_phases:
+                # lane 0 of a phases core: its strobes come from the t-SNE engine's INIT through
+                # the core's op multiplexers (late), so both sums side by side and the strobe last
+                m.d.sync += gauss.eq(Mux(prng.load, byte_sum(seed), byte_sum(xs)))
+            else:
+                m.d.sync += gauss.eq(byte_sum(Mux(prng.load, seed, xs)))
 
         # ------------------------------------------------------------ CAND
         # the op's operands are latched at issue (the controller may move on)

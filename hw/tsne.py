@@ -254,15 +254,27 @@ class TsneEngine(wiring.Component):
         off = [Signal(range(max(K, 2)), name=f"ring_off{k}") for k in range(K)]
         for k in range(K):
             m.d.comb += off[k].eq(Mux(rstep + k >= K, rstep + k - K, rstep + k))
-        # The S read addresses are registers computed from the next values of j, rstep, ybase and
-        # sbase (`regnext`), so they equal ``sbase + (ybase + off[k] or j)`` in every cycle with no
-        # adder between those registers and the affinity controller's block RAMs.
+        # The S read addresses (bank k: sbase + (ybase + off[k] in a ring step, else j)) are
+        # registers loaded at each slot's transition (``s_load``) from ``s_pre{k}``, the next slot's
+        # addresses, which are registered in every cycle from the current slot's registers (stable
+        # for a slot's II >= 2 cycles, and for PRIME's K + 1): no FSM decision in front of the
+        # adders, no adder between the address registers and the affinity controller's P banks.
         j_nxt, rstep_nxt, ybase_nxt, sbase_nxt = next_values(m, j, rstep, ybase, sbase)
-        ring_nxt = rstep_nxt != 0
-        off_nxt = [Mux(rstep_nxt + k >= K, rstep_nxt + k - K, rstep_nxt + k) for k in range(K)]
+        s_load, in_prime = Signal(), Signal()
+        assert II >= 2 and K >= 1
+        last_ring = rstep == R
+        blk_change = (j == n_last) & (blk != B_last)
+        j_first, j_next_block = Signal.like(j), Signal.like(j)     # driven below (symmetric j side)
         for k in range(K):
             bank_addr = Signal(range(self.sdepth), name=f"s_addr{k}")
-            m.d.sync += bank_addr.eq(sbase_nxt + Mux(ring_nxt, ybase_nxt + off_nxt[k], j_nxt))
+            pre = Signal(range(self.sdepth), name=f"s_pre{k}")
+            ring_a = sbase + Mux(last_ring, j, ybase + Mux(rstep + 1 + k >= K, rstep + 1 + k - K, rstep + 1 + k))
+            bcast_a = Mux(blk_change, sbase + cfg.n_max + ((ybase + K + (k + 1) % K) if sym else j_next_block),
+                          sbase + j + 1)
+            prime_a = sbase + ((ybase + (k + 1) % K) if sym else j_first)
+            m.d.sync += pre.eq(Mux(in_prime, prime_a, Mux(ring, ring_a, bcast_a)))
+            with m.If(s_load):
+                m.d.sync += bank_addr.eq(pre)
             m.d.comb += (self.s_addr[k] if self.ext else s_rd[k].addr).eq(bank_addr)
         s_data = [self.s_data[k] for k in range(K)] if self.ext else [rp.data for rp in s_rd]
 
@@ -333,9 +345,14 @@ class TsneEngine(wiring.Component):
         pbs_nxt = pop_base_nxt + sh_k_nxt
         m.d.sync += pbs.eq(pbs_nxt)
         m.d.comb += pout.eq(Mux(snapped, pop_base, pbs))
-        # pout <= n_last the same way (n_last is stable while busy)
+        # pout <= n_last the same way (n_last is stable while busy), each flag chosen from compares
+        # of the current registers (no compare behind the next values' adders)
         pout_ok, pb_le, pbs_le = Signal(), Signal(), Signal()
-        m.d.sync += [pb_le.eq(pop_base_nxt <= n_last), pbs_le.eq(pbs_nxt <= n_last)]
+        wrap = shifting & (pop_k == K - 1)          # pop_base_nxt = pop_base + K, sh_k_nxt = 0
+        m.d.sync += [pb_le.eq(pop_rst | Mux(wrap, pop_base + K <= n_last, pb_le)),
+                     pbs_le.eq(Mux(pop_rst, sh_k_nxt <= n_last,
+                                   Mux(wrap, pop_base + K <= n_last,
+                                       Mux(shifting, Mux(snapped, pop_base < n_last, pbs < n_last), pbs_le))))]
         m.d.comb += pout_ok.eq(Mux(snapped, pb_le, pbs_le))
         with m.If(shifting):
             m.d.comb += scan.eq(1)
@@ -348,9 +365,10 @@ class TsneEngine(wiring.Component):
         slot = Signal()         # a broadcast slot's issue cycle
         rslot = Signal()        # a ring step's issue cycle
         # the first j of block 0's and of the next block's broadcast (ordered pairs: 0)
-        j_first, j_next_block = (symmetric_jside(self, m, lanes, out0, shifting, pout, pout_ok, pop_base, pop_k, pop_rst,
-                                                  B_last, slot, rslot, rstep, j, blk, ybase, a_wr, r_wr)
-                                 if sym else (C(0, len(j)), C(0, len(j))))
+        m.d.comb += [a.eq(b) for a, b in zip((j_first, j_next_block),
+                     symmetric_jside(self, m, lanes, out0, shifting, pout, pout_ok, pop_base, pop_k, pop_rst,
+                                     B_last, slot, rslot, rstep, j, blk, ybase, a_wr, r_wr)
+                     if sym else (C(0, len(j)), C(0, len(j))))]
 
         # ------------------------------------------------------------ trace stream
         tr = self.trace
@@ -470,12 +488,13 @@ class TsneEngine(wiring.Component):
                     m.next = "IDLE"
             with m.State("PRIME"):
                 # read y of point cnt; lane cnt - 1 latches the read of the cycle before
-                m.d.comb += [ra.eq(cnt), snap.eq(cnt == 0), pop_rst.eq(cnt == 0)]
+                m.d.comb += [ra.eq(cnt), snap.eq(cnt == 0), pop_rst.eq(cnt == 0), in_prime.eq(1)]
                 m.d.sync += cnt.eq(cnt + 1)
                 for l in range(K):
                     m.d.comb += nxt[l].eq(cnt == l + 1)
                 with m.If(cnt == K):
                     m.d.sync += [cnt.eq(0), ph.eq(0)]
+                    m.d.comb += s_load.eq(1)
                     m.d.comb += [j_nxt.eq(j_first), rstep_nxt.eq(1 if sym else 0)]
                     m.next = "STREAM"
             with m.State("STREAM"):
@@ -503,6 +522,7 @@ class TsneEngine(wiring.Component):
                 m.d.comb += load.eq((first & (ph == 0))
                                     | ((ph == timing.TSNE_READ + 1) & ~ring & (j == n_last) & (blk != B_last)))
                 with m.If(ph == II - 1):
+                    m.d.comb += s_load.eq(1)
                     with m.If(ring):
                         m.d.comb += rshift.eq(rstep != R)
                         m.d.comb += rstep_nxt.eq(Mux(rstep == R, 0, rstep + 1))
