@@ -2,6 +2,7 @@
 
     python -m golden_model.eval_tsne_fixed [--quick] [--out reports/digits] [--seeds 64]
                                            [--downstream-seeds 16] [--no-downstream]
+                                           [--preset digits] [--set KEY=VALUE ...]
 
 Per class of the training split (stratified 70/30, random_state 0): the fixed-point sigma search
 (`search_fixed.search_class`, perplexity 30) gives ``u_i``; from the same ``u_i``
@@ -32,7 +33,7 @@ from . import affinity_fixed as af
 from . import reference as ref
 from . import search_fixed as sf
 from . import tsne_fixed as tf
-from .config import get_preset
+from .config import get_preset, parse_overrides
 
 KL_TOLERANCE = 0.05  # |KL fixed / KL float - 1| allowed (issue 9)
 RATIO = 0.10
@@ -161,7 +162,9 @@ def _seed_list(seeds: list) -> str:
 def report_md(rep: dict) -> str:
     c = rep["config"]
     L = ["# Fixed-point affinities and t-SNE versus float64 (digits)", "",
-         f"Preset `{rep['preset']}`; formats p_frac {c['p_frac']}, y Q{c['y_int_bits']}.{c['y_frac']}, "
+         f"Preset `{rep['preset']}`"
+         + (f" with overrides `{rep['overrides']}`" if rep.get("overrides") else "")
+         + f"; formats p_frac {c['p_frac']}, y Q{c['y_int_bits']}.{c['y_frac']}, "
          f"q_frac {c['q_frac']}, grad_frac {c['grad_frac']}, gains UQ{c['gain_int_bits']}.{c['gain_frac']}, "
          f"coef_frac {c['coef_frac']}, w_frac {c['w_frac']}, {c['recip_table_bits']}-bit reciprocal table"
          f"{' (interpolated)' if c['interpolate'] else ''}; {c['tsne_iters']} iterations "
@@ -240,6 +243,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m golden_model.eval_tsne_fixed", description=__doc__.split("\n")[0])
     ap.add_argument("--out", default="reports/digits", help="output directory (default reports/digits)")
     ap.add_argument("--preset", default="digits")
+    ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                    help="override one AccelConfig parameter (repeatable), e.g. a narrower embedding "
+                         "format: --set y_int_bits=8 --set y_frac=8 --set grad_frac=24")
     ap.add_argument("--seeds", type=int, default=8, help=f"paired t-SNE runs per class, 1..{MAX_SEEDS} (default 8)")
     ap.add_argument("--downstream-seeds", type=int, default=None,
                     help=f"seeds of the selection check, 1..{MAX_SEEDS} (default min(--seeds, {DOWNSTREAM_SEEDS}))")
@@ -252,8 +258,11 @@ def main(argv=None) -> int:
             return 2
     try:
         cfg = get_preset(a.preset)
+        overrides = parse_overrides(a.sets)
+        if overrides:
+            cfg = cfg.with_overrides(**overrides)
     except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {'--set: ' if a.sets else ''}{e}", file=sys.stderr)
         return 2
     out = Path(a.out)
     if out.exists() and not out.is_dir():
@@ -267,7 +276,7 @@ def main(argv=None) -> int:
         Xc = Xtr[ytr == c][: 40 if a.quick else None]
         classes[str(int(c))] = d = class_pair(Xc, cfg, seeds)
         print(f"class {c}: n={d['n']} ratio of means {d['ratio_of_means']:.3f}", file=sys.stderr)
-    rep = {"preset": a.preset, "quick": a.quick, "policy": "fwa", "perplexity": 30.0, "seeds": list(seeds),
+    rep = {"preset": a.preset, "overrides": overrides, "quick": a.quick, "policy": "fwa", "perplexity": 30.0, "seeds": list(seeds),
            "config": cfg.to_dict(derived=False), "classes": classes, "summary": summarise(classes)}
     if not (a.quick or a.no_downstream):
         nd = a.downstream_seeds or min(a.seeds, DOWNSTREAM_SEEDS)

@@ -264,6 +264,8 @@ def test_config_cross_field_limits():
     (["--seeds", "65"], "--seeds 65 is out of range: allowed [1, 64]"),
     (["--downstream-seeds", "0"], "--downstream-seeds 0 is out of range: allowed [1, 64]"),
     (["--preset", "nope"], "unknown preset 'nope'"),
+    (["--set", "y_frac=6"], "--set: y_frac=6 is out of range: allowed [8, 24]"),
+    (["--set", "nope=1"], "--set: unknown parameter 'nope'"),
 ])
 def test_eval_script_rejects_bad_options_before_work(argv, msg, tmp_path, capsys):
     from golden_model.eval_tsne_fixed import main
