@@ -221,12 +221,20 @@ class CellUnit(wiring.Component):
         cell = [Signal(range(self.g_max), name=f"cell{a}") for a in range(2)]
         e = [Signal(signed(FR + 3), name=f"e{a}") for a in range(2)]
         m.d.sync += [v2.eq(v1), last2.eq(last1), i2.eq(i1)]
+        # e = 2 z + nz1 - k with z = q1 - c (c << FR when fine), k = 1 (2^FR when fine): both
+        # cases of the clamp c = min(qi, g - 1) side by side, each one subtraction (z = the low FR
+        # bits of q1, or 0, unclamped; q1 - (g - 1 << FR) clamped, its constants folded into the
+        # pass register cc), the clamp's compare choosing, not in series with them
+        gm1 = Signal(signed(len(g) + 1))
+        cc = Signal(signed(len(g) + FR + 4))
+        m.d.sync += [gm1.eq(g - 1), cc.eq((Mux(fine, (g - 1) << FR, g - 1) << 1) + Mux(fine, 1 << FR, 1))]
         for a in range(2):
             qi = Mux(fine, q1[a] >> FR, q1[a])
-            c = Mux(qi > g - 1, g - 1, qi)
-            z = q1[a] - Mux(fine, c << FR, c)
-            m.d.sync += [cell[a].eq(c),
-                         e[a].eq((z << 1) + nz1[a] - Mux(fine, C(1 << FR, FR + 2), C(1, FR + 2)))]
+            clamp = qi > gm1
+            low = Mux(fine, q1[a][:FR], 0) if FR else C(0, 1)
+            e_free = Cat(nz1[a], low) - Mux(fine, C(1 << FR, FR + 2), C(1, FR + 2))
+            e_clamp = Cat(nz1[a], q1[a]) - cc
+            m.d.sync += [cell[a].eq(Mux(clamp, gm1, qi)), e[a].eq(Mux(clamp, e_clamp, e_free))]
         # cell index and the two squares, then their sum: two stages (a multiplier and an adder
         # in one would be the unit's longest path)
         v3, last3 = Signal(), Signal()

@@ -128,12 +128,22 @@ class SelectUnit(wiring.Component):
 
         # candidates: register values clamped to max(1, (N - 1) / 2) (`entropy_fixed.perp_reg_cap`);
         # a clamped value equal to an earlier one's is skipped (`entropy_fixed.candidate_regs`)
+        # Each clamp decision ``q > cap(N)`` is a compare of N with a constant (cap is monotone in
+        # N: the threshold is found here, at elaboration), so N's decrement and the 14-bit compares
+        # no longer sit in series in front of `perp` (N is latched at START, perp read two cycles
+        # later: no room for a register)
+        def cap_of(n):
+            pmax = fx.perp_reg_max(n, cfg)
+            return max(pmax, 1 << cfg.perp_frac) if isinstance(n, int) else Mux(pmax < (1 << cfg.perp_frac), 1 << cfg.perp_frac, pmax)
         cap = Signal(cfg.perp_bits)
-        pmax = fx.perp_reg_max(self.n, cfg)
-        m.d.comb += cap.eq(Mux(pmax < (1 << cfg.perp_frac), 1 << cfg.perp_frac, pmax))
+        m.d.comb += cap.eq(cap_of(self.n))
         clamped = [Signal(cfg.perp_bits, name=f"cand{c}") for c in range(NC)]
+        n_all = range(1 << len(self.n))
         for c, q in enumerate(candidate_consts(cfg)):
-            m.d.comb += clamped[c].eq(Mux(q > cap, cap, q))
+            over = [q > cap_of(n) for n in n_all]
+            below = over.index(False) if False in over else len(over)   # q > cap(N) <=> N < below
+            assert over == [n < below for n in n_all], "cap(N) must be monotone"
+            m.d.comb += clamped[c].eq(Mux(self.n < below, cap, q))
         dup = [Signal(name=f"dup{c}") for c in range(NC)]
         for c in range(1, NC):
             m.d.comb += dup[c].eq(0)
