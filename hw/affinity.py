@@ -66,7 +66,7 @@ class AffinityController(wiring.Component):
         Busy; ``done`` pulses in the cycle after the last P write.
     u_we, u_addr, u_data : In
         Load port of the searched ``u_i`` (UQ.u_frac, signed), idle only (the search fills it later).
-    p_rd_bank : In, p_rd_addr : In.array(K), p_rd_data : Out(p_frac + 1)
+    p_rd_bank : In, p_rd_addr : In(range(sdepth)).array(K), p_rd_data : Out(p_frac + 1)
         P read port (idle only; data one cycle after the address; `hw.tsne.s_location`): bank
         ``k`` reads at ``p_rd_addr[k]`` (the t-SNE engine's ring steps read a different column
         in each bank; the P dump gives all banks one address), ``p_rd_data`` is bank

@@ -141,7 +141,7 @@ class TsneEngine(wiring.Component):
         scan output, the last lane's scan input.  The update slices are the engine's own.
     prng : Out, gauss : In
         (``ext`` only) lane 0's ``prng`` op and its Gaussian sample (INIT).
-    s_addr : Out.array(K), s_data : In(p_frac + 1).array(K)
+    s_addr : Out(range(sdepth)).array(K), s_data : In(p_frac + 1).array(K)
         (``ext`` only) S read: bank k's address (registers; they differ only in the ring steps of
         ``tsne_symmetric``), each bank's data one cycle later.
     """
