@@ -97,10 +97,12 @@ class AccelConfig:
         of S slices outside the lanes (`hw.tsne_update`; each slice a TM0/TM1 pair with the
         update op ``tupd``), one point every `timing.tsne_update_interval` (S) cycles (16 / S for
         S dividing 16), overlapped with the next iteration's pair stream
-        (`timing.tsne_overlap_delay`).  4, the default and the presets' value, is the smallest S
-        whose update outruns the stream (a point every 4 cycles, the stream takes one every 5),
-        so that the overlap costs only block 0's ramp (docs/hardware.md, "The update unit"); our
-        choice, not the papers'.  Without ``phases`` it changes nothing.
+        (`timing.tsne_overlap_delay`).  8 (presets small, digits, large) is the smallest S whose
+        update keeps pace with the stream (a point every 2 cycles, the stream reads one every
+        II = 2), so that the overlap costs only block 0's ramp (docs/hardware.md, "The update
+        unit"); 4 (the default and tiny) halves the slices' area and makes the next stream wait
+        about N (4 - 2) cycles.  Our choice, not the papers'.  Without ``phases`` it changes
+        nothing.
     tsne_symmetric : bool
         The t-SNE engine's dataflow: False, every ordered pair (i, j) on lane i (dataflow (a));
         True, each unordered pair once (dataflow (a'): block b streams only j > i, each pair's
@@ -141,6 +143,12 @@ class AccelConfig:
         affinity is S_ij / 2N (golden_model.affinity_fixed).
     y_frac, y_int_bits : int
         Embedding coordinates and velocities: signed Q(y_int_bits).(y_frac), saturating.
+    pair_headroom : int
+        The t-SNE pair datapath sees y in a 17-bit block-floating-point *pair format*: iteration t
+        uses ``y >> s_t`` (saturated to 17 bits signed), ``s_t`` the smallest shift that leaves
+        ``pair_headroom`` spare bits on the embedding of iteration ``t - 1`` (golden_model.tsne_fixed
+        ``pair_shift``), so every pair product is one 18 x 18 multiplier.  A phases core also needs
+        ``w_frac <= 16`` and ``p_frac <= 16`` (docs/fixed_point.md, "The pair format").
     q_frac : int
         Fraction bits of the sum Z of the Student-t kernel 1/(1 + |y_i - y_j|^2) (each term added in
         UQ1.q_frac; the force terms use the kernel as a W-bit mantissa and an exponent).
@@ -216,6 +224,7 @@ class AccelConfig:
     p_frac: int = 16
     y_frac: int = 20
     y_int_bits: int = 10
+    pair_headroom: int = 2
     q_frac: int = 24
     grad_frac: int = 28
     gain_frac: int = 12
@@ -252,9 +261,9 @@ class AccelConfig:
             if not isinstance(getattr(self, nm), bool):
                 raise ConfigError(f"{nm} must be a bool, got {getattr(self, nm)!r}")
         from . import timing
-        if self.phases and not timing.tsne_handover_ok(self.lanes + 1, self.lanes):
-            # the t-SNE engine hands a block's sums out beside the next block's stream; the shortest
-            # two-block stream (N = K + 1) is the tightest case, too short for one lane
+        if self.phases and self.lanes < 2:
+            # the t-SNE engine hands a block's sums out beside the next block's stream (one lane:
+            # no room for the hand-over's scan chain)
             raise ConfigError(f"phases=True needs lanes >= 2 (the t-SNE engine's block hand-over), got lanes={self.lanes}")
         if self.phases and self.tsne_symmetric and not all(
                 timing.tsne_stream_ok(n, self.lanes) for n in range(2, min(self.n_max, 3 * self.lanes) + 1)):
@@ -308,6 +317,13 @@ class AccelConfig:
         # <= 17: the momentum is one unsigned TM chunk and the learning rate two (hw.lane_tupd)
         _check_int("coef_frac", self.coef_frac, 4, 17)
         _check_int("tsne_init_frac", self.tsne_init_frac, 0, self.y_frac)
+        _check_int("pair_headroom", self.pair_headroom, 0, 8)
+        if self.phases:
+            # the lane's four pair multipliers are 18 x 18: S, r, sr, r2 unsigned 17 bits at most
+            for nm in ("w_frac", "p_frac"):
+                if getattr(self, nm) > 16:
+                    raise ConfigError(f"{nm}={getattr(self, nm)} with phases=True: every t-SNE pair operand is at "
+                                      f"most 17 unsigned bits (one 18 x 18 multiplier): allowed {nm} [8, 16]")
         # the grid divider's numerator (y - min) g 2^grid_frac, g <= GRID_G_LIMIT, inside int64
         _check_int("grid_frac", self.grid_frac, 1,
                    max(1, 62 - (self.y_int_bits + self.y_frac + 1) - bit_length(GRID_G_LIMIT)))
@@ -499,11 +515,11 @@ PRESETS: dict = {
                         max_passes=24, fwa_fireworks=2, fwa_gauss_sparks=1,
                         perplexity=5.0, perplexity_candidates=(3.0, 5.0, 8.0)),
     # A small general-purpose core (fits the iCE40 UP5K class of devices in spirit).
-    "small": AccelConfig(name="small", lanes=8, n_max=64, d_max=32, feature_bits=8),
+    "small": AccelConfig(name="small", lanes=8, n_max=64, d_max=32, feature_bits=8, tsne_update_slices=8),
     # Sized for scikit-learn's digits: classes of <= 183 points, 64 features in 0..16.
-    "digits": AccelConfig(name="digits", lanes=16, n_max=256, d_max=64, feature_bits=5),
+    "digits": AccelConfig(name="digits", lanes=16, n_max=256, d_max=64, feature_bits=5, tsne_update_slices=8),
     # A larger core for uint8 image features (e.g. downscaled images).
-    "large": AccelConfig(name="large", lanes=64, n_max=1024, d_max=256, feature_bits=8),
+    "large": AccelConfig(name="large", lanes=64, n_max=1024, d_max=256, feature_bits=8, tsne_update_slices=8),
 }
 
 #: the preset every command uses when none is given (golden_model.cli, hw.generate, synth.report).

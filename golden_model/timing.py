@@ -23,8 +23,8 @@ Resources of a lane (docs/hardware.md, "Lane"):
 ``z``, ``t``  Z and T accumulators (also cleared by CAND, shifted by SCAN)
 ``prng``     xorshift32 state
 ``psat``     p_{j|i} shift/saturation register (affinity op ``kprob``)
-``t*``       t-SNE engine: differences, multipliers TM0/TM1, square, normaliser, Zq and force
-             accumulators, scan chain (``hw.lane_tsne``)
+``t*``       t-SNE engine: differences, multipliers M0 .. M3 (``tm0`` .. ``tm3``; M0 + M1 also as
+             the wide TMW), square, normaliser, Zq and force accumulators, scan chain (``hw.lane_tsne``)
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-__all__ = ["ENGINE_CMD", "BROADCAST", "GRANT_LEAD", "pass_grants", "pass_grant_mask", "LaneOp", "LANE_OPS", "PHASE_OPS", "RESOURCES", "MUL", "FU", "TM0", "TM1", "pair_interval", "uses",
+__all__ = ["ENGINE_CMD", "BROADCAST", "GRANT_LEAD", "pass_grants", "pass_grant_mask", "LaneOp", "LANE_OPS", "PHASE_OPS", "RESOURCES", "MUL", "FU", "TM0", "TM1", "TMW", "pair_interval", "uses",
            "latency", "stage_of", "claims", "PHASES", "ROWEND", "ROWEND_STAGES",
            "markdown", "point_pre", "dist_done_latency", "pass_overhead"]
 
@@ -40,7 +40,8 @@ RESOURCES = ("absdiff", "mul_in", "mul", "mul_sum", "dacc", "minmax", "cand_delt
              "cand_mirror", "u", "fu_rom", "fu_reg", "fu_mul", "fu_add", "bm", "tshift", "tsat", "wshift",
              "twmul", "z", "t", "prng",
              # t-SNE engine (docs/hardware.md, "t-SNE engine")
-             "tdiff", "tm0_in", "tm0", "tm0_sum", "tm1_in", "tm1", "tm1_sum", "tsq", "tnorm_in", "tnorm",
+             "tdiff", "tm0_in", "tm0", "tm0_sum", "tm1_in", "tm1", "tm1_sum", "tm2_in", "tm2", "tm3_in", "tm3",
+             "tsq", "tsqsh", "tnorm_in", "tnorm",
              "tnorm_shift", "tzq", "tsr", "tfshift", "tacc", "ty", "tynext", "tsz", "tsa",
              # affinity phase (op ``kprob``): the saturated p register
              "psat",
@@ -57,6 +58,9 @@ FU = ("fu_rom", "fu_reg", "fu_mul", "fu_add")
 #: products with the signed operand split at bit 17, sum).
 TM0 = ("tm0_in", "tm0", "tm0_sum")
 TM1 = ("tm1_in", "tm1", "tm1_sum")
+#: a lane's wide multiplier TMW (ops ``kprob``, ``tmul``): its M0 and M1 on the two chunks of the
+#: signed operand (split at bit 17), their sum registered
+TMW = (("tm0_in", "tm1_in"), ("tm0", "tm1"), "tm0_sum")
 
 
 @dataclass(frozen=True)
@@ -118,40 +122,42 @@ def _stages(*groups) -> tuple:
     return tuple((g,) if isinstance(g, str) else tuple(g) for g in groups)
 
 
-#: ---- t-SNE engine: one ordered pair (i, j) per op; TM0/TM1 are claimed in five stages, so the op
-#: issues every `pair_interval()` cycles with both multipliers busy in every cycle
+#: ---- t-SNE engine: one pair (i, j) per op, in the pair format (`tsne_fixed.pair_y`: 17-bit y,
+#: |dx| < 2^17), so every product is one 18 x 18 multiplier: M0 .. M3 of the lane (``tm0`` ..
+#: ``tm3``: operand registers, product register), each claimed in two stages of opposite parity,
+#: so the op issues every `pair_interval` () = 2 cycles with all four busy in every cycle
 _TPAIR = LaneOp("tpair", _stages(
-    "tdiff",                                             # dx, dy = y_i - y_j; S_ij latched
-    ("tm0_in", "tm1_in"),                                # |dx| * lo17(|dx|), |dx| * hi(|dx|)
-    ("tm0", "tm1", "tm0_in", "tm1_in"),                  # the same for dy
-    ("tm0_sum", "tm1_sum", "tm0", "tm1"),
-    ("tm0_sum", "tm1_sum", "tsq"),                       # floor(dx^2 / 2^(2Y-W))
-    "tsq",                                               # floor(dy^2 / 2^(2Y-W))
+    (),                                                  # issue (the engine registers y_j, S_ij)
+    "tdiff",                                             # dx, dy = y^_i - y^_j; S_ij latched
+    ("tm0_in", "tm1_in"),                                # |dx| |dx| on M0, |dy| |dy| on M1
+    ("tm0", "tm1"),
+    "tsq",                                               # dx^2 + dy^2
+    "tsqsh",                                             # d2 = floor((dx^2 + dy^2) 2^(W - 2F))
     "tnorm_in",                                          # x = 2^W + d2
     "tnorm", "tnorm_shift",                              # leading one p; m, e = p - W
     *FU,                                                 # r = recip(m)
-    ("tzq", "tm0_in", "tm1_in"),                         # Zq += r 2^(Q-W) >> e; S r, r r
-    ("tm0", "tm1"), ("tm0_sum", "tm1_sum"),
+    ("tzq", "tm2_in", "tm3_in"),                         # Zq += r 2^(Q-W) >> e; S r on M2, r r on M3
+    ("tm2", "tm3"),
     "tsr",                                               # sr = S r >> P, r2 = r r >> W
-    (), (),                                              # wait for a free multiplier slot
-    ("tm0_in", "tm1_in"),                                # sr dx, r2 dx
-    ("tm0", "tm1", "tm0_in", "tm1_in"),                  # sr dy, r2 dy
-    ("tm0_sum", "tm1_sum", "tm0", "tm1"),
-    ("tm0_sum", "tm1_sum", "tfshift"),                    # floor(. / 2^sa), floor(. / 2^sb) (x)
-    ("tfshift", "tacc"),                                  # (y); A_x += , R_x +=
+    ("tm2_in", "tm3_in"),                                # sr dx on M2, r2 dx on M3
+    ("tm2", "tm3", "tm0_in", "tm1_in"),                  # sr dy on M0, r2 dy on M1
+    ("tm0", "tm1", "tfshift"),                           # floor(. 2^-sa), floor(. 2^-sb) (x)
+    ("tfshift", "tacc"),                                 # (y); A_x += , R_x +=
     "tacc"),                                             # A_y += , R_y +=
-    "t-SNE pair: q = recip(1 + |y_i - y_j|^2) as (r, e); Zq, attractive and repulsive sums of y_i")
+    "t-SNE pair: q = recip(1 + |y^_i - y^_j|^2) as (r, e); Zq, attractive and repulsive sums of y_i")
 
 
 def _snap_stages() -> tuple:
-    """``tsnap`` (resources ``tsz``, ``tsa``: the scan registers of Zq and of A, R): the lane's live Zq is taken (and cleared) in the stage after `tpair`'s ``tzq``
-    stage, A and R in the stage after its last ``tacc`` stage, so a ``tsnap`` issued with a block's
-    last ``tpair`` slot takes that pair's terms and none of the next block's (issued one
-    `pair_interval` later; `tsne_snap_ok` checks this)."""
+    """``tsnap`` (resources ``tsz``, ``tsa``: the scan registers of Zq and of A, R): the lane's live
+    Zq is taken (and cleared) in the stage after `tpair`'s last ``tzq`` stage, A and R in the
+    stage after its last ``tacc`` stage, so a ``tsnap`` issued with a block's last ``tpair`` slot
+    takes that pair's terms and none of the next block's.  The next block's first pair (issued
+    `pair_interval` later) may add its first term in the cycle A and R are taken: the live sum
+    then restarts from that term (`hw.lane_tsne`), so the snap does not claim ``tacc``."""
     zq = [s for s, r in enumerate(_TPAIR.stages) if "tzq" in r][-1] + 1
     acc = [s for s, r in enumerate(_TPAIR.stages) if "tacc" in r][-1] + 1
     st = [()] * (acc + 1)
-    st[zq], st[acc] = ("tzq", "tsz"), ("tacc", "tsa")
+    st[zq], st[acc] = ("tzq", "tsz"), ("tsa",)
     return tuple(st)
 
 
@@ -166,7 +172,7 @@ LANE_OPS = {op.name: op for op in (
            "t = sat(d * bm >> s); w = 2^-t (EXP_T); Z += w; T += floor(t w / 2^T)"),
     # affinity phase: the kern pipeline again (w, not accumulated), then w * r on TM0 (free outside
     # the t-SNE phase, so the op issues every cycle on one lane; MULA is already claimed at stage 0)
-    LaneOp("kprob", _stages(*MUL, "tshift", "tsat", *FU, "wshift", *TM0, "psat"),
+    LaneOp("kprob", _stages(*MUL, "tshift", "tsat", *FU, "wshift", *TMW, "psat"),
            "w as kern; p = min(floor(w r / 2^(2W + e - P)), 2^P - 1) with the row's r = recip(m_Z), e"),
     LaneOp("scan", _stages(("u", "z", "t")), "shift (u, Z, T) one lane towards lane 0 (into the ROWEND unit)"),
     LaneOp("prng", _stages("prng"), "load the per-point seed or advance the xorshift32 state"),
@@ -178,10 +184,11 @@ LANE_OPS = {op.name: op for op in (
            "session 30): gradient, gains, velocity, position "
            "(`tsne_fixed.update`), every product exact from chunks on TM0/TM1 (`TUPD_MULS`)",
            marks=TUPD_MARKS + tuple((name, s0) for name, _, _, s0 in TUPD_MULS)),
-    LaneOp("tmul", _stages("tm0_in", "tm0", "tm0_sum"),
-           "one TM0 product of external operands (the gradient constant ca = ex rn, lane 0)"),
-    LaneOp("tnext", _stages("tynext"),
-           "latch the broadcast y_j as the lane's next point (y_i of the next block, or of block 0 in PRIME)"),
+    LaneOp("tmul", _stages(*TMW),
+           "one TMW product of external operands (the gradient constant ca = ex rn, lane 0)"),
+    LaneOp("tnext", _stages((), "tynext"),
+           "latch the broadcast y^_j (the engine's register, a cycle after the issue) as the lane's next "
+           "point (y_i of the next block, or of block 0 in PRIME)"),
     LaneOp("tload", _stages("ty"), "y_i <- the latched next point (the block hand-over, between two tpair slots)"),
     LaneOp("tsnap", _snap_stages(),
            "the pass sums into the scan registers and the live sums cleared: Zq after tpair's tzq stage, "
@@ -294,7 +301,10 @@ START_TARGET = ROWEND + 1
 
 
 #: t-SNE controller (`hw.tsne`, docs/hardware.md "t-SNE engine")
-TSNE_READ = 1       # y_j / S_ij memory read before a TPAIR issue
+TSNE_READ = 1       # y_j / S_ij memory read before a TPAIR issue (both registered again for its tdiff stage)
+#: SCALE (a run's first state): N reads of y, the OR of their magnitudes registered, then the
+#: pair shift (`tsne_fixed.pair_shift`) registered: N + TSNE_SCALE cycles before PRIME
+TSNE_SCALE = 2
 #: PRIME (an iteration's first cycles): the read-ahead of y_0 (and a ``tsnap`` that clears the live
 #: sums), then K cycles in which lane l latches y_l (``tnext``); the STREAM's first cycle loads them
 TSNE_PRIME = 1
@@ -322,6 +332,22 @@ def tsne_handover_ok(n: int, lanes: int) -> bool:
         return True
     first_write = min(s for s, r in enumerate(LANE_OPS["tsnap"].stages) if r)
     return latency("tsnap") + lanes - 1 < n * pair_interval("tpair") + first_write
+
+
+def tsne_ordered_min_slots(lanes: int) -> int:
+    """Ordered pairs: the fewest slots of a block's stream when there are several blocks (the
+    smallest count for which `tsne_handover_ok`)."""
+    s = lanes + 1
+    while not tsne_handover_ok(s, lanes):
+        s += 1
+    return s
+
+
+def tsne_ordered_slots(n: int, lanes: int) -> int:
+    """Ordered pairs: slots per block, ``j = 0 .. slots - 1``: N, padded with masked slots (``j >=
+    N``: no pair issued) to `tsne_ordered_min_slots` when N > K, so that a block's hand-over ends
+    before the next block's snap."""
+    return n if n <= lanes else max(n, tsne_ordered_min_slots(lanes))
 
 
 #: symmetric dataflow (`AccelConfig.tsne_symmetric`, docs/hardware.md "t-SNE engine"): block b

@@ -1,12 +1,18 @@
 """Bit-accurate exact t-SNE of the accelerator (the RTL's oracle), 2-D.
 
-One iteration is one pass over all ordered pairs (i, j), i != j (lanes work on different pairs):
+One iteration is one pass over all ordered pairs (i, j), i != j (lanes work on different pairs).
+The pairs see y in the 17-bit block-floating-point *pair format*: iteration t uses
+``y^ = sat17(floor(y / 2^s))`` (`pair_y`), ``s = s_t`` from the embedding of iteration ``t - 1``
+(`pair_shift`; the update keeps y_frac), so that every pair product is one 18 x 18 multiplier;
+with ``F = y_frac - s`` the pair's fraction bits:
 
-* ``dx = y_i - y_j`` (exact), ``d2 = floor(dx^2 / 2^(2 y_frac - W)) + floor(dy^2 / ...)`` in UQ.W;
+* ``dx = y^_i - y^_j`` (exact, Q.F), ``d2 = floor((dx^2 + dy^2) 2^(W - 2F))`` in UQ.W;
 * kernel ``q = 1/(1 + d2)`` by the normaliser and the reciprocal table of `golden_model.fixed`:
-  ``1 + d2 = 2^(e+W) (1 + m)``, ``q = recip(m)`` shifted by ``q_frac - W - e`` (UQ1.q_frac);
-* accumulators per point: ``Zq += q``; attractive ``A_i += floor(floor(S_ij q / 2^q_frac) dx / 2^(p_frac + y_frac - grad_frac))``;
-  repulsive ``R_i += floor(floor(q^2 / 2^q_frac) dx / 2^(q_frac + y_frac - grad_frac))``.
+  ``1 + d2 = 2^(e+W) (1 + m)``, ``q = r 2^-(W+e)`` with ``r = recip(m)`` (UQ1.W); ``Zq += r`` shifted
+  by ``q_frac - W - e`` (UQ1.q_frac);
+* force sums per point (`floor_shift`: a floor for a right shift, exact for a left one):
+  attractive ``A_i += floor(sr dx 2^-(W + e + F - grad_frac))`` with ``sr = floor(S_ij r / 2^p_frac)``,
+  repulsive ``R_i += floor(r2 dx 2^-(W + 2e + F - grad_frac))`` with ``r2 = floor(r r / 2^W)``.
 
 At the end of the pass (one per point): ``g_i = (2 ex / N) A_i - (4 / Zq) R_i`` (Q.grad_frac), the
 two constants again through normaliser + reciprocal table; then, per coordinate (scikit-learn's
@@ -131,6 +137,39 @@ def _recip_parts(x: int, x_frac: int, cfg: AccelConfig) -> tuple:
     return fx.recip_mantissa(mn, cfg), p - x_frac + cfg.w_frac
 
 
+#: the pair format: ``y^`` is PAIR_BITS bits signed, so ``|dx| < 2^PAIR_BITS`` (one 18 x 18 multiplier)
+PAIR_BITS = 17
+
+
+def pair_shift_max(cfg: AccelConfig) -> int:
+    """The largest pair shift: at it every representable y fits the pair format."""
+    return max(0, cfg.y_int_bits + cfg.y_frac + 1 - PAIR_BITS)
+
+
+def pair_shift(Y: np.ndarray, cfg: AccelConfig) -> int:
+    """The pair shift an embedding calls for: with ``b`` the bit length of the OR over every
+    coordinate of ``y XOR sign(y)`` (``|y|``, one's complement for negatives), the smallest
+    ``s >= 0`` with ``b - s <= PAIR_BITS - 1 - pair_headroom`` (``pair_headroom`` bits to grow before
+    `pair_y` saturates), at most `pair_shift_max`."""
+    Y = np.asarray(Y, dtype=np.int64)
+    m = int(np.bitwise_or.reduce((Y ^ (Y >> 63)).ravel())) if Y.size else 0
+    return min(pair_shift_max(cfg), max(0, m.bit_length() + cfg.pair_headroom - (PAIR_BITS - 1)))
+
+
+def pair_y(Y: np.ndarray, shift: int, cfg: AccelConfig) -> np.ndarray:
+    """The embedding as the pair datapath sees it: ``floor(y / 2^shift)`` saturated to PAIR_BITS
+    bits signed (int64, Q.(y_frac - shift))."""
+    lim = 1 << (PAIR_BITS - 1)
+    return np.clip(np.asarray(Y, dtype=np.int64) >> shift, -lim, lim - 1)
+
+
+def floor_shift(v: np.ndarray, k) -> np.ndarray:
+    """``floor(v 2^-k)`` elementwise for integer ``k`` of either sign (int64; right shifts capped
+    at 62, which give the same floor for |v| < 2^62)."""
+    k = np.asarray(k)
+    return np.where(k >= 0, v >> np.minimum(np.maximum(k, 0), 62), v << np.maximum(-k, 0))
+
+
 def _shift(v, k: int):
     """floor(v / 2^k) for any integer k (left shift when negative); Python ints or object arrays."""
     return v >> k if k >= 0 else v << -k
@@ -148,7 +187,7 @@ class Forces:
     grad: np.ndarray        # (n, 2) gradient, Q.grad_frac, saturated
 
 
-def forces(S: np.ndarray, Y: np.ndarray, ex: int, cfg: AccelConfig) -> Forces:
+def forces(S: np.ndarray, Y: np.ndarray, ex: int, cfg: AccelConfig, shift: int | None = None) -> Forces:
     """One pass over all pairs: kernel, Zq, attractive and repulsive sums, gradient.
 
     Parameters
@@ -159,12 +198,16 @@ def forces(S: np.ndarray, Y: np.ndarray, ex: int, cfg: AccelConfig) -> Forces:
         Embedding, Q.y_frac.
     ex : int
         Exaggeration register (UQ.coef_frac) of the current phase (1.0 = 2^coef_frac).
+    shift : int, optional
+        Pair shift (`pair_y`); default ``pair_shift(Y)`` (a run uses the previous iteration's).
     """
-    W, QF, PF, YF, GF = cfg.w_frac, cfg.q_frac, cfg.p_frac, cfg.y_frac, cfg.grad_frac
+    W, QF, PF, GF = cfg.w_frac, cfg.q_frac, cfg.p_frac, cfg.grad_frac
     n = Y.shape[0]
-    dx = Y[:, None, :] - Y[None, :, :]                       # (n, n, 2)
-    sq = 2 * YF - W
-    d2 = ((dx[..., 0] * dx[..., 0]) >> sq) + ((dx[..., 1] * dx[..., 1]) >> sq)
+    s = pair_shift(Y, cfg) if shift is None else int(shift)
+    FP = cfg.y_frac - s                                      # the pair's fraction bits
+    Yp = pair_y(Y, s, cfg)
+    dx = Yp[:, None, :] - Yp[None, :, :]                     # (n, n, 2), Q.FP, |dx| < 2^17
+    d2 = floor_shift(dx[..., 0] * dx[..., 0] + dx[..., 1] * dx[..., 1], 2 * FP - W)
     r, e = kernel_parts(d2, cfg)
     np.fill_diagonal(r, 0)
     sz = QF - W - e                                          # Zq term: r in UQ1.q_frac
@@ -173,10 +216,10 @@ def forces(S: np.ndarray, Y: np.ndarray, ex: int, cfg: AccelConfig) -> Forces:
     # path), so far pairs keep W significant bits; shifts beyond 62 give the same floor
     sr = (S * r) >> PF                                       # S r, UQ.W
     r2 = (r * r) >> W                                        # r^2, UQ1.W
-    sa = np.minimum(W + e + YF - GF, 62)[..., None]
-    sb = np.minimum(W + 2 * e + YF - GF, 62)[..., None]
-    att = ((sr[..., None] * dx) >> sa).sum(axis=1)
-    rep = ((r2[..., None] * dx) >> sb).sum(axis=1)
+    sa = (W + e + FP - GF)[..., None]
+    sb = (W + 2 * e + FP - GF)[..., None]
+    att = floor_shift(sr[..., None] * dx, sa).sum(axis=1)
+    rep = floor_shift(r2[..., None] * dx, sb).sum(axis=1)
     att_o, rep_o = att.astype(object), rep.astype(object)
     # 2 ex / N: 1/N from the reciprocal unit, times the exaggeration register (one floor)
     rn, kn = _recip_parts(n, 0, cfg)
@@ -207,39 +250,47 @@ def update(Y, V, G, grad, mom: int, co: Coefs, cfg: AccelConfig) -> tuple:
 # --------------------------------------------------------------------------- error bounds
 
 
-def gradient_bound(S: np.ndarray, Y: np.ndarray, ex: int, cfg: AccelConfig) -> np.ndarray:
+def gradient_bound(S: np.ndarray, Y: np.ndarray, ex: int, cfg: AccelConfig, shift: int | None = None) -> np.ndarray:
     """Bound on ``|forces(S, Y, ex).grad - g|`` in Q.grad_frac LSBs, elementwise, where ``g`` is the
     float64 gradient `reference.kl_gradient` of ``P = S / (2N 2^p_frac)`` (times the register
     value of the exaggeration) at the same, exactly represented ``Y``.
 
-    First order, from the state (docs/fixed_point.md): kernel ``eq = 2^(1-W) n^2`` (floored d2) +
-    ``kernel_rel_bound n``; sums ``eA = sum_j (s eq + 2 n 2^-W)|x| + (N-1) 2^-grad_frac`` (the floor
-    of ``S r``), ``eR = sum_j (2 n eq + eq^2 + 4 n^2 2^-W)|x| + (N-1) 2^-grad_frac`` (the floor of
-    ``r^2``), ``eZ = sum (eq + 2^-q_frac)``;
-    constants ``2 ex / N`` (relative ``(2 rb + 2) 2^-W``) and ``4 / Zq`` (relative
-    ``(2 rb + 1) 2^-W + eZ / Z``); two final floors."""
+    The pairs see ``Y^`` (`pair_y`, ``shift`` as in `forces`), so by the triangle inequality the bound is the arithmetic's
+    bound at ``Y^`` plus ``|g(Y^) - g(Y)|`` (both float64 gradients, computed here).  The
+    arithmetic's part, first order, from the state (docs/fixed_point.md): kernel ``eq = 2^(1-W) n^2``
+    (floored d2) + ``kernel_rel_bound n``; sums ``eA = sum_j (s eq + 2 n 2^-W)|x| + (N-1)
+    2^-grad_frac`` (the floor of ``S r``), ``eR = sum_j (2 n eq + eq^2 + 4 n^2 2^-W)|x| + (N-1)
+    2^-grad_frac`` (the floor of ``r^2``), ``eZ = sum (eq + 2^-q_frac)``; constants ``2 ex / N``
+    (relative ``(2 rb + 2) 2^-W``) and ``4 / Zq`` (relative ``(2 rb + 1) 2^-W + eZ / Z``); two
+    final floors."""
     W, QF, GF = cfg.w_frac, cfg.q_frac, cfg.grad_frac
     rb = fx.recip_bound_lsb(cfg)
     n = Y.shape[0]
-    y = np.asarray(Y, dtype=np.float64) / (1 << cfg.y_frac)
     s = np.asarray(S, dtype=np.float64) / (1 << cfg.p_frac)
-    x = y[:, None, :] - y[None, :, :]
-    k = 1.0 / (1.0 + (x * x).sum(axis=2))
-    np.fill_diagonal(k, 0.0)
+    ca = 2.0 * ex / (1 << cfg.coef_frac) / n
+
+    def sums(y):
+        x = y[:, None, :] - y[None, :, :]
+        k = 1.0 / (1.0 + (x * x).sum(axis=2))
+        np.fill_diagonal(k, 0.0)
+        return x, k, ((s * k)[..., None] * x).sum(axis=1), ((k * k)[..., None] * x).sum(axis=1), k.sum()
+
+    y = np.asarray(Y, dtype=np.float64) / (1 << cfg.y_frac)
+    sh = pair_shift(Y, cfg) if shift is None else int(shift)
+    yp = pair_y(Y, sh, cfg).astype(np.float64) / 2.0 ** (cfg.y_frac - sh)
+    x, k, A, R, z = sums(yp)
+    _, _, A0, R0, z0 = sums(y)
     eq = 2.0 ** (1 - W) * k * k + kernel_rel_bound(cfg) * k
     ax = np.abs(x)
     lsb = (n - 1) * 2.0 ** -GF
     eA = ((s * eq + 2 * k * 2.0 ** -W)[..., None] * ax).sum(axis=1) + lsb
     eR = ((2 * k * eq + eq * eq + 4 * k * k * 2.0 ** -W)[..., None] * ax).sum(axis=1) + lsb
-    A = ((s * k)[..., None] * x).sum(axis=1)
-    R = ((k * k)[..., None] * x).sum(axis=1)
-    z = k.sum()
     ez = eq.sum() + n * (n - 1) * 2.0 ** -QF
-    ca = 2.0 * ex / (1 << cfg.coef_frac) / n
     rel_a = (2 * rb + 2) * 2.0 ** -W
     rel_z = (2 * rb + 1) * 2.0 ** -W + ez / z
     cr = 4.0 / z
     e = ca * (1 + rel_a) * eA + ca * rel_a * np.abs(A) + cr * (1 + rel_z) * eR + cr * rel_z * np.abs(R)
+    e += np.abs((ca * A - cr * R) - (ca * A0 - 4.0 / z0 * R0))     # the pair format's floor of y
     return e * (1 << GF) + 2.0
 
 
@@ -329,12 +380,17 @@ def tsne_fixed(S: np.ndarray, cfg: AccelConfig, seed: int | None = None, Y0: np.
     G = np.full((n, 2), co.gain_one, dtype=object)
     one = 1 << cfg.coef_frac
     total = cfg.tsne_iters if iters is None else int(iters)
+    y_prev = Yi              # the embedding of the previous iteration (iteration 0: its own)
     for it in range(total):
         early = it < cfg.tsne_exaggeration_iters
         if it == cfg.tsne_exaggeration_iters and it > 0:
             V = V * 0
             G = np.full((n, 2), co.gain_one, dtype=object)
-        f = forces(S, Y.astype(np.int64), co.ex if early else one, cfg)
+        # the pair shift of the previous iteration's embedding: the hardware's next stream starts
+        # while the update still writes this one (docs/fixed_point.md, "The pair format")
+        shift = pair_shift(y_prev, cfg)
+        y_prev = Y.astype(np.int64)
+        f = forces(S, y_prev, co.ex if early else one, cfg, shift)
         Y, V, G = update(Y, V, G, f.grad, co.mom_early if early else co.mom_late, co, cfg)
         if on_iter is not None:
             on_iter(it, f.zq, Y)

@@ -1,11 +1,11 @@
 """Cycle model of the t-SNE engine: the implemented dataflow (exact, `hw.tsne` must match it) and
 the alternatives it was chosen against (docs/hardware.md, "t-SNE engine").
 
-Every latency comes from `golden_model.timing`.  Work per ordered pair on the lane multipliers
-(TM0, TM1: signed ``a`` split at bit 17 x unsigned ``b`` of at most 17 bits, one multiplier op each):
-``|dx| lo17(|dx|)``, ``|dx| hi(|dx|)`` and the same for dy (the squares), ``S r``, ``r r`` and
-``sr dx``, ``sr dy``, ``r2 dx``, ``r2 dy``: `MUL_OPS_PER_PAIR` = 10; the constant ``ca = ex rn`` is
-one ``tmul`` on lane 0's TM0.  The function unit does one RECIP per pair.  The update runs on the
+Every latency comes from `golden_model.timing`.  Work per pair on the lane multipliers M0 .. M3
+(18 x 18 each; the pair format `tsne_fixed.pair_y` keeps every operand within 17 bits and a sign):
+``|dx| |dx|``, ``|dy| |dy|``, ``S r``, ``r r``, ``sr dx``, ``sr dy``, ``r2 dx``, ``r2 dy``:
+`MUL_OPS_PER_PAIR` = 8; the constant ``ca = ex rn`` is one ``tmul`` on lane 0's TMW (M0 + M1: two
+ops).  The function unit does one RECIP per pair.  The update runs on the
 update unit's S slices (``AccelConfig.tsne_update_slices``, `hw.tsne_update`; `MUL_OPS_PER_POINT`
 chunk products per point on a slice's TM pair), overlapped with the next iteration's PRIME and
 STREAM (`timing.tsne_overlap_delay`), except after the last iteration and after an iteration whose
@@ -24,13 +24,15 @@ import math
 from . import timing
 from .config import get_preset
 
-MUL_OPS_PER_PAIR = 10
+MUL_OPS_PER_PAIR = 8
 #: multiplier ops of one point's update (`timing.TUPD_MULS`, both coordinates), and the one TMUL
-#: of the iteration's constant ca
+#: of the iteration's constant ca (M0 and M1)
 MUL_OPS_PER_POINT = 2 * sum(na * nb for _, na, nb, _ in timing.TUPD_MULS)
-MUL_OPS_PER_ITER = 1
-#: multipliers per lane in the pair pass (TM0, TM1)
-TSNE_MULS = 2
+MUL_OPS_PER_ITER = 2
+#: multipliers per lane in the pair pass (M0 .. M3)
+TSNE_MULS = 4
+#: multipliers per update slice (TM0, TM1: one chunk product each per cycle)
+UPDATE_MULS = 2
 
 
 def blocks(n: int, lanes: int) -> int:
@@ -41,9 +43,11 @@ def blocks(n: int, lanes: int) -> int:
 
 
 def stream_slots(n: int, lanes: int, *, symmetric: bool) -> int:
-    """Slots of one iteration's STREAM: B N (ordered pairs), or the sum over blocks of the ring
-    steps (`timing.tsne_ring_steps`) and ``N - timing.tsne_block_start`` broadcast slots
-    (symmetric)."""
+    """Slots of one iteration's STREAM: B `timing.tsne_ordered_slots` (ordered pairs: N, padded for
+    short classes), or the sum over blocks of the ring steps (`timing.tsne_ring_steps`) and ``N -
+    timing.tsne_block_start`` broadcast slots (symmetric)."""
+    if not symmetric:
+        return blocks(n, lanes) * timing.tsne_ordered_slots(n, lanes)
     ring = timing.tsne_ring_steps(lanes, symmetric)
     return sum(ring + n - timing.tsne_block_start(b, n, lanes, symmetric) for b in range(blocks(n, lanes)))
 
@@ -79,14 +83,19 @@ def init_cycles(n: int) -> int:
     return 1 + n * timing.TSNE_INIT_POINT + 1
 
 
+def scale_cycles(n: int) -> int:
+    """Cycles of a run's SCALE state (the pair shift of the initial embedding, `timing.TSNE_SCALE`)."""
+    return n + timing.TSNE_SCALE
+
+
 def traced_run(n: int, lanes: int, iters: int, every_log2: int | None, *, slices: int, symmetric: bool) -> tuple:
     """``(beats, cycles)`` of a run of ``iters`` iterations, ``go`` in cycle 0: ``cycles`` from
     ``go`` to ``done``, and with the trace on (``every_log2`` not None; ``ready`` always high) the
     cycle of every trace beat in stream order (each iteration's Zq beat, then after the selected
     iterations (`tsne_fixed.trace_selected`) the N embedding beats).
 
-    Iteration ``it`` begins (PRIME) in ``p0`` (1 for the first) and starts its update in ``u0 = p0 +
-    base_cycles``.  An overlapped iteration (not the last, its embedding not traced) sends its Zq
+    Iteration ``it`` begins (PRIME) in ``p0`` (1 + `scale_cycles` for the first) and starts its update
+    in ``u0 = p0 + base_cycles``.  An overlapped iteration (not the last, its embedding not traced) sends its Zq
     beat in ``u0`` (while its update runs) and the next one begins in ``u0 +
     timing.tsne_overlap_delay``.  Otherwise the update runs alone until its last write ``w = u0 +
     timing.tsne_update_cycles - 1``; with the trace on, the TRACE state sends the Zq beat in ``w +
@@ -97,7 +106,7 @@ def traced_run(n: int, lanes: int, iters: int, every_log2: int | None, *, slices
     delay = timing.tsne_overlap_delay(n, lanes, slices, symmetric=symmetric)
     alone = timing.tsne_update_cycles(n, slices)
     traced = every_log2 is not None
-    beats, p0 = [], 1
+    beats, p0 = [], 1 + scale_cycles(n)
     for it in range(iters):
         u0 = p0 + base
         sel = traced and trace_selected(it, iters, every_log2)
@@ -115,8 +124,8 @@ def traced_run(n: int, lanes: int, iters: int, every_log2: int | None, *, slices
 
 
 def run_cycles(n: int, lanes: int, iters: int, *, slices: int, symmetric: bool) -> int:
-    """Cycles of ``iters`` iterations from ``go`` to ``done``, the trace off: ``1 + iters B + (iters
-    - 1) delay + update`` (the last update runs alone)."""
+    """Cycles of ``iters`` iterations from ``go`` to ``done``, the trace off: ``1 + scale + iters B +
+    (iters - 1) delay + update`` (the last update runs alone)."""
     return traced_run(n, lanes, iters, None, slices=slices, symmetric=symmetric)[1]
 
 
@@ -126,7 +135,7 @@ def pairs(n: int, symmetric: bool = False) -> int:
 
 
 def mul_ops(n: int, symmetric: bool = False) -> int:
-    """Necessary ops of one iteration on the lanes' multipliers TM0/TM1: the pairs and the
+    """Necessary ops of one iteration on the lanes' multipliers M0 .. M3: the pairs and the
     constant ``ca`` (the update runs on the update slices: `update_mul_ops`)."""
     return pairs(n, symmetric) * MUL_OPS_PER_PAIR + MUL_OPS_PER_ITER
 
@@ -148,17 +157,17 @@ def traced_run_cycles(n: int, lanes: int, iters: int, every_log2: int, *, slices
 
 def lower_bound(n: int, lanes: int, symmetric: bool = False, *, slices: int) -> float:
     """Cycles of one iteration at one op per multiplier per cycle: the larger of the lanes' share
-    (`mul_ops` / 2K) and the update slices' (`update_mul_ops` / 2S), since both run at once."""
-    return max(mul_ops(n, symmetric) / (lanes * TSNE_MULS), update_mul_ops(n) / (slices * TSNE_MULS))
+    (`mul_ops` / 4K) and the update slices' (`update_mul_ops` / 2S), since both run at once."""
+    return max(mul_ops(n, symmetric) / (lanes * TSNE_MULS), update_mul_ops(n) / (slices * UPDATE_MULS))
 
 
 def busy_share(n: int, lanes: int, *, slices: int, symmetric: bool) -> dict:
     """Busy share of each unit class over a steady-state iteration (`iteration_cycles`): the
-    lanes' multipliers TM0/TM1 (``multipliers``: pair ops and ``ca``), the update slices'
+    lanes' multipliers M0 .. M3 (``multipliers``: pair ops and ``ca``), the update slices'
     (``update_multipliers``), the function unit (one RECIP per pair + 2)."""
     c = iteration_cycles(n, lanes, slices=slices, symmetric=symmetric)
     return {"multipliers": mul_ops(n, symmetric) / (lanes * TSNE_MULS * c),
-            "update_multipliers": update_mul_ops(n) / (slices * TSNE_MULS * c),
+            "update_multipliers": update_mul_ops(n) / (slices * UPDATE_MULS * c),
             "function_unit": fu_ops(n, symmetric) / (lanes * c)}
 
 

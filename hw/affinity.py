@@ -12,7 +12,7 @@ Per point ``i`` (state lengths in `golden_model.timing`, ``AFF_*``):
 ``STREAM1``  ``N`` reads, ``kern`` on lane 0 with ``d = D_ij - m_i`` (``j != i``): ``Z_i``.
 ``DRAIN1``   until lane 0's Z is final (``AFF_Z``), then ``RECIP``: ``trecip`` of Z on lane 0
              gives ``Z = 2^p (1 + m)``, ``r = recip(m)``; ``e = p - W`` and ``r`` are registered.
-``STREAM2``  ``N`` reads, ``kprob`` on lane 0 (``w`` again, ``w r`` on TM0, shift, saturation):
+``STREAM2``  ``N`` reads, ``kprob`` on lane 0 (``w`` again, ``w r`` on TMW, shift, saturation):
              ``p_{j|i}`` ``AFF_WRITE`` cycles after the read; after an element ``j < i`` with
              ``j = i (mod K)`` one bubble cycle (its two P writes hit one bank).
 ``GAP``      ``AFF_GAP`` cycles, then the next point (the row's P writes finish meanwhile).

@@ -20,7 +20,7 @@ Ops (see the table for stages and latencies):
            (`hw.rowend.RowendUnit`: ``H = log2 Z + T/Z``, one lane per cycle).
 ``prng``   load the per-point seed / advance the xorshift32 state.
 ``kprob``  (affinity phase) ``w`` as ``kern`` (not accumulated), then ``p = min(floor(w r /
-           2^(2W + e - P)), 2^P - 1)`` on TM0 with the row's ``r = recip(m_Z)`` and ``e``.
+           2^(2W + e - P)), 2^P - 1)`` on TMW (M0 + M1) with the row's ``r = recip(m_Z)`` and ``e``.
 
 Interfaces: `dist_ops_signature` (distance engine -> lane), `search_ops_signature` (search
 controller -> lane), `aff_ops_signature` (affinity controller -> lane), `scan_signature` (lane ->
@@ -430,7 +430,7 @@ class Lane(TsneLaneMixin, wiring.Component):
         w = Signal(W + 1)
         with m.If(kern_or_kprob("wshift")):
             m.d.sync += w.eq(Mux(sat_w | (n_w > W), 0, fu.o_y >> n_w))
-        # KPROB: the row's r and e, latched at issue; w r on TM0 (steered in `hw.lane_tsne`), then
+        # KPROB: the row's r and e, latched at issue; w r on TMW (steered in `hw.lane_tsne`), then
         # the shift by 2W + e - P and the saturation (register ``psat``)
         kp_r = Signal(W + 1)
         # the shift 2W - P + e, added at the issue (not in the psat stage, which shifts and saturates)

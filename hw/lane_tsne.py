@@ -1,23 +1,26 @@
 """The lane's t-SNE datapath: ops ``tpair``, ``trecip``, ``tscan`` (stages in `golden_model.timing`).
 
-Bit-exact with `golden_model.tsne_fixed.forces` (per ordered pair) and its constants:
+Bit-exact with `golden_model.tsne_fixed.forces` (per pair) and its constants:
 
-``tpair``  ``dx = y_i - y_j``; ``d2 = floor(dx^2 / 2^(2Y-W)) + floor(dy^2 / 2^(2Y-W))`` (each square
-           as ``|dx| lo17(|dx|) + (|dx| hi(|dx|) << 17)`` on TM0/TM1); ``1 + d2 = 2^(e+W) (1 + m)``
+``tpair``  in the pair format (`tsne_fixed.pair_y`: the engine broadcasts 17-bit ``y^``, and the
+           iteration's shifts ``d2sh``, ``fsh``): ``dx = y^_i - y^_j`` (18 bits signed);
+           ``d2 = floor((dx^2 + dy^2) 2^(W - 2F))`` (M0, M1, one shifter); ``1 + d2 = 2^(e+W) (1 + m)``
            (normaliser), ``r = recip(m)`` (function unit); ``Zq += (r << (Q-W)) >> e``;
-           ``sr = S r >> P``, ``r2 = r r >> W``; ``A += floor(sr dx / 2^(W+e+Y-G))``,
-           ``R += floor(r2 dx / 2^(W+2e+Y-G))`` for both coordinates.
+           ``sr = S r >> P``, ``r2 = r r >> W`` (M2, M3); ``A += floor(sr dx 2^-(W+e+F-G))``,
+           ``R += floor(r2 dx 2^-(W+2e+F-G))``: x on M2, M3, y on M0, M1, one pair of shifters.
 ``trecip`` ``p`` and ``recip(m)`` of an external operand ``x = 2^p (1 + m)`` (N and Zq, lane 0).
-``tnext``  latch the broadcast ``y_j`` as the next block's ``y_i``; ``tload`` make it ``y_i``.
+``tnext``  latch the broadcast ``y^_j`` as the next block's ``y^_i``; ``tload`` make it ``y^_i``.
 ``tsnap``  the live sums (Zq, A, R) into the scan registers, live sums cleared (each in the stage
            after its last ``tpair`` write, so a snap issued with a block's last slot takes that
            block's sums and none of the next one's).
 ``tscan``  shift the scan registers ``(Zq, A, R)`` one lane towards lane 0 (the last lane takes
            the controller's zeros).
 
-Widths (all from `AccelConfig`) are in `TsneWidths`.  TM0 and TM1 are MULA-like: operand
-registers, partial products of the signed operand ``a`` split at bit 17 times the unsigned ``b``
-(at most 17 bits on the presets: one 18 x 18 DSP each), their sum.
+Widths (all from `AccelConfig`) are in `TsneWidths`.  The lane's four multipliers M0 .. M3
+(`narrow_multiplier`: operand registers, product register; signed 18 x unsigned 17 bits, one
+18 x 18 DSP each) carry ``tpair``; M0 and M1 together are the wide TMW (``kprob``, ``tmul``:
+the signed operand split at bit 17, the partial products summed in a third stage).  The update
+slices keep their own wide TM0 / TM1 (`tm_multiplier`).
 """
 
 from __future__ import annotations
@@ -27,15 +30,25 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from golden_model import timing
+from golden_model import tsne_fixed as tf
 from golden_model.config import AccelConfig
 
 from .arith import FuOp
 from .opchain import steer
 
 __all__ = ["TsneWidths", "tsne_ops_signature", "update_signature", "tscan_signature", "TsneLaneMixin", "SPLIT",
-           "tm_multiplier"]
+           "tm_multiplier", "narrow_multiplier", "pair_constants"]
 
 SPLIT = 17   # operand split of every multiplier (an 18 x 18 signed DSP takes 17 unsigned bits)
+
+
+def pair_constants(cfg: AccelConfig, shift: int) -> tuple:
+    """The iteration constants the engine broadcasts for pair shift ``shift``: ``(d2sh, fsh)``,
+    the d2 shift ``2F - W`` and the force shift base ``W + F - G`` (``F = y_frac - shift``), each
+    offset by the constant left shift that makes it non-negative (`TsneWidths.lq`, ``lf``)."""
+    tw = TsneWidths(cfg)
+    F = cfg.y_frac - shift
+    return 2 * F - cfg.w_frac + tw.lq, cfg.w_frac + F - cfg.grad_frac + tw.lf
 
 
 class TsneWidths:
@@ -44,21 +57,31 @@ class TsneWidths:
     def __init__(self, cfg: AccelConfig):
         W, P, Y, Q, G = cfg.w_frac, cfg.p_frac, cfg.y_frac, cfg.q_frac, cfg.grad_frac
         self.yb = 1 + cfg.y_int_bits + Y               # signed y, v
-        self.dxb = self.yb + 1                         # signed dx
-        self.adx = self.yb                             # |dx| <= 2 (2^(yb-1) - 1)
-        self.hi = max(1, self.adx - SPLIT)
+        self.dxb = self.yb + 1                         # signed y_i - y_j at full width (the update slices' aw)
+        self.adx = self.yb
         self.aw = max(self.dxb, P + 2, W + 2, 32)      # TM operand a, signed (>= 32: `timing.TUPD_MULS`)
         self.bw = max(SPLIT, self.adx - SPLIT, W + 1)  # TM operand b, unsigned
         self.pw = self.aw + self.bw                    # TM product, signed
-        self.sq = 2 * Y - W
-        self.sqb = max(1, 2 * self.adx - self.sq)      # floor(dx^2 / 2^sq)
+        # the pair format (`tsne_fixed.pair_y`): y^ signed PAIR_BITS, dx one more, |dx| PAIR_BITS
+        self.pyb = tf.PAIR_BITS
+        self.pdxb = self.pyb + 1
+        self.na, self.nbw = SPLIT + 1, SPLIT           # narrow multiplier: signed 18 x unsigned 17
+        self.npw = self.na + self.nbw                  # its product, signed
+        smax = tf.pair_shift_max(cfg)
+        # d2 = floor(ss 2^-(2F - W)), F = Y - s, s in [0, smax]: ss << lq >> d2sh with d2sh >= 0
+        self.lq = max(0, W - 2 * (Y - smax))
+        self.d2sh_max = 2 * Y - W + self.lq
+        self.ssb = 2 * tf.PAIR_BITS + 1                # dx^2 + dy^2 < 2^(2 PAIR_BITS + 1)
+        self.sqb = self.ssb + self.lq                  # d2
+        # force terms: floor(prod 2^-(W + F - G + k e)) = (prod << lf) >> (fsh + k e), fsh >= 0
+        self.lf = max(0, G - W - (Y - smax))
+        self.fsh_max = W + Y - G + self.lf
         self.zq_total = Q + 1 + 2 * cfg.count_bits     # Zq of a pass (n_max^2 terms <= 2^Q)
         self.nb = max(self.sqb + 1, W + 1) + 1         # 2^W + d2
         self.nin = max(self.nb, self.zq_total, cfg.count_bits)
         self.zql = Q + 1 + cfg.count_bits              # a lane's Zq partial (n_max terms)
         self.accb = cfg.y_int_bits + 3 + G + cfg.count_bits
         self.rb = W + 1
-        self.sbase = W + Y - G                         # sa = sbase + e, sb = sbase + 2 e
         self.gb = cfg.y_int_bits + G + 1               # gradient, signed
         self.gainb = cfg.gain_int_bits + cfg.gain_frac
         self.cab = 7 + W                               # ca = ex rn >> coef_frac < 2^(7 + W) (ex < 2^(coef_frac+7))
@@ -82,7 +105,7 @@ def update_signature(cfg: AccelConfig) -> wiring.Signature:
 
 
 def tm_multiplier(m, tw: "TsneWidths", name: str):
-    """A TM multiplier (TM0 / TM1 of a lane, or of an update slice): operand registers (enabled by
+    """A wide TM multiplier (TM0 / TM1 of an update slice): operand registers (enabled by
     ``en``), partial products of the signed operand split at `SPLIT` bits, their sum; the product
     is there ``len(timing.TM0)`` cycles after the operands.  Returns ``(a, b, en, prod)``."""
     a, b, en = Signal(signed(tw.aw), name=f"{name}_a"), Signal(tw.bw, name=f"{name}_b"), Signal(name=f"{name}_en")
@@ -101,9 +124,23 @@ def tm_multiplier(m, tw: "TsneWidths", name: str):
     return a, b, en, prod
 
 
+def narrow_multiplier(m, tw: "TsneWidths", name: str):
+    """One of a lane's M0 .. M3: operand registers (enabled by ``en``; ``a`` signed 18 bits, ``b``
+    unsigned 17), the product register: the product is there two cycles after the operands (one
+    18 x 18 DSP).  Returns ``(a, b, en, prod)``."""
+    a, b, en = Signal(signed(tw.na), name=f"{name}_a"), Signal(tw.nbw, name=f"{name}_b"), Signal(name=f"{name}_en")
+    a_q, b_q = Signal.like(a, name=f"{name}_aq"), Signal.like(b, name=f"{name}_bq")
+    with m.If(en):
+        m.d.sync += [a_q.eq(a), b_q.eq(b)]
+    prod = Signal(signed(tw.npw), name=f"{name}_prod")
+    m.d.sync += prod.eq(a_q * b_q)
+    return a, b, en, prod
+
+
 def tsne_ops_signature(cfg: AccelConfig) -> wiring.Signature:
-    """t-SNE controller -> lane: ``tpair`` (``y_j`` broadcast, ``S_ij`` of this lane's bank),
-    ``trecip`` (external operand), ``tscan``, ``tmul`` (TM0 on external operands); back: the
+    """t-SNE controller -> lane: ``tpair`` (``y^_j`` and ``S_ij`` of this lane's bank, read in
+    the issue stage; the iteration's shifts ``d2sh``, ``fsh``, stable through a pass),
+    ``trecip`` (external operand), ``tscan``, ``tmul`` (TMW on external operands); back: the
     ``trecip`` result ``p``, ``r`` (valid ``latency("trecip")`` cycles after the issue), the
     ``tmul`` product ``prod`` and, with ``tsne_symmetric``, the pair's force terms ``jfa``, ``jfr``
     (``floor(sr dx / 2^sa)``, ``floor(r2 dx / 2^sb)``; x in ``tpair``'s first ``tacc`` stage, y in
@@ -117,13 +154,14 @@ def tsne_ops_signature(cfg: AccelConfig) -> wiring.Signature:
     # and the latched next y_i (``tnext``), from which the engine's visitor ring takes its y's
     jside = {} if not cfg.tsne_symmetric else {
         "jfa": In(signed(tw.accb)), "jfr": In(signed(tw.accb)), "jstka": In(1), "jstkr": In(1), "jv": In(1),
-        "yn0": In(signed(tw.yb)), "yn1": In(signed(tw.yb))}
+        "yn0": In(signed(tw.pyb)), "yn1": In(signed(tw.pyb))}
     return wiring.Signature({
         **jside,
         "mul": Out(wiring.Signature({"issue": Out(1), "a": Out(signed(tw.aw)), "b": Out(tw.bw)})),
         "prod": In(signed(tw.pw)),
-        "pair": Out(wiring.Signature({"issue": Out(1), "y0": Out(signed(tw.yb)), "y1": Out(signed(tw.yb)),
-                                      "s": Out(cfg.p_frac + 1)})),
+        "pair": Out(wiring.Signature({"issue": Out(1), "y0": Out(signed(tw.pyb)), "y1": Out(signed(tw.pyb)),
+                                      "s": Out(cfg.p_frac + 1), "d2sh": Out(range(tw.d2sh_max + 1)),
+                                      "fsh": Out(range(tw.fsh_max + 1))})),
         "recip": Out(wiring.Signature({"issue": Out(1), "x": Out(tw.nin)})),
         "next": Out(1), "load": Out(1), "snap": Out(1), "scan": Out(1),
         "p": In(range(tw.nin + 1)), "r": In(tw.rb),
@@ -167,49 +205,52 @@ class TsneLaneMixin:
                 sig, written, k = copies[key], written + II, k + 1
             return sig
 
-        # ------------------------------------------------------------ TM0, TM1
-        a0, b0, en0, prod0 = tm_multiplier(m, tw, "tm0")
-        a1, b1, en1, prod1 = tm_multiplier(m, tw, "tm1")
-        m.d.comb += t.prod.eq(prod0)
-        self._kprob_out(prod0)              # affinity op KPROB: w r on TM0 (`hw.lane`)
+        # ------------------------------------------------------------ M0 .. M3, TMW = M0 + M1
+        mults = [narrow_multiplier(m, tw, f"tm{k}") for k in range(4)]
+        prods = [x[3] for x in mults]
+        assert tw.aw <= SPLIT + tw.na and tw.bw <= tw.nbw, (tw.aw, tw.bw)   # TMW: two chunks
+        prod_w = Signal(signed(tw.pw), name="tmw_prod")
+        m.d.sync += prod_w.eq(prods[0] + (prods[1] << SPLIT))
+        m.d.comb += t.prod.eq(prod_w)
+        self._kprob_out(prod_w)             # affinity op KPROB: w r on TMW (`hw.lane`)
 
         op = "tpair"
-        st = {r: uses(op, r) for r in ("tdiff", "tsq", "tnorm_in", "tnorm", "tnorm_shift", "tzq", "tsr",
-                                       "tfshift", "tacc", "tm0_in")}
+        st = {r: uses(op, r) for r in ("tdiff", "tsq", "tsqsh", "tnorm_in", "tnorm", "tnorm_shift", "tzq", "tsr",
+                                       "tfshift", "tacc", "tm0_in", "tm2_in")}
         vp = v[op]
+        L = len(timing.TMW) - 1             # a narrow product is there L stages after its issue
 
-        # ------------------------------------------------------------ y_i: latched from the broadcast, loaded at a hand-over
-        yi = [Signal(signed(tw.yb), name=f"t_yi{c}") for c in range(2)]
-        yn = [Signal(signed(tw.yb), name=f"t_ynext{c}") for c in range(2)]
-        with m.If(v["tnext"][0]):
+        # ------------------------------------------------------------ y^_i: latched from the broadcast, loaded at a hand-over
+        yi = [Signal(signed(tw.pyb), name=f"t_yi{c}") for c in range(2)]
+        yn = [Signal(signed(tw.pyb), name=f"t_ynext{c}") for c in range(2)]
+        with m.If(v["tnext"][timing.stage_of("tnext", "tynext")]):
             m.d.sync += [yn[0].eq(t.pair.y0), yn[1].eq(t.pair.y1)]
         with m.If(v["tload"][0]):
             m.d.sync += [yi[0].eq(yn[0]), yi[1].eq(yn[1])]
 
         # ------------------------------------------------------------ differences
         s0 = st["tdiff"][0]
-        dx, dy = Signal(signed(tw.dxb), name="t_dx"), Signal(signed(tw.dxb), name="t_dy")
+        dx, dy = Signal(signed(tw.pdxb), name="t_dx"), Signal(signed(tw.pdxb), name="t_dy")
         s_ij = Signal(cfg.p_frac + 1, name="t_s")
         with m.If(vp[s0]):
             m.d.sync += [dx.eq(yi[0] - t.pair.y0), dy.eq(yi[1] - t.pair.y1), s_ij.eq(t.pair.s)]
-        m1 = st["tm0_in"]                       # [|dx|^2 x2 ... ] the five TM issue stages
-        adx = Signal(tw.adx, name="t_adx")
-        ady = Signal(tw.adx, name="t_ady")
+        q0, f1 = st["tm0_in"]                   # squares (M0, M1), then the y forces (M0, M1)
+        r0, f0 = st["tm2_in"]                   # S r, r r (M2, M3), then the x forces (M2, M3)
+        assert q0 == s0 + 1 and st["tsq"] == [q0 + L] and st["tsqsh"] == [q0 + L + 1], st
+        adx, ady = Signal(tw.pyb, name="t_adx"), Signal(tw.pyb, name="t_ady")
         m.d.comb += [adx.eq(Mux(dx < 0, -dx, dx)), ady.eq(Mux(dy < 0, -dy, dy))]
-        dy_1 = hold(dy, s0, m1[1], "t_dy_sq")
-        ady_1 = Signal(tw.adx, name="t_ady1")
-        m.d.comb += ady_1.eq(Mux(dy_1 < 0, -dy_1, dy_1))
 
         # ------------------------------------------------------------ squares, d2, normaliser
-        sqx, sqy = Signal(tw.sqb, name="t_sqx"), Signal(tw.sqb, name="t_sqy")
-        sq_full = (prod0 + (prod1 << SPLIT)) >> tw.sq
+        ss = Signal(tw.ssb, name="t_ss")
         with m.If(vp[st["tsq"][0]]):
-            m.d.sync += sqx.eq(sq_full)
-        with m.If(vp[st["tsq"][1]]):
-            m.d.sync += sqy.eq(sq_full)
+            m.d.sync += ss.eq(prods[0] + prods[1])
+        d2 = Signal(tw.sqb, name="t_d2")
+        with m.If(vp[st["tsqsh"][0]]):
+            m.d.sync += d2.eq((ss << tw.lq) >> t.pair.d2sh)
         nx = Signal(tw.nin, name="t_nx")
+        assert st["tnorm_in"] == [st["tsqsh"][0] + 1], st
         with m.If(vp[st["tnorm_in"][0]]):
-            m.d.sync += nx.eq(sqx + sqy + (1 << W))
+            m.d.sync += nx.eq(d2 + (1 << W))
         with m.Elif(v["trecip"][0]):
             m.d.sync += nx.eq(t.recip.x)
         nb = tw.nin
@@ -234,11 +275,10 @@ class TsneLaneMixin:
         s_fu = timing.stage_of(op, timing.FU[0])  # the FU RECIP stage of tpair (m_q held until then)
         ns_r = timing.stage_of("trecip", "tnorm_shift")
         m.d.comb += [t.r.eq(r), t.p.eq(delayed(pp, timing.latency("trecip") - ns_r - 1, "t_prec"))]
-        # the stage plan this datapath relies on (products visible len(TM0) stages after issue)
-        L = len(timing.TM0)
-        assert st["tsq"] == [m1[0] + L, m1[1] + L] and st["tsr"] == [m1[2] + L], st
-        assert st["tfshift"] == [m1[3] + L, m1[4] + L] and st["tacc"] == [m1[3] + L + 1, m1[4] + L + 1], st
-        assert st["tzq"] == [m1[2]] == [s_fu + len(timing.FU)] and st["tnorm_in"][0] == st["tsq"][1] + 1, st
+        # the stage plan this datapath relies on (products visible L stages after issue)
+        assert st["tzq"] == [r0] == [s_fu + len(timing.FU)] and st["tsr"] == [r0 + L], st
+        assert f0 > st["tsr"][0] and st["tfshift"] == [f0 + L, f1 + L] and f1 == f0 + 1, st
+        assert st["tacc"] == [f0 + L + 1, f1 + L + 1], st
 
         # ------------------------------------------------------------ Zq, S r, r r
         s_r = st["tzq"][0]                      # r visible
@@ -254,31 +294,40 @@ class TsneLaneMixin:
         s_d = hold(s_ij, s0, s_r, "t_s_d")
         sr, r2 = Signal(tw.rb, name="t_sr"), Signal(tw.rb, name="t_r2")
         with m.If(vp[st["tsr"][0]]):
-            m.d.sync += [sr.eq(prod0 >> P), r2.eq(prod1 >> W)]
+            m.d.sync += [sr.eq(prods[2] >> P), r2.eq(prods[3] >> W)]
 
         # ------------------------------------------------------------ forces
-        f0, f1 = m1[3], m1[4]
         dx_f = hold(dx, s0, f0, "t_dx_f")
         dy_f = hold(dy, s0, f1, "t_dy_f")
         sh0, sh1 = st["tfshift"]
-        cap = tw.pw - 1                         # any larger shift gives the same floor
-        # one pair of shifters for both coordinates: x's products are shifted in stage sh0, y's in
-        # sh1 = sh0 + 1, and two tpair ops are never one stage apart (they share TM0 / TM1)
-        assert sh1 == sh0 + 1 and II > 1, (sh0, sh1, II)
-        # the pair's shifts sa = sbase + e, sb = sbase + 2 e (capped) and the masks of their
-        # shifted-out bits, registered before stage sh0 and read in sh0 and sh1 (the next tpair
-        # rewrites them II stages later): the shifters and sticky bits start from registers
-        # (sa, sb in stage sh0 - 2, the masks from them in sh0 - 1: II >= 3 keeps sa, sb until sh1)
-        assert sh0 - 2 > st["tnorm_shift"][0] and II >= 3, (sh0, st, II)
+        # the product shifted left by lf (so that every shift is a right shift); any larger shift
+        # than cap gives the same floor
+        fpw = tw.npw + tw.lf
+        cap = fpw - 1
+        # one pair of shifters for both coordinates: x's products (M2, M3) are shifted in stage
+        # sh0, y's (M0, M1) in sh1 = sh0 + 1, selected by a multiplexer register-to-register
+        # the pair's shifts sa = fsh + e, sb = fsh + 2 e (capped), registered in stage sh0 - 2,
+        # copied in sh0 - 1 into the shifters' amount registers (with the masks of their
+        # shifted-out bits), which the next pair rewrites only II >= 2 stages later
+        assert sh0 - 2 > st["tnorm_shift"][0] and II >= 2, (sh0, st, II)
         e_s = Signal(range(nb), name="t_es")
         m.d.comb += e_s.eq(hold(pp, st["tnorm_shift"][0], sh0 - 2, "t_pa") - W)
-        sa_n, sb_n = (Mux(tw.sbase + k * e_s > cap, cap, tw.sbase + k * e_s) for k in (1, 2))
+        fsh = t.pair.fsh
+        sa_n, sb_n = (Mux(fsh + k * e_s > cap, cap, fsh + k * e_s) for k in (1, 2))
         sa, sb = Signal(range(cap + 1), name="t_sa"), Signal(range(cap + 1), name="t_sb")
         with m.If(vp[sh0 - 2]):
             m.d.sync += [sa.eq(sa_n), sb.eq(sb_n)]
+        sa_q, sb_q = Signal(range(cap + 1), name="t_saq"), Signal(range(cap + 1), name="t_sbq")
+        with m.If(vp[sh0 - 1]):
+            m.d.sync += [sa_q.eq(sa), sb_q.eq(sb)]
         acc = signed(tw.accb)
+        ya = Signal()           # the shifters take y's products (stage sh1)
+        m.d.comb += ya.eq(vp[sh1])
+        pa = Signal(signed(fpw), name="t_pa_in")
+        pr = Signal(signed(fpw), name="t_pr_in")
+        m.d.comb += [pa.eq(Mux(ya, prods[0], prods[2]) << tw.lf), pr.eq(Mux(ya, prods[1], prods[3]) << tw.lf)]
         fa, fr = Signal(acc, name="t_fa"), Signal(acc, name="t_fr")
-        m.d.comb += [fa.eq(prod0 >> sa), fr.eq(prod1 >> sb)]
+        m.d.comb += [fa.eq(pa >> sa_q), fr.eq(pr >> sb_q)]
         # one register per term for both coordinates: x's is read (accumulated) in stage ac0 = sh1,
         # in whose cycle y's is written
         tfa, tfr = Signal(acc, name="t_fa_q"), Signal(acc, name="t_fr_q")
@@ -287,18 +336,18 @@ class TsneLaneMixin:
         ac0, ac1 = st["tacc"]
         assert (ac0, ac1) == (sh1, sh1 + 1), (ac0, ac1, sh1)
         if cfg.tsne_symmetric:
-            # sticky bits: prod mod 2^s != 0 (with the capped shift: equal, as |prod| < 2^(pw-1)),
-            # through masks of the s low bits registered from sa, sb in stage sh0 - 1
+            # sticky bits: the shifted-out bits are not all zero (with the capped shift: equal, as
+            # |prod << lf| < 2^cap), through masks of the s low bits registered from sa, sb
             stka, stkr = Signal(name="t_stka"), Signal(name="t_stkr")
-            # (the s low bits as all-ones shifted right by pw - s: a left shift would widen the
+            # (the s low bits as all-ones shifted right by fpw - s: a left shift would widen the
             # expression by 2^len(s) bits, wide words in Verilator)
-            ones = C((1 << tw.pw) - 1, tw.pw)
-            low = lambda s_: ones >> (tw.pw - s_).as_unsigned()     # s <= cap < pw
-            mask_a, mask_b = Signal(tw.pw, name="t_mska"), Signal(tw.pw, name="t_mskb")
+            ones = C((1 << fpw) - 1, fpw)
+            low = lambda s_: ones >> (fpw - s_).as_unsigned()     # s <= cap < fpw
+            mask_a, mask_b = Signal(fpw, name="t_mska"), Signal(fpw, name="t_mskb")
             with m.If(vp[sh0 - 1]):
                 m.d.sync += [mask_a.eq(low(sa)), mask_b.eq(low(sb))]
             with m.If(vp[sh0] | vp[sh1]):
-                m.d.sync += [stka.eq((prod0 & mask_a).any()), stkr.eq((prod1 & mask_b).any())]
+                m.d.sync += [stka.eq((pa & mask_a).any()), stkr.eq((pr & mask_b).any())]
             m.d.comb += [t.jfa.eq(tfa), t.jfr.eq(tfr), t.jstka.eq(stka), t.jstkr.eq(stkr),
                          t.jv.eq(vp[ac0] | vp[ac1]), t.yn0.eq(yn[0]), t.yn1.eq(yn[1])]
         lax, lay, lrx, lry = (Signal(acc, name=f"t_l{n}") for n in ("ax", "ay", "rx", "ry"))
@@ -308,37 +357,36 @@ class TsneLaneMixin:
         with m.If(snap_acc):
             m.d.sync += [out.ax.eq(lax), out.ay.eq(lay), out.rx.eq(lrx), out.ry.eq(lry),
                          lax.eq(0), lay.eq(0), lrx.eq(0), lry.eq(0)]
+        # a term in the snap's cycle (the next block's first pair) starts the new sum
         with m.If(vp[ac0]):
-            m.d.sync += [lax.eq(lax + tfa), lrx.eq(lrx + tfr)]
+            m.d.sync += [lax.eq(Mux(snap_acc, 0, lax) + tfa), lrx.eq(Mux(snap_acc, 0, lrx) + tfr)]
         with m.If(vp[ac1]):
-            m.d.sync += [lay.eq(lay + tfa), lry.eq(lry + tfr)]
+            m.d.sync += [lay.eq(Mux(snap_acc, 0, lay) + tfa), lry.eq(Mux(snap_acc, 0, lry) + tfr)]
 
-        # ------------------------------------------------------------ TM operand steering
-        lo = SPLIT
-
-        def tm(a, b, en, x, y):
+        # ------------------------------------------------------------ multiplier operand steering
+        def mul(k, x, y):
+            a, b, en, _ = mults[k]
             return [en.eq(1), a.eq(x), b.eq(y)]
-        # sr, r2 as seen by the force products (the stage plan may put them more than II stages
-        # after tsr, where the next tpair has overwritten the register: `hold` takes copies)
+        # sr, r2 as seen by the force products (copies where the next tpair has overwritten them)
         s_sr = st["tsr"][0]
         sr_0, sr_1 = hold(sr, s_sr, f0, "t_sr_f"), hold(sr, s_sr, f1, "t_sr_f")
         r2_0, r2_1 = hold(r2, s_sr, f0, "t_r2_f"), hold(r2, s_sr, f1, "t_r2_f")
-        steer(m, v, "tm0_in", {
-            (op, m1[0]): tm(a0, b0, en0, adx, adx[:lo]),
-            (op, m1[1]): tm(a0, b0, en0, ady_1, ady_1[:lo]),
-            (op, m1[2]): tm(a0, b0, en0, s_d, r),
-            (op, f0): tm(a0, b0, en0, dx_f, sr_0),
-            (op, f1): tm(a0, b0, en0, dy_f, sr_1),
-            ("tmul", 0): tm(a0, b0, en0, t.mul.a, t.mul.b),
-            ("kprob", timing.stage_of("kprob", "tm0_in")): tm(a0, b0, en0, *self._kprob_tm0),
-        })
-        steer(m, v, "tm1_in", {
-            (op, m1[0]): tm(a1, b1, en1, adx, adx[lo:]),
-            (op, m1[1]): tm(a1, b1, en1, ady_1, ady_1[lo:]),
-            (op, m1[2]): tm(a1, b1, en1, r, r),
-            (op, f0): tm(a1, b1, en1, dx_f, r2_0),
-            (op, f1): tm(a1, b1, en1, dy_f, r2_1),
-        })
+        lo = SPLIT
+
+        def wide(a_, b_, name):
+            """TMW: the operand as a signed aw-bit word, its two chunks on M0 and M1."""
+            full = Signal(signed(tw.aw), name=f"tmw_{name}")
+            m.d.comb += full.eq(a_)
+            return {"tm0_in": mul(0, full[:lo], b_), "tm1_in": mul(1, full[lo:].as_signed(), b_)}
+        kp = timing.stage_of("kprob", "tm0_in")
+        tmw = {k: wide(*ab, k[0]) for k, ab in {("tmul", 0): (t.mul.a, t.mul.b),
+                                                 ("kprob", kp): self._kprob_tm0}.items() if k[0] in v}
+        steer(m, v, "tm0_in", {(op, q0): mul(0, adx, adx), (op, f1): mul(0, dy_f, sr_1),
+                               **{k: w["tm0_in"] for k, w in tmw.items()}})
+        steer(m, v, "tm1_in", {(op, q0): mul(1, ady, ady), (op, f1): mul(1, dy_f, r2_1),
+                               **{k: w["tm1_in"] for k, w in tmw.items()}})
+        steer(m, v, "tm2_in", {(op, r0): mul(2, s_d, r), (op, f0): mul(2, dx_f, sr_0)})
+        steer(m, v, "tm3_in", {(op, r0): mul(3, r, r), (op, f0): mul(3, dx_f, r2_0)})
         # the function unit's RECIP for both ops (mn_q of the shared normaliser)
         fu_in = fu.operand(FuOp.RECIP, mn_q)
         return {(op, s_fu): fu_in, ("trecip", timing.stage_of("trecip", timing.FU[0])): fu_in}

@@ -4,6 +4,11 @@ without; docs/hardware.md "t-SNE engine").
 Bit-exact with `golden_model.tsne_fixed.forces` + `update` for one iteration per ``go``, in
 exactly `golden_model.tsne_schedule.iteration_cycles` cycles (+1 for the ``go`` cycle):
 
+``SCALE``   (a run's first state) N reads of y, the OR of their magnitudes, the pair shift
+            (`tsne_fixed.pair_shift`; later iterations take it from the update's writes: the
+            shift of iteration t is that of the embedding of iteration t - 1, set as the update
+            of iteration t - 1 starts); every y the lanes see is the engine's pair-format register
+            ``sat17(y >> s)``, a cycle after the read (`tsne_fixed.pair_y`);
 ``PRIME``   read-ahead + K cycles: block 0's ``y_i`` read and latched by lane ``l`` (``tnext``);
             a ``tsnap`` clears the lanes' live sums (whatever an ABORT left there);
 ``STREAM``  per ``j``: ``y_j`` and the K S banks read, then ``tpair`` issued ``TSNE_READ`` cycles
@@ -44,6 +49,7 @@ from the affinity phase's P memory (``s_addr``, ``s_data``: all K banks at one a
 
 from __future__ import annotations
 
+import numpy as np
 from amaranth.hdl import C, Cat, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
@@ -60,6 +66,7 @@ from .delay import delay_line
 from .regnext import next_values
 from .lane import Lane, search_ops_signature
 from .lane_tsne import TsneWidths, tscan_signature, tsne_ops_signature
+from .lane_tsne import pair_constants as tsne_pair_constants
 from .lane_tupd import repulsion_shift_bias
 from .tsne_jside import symmetric_jside
 from .tsne_update import UpdateSlice
@@ -263,7 +270,15 @@ class TsneEngine(wiring.Component):
         s_load, in_prime = Signal(), Signal()
         assert II >= 2 and K >= 1
         last_ring = rstep == R
-        blk_change = (j == n_last) & (blk != B_last)
+        # the block's last j: N - 1, or (ordered pairs, several blocks) later: masked padding slots
+        # (`timing.tsne_ordered_slots`)
+        j_end = Signal.like(n_last)
+        if sym:
+            m.d.comb += j_end.eq(n_last)
+        else:
+            pad = timing.tsne_ordered_min_slots(K) - 1
+            m.d.sync += j_end.eq(Mux((n_last >= K) & (n_last < pad), pad, n_last))
+        blk_change = (j == j_end) & (blk != B_last)
         j_first, j_next_block = Signal.like(j), Signal.like(j)     # driven below (symmetric j side)
         for k in range(K):
             bank_addr = Signal(range(self.sdepth), name=f"s_addr{k}")
@@ -299,15 +314,38 @@ class TsneEngine(wiring.Component):
         rx = Signal(tw.nin)
         # the visitor ring (symmetric): in ring step t lane l's y_j is the block's point (l + t) mod K,
         # loaded with the lanes' next y_i (rotated by one) when they take them, shifted once a step
-        yv = [[Signal(signed(yb), name=f"ring_y{l}_{c}") for c in range(2)] for l in range(K if sym else 0)]
+        yv = [[Signal(signed(tw.pyb), name=f"ring_y{l}_{c}") for c in range(2)] for l in range(K if sym else 0)]
+        # the pair format: y_j read in the issue cycle, registered as sat17(y >> s) (`tsne_fixed.pair_y`)
+        # for the lanes' tdiff stage a cycle later, as S_ij (the ring's y are pair-format registers)
+        pyb = tw.pyb
+        pair_s = Signal(range(tf.pair_shift_max(cfg) + 1))
+        yc = [Signal(signed(pyb), name=f"pair_y{c}") for c in range(2)]
+        for c in range(2):
+            ysh = Signal(signed(yb), name=f"pair_ysh{c}")
+            m.d.comb += ysh.eq(y_rd.data[c * yb:(c + 1) * yb].as_signed() >> pair_s)
+            hi = ysh[pyb - 1:]
+            lim = 1 << (pyb - 1)
+            m.d.sync += yc[c].eq(Mux(hi.all() | ~hi.any(), ysh[:pyb].as_signed(), Mux(ysh < 0, -lim, lim - 1)))
+        s_q = [Signal(cfg.p_frac + 1, name=f"s_q{k}") for k in range(K)]
+        m.d.sync += [q.eq(d) for q, d in zip(s_q, s_data)]
+        ring1 = Signal()        # the slot issued in the cycle before was a ring step
+        in_stream = Signal()
+        m.d.sync += ring1.eq(ring & in_stream)
+        d2sh, fsh = Signal(range(tw.d2sh_max + 1)), Signal(range(tw.fsh_max + 1))
         for l, ln in enumerate(lanes):
-            yj = [y_rd.data[:yb].as_signed(), y_rd.data[yb:].as_signed()]
-            if sym:
-                yj = [Mux(ring, yv[l][c], yj[c]) for c in range(2)]
+            yj = [Mux(ring1, yv[l][c], yc[c]) for c in range(2)] if sym else yc
             m.d.comb += [ln.tsne.scan.eq(scan), ln.tsne.snap.eq(snap), ln.tsne.load.eq(load), ln.tsne.next.eq(nxt[l]),
                          ln.tsne.pair.issue.eq(issue[l]), ln.tsne.pair.y0.eq(yj[0]), ln.tsne.pair.y1.eq(yj[1]),
-                         ln.tsne.pair.s.eq(s_data[l])]
-        rshift = Signal()
+                         ln.tsne.pair.s.eq(s_q[l]), ln.tsne.pair.d2sh.eq(d2sh), ln.tsne.pair.fsh.eq(fsh)]
+        with m.Switch(pair_s):
+            for sv in range(tf.pair_shift_max(cfg) + 1):
+                with m.Case(sv):
+                    c_d2, c_f = tsne_pair_constants(cfg, sv)
+                    m.d.sync += [d2sh.eq(c_d2), fsh.eq(c_f)]
+        rshift = Signal()       # the visitor ring shifts in the cycle after a ring step's tdiff read
+        m.d.sync += rshift.eq((ph == timing.TSNE_READ) & ring & in_stream & (rstep != R))
+        block_end, block_end_d = Signal(), Signal()
+        m.d.comb += block_end_d.eq(delay_line(m, block_end, 2, "block_end_d"))
         for l in range(len(yv)):
             nb_ = lanes[(l + 1) % K].tsne
             with m.If(load):
@@ -440,6 +478,30 @@ class TsneEngine(wiring.Component):
         with m.If(zq_solo & tr.valid & tr.ready):
             m.d.sync += [tr.valid.eq(0), zq_solo.eq(0)]
 
+        # ------------------------------------------------------------ the pair shift
+        # OR of |y| (one's complement for negatives) over the SCALE reads and the update's writes;
+        # the shift (`tsne_fixed.pair_shift`, tabulated by the OR's bit length) is set at the end of
+        # SCALE and as each update starts (the embedding of the iteration before: complete by then)
+        mag_or = Signal(yb - 1)
+        scale_rd, scale_v, set_shift = Signal(), Signal(), Signal()
+        m.d.sync += scale_v.eq(scale_rd)
+
+        def mag(word):
+            return Cat(*(word[c * yb:(c + 1) * yb - 1] ^ word[(c + 1) * yb - 1].replicate(yb - 1)
+                         for c in range(2)))
+        blen = Signal(range(yb))
+        for b in range(yb - 1):
+            with m.If(mag_or[b]):
+                m.d.comb += blen.eq(b + 1)
+        with m.If(set_shift):
+            with m.Switch(blen):
+                for b in range(yb):
+                    with m.Case(b):
+                        m.d.sync += pair_s.eq(tf.pair_shift(np.array([[(1 << b) - 1]]), cfg))
+        with m.If(scale_v):
+            m.d.sync += mag_or.eq(mag_or | mag(y_rd.data)[:yb - 1] | mag(y_rd.data)[yb - 1:])
+        m.d.comb += set_shift.eq(upd_start)      # (also at the end of SCALE, in the FSM)
+
         # ------------------------------------------------------------ FSM
         # INIT: the PRNG seed lane 0 sees, one cycle ahead of its load (the lane registers the seed:
         # `Lane` PRNG): point i's coordinate-0 stream seed ^ TSNE_INIT_STREAM + i SEED_POINT_STEP,
@@ -455,9 +517,18 @@ class TsneEngine(wiring.Component):
                     m.d.sync += [cnt.eq(0), upt.eq(0), ipt.eq(self.seed ^ tf.TSNE_INIT_STREAM), self.busy.eq(1)]
                     m.next = "INIT"
                 with m.Elif(self.go):
-                    m.d.sync += [cnt.eq(0), blk.eq(0), zq.eq(0), self.busy.eq(1)]
+                    m.d.sync += [cnt.eq(0), blk.eq(0), zq.eq(0), self.busy.eq(1), mag_or.eq(0)]
                     set_iter(C(0, 17))
                     m.d.comb += [ybase_nxt.eq(0), sbase_nxt.eq(0)]
+                    m.next = "SCALE"
+            with m.State("SCALE"):
+                # y of point cnt read (cnt < N), its magnitude ORed a cycle later; then the shift
+                assert timing.TSNE_SCALE == 2
+                m.d.comb += [ra.eq(cnt), scale_rd.eq(cnt <= n_last)]
+                m.d.sync += cnt.eq(cnt + 1)
+                with m.If(cnt == n_last + 2):
+                    m.d.comb += set_shift.eq(1)
+                    m.d.sync += cnt.eq(0)
                     m.next = "PRIME"
             with m.State("INIT"):
                 # per point (4 cycles): lane 0's PRNG loaded with the stream of coordinate 0, stepped,
@@ -498,7 +569,7 @@ class TsneEngine(wiring.Component):
                     m.d.comb += [j_nxt.eq(j_first), rstep_nxt.eq(1 if sym else 0)]
                     m.next = "STREAM"
             with m.State("STREAM"):
-                m.d.comb += ra.eq(j)
+                m.d.comb += [ra.eq(j), in_stream.eq(1)]
                 m.d.sync += ph.eq(Mux(ph == II - 1, 0, ph + 1))
                 jrel = Signal(range(-2 * K, cfg.n_max + 1))
                 m.d.comb += jrel.eq(j - ybase - K)
@@ -511,24 +582,26 @@ class TsneEngine(wiring.Component):
                 with m.If((ph == timing.TSNE_READ) & ~ring):
                     m.d.comb += slot.eq(1)
                     for l in range(K):
-                        pair_ok = (j >= ybase + K) if sym else (ybase + l != j)
+                        pair_ok = (j >= ybase + K) if sym else ((ybase + l != j) & (j <= n_last))
                         m.d.comb += [issue[l].eq((ybase + l <= n_last) & pair_ok),
                                      nxt[l].eq(jrel == l)]
-                    with m.If(j == n_last):
+                    with m.If(j == j_end):
                         m.d.comb += [snap.eq(1), bg_start.eq(1)]
                 # y_i of block 0 (latched in PRIME) in the STREAM's first cycle; of the next block after
                 # the last slot
+                # (the lanes read y^_i and the ring's y in the tdiff stage, a cycle after the issue,
+                # and latch a next y^_i (tnext) then: the loads come after the issue, so that the
+                # first slot's tdiff sees them, and two cycles after a block's last slot)
                 first = ((rstep == 1) & (blk == 0)) if sym else ((j == 0) & (blk == 0))
-                m.d.comb += load.eq((first & (ph == 0))
-                                    | ((ph == timing.TSNE_READ + 1) & ~ring & (j == n_last) & (blk != B_last)))
+                m.d.comb += block_end.eq((ph == timing.TSNE_READ) & ~ring & (j == j_end) & (blk != B_last))
+                m.d.comb += load.eq((first & (ph == timing.TSNE_READ)) | block_end_d)
                 with m.If(ph == II - 1):
                     m.d.comb += s_load.eq(1)
                     with m.If(ring):
-                        m.d.comb += rshift.eq(rstep != R)
                         m.d.comb += rstep_nxt.eq(Mux(rstep == R, 0, rstep + 1))
                     with m.Else():
                         m.d.comb += j_nxt.eq(j + 1)
-                        with m.If(j == n_last):
+                        with m.If(j == j_end):
                             with m.If(blk == B_last):
                                 m.next = "FLUSH"
                             with m.Else():
@@ -652,6 +725,11 @@ class TsneEngine(wiring.Component):
                          v_wr.addr.eq(waddr), v_wr.data.eq(vq), v_wr.en.eq(1),
                          g_wr.addr.eq(waddr), g_wr.data.eq(gq), g_wr.en.eq(1)]
         m.d.comb += upd_last.eq(wq & (waddr == n_last))
+        # the pair shift's OR: the update's writes (the next iteration but one takes its shift)
+        with m.If(upd_start):
+            m.d.sync += mag_or.eq(0)
+        with m.Elif(wq):
+            m.d.sync += mag_or.eq(mag_or | mag(yq)[:yb - 1] | mag(yq)[yb - 1:])
         with m.If(upd_start):
             m.d.sync += [waddr.eq(0), wlane.eq(0)]
         return m

@@ -71,8 +71,8 @@ def symmetric_jside(eng, m, lanes, out0, shifting, pout, pout_ok, pop_base, pop_
     ac0 = timing.uses("tpair", "tacc")[0]
     rx = delay_line(m, rslot, ac0, "ring_x")
     rx_first = delay_line(m, rslot & (rstep == 1), ac0, "ring_x1")
-    ry, ry_first, rsh, rlast = Signal(), Signal(), Signal(), Signal()
-    m.d.sync += [ry.eq(rx), ry_first.eq(rx_first), rsh.eq(ry)]
+    ry, ry_first, rlast = Signal(), Signal(), Signal()
+    m.d.sync += [ry.eq(rx), ry_first.eq(rx_first)]
     rlast_q = delay_line(m, rslot & (rstep == R), ac0 + 2, "ring_last")
     m.d.comb += rlast.eq(rlast_q)
     rterm = rx | ry
@@ -115,7 +115,7 @@ def symmetric_jside(eng, m, lanes, out0, shifting, pout, pout_ok, pop_base, pop_
                      wp.addr.eq(wj), wp.en.eq(wv), wp.data.eq(Cat(nx, ny))]
 
     # visitor sums (ax, ay, rx, ry) at each ring position: lane l's ring terms subtracted (the
-    # first step of a block starts from 0), shifted one position after each step's y term; after
+    # first step of a block starts from 0), shifted one position between two steps; after
     # the last step position 0 is written to V and the ring shifted, K times (the point at
     # position 0 is then (R + f) mod K in flush cycle f)
     vs = [[Signal(acc, name=f"ring_v{l}_{f}") for f in ("ax", "ay", "rx", "ry")] for l in range(K)]
@@ -135,19 +135,24 @@ def symmetric_jside(eng, m, lanes, out0, shifting, pout, pout_ok, pop_base, pop_
         nt, cin = Mux(jv, (~t).as_unsigned(), C((1 << ab) - 1, ab)), Mux(jv, ~stk, 1)
         return (Cat(C(1, 1), base) + Cat(cin, nt))[1:ab + 1]
 
+    # the shift between two steps happens with the next step's x term (the x fields take the
+    # neighbour's sums minus the term, the y fields the neighbour's sums): at II = 2 the next x
+    # term comes in the cycle right after a step's y term
     for l, ln in enumerate(lanes):
         v, src = vs[l], vs[(l + 1) % K]
         ta = (ln.tsne.jfa, ln.tsne.jstka, ln.tsne.jv)
         tr = (ln.tsne.jfr, ln.tsne.jstkr, ln.tsne.jv)
         with m.If(rx):
-            m.d.sync += [v[0].eq(minus_term(Mux(rx_first, 0, v[0]), *ta)),
-                         v[2].eq(minus_term(Mux(rx_first, 0, v[2]), *tr))]
+            m.d.sync += [v[0].eq(minus_term(Mux(rx_first, 0, src[0]), *ta)),
+                         v[2].eq(minus_term(Mux(rx_first, 0, src[2]), *tr))]
+            with m.If(~rx_first):
+                m.d.sync += [v[1].eq(src[1]), v[3].eq(src[3])]
         with m.Elif(ry):
             m.d.sync += [v[1].eq(minus_term(Mux(ry_first, 0, v[1]), *ta)),
                          v[3].eq(minus_term(Mux(ry_first, 0, v[3]), *tr))]
-        with m.Elif((rsh & ~rlast) | flush):
+        with m.Elif(flush):
             m.d.sync += [a.eq(b) for a, b in zip(v, src)]
-    # rsh and rlast come in the same cycle after the last step: that cycle is the first flush
+    # rlast comes in the cycle after the last step's y term: that cycle is the first flush
     with m.If(flush):
         m.d.comb += [v_wr.addr.eq(Mux(vpar, K + fcur, fcur)), v_wr.en.eq(1), v_wr.data.eq(Cat(*vs[0]))]
         m.d.sync += [fpt.eq(Mux(fcur == K - 1, 0, fcur + 1)), fcnt.eq(Mux(rlast, K - 1, fcnt - 1))]

@@ -113,8 +113,8 @@ def test_wrong_reference_is_caught():
     assert not matches(run.p, S_u)
     assert got != tf.trace_beats(S_u, CFG, rs.EMB_EVERY_LOG2)
     S2 = S.copy()
-    S2[2, 4] += 1
-    S2[4, 2] += 1
+    S2[3, 4] += 1
+    S2[4, 3] += 1
     assert not matches(run.p, S2)
     assert got == tf.trace_beats(S2, CFG, rs.EMB_EVERY_LOG2)   # why P is read directly
     s = rs.run_schedule(CFG, 6, 5, "bisection", res)
@@ -150,8 +150,8 @@ def test_p_dump_under_back_pressure_and_wrong_reference():
     assert got == tf.p_beats(S) + beats
     assert run.done_cycle > rs.run_schedule(CFG, n, d, policy, res, p_dump=True).done_cycle
     S2 = S.copy()
-    S2[2, 4] += 1
-    S2[4, 2] += 1
+    S2[3, 4] += 1
+    S2[4, 3] += 1
     assert got[:n * n] != tf.p_beats(S2)
     assert got[n * n:] == tf.trace_beats(S2, CFG, rs.EMB_EVERY_LOG2)
 

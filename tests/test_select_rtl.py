@@ -39,7 +39,7 @@ METHOD = {2: "nms", 3: "adapsne"}
 # evaluated, then two skipped
 CASES = [("short", 2, "bisection", 9, 5, 3, 1), ("short", 3, "fwa", 9, 7, 2, 2),
          ("short", 3, "bisection", 12, 5, 4, 3), ("short", 2, "ksection", 6, 16, 6, 4),
-         ("passes3", 3, "ksection", 9, 5, 3, 1), ("fwa", 3, "bisection", 12, 5, 3, 2),
+         ("passes3", 3, "ksection", 11, 5, 3, 3), ("fwa", 3, "bisection", 12, 5, 3, 1),
          ("fwa_a1", 3, "bisection", 9, 5, 3, 0)]
 
 

@@ -87,6 +87,7 @@ def _loop_run(S, Y0, cfg, iters):
     """The documented iteration with Python integers, one pair at a time (fixed.py scalar units)."""
     W, QF, PF, YF, GF, CF, GnF = (cfg.w_frac, cfg.q_frac, cfg.p_frac, cfg.y_frac, cfg.grad_frac,
                                   cfg.coef_frac, cfg.gain_frac)
+    lim = 1 << 16            # the pairs see y >> s saturated to 17 bits signed (Q.FP)
     n = len(Y0)
     rnd = lambda x, f: int(np.floor(x * 2 ** f + 0.5))  # noqa: E731
     lr, ex = rnd(cfg.tsne_learning_rate, CF), rnd(cfg.tsne_exaggeration, CF)
@@ -96,7 +97,15 @@ def _loop_run(S, Y0, cfg, iters):
     V = [[0, 0] for _ in range(n)]
     G = [[1 << GnF] * 2 for _ in range(n)]
     clamp = lambda v, lo, hi: min(max(v, lo), hi)  # noqa: E731
+    Yprev = [row[:] for row in Y]
     for it in range(iters):
+        m = 0                # s from the previous iteration's embedding: |y| (one's complement) ORed
+        for row in Yprev:
+            for v in row:
+                m |= v if v >= 0 else -v - 1
+        s = min(max(0, cfg.y_int_bits + YF + 1 - 17), max(0, m.bit_length() + cfg.pair_headroom - 16))
+        FP = YF - s
+        Yprev = [row[:] for row in Y]
         early = it < cfg.tsne_exaggeration_iters
         if it == cfg.tsne_exaggeration_iters and it > 0:
             V = [[0, 0] for _ in range(n)]
@@ -108,14 +117,14 @@ def _loop_run(S, Y0, cfg, iters):
             for j in range(n):
                 if i == j:
                     continue
-                d = [Y[i][c] - Y[j][c] for c in range(2)]
-                d2 = sum((dc * dc) >> (2 * YF - W) for dc in d)
+                d = [clamp(Y[i][c] >> s, -lim, lim - 1) - clamp(Y[j][c] >> s, -lim, lim - 1) for c in range(2)]
+                d2 = _sh(d[0] * d[0] + d[1] * d[1], 2 * FP - W)
                 p, mn = fx.normalise(d2 + (1 << W), cfg)
                 r, e = fx.recip_mantissa(mn, cfg), p - W          # q = r 2^-(W + e)
                 zq += _sh(r, W + e - QF)
                 for c in range(2):
-                    A[i][c] += (((int(S[i][j]) * r) >> PF) * d[c]) >> (W + e + YF - GF)
-                    R[i][c] += (((r * r) >> W) * d[c]) >> (W + 2 * e + YF - GF)
+                    A[i][c] += _sh(((int(S[i][j]) * r) >> PF) * d[c], W + e + FP - GF)
+                    R[i][c] += _sh(((r * r) >> W) * d[c], W + 2 * e + FP - GF)
         pn, mnn = fx.normalise(n, cfg)
         ca = (e_reg * fx.recip_mantissa(mnn, cfg)) >> CF
         pz, mnz = fx.normalise(zq, cfg)
@@ -132,8 +141,9 @@ def _loop_run(S, Y0, cfg, iters):
     return np.array(Y), np.array(V), np.array(G)
 
 
-@pytest.mark.parametrize("cfg", [TINY, TINY.with_overrides(interpolate=False, y_frac=12, grad_frac=20, tsne_init_frac=12)],
-                         ids=["tiny", "tiny-nointerp-y12"])
+@pytest.mark.parametrize("cfg", [TINY, TINY.with_overrides(interpolate=False, y_frac=12, grad_frac=20, tsne_init_frac=12),
+                                 TINY.with_overrides(pair_headroom=8)],
+                         ids=["tiny", "tiny-nointerp-y12", "tiny-headroom8"])
 def test_iterations_bit_exact_against_scalar_loop(cfg):
     # 1 exaggerated iteration, the reset, 3 late ones (momentum acting on a non-zero velocity)
     cfg = cfg.with_overrides(tsne_iters=4, tsne_exaggeration_iters=1)
@@ -272,3 +282,21 @@ def test_eval_script_rejects_bad_options_before_work(argv, msg, tmp_path, capsys
     assert main(argv + ["--out", str(tmp_path / "o")]) == 2
     assert msg in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_pair_format_shift_and_saturation():
+    """The pair shift leaves pair_headroom spare bits; a too-small shift saturates y^ to 17 bits."""
+    cfg = TINY
+    Y = np.array([[0, -1], [(1 << 20) - 1, 5]], dtype=np.int64)     # |y| < 2^20: b = 20
+    assert tf.pair_shift(Y, cfg) == 20 + cfg.pair_headroom - 16
+    assert tf.pair_shift(np.zeros((3, 2), dtype=np.int64), cfg) == 0
+    full = np.full((2, 2), -(1 << (cfg.y_int_bits + cfg.y_frac)), dtype=np.int64)
+    assert tf.pair_shift(full, cfg) == tf.pair_shift_max(cfg) == cfg.y_int_bits + cfg.y_frac - 16
+    assert tf.pair_y(full, tf.pair_shift_max(cfg), cfg).min() == -(1 << 16)
+    assert list(tf.pair_y(np.array([1 << 20, -(1 << 20) - 1]), 2, cfg)) == [(1 << 16) - 1, -(1 << 16)]
+    # forces with a shift too small for Y equal forces on Y saturated beforehand
+    S = _pair_sums(6, cfg)
+    Yw = _quantised_y(6, 0.5, cfg)
+    lim = 1 << 16
+    a, b = tf.forces(S, Yw, 1 << cfg.coef_frac, cfg, 0), tf.forces(S, np.clip(Yw, -lim, lim - 1), 1 << cfg.coef_frac, cfg, 0)
+    assert np.abs(Yw).max() > lim and a.zq == b.zq and (a.grad == b.grad).all()

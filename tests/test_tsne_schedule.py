@@ -10,26 +10,42 @@ from golden_model import tsne_schedule as ts
 
 
 def test_overlap_delay_hand_computed():
-    # digits class of N = 124, K = 16, 4 slices (one point every 4 cycles), TSNE_UPD_PIPE = 37:
-    # PRIME's last read (l = 15) needs 15 * 4 + 38 - 15 = 83; STREAM's block 0 needs at most
-    # 38 - 17 = 21 (the update outruns the stream); the hand-over never binds
-    assert timing.tsne_update_interval(4) == 4 and timing.TSNE_UPD_PIPE == 37
-    assert timing.TSNE_PRIME == 1 and timing.pair_interval("tpair") == 5
-    assert timing.tsne_overlap_delay(124, 16, 4, symmetric=False) == 83
-    # 2 slices (every 8 cycles): the stream catches the update up: 123 * 8 + 38 - 17 - 123 * 5 = 390
-    assert timing.tsne_overlap_delay(124, 16, 2, symmetric=False) == 390
-    # tiny: N = 32, K = 4, 4 slices: max(3 * 4 + 38 - 3, 38 - 5) = 47
-    assert timing.tsne_overlap_delay(32, 4, 4, symmetric=False) == 47
+    # digits class of N = 124, K = 16, 8 slices (one point every 2 cycles), TSNE_UPD_PIPE = 37:
+    # PRIME's last read (l = 15) needs 15 * 2 + 38 - 15 = 53; STREAM's block 0 reads j every II = 2
+    # cycles, as fast as the update writes: 38 - 17 = 21 at most; the hand-over never binds
+    assert timing.tsne_update_interval(8) == 2 and timing.TSNE_UPD_PIPE == 37
+    assert timing.TSNE_PRIME == 1 and timing.pair_interval("tpair") == 2
+    assert timing.tsne_overlap_delay(124, 16, 8, symmetric=False) == 53
+    # 4 slices (every 4 cycles): the stream catches the update up: 123 * 4 + 38 - 17 - 123 * 2 = 267
+    assert timing.tsne_overlap_delay(124, 16, 4, symmetric=False) == 267
+    # 2 slices (every 8): 123 * 8 + 38 - 17 - 123 * 2 = 759
+    assert timing.tsne_overlap_delay(124, 16, 2, symmetric=False) == 759
+    # tiny: N = 32, K = 4, 4 slices: max(3 * 4 + 38 - 3, 31 * 4 + 38 - 5 - 31 * 2) = 95
+    assert timing.tsne_overlap_delay(32, 4, 4, symmetric=False) == 95
 
 
 def test_overlapped_iteration_and_run_hand_computed():
-    base = 1 + 16 + 8 * 5 * 124 + timing.TSNE_FLUSH + 16 + timing.TSNE_RECIP + timing.TSNE_COEF
+    # ordered pairs: 8 blocks of 124 slots (N > tsne_ordered_min_slots(16) = 17: no padding)
+    assert timing.tsne_ordered_slots(124, 16) == 124
+    base = 1 + 16 + 8 * 2 * 124 + timing.TSNE_FLUSH + 16 + timing.TSNE_RECIP + timing.TSNE_COEF
     assert ts.base_cycles(124, 16, symmetric=False) == base
-    assert ts.iteration_cycles(124, 16, slices=4, symmetric=False) == base + 83
+    assert ts.iteration_cycles(124, 16, slices=8, symmetric=False) == base + 53
     # the engine until session 29, U = 2 lanes: the update takes 123 * 8 + 38 cycles after the base
     assert ts.lanes_update_iteration_cycles(124, 16, update_lanes=2) == base + 123 * 8 + 38
-    # 3 iterations: two overlapped updates, the last one alone (123 * 4 + 38 cycles)
-    assert ts.run_cycles(124, 16, 3, slices=4, symmetric=False) == 1 + 3 * base + 2 * 83 + 123 * 4 + 38
+    # 3 iterations after SCALE (N + 2): two overlapped updates, the last one alone (123 * 2 + 38)
+    assert timing.TSNE_SCALE == 2 and ts.scale_cycles(124) == 126
+    assert ts.run_cycles(124, 16, 3, slices=8, symmetric=False) == 1 + 126 + 3 * base + 2 * 53 + 123 * 2 + 38
+
+
+def test_short_ordered_blocks_are_padded_for_the_hand_over():
+    """Ordered pairs, two or more blocks: a block's hand-over (tsnap: 22 cycles, then K - 1 more
+    shifts) must end before the next block's snap writes Zq (stage 14 of a tsnap issued slots x II
+    cycles later): 22 + 3 < 2 s + 14 needs s >= 6 slots for K = 4 (N = 5 is padded to 6), 22 + 15 <
+    2 s + 14: s >= 12 for K = 16 (every N > 16 is long enough)."""
+    assert timing.latency("tsnap") == 22 and min(s for s, r in enumerate(timing.LANE_OPS["tsnap"].stages) if r) == 14
+    assert timing.tsne_ordered_min_slots(4) == 6 and timing.tsne_ordered_min_slots(16) == 17
+    assert [timing.tsne_ordered_slots(n, 4) for n in (3, 4, 5, 6, 7)] == [3, 4, 6, 6, 7]
+    assert ts.stream_slots(5, 4, symmetric=False) == 2 * 6
 
 
 def test_traced_run_hand_computed():
@@ -40,7 +56,7 @@ def test_traced_run_hand_computed():
     base, d = ts.base_cycles(n, k, symmetric=False), timing.tsne_overlap_delay(n, k, s, symmetric=False)
     alone = 4 * 4 + 38
     assert timing.tsne_update_cycles(n, s) == alone
-    u0 = 1 + base
+    u0 = 1 + (5 + 2) + base                     # go, SCALE, iteration 0
     p1 = u0 + d
     w1 = p1 + base + alone - 1                  # iteration 1's last write
     p2 = w1 + 1 + 6                             # after its 6 beats
@@ -50,46 +66,52 @@ def test_traced_run_hand_computed():
     assert cycles == w2 + 6 + 1
     assert ts.traced_run_cycles(n, k, 3, 1, slices=s, symmetric=False) == cycles
     # trace off: the same run without beats, iteration 1 overlapped as well
-    assert ts.run_cycles(n, k, 3, slices=s, symmetric=False) == 1 + 3 * base + 2 * d + alone
+    assert ts.run_cycles(n, k, 3, slices=s, symmetric=False) == 1 + 7 + 3 * base + 2 * d + alone
 
 
 def test_overlapped_busy_hand_computed():
-    c = ts.iteration_cycles(124, 16, slices=4, symmetric=False)
-    b = ts.busy_share(124, 16, slices=4, symmetric=False)
-    assert b["multipliers"] == pytest.approx((124 * 123 * 10 + 1) / (32 * c))
+    c = ts.iteration_cycles(124, 16, slices=8, symmetric=False)
+    b = ts.busy_share(124, 16, slices=8, symmetric=False)
+    # 8 products per pair on 4 multipliers per lane, ca on M0 + M1 (2)
+    assert b["multipliers"] == pytest.approx((124 * 123 * 8 + 2) / (64 * c))
     assert b["multipliers"] > 0.9
-    assert b["update_multipliers"] == pytest.approx(124 * 32 / (8 * c))
+    assert b["update_multipliers"] == pytest.approx(124 * 32 / (16 * c))
     assert b["function_unit"] == pytest.approx((124 * 123 + 2) / (16 * c))
-    assert ts.lower_bound(124, 16, slices=4) == pytest.approx((124 * 123 * 10 + 1) / 32)
+    assert ts.lower_bound(124, 16, slices=8) == pytest.approx((124 * 123 * 8 + 2) / 64)
     assert ts.lower_bound(3, 16, slices=1) == pytest.approx(3 * 32 / 2)     # the update's share binds
 
 
 def test_symmetric_run_hand_computed():
     """Symmetric dataflow, N = 124, K = 16: every block first takes 8 ring steps, then broadcasts j >=
-    16 b + 16 (block 0 108 slots, blocks 1..6 92, 76, 60, 44, 28, 12); the last block has no such j
-    and broadcasts one masked slot (j = 123): 64 + 421 = 485 slots; the hand-over waits 4 more
-    cycles for the J memory.  The update's reads of block 0 come 8 slots earlier than with every j
-    streamed, but the PRIME still binds the overlap delay (83) with 4 slices."""
+    16 b + 16; a block before the last keeps floor(17 / II) = 8 broadcast slots for the visitor
+    flush (block 0 108 slots, blocks 1..6 92, 76, 60, 44, 28, 12); the last block needs
+    tsne_min_slots - 8 = 7 for the hand-over (22 + 6 + 15 - 14 = 29 cycles: 15 slots): j = 117 ..
+    123, 64 + 420 + 7 = 491 slots; the hand-over waits 6 more cycles for the visitor sums (V:
+    tacc 19 + 3 + (16 - 8) - II - 22).  The PRIME binds the overlap delay (53) with 8 slices."""
     assert timing.tsne_ring_steps(16, True) == 8 and timing.tsne_ring_steps(16, False) == 0
-    assert timing.tsne_min_slots(16) == 7 and timing.tsne_scan_delay(16, True) == 4
-    assert [timing.tsne_block_start(b, 124, 16, True) for b in range(8)] == [16 * b + 16 for b in range(7)] + [123]
-    assert ts.stream_slots(124, 16, symmetric=True) == 485
-    base = 1 + 16 + 485 * 5 + timing.TSNE_FLUSH + 4 + 16 + timing.TSNE_RECIP + timing.TSNE_COEF
+    assert timing.tsne_min_slots(16) == 15 and timing.tsne_scan_delay(16, True) == 6
+    assert [timing.tsne_block_start(b, 124, 16, True) for b in range(8)] == [16 * b + 16 for b in range(7)] + [117]
+    assert ts.stream_slots(124, 16, symmetric=True) == 491
+    base = 1 + 16 + 491 * 2 + timing.TSNE_FLUSH + 6 + 16 + timing.TSNE_RECIP + timing.TSNE_COEF
     assert ts.base_cycles(124, 16, symmetric=True) == base
-    assert timing.tsne_overlap_delay(124, 16, 4, symmetric=True) == 83
-    assert ts.run_cycles(124, 16, 3, slices=4, symmetric=True) == 1 + 3 * base + 2 * 83 + 123 * 4 + 38
-    # 2 slices (IV 8 > II 5): the stream catches the update up: 38 + 123 * 3 - (1 + 16 + 40 - 80) = 430
-    assert timing.tsne_overlap_delay(124, 16, 2, symmetric=True) == 430
-    # tiny, N = 9, K = 4: 2 ring steps; broadcast min 1 for block 0, 2 after it (min 4 slots):
-    # block 0 j = 4 .. 8, block 1 j = 7, 8 (j = 7 masked), block 2 j = 7, 8 (both masked)
-    assert timing.tsne_min_slots(4) == 4
-    assert [timing.tsne_block_start(b, 9, 4, True) for b in range(3)] == [4, 7, 7]
-    assert ts.stream_slots(9, 4, symmetric=True) == 3 * 2 + 5 + 2 + 2
+    assert timing.tsne_overlap_delay(124, 16, 8, symmetric=True) == 53
+    assert ts.run_cycles(124, 16, 3, slices=8, symmetric=True) == 1 + 126 + 3 * base + 2 * 53 + 123 * 2 + 38
+    # 4 slices (IV 4 > II 2): the stream catches the update up: 38 + 123 * 4 - (1 + 16 + 8 * 2 + 123 * 2 - 16 * 2) = 283
+    assert timing.tsne_overlap_delay(124, 16, 4, symmetric=True) == 283
+    # tiny, N = 9, K = 4: 2 ring steps; broadcast min 2 for block 0 (flush: floor(5 / 2)), 5 after it
+    # (tsne_min_slots(4) = 7: 22 + 2 + 3 - 14 = 13 cycles): every block from j = 4
+    assert timing.tsne_min_slots(4) == 7
+    assert [timing.tsne_block_start(b, 9, 4, True) for b in range(3)] == [4, 4, 4]
+    assert ts.stream_slots(9, 4, symmetric=True) == 3 * 2 + 3 * 5
     # one block (N <= K): no broadcast read of a point >= K, the PRIME term alone
     assert timing.tsne_overlap_delay(3, 4, 1, symmetric=True) == timing.TSNE_UPD_PIPE + 1 + 2 * 15
-    b = ts.busy_share(124, 16, slices=4, symmetric=True)
-    assert b["multipliers"] == pytest.approx((124 * 123 // 2 * 10 + 1) / (32 * (base + 83)))
-    assert b["multipliers"] > 0.9
+    # busy: 8 ops per unordered pair + 2 for ca, 64 multipliers; the fixed part of an iteration
+    # (PRIME, FLUSH, RECIP, COEF, the overlap: 126 cycles) keeps a class of 124 below 0.9, a class of
+    # 180 above
+    b = ts.busy_share(124, 16, slices=8, symmetric=True)
+    assert b["multipliers"] == pytest.approx((124 * 123 // 2 * 8 + 2) / (64 * (base + 53)))
+    assert 0.85 < b["multipliers"] < 0.9
+    assert ts.busy_share(180, 16, slices=8, symmetric=True)["multipliers"] > 0.9
 
 
 def test_ring_steps_pair_each_block_pair_once():
@@ -133,7 +155,7 @@ def _violations(n, k, slices, d, symmetric=False):
                 bad.append(("stream", blk, j))
             if j >= used:
                 j_written[j] = at + rd + ac0 + timing.tsne_jtree(k) + 1
-        length = ring + n - js
+        length = ring + n - js if symmetric else timing.tsne_ordered_slots(n, k)   # ordered: padded
         bg = t0 + ii * (length - 1) + rd                              # the snap, with the last slot
         if symmetric:
             x_last = t0 + ii * (ring - 1) + rd + ac0
@@ -150,7 +172,7 @@ def _violations(n, k, slices, d, symmetric=False):
             if not shift + (1 if symmetric else 0) >= ar_read[i]:
                 bad.append(("handover", i))
         if blk + 1 < ts.blocks(n, k):
-            nxt_len = ring + n - timing.tsne_block_start(blk + 1, n, k, symmetric)
+            nxt_len = ring + n - timing.tsne_block_start(blk + 1, n, k, symmetric) if symmetric else length
             if not bg + shift0 + k - 1 < bg + ii * nxt_len + first_write:
                 bad.append(("scan", blk))
         slot += length
@@ -171,9 +193,17 @@ def test_overlap_delay_is_the_smallest_safe_delay(n, k, slices):
 
 
 def test_every_stream_fits_for_every_lane_count():
-    """`timing.tsne_stream_ok` for N up to 3K (no block would need a broadcast j below 0)."""
-    for k in range(2, 65):
+    """`timing.tsne_stream_ok` for N up to 3K (no block would need a broadcast j below 0) from K = 4
+    on; at II = 2 K = 2 and 3 need more broadcast slots than short classes have (N = 3, 4 and 4,
+    5), and `AccelConfig` refuses the symmetric dataflow there."""
+    from golden_model.config import ConfigError, PRESETS
+    for k in range(4, 65):
         assert all(timing.tsne_stream_ok(n, k) for n in range(2, 3 * k + 1)), k
+    for k in (2, 3):
+        assert not all(timing.tsne_stream_ok(n, k) for n in range(2, 3 * k + 1))
+        with pytest.raises(ConfigError, match=f"the t-SNE stream of lanes={k} does not fit short classes"):
+            PRESETS["tiny"].with_overrides(phases=True, lanes=k, fwa_fireworks=1, fwa_gauss_sparks=0)
+        PRESETS["tiny"].with_overrides(phases=True, lanes=k, tsne_symmetric=False, fwa_fireworks=1, fwa_gauss_sparks=0)
 
 
 def test_event_check_sees_a_short_flush_and_an_early_visitor_read(monkeypatch):
@@ -189,3 +219,12 @@ def test_event_check_sees_a_short_flush_and_an_early_visitor_read(monkeypatch):
     assert _violations(200, 64, 4, d, True) == []
     monkeypatch.setattr(timing, "tsne_scan_delay", lambda lanes, symmetric: 0)
     assert any(v[0] == "visitor" for v in _violations(200, 64, 4, d, True))
+
+
+def test_event_check_sees_an_unpadded_short_ordered_block(monkeypatch):
+    """Without the ordered dataflow's padding, block 1's snap (N = 5, K = 4) overwrites block 0's
+    scan registers before its last shift: the event check's hand-over test fails."""
+    d = timing.tsne_overlap_delay(5, 4, 1, symmetric=False)
+    assert _violations(5, 4, 1, d) == []
+    monkeypatch.setattr(timing, "tsne_ordered_slots", lambda n, lanes: n)
+    assert ("scan", 0) in _violations(5, 4, 1, d)
