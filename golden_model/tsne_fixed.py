@@ -164,10 +164,12 @@ def pair_y(Y: np.ndarray, shift: int, cfg: AccelConfig) -> np.ndarray:
 
 
 def floor_shift(v: np.ndarray, k) -> np.ndarray:
-    """``floor(v 2^-k)`` elementwise for integer ``k`` of either sign (int64; right shifts capped
-    at 62, which give the same floor for |v| < 2^62)."""
+    """``floor(v 2^-k)`` elementwise for integer ``k`` of either sign (int64): ``(v << L) >> (k + L)``
+    with ``L`` the largest left shift in ``k``, right shifts capped at 62 (the same floor while
+    ``|v| 2^L < 2^62``, which the pair widths keep: ``|v| < 2^35``, ``L <= 16``)."""
     k = np.asarray(k)
-    return np.where(k >= 0, v >> np.minimum(np.maximum(k, 0), 62), v << np.maximum(-k, 0))
+    L = max(0, -int(k.min())) if k.size else 0
+    return (v << L) >> np.minimum(k + L, 62)
 
 
 def _shift(v, k: int):

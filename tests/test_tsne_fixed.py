@@ -300,3 +300,12 @@ def test_pair_format_shift_and_saturation():
     lim = 1 << 16
     a, b = tf.forces(S, Yw, 1 << cfg.coef_frac, cfg, 0), tf.forces(S, np.clip(Yw, -lim, lim - 1), 1 << cfg.coef_frac, cfg, 0)
     assert np.abs(Yw).max() > lim and a.zq == b.zq and (a.grad == b.grad).all()
+
+
+def test_floor_shift_is_the_floor_for_either_sign():
+    """`floor_shift` against Python integers: right shifts floor (beyond 62 too), left shifts exact."""
+    rng = np.random.default_rng(0)
+    v, k = rng.integers(-2 ** 35, 2 ** 35, size=2000), rng.integers(-16, 80, size=2000)
+    want = [int(a) >> int(b) if b >= 0 else int(a) << -int(b) for a, b in zip(v, k)]
+    assert tf.floor_shift(v, k).tolist() == want
+    assert tf.floor_shift(v[:3], np.full(3, 5)).tolist() == [int(a) >> 5 for a in v[:3]]
