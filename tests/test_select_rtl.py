@@ -34,8 +34,8 @@ METHOD = {2: "nms", 3: "adapsne"}
 
 # (config, mode, policy, N, D, k, seed): N = 9 clamps the candidates (3, 5, 8) to (3, 4, 4): the
 # duplicate is skipped; N = 12: three candidates, the middle one wins; k = N: every index; the
-# "passes3" case: both candidates have entropy 1795 (a tie: the first is kept, the second would
-# select other points) and 5 / 7 unconverged searches; "fwa": a spark wins; "fwa_a1": two sparks
+# "passes3" case (N = 11): both candidates have entropy 1726 (a tie: the first is kept, the second
+# would select other points) and 8 / 10 unconverged searches; "fwa": a spark wins; "fwa_a1": two sparks
 # evaluated, then two skipped
 CASES = [("short", 2, "bisection", 9, 5, 3, 1), ("short", 3, "fwa", 9, 7, 2, 2),
          ("short", 3, "bisection", 12, 5, 4, 3), ("short", 2, "ksection", 6, 16, 6, 4),
