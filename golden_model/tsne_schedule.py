@@ -29,8 +29,8 @@ MUL_OPS_PER_PAIR = 8
 #: of the iteration's constant ca (M0 and M1)
 MUL_OPS_PER_POINT = 2 * sum(na * nb for _, na, nb, _ in timing.TUPD_MULS)
 MUL_OPS_PER_ITER = 2
-#: multipliers per lane in the pair pass (M0 .. M3)
-TSNE_MULS = 4
+#: multipliers per lane in the pair pass (M0 .. M3: the ``tm<k>_in`` resources ``tpair`` claims)
+TSNE_MULS = len({r for st in timing.LANE_OPS["tpair"].stages for r in st if r.startswith("tm") and r.endswith("_in")})
 #: multipliers per update slice (TM0, TM1: one chunk product each per cycle)
 UPDATE_MULS = 2
 

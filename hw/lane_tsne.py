@@ -31,6 +31,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden_model import timing
 from golden_model import tsne_fixed as tf
+from golden_model import tsne_schedule as ts
 from golden_model.config import AccelConfig
 
 from .arith import FuOp
@@ -206,7 +207,7 @@ class TsneLaneMixin:
             return sig
 
         # ------------------------------------------------------------ M0 .. M3, TMW = M0 + M1
-        mults = [narrow_multiplier(m, tw, f"tm{k}") for k in range(4)]
+        mults = [narrow_multiplier(m, tw, f"tm{k}") for k in range(ts.TSNE_MULS)]
         prods = [x[3] for x in mults]
         assert tw.aw <= SPLIT + tw.na and tw.bw <= tw.nbw, (tw.aw, tw.bw)   # TMW: two chunks
         prod_w = Signal(signed(tw.pw), name="tmw_prod")
