@@ -65,13 +65,14 @@ def emb_stream_iters(n: int, iters: int) -> list:
 
 
 def run_schedule(cfg: AccelConfig, n: int, d: int, policy: str, results: list,
-                 p_dump: bool = False) -> RunSchedule:
-    """Cycle of every result and ``emb`` beat and of the end of a MODE 1 run (candidate-parallel
-    search: MODE 1 needs DATAFLOW = 0), for ``results`` the golden search results in index order.
-    The t-SNE schedule comes from ``cfg.tsne_iters`` / ``cfg.tsne_exaggeration_iters``."""
+                 p_dump: bool = False, dataflow: str = "candidate") -> RunSchedule:
+    """Cycle of every result and ``emb`` beat and of the end of a MODE 1 run, for ``results`` the
+    golden search results in index order; ``dataflow`` is the search's (DATAFLOW register; the
+    affinity phase always runs the engine candidate-parallel).  The t-SNE schedule comes from
+    ``cfg.tsne_iters`` / ``cfg.tsne_exaggeration_iters``."""
     if len(results) != n:
         raise ValueError(f"results must hold one search result per point (n={n}), got {len(results)}")
-    s = sch.schedule(cfg, n, d, policy, results)
+    s = sch.schedule(cfg, n, d, policy, results, dataflow=dataflow)
     K, iters = cfg.lanes, cfg.tsne_iters
     aff_go = s.result_cycles[-1] + GO_CYCLES
     init = aff_go + asch.run_cycles(n, d, K) + GO_CYCLES

@@ -48,7 +48,7 @@ from .grid_fixed import grid_sample_fixed
 from .run_schedule import GO_CYCLES
 
 __all__ = ["SEL_ENT_GO", "SEL_COPY_EXTRA", "SEL_RERUN", "FWA_GEN_CYCLES", "SelectGolden", "golden_select",
-           "FwaIteration", "fwa_replay", "SelectSchedule", "select_schedule", "expected_beats"]
+           "FwaIteration", "fwa_replay", "SelectSchedule", "select_schedule", "expected_beats", "search_dataflow"]
 
 #: from the t-SNE engine's ``done`` to the entropy unit's ``go`` (`hw.select` ENT_GO state)
 SEL_ENT_GO = 1
@@ -181,8 +181,17 @@ class SelectSchedule:
     phases: dict = field(default_factory=dict)      # cycles per phase, summed over candidates
 
 
-def select_schedule(cfg: AccelConfig, n: int, d: int, policy: str, gold: SelectGolden, k: int) -> SelectSchedule:
-    """Cycle of every ``sel`` beat and of the end of a MODE 2 / 3 run (module doc)."""
+def search_dataflow(cfg: AccelConfig, policy: str) -> str:
+    """The faster search dataflow for ``policy`` on the core of ``cfg``: "point" (point-parallel,
+    DATAFLOW = 1) for bisection on a core generated with ``point_parallel``, else "candidate".  The
+    reports (`tb.phase_report`, `synth.speed_select`) run NMS this way."""
+    return "point" if policy == "bisection" and cfg.point_parallel else "candidate"
+
+
+def select_schedule(cfg: AccelConfig, n: int, d: int, policy: str, gold: SelectGolden, k: int,
+                    dataflow: str = "candidate") -> SelectSchedule:
+    """Cycle of every ``sel`` beat and of the end of a MODE 2 / 3 run (module doc); ``dataflow``
+    is the searches' (DATAFLOW register: "point" for point-parallel bisection)."""
     K, it = cfg.lanes, cfg.tsne_iters
     out = SelectSchedule()
     ph = {"search": 0, "affinity": 0, "tsne init": 0, "tsne": 0, "entropy": 0, "decide + copy": 0, "rerun": 0}
@@ -191,7 +200,7 @@ def select_schedule(cfg: AccelConfig, n: int, d: int, policy: str, gold: SelectG
     def candidate(e, go):
         """One candidate from its search go; returns the NEXT cycle."""
         nonlocal best_h
-        s = sch.schedule(cfg, n, d, policy, e.search, go=0)     # cycles counted from this candidate's go
+        s = sch.schedule(cfg, n, d, policy, e.search, dataflow=dataflow, go=0)   # from this candidate's go
         aff_go = go + s.result_cycles[-1] + GO_CYCLES
         init = aff_go + asch.run_cycles(n, d, K) + GO_CYCLES
         tsne_go = init + ts.init_cycles(n) + GO_CYCLES

@@ -157,9 +157,9 @@ ERROR_TABLE = (
     ErrorCode(7, "DATAFLOW", "point-parallel dataflow (DATAFLOW = 1) needs POLICY = 0 (bisection) and a core "
               "generated with point_parallel",
               lambda r, c: (r["DATAFLOW"] == 1) & ((r["POLICY"] != 0) | (not c.point_parallel))),
-    ErrorCode(8, "MODE", "MODE 1-3 need DATAFLOW = 0 and a core generated with phases; MODE 3 with the outer FWA "
+    ErrorCode(8, "MODE", "MODE 1-3 need a core generated with phases; MODE 3 with the outer FWA "
               "(perplexity_search = fwa) needs max(t_frac, u_frac) >= h_frac (its exp2 of log2 perplexity)",
-              lambda r, c: ((r["MODE"] != 0) & ((r["DATAFLOW"] != 0) | (not c.phases)))
+              lambda r, c: ((r["MODE"] != 0) & (not c.phases))
               | ((r["MODE"] == 3) & (c.perplexity_search == "fwa") & (max(c.t_frac, c.u_frac) < c.h_frac))),
     ErrorCode(9, "BUDGET", "MODE 2, 3: BUDGET out of range: BUDGET must satisfy 1 <= BUDGET <= N",
               lambda r, c: (r["MODE"] >= 2) & ((r["BUDGET"] == 0) | (r["BUDGET"] > r["N"]))),

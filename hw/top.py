@@ -341,8 +341,10 @@ class AdapSNECore(wiring.Component):
         # the search controller keeps any dist_done for its next point (`dready`): the affinity
         # phase's row recomputations must not reach it, or the next search's point 0 (the next run,
         # or MODE 3's next candidate) takes a stale row
+        # outside the search the engine runs candidate-parallel (the affinity phase's row
+        # recomputations), whatever DATAFLOW the run's search uses
         with m.If(seq.phase != Phase.SEARCH):
-            m.d.comb += ctl.eng_dist_done.eq(0)
+            m.d.comb += [ctl.eng_dist_done.eq(0), eng.pp.eq(0)]
         wiring.connect(m, aff.aff, l0.aff)
         m.d.comb += [aff.lane_z.eq(l0.scan_out.z), aff.rcp_p.eq(l0.tsne.p), aff.rcp_r.eq(l0.tsne.r)]
         # t-SNE: every lane's t-SNE ops and scan chain; lane 0's prng op in the t-SNE phase

@@ -43,7 +43,7 @@ def nms_perp_reg(n: int, cfg: AccelConfig) -> int:
 
 
 def select_job(X, cfg: AccelConfig, mode: int, k: int, policy: str, perp_q: int | None = None,
-               name: str | None = None, seed: int | None = None) -> dict:
+               name: str | None = None, seed: int | None = None, dataflow: str = "candidate") -> dict:
     """One selection-mode class for the simulator.
 
     Parameters
@@ -62,6 +62,9 @@ def select_job(X, cfg: AccelConfig, mode: int, k: int, policy: str, perp_q: int 
         PERP register; default `nms_perp_reg` (MODE 3 ignores it).
     seed : int, optional
         SEED register (FWA policy); default ``cfg.seed``.
+    dataflow : {"candidate", "point"}
+        The searches' dataflow (DATAFLOW register 0 / 1; "point": bisection on a core generated
+        with ``point_parallel``).
     """
     if not cfg.phases:
         raise ValueError("select_job: cfg.phases must be True (MODE 2, 3 need a core generated with phases)")
@@ -74,9 +77,9 @@ def select_job(X, cfg: AccelConfig, mode: int, k: int, policy: str, perp_q: int 
     perp_q = nms_perp_reg(n, cfg) if perp_q is None else int(perp_q)
     t0 = time.perf_counter()
     gold = ss.golden_select(X, c, mode, k, policy, perp_q)
-    sched = ss.select_schedule(c, n, d, policy, gold, k)
+    sched = ss.select_schedule(c, n, d, policy, gold, k, dataflow=dataflow)
     return {"name": name or f"mode{mode}-{policy}-N{n}-D{d}-k{k}", "n": n, "d": d, "policy": policy,
-            "policy_code": POLICY_CODES[policy], "perp_q": perp_q, "seed": seed, "dataflow": 0,
+            "policy_code": POLICY_CODES[policy], "perp_q": perp_q, "seed": seed, "dataflow": {"candidate": 0, "point": 1}[dataflow],
             "mode": int(mode), "debug": 0, "budget": int(k), "features": [int(v) for v in X.reshape(-1)],
             "sel": ss.expected_beats(gold), "sel_cycles": [int(v) for v in sched.sel_cycles],
             "done_cycle": int(sched.done_cycle), "phases": {p: int(v) for p, v in sched.phases.items()},
@@ -98,7 +101,7 @@ def select_scenario(name: str, jobs: list, feat_gap: float = 0.0, sel_stall: flo
 def select_errors_scenario(name: str, cfg: AccelConfig, recovery_job: dict) -> dict:
     """START refusals of the selection modes (hand-chosen cases, each with the code it must get):
     BUDGET 0, N + 1 and beyond n_max (the register saturates), MODE 3 with N = 3 (every candidate
-    would clamp to perplexity 1), MODE 2 with PERP above (N-1)/2, MODE 2 with DATAFLOW = 1;
+    would clamp to perplexity 1), MODE 2 with PERP above (N-1)/2, MODE 2 with DATAFLOW = 1 and FWA;
     each followed by CLEAR; then `recovery_job` on the same core (values + cycles)."""
     n, d = recovery_job["n"], recovery_job["d"]
     base = {"N": n, "D": d, "PERP": recovery_job["perp_q"], "POLICY": recovery_job["policy_code"],
@@ -109,7 +112,7 @@ def select_errors_scenario(name: str, cfg: AccelConfig, recovery_job: dict) -> d
         (f"MODE 2, BUDGET = n_max + 5 = {cfg.n_max + 5} (saturates)", {"BUDGET": cfg.n_max + 5}, "BUDGET"),
         ("MODE 3, N = 3", {"MODE": 3, "N": 3, "BUDGET": 2}, "PERP_RANGE"),
         ("MODE 2, PERP = (N-1)/2 + 1 LSB", {"PERP": fx.perp_reg_max(n, cfg) + 1}, "PERP_RANGE"),
-        ("MODE 2, DATAFLOW = 1", {"DATAFLOW": 1, "POLICY": 0}, "MODE"),
+        ("MODE 2, DATAFLOW = 1 with FWA", {"DATAFLOW": 1, "POLICY": 1}, "DATAFLOW"),
     ]
     return {"name": name, "kind": "select_errors", "watch_cycles": 64, "recovery": recovery_job,
             "cases": [{"what": w, "regs": {**base, **r}, "code": ERR[c], "code_name": c} for w, r, c in cases]}

@@ -6,6 +6,10 @@ NMS / MODE 3 AdapSNE), compared with the fixed-point golden model.
         [--out OUT.json|-] [--indices OUT.npy] [--details] [--quiet]
         [--class C] [--waves [--waves-from T --waves-to T]] [--json-report R.json]
     python -m tb.select_rtl --digits --class 3 --ratio 0.1 --preset digits     # one digits class
+    python -m tb.select_rtl --digits --class 3 --ratio 0.1 --method nms --dataflow point
+
+``--dataflow point``: the search point-parallel (DATAFLOW = 1; NMS's bisection only), the
+affinity and t-SNE phases as always.
 
 Same inputs, same checks and error messages (exit status 2), same output files as
 ``python -m golden_model.cli select`` (its parser, configuration, input loading/validation,
@@ -98,7 +102,7 @@ def _follow(log: Path, progress):
 
 
 def run_class(X, cfg, method: str, k: int, name: str = "class", waves: bool = False, waves_from=None,
-              waves_to=None, policy: str | None = None, progress=None) -> dict:
+              waves_to=None, policy: str | None = None, progress=None, dataflow: str = "candidate") -> dict:
     """One class through the Verilator model with the testbench's checks.
 
     Parameters
@@ -120,6 +124,9 @@ def run_class(X, cfg, method: str, k: int, name: str = "class", waves: bool = Fa
     progress : callable, optional
         ``progress(text)`` gets a line every `PROGRESS_CYCLES` simulated cycles (cycles done of
         the expected total, cycles/s, time left).
+    dataflow : {"candidate", "point"}
+        The search's dataflow (DATAFLOW register); "point" (point-parallel) needs bisection and a
+        core generated with ``point_parallel``.
 
     Returns
     -------
@@ -137,7 +144,7 @@ def run_class(X, cfg, method: str, k: int, name: str = "class", waves: bool = Fa
         raise ValueError(f"method must be one of {tuple(METHOD_MODE)}, got {method!r}")
     rcfg = rtl_config(cfg)
     t0 = time.perf_counter()
-    job = select_job(X, rcfg, METHOD_MODE[method], k, policy or METHOD_POLICY[method], name=name)
+    job = select_job(X, rcfg, METHOD_MODE[method], k, policy or METHOD_POLICY[method], name=name, dataflow=dataflow)
     t_gold = time.perf_counter() - t0
     if progress is not None:
         job["progress_cycles"] = PROGRESS_CYCLES
@@ -167,7 +174,7 @@ def run_class(X, cfg, method: str, k: int, name: str = "class", waves: bool = Fa
 
 
 def select_rtl(X, y, ratio, method: str = "adapsne", cfg=None, classes=None, progress=None, waves: bool = False,
-               waves_from=None, waves_to=None) -> dict:
+               waves_from=None, waves_to=None, dataflow: str = "candidate") -> dict:
     """Python API: every class (or those in `classes`) of ``(X, y)`` through the RTL (`run_class`)
     and through ``select(arithmetic="fixed")``.
 
@@ -184,7 +191,7 @@ def select_rtl(X, y, ratio, method: str = "adapsne", cfg=None, classes=None, pro
         Labels to run (default: all, sorted).
     progress : callable, optional
         ``progress(text)`` gets a line per step.
-    waves, waves_from, waves_to
+    waves, waves_from, waves_to, dataflow
         As `run_class`.
 
     Returns
@@ -222,7 +229,7 @@ def select_rtl(X, y, ratio, method: str = "adapsne", cfg=None, classes=None, pro
         with ThreadPoolExecutor(max_workers=1) as pool:
             fut = pool.submit(golden)
             r = run_class(X[idx], cfg, method, k, name=f"class{lab}", waves=waves, waves_from=waves_from,
-                          waves_to=waves_to, progress=lambda text, h=head: say(f"{h}: {text}"))
+                          waves_to=waves_to, progress=lambda text, h=head: say(f"{h}: {text}"), dataflow=dataflow)
             (loc, det), t_gold = fut.result()
         det = det[0]
         r["wall_s"]["golden_select"] = round(t_gold, 2)
@@ -262,6 +269,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--waves-from", default=None, metavar="T", help="waveform window start (cycles or e.g. 5us)")
     sub.add_argument("--waves-to", default=None, metavar="T", help="waveform window end")
     sub.add_argument("--json-report", default=None, metavar="R.json", help="also write the per-class RTL report")
+    sub.add_argument("--dataflow", choices=("candidate", "point"), default="candidate",
+                     help="the search's dataflow (DATAFLOW register): point = point-parallel bisection "
+                          "(nms, or --set policy... bisection; a core with point_parallel)")
     return sub
 
 
@@ -288,6 +298,10 @@ def _cmd(args, out, err) -> int:
         raise DataError(f"--perplexity={args.perplexity} is out of range: allowed 1 < perplexity < "
                         f"smallest class size")
     cfg, overrides = gcli.resolve_config(args.preset, args.sets, perplexity, args.method)
+    if args.dataflow == "point" and (METHOD_POLICY[args.method] != "bisection" or not cfg.point_parallel):
+        raise gcli.UsageError(f"{PROG}: --dataflow point (point-parallel search) needs the bisection policy "
+                              f"(--method nms; {args.method} searches with {METHOD_POLICY[args.method]}) and a "
+                              f"core generated with point_parallel (preset {cfg.name}: {cfg.point_parallel})")
     targets = outfiles.prepare([("--out", args.out), ("--indices", args.indices), ("--json-report", args.json_report)],
                                inputs=[args.input, args.labels], stdout_ok=("--out",))
     try:
@@ -315,7 +329,7 @@ def _cmd(args, out, err) -> int:
         mdir = runner.model_dir(rc, waves=args.waves and "fst", tie_reset=not args.waves)
         say(f"Verilator model of {rc.name} with phases: {mdir} (built on first use, cached)")
         runs = select_rtl(data.X, data.y, ratio, args.method, cfg, classes, say, args.waves, args.waves_from,
-                          args.waves_to)
+                          args.waves_to, dataflow=args.dataflow)
         # 5. outputs (the golden CLI's document, the RTL's indices), all or nothing
         rtl_all = np.array(sorted(i for r in runs.values() for i in (r["rtl_indices"] or [])), dtype=np.int64)
         shown = ValidatedData(X=data.X, y=data.y, sizes={lab: data.sizes[lab] for lab in classes}, ratio=ratio)
@@ -327,7 +341,7 @@ def _cmd(args, out, err) -> int:
         ok = all(r["identical"] and r["summary_equal"] and r["rtl"]["passed"] for r in runs.values())
         doc["rtl"] = {"identical": all(r["identical"] for r in runs.values()), "passed": ok,
                       "classes_run": [label_to_python(c) for c in classes], "simulator": "verilator",
-                      "mode": METHOD_MODE[args.method]}
+                      "mode": METHOD_MODE[args.method], "dataflow": args.dataflow}
         payloads = {"--out": gcli.dumps_json(doc).encode(), "--indices": gcli.npy_bytes(rtl_all),
                     "--json-report": (json.dumps({str(k): _rtl_entry(r) for k, r in runs.items()}, indent=1)
                                       + "\n").encode()}

@@ -74,7 +74,7 @@ class SelectBench(Bench):
         dut, sb, sm = self.dut, self.sb, self.sel_mon
         n, d, exp = job["n"], job["d"], job["sel"]
         await self.write_regs({"N": n, "D": d, "PERP": job["perp_q"], "POLICY": job["policy_code"],
-                               "SEED": job["seed"], "DATAFLOW": 0, "MODE": job["mode"], "DEBUG": 0,
+                               "SEED": job["seed"], "DATAFLOW": job.get("dataflow", 0), "MODE": job["mode"], "DEBUG": 0,
                                "BUDGET": job["budget"]})
         start_edge = await self.write_start()
         sbase, rbase = len(sm.beats), len(self.mon.beats)

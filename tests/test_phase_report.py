@@ -48,8 +48,10 @@ def test_totals_are_the_cycles_the_rtl_benches_expect(tiny_rows):
     n, d = X.shape
     res = search_class(X, tiny_rows[0]["perplexity"], "ksection", cfg)
     assert tiny_rows[0]["total"] == rsch.run_schedule(cfg, n, d, "ksection", res).done_cycle
+    # NMS searches point-parallel (tiny is generated with point_parallel), AdapSNE's FWA cannot
+    assert [r["dataflow"] for r in tiny_rows[1:]] == ["point", "candidate"]
     for r in tiny_rows[1:]:
-        job = select_job(X, cfg, r["mode"], r["k"], r["policy"])
+        job = select_job(X, cfg, r["mode"], r["k"], r["policy"], dataflow=r["dataflow"])
         assert r["total"] == job["done_cycle"]
 
 

@@ -93,6 +93,23 @@ def test_mode1_embedding_and_cycles_equal_golden(n, d, policy, seed):
     assert run.done_cycle == s.done_cycle
 
 
+def test_mode1_point_parallel_search():
+    """DATAFLOW = 1 in MODE 1 (bisection, N = 6 on K = 4: a full group and a partial one): the same
+    values as the candidate-parallel run, the search on `schedule_point_parallel`'s cycles, and the
+    affinity phase after it on the engine run candidate-parallel (P equal, every cycle on
+    `run_schedule(dataflow="point")`)."""
+    n, d, policy, seed = CASES[0]
+    X, perp_q, _ = _run(n, d, policy, seed)
+    run = run_class(CFG, X, perp_q, policy, mode=1, max_cycles=1_000_000, rng_seed=seed, after=read_p,
+                    dataflow=1)
+    res, _, _ = _assert_values(X, perp_q, policy, run)
+    s = rs.run_schedule(CFG, n, d, policy, res, dataflow="point")
+    assert [c for c, _ in run.beats] == s.search.result_cycles
+    assert [c for c, _ in run.emb] == s.emb_cycles
+    assert run.done_cycle == s.done_cycle
+    assert s.done_cycle != rs.run_schedule(CFG, n, d, policy, res).done_cycle
+
+
 def test_back_pressure_changes_cycles_not_values():
     X, perp_q, run = _run(6, 5, "bisection", 1, emb_ready=0.4, res_ready=0.6)
     res, _, _ = _assert_values(X, perp_q, "bisection", run)
@@ -168,15 +185,18 @@ def test_mode0_on_a_phases_core_is_the_search_run():
     assert run.emb == [] and run.status["done"] == 1
 
 
-@pytest.mark.parametrize("cfg,regs", [(TINY, {"MODE": 1}), (CFG, {"MODE": 1, "DATAFLOW": 1})])
-def test_mode1_refused_without_phases_or_with_point_parallel(cfg, regs):
-    """START refused with code MODE (host check and RTL): no feature accepted, nothing output."""
+@pytest.mark.parametrize("cfg,regs,code", [(TINY, {"MODE": 1}, "MODE"),
+                                            (CFG, {"MODE": 1, "DATAFLOW": 1, "POLICY": 1}, "DATAFLOW")])
+def test_mode1_refused_without_phases_or_point_parallel_fwa(cfg, regs, code):
+    """START refused (host check and RTL): MODE 1 on a core without phases (code MODE); the
+    point-parallel dataflow with FWA (code DATAFLOW, as in MODE 0).  No feature accepted, nothing
+    output."""
     from hw.simharness import refused_start
     ok = {"N": 6, "D": 5, "PERP": fx.perplexity_to_reg(2.0, cfg)}
     assert regmap.start_error(ok, cfg) == 0
-    assert regmap.start_error({**ok, **regs}, cfg) == regmap.ERR["MODE"]
+    assert regmap.start_error({**ok, **regs}, cfg) == regmap.ERR[code]
     seen = refused_start(cfg, {**ok, **regs})
-    assert seen == {"busy": 0, "done": 0, "error": 1, "error_code": regmap.ERR["MODE"]}
+    assert seen == {"busy": 0, "done": 0, "error": 1, "error_code": regmap.ERR[code]}
 
 
 def test_config_phases_must_be_bool():

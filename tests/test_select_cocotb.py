@@ -38,14 +38,17 @@ def _features(n, d, seed, cfg):
 
 def _jobs(cfg) -> dict:
     """MODE 3 with three distinct candidates (N = 12), MODE 3 with a clamped duplicate candidate
-    (N = 9: registers 3, 4, 4), MODE 2 with k = N (every index), MODE 2 on a larger class, a digits
-    class (2x2-pooled, 32 points) in MODE 3."""
+    (N = 9: registers 3, 4, 4), MODE 2 with k = N (every index), MODE 2 on a larger class (and the
+    same class with the point-parallel search, DATAFLOW = 1), a digits class (2x2-pooled, 32
+    points) in MODE 3."""
     (_, Xd), = digits_classes(cfg, classes=(5,), n_per_class=cfg.n_max)
     return {
         "m3": sr.select_job(_features(12, 5, 3, cfg), cfg, 3, 4, "bisection", name="m3-bisection-N12"),
         "m3dup": sr.select_job(_features(9, 7, 2, cfg), cfg, 3, 2, "fwa", name="m3-fwa-N9-dup", seed=cfg.seed + 3),
         "m2all": sr.select_job(_features(6, 16, 4, cfg), cfg, 2, 6, "ksection", name="m2-ksection-k=N"),
         "m2": sr.select_job(_features(24, 12, 5, cfg), cfg, 2, 6, "bisection", name="m2-bisection-N24"),
+        "m2pp": sr.select_job(_features(24, 12, 5, cfg), cfg, 2, 6, "bisection", name="m2-bisection-point-N24",
+                              dataflow="point"),
         "digits": sr.select_job(Xd, cfg, 3, 8, "fwa", name="m3-fwa-digit5"),
     }
 
@@ -81,16 +84,18 @@ def test_core_select(model, jobs, request):
     the golden model / `select_schedule`; (b) the same classes and a FWA-policy digits class with
     random feature gaps (0.25) and sel back-pressure (0.5): values; (c) back to back on one core
     without reset: MODE 3 (duplicate candidate), a MODE 0 class (res beats, nothing on sel), a MODE
-    1 class (res + emb), MODE 2 with k = N, the digits class: values + cycles."""
+    1 class (res + emb), MODE 2 with k = N, the digits class, MODE 2 with the point-parallel search
+    and the same class candidate-parallel (DATAFLOW switched back): values + cycles."""
     cfg = model.cfg
     mode0 = dict(ref.class_job(synthetic_class(10, 5, cfg, seed=44), 3.0, "fwa", cfg, name="mode0-between"),
                  mode=0, debug=0)
     mode1 = ref.mode1_job(synthetic_class(8, 6, cfg, seed=45), 2.5, "ksection", cfg, name="mode1-between")
     spec = {"scenarios": [
         sr.select_scenario("a_clean", [jobs["m3"], jobs["m2"]]),
-        sr.select_scenario("b_gaps_backpressure", [jobs["m3"], jobs["digits"], jobs["m2"]], feat_gap=0.25,
-                           sel_stall=0.5, rng_seed=29),
-        sr.select_scenario("c_back_to_back", [jobs["m3dup"], mode0, mode1, jobs["m2all"], jobs["digits"]]),
+        sr.select_scenario("b_gaps_backpressure", [jobs["m3"], jobs["digits"], jobs["m2"], jobs["m2pp"]],
+                           feat_gap=0.25, sel_stall=0.5, rng_seed=29),
+        sr.select_scenario("c_back_to_back", [jobs["m3dup"], mode0, mode1, jobs["m2all"], jobs["digits"],
+                                              jobs["m2pp"], jobs["m2"]]),
     ]}
     res = runner.run(model, spec, name=request.node.name, test_module=TEST_MODULE)
     res.raise_on_failure()
@@ -101,11 +106,14 @@ def test_core_select(model, jobs, request):
     assert obs["b_gaps_backpressure"]["jobs"][1]["sel_stall_cycles"] > 0
     c = obs["c_back_to_back"]["jobs"]
     assert c[3]["indices"] == list(range(6)) and c[4]["sel_rel_cycles"] == jobs["digits"]["sel_cycles"]
+    assert c[5]["sel_rel_cycles"] == jobs["m2pp"]["sel_cycles"] and c[6]["sel_rel_cycles"] == jobs["m2"]["sel_cycles"]
+    assert jobs["m2pp"]["sel_cycles"][-1] < jobs["m2"]["sel_cycles"][-1]
+    assert obs["b_gaps_backpressure"]["jobs"][3]["indices"] == c[6]["indices"]
 
 
 def test_core_select_errors(model, jobs, request):
     """BUDGET 0 / N + 1 / beyond n_max, MODE 3 with N = 3, MODE 2 with PERP above (N-1)/2, MODE 2
-    with DATAFLOW = 1: each refused with its code (no feature taken, nothing on sel), CLEAR; then a
+    with DATAFLOW = 1 and FWA: each refused with its code (no feature taken, nothing on sel), CLEAR; then a
     MODE 3 class equals the golden model (values + cycles)."""
     from hw.regmap import start_error
     sc = sr.select_errors_scenario("errors", model.cfg, jobs["m3"])
@@ -158,19 +166,21 @@ def test_core_select_outer_fwa(request):
 
 @pytest.mark.slow
 @pytest.mark.timeout(21600)
-@pytest.mark.parametrize("method", ["nms", "adapsne"])
-def test_select_digits_all_classes(method):
+@pytest.mark.parametrize("method,dataflow", [("nms", "candidate"), ("nms", "point"), ("adapsne", "candidate")],
+                         ids=["nms", "nms-point", "adapsne"])
+def test_select_digits_all_classes(method, dataflow):
     """Every digits class (the training split, 122-128 points each), `digits` preset generated with
     phases and its configured t-SNE schedule (750 iterations, 250 exaggerated), ratio 0.1: for
     each class `tb.select_rtl.select_rtl` runs the Verilator model (its tied-reset -O2 model, one
-    class per run; MODE 2 for nms, MODE 3 for adapsne) and ``select(arithmetic="fixed")``; the indices are identical, the summary beat
+    class per run; MODE 2 for nms, in both search dataflows, MODE 3 for adapsne) and
+    ``select(arithmetic="fixed")``; the indices are identical, the summary beat
     carries select's perplexity, entropy and evaluation count, and every sel beat and the end of
     the run are on their `select_schedule` cycles.  Runtime: docs/verification.md ("Selection
     modes in Verilator")."""
     from tb.data import digits_train
     from tb.select_rtl import select_rtl
     X, y = digits_train()
-    runs = select_rtl(X, y, 0.1, method, get_preset("digits"), progress=print)
+    runs = select_rtl(X, y, 0.1, method, get_preset("digits"), progress=print, dataflow=dataflow)
     assert len(runs) == 10 and sum(r["n"] for r in runs.values()) == 1257
     bad = {lab: (r["rtl_indices"], r["golden_indices"], r["rtl"]["mismatches"]) for lab, r in runs.items()
            if not (r["identical"] and r["summary_equal"] and r["rtl"]["passed"])}

@@ -120,6 +120,29 @@ def test_tie_keeps_the_first_candidate_and_its_unconverged_count():
     assert run.sel[-1][1]["unconv"] == unc[0]
 
 
+#: the point-parallel search (DATAFLOW = 1, bisection) in the selection modes: N = 9 on K = 4 is
+#: two full groups and one point; MODE 3 re-runs it for a second candidate after the affinity and
+#: t-SNE phases have used the engine candidate-parallel
+PP_CASES = [("short", 2, "bisection", 9, 5, 3, 1), ("short", 3, "bisection", 9, 5, 3, 2)]
+
+
+@pytest.mark.parametrize("case", PP_CASES, ids=[f"mode{c[1]}-n{c[3]}" for c in PP_CASES])
+def test_point_parallel_search_equals_golden_and_schedule(case):
+    cfg, mode, policy, n, d, k, seed = case
+    cfg = CFGS[cfg]
+    X = _features(n, d, seed)
+    run = run_class(cfg, X, _perp(n), policy, mode=mode, budget=k, max_cycles=3_000_000, rng_seed=seed,
+                    dataflow=1)
+    gold = _gold(*case)
+    assert run.status == {"busy": 0, "done": 1, "error": 0, "error_code": 0}
+    assert [b for _, b in run.sel] == ss.expected_beats(gold)
+    s = ss.select_schedule(cfg, n, d, policy, gold, k, dataflow="point")
+    assert [c for c, _ in run.sel] == s.sel_cycles
+    assert run.done_cycle == s.done_cycle
+    # the point-parallel search is faster than the candidate-parallel one on the same class
+    assert s.phases["search"] < ss.select_schedule(cfg, n, d, policy, gold, k).phases["search"]
+
+
 def test_back_pressure_changes_cycles_not_values():
     case = CASES[0]
     _, run = _run(*case, sel_ready=0.3)
@@ -163,7 +186,7 @@ OK = {"N": 9, "D": 5, "PERP": fx.perplexity_to_reg(2.0, CFG), "BUDGET": 3}
     (CFG, {"MODE": 2, "BUDGET": 0}, "BUDGET"),
     (CFG, {"MODE": 3, "BUDGET": 10}, "BUDGET"),
     (CFG, {"MODE": 2, "BUDGET": CFG.n_max + 5}, "BUDGET"),
-    (CFG, {"MODE": 2, "DATAFLOW": 1}, "MODE"),
+    (CFG, {"MODE": 2, "DATAFLOW": 1, "POLICY": 1}, "DATAFLOW"),
     (TINY, {"MODE": 3}, "MODE"),
     (CFG.with_overrides(perplexity_search="fwa", h_frac=12), {"MODE": 3}, "MODE"),
     (CFG, {"MODE": 2, "PERP": fx.perplexity_to_reg(5.0, CFG)}, "PERP_RANGE"),
@@ -216,7 +239,7 @@ def test_mode3_ignores_perp():
 
 
 @pytest.mark.parametrize("regs,code", [({"MODE": 2, "BUDGET": 0}, "BUDGET"), ({"MODE": 3, "BUDGET": 10}, "BUDGET"),
-                                       ({"MODE": 2, "DATAFLOW": 1}, "MODE")])
+                                       ({"MODE": 3, "DATAFLOW": 1, "POLICY": 1}, "DATAFLOW")])
 def test_start_refused_in_rtl(regs, code):
     """The RTL refuses the START with the table's code: no feature accepted, nothing on sel."""
     from hw.simharness import refused_start

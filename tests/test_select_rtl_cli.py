@@ -79,6 +79,7 @@ def test_same_data_errors_as_the_golden_cli(data, which):
     (["--class", "5"], "--class '5' is not a class of the input; classes: 4, 9"),
     (["--digits"], "give either INPUT or --digits"),
     (["--waves-from", "100"], "--waves-from/--waves-to need --waves"),
+    (["--method", "adapsne", "--dataflow", "point"], "--dataflow point (point-parallel search) needs the bisection"),
 ])
 def test_rtl_argument_errors(data, extra, match):
     code, out, err = _run(select_rtl.main, [data["npz"], "--ratio", "0.2", *SHORT, *extra])
@@ -90,19 +91,20 @@ def test_no_input_is_an_error():
     assert code == 2 and "give either INPUT or --digits" in err
 
 
-@pytest.mark.parametrize("method", ["adapsne", "nms"])
-def test_tiny_run_identical_and_same_format(data, method):
+@pytest.mark.parametrize("method,dataflow", [("adapsne", "candidate"), ("nms", "candidate"), ("nms", "point")])
+def test_tiny_run_identical_and_same_format(data, method, dataflow):
     d = data["dir"]
-    out_r, npy_r = d / f"rtl-{method}.json", d / f"rtl-{method}.npy"
-    out_g, npy_g = d / f"gold-{method}.json", d / f"gold-{method}.npy"
+    out_r, npy_r = d / f"rtl-{method}-{dataflow}.json", d / f"rtl-{method}-{dataflow}.npy"
+    out_g, npy_g = d / f"gold-{method}-{dataflow}.json", d / f"gold-{method}-{dataflow}.npy"
     args = [data["npz"], "--ratio", "0.25", "--method", method, *SHORT]
     g = _run(gcli.main, ["select", *args, "--arithmetic", "fixed", "--out", str(out_g), "--indices", str(npy_g)])
     assert g[0] == 0, g[2]
-    code, out, err = _run(select_rtl.main, [*args, "--out", str(out_r), "--indices", str(npy_r)])
+    code, out, err = _run(select_rtl.main, [*args, "--dataflow", dataflow, "--out", str(out_r), "--indices", str(npy_r)])
     assert code == 0, out + err
     doc_r, doc_g = json.loads(out_r.read_text()), json.loads(out_g.read_text())
     rtl = doc_r.pop("rtl")
     assert rtl["identical"] and rtl["passed"] and rtl["mode"] == {"adapsne": 3, "nms": 2}[method]
+    assert rtl["dataflow"] == dataflow
     for c in doc_r["classes"]:
         cr = c.pop("rtl")
         assert cr["identical"] and cr["rtl_indices"] == cr["golden_indices"] == c["indices"]

@@ -70,6 +70,18 @@ def test_selection_table_end_to_end_small():
         assert e["speedup_vs_reference"] == pytest.approx(e["software_s"]["reference"] / a["time_s"])
     assert [c["evaluations"] for c in out["methods"]["adapsne"]["accelerator"]["classes"]] == [2, 2]
     assert [c["evaluations"] for c in out["methods"]["nms"]["accelerator"]["classes"]] == [1, 1]
+    # NMS searches point-parallel (digits is generated with point_parallel), AdapSNE (FWA) cannot;
+    # the candidate-parallel NMS is reported beside it and is slower in the search phase only
+    nms = out["methods"]["nms"]
+    assert nms["accelerator"]["dataflow"] == "point" and out["methods"]["adapsne"]["accelerator"]["dataflow"] == "candidate"
+    alt = nms["accelerator_candidate_parallel"]
+    assert alt["dataflow"] == "candidate" and alt["cycles"] > nms["accelerator"]["cycles"]
+    for c_pp, c_cp in zip(nms["accelerator"]["classes"], alt["classes"]):
+        assert c_pp["phases"]["search"] < c_cp["phases"]["search"]
+        assert {k: v for k, v in c_pp["phases"].items() if k != "search"} == \
+            {k: v for k, v in c_cp["phases"].items() if k != "search"}
+    assert "nms (search point-parallel)" in "\n".join(sp.markdown({"fmax_mhz": 71.4, "config": {}, "selection_runs": 1,
+                                                                   "selection": out}))
 
 
 def test_committed_speed_report_is_rendered_from_its_json():
