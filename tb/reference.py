@@ -18,6 +18,7 @@ import numpy as np
 from golden_model import fixed as fx
 from golden_model.config import AccelConfig
 from golden_model.search_fixed import search_class
+from golden_model.schedule import DATAFLOWS
 
 from .regs import POLICY_CODES
 
@@ -73,7 +74,7 @@ def class_job(X, perplexity: float, policy: str, cfg: AccelConfig, dut: str = "c
     job = {"name": name or f"{policy}-N{n}-D{d}", "n": n, "d": d, "policy": policy,
            "policy_code": POLICY_CODES[policy], "perplexity": perplexity,
            "perp_q": fx.perplexity_to_reg(perplexity, cfg), "seed": seed,
-           "dataflow": {"candidate": 0, "point": 1}[dataflow],
+           "dataflow": DATAFLOWS.index(dataflow),
            "features": [int(v) for v in X.reshape(-1)], "timeout_cycles": bounded_cycles(cfg, n, d)}
     if dut == "standin":
         from .standin import standin_reference

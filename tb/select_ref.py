@@ -24,6 +24,7 @@ from golden_model import entropy_fixed as ef
 from golden_model import fixed as fx
 from golden_model import select_schedule as ss
 from golden_model.config import AccelConfig
+from golden_model.schedule import DATAFLOWS
 
 from .reference import bounded_cycles
 from .regs import ERR, POLICY_CODES
@@ -79,7 +80,8 @@ def select_job(X, cfg: AccelConfig, mode: int, k: int, policy: str, perp_q: int 
     gold = ss.golden_select(X, c, mode, k, policy, perp_q)
     sched = ss.select_schedule(c, n, d, policy, gold, k, dataflow=dataflow)
     return {"name": name or f"mode{mode}-{policy}-N{n}-D{d}-k{k}", "n": n, "d": d, "policy": policy,
-            "policy_code": POLICY_CODES[policy], "perp_q": perp_q, "seed": seed, "dataflow": {"candidate": 0, "point": 1}[dataflow],
+            "policy_code": POLICY_CODES[policy], "perp_q": perp_q, "seed": seed,
+            "dataflow": DATAFLOWS.index(dataflow),
             "mode": int(mode), "debug": 0, "budget": int(k), "features": [int(v) for v in X.reshape(-1)],
             "sel": ss.expected_beats(gold), "sel_cycles": [int(v) for v in sched.sel_cycles],
             "done_cycle": int(sched.done_cycle), "phases": {p: int(v) for p, v in sched.phases.items()},

@@ -47,6 +47,7 @@ from golden_model.config import ConfigError
 from golden_model.dataio import (DataError, ValidatedData, label_to_python, load_dataset, validate_dataset,
                                  validate_perplexity, validate_ratio)
 from golden_model.precheck import precheck
+from golden_model.schedule import DATAFLOWS
 from golden_model.select import METHOD_POLICY, class_budget, select
 
 from . import runner
@@ -269,9 +270,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--waves-from", default=None, metavar="T", help="waveform window start (cycles or e.g. 5us)")
     sub.add_argument("--waves-to", default=None, metavar="T", help="waveform window end")
     sub.add_argument("--json-report", default=None, metavar="R.json", help="also write the per-class RTL report")
-    sub.add_argument("--dataflow", choices=("candidate", "point"), default="candidate",
+    sub.add_argument("--dataflow", choices=DATAFLOWS, default=DATAFLOWS[0],
                      help="the search's dataflow (DATAFLOW register): point = point-parallel bisection "
-                          "(nms, or --set policy... bisection; a core with point_parallel)")
+                          "(--method nms only; a core generated with point_parallel)")
     return sub
 
 
