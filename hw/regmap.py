@@ -159,7 +159,9 @@ ERROR_TABLE = (
               lambda r, c: (r["DATAFLOW"] == 1) & ((r["POLICY"] != 0) | (not c.point_parallel))),
     ErrorCode(8, "MODE", "MODE 1-3 need a core generated with phases; MODE 3 with the outer FWA "
               "(perplexity_search = fwa) needs max(t_frac, u_frac) >= h_frac (its exp2 of log2 perplexity)",
-              lambda r, c: ((r["MODE"] != 0) & (not c.phases))
+              # (a search-only core keeps the DATAFLOW term of the old rule, always true there, so
+              # that its Verilog and every report measured on it stay byte for byte the same)
+              lambda r, c: ((r["MODE"] != 0) & (((r["DATAFLOW"] != 0) | True) if not c.phases else False))
               | ((r["MODE"] == 3) & (c.perplexity_search == "fwa") & (max(c.t_frac, c.u_frac) < c.h_frac))),
     ErrorCode(9, "BUDGET", "MODE 2, 3: BUDGET out of range: BUDGET must satisfy 1 <= BUDGET <= N",
               lambda r, c: (r["MODE"] >= 2) & ((r["BUDGET"] == 0) | (r["BUDGET"] > r["N"]))),
