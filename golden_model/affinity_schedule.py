@@ -23,7 +23,13 @@ import argparse
 from . import timing
 from .config import get_preset
 
-__all__ = ["groups", "point_cycles", "run_cycles", "busy", "wide_read_cycles", "summary"]
+__all__ = ["groups", "point_cycles", "run_cycles", "busy", "wide_read_cycles", "stored_rows_cycles",
+           "fused_cycles", "FUSED_POINT_OVERHEAD", "summary"]
+
+#: not built: the per-point cycles besides the ``kprob`` stream if the affinity row of a point ran
+#: right after its search (`fused_cycles`; ``cand``, ``trecip`` and the pipeline), an estimate
+#: (docs/hardware.md "Affinity phase", alternatives)
+FUSED_POINT_OVERHEAD = 30
 
 
 def groups(n: int, lanes: int) -> int:
@@ -83,12 +89,31 @@ def wide_read_cycles(n: int, d: int, lanes: int) -> int:
     return 1 + n * per - timing.AFF_GAP + timing.AFF_WRITE + 1
 
 
+def stored_rows_cycles(n: int, d: int, lanes: int) -> int:
+    """Not built: the same controller reading each row from a memory that kept every distance row
+    of the search (``n_max^2 dist_bits`` bits, 1 Mbit at the digits n_max = 256) instead of
+    recomputing it: per point the recomputation's ``G D + dist_done_latency(K)`` cycles become the
+    memory's read latency (``ROW_READ``)."""
+    _check(n, d, lanes)
+    saved = groups(n, lanes) * d + timing.dist_done_latency(lanes) - timing.ROW_READ
+    return run_cycles(n, d, lanes) - n * saved
+
+
+def fused_cycles(n: int, lanes: int) -> int:
+    """Not built, an estimate: the affinity row of point ``i`` run when its search ends (its row
+    and the search's Z at ``u_i`` still there): one ``kprob`` stream of ``N + floor(i/K)`` cycles
+    plus `FUSED_POINT_OVERHEAD` per point."""
+    _check(n, 1, lanes)
+    return sum(n + i // lanes + FUSED_POINT_OVERHEAD for i in range(n))
+
+
 def summary(n: int, d: int, lanes: int) -> str:
     b = busy(n, d, lanes)
     return (f"N={n} D={d} K={lanes}: {b['cycles']:,} cycles ({b['cycles'] / n:.1f} per point), "
             f"MULA busy {b['mula']:.3f}, FU {b['fu']:.3f}, TM0 {b['tm0']:.3f}, "
             f"{b['ratio']:.2f} x the MULA lower bound; wide read (not built): "
-            f"{wide_read_cycles(n, d, lanes):,} cycles")
+            f"{wide_read_cycles(n, d, lanes):,} cycles; stored rows (not built): {stored_rows_cycles(n, d, lanes):,}; "
+            f"fused into the search (not built, estimate): {fused_cycles(n, lanes):,}")
 
 
 def main(argv=None) -> None:

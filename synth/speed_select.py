@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from golden_model import affinity_schedule as asch
 from golden_model import reference as ref
 from golden_model import run_schedule as rsch
 from golden_model import timing
@@ -302,4 +303,28 @@ def markdown(rep: dict) -> list:
             L.append(f"* {m}: f = {f:.3f}, x = {x:.2f}: " + (f"t-SNE {need:.1f}x faster" if need else
                      "not reachable through the t-SNE phase alone (the other phases already exceed the budget)")
                      + ".")
+        K = rep["config"].get("lanes")
+        if K:
+            L += ["", "The affinity phase's alternatives (models, not built: `affinity_schedule.stored_rows_cycles`, "
+                  "the search's distance rows kept in an n_max^2 x dist_bits memory; `fused_cycles`, an estimate of each "
+                  "row's affinities run when its search ends), every evaluation's affinity phase replaced, against this "
+                  "run's reference:", ""]
+            for m, e in s["methods"].items():
+                a = e["accelerator"]
+                cells = []
+                for name, alt in (("stored rows", lambda n, d: asch.stored_rows_cycles(n, d, K)),
+                                  ("fused", lambda n, d: asch.fused_cycles(n, K))):
+                    saved = sum(c["evaluations"] * (asch.run_cycles(c["n"], class_d(c), K) - alt(c["n"], class_d(c)))
+                                for c in a["classes"])
+                    t = (a["cycles"] - saved) / (rep["fmax_mhz"] * 1e6)
+                    cells.append(f"{name} {a['cycles'] - saved:,} cycles, {e['software_s']['reference'] / t:.2f}x")
+                L.append(f"* {m}: " + "; ".join(cells) + ".")
     return L
+
+
+def class_d(c: dict) -> int:
+    """Features of a class of the selection table, from its load cycles (`select_accel_cycles`)."""
+    nd = c["load"] - SELECT_WRITES - START_CYCLES
+    if nd % c["n"]:
+        raise ValueError(f"class {c.get('class')}: load {c['load']} is not writes + START + N x D")
+    return nd // c["n"]

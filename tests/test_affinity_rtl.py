@@ -187,3 +187,16 @@ def test_busy_shares_hand_counted():
     c = b["cycles"]
     assert round(b["mula"] * 4 * c) == 685 and round(b["fu"] * 4 * c) == 50 and round(b["tm0"] * 4 * c) == 20
     assert b["lower_bound"] == 111.25 and b["ratio"] == c / 111.25
+
+
+def test_not_built_alternatives_hand_counted():
+    """The estimates the docs quote (not built): stored rows = the built phase without the
+    recomputation (per point 2N + AFF_Z + AFF_RECIP + floor(i/K) - 1 + AFF_GAP, plus the row
+    memory's read, the cycle model's closed form of the module doc); fused, N = 5, K = 4: four
+    points of 5 + 0 + 30 and one of 5 + 1 + 30 = 176."""
+    from golden_model import timing as t
+    n, d, k = 20, 16, 4
+    per = [2 * n + t.AFF_Z + t.AFF_RECIP + i // k - 1 + t.AFF_GAP + t.ROW_READ for i in range(n)]
+    assert asch.stored_rows_cycles(n, d, k) == 1 + sum(per) - t.AFF_GAP + t.AFF_WRITE + 1
+    assert asch.stored_rows_cycles(n, d, k) < asch.run_cycles(n, d, k)
+    assert asch.fused_cycles(5, 4) == 176 and asch.FUSED_POINT_OVERHEAD == 30

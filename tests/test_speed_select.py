@@ -96,3 +96,23 @@ def test_committed_speed_report_is_rendered_from_its_json():
     assert rep["rtl_sha256"].keys() == {"digits", "digits+phases"}
     # which digits RTL the clock came from is a freshness question (`pytest -m reports`), not this one's
     assert "reports/synth/digits.json" in rep["fmax_source"] and "RTL " in rep["fmax_source"]
+
+
+def test_markdown_affinity_alternatives_arithmetic():
+    """The 'not built' lines: every evaluation's affinity phase replaced by the model's cycles (N = 5,
+    D = 16 from the load, K = 4, two evaluations; reference 1 s at 1 MHz)."""
+    from golden_model import affinity_schedule as asch
+    load = sp.SELECT_WRITES + sp.START_CYCLES + 5 * 16
+    cls = [{"class": 0, "n": 5, "evaluations": 2, "load": load, "phases": {"tsne": 90, "search": 10}}]
+    e = {"accelerator": {"classes": cls, "cycles": 100_000, "time_s": 0.1},
+         "software_s": {"reference": 1.0, "sklearn_exact": 9.0, "sklearn_bh": 4.0, "opentsne_bh": 5.0},
+         "best_peer": "sklearn_bh", "speedup_vs_reference": 10.0, "speedup_vs_best_peer": 40.0}
+    md = "\n".join(sp.markdown({"fmax_mhz": 1.0, "config": {"tsne_iters": 750, "lanes": 4}, "selection_runs": 3,
+                                "selection": {"n_points": 5, "ratio": 0.1, "methods": {"adapsne": e}}}))
+    full = asch.run_cycles(5, 16, 4)
+    stored = 100_000 - 2 * (full - asch.stored_rows_cycles(5, 16, 4))
+    fused = 100_000 - 2 * (full - 176)          # fused_cycles(5, 4) = 176, counted by hand in test_affinity_rtl
+    assert f"* adapsne: stored rows {stored:,} cycles, {1e6 / stored:.2f}x; fused {fused:,} cycles, {1e6 / fused:.2f}x." in md
+    bad = dict(cls[0], load=load + 1)
+    with pytest.raises(ValueError, match="is not writes"):
+        sp.class_d(bad)
