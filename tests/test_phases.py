@@ -62,11 +62,16 @@ def matches(P_rtl, S_ref):
 CASES = [(6, 5, "bisection", 1), (9, 7, "fwa", 2), (5, 16, "ksection", 3)]
 
 
+def _inputs(n, d, seed):
+    """A case's features (with a near-duplicate pair) and PERP register."""
+    X = np.random.default_rng(seed).integers(0, 1 << CFG.feature_bits, size=(n, d))
+    X[1] = np.clip(X[0] + 1, 0, (1 << CFG.feature_bits) - 1)
+    return X, min(fx.perplexity_to_reg(2.0, CFG), fx.perp_reg_max(n, CFG))
+
+
 @functools.lru_cache(maxsize=None)
 def _run(n, d, policy, seed, emb_ready=1.0, res_ready=1.0, debug=0):
-    X = np.random.default_rng(seed).integers(0, 1 << CFG.feature_bits, size=(n, d))
-    X[1] = np.clip(X[0] + 1, 0, (1 << CFG.feature_bits) - 1)        # a near-duplicate pair
-    perp_q = min(fx.perplexity_to_reg(2.0, CFG), fx.perp_reg_max(n, CFG))
+    X, perp_q = _inputs(n, d, seed)
     run = run_class(CFG, X, perp_q, policy, mode=1, max_cycles=1_000_000, emb_ready_prob=emb_ready,
                     res_ready_prob=res_ready, rng_seed=seed, after=read_p, debug=debug)
     return X, perp_q, run
@@ -99,7 +104,7 @@ def test_mode1_point_parallel_search():
     affinity phase after it on the engine run candidate-parallel (P equal, every cycle on
     `run_schedule(dataflow="point")`)."""
     n, d, policy, seed = CASES[0]
-    X, perp_q, _ = _run(n, d, policy, seed)
+    X, perp_q = _inputs(n, d, seed)
     run = run_class(CFG, X, perp_q, policy, mode=1, max_cycles=1_000_000, rng_seed=seed, after=read_p,
                     dataflow=1)
     res, _, _ = _assert_values(X, perp_q, policy, run)
@@ -176,7 +181,7 @@ def test_p_dump_under_back_pressure_and_wrong_reference():
 def test_mode0_on_a_phases_core_is_the_search_run():
     """MODE 0 (default) on a core generated with phases: the search-only cycles, no emb beat."""
     from golden_model import schedule as sch
-    X, _, _ = _run(*CASES[0])
+    X, _ = _inputs(*CASES[0][:2], CASES[0][3])
     perp_q = fx.perplexity_to_reg(2.0, CFG)
     run = run_class(CFG, X, perp_q, "bisection")
     res, _, _ = golden(CFG, X, perp_q, "bisection")
