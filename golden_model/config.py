@@ -262,9 +262,9 @@ class AccelConfig:
                 raise ConfigError(f"{nm} must be a bool, got {getattr(self, nm)!r}")
         from . import timing
         if self.phases and self.lanes < 2:
-            # the t-SNE engine hands a block's sums out beside the next block's stream (one lane:
-            # no room for the hand-over's scan chain)
-            raise ConfigError(f"phases=True needs lanes >= 2 (the t-SNE engine's block hand-over), got lanes={self.lanes}")
+            # the t-SNE engine (its scan chain, ring steps, adder trees) is built and verified for
+            # two or more lanes only
+            raise ConfigError(f"phases=True needs lanes >= 2 (the t-SNE engine is built for K >= 2), got lanes={self.lanes}")
         if self.phases and self.tsne_symmetric and not all(
                 timing.tsne_stream_ok(n, self.lanes) for n in range(2, min(self.n_max, 3 * self.lanes) + 1)):
             # the ring steps' visitor flush and the hand-over need a few broadcast slots per block

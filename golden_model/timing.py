@@ -148,7 +148,8 @@ _TPAIR = LaneOp("tpair", _stages(
 
 
 def _snap_stages() -> tuple:
-    """``tsnap`` (resources ``tsz``, ``tsa``: the scan registers of Zq and of A, R): the lane's live
+    """``tsnap`` (resources ``tsz``: the lane's snapped Zq register, which the engine's Zq tree
+    reads; ``tsa``: the scan registers of A, R): the lane's live
     Zq is taken (and cleared) in the stage after `tpair`'s last ``tzq`` stage, A and R in the
     stage after its last ``tacc`` stage, so a ``tsnap`` issued with a block's last ``tpair`` slot
     takes that pair's terms and none of the next block's.  The next block's first pair (issued
@@ -193,8 +194,8 @@ LANE_OPS = {op.name: op for op in (
     LaneOp("tsnap", _snap_stages(),
            "the pass sums into the scan registers and the live sums cleared: Zq after tpair's tzq stage, "
            "A and R after its last tacc stage"),
-    LaneOp("tscan", _stages(("tsz", "tsa")),
-           "shift the snapped (Zq, A, R) one lane towards lane 0; the last lane takes zeros"),
+    LaneOp("tscan", _stages("tsa"),
+           "shift the snapped (A, R) one lane towards lane 0; the last lane takes zeros"),
 )}
 
 #: the ops of the later phases (affinities, t-SNE): a search-only lane (``phases=False``) builds
@@ -308,29 +309,80 @@ TSNE_SCALE = 2
 #: PRIME (an iteration's first cycles): the read-ahead of y_0 (and a ``tsnap`` that clears the live
 #: sums), then K cycles in which lane l latches y_l (``tnext``); the STREAM's first cycle loads them
 TSNE_PRIME = 1
-TSNE_COEF = latency("tmul") + 1   # ca = ex rn (TMUL on lane 0), then >> coef_frac into a register
 #: INIT: per point, lane 0's PRNG loaded and stepped for coordinate 0, then for coordinate 1
 TSNE_INIT_POINT = 2 * (latency("prng") + 1)
 #: the update (`hw.tsne_update`): point i's memories read in cycle c, ``tupd`` issued to slice
 #: i mod S in c + TSNE_READ, its results through the slice multiplexer register, written in cycle
 #: c + TSNE_UPD_PIPE
 TSNE_UPD_PIPE = TSNE_READ + latency("tupd") + 1
-#: cycles of a TRECIP pair (N, then Zq, issued back to back) until both results are captured
-TSNE_RECIP = latency("trecip") + 2
-#: FLUSH (after the STREAM's last cycle): the last block's ``tsnap`` was issued with its last
-#: ``tpair`` slot (``TSNE_READ`` cycles into the slot's II), its sums are in the scan registers
-#: ``latency("tsnap")`` cycles after it, then K ``tscan`` shifts move them out at lane 0: FLUSH is
-#: this many cycles + K.  Between blocks the same snap and shifts run beside the next block's STREAM.
-TSNE_FLUSH = latency("tsnap") - pair_interval("tpair") + TSNE_READ
+#: RECIP (an iteration's last state): ``trecip`` of Zq on lane 0, captured ``latency("trecip")``
+#: cycles after its issue, the update started in that cycle; beside it (`TSNE_COEF_ISSUE`) the ``tmul`` of the constant
+#: ``ca = ex rn >> coef_frac`` on lane 0's TMW (``rn`` = recip(N), computed once per run in SCALE).
+#: The first read of the update follows in the next cycle.
+TSNE_RECIP = latency("trecip") + 1
+#: a block's Zq: the lanes' scan registers of Zq (``tsz``, written by its ``tsnap``) are read this
+#: many cycles after the snap's issue by the Zq adder tree (`tsne_zq_levels` registered levels of
+#: 4-input sums), whose sum is added to the run's Zq a cycle later
+TSNE_ZQ_TAP = stage_of("tsnap", "tsz") + 1
+
+
+def _coef_issue() -> int:
+    """RECIP's cycle of the ``tmul`` of ca: the first with no claim of lane 0's multipliers by the
+    STREAM's pairs still in flight (the last issued ``TSNE_ZQ_TAP + 2`` or more cycles before RECIP,
+    the earlier ones every II before it)."""
+    tmul, tpair, ii = LANE_OPS["tmul"].stages, LANE_OPS["tpair"].stages, pair_interval("tpair")
+    f_min = TSNE_ZQ_TAP + 2             # the shortest FLUSH (one tree level)
+    for d in range(len(tpair)):
+        if not any(set(tmul[k]) & set(tpair[f_min + d + k + ii * p])
+                   for k in range(len(tmul)) for p in range(len(tpair))
+                   if f_min + d + k + ii * p < len(tpair)):
+            return d
+    return len(tpair)
+
+
+#: RECIP's cycle (from 0) in which the ``tmul`` of ca issues
+TSNE_COEF_ISSUE = _coef_issue()
+assert TSNE_COEF_ISSUE + latency("tmul") < TSNE_RECIP
+
+
+def tsne_zq_levels(lanes: int) -> int:
+    """Registered levels of the Zq adder tree over the K lanes' scan registers (4 inputs a level)."""
+    levels, width = 1, 4
+    while width < lanes:
+        levels, width = levels + 1, width * 4
+    return levels
+
+
+def tsne_flush_cycles(n: int, lanes: int, slices: int, *, symmetric: bool) -> int:
+    """FLUSH: cycles from the last block's snap (the issue cycle of its last ``tpair`` slot) to the
+    first cycle of RECIP, the larger of (Z) the run's Zq complete: `TSNE_ZQ_TAP`, the tree's levels
+    and its addition; (H) the update's first read (`TSNE_RECIP` after RECIP's first cycle) reads the
+    A, R of each point of the last block after the block's hand-over wrote them: point ``B K + l``
+    (``B = (N - 1) div K``) is written in shift ``l`` (``latency("tsnap") + tsne_scan_delay``
+    after the snap; symmetric: one cycle later) and read ``(B K + l) IV`` after the first read
+    (read ports are not transparent: a cycle after the write at the earliest); l = 0 binds (IV >= 1).
+    Only short classes (a single block, or IV K small) wait for (H)."""
+    zq = TSNE_ZQ_TAP + tsne_zq_levels(lanes) + 1
+    shift0 = latency("tsnap") + tsne_scan_delay(lanes, symmetric)
+    b_last = (n - 1) // lanes
+    ho = shift0 + (1 if symmetric else 0) + 1 - TSNE_RECIP - b_last * lanes * tsne_update_interval(slices)
+    return max(zq, ho)
+
+
+def tsne_scan_write() -> int:
+    """The stage in which ``tsnap`` writes the registers ``tscan`` shifts (A, R: ``tsa``; the Zq
+    partial ``tsz`` stays in the lane and is not shifted)."""
+    shifted = set().union(*LANE_OPS["tscan"].stages)
+    return min(s for s, r in enumerate(LANE_OPS["tsnap"].stages) if set(r) & shifted)
 
 
 def tsne_handover_ok(n: int, lanes: int) -> bool:
     """Does a block's background hand-over (``tsnap``, then K ``tscan`` shifts out of the scan
-    registers) end before the next block's ``tsnap`` writes them?  The next snap's first write is
-    N II + (its ``tzq`` write stage) cycles after this one's issue."""
+    registers) end before the next block's ``tsnap`` writes them?  The next snap's write is
+    N II + `tsne_scan_write` cycles after this one's issue."""
     if n <= lanes:          # one block: nothing runs beside a STREAM
         return True
-    first_write = min(s for s, r in enumerate(LANE_OPS["tsnap"].stages) if r)
+    first_write = tsne_scan_write()
     return latency("tsnap") + lanes - 1 < n * pair_interval("tpair") + first_write
 
 
@@ -398,8 +450,8 @@ def tsne_scan_delay(lanes: int, symmetric: bool) -> int:
 def tsne_min_slots(lanes: int) -> int:
     """Symmetric: the fewest slots of a block's stream (ring steps and broadcast slots) for the
     previous block's hand-over (its delayed snap, then K shifts) to end before this block's
-    ``tsnap`` writes the scan registers (`tsne_broadcast_min`)."""
-    first_write = min(s for s, r in enumerate(LANE_OPS["tsnap"].stages) if r)
+    ``tsnap`` writes the scan registers (`tsne_scan_write`; `tsne_broadcast_min`)."""
+    first_write = tsne_scan_write()
     ii = pair_interval("tpair")
     need = latency("tsnap") + tsne_scan_delay(lanes, True) + lanes - 1 - first_write
     return max(1, need // ii + 1)

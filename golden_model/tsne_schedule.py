@@ -52,28 +52,30 @@ def stream_slots(n: int, lanes: int, *, symmetric: bool) -> int:
     return sum(ring + n - timing.tsne_block_start(b, n, lanes, symmetric) for b in range(blocks(n, lanes)))
 
 
-def base_cycles(n: int, lanes: int, *, symmetric: bool) -> int:
+def base_cycles(n: int, lanes: int, *, slices: int, symmetric: bool) -> int:
     """Cycles of one iteration of `hw.tsne.TsneEngine` up to its update: ``B = ceil(N/K)`` blocks;
     lane ``l`` of block ``b`` owns point ``bK + l``.  PRIME (read-ahead + K cycles: block 0's
     ``y_i`` latched by ``tnext``), then one STREAM (`stream_slots`, one ``j`` every II cycles, ``y_j``
     broadcast, ``S_ij`` from bank ``l``) with no gap between blocks: a block's last slot issues
     ``tsnap`` (its sums into the scan registers) and the next slot ``tload`` (the next block's
-    ``y_i``, latched from the broadcast while ``j`` passed them), and the snapped sums leave at
-    lane 0 during the next block (`timing.tsne_handover_ok`); after the last block FLUSH
-    (`timing.TSNE_FLUSH` + `timing.tsne_scan_delay` + K), TRECIP of N and Zq on lane 0, the
-    constant ``2 ex / N`` (COEF).  The update starts in the next cycle.  ``symmetric``
-    (`AccelConfig.tsne_symmetric`): block b first pairs its own points in
+    ``y_i``, latched from the broadcast while ``j`` passed them); the snapped Zq partials are summed
+    by an adder tree and the snapped A, R leave at lane 0 during the next block
+    (`timing.tsne_handover_ok`); after the last block's snap (``TSNE_READ`` cycles into its last
+    slot) FLUSH (`timing.tsne_flush_cycles`: Zq complete, and for short classes the last block's
+    hand-over ahead of the update's reads), then RECIP (`timing.TSNE_RECIP`: TRECIP of Zq and the
+    ``tmul`` of ``ca`` on lane 0).  The update's first read follows in the next cycle.
+    ``symmetric`` (`AccelConfig.tsne_symmetric`): block b first pairs its own points in
     `timing.tsne_ring_steps` ring slots, then broadcasts from `timing.tsne_block_start` (the
     j-side terms through the J memory, the ring's through the visitor sums)."""
     ii = timing.pair_interval("tpair")
-    return (timing.TSNE_PRIME + lanes + stream_slots(n, lanes, symmetric=symmetric) * ii + timing.TSNE_FLUSH
-            + timing.tsne_scan_delay(lanes, symmetric) + lanes + timing.TSNE_RECIP + timing.TSNE_COEF)
+    last_snap = timing.TSNE_PRIME + lanes + (stream_slots(n, lanes, symmetric=symmetric) - 1) * ii + timing.TSNE_READ
+    return (last_snap + timing.tsne_flush_cycles(n, lanes, slices, symmetric=symmetric) + timing.TSNE_RECIP)
 
 
 def iteration_cycles(n: int, lanes: int, *, slices: int, symmetric: bool) -> int:
     """Cycles per iteration in a run, PRIME to the next PRIME, with the update overlapped
     (`base_cycles` + `timing.tsne_overlap_delay`)."""
-    return (base_cycles(n, lanes, symmetric=symmetric)
+    return (base_cycles(n, lanes, slices=slices, symmetric=symmetric)
             + timing.tsne_overlap_delay(n, lanes, slices, symmetric=symmetric))
 
 
@@ -102,7 +104,7 @@ def traced_run(n: int, lanes: int, iters: int, every_log2: int | None, *, slices
     1`` and, if selected, the N embedding beats in the following cycles; the next iteration (or
     ``done``) follows in the cycle after."""
     from .tsne_fixed import trace_selected
-    base = base_cycles(n, lanes, symmetric=symmetric)
+    base = base_cycles(n, lanes, slices=slices, symmetric=symmetric)
     delay = timing.tsne_overlap_delay(n, lanes, slices, symmetric=symmetric)
     alone = timing.tsne_update_cycles(n, slices)
     traced = every_log2 is not None
@@ -141,8 +143,9 @@ def mul_ops(n: int, symmetric: bool = False) -> int:
 
 
 def fu_ops(n: int, symmetric: bool = False) -> int:
-    """Function-unit ops of one iteration: one RECIP per pair, and TRECIP of N and of Zq."""
-    return pairs(n, symmetric) + 2
+    """Function-unit ops of one iteration: one RECIP per pair, and TRECIP of Zq (TRECIP of N is
+    once per run, in SCALE)."""
+    return pairs(n, symmetric) + 1
 
 
 def update_mul_ops(n: int) -> int:
@@ -164,7 +167,7 @@ def lower_bound(n: int, lanes: int, symmetric: bool = False, *, slices: int) -> 
 def busy_share(n: int, lanes: int, *, slices: int, symmetric: bool) -> dict:
     """Busy share of each unit class over a steady-state iteration (`iteration_cycles`): the
     lanes' multipliers M0 .. M3 (``multipliers``: pair ops and ``ca``), the update slices'
-    (``update_multipliers``), the function unit (one RECIP per pair + 2)."""
+    (``update_multipliers``), the function unit (one RECIP per pair + 1)."""
     c = iteration_cycles(n, lanes, slices=slices, symmetric=symmetric)
     return {"multipliers": mul_ops(n, symmetric) / (lanes * TSNE_MULS * c),
             "update_multipliers": update_mul_ops(n) / (slices * UPDATE_MULS * c),
@@ -173,8 +176,9 @@ def busy_share(n: int, lanes: int, *, slices: int, symmetric: bool) -> dict:
 
 def lanes_update_iteration_cycles(n: int, lanes: int, *, update_lanes: int) -> int:
     """The engine until session 29 (for comparison): the update on U of the K lanes' TM0/TM1
-    (`timing.tsne_update_interval` (U) per point), after the pair pass, never overlapped."""
-    return base_cycles(n, lanes, symmetric=False) + timing.tsne_update_cycles(n, update_lanes)
+    (`timing.tsne_update_interval` (U) per point), after the pair pass, never overlapped (the pair
+    pass and its tail as built today)."""
+    return base_cycles(n, lanes, slices=update_lanes, symmetric=False) + timing.tsne_update_cycles(n, update_lanes)
 
 
 # --------------------------------------------------------------------------- alternatives
@@ -188,7 +192,7 @@ def pair_parallel_cycles(n: int, lanes: int, *, slices: int) -> int:
     tree per point) before the gradient; the update overlapped as in (a) (approximately: the pair
     order of the next pass would have to follow the update's point order)."""
     ii = timing.pair_interval("tpair")
-    return (-(-pairs(n, True) // lanes) * ii + timing.TSNE_FLUSH + n + timing.TSNE_RECIP + timing.TSNE_COEF
+    return (-(-pairs(n, True) // lanes) * ii + timing.latency("tsnap") - ii + timing.TSNE_READ + n + timing.TSNE_RECIP
             + timing.tsne_overlap_delay(n, lanes, slices, symmetric=False))
 
 

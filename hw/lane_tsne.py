@@ -143,7 +143,8 @@ def tsne_ops_signature(cfg: AccelConfig) -> wiring.Signature:
     the issue stage; the iteration's shifts ``d2sh``, ``fsh``, stable through a pass),
     ``trecip`` (external operand), ``tscan``, ``tmul`` (TMW on external operands); back: the
     ``trecip`` result ``p``, ``r`` (valid ``latency("trecip")`` cycles after the issue), the
-    ``tmul`` product ``prod`` and, with ``tsne_symmetric``, the pair's force terms ``jfa``, ``jfr``
+    ``tmul`` product ``prod``, the snapped Zq partial ``szq`` (the engine's Zq tree reads it) and,
+    with ``tsne_symmetric``, the pair's force terms ``jfa``, ``jfr``
     (``floor(sr dx / 2^sa)``, ``floor(r2 dx / 2^sb)``; x in ``tpair``'s first ``tacc`` stage, y in
     the next, ``jv`` high in both) and their sticky bits ``jstka``, ``jstkr`` (the shifted-out bits
     are not all zero), from which the engine forms the j-side terms ``-t - sticky``, and the
@@ -166,15 +167,16 @@ def tsne_ops_signature(cfg: AccelConfig) -> wiring.Signature:
         "recip": Out(wiring.Signature({"issue": Out(1), "x": Out(tw.nin)})),
         "next": Out(1), "load": Out(1), "snap": Out(1), "scan": Out(1),
         "p": In(range(tw.nin + 1)), "r": In(tw.rb),
+        "szq": In(tw.zql),
     })
 
 
 def tscan_signature(cfg: AccelConfig) -> wiring.Signature:
-    """A lane's scan registers: the pass sums of its last block (Zq partial, A, R), taken by
-    ``tsnap`` and shifted towards lane 0 by ``tscan``."""
+    """A lane's scan registers: the pass sums of its last block (A, R), taken by ``tsnap`` and
+    shifted towards lane 0 by ``tscan`` (its Zq partial stays in the lane: ``szq``)."""
     tw = TsneWidths(cfg)
     acc = signed(tw.accb)
-    return wiring.Signature({"zq": Out(tw.zql), "ax": Out(acc), "ay": Out(acc), "rx": Out(acc), "ry": Out(acc)})
+    return wiring.Signature({"ax": Out(acc), "ay": Out(acc), "rx": Out(acc), "ry": Out(acc)})
 
 
 class TsneLaneMixin:
@@ -288,8 +290,10 @@ class TsneLaneMixin:
         # live sums; ``tsnap`` moves them to the scan registers (`out`) and clears them
         zq_l = Signal(tw.zql, name="t_zq")
         snap_zq, snap_acc = v["tsnap"][timing.stage_of("tsnap", "tsz")], v["tsnap"][timing.stage_of("tsnap", "tsa")]
+        szq = Signal(tw.zql, name="t_szq")
+        m.d.comb += t.szq.eq(szq)
         with m.If(snap_zq):
-            m.d.sync += [out.zq.eq(zq_l), zq_l.eq(0)]
+            m.d.sync += [szq.eq(zq_l), zq_l.eq(0)]
         with m.If(vp[s_r]):
             m.d.sync += zq_l.eq(zq_l + ((r << (Q - W)) >> e_z))
         s_d = hold(s_ij, s0, s_r, "t_s_d")
@@ -353,7 +357,7 @@ class TsneLaneMixin:
                          t.jv.eq(vp[ac0] | vp[ac1]), t.yn0.eq(yn[0]), t.yn1.eq(yn[1])]
         lax, lay, lrx, lry = (Signal(acc, name=f"t_l{n}") for n in ("ax", "ay", "rx", "ry"))
         with m.If(v["tscan"][0]):
-            m.d.sync += [out.zq.eq(sc_in.zq), out.ax.eq(sc_in.ax), out.ay.eq(sc_in.ay), out.rx.eq(sc_in.rx),
+            m.d.sync += [out.ax.eq(sc_in.ax), out.ay.eq(sc_in.ay), out.rx.eq(sc_in.rx),
                          out.ry.eq(sc_in.ry)]
         with m.If(snap_acc):
             m.d.sync += [out.ax.eq(lax), out.ay.eq(lay), out.rx.eq(lrx), out.ry.eq(lry),

@@ -19,11 +19,14 @@ exactly `golden_model.tsne_schedule.iteration_cycles` cycles (+1 for the ``go`` 
             visitor sums and the J memories, `hw.tsne_jside`).  While ``j`` passes the next block's points, lane
             ``j - (b+1)K`` latches ``y_j`` (``tnext``); the block's last slot issues ``tsnap`` to
             every lane and the next cycle ``tload`` (the next block's ``y_i``).  Beside the
-            STREAM, `timing.latency` ("tsnap") cycles after a snap, K ``tscan`` shifts move the
-            snapped Zq partials and A, R out at lane 0 (into the accumulator memories, Zq summed);
-``FLUSH``   after the last block, until its snapped sums are out (`timing.TSNE_FLUSH` + K);
-``RECIP``   ``trecip`` of N and of Zq on lane 0 (``p``, ``recip(m)``);
-``COEF``    ``ca = ex rn >> coef_frac`` (``tmul`` on lane 0);
+            STREAM, an adder tree sums the K lanes' snapped Zq partials into Zq
+            (`timing.TSNE_ZQ_TAP` cycles after the snap, `timing.tsne_zq_levels` levels) and,
+            `timing.latency` ("tsnap") cycles after it, K ``tscan`` shifts move the snapped A, R
+            out at lane 0 (into the accumulator memories);
+``FLUSH``   after the last block, until Zq is complete (and, for short classes, the last block's
+            hand-over is ahead of the update's reads): `timing.tsne_flush_cycles`;
+``RECIP``   ``trecip`` of Zq on lane 0 (``p``, ``recip(m)``) and beside it ``ca = ex rn >>
+            coef_frac`` (``tmul`` on lane 0; ``rn`` = recip(N) from SCALE, once per run);
 update      point ``i`` read and issued as ``tupd`` to update slice ``i mod S`` (`hw.tsne_update`,
             S = ``cfg.tsne_update_slices``, one point every `timing.tsne_update_interval` (S)
             cycles): gradient, gains, velocity, position (`tsne_fixed.update`); results written
@@ -232,7 +235,8 @@ class TsneEngine(wiring.Component):
         m.d.sync += n_last.eq(self.n - 1)
         B_last = Signal(range(cfg.n_max + 1))         # index of the last block: (N - 1) div K
         m.d.comb += B_last.eq(n_last // K)
-        cnt = Signal(range(max(cfg.n_max * II, timing.TSNE_RECIP, timing.TSNE_COEF, K) + 2))
+        cnt = Signal(range(max(cfg.n_max * II, timing.TSNE_RECIP,
+                               timing.tsne_flush_cycles(2, K, S, symmetric=sym), K) + 2))
         blk = Signal(range(cfg.n_max + 2))
         ybase = Signal(range(cfg.n_max + 2 * K + 1))  # blk K
         sbase = Signal(range(self.sdepth + cfg.n_max + 1))
@@ -352,7 +356,21 @@ class TsneEngine(wiring.Component):
                 m.d.sync += [yv[l][0].eq(nb_.yn0), yv[l][1].eq(nb_.yn1)]
             with m.Elif(rshift):
                 m.d.sync += [yv[l][c].eq(yv[(l + 1) % K][c]) for c in range(2)]
+        # lane 0's TRECIP: of N in SCALE's first cycle (once per run), of Zq in RECIP's; the TMUL of
+        # ca beside the latter.  Each result is captured by a delay line from its issue (a trace stall
+        # at RECIP's end holds the FSM, not the captures)
+        n_issue, z_issue = Signal(), Signal()
+        m.d.comb += [rissue.eq(n_issue | z_issue), rx.eq(Mux(n_issue, self.n, zq))]
         m.d.comb += [lanes[0].tsne.recip.issue.eq(rissue), lanes[0].tsne.recip.x.eq(rx)]
+        LR = timing.latency("trecip")
+        with m.If(delay_line(m, n_issue, LR, "rcp_n")):
+            m.d.sync += [pn.eq(lanes[0].tsne.p), rn.eq(lanes[0].tsne.r)]
+        with m.If(delay_line(m, z_issue, LR, "rcp_z")):
+            m.d.sync += [pz.eq(lanes[0].tsne.p), rz.eq(lanes[0].tsne.r)]
+        c_issue = Signal()
+        m.d.comb += lanes[0].tsne.mul.issue.eq(c_issue)
+        with m.If(delay_line(m, c_issue, timing.latency("tmul"), "coef")):
+            m.d.sync += ca.eq(lanes[0].tsne.prod >> CF)
         out0 = lanes[0].tscan_out
 
         # ------------------------------------------------------------ hand-over beside the STREAM
@@ -398,8 +416,33 @@ class TsneEngine(wiring.Component):
                 if not sym:
                     m.d.comb += [a_wr.addr.eq(pout), a_wr.data.eq(Cat(out0.ax, out0.ay)), a_wr.en.eq(1),
                                  r_wr.addr.eq(pout), r_wr.data.eq(Cat(out0.rx, out0.ry)), r_wr.en.eq(1)]
-                # symmetric: each unordered pair's kernel is in one lane's partial, Zq counts it twice
-                m.d.sync += zq.eq(zq + (out0.zq << 1 if sym else out0.zq))
+        # Zq: the K lanes' snapped partials (``szq`` from TSNE_ZQ_TAP cycles after the snap until the
+        # next snap; a lane without a point issued no pair and holds 0) summed
+        # by a tree of registered 4-input levels, then added to the run's Zq
+        zq_v = delay_line(m, bg_start, timing.TSNE_ZQ_TAP, "zq_tap")
+        zq_part = [ln.tsne.szq for ln in lanes]
+        for lvl in range(timing.tsne_zq_levels(K)):
+            sums = [Signal(tw.zq_total, name=f"zq_tree{lvl}_{k // 4}") for k in range(0, len(zq_part), 4)]
+            m.d.sync += [r.eq(sum(zq_part[4 * k:4 * k + 4])) for k, r in enumerate(sums)]
+            zq_part, zq_v = sums, delay_line(m, zq_v, 1, f"zq_tree{lvl}_v")
+        assert len(zq_part) == 1
+        with m.If(zq_v):
+            # symmetric: each unordered pair's kernel is in one lane's partial, Zq counts it twice
+            m.d.sync += zq.eq(zq + (zq_part[0] << 1 if sym else zq_part[0]))
+        # FLUSH's length (`timing.tsne_flush_cycles`: a function of the last block's index; N is
+        # stable while busy): FLUSH starts II - TSNE_READ cycles after the last snap
+        fl0 = II - timing.TSNE_READ + 1
+        fl_tab = []
+        for b in range((cfg.n_max - 1) // K + 1):
+            fl_tab.append(timing.tsne_flush_cycles(b * K + 1, K, S, symmetric=sym) - fl0)
+            if b and fl_tab[-1] == fl_tab[-2]:
+                break
+        fl_end = Signal(range(max(fl_tab) + 1))
+        m.d.sync += fl_end.eq(fl_tab[-1])
+        with m.Switch(B_last):
+            for b, v in enumerate(fl_tab[:-1]):
+                with m.Case(b):
+                    m.d.sync += fl_end.eq(v)
         slot = Signal()         # a broadcast slot's issue cycle
         rslot = Signal()        # a ring step's issue cycle
         # the first j of block 0's and of the next block's broadcast (ordered pairs: 0)
@@ -440,7 +483,7 @@ class TsneEngine(wiring.Component):
                 m.next = "PRIME"
 
         # ------------------------------------------------------------ the update beside the FSM
-        # started by COEF's last cycle: point upt read when uph == 0 (while urun), issued to slice
+        # started by RECIP's last cycle: point upt read when uph == 0 (while urun), issued to slice
         # upd_lane in the next cycle; urun ends after the last point's interval
         UP = timing.tsne_update_interval(S)
         uph = Signal(range(UP))
@@ -524,7 +567,7 @@ class TsneEngine(wiring.Component):
             with m.State("SCALE"):
                 # y of point cnt read (cnt < N), its magnitude ORed a cycle later; then the shift
                 assert timing.TSNE_SCALE == 2
-                m.d.comb += [ra.eq(cnt), scale_rd.eq(cnt <= n_last)]
+                m.d.comb += [ra.eq(cnt), scale_rd.eq(cnt <= n_last), n_issue.eq(cnt == 0)]
                 m.d.sync += cnt.eq(cnt + 1)
                 with m.If(cnt == n_last + 2):
                     m.d.comb += set_shift.eq(1)
@@ -603,30 +646,24 @@ class TsneEngine(wiring.Component):
                         m.d.comb += j_nxt.eq(j + 1)
                         with m.If(j == j_end):
                             with m.If(blk == B_last):
+                                m.d.sync += cnt.eq(0)
                                 m.next = "FLUSH"
                             with m.Else():
                                 m.d.sync += blk.eq(blk + 1)
                                 m.d.comb += [j_nxt.eq(j_next_block), ybase_nxt.eq(ybase + K),
                                              sbase_nxt.eq(sbase + cfg.n_max), rstep_nxt.eq(1 if sym else 0)]
             with m.State("FLUSH"):
-                with m.If(shifting & (pout == ybase + K - 1)):     # the last block's last lane
+                m.d.sync += cnt.eq(cnt + 1)
+                with m.If(cnt == fl_end):
                     m.d.sync += cnt.eq(0)
                     m.next = "RECIP"
             with m.State("RECIP"):
-                L = timing.latency("trecip")
+                # cnt 0: TRECIP of Zq, cnt TSNE_COEF_ISSUE: the TMUL of ca (the last pairs' force
+                # products have left lane 0's multipliers), both on lane 0 and captured by delay
+                # lines; the update starts as the recip is captured
                 m.d.sync += cnt.eq(cnt + 1)
-                m.d.comb += [rissue.eq(cnt <= 1), rx.eq(Mux(cnt == 0, self.n, zq))]
-                with m.If(cnt == L):
-                    m.d.sync += [pn.eq(lanes[0].tsne.p), rn.eq(lanes[0].tsne.r)]
-                with m.If(cnt == L + 1):
-                    m.d.sync += [pz.eq(lanes[0].tsne.p), rz.eq(lanes[0].tsne.r), cnt.eq(0)]
-                    m.next = "COEF"
-            with m.State("COEF"):
-                m.d.sync += cnt.eq(cnt + 1)
-                m.d.comb += lanes[0].tsne.mul.issue.eq(cnt == 0)
-                with m.If(cnt == timing.latency("tmul")):
-                    m.d.sync += ca.eq(lanes[0].tsne.prod >> CF)
-                with m.If(cnt == timing.TSNE_COEF - 1):
+                m.d.comb += [z_issue.eq(cnt == 0), c_issue.eq(cnt == timing.TSNE_COEF_ISSUE)]
+                with m.If(cnt == timing.TSNE_RECIP - 1):
                     with m.If(self.trace_en & tr.valid):
                         m.d.sync += cnt.eq(cnt)     # the last Zq beat is still waiting for ready
                     with m.Else():
@@ -670,7 +707,7 @@ class TsneEngine(wiring.Component):
                         m.d.sync += tr.valid.eq(0)
                         finish_iteration()
 
-        # ------------------------------------------------------------ COEF: ca = ex rn >> coef_frac (TMUL, lane 0)
+        # ------------------------------------------------------------ ca = ex rn >> coef_frac (TMUL, lane 0, in RECIP)
         # what the update needs of its iteration, kept while the next one begins (iter, zq move on;
         # ca, pn, pz, rz are rewritten only after the next STREAM, which trails the update)
         u_restart, u_zq0 = Signal(), Signal()
@@ -686,8 +723,9 @@ class TsneEngine(wiring.Component):
             m.d.sync += [u_restart.eq(restart), u_zq0.eq(zq == 0),
                          u_mom.eq(Mux(early, self.mom_early, self.mom_late))]
         ZB = repulsion_shift_bias(Q)
-        # the update's shifts, registered from pn, pz (set in RECIP, read from COEF's end on: the
-        # copies settle a cycle later, long before): no adder or compare before the slices' shifters
+        # the update's shifts, registered from pn (SCALE) and pz (captured with upd_start, so these
+        # copies are valid from the update's first issue, TSNE_READ after its first read, on): no
+        # adder or compare before the slices' shifters
         u0 = slices[0].tsne.upd
         kn, kzr, kzl = (Signal.like(getattr(u0, f), name=f"u_{f}") for f in ("kn", "kzr", "kzl"))
         kneg = Signal(name="u_kneg")

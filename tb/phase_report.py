@@ -103,7 +103,7 @@ def _tsne(cfg, n, traced: bool) -> tuple:
     cyc = (ts.traced_run_cycles(n, K, it, rsch.EMB_EVERY_LOG2, slices=S, symmetric=sym) if traced
            else ts.run_cycles(n, K, it, slices=S, symmetric=sym))
     ops = {"multipliers": it * ts.mul_ops(n, sym), "update_multipliers": it * ts.update_mul_ops(n),
-           "fu": it * ts.fu_ops(n, sym)}
+           "fu": it * ts.fu_ops(n, sym) + 1}     # + TRECIP of N, once per run (SCALE)
     return (cyc, it * ts.lower_bound(n, K, sym, slices=S), ops,
             {"multipliers": ts.TSNE_MULS * K, "update_multipliers": ts.TSNE_MULS * S, "fu": K})
 

@@ -43,16 +43,15 @@ def test_validation_names_parameter_and_range(field, value, words):
 
 
 def test_phases_need_two_lanes():
-    """The t-SNE engine's block hand-over (`timing.tsne_handover_ok`) needs K >= 2."""
+    """The t-SNE engine is built for K >= 2; a search-only core takes one lane."""
     with pytest.raises(ConfigError, match=r"phases=True needs lanes >= 2 .*got lanes=1"):
         PRESETS["tiny"].with_overrides(phases=True, lanes=1, fwa_fireworks=1, fwa_gauss_sparks=0)
     PRESETS["tiny"].with_overrides(lanes=1, fwa_fireworks=1, fwa_gauss_sparks=0)
     from golden_model import timing
-    assert not timing.tsne_handover_ok(2, 1)
-    # the ordered dataflow pads short classes' blocks until the hand-over fits
+    # the ordered dataflow pads short classes' blocks until the hand-over fits (at II = 2, with the
+    # Zq partials out of the scan chain since session 39, no class needs padding)
     assert all(timing.tsne_handover_ok(timing.tsne_ordered_slots(n, k), k) and timing.tsne_ordered_slots(n, k) >= n
-               for k in range(1, 70) for n in range(2, 300))
-    assert any(timing.tsne_ordered_slots(n, 4) > n for n in range(5, 12))
+               for k in range(2, 70) for n in range(2, 300))
 
 
 def test_unknown_override_and_preset():

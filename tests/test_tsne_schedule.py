@@ -27,8 +27,12 @@ def test_overlap_delay_hand_computed():
 def test_overlapped_iteration_and_run_hand_computed():
     # ordered pairs: 8 blocks of 124 slots (N > tsne_ordered_min_slots(16) = 17: no padding)
     assert timing.tsne_ordered_slots(124, 16) == 124
-    base = 1 + 16 + 8 * 2 * 124 + timing.TSNE_FLUSH + 16 + timing.TSNE_RECIP + timing.TSNE_COEF
-    assert ts.base_cycles(124, 16, symmetric=False) == base
+    # the last snap with the last slot's read (PRIME 1 + K + (slots - 1) II + READ 1), FLUSH 18 (Zq:
+    # tap 15 + two 4-input tree levels + the addition), RECIP 8 (TRECIP 7 + 1)
+    assert timing.tsne_zq_levels(16) == 2 and timing.TSNE_ZQ_TAP == 15 and timing.TSNE_RECIP == 8
+    assert timing.tsne_flush_cycles(124, 16, 8, symmetric=False) == 18
+    base = 1 + 16 + (8 * 124 - 1) * 2 + 1 + 18 + 8
+    assert ts.base_cycles(124, 16, slices=8, symmetric=False) == base
     assert ts.iteration_cycles(124, 16, slices=8, symmetric=False) == base + 53
     # the engine until session 29, U = 2 lanes: the update takes 123 * 8 + 38 cycles after the base
     assert ts.lanes_update_iteration_cycles(124, 16, update_lanes=2) == base + 123 * 8 + 38
@@ -37,15 +41,16 @@ def test_overlapped_iteration_and_run_hand_computed():
     assert ts.run_cycles(124, 16, 3, slices=8, symmetric=False) == 1 + 126 + 3 * base + 2 * 53 + 123 * 2 + 38
 
 
-def test_short_ordered_blocks_are_padded_for_the_hand_over():
+def test_short_ordered_blocks_need_no_padding_for_the_hand_over():
     """Ordered pairs, two or more blocks: a block's hand-over (tsnap: 22 cycles, then K - 1 more
-    shifts) must end before the next block's snap writes Zq (stage 14 of a tsnap issued slots x II
-    cycles later): 22 + 3 < 2 s + 14 needs s >= 6 slots for K = 4 (N = 5 is padded to 6), 22 + 15 <
-    2 s + 14: s >= 12 for K = 16 (every N > 16 is long enough)."""
-    assert timing.latency("tsnap") == 22 and min(s for s, r in enumerate(timing.LANE_OPS["tsnap"].stages) if r) == 14
-    assert timing.tsne_ordered_min_slots(4) == 6 and timing.tsne_ordered_min_slots(16) == 17
-    assert [timing.tsne_ordered_slots(n, 4) for n in (3, 4, 5, 6, 7)] == [3, 4, 6, 6, 7]
-    assert ts.stream_slots(5, 4, symmetric=False) == 2 * 6
+    shifts) must end before the next block's snap writes A, R (stage 21 of a tsnap issued slots x II
+    cycles later; Zq, written at stage 14, is not shifted since session 39): 22 + 3 < 2 s + 21 needs
+    s >= 3 slots for K = 4, 22 + 15 < 2 s + 21: s >= 9 for K = 16, so every N > K is long enough
+    (until session 38, with Zq in the scan chain, N = 5 was padded to 6 slots at K = 4)."""
+    assert timing.latency("tsnap") == 22 and timing.tsne_scan_write() == 21
+    assert timing.tsne_ordered_min_slots(4) == 5 and timing.tsne_ordered_min_slots(16) == 17
+    assert [timing.tsne_ordered_slots(n, 4) for n in (3, 4, 5, 6, 7)] == [3, 4, 5, 6, 7]
+    assert ts.stream_slots(5, 4, symmetric=False) == 2 * 5
 
 
 def test_traced_run_hand_computed():
@@ -53,7 +58,7 @@ def test_traced_run_hand_computed():
     when its update starts), iteration 1 selected (update alone, Zq + 5 embedding beats), the last
     (2) selected too."""
     n, k, s = 5, 4, 4
-    base, d = ts.base_cycles(n, k, symmetric=False), timing.tsne_overlap_delay(n, k, s, symmetric=False)
+    base, d = ts.base_cycles(n, k, slices=s, symmetric=False), timing.tsne_overlap_delay(n, k, s, symmetric=False)
     alone = 4 * 4 + 38
     assert timing.tsne_update_cycles(n, s) == alone
     u0 = 1 + (5 + 2) + base                     # go, SCALE, iteration 0
@@ -76,7 +81,7 @@ def test_overlapped_busy_hand_computed():
     assert b["multipliers"] == pytest.approx((124 * 123 * 8 + 2) / (64 * c))
     assert b["multipliers"] > 0.9
     assert b["update_multipliers"] == pytest.approx(124 * 32 / (16 * c))
-    assert b["function_unit"] == pytest.approx((124 * 123 + 2) / (16 * c))
+    assert b["function_unit"] == pytest.approx((124 * 123 + 1) / (16 * c))     # + TRECIP of Zq
     assert ts.lower_bound(124, 16, slices=8) == pytest.approx((124 * 123 * 8 + 2) / 64)
     assert ts.lower_bound(3, 16, slices=1) == pytest.approx(3 * 32 / 2)     # the update's share binds
 
@@ -85,29 +90,33 @@ def test_symmetric_run_hand_computed():
     """Symmetric dataflow, N = 124, K = 16: every block first takes 8 ring steps, then broadcasts j >=
     16 b + 16; a block before the last keeps floor(17 / II) = 8 broadcast slots for the visitor
     flush (block 0 108 slots, blocks 1..6 92, 76, 60, 44, 28, 12); the last block needs
-    tsne_min_slots - 8 = 7 for the hand-over (22 + 6 + 15 - 14 = 29 cycles: 15 slots): j = 117 ..
-    123, 64 + 420 + 7 = 491 slots; the hand-over waits 6 more cycles for the visitor sums (V:
+    tsne_min_slots - 8 = 4 for the hand-over (22 + 6 + 15 - 21 = 22 cycles: 12 slots): j = 120 ..
+    123, 64 + 420 + 4 = 488 slots; the hand-over waits 6 more cycles for the visitor sums (V:
     tacc 19 + 3 + (16 - 8) - II - 22).  The PRIME binds the overlap delay (53) with 8 slices."""
     assert timing.tsne_ring_steps(16, True) == 8 and timing.tsne_ring_steps(16, False) == 0
-    assert timing.tsne_min_slots(16) == 15 and timing.tsne_scan_delay(16, True) == 6
-    assert [timing.tsne_block_start(b, 124, 16, True) for b in range(8)] == [16 * b + 16 for b in range(7)] + [117]
-    assert ts.stream_slots(124, 16, symmetric=True) == 491
-    base = 1 + 16 + 491 * 2 + timing.TSNE_FLUSH + 6 + 16 + timing.TSNE_RECIP + timing.TSNE_COEF
-    assert ts.base_cycles(124, 16, symmetric=True) == base
+    assert timing.tsne_min_slots(16) == 12 and timing.tsne_scan_delay(16, True) == 6
+    assert [timing.tsne_block_start(b, 124, 16, True) for b in range(8)] == [16 * b + 16 for b in range(7)] + [120]
+    assert ts.stream_slots(124, 16, symmetric=True) == 488
+    base = 1 + 16 + 487 * 2 + 1 + 18 + 8
+    assert ts.base_cycles(124, 16, slices=8, symmetric=True) == base
+    # a single block (N = 9 <= K): the update's first read waits for the hand-over's first write
+    # (snap + 22 + scan delay 6 + 1), a cycle after it: FLUSH 22 + 6 + 1 + 1 - RECIP 8 = 22
+    assert timing.tsne_flush_cycles(9, 16, 8, symmetric=True) == 22
     assert timing.tsne_overlap_delay(124, 16, 8, symmetric=True) == 53
     assert ts.run_cycles(124, 16, 3, slices=8, symmetric=True) == 1 + 126 + 3 * base + 2 * 53 + 123 * 2 + 38
     # 4 slices (IV 4 > II 2): the stream catches the update up: 38 + 123 * 4 - (1 + 16 + 8 * 2 + 123 * 2 - 16 * 2) = 283
     assert timing.tsne_overlap_delay(124, 16, 4, symmetric=True) == 283
-    # tiny, N = 9, K = 4: 2 ring steps; broadcast min 2 for block 0 (flush: floor(5 / 2)), 5 after it
-    # (tsne_min_slots(4) = 7: 22 + 2 + 3 - 14 = 13 cycles): every block from j = 4
-    assert timing.tsne_min_slots(4) == 7
-    assert [timing.tsne_block_start(b, 9, 4, True) for b in range(3)] == [4, 4, 4]
-    assert ts.stream_slots(9, 4, symmetric=True) == 3 * 2 + 3 * 5
+    # tiny, N = 9, K = 4: 2 ring steps; broadcast min 2 for block 0 (flush: floor(5 / 2)), 2 after it
+    # (tsne_min_slots(4) = 4: 22 + 2 + 3 - 21 = 6 cycles, 4 slots with the 2 ring steps; block 1 keeps
+    # 2 for the flush): block 0 from j = 4, blocks 1 and 2 from j = 7
+    assert timing.tsne_min_slots(4) == 4
+    assert [timing.tsne_block_start(b, 9, 4, True) for b in range(3)] == [4, 7, 7]
+    assert ts.stream_slots(9, 4, symmetric=True) == 3 * 2 + 5 + 2 + 2
     # one block (N <= K): no broadcast read of a point >= K, the PRIME term alone
     assert timing.tsne_overlap_delay(3, 4, 1, symmetric=True) == timing.TSNE_UPD_PIPE + 1 + 2 * 15
     # busy: 8 ops per unordered pair + 2 for ca, 64 multipliers; the fixed part of an iteration
-    # (PRIME, FLUSH, RECIP, COEF, the overlap: 126 cycles) keeps a class of 124 below 0.9, a class of
-    # 180 above
+    # (PRIME, FLUSH, RECIP, the overlap: 95 cycles) and the last block's 4 broadcast slots beyond its
+    # pairs keep a class of 124 below 0.9, a class of 180 above
     b = ts.busy_share(124, 16, slices=8, symmetric=True)
     assert b["multipliers"] == pytest.approx((124 * 123 // 2 * 8 + 2) / (64 * (base + 53)))
     assert 0.85 < b["multipliers"] < 0.9
@@ -124,26 +133,39 @@ def test_ring_steps_pair_each_block_pair_once():
         assert len(seen) == len(set(seen)) == k * (k - 1) // 2, k
 
 
-def _violations(n, k, slices, d, symmetric=False):
+def _violations(n, k, slices, d, symmetric=False, scan_write=None):
     """Event-level check, written independently of the model: the update's reads and writes from
     u0 = 0, the next iteration's PRIME from d, its y reads and its A/R hand-over writes.  Symmetric:
     each block takes its ring steps, then broadcasts from `timing.tsne_block_start` (only j >= bK + K
     are used); checked: the visitor flush (K cycles from two after the last ring step's x term) ends
     before the next block's first ring term; the V and J entries a hand-over shift reads are written
     before it; a block's hand-over ends before the next block's snap writes the scan registers; the
-    update has read A, R before the hand-over writes them."""
+    update has read A, R before the hand-over writes them.  The tail of the iteration before u0
+    (FLUSH, `timing.tsne_flush_cycles`, and RECIP): its last block's hand-over writes A, R of each
+    of its points before the update reads them, and ends before the next PRIME."""
     iv, ii = timing.tsne_update_interval(slices), timing.pair_interval("tpair")
     rd, ac0 = timing.TSNE_READ, timing.uses("tpair", "tacc")[0]
     write = {i: i * iv + timing.TSNE_UPD_PIPE for i in range(n)}     # y, v, gains written
     ar_read = {i: i * iv for i in range(n)}                           # the update reads A_i, R_i
     bad = []
+    shift_0 = timing.latency("tsnap") + timing.tsne_scan_delay(k, symmetric)
+    last_snap = -timing.TSNE_RECIP - timing.tsne_flush_cycles(n, k, slices, symmetric=symmetric)
+    b_last = ts.blocks(n, k) - 1
+    for i in range(b_last * k, n):                                    # this iteration's last hand-over
+        wrote = last_snap + shift_0 + (i - b_last * k) + (1 if symmetric else 0)
+        if not ar_read[i] > wrote:
+            bad.append(("tail", i))
+    if not last_snap + shift_0 + k - 1 < d:
+        bad.append(("tail-prime",))
     for l in range(min(k, n)):                                        # PRIME: y_l address in d + l
         if not d + l > write[l]:
             bad.append(("prime", l))
     s0 = d + timing.TSNE_PRIME + k
     ring = k // 2 if symmetric else 0
     shift0 = timing.latency("tsnap") + timing.tsne_scan_delay(k, symmetric)   # snap issue -> first shift
-    first_write = min(s for s, r in enumerate(timing.LANE_OPS["tsnap"].stages) if r)
+    first_write = min(s for s, r in enumerate(timing.LANE_OPS["tsnap"].stages) if "tsa" in r)   # A, R
+    if scan_write is not None:
+        first_write = scan_write
     slot, j_written, prev = 0, {}, None
     for blk in range(ts.blocks(n, k)):
         t0 = s0 + ii * slot
@@ -192,18 +214,19 @@ def test_overlap_delay_is_the_smallest_safe_delay(n, k, slices):
             assert _violations(n, k, slices, d - 1, sym) != []
 
 
-def test_every_stream_fits_for_every_lane_count():
-    """`timing.tsne_stream_ok` for N up to 3K (no block would need a broadcast j below 0) from K = 4
-    on; at II = 2 K = 2 and 3 need more broadcast slots than short classes have (N = 3, 4 and 4,
-    5), and `AccelConfig` refuses the symmetric dataflow there."""
+def test_every_stream_fits_for_every_lane_count(monkeypatch):
+    """`timing.tsne_stream_ok` for N up to 3K (no block would need a broadcast j below 0) from K = 2
+    on (until session 38, with Zq in the scan chain, K = 2 and 3 needed more broadcast slots than
+    short classes have); `AccelConfig` refuses the symmetric dataflow where a stream does not fit."""
     from golden_model.config import ConfigError, PRESETS
-    for k in range(4, 65):
+    for k in range(2, 65):
         assert all(timing.tsne_stream_ok(n, k) for n in range(2, 3 * k + 1)), k
     for k in (2, 3):
-        assert not all(timing.tsne_stream_ok(n, k) for n in range(2, 3 * k + 1))
-        with pytest.raises(ConfigError, match=f"the t-SNE stream of lanes={k} does not fit short classes"):
-            PRESETS["tiny"].with_overrides(phases=True, lanes=k, fwa_fireworks=1, fwa_gauss_sparks=0)
-        PRESETS["tiny"].with_overrides(phases=True, lanes=k, tsne_symmetric=False, fwa_fireworks=1, fwa_gauss_sparks=0)
+        PRESETS["tiny"].with_overrides(phases=True, lanes=k, fwa_fireworks=1, fwa_gauss_sparks=0)
+    monkeypatch.setattr(timing, "tsne_stream_ok", lambda n, lanes: n != 3)
+    with pytest.raises(ConfigError, match="the t-SNE stream of lanes=2 does not fit short classes"):
+        PRESETS["tiny"].with_overrides(phases=True, lanes=2, fwa_fireworks=1, fwa_gauss_sparks=0)
+    PRESETS["tiny"].with_overrides(phases=True, lanes=2, tsne_symmetric=False, fwa_fireworks=1, fwa_gauss_sparks=0)
 
 
 def test_event_check_sees_a_short_flush_and_an_early_visitor_read(monkeypatch):
@@ -221,10 +244,22 @@ def test_event_check_sees_a_short_flush_and_an_early_visitor_read(monkeypatch):
     assert any(v[0] == "visitor" for v in _violations(200, 64, 4, d, True))
 
 
-def test_event_check_sees_an_unpadded_short_ordered_block(monkeypatch):
-    """Without the ordered dataflow's padding, block 1's snap (N = 5, K = 4) overwrites block 0's
-    scan registers before its last shift: the event check's hand-over test fails."""
+def test_event_check_sees_a_flush_that_ignores_the_hand_over(monkeypatch):
+    """FLUSH waits for the last block's hand-over in short classes: with the Zq term alone (N = 9,
+    K = 16, one block) the update would read A_0, R_0 before the hand-over wrote them."""
+    d = timing.tsne_overlap_delay(9, 16, 8, symmetric=True)
+    assert _violations(9, 16, 8, d, True) == []
+    zq_only = timing.TSNE_ZQ_TAP + timing.tsne_zq_levels(16) + 1
+    assert timing.tsne_flush_cycles(9, 16, 8, symmetric=True) > zq_only
+    monkeypatch.setattr(timing, "tsne_flush_cycles", lambda n, lanes, slices, symmetric: zq_only)
+    assert ("tail", 0) in _violations(9, 16, 8, d, True)
+
+
+def test_event_check_sees_a_snap_over_a_running_hand_over():
+    """Had the snap written the shifted registers at Zq's stage 14 (as until session 38), block 1's
+    snap (N = 5, K = 4, 5 slots: unpadded) would overwrite block 0's scan registers before its last
+    shift: the event check's scan test fails; at stage 21 (A, R) it passes."""
     d = timing.tsne_overlap_delay(5, 4, 1, symmetric=False)
+    assert timing.tsne_ordered_slots(5, 4) == 5
     assert _violations(5, 4, 1, d) == []
-    monkeypatch.setattr(timing, "tsne_ordered_slots", lambda n, lanes: n)
-    assert ("scan", 0) in _violations(5, 4, 1, d)
+    assert ("scan", 0) in _violations(5, 4, 1, d, scan_write=timing.stage_of("tsnap", "tsz"))
