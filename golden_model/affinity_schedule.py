@@ -13,6 +13,9 @@ Unit work per point: MULA ``K G D`` (every lane's ``dist`` ops; ``N D`` of them 
 1 ``cand`` + ``2 (N-1)`` (``kern``, ``kprob``); function unit ``1 + 2 (N-1)`` (EXP_U, EXP_T twice)
 + 1 RECIP (``trecip``); TM0 ``N - 1``.
 
+With a candidate-parallel search in MODE 1-3 the phase does not run: each row's affinities run
+inside the search, right after the point's result (`fused_row_cycles`, session 39).
+
     python -m golden_model.affinity_schedule [--n 124] [--d 64] [--preset digits]
 """
 
@@ -24,12 +27,7 @@ from . import timing
 from .config import get_preset
 
 __all__ = ["groups", "point_cycles", "run_cycles", "busy", "wide_read_cycles", "stored_rows_cycles",
-           "fused_cycles", "FUSED_POINT_OVERHEAD", "summary"]
-
-#: not built: the per-point cycles besides the ``kprob`` stream if the affinity row of a point ran
-#: right after its search (`fused_cycles`; ``cand``, ``trecip`` and the pipeline), an estimate
-#: (docs/hardware.md "Affinity phase", alternatives)
-FUSED_POINT_OVERHEAD = 30
+           "fused_row_cycles", "fused_cycles", "fused_busy", "summary"]
 
 
 def groups(n: int, lanes: int) -> int:
@@ -99,12 +97,38 @@ def stored_rows_cycles(n: int, d: int, lanes: int) -> int:
     return run_cycles(n, d, lanes) - n * saved
 
 
-def fused_cycles(n: int, lanes: int) -> int:
-    """Not built, an estimate: the affinity row of point ``i`` run when its search ends (its row
-    and the search's Z at ``u_i`` still there): one ``kprob`` stream of ``N + floor(i/K)`` cycles
-    plus `FUSED_POINT_OVERHEAD` per point."""
+def fused_row_cycles(i: int, n: int, lanes: int) -> int:
+    """Cycles of point ``i``'s fused affinity row (built, session 39: `hw.search` AFFROW, `hw.affinity`
+    ``row_go``), from the cycle after its result beat's OUT to the search's WAITD (exclusive):
+    ``AFF_FUSED_CAND`` (the CAND's broadcast after the search's last grant) + ``SETUP`` (as a
+    search pass: CAND to the first read) + STREAM1 ``N`` + DRAIN1 ``AFF_Z - 1`` + RECIP
+    ``AFF_RECIP`` + STREAM2 ``N + floor(i/K)`` + ``AFF_FUSED_GAP`` (the last row: ``AFF_WRITE``, its
+    P writes done).  The row is the one the search left in the row buffer: no recomputation."""
     _check(n, 1, lanes)
-    return sum(n + i // lanes + FUSED_POINT_OVERHEAD for i in range(n))
+    if not 0 <= i < n:
+        raise ValueError(f"i must be a point of the class, 0 <= i < {n}, got {i}")
+    tail = timing.AFF_FUSED_GAP if i < n - 1 else timing.AFF_WRITE
+    return (timing.AFF_FUSED_CAND + timing.SETUP + 2 * n + timing.AFF_Z - 1 + timing.AFF_RECIP + i // lanes
+            + tail)
+
+
+def fused_cycles(n: int, lanes: int) -> int:
+    """Cycles of a class's fused affinity rows (every `fused_row_cycles`): the affinity work inside
+    a candidate-parallel search (the search's own cycles besides them are `schedule.schedule`'s)."""
+    return sum(fused_row_cycles(i, n, lanes) for i in range(n))
+
+
+def fused_busy(n: int, lanes: int) -> dict:
+    """Busy shares of the fused rows (lane 0 only: ``cand``, ``2 (N-1)`` MULA ops (``kern``,
+    ``kprob``); function unit ``1 + 2 (N-1) + 1``; TM0 ``N - 1``) and their cycles over the MULA
+    bound without the row recomputation, ``(2 (N-1) + 1) N / K``: the rows run on one lane, so
+    the ratio is about K."""
+    cyc = fused_cycles(n, lanes)
+    mula = n * (1 + 2 * (n - 1))
+    fu = n * (1 + 2 * (n - 1) + 1)
+    bound = mula / lanes
+    return {"cycles": cyc, "mula": mula / (lanes * cyc), "fu": fu / (lanes * cyc),
+            "tm0": n * (n - 1) / (lanes * cyc), "lower_bound": bound, "ratio": cyc / bound}
 
 
 def summary(n: int, d: int, lanes: int) -> str:
@@ -113,7 +137,7 @@ def summary(n: int, d: int, lanes: int) -> str:
             f"MULA busy {b['mula']:.3f}, FU {b['fu']:.3f}, TM0 {b['tm0']:.3f}, "
             f"{b['ratio']:.2f} x the MULA lower bound; wide read (not built): "
             f"{wide_read_cycles(n, d, lanes):,} cycles; stored rows (not built): {stored_rows_cycles(n, d, lanes):,}; "
-            f"fused into the search (not built, estimate): {fused_cycles(n, lanes):,}")
+            f"fused into a candidate-parallel search (built): {fused_cycles(n, lanes):,}")
 
 
 def main(argv=None) -> None:

@@ -4,10 +4,14 @@ Cycle numbering as `golden_model.schedule` (cycle 0: the last feature beat is ac
 back-pressure on ``res`` or ``emb``).  The phases follow each other through the sequencer's
 one-cycle start states (`GO_CYCLES`); every other length is an existing phase model:
 
-    L        = schedule(...).result_cycles[-1]      the last result beat (FINISH sees it taken)
+    L        = schedule(...).end_cycle                FINISH (the last result beat taken)
     aff_go   = L + 1                                 AFF_GO (``go`` = cycle 0 of the affinity model)
     aff_done = aff_go + affinity_schedule.run_cycles(N, D, K)
     init     = aff_done + 1                          INIT_GO
+
+With the candidate-parallel search (`fused_rows`) each point's affinity row runs inside the
+search, after its result beat (`schedule.schedule(..., fused=True)`; L is after the last row),
+and the sequencer skips AFF_GO and AFF: init = L + 1.
     tsne_go  = init + tsne_schedule.init_cycles(N) + 1          TSNE_GO
     tsne_done = tsne_go + tsne_schedule.traced_run_cycles(N, K, iters, EMB_EVERY_LOG2, slices=S, symmetric=cfg.tsne_symmetric)
     done     = tsne_done + 1                         first cycle with busy = 0
@@ -33,7 +37,7 @@ from . import tsne_schedule as ts
 from .config import AccelConfig
 from .tsne_fixed import trace_selected
 
-__all__ = ["GO_CYCLES", "EMB_EVERY_LOG2", "RunSchedule", "run_schedule", "emb_stream_iters"]
+__all__ = ["GO_CYCLES", "EMB_EVERY_LOG2", "RunSchedule", "run_schedule", "emb_stream_iters", "fused_rows"]
 
 #: cycles of each start state of the sequencer (AFF_GO, INIT_GO, TSNE_GO: `hw.phases`)
 GO_CYCLES = 1
@@ -44,13 +48,21 @@ EMB_EVERY_LOG2 = 17
 
 @dataclass
 class RunSchedule:
-    search: sch.Schedule     # the search phase (result beats as in MODE 0)
-    aff_go: int
+    search: sch.Schedule     # the search phase (result beats as in MODE 0; fused rows inside it)
+    aff_go: int              # AFF_GO, or (fused rows) the cycle after FINISH: INIT_GO
     tsne_init: int
     tsne_go: int
     emb_cycles: list         # cycle of every emb beat, stream order
     done_cycle: int          # first cycle with busy = 0, done = 1
     p_cycles: list = None    # cycle of every P dump beat (p_dump; also the first N^2 emb_cycles)
+
+
+def fused_rows(dataflow: str) -> bool:
+    """Do the affinity rows run inside the search (MODE 1-3)?  With the candidate-parallel search
+    (DATAFLOW = 0) yes: each row follows its point's result while the row is in the row buffer
+    (`affinity_schedule.fused_row_cycles`); with the point-parallel one the affinity phase runs
+    after the search (`affinity_schedule.run_cycles`)."""
+    return dataflow == "candidate"
 
 
 def emb_stream_iters(n: int, iters: int) -> list:
@@ -72,10 +84,11 @@ def run_schedule(cfg: AccelConfig, n: int, d: int, policy: str, results: list,
     ``cfg.tsne_iters`` / ``cfg.tsne_exaggeration_iters``."""
     if len(results) != n:
         raise ValueError(f"results must hold one search result per point (n={n}), got {len(results)}")
-    s = sch.schedule(cfg, n, d, policy, results, dataflow=dataflow)
+    fused = fused_rows(dataflow)
+    s = sch.schedule(cfg, n, d, policy, results, dataflow=dataflow, fused=fused)
     K, iters = cfg.lanes, cfg.tsne_iters
-    aff_go = s.result_cycles[-1] + GO_CYCLES
-    init = aff_go + asch.run_cycles(n, d, K) + GO_CYCLES
+    aff_go = s.end_cycle + GO_CYCLES
+    init = aff_go if fused else aff_go + asch.run_cycles(n, d, K) + GO_CYCLES
     pc = []
     if p_dump:     # PDUMP_GO in the cycle INIT_GO had
         pc = [init + timing.PDUMP_FIRST + k for k in range(n * n)]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import affinity_schedule as asch
 from . import timing
 from .config import AccelConfig
 
@@ -57,6 +58,7 @@ def point_cycles(cfg: AccelConfig, n: int, d: int, policy: str, passes: int) -> 
 @dataclass
 class Schedule:
     result_cycles: list      # cycle of each result beat (index order)
+    end_cycle: int           # the run FSM's FINISH: the last beat's cycle, or after the last fused row
     trace_cycles: list       # per point, per pass, per active lane: cycle of the trace beat
     done_cycle: int          # first cycle with busy = 0, done = 1
     kernel_evaluations: int  # useful kernel evaluations (candidates x (N - 1))
@@ -64,9 +66,11 @@ class Schedule:
     lane_busy: float         # (kernel evaluations + N*N*D distance MACs) / (K * result_cycles[-1])
 
 
-def nth_grant(cfg: AccelConfig, n: int, policy: str, first_setup: int, passes: int, count: int) -> int:
+def nth_grant(cfg: AccelConfig, n: int, policy: str, first_setup: int, passes: int, count: int,
+              row: int = 0) -> int:
     """Controller cycle of the ``count``-th distance grant (1-based) counted from ``first_setup``:
-    `timing.pass_grants` in each of the ``passes`` passes, then every cycle from OUT on."""
+    `timing.pass_grants` in each of the ``passes`` passes, then every cycle from OUT on, except
+    the ``row`` cycles after OUT (a fused affinity row grants nothing)."""
     pc = pass_cycles(cfg, n, policy)
     segs = timing.pass_grants(n, active_lanes(cfg, policy))
     per_pass = sum(k for _, k in segs)
@@ -77,7 +81,8 @@ def nth_grant(cfg: AccelConfig, n: int, policy: str, first_setup: int, passes: i
             if left <= k:
                 return first_setup + p * pc + off + left - 1
             left -= k
-    return first_setup + passes * pc + left - 1          # the stop's SETUP cycles, OUT, WAITD: all granted
+    c = first_setup + passes * pc + left - 1             # the stop's SETUP cycles, OUT, WAITD: all granted
+    return c + row if c > first_setup + passes * pc + DECIDE else c
 
 
 DATAFLOWS = ("candidate", "point")
@@ -113,12 +118,12 @@ def schedule_point_parallel(cfg: AccelConfig, n: int, d: int, results: list, go:
     total = out[-1] if out else 0
     util = evals / (K * total) if total else 0.0
     busy = (evals + len(results) * n * d) / (K * total) if total else 0.0
-    return Schedule(result_cycles=out, trace_cycles=traces, done_cycle=total + 1,
+    return Schedule(result_cycles=out, end_cycle=total, trace_cycles=traces, done_cycle=total + 1,
                     kernel_evaluations=evals, utilisation=util, lane_busy=busy)
 
 
 def schedule(cfg: AccelConfig, n: int, d: int, policy: str, results: list, dataflow: str = "candidate",
-             go: int = timing.LOAD_GO) -> Schedule:
+             go: int = timing.LOAD_GO, fused: bool = False) -> Schedule:
     """Cycle of every result (and trace) beat of a class run without back-pressure.
 
     Point 0's row is computed at full rate (PSTART, WAITD).  Point ``i + 1``'s row starts with
@@ -139,9 +144,15 @@ def schedule(cfg: AccelConfig, n: int, d: int, policy: str, results: list, dataf
         The DATAFLOW register: "point" (bisection only) is `schedule_point_parallel`.
     go : int
         Cycle of the search controller's ``go`` (default: a run that loaded its features).
+    fused : bool
+        Each point's affinity row runs after its OUT (`affinity_schedule.fused_row_cycles`: MODE
+        1-3 with the candidate-parallel search, `fused_rows`): the next point's WAITD, and any
+        distance grant after OUT, move by the row's cycles; the run ends after the last row.
     """
     if dataflow not in DATAFLOWS:
         raise ValueError(f"dataflow must be one of {DATAFLOWS}, got {dataflow!r}")
+    if fused and dataflow != "candidate":
+        raise ValueError("fused affinity rows follow a candidate-parallel search only")
     if dataflow == "point":
         if policy != "bisection":
             raise ValueError(f"the point-parallel dataflow runs bisection only, not {policy!r}")
@@ -164,14 +175,16 @@ def schedule(cfg: AccelConfig, n: int, d: int, policy: str, results: list, dataf
         out_cycle = first_setup + r.passes * pc + DECIDE   # OUT (no back-pressure); beat in the next cycle
         out.append(out_cycle + OUT)
         evals += r.evaluations * (n - 1)
+        row = asch.fused_row_cycles(idx, n, K) if fused else 0
+        end = out_cycle + OUT + row
         if idx + 1 < len(results):
             # the address of the last step is one cycle after its grant (ENGINE_CMD)
-            done = nth_grant(cfg, n, policy, first_setup, r.passes, steps) + timing.ENGINE_CMD + lat - 1
-            waitd = out_cycle + OUT
+            done = nth_grant(cfg, n, policy, first_setup, r.passes, steps, row) + timing.ENGINE_CMD + lat - 1
+            waitd = out_cycle + OUT + row
             first_setup = max(waitd, done) + 1 + timing.RANGE + timing.PINIT
     total = out[-1] if out else 0
     util = evals / (K * total) if total else 0.0
     macs = len(results) * n * d
     busy = (evals + macs) / (K * total) if total else 0.0
-    return Schedule(result_cycles=out, trace_cycles=traces, done_cycle=total + 1,
+    return Schedule(result_cycles=out, end_cycle=end if out else 0, trace_cycles=traces, done_cycle=total + 1,
                     kernel_evaluations=evals, utilisation=util, lane_busy=busy)

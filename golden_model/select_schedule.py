@@ -11,8 +11,10 @@ Cycle numbering as `golden_model.run_schedule` (cycle 0: the last feature beat i
 back-pressure on ``sel``).  Candidate ``c`` (its search controller ``go`` in cycle ``go_c``,
 ``go_0 = timing.LOAD_GO``)::
 
-    L          = go_c + schedule(...).result_cycles[-1]     the last result beat (kept inside)
+    L          = go_c + schedule(...).end_cycle            the last result beat (kept inside)
     aff_go     = L + GO_CYCLES;  init = aff_go + affinity run + GO_CYCLES
+                 (candidate-parallel search: the rows fused into it, `run_schedule.fused_rows`;
+                 L after the last row, init = aff_go)
     tsne_go    = init + tsne init + GO_CYCLES
     tsne_done  = tsne_go + tsne_schedule.run_cycles(N, K, iters, slices=S, symmetric=cfg.tsne_symmetric)        (no trace in MODE 2, 3)
     ent_go     = tsne_done + SEL_ENT_GO
@@ -45,7 +47,7 @@ from . import timing
 from . import tsne_schedule as ts
 from .config import AccelConfig
 from .grid_fixed import grid_sample_fixed
-from .run_schedule import GO_CYCLES
+from .run_schedule import GO_CYCLES, fused_rows
 
 __all__ = ["SEL_ENT_GO", "SEL_COPY_EXTRA", "SEL_RERUN", "FWA_GEN_CYCLES", "SelectGolden", "golden_select",
            "FwaIteration", "fwa_replay", "SelectSchedule", "select_schedule", "expected_beats", "search_dataflow"]
@@ -200,9 +202,11 @@ def select_schedule(cfg: AccelConfig, n: int, d: int, policy: str, gold: SelectG
     def candidate(e, go):
         """One candidate from its search go; returns the NEXT cycle."""
         nonlocal best_h
-        s = sch.schedule(cfg, n, d, policy, e.search, dataflow=dataflow, go=0)   # from this candidate's go
-        aff_go = go + s.result_cycles[-1] + GO_CYCLES
-        init = aff_go + asch.run_cycles(n, d, K) + GO_CYCLES
+        fused = fused_rows(dataflow)
+        s = sch.schedule(cfg, n, d, policy, e.search, dataflow=dataflow, go=0, fused=fused)   # from this candidate's go
+        aff_go = go + s.end_cycle + GO_CYCLES
+        init = aff_go if fused else aff_go + asch.run_cycles(n, d, K) + GO_CYCLES
+        rows = asch.fused_cycles(n, K) if fused else 0
         tsne_go = init + ts.init_cycles(n) + GO_CYCLES
         tsne_done = tsne_go + ts.run_cycles(n, K, it, slices=cfg.tsne_update_slices, symmetric=cfg.tsne_symmetric)
         ent_go = tsne_done + SEL_ENT_GO
@@ -210,8 +214,8 @@ def select_schedule(cfg: AccelConfig, n: int, d: int, policy: str, gold: SelectG
         new_best = best_h is None or e.h_q > best_h
         best_h = e.h_q if new_best else best_h
         nxt = ent_done + 1 + (n + SEL_COPY_EXTRA if new_best else 0)
-        ph["search"] += aff_go - go
-        ph["affinity"] += init - aff_go
+        ph["search"] += aff_go - go - rows
+        ph["affinity"] += init - aff_go + rows
         ph["tsne init"] += tsne_go - init
         ph["tsne"] += tsne_done - tsne_go
         ph["entropy"] += ent_done - tsne_done

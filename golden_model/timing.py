@@ -623,6 +623,19 @@ assert AFF_CAND + BROADCAST + stage_of("cand", "mul_in") < ENGINE_CMD + 1 + GRAN
 #: the CAND's bm/shift registers are rewritten after the last KPROB read them
 assert AFF_GAP + AFF_CAND + BROADCAST + stage_of("cand", "bm") > ROW_READ + BROADCAST + stage_of("kprob", "tshift")
 
+#: fused affinity rows (session 39; `hw.affinity` ``row_go``, `hw.search` AFFROW): after point i's
+#: result beat (OUT) the search hands the lanes to the affinity controller, which runs row i's
+#: affinities on the row and ``m_i`` the search left in the row buffer, then gives them back
+#: (`affinity_schedule.fused_row_cycles`).  The row's first cycle -> its CAND's broadcast: the
+#: search granted the distance engine up to the cycle before, and a DIST op granted then reaches
+#: MULA GRANT_LEAD cycles later (the row grants nothing)
+AFF_FUSED_CAND = CAND_NO_GRANT
+#: a fused row (not the class's last): last STREAM2 read -> its end (``row_done``; the search's WAITD
+#: follows): the search's next CAND (broadcast after WAITD, RANGE, PINIT) reaches MULA after the
+#: last KPROB.  The class's last row ends AFF_WRITE cycles after its last read (its P writes done)
+AFF_FUSED_GAP = max(1, ROW_READ + stage_of("kprob", "mul_in") - stage_of("cand", "mul_in") - RANGE - PINIT - 1)
+assert AFF_FUSED_GAP + 1 + 1 + RANGE + PINIT + stage_of("cand", "bm") > ROW_READ + stage_of("kprob", "tshift")
+
 
 def dist_done(lanes: int) -> int:
     """Cycles from the lanes' final min/max to ``dist_done``: the engine scans the lanes one per

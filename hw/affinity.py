@@ -84,6 +84,16 @@ class AffinityController(wiring.Component):
         Lane 0's Z accumulator (``scan_out.z``).
     rcp_issue, rcp_x : Out, rcp_p, rcp_r : In
         Lane 0's ``trecip`` op (``tsne.recip``) and its results (``tsne.p``, ``tsne.r``).
+    row_go : In(1), row_first : In(1), row_u : In(signed(u_bits)), row_m : In(dist_bits),
+    row_done : Out(1)
+        Fused rows (`hw.search` AFFROW, idle between rows): ``row_go`` runs the next point's row
+        (point 0 with ``row_first``) on the row the search left in the row buffer (half ``i mod
+        2``), with its ``u`` and row minimum given: the CAND ``timing.AFF_FUSED_CAND`` cycles in,
+        the first read ``SETUP`` cycles after it, then STREAM1 .. STREAM2 as above, and
+        ``row_done`` in the row's last cycle (``AFF_FUSED_GAP`` after its last read; the class's
+        last row: ``AFF_WRITE``, with ``done``).  No point command; ``eng_grant`` is 0 in a fused
+        row (the search's next row waits), 1 otherwise.  Exactly
+        `golden_model.affinity_schedule.fused_row_cycles`.
     """
 
     def __init__(self, cfg: AccelConfig, checks: bool = False):
@@ -107,6 +117,8 @@ class AffinityController(wiring.Component):
             "aff": Out(aff_ops_signature(cfg)),
             "lane_z": In(cfg.z_bits),
             "rcp_issue": Out(1), "rcp_x": Out(tw.nin), "rcp_p": In(range(tw.nin + 1)), "rcp_r": In(tw.rb),
+            "row_go": In(1), "row_first": In(1), "row_u": In(signed(L.u_bits)), "row_m": In(cfg.dist_bits),
+            "row_done": Out(1),
         })
 
     def elaborate(self, platform):
@@ -136,20 +148,23 @@ class AffinityController(wiring.Component):
         n_last = Signal(cfg.count_bits)
         m.d.sync += n_last.eq(self.n - 1)
         mrow = Signal(DB)
-        cnt = Signal(range(max(t.AFF_Z, t.AFF_RECIP, t.AFF_WRITE) + 2))
+        cnt = Signal(range(max(t.AFF_Z, t.AFF_RECIP, t.AFF_WRITE, t.AFF_FUSED_CAND + t.SETUP) + 2))
         j = Signal(range(NM + 1))
         j_mod = Signal(range(max(K, 2)))
         bubble = Signal()
         r_q = Signal(W + 1)
         e_q = Signal.like(self.aff.kprob.e)
-        m.d.comb += [u_rd.addr.eq(i), self.eng_rd_half.eq(i[0]), self.eng_grant.eq(1)]
+        fused = Signal()          # the running row is a fused one (`row_go`)
+        urow = Signal(signed(self.u_bits))
+        m.d.comb += [u_rd.addr.eq(i), self.eng_rd_half.eq(i[0]), self.eng_grant.eq(~fused)]
 
         # ------------------------------------------------------------ lane ops (broadcast register)
         bc_cand, bc_kern, bc_kprob, bc_rcp = Signal(), Signal(), Signal(), Signal()
         ds = Signal(DB)
         c, ln = self.lane.cand, self.lane
+        u_i = Mux(fused, urow, u_rd.data)
         m.d.sync += [c.issue.eq(bc_cand), c.kind.eq(CandKind.DIRECT), c.a.eq(0),
-                     c.base.eq(u_rd.data), c.lo.eq(u_rd.data), c.hi.eq(u_rd.data), c.centre.eq(u_rd.data),
+                     c.base.eq(u_i), c.lo.eq(u_i), c.hi.eq(u_i), c.centre.eq(u_i),
                      ln.kern.issue.eq(bc_kern), ln.kern.d.eq(ds),
                      self.aff.kprob.issue.eq(bc_kprob), self.aff.kprob.d.eq(ds),
                      self.aff.kprob.r.eq(r_q), self.aff.kprob.e.eq(e_q),
@@ -194,8 +209,16 @@ class AffinityController(wiring.Component):
                 m.d.sync += rjm.eq(rjm + 1)
         rd_sel = Signal.like(self.p_rd_bank)
         m.d.sync += rd_sel.eq(self.p_rd_bank)
+        # the banks' read port is the RMW pre-read's while a row runs and until its last element's
+        # pre-read (a fused row ends AFF_FUSED_GAP cycles after its last read, its writes follow)
+        tail = Signal(range(t.AFF_WRITE + 1))
+        with m.If(st_rd & s2):
+            m.d.sync += tail.eq(t.AFF_WRITE)
+        with m.Elif(tail != 0):
+            m.d.sync += tail.eq(tail - 1)
+        p_own = self.busy | (tail != 0)
         for k, rp in enumerate(p_rd):
-            m.d.comb += rp.addr.eq(Mux(self.busy, rmw_addr, self.p_rd_addr[k]))
+            m.d.comb += rp.addr.eq(Mux(p_own, rmw_addr, self.p_rd_addr[k]))
         m.d.comb += [self.p_rd_all[k].eq(rp.data) for k, rp in enumerate(p_rd)]
         with m.Switch(rd_sel):
             for k, rp in enumerate(p_rd):
@@ -236,8 +259,21 @@ class AffinityController(wiring.Component):
         with m.FSM(name="affinity"):
             with m.State("IDLE"):
                 with m.If(self.go):
-                    m.d.sync += [i.eq(0), i_mod.eq(0), i_base.eq(0)]
+                    m.d.sync += [i.eq(0), i_mod.eq(0), i_base.eq(0), fused.eq(0)]
                     m.next = "PSTART"
+                with m.Elif(self.row_go):
+                    m.d.sync += [fused.eq(1), urow.eq(self.row_u), mrow.eq(self.row_m), cnt.eq(0)]
+                    with m.If(self.row_first):
+                        m.d.sync += [i.eq(0), i_mod.eq(0), i_base.eq(0)]
+                    m.next = "RCAND"
+            with m.State("RCAND"):
+                # the fused row's CAND after the search's last grant has left MULA, then SETUP
+                # cycles to the first read, as in a search pass
+                m.d.comb += [self.busy.eq(1), bc_cand.eq(cnt == t.AFF_FUSED_CAND)]
+                m.d.sync += cnt.eq(cnt + 1)
+                with m.If(cnt == t.AFF_FUSED_CAND + t.SETUP - 1):
+                    m.d.sync += j.eq(0)
+                    m.next = "STREAM1"
             with m.State("PSTART"):
                 m.d.comb += [self.busy.eq(1), self.eng_point_start.eq(1),
                              self.eng_point_first.eq(i == 0), self.eng_point_next.eq(i != 0)]
@@ -285,11 +321,17 @@ class AffinityController(wiring.Component):
             with m.State("GAP"):
                 m.d.comb += self.busy.eq(1)
                 m.d.sync += cnt.eq(cnt + 1)
-                with m.If(~last & (cnt == t.AFF_GAP - 2)):
-                    m.d.sync += [i.eq(i + 1), i_mod.eq(Mux(i_mod == K - 1, 0, i_mod + 1)),
-                                 i_base.eq(Mux(i_mod == K - 1, i_base + NM, i_base))]
+                nxt_i = [i.eq(i + 1), i_mod.eq(Mux(i_mod == K - 1, 0, i_mod + 1)),
+                         i_base.eq(Mux(i_mod == K - 1, i_base + NM, i_base))]
+                with m.If(~last & fused & (cnt == t.AFF_FUSED_GAP - 1)):
+                    m.d.comb += self.row_done.eq(1)
+                    m.d.sync += nxt_i
+                    m.next = "IDLE"
+                with m.If(~last & ~fused & (cnt == t.AFF_GAP - 2)):
+                    m.d.sync += nxt_i
                     m.next = "PSTART"
                 with m.If(last & (cnt == t.AFF_WRITE - 1)):
+                    m.d.comb += self.row_done.eq(fused)
                     m.d.sync += self.done.eq(1)
                     m.next = "IDLE"
         return m

@@ -4,10 +4,13 @@
 With the MODE register at 1 (core generated with ``cfg.phases``) `hw.top.AdapSNECore` runs, on one
 distance engine and one set of K lanes:
 
-1. the sigma search (`hw.search`), unchanged; every result beat still goes to ``res``, and the
+1. the sigma search (`hw.search`); every result beat still goes to ``res``, and the
    beat's ``u`` is written into the affinity phase's u memory (address = the beat's index) in the
-   cycle the beat enters the output register;
-2. after the last result beat has been taken (the core's FINISH state): ``AFF_GO`` (one cycle,
+   cycle the beat enters the output register.  With the candidate-parallel search (``skip_aff``:
+   DATAFLOW = 0) each point's affinity row runs inside the search, after its result (the search's
+   AFFROW state, `hw.affinity` ``row_go``), and the sequencer goes from SEARCH straight to
+   ``INIT_GO`` (or ``PDUMP_GO``);
+2. otherwise, after the last result beat has been taken (the core's FINISH state): ``AFF_GO`` (one cycle,
    ``aff_go``), ``AFF`` until ``aff_done`` - the affinity controller (`hw.affinity`) owns the
    distance engine's commands, lane 0's search ops (``cand``, ``kern``) and lane 0's ``trecip``;
    with the DEBUG register's bit 0 (``pdump``) then ``PDUMP_GO``, ``PDUMP``: the P memory on ``emb``
@@ -77,6 +80,9 @@ class PhaseSequencer(wiring.Component):
         Start pulses of the affinity phase, the t-SNE initialisation and the t-SNE run.
     aff_done, tsne_done : In(1)
         Their ``done`` pulses.
+    skip_aff : In(1)
+        The affinity rows ran inside the search (fused rows; stable for a run): ``start`` goes to
+        ``INIT_GO`` (or ``PDUMP_GO``) instead of ``AFF_GO``.
     pdump : In(1)
         The run's DEBUG bit 0: after the affinity phase ``PDUMP_GO`` (``pd_go``) and ``PDUMP``
         until ``pd_done`` (`hw.pdump`; ``pd_active`` in both states), then ``INIT_GO``.
@@ -94,6 +100,7 @@ class PhaseSequencer(wiring.Component):
             "beat_valid": In(1), "beat_index": In(range(cfg.n_max)), "beat_u": In(signed(L.u_bits)),
             "u_we": Out(1), "u_addr": Out(range(cfg.n_max)), "u_data": Out(signed(L.u_bits)),
             "aff_go": Out(1), "aff_done": In(1), "tsne_init": Out(1), "tsne_go": Out(1), "tsne_done": In(1),
+            "skip_aff": In(1),
             "phase": Out(range(3)), "done": Out(1),
             # P dump (DEBUG bit 0, `hw.pdump`) between the affinity phase and INIT_GO
             "pdump": In(1), "pd_go": Out(1), "pd_done": In(1), "pd_active": Out(1),
@@ -108,6 +115,10 @@ class PhaseSequencer(wiring.Component):
                 m.d.comb += self.phase.eq(Phase.SEARCH)
                 with m.If(self.start):
                     m.next = "AFF_GO"
+                    with m.If(self.skip_aff):
+                        m.next = "INIT_GO"
+                        with m.If(self.pdump):
+                            m.next = "PDUMP_GO"
             with m.State("AFF_GO"):
                 m.d.comb += [self.phase.eq(Phase.AFF), self.aff_go.eq(1)]
                 m.next = "AFF"

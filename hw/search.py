@@ -97,12 +97,22 @@ class SearchController(wiring.Component):
         The search ops to each lane (mostly broadcast; ``kern.issue`` and ``cand.centre`` per lane).
     scan : In(scan_signature(cfg))
         Lane 0's scan registers (into the controller's ROWEND unit).
+    fuse : In(1), aff_row_go : Out(1), aff_row_first : Out(1), aff_row_u : Out(signed(u_bits)),
+    aff_row_m : Out(dist_bits), aff_row : Out(1), aff_row_done : In(1)
+        (``fused_rows`` only: a core with the later phases) With ``fuse`` (stable for a run) each
+        point's OUT is followed by AFFROW, in which the affinity controller (`hw.affinity`,
+        ``row_go``) runs the point's affinity row on the row and ``m_i`` still in the row buffer:
+        ``aff_row_go`` pulses as OUT hands the beat over (``aff_row_first`` for point 0, the
+        point's ``u`` and ``m_i`` on ``aff_row_u`` / ``aff_row_m``), ``aff_row`` is high in AFFROW
+        (the core gives the affinity controller the engine's read port and grant and lane 0), and
+        ``aff_row_done`` ends it: WAITD for the next point, or (the last) ``all_done``.
     """
 
-    def __init__(self, cfg: AccelConfig, trace: bool = False, checks: bool = False):
+    def __init__(self, cfg: AccelConfig, trace: bool = False, checks: bool = False, fused_rows: bool = False):
         self.cfg = cfg
         self.trace_en = trace
         self.checks = checks
+        self.fused_rows = fused_rows
         L = self.lay = CoreLayouts(cfg)
         K = cfg.lanes
         us = signed(L.u_bits)
@@ -120,6 +130,9 @@ class SearchController(wiring.Component):
             "lanes": Out(search_ops_signature(cfg)).array(K),
             "scan": In(scan_signature(cfg)),
         }
+        if fused_rows:
+            sig.update({"fuse": In(1), "aff_row_go": Out(1), "aff_row_first": Out(1), "aff_row_u": Out(us),
+                        "aff_row_m": Out(cfg.dist_bits), "aff_row": Out(1), "aff_row_done": In(1)})
         if trace:
             sig["trace_valid"] = Out(1)
             sig["trace_payload"] = Out(L.trace)
@@ -408,7 +421,8 @@ class SearchController(wiring.Component):
             m.d.sync += dready.eq(1)
         # one flip-flop per state (hw/onehot.py): the state decodes fan out to wide registers
         fsm = OneHotFSM(m, ["IDLE", "TGT", "PSTART", "WAITD", "PP_RANGE", "RANGE", "PINIT", "SETUP",
-                            "STREAM", "DRAIN", "SCAN", "SCAN_PIPE", "OUT", "PP_OUT"], name="search")
+                            "STREAM", "DRAIN", "SCAN", "SCAN_PIPE", "OUT", "PP_OUT"]
+                        + (["AFFROW"] if self.fused_rows else []), name="search")
         with fsm.State("IDLE"):
             with m.If(self.tgt_start):
                 m.d.sync += cnt.eq(0)
@@ -539,13 +553,37 @@ class SearchController(wiring.Component):
             fsm.goto("SETUP")
         with fsm.State("OUT"):
             m.d.comb += self.out_valid.eq(1)
-            with m.If(self.out_ready):
-                with m.If(out_last):
-                    m.d.comb += self.all_done.eq(1)
-                    fsm.goto("IDLE")
-                with m.Else():
-                    m.d.sync += [i.eq(i + 1), pseed.eq(pseed + sf.SEED_POINT_STEP)]
-                    fsm.goto("WAITD")
+            if not self.fused_rows:
+                with m.If(self.out_ready):
+                    with m.If(out_last):
+                        m.d.comb += self.all_done.eq(1)
+                        fsm.goto("IDLE")
+                    with m.Else():
+                        m.d.sync += [i.eq(i + 1), pseed.eq(pseed + sf.SEED_POINT_STEP)]
+                        fsm.goto("WAITD")
+            else:
+                with m.If(self.out_ready):
+                    with m.If(self.fuse):
+                        # the point's affinity row next (its row, m_i and u are still here)
+                        m.d.comb += [self.aff_row_go.eq(1), self.aff_row_first.eq(i == 0)]
+                        fsm.goto("AFFROW")
+                    with m.Elif(out_last):
+                        m.d.comb += self.all_done.eq(1)
+                        fsm.goto("IDLE")
+                    with m.Else():
+                        fsm.goto("WAITD")
+                    with m.If(~out_last):
+                        m.d.sync += [i.eq(i + 1), pseed.eq(pseed + sf.SEED_POINT_STEP)]
+        if self.fused_rows:
+            m.d.comb += [self.aff_row_u.eq(res_q.u), self.aff_row_m.eq(mrow)]
+            with fsm.State("AFFROW"):
+                m.d.comb += self.aff_row.eq(1)
+                with m.If(self.aff_row_done):
+                    with m.If(out_last):
+                        m.d.comb += self.all_done.eq(1)
+                        fsm.goto("IDLE")
+                    with m.Else():
+                        fsm.goto("WAITD")
         with fsm.State("PP_OUT"):
             # one result per point of the group, in index order
             m.d.comb += self.out_valid.eq(1)

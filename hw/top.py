@@ -168,7 +168,7 @@ class AdapSNECore(wiring.Component):
             self._under_abort(m, abort_req, f"lane{l}", ln)
         eng = DistanceEngine(cfg, checks=self.checks)
         self._under_abort(m, abort_req, "dist", eng)
-        ctl = SearchController(cfg, trace=self.trace_en, checks=self.checks)
+        ctl = SearchController(cfg, trace=self.trace_en, checks=self.checks, fused_rows=cfg.phases)
         self._under_abort(m, abort_req, "ctrl", ctl)
 
         m.d.comb += [eng.n.eq(run_n), eng.d.eq(run_d),
@@ -214,7 +214,8 @@ class AdapSNECore(wiring.Component):
         out_free = ~skid_c
         if self.checks:
             m.d.sync += Assert(skid_c == skid_v, Format("core: the skid copies disagree"))
-        seq = self._phases(m, abort_req, lanes, eng, ctl, run_n, run_seed, out_free, run_dbg) if cfg.phases else None
+        seq = (self._phases(m, abort_req, lanes, eng, ctl, run_n, run_seed, out_free, run_dbg, run_mode, run_pp)
+               if cfg.phases else None)
         sel = self._select(m, abort_req, ctl, run_n, run_k, run_perp, run_mode, run_seed, out_free) if cfg.phases else None
         m.d.comb += ctl.out_ready.eq(out_free)
         take = ctl.out_valid & ~skid_v
@@ -309,7 +310,7 @@ class AdapSNECore(wiring.Component):
         """Add `block` as submodule `name`, reset by a copy of ABORT of its own (`hw.replica`)."""
         m.submodules[name] = ResetInserter(replica(m, abort_req, f"abort_{name}"))(block)
 
-    def _phases(self, m, abort_req, lanes, eng, ctl, run_n, run_seed, out_free, run_dbg):
+    def _phases(self, m, abort_req, lanes, eng, ctl, run_n, run_seed, out_free, run_dbg, run_mode, run_pp):
         """The affinity phase, the t-SNE engine and their sequencer (``cfg.phases``): submodules
         under the abort reset, the u capture, and the phase multiplexers in front of the distance
         engine's commands and lane 0 (module docstring of `hw.phases`)."""
@@ -332,9 +333,20 @@ class AdapSNECore(wiring.Component):
                      aff.u_we.eq(seq.u_we), aff.u_addr.eq(seq.u_addr), aff.u_data.eq(seq.u_data),
                      aff.go.eq(seq.aff_go), seq.aff_done.eq(aff.done), aff.n.eq(run_n),
                      tsn.init.eq(seq.tsne_init), tsn.go.eq(seq.tsne_go), seq.tsne_done.eq(tsn.done)]
-        # affinity phase: engine commands and lane 0's cand/kern/trecip (the search drives them otherwise)
-        for name in ("point_first", "point_next", "point_start", "grant", "rd_en", "rd_restart", "rd_half"):
+        # fused rows (MODE 1-3, candidate-parallel search): each point's affinity row inside the
+        # search (its AFFROW state), on the row the search left in the row buffer
+        fuse = Signal()
+        m.d.comb += [fuse.eq((run_mode != 0) & ~run_pp), ctl.fuse.eq(fuse), seq.skip_aff.eq(fuse),
+                     aff.row_go.eq(ctl.aff_row_go), aff.row_first.eq(ctl.aff_row_first),
+                     aff.row_u.eq(ctl.aff_row_u), aff.row_m.eq(ctl.aff_row_m), ctl.aff_row_done.eq(aff.row_done)]
+        aff_owns = in_aff | ctl.aff_row
+        # affinity phase / fused row: engine commands (the phase only) and read port, grant, lane 0's
+        # cand/kern/trecip (the search drives them otherwise)
+        for name in ("point_first", "point_next", "point_start"):
             with m.If(in_aff):
+                m.d.comb += getattr(eng, name).eq(getattr(aff, f"eng_{name}"))
+        for name in ("grant", "rd_en", "rd_restart", "rd_half"):
+            with m.If(aff_owns):
                 m.d.comb += getattr(eng, name).eq(getattr(aff, f"eng_{name}"))
         for name in ("dist_done", "dmin", "rd_data"):
             m.d.comb += getattr(aff, f"eng_{name}").eq(getattr(eng, name))
@@ -355,7 +367,7 @@ class AdapSNECore(wiring.Component):
         wiring.connect(m, tsn.tscan_push, lanes[K - 1].tscan_in)
         wiring.connect(m, l0.tscan_out, tsn.tscan0)
         m.d.comb += tsn.gauss.eq(l0.gauss)
-        with m.If(in_aff):
+        with m.If(aff_owns):
             drive(m, l0.ops, aff.lane)
             m.d.comb += [l0.tsne.recip.issue.eq(aff.rcp_issue), l0.tsne.recip.x.eq(aff.rcp_x)]
         with m.If(in_tsne):

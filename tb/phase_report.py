@@ -6,8 +6,10 @@ perplexity, clamped to (N-1)/2) and MODE 3 (AdapSNE: FWA over ``cfg.perplexity_c
 class of the data `tb.report` uses (`tb.data.digits_classes`: the digits training split, pooled
 for d_max < 64, classes cut to n_max), BUDGET ``select.class_budget(N, RATIO)``:
 
-* cycles of each phase: distances + search (cycle 0 = last feature accepted .. last result beat),
-  P (`affinity_schedule.run_cycles`), t-SNE iterations (`tsne_schedule.run_cycles`; MODE 1 with its
+* cycles of each phase: distances + search (cycle 0 = last feature accepted .. last result beat,
+  without the fused affinity rows), P (with a candidate-parallel search the rows fused into it,
+  `affinity_schedule.fused_cycles`; after a point-parallel one the phase,
+  `affinity_schedule.run_cycles`), t-SNE iterations (`tsne_schedule.run_cycles`; MODE 1 with its
   ``emb`` trace beats), entropy (`phase_schedule.entropy_cycles`), grid sampling
   (`phase_schedule.grid_cycles`), other (the sequencer's start states, t-SNE PRNG initialisation,
   decide/copy, re-run TGT, outer-FWA control) and the total (`run_schedule` / `select_schedule`);
@@ -81,17 +83,19 @@ def _add(acc: dict, cycles: int, bound: float, ops: dict, units: dict) -> None:
 
 
 def _search(cfg, n, d, policy, results, go=timing.LOAD_GO, dataflow="candidate") -> tuple:
-    s = sch.schedule(cfg, n, d, policy, results, dataflow=dataflow, go=go)
-    cyc = s.result_cycles[-1]
+    """The search's own cycles: to its FINISH, less the fused affinity rows (the P phase's)."""
+    fused = rsch.fused_rows(dataflow)
+    s = sch.schedule(cfg, n, d, policy, results, dataflow=dataflow, go=go, fused=fused)
+    cyc = s.end_cycle - (asch.fused_cycles(n, cfg.lanes) if fused else 0)
     o = pb.search_ops(n, d, s.kernel_evaluations)
     K = cfg.lanes
     return cyc, pb.search_lower_bound(n, d, s.kernel_evaluations, K), \
         {"mula": o["macs_core"] + o["kernel"], "fu": o["kernel"]}, {"mula": K, "fu": K}
 
 
-def _affinity(cfg, n, d) -> tuple:
+def _affinity(cfg, n, d, dataflow) -> tuple:
     K = cfg.lanes
-    b = asch.busy(n, d, K)
+    b = asch.fused_busy(n, K) if rsch.fused_rows(dataflow) else asch.busy(n, d, K)
     ops = {u: round(b[u] * K * b["cycles"]) for u in ("mula", "fu", "tm0")}
     return b["cycles"], b["lower_bound"], ops, {u: K for u in ops}
 
@@ -136,10 +140,10 @@ def mode1_class(cfg, X) -> dict:
     r = rsch.run_schedule(cfg, n, d, policy, results)
     ph = {p: _acc() for p in PHASES}
     _add(ph["search"], *_search(cfg, n, d, policy, results))
-    _add(ph["P"], *_affinity(cfg, n, d))
+    _add(ph["P"], *_affinity(cfg, n, d, "candidate"))
     _add(ph["tsne"], *_tsne(cfg, n, traced=True))
     out = _finish(ph, r.done_cycle)
-    assert out["search"]["cycles"] + rsch.GO_CYCLES == r.aff_go
+    assert out["search"]["cycles"] + out["P"]["cycles"] + rsch.GO_CYCLES == r.aff_go
     return {"mode": 1, "policy": policy, "n": n, "d": d, "perplexity": perp, "evaluations": 1, "k": None,
             "total": r.done_cycle, "phases": out}
 
@@ -156,7 +160,7 @@ def select_class(cfg, X, mode: int) -> dict:
     ph = {p: _acc() for p in PHASES}
     for e in gold.candidates:
         _add(ph["search"], *_search(cfg, n, d, policy, e.search, go=0, dataflow=df))    # from each candidate's go
-        _add(ph["P"], *_affinity(cfg, n, d))
+        _add(ph["P"], *_affinity(cfg, n, d, df))
         _add(ph["tsne"], *_tsne(cfg, n, traced=False))
         _add(ph["entropy"], ps.entropy_cycles(n, cfg), ps.entropy_lower_bound(n, cfg), pb.entropy_ops(n, cfg),
              pb.ENTROPY_UNITS)
@@ -250,7 +254,10 @@ def to_markdown(rep: dict) -> str:
          "follows beat for beat: " + meta["proof"], "",
          "Each phase cell: cycles (cycles / lower bound).  Lower bounds = necessary operations / units of the "
          "limiting unit class: search (N(N-1)D/2 distance MACs + the policy's kernel evaluations) / K MULAs; "
-         "P: MULA ops / K; t-SNE: the larger of the lanes' multiplier ops / 2K (TM0, TM1: pairs and ca) and "
+         "P: MULA ops / K (with a candidate-parallel search, MODE 1 and 3 here, the affinity rows run "
+         "inside the search, after each point's result, on lane 0 and the row the search left: no row "
+         "recomputation, about K x their bound, `affinity_schedule.fused_cycles`; the search column "
+         "excludes them); t-SNE: the larger of the lanes' multiplier ops / 2K (TM0, TM1: pairs and ca) and "
          "the update's chunk products / 2S (the update slices, overlapped); entropy: 2N + G^2 reads; grid: the reads of "
          "`phase_bounds.grid_lower_bound`.  MODE 3 sums the candidates.  'other' = start states, t-SNE "
          "PRNG initialisation (4N + 2), decide/copy, re-run TGT, outer FWA, summary beat.", ""]

@@ -189,14 +189,41 @@ def test_busy_shares_hand_counted():
     assert b["lower_bound"] == 111.25 and b["ratio"] == c / 111.25
 
 
-def test_not_built_alternatives_hand_counted():
-    """The estimates the docs quote (not built): stored rows = the built phase without the
-    recomputation (per point 2N + AFF_Z + AFF_RECIP + floor(i/K) - 1 + AFF_GAP, plus the row
-    memory's read, the cycle model's closed form of the module doc); fused, N = 5, K = 4: four
-    points of 5 + 0 + 30 and one of 5 + 1 + 30 = 176."""
+def test_alternatives_and_fused_rows_hand_counted():
+    """The stored-rows alternative (not built) = the built phase without the recomputation (per
+    point 2N + AFF_Z + AFF_RECIP + floor(i/K) - 1 + AFF_GAP, plus the row memory's read, the cycle
+    model's closed form of the module doc).  The fused rows (built, session 39; the whole-core
+    simulations of tests/test_phases.py and test_select_rtl.py check the RTL against them), N = 5,
+    K = 4: CAND after 5 cycles (the search's last grant), SETUP 7, two streams of 5, DRAIN1 16,
+    RECIP 4 = 42 cycles, plus floor(i/4) bubbles and the end, 2 cycles after the last read (20 for
+    the class's last row, its P writes): 4 x 44 + 63 = 239."""
     from golden_model import timing as t
     n, d, k = 20, 16, 4
     per = [2 * n + t.AFF_Z + t.AFF_RECIP + i // k - 1 + t.AFF_GAP + t.ROW_READ for i in range(n)]
     assert asch.stored_rows_cycles(n, d, k) == 1 + sum(per) - t.AFF_GAP + t.AFF_WRITE + 1
     assert asch.stored_rows_cycles(n, d, k) < asch.run_cycles(n, d, k)
-    assert asch.fused_cycles(5, 4) == 176 and asch.FUSED_POINT_OVERHEAD == 30
+    assert (t.AFF_FUSED_CAND, t.SETUP, t.AFF_Z, t.AFF_RECIP, t.AFF_FUSED_GAP, t.AFF_WRITE) == (5, 7, 17, 4, 2, 20)
+    assert [asch.fused_row_cycles(i, 5, 4) for i in range(5)] == [44, 44, 44, 44, 63]
+    assert asch.fused_cycles(5, 4) == 239
+    with pytest.raises(ValueError, match="0 <= i < 5"):
+        asch.fused_row_cycles(5, 5, 4)
+
+
+def test_fused_rows_delay_the_search_by_their_cycles():
+    """`schedule.schedule(fused=True)`: each later point's result beat comes exactly the earlier
+    points' row cycles later than without the rows, and the search ends after the last row - also
+    when the next point's distance row still needs grants after OUT (one pass a point, D = 64: a
+    row of 2 x 64 feature steps outlasts a pass), since a fused row grants nothing."""
+    from types import SimpleNamespace
+    from golden_model import schedule as sch
+    cfg = get_preset("tiny")
+    n = 6
+    for passes, d in ((9, 8), (1, 64)):
+        res = [SimpleNamespace(passes=passes, evaluations=passes * cfg.lanes) for _ in range(n)]
+        plain = sch.schedule(cfg, n, d, "ksection", res)
+        fused = sch.schedule(cfg, n, d, "ksection", res, fused=True)
+        rows = [asch.fused_row_cycles(i, n, cfg.lanes) for i in range(n)]
+        assert fused.result_cycles == [c + sum(rows[:i]) for i, c in enumerate(plain.result_cycles)]
+        assert fused.end_cycle == plain.end_cycle + sum(rows) and plain.end_cycle == plain.result_cycles[-1]
+    with pytest.raises(ValueError, match="candidate-parallel search only"):
+        sch.schedule(cfg, n, 8, "bisection", res, dataflow="point", fused=True)
