@@ -175,12 +175,14 @@ def emb_word(beat: tuple, cfg: AccelConfig) -> dict:
 def mode1_job(X, perplexity: float, policy: str, cfg: AccelConfig, name: str | None = None,
               p_dump: bool = True, seed: int | None = None) -> dict:
     """One MODE 1 class (search, joint affinities, t-SNE; core generated with ``cfg.phases``):
-    `class_job`'s result beats and cycles, plus the expected ``emb`` beats - with ``p_dump`` (the
+    `class_job`'s result beats (their cycles from `run_schedule`: each point's affinity row follows
+    its beat, the fused rows), plus the expected ``emb`` beats - with ``p_dump`` (the
     DEBUG register's bit 0) first `tsne_fixed.p_beats` of `affinity_fixed.joint_fixed` of the
     golden search's u, then `tsne_fixed.trace_beats` of that S - and their cycles from
     `golden_model.run_schedule` (cycle 0 = the last feature accepted), and the cycle of each phase
     start for the report."""
     from golden_model import affinity_fixed as af
+    from golden_model import affinity_schedule as asch
     from golden_model import run_schedule as rs
     from golden_model import tsne_fixed as tf
     if not cfg.phases:
@@ -194,9 +196,11 @@ def mode1_job(X, perplexity: float, policy: str, cfg: AccelConfig, name: str | N
     S = af.joint_fixed(sq[:, None] + sq[None, :] - 2 * X @ X.T, af.searched_u(results), c)
     beats = (tf.p_beats(S) if p_dump else []) + tf.trace_beats(S, c, rs.EMB_EVERY_LOG2)
     s = rs.run_schedule(c, n, d, policy, results, p_dump=p_dump)
+    # the result beats of MODE 1: each point's affinity row follows its beat (fused rows)
+    rows = asch.fused_cycles(n, c.lanes) if rs.fused_rows("candidate") else 0
     job.update(mode=1, debug=int(p_dump), emb=[emb_word(b, c) for b in beats], emb_cycles=[int(v) for v in s.emb_cycles],
-               p_beats=n * n if p_dump else 0,
-               phase_cycles={"search_end": int(s.search.result_cycles[-1]), "aff_go": int(s.aff_go),
+               p_beats=n * n if p_dump else 0, cycles=[int(v) for v in s.search.result_cycles],
+               phase_cycles={"search_end": int(s.search.end_cycle), "rows": int(rows), "aff_go": int(s.aff_go),
                              "tsne_init": int(s.tsne_init), "tsne_go": int(s.tsne_go), "done": int(s.done_cycle)},
                timeout_cycles=4 * int(s.done_cycle) + 20000 + job["timeout_cycles"])
     return job

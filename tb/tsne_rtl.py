@@ -32,12 +32,12 @@ POLICIES = ("bisection", "fwa", "ksection")
 
 
 def phase_cycles(job: dict) -> dict:
-    """Cycles of each phase from the (verified) schedule: search = START .. FINISH sees the last
-    result beat taken (the feature load included), affinities = AFF_GO .. INIT_GO (with the P dump),
-    t-SNE = INIT_GO .. done."""
+    """Cycles of each phase from the (verified) schedule: search = START .. FINISH (the feature load
+    included) without the affinity rows fused into it, affinities = those rows + the cycles to
+    INIT_GO (with the P dump), t-SNE = INIT_GO .. done."""
     pc = job["phase_cycles"]
-    return {"search": job["load_cycles"] + pc["aff_go"], "affinities": pc["tsne_init"] - pc["aff_go"],
-            "tsne": pc["done"] - pc["tsne_init"]}
+    return {"search": job["load_cycles"] + pc["aff_go"] - pc["rows"],
+            "affinities": pc["rows"] + pc["tsne_init"] - pc["aff_go"], "tsne": pc["done"] - pc["tsne_init"]}
 
 
 def run_class(label: int, preset: str = "digits", policy: str = "ksection", perplexity: float | None = None,
