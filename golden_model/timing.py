@@ -29,6 +29,7 @@ Resources of a lane (docs/hardware.md, "Lane"):
 
 from __future__ import annotations
 
+import functools
 import sys
 from dataclasses import dataclass
 
@@ -93,14 +94,16 @@ class LaneOp:
 #:   tlr  (G' g) lr     (the step before its floor)
 #: The stages below put the 16 chunk products of each multiplier on 16 distinct stages modulo 16,
 #: so ``tupd`` issues every 16 cycles with TM0/TM1 busy in every cycle.
-#: (gdec before vmom: the decayed gain is clipped a stage before ``gain``; vmom has slack.)
-TUPD_MULS = (("aca", 2, 2, 1), ("rrz", 2, 1, 5), ("gdec", 1, 1, 7), ("vmom", 1, 1, 8),
-             ("gpg", 2, 2, 13), ("tlr", 2, 2, 25))
+#: (gdec early: the decayed gain is clipped a stage before ``gain``; vmom has slack and takes the
+#: stage that lets ``tlr`` start four stages after ``gpg``'s last product is accumulated, the
+#: earliest free ones: 24 .. 27.)
+TUPD_MULS = (("aca", 2, 2, 1), ("rrz", 2, 1, 5), ("gdec", 1, 1, 7), ("vmom", 1, 1, 12),
+             ("gpg", 2, 2, 13), ("tlr", 2, 2, 24))
 #: the other stages of ``tupd``: A ca shifted (ga), R rz shifted (gr), g saturated, the new gain,
 #: the step's floor, velocity, position (results visible in the stage after ``pos``).  ``ga`` and
 #: ``gr`` share one shifter in two stages (the coarse shift in the stage before the mark); the new
-#: gain is chosen in ``grad``'s stage by the sign of ``ga - gr`` (the sign of g).
-TUPD_MARKS = (("ga", 9), ("gr", 11), ("grad", 12), ("gain", 12), ("step", 32), ("vel", 33), ("pos", 34))
+#: gain is chosen in the stage after ``grad``'s by the sign of g, where ``gpg``'s first product takes it.
+TUPD_MARKS = (("ga", 9), ("gr", 11), ("grad", 12), ("gain", 13), ("step", 31), ("vel", 32), ("pos", 33))
 
 
 def _tupd_stages() -> tuple:
@@ -147,19 +150,20 @@ _TPAIR = LaneOp("tpair", _stages(
     "t-SNE pair: q = recip(1 + |y^_i - y^_j|^2) as (r, e); Zq, attractive and repulsive sums of y_i")
 
 
-def _snap_stages() -> tuple:
-    """``tsnap`` (resources ``tsz``: the lane's snapped Zq register, which the engine's Zq tree
-    reads; ``tsa``: the scan registers of A, R): the lane's live
-    Zq is taken (and cleared) in the stage after `tpair`'s last ``tzq`` stage, A and R in the
-    stage after its last ``tacc`` stage, so a ``tsnap`` issued with a block's last ``tpair`` slot
-    takes that pair's terms and none of the next block's.  The next block's first pair (issued
-    `pair_interval` later) may add its first term in the cycle A and R are taken: the live sum
-    then restarts from that term (`hw.lane_tsne`), so the snap does not claim ``tacc``."""
+def _snap_stages(what: str) -> tuple:
+    """``tzsnap`` (``what`` = "zq"; resource ``tsz``: the lane's snapped Zq register, which the
+    engine's Zq tree reads) takes (and clears) the lane's live Zq in the stage after `tpair`'s last
+    ``tzq`` stage; ``tsnap`` ("acc"; ``tsa``: the scan registers of A, R) takes A and R in the
+    stage after its last ``tacc`` stage.  Issued with a block's last ``tpair`` slot, each takes that
+    pair's terms and none of the next block's (the last block issues ``tzsnap`` with its last ring
+    step instead: its broadcast slots pair nothing, `tsne_zq_lead`).  The next block's first pair
+    (issued `pair_interval` later) may add its first term in the cycle A and R are taken: the live
+    sum then restarts from that term (`hw.lane_tsne`), so the snap does not claim ``tacc``."""
     zq = [s for s, r in enumerate(_TPAIR.stages) if "tzq" in r][-1] + 1
     acc = [s for s, r in enumerate(_TPAIR.stages) if "tacc" in r][-1] + 1
-    st = [()] * (acc + 1)
-    st[zq], st[acc] = ("tzq", "tsz"), ("tsa",)
-    return tuple(st)
+    if what == "zq":
+        return tuple([()] * zq + [("tzq", "tsz")])
+    return tuple([()] * acc + [("tsa",)])
 
 
 LANE_OPS = {op.name: op for op in (
@@ -191,16 +195,18 @@ LANE_OPS = {op.name: op for op in (
            "latch the broadcast y^_j (the engine's register, a cycle after the issue) as the lane's next "
            "point (y_i of the next block, or of block 0 in PRIME)"),
     LaneOp("tload", _stages("ty"), "y_i <- the latched next point (the block hand-over, between two tpair slots)"),
-    LaneOp("tsnap", _snap_stages(),
-           "the pass sums into the scan registers and the live sums cleared: Zq after tpair's tzq stage, "
-           "A and R after its last tacc stage"),
+    LaneOp("tzsnap", _snap_stages("zq"),
+           "the live Zq into the snapped Zq register (the engine's Zq tree reads it) and cleared, "
+           "after tpair's tzq stage"),
+    LaneOp("tsnap", _snap_stages("acc"),
+           "the pass sums A, R into the scan registers and the live sums cleared, after tpair's last tacc stage"),
     LaneOp("tscan", _stages("tsa"),
            "shift the snapped (A, R) one lane towards lane 0; the last lane takes zeros"),
 )}
 
 #: the ops of the later phases (affinities, t-SNE): a search-only lane (``phases=False``) builds
 #: none of them, so its Verilog does not change with their datapaths
-PHASE_OPS = frozenset({"kprob", "tpair", "trecip", "tupd", "tmul", "tnext", "tload", "tsnap", "tscan"})
+PHASE_OPS = frozenset({"kprob", "tpair", "trecip", "tupd", "tmul", "tnext", "tload", "tzsnap", "tsnap", "tscan"})
 
 
 def pair_interval(op: str = "tpair") -> int:
@@ -315,34 +321,23 @@ TSNE_INIT_POINT = 2 * (latency("prng") + 1)
 #: i mod S in c + TSNE_READ, its results through the slice multiplexer register, written in cycle
 #: c + TSNE_UPD_PIPE
 TSNE_UPD_PIPE = TSNE_READ + latency("tupd") + 1
-#: RECIP (an iteration's last state): ``trecip`` of Zq on lane 0, captured ``latency("trecip")``
-#: cycles after its issue, the update started in that cycle; beside it (`TSNE_COEF_ISSUE`) the ``tmul`` of the constant
-#: ``ca = ex rn >> coef_frac`` on lane 0's TMW (``rn`` = recip(N), computed once per run in SCALE).
-#: The first read of the update follows in the next cycle.
-TSNE_RECIP = latency("trecip") + 1
-#: a block's Zq: the lanes' scan registers of Zq (``tsz``, written by its ``tsnap``) are read this
+#: the first stage of ``tupd`` that reads the iteration's reciprocal of Zq (``rz``, the ``rrz``
+#: products); the shifts derived from Zq's exponent are read later (registered twice on the way)
+TUPD_RZ_STAGE = dict((name, s0) for name, _, _, s0 in TUPD_MULS)["rrz"]
+assert dict(TUPD_MARKS)["gr"] - 3 >= TUPD_RZ_STAGE
+#: RECIP (an iteration's last state): ``trecip`` of Zq on lane 0 in its first cycle, captured
+#: ``latency("trecip")`` cycles after the issue; the update starts in RECIP's last cycle (its first
+#: read in the next), so that point 0 reaches `TUPD_RZ_STAGE` as ``rz`` is captured: the update
+#: overlaps the reciprocal.  ``ca`` (``ex rn >> coef_frac``) is not computed here: it is ``rn``
+#: after the exaggeration and, during it, the ``tmul`` of SCALE (`TSNE_CA_ISSUE`), once per run.
+TSNE_RECIP = max(1, latency("trecip") + 1 - TSNE_READ - TUPD_RZ_STAGE)
+#: SCALE's cycle (from 0) of the ``tmul`` ``ex rn`` on lane 0's TMW (recip(N) issued in SCALE's
+#: first cycle is captured by then); SCALE lasts at least until it (`tsne_schedule.scale_cycles`)
+TSNE_CA_ISSUE = latency("trecip") + 1
+#: a block's Zq: the lanes' snapped Zq registers (``tsz``, written by its ``tzsnap``) are read this
 #: many cycles after the snap's issue by the Zq adder tree (`tsne_zq_levels` registered levels of
 #: 4-input sums), whose sum is added to the run's Zq a cycle later
-TSNE_ZQ_TAP = stage_of("tsnap", "tsz") + 1
-
-
-def _coef_issue() -> int:
-    """RECIP's cycle of the ``tmul`` of ca: the first with no claim of lane 0's multipliers by the
-    STREAM's pairs still in flight (the last issued ``TSNE_ZQ_TAP + 2`` or more cycles before RECIP,
-    the earlier ones every II before it)."""
-    tmul, tpair, ii = LANE_OPS["tmul"].stages, LANE_OPS["tpair"].stages, pair_interval("tpair")
-    f_min = TSNE_ZQ_TAP + 2             # the shortest FLUSH (one tree level)
-    for d in range(len(tpair)):
-        if not any(set(tmul[k]) & set(tpair[f_min + d + k + ii * p])
-                   for k in range(len(tmul)) for p in range(len(tpair))
-                   if f_min + d + k + ii * p < len(tpair)):
-            return d
-    return len(tpair)
-
-
-#: RECIP's cycle (from 0) in which the ``tmul`` of ca issues
-TSNE_COEF_ISSUE = _coef_issue()
-assert TSNE_COEF_ISSUE + latency("tmul") < TSNE_RECIP
+TSNE_ZQ_TAP = stage_of("tzsnap", "tsz") + 1
 
 
 def tsne_zq_levels(lanes: int) -> int:
@@ -359,14 +354,43 @@ def tsne_flush_cycles(n: int, lanes: int, slices: int, *, symmetric: bool) -> in
     and its addition; (H) the update's first read (`TSNE_RECIP` after RECIP's first cycle) reads the
     A, R of each point of the last block after the block's hand-over wrote them: point ``B K + l``
     (``B = (N - 1) div K``) is written in shift ``l`` (``latency("tsnap") + tsne_scan_delay``
-    after the snap; symmetric: one cycle later) and read ``(B K + l) IV`` after the first read
-    (read ports are not transparent: a cycle after the write at the earliest); l = 0 binds (IV >= 1).
-    Only short classes (a single block, or IV K small) wait for (H)."""
-    zq = TSNE_ZQ_TAP + tsne_zq_levels(lanes) + 1
+    after the snap; symmetric: one cycle later; so is each earlier block's, after its own snap) and
+    read `tsne_update_offset` (B K + l) after the
+    first read (read ports are not transparent: a cycle after the write at the earliest); l = 0
+    binds (the offsets grow by at least 1 a point); (T) the next iteration's PRIME, whose ``tsnap``
+    writes the scan registers, after the last block's hand-over.  The (Z) path starts at the last
+    block's ``tzsnap``, `tsne_zq_lead` slots before its snap.  Only short classes wait for (H)."""
     shift0 = latency("tsnap") + tsne_scan_delay(lanes, symmetric)
     b_last = (n - 1) // lanes
-    ho = shift0 + (1 if symmetric else 0) + 1 - TSNE_RECIP - b_last * lanes * tsne_update_interval(slices)
-    return max(zq, ho)
+    n_min, ii = b_last * lanes + 1, pair_interval("tpair")
+    # (Z) from the last block's tzsnap (its lead at least that of a class of B K + 1 points)
+    zq = TSNE_ZQ_TAP + tsne_zq_levels(lanes) + 1 - ii * tsne_zq_lead(n_min, lanes, symmetric)
+    # (H) for each block b (short blocks: several hand-overs in flight), its snap II x the slots of
+    # the blocks after it before the last one's, at least those of a class of b_last K + 1 points
+    # (the fewest: a function of B, as the engine tabulates FLUSH by B)
+    ho, before = -(1 << 30), 0
+    for b in range(b_last, -1, -1):
+        ho = max(ho, shift0 + (1 if symmetric else 0) + 1 - TSNE_RECIP
+                 - tsne_update_offset(b * lanes, slices) - ii * before)
+        before += (tsne_ring_steps(lanes, True) + n_min - tsne_block_start(b, n_min, lanes, True)
+                   if symmetric else tsne_ordered_slots(n_min, lanes))
+    # (T) the next PRIME (its tsnap writes the scan registers) after the last block's hand-over,
+    # against the overlap delay's least value for this B (base and PRIME term: a function of B, as
+    # the engine tabulates FLUSH by B)
+    ot = tsne_overlap_terms(lanes, slices, symmetric=symmetric)
+    tail = (shift0 + (1 if symmetric else 0) + lanes - TSNE_RECIP
+            - ot["base"] - ot["prime"][min(lanes, b_last * lanes + 1) - 1])
+    return max(zq, ho, tail, pair_interval("tpair") - TSNE_READ + 1)
+
+
+def tsne_zq_lead(n: int, lanes: int, symmetric: bool) -> int:
+    """Slots by which the last block's ``tzsnap`` precedes its ``tsnap`` (symmetric: it is issued
+    with the last ring step; the block's broadcast slots, `tsne_broadcast_min` of them, pair
+    nothing); 0 for ordered pairs (both with the last slot)."""
+    if not symmetric:
+        return 0
+    blocks = -(-n // lanes)
+    return n - tsne_block_start(blocks - 1, n, lanes, True)
 
 
 def tsne_scan_write() -> int:
@@ -506,54 +530,74 @@ def tsne_update_interval(slices: int) -> int:
     (``AccelConfig.tsne_update_slices``), slice ``i mod S`` takes point ``i``, so a slice gets a
     point every S x interval cycles, which must be a `tsne_update_period_ok` period: the smallest
     interval >= ceil(`pair_interval` ("tupd") / S) with that.  For S dividing 16 that is 16 / S;
-    otherwise more (S = 3: 10, as 18 .. 27 are not free periods)."""
+    otherwise more (S = 3: 9, as 18 .. 26 are not free periods)."""
     if isinstance(slices, bool) or not isinstance(slices, int) or slices < 1:
         raise ValueError(f"slices must be an integer >= 1 (tsne_update_slices), got {slices!r}")
+    return _update_interval(slices)
+
+
+@functools.lru_cache(maxsize=None)
+def _update_interval(slices: int) -> int:
     iv = -(-pair_interval("tupd") // slices)
     while not tsne_update_period_ok(slices * iv):
         iv += 1
     return iv
 
 
+def tsne_update_offset(i: int, slices: int) -> int:
+    """Cycles from an update's first read to the read of point ``i``: slice ``i mod S`` takes point
+    ``i``; the S slices take their points in a burst of S consecutive cycles, one burst every S x
+    `tsne_update_interval` cycles (each slice's period), so that block 0 of the next iteration,
+    whose points the first bursts update, is written as early as the slices allow."""
+    s = slices
+    return (i // s) * s * tsne_update_interval(s) + i % s
+
+
 def tsne_update_cycles(n: int, slices: int) -> int:
     """Cycles of an update that runs alone (the last iteration's, or one whose embedding is
-    traced): from its first read to the cycle after its last write, N points one per
-    `tsne_update_interval` (S), then the pipeline."""
-    return (n - 1) * tsne_update_interval(slices) + TSNE_UPD_PIPE + 1
+    traced): from its first read to the cycle after its last write (`tsne_update_offset` of the
+    last point, then the pipeline)."""
+    return tsne_update_offset(n - 1, slices) + TSNE_UPD_PIPE + 1
 
 
 def tsne_overlap_delay(n: int, lanes: int, slices: int, *, symmetric: bool) -> int:
     """Cycles from the first read of an overlapped update (cycle ``u0``: point ``i`` read in ``u0 +
-    i IV``, written in ``u0 + i IV + TSNE_UPD_PIPE``) to the next iteration's PRIME (``p0``): the
-    smallest ``p0 - u0`` with every read of a point after its write (read ports not transparent):
-    PRIME reads ``y_l`` in ``p0 + l`` (l < min(K, N)); block 0 of the STREAM reads ``y_j`` in ``p0 +
-    TSNE_PRIME + K + II s`` for its slot s: s = j (ordered pairs), or (symmetric) s = R + j - K for
-    the points j >= K of its broadcast (R ring steps first; its masked slots below K read nothing
-    that is used; a start below K, for N < K + `tsne_broadcast_min`, only reads later).  (The next
-    iteration's hand-over, which overwrites A and R, comes after the update has read them for every
-    N, K, S: the event-level check in ``tests/test_tsne_schedule.py`` covers both.)"""
-    base, prime_step, stream_step, stream_lead = tsne_overlap_terms(lanes, slices, symmetric=symmetric)
-    prime = (min(lanes, n) - 1) * prime_step
-    if symmetric and n <= lanes:     # no broadcast read of a point >= K
-        return base + prime
-    return base + max(prime, (n - 1) * stream_step - stream_lead)
+    o(i)``, `tsne_update_offset`, written in ``u0 + o(i) + TSNE_UPD_PIPE``) to the next iteration's
+    PRIME (``p0``): the smallest ``p0 - u0`` with every read of a point after its write (read ports
+    not transparent): PRIME reads ``y_l`` in ``p0 + l`` (l < min(K, N)); block 0 of the STREAM reads
+    ``y_j`` in ``p0 + TSNE_PRIME + K + II s`` for its slot s: s = j (ordered pairs), or (symmetric)
+    s = R + j - K for the points j >= K of its broadcast (R ring steps first; its masked slots
+    below K read nothing that is used; a start below K, for N < K + `tsne_broadcast_min`, only
+    reads later).  (The next iteration's hand-over, which overwrites A and R, comes after the
+    update has read them for every N, K, S: the event-level check in ``tests/test_tsne_schedule.py``
+    covers both.)  Evaluated from `tsne_overlap_terms`, as the engine does for its run-time N."""
+    t = tsne_overlap_terms(lanes, slices, symmetric=symmetric)
+    best = t["prime"][min(lanes, n) - 1]
+    if n - 1 >= t["j0"]:
+        h = t["h0"]
+        if n - 1 >= t["j1"]:
+            h = max(h, ((n - 1) // slices) * t["D"] if t["D"] >= 0 else t["h1"])
+        best = max(best, h - t["lead"])
+    return t["base"] + best
 
 
-def tsne_overlap_terms(lanes: int, slices: int, *, symmetric: bool) -> tuple:
+def tsne_overlap_terms(lanes: int, slices: int, *, symmetric: bool) -> dict:
     """The constants of `tsne_overlap_delay` (the t-SNE engine evaluates the same expression for its
-    run-time N): ``(base, prime_step, stream_step, stream_lead)`` with delay = ``base +
-    max((min(K, N) - 1) prime_step, (N - 1) stream_step - stream_lead)`` (symmetric with N <= K:
-    the first term alone).  The stream term is the largest over the read points j of ``j IV - II
-    s(j)``: at the last j when IV >= II, else at the first (j = 0, or j = K symmetric)."""
-    iv, ii = tsne_update_interval(slices), pair_interval("tpair")
-    lead = TSNE_PRIME + lanes
-    if symmetric:
-        lead += ii * tsne_ring_steps(lanes, True)
-        if iv >= ii:
-            lead -= ii * lanes                      # s(j) = R + j - K
-        else:
-            lead -= lanes * iv                      # at j = K: K IV - II R
-    return TSNE_UPD_PIPE + 1, iv - 1, max(0, iv - ii), lead
+    run-time N).  With ``o`` = `tsne_update_offset` (P = S IV cycles a burst) the delay is ``base +
+    max(prime[min(K, N) - 1], max_j (o(j) - II j) - lead)`` over the STREAM's read points j in
+    ``[j0, N - 1]``.  ``o(j) - II j = q D - r (II - 1)`` for ``j = q S + r`` (``D = P - II S``)
+    falls within a burst, so the largest is at ``j0`` (``h0``) or at a burst's first point: the
+    last one, ``((N - 1) div S) D``, when D >= 0, else the first after ``j0`` (``j1``: ``h1``).
+    ``prime[l]`` = the largest ``o(l') - l'`` for ``l' <= l``: ``(l div S) S (IV - 1)``."""
+    iv, ii, s = tsne_update_interval(slices), pair_interval("tpair"), slices
+    assert ii >= 2, "a burst's reads must fall behind the stream's (II >= 2)"
+    j0 = lanes if symmetric else 0
+    lead = TSNE_PRIME + lanes + (ii * (tsne_ring_steps(lanes, True) - lanes) if symmetric else 0)
+    d = s * iv - ii * s
+    j1 = (j0 // s + 1) * s
+    return {"base": TSNE_UPD_PIPE + 1, "prime": tuple((l // s) * s * (iv - 1) for l in range(lanes)),
+            "j0": j0, "h0": tsne_update_offset(j0, s) - ii * j0, "j1": j1, "D": d,
+            "h1": tsne_update_offset(j1, s) - ii * j1, "lead": lead}
 
 
 # --------------------------------------------------------------------------- lending the lanes

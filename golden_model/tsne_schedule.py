@@ -4,8 +4,8 @@ the alternatives it was chosen against (docs/hardware.md, "t-SNE engine").
 Every latency comes from `golden_model.timing`.  Work per pair on the lane multipliers M0 .. M3
 (18 x 18 each; the pair format `tsne_fixed.pair_y` keeps every operand within 17 bits and a sign):
 ``|dx| |dx|``, ``|dy| |dy|``, ``S r``, ``r r``, ``sr dx``, ``sr dy``, ``r2 dx``, ``r2 dy``:
-`MUL_OPS_PER_PAIR` = 8; the constant ``ca = ex rn`` is one ``tmul`` on lane 0's TMW (M0 + M1: two
-ops).  The function unit does one RECIP per pair.  The update runs on the
+`MUL_OPS_PER_PAIR` = 8; the constant ``ca = ex rn`` is one ``tmul`` on lane 0's TMW (M0 + M1) once
+per run, in SCALE (after the exaggeration ``ca = rn``): no multiplier op per iteration.  The function unit does one RECIP per pair.  The update runs on the
 update unit's S slices (``AccelConfig.tsne_update_slices``, `hw.tsne_update`; `MUL_OPS_PER_POINT`
 chunk products per point on a slice's TM pair), overlapped with the next iteration's PRIME and
 STREAM (`timing.tsne_overlap_delay`), except after the last iteration and after an iteration whose
@@ -25,10 +25,8 @@ from . import timing
 from .config import get_preset
 
 MUL_OPS_PER_PAIR = 8
-#: multiplier ops of one point's update (`timing.TUPD_MULS`, both coordinates), and the one TMUL
-#: of the iteration's constant ca (M0 and M1)
+#: multiplier ops of one point's update (`timing.TUPD_MULS`, both coordinates)
 MUL_OPS_PER_POINT = 2 * sum(na * nb for _, na, nb, _ in timing.TUPD_MULS)
-MUL_OPS_PER_ITER = 2
 #: multipliers per lane in the pair pass (M0 .. M3: the ``tm<k>_in`` resources ``tpair`` claims)
 TSNE_MULS = len({r for st in timing.LANE_OPS["tpair"].stages for r in st if r.startswith("tm") and r.endswith("_in")})
 #: multipliers per update slice (TM0, TM1: one chunk product each per cycle)
@@ -62,8 +60,9 @@ def base_cycles(n: int, lanes: int, *, slices: int, symmetric: bool) -> int:
     by an adder tree and the snapped A, R leave at lane 0 during the next block
     (`timing.tsne_handover_ok`); after the last block's snap (``TSNE_READ`` cycles into its last
     slot) FLUSH (`timing.tsne_flush_cycles`: Zq complete, and for short classes the last block's
-    hand-over ahead of the update's reads), then RECIP (`timing.TSNE_RECIP`: TRECIP of Zq and the
-    ``tmul`` of ``ca`` on lane 0).  The update's first read follows in the next cycle.
+    hand-over ahead of the update's reads), then RECIP (`timing.TSNE_RECIP`: TRECIP of Zq on lane 0; the
+    update starts before it is captured, `timing.TUPD_RZ_STAGE`).  The update's first read follows
+    in the next cycle.
     ``symmetric`` (`AccelConfig.tsne_symmetric`): block b first pairs its own points in
     `timing.tsne_ring_steps` ring slots, then broadcasts from `timing.tsne_block_start` (the
     j-side terms through the J memory, the ring's through the visitor sums)."""
@@ -86,8 +85,9 @@ def init_cycles(n: int) -> int:
 
 
 def scale_cycles(n: int) -> int:
-    """Cycles of a run's SCALE state (the pair shift of the initial embedding, `timing.TSNE_SCALE`)."""
-    return n + timing.TSNE_SCALE
+    """Cycles of a run's SCALE state: the pair shift of the initial embedding (N reads, then
+    `timing.TSNE_SCALE`), and at least until its ``tmul`` of ``ex rn`` (`timing.TSNE_CA_ISSUE`)."""
+    return max(n + timing.TSNE_SCALE, timing.TSNE_CA_ISSUE + 1)
 
 
 def traced_run(n: int, lanes: int, iters: int, every_log2: int | None, *, slices: int, symmetric: bool) -> tuple:
@@ -137,9 +137,9 @@ def pairs(n: int, symmetric: bool = False) -> int:
 
 
 def mul_ops(n: int, symmetric: bool = False) -> int:
-    """Necessary ops of one iteration on the lanes' multipliers M0 .. M3: the pairs and the
-    constant ``ca`` (the update runs on the update slices: `update_mul_ops`)."""
-    return pairs(n, symmetric) * MUL_OPS_PER_PAIR + MUL_OPS_PER_ITER
+    """Necessary ops of one iteration on the lanes' multipliers M0 .. M3: the pairs (the update
+    runs on the update slices: `update_mul_ops`; ``ca`` is computed once per run)."""
+    return pairs(n, symmetric) * MUL_OPS_PER_PAIR
 
 
 def fu_ops(n: int, symmetric: bool = False) -> int:

@@ -202,7 +202,7 @@ class Lane(TsneLaneMixin, wiring.Component):
         issue = {"dist": self.dist.issue, "cand": o.cand.issue, "kern": o.kern.issue,
                  "scan": o.scan, "prng": o.prng.load | o.prng.step,
                  "tpair": self.tsne.pair.issue, "trecip": self.tsne.recip.issue, "tscan": self.tsne.scan,
-                 "tnext": self.tsne.next, "tload": self.tsne.load, "tsnap": self.tsne.snap,
+                 "tnext": self.tsne.next, "tload": self.tsne.load, "tzsnap": self.tsne.zsnap, "tsnap": self.tsne.snap,
                  "tmul": self.tsne.mul.issue, "kprob": self.aff.kprob.issue}
         built = set(timing.LANE_OPS) - {"tupd"}     # the update runs on `hw.tsne_update`
         if not self.with_phases:        # a search-only lane: its phase ports stay unused

@@ -10,9 +10,10 @@ Bit-exact with `golden_model.tsne_fixed.forces` (per pair) and its constants:
            ``R += floor(r2 dx 2^-(W+2e+F-G))``: x on M2, M3, y on M0, M1, one pair of shifters.
 ``trecip`` ``p`` and ``recip(m)`` of an external operand ``x = 2^p (1 + m)`` (N and Zq, lane 0).
 ``tnext``  latch the broadcast ``y^_j`` as the next block's ``y^_i``; ``tload`` make it ``y^_i``.
-``tsnap``  the live sums (Zq, A, R) into the scan registers, live sums cleared (each in the stage
-           after its last ``tpair`` write, so a snap issued with a block's last slot takes that
-           block's sums and none of the next one's).
+``tzsnap`` the live Zq into the snapped Zq register ``szq``, cleared; ``tsnap`` the live A, R into
+           the scan registers, cleared (each in the stage after its last ``tpair`` write, so a
+           snap issued with a block's last slot takes that block's sums and none of the next
+           one's; the last block's ``tzsnap`` comes with its last ring step).
 ``tscan``  shift the scan registers ``(Zq, A, R)`` one lane towards lane 0 (the last lane takes
            the controller's zeros).
 
@@ -165,7 +166,7 @@ def tsne_ops_signature(cfg: AccelConfig) -> wiring.Signature:
                                       "s": Out(cfg.p_frac + 1), "d2sh": Out(range(tw.d2sh_max + 1)),
                                       "fsh": Out(range(tw.fsh_max + 1))})),
         "recip": Out(wiring.Signature({"issue": Out(1), "x": Out(tw.nin)})),
-        "next": Out(1), "load": Out(1), "snap": Out(1), "scan": Out(1),
+        "next": Out(1), "load": Out(1), "zsnap": Out(1), "snap": Out(1), "scan": Out(1),
         "p": In(range(tw.nin + 1)), "r": In(tw.rb),
         "szq": In(tw.zql),
     })
@@ -287,9 +288,9 @@ class TsneLaneMixin:
         s_r = st["tzq"][0]                      # r visible
         e_z = Signal(range(nb), name="t_ez")   # e = p - W >= 0 (1 + d2 >= 1)
         m.d.comb += e_z.eq(hold(pp, st["tnorm_shift"][0], s_r, "t_pz") - W)
-        # live sums; ``tsnap`` moves them to the scan registers (`out`) and clears them
+        # live sums; ``tzsnap`` moves Zq to ``szq``, ``tsnap`` A and R to the scan registers (`out`)
         zq_l = Signal(tw.zql, name="t_zq")
-        snap_zq, snap_acc = v["tsnap"][timing.stage_of("tsnap", "tsz")], v["tsnap"][timing.stage_of("tsnap", "tsa")]
+        snap_zq, snap_acc = v["tzsnap"][timing.stage_of("tzsnap", "tsz")], v["tsnap"][timing.stage_of("tsnap", "tsa")]
         szq = Signal(tw.zql, name="t_szq")
         m.d.comb += t.szq.eq(szq)
         with m.If(snap_zq):

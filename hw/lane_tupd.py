@@ -159,17 +159,23 @@ class TupdLaneMixin:
 
             def clip(x):
                 return Mux(x < co.gain_min, co.gain_min, Mux(x > co.gain_max, co.gain_max, x))
-            # the new gain in g's stage: both candidates clipped a stage before (clip of the choice =
-            # the choice of the clips), chosen by the signs of v and of g = sat(ga - gr), which is
-            # the sign of ga - gr
+            # the new gain in the stage after g's, where gpg's first product takes it unregistered:
+            # both candidates clipped before (clip of the choice = the choice of the clips), chosen
+            # by the signs of v and of g = sat(ga - gr) (the sign of ga - gr: the sign bit and a
+            # zero test of the g register, not a wide compare of ga and gr)
             s = mk["gain"]
-            assert s == s_g, mk
+            assert s == s_g + 1 == mk["gpg"], mk
             G_inc = reg(tw.gainb, f"u{c}_Ginc", s - 1, clip(at(G, s - 1) + co.gain_inc))
             G_dec = reg(tw.gainb, f"u{c}_Gdec", s - 1, clip(at(acc_d, s - 1) >> GnF))
-            Vg = at(V, s)
-            inc = ((Vg > 0) & (ga_g < gr_g)) | ((Vg < 0) & (ga_g > gr_g))
-            Gn = reg(tw.gainb, f"u{c}_Gn", s, Mux(inc, at(G_inc, s), at(G_dec, s)))
-            acc_t = mul("gpg", at(g, mk["gpg"]), at(Gn, mk["gpg"]))
+            Vg, gg = at(V, s), at(g, s)
+            inc = ((Vg > 0) & (gg < 0)) | ((Vg < 0) & (gg > 0))
+            gn_now = Signal(tw.gainb, name=f"u{c}_Gnew")
+            m.d.comb += gn_now.eq(Mux(inc, at(G_inc, s), at(G_dec, s)))
+            Gn = reg(tw.gainb, f"u{c}_Gn", s, gn_now)
+            # gpg's products: G' from the multiplexer in stage s (its first), from Gn after it (no
+            # other point of this slice is in stage s then: one issue every pair_interval >= 16)
+            g_sel = Mux(vu[s], gn_now, Gn[0])
+            acc_t = mul("gpg", at(g, mk["gpg"]), g_sel)
             acc_s = mul("tlr", at(acc_t, mk["tlr"]), u.lr)
             # |step| >= 2^yb saturates v' whatever the momentum term (|mv| <= ylim < 2^(yb-1)):
             # the step is kept clamped to +-2^yb (yb + 2 bits)

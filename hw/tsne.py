@@ -10,23 +10,27 @@ exactly `golden_model.tsne_schedule.iteration_cycles` cycles (+1 for the ``go`` 
             of iteration t - 1 starts); every y the lanes see is the engine's pair-format register
             ``sat17(y >> s)``, a cycle after the read (`tsne_fixed.pair_y`);
 ``PRIME``   read-ahead + K cycles: block 0's ``y_i`` read and latched by lane ``l`` (``tnext``);
-            a ``tsnap`` clears the lanes' live sums (whatever an ABORT left there);
+            ``tzsnap`` and ``tsnap`` clear the lanes' live sums (whatever an ABORT left there);
 ``STREAM``  per ``j``: ``y_j`` and the K S banks read, then ``tpair`` issued ``TSNE_READ`` cycles
             later to every lane whose ``i = bK + l`` is ``< N`` and ``!= j``; one ``j`` every II,
             block after block without a gap (``tsne_symmetric``: block b first takes K div 2 ring
             steps, lane l paired with the block's point (l + t) mod K from the visitor ring, then
             broadcasts from `timing.tsne_block_start` (j >= bK + K); the j-side terms go to the
             visitor sums and the J memories, `hw.tsne_jside`).  While ``j`` passes the next block's points, lane
-            ``j - (b+1)K`` latches ``y_j`` (``tnext``); the block's last slot issues ``tsnap`` to
-            every lane and the next cycle ``tload`` (the next block's ``y_i``).  Beside the
-            STREAM, an adder tree sums the K lanes' snapped Zq partials into Zq
-            (`timing.TSNE_ZQ_TAP` cycles after the snap, `timing.tsne_zq_levels` levels) and,
+            ``j - (b+1)K`` latches ``y_j`` (``tnext``); the block's last slot issues ``tzsnap`` and
+            ``tsnap`` to every lane and the next cycle ``tload`` (the next block's ``y_i``); the
+            last block issues its ``tzsnap`` with its last ring step (`timing.tsne_zq_lead`: its
+            broadcast slots pair nothing).  Beside the STREAM, an adder tree sums the K lanes'
+            snapped Zq partials into Zq (`timing.TSNE_ZQ_TAP` cycles after the ``tzsnap``,
+            `timing.tsne_zq_levels` levels) and,
             `timing.latency` ("tsnap") cycles after it, K ``tscan`` shifts move the snapped A, R
             out at lane 0 (into the accumulator memories);
 ``FLUSH``   after the last block, until Zq is complete (and, for short classes, the last block's
             hand-over is ahead of the update's reads): `timing.tsne_flush_cycles`;
-``RECIP``   ``trecip`` of Zq on lane 0 (``p``, ``recip(m)``) and beside it ``ca = ex rn >>
-            coef_frac`` (``tmul`` on lane 0; ``rn`` = recip(N) from SCALE, once per run);
+``RECIP``   ``trecip`` of Zq on lane 0 (``p``, ``recip(m)``), `timing.TSNE_RECIP` cycles: the update
+            starts before the result is captured (`timing.TUPD_RZ_STAGE`); ``ca`` is ``ex rn >>
+            coef_frac`` (``tmul`` on lane 0 in SCALE, once per run) during the exaggeration, then
+            ``rn`` (recip(N), SCALE);
 update      point ``i`` read and issued as ``tupd`` to update slice ``i mod S`` (`hw.tsne_update`,
             S = ``cfg.tsne_update_slices``, one point every `timing.tsne_update_interval` (S)
             cycles): gradient, gains, velocity, position (`tsne_fixed.update`); results written
@@ -94,6 +98,20 @@ def trace_signature(cfg: AccelConfig) -> wiring.Signature:
     tw = TsneWidths(cfg)
     return wiring.Signature({"valid": Out(1), "ready": In(1), "kind": Out(2), "iter": Out(17),
                              "index": Out(range(cfg.n_max)), "data": Out(max(tw.zq_total, 2 * tw.yb))})
+
+
+def const_div(x, d: int, x_max: int):
+    """``x div d`` for a constant ``d`` and ``0 <= x <= x_max``: a shift for a power of two, else
+    ``(x M) >> k`` with ``M = ceil(2^k / d)`` (shifted adds), ``k`` the smallest exact over the range."""
+    if d & (d - 1) == 0:
+        return x >> (d.bit_length() - 1)
+    k = x_max.bit_length()
+    while True:
+        mul = -(-(1 << k) // d)
+        if all((v * mul) >> k == v // d for v in range(x_max + 1)):
+            break
+        k += 1
+    return sum((x << b for b in range(mul.bit_length()) if mul >> b & 1), C(0, 1)) >> k
 
 
 def _pack(lo, hi, w):
@@ -235,7 +253,7 @@ class TsneEngine(wiring.Component):
         m.d.sync += n_last.eq(self.n - 1)
         B_last = Signal(range(cfg.n_max + 1))         # index of the last block: (N - 1) div K
         m.d.comb += B_last.eq(n_last // K)
-        cnt = Signal(range(max(cfg.n_max * II, timing.TSNE_RECIP,
+        cnt = Signal(range(max(cfg.n_max * II, timing.TSNE_RECIP, timing.TSNE_CA_ISSUE,
                                timing.tsne_flush_cycles(2, K, S, symmetric=sym), K) + 2))
         blk = Signal(range(cfg.n_max + 2))
         ybase = Signal(range(cfg.n_max + 2 * K + 1))  # blk K
@@ -245,7 +263,7 @@ class TsneEngine(wiring.Component):
         zq = self.zq
         pn, pz = Signal(range(tw.nin + 1)), Signal(range(tw.nin + 1))
         rn, rz = Signal(tw.rb), Signal(tw.rb)
-        ca = Signal(tw.cab)
+        ca, ca_ex = Signal(tw.cab), Signal(tw.cab)
 
         # read addresses: PRIME -> block 0's y_i; STREAM -> j; TRACE -> point;
         # while the update reads (urun) its point on y_ru, v, g, a, r
@@ -312,6 +330,7 @@ class TsneEngine(wiring.Component):
 
         # ------------------------------------------------------------ lane ops
         scan, snap, load = Signal(), Signal(), Signal()
+        zsnap = Signal()        # tzsnap: with snap, except the last block's (with its last ring step)
         nxt = Signal(K)
         issue = Signal(K)
         rissue = Signal()
@@ -338,7 +357,8 @@ class TsneEngine(wiring.Component):
         d2sh, fsh = Signal(range(tw.d2sh_max + 1)), Signal(range(tw.fsh_max + 1))
         for l, ln in enumerate(lanes):
             yj = [Mux(ring1, yv[l][c], yc[c]) for c in range(2)] if sym else yc
-            m.d.comb += [ln.tsne.scan.eq(scan), ln.tsne.snap.eq(snap), ln.tsne.load.eq(load), ln.tsne.next.eq(nxt[l]),
+            m.d.comb += [ln.tsne.scan.eq(scan), ln.tsne.snap.eq(snap), ln.tsne.zsnap.eq(zsnap),
+                         ln.tsne.load.eq(load), ln.tsne.next.eq(nxt[l]),
                          ln.tsne.pair.issue.eq(issue[l]), ln.tsne.pair.y0.eq(yj[0]), ln.tsne.pair.y1.eq(yj[1]),
                          ln.tsne.pair.s.eq(s_q[l]), ln.tsne.pair.d2sh.eq(d2sh), ln.tsne.pair.fsh.eq(fsh)]
         with m.Switch(pair_s):
@@ -357,8 +377,8 @@ class TsneEngine(wiring.Component):
             with m.Elif(rshift):
                 m.d.sync += [yv[l][c].eq(yv[(l + 1) % K][c]) for c in range(2)]
         # lane 0's TRECIP: of N in SCALE's first cycle (once per run), of Zq in RECIP's; the TMUL of
-        # ca beside the latter.  Each result is captured by a delay line from its issue (a trace stall
-        # at RECIP's end holds the FSM, not the captures)
+        # ex rn in SCALE (`timing.TSNE_CA_ISSUE`, once per run).  Each result is captured by a delay
+        # line from its issue (a trace stall at RECIP's end holds the FSM, not the captures)
         n_issue, z_issue = Signal(), Signal()
         m.d.comb += [rissue.eq(n_issue | z_issue), rx.eq(Mux(n_issue, self.n, zq))]
         m.d.comb += [lanes[0].tsne.recip.issue.eq(rissue), lanes[0].tsne.recip.x.eq(rx)]
@@ -370,7 +390,7 @@ class TsneEngine(wiring.Component):
         c_issue = Signal()
         m.d.comb += lanes[0].tsne.mul.issue.eq(c_issue)
         with m.If(delay_line(m, c_issue, timing.latency("tmul"), "coef")):
-            m.d.sync += ca.eq(lanes[0].tsne.prod >> CF)
+            m.d.sync += ca_ex.eq(lanes[0].tsne.prod >> CF)
         out0 = lanes[0].tscan_out
 
         # ------------------------------------------------------------ hand-over beside the STREAM
@@ -419,7 +439,8 @@ class TsneEngine(wiring.Component):
         # Zq: the K lanes' snapped partials (``szq`` from TSNE_ZQ_TAP cycles after the snap until the
         # next snap; a lane without a point issued no pair and holds 0) summed
         # by a tree of registered 4-input levels, then added to the run's Zq
-        zq_v = delay_line(m, bg_start, timing.TSNE_ZQ_TAP, "zq_tap")
+        zq_start = Signal()     # a block's tzsnap in the STREAM (not PRIME's)
+        zq_v = delay_line(m, zq_start, timing.TSNE_ZQ_TAP, "zq_tap")
         zq_part = [ln.tsne.szq for ln in lanes]
         for lvl in range(timing.tsne_zq_levels(K)):
             sums = [Signal(tw.zq_total, name=f"zq_tree{lvl}_{k // 4}") for k in range(0, len(zq_part), 4)]
@@ -432,11 +453,10 @@ class TsneEngine(wiring.Component):
         # FLUSH's length (`timing.tsne_flush_cycles`: a function of the last block's index; N is
         # stable while busy): FLUSH starts II - TSNE_READ cycles after the last snap
         fl0 = II - timing.TSNE_READ + 1
-        fl_tab = []
-        for b in range((cfg.n_max - 1) // K + 1):
-            fl_tab.append(timing.tsne_flush_cycles(b * K + 1, K, S, symmetric=sym) - fl0)
-            if b and fl_tab[-1] == fl_tab[-2]:
-                break
+        fl_tab = [timing.tsne_flush_cycles(b * K + 1, K, S, symmetric=sym) - fl0
+                  for b in range((cfg.n_max - 1) // K + 1)]
+        while len(fl_tab) > 1 and fl_tab[-1] == fl_tab[-2]:     # the last entry serves the rest
+            fl_tab.pop()
         fl_end = Signal(range(max(fl_tab) + 1))
         m.d.sync += fl_end.eq(fl_tab[-1])
         with m.Switch(B_last):
@@ -483,39 +503,54 @@ class TsneEngine(wiring.Component):
                 m.next = "PRIME"
 
         # ------------------------------------------------------------ the update beside the FSM
-        # started by RECIP's last cycle: point upt read when uph == 0 (while urun), issued to slice
-        # upd_lane in the next cycle; urun ends after the last point's interval
-        UP = timing.tsne_update_interval(S)
-        uph = Signal(range(UP))
+        # started by RECIP's last cycle: point upt read in the first S cycles of each burst of
+        # P = S x interval cycles (uph < S, while urun; `timing.tsne_update_offset`), issued to slice
+        # upd_lane in the next cycle; urun ends after the last point's read
+        P = S * timing.tsne_update_interval(S)
+        uph = Signal(range(P))
+        in_burst = Signal()
         upd_issue = Signal()                    # tupd issue (registered read strobe)
         upd_lane = Signal(range(max(2, S)))
         upd_start, upd_last = Signal(), Signal()
-        m.d.sync += upd_issue.eq(urun & (uph == 0))
+        m.d.comb += in_burst.eq(uph < S)
+        m.d.sync += upd_issue.eq(urun & in_burst)
         with m.If(upd_start):
             m.d.sync += [urun.eq(1), upt.eq(0), uph.eq(0), upd_lane.eq(0)]
         with m.Elif(urun):
-            m.d.sync += uph.eq(Mux(uph == UP - 1, 0, uph + 1))
-            with m.If(uph == UP - 1):
+            m.d.sync += uph.eq(Mux(uph == P - 1, 0, uph + 1))
+            with m.If(in_burst):
                 m.d.sync += upt.eq(upt + 1)
                 with m.If(upt == n_last):
                     m.d.sync += urun.eq(0)
         with m.If(upd_issue):
             m.d.sync += upd_lane.eq(Mux(upd_lane == S - 1, 0, upd_lane + 1))
         # an overlapped update: the next PRIME follows after timing.tsne_overlap_delay cycles
-        # (a function of N, registered: N is stable while busy)
-        o_base, iv1, ivs, o_lead = timing.tsne_overlap_terms(K, S, symmetric=sym)
-        odelay = Signal(range(timing.tsne_overlap_delay(cfg.n_max, K, S, symmetric=sym) + 1))
-        first_k = Signal(range(K))
-        prime_t = Signal(range((K - 1) * iv1 + 1))
-        stream_t = Signal(signed(len(n_last) + max(1, ivs).bit_length() + abs(o_lead).bit_length() + 2))
-
+        # (`timing.tsne_overlap_terms` evaluated for the run-time N, registered in steps: N is stable
+        # while busy)
         def times(x, c):        # x c for a small constant c, as shifted adds (no multiplier)
             return sum((x << b for b in range(c.bit_length()) if c >> b & 1), C(0, 1))
-        m.d.comb += [first_k.eq(Mux(n_last < K - 1, n_last, K - 1)), prime_t.eq(times(first_k, iv1)),
-                     stream_t.eq(times(n_last, ivs) - o_lead)]
-        # symmetric with N <= K: no broadcast read of a point >= K (`timing.tsne_overlap_delay`)
-        stream_on = (stream_t > prime_t) & (n_last >= K) if sym else (stream_t > prime_t)
-        m.d.sync += odelay.eq(o_base + Mux(stream_on, stream_t, prime_t))
+        ot = timing.tsne_overlap_terms(K, S, symmetric=sym)
+        odelay = Signal(range(timing.tsne_overlap_delay(cfg.n_max, K, S, symmetric=sym) + 1))
+        first_k = Signal(range(K))
+        m.d.comb += first_k.eq(Mux(n_last < K - 1, n_last, K - 1))
+        prime_t = Signal(range(max(ot["prime"]) + 1))
+        with m.Switch(first_k):
+            for l, v in enumerate(ot["prime"]):
+                with m.Case(l):
+                    m.d.sync += prime_t.eq(v)
+        vmax = cfg.n_max * P + abs(ot["h0"]) + abs(ot["h1"]) + abs(ot["lead"]) + 1
+        stream_t, h = Signal(signed(vmax.bit_length() + 1)), Signal(signed(vmax.bit_length() + 1))
+        if ot["D"] >= 0:
+            qmax = Signal(range(cfg.n_max // S + 1))
+            m.d.sync += qmax.eq(const_div(n_last, S, cfg.n_max))
+            hq = times(qmax, ot["D"])
+        else:
+            hq = C(ot["h1"], signed(len(stream_t)))
+        m.d.sync += h.eq(Mux((n_last >= ot["j1"]) & (hq > ot["h0"]), hq, ot["h0"]))
+        m.d.comb += stream_t.eq(h - ot["lead"])
+        # no broadcast read of a point >= j0 (symmetric with N <= K)
+        stream_on = (stream_t > prime_t) & (n_last >= ot["j0"])
+        m.d.sync += odelay.eq(ot["base"] + Mux(stream_on, stream_t, prime_t))
         ocnt = Signal.like(odelay)
         zq_solo = Signal()      # the trace holds an overlapped iteration's Zq beat
         with m.If(zq_solo & tr.valid & tr.ready):
@@ -566,10 +601,12 @@ class TsneEngine(wiring.Component):
                     m.next = "SCALE"
             with m.State("SCALE"):
                 # y of point cnt read (cnt < N), its magnitude ORed a cycle later; then the shift
+                # (and at least until the TMUL of ex rn: `tsne_schedule.scale_cycles`)
                 assert timing.TSNE_SCALE == 2
-                m.d.comb += [ra.eq(cnt), scale_rd.eq(cnt <= n_last), n_issue.eq(cnt == 0)]
+                m.d.comb += [ra.eq(cnt), scale_rd.eq(cnt <= n_last), n_issue.eq(cnt == 0),
+                             c_issue.eq(cnt == timing.TSNE_CA_ISSUE)]
                 m.d.sync += cnt.eq(cnt + 1)
-                with m.If(cnt == n_last + 2):
+                with m.If((cnt >= n_last + 2) & (cnt >= timing.TSNE_CA_ISSUE)):
                     m.d.comb += set_shift.eq(1)
                     m.d.sync += cnt.eq(0)
                     m.next = "PRIME"
@@ -602,7 +639,7 @@ class TsneEngine(wiring.Component):
                     m.next = "IDLE"
             with m.State("PRIME"):
                 # read y of point cnt; lane cnt - 1 latches the read of the cycle before
-                m.d.comb += [ra.eq(cnt), snap.eq(cnt == 0), pop_rst.eq(cnt == 0), in_prime.eq(1)]
+                m.d.comb += [ra.eq(cnt), snap.eq(cnt == 0), zsnap.eq(cnt == 0), pop_rst.eq(cnt == 0), in_prime.eq(1)]
                 m.d.sync += cnt.eq(cnt + 1)
                 for l in range(K):
                     m.d.comb += nxt[l].eq(cnt == l + 1)
@@ -630,6 +667,14 @@ class TsneEngine(wiring.Component):
                                      nxt[l].eq(jrel == l)]
                     with m.If(j == j_end):
                         m.d.comb += [snap.eq(1), bg_start.eq(1)]
+                        if not sym:     # ordered pairs: the last block's Zq with its snap too
+                            m.d.comb += [zsnap.eq(1), zq_start.eq(1)]
+                        else:
+                            with m.If(blk != B_last):
+                                m.d.comb += [zsnap.eq(1), zq_start.eq(1)]
+                if sym:         # the last block's Zq: with its last ring step (`timing.tsne_zq_lead`)
+                    with m.If((ph == timing.TSNE_READ) & ring & last_ring & (blk == B_last)):
+                        m.d.comb += [zsnap.eq(1), zq_start.eq(1)]
                 # y_i of block 0 (latched in PRIME) in the STREAM's first cycle; of the next block after
                 # the last slot
                 # (the lanes read y^_i and the ring's y in the tdiff stage, a cycle after the issue,
@@ -658,11 +703,10 @@ class TsneEngine(wiring.Component):
                     m.d.sync += cnt.eq(0)
                     m.next = "RECIP"
             with m.State("RECIP"):
-                # cnt 0: TRECIP of Zq, cnt TSNE_COEF_ISSUE: the TMUL of ca (the last pairs' force
-                # products have left lane 0's multipliers), both on lane 0 and captured by delay
-                # lines; the update starts as the recip is captured
+                # cnt 0: TRECIP of Zq on lane 0, captured by a delay line; the update starts
+                # TSNE_RECIP - 1 cycles later, so that its first point's rrz products find rz
                 m.d.sync += cnt.eq(cnt + 1)
-                m.d.comb += [z_issue.eq(cnt == 0), c_issue.eq(cnt == timing.TSNE_COEF_ISSUE)]
+                m.d.comb += z_issue.eq(cnt == 0)
                 with m.If(cnt == timing.TSNE_RECIP - 1):
                     with m.If(self.trace_en & tr.valid):
                         m.d.sync += cnt.eq(cnt)     # the last Zq beat is still waiting for ready
@@ -707,20 +751,19 @@ class TsneEngine(wiring.Component):
                         m.d.sync += tr.valid.eq(0)
                         finish_iteration()
 
-        # ------------------------------------------------------------ ca = ex rn >> coef_frac (TMUL, lane 0, in RECIP)
+        # ------------------------------------------------------------ ca = ex rn >> coef_frac
         # what the update needs of its iteration, kept while the next one begins (iter, zq move on;
-        # ca, pn, pz, rz are rewritten only after the next STREAM, which trails the update)
+        # pn, pz, rz are rewritten only after the next STREAM, which trails the update).  ca is
+        # ex rn >> coef_frac (TMUL on lane 0 in SCALE) during the exaggeration, then rn (ex = 1.0)
         u_restart, u_zq0 = Signal(), Signal()
         u_mom = Signal.like(self.mom_early)
-        ex = Signal.like(self.ex)
-        m.d.comb += ex.eq(Mux(early, self.ex, 1 << CF))
-        m.d.comb += [lanes[0].tsne.mul.a.eq(ex), lanes[0].tsne.mul.b.eq(rn)]
+        m.d.comb += [lanes[0].tsne.mul.a.eq(self.ex), lanes[0].tsne.mul.b.eq(rn)]
         # ca < 2^(7 + W): ex < 2^(coef_frac + 7), rn <= 2^W
         assert ((1 << (CF + 7)) - 1) * (1 << W) >> CF < 1 << tw.cab
 
         # ------------------------------------------------------------ the update slices (tupd)
         with m.If(upd_start):
-            m.d.sync += [u_restart.eq(restart), u_zq0.eq(zq == 0),
+            m.d.sync += [u_restart.eq(restart), u_zq0.eq(zq == 0), ca.eq(Mux(early, ca_ex, rn)),
                          u_mom.eq(Mux(early, self.mom_early, self.mom_late))]
         ZB = repulsion_shift_bias(Q)
         # the update's shifts, registered from pn (SCALE) and pz (captured with upd_start, so these

@@ -215,7 +215,7 @@ def test_run_schedule_rejects_wrong_results():
 
 
 def test_mode1_with_three_update_slices():
-    """The core with S = 3 update slices (interval 10; CFG: the preset's S = 4): the emb stream
+    """The core with S = 3 update slices (interval 9; CFG: the preset's S = 4): the emb stream
     equals the golden model's and every beat is on the cycle `run_schedule` predicts for S = 3,
     which is not the cycle it predicts for the preset's S."""
     cfg = CFG.with_overrides(tsne_update_slices=3)

@@ -236,13 +236,13 @@ def test_update_op_keeps_both_multipliers_busy():
     assert ts.MUL_OPS_PER_POINT == 2 * n_chunks
     # one point every 16 / S cycles on S update slices, S dividing 16 (hand-computed) ...
     assert [timing.tsne_update_interval(u) for u in (16, 8, 4, 2, 1)] == [1, 2, 4, 8, 16]
-    # ... but not for other U: TM0 is claimed in stages 1-8, 13-16, 25-28 (`TUPD_MULS`), whose
-    # differences are every 1 .. 27 except 16, so a slice takes a point every 16 or >= 28 cycles;
-    # S = 3 needs 3 x interval in {16} or >= 28: interval 10 (not ceil(16 / 3) = 6)
+    # ... but not for other U: TM0 is claimed in stages 1-7, 12-16, 24-27 (`TUPD_MULS`), whose
+    # differences are every 1 .. 26 except 16, so a slice takes a point every 16 or >= 27 cycles;
+    # S = 3 needs 3 x interval in {16} or >= 27: interval 9 (not ceil(16 / 3) = 6)
     tm0 = timing.uses("tupd", "tm0_in")
-    assert tm0 == [*range(1, 9), *range(13, 17), *range(25, 29)]
-    assert [p for p in range(1, 40) if timing.tsne_update_period_ok(p)] == [16, *range(28, 40)]
-    assert timing.tsne_update_interval(3) == 10 and timing.tsne_update_period_ok(16)
+    assert tm0 == [*range(1, 8), *range(12, 17), *range(24, 28)]
+    assert [p for p in range(1, 40) if timing.tsne_update_period_ok(p)] == [16, *range(27, 40)]
+    assert timing.tsne_update_interval(3) == 9 and timing.tsne_update_period_ok(16)
     with pytest.raises(ValueError, match="slices must be an integer >= 1"):
         timing.tsne_update_interval(0)
 
@@ -322,7 +322,7 @@ def test_trace_selection_rule():
 
 
 @pytest.mark.parametrize("preset,s,n,iters,seed", [("tiny", 1, 9, 3, 21), ("tiny", 3, 7, 3, 22),
-                                                  ("small", 2, 10, 2, 23), ("small", 16, 9, 2, 24)])
+                                                  ("small", 2, 10, 2, 23), ("small", 16, 18, 2, 24)])
 def test_update_slices_bit_and_cycle_exact(preset, s, n, iters, seed):
     """S update slices other than the presets' 4 (which run in the tests above): one slice (the
     next iteration waits for the stream to catch up with the update), S = 3 (interval 10, point i

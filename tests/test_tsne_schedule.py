@@ -10,35 +10,44 @@ from golden_model import tsne_schedule as ts
 
 
 def test_overlap_delay_hand_computed():
-    # digits class of N = 124, K = 16, 8 slices (one point every 2 cycles), TSNE_UPD_PIPE = 37:
-    # PRIME's last read (l = 15) needs 15 * 2 + 38 - 15 = 53; STREAM's block 0 reads j every II = 2
-    # cycles, as fast as the update writes: 38 - 17 = 21 at most; the hand-over never binds
-    assert timing.tsne_update_interval(8) == 2 and timing.TSNE_UPD_PIPE == 37
+    # digits class of N = 124, K = 16, 8 slices: bursts of 8 points in 8 cycles every 16 (point i
+    # read in 16 (i div 8) + i mod 8), TSNE_UPD_PIPE = 36 (tupd 34): PRIME reads l in p0 + l after
+    # its write: l = 8 .. 15 need 16 + (l - 8) + 37 - l = 45; STREAM's block 0 reads j in p0 + 17 +
+    # 2j: 16 q + r + 37 - 17 - 2 (8 q + r) <= 20; the hand-over never binds
+    assert timing.tsne_update_interval(8) == 2 and timing.TSNE_UPD_PIPE == 36
+    assert [timing.tsne_update_offset(i, 8) for i in (0, 7, 8, 15, 16, 123)] == [0, 7, 16, 23, 32, 243]
     assert timing.TSNE_PRIME == 1 and timing.pair_interval("tpair") == 2
-    assert timing.tsne_overlap_delay(124, 16, 8, symmetric=False) == 53
-    # 4 slices (every 4 cycles): the stream catches the update up: 123 * 4 + 38 - 17 - 123 * 2 = 267
-    assert timing.tsne_overlap_delay(124, 16, 4, symmetric=False) == 267
-    # 2 slices (every 8): 123 * 8 + 38 - 17 - 123 * 2 = 759
-    assert timing.tsne_overlap_delay(124, 16, 2, symmetric=False) == 759
-    # tiny: N = 32, K = 4, 4 slices: max(3 * 4 + 38 - 3, 31 * 4 + 38 - 5 - 31 * 2) = 95
-    assert timing.tsne_overlap_delay(32, 4, 4, symmetric=False) == 95
+    assert timing.tsne_overlap_delay(124, 16, 8, symmetric=False) == 45
+    # 4 slices (bursts of 4 every 16): the stream catches the update up: j = 120 (q = 30):
+    # 16 * 30 + 37 - 17 - 2 * 120 = 260
+    assert timing.tsne_overlap_delay(124, 16, 4, symmetric=False) == 260
+    # 2 slices (bursts of 2 every 16): j = 122: 16 * 61 + 37 - 17 - 2 * 122 = 752
+    assert timing.tsne_overlap_delay(124, 16, 2, symmetric=False) == 752
+    # tiny: N = 32, K = 4, 4 slices: PRIME 37; j = 28: 16 * 7 + 37 - 5 - 2 * 28 = 88
+    assert timing.tsne_overlap_delay(32, 4, 4, symmetric=False) == 88
 
 
 def test_overlapped_iteration_and_run_hand_computed():
     # ordered pairs: 8 blocks of 124 slots (N > tsne_ordered_min_slots(16) = 17: no padding)
     assert timing.tsne_ordered_slots(124, 16) == 124
     # the last snap with the last slot's read (PRIME 1 + K + (slots - 1) II + READ 1), FLUSH 18 (Zq:
-    # tap 15 + two 4-input tree levels + the addition), RECIP 8 (TRECIP 7 + 1)
-    assert timing.tsne_zq_levels(16) == 2 and timing.TSNE_ZQ_TAP == 15 and timing.TSNE_RECIP == 8
+    # tap 15 + two 4-input tree levels + the addition), RECIP 2 (the update starts a cycle after
+    # TRECIP's issue: point 0's first rz product, tupd stage 5, comes 2 + 1 + 5 = 8 cycles after it,
+    # as TRECIP's result, 7 + 1)
+    assert timing.tsne_zq_levels(16) == 2 and timing.TSNE_ZQ_TAP == 15 and timing.TSNE_RECIP == 2
+    assert timing.TUPD_RZ_STAGE == 5 and timing.latency("trecip") == 7
     assert timing.tsne_flush_cycles(124, 16, 8, symmetric=False) == 18
-    base = 1 + 16 + (8 * 124 - 1) * 2 + 1 + 18 + 8
+    base = 1 + 16 + (8 * 124 - 1) * 2 + 1 + 18 + 2
     assert ts.base_cycles(124, 16, slices=8, symmetric=False) == base
-    assert ts.iteration_cycles(124, 16, slices=8, symmetric=False) == base + 53
-    # the engine until session 29, U = 2 lanes: the update takes 123 * 8 + 38 cycles after the base
-    assert ts.lanes_update_iteration_cycles(124, 16, update_lanes=2) == base + 123 * 8 + 38
-    # 3 iterations after SCALE (N + 2): two overlapped updates, the last one alone (123 * 2 + 38)
+    assert ts.iteration_cycles(124, 16, slices=8, symmetric=False) == base + 45
+    # the engine until session 29, U = 2 lanes (now in bursts of 2): point 123 read 16 * 61 + 1
+    # cycles after the update's first read, written 36 later
+    assert ts.lanes_update_iteration_cycles(124, 16, update_lanes=2) == base + 16 * 61 + 1 + 37
+    # 3 iterations after SCALE (N + 2): two overlapped updates, the last one alone (243 + 37)
     assert timing.TSNE_SCALE == 2 and ts.scale_cycles(124) == 126
-    assert ts.run_cycles(124, 16, 3, slices=8, symmetric=False) == 1 + 126 + 3 * base + 2 * 53 + 123 * 2 + 38
+    assert ts.run_cycles(124, 16, 3, slices=8, symmetric=False) == 1 + 126 + 3 * base + 2 * 45 + 243 + 37
+    # SCALE lasts until its TMUL of ex rn (cycle 8: recip(N), issued in cycle 0, is captured by then)
+    assert timing.TSNE_CA_ISSUE == 8 and [ts.scale_cycles(n) for n in (2, 6, 7, 8)] == [9, 9, 9, 10]
 
 
 def test_short_ordered_blocks_need_no_padding_for_the_hand_over():
@@ -59,9 +68,9 @@ def test_traced_run_hand_computed():
     (2) selected too."""
     n, k, s = 5, 4, 4
     base, d = ts.base_cycles(n, k, slices=s, symmetric=False), timing.tsne_overlap_delay(n, k, s, symmetric=False)
-    alone = 4 * 4 + 38
+    alone = 16 + 37                             # point 4 opens the second burst
     assert timing.tsne_update_cycles(n, s) == alone
-    u0 = 1 + (5 + 2) + base                     # go, SCALE, iteration 0
+    u0 = 1 + 9 + base                           # go, SCALE (until its TMUL in cycle 8), iteration 0
     p1 = u0 + d
     w1 = p1 + base + alone - 1                  # iteration 1's last write
     p2 = w1 + 1 + 6                             # after its 6 beats
@@ -71,18 +80,18 @@ def test_traced_run_hand_computed():
     assert cycles == w2 + 6 + 1
     assert ts.traced_run_cycles(n, k, 3, 1, slices=s, symmetric=False) == cycles
     # trace off: the same run without beats, iteration 1 overlapped as well
-    assert ts.run_cycles(n, k, 3, slices=s, symmetric=False) == 1 + 7 + 3 * base + 2 * d + alone
+    assert ts.run_cycles(n, k, 3, slices=s, symmetric=False) == 1 + 9 + 3 * base + 2 * d + alone
 
 
 def test_overlapped_busy_hand_computed():
     c = ts.iteration_cycles(124, 16, slices=8, symmetric=False)
     b = ts.busy_share(124, 16, slices=8, symmetric=False)
-    # 8 products per pair on 4 multipliers per lane, ca on M0 + M1 (2)
-    assert b["multipliers"] == pytest.approx((124 * 123 * 8 + 2) / (64 * c))
+    # 8 products per pair on 4 multipliers per lane (ca: once per run, in SCALE)
+    assert b["multipliers"] == pytest.approx((124 * 123 * 8) / (64 * c))
     assert b["multipliers"] > 0.9
     assert b["update_multipliers"] == pytest.approx(124 * 32 / (16 * c))
     assert b["function_unit"] == pytest.approx((124 * 123 + 1) / (16 * c))     # + TRECIP of Zq
-    assert ts.lower_bound(124, 16, slices=8) == pytest.approx((124 * 123 * 8 + 2) / 64)
+    assert ts.lower_bound(124, 16, slices=8) == pytest.approx((124 * 123 * 8) / 64)
     assert ts.lower_bound(3, 16, slices=1) == pytest.approx(3 * 32 / 2)     # the update's share binds
 
 
@@ -92,20 +101,24 @@ def test_symmetric_run_hand_computed():
     flush (block 0 108 slots, blocks 1..6 92, 76, 60, 44, 28, 12); the last block needs
     tsne_min_slots - 8 = 4 for the hand-over (22 + 6 + 15 - 21 = 22 cycles: 12 slots): j = 120 ..
     123, 64 + 420 + 4 = 488 slots; the hand-over waits 6 more cycles for the visitor sums (V:
-    tacc 19 + 3 + (16 - 8) - II - 22).  The PRIME binds the overlap delay (53) with 8 slices."""
+    tacc 19 + 3 + (16 - 8) - II - 22).  The last block's Zq snap comes with its last ring step, 4
+    slots before its snap.  The PRIME binds the overlap delay (45) with 8 slices."""
     assert timing.tsne_ring_steps(16, True) == 8 and timing.tsne_ring_steps(16, False) == 0
     assert timing.tsne_min_slots(16) == 12 and timing.tsne_scan_delay(16, True) == 6
     assert [timing.tsne_block_start(b, 124, 16, True) for b in range(8)] == [16 * b + 16 for b in range(7)] + [120]
     assert ts.stream_slots(124, 16, symmetric=True) == 488
-    base = 1 + 16 + 487 * 2 + 1 + 18 + 8
+    # FLUSH from the last snap: Zq 15 + 2 + 1 after the Zq snap, 4 slots (8 cycles) earlier: 10
+    assert timing.tsne_flush_cycles(124, 16, 8, symmetric=True) == 10
+    base = 1 + 16 + 487 * 2 + 1 + 10 + 2
     assert ts.base_cycles(124, 16, slices=8, symmetric=True) == base
     # a single block (N = 9 <= K): the update's first read waits for the hand-over's first write
-    # (snap + 22 + scan delay 6 + 1), a cycle after it: FLUSH 22 + 6 + 1 + 1 - RECIP 8 = 22
-    assert timing.tsne_flush_cycles(9, 16, 8, symmetric=True) == 22
-    assert timing.tsne_overlap_delay(124, 16, 8, symmetric=True) == 53
-    assert ts.run_cycles(124, 16, 3, slices=8, symmetric=True) == 1 + 126 + 3 * base + 2 * 53 + 123 * 2 + 38
-    # 4 slices (IV 4 > II 2): the stream catches the update up: 38 + 123 * 4 - (1 + 16 + 8 * 2 + 123 * 2 - 16 * 2) = 283
-    assert timing.tsne_overlap_delay(124, 16, 4, symmetric=True) == 283
+    # (snap + 22 + scan delay 6 + 1), a cycle after it: FLUSH 22 + 6 + 1 + 1 - RECIP 2 = 28
+    assert timing.tsne_flush_cycles(9, 16, 8, symmetric=True) == 28
+    assert timing.tsne_overlap_delay(124, 16, 8, symmetric=True) == 45
+    assert ts.run_cycles(124, 16, 3, slices=8, symmetric=True) == 1 + 126 + 3 * base + 2 * 45 + 243 + 37
+    # 4 slices (IV 4 > II 2): the stream catches the update up: block 0 reads j >= 16 in p0 + 17 +
+    # 2 (8 + j - 16), j = 120 written 16 * 30 + 36 after u0: 480 + 37 - 1 - 240 = 276
+    assert timing.tsne_overlap_delay(124, 16, 4, symmetric=True) == 276
     # tiny, N = 9, K = 4: 2 ring steps; broadcast min 2 for block 0 (flush: floor(5 / 2)), 2 after it
     # (tsne_min_slots(4) = 4: 22 + 2 + 3 - 21 = 6 cycles, 4 slots with the 2 ring steps; block 1 keeps
     # 2 for the flush): block 0 from j = 4, blocks 1 and 2 from j = 7
@@ -114,13 +127,15 @@ def test_symmetric_run_hand_computed():
     assert ts.stream_slots(9, 4, symmetric=True) == 3 * 2 + 5 + 2 + 2
     # one block (N <= K): no broadcast read of a point >= K, the PRIME term alone
     assert timing.tsne_overlap_delay(3, 4, 1, symmetric=True) == timing.TSNE_UPD_PIPE + 1 + 2 * 15
-    # busy: 8 ops per unordered pair + 2 for ca, 64 multipliers; the fixed part of an iteration
-    # (PRIME, FLUSH, RECIP, the overlap: 95 cycles) and the last block's 4 broadcast slots beyond its
-    # pairs keep a class of 124 below 0.9, a class of 180 above
+    # busy: 8 ops per unordered pair, 64 multipliers; the fixed part of an iteration (PRIME 17,
+    # FLUSH 10, RECIP 2, the overlap 45) and the last block's 4 broadcast slots beyond its pairs:
+    # 0.909 for a class of 124; the smallest digits class (122: 474 slots, 976 + 45 cycles) 0.904
     b = ts.busy_share(124, 16, slices=8, symmetric=True)
-    assert b["multipliers"] == pytest.approx((124 * 123 // 2 * 8 + 2) / (64 * (base + 53)))
-    assert 0.85 < b["multipliers"] < 0.9
-    assert ts.busy_share(180, 16, slices=8, symmetric=True)["multipliers"] > 0.9
+    assert b["multipliers"] == pytest.approx((124 * 123 // 2 * 8) / (64 * (base + 45)))
+    assert 0.9 < b["multipliers"] < 0.91
+    assert ts.stream_slots(122, 16, symmetric=True) == 474
+    assert ts.iteration_cycles(122, 16, slices=8, symmetric=True) == 1 + 16 + 473 * 2 + 1 + 10 + 2 + 45
+    assert ts.busy_share(122, 16, slices=8, symmetric=True)["multipliers"] == pytest.approx(7381 * 8 / (64 * 1021))
 
 
 def test_ring_steps_pair_each_block_pair_once():
@@ -140,28 +155,41 @@ def _violations(n, k, slices, d, symmetric=False, scan_write=None):
     are used); checked: the visitor flush (K cycles from two after the last ring step's x term) ends
     before the next block's first ring term; the V and J entries a hand-over shift reads are written
     before it; a block's hand-over ends before the next block's snap writes the scan registers; the
-    update has read A, R before the hand-over writes them.  The tail of the iteration before u0
-    (FLUSH, `timing.tsne_flush_cycles`, and RECIP): its last block's hand-over writes A, R of each
-    of its points before the update reads them, and ends before the next PRIME."""
+    update has read A, R before the hand-over writes them.  The update reads point i in bursts: S
+    points in consecutive cycles, one burst every S x interval cycles.  The tail of the iteration
+    before u0 (FLUSH, `timing.tsne_flush_cycles`, and RECIP): each of its blocks' hand-overs writes
+    A, R of each of its points before the update reads them; its Zq (the last block's Zq snap:
+    symmetric with its last ring step, ordered with its last slot; then the tree) is complete when
+    RECIP begins; its last hand-over ends before the next PRIME."""
     iv, ii = timing.tsne_update_interval(slices), timing.pair_interval("tpair")
     rd, ac0 = timing.TSNE_READ, timing.uses("tpair", "tacc")[0]
-    write = {i: i * iv + timing.TSNE_UPD_PIPE for i in range(n)}     # y, v, gains written
-    ar_read = {i: i * iv for i in range(n)}                           # the update reads A_i, R_i
+    ring = k // 2 if symmetric else 0
+
+    def read_at(i):
+        return (i // slices) * slices * iv + i % slices
+    write = {i: read_at(i) + timing.TSNE_UPD_PIPE for i in range(n)}     # y, v, gains written
+    ar_read = {i: read_at(i) for i in range(n)}                           # the update reads A_i, R_i
+    lengths = [ring + n - timing.tsne_block_start(b, n, k, True) if symmetric else timing.tsne_ordered_slots(n, k)
+               for b in range(ts.blocks(n, k))]
     bad = []
     shift_0 = timing.latency("tsnap") + timing.tsne_scan_delay(k, symmetric)
     last_snap = -timing.TSNE_RECIP - timing.tsne_flush_cycles(n, k, slices, symmetric=symmetric)
     b_last = ts.blocks(n, k) - 1
-    for i in range(b_last * k, n):                                    # this iteration's last hand-over
-        wrote = last_snap + shift_0 + (i - b_last * k) + (1 if symmetric else 0)
-        if not ar_read[i] > wrote:
-            bad.append(("tail", i))
+    for b in range(b_last + 1):                                       # the iteration's hand-overs
+        snap_b = last_snap - ii * sum(lengths[b + 1:])
+        for i in range(b * k, min(n, b * k + k)):
+            wrote = snap_b + shift_0 + (i - b * k) + (1 if symmetric else 0)
+            if not ar_read[i] > wrote:
+                bad.append(("tail", i))
+    zsnap = last_snap - ii * (lengths[-1] - ring) if symmetric else last_snap
+    if not zsnap + timing.TSNE_ZQ_TAP + timing.tsne_zq_levels(k) + 1 <= -timing.TSNE_RECIP:
+        bad.append(("zq",))
     if not last_snap + shift_0 + k - 1 < d:
         bad.append(("tail-prime",))
     for l in range(min(k, n)):                                        # PRIME: y_l address in d + l
         if not d + l > write[l]:
             bad.append(("prime", l))
     s0 = d + timing.TSNE_PRIME + k
-    ring = k // 2 if symmetric else 0
     shift0 = timing.latency("tsnap") + timing.tsne_scan_delay(k, symmetric)   # snap issue -> first shift
     first_write = min(s for s, r in enumerate(timing.LANE_OPS["tsnap"].stages) if "tsa" in r)   # A, R
     if scan_write is not None:
@@ -262,4 +290,31 @@ def test_event_check_sees_a_snap_over_a_running_hand_over():
     d = timing.tsne_overlap_delay(5, 4, 1, symmetric=False)
     assert timing.tsne_ordered_slots(5, 4) == 5
     assert _violations(5, 4, 1, d) == []
-    assert ("scan", 0) in _violations(5, 4, 1, d, scan_write=timing.stage_of("tsnap", "tsz"))
+    assert ("scan", 0) in _violations(5, 4, 1, d, scan_write=timing.stage_of("tzsnap", "tsz"))
+
+
+def test_event_check_sees_an_early_update_read_of_an_earlier_block(monkeypatch):
+    """Short blocks (tiny, N = 6, K = 4: block 0's snap 4 slots before the last one's): FLUSH waits
+    for block 0's hand-over too; with the last block's hand-over term alone the update would read
+    A_0, R_0 before block 0's hand-over wrote them (found by the first simulation of the shorter
+    RECIP)."""
+    n, k, s = 6, 4, 4
+    d = timing.tsne_overlap_delay(n, k, s, symmetric=True)
+    assert _violations(n, k, s, d, True) == []
+    shift0 = timing.latency("tsnap") + timing.tsne_scan_delay(k, True)
+    last_only = max(timing.TSNE_ZQ_TAP + timing.tsne_zq_levels(k) + 1 - 2 * 2,
+                    shift0 + 2 - timing.TSNE_RECIP - timing.tsne_update_offset(k, s))
+    assert timing.tsne_flush_cycles(n, k, s, symmetric=True) > last_only
+    monkeypatch.setattr(timing, "tsne_flush_cycles", lambda n, lanes, slices, symmetric: last_only)
+    assert ("tail", 0) in _violations(n, k, s, d, True)
+
+
+def test_event_check_sees_an_incomplete_zq(monkeypatch):
+    """The last block's Zq snap comes with its last ring step (N = 124, K = 16: 4 broadcast slots,
+    8 cycles, before its snap); had FLUSH assumed one more slot of lead, RECIP would read Zq before
+    the tree's last addition."""
+    d = timing.tsne_overlap_delay(124, 16, 8, symmetric=True)
+    assert timing.tsne_zq_lead(124, 16, True) == 4
+    assert _violations(124, 16, 8, d, True) == []
+    monkeypatch.setattr(timing, "tsne_zq_lead", lambda n, lanes, symmetric: 5)
+    assert ("zq",) in _violations(124, 16, 8, d, True)
