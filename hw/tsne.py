@@ -331,8 +331,12 @@ class TsneEngine(wiring.Component):
         # ------------------------------------------------------------ lane ops
         scan, snap, load = Signal(), Signal(), Signal()
         zsnap = Signal()        # tzsnap: with snap, except the last block's (with its last ring step)
+        # the lanes' tnext / tpair issues come from registers (set a cycle ahead: in PRIME from cnt,
+        # in a STREAM slot's first cycle from j, ybase, rstep, stable over the slot's II >= 2
+        # cycles): no compare between the FSM's registers and the lanes' valid chains
         nxt = Signal(K)
         issue = Signal(K)
+        m.d.sync += [nxt.eq(0), issue.eq(0)]
         rissue = Signal()
         rx = Signal(tw.nin)
         # the visitor ring (symmetric): in ring step t lane l's y_j is the block's point (l + t) mod K,
@@ -642,7 +646,7 @@ class TsneEngine(wiring.Component):
                 m.d.comb += [ra.eq(cnt), snap.eq(cnt == 0), zsnap.eq(cnt == 0), pop_rst.eq(cnt == 0), in_prime.eq(1)]
                 m.d.sync += cnt.eq(cnt + 1)
                 for l in range(K):
-                    m.d.comb += nxt[l].eq(cnt == l + 1)
+                    m.d.sync += nxt[l].eq(cnt == l)         # lane l latches in cnt == l + 1
                 with m.If(cnt == K):
                     m.d.sync += [cnt.eq(0), ph.eq(0)]
                     m.d.comb += s_load.eq(1)
@@ -653,18 +657,20 @@ class TsneEngine(wiring.Component):
                 m.d.sync += ph.eq(Mux(ph == II - 1, 0, ph + 1))
                 jrel = Signal(range(-2 * K, cfg.n_max + 1))
                 m.d.comb += jrel.eq(j - ybase - K)
-                with m.If((ph == timing.TSNE_READ) & ring):
+                assert timing.TSNE_READ == 1 and II >= 2      # the slot's issue flags set in its ph 0
+                with m.If((ph == timing.TSNE_READ - 1) & ring):
                     # ring step t = rstep: lane l with the block's point (l + t) mod K
-                    m.d.comb += rslot.eq(1)
                     for l in range(K):
                         both = (ybase + l <= n_last) & (ybase + off[l] <= n_last)
-                        m.d.comb += issue[l].eq(both & timing.tsne_ring_issue(rstep, l, K))
-                with m.If((ph == timing.TSNE_READ) & ~ring):
-                    m.d.comb += slot.eq(1)
+                        m.d.sync += issue[l].eq(both & timing.tsne_ring_issue(rstep, l, K))
+                with m.If((ph == timing.TSNE_READ - 1) & ~ring):
                     for l in range(K):
                         pair_ok = (j >= ybase + K) if sym else ((ybase + l != j) & (j <= n_last))
-                        m.d.comb += [issue[l].eq((ybase + l <= n_last) & pair_ok),
-                                     nxt[l].eq(jrel == l)]
+                        m.d.sync += [issue[l].eq((ybase + l <= n_last) & pair_ok), nxt[l].eq(jrel == l)]
+                with m.If((ph == timing.TSNE_READ) & ring):
+                    m.d.comb += rslot.eq(1)
+                with m.If((ph == timing.TSNE_READ) & ~ring):
+                    m.d.comb += slot.eq(1)
                     with m.If(j == j_end):
                         m.d.comb += [snap.eq(1), bg_start.eq(1)]
                         if not sym:     # ordered pairs: the last block's Zq with its snap too
