@@ -64,6 +64,7 @@ class Schedule:
     kernel_evaluations: int  # useful kernel evaluations (candidates x (N - 1))
     utilisation: float       # kernel_evaluations / (K * result_cycles[-1])
     lane_busy: float         # (kernel evaluations + N*N*D distance MACs) / (K * result_cycles[-1])
+    fused_rows: int = 0      # cycles of the affinity rows fused into the search (``fused=True``)
 
 
 def nth_grant(cfg: AccelConfig, n: int, policy: str, first_setup: int, passes: int, count: int,
@@ -187,4 +188,5 @@ def schedule(cfg: AccelConfig, n: int, d: int, policy: str, results: list, dataf
     macs = len(results) * n * d
     busy = (evals + macs) / (K * total) if total else 0.0
     return Schedule(result_cycles=out, end_cycle=end if out else 0, trace_cycles=traces, done_cycle=total + 1,
-                    kernel_evaluations=evals, utilisation=util, lane_busy=busy)
+                    kernel_evaluations=evals, utilisation=util, lane_busy=busy,
+                    fused_rows=asch.fused_cycles(n, K) if fused and out else 0)

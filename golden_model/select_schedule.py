@@ -206,7 +206,7 @@ def select_schedule(cfg: AccelConfig, n: int, d: int, policy: str, gold: SelectG
         s = sch.schedule(cfg, n, d, policy, e.search, dataflow=dataflow, go=0, fused=fused)   # from this candidate's go
         aff_go = go + s.end_cycle + GO_CYCLES
         init = aff_go if fused else aff_go + asch.run_cycles(n, d, K) + GO_CYCLES
-        rows = asch.fused_cycles(n, K) if fused else 0
+        rows = s.fused_rows
         tsne_go = init + ts.init_cycles(n) + GO_CYCLES
         tsne_done = tsne_go + ts.run_cycles(n, K, it, slices=cfg.tsne_update_slices, symmetric=cfg.tsne_symmetric)
         ent_go = tsne_done + SEL_ENT_GO

@@ -86,7 +86,7 @@ def _search(cfg, n, d, policy, results, go=timing.LOAD_GO, dataflow="candidate")
     """The search's own cycles: to its FINISH, less the fused affinity rows (the P phase's)."""
     fused = rsch.fused_rows(dataflow)
     s = sch.schedule(cfg, n, d, policy, results, dataflow=dataflow, go=go, fused=fused)
-    cyc = s.end_cycle - (asch.fused_cycles(n, cfg.lanes) if fused else 0)
+    cyc = s.end_cycle - s.fused_rows
     o = pb.search_ops(n, d, s.kernel_evaluations)
     K = cfg.lanes
     return cyc, pb.search_lower_bound(n, d, s.kernel_evaluations, K), \

@@ -182,7 +182,6 @@ def mode1_job(X, perplexity: float, policy: str, cfg: AccelConfig, name: str | N
     `golden_model.run_schedule` (cycle 0 = the last feature accepted), and the cycle of each phase
     start for the report."""
     from golden_model import affinity_fixed as af
-    from golden_model import affinity_schedule as asch
     from golden_model import run_schedule as rs
     from golden_model import tsne_fixed as tf
     if not cfg.phases:
@@ -197,7 +196,7 @@ def mode1_job(X, perplexity: float, policy: str, cfg: AccelConfig, name: str | N
     beats = (tf.p_beats(S) if p_dump else []) + tf.trace_beats(S, c, rs.EMB_EVERY_LOG2)
     s = rs.run_schedule(c, n, d, policy, results, p_dump=p_dump)
     # the result beats of MODE 1: each point's affinity row follows its beat (fused rows)
-    rows = asch.fused_cycles(n, c.lanes) if rs.fused_rows("candidate") else 0
+    rows = s.search.fused_rows
     job.update(mode=1, debug=int(p_dump), emb=[emb_word(b, c) for b in beats], emb_cycles=[int(v) for v in s.emb_cycles],
                p_beats=n * n if p_dump else 0, cycles=[int(v) for v in s.search.result_cycles],
                phase_cycles={"search_end": int(s.search.end_cycle), "rows": int(rows), "aff_go": int(s.aff_go),

@@ -225,5 +225,6 @@ def test_fused_rows_delay_the_search_by_their_cycles():
         rows = [asch.fused_row_cycles(i, n, cfg.lanes) for i in range(n)]
         assert fused.result_cycles == [c + sum(rows[:i]) for i, c in enumerate(plain.result_cycles)]
         assert fused.end_cycle == plain.end_cycle + sum(rows) and plain.end_cycle == plain.result_cycles[-1]
+        assert fused.fused_rows == sum(rows) and plain.fused_rows == 0     # what the reports subtract
     with pytest.raises(ValueError, match="candidate-parallel search only"):
         sch.schedule(cfg, n, 8, "bisection", res, dataflow="point", fused=True)
