@@ -95,8 +95,9 @@ class AccelConfig:
     tsne_update_slices : int
         S, 1 .. 16: the t-SNE update (gradient, gains, velocity, position) runs on a shared unit
         of S slices outside the lanes (`hw.tsne_update`; each slice a TM0/TM1 pair with the
-        update op ``tupd``), one point every `timing.tsne_update_interval` (S) cycles (16 / S for
-        S dividing 16), overlapped with the next iteration's pair stream
+        update op ``tupd``), S points in consecutive cycles every S `timing.tsne_update_interval`
+        (S) cycles (16 for S dividing 16; `timing.tsne_update_offset`), overlapped with the next
+        iteration's pair stream
         (`timing.tsne_overlap_delay`).  8 (presets small, digits, large) is the smallest S whose
         update keeps pace with the stream (a point every 2 cycles, the stream reads one every
         II = 2), so that the overlap costs only block 0's ramp (docs/hardware.md, "The update

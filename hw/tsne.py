@@ -32,8 +32,8 @@ exactly `golden_model.tsne_schedule.iteration_cycles` cycles (+1 for the ``go`` 
             coef_frac`` (``tmul`` on lane 0 in SCALE, once per run) during the exaggeration, then
             ``rn`` (recip(N), SCALE);
 update      point ``i`` read and issued as ``tupd`` to update slice ``i mod S`` (`hw.tsne_update`,
-            S = ``cfg.tsne_update_slices``, one point every `timing.tsne_update_interval` (S)
-            cycles): gradient, gains, velocity, position (`tsne_fixed.update`); results written
+            S = ``cfg.tsne_update_slices``; the S slices' points in S consecutive cycles, one burst
+            every S `timing.tsne_update_interval` (S) cycles, `timing.tsne_update_offset`): gradient, gains, velocity, position (`tsne_fixed.update`); results written
             back through one multiplexer register.  The update runs beside the FSM: in
             ``OVERLAP`` (`timing.tsne_overlap_delay` cycles, then the next iteration's PRIME and
             STREAM run while it finishes), or in ``UPDATE`` until its last write (the last

@@ -6,9 +6,10 @@ is not a lane op: it runs on ``cfg.tsne_update_slices`` slices owned by the t-SN
 busy with the next iteration's pair stream (docs/hardware.md, "The update unit").  A slice builds
 ``tupd``'s valid chain and stage plan from the op table (`golden_model.timing.LANE_OPS`, the
 resources ``tm0_in`` .. ``tu_pos``), its two multipliers as the lanes' (`hw.lane_tsne.tm_multiplier`)
-and the datapath of `hw.lane_tupd`; the engine issues point ``i`` to slice ``i mod S``, one point
-every `timing.tsne_update_interval` (S) cycles, so a slice takes one every ``S x interval`` cycles
-(a period at which ``tupd`` does not collide with itself, `timing.tsne_update_period_ok`).
+and the datapath of `hw.lane_tupd`; the engine issues point ``i`` to slice ``i mod S``, the S
+slices' points in S consecutive cycles, one burst every ``S x`` `timing.tsne_update_interval` (S)
+cycles, so a slice takes one every ``S x interval`` cycles (a period at which ``tupd`` does not
+collide with itself, `timing.tsne_update_period_ok`).
 """
 
 from __future__ import annotations
