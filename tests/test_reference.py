@@ -398,10 +398,15 @@ def test_entropy_grid_discriminates_where_the_fixed_grid_saturates():
     D = ref.sq_distances(ref.as_integer_features(Xc))
     embs = [ref.embed_class(D, p, cfg, "bisection") for p in cfg.perplexity_candidates]
     old = [_entropy_by_histogram(e.Y, 16) for e in embs]
-    assert old == pytest.approx([math.log(48)] * 3, abs=1e-12)  # the old rule cannot choose
+    # the old rule cannot choose: candidates that put every point in its own cell tie at ln 48 -
+    # all three on most machines; on some (another BLAS build or CPU) the float t-SNE at perplexity
+    # 10 leaves one far outlier that crowds the other points into fewer cells, and two still tie
+    tied = [i for i, h in enumerate(old) if abs(h - math.log(48)) < 1e-12]
+    assert len(tied) >= 2, old
     assert ch.embedding.entropy_grid == 4
     new = [_entropy_by_histogram(e.Y, 4) for e in embs]
     assert [h for _, h in ch.history] == pytest.approx(new, abs=1e-12)
+    assert len({round(new[i], 9) for i in tied}) == len(tied)     # the class-size grid separates them
     # the candidates are told apart: their spread is far above rounding (the float t-SNE differs
     # slightly between machines and BLAS builds, so no pairwise gap is asserted)
     assert np.ptp(new) > 0.05
