@@ -25,16 +25,17 @@ exactly `golden_model.tsne_schedule.iteration_cycles` cycles (+1 for the ``go`` 
             `timing.tsne_zq_levels` levels) and,
             `timing.latency` ("tsnap") cycles after it, K ``tscan`` shifts move the snapped A, R
             out at lane 0 (into the accumulator memories);
-``FLUSH``   after the last block, until Zq is complete (and, for short classes, the last block's
-            hand-over is ahead of the update's reads): `timing.tsne_flush_cycles`;
+``FLUSH``   after the last block, until Zq is complete (and, for short classes, the hand-overs
+            still running are ahead of the update's reads): `timing.tsne_flush_cycles`;
 ``RECIP``   ``trecip`` of Zq on lane 0 (``p``, ``recip(m)``), `timing.TSNE_RECIP` cycles: the update
             starts before the result is captured (`timing.TUPD_RZ_STAGE`); ``ca`` is ``ex rn >>
             coef_frac`` (``tmul`` on lane 0 in SCALE, once per run) during the exaggeration, then
             ``rn`` (recip(N), SCALE);
 update      point ``i`` read and issued as ``tupd`` to update slice ``i mod S`` (`hw.tsne_update`,
             S = ``cfg.tsne_update_slices``; the S slices' points in S consecutive cycles, one burst
-            every S `timing.tsne_update_interval` (S) cycles, `timing.tsne_update_offset`): gradient, gains, velocity, position (`tsne_fixed.update`); results written
-            back through one multiplexer register.  The update runs beside the FSM: in
+            every S `timing.tsne_update_interval` (S) cycles, `timing.tsne_update_offset`):
+            gradient, gains, velocity, position (`tsne_fixed.update`); results written back
+            through one multiplexer register.  The update runs beside the FSM: in
             ``OVERLAP`` (`timing.tsne_overlap_delay` cycles, then the next iteration's PRIME and
             STREAM run while it finishes), or in ``UPDATE`` until its last write (the last
             iteration, and an iteration whose embedding is traced);
