@@ -5,7 +5,8 @@ Every latency comes from `golden_model.timing`.  Work per pair on the lane multi
 (18 x 18 each; the pair format `tsne_fixed.pair_y` keeps every operand within 17 bits and a sign):
 ``|dx| |dx|``, ``|dy| |dy|``, ``S r``, ``r r``, ``sr dx``, ``sr dy``, ``r2 dx``, ``r2 dy``:
 `MUL_OPS_PER_PAIR` = 8; the constant ``ca = ex rn`` is one ``tmul`` on lane 0's TMW (M0 + M1) once
-per run, in SCALE (after the exaggeration ``ca = rn``): no multiplier op per iteration.  The function unit does one RECIP per pair.  The update runs on the
+per run, in SCALE (after the exaggeration ``ca = rn``): no multiplier op per iteration.  The
+function unit does one RECIP per pair.  The update runs on the
 update unit's S slices (``AccelConfig.tsne_update_slices``, `hw.tsne_update`; `MUL_OPS_PER_POINT`
 chunk products per point on a slice's TM pair), overlapped with the next iteration's PRIME and
 STREAM (`timing.tsne_overlap_delay`), except after the last iteration and after an iteration whose

@@ -172,7 +172,7 @@ def _violations(n, k, slices, d, symmetric=False, scan_write=None):
     lengths = [ring + n - timing.tsne_block_start(b, n, k, True) if symmetric else timing.tsne_ordered_slots(n, k)
                for b in range(ts.blocks(n, k))]
     bad = []
-    shift_0 = timing.latency("tsnap") + timing.tsne_scan_delay(k, symmetric)
+    shift_0 = timing.latency("tsnap") + timing.tsne_scan_delay(k, symmetric)   # snap issue -> first shift
     last_snap = -timing.TSNE_RECIP - timing.tsne_flush_cycles(n, k, slices, symmetric=symmetric)
     b_last = ts.blocks(n, k) - 1
     for b in range(b_last + 1):                                       # the iteration's hand-overs
@@ -190,7 +190,6 @@ def _violations(n, k, slices, d, symmetric=False, scan_write=None):
         if not d + l > write[l]:
             bad.append(("prime", l))
     s0 = d + timing.TSNE_PRIME + k
-    shift0 = timing.latency("tsnap") + timing.tsne_scan_delay(k, symmetric)   # snap issue -> first shift
     first_write = min(s for s, r in enumerate(timing.LANE_OPS["tsnap"].stages) if "tsa" in r)   # A, R
     if scan_write is not None:
         first_write = scan_write
@@ -205,7 +204,7 @@ def _violations(n, k, slices, d, symmetric=False, scan_write=None):
                 bad.append(("stream", blk, j))
             if j >= used:
                 j_written[j] = at + rd + ac0 + timing.tsne_jtree(k) + 1
-        length = ring + n - js if symmetric else timing.tsne_ordered_slots(n, k)   # ordered: padded
+        length = lengths[blk]                                         # ordered: padded
         bg = t0 + ii * (length - 1) + rd                              # the snap, with the last slot
         if symmetric:
             x_last = t0 + ii * (ring - 1) + rd + ac0
@@ -213,7 +212,7 @@ def _violations(n, k, slices, d, symmetric=False, scan_write=None):
                 bad.append(("flush", blk))
             prev = x_last + 2 + k - 1
         for i in range(blk * k, min(n, blk * k + k)):
-            shift = bg + shift0 + (i - blk * k)
+            shift = bg + shift_0 + (i - blk * k)
             if symmetric:
                 if not shift > x_last + 2 + (i - blk * k - ring) % k:
                     bad.append(("visitor", i))
@@ -222,8 +221,7 @@ def _violations(n, k, slices, d, symmetric=False, scan_write=None):
             if not shift + (1 if symmetric else 0) >= ar_read[i]:
                 bad.append(("handover", i))
         if blk + 1 < ts.blocks(n, k):
-            nxt_len = ring + n - timing.tsne_block_start(blk + 1, n, k, symmetric) if symmetric else length
-            if not bg + shift0 + k - 1 < bg + ii * nxt_len + first_write:
+            if not bg + shift_0 + k - 1 < bg + ii * lengths[blk + 1] + first_write:
                 bad.append(("scan", blk))
         slot += length
     return bad
