@@ -43,7 +43,7 @@ RESOURCES = ("absdiff", "mul_in", "mul", "mul_sum", "dacc", "minmax", "cand_delt
              # t-SNE engine (docs/hardware.md, "t-SNE engine")
              "tdiff", "tm0_in", "tm0", "tm0_sum", "tm1_in", "tm1", "tm1_sum", "tm2_in", "tm2", "tm3_in", "tm3",
              "tsq", "tsqsh", "tnorm_in", "tnorm",
-             "tnorm_shift", "tzq", "tsr", "tfshift", "tacc", "ty", "tynext", "tsz", "tsa",
+             "tnorm_shift", "tzt", "tzq", "tsr", "tfshift", "tacc", "ty", "tynext", "tsz", "tsa",
              # affinity phase (op ``kprob``): the saturated p register
              "psat",
              # t-SNE update (op ``tupd``, on the update slices of `hw.tsne_update`, not on the lanes)
@@ -139,12 +139,12 @@ _TPAIR = LaneOp("tpair", _stages(
     "tnorm_in",                                          # x = 2^W + d2
     "tnorm", "tnorm_shift",                              # leading one p; m, e = p - W
     *FU,                                                 # r = recip(m)
-    ("tzq", "tm2_in", "tm3_in"),                         # Zq += r 2^(Q-W) >> e; S r on M2, r r on M3
-    ("tm2", "tm3"),
+    ("tzt", "tm0_in", "tm1_in"),                         # Zq term r 2^(Q-W) >> e; S r on M0, r r on M1
+    ("tzq", "tm0", "tm1"),                               # Zq += the term
     "tsr",                                               # sr = S r >> P, r2 = r r >> W
     ("tm2_in", "tm3_in"),                                # sr dx on M2, r2 dx on M3
-    ("tm2", "tm3", "tm0_in", "tm1_in"),                  # sr dy on M0, r2 dy on M1
-    ("tm0", "tm1", "tfshift"),                           # floor(. 2^-sa), floor(. 2^-sb) (x)
+    ("tm2", "tm3", "tm2_in", "tm3_in"),                  # sr dy on M2, r2 dy on M3
+    ("tm2", "tm3", "tfshift"),                           # floor(. 2^-sa), floor(. 2^-sb) (x)
     ("tfshift", "tacc"),                                 # (y); A_x += , R_x +=
     "tacc"),                                             # A_y += , R_y +=
     "t-SNE pair: q = recip(1 + |y^_i - y^_j|^2) as (r, e); Zq, attractive and repulsive sums of y_i")
@@ -654,9 +654,13 @@ AFF_RECIP = max(1, BROADCAST + latency("trecip") + 1 - ROW_READ)
 #: STREAM2 read -> the P write of that element (RMW read one cycle earlier)
 AFF_WRITE = ROW_READ + BROADCAST + latency("kprob")
 
-#: P dump (`hw.pdump`, DEBUG bit 0): its ``go`` -> the first beat (the read of S_00, then the output
-#: register); one beat per cycle after that
-PDUMP_FIRST = 2
+#: the affinity controller's P read port for the P dump: the bank's read, then its data register
+#: (the block RAM's output register after `synth.bram_regs`; a bank's output going straight into a
+#: multiplexer was 11.6 ns)
+P_READ = 2
+#: P dump (`hw.pdump`, DEBUG bit 0): its ``go`` -> the first beat (the read of S_00, P_READ, then
+#: the output register); one beat per cycle after that
+PDUMP_FIRST = P_READ + 1
 #: the last beat -> ``done`` (registered), in which cycle the sequencer sees it
 PDUMP_END = 1
 #: last STREAM2 read -> next PSTART: the next CAND's multiplier slot must follow the last
@@ -711,8 +715,8 @@ CELL_HANDOFF = 1
 #: MINMAX: embedding read (1) + min/max registers (1), then the span register (1)
 CELL_MINMAX = 3
 #: a cell pass: the first load of the divider this many cycles after the strobe (address, read
-#: -> d = y - lo register, d g register)
-CELL_FILL = 4
+#: -> d = y - lo register, the partial products d g_lo, d g_hi, their sum d g)
+CELL_FILL = 5
 #: after a point's last divider step: quotient register, cell / in-cell offset register, cell
 #: index (row g + col) / the offset's two squares registers, the squared offset (their sum) register
 CELL_OUT = 4

@@ -67,13 +67,15 @@ class AffinityController(wiring.Component):
     u_we, u_addr, u_data : In
         Load port of the searched ``u_i`` (UQ.u_frac, signed), idle only (the search fills it later).
     p_rd_bank : In, p_rd_addr : In(range(sdepth)).array(K), p_rd_data : Out(p_frac + 1)
-        P read port (idle only; data one cycle after the address; `hw.tsne.s_location`): bank
-        ``k`` reads at ``p_rd_addr[k]`` (the t-SNE engine's ring steps read a different column
-        in each bank; the P dump gives all banks one address), ``p_rd_data`` is bank
-        ``p_rd_bank``'s word.  Each address goes straight to its bank (drive it from a register:
+        P read port (idle only; `hw.tsne.s_location`): bank ``k`` reads at ``p_rd_addr[k]`` (the
+        t-SNE engine's ring steps read a different column in each bank; the P dump gives all banks
+        one address), ``p_rd_data`` is bank ``p_rd_bank``'s word `timing.P_READ` cycles after the
+        address (from the banks' data registers).  Each address goes straight to its bank (drive it from a register:
         on tiny the banks are flip-flop memories with deep read multiplexers).
     p_rd_all : Out(p_frac + 1).array(K)
-        Every bank's read data (idle only): the t-SNE engine's S read (`hw.phases`).
+        Every bank's read data, one cycle after the address (idle only): the t-SNE engine's S
+        read, which registers it (reset-less, as the data registers here: Yosys merges the two
+        copies into one, which `synth.bram_regs` moves into the block RAM).
     eng_* :
         Distance-engine control (`hw.distance.DistanceEngine`: point commands, grant, row reads).
     lane : Out(search_ops_signature(cfg))
@@ -207,8 +209,11 @@ class AffinityController(wiring.Component):
                 m.d.sync += [rjm.eq(0), rbase_j.eq(rbase_j + NM)]
             with m.Else():
                 m.d.sync += rjm.eq(rjm + 1)
-        rd_sel = Signal.like(self.p_rd_bank)
-        m.d.sync += rd_sel.eq(self.p_rd_bank)
+        # p_rd_data: bank p_rd_bank's word P_READ cycles after the address, from the data registers
+        # (rdq, below), so that every bank output feeds registers only (`synth.bram_regs`)
+        assert t.P_READ == 2
+        rd_sel, rd_sel2 = Signal.like(self.p_rd_bank), Signal.like(self.p_rd_bank)
+        m.d.sync += [rd_sel.eq(self.p_rd_bank), rd_sel2.eq(rd_sel)]
         # the banks' read port is the RMW pre-read's while a row runs and until its last element's
         # pre-read (a fused row ends AFF_FUSED_GAP cycles after its last read, its writes follow)
         tail = Signal(range(t.AFF_WRITE + 1))
@@ -220,10 +225,12 @@ class AffinityController(wiring.Component):
         for k, rp in enumerate(p_rd):
             m.d.comb += rp.addr.eq(Mux(p_own, rmw_addr, self.p_rd_addr[k]))
         m.d.comb += [self.p_rd_all[k].eq(rp.data) for k, rp in enumerate(p_rd)]
-        with m.Switch(rd_sel):
-            for k, rp in enumerate(p_rd):
+        rdq = [Signal(cfg.p_frac + 1, name=f"p_rdq{k}", reset_less=True) for k in range(K)]
+        m.d.sync += [q.eq(rp.data) for q, rp in zip(rdq, p_rd)]
+        with m.Switch(rd_sel2):
+            for k, q in enumerate(rdq):
                 with m.Case(k):
-                    m.d.comb += self.p_rd_data.eq(rp.data)
+                    m.d.comb += self.p_rd_data.eq(q)
         # write stage (registered from the read stage)
         wv, lower, diag, conf = Signal(), Signal(), Signal(), Signal()
         wjm = Signal.like(j_mod)
@@ -231,8 +238,6 @@ class AffinityController(wiring.Component):
         m.d.sync += [wv.eq(v_rd), lower.eq(rj < wi), diag.eq(rj == wi), conf.eq((rj < wi) & (rjm == wim)),
                      wjm.eq(rjm), a_row.eq(wbase_i + rj), a_tr.eq(rbase_j + wi)]
         old = Signal(cfg.p_frac + 1)
-        rdq = [Signal(cfg.p_frac + 1, name=f"p_rdq{k}") for k in range(K)]
-        m.d.sync += [q.eq(rp.data) for q, rp in zip(rdq, p_rd)]
         with m.Switch(wim):
             for k, q in enumerate(rdq):
                 with m.Case(k):
@@ -256,6 +261,10 @@ class AffinityController(wiring.Component):
         # ------------------------------------------------------------ FSM
         m.d.sync += self.done.eq(0)
         last = i == n_last
+        # RECIP's first cycle as a register set on entry (not a compare of cnt behind the state
+        # decode: the row registers' enables were the affinity phase's slowest path, 11.6 ns)
+        rc_first = Signal()
+        m.d.sync += rc_first.eq(0)
         with m.FSM(name="affinity"):
             with m.State("IDLE"):
                 with m.If(self.go):
@@ -297,12 +306,12 @@ class AffinityController(wiring.Component):
                 m.d.comb += self.busy.eq(1)
                 m.d.sync += cnt.eq(cnt + 1)
                 with m.If(cnt == t.AFF_Z - 2):
-                    m.d.sync += cnt.eq(0)
+                    m.d.sync += [cnt.eq(0), rc_first.eq(1)]
                     m.next = "RECIP"
             with m.State("RECIP"):
-                m.d.comb += [self.busy.eq(1), bc_rcp.eq(cnt == 0)]
+                m.d.comb += [self.busy.eq(1), bc_rcp.eq(rc_first)]
                 m.d.sync += cnt.eq(cnt + 1)
-                with m.If(cnt == 0):
+                with m.If(rc_first):
                     m.d.sync += [wi.eq(i), wim.eq(i_mod), wbase_i.eq(i_base), rj.eq(0), rmw_addr.eq(i_base), rjm.eq(0),
                                  rbase_j.eq(0), j.eq(0), j_mod.eq(0), bubble.eq(0)]
                 with m.If(cnt == t.AFF_RECIP - 1):

@@ -135,12 +135,16 @@ class CellUnit(wiring.Component):
         B = Signal(range(GB + 1))                           # bitlen(g)
         BL = Signal(range(GB + 1))                          # GB - bitlen(g): left-alignment of the low bits
         fine = Signal()
-        fill = Signal(range(5))
+        FILL = timing.CELL_FILL
+        fill = Signal(range(FILL + 1))
         dgb = yb + GB
+        GL = (GB + 1) // 2                                  # g's low bits: d g = d g_lo + (d g_hi << GL)
         d = [Signal(yb, name=f"d{a}") for a in range(2)]
+        dpl = [Signal(yb + GL, name=f"dpl{a}") for a in range(2)]
+        dph = [Signal(max(1, yb + GB - GL), name=f"dph{a}") for a in range(2)]
         dg = [Signal(dgb, name=f"dg{a}") for a in range(2)]
-        v_d, v_dg = Signal(), Signal()
-        i_d, i_dg, i_div = (Signal(range(cfg.n_max), name=n) for n in ("i_d", "i_dg", "i_div"))
+        v_d, v_dp, v_dg = Signal(), Signal(), Signal()
+        i_d, i_dp, i_dg, i_div = (Signal(range(cfg.n_max), name=n) for n in ("i_d", "i_dp", "i_dg", "i_div"))
         hi = [Signal(yb, name=f"hi{a}") for a in range(2)]
         lob = [Signal(GB, name=f"lob{a}") for a in range(2)]
         q = [Signal(QM, name=f"q{a}") for a in range(2)]
@@ -164,7 +168,7 @@ class CellUnit(wiring.Component):
                     m.next = "MM"
                 with m.Elif(self.pass_go):
                     m.d.sync += [ptr.eq(0), ptr1.eq(1), fill.eq(0), g.eq(self.g), B.eq(bl), BL.eq(GB - bl), fine.eq(self.fine),
-                                 v_d.eq(0), v_dg.eq(0)]
+                                 v_d.eq(0), v_dp.eq(0), v_dg.eq(0)]
                     m.next = "PASS"
             with m.State("MM"):
                 # address ptr in cycle ptr; point ptr - 1's coordinates arrive
@@ -182,18 +186,24 @@ class CellUnit(wiring.Component):
                                                         for x in (lo[a].eq(mn[a]), span[a].eq(mx[a] - mn[a]))]
                     m.next = "IDLE"
             with m.State("PASS"):
-                # fill 1, 2, 3: advance the front end (the third also loads the divider)
-                with m.If(fill != 4):
+                # fill 1 .. FILL - 1: advance the front end (the last also loads the divider)
+                with m.If(fill != FILL):
                     m.d.sync += fill.eq(fill + 1)
-                m.d.comb += adv.eq(((fill != 0) & (fill != 4)) | (dbusy & (st == 0)))
+                m.d.comb += adv.eq(((fill != 0) & (fill != FILL)) | (dbusy & (st == 0)))
                 with m.If(dbusy & (st == 0) & (i_div == n_m1)):
                     m.next = "IDLE"
 
-        # front end: y - lo, (y - lo) g, one step per advance
+        # front end: y - lo, (y - lo) g, one step per advance; the product in two stages (the
+        # partial products of g's low and high bits, then their sum: one multiply-add was the
+        # unit's longest path, 12.4 ns)
+        assert FILL == 5, "CELL_FILL: address, read, d, the partial products, d g"
         with m.If(adv):
-            m.d.sync += [ptr.eq(ptr1), ptr1.eq(ptr1 + 1), v_d.eq(ptr < self.n), i_d.eq(ptr), v_dg.eq(v_d), i_dg.eq(i_d)]
+            m.d.sync += [ptr.eq(ptr1), ptr1.eq(ptr1 + 1), v_d.eq(ptr < self.n), i_d.eq(ptr),
+                         v_dp.eq(v_d), i_dp.eq(i_d), v_dg.eq(v_dp), i_dg.eq(i_dp)]
             for a in range(2):
-                m.d.sync += [d[a].eq(ys[a] - lo[a]), dg[a].eq(d[a] * g)]
+                m.d.sync += [d[a].eq(ys[a] - lo[a]), dpl[a].eq(d[a] * g[:GL]),
+                             dph[a].eq(d[a] * g[GL:] if GB > GL else 0),
+                             dg[a].eq(dpl[a] + (dph[a] << GL))]
 
         # dividers: load, then Q = B + fr steps t = 2 hi + next bit; t >= span -> subtract
         Q = Signal(range(QM + 1))
@@ -239,12 +249,13 @@ class CellUnit(wiring.Component):
         # in one would be the unit's longest path)
         v3, last3 = Signal(), Signal()
         i3 = Signal(range(cfg.n_max))
-        cell3 = Signal.like(self.out_cell)
+        # the cell index likewise: row g, then + col (the multiply-add in one stage: 10.9 ns)
+        row3, col3 = Signal.like(self.out_cell, name="row3"), Signal.like(cell[0], name="col3")
         sq = [Signal(2 * (FR + 3), name=f"sq{a}") for a in range(2)]
-        m.d.sync += [v3.eq(v2), last3.eq(v2 & last2), i3.eq(i2), cell3.eq(cell[1] * g + cell[0]),
+        m.d.sync += [v3.eq(v2), last3.eq(v2 & last2), i3.eq(i2), row3.eq(cell[1] * g), col3.eq(cell[0]),
                      *[sq[a].eq(e[a] * e[a]) for a in range(2)]]
         m.d.sync += [self.out_valid.eq(v3), self.out_last.eq(last3), self.out_index.eq(i3),
-                     self.out_cell.eq(cell3), self.out_dist.eq(sq[0] + sq[1])]
+                     self.out_cell.eq(row3 + col3), self.out_dist.eq(sq[0] + sq[1])]
         return m
 
 

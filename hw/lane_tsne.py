@@ -219,7 +219,7 @@ class TsneLaneMixin:
         self._kprob_out(prod_w)             # affinity op KPROB: w r on TMW (`hw.lane`)
 
         op = "tpair"
-        st = {r: uses(op, r) for r in ("tdiff", "tsq", "tsqsh", "tnorm_in", "tnorm", "tnorm_shift", "tzq", "tsr",
+        st = {r: uses(op, r) for r in ("tdiff", "tsq", "tsqsh", "tnorm_in", "tnorm", "tnorm_shift", "tzt", "tzq", "tsr",
                                        "tfshift", "tacc", "tm0_in", "tm2_in")}
         vp = v[op]
         L = len(timing.TMW) - 1             # a narrow product is there L stages after its issue
@@ -238,8 +238,11 @@ class TsneLaneMixin:
         s_ij = Signal(cfg.p_frac + 1, name="t_s")
         with m.If(vp[s0]):
             m.d.sync += [dx.eq(yi[0] - t.pair.y0), dy.eq(yi[1] - t.pair.y1), s_ij.eq(t.pair.s)]
-        q0, f1 = st["tm0_in"]                   # squares (M0, M1), then the y forces (M0, M1)
-        r0, f0 = st["tm2_in"]                   # S r, r r (M2, M3), then the x forces (M2, M3)
+        # M0, M1: the squares, then S r and r r; M2, M3: the x forces, then (the next stage) the y
+        # forces, so each force shifter takes one multiplier's product (no select before it)
+        q0, r0 = st["tm0_in"]
+        f0, f1 = st["tm2_in"]
+        assert f1 == f0 + 1, st
         assert q0 == s0 + 1 and st["tsq"] == [q0 + L] and st["tsqsh"] == [q0 + L + 1], st
         adx, ady = Signal(tw.pyb, name="t_adx"), Signal(tw.pyb, name="t_ady")
         m.d.comb += [adx.eq(Mux(dx < 0, -dx, dx)), ady.eq(Mux(dy < 0, -dy, dy))]
@@ -273,21 +276,27 @@ class TsneLaneMixin:
         m.d.comb += mn.eq(xl[nb - 1 - W: nb - 1] if nb - 1 >= W else (xl[:nb - 1] << (W - (nb - 1))))
         mn_q = Signal(W, name="t_mnq")
         pp = Signal(range(nb), name="t_pp")     # leading-one position of the normalised operand
+        pe = Signal(range(nb), name="t_pe")     # tpair: e = p - W >= 0 (1 + d2 >= 1), registered
         with m.If(vp[st["tnorm_shift"][0]] | v["trecip"][2]):
-            m.d.sync += [mn_q.eq(mn), pp.eq(p_q)]
+            m.d.sync += [mn_q.eq(mn), pp.eq(p_q), pe.eq(p_q - W)]
         r = fu.o_y[:tw.rb]
         s_fu = timing.stage_of(op, timing.FU[0])  # the FU RECIP stage of tpair (m_q held until then)
         ns_r = timing.stage_of("trecip", "tnorm_shift")
         m.d.comb += [t.r.eq(r), t.p.eq(delayed(pp, timing.latency("trecip") - ns_r - 1, "t_prec"))]
         # the stage plan this datapath relies on (products visible L stages after issue)
-        assert st["tzq"] == [r0] == [s_fu + len(timing.FU)] and st["tsr"] == [r0 + L], st
+        assert st["tzt"] == [r0] == [s_fu + len(timing.FU)] and st["tzq"] == [r0 + 1] and st["tsr"] == [r0 + L], st
         assert f0 > st["tsr"][0] and st["tfshift"] == [f0 + L, f1 + L] and f1 == f0 + 1, st
         assert st["tacc"] == [f0 + L + 1, f1 + L + 1], st
 
         # ------------------------------------------------------------ Zq, S r, r r
-        s_r = st["tzq"][0]                      # r visible
-        e_z = Signal(range(nb), name="t_ez")   # e = p - W >= 0 (1 + d2 >= 1)
-        m.d.comb += e_z.eq(hold(pp, st["tnorm_shift"][0], s_r, "t_pz") - W)
+        s_r = st["tzt"][0]                      # r visible
+        e_z = Signal(range(nb), name="t_ez")
+        m.d.comb += e_z.eq(hold(pe, st["tnorm_shift"][0], s_r, "t_pz"))
+        # Zq's term, registered, added in the next stage (the shift and the add in one stage were
+        # 11.1 ns: session 41)
+        zt = Signal(tw.zql, name="t_zt")
+        with m.If(vp[s_r]):
+            m.d.sync += zt.eq((r << (Q - W)) >> e_z)
         # live sums; ``tzsnap`` moves Zq to ``szq``, ``tsnap`` A and R to the scan registers (`out`)
         zq_l = Signal(tw.zql, name="t_zq")
         snap_zq, snap_acc = v["tzsnap"][timing.stage_of("tzsnap", "tsz")], v["tsnap"][timing.stage_of("tsnap", "tsa")]
@@ -295,12 +304,12 @@ class TsneLaneMixin:
         m.d.comb += t.szq.eq(szq)
         with m.If(snap_zq):
             m.d.sync += [szq.eq(zq_l), zq_l.eq(0)]
-        with m.If(vp[s_r]):
-            m.d.sync += zq_l.eq(zq_l + ((r << (Q - W)) >> e_z))
+        with m.If(vp[st["tzq"][0]]):
+            m.d.sync += zq_l.eq(zq_l + zt)
         s_d = hold(s_ij, s0, s_r, "t_s_d")
         sr, r2 = Signal(tw.rb, name="t_sr"), Signal(tw.rb, name="t_r2")
         with m.If(vp[st["tsr"][0]]):
-            m.d.sync += [sr.eq(prods[2] >> P), r2.eq(prods[3] >> W)]
+            m.d.sync += [sr.eq(prods[0] >> P), r2.eq(prods[1] >> W)]
 
         # ------------------------------------------------------------ forces
         dx_f = hold(dx, s0, f0, "t_dx_f")
@@ -310,14 +319,14 @@ class TsneLaneMixin:
         # than cap gives the same floor
         fpw = tw.npw + tw.lf
         cap = fpw - 1
-        # one pair of shifters for both coordinates: x's products (M2, M3) are shifted in stage
-        # sh0, y's (M0, M1) in sh1 = sh0 + 1, selected by a multiplexer register-to-register
+        # one pair of shifters for both coordinates: x's products are shifted in stage sh0, y's in
+        # sh1 = sh0 + 1, both from M2 (attractive) and M3 (repulsive): product register to shifter
         # the pair's shifts sa = fsh + e, sb = fsh + 2 e (capped), registered in stage sh0 - 2,
         # copied in sh0 - 1 into the shifters' amount registers (with the masks of their
         # shifted-out bits), which the next pair rewrites only II >= 2 stages later
         assert sh0 - 2 > st["tnorm_shift"][0] and II >= 2, (sh0, st, II)
         e_s = Signal(range(nb), name="t_es")
-        m.d.comb += e_s.eq(hold(pp, st["tnorm_shift"][0], sh0 - 2, "t_pa") - W)
+        m.d.comb += e_s.eq(hold(pe, st["tnorm_shift"][0], sh0 - 2, "t_pa"))
         fsh = t.pair.fsh
         sa_n, sb_n = (Mux(fsh + k * e_s > cap, cap, fsh + k * e_s) for k in (1, 2))
         sa, sb = Signal(range(cap + 1), name="t_sa"), Signal(range(cap + 1), name="t_sb")
@@ -327,11 +336,9 @@ class TsneLaneMixin:
         with m.If(vp[sh0 - 1]):
             m.d.sync += [sa_q.eq(sa), sb_q.eq(sb)]
         acc = signed(tw.accb)
-        ya = Signal()           # the shifters take y's products (stage sh1)
-        m.d.comb += ya.eq(vp[sh1])
         pa = Signal(signed(fpw), name="t_pa_in")
         pr = Signal(signed(fpw), name="t_pr_in")
-        m.d.comb += [pa.eq(Mux(ya, prods[0], prods[2]) << tw.lf), pr.eq(Mux(ya, prods[1], prods[3]) << tw.lf)]
+        m.d.comb += [pa.eq(prods[2] << tw.lf), pr.eq(prods[3] << tw.lf)]
         fa, fr = Signal(acc, name="t_fa"), Signal(acc, name="t_fr")
         m.d.comb += [fa.eq(pa >> sa_q), fr.eq(pr >> sb_q)]
         # one register per term for both coordinates: x's is read (accumulated) in stage ac0 = sh1,
@@ -387,12 +394,12 @@ class TsneLaneMixin:
         kp = timing.stage_of("kprob", "tm0_in")
         tmw = {k: wide(*ab, k[0]) for k, ab in {("tmul", 0): (t.mul.a, t.mul.b),
                                                  ("kprob", kp): self._kprob_tm0}.items() if k[0] in v}
-        steer(m, v, "tm0_in", {(op, q0): mul(0, adx, adx), (op, f1): mul(0, dy_f, sr_1),
+        steer(m, v, "tm0_in", {(op, q0): mul(0, adx, adx), (op, r0): mul(0, s_d, r),
                                **{k: w["tm0_in"] for k, w in tmw.items()}})
-        steer(m, v, "tm1_in", {(op, q0): mul(1, ady, ady), (op, f1): mul(1, dy_f, r2_1),
+        steer(m, v, "tm1_in", {(op, q0): mul(1, ady, ady), (op, r0): mul(1, r, r),
                                **{k: w["tm1_in"] for k, w in tmw.items()}})
-        steer(m, v, "tm2_in", {(op, r0): mul(2, s_d, r), (op, f0): mul(2, dx_f, sr_0)})
-        steer(m, v, "tm3_in", {(op, r0): mul(3, r, r), (op, f0): mul(3, dx_f, r2_0)})
+        steer(m, v, "tm2_in", {(op, f0): mul(2, dx_f, sr_0), (op, f1): mul(2, dy_f, sr_1)})
+        steer(m, v, "tm3_in", {(op, f0): mul(3, dx_f, r2_0), (op, f1): mul(3, dy_f, r2_1)})
         # the function unit's RECIP for both ops (mn_q of the shared normaliser)
         fu_in = fu.operand(FuOp.RECIP, mn_q)
         return {(op, s_fu): fu_in, ("trecip", timing.stage_of("trecip", timing.FU[0])): fu_in}

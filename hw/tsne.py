@@ -354,7 +354,7 @@ class TsneEngine(wiring.Component):
             hi = ysh[pyb - 1:]
             lim = 1 << (pyb - 1)
             m.d.sync += yc[c].eq(Mux(hi.all() | ~hi.any(), ysh[:pyb].as_signed(), Mux(ysh < 0, -lim, lim - 1)))
-        s_q = [Signal(cfg.p_frac + 1, name=f"s_q{k}") for k in range(K)]
+        s_q = [Signal(cfg.p_frac + 1, name=f"s_q{k}", reset_less=True) for k in range(K)]
         m.d.sync += [q.eq(d) for q, d in zip(s_q, s_data)]
         ring1 = Signal()        # the slot issued in the cycle before was a ring step
         in_stream = Signal()
@@ -375,6 +375,12 @@ class TsneEngine(wiring.Component):
         m.d.sync += rshift.eq((ph == timing.TSNE_READ) & ring & in_stream & (rstep != R))
         block_end, block_end_d = Signal(), Signal()
         m.d.comb += block_end_d.eq(delay_line(m, block_end, 2, "block_end_d"))
+        # y_i of block 0 (latched in PRIME) in the STREAM's first slot's read cycle; of the next
+        # block two cycles after a block's last slot (both only in STREAM: the FSM leaves it at a
+        # slot's last cycle, and a block before the last is followed by the next one's slots)
+        first_ld = Signal()
+        m.d.sync += first_ld.eq(0)
+        m.d.comb += load.eq(first_ld | block_end_d)
         for l in range(len(yv)):
             nb_ = lanes[(l + 1) % K].tsne
             with m.If(load):
@@ -689,7 +695,10 @@ class TsneEngine(wiring.Component):
                 # first slot's tdiff sees them, and two cycles after a block's last slot)
                 first = ((rstep == 1) & (blk == 0)) if sym else ((j == 0) & (blk == 0))
                 m.d.comb += block_end.eq((ph == timing.TSNE_READ) & ~ring & (j == j_end) & (blk != B_last))
-                m.d.comb += load.eq((first & (ph == timing.TSNE_READ)) | block_end_d)
+                # the first slot's load as a register set in the cycle before (ph TSNE_READ - 1 of
+                # the same slot): load then comes from two registers, no FSM decode (it enables the
+                # visitor ring's y registers and every lane's y_i: 10.6 ns before session 41)
+                m.d.sync += first_ld.eq(first & (ph == timing.TSNE_READ - 1))
                 with m.If(ph == II - 1):
                     m.d.comb += s_load.eq(1)
                     with m.If(ring):

@@ -22,6 +22,7 @@ from golden_model import affinity_fixed as af
 from golden_model import affinity_schedule as asch
 from golden_model import fixed as fx
 from golden_model import search_fixed as sf
+from golden_model import timing
 from golden_model.config import get_preset
 from hw.affinity import AffinityController
 from hw.distance import DistanceEngine
@@ -119,7 +120,7 @@ def run_rtl(cfg, X, u):
                 ctx.set(ctl.p_rd_bank, bank)
                 for k in range(cfg.lanes):      # the other banks elsewhere: the port is per bank
                     ctx.set(ctl.p_rd_addr[k], addr if k == bank else 0)
-                await ctx.tick()
+                await ctx.tick().repeat(timing.P_READ)
                 S[a, b] = ctx.get(ctl.p_rd_data)
         out["S"] = S
 

@@ -134,10 +134,11 @@ def test_entropy_against_float_within_the_bound():
 
 def test_cycle_model_parts():
     """The model's terms (hand-computed for N = 24 on tiny: G = 3, bitlen(3) = 2 steps per point;
-    4 fill cycles, 4 output stages; the histogram's read-modify-write 2, the SUM pipeline 8 =
+    5 fill cycles (address, read, d, the partial products of d g, d g), 4 output stages; the
+    histogram's read-modify-write 2, the SUM pipeline 8 =
     read, count register, normaliser register, 4 FU stages, product register)."""
     cfg = get_preset("tiny")
-    assert ps.pass_cycles(24, 3, 0) == 4 + 24 * 2 + 4
+    assert ps.pass_cycles(24, 3, 0) == 5 + 24 * 2 + 4
     assert ps.entropy_cycles(24, cfg) == (24 + 3) + 1 + 8 + ps.pass_cycles(24, 3, 0) + 2 + 9 + 8 + (8 + cfg.w_frac + 1)
 
 

@@ -156,10 +156,11 @@ def test_p_dump_on_emb_equals_golden_and_schedule(n, d, policy, seed):
     s = rs.run_schedule(CFG, n, d, policy, res, p_dump=True)
     assert [c for c, _ in run.emb] == s.emb_cycles and s.emb_cycles[:n * n] == s.p_cycles
     assert run.done_cycle == s.done_cycle
-    # the dump only inserts its own cycles (hand count of hw.pdump: beats in g + 2 .. g + 1 + N^2
-    # after PDUMP_GO in cycle g, done in g + 2 + N^2, INIT_GO one later instead of in g)
+    # the dump only inserts its own cycles (hand count of hw.pdump: a read, its data register,
+    # the output register: beats in g + 3 .. g + 2 + N^2 after PDUMP_GO in cycle g, done in
+    # g + 3 + N^2, INIT_GO one later instead of in g)
     s0 = rs.run_schedule(CFG, n, d, policy, res)
-    assert s.done_cycle - s0.done_cycle == n * n + 3
+    assert s.done_cycle - s0.done_cycle == n * n + 4
 
 
 def test_p_dump_under_back_pressure_and_wrong_reference():
