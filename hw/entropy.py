@@ -229,7 +229,10 @@ class CellUnit(wiring.Component):
         v2, last2 = Signal(), Signal()
         i2 = Signal(range(cfg.n_max))
         cell = [Signal(range(self.g_max), name=f"cell{a}") for a in range(2)]
-        e = [Signal(signed(FR + 3), name=f"e{a}") for a in range(2)]
+        # |e| (FR + 2 bits: |e| < 2^(FR + 2)): the squares are then unsigned (FR + 2) x (FR + 2)-bit
+        # products, one 18 x 18 multiplier each for grid_frac 16 (a signed 19-bit square took
+        # several and their sum: 10.6 ns before session 41)
+        e = [Signal(FR + 2, name=f"ae{a}") for a in range(2)]
         m.d.sync += [v2.eq(v1), last2.eq(last1), i2.eq(i1)]
         # e = 2 z + nz1 - k with z = q1 - c (c << FR when fine), k = 1 (2^FR when fine): both
         # cases of the clamp c = min(qi, g - 1) side by side, each one subtraction (z = the low FR
@@ -242,8 +245,12 @@ class CellUnit(wiring.Component):
             qi = Mux(fine, q1[a] >> FR, q1[a])
             clamp = qi > gm1
             low = Mux(fine, q1[a][:FR], 0) if FR else C(0, 1)
-            e_free = Cat(nz1[a], low) - Mux(fine, C(1 << FR, FR + 2), C(1, FR + 2))
-            e_clamp = Cat(nz1[a], q1[a]) - cc
+            def mag(x, c):      # |x - c|: both differences side by side, chosen by the sign of one
+                dif = Signal(signed(max(len(x), len(c)) + 2), name=f"edif{a}_{len(c)}")
+                m.d.comb += dif.eq(x - c)
+                return Mux(dif[-1], c - x, dif)
+            e_free = mag(Cat(nz1[a], low), Mux(fine, C(1 << FR, FR + 2), C(1, FR + 2)))
+            e_clamp = mag(Cat(nz1[a], q1[a]), cc)
             m.d.sync += [cell[a].eq(Mux(clamp, gm1, qi)), e[a].eq(Mux(clamp, e_clamp, e_free))]
         # cell index and the two squares, then their sum: two stages (a multiplier and an adder
         # in one would be the unit's longest path)

@@ -487,6 +487,13 @@ class TsneEngine(wiring.Component):
         tidx = Signal(range(cfg.n_max + 1))
         tidx1 = Signal(range(cfg.n_max + 2))        # tidx + 1 (no adder before the read address)
         tidx_in, tidx1_in = Signal(), Signal()      # tidx <= n_last, tidx + 1 <= n_last
+        # the embedding beats are read ahead of the stream (tidx: the next point to read; a read's
+        # word arrives a cycle later) into a two-entry buffer, so the read address does not depend
+        # on the stream's ready (it did until session 41: 11.1 ns from emb.ready to the beat data)
+        t_fl, t_fli = Signal(), Signal.like(tidx)   # a read issued in the cycle before: its point
+        t_cnt = Signal(range(3))
+        t_bi = [Signal.like(tidx, name=f"tbuf_i{k}") for k in range(2)]
+        t_bd = [Signal.like(tr.data, name=f"tbuf_d{k}") for k in range(2)]
         tsel = Signal()         # the embedding after this iteration is traced (tsne_fixed.trace_selected)
         last_iter = Signal()    # iter + 1 == iters
         mask = Signal(17)
@@ -749,23 +756,39 @@ class TsneEngine(wiring.Component):
                         # the Zq beat first; ymem[0] is read now for the first embedding beat
                         m.d.comb += ra.eq(0)
                         m.d.sync += [tr.valid.eq(1), tr.kind.eq(tf.TRACE_ZQ), tr.iter.eq(self.iter), tr.index.eq(0),
-                                     tr.data.eq(zq), tidx.eq(0), tidx1.eq(1), tidx_in.eq(1),
-                                     tidx1_in.eq(n_last != 0)]
+                                     tr.data.eq(zq), t_fl.eq(tsel), t_fli.eq(0), t_cnt.eq(0),
+                                     tidx.eq(1), tidx1.eq(2), tidx_in.eq(n_last != 0), tidx1_in.eq(n_last > 1)]
                         m.next = "TRACE"
                     with m.Else():
                         finish_iteration()
             with m.State("TRACE"):
-                # invariant: y_rd.data = ymem[tidx] (the address is the next cycle's tidx)
-                xfer = tr.valid & tr.ready
-                more = tsel & tidx_in
-                m.d.comb += ra.eq(Mux(xfer & more, tidx1, tidx))
-                with m.If(xfer):
-                    with m.If(more):
-                        m.d.sync += [tr.kind.eq(tf.TRACE_Y), tr.index.eq(tidx), tr.data.eq(y_rd.data), tidx.eq(tidx1),
-                                     tidx1.eq(tidx1 + 1), tidx_in.eq(tidx1_in), tidx1_in.eq(tidx1 < n_last)]
+                # y_rd.data = ymem[t_fli] when t_fl; reads issue while the buffer has room for every
+                # word in flight (an address from registers only)
+                m.d.comb += ra.eq(tidx)
+                take = ~tr.valid | tr.ready          # the beat register is free after this cycle
+                pop = take & (t_cnt != 0)
+                byp = take & (t_cnt == 0) & t_fl
+                push = t_fl & ~byp
+                issue = tsel & tidx_in & (t_cnt + t_fl < 2)
+                m.d.sync += [t_fl.eq(issue), t_fli.eq(tidx)]
+                with m.If(issue):
+                    m.d.sync += [tidx.eq(tidx1), tidx1.eq(tidx1 + 1), tidx_in.eq(tidx1_in), tidx1_in.eq(tidx1 < n_last)]
+                m.d.sync += t_cnt.eq(t_cnt - pop + push)
+                with m.If(pop):
+                    m.d.sync += [t_bi[0].eq(t_bi[1]), t_bd[0].eq(t_bd[1])]
+                with m.If(push):
+                    with m.If((t_cnt - pop) == 0):
+                        m.d.sync += [t_bi[0].eq(t_fli), t_bd[0].eq(y_rd.data)]
                     with m.Else():
-                        m.d.sync += tr.valid.eq(0)
-                        finish_iteration()
+                        m.d.sync += [t_bi[1].eq(t_fli), t_bd[1].eq(y_rd.data)]
+                with m.If(take):
+                    m.d.sync += tr.valid.eq(pop | byp)
+                    with m.If(pop | byp):
+                        m.d.sync += [tr.kind.eq(tf.TRACE_Y), tr.index.eq(Mux(pop, t_bi[0], t_fli)),
+                                     tr.data.eq(Mux(pop, t_bd[0], y_rd.data))]
+                # the last beat (the Zq beat alone when the embedding is not traced) transfers
+                with m.If(tr.valid & tr.ready & (((tr.kind == tf.TRACE_Y) & (tr.index == n_last)) | ~tsel)):
+                    finish_iteration()
 
         # ------------------------------------------------------------ ca = ex rn >> coef_frac
         # what the update needs of its iteration, kept while the next one begins (iter, zq move on;

@@ -53,7 +53,7 @@ def test_overlapped_iteration_and_run_hand_computed():
 def test_short_ordered_blocks_need_no_padding_for_the_hand_over():
     """Ordered pairs, two or more blocks: a block's hand-over (tsnap: 22 cycles, then K - 1 more
     shifts) must end before the next block's snap writes A, R (stage 21 of a tsnap issued slots x II
-    cycles later; Zq, written at stage 14, is not shifted since session 39): 22 + 3 < 2 s + 21 needs
+    cycles later; Zq, written at stage 15, is not shifted since session 39): 22 + 3 < 2 s + 21 needs
     s >= 3 slots for K = 4, 22 + 15 < 2 s + 21: s >= 9 for K = 16, so every N > K is long enough
     (until session 38, with Zq in the scan chain, N = 5 was padded to 6 slots at K = 4)."""
     assert timing.latency("tsnap") == 22 and timing.tsne_scan_write() == 21
