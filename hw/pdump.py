@@ -73,6 +73,7 @@ class PDump(wiring.Component):
         m = Module()
         cfg, K = self.cfg, self.cfg.lanes
         RL = timing.P_READ
+        assert RL >= 1, "the P read port has at least the bank's own read register"
         DEPTH = RL + 1                   # buffer entries: every word in flight fits while stalled
         o = self.out
         n_last = Signal(cfg.count_bits)
@@ -144,20 +145,17 @@ class PDump(wiring.Component):
         # ---- done: the last element (N - 1, N - 1) left the output register
         last_out = o.valid & o.ready & (o.index == n_last) & (o.iter == n_last)
         m.d.sync += self.done.eq(0)
+        zero = (C(0, 1),) * 4
         with m.FSM(name="pdump"):
             with m.State("IDLE"):
                 with m.If(self.go):          # (0, 0) is issued now: its address is driven while idle
-                    zero = (C(0, 1),) * 4
                     start(after(*zero), after(*after(*zero)))
                     m.d.sync += [tv[0].eq(1), ti[0].eq(0), tj[0].eq(0), running.eq(1)]
                     m.next = "STREAM"
                 with m.Else():
-                    zero = (C(0, 1),) * 4
                     start(zero, after(*zero))
             with m.State("STREAM"):
                 with m.If(last_out):
                     m.d.sync += [running.eq(0), self.done.eq(1)]
                     m.next = "IDLE"
-        if RL < 1:
-            raise ValueError("P_READ must be >= 1")
         return m
