@@ -655,8 +655,7 @@ AFF_RECIP = max(1, BROADCAST + latency("trecip") + 1 - ROW_READ)
 AFF_WRITE = ROW_READ + BROADCAST + latency("kprob")
 
 #: the affinity controller's P read port for the P dump: the bank's read, then its data register
-#: (the block RAM's output register after `synth.bram_regs`; a bank's output going straight into a
-#: multiplexer was 11.6 ns)
+#: (a bank's output going straight into the dump's multiplexer was 11.6 ns)
 P_READ = 2
 #: P dump (`hw.pdump`, DEBUG bit 0): its ``go`` -> the first beat (the read of S_00, P_READ, then
 #: the output register); one beat per cycle after that

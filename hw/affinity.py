@@ -74,8 +74,10 @@ class AffinityController(wiring.Component):
         on tiny the banks are flip-flop memories with deep read multiplexers).
     p_rd_all : Out(p_frac + 1).array(K)
         Every bank's read data, one cycle after the address (idle only): the t-SNE engine's S
-        read, which registers it (reset-less, as the data registers here: Yosys merges the two
-        copies into one, which `synth.bram_regs` moves into the block RAM).
+        read, which registers it (reset-less, as the data registers here, so Yosys merges the two
+        copies into one).  `synth.bram_regs` does not move that register into the block RAM yet:
+        the banks are not marked ``no_rw_check``, so Yosys keeps a read-during-write bypass
+        between each bank and it (docs/synthesis.md, "Whole core, session 41").
     eng_* :
         Distance-engine control (`hw.distance.DistanceEngine`: point commands, grant, row reads).
     lane : Out(search_ops_signature(cfg))
@@ -210,7 +212,7 @@ class AffinityController(wiring.Component):
             with m.Else():
                 m.d.sync += rjm.eq(rjm + 1)
         # p_rd_data: bank p_rd_bank's word P_READ cycles after the address, from the data registers
-        # (rdq, below), so that every bank output feeds registers only (`synth.bram_regs`)
+        # (rdq, below): every bank output feeds registers only, not the dump's multiplexer
         assert t.P_READ == 2
         rd_sel, rd_sel2 = Signal.like(self.p_rd_bank), Signal.like(self.p_rd_bank)
         m.d.sync += [rd_sel.eq(self.p_rd_bank), rd_sel2.eq(rd_sel)]
