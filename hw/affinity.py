@@ -54,7 +54,9 @@ class AffinityController(wiring.Component):
     ----------
     cfg : AccelConfig
     checks : bool
-        Simulation assertion: a deferred P write never meets another write of its bank.
+        Simulation assertions: a deferred P write never meets another write of its bank; no P
+        bank is written at the address of a used read (the banks' ``no_rw_check`` rests on it);
+        ``p_rd_used`` never while the phase owns the banks.
 
     Attributes
     ----------
@@ -75,9 +77,12 @@ class AffinityController(wiring.Component):
     p_rd_all : Out(p_frac + 1).array(K)
         Every bank's read data, one cycle after the address (idle only): the t-SNE engine's S
         read, which registers it (reset-less, as the data registers here, so Yosys merges the two
-        copies into one).  `synth.bram_regs` does not move that register into the block RAM yet:
-        the banks are not marked ``no_rw_check``, so Yosys keeps a read-during-write bypass
-        between each bank and it (docs/synthesis.md, "Whole core, session 41").
+        copies into one, and `synth.bram_regs` can move it into the block RAM: the banks are
+        ``no_rw_check``).
+    p_rd_used : In(1)
+        The reads of ``p_rd_addr`` are used this cycle (the t-SNE engine or the P dump runs).
+        Simulation checks only: it must be 0 while the phase owns the banks (busy, or a fused
+        row's writes still to come); nothing else reads it.
     eng_* :
         Distance-engine control (`hw.distance.DistanceEngine`: point commands, grant, row reads).
     lane : Out(search_ops_signature(cfg))
@@ -112,7 +117,7 @@ class AffinityController(wiring.Component):
             "n": In(cfg.count_bits), "go": In(1), "busy": Out(1), "done": Out(1),
             "u_we": In(1), "u_addr": In(range(cfg.n_max)), "u_data": In(signed(L.u_bits)),
             "p_rd_bank": In(range(max(K, 2))), "p_rd_addr": In(range(self.sdepth)).array(K),
-            "p_rd_data": Out(cfg.p_frac + 1), "p_rd_all": Out(cfg.p_frac + 1).array(K),
+            "p_rd_data": Out(cfg.p_frac + 1), "p_rd_all": Out(cfg.p_frac + 1).array(K), "p_rd_used": In(1),
             "eng_point_first": Out(1), "eng_point_next": Out(1), "eng_point_start": Out(1),
             "eng_grant": Out(1), "eng_dist_done": In(1), "eng_dmin": In(cfg.dist_bits),
             "eng_rd_en": Out(1), "eng_rd_restart": Out(1), "eng_rd_half": Out(1),
@@ -138,7 +143,11 @@ class AffinityController(wiring.Component):
         m.submodules.umem = umem
         u_wr, u_rd = umem.write_port(), umem.read_port()
         m.d.comb += [u_wr.addr.eq(self.u_addr), u_wr.data.eq(self.u_data), u_wr.en.eq(self.u_we & ~self.busy)]
-        banks = [Memory(shape=cfg.p_frac + 1, depth=SD, init=[]) for _ in range(K)]
+        # no_rw_check: no bank is written at the address of a read whose word is used (the RMW
+        # pre-read trails the row's writes; the outside reads come while the phase is idle, when
+        # nothing writes): asserted below with checks=True.  Without it Yosys keeps a
+        # read-during-write bypass behind each bank and no data register goes into the block RAM
+        banks = [Memory(shape=cfg.p_frac + 1, depth=SD, init=[], attrs={"no_rw_check": 1}) for _ in range(K)]
         for k, b in enumerate(banks):
             m.submodules[f"pbank{k}"] = b
         self.pbanks = banks          # simulation handle (tests read P after a whole-core run)
@@ -259,6 +268,12 @@ class AffinityController(wiring.Component):
                 m.d.comb += [wp.en.eq(1), wp.addr.eq(a_tr), wp.data.eq(s_new)]
         if self.checks:
             m.d.sync += Assert(~(pend_v & wv), "a deferred P write met another element's writes")
+            m.d.sync += Assert(~(self.p_rd_used & p_own),
+                               "affinity: P read for use while the affinity phase owns the banks")
+            for k, (wp, rp) in enumerate(zip(p_wr, p_rd)):
+                used = (v_pre & (wim == k)) | (self.p_rd_used & ~p_own)
+                m.d.sync += Assert(~(wp.en & used & (wp.addr == rp.addr)),
+                                   f"affinity: P bank {k} written at the address of its used read")
 
         # ------------------------------------------------------------ FSM
         m.d.sync += self.done.eq(0)

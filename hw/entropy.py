@@ -138,10 +138,10 @@ class CellUnit(wiring.Component):
         FILL = timing.CELL_FILL
         fill = Signal(range(FILL + 1))
         dgb = yb + GB
-        GL = (GB + 1) // 2                                  # g's low bits: d g = d g_lo + (d g_hi << GL)
+        DL = min(yb, 18)                                    # d's low bits: d g = d_lo g + (d_hi g << DL)
         d = [Signal(yb, name=f"d{a}") for a in range(2)]
-        dpl = [Signal(yb + GL, name=f"dpl{a}") for a in range(2)]
-        dph = [Signal(max(1, yb + GB - GL), name=f"dph{a}") for a in range(2)]
+        dpl = [Signal(DL + GB, name=f"dpl{a}") for a in range(2)]
+        dph = [Signal(max(1, yb - DL + GB), name=f"dph{a}") for a in range(2)]
         dg = [Signal(dgb, name=f"dg{a}") for a in range(2)]
         v_d, v_dp, v_dg = Signal(), Signal(), Signal()
         i_d, i_dp, i_dg, i_div = (Signal(range(cfg.n_max), name=n) for n in ("i_d", "i_dp", "i_dg", "i_div"))
@@ -193,17 +193,18 @@ class CellUnit(wiring.Component):
                 with m.If(dbusy & (st == 0) & (i_div == n_m1)):
                     m.next = "IDLE"
 
-        # front end: y - lo, (y - lo) g, one step per advance; the product in two stages (the
-        # partial products of g's low and high bits, then their sum: one multiply-add was the
-        # unit's longest path, 12.4 ns)
+        # front end: y - lo, (y - lo) g, one step per advance; the product in two stages: the
+        # partial products of d's low 18 and high bits (each one 18 x 18 DSP straight into a
+        # register, which synth.dsp_regs moves into the DSP), then their sum.  (Split at g's bits
+        # instead, session 41, each partial product still took two DSPs and an adder: 12.2 ns)
         assert FILL == 5, "CELL_FILL: address, read, d, the partial products, d g"
         with m.If(adv):
             m.d.sync += [ptr.eq(ptr1), ptr1.eq(ptr1 + 1), v_d.eq(ptr < self.n), i_d.eq(ptr),
                          v_dp.eq(v_d), i_dp.eq(i_d), v_dg.eq(v_dp), i_dg.eq(i_dp)]
             for a in range(2):
-                m.d.sync += [d[a].eq(ys[a] - lo[a]), dpl[a].eq(d[a] * g[:GL]),
-                             dph[a].eq(d[a] * g[GL:] if GB > GL else 0),
-                             dg[a].eq(dpl[a] + (dph[a] << GL))]
+                m.d.sync += [d[a].eq(ys[a] - lo[a]), dpl[a].eq(d[a][:DL] * g),
+                             dph[a].eq(d[a][DL:] * g if yb > DL else 0),
+                             dg[a].eq(dpl[a] + (dph[a] << DL))]
 
         # dividers: load, then Q = B + fr steps t = 2 hi + next bit; t >= span -> subtract
         Q = Signal(range(QM + 1))

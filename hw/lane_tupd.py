@@ -18,7 +18,7 @@ it then), with a copy register where a value lives longer (no per-stage delay ch
 
 from __future__ import annotations
 
-from amaranth.hdl import C, Mux, Signal, signed
+from amaranth.hdl import C, Cat, Mux, Signal, signed
 
 from golden_model import timing
 from golden_model import tsne_fixed as tf
@@ -110,7 +110,12 @@ class TupdLaneMixin:
                 for k, (ca, cb, sh) in enumerate(pairs):
                     drives[c][("tupd", s0 + k)] = [ten.eq(1), ta.eq(ca), tb.eq(cb)]
                     with m.If(vu[s0 + k + len(timing.TM0)]):
-                        m.d.sync += acc.eq((prod << sh) if k == 0 else acc + (prod << sh))
+                        if k == 0:
+                            m.d.sync += acc.eq(prod << sh)
+                        elif sh == 0:
+                            m.d.sync += acc.eq(acc + prod)
+                        else:   # the sum's low sh bits are acc's: a carry chain sh bits shorter
+                            m.d.sync += acc.eq(Cat(acc[:sh], acc[sh:].as_signed() + prod))
                 return acc, s0 + len(pairs) - 1 + len(timing.TM0)
 
             ca = u.ca

@@ -9,9 +9,9 @@ phase will read is observable (`golden_model.tsne_fixed.p_beats`).  With ``ready
 beat per cycle; the cycles are `timing.PDUMP_FIRST` + N^2 - 1 + `timing.PDUMP_END`
 (`golden_model.run_schedule`).
 
-The reads run ahead of the stream: a read is issued while the elements in flight and those
-waiting in a small buffer (``P_READ + 1`` entries) leave room, so back-pressure never loses a
-word and ``ready`` steers no address (the bank address is a register).
+The reads run ahead of the stream (`hw.readahead.ReadAhead`: a read is issued while the elements
+in flight and those waiting in a buffer of ``P_READ + 1`` entries leave room), so back-pressure
+never loses a word and ``ready`` steers no address (the bank address is a register).
 
 Timing (ready high): ``go`` in cycle g (element (0, 0) issued: its address is driven while idle),
 its word arrives in g + P_READ and ``valid`` rises in g + P_READ + 1 = g + PDUMP_FIRST; beat k
@@ -20,7 +20,7 @@ transfers in g + PDUMP_FIRST + k; ``done`` pulses in the cycle after the last tr
 
 from __future__ import annotations
 
-from amaranth.hdl import C, Module, Mux, Shape, Signal
+from amaranth.hdl import C, Cat, Module, Mux, Shape, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -28,6 +28,7 @@ from golden_model import timing
 from golden_model import tsne_fixed as tf
 from golden_model.config import AccelConfig
 
+from .readahead import ReadAhead
 from .tsne import trace_signature
 
 __all__ = ["PDump"]
@@ -74,7 +75,6 @@ class PDump(wiring.Component):
         cfg, K = self.cfg, self.cfg.lanes
         RL = timing.P_READ
         assert RL >= 1, "the P read port has at least the bank's own read register"
-        DEPTH = RL + 1                   # buffer entries: every word in flight fits while stalled
         o = self.out
         n_last = Signal(cfg.count_bits)
         m.d.sync += n_last.eq(self.n - 1)
@@ -101,46 +101,20 @@ class PDump(wiring.Component):
             m.d.sync += [cur_addr.eq(now[3] + now[1]), nxt_addr.eq(after_now[3] + after_now[1]),
                          more.eq(now[0] <= n_last)]
 
-        # ---- in flight: (valid, i, j) of the read issued RL cycles ago arrives with rd_data
+        # ---- reads ahead: the (i, j) of each read in flight, a buffer of P_READ + 1 words
         running = Signal()
-        issue = Signal()
-        tv = [Signal(name=f"fl_v{k}") for k in range(RL)]
-        ti = [Signal.like(i, name=f"fl_i{k}") for k in range(RL)]
-        tj = [Signal.like(j, name=f"fl_j{k}") for k in range(RL)]
-        m.d.sync += [tv[0].eq(issue), ti[0].eq(i), tj[0].eq(j)]
-        m.d.sync += [x[k].eq(x[k - 1]) for k in range(1, RL) for x in (tv, ti, tj)]
-        arr_v, arr_i, arr_j = tv[-1], ti[-1], tj[-1]
-
-        # ---- buffer (registers, FIFO order, head at 0) in front of the output register
-        bi = [Signal.like(i, name=f"buf_i{k}") for k in range(DEPTH)]
-        bj = [Signal.like(j, name=f"buf_j{k}") for k in range(DEPTH)]
-        bd = [Signal.like(self.rd_data, name=f"buf_d{k}") for k in range(DEPTH)]
-        count = Signal(range(DEPTH + 1))
-        inflight = Signal(range(RL + 1))
-        m.d.comb += inflight.eq(sum(tv))
-        m.d.comb += issue.eq(running & more & (count + inflight < DEPTH))
+        ij = Signal(len(i) + len(j))
+        ra = ReadAhead(RL, tag=ij, data=self.rd_data, name="pd")
+        issue = running & more & ra.room
         with m.If(issue):
             start(nxt, after(*nxt))
         take = ~o.valid | o.ready        # the output register is free this cycle
-        pop = take & (count != 0)
-        bypass = take & (count == 0) & arr_v
-        push = arr_v & ~bypass
-        # shift out the head on pop; append the arriving word behind the remaining entries
-        new_count = count - pop + push
-        m.d.sync += count.eq(new_count)
-        for k in range(DEPTH):
-            src = k + 1 if k + 1 < DEPTH else None
-            # entries at or beyond the count hold stale words (only the count says what is valid)
-            keep = [bi[src], bj[src], bd[src]] if src is not None else [bi[k], bj[k], bd[k]]
-            slot_after_pop = [Mux(pop, a, b) for a, b in zip(keep, (bi[k], bj[k], bd[k]))]
-            is_tail = push & ((count - pop) == k)
-            m.d.sync += [bi[k].eq(Mux(is_tail, arr_i, slot_after_pop[0])), bj[k].eq(Mux(is_tail, arr_j, slot_after_pop[1])),
-                         bd[k].eq(Mux(is_tail, self.rd_data, slot_after_pop[2]))]
+        emit, out_ij, out_d = ra.step(m, issue, Cat(i, j), self.rd_data, take)
         with m.If(take):
-            m.d.sync += o.valid.eq(pop | bypass)
-            with m.If(pop | bypass):
-                m.d.sync += [o.kind.eq(tf.TRACE_P), o.index.eq(Mux(pop, bi[0], arr_i)), o.iter.eq(Mux(pop, bj[0], arr_j)),
-                             o.data.eq(Mux(pop, bd[0], self.rd_data))]
+            m.d.sync += o.valid.eq(emit)
+            with m.If(emit):
+                m.d.sync += [o.kind.eq(tf.TRACE_P), o.index.eq(out_ij[:len(i)]), o.iter.eq(out_ij[len(i):]),
+                             o.data.eq(out_d)]
 
         # ---- done: the last element (N - 1, N - 1) left the output register
         last_out = o.valid & o.ready & (o.index == n_last) & (o.iter == n_last)
@@ -150,7 +124,7 @@ class PDump(wiring.Component):
             with m.State("IDLE"):
                 with m.If(self.go):          # (0, 0) is issued now: its address is driven while idle
                     start(after(*zero), after(*after(*zero)))
-                    m.d.sync += [tv[0].eq(1), ti[0].eq(0), tj[0].eq(0), running.eq(1)]
+                    m.d.sync += [ra.fl_v[0].eq(1), ra.fl_tag[0].eq(0), running.eq(1)]
                     m.next = "STREAM"
                 with m.Else():
                     start(zero, after(*zero))

@@ -320,7 +320,7 @@ class AdapSNECore(wiring.Component):
         from .phases import Phase, PhaseSequencer, drive
         from .tsne import TsneEngine
         cfg, K = self.cfg, self.cfg.lanes
-        seq, aff, tsn = PhaseSequencer(cfg), AffinityController(cfg), TsneEngine(cfg, checks=self.checks, ext=True)
+        seq, aff, tsn = PhaseSequencer(cfg), AffinityController(cfg, checks=self.checks), TsneEngine(cfg, checks=self.checks, ext=True)
         self.phase_units = {"seq": seq, "aff": aff, "tsne": tsn}     # simulation handles
         self._under_abort(m, abort_req, "phases", seq)
         self._under_abort(m, abort_req, "aff", aff)
@@ -374,7 +374,8 @@ class AdapSNECore(wiring.Component):
             drive(m, l0.ops.prng, tsn.prng)
         # one P memory: the t-SNE engine reads S through the affinity phase's idle read port
         m.d.comb += [*[aff.p_rd_addr[k].eq(tsn.s_addr[k]) for k in range(K)],
-                     *[tsn.s_data[k].eq(aff.p_rd_all[k]) for k in range(K)]]
+                     *[tsn.s_data[k].eq(aff.p_rd_all[k]) for k in range(K)],
+                     aff.p_rd_used.eq(in_tsne | seq.pd_active)]
         # P dump (DEBUG bit 0): the same read port while the sequencer is in PDUMP_GO / PDUMP
         from .pdump import PDump
         pd = PDump(cfg)

@@ -58,7 +58,7 @@ from the affinity phase's P memory (``s_addr``, ``s_data``: all K banks at one a
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import C, Cat, Module, Mux, Signal, signed
+from amaranth.hdl import Assert, C, Cat, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -71,6 +71,7 @@ from golden_model.config import AccelConfig
 from types import SimpleNamespace
 
 from .delay import delay_line
+from .readahead import ReadAhead
 from .regnext import next_values
 from .lane import Lane, search_ops_signature
 from .lane_tsne import TsneWidths, tscan_signature, tsne_ops_signature
@@ -160,8 +161,9 @@ class TsneEngine(wiring.Component):
         `LD_G` (address = point, data = coordinate 0 | coordinate 1 << width).
     rd_addr : In, rd_y : Out
         y read port of the selection unit (idle only; data one cycle after the address; both
-        coordinates per word): a read port of its own, so that the address from the far-away
-        selection unit reaches the y memory through no multiplexer.
+        coordinates per word): the port the trace reads while busy, so that the address from the
+        far-away selection unit reaches the y memory through one multiplexer selected by a
+        register (``busy``), not the FSM's address multiplexer.
     st_addr : In, rd_v, rd_g, rd_a, rd_r : Out
         Read port of the update state (idle only; data one cycle after the address), for tests
         and debug; the core ties ``st_addr`` to 0.
@@ -244,9 +246,9 @@ class TsneEngine(wiring.Component):
         s_wr = [b.write_port() for b in sbanks]
         y_rd, v_rd, g_rd, a_rd, r_rd = (x.read_port() for x in (ymem, vmem, gmem, amem, rmem))
         y_ru = ymem.read_port()         # the update's (beside the STREAM's y_rd)
-        y_sel = ymem.read_port()        # the selection unit's (rd_addr)
+        y_sel = ymem.read_port()        # the selection unit's (rd_addr), the trace's while busy (tidx)
         y_wr, v_wr, g_wr, a_wr, r_wr = (x.write_port() for x in (ymem, vmem, gmem, amem, rmem))
-        m.d.comb += [y_sel.addr.eq(self.rd_addr), self.rd_y.eq(y_sel.data), self.rd_v.eq(v_rd.data), self.rd_g.eq(g_rd.data),
+        m.d.comb += [self.rd_y.eq(y_sel.data), self.rd_v.eq(v_rd.data), self.rd_g.eq(g_rd.data),
                      self.rd_a.eq(a_rd.data), self.rd_r.eq(r_rd.data)]
 
         # ------------------------------------------------------------ state
@@ -266,7 +268,7 @@ class TsneEngine(wiring.Component):
         rn, rz = Signal(tw.rb), Signal(tw.rb)
         ca, ca_ex = Signal(tw.cab), Signal(tw.cab)
 
-        # read addresses: PRIME -> block 0's y_i; STREAM -> j; TRACE -> point;
+        # read addresses: PRIME -> block 0's y_i; STREAM -> j;
         # while the update reads (urun) its point on y_ru, v, g, a, r
         ra = Signal(range(cfg.n_max + 2 * K + 1))
         upt = Signal(range(cfg.n_max + 2))      # the update's next point to read
@@ -279,8 +281,7 @@ class TsneEngine(wiring.Component):
         # ring steps (symmetric): bank k reads column ybase + off[k], its lane's ring partner
         R = timing.tsne_ring_steps(K, sym)
         rstep = Signal(range(R + 1))            # 1 .. R: a ring step of the STREAM; 0: broadcast
-        ring = Signal()
-        m.d.comb += ring.eq(rstep != 0)
+        ring = Signal()                         # rstep != 0, a register in step with rstep (below)
         off = [Signal(range(max(K, 2)), name=f"ring_off{k}") for k in range(K)]
         for k in range(K):
             m.d.comb += off[k].eq(Mux(rstep + k >= K, rstep + k - K, rstep + k))
@@ -290,6 +291,31 @@ class TsneEngine(wiring.Component):
         # for a slot's II >= 2 cycles, and for PRIME's K + 1): no FSM decision in front of the
         # adders, no adder between the address registers and the affinity controller's P banks.
         j_nxt, rstep_nxt, ybase_nxt, sbase_nxt = next_values(m, j, rstep, ybase, sbase)
+        m.d.sync += ring.eq(rstep_nxt != 0)
+        # ybase's in-step companions, so that a slot's issue flags compare registers only (the
+        # lanes' tnext / tpair flags were 10.4-11.1 ns behind adders on ybase in session 41):
+        # jk = ybase + K; lane_ok[l] = (ybase + l <= N - 1), loaded at a block change from
+        # lane_ok_next (the next block's, registered from jk while the block runs)
+        # (and sy = sbase + ybase: the S addresses below add one register to a small offset)
+        jk = Signal(range(cfg.n_max + 3 * K + 1))
+        sy = Signal(range(self.sdepth + cfg.n_max + 3 * K + 1))
+        lane_ok, lane_ok_next = Signal(K), Signal(K)
+        jk_nxt, sy_nxt, lane_ok_nxt = next_values(m, jk, sy, lane_ok)
+        m.d.sync += lane_ok_next.eq(Cat(jk + l <= n_last for l in range(K)))
+
+        def first_block():          # ybase, sbase := 0
+            m.d.comb += [ybase_nxt.eq(0), sbase_nxt.eq(0), jk_nxt.eq(K), sy_nxt.eq(0),
+                         lane_ok_nxt.eq(Cat(n_last >= l for l in range(K)))]
+
+        def next_block():           # ybase += K, sbase += n_max
+            m.d.comb += [ybase_nxt.eq(ybase + K), sbase_nxt.eq(sbase + cfg.n_max), jk_nxt.eq(jk + K),
+                         sy_nxt.eq(sy + cfg.n_max + K),
+                         lane_ok_nxt.eq(lane_ok_next)]
+        in_stream = Signal()
+        if self.checks:
+            m.d.sync += Assert((ring == (rstep != 0)) & (~in_stream | (jk == ybase + K) & (sy == sbase + ybase) &
+                               (lane_ok == Cat(ybase + l <= n_last for l in range(K)))),
+                               "t-SNE engine: rstep's / ybase's companions ring / jk / sy / lane_ok disagree")
         s_load, in_prime = Signal(), Signal()
         assert II >= 2 and K >= 1
         last_ring = rstep == R
@@ -306,10 +332,10 @@ class TsneEngine(wiring.Component):
         for k in range(K):
             bank_addr = Signal(range(self.sdepth), name=f"s_addr{k}")
             pre = Signal(range(self.sdepth), name=f"s_pre{k}")
-            ring_a = sbase + Mux(last_ring, j, ybase + Mux(rstep + 1 + k >= K, rstep + 1 + k - K, rstep + 1 + k))
-            bcast_a = Mux(blk_change, sbase + cfg.n_max + ((ybase + K + (k + 1) % K) if sym else j_next_block),
+            ring_a = Mux(last_ring, sbase + j, sy + Mux(rstep + 1 + k >= K, rstep + 1 + k - K, rstep + 1 + k))
+            bcast_a = Mux(blk_change, (sy + cfg.n_max + K + (k + 1) % K) if sym else (sbase + cfg.n_max + j_next_block),
                           sbase + j + 1)
-            prime_a = sbase + ((ybase + (k + 1) % K) if sym else j_first)
+            prime_a = (sy + (k + 1) % K) if sym else (sbase + j_first)
             m.d.sync += pre.eq(Mux(in_prime, prime_a, Mux(ring, ring_a, bcast_a)))
             with m.If(s_load):
                 m.d.sync += bank_addr.eq(pre)
@@ -357,7 +383,6 @@ class TsneEngine(wiring.Component):
         s_q = [Signal(cfg.p_frac + 1, name=f"s_q{k}", reset_less=True) for k in range(K)]
         m.d.sync += [q.eq(d) for q, d in zip(s_q, s_data)]
         ring1 = Signal()        # the slot issued in the cycle before was a ring step
-        in_stream = Signal()
         m.d.sync += ring1.eq(ring & in_stream)
         d2sh, fsh = Signal(range(tw.d2sh_max + 1)), Signal(range(tw.fsh_max + 1))
         for l, ln in enumerate(lanes):
@@ -487,13 +512,14 @@ class TsneEngine(wiring.Component):
         tidx = Signal(range(cfg.n_max + 1))
         tidx1 = Signal(range(cfg.n_max + 2))        # tidx + 1 (no adder before the read address)
         tidx_in, tidx1_in = Signal(), Signal()      # tidx <= n_last, tidx + 1 <= n_last
-        # the embedding beats are read ahead of the stream (tidx: the next point to read; a read's
-        # word arrives a cycle later) into a two-entry buffer, so the read address does not depend
-        # on the stream's ready (it did until session 41: 11.1 ns from emb.ready to the beat data)
-        t_fl, t_fli = Signal(), Signal.like(tidx)   # a read issued in the cycle before: its point
-        t_cnt = Signal(range(3))
-        t_bi = [Signal.like(tidx, name=f"tbuf_i{k}") for k in range(2)]
-        t_bd = [Signal.like(tr.data, name=f"tbuf_d{k}") for k in range(2)]
+        # the embedding beats are read ahead of the stream (`hw.readahead`; tidx: the next point
+        # to read), so the read address does not depend on the stream's ready, on the selection
+        # unit's port (y_sel: idle only), whose address is tidx while busy: a register behind one
+        # multiplexer (through the STREAM's port, behind the FSM's address multiplexer, the beat
+        # register was 11.1 ns in session 41).  tidx is 0 outside TRACE: ymem[0] is read for the
+        # first embedding beat in the update's last cycle
+        t_ra = ReadAhead(1, tag=tidx, data=y_sel.data, name="tr")
+        m.d.comb += y_sel.addr.eq(Mux(self.busy, tidx, self.rd_addr))
         tsel = Signal()         # the embedding after this iteration is traced (tsne_fixed.trace_selected)
         last_iter = Signal()    # iter + 1 == iters
         mask = Signal(17)
@@ -517,7 +543,7 @@ class TsneEngine(wiring.Component):
             with m.Else():      # next iteration: no gap (tsne_schedule.run_cycles)
                 m.d.sync += [cnt.eq(0), blk.eq(0), zq.eq(0)]
                 set_iter(self.iter + 1)
-                m.d.comb += [ybase_nxt.eq(0), sbase_nxt.eq(0)]
+                first_block()
                 m.next = "PRIME"
 
         # ------------------------------------------------------------ the update beside the FSM
@@ -615,7 +641,7 @@ class TsneEngine(wiring.Component):
                 with m.Elif(self.go):
                     m.d.sync += [cnt.eq(0), blk.eq(0), zq.eq(0), self.busy.eq(1), mag_or.eq(0)]
                     set_iter(C(0, 17))
-                    m.d.comb += [ybase_nxt.eq(0), sbase_nxt.eq(0)]
+                    first_block()
                     m.next = "SCALE"
             with m.State("SCALE"):
                 # y of point cnt read (cnt < N), its magnitude ORed a cycle later; then the shift
@@ -627,6 +653,7 @@ class TsneEngine(wiring.Component):
                 with m.If((cnt >= n_last + 2) & (cnt >= timing.TSNE_CA_ISSUE)):
                     m.d.comb += set_shift.eq(1)
                     m.d.sync += cnt.eq(0)
+                    first_block()           # again (ybase is 0): lane_ok from an N set with go
                     m.next = "PRIME"
             with m.State("INIT"):
                 # per point (4 cycles): lane 0's PRNG loaded with the stream of coordinate 0, stepped,
@@ -669,18 +696,23 @@ class TsneEngine(wiring.Component):
             with m.State("STREAM"):
                 m.d.comb += [ra.eq(j), in_stream.eq(1)]
                 m.d.sync += ph.eq(Mux(ph == II - 1, 0, ph + 1))
-                jrel = Signal(range(-2 * K, cfg.n_max + 1))
-                m.d.comb += jrel.eq(j - ybase - K)
+                jrel = Signal(range(-3 * K, cfg.n_max + 1))
+                m.d.comb += jrel.eq(j - jk)                 # j - ybase - K
                 assert timing.TSNE_READ == 1 and II >= 2      # the slot's issue flags set in its ph 0
                 with m.If((ph == timing.TSNE_READ - 1) & ring):
                     # ring step t = rstep: lane l with the block's point (l + t) mod K
+                    partner_ok = Signal(K)                  # lane_ok[(l + t) mod K]
+                    with m.Switch(rstep):
+                        for t in range(R + 1):
+                            with m.Case(t):
+                                m.d.comb += partner_ok.eq(Cat(lane_ok[(l + t) % K] for l in range(K)))
                     for l in range(K):
-                        both = (ybase + l <= n_last) & (ybase + off[l] <= n_last)
+                        both = lane_ok[l] & partner_ok[l]
                         m.d.sync += issue[l].eq(both & timing.tsne_ring_issue(rstep, l, K))
                 with m.If((ph == timing.TSNE_READ - 1) & ~ring):
                     for l in range(K):
-                        pair_ok = (j >= ybase + K) if sym else ((ybase + l != j) & (j <= n_last))
-                        m.d.sync += [issue[l].eq((ybase + l <= n_last) & pair_ok), nxt[l].eq(jrel == l)]
+                        pair_ok = (j >= jk) if sym else ((jrel != l - K) & (j <= n_last))
+                        m.d.sync += [issue[l].eq(lane_ok[l] & pair_ok), nxt[l].eq(jrel == l)]
                 with m.If((ph == timing.TSNE_READ) & ring):
                     m.d.comb += rslot.eq(1)
                 with m.If((ph == timing.TSNE_READ) & ~ring):
@@ -718,8 +750,8 @@ class TsneEngine(wiring.Component):
                                 m.next = "FLUSH"
                             with m.Else():
                                 m.d.sync += blk.eq(blk + 1)
-                                m.d.comb += [j_nxt.eq(j_next_block), ybase_nxt.eq(ybase + K),
-                                             sbase_nxt.eq(sbase + cfg.n_max), rstep_nxt.eq(1 if sym else 0)]
+                                m.d.comb += [j_nxt.eq(j_next_block), rstep_nxt.eq(1 if sym else 0)]
+                                next_block()
             with m.State("FLUSH"):
                 m.d.sync += cnt.eq(cnt + 1)
                 with m.If(cnt == fl_end):
@@ -753,41 +785,27 @@ class TsneEngine(wiring.Component):
             with m.State("UPDATE"):
                 with m.If(upd_last):
                     with m.If(self.trace_en):
-                        # the Zq beat first; ymem[0] is read now for the first embedding beat
-                        m.d.comb += ra.eq(0)
+                        # the Zq beat first; ymem[0] is read now (tidx = 0) for the first embedding beat
                         m.d.sync += [tr.valid.eq(1), tr.kind.eq(tf.TRACE_ZQ), tr.iter.eq(self.iter), tr.index.eq(0),
-                                     tr.data.eq(zq), t_fl.eq(tsel), t_fli.eq(0), t_cnt.eq(0),
+                                     tr.data.eq(zq), t_ra.fl_v[0].eq(tsel), t_ra.fl_tag[0].eq(0), t_ra.count.eq(0),
                                      tidx.eq(1), tidx1.eq(2), tidx_in.eq(n_last != 0), tidx1_in.eq(n_last > 1)]
                         m.next = "TRACE"
                     with m.Else():
                         finish_iteration()
             with m.State("TRACE"):
-                # y_rd.data = ymem[t_fli] when t_fl; reads issue while the buffer has room for every
-                # word in flight (an address from registers only)
-                m.d.comb += ra.eq(tidx)
+                # reads issue while the buffer has room for every word in flight
                 take = ~tr.valid | tr.ready          # the beat register is free after this cycle
-                pop = take & (t_cnt != 0)
-                byp = take & (t_cnt == 0) & t_fl
-                push = t_fl & ~byp
-                issue = tsel & tidx_in & (t_cnt + t_fl < 2)
-                m.d.sync += [t_fl.eq(issue), t_fli.eq(tidx)]
+                issue = tsel & tidx_in & t_ra.room
                 with m.If(issue):
                     m.d.sync += [tidx.eq(tidx1), tidx1.eq(tidx1 + 1), tidx_in.eq(tidx1_in), tidx1_in.eq(tidx1 < n_last)]
-                m.d.sync += t_cnt.eq(t_cnt - pop + push)
-                with m.If(pop):
-                    m.d.sync += [t_bi[0].eq(t_bi[1]), t_bd[0].eq(t_bd[1])]
-                with m.If(push):
-                    with m.If((t_cnt - pop) == 0):
-                        m.d.sync += [t_bi[0].eq(t_fli), t_bd[0].eq(y_rd.data)]
-                    with m.Else():
-                        m.d.sync += [t_bi[1].eq(t_fli), t_bd[1].eq(y_rd.data)]
+                emit, out_i, out_y = t_ra.step(m, issue, tidx, y_sel.data, take)
                 with m.If(take):
-                    m.d.sync += tr.valid.eq(pop | byp)
-                    with m.If(pop | byp):
-                        m.d.sync += [tr.kind.eq(tf.TRACE_Y), tr.index.eq(Mux(pop, t_bi[0], t_fli)),
-                                     tr.data.eq(Mux(pop, t_bd[0], y_rd.data))]
+                    m.d.sync += tr.valid.eq(emit)
+                    with m.If(emit):
+                        m.d.sync += [tr.kind.eq(tf.TRACE_Y), tr.index.eq(out_i), tr.data.eq(out_y)]
                 # the last beat (the Zq beat alone when the embedding is not traced) transfers
                 with m.If(tr.valid & tr.ready & (((tr.kind == tf.TRACE_Y) & (tr.index == n_last)) | ~tsel)):
+                    m.d.sync += tidx.eq(0)
                     finish_iteration()
 
         # ------------------------------------------------------------ ca = ex rn >> coef_frac

@@ -77,8 +77,10 @@ def searched_u(cfg, X, policy="bisection"):
     return af.searched_u(sf.search_class(X, perp, policy, cfg))
 
 
-def run_rtl(cfg, X, u):
-    """Load, run the phase, read P back: ``(S (N x N), cycles from go to done)``."""
+def run_rtl(cfg, X, u, read_while_busy=False):
+    """Load, run the phase, read P back (``p_rd_used`` set while reading): ``(S (N x N), cycles
+    from go to done)``.  ``read_while_busy``: ``p_rd_used`` set from ``go`` on (a consumer reading
+    P while the phase writes it: the controller's assertion must fire)."""
     n, d = X.shape
     h = Harness(cfg)
     eng, ctl = h.eng, h.ctl
@@ -103,6 +105,7 @@ def run_rtl(cfg, X, u):
             await ctx.tick()
         ctx.set(ctl.u_we, 0)
         ctx.set(ctl.go, 1)
+        ctx.set(ctl.p_rd_used, read_while_busy)
         await ctx.tick()
         ctx.set(ctl.go, 0)
         c = 1
@@ -113,6 +116,7 @@ def run_rtl(cfg, X, u):
             assert c < limit, "affinity phase hangs"
         out["cycles"] = c
         await ctx.tick()
+        ctx.set(ctl.p_rd_used, 1)
         S = np.zeros((n, n), dtype=np.int64)
         for a in range(n):
             for b in range(n):
@@ -172,6 +176,16 @@ def test_wrong_reference_is_caught():
     u2 = np.array(u)
     u2[4] += 1
     assert not matches(S, af.joint_fixed(sq_dists(X), u2, cfg))
+
+
+def test_p_read_while_the_phase_writes_assertion_fires():
+    """The P banks are synthesised with no_rw_check; a consumer that marks its reads used while
+    the phase owns the banks trips the controller's assertion (the normal order, reads after
+    ``done``, runs quiet in every case above)."""
+    cfg = get_preset("tiny")
+    X = random_class(cfg, 5, 4, 7)
+    with pytest.raises(AssertionError, match="P read for use while the affinity phase owns the banks"):
+        run_rtl(cfg, X, searched_u(cfg, X), read_while_busy=True)
 
 
 def test_schedule_rejects_bad_arguments():
