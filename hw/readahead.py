@@ -28,6 +28,9 @@ class ReadAhead:
         Shapes of what travels with a read (e.g. the element's index) and of the read data.
     name : str
         Prefix of the registers' names.
+    depth : int, optional
+        Buffer entries, ``latency + 1`` unless given (fewer still keep every word, but leave
+        bubbles in the stream with ``ready`` high: a test shows its check catching that).
 
     Attributes
     ----------
@@ -40,9 +43,9 @@ class ReadAhead:
         A read may issue this cycle.
     """
 
-    def __init__(self, latency: int, tag: Signal, data: Signal, name: str):
+    def __init__(self, latency: int, tag: Signal, data: Signal, name: str, depth: int | None = None):
         assert latency >= 1, "a read port has at least one register"
-        self.latency, self.depth = latency, latency + 1
+        self.latency, self.depth = latency, latency + 1 if depth is None else depth
         self.fl_v = [Signal(name=f"{name}_fl_v{k}") for k in range(latency)]
         self.fl_tag = [Signal.like(tag, name=f"{name}_fl_tag{k}") for k in range(latency)]
         self.buf_tag = [Signal.like(tag, name=f"{name}_buf_tag{k}") for k in range(self.depth)]
