@@ -32,6 +32,7 @@ from golden_model import timing
 from golden_model.config import AccelConfig, bit_length
 
 from .arith import FU_LATENCY, FunctionUnit, FuOp, normalise
+from .regnext import next_values
 
 __all__ = ["embedding_read_signature", "y_bits", "histogram_rmw", "CellUnit", "EntropyUnit"]
 
@@ -137,6 +138,7 @@ class CellUnit(wiring.Component):
         fine = Signal()
         FILL = timing.CELL_FILL
         fill = Signal(range(FILL + 1))
+        fill_nxt = next_values(m, fill)
         dgb = yb + GB
         DL = min(yb, 18)                                    # d's low bits: d g = d_lo g + (d_hi g << DL)
         d = [Signal(yb, name=f"d{a}") for a in range(2)]
@@ -150,6 +152,11 @@ class CellUnit(wiring.Component):
         q = [Signal(QM, name=f"q{a}") for a in range(2)]
         st = Signal(range(QM + 1))
         dbusy = Signal()
+        st_nxt, dbusy_nxt = next_values(m, st, dbusy)
+        # adv's two terms as registers of the next values (session 43): adv feeds the look-ahead
+        # address of the embedding read, the select unit's y port (rd_y, 11.0 ns in session 42)
+        fmid, dz = Signal(), Signal()
+        m.d.sync += [fmid.eq((fill_nxt != 0) & (fill_nxt != FILL)), dz.eq(dbusy_nxt & (st_nxt == 0))]
         v1, last1 = Signal(), Signal()
         q1 = [Signal(QM, name=f"q1_{a}") for a in range(2)]
         nz1 = [Signal(name=f"nz1_{a}") for a in range(2)]
@@ -167,7 +174,8 @@ class CellUnit(wiring.Component):
                     m.d.sync += [ptr.eq(0), ptr1.eq(1)]
                     m.next = "MM"
                 with m.Elif(self.pass_go):
-                    m.d.sync += [ptr.eq(0), ptr1.eq(1), fill.eq(0), g.eq(self.g), B.eq(bl), BL.eq(GB - bl), fine.eq(self.fine),
+                    m.d.comb += fill_nxt.eq(0)
+                    m.d.sync += [ptr.eq(0), ptr1.eq(1), g.eq(self.g), B.eq(bl), BL.eq(GB - bl), fine.eq(self.fine),
                                  v_d.eq(0), v_dp.eq(0), v_dg.eq(0)]
                     m.next = "PASS"
             with m.State("MM"):
@@ -188,9 +196,9 @@ class CellUnit(wiring.Component):
             with m.State("PASS"):
                 # fill 1 .. FILL - 1: advance the front end (the last also loads the divider)
                 with m.If(fill != FILL):
-                    m.d.sync += fill.eq(fill + 1)
-                m.d.comb += adv.eq(((fill != 0) & (fill != FILL)) | (dbusy & (st == 0)))
-                with m.If(dbusy & (st == 0) & (i_div == n_m1)):
+                    m.d.comb += fill_nxt.eq(fill + 1)
+                m.d.comb += adv.eq(fmid | dz)           # (fill not 0 or FILL) | (dbusy & st == 0)
+                with m.If(dz & (i_div == n_m1)):
                     m.next = "IDLE"
 
         # front end: y - lo, (y - lo) g, one step per advance; the product in two stages: the
@@ -210,19 +218,21 @@ class CellUnit(wiring.Component):
         Q = Signal(range(QM + 1))
         m.d.comb += Q.eq(B + Mux(fine, FR, 0))
         with m.If(dbusy):
-            m.d.sync += st.eq(st - 1)
+            m.d.comb += st_nxt.eq(st - 1)
             for a in range(2):
                 t = Cat(lob[a][GB - 1], hi[a])
                 ge = t >= span[a]
                 hn = Mux(ge, t - span[a], t)
                 m.d.sync += [hi[a].eq(hn), lob[a].eq(lob[a] << 1), q[a].eq(Cat(ge, q[a]))]
-                with m.If(st == 0):
+                with m.If(dz):                      # dz = dbusy & st == 0
                     const = span[a] == 0                    # constant axis: position 0 of cell 0
                     m.d.sync += [q1[a].eq(Mux(const, 0, Cat(ge, q[a]))), nz1[a].eq(~const & (hn != 0))]
-            with m.If(st == 0):
-                m.d.sync += [v1.eq(1), i1.eq(i_div), last1.eq(i_div == n_m1), dbusy.eq(0)]
+            with m.If(dz):                          # dz = dbusy & st == 0
+                m.d.comb += dbusy_nxt.eq(0)
+                m.d.sync += [v1.eq(1), i1.eq(i_div), last1.eq(i_div == n_m1)]
         with m.If(adv & v_dg):
-            m.d.sync += [dbusy.eq(1), st.eq(Q - 1), i_div.eq(i_dg)]
+            m.d.comb += [dbusy_nxt.eq(1), st_nxt.eq(Q - 1)]
+            m.d.sync += i_div.eq(i_dg)
             for a in range(2):
                 m.d.sync += [hi[a].eq(dg[a] >> B), lob[a].eq((dg[a] << BL)[:GB]), q[a].eq(0)]
 

@@ -303,7 +303,7 @@ class TsneEngine(wiring.Component):
         jk_nxt, sy_nxt, lane_ok_nxt = next_values(m, jk, sy, lane_ok)
         m.d.sync += lane_ok_next.eq(Cat(jk + l <= n_last for l in range(K)))
 
-        def first_block():          # ybase, sbase := 0
+        def first_block():          # ybase, sbase := 0 (in every cycle outside PRIME and STREAM: below)
             m.d.comb += [ybase_nxt.eq(0), sbase_nxt.eq(0), jk_nxt.eq(K), sy_nxt.eq(0),
                          lane_ok_nxt.eq(Cat(n_last >= l for l in range(K)))]
 
@@ -311,7 +311,7 @@ class TsneEngine(wiring.Component):
             m.d.comb += [ybase_nxt.eq(ybase + K), sbase_nxt.eq(sbase + cfg.n_max), jk_nxt.eq(jk + K),
                          sy_nxt.eq(sy + cfg.n_max + K),
                          lane_ok_nxt.eq(lane_ok_next)]
-        in_stream = Signal()
+        in_stream, in_prime_st = Signal(), Signal()
         if self.checks:
             m.d.sync += Assert((ring == (rstep != 0)) & (~in_stream | (jk == ybase + K) & (sy == sbase + ybase) &
                                (lane_ok == Cat(ybase + l <= n_last for l in range(K)))),
@@ -328,6 +328,16 @@ class TsneEngine(wiring.Component):
             pad = timing.tsne_ordered_min_slots(K) - 1
             m.d.sync += j_end.eq(Mux((n_last >= K) & (n_last < pad), pad, n_last))
         blk_change = (j == j_end) & (blk != B_last)
+        # the same tests as registers for the STREAM's decisions: j and blk change only in a slot's
+        # last cycle (ph = II - 1), so from its ph 1 on at_end = (j == j_end), blk_last = (blk ==
+        # B_last); the block change then enables ybase and its companions from registers (their
+        # enables were 10.1-10.8 ns in session 42).  (s_pre, registered in ph 0 when II = 2,
+        # keeps blk_change.)
+        at_end, blk_last = Signal(), Signal()
+        m.d.sync += [at_end.eq(j == j_end), blk_last.eq(blk == B_last)]
+        if self.checks:
+            m.d.sync += Assert(~in_stream | (ph == 0) | ((at_end == (j == j_end)) & (blk_last == (blk == B_last))),
+                               "t-SNE engine: at_end / blk_last disagree with j / blk in a slot")
         j_first, j_next_block = Signal.like(j), Signal.like(j)     # driven below (symmetric j side)
         for k in range(K):
             bank_addr = Signal(range(self.sdepth), name=f"s_addr{k}")
@@ -541,9 +551,8 @@ class TsneEngine(wiring.Component):
                 m.d.sync += [self.busy.eq(0), self.done.eq(1)]
                 m.next = "IDLE"
             with m.Else():      # next iteration: no gap (tsne_schedule.run_cycles)
-                m.d.sync += [cnt.eq(0), blk.eq(0), zq.eq(0)]
+                m.d.sync += [cnt.eq(0), zq.eq(0)]
                 set_iter(self.iter + 1)
-                first_block()
                 m.next = "PRIME"
 
         # ------------------------------------------------------------ the update beside the FSM
@@ -639,9 +648,8 @@ class TsneEngine(wiring.Component):
                     m.d.sync += [cnt.eq(0), upt.eq(0), ipt.eq(self.seed ^ tf.TSNE_INIT_STREAM), self.busy.eq(1)]
                     m.next = "INIT"
                 with m.Elif(self.go):
-                    m.d.sync += [cnt.eq(0), blk.eq(0), zq.eq(0), self.busy.eq(1), mag_or.eq(0)]
+                    m.d.sync += [cnt.eq(0), zq.eq(0), self.busy.eq(1), mag_or.eq(0)]
                     set_iter(C(0, 17))
-                    first_block()
                     m.next = "SCALE"
             with m.State("SCALE"):
                 # y of point cnt read (cnt < N), its magnitude ORed a cycle later; then the shift
@@ -653,7 +661,6 @@ class TsneEngine(wiring.Component):
                 with m.If((cnt >= n_last + 2) & (cnt >= timing.TSNE_CA_ISSUE)):
                     m.d.comb += set_shift.eq(1)
                     m.d.sync += cnt.eq(0)
-                    first_block()           # again (ybase is 0): lane_ok from an N set with go
                     m.next = "PRIME"
             with m.State("INIT"):
                 # per point (4 cycles): lane 0's PRNG loaded with the stream of coordinate 0, stepped,
@@ -717,15 +724,15 @@ class TsneEngine(wiring.Component):
                     m.d.comb += rslot.eq(1)
                 with m.If((ph == timing.TSNE_READ) & ~ring):
                     m.d.comb += slot.eq(1)
-                    with m.If(j == j_end):
+                    with m.If(at_end):
                         m.d.comb += [snap.eq(1), bg_start.eq(1)]
                         if not sym:     # ordered pairs: the last block's Zq with its snap too
                             m.d.comb += [zsnap.eq(1), zq_start.eq(1)]
                         else:
-                            with m.If(blk != B_last):
+                            with m.If(~blk_last):
                                 m.d.comb += [zsnap.eq(1), zq_start.eq(1)]
                 if sym:         # the last block's Zq: with its last ring step (`timing.tsne_zq_lead`)
-                    with m.If((ph == timing.TSNE_READ) & ring & last_ring & (blk == B_last)):
+                    with m.If((ph == timing.TSNE_READ) & ring & last_ring & blk_last):
                         m.d.comb += [zsnap.eq(1), zq_start.eq(1)]
                 # y_i of block 0 (latched in PRIME) in the STREAM's first cycle; of the next block after
                 # the last slot
@@ -733,7 +740,7 @@ class TsneEngine(wiring.Component):
                 # and latch a next y^_i (tnext) then: the loads come after the issue, so that the
                 # first slot's tdiff sees them, and two cycles after a block's last slot)
                 first = ((rstep == 1) & (blk == 0)) if sym else ((j == 0) & (blk == 0))
-                m.d.comb += block_end.eq((ph == timing.TSNE_READ) & ~ring & (j == j_end) & (blk != B_last))
+                m.d.comb += block_end.eq((ph == timing.TSNE_READ) & ~ring & at_end & ~blk_last)
                 # the first slot's load as a register set in the cycle before (ph TSNE_READ - 1 of
                 # the same slot): load then comes from two registers, no FSM decode (it enables the
                 # visitor ring's y registers and every lane's y_i: 10.6 ns before session 41)
@@ -744,8 +751,8 @@ class TsneEngine(wiring.Component):
                         m.d.comb += rstep_nxt.eq(Mux(rstep == R, 0, rstep + 1))
                     with m.Else():
                         m.d.comb += j_nxt.eq(j + 1)
-                        with m.If(j == j_end):
-                            with m.If(blk == B_last):
+                        with m.If(at_end):
+                            with m.If(blk_last):
                                 m.d.sync += cnt.eq(0)
                                 m.next = "FLUSH"
                             with m.Else():
@@ -807,6 +814,14 @@ class TsneEngine(wiring.Component):
                 with m.If(tr.valid & tr.ready & (((tr.kind == tf.TRACE_Y) & (tr.index == n_last)) | ~tsel)):
                     m.d.sync += tidx.eq(0)
                     finish_iteration()
+
+        # ybase, sbase and their companions at block 0's values, blk 0, in every cycle outside
+        # PRIME and STREAM (unused there; every entry to PRIME finds them set): their enables are
+        # a state decode or a block change, not the OR of every transition into PRIME
+        m.d.comb += in_prime_st.eq(in_prime | in_stream)
+        with m.If(~in_prime_st):
+            first_block()
+            m.d.sync += blk.eq(0)
 
         # ------------------------------------------------------------ ca = ex rn >> coef_frac
         # what the update needs of its iteration, kept while the next one begins (iter, zq move on;
