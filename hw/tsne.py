@@ -605,6 +605,11 @@ class TsneEngine(wiring.Component):
         stream_on = (stream_t > prime_t) & (n_last >= ot["j0"])
         m.d.sync += odelay.eq(ot["base"] + Mux(stream_on, stream_t, prime_t))
         ocnt = Signal.like(odelay)
+        # finish_iteration's conditions as registers kept in step with their counters (the OR of
+        # ocnt == 0, waddr == N - 1 and the trace's last beat enabled iter and its flags, busy, cnt
+        # and the state: 10.3-11.2 ns in session 43's first routing): ocnt_z = (ocnt == 0) in
+        # OVERLAP, wlast = (waddr == N - 1), tr_last = (the trace beat is point N - 1's)
+        ocnt_z, wlast, tr_last = Signal(init=1), Signal(), Signal()
         zq_solo = Signal()      # the trace holds an overlapped iteration's Zq beat
         with m.If(zq_solo & tr.valid & tr.ready):
             m.d.sync += [tr.valid.eq(0), zq_solo.eq(0)]
@@ -780,20 +785,20 @@ class TsneEngine(wiring.Component):
                         with m.Else():
                             with m.If(self.trace_en):
                                 m.d.sync += [tr.valid.eq(1), tr.kind.eq(tf.TRACE_ZQ), tr.iter.eq(self.iter),
-                                             tr.index.eq(0), tr.data.eq(zq), zq_solo.eq(1)]
-                            m.d.sync += ocnt.eq(odelay - 1)
+                                             tr.index.eq(0), tr.data.eq(zq), zq_solo.eq(1), tr_last.eq(0)]
+                            m.d.sync += [ocnt.eq(odelay - 1), ocnt_z.eq(odelay == 1)]
                             m.next = "OVERLAP"
             with m.State("OVERLAP"):
                 # the update runs on; the next iteration begins timing.tsne_overlap_delay cycles
                 # after it started
-                m.d.sync += ocnt.eq(ocnt - 1)
-                with m.If(ocnt == 0):
+                m.d.sync += [ocnt.eq(ocnt - 1), ocnt_z.eq(ocnt == 1)]
+                with m.If(ocnt_z):
                     finish_iteration()
             with m.State("UPDATE"):
                 with m.If(upd_last):
                     with m.If(self.trace_en):
                         # the Zq beat first; ymem[0] is read now (tidx = 0) for the first embedding beat
-                        m.d.sync += [tr.valid.eq(1), tr.kind.eq(tf.TRACE_ZQ), tr.iter.eq(self.iter), tr.index.eq(0),
+                        m.d.sync += [tr.valid.eq(1), tr.kind.eq(tf.TRACE_ZQ), tr.iter.eq(self.iter), tr.index.eq(0), tr_last.eq(0),
                                      tr.data.eq(zq), t_ra.fl_v[0].eq(tsel), t_ra.fl_tag[0].eq(0), t_ra.count.eq(0),
                                      tidx.eq(1), tidx1.eq(2), tidx_in.eq(n_last != 0), tidx1_in.eq(n_last > 1)]
                         m.next = "TRACE"
@@ -809,9 +814,10 @@ class TsneEngine(wiring.Component):
                 with m.If(take):
                     m.d.sync += tr.valid.eq(emit)
                     with m.If(emit):
-                        m.d.sync += [tr.kind.eq(tf.TRACE_Y), tr.index.eq(out_i), tr.data.eq(out_y)]
+                        m.d.sync += [tr.kind.eq(tf.TRACE_Y), tr.index.eq(out_i), tr.data.eq(out_y),
+                                     tr_last.eq(out_i == n_last)]
                 # the last beat (the Zq beat alone when the embedding is not traced) transfers
-                with m.If(tr.valid & tr.ready & (((tr.kind == tf.TRACE_Y) & (tr.index == n_last)) | ~tsel)):
+                with m.If(tr.valid & tr.ready & (tr_last | ~tsel)):
                     m.d.sync += tidx.eq(0)
                     finish_iteration()
 
@@ -872,17 +878,24 @@ class TsneEngine(wiring.Component):
                         t = sl.tsne
                         m.d.sync += [yq.eq(_pack(t.uy0, t.uy1, yb)), vq.eq(_pack(t.uv0, t.uv1, yb)),
                                      gq.eq(_pack(t.ug0, t.ug1, gb))]
+        waddr_nxt = next_values(m, waddr)
+        m.d.sync += wlast.eq(waddr_nxt == n_last)
         with m.If(wq):
-            m.d.sync += waddr.eq(waddr + 1)
+            m.d.comb += waddr_nxt.eq(waddr + 1)
             m.d.comb += [y_wr.addr.eq(waddr), y_wr.data.eq(yq), y_wr.en.eq(1),
                          v_wr.addr.eq(waddr), v_wr.data.eq(vq), v_wr.en.eq(1),
                          g_wr.addr.eq(waddr), g_wr.data.eq(gq), g_wr.en.eq(1)]
-        m.d.comb += upd_last.eq(wq & (waddr == n_last))
+        m.d.comb += upd_last.eq(wq & wlast)
+        if self.checks:
+            m.d.sync += Assert((ocnt_z == (ocnt == 0)) & (~wq | (wlast == (waddr == n_last))) &
+                               (~(tr.valid & self.busy) | (tr_last == ((tr.kind == tf.TRACE_Y) & (tr.index == n_last)))),
+                               "t-SNE engine: ocnt_z / wlast / tr_last disagree with their counters")
         # the pair shift's OR: the update's writes (the next iteration but one takes its shift)
         with m.If(upd_start):
             m.d.sync += mag_or.eq(0)
         with m.Elif(wq):
             m.d.sync += mag_or.eq(mag_or | mag(yq)[:yb - 1] | mag(yq)[yb - 1:])
         with m.If(upd_start):
-            m.d.sync += [waddr.eq(0), wlane.eq(0)]
+            m.d.comb += waddr_nxt.eq(0)
+            m.d.sync += wlane.eq(0)
         return m
