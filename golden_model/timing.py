@@ -43,7 +43,7 @@ RESOURCES = ("absdiff", "mul_in", "mul", "mul_sum", "dacc", "minmax", "cand_delt
              # t-SNE engine (docs/hardware.md, "t-SNE engine")
              "tdiff", "tm0_in", "tm0", "tm0_sum", "tm1_in", "tm1", "tm1_sum", "tm2_in", "tm2", "tm3_in", "tm3",
              "tsq", "tsqsh", "tnorm_in", "tnorm",
-             "tnorm_shift", "tzt", "tzq", "tsr", "tfshift", "tacc", "ty", "tynext", "tsz", "tsa",
+             "tnorm_shift", "tzt", "tzq", "tsr", "tfshift", "tffine", "tacc", "ty", "tynext", "tsz", "tsa",
              # affinity phase (op ``kprob``): the saturated p register
              "psat",
              # t-SNE update (op ``tupd``, on the update slices of `hw.tsne_update`, not on the lanes)
@@ -144,8 +144,9 @@ _TPAIR = LaneOp("tpair", _stages(
     "tsr",                                               # sr = S r >> P, r2 = r r >> W
     ("tm2_in", "tm3_in"),                                # sr dx on M2, r2 dx on M3
     ("tm2", "tm3", "tm2_in", "tm3_in"),                  # sr dy on M2, r2 dy on M3
-    ("tm2", "tm3", "tfshift"),                           # floor(. 2^-sa), floor(. 2^-sb) (x)
-    ("tfshift", "tacc"),                                 # (y); A_x += , R_x +=
+    ("tm2", "tm3", "tfshift"),                           # floor(. 2^-sa), floor(. 2^-sb) (x): coarse
+    ("tfshift", "tffine"),                               # (y) coarse; (x) fine
+    ("tffine", "tacc"),                                  # (y) fine; A_x += , R_x +=
     "tacc"),                                             # A_y += , R_y +=
     "t-SNE pair: q = recip(1 + |y^_i - y^_j|^2) as (r, e); Zq, attractive and repulsive sums of y_i")
 

@@ -125,10 +125,17 @@ class CellUnit(wiring.Component):
         ptr = Signal(nb)
         ptr1 = Signal(nb + 1)                               # ptr + 1, kept (no adder before the address)
         adv = Signal()
+        pass_end = Signal()                                 # PASS's last cycle
         m.d.comb += self.emb.addr.eq(Mux(adv, ptr1, ptr))   # look-ahead: data follows ptr
-        # N + 1 and N - 1 as registers (N is stable long before a pass): no adder before a compare
-        n_p1, n_m1 = Signal(cfg.count_bits + 1), Signal(cfg.count_bits)
-        m.d.sync += [n_p1.eq(self.n + 1), n_m1.eq(self.n - 1)]
+        # N + 1, N + 2 and N - 1 as registers (N is stable long before a pass): no adder before a
+        # compare
+        n_p1, n_p2, n_m1 = Signal(cfg.count_bits + 1), Signal(cfg.count_bits + 1), Signal(cfg.count_bits)
+        m.d.sync += [n_p1.eq(self.n + 1), n_p2.eq(self.n + 2), n_m1.eq(self.n - 1)]
+        # MINMAX compares registered coordinates (the y port's data straight into the compares
+        # and the min / max enables: 10.0-10.3 ns in session 43); ptr is 0 in IDLE, so point 0 is
+        # read in mm_go's cycle and the registered copy costs no cycle
+        ys_q = [Signal(signed(yb), name=f"ysq{a}") for a in range(2)]
+        m.d.sync += [ys_q[a].eq(ys[a]) for a in range(2)]
         m.d.sync += self.mm_done.eq(0)
 
         # pass registers
@@ -171,7 +178,7 @@ class CellUnit(wiring.Component):
         with m.FSM(name="cell"):
             with m.State("IDLE"):
                 with m.If(self.mm_go):
-                    m.d.sync += [ptr.eq(0), ptr1.eq(1)]
+                    m.d.sync += [ptr.eq(1), ptr1.eq(2)]     # point 0 read in this cycle (ptr = 0)
                     m.next = "MM"
                 with m.Elif(self.pass_go):
                     m.d.comb += fill_nxt.eq(0)
@@ -179,19 +186,20 @@ class CellUnit(wiring.Component):
                                  v_d.eq(0), v_dp.eq(0), v_dg.eq(0)]
                     m.next = "PASS"
             with m.State("MM"):
-                # address ptr in cycle ptr; point ptr - 1's coordinates arrive
+                # address ptr in cycle ptr (from mm_go's cycle, ptr = 0, on); point ptr - 1's
+                # coordinates arrive, point ptr - 2's are in ys_q
                 m.d.sync += [ptr.eq(ptr1), ptr1.eq(ptr1 + 1)]
                 for a in range(2):
-                    with m.If(ptr == 1):
-                        m.d.sync += [mn[a].eq(ys[a]), mx[a].eq(ys[a])]
-                    with m.Elif((ptr >= 2) & (ptr <= self.n)):
-                        with m.If(ys[a] < mn[a]):
-                            m.d.sync += mn[a].eq(ys[a])
-                        with m.If(ys[a] > mx[a]):
-                            m.d.sync += mx[a].eq(ys[a])
-                with m.If(ptr == n_p1):
-                    m.d.sync += [self.mm_done.eq(1)] + [x for a in range(2)
-                                                        for x in (lo[a].eq(mn[a]), span[a].eq(mx[a] - mn[a]))]
+                    with m.If(ptr == 2):
+                        m.d.sync += [mn[a].eq(ys_q[a]), mx[a].eq(ys_q[a])]
+                    with m.Elif((ptr >= 3) & (ptr <= n_p1)):
+                        with m.If(ys_q[a] < mn[a]):
+                            m.d.sync += mn[a].eq(ys_q[a])
+                        with m.If(ys_q[a] > mx[a]):
+                            m.d.sync += mx[a].eq(ys_q[a])
+                with m.If(ptr == n_p2):
+                    m.d.sync += [self.mm_done.eq(1), ptr.eq(0), ptr1.eq(1)] + [
+                        x for a in range(2) for x in (lo[a].eq(mn[a]), span[a].eq(mx[a] - mn[a]))]
                     m.next = "IDLE"
             with m.State("PASS"):
                 # fill 1 .. FILL - 1: advance the front end (the last also loads the divider)
@@ -199,6 +207,7 @@ class CellUnit(wiring.Component):
                     m.d.comb += fill_nxt.eq(fill + 1)
                 m.d.comb += adv.eq(fmid | dz)           # (fill not 0 or FILL) | (dbusy & st == 0)
                 with m.If(dz & (i_div == n_m1)):
+                    m.d.comb += pass_end.eq(1)
                     m.next = "IDLE"
 
         # front end: y - lo, (y - lo) g, one step per advance; the product in two stages: the
@@ -213,6 +222,9 @@ class CellUnit(wiring.Component):
                 m.d.sync += [d[a].eq(ys[a] - lo[a]), dpl[a].eq(d[a][:DL] * g),
                              dph[a].eq(d[a][DL:] * g if yb > DL else 0),
                              dg[a].eq(dpl[a] + (dph[a] << DL))]
+
+        with m.If(pass_end):                                # ptr is 0 in IDLE (MINMAX's first read)
+            m.d.sync += [ptr.eq(0), ptr1.eq(1)]
 
         # dividers: load, then Q = B + fr steps t = 2 hi + next bit; t >= span -> subtract
         Q = Signal(range(QM + 1))

@@ -155,7 +155,8 @@ class TsneEngine(wiring.Component):
         Debug stream on; the embedding is traced after every ``2^trace_every_log2``-th iteration
         and the last (`tsne_fixed.trace_selected`); Zq after every iteration.
     zq : Out
-        Zq of the last pass (UQ.q_frac).
+        Zq of the last pass (UQ.q_frac), complete from RECIP on; held until the next iteration's
+        first block sum.
     ld_we, ld_sel, ld_bank, ld_addr, ld_data : In
         Load port (idle only): ``ld_sel`` `LD_S` (bank, address of `s_location`), `LD_Y`, `LD_V`,
         `LD_G` (address = point, data = coordinate 0 | coordinate 1 << width).
@@ -493,9 +494,13 @@ class TsneEngine(wiring.Component):
             m.d.sync += [r.eq(sum(zq_part[4 * k:4 * k + 4])) for k, r in enumerate(sums)]
             zq_part, zq_v = sums, delay_line(m, zq_v, 1, f"zq_tree{lvl}_v")
         assert len(zq_part) == 1
+        # zq restarts from the iteration's first sum (zq_new, set where an iteration begins): no
+        # clear from the FSM's end-of-iteration decision in front of zq's adder (10.6 ns in
+        # session 43); zq keeps the last iteration's value until then
+        zq_new = Signal(init=1)
         with m.If(zq_v):
             # symmetric: each unordered pair's kernel is in one lane's partial, Zq counts it twice
-            m.d.sync += zq.eq(zq + (zq_part[0] << 1 if sym else zq_part[0]))
+            m.d.sync += [zq.eq(Mux(zq_new, 0, zq) + (zq_part[0] << 1 if sym else zq_part[0])), zq_new.eq(0)]
         # FLUSH's length (`timing.tsne_flush_cycles`: a function of the last block's index; N is
         # stable while busy): FLUSH starts II - TSNE_READ cycles after the last snap
         fl0 = II - timing.TSNE_READ + 1
@@ -551,7 +556,7 @@ class TsneEngine(wiring.Component):
                 m.d.sync += [self.busy.eq(0), self.done.eq(1)]
                 m.next = "IDLE"
             with m.Else():      # next iteration: no gap (tsne_schedule.run_cycles)
-                m.d.sync += [cnt.eq(0), zq.eq(0)]
+                m.d.sync += [cnt.eq(0), zq_new.eq(1)]
                 set_iter(self.iter + 1)
                 m.next = "PRIME"
 
@@ -610,6 +615,11 @@ class TsneEngine(wiring.Component):
         # and the state: 10.3-11.2 ns in session 43's first routing): ocnt_z = (ocnt == 0) in
         # OVERLAP, wlast = (waddr == N - 1), tr_last = (the trace beat is point N - 1's)
         ocnt_z, wlast, tr_last = Signal(init=1), Signal(), Signal()
+        # tr_end = (TRACE and the beat held is the iteration's last: point N - 1's, or the Zq beat
+        # when the embedding is not traced), kept in step with the beat register, so that the
+        # iteration's end in TRACE is tr_end & ready (the state decode, valid and the tsel / tr_last
+        # choice in front of ready fed iter's and its flags' enables: 10.3-10.8 ns in session 43)
+        tr_end = Signal()
         zq_solo = Signal()      # the trace holds an overlapped iteration's Zq beat
         with m.If(zq_solo & tr.valid & tr.ready):
             m.d.sync += [tr.valid.eq(0), zq_solo.eq(0)]
@@ -646,14 +656,14 @@ class TsneEngine(wiring.Component):
         ig0 = Signal(signed(11))
         ish = cfg.y_frac - cfg.tsne_init_frac
         m.d.sync += self.done.eq(0)
-        with m.FSM(name="tsne"):
+        with m.FSM(name="tsne") as fsm:
             with m.State("IDLE"):
                 m.d.comb += lanes[0].ops.prng.point.eq(self.seed ^ tf.TSNE_INIT_STREAM)
                 with m.If(self.init):
                     m.d.sync += [cnt.eq(0), upt.eq(0), ipt.eq(self.seed ^ tf.TSNE_INIT_STREAM), self.busy.eq(1)]
                     m.next = "INIT"
                 with m.Elif(self.go):
-                    m.d.sync += [cnt.eq(0), zq.eq(0), self.busy.eq(1), mag_or.eq(0)]
+                    m.d.sync += [cnt.eq(0), zq_new.eq(1), self.busy.eq(1), mag_or.eq(0)]
                     set_iter(C(0, 17))
                     m.next = "SCALE"
             with m.State("SCALE"):
@@ -799,6 +809,7 @@ class TsneEngine(wiring.Component):
                     with m.If(self.trace_en):
                         # the Zq beat first; ymem[0] is read now (tidx = 0) for the first embedding beat
                         m.d.sync += [tr.valid.eq(1), tr.kind.eq(tf.TRACE_ZQ), tr.iter.eq(self.iter), tr.index.eq(0), tr_last.eq(0),
+                                     tr_end.eq(~tsel),
                                      tr.data.eq(zq), t_ra.fl_v[0].eq(tsel), t_ra.fl_tag[0].eq(0), t_ra.count.eq(0),
                                      tidx.eq(1), tidx1.eq(2), tidx_in.eq(n_last != 0), tidx1_in.eq(n_last > 1)]
                         m.next = "TRACE"
@@ -812,12 +823,12 @@ class TsneEngine(wiring.Component):
                     m.d.sync += [tidx.eq(tidx1), tidx1.eq(tidx1 + 1), tidx_in.eq(tidx1_in), tidx1_in.eq(tidx1 < n_last)]
                 emit, out_i, out_y = t_ra.step(m, issue, tidx, y_sel.data, take)
                 with m.If(take):
-                    m.d.sync += tr.valid.eq(emit)
+                    m.d.sync += [tr.valid.eq(emit), tr_end.eq(emit & (out_i == n_last))]
                     with m.If(emit):
                         m.d.sync += [tr.kind.eq(tf.TRACE_Y), tr.index.eq(out_i), tr.data.eq(out_y),
                                      tr_last.eq(out_i == n_last)]
                 # the last beat (the Zq beat alone when the embedding is not traced) transfers
-                with m.If(tr.valid & tr.ready & (tr_last | ~tsel)):
+                with m.If(tr_end & tr.ready):
                     m.d.sync += tidx.eq(0)
                     finish_iteration()
 
@@ -890,6 +901,8 @@ class TsneEngine(wiring.Component):
             m.d.sync += Assert((ocnt_z == (ocnt == 0)) & (~wq | (wlast == (waddr == n_last))) &
                                (~(tr.valid & self.busy) | (tr_last == ((tr.kind == tf.TRACE_Y) & (tr.index == n_last)))),
                                "t-SNE engine: ocnt_z / wlast / tr_last disagree with their counters")
+            m.d.sync += Assert(tr_end == (fsm.ongoing("TRACE") & tr.valid & (tr_last | ~tsel)),
+                               "t-SNE engine: tr_end disagrees with the state and the trace beat")
         # the pair shift's OR: the update's writes (the next iteration but one takes its shift)
         with m.If(upd_start):
             m.d.sync += mag_or.eq(0)

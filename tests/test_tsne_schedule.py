@@ -51,12 +51,12 @@ def test_overlapped_iteration_and_run_hand_computed():
 
 
 def test_short_ordered_blocks_need_no_padding_for_the_hand_over():
-    """Ordered pairs, two or more blocks: a block's hand-over (tsnap: 22 cycles, then K - 1 more
-    shifts) must end before the next block's snap writes A, R (stage 21 of a tsnap issued slots x II
-    cycles later; Zq, written at stage 15, is not shifted since session 39): 22 + 3 < 2 s + 21 needs
-    s >= 3 slots for K = 4, 22 + 15 < 2 s + 21: s >= 9 for K = 16, so every N > K is long enough
+    """Ordered pairs, two or more blocks: a block's hand-over (tsnap: 23 cycles, then K - 1 more
+    shifts) must end before the next block's snap writes A, R (stage 22 of a tsnap issued slots x II
+    cycles later; Zq, written at stage 15, is not shifted since session 39): 23 + 3 < 2 s + 22 needs
+    s >= 3 slots for K = 4, 23 + 15 < 2 s + 22: s >= 9 for K = 16, so every N > K is long enough
     (until session 38, with Zq in the scan chain, N = 5 was padded to 6 slots at K = 4)."""
-    assert timing.latency("tsnap") == 22 and timing.tsne_scan_write() == 21
+    assert timing.latency("tsnap") == 23 and timing.tsne_scan_write() == 22
     assert timing.tsne_ordered_min_slots(4) == 5 and timing.tsne_ordered_min_slots(16) == 17
     assert [timing.tsne_ordered_slots(n, 4) for n in (3, 4, 5, 6, 7)] == [3, 4, 5, 6, 7]
     assert ts.stream_slots(5, 4, symmetric=False) == 2 * 5
@@ -99,9 +99,9 @@ def test_symmetric_run_hand_computed():
     """Symmetric dataflow, N = 124, K = 16: every block first takes 8 ring steps, then broadcasts j >=
     16 b + 16; a block before the last keeps floor(17 / II) = 8 broadcast slots for the visitor
     flush (block 0 108 slots, blocks 1..6 92, 76, 60, 44, 28, 12); the last block needs
-    tsne_min_slots - 8 = 4 for the hand-over (22 + 6 + 15 - 21 = 22 cycles: 12 slots): j = 120 ..
+    tsne_min_slots - 8 = 4 for the hand-over (23 + 6 + 15 - 22 = 22 cycles: 12 slots): j = 120 ..
     123, 64 + 420 + 4 = 488 slots; the hand-over waits 6 more cycles for the visitor sums (V:
-    tacc 19 + 3 + (16 - 8) - II - 22).  The last block's Zq snap comes with its last ring step, 4
+    tacc 20 + 3 + (16 - 8) - II - 23).  The last block's Zq snap comes with its last ring step, 4
     slots before its snap.  The PRIME binds the overlap delay (45) with 8 slices."""
     assert timing.tsne_ring_steps(16, True) == 8 and timing.tsne_ring_steps(16, False) == 0
     assert timing.tsne_min_slots(16) == 12 and timing.tsne_scan_delay(16, True) == 6
@@ -112,15 +112,15 @@ def test_symmetric_run_hand_computed():
     base = 1 + 16 + 487 * 2 + 1 + 11 + 2
     assert ts.base_cycles(124, 16, slices=8, symmetric=True) == base
     # a single block (N = 9 <= K): the update's first read waits for the hand-over's first write
-    # (snap + 22 + scan delay 6 + 1), a cycle after it: FLUSH 22 + 6 + 1 + 1 - RECIP 2 = 28
-    assert timing.tsne_flush_cycles(9, 16, 8, symmetric=True) == 28
+    # (snap + 23 + scan delay 6 + 1), a cycle after it: FLUSH 23 + 6 + 1 + 1 - RECIP 2 = 29
+    assert timing.tsne_flush_cycles(9, 16, 8, symmetric=True) == 29
     assert timing.tsne_overlap_delay(124, 16, 8, symmetric=True) == 45
     assert ts.run_cycles(124, 16, 3, slices=8, symmetric=True) == 1 + 126 + 3 * base + 2 * 45 + 243 + 37
     # 4 slices (IV 4 > II 2): the stream catches the update up: block 0 reads j >= 16 in p0 + 17 +
     # 2 (8 + j - 16), j = 120 written 16 * 30 + 36 after u0: 480 + 37 - 1 - 240 = 276
     assert timing.tsne_overlap_delay(124, 16, 4, symmetric=True) == 276
     # tiny, N = 9, K = 4: 2 ring steps; broadcast min 2 for block 0 (flush: floor(5 / 2)), 2 after it
-    # (tsne_min_slots(4) = 4: 22 + 2 + 3 - 21 = 6 cycles, 4 slots with the 2 ring steps; block 1 keeps
+    # (tsne_min_slots(4) = 4: 23 + 2 + 3 - 22 = 6 cycles, 4 slots with the 2 ring steps; block 1 keeps
     # 2 for the flush): block 0 from j = 4, blocks 1 and 2 from j = 7
     assert timing.tsne_min_slots(4) == 4
     assert [timing.tsne_block_start(b, 9, 4, True) for b in range(3)] == [4, 7, 7]
