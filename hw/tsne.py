@@ -80,7 +80,7 @@ from .lane_tupd import repulsion_shift_bias
 from .tsne_jside import symmetric_jside
 from .tsne_update import UpdateSlice
 
-__all__ = ["TsneEngine", "s_location", "trace_signature", "LD_S", "LD_Y", "LD_V", "LD_G"]
+__all__ = ["TsneEngine", "pair_saturation_thresholds", "s_location", "trace_signature", "LD_S", "LD_Y", "LD_V", "LD_G"]
 
 LD_S, LD_Y, LD_V, LD_G = 0, 1, 2, 3
 
@@ -118,6 +118,15 @@ def const_div(x, d: int, x_max: int):
 
 def _pack(lo, hi, w):
     return Cat(lo[:w], hi[:w])
+
+
+def pair_saturation_thresholds(cfg: AccelConfig, shift: int) -> tuple:
+    """``(hi, lo)``: the pair format ``sat17(y >> shift)`` (`tsne_fixed.pair_y`) saturates high
+    iff ``y >= hi`` and low iff ``y < lo`` (``lim 2^shift``, ``-lim 2^shift``, clamped to y's range,
+    where the test cannot hold)."""
+    tw = TsneWidths(cfg)
+    yb, lim = tw.yb, 1 << (tw.pyb - 1)
+    return min(lim << shift, 1 << (yb - 1)), max(-(lim << shift), -(1 << (yb - 1)))
 
 
 class TsneEngine(wiring.Component):
@@ -287,8 +296,9 @@ class TsneEngine(wiring.Component):
         for k in range(K):
             m.d.comb += off[k].eq(Mux(rstep + k >= K, rstep + k - K, rstep + k))
         # The S read addresses (bank k: sbase + (ybase + off[k] in a ring step, else j)) are
-        # registers loaded at each slot's transition (``s_load``) from ``s_pre{k}``, the next slot's
-        # addresses, which are registered in every cycle from the current slot's registers (stable
+        # registers loaded at each slot's transition (``s_load``) from ``s_prec{k}`` / ``s_pren{k}``,
+        # the next slot's addresses (with / without a block change), which are registered in every
+        # cycle from the current slot's registers (stable
         # for a slot's II >= 2 cycles, and for PRIME's K + 1): no FSM decision in front of the
         # adders, no adder between the address registers and the affinity controller's P banks.
         j_nxt, rstep_nxt, ybase_nxt, sbase_nxt = next_values(m, j, rstep, ybase, sbase)
@@ -328,28 +338,32 @@ class TsneEngine(wiring.Component):
         else:
             pad = timing.tsne_ordered_min_slots(K) - 1
             m.d.sync += j_end.eq(Mux((n_last >= K) & (n_last < pad), pad, n_last))
-        blk_change = (j == j_end) & (blk != B_last)
-        # the same tests as registers for the STREAM's decisions: j and blk change only in a slot's
-        # last cycle (ph = II - 1), so from its ph 1 on at_end = (j == j_end), blk_last = (blk ==
-        # B_last); the block change then enables ybase and its companions from registers (their
-        # enables were 10.1-10.8 ns in session 42).  (s_pre, registered in ph 0 when II = 2,
-        # keeps blk_change.)
+        # the slot's end tests as registers for the STREAM's decisions: j and blk change only in a
+        # slot's last cycle (ph = II - 1), so from its ph 1 on at_end = (j == j_end), blk_last =
+        # (blk == B_last); the block change then enables ybase and its companions from registers
+        # (their enables were 10.1-10.8 ns in session 42), and chooses the next S addresses
         at_end, blk_last = Signal(), Signal()
         m.d.sync += [at_end.eq(j == j_end), blk_last.eq(blk == B_last)]
         if self.checks:
             m.d.sync += Assert(~in_stream | (ph == 0) | ((at_end == (j == j_end)) & (blk_last == (blk == B_last))),
                                "t-SNE engine: at_end / blk_last disagree with j / blk in a slot")
         j_first, j_next_block = Signal.like(j), Signal.like(j)     # driven below (symmetric j side)
+        # both broadcast candidates (the next block's first address, the next j's) are registered
+        # and chosen at the load by at_end & ~blk_last, valid by then (the load is in a slot's last
+        # cycle, ph II - 1 >= 1, or PRIME's, where both are the PRIME address): the compare j ==
+        # j_end in front of the address adders was 10.0-10.2 ns in session 43
+        blk_change_q = at_end & ~blk_last
         for k in range(K):
             bank_addr = Signal(range(self.sdepth), name=f"s_addr{k}")
-            pre = Signal(range(self.sdepth), name=f"s_pre{k}")
+            pre_c = Signal(range(self.sdepth), name=f"s_prec{k}")
+            pre_n = Signal(range(self.sdepth), name=f"s_pren{k}")
             ring_a = Mux(last_ring, sbase + j, sy + Mux(rstep + 1 + k >= K, rstep + 1 + k - K, rstep + 1 + k))
-            bcast_a = Mux(blk_change, (sy + cfg.n_max + K + (k + 1) % K) if sym else (sbase + cfg.n_max + j_next_block),
-                          sbase + j + 1)
+            chg_a = (sy + cfg.n_max + K + (k + 1) % K) if sym else (sbase + cfg.n_max + j_next_block)
             prime_a = (sy + (k + 1) % K) if sym else (sbase + j_first)
-            m.d.sync += pre.eq(Mux(in_prime, prime_a, Mux(ring, ring_a, bcast_a)))
+            m.d.sync += [pre_c.eq(Mux(in_prime, prime_a, Mux(ring, ring_a, chg_a))),
+                         pre_n.eq(Mux(in_prime, prime_a, Mux(ring, ring_a, sbase + j + 1)))]
             with m.If(s_load):
-                m.d.sync += bank_addr.eq(pre)
+                m.d.sync += bank_addr.eq(Mux(blk_change_q, pre_c, pre_n))
             m.d.comb += (self.s_addr[k] if self.ext else s_rd[k].addr).eq(bank_addr)
         s_data = [self.s_data[k] for k in range(K)] if self.ext else [rp.data for rp in s_rd]
 
@@ -385,12 +399,21 @@ class TsneEngine(wiring.Component):
         pyb = tw.pyb
         pair_s = Signal(range(tf.pair_shift_max(cfg) + 1))
         yc = [Signal(signed(pyb), name=f"pair_y{c}") for c in range(2)]
+        # saturation tests on y itself, beside the shifter: y >> s >= lim <=> y >= lim 2^s, y >> s <
+        # -lim <=> y < -lim 2^s, against thresholds set with pair_s (clamped to y's range: a test
+        # that cannot hold); the tests on the shifted word's high bits after the shifter were
+        # 10.2 ns in session 43
+        lim = 1 << (pyb - 1)
+
+        def thresholds(sv):
+            return pair_saturation_thresholds(cfg, sv)
+        thr_p = Signal(signed(yb + 1), init=thresholds(0)[0], name="pair_thp")
+        thr_n = Signal(signed(yb + 1), init=thresholds(0)[1], name="pair_thn")
         for c in range(2):
+            y_in = y_rd.data[c * yb:(c + 1) * yb].as_signed()
             ysh = Signal(signed(yb), name=f"pair_ysh{c}")
-            m.d.comb += ysh.eq(y_rd.data[c * yb:(c + 1) * yb].as_signed() >> pair_s)
-            hi = ysh[pyb - 1:]
-            lim = 1 << (pyb - 1)
-            m.d.sync += yc[c].eq(Mux(hi.all() | ~hi.any(), ysh[:pyb].as_signed(), Mux(ysh < 0, -lim, lim - 1)))
+            m.d.comb += ysh.eq(y_in >> pair_s)
+            m.d.sync += yc[c].eq(Mux(y_in >= thr_p, lim - 1, Mux(y_in < thr_n, -lim, ysh[:pyb].as_signed())))
         s_q = [Signal(cfg.p_frac + 1, name=f"s_q{k}", reset_less=True) for k in range(K)]
         m.d.sync += [q.eq(d) for q, d in zip(s_q, s_data)]
         ring1 = Signal()        # the slot issued in the cycle before was a ring step
@@ -643,7 +666,8 @@ class TsneEngine(wiring.Component):
             with m.Switch(blen):
                 for b in range(yb):
                     with m.Case(b):
-                        m.d.sync += pair_s.eq(tf.pair_shift(np.array([[(1 << b) - 1]]), cfg))
+                        sv = int(tf.pair_shift(np.array([[(1 << b) - 1]]), cfg))
+                        m.d.sync += [pair_s.eq(sv), thr_p.eq(thresholds(sv)[0]), thr_n.eq(thresholds(sv)[1])]
         with m.If(scale_v):
             m.d.sync += mag_or.eq(mag_or | mag(y_rd.data)[:yb - 1] | mag(y_rd.data)[yb - 1:])
         m.d.comb += set_shift.eq(upd_start)      # (also at the end of SCALE, in the FSM)

@@ -129,10 +129,10 @@ def symmetric_jside(eng, m, lanes, out0, shifting, pout, pout_ok, pop_base, pop_
     fcur = Signal.like(fpt)
     m.d.comb += fcur.eq(Mux(rlast, R % K, fpt))
 
-    def minus_term(base, t, stk, jv):
+    def minus_term(base, nt, cin):
         """``base - (t + stk)`` (``base`` when not ``jv``) in one adder: ``base + ~t + ~stk``, the
-        1-bit ``~stk`` as the carry into bit 1 of ``Cat(1, base) + Cat(~stk, ~t)``."""
-        nt, cin = Mux(jv, (~t).as_unsigned(), C((1 << ab) - 1, ab)), Mux(jv, ~stk, 1)
+        1-bit ``~stk`` as the carry into bit 1 of ``Cat(1, base) + Cat(~stk, ~t)``; ``nt`` = ``~t``
+        and ``cin`` = ``~stk`` (all ones and 1 when not ``jv``) are the lane's registers."""
         return (Cat(C(1, 1), base) + Cat(cin, nt))[1:ab + 1]
 
     # the shift between two steps happens with the next step's x term (the x fields take the
@@ -140,8 +140,8 @@ def symmetric_jside(eng, m, lanes, out0, shifting, pout, pout_ok, pop_base, pop_
     # term comes in the cycle right after a step's y term
     for l, ln in enumerate(lanes):
         v, src = vs[l], vs[(l + 1) % K]
-        ta = (ln.tsne.jfa, ln.tsne.jstka, ln.tsne.jv)
-        tr = (ln.tsne.jfr, ln.tsne.jstkr, ln.tsne.jv)
+        ta = (ln.tsne.jna, ln.tsne.jca)
+        tr = (ln.tsne.jnr, ln.tsne.jcr)
         with m.If(rx):
             m.d.sync += [v[0].eq(minus_term(Mux(rx_first, 0, src[0]), *ta)),
                          v[2].eq(minus_term(Mux(rx_first, 0, src[2]), *tr))]

@@ -408,3 +408,21 @@ def test_jside_identity_with_the_capped_shift():
     # the one product outside the multiplier's range breaks it (why the range matters)
     prod, s = -(1 << (pw - 1)), pw + 1
     assert -(prod >> cap) - int(prod & ((1 << cap) - 1) != 0) != (-prod) >> s
+
+
+@pytest.mark.parametrize("preset", ["tiny", "small", "digits"])
+def test_pair_saturation_thresholds_equal_the_pair_format(preset):
+    """The engine saturates the pair format by comparing y itself with two thresholds set with the
+    pair shift (`hw.tsne.pair_saturation_thresholds`), not the shifted word: for every shift, y on
+    both sides of each threshold, y's extremes and random y, the result equals `tsne_fixed.pair_y`."""
+    from hw.tsne import pair_saturation_thresholds
+    cfg = get_preset(preset).with_overrides(phases=True)
+    tw = TsneWidths(cfg)
+    lim, ymin, ymax = 1 << (tw.pyb - 1), -(1 << (tw.yb - 1)), (1 << (tw.yb - 1)) - 1
+    rng = np.random.default_rng(44)
+    for sv in range(tf.pair_shift_max(cfg) + 1):
+        hi, lo = pair_saturation_thresholds(cfg, sv)
+        ys = [ymin, ymax, hi, hi - 1, lo, lo - 1, lim << sv, (lim << sv) - 1, -(lim << sv), -(lim << sv) - 1]
+        ys = np.array([y for y in ys if ymin <= y <= ymax] + list(rng.integers(ymin, ymax + 1, size=500)), dtype=np.int64)
+        rule = np.where(ys >= hi, lim - 1, np.where(ys < lo, -lim, ys >> sv))     # the engine's rule
+        assert (rule == tf.pair_y(ys, sv, cfg)).all(), sv
