@@ -404,11 +404,9 @@ class TsneEngine(wiring.Component):
         # that cannot hold); the tests on the shifted word's high bits after the shifter were
         # 10.2 ns in session 43
         lim = 1 << (pyb - 1)
-
-        def thresholds(sv):
-            return pair_saturation_thresholds(cfg, sv)
-        thr_p = Signal(signed(yb + 1), init=thresholds(0)[0], name="pair_thp")
-        thr_n = Signal(signed(yb + 1), init=thresholds(0)[1], name="pair_thn")
+        thr0 = pair_saturation_thresholds(cfg, 0)
+        thr_p = Signal(signed(yb + 1), init=thr0[0], name="pair_thp")
+        thr_n = Signal(signed(yb + 1), init=thr0[1], name="pair_thn")
         for c in range(2):
             y_in = y_rd.data[c * yb:(c + 1) * yb].as_signed()
             ysh = Signal(signed(yb), name=f"pair_ysh{c}")
@@ -667,7 +665,8 @@ class TsneEngine(wiring.Component):
                 for b in range(yb):
                     with m.Case(b):
                         sv = int(tf.pair_shift(np.array([[(1 << b) - 1]]), cfg))
-                        m.d.sync += [pair_s.eq(sv), thr_p.eq(thresholds(sv)[0]), thr_n.eq(thresholds(sv)[1])]
+                        hi, lo = pair_saturation_thresholds(cfg, sv)
+                        m.d.sync += [pair_s.eq(sv), thr_p.eq(hi), thr_n.eq(lo)]
         with m.If(scale_v):
             m.d.sync += mag_or.eq(mag_or | mag(y_rd.data)[:yb - 1] | mag(y_rd.data)[yb - 1:])
         m.d.comb += set_shift.eq(upd_start)      # (also at the end of SCALE, in the FSM)
