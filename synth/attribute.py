@@ -78,6 +78,20 @@ def lut4_estimate(ctype: str, params: dict) -> float:
     return 0.0
 
 
+def _project_path(path: str, root: Path) -> str:
+    """`path` relative to the project `root`; a library file as ``<package>/...`` (so that a report
+    names the same file on every machine)."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(root))
+    except ValueError:
+        pass
+    parts = p.parts
+    if "site-packages" in parts:
+        return "/".join(parts[parts.index("site-packages") + 1:])
+    return f"(python) {p.name}"
+
+
 def _src_line(attrs: dict, root: Path) -> str:
     """The first source location of a cell as ``path:line`` (relative to `root` when below it)."""
     src = attrs.get("src", "")
@@ -86,11 +100,7 @@ def _src_line(attrs: dict, root: Path) -> str:
     first = src.split("|")[0]
     m = re.match(r"(.*?):(\d+)(?:\.\d+(?:-\d+\.\d+)?)?$", first)
     path, line = (m.group(1), m.group(2)) if m else (first, "?")
-    try:
-        path = str(Path(path).resolve().relative_to(root))
-    except ValueError:
-        pass
-    return f"{path}:{line}"
+    return f"{_project_path(path, root)}:{line}"
 
 
 def _sources(cells: dict, max_depth: int = 32) -> dict:
@@ -199,6 +209,36 @@ def attribute_block(cfg, block: str, workdir: Path | None = None) -> dict:
                          + ", ".join(sorted(blocks)))
     workdir = Path(workdir or DEFAULT_WORK / f"attr-{cfg.name}-{block}")
     return attribute_component(comp, workdir, name=design.module_name(block))
+
+
+#: what a report keeps of an attribution (`summary`)
+SUMMARY_FILES, SUMMARY_LINES = 12, 15
+
+
+def summary(att: dict) -> dict:
+    """The part of `attribute_json`'s result a synthesis report keeps: totals, the files, the
+    heaviest lines."""
+    return {"model": "synth.attribute.lut4_estimate (word-level estimate, not a mapped count)",
+            "lut4": att["lut4"], "ff_bits": att["ff_bits"], "mul": att["mul"],
+            "by_file": by_file(att)[:SUMMARY_FILES], "top_lines": att["rows"][:SUMMARY_LINES]}
+
+
+def summary_markdown(s: dict) -> list:
+    """Markdown lines of a report's attribution section (`summary`)."""
+    L = ["## Where the area goes (word-level estimate, `synth.attribute`)", "",
+         f"The whole core reduced to word-level cells (no technology mapping) and grouped by the Amaranth "
+         f"source line that built them, each cell given a LUT4 estimate from its widths "
+         f"(`{s['model'].split(' ')[0]}`, a model for ranking, not a mapped count): "
+         f"**{s['lut4']:,.0f} LUT4-eq**, {s['ff_bits']:,} flip-flop bits, {s['mul']} multipliers.", "",
+         "| source file | LUT4-eq | share | FF bits | multipliers |", "|---|---:|---:|---:|---:|"]
+    for r in s["by_file"]:
+        L.append(f"| `{r['src']}` | {r['lut4']:,.0f} | {r['lut4'] / max(s['lut4'], 1e-9):.1%} | "
+                 f"{r['ff_bits']:,} | {r['mul']} |")
+    L += ["", "Heaviest source lines:", "", "| source line | LUT4-eq | FF bits | cells |", "|---|---:|---:|---|"]
+    for r in s["top_lines"]:
+        cells = ", ".join(f"{k} x{v}" for k, v in r["cells"].items())
+        L.append(f"| `{r['src']}` | {r['lut4']:,.0f} | {r['ff_bits']:,} | {cells} |")
+    return L + [""]
 
 
 def to_text(att: dict, top: int = 30, files: bool = False) -> str:

@@ -68,7 +68,7 @@ def synthesize(cfg: AccelConfig, *, name: str | None = None, preset: str | None 
                seed: int = flow.DEFAULT_SEED, workdir: Path | None = None, quiet: bool = False,
                extra_seeds: tuple = (), dsp_regs: bool = flow.PNR_FLOW["dsp_regs"],
                no_rw_check: bool = flow.PNR_FLOW["no_rw_check"], pnr_timeout_s: float | None = None,
-               bram_regs: bool = flow.PNR_FLOW["bram_regs"]) -> dict:
+               bram_regs: bool = flow.PNR_FLOW["bram_regs"], attribute: bool = False) -> dict:
     """Run the whole flow for one configuration and return the report dict (see module doc).
     ``dsp_regs``: ECP5 place and route with the registers moved into the multipliers
     (`synth.dsp_regs`).  ``bram_regs``: and with the registers after block-RAM read ports
@@ -79,7 +79,10 @@ def synthesize(cfg: AccelConfig, *, name: str | None = None, preset: str | None 
     ``pnr_timeout_s``: time limit of each nextpnr run (`flow.run_pnr`); None: no limit.
 
     ``extra_seeds``: place and route the same netlist again with these nextpnr seeds; each P&R
-    result then records ``fmax_by_seed`` and ``fmax_median_mhz`` (the headline stays seed ``seed``)."""
+    result then records ``fmax_by_seed`` and ``fmax_median_mhz`` (the headline stays seed ``seed``).
+
+    ``attribute``: also the whole core's word-level cells by source file and line
+    (`synth.attribute`, an estimate) as ``attribution``."""
     name = name or cfg.name
     preset = preset or cfg.name
     workdir = Path(workdir or DEFAULT_WORK / name)
@@ -219,6 +222,14 @@ def synthesize(cfg: AccelConfig, *, name: str | None = None, preset: str | None 
             entry["seconds"] = round(time.monotonic() - t0, 1)
             rep["blocks"][b] = entry
         rep["runtime_s"]["blocks"] = round(sum(e["seconds"] for e in rep["blocks"].values()), 1)
+    if attribute:
+        from .attribute import attribute_block, summary
+        t0 = time.monotonic()
+        _log(f"{name}: where the area goes (word-level cells by source line, synth.attribute)", quiet)
+        att = guarded("attribute", lambda: attribute_block(cfg, "core", workdir / "attribute"))
+        if att is not None:
+            rep["attribution"] = summary(att)
+        rep["runtime_s"]["attribute"] = round(time.monotonic() - t0, 1)
     rep["runtime_s"]["total"] = round(time.monotonic() - t_start, 1)
     rep["commands"] = _commands(rep)
     return rep
@@ -366,6 +377,9 @@ def to_markdown(rep: dict) -> str:
                       f"and {a['dsp']} instead of {b['dsp']} DSPs of the lane without them (`lane_search_only`)."]
         L += ["", "Blocks are mapped with the DSP-inferring variant; a block synthesised alone keeps logic "
               "that the core may share or trim, so the blocks do not add up exactly to the core.", ""]
+    if rep.get("attribution"):
+        from .attribute import summary_markdown
+        L += summary_markdown(rep["attribution"])
     if rep.get("errors"):
         L += ["## Errors", ""] + [f"- {e['step']}: `{e['error'].splitlines()[0]}`" for e in rep["errors"]] + [""]
     work = sorted({v.get("workaround") for v in _walk(rep) if isinstance(v, dict) and v.get("workaround")})
@@ -422,6 +436,8 @@ def main(argv=None) -> int:
     ap.add_argument("--rw-bypass", action="store_true",
                     help="P&R synthesis ignores the RTL's no_rw_check memories (Yosys' read-during-write bypass "
                          "on every bank, as before session 14; a report made with it is stale)")
+    ap.add_argument("--attribute", action="store_true",
+                    help="also the core's word-level cells by source file and line (synth.attribute, an estimate)")
     ap.add_argument("-q", "--quiet", action="store_true")
     args = ap.parse_args(argv)
     try:  # the numbers depend on the pinned tools: refuse to run with others
@@ -451,7 +467,7 @@ def main(argv=None) -> int:
                          asic=not args.no_asic, fpga=not args.no_fpga, pnr=not args.no_pnr, blocks=blocks,
                          seed=args.seed, workdir=Path(args.workdir) if args.workdir else None, quiet=args.quiet,
                          extra_seeds=extra_seeds, dsp_regs=args.dsp_regs,
-                         bram_regs=args.bram_regs, no_rw_check=not args.rw_bypass)
+                         bram_regs=args.bram_regs, no_rw_check=not args.rw_bypass, attribute=args.attribute)
     except (ToolError, flow.IncompleteCmosCount) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -104,3 +104,22 @@ def test_cli_prints_the_lane_of_tiny(capsys):
     out = capsys.readouterr().out
     assert "tiny, block lane:" in out and "LUT4-eq" in out
     assert "hw/lane.py:" in out
+
+
+def test_library_files_are_named_the_same_on_every_machine(tmp_path):
+    root = tmp_path / "proj"
+    root.mkdir()
+    lib = "/opt/py/lib/python3.11/site-packages/amaranth/hdl/_dsl.py"
+    assert attribute._src_line({"src": f"{lib}:12.3-14.5"}, root) == "amaranth/hdl/_dsl.py:12"
+    assert attribute._src_line({"src": "/usr/lib/python3.11/contextlib.py:7"}, root) == "(python) contextlib.py:7"
+    assert attribute._src_line({"src": f"{root}/hw/lane.py:380.1-380.9|other"}, root) == "hw/lane.py:380"
+    assert attribute._src_line({}, root) == "(no source)"
+
+
+def test_report_section_renders_the_summary(toy):
+    s = attribute.summary(toy)
+    assert s["lut4"] == toy["lut4"] and s["top_lines"] == toy["rows"][:attribute.SUMMARY_LINES]
+    md = "\n".join(attribute.summary_markdown(s))
+    assert "## Where the area goes" in md
+    assert f"| `tests/test_attribute.py:{_LINES['sub']}` | 16 | 0 | $alu x1 |" in md
+    assert "| `tests/test_attribute.py` |" in md and "100.0%" in md
