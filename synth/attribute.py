@@ -264,11 +264,11 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     if a.top < 1:
         ap.error(f"--top must be >= 1, got {a.top}")
-    cfg, _, name = make_config(a.preset, a.overrides)
-    try:
+    try:   # a bad preset, override or block is named before any tool runs
+        cfg, _, name = make_config(a.preset, a.overrides)
         att = attribute_block(cfg, a.block, DEFAULT_WORK / f"attr-{name}-{a.block}")
-    except ValueError as e:
-        ap.error(str(e))
+    except (ValueError, KeyError) as e:
+        ap.error(str(e.args[0]) if isinstance(e, KeyError) else str(e))
     print(f"{name}, block {a.block}:")
     print(to_text(att, a.top, files=a.by == "file"))
     if a.json:

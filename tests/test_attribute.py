@@ -123,3 +123,16 @@ def test_report_section_renders_the_summary(toy):
     assert "## Where the area goes" in md
     assert f"| `tests/test_attribute.py:{_LINES['sub']}` | 16 | 0 | $alu x1 |" in md
     assert "| `tests/test_attribute.py` |" in md and "100.0%" in md
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["--preset", "nope", "--block", "lane"], "unknown preset 'nope'"),
+    (["--preset", "tiny", "--set", "lanes=0", "--block", "lane"], "lanes"),
+    (["--preset", "tiny", "--block", "nope"], "unknown block 'nope'"),
+    (["--preset", "tiny", "--block", "lane", "--top", "0"], "--top must be >= 1"),
+])
+def test_cli_refuses_bad_input_before_any_tool_runs(argv, msg, capsys):
+    with pytest.raises(SystemExit) as e:
+        attribute.main(argv)
+    assert e.value.code == 2
+    assert msg in capsys.readouterr().err
