@@ -8,7 +8,7 @@ alumacc; opt; memory -nomap``: adders, multiplexers, shifters, compares, flip-fl
 before any technology mapping.  Each cell keeps the ``src`` of the Python line that built it, and is
 given a LUT4 estimate from its widths (`lut4_estimate`, below).  The estimate is a *model of ours*,
 for ranking, not a synthesis result: ``synth.report`` gives the mapped LUT4 / CCU2C counts of every
-block (the estimate's total is printed beside them to show how close it lands).  Multipliers are
+block (docs/synthesis.md compares the two on the digits lane and update slice).  Multipliers are
 counted apart (they map to DSP blocks) and so are flip-flop bits.
 
 Use it before cutting area: it names the lines worth re-designing (docs/synthesis.md, "Where the
@@ -26,9 +26,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from . import design, tools
-from .report import make_config
-
-DEFAULT_WORK = Path("build/synth")
+from .report import DEFAULT_WORK, make_config
 
 #: Yosys passes that leave word-level cells with their ``src`` (no technology mapping)
 COARSE_SCRIPT = ("read_rtlil {il}; hierarchy -top {top}; proc; flatten; opt; wreduce; alumacc; opt; "
