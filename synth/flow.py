@@ -61,6 +61,26 @@ PNR_FLOW = {"dsp_regs": True, "dsp_input_pairs": True, "bram_regs": True, "no_rw
             "placer_timing_weight": 30}
 
 
+#: nextpnr's routers (``--router``): router1, nextpnr's default and ours, or router2 (a negotiated-
+#: congestion router; on session 42's tiny phases netlist it oscillated where router1 routed in ~20
+#: minutes, docs/synthesis.md).  The router is a per-run choice like the seed, recorded in each P&R
+#: result as ``router``, not a flow option: a report routed by either is of today's flow.
+ROUTERS = ("router1", "router2")
+DEFAULT_ROUTER = "router1"
+
+
+def check_router(router: str) -> str:
+    """`router` if it is one of `ROUTERS`, else a ValueError naming the allowed values."""
+    if router not in ROUTERS:
+        raise ValueError(f"nextpnr router {router!r} is not supported: allowed {', '.join(ROUTERS)}")
+    return router
+
+
+def router_of(res: dict) -> str:
+    """The router a P&R result was routed with (results made before the key existed: router1)."""
+    return res.get("router", DEFAULT_ROUTER)
+
+
 def placer_args() -> list:
     """nextpnr arguments of the flow's placer options (`PNR_FLOW`)."""
     return ["--placer-heap-timingweight", str(PNR_FLOW["placer_timing_weight"])]
@@ -403,7 +423,8 @@ def netlist_passes(netlist: dict, top: str, dsp_regs: bool = PNR_FLOW["dsp_regs"
 def run_pnr(workdir: Path, target, files: dict, top: str = "top", seed: int = DEFAULT_SEED,
             variant: str = "dsp", synth_json: str | None = None,
             dsp_regs: bool = PNR_FLOW["dsp_regs"], no_rw_check: bool = PNR_FLOW["no_rw_check"],
-            bram_regs: bool = PNR_FLOW["bram_regs"], timeout_s: float | None = None) -> dict:
+            bram_regs: bool = PNR_FLOW["bram_regs"], timeout_s: float | None = None,
+            router: str = DEFAULT_ROUTER) -> dict:
     """Place and route the harnessed design `files` (from harness.prepare_board_files) on
     `target`, synthesised with the family's `variant` ("dsp" or "nodsp").  `synth_json`, when
     given, is an already synthesised netlist of the same variant in `workdir` (the two ECP5
@@ -414,7 +435,9 @@ def run_pnr(workdir: Path, target, files: dict, top: str = "top", seed: int = DE
     `no_rw_check`: synthesise with `honour_no_rw_check` (recorded as ``no_rw_check``).
     `timeout_s`: stop nextpnr after this many seconds; the result is then ``fits: False``,
     ``timed_out: True`` and an error naming the limit and nextpnr's last progress line (a
-    congested design can route for hours without converging)."""
+    congested design can route for hours without converging).
+    `router`: nextpnr's router (`ROUTERS`), recorded as ``router``."""
+    check_router(router)
     workdir = Path(workdir)
     fam = target.family
     cmd = dict(FPGA_VARIANTS[fam])[variant]
@@ -422,7 +445,7 @@ def run_pnr(workdir: Path, target, files: dict, top: str = "top", seed: int = DE
     cons, _ = _set_clock_target(files[cons_name], fam, target.pnr_mhz)
     cons_file = f"{target.key}.{cons_name.split('.')[-1]}"
     (workdir / cons_file).write_text(cons)
-    out = {**target.describe(), "seed": seed, "variant": variant}
+    out = {**target.describe(), "seed": seed, "router": router, "variant": variant}
     out["no_rw_check"] = bool(no_rw_check)
     stem = f"{top}_{fam}_{variant}"
     if synth_json is None:
@@ -459,7 +482,8 @@ def run_pnr(workdir: Path, target, files: dict, top: str = "top", seed: int = DE
     args = [*target.nextpnr_device_args(), "--json", pnr_json,
             "--pcf" if fam == "ice40" else "--lpf", cons_file,
             "--seed", str(seed), "--timing-allow-fail", "--report", report, "--detailed-timing-report",
-            "--log", f"pnr_{target.key}.log", *placer_args()]
+            "--log", f"pnr_{target.key}.log", *placer_args(),
+            *(["--router", router] if router != DEFAULT_ROUTER else [])]
     out["placer_timing_weight"] = PNR_FLOW["placer_timing_weight"]
     rpath = workdir / report
     if rpath.exists():

@@ -68,7 +68,8 @@ def synthesize(cfg: AccelConfig, *, name: str | None = None, preset: str | None 
                seed: int = flow.DEFAULT_SEED, workdir: Path | None = None, quiet: bool = False,
                extra_seeds: tuple = (), dsp_regs: bool = flow.PNR_FLOW["dsp_regs"],
                no_rw_check: bool = flow.PNR_FLOW["no_rw_check"], pnr_timeout_s: float | None = None,
-               bram_regs: bool = flow.PNR_FLOW["bram_regs"], attribute: bool = False) -> dict:
+               bram_regs: bool = flow.PNR_FLOW["bram_regs"], attribute: bool = False,
+               router: str = flow.DEFAULT_ROUTER) -> dict:
     """Run the whole flow for one configuration and return the report dict (see module doc).
     ``dsp_regs``: ECP5 place and route with the registers moved into the multipliers
     (`synth.dsp_regs`).  ``bram_regs``: and with the registers after block-RAM read ports
@@ -77,12 +78,14 @@ def synthesize(cfg: AccelConfig, *, name: str | None = None, preset: str | None 
     options are recorded as ``design.pnr_flow``.
 
     ``pnr_timeout_s``: time limit of each nextpnr run (`flow.run_pnr`); None: no limit.
+    ``router``: nextpnr's router (`flow.ROUTERS`), recorded in each P&R result.
 
     ``extra_seeds``: place and route the same netlist again with these nextpnr seeds; each P&R
     result then records ``fmax_by_seed`` and ``fmax_median_mhz`` (the headline stays seed ``seed``).
 
     ``attribute``: also the whole core's word-level cells by source file and line
     (`synth.attribute`, an estimate) as ``attribution``."""
+    flow.check_router(router)
     name = name or cfg.name
     preset = preset or cfg.name
     workdir = Path(workdir or DEFAULT_WORK / name)
@@ -166,7 +169,7 @@ def synthesize(cfg: AccelConfig, *, name: str | None = None, preset: str | None 
                 res = guarded(f"pnr_{key}", lambda: flow.run_pnr(
                     workdir, tg, files, top="top", seed=seed, variant=variant,
                     synth_json=synthesized.get((tg.family, variant)), dsp_regs=dsp_regs,
-                    bram_regs=bram_regs, no_rw_check=no_rw_check, timeout_s=pnr_timeout_s))
+                    bram_regs=bram_regs, no_rw_check=no_rw_check, timeout_s=pnr_timeout_s, router=router))
                 if res is None:
                     rep["runtime_s"][f"pnr_{key}"] = round(time.monotonic() - t0, 1)
                     continue
@@ -181,7 +184,7 @@ def synthesize(cfg: AccelConfig, *, name: str | None = None, preset: str | None 
                         r2 = guarded(f"pnr_{key}_seed{s2}", lambda: flow.run_pnr(
                             workdir, tg, files, top="top", seed=s2, variant=variant, synth_json=res["netlist"],
                             dsp_regs=dsp_regs, bram_regs=bram_regs, no_rw_check=no_rw_check,
-                            timeout_s=pnr_timeout_s))
+                            timeout_s=pnr_timeout_s, router=router))
                         by_seed[str(s2)] = fmax_of(r2) if r2 and r2.get("fits") else None
                     res.update(median_fields(by_seed))
                 if res.get("fits"):
@@ -338,8 +341,11 @@ def to_markdown(rep: dict) -> str:
             L.append(f"| {key} | `{p['board_platform'].split(':')[1]}` | {p['device']} / {p['package']} | "
                      f"{'yes' if p.get('fits') else 'NO'} | {_fmt(fm)} | {_fmt(p['pnr_target_mhz'])} | "
                      f"{util or p.get('error', '-')} | `{p['synth_flags']}` |")
-        L += ["", f"nextpnr seed {next(iter(rep['pnr'].values()))['seed'] if rep['pnr'] else '-'}, "
-              "`--timing-allow-fail`; the board oscillator's constraint is replaced by the target "
+        first = next(iter(rep["pnr"].values()), {})
+        rtr = flow.router_of(first)
+        L += ["", f"nextpnr seed {first.get('seed', '-')}, "
+              + (f"`--router {rtr}`, " if rtr != flow.DEFAULT_ROUTER else "")
+              + "`--timing-allow-fail`; the board oscillator's constraint is replaced by the target "
               "frequency; fmax is nextpnr's achieved frequency of the (single) clock domain. "
               "All core inputs and outputs are registered in the harness (see docs/synthesis.md).", ""]
         for key, p in rep["pnr"].items():
@@ -419,6 +425,8 @@ def main(argv=None) -> int:
                     help=f"comma-separated P&R targets ({', '.join(harness.TARGETS)}); default: "
                          "ice40-up5k (tiny/small only), ecp5-25f, ecp5-85f")
     ap.add_argument("--seed", type=int, default=flow.DEFAULT_SEED, help="nextpnr seed (default 1)")
+    ap.add_argument("--router", default=flow.DEFAULT_ROUTER, choices=flow.ROUTERS,
+                    help=f"nextpnr router (default {flow.DEFAULT_ROUTER}; recorded in each P&R result)")
     ap.add_argument("--extra-seeds", default="", metavar="S,S",
                     help="also place and route with these seeds and record the median fmax (e.g. 2,3)")
     ap.add_argument("--no-asic", action="store_true", help="skip generic synthesis / CMOS estimate")
@@ -467,7 +475,8 @@ def main(argv=None) -> int:
                          asic=not args.no_asic, fpga=not args.no_fpga, pnr=not args.no_pnr, blocks=blocks,
                          seed=args.seed, workdir=Path(args.workdir) if args.workdir else None, quiet=args.quiet,
                          extra_seeds=extra_seeds, dsp_regs=args.dsp_regs,
-                         bram_regs=args.bram_regs, no_rw_check=not args.rw_bypass, attribute=args.attribute)
+                         bram_regs=args.bram_regs, no_rw_check=not args.rw_bypass, attribute=args.attribute,
+                         router=args.router)
     except (ToolError, flow.IncompleteCmosCount) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -6,7 +6,7 @@ the digits preset one P&R takes about half an hour, so this adds seeds to a fini
 instead: each seed routes the netlist the report's run left in ``--workdir`` (its own
 sub-directory ``seed<N>``, so runs do not share files), and the report's P&R results get
 ``fmax_by_seed`` and ``fmax_median_mhz`` as `synth.report` writes them (the headline stays the
-report's own seed).  Refused unless the report is of the current RTL, was routed with today's flow
+report's own seed; each seed is routed with the report's router, `flow.router_of`).  Refused unless the report is of the current RTL, was routed with today's flow
 options (`flow.PNR_FLOW`) and the work directory holds its netlist.  One run at a time per report:
 the report file is locked (``flock``) while its seeds are routed, and a second run on it is refused
 at once instead of overwriting the first one's seeds when both write the file back.
@@ -64,7 +64,8 @@ def add_seeds(rep: dict, workdir: Path, seeds: list, jobs: int = 2, log=print) -
         key, s, tg, files, sub, res = item
         log(f"{rep['name']}: {key}: place and route with seed {s} in {sub}")
         try:
-            r = flow.run_pnr(sub, tg, files, top="top", seed=s, variant=res["variant"], synth_json=res["netlist"])
+            r = flow.run_pnr(sub, tg, files, top="top", seed=s, variant=res["variant"], synth_json=res["netlist"],
+                             router=flow.router_of(res))
         except ToolError as e:
             log(f"{rep['name']}: {key}: seed {s} failed: {str(e).splitlines()[0]}")
             return key, s, None

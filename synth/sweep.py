@@ -47,20 +47,24 @@ def point_summary(rep: dict) -> dict:
             p[f"{fam}_{var}"] = {k: v[k] for k in ("luts", "ffs", "carry", "dsp", "bram")}
     p["pnr"] = {k: {"fits": bool(v.get("fits")), "fmax_mhz": fmax_of(v) if v.get("fits") else None,
                     "variant": v.get("variant"), "error": v.get("error"),
+                    **({"router": flow.router_of(v)} if flow.router_of(v) != flow.DEFAULT_ROUTER else {}),
                     **({"timed_out": True, "timeout_s": v.get("timeout_s")} if v.get("timed_out") else {})}
                 for k, v in rep.get("pnr", {}).items()}
     return p
 
 
-def reusable(path: Path, cfg, targets: list, asic: bool, tools: dict, pnr_timeout_s: float | None = None) -> dict | None:
+def reusable(path: Path, cfg, targets: list, asic: bool, tools: dict, pnr_timeout_s: float | None = None,
+             router: str = flow.DEFAULT_ROUTER) -> dict | None:
     """The stored report at `path` if it is a run of exactly this design with these tools and
     steps covering `targets`; otherwise None (the point is synthesised again).  A target whose
-    nextpnr run hit a time limit is reused only when this run's limit is not longer."""
+    nextpnr run hit a time limit is reused only when this run's limit is not longer, or it was
+    routed with another router than `router`."""
     if not path.exists():
         return None
     rep = json.loads(path.read_text())
     for v in rep.get("pnr", {}).values():
-        if v.get("timed_out") and (pnr_timeout_s is None or pnr_timeout_s > v.get("timeout_s", 0)):
+        if v.get("timed_out") and (pnr_timeout_s is None or pnr_timeout_s > v.get("timeout_s", 0)
+                                   or flow.router_of(v) != router):
             return None
     vtext = design.to_verilog(design.build_core(cfg), design.TOP)
     same = (rep.get("design", {}).get("verilog_sha256") == design.sha256(vtext)
@@ -72,7 +76,7 @@ def reusable(path: Path, cfg, targets: list, asic: bool, tools: dict, pnr_timeou
 
 
 def run_sweep(base: str, lanes: list, tables: list, targets: list, asic: bool, out: Path, log,
-              reuse: bool = False, pnr_timeout_s: float | None = None) -> dict:
+              reuse: bool = False, pnr_timeout_s: float | None = None, router: str = flow.DEFAULT_ROUTER) -> dict:
     cfg0 = get_preset(base)
     res = {"base": base, "lanes": lanes, "tables": tables, "targets": targets, "k_points": [], "table_points": [],
            "skipped": [], "pnr_timeout_s": pnr_timeout_s}
@@ -81,12 +85,12 @@ def run_sweep(base: str, lanes: list, tables: list, targets: list, asic: bool, o
     tools = versions() if reuse else None
 
     def point(cfg, name, overrides, tg):
-        rep = reusable(work / "reports" / f"{name}.json", cfg, tg, asic, tools, pnr_timeout_s) if reuse else None
+        rep = reusable(work / "reports" / f"{name}.json", cfg, tg, asic, tools, pnr_timeout_s, router) if reuse else None
         if rep is not None:
             log(f"{name}: reusing the stored report")
         else:
             rep = synthesize(cfg, name=name, preset=base, overrides=overrides, targets=tg, asic=asic,
-                             blocks=False, workdir=work / name, pnr_timeout_s=pnr_timeout_s)
+                             blocks=False, workdir=work / name, pnr_timeout_s=pnr_timeout_s, router=router)
             write_report(rep, work / "reports")
         write_report(rep, Path(out) / "sweep_points")  # kept with the sweep: tests check them
         return rep
@@ -195,6 +199,7 @@ def to_markdown(res: dict) -> str:
         for t in res["targets"]:
             q = p["pnr"].get(t)
             cells.append("-" if q is None else (f"{q['fmax_mhz']:.1f}" + ("" if q["variant"] == "dsp" else " (no DSP)")
+                                                + (f" ({q['router']})" if q.get("router") else "")
                                                 if q["fits"] else f"not routed in {q['timeout_s'] / 60:g} min"
                                                 if q.get("timed_out") else "no fit"))
         L.append(f"| {p['lanes']} | {p['table_bits']} | {p.get('generic_cells', '-')} | {p.get('nand2_equivalent', '-')} | "
@@ -232,6 +237,9 @@ def main(argv=None) -> int:
                          "recorded as not routed within the limit (default: no limit)")
     ap.add_argument("--reuse", action="store_true",
                     help="take points from earlier runs of the same design and tools (resume / merge)")
+    ap.add_argument("--router", default=flow.DEFAULT_ROUTER, choices=flow.ROUTERS,
+                    help=f"nextpnr router of the points routed in this run (default {flow.DEFAULT_ROUTER}); with "
+                         "--reuse a point stopped by a time limit is routed again when its router was another")
     args = ap.parse_args(argv)
     targets = args.targets.split(",") if args.targets else harness.default_targets(args.base)
     if args.pnr_timeout is not None and not args.pnr_timeout > 0:
@@ -242,7 +250,8 @@ def main(argv=None) -> int:
 
     res = run_sweep(args.base, [int(x) for x in args.lanes.split(",") if x],
                     [int(x) for x in args.tables.split(",") if x], targets, not args.no_asic, Path(args.out), log,
-                    reuse=args.reuse, pnr_timeout_s=None if args.pnr_timeout is None else 60.0 * args.pnr_timeout)
+                    reuse=args.reuse, pnr_timeout_s=None if args.pnr_timeout is None else 60.0 * args.pnr_timeout,
+                    router=args.router)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "sweep.json").write_text(json.dumps(res, indent=1) + "\n")

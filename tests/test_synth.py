@@ -25,7 +25,7 @@ from amaranth.lib.wiring import In, Out  # noqa: E402
 from amaranth.sim import Simulator  # noqa: E402
 
 from golden_model.config import get_preset  # noqa: E402
-from synth import compare, design, flow, harness  # noqa: E402
+from synth import compare, design, flow, harness, report  # noqa: E402
 from synth.tools import run_tool  # noqa: E402
 
 # --------------------------------------------------------------------------- CMOS count parser
@@ -471,6 +471,10 @@ def test_sweep_reuses_a_point_only_for_the_same_design_tools_and_targets(tmp_pat
     assert reusable(path, tiny, ["ecp5-25f"], True, tools, 300.0) is not None
     assert reusable(path, tiny, ["ecp5-25f"], True, tools, 601.0) is None
     assert reusable(path, tiny, ["ecp5-25f"], True, tools, None) is None  # no limit now
+    # ... and is routed again by a run with another router; a routed point is kept whatever its router
+    assert reusable(path, tiny, ["ecp5-25f"], True, tools, 600.0, "router2") is None
+    path.write_text(json.dumps(rep))
+    assert reusable(path, tiny, ["ecp5-25f"], True, tools, None, "router2") == rep
 
 
 def test_sweep_markdown_names_a_point_stopped_by_the_time_limit():
@@ -514,6 +518,54 @@ def test_a_nextpnr_run_over_its_time_limit_is_stopped_and_recorded_as_not_routed
     assert res["fits"] is False and res["timed_out"] is True and res["timeout_s"] == 3.0
     assert "did not finish within the time limit of 3 s" in res["error"] and "31337" in res["error"]
     assert "fmax_mhz" not in res
+
+
+ARGV_NEXTPNR = '''import json, sys
+def main():
+    with open("argv.json", "w") as f:
+        json.dump(sys.argv, f)
+    sys.exit(3)
+'''
+
+
+def test_the_router_is_passed_to_nextpnr_recorded_and_checked_before_any_tool_runs(tmp_path, monkeypatch):
+    """`run_pnr(router=...)`: router2 reaches nextpnr's command line and the result; the default
+    adds no option (the commands of earlier reports stay as they were); an unknown router is
+    refused with the allowed ones named, before nextpnr runs."""
+    from synth import tools as synth_tools
+    from synth.sweep import to_markdown
+    (tmp_path / "mods").mkdir()
+    (tmp_path / "mods" / "argv_nextpnr.py").write_text(ARGV_NEXTPNR)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "mods"))
+    monkeypatch.setitem(synth_tools.TOOLS, "nextpnr-ecp5", ("argv_nextpnr", "main", "argv-nextpnr"))
+    tg = harness.TARGETS["ecp5-25f"]
+    files = {"top.lpf": 'FREQUENCY PORT "clk25_0__io" 25000000.0 HZ;\n'}
+    seen = {}
+    for router in ("router2", None):
+        work = tmp_path / f"w{router}"
+        work.mkdir()
+        (work / "top_ecp5_dsp.json").write_text("{}")
+        (work / "top_ecp5_dsp_stat.json").write_text(json.dumps({"modules": {"\\top": {"num_cells_by_type": {}}}}))
+        kw = {} if router is None else {"router": router}
+        res = flow.run_pnr(work, tg, files, synth_json="top_ecp5_dsp.json", dsp_regs=False, bram_regs=False, **kw)
+        argv = json.loads((work / "argv.json").read_text())
+        seen[router] = argv
+        assert res["router"] == (router or flow.DEFAULT_ROUTER) and res["fits"] is False
+    assert seen["router2"][seen["router2"].index("--router") + 1] == "router2"
+    assert "--router" not in seen[None]
+    work = tmp_path / "bad"
+    work.mkdir()
+    with pytest.raises(ValueError, match="router3.*allowed router1, router2"):
+        flow.run_pnr(work, tg, files, synth_json="top_ecp5_dsp.json", router="router3")
+    assert not list(work.iterdir())           # nothing written, no tool run
+    with pytest.raises(ValueError, match="allowed router1, router2"):
+        report.synthesize(get_preset("tiny"), router="pathfinder", workdir=tmp_path / "none")
+    assert not (tmp_path / "none").exists()
+    # a point routed by router2 says so in the sweep's table
+    q = {"fits": True, "fmax_mhz": 80.0, "variant": "dsp", "router": "router2"}
+    res = {"base": "tiny", "targets": ["ecp5-85f"], "skipped": [], "largest_fitting": {},
+           "k_points": [{"lanes": 32, "table_bits": 6, "name": "tiny-K32", "pnr": {"ecp5-85f": q}}], "table_points": []}
+    assert "| 80.0 (router2) |" in to_markdown(res)
 
 
 def test_compare_cli_partial_reports(tmp_path):
