@@ -425,6 +425,9 @@ def main(argv=None) -> int:
                     help=f"comma-separated P&R targets ({', '.join(harness.TARGETS)}); default: "
                          "ice40-up5k (tiny/small only), ecp5-25f, ecp5-85f")
     ap.add_argument("--seed", type=int, default=flow.DEFAULT_SEED, help="nextpnr seed (default 1)")
+    ap.add_argument("--pnr-timeout", type=float, default=None, metavar="MINUTES",
+                    help="stop each nextpnr run after this many minutes (> 0); the target is then recorded "
+                         "as not routed within the limit (default: no limit)")
     ap.add_argument("--router", default=flow.DEFAULT_ROUTER, choices=flow.ROUTERS,
                     help=f"nextpnr router (default {flow.DEFAULT_ROUTER}; recorded in each P&R result)")
     ap.add_argument("--extra-seeds", default="", metavar="S,S",
@@ -465,6 +468,9 @@ def main(argv=None) -> int:
             print(f"error: unknown target {t!r}; known: {', '.join(harness.TARGETS)}", file=sys.stderr)
             return 2
     blocks = True if args.blocks == "all" else (False if args.blocks == "none" else args.blocks.split(","))
+    if args.pnr_timeout is not None and not args.pnr_timeout > 0:
+        print(f"error: --pnr-timeout {args.pnr_timeout:g} is out of range: allowed > 0 minutes", file=sys.stderr)
+        return 2
     try:
         extra_seeds = tuple(int(x) for x in args.extra_seeds.split(",") if x.strip())
     except ValueError:
@@ -476,7 +482,7 @@ def main(argv=None) -> int:
                          seed=args.seed, workdir=Path(args.workdir) if args.workdir else None, quiet=args.quiet,
                          extra_seeds=extra_seeds, dsp_regs=args.dsp_regs,
                          bram_regs=args.bram_regs, no_rw_check=not args.rw_bypass, attribute=args.attribute,
-                         router=args.router)
+                         router=args.router, pnr_timeout_s=None if args.pnr_timeout is None else 60.0 * args.pnr_timeout)
     except (ToolError, flow.IncompleteCmosCount) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -568,6 +568,17 @@ def test_the_router_is_passed_to_nextpnr_recorded_and_checked_before_any_tool_ru
     assert "| 80.0 (router2) |" in to_markdown(res)
 
 
+def test_report_cli_refuses_a_bad_time_limit_or_router_before_any_tool_runs(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert report.main(["--preset", "tiny", "--pnr-timeout", "0", "--out", str(out),
+                        "--workdir", str(tmp_path / "w")]) == 2
+    assert "--pnr-timeout 0 is out of range: allowed > 0 minutes" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        report.main(["--preset", "tiny", "--router", "router3", "--out", str(out)])
+    assert e.value.code == 2 and "invalid choice: 'router3'" in capsys.readouterr().err
+    assert not out.exists() and not (tmp_path / "w").exists()
+
+
 def test_compare_cli_partial_reports(tmp_path):
     """A report of some steps only fails the full comparison (metrics missing) but passes --partial,
     which still catches a deviation in the metrics it has."""
