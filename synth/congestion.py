@@ -13,8 +13,10 @@ map says whether the overuse is a hot spot or spread over the die (row and colum
 largest against the mean).  Run it on an early iteration: router2's first ones show the demand
 before its history costs move the nets around.
 
-`synth.flow.run_pnr(router="router2")` does not write heatmaps; pass ``--router2-heatmap`` to
-a nextpnr run by hand (docs/synthesis.md, "Where a congested point is congested").
+`synth.flow.run_pnr(router="router2")` (``synth.report`` / ``synth.sweep --router router2``) has
+nextpnr write them under ``heat_<target>/h`` in the work directory, also when a time limit stops
+it; for a nextpnr run by hand pass ``--router2-heatmap PREFIX`` (docs/synthesis.md, "Where a
+congested point is congested").
 """
 
 from __future__ import annotations

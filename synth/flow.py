@@ -436,7 +436,9 @@ def run_pnr(workdir: Path, target, files: dict, top: str = "top", seed: int = DE
     `timeout_s`: stop nextpnr after this many seconds; the result is then ``fits: False``,
     ``timed_out: True`` and an error naming the limit and nextpnr's last progress line (a
     congested design can route for hours without converging).
-    `router`: nextpnr's router (`ROUTERS`), recorded as ``router``."""
+    `router`: nextpnr's router (`ROUTERS`), recorded as ``router``; router2 also writes its
+    congestion heatmaps under ``heat_<target>/h`` in `workdir` (recorded as ``router2_heatmap``;
+    `synth.congestion` reads them, also after a run stopped by `timeout_s`)."""
     check_router(router)
     workdir = Path(workdir)
     fam = target.family
@@ -484,6 +486,11 @@ def run_pnr(workdir: Path, target, files: dict, top: str = "top", seed: int = DE
             "--seed", str(seed), "--timing-allow-fail", "--report", report, "--detailed-timing-report",
             "--log", f"pnr_{target.key}.log", *placer_args(),
             *(["--router", router] if router != DEFAULT_ROUTER else [])]
+    if router == "router2":     # congestion heatmaps per iteration, for `synth.congestion`
+        heat = f"heat_{target.key}"
+        (workdir / heat).mkdir(exist_ok=True)
+        args += ["--router2-heatmap", f"{heat}/h"]
+        out["router2_heatmap"] = f"{heat}/h"
     out["placer_timing_weight"] = PNR_FLOW["placer_timing_weight"]
     rpath = workdir / report
     if rpath.exists():

@@ -552,7 +552,10 @@ def test_the_router_is_passed_to_nextpnr_recorded_and_checked_before_any_tool_ru
         seen[router] = argv
         assert res["router"] == (router or flow.DEFAULT_ROUTER) and res["fits"] is False
     assert seen["router2"][seen["router2"].index("--router") + 1] == "router2"
-    assert "--router" not in seen[None]
+    # router2 writes its congestion heatmaps into the work directory (for synth.congestion)
+    assert seen["router2"][seen["router2"].index("--router2-heatmap") + 1] == "heat_ecp5-25f/h"
+    assert (tmp_path / "wrouter2" / "heat_ecp5-25f").is_dir()
+    assert "--router" not in seen[None] and "--router2-heatmap" not in seen[None]
     work = tmp_path / "bad"
     work.mkdir()
     with pytest.raises(ValueError, match="router3.*allowed router1, router2"):
