@@ -6,8 +6,9 @@ the digits preset one P&R takes about half an hour, so this adds seeds to a fini
 instead: each seed routes the netlist the report's run left in ``--workdir`` (its own
 sub-directory ``seed<N>``, so runs do not share files), and the report's P&R results get
 ``fmax_by_seed`` and ``fmax_median_mhz`` as `synth.report` writes them (the headline stays the
-report's own seed; each seed is routed with the report's router, `flow.router_of`).  Refused unless the report is of the current RTL, was routed with today's flow
-options (`flow.PNR_FLOW`) and the work directory holds its netlist.  One run at a time per report:
+report's own seed; each seed is routed with the report's router, `flow.router_of`).  Refused
+unless the report is of the current RTL, was routed with today's flow options
+(`flow.PNR_FLOW`) and the work directory holds its netlist.  One run at a time per report:
 the report file is locked (``flock``) while its seeds are routed, and a second run on it is refused
 at once instead of overwriting the first one's seeds when both write the file back.
 """

@@ -57,8 +57,8 @@ def reusable(path: Path, cfg, targets: list, asic: bool, tools: dict, pnr_timeou
              router: str = flow.DEFAULT_ROUTER) -> dict | None:
     """The stored report at `path` if it is a run of exactly this design with these tools and
     steps covering `targets`; otherwise None (the point is synthesised again).  A target whose
-    nextpnr run hit a time limit is reused only when this run's limit is not longer, or it was
-    routed with another router than `router`."""
+    nextpnr run hit a time limit is reused only when this run's limit is not longer and asks for
+    the router that run had (`router`); a routed point is reused whatever its router."""
     if not path.exists():
         return None
     rep = json.loads(path.read_text())
