@@ -81,9 +81,33 @@ def router_of(res: dict) -> str:
     return res.get("router", DEFAULT_ROUTER)
 
 
-def placer_args() -> list:
-    """nextpnr arguments of the flow's placer options (`PNR_FLOW`)."""
-    return ["--placer-heap-timingweight", str(PNR_FLOW["placer_timing_weight"])]
+#: nextpnr's placers (``--placer``): heap (HeAP, nextpnr's default and ours, with the flow's timing
+#: weight) or static (the electrostatic placer; on the K = 32 sweep point of session 46 it left
+#: 24 % less wire length than HeAP and router1 progressed faster on it, docs/synthesis.md).  A
+#: per-run choice like the router, recorded in each P&R result as ``placer``.
+PLACERS = ("heap", "static")
+DEFAULT_PLACER = "heap"
+
+
+def check_placer(placer: str) -> str:
+    """`placer` if it is one of `PLACERS`, else a ValueError naming the allowed values."""
+    if placer not in PLACERS:
+        raise ValueError(f"nextpnr placer {placer!r} is not supported: allowed {', '.join(PLACERS)}")
+    return placer
+
+
+def placer_of(res: dict) -> str:
+    """The placer a P&R result was placed with (results made before the key existed: heap)."""
+    return res.get("placer", DEFAULT_PLACER)
+
+
+def placer_args(placer: str = DEFAULT_PLACER) -> list:
+    """nextpnr arguments of `placer` with the flow's placer options (`PNR_FLOW`: HeAP's timing
+    weight; the default placer is not named, so earlier reports' commands stay as they were)."""
+    check_placer(placer)
+    if placer == "heap":
+        return ["--placer-heap-timingweight", str(PNR_FLOW["placer_timing_weight"])]
+    return ["--placer", placer]
 
 # Cell types with a transistor model in `stat -tech cmos` that abc -g cmos2 + dfflegalize produce.
 CMOS_CELLS = {"$_NOT_": 2, "$_NAND_": 4, "$_NOR_": 4, "$_DFF_P_": 16}
@@ -424,7 +448,7 @@ def run_pnr(workdir: Path, target, files: dict, top: str = "top", seed: int = DE
             variant: str = "dsp", synth_json: str | None = None,
             dsp_regs: bool = PNR_FLOW["dsp_regs"], no_rw_check: bool = PNR_FLOW["no_rw_check"],
             bram_regs: bool = PNR_FLOW["bram_regs"], timeout_s: float | None = None,
-            router: str = DEFAULT_ROUTER) -> dict:
+            router: str = DEFAULT_ROUTER, placer: str = DEFAULT_PLACER) -> dict:
     """Place and route the harnessed design `files` (from harness.prepare_board_files) on
     `target`, synthesised with the family's `variant` ("dsp" or "nodsp").  `synth_json`, when
     given, is an already synthesised netlist of the same variant in `workdir` (the two ECP5
@@ -438,8 +462,10 @@ def run_pnr(workdir: Path, target, files: dict, top: str = "top", seed: int = DE
     congested design can route for hours without converging).
     `router`: nextpnr's router (`ROUTERS`), recorded as ``router``; router2 also writes its
     congestion heatmaps under ``heat_<target>/h`` in `workdir` (recorded as ``router2_heatmap``;
-    `synth.congestion` reads them, also after a run stopped by `timeout_s`)."""
+    `synth.congestion` reads them, also after a run stopped by `timeout_s`).
+    `placer`: nextpnr's placer (`PLACERS`), recorded as ``placer``."""
     check_router(router)
+    check_placer(placer)
     workdir = Path(workdir)
     fam = target.family
     cmd = dict(FPGA_VARIANTS[fam])[variant]
@@ -447,7 +473,7 @@ def run_pnr(workdir: Path, target, files: dict, top: str = "top", seed: int = DE
     cons, _ = _set_clock_target(files[cons_name], fam, target.pnr_mhz)
     cons_file = f"{target.key}.{cons_name.split('.')[-1]}"
     (workdir / cons_file).write_text(cons)
-    out = {**target.describe(), "seed": seed, "router": router, "variant": variant}
+    out = {**target.describe(), "seed": seed, "router": router, "placer": placer, "variant": variant}
     out["no_rw_check"] = bool(no_rw_check)
     stem = f"{top}_{fam}_{variant}"
     if synth_json is None:
@@ -484,14 +510,15 @@ def run_pnr(workdir: Path, target, files: dict, top: str = "top", seed: int = DE
     args = [*target.nextpnr_device_args(), "--json", pnr_json,
             "--pcf" if fam == "ice40" else "--lpf", cons_file,
             "--seed", str(seed), "--timing-allow-fail", "--report", report, "--detailed-timing-report",
-            "--log", f"pnr_{target.key}.log", *placer_args(),
+            "--log", f"pnr_{target.key}.log", *placer_args(placer),
             *(["--router", router] if router != DEFAULT_ROUTER else [])]
     if router == "router2":     # congestion heatmaps per iteration, for `synth.congestion`
         heat = f"heat_{target.key}"
         (workdir / heat).mkdir(exist_ok=True)
         args += ["--router2-heatmap", f"{heat}/h"]
         out["router2_heatmap"] = f"{heat}/h"
-    out["placer_timing_weight"] = PNR_FLOW["placer_timing_weight"]
+    if placer == "heap":
+        out["placer_timing_weight"] = PNR_FLOW["placer_timing_weight"]
     rpath = workdir / report
     if rpath.exists():
         rpath.unlink()

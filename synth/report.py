@@ -69,7 +69,7 @@ def synthesize(cfg: AccelConfig, *, name: str | None = None, preset: str | None 
                extra_seeds: tuple = (), dsp_regs: bool = flow.PNR_FLOW["dsp_regs"],
                no_rw_check: bool = flow.PNR_FLOW["no_rw_check"], pnr_timeout_s: float | None = None,
                bram_regs: bool = flow.PNR_FLOW["bram_regs"], attribute: bool = False,
-               router: str = flow.DEFAULT_ROUTER) -> dict:
+               router: str = flow.DEFAULT_ROUTER, placer: str = flow.DEFAULT_PLACER) -> dict:
     """Run the whole flow for one configuration and return the report dict (see module doc).
     ``dsp_regs``: ECP5 place and route with the registers moved into the multipliers
     (`synth.dsp_regs`).  ``bram_regs``: and with the registers after block-RAM read ports
@@ -78,7 +78,8 @@ def synthesize(cfg: AccelConfig, *, name: str | None = None, preset: str | None 
     options are recorded as ``design.pnr_flow``.
 
     ``pnr_timeout_s``: time limit of each nextpnr run (`flow.run_pnr`); None: no limit.
-    ``router``: nextpnr's router (`flow.ROUTERS`), recorded in each P&R result.
+    ``router``, ``placer``: nextpnr's router (`flow.ROUTERS`) and placer (`flow.PLACERS`),
+    recorded in each P&R result.
 
     ``extra_seeds``: place and route the same netlist again with these nextpnr seeds; each P&R
     result then records ``fmax_by_seed`` and ``fmax_median_mhz`` (the headline stays seed ``seed``).
@@ -86,6 +87,7 @@ def synthesize(cfg: AccelConfig, *, name: str | None = None, preset: str | None 
     ``attribute``: also the whole core's word-level cells by source file and line
     (`synth.attribute`, an estimate) as ``attribution``."""
     flow.check_router(router)
+    flow.check_placer(placer)
     name = name or cfg.name
     preset = preset or cfg.name
     workdir = Path(workdir or DEFAULT_WORK / name)
@@ -169,7 +171,7 @@ def synthesize(cfg: AccelConfig, *, name: str | None = None, preset: str | None 
                 res = guarded(f"pnr_{key}", lambda: flow.run_pnr(
                     workdir, tg, files, top="top", seed=seed, variant=variant,
                     synth_json=synthesized.get((tg.family, variant)), dsp_regs=dsp_regs,
-                    bram_regs=bram_regs, no_rw_check=no_rw_check, timeout_s=pnr_timeout_s, router=router))
+                    bram_regs=bram_regs, no_rw_check=no_rw_check, timeout_s=pnr_timeout_s, router=router, placer=placer))
                 if res is None:
                     rep["runtime_s"][f"pnr_{key}"] = round(time.monotonic() - t0, 1)
                     continue
@@ -184,7 +186,7 @@ def synthesize(cfg: AccelConfig, *, name: str | None = None, preset: str | None 
                         r2 = guarded(f"pnr_{key}_seed{s2}", lambda: flow.run_pnr(
                             workdir, tg, files, top="top", seed=s2, variant=variant, synth_json=res["netlist"],
                             dsp_regs=dsp_regs, bram_regs=bram_regs, no_rw_check=no_rw_check,
-                            timeout_s=pnr_timeout_s, router=router))
+                            timeout_s=pnr_timeout_s, router=router, placer=placer))
                         by_seed[str(s2)] = fmax_of(r2) if r2 and r2.get("fits") else None
                     res.update(median_fields(by_seed))
                 if res.get("fits"):
@@ -342,9 +344,10 @@ def to_markdown(rep: dict) -> str:
                      f"{'yes' if p.get('fits') else 'NO'} | {_fmt(fm)} | {_fmt(p['pnr_target_mhz'])} | "
                      f"{util or p.get('error', '-')} | `{p['synth_flags']}` |")
         first = next(iter(rep["pnr"].values()), {})
-        rtr = flow.router_of(first)
+        rtr, plc = flow.router_of(first), flow.placer_of(first)
         L += ["", f"nextpnr seed {first.get('seed', '-')}, "
               + (f"`--router {rtr}`, " if rtr != flow.DEFAULT_ROUTER else "")
+              + (f"`--placer {plc}`, " if plc != flow.DEFAULT_PLACER else "")
               + "`--timing-allow-fail`; the board oscillator's constraint is replaced by the target "
               "frequency; fmax is nextpnr's achieved frequency of the (single) clock domain. "
               "All core inputs and outputs are registered in the harness (see docs/synthesis.md).", ""]
@@ -430,6 +433,8 @@ def main(argv=None) -> int:
                          "as not routed within the limit (default: no limit)")
     ap.add_argument("--router", default=flow.DEFAULT_ROUTER, choices=flow.ROUTERS,
                     help=f"nextpnr router (default {flow.DEFAULT_ROUTER}; recorded in each P&R result)")
+    ap.add_argument("--placer", default=flow.DEFAULT_PLACER, choices=flow.PLACERS,
+                    help=f"nextpnr placer (default {flow.DEFAULT_PLACER}; recorded in each P&R result)")
     ap.add_argument("--extra-seeds", default="", metavar="S,S",
                     help="also place and route with these seeds and record the median fmax (e.g. 2,3)")
     ap.add_argument("--no-asic", action="store_true", help="skip generic synthesis / CMOS estimate")
@@ -482,7 +487,7 @@ def main(argv=None) -> int:
                          seed=args.seed, workdir=Path(args.workdir) if args.workdir else None, quiet=args.quiet,
                          extra_seeds=extra_seeds, dsp_regs=args.dsp_regs,
                          bram_regs=args.bram_regs, no_rw_check=not args.rw_bypass, attribute=args.attribute,
-                         router=args.router, pnr_timeout_s=None if args.pnr_timeout is None else 60.0 * args.pnr_timeout)
+                         router=args.router, placer=args.placer, pnr_timeout_s=None if args.pnr_timeout is None else 60.0 * args.pnr_timeout)
     except (ToolError, flow.IncompleteCmosCount) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

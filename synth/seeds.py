@@ -6,7 +6,7 @@ the digits preset one P&R takes about half an hour, so this adds seeds to a fini
 instead: each seed routes the netlist the report's run left in ``--workdir`` (its own
 sub-directory ``seed<N>``, so runs do not share files), and the report's P&R results get
 ``fmax_by_seed`` and ``fmax_median_mhz`` as `synth.report` writes them (the headline stays the
-report's own seed; each seed is routed with the report's router, `flow.router_of`).  Refused
+report's own seed; each seed is placed and routed with the report's placer and router).  Refused
 unless the report is of the current RTL, was routed with today's flow options
 (`flow.PNR_FLOW`) and the work directory holds its netlist.  One run at a time per report:
 the report file is locked (``flock``) while its seeds are routed, and a second run on it is refused
@@ -66,7 +66,7 @@ def add_seeds(rep: dict, workdir: Path, seeds: list, jobs: int = 2, log=print) -
         log(f"{rep['name']}: {key}: place and route with seed {s} in {sub}")
         try:
             r = flow.run_pnr(sub, tg, files, top="top", seed=s, variant=res["variant"], synth_json=res["netlist"],
-                             router=flow.router_of(res))
+                             router=flow.router_of(res), placer=flow.placer_of(res))
         except ToolError as e:
             log(f"{rep['name']}: {key}: seed {s} failed: {str(e).splitlines()[0]}")
             return key, s, None

@@ -48,23 +48,25 @@ def point_summary(rep: dict) -> dict:
     p["pnr"] = {k: {"fits": bool(v.get("fits")), "fmax_mhz": fmax_of(v) if v.get("fits") else None,
                     "variant": v.get("variant"), "error": v.get("error"),
                     **({"router": flow.router_of(v)} if flow.router_of(v) != flow.DEFAULT_ROUTER else {}),
+                    **({"placer": flow.placer_of(v)} if flow.placer_of(v) != flow.DEFAULT_PLACER else {}),
                     **({"timed_out": True, "timeout_s": v.get("timeout_s")} if v.get("timed_out") else {})}
                 for k, v in rep.get("pnr", {}).items()}
     return p
 
 
 def reusable(path: Path, cfg, targets: list, asic: bool, tools: dict, pnr_timeout_s: float | None = None,
-             router: str = flow.DEFAULT_ROUTER) -> dict | None:
+             router: str = flow.DEFAULT_ROUTER, placer: str = flow.DEFAULT_PLACER) -> dict | None:
     """The stored report at `path` if it is a run of exactly this design with these tools and
     steps covering `targets`; otherwise None (the point is synthesised again).  A target whose
     nextpnr run hit a time limit is reused only when this run's limit is not longer and asks for
-    the router that run had (`router`); a routed point is reused whatever its router."""
+    the router and placer that run had (`router`, `placer`); a routed point is reused whatever
+    its router and placer."""
     if not path.exists():
         return None
     rep = json.loads(path.read_text())
     for v in rep.get("pnr", {}).values():
         if v.get("timed_out") and (pnr_timeout_s is None or pnr_timeout_s > v.get("timeout_s", 0)
-                                   or flow.router_of(v) != router):
+                                   or flow.router_of(v) != router or flow.placer_of(v) != placer):
             return None
     vtext = design.to_verilog(design.build_core(cfg), design.TOP)
     same = (rep.get("design", {}).get("verilog_sha256") == design.sha256(vtext)
@@ -76,7 +78,8 @@ def reusable(path: Path, cfg, targets: list, asic: bool, tools: dict, pnr_timeou
 
 
 def run_sweep(base: str, lanes: list, tables: list, targets: list, asic: bool, out: Path, log,
-              reuse: bool = False, pnr_timeout_s: float | None = None, router: str = flow.DEFAULT_ROUTER) -> dict:
+              reuse: bool = False, pnr_timeout_s: float | None = None, router: str = flow.DEFAULT_ROUTER,
+              placer: str = flow.DEFAULT_PLACER) -> dict:
     cfg0 = get_preset(base)
     res = {"base": base, "lanes": lanes, "tables": tables, "targets": targets, "k_points": [], "table_points": [],
            "skipped": [], "pnr_timeout_s": pnr_timeout_s}
@@ -85,12 +88,14 @@ def run_sweep(base: str, lanes: list, tables: list, targets: list, asic: bool, o
     tools = versions() if reuse else None
 
     def point(cfg, name, overrides, tg):
-        rep = reusable(work / "reports" / f"{name}.json", cfg, tg, asic, tools, pnr_timeout_s, router) if reuse else None
+        rep = reusable(work / "reports" / f"{name}.json", cfg, tg, asic, tools, pnr_timeout_s, router,
+                       placer) if reuse else None
         if rep is not None:
             log(f"{name}: reusing the stored report")
         else:
             rep = synthesize(cfg, name=name, preset=base, overrides=overrides, targets=tg, asic=asic,
-                             blocks=False, workdir=work / name, pnr_timeout_s=pnr_timeout_s, router=router)
+                             blocks=False, workdir=work / name, pnr_timeout_s=pnr_timeout_s, router=router,
+                             placer=placer)
             write_report(rep, work / "reports")
         write_report(rep, Path(out) / "sweep_points")  # kept with the sweep: tests check them
         return rep
@@ -199,7 +204,7 @@ def to_markdown(res: dict) -> str:
         for t in res["targets"]:
             q = p["pnr"].get(t)
             cells.append("-" if q is None else (f"{q['fmax_mhz']:.1f}" + ("" if q["variant"] == "dsp" else " (no DSP)")
-                                                + (f" ({q['router']})" if q.get("router") else "")
+                                                + "".join(f" ({q[k]})" for k in ("router", "placer") if q.get(k))
                                                 if q["fits"] else f"not routed in {q['timeout_s'] / 60:g} min"
                                                 if q.get("timed_out") else "no fit"))
         L.append(f"| {p['lanes']} | {p['table_bits']} | {p.get('generic_cells', '-')} | {p.get('nand2_equivalent', '-')} | "
@@ -240,6 +245,9 @@ def main(argv=None) -> int:
     ap.add_argument("--router", default=flow.DEFAULT_ROUTER, choices=flow.ROUTERS,
                     help=f"nextpnr router of the points routed in this run (default {flow.DEFAULT_ROUTER}); with "
                          "--reuse a point stopped by a time limit is routed again when its router was another")
+    ap.add_argument("--placer", default=flow.DEFAULT_PLACER, choices=flow.PLACERS,
+                    help=f"nextpnr placer of the points routed in this run (default {flow.DEFAULT_PLACER}); with "
+                         "--reuse a point stopped by a time limit is placed again when its placer was another")
     args = ap.parse_args(argv)
     targets = args.targets.split(",") if args.targets else harness.default_targets(args.base)
     if args.pnr_timeout is not None and not args.pnr_timeout > 0:
@@ -251,7 +259,7 @@ def main(argv=None) -> int:
     res = run_sweep(args.base, [int(x) for x in args.lanes.split(",") if x],
                     [int(x) for x in args.tables.split(",") if x], targets, not args.no_asic, Path(args.out), log,
                     reuse=args.reuse, pnr_timeout_s=None if args.pnr_timeout is None else 60.0 * args.pnr_timeout,
-                    router=args.router)
+                    router=args.router, placer=args.placer)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "sweep.json").write_text(json.dumps(res, indent=1) + "\n")

@@ -473,8 +473,9 @@ def test_sweep_reuses_a_point_only_for_the_same_design_tools_and_targets(tmp_pat
     assert reusable(path, tiny, ["ecp5-25f"], True, tools, None) is None  # no limit now
     # ... and is routed again by a run with another router; a routed point is kept whatever its router
     assert reusable(path, tiny, ["ecp5-25f"], True, tools, 600.0, "router2") is None
+    assert reusable(path, tiny, ["ecp5-25f"], True, tools, 600.0, placer="static") is None
     path.write_text(json.dumps(rep))
-    assert reusable(path, tiny, ["ecp5-25f"], True, tools, None, "router2") == rep
+    assert reusable(path, tiny, ["ecp5-25f"], True, tools, None, "router2", "static") == rep
 
 
 def test_sweep_markdown_names_a_point_stopped_by_the_time_limit():
@@ -556,6 +557,19 @@ def test_the_router_is_passed_to_nextpnr_recorded_and_checked_before_any_tool_ru
     assert seen["router2"][seen["router2"].index("--router2-heatmap") + 1] == "heat_ecp5-25f/h"
     assert (tmp_path / "wrouter2" / "heat_ecp5-25f").is_dir()
     assert "--router" not in seen[None] and "--router2-heatmap" not in seen[None]
+    # the placer likewise: static replaces HeAP (and its timing weight); the default is not named
+    work = tmp_path / "wstatic"
+    work.mkdir()
+    (work / "top_ecp5_dsp.json").write_text("{}")
+    (work / "top_ecp5_dsp_stat.json").write_text(json.dumps({"modules": {"\\top": {"num_cells_by_type": {}}}}))
+    res = flow.run_pnr(work, tg, files, synth_json="top_ecp5_dsp.json", dsp_regs=False, bram_regs=False,
+                       placer="static")
+    argv = json.loads((work / "argv.json").read_text())
+    assert argv[argv.index("--placer") + 1] == "static" and "--placer-heap-timingweight" not in argv
+    assert res["placer"] == "static" and "placer_timing_weight" not in res
+    assert "--placer" not in seen[None] and "--placer-heap-timingweight" in seen[None]
+    with pytest.raises(ValueError, match="placer 'sa' is not supported: allowed heap, static"):
+        flow.run_pnr(tmp_path / "bad", tg, files, synth_json="top_ecp5_dsp.json", placer="sa")
     work = tmp_path / "bad"
     work.mkdir()
     with pytest.raises(ValueError, match="router3.*allowed router1, router2"):
@@ -565,10 +579,10 @@ def test_the_router_is_passed_to_nextpnr_recorded_and_checked_before_any_tool_ru
         report.synthesize(get_preset("tiny"), router="pathfinder", workdir=tmp_path / "none")
     assert not (tmp_path / "none").exists()
     # a point routed by router2 says so in the sweep's table
-    q = {"fits": True, "fmax_mhz": 80.0, "variant": "dsp", "router": "router2"}
+    q = {"fits": True, "fmax_mhz": 80.0, "variant": "dsp", "router": "router2", "placer": "static"}
     res = {"base": "tiny", "targets": ["ecp5-85f"], "skipped": [], "largest_fitting": {},
            "k_points": [{"lanes": 32, "table_bits": 6, "name": "tiny-K32", "pnr": {"ecp5-85f": q}}], "table_points": []}
-    assert "| 80.0 (router2) |" in to_markdown(res)
+    assert "| 80.0 (router2) (static) |" in to_markdown(res)
 
 
 def test_report_cli_refuses_a_bad_time_limit_or_router_before_any_tool_runs(tmp_path, capsys):
@@ -579,6 +593,9 @@ def test_report_cli_refuses_a_bad_time_limit_or_router_before_any_tool_runs(tmp_
     with pytest.raises(SystemExit) as e:
         report.main(["--preset", "tiny", "--router", "router3", "--out", str(out)])
     assert e.value.code == 2 and "invalid choice: 'router3'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        report.main(["--preset", "tiny", "--placer", "sa", "--out", str(out)])
+    assert e.value.code == 2 and "invalid choice: 'sa'" in capsys.readouterr().err
     assert not out.exists() and not (tmp_path / "w").exists()
 
 
