@@ -83,8 +83,9 @@ def router_of(res: dict) -> str:
 
 #: nextpnr's placers (``--placer``): heap (HeAP, nextpnr's default and ours, with the flow's timing
 #: weight) or static (the electrostatic placer; on the K = 32 sweep point of session 46 it left
-#: 24 % less wire length than HeAP and router1 progressed faster on it, docs/synthesis.md).  A
-#: per-run choice like the router, recorded in each P&R result as ``placer``.
+#: 24 % less wire length than HeAP and router1 routed it, at 66.6 MHz, where on HeAP's placement
+#: it does not converge, docs/synthesis.md).  A per-run choice like the router, recorded in each
+#: P&R result as ``placer``.
 PLACERS = ("heap", "static")
 DEFAULT_PLACER = "heap"
 
