@@ -69,18 +69,6 @@ ROUTERS = ("router1", "router2")
 DEFAULT_ROUTER = "router1"
 
 
-def check_router(router: str) -> str:
-    """`router` if it is one of `ROUTERS`, else a ValueError naming the allowed values."""
-    if router not in ROUTERS:
-        raise ValueError(f"nextpnr router {router!r} is not supported: allowed {', '.join(ROUTERS)}")
-    return router
-
-
-def router_of(res: dict) -> str:
-    """The router a P&R result was routed with (results made before the key existed: router1)."""
-    return res.get("router", DEFAULT_ROUTER)
-
-
 #: nextpnr's placers (``--placer``): heap (HeAP, nextpnr's default and ours, with the flow's timing
 #: weight) or static (the electrostatic placer; on the K = 32 sweep point of session 46 it left
 #: 24 % less wire length than HeAP and router1 routed it, at 66.6 MHz, where on HeAP's placement
@@ -90,22 +78,49 @@ PLACERS = ("heap", "static")
 DEFAULT_PLACER = "heap"
 
 
-def check_placer(placer: str) -> str:
-    """`placer` if it is one of `PLACERS`, else a ValueError naming the allowed values."""
-    if placer not in PLACERS:
-        raise ValueError(f"nextpnr placer {placer!r} is not supported: allowed {', '.join(PLACERS)}")
-    return placer
+#: the per-run nextpnr choices: option name -> (allowed values, default); written once for
+#: `run_pnr`, the reports, the CLIs (`add_run_arguments`) and the recorded results (`choice_of`)
+RUN_CHOICES = {"router": (ROUTERS, DEFAULT_ROUTER), "placer": (PLACERS, DEFAULT_PLACER)}
 
 
-def placer_of(res: dict) -> str:
-    """The placer a P&R result was placed with (results made before the key existed: heap)."""
-    return res.get("placer", DEFAULT_PLACER)
+def check_choice(kind: str, value: str) -> str:
+    """`value` if it is allowed for nextpnr option `kind` (`RUN_CHOICES`), else a ValueError
+    naming the allowed values."""
+    allowed = RUN_CHOICES[kind][0]
+    if value not in allowed:
+        raise ValueError(f"nextpnr {kind} {value!r} is not supported: allowed {', '.join(allowed)}")
+    return value
+
+
+def choice_of(res: dict, kind: str) -> str:
+    """The `kind` a P&R result was made with (results made before the key existed: the default)."""
+    return res.get(kind, RUN_CHOICES[kind][1])
+
+
+def add_run_arguments(ap) -> None:
+    """The CLIs' per-run nextpnr options (`synth.report`, `synth.sweep`): --pnr-timeout and one
+    option per `RUN_CHOICES` entry; `pnr_timeout_s` checks and converts the timeout."""
+    ap.add_argument("--pnr-timeout", type=float, default=None, metavar="MINUTES",
+                    help="stop each nextpnr run after this many minutes (> 0); it is then recorded as not "
+                         "routed within the limit (default: no limit)")
+    for kind, (allowed, default) in RUN_CHOICES.items():
+        ap.add_argument(f"--{kind}", default=default, choices=allowed,
+                        help=f"nextpnr {kind} (default {default}; recorded in each P&R result)")
+
+
+def pnr_timeout_s(minutes: float | None) -> float | None:
+    """--pnr-timeout MINUTES in seconds (None: no limit); a ValueError when not > 0."""
+    if minutes is None:
+        return None
+    if not minutes > 0:
+        raise ValueError(f"--pnr-timeout {minutes:g} is out of range: allowed > 0 minutes")
+    return 60.0 * minutes
 
 
 def placer_args(placer: str = DEFAULT_PLACER) -> list:
     """nextpnr arguments of `placer` with the flow's placer options (`PNR_FLOW`: HeAP's timing
     weight; the default placer is not named, so earlier reports' commands stay as they were)."""
-    check_placer(placer)
+    check_choice("placer", placer)
     if placer == "heap":
         return ["--placer-heap-timingweight", str(PNR_FLOW["placer_timing_weight"])]
     return ["--placer", placer]
@@ -465,8 +480,8 @@ def run_pnr(workdir: Path, target, files: dict, top: str = "top", seed: int = DE
     congestion heatmaps under ``heat_<target>/h`` in `workdir` (recorded as ``router2_heatmap``;
     `synth.congestion` reads them, also after a run stopped by `timeout_s`).
     `placer`: nextpnr's placer (`PLACERS`), recorded as ``placer``."""
-    check_router(router)
-    check_placer(placer)
+    check_choice("router", router)
+    check_choice("placer", placer)
     workdir = Path(workdir)
     fam = target.family
     cmd = dict(FPGA_VARIANTS[fam])[variant]

@@ -86,8 +86,8 @@ def synthesize(cfg: AccelConfig, *, name: str | None = None, preset: str | None 
 
     ``attribute``: also the whole core's word-level cells by source file and line
     (`synth.attribute`, an estimate) as ``attribution``."""
-    flow.check_router(router)
-    flow.check_placer(placer)
+    flow.check_choice("router", router)
+    flow.check_choice("placer", placer)
     name = name or cfg.name
     preset = preset or cfg.name
     workdir = Path(workdir or DEFAULT_WORK / name)
@@ -344,7 +344,7 @@ def to_markdown(rep: dict) -> str:
                      f"{'yes' if p.get('fits') else 'NO'} | {_fmt(fm)} | {_fmt(p['pnr_target_mhz'])} | "
                      f"{util or p.get('error', '-')} | `{p['synth_flags']}` |")
         first = next(iter(rep["pnr"].values()), {})
-        rtr, plc = flow.router_of(first), flow.placer_of(first)
+        rtr, plc = flow.choice_of(first, "router"), flow.choice_of(first, "placer")
         L += ["", f"nextpnr seed {first.get('seed', '-')}, "
               + (f"`--router {rtr}`, " if rtr != flow.DEFAULT_ROUTER else "")
               + (f"`--placer {plc}`, " if plc != flow.DEFAULT_PLACER else "")
@@ -428,13 +428,7 @@ def main(argv=None) -> int:
                     help=f"comma-separated P&R targets ({', '.join(harness.TARGETS)}); default: "
                          "ice40-up5k (tiny/small only), ecp5-25f, ecp5-85f")
     ap.add_argument("--seed", type=int, default=flow.DEFAULT_SEED, help="nextpnr seed (default 1)")
-    ap.add_argument("--pnr-timeout", type=float, default=None, metavar="MINUTES",
-                    help="stop each nextpnr run after this many minutes (> 0); the target is then recorded "
-                         "as not routed within the limit (default: no limit)")
-    ap.add_argument("--router", default=flow.DEFAULT_ROUTER, choices=flow.ROUTERS,
-                    help=f"nextpnr router (default {flow.DEFAULT_ROUTER}; recorded in each P&R result)")
-    ap.add_argument("--placer", default=flow.DEFAULT_PLACER, choices=flow.PLACERS,
-                    help=f"nextpnr placer (default {flow.DEFAULT_PLACER}; recorded in each P&R result)")
+    flow.add_run_arguments(ap)
     ap.add_argument("--extra-seeds", default="", metavar="S,S",
                     help="also place and route with these seeds and record the median fmax (e.g. 2,3)")
     ap.add_argument("--no-asic", action="store_true", help="skip generic synthesis / CMOS estimate")
@@ -473,8 +467,10 @@ def main(argv=None) -> int:
             print(f"error: unknown target {t!r}; known: {', '.join(harness.TARGETS)}", file=sys.stderr)
             return 2
     blocks = True if args.blocks == "all" else (False if args.blocks == "none" else args.blocks.split(","))
-    if args.pnr_timeout is not None and not args.pnr_timeout > 0:
-        print(f"error: --pnr-timeout {args.pnr_timeout:g} is out of range: allowed > 0 minutes", file=sys.stderr)
+    try:
+        timeout_s = flow.pnr_timeout_s(args.pnr_timeout)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
         return 2
     try:
         extra_seeds = tuple(int(x) for x in args.extra_seeds.split(",") if x.strip())
@@ -487,7 +483,7 @@ def main(argv=None) -> int:
                          seed=args.seed, workdir=Path(args.workdir) if args.workdir else None, quiet=args.quiet,
                          extra_seeds=extra_seeds, dsp_regs=args.dsp_regs,
                          bram_regs=args.bram_regs, no_rw_check=not args.rw_bypass, attribute=args.attribute,
-                         router=args.router, placer=args.placer, pnr_timeout_s=None if args.pnr_timeout is None else 60.0 * args.pnr_timeout)
+                         router=args.router, placer=args.placer, pnr_timeout_s=timeout_s)
     except (ToolError, flow.IncompleteCmosCount) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

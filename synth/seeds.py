@@ -66,7 +66,7 @@ def add_seeds(rep: dict, workdir: Path, seeds: list, jobs: int = 2, log=print) -
         log(f"{rep['name']}: {key}: place and route with seed {s} in {sub}")
         try:
             r = flow.run_pnr(sub, tg, files, top="top", seed=s, variant=res["variant"], synth_json=res["netlist"],
-                             router=flow.router_of(res), placer=flow.placer_of(res))
+                             router=flow.choice_of(res, "router"), placer=flow.choice_of(res, "placer"))
         except ToolError as e:
             log(f"{rep['name']}: {key}: seed {s} failed: {str(e).splitlines()[0]}")
             return key, s, None

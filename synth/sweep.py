@@ -47,8 +47,8 @@ def point_summary(rep: dict) -> dict:
             p[f"{fam}_{var}"] = {k: v[k] for k in ("luts", "ffs", "carry", "dsp", "bram")}
     p["pnr"] = {k: {"fits": bool(v.get("fits")), "fmax_mhz": fmax_of(v) if v.get("fits") else None,
                     "variant": v.get("variant"), "error": v.get("error"),
-                    **({"router": flow.router_of(v)} if flow.router_of(v) != flow.DEFAULT_ROUTER else {}),
-                    **({"placer": flow.placer_of(v)} if flow.placer_of(v) != flow.DEFAULT_PLACER else {}),
+                    **({"router": flow.choice_of(v, "router")} if flow.choice_of(v, "router") != flow.DEFAULT_ROUTER else {}),
+                    **({"placer": flow.choice_of(v, "placer")} if flow.choice_of(v, "placer") != flow.DEFAULT_PLACER else {}),
                     **({"timed_out": True, "timeout_s": v.get("timeout_s")} if v.get("timed_out") else {})}
                 for k, v in rep.get("pnr", {}).items()}
     return p
@@ -66,7 +66,7 @@ def reusable(path: Path, cfg, targets: list, asic: bool, tools: dict, pnr_timeou
     rep = json.loads(path.read_text())
     for v in rep.get("pnr", {}).values():
         if v.get("timed_out") and (pnr_timeout_s is None or pnr_timeout_s > v.get("timeout_s", 0)
-                                   or flow.router_of(v) != router or flow.placer_of(v) != placer):
+                                   or flow.choice_of(v, "router") != router or flow.choice_of(v, "placer") != placer):
             return None
     vtext = design.to_verilog(design.build_core(cfg), design.TOP)
     same = (rep.get("design", {}).get("verilog_sha256") == design.sha256(vtext)
@@ -237,28 +237,23 @@ def main(argv=None) -> int:
     ap.add_argument("--targets", default=None, help="P&R targets (default: those of the base preset)")
     ap.add_argument("--no-asic", action="store_true", help="skip the CMOS estimate (much faster)")
     ap.add_argument("--out", default="reports/synth")
-    ap.add_argument("--pnr-timeout", type=float, default=None, metavar="MINUTES",
-                    help="stop each nextpnr run after this many minutes (> 0); the point is then "
-                         "recorded as not routed within the limit (default: no limit)")
     ap.add_argument("--reuse", action="store_true",
                     help="take points from earlier runs of the same design and tools (resume / merge)")
-    ap.add_argument("--router", default=flow.DEFAULT_ROUTER, choices=flow.ROUTERS,
-                    help=f"nextpnr router of the points routed in this run (default {flow.DEFAULT_ROUTER}); with "
-                         "--reuse a point stopped by a time limit is routed again when its router was another")
-    ap.add_argument("--placer", default=flow.DEFAULT_PLACER, choices=flow.PLACERS,
-                    help=f"nextpnr placer of the points routed in this run (default {flow.DEFAULT_PLACER}); with "
-                         "--reuse a point stopped by a time limit is placed again when its placer was another")
+    flow.add_run_arguments(ap)   # --pnr-timeout, --router, --placer (with --reuse, a point stopped by a
+    # time limit is routed again when its limit was shorter or its router / placer another)
     args = ap.parse_args(argv)
     targets = args.targets.split(",") if args.targets else harness.default_targets(args.base)
-    if args.pnr_timeout is not None and not args.pnr_timeout > 0:
-        ap.error(f"--pnr-timeout {args.pnr_timeout:g} is out of range: allowed > 0 minutes")
+    try:
+        timeout_s = flow.pnr_timeout_s(args.pnr_timeout)
+    except ValueError as e:
+        ap.error(str(e))
 
     def log(m):
         print(f"[sweep {time.strftime('%H:%M:%S')}] {m}", file=sys.stderr, flush=True)
 
     res = run_sweep(args.base, [int(x) for x in args.lanes.split(",") if x],
                     [int(x) for x in args.tables.split(",") if x], targets, not args.no_asic, Path(args.out), log,
-                    reuse=args.reuse, pnr_timeout_s=None if args.pnr_timeout is None else 60.0 * args.pnr_timeout,
+                    reuse=args.reuse, pnr_timeout_s=timeout_s,
                     router=args.router, placer=args.placer)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
