@@ -6,7 +6,11 @@ the digits preset one P&R takes about half an hour, so this adds seeds to a fini
 instead: each seed routes the netlist the report's run left in ``--workdir`` (its own
 sub-directory ``seed<N>``, so runs do not share files), and the report's P&R results get
 ``fmax_by_seed`` and ``fmax_median_mhz`` as `synth.report` writes them (the headline stays the
-report's own seed; each seed is placed and routed with the report's placer and router).  Refused
+report's own seed; each seed is placed and routed with the report's placer and router).  Each
+routed seed leaves ``seed<N>/seed_result_<target>.json`` (the netlist's SHA-256, the seed, router,
+placer, flow options and fmax); a later run finding one that matches all of these takes its fmax
+instead of routing again (an interrupted run resumes; a second report of the same netlist, e.g.
+a sweep point and a probe of it, shares the seeds when its work directory holds them).  Refused
 unless the report is of the current RTL, was routed with today's flow options
 (`flow.PNR_FLOW`) and the work directory holds its netlist.  One run at a time per report:
 the report file is locked (``flock``) while its seeds are routed, and a second run on it is refused
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -63,14 +68,25 @@ def add_seeds(rep: dict, workdir: Path, seeds: list, jobs: int = 2, log=print) -
 
     def one(item):
         key, s, tg, files, sub, res = item
+        done = sub / f"seed_result_{key}.json"
+        ident = {"netlist_sha256": hashlib.sha256((sub / res["netlist"]).read_bytes()).hexdigest(),
+                 "target": key, "seed": s, "router": flow.choice_of(res, "router"),
+                 "placer": flow.choice_of(res, "placer"), "pnr_flow": dict(flow.PNR_FLOW)}
+        if done.exists():
+            old = json.loads(done.read_text())
+            if {k: old.get(k) for k in ident} == ident:
+                log(f"{rep['name']}: {key}: seed {s} already routed for this netlist in {sub}: {old['fmax_mhz']}")
+                return key, s, old["fmax_mhz"]
         log(f"{rep['name']}: {key}: place and route with seed {s} in {sub}")
         try:
             r = flow.run_pnr(sub, tg, files, top="top", seed=s, variant=res["variant"], synth_json=res["netlist"],
-                             router=flow.choice_of(res, "router"), placer=flow.choice_of(res, "placer"))
+                             router=ident["router"], placer=ident["placer"])
         except ToolError as e:
             log(f"{rep['name']}: {key}: seed {s} failed: {str(e).splitlines()[0]}")
             return key, s, None
-        return key, s, fmax_of(r) if r.get("fits") else None
+        f = fmax_of(r) if r.get("fits") else None
+        done.write_text(json.dumps({**ident, "fmax_mhz": f}, indent=1) + "\n")
+        return key, s, f
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as ex:
         results = list(ex.map(one, todo))

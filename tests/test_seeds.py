@@ -74,3 +74,30 @@ def test_a_second_run_on_a_locked_report_is_refused_and_leaves_it_alone(tmp_path
         assert seeds.main([str(path), "--seeds", "2", "--workdir", str(tmp_path)]) == 2
     assert "another synth.seeds run" in capsys.readouterr().err
     assert json.loads(path.read_text()) == rep and not path.with_suffix(".md").exists()
+
+
+def test_a_seed_already_routed_for_the_same_netlist_is_taken_not_routed_again(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_pnr(workdir, target, files, top="top", seed=1, variant="dsp", synth_json=None, **kw):
+        calls.append((seed, kw.get("placer")))
+        return {"fits": True, "fmax_mhz": {"clk": 100.0 + seed + len(calls)}}
+
+    monkeypatch.setattr(flow, "run_pnr", fake_pnr)
+    rep = _report_and_workdir(tmp_path)
+    seeds.add_seeds(rep, tmp_path, [2], log=lambda m: None)
+    assert calls == [(2, "heap")] and rep["pnr"]["ecp5-25f"]["fmax_by_seed"]["2"] == 103.0
+    # a second report of the same netlist (a resumed run, or a sweep point and a probe of it)
+    again = _report_and_workdir(tmp_path)
+    seeds.add_seeds(again, tmp_path, [2], log=lambda m: None)
+    assert calls == [(2, "heap")] and again["pnr"]["ecp5-25f"]["fmax_by_seed"]["2"] == 103.0
+    # another placer, or another netlist in the work directory: routed again
+    other = _report_and_workdir(tmp_path)
+    other["pnr"]["ecp5-25f"]["placer"] = "static"
+    seeds.add_seeds(other, tmp_path, [2], log=lambda m: None)
+    assert calls[-1] == (2, "static") and other["pnr"]["ecp5-25f"]["fmax_by_seed"]["2"] == 104.0
+    changed = _report_and_workdir(tmp_path)
+    changed["pnr"]["ecp5-25f"]["placer"] = "static"
+    (tmp_path / "top_ecp5_dsp.json").write_text('{"modules": {}}')
+    seeds.add_seeds(changed, tmp_path, [2], log=lambda m: None)
+    assert calls[-1] == (2, "static") and len(calls) == 3
