@@ -159,10 +159,16 @@ def to_markdown(es: list) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m synth.freshness", description=__doc__.split("\n\n")[0])
     ap.add_argument("--check", action="store_true", help="exit 1 if any report is stale")
+    ap.add_argument("--plan", action="store_true",
+                    help="print the commands that regenerate the stale reports, in order (synth.refresh_plan)")
     args = ap.parse_args(argv)
     es = entries()
-    print(to_markdown(es))
     stale = [e for e in es if not e.fresh]
+    if args.plan:
+        from .refresh_plan import plan, to_text
+        print(to_text(plan([e.path for e in stale], ROOT)), end="")
+    else:
+        print(to_markdown(es))
     print(f"{len(stale)} of {len(es)} reports stale", file=sys.stderr)
     return 1 if (args.check and stale) else 0
 
