@@ -60,6 +60,11 @@ def _zx(v):
     return Cat(v, C(0, 1)).as_signed()
 
 
+def _wrap(v: int, bits: int) -> int:
+    """`v` as a `bits`-bit two's-complement value (what a signed register of that width holds)."""
+    return ((v + (1 << (bits - 1))) % (1 << bits)) - (1 << (bits - 1))
+
+
 def bracket_narrow(m, lo, hi, name):
     """``hi <= lo + 1`` as one subtraction (a bit wider than the operands, so exact) and the sign
     bit or a zero test of its high bits: no adder in front of a comparator (re-timing)."""
@@ -162,7 +167,7 @@ class SearchController(wiring.Component):
         bc = SimpleNamespace(
             cand_issue=Signal(), cand_kind=Signal(2), cand_blo=Signal(us), cand_bhi=Signal(us),
             cand_amp=Signal(L.u_range_bits),
-            cand_lo=Signal(us), cand_hi=Signal(us), cand_centre=Signal(data.ArrayLayout(us, K)),
+            cand_lo=Signal(us), cand_centre=Signal(data.ArrayLayout(us, K)),
             prng_load=Signal(), prng_step=Signal(), prng_point=Signal(32),
             kern_issue=Signal(K), kern_d=Signal(cfg.dist_bits))
         # the scan shift: SCAN's first A positions (`feeding`), held while a trace beat waits
@@ -198,13 +203,16 @@ class SearchController(wiring.Component):
                     m.d.comb += o.cand.a.eq(amp_r)
             for name, port, src in (
                     ("cand_issue", o.cand.issue, bc.cand_issue),
-                    ("cand_lo", o.cand.lo, bc.cand_lo), ("cand_hi", o.cand.hi, bc.cand_hi),
+                    ("cand_lo", o.cand.lo, bc.cand_lo),
                     ("cand_centre", o.cand.centre, bc.cand_centre[l]),
                     ("prng_load", o.prng.load, bc.prng_load), ("prng_step", o.prng.step, bc.prng_step),
                     ("prng_point", o.prng.point, bc.prng_point),
                     ("kern_issue", o.kern.issue, bc.kern_issue[l]),
                     ("kern_d", o.kern.d, Mux(pp, self.eng_pp_d[l], bc.kern_d))):
                 m.d.comb += port.eq(replica(m, src, f"bc{l}_{name}"))
+            # the upper end of u's range is a constant: a copy of it would carry only the reset
+            # (a net from the controller's ABORT copy to every lane)
+            m.d.comb += o.cand.hi.eq(cfg.u_hi)
         hi = cfg.u_hi
         tol = cfg.tolerance_lsb
 
@@ -246,7 +254,7 @@ class SearchController(wiring.Component):
         nact_last = Mux(is_bis & ~pp, 0, K - 1)
 
         # ------------------------------------------------------------ lane broadcast (from registers)
-        m.d.comb += [bc.cand_lo.eq(Mux(pp, -(1 << (L.u_bits - 1)), lo)), bc.cand_hi.eq(hi),
+        m.d.comb += [bc.cand_lo.eq(Mux(pp, -(1 << (L.u_bits - 1)), lo)),
                      bc.prng_point.eq(pseed)]
         # the kinds' operands (base, span) are computed per lane behind the broadcast copies (above)
         m.d.comb += [bc.cand_blo.eq(blo), bc.cand_bhi.eq(bhi), bc.cand_amp.eq(amp_eff)]
@@ -372,13 +380,15 @@ class SearchController(wiring.Component):
         best_conv = Signal()
         m.d.sync += best_conv.eq(best_err <= tol)
 
-        # the point-parallel table: one write port (PP_RANGE reset or SCAN update), a registered
-        # read port for the SCAN (addressed by the lane being captured, so the update starts at a
-        # flip-flop) and an asynchronous one for the results (PP_OUT's next lane, a LUT-RAM read
-        # in place of a K-way select)
+        # the point-parallel table: one write port (PP_RANGE reset or SCAN update), a read port for
+        # the SCAN addressed by the lane being captured (asynchronous, its data registered with the
+        # capture as `pp_e`, so the update starts at a flip-flop, and the capture cycle already
+        # computes the lane's next midpoints from it) and one for the results (PP_OUT's next lane,
+        # a LUT-RAM read in place of a K-way select)
         if cfg.point_parallel:
             m.submodules.pp_table = pp_tab = Memory(shape=pp_entry, depth=K, init=[])
-            pp_wr, pp_rd, pp_out = pp_tab.write_port(), pp_tab.read_port(), pp_tab.read_port(domain="comb")
+            pp_wr, pp_rd, pp_out = (pp_tab.write_port(), pp_tab.read_port(domain="comb"),
+                                    pp_tab.read_port(domain="comb"))
         else:
             pp_wr = pp_rd = pp_out = SimpleNamespace(addr=Signal(range(max(K, 2))), en=Signal(),
                                                      data=Signal(pp_entry))
@@ -395,6 +405,13 @@ class SearchController(wiring.Component):
         for k in range(cfg.dist_bits):
             with m.If(dspan[k]):
                 m.d.comb += bl.eq(k + 1)
+        # the lower end of u's range from the row's span (RANGE, PP_RANGE); point-parallel, the
+        # range's midpoint is registered beside it (`ppr_mid`, the reset's LANE CAND centre: no
+        # adder in front of the K midpoint copies), looked up by the span's bit length
+        lo_nx, ppr_mid = Signal(us), Signal(us)
+        m.d.comb += lo_nx.eq(-((bl + 2) << U))
+        mid_by_bl = Array(C(_wrap((_wrap(-((b + 2) << U), L.u_bits) + hi) >> 1, L.u_bits), us)
+                          for b in range(cfg.dist_bits + 1))
         amp0 = Signal(L.u_range_bits)
         m.d.comb += amp0.eq((hi - lo) >> cfg.fwa_amp_init_shift)
         # A0 = max(1, (hi - lo) >> shift): lo <= -(2 << U) (RANGE), so where that bound already
@@ -404,8 +421,10 @@ class SearchController(wiring.Component):
         # a trace beat is the unit's output (valid) in SCAN
         # point-parallel: a lane whose point is done has no trace beat (its scan cycle still passes)
         trace_skip = Signal()
+        cap_done = Signal()      # the done flag of the lane being captured
+        m.d.comb += cap_done.eq(Array(pdone[l] for l in range(K))[sl])
         if self.trace_en:
-            m.d.comb += [trace_skip.eq(pp & Array(pdone[l] for l in range(K))[sl]),
+            m.d.comb += [trace_skip.eq(pp & cap_done),
                          self.trace_valid.eq(scanning & ru.o.valid & ~trace_skip),
                          stall.eq(self.trace_valid & ~self.trace_ready)]
         m.d.comb += [adv.eq(scanning & ~stall), ru.i.valid.eq(feeding)]
@@ -413,8 +432,9 @@ class SearchController(wiring.Component):
         # point-parallel: lane l's bracket reset (PP_RANGE, cnt = l + PP_RANGE_PIPE) from a one-hot
         # register (the done flag's and midpoint's enables) and the table address beside it
         ppr_sel = Signal(K)
+        ppr_any = Signal()       # ppr_sel != 0, registered beside it (no K-input OR before the midpoint)
         ppr_addr = Signal(range(max(K, 2)))
-        m.d.sync += ppr_sel.eq(0)
+        m.d.sync += [ppr_sel.eq(0), ppr_any.eq(0)]
         # a dist_done of the next point that arrives while this one is searched waits here
         # (WAITD, below, clears it when it takes the row)
         with m.If(self.eng_dist_done):
@@ -456,15 +476,16 @@ class SearchController(wiring.Component):
             # lane c's min / max (engine, registered), its span, its u_lo (both registered), then
             # the lane's bracket / best / pass reset: K + PP_RANGE_PIPE cycles
             m.d.sync += [cnt.eq(cnt + 1), dspan.eq(self.eng_sel_max - self.eng_sel_min),
-                         lo.eq(-((bl + 2) << U)), ppr_addr.eq(cnt - (timing.PP_RANGE_PIPE - 1))]
+                         lo.eq(lo_nx), ppr_mid.eq(mid_by_bl[bl]),
+                         ppr_addr.eq(cnt - (timing.PP_RANGE_PIPE - 1))]
             for l in range(K):
                 with m.If(cnt == l + timing.PP_RANGE_PIPE - 1):
-                    m.d.sync += ppr_sel[l].eq(1)
+                    m.d.sync += [ppr_sel[l].eq(1), ppr_any.eq(1)]
             with m.If(cnt == K - 1 + timing.PP_RANGE_PIPE):
                 m.d.sync += [passes.eq(0), cnt.eq(0), cont.eq(0), fwa_pass.eq(0), adapt.eq(0)]
                 fsm.goto("SETUP")
         with fsm.State("RANGE"):
-            m.d.sync += lo.eq(-((bl + 2) << U))
+            m.d.sync += lo.eq(lo_nx)
             m.d.comb += [bc.prng_load.eq(1), self.eng_point_next.eq(more)]
             fsm.goto("PINIT")
         with fsm.State("PINIT"):
@@ -604,9 +625,20 @@ class SearchController(wiring.Component):
         # point-parallel: lane q_sl's own bisection step (skipped once it is done), read from the
         # table in the capture cycle, written back here with the pass counted and the lane's stop
         # rule applied (as the next SETUP would: the best, the bracket and the old pass count)
-        e = pp_rd.data
+        # The table entry, the lane's done flag and both possible midpoints (the new u above or
+        # below the target) are read and computed in the capture cycle and registered every cycle
+        # (used only after a capture): the update picks one midpoint by q_gt (no adder, comparator
+        # or K-input reduction between the registers and the K `pp_centre` copies). The done flag
+        # taken at the capture is still the lane's at its update: a lane's flag changes only at
+        # PP_RANGE and one cycle after the lane's own update, once per scan.
+        e = Signal(pp_entry, name="pp_e")
+        cap_u = Signal(us)
+        q_mid_up, q_mid_dn, q_done = Signal(us), Signal(us), Signal()
+        m.d.comb += cap_u.eq(su)
+        m.d.sync += [e.eq(pp_rd.data), q_done.eq(cap_done),
+                     q_mid_up.eq((cap_u + pp_rd.data.bhi) >> 1), q_mid_dn.eq((pp_rd.data.blo + cap_u) >> 1)]
         pp_upd = Signal()
-        m.d.comb += pp_upd.eq(q_v & pp & ~(pdone & q_oh).any())
+        m.d.comb += pp_upd.eq(q_v & pp & ~q_done)
         better = ~e.bv | (err < e.best_err)
         n_blo, n_bhi, n_err = Signal(us), Signal(us), Signal(EB)
         m.d.comb += [n_blo.eq(Mux(q_gt, q_u, e.blo)), n_bhi.eq(Mux(q_gt, e.bhi, q_u)),
@@ -623,8 +655,7 @@ class SearchController(wiring.Component):
         pp_stop_oh = Signal(K)      # the lane of pp_stop_q
         m.d.sync += [pp_stop_q.eq(pp_upd & pp_stop), pp_stop_oh.eq(q_oh)]
         m.d.comb += [pp_rd.addr.eq(sl), pp_out.addr.eq(Mux(fsm.ongoing("PP_OUT"), ol_nx, 0))]
-        ppr_we = ppr_sel.any()
-        with m.If(ppr_we):
+        with m.If(ppr_any):
             m.d.comb += [pp_wr.en.eq(1), pp_wr.addr.eq(ppr_addr), pp_wr.data.blo.eq(lo),
                          pp_wr.data.bhi.eq(hi)]
         with m.Elif(pp_upd):
@@ -634,7 +665,7 @@ class SearchController(wiring.Component):
                          pp_wr.data.bv.eq(1), pp_wr.data.passes.eq(e.passes + 1)]
         # the written entry's midpoint (the lane's next LANE CAND) and done flag
         centre = Signal(us)
-        m.d.comb += centre.eq((Mux(ppr_we, lo, n_blo) + Mux(ppr_we, hi, n_bhi)) >> 1)
+        m.d.comb += centre.eq(Mux(ppr_any, ppr_mid, Mux(q_gt, q_mid_up, q_mid_dn)))
         ppr_done = Signal()
         m.d.comb += ppr_done.eq(self.n - i <= ppr_addr)
         for l in range(K):
