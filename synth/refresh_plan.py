@@ -51,7 +51,7 @@ def _choice_args(pnr: dict) -> list:
 
 def synth_report_steps(path: Path, root: Path) -> list:
     """`synth.report` (and `synth.seeds`) commands that make report `path` again."""
-    from .report import DEFAULT_OUT
+    from .report import DEFAULT_OUT, DEFAULT_WORK
     rep = json.loads(path.read_text())
     overrides = rep.get("overrides") or {}
     args = ["python -m synth.report", f"--preset {rep['preset']}"]
@@ -74,7 +74,7 @@ def synth_report_steps(path: Path, root: Path) -> list:
     if extra:
         pnr_s = max((rt.get(f"pnr_{k}") or 0) for k in pnr)
         steps.append(Step("seeds", f"python -m synth.seeds {path.relative_to(root)} --seeds "
-                                   f"{','.join(map(str, extra))} --workdir build/synth/{rep['name']} --jobs 2",
+                                   f"{','.join(map(str, extra))} --workdir {DEFAULT_WORK / rep['name']} --jobs 2",
                           _minutes(pnr_s * -(-len(extra) // 2)) if pnr_s else None))
     return steps
 
@@ -90,6 +90,7 @@ def baseline_steps(path: Path, root: Path) -> list:
 def sweep_point_steps(path: Path, root: Path) -> list:
     """A point made with another placer or router is swept alone with it (into the sweep's work
     directory); the whole sweep then runs with ``--reuse`` and takes it from there."""
+    from .report import DEFAULT_WORK
     sw = json.loads((path.parent.parent / "sweep.json").read_text())
     rep = json.loads(path.read_text())
     # every committed point, also one the last sweep run left out
@@ -107,7 +108,7 @@ def sweep_point_steps(path: Path, root: Path) -> list:
                 f"--lanes \"\" --tables {ov.get('exp_table_bits')}")
         targets = ",".join(k for k, v in (rep.get("pnr") or {}).items() if v.get("fits") or v.get("timed_out"))
         steps.append(Step("sweep", f"python -m synth.sweep --base {sw['base']} {what} --targets {targets} "
-                                   f"{' '.join(choice)} --out build/synth/sweep/{rep['name']}",
+                                   f"{' '.join(choice)} --out {DEFAULT_WORK / 'sweep' / rep['name']}",
                           _minutes((rep.get("runtime_s") or {}).get("total"))))
     return steps + [Step("sweep", whole, late=True)]
 
