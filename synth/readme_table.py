@@ -16,7 +16,7 @@ from pathlib import Path
 
 from golden_model.config import PRESETS
 
-from . import freshness
+from . import flow, freshness
 from .report import fmax_of
 from .sweep import lane_coverage
 
@@ -129,11 +129,28 @@ def summary(d: Path, markers: bool = True) -> str:
                      f"{_n(v.get('fmax_mhz')) + ' MHz' if k is not None else '-'} |")
         swept, gaps = lane_coverage(s)
         L += ["", f"Lane counts swept: {', '.join(map(str, swept))}"
-              + (f" (K = {', '.join(map(str, gaps))} not in this sweep)" if gaps else "") + ".",
+              + (f" (K = {', '.join(map(str, gaps))} not in this sweep)" if gaps else "") + "."
+              + "".join(_separate_point(d, s["base"], K) for K in gaps),
               "", f"Base preset `{s['base']}`; plot `reports/synth/sweep.png`, details `reports/synth/sweep.md`.", "",
               freshness.group_marker("sweep points", freshness.entries(d.parent.parent, "sweep_points"))
               if markers else "_sweep points: (current RTL not computed)_", ""]
     return "\n".join(L)
+
+
+def _separate_point(d: Path, base: str, lanes: int) -> str:
+    """A lane count missing from the sweep but committed as a point report of its own (e.g. routed
+    alone with another placer): its routed targets, so the README does not hide it."""
+    path = d / "sweep_points" / f"{base}-K{lanes}.json"
+    if not path.exists():
+        return ""
+    rep = json.loads(path.read_text())
+    routed = [f"{t} {_n(fmax_of(v))} MHz"
+              + (f" (median of seeds {'/'.join(v['fmax_by_seed'])}: {_n(v['fmax_median_mhz'])})"
+                 if len(v.get("fmax_by_seed") or {}) > 1 else "")
+              + (f", {flow.choice_of(v, 'placer')} placer" if flow.choice_of(v, "placer") != flow.DEFAULT_PLACER else "")
+              for t, v in (rep.get("pnr") or {}).items() if v.get("fits")]
+    return (f" K = {lanes} has its own point report, `reports/synth/sweep_points/{path.stem}.md`: "
+            + ("; ".join(routed) if routed else "not routed") + ".")
 
 
 BEGIN, END = "<!-- synth-table -->", "<!-- /synth-table -->"

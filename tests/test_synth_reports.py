@@ -160,3 +160,18 @@ def test_phase_report_is_registered_with_the_phases_cores(tmp_path):
     p.write_text(json.dumps({"meta": {"rtl_sha256": {"small+phases": "0" * 64}}}))
     (sha, cfg, label, _), = freshness._tagged(p)
     assert sha == "0" * 64 and cfg.phases and cfg.lanes == PRESETS["small"].lanes and label == "small+phases"
+
+
+def test_readme_names_a_lane_count_routed_outside_the_sweep(tmp_path):
+    """A K missing from the sweep but committed as its own point (K = 32, static placer) is named
+    in the README with its routed fmax and seeds; a missing point adds nothing."""
+    from synth.readme_table import _separate_point
+    (tmp_path / "sweep_points").mkdir()
+    assert _separate_point(tmp_path, "tiny", 32) == ""
+    rep = {"pnr": {"ecp5-85f": {"fits": True, "fmax_mhz": {"clk": 78.56}, "placer": "static",
+                                "fmax_by_seed": {"1": 78.56, "2": 75.33, "3": 76.1}, "fmax_median_mhz": 76.1},
+                   "ecp5-25f": {"fits": False}}}
+    (tmp_path / "sweep_points" / "tiny-K32.json").write_text(json.dumps(rep))
+    text = _separate_point(tmp_path, "tiny", 32)
+    assert "tiny-K32.md" in text and "ecp5-85f 78.6 MHz (median of seeds 1/2/3: 76.1), static placer" in text
+    assert "ecp5-25f" not in text
