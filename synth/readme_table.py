@@ -144,9 +144,7 @@ def _separate_point(d: Path, base: str, lanes: int) -> str:
     if not path.exists():
         return ""
     rep = json.loads(path.read_text())
-    routed = [f"{t} {_n(fmax_of(v))} MHz"
-              + (f" (median of seeds {'/'.join(v['fmax_by_seed'])}: {_n(v['fmax_median_mhz'])})"
-                 if len(v.get("fmax_by_seed") or {}) > 1 else "")
+    routed = [f"{t} {_pnr(rep, t)}"
               + (f", {flow.choice_of(v, 'placer')} placer" if flow.choice_of(v, "placer") != flow.DEFAULT_PLACER else "")
               for t, v in (rep.get("pnr") or {}).items() if v.get("fits")]
     return (f" K = {lanes} has its own point report, `reports/synth/sweep_points/{path.stem}.md`: "

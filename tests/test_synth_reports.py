@@ -168,7 +168,7 @@ def test_readme_names_a_lane_count_routed_outside_the_sweep(tmp_path):
     from synth.readme_table import _separate_point
     (tmp_path / "sweep_points").mkdir()
     assert _separate_point(tmp_path, "tiny", 32) == ""
-    rep = {"pnr": {"ecp5-85f": {"fits": True, "fmax_mhz": {"clk": 78.56}, "placer": "static",
+    rep = {"pnr": {"ecp5-85f": {"fits": True, "fmax_mhz": {"clk": 78.56}, "placer": "static", "variant": "dsp",
                                 "fmax_by_seed": {"1": 78.56, "2": 75.33, "3": 76.1}, "fmax_median_mhz": 76.1},
                    "ecp5-25f": {"fits": False}}}
     (tmp_path / "sweep_points" / "tiny-K32.json").write_text(json.dumps(rep))
