@@ -3,8 +3,9 @@
 
 Each command is derived from the committed report itself (its preset, overrides, steps, targets,
 placer and router, extra seeds, output directory), so a report is made again the way it was made,
-and the minutes given are its last run's where the report recorded them.  Order: synthesis
-reports (with their baselines), their extra seeds, the sweep, board builds, the cycle reports
+and the minutes given are its last run's where the report recorded them.  `synth.refresh` runs
+them as a job graph.  Order: synthesis reports (with their baselines), their extra seeds, the
+sweep (each stale point alone, then the whole sweep), board builds, the cycle reports
 (Verilator), the speed report (its clock is `reports/synth/digits.json`'s), the README table, and
 the check that all of it is of the current RTL.
 """
@@ -28,6 +29,8 @@ class Step:
     command: str
     minutes: float | None = None      # the last run's, where the report recorded it
     late: bool = False                # runs after the stage's other steps (takes their results)
+    report: str | None = None         # the synthesis report a synthesis / seeds step writes
+    cores: int = 1                    # processes it runs at once (`synth.refresh` schedules by it)
 
 
 def _minutes(seconds) -> float | None:
@@ -68,14 +71,16 @@ def synth_report_steps(path: Path, root: Path) -> list:
     if not overrides and (root / "synth" / "baselines" / f"{rep['preset']}.json").exists():
         args.append("--update-baseline")
     rt = rep.get("runtime_s") or {}
-    steps = [Step("synthesis", " ".join(args), _minutes(rt.get("total")))]
+    rel = str(path.relative_to(root))
+    steps = [Step("synthesis", " ".join(args), _minutes(rt.get("total")), report=rel)]
     extra = sorted({int(s) for v in pnr.values() for s in (v.get("fmax_by_seed") or {})
                     if str(s) != str(v.get("seed", flow.DEFAULT_SEED))})
     if extra:
         pnr_s = max((rt.get(f"pnr_{k}") or 0) for k in pnr)
-        steps.append(Step("seeds", f"python -m synth.seeds {path.relative_to(root)} --seeds "
+        steps.append(Step("seeds", f"python -m synth.seeds {rel} --seeds "
                                    f"{','.join(map(str, extra))} --workdir {DEFAULT_WORK / rep['name']} --jobs 2",
-                          _minutes(pnr_s * -(-len(extra) // 2)) if pnr_s else None))
+                          _minutes(pnr_s * -(-len(extra) // 2)) if pnr_s else None,
+                          report=rel, cores=min(2, len(extra))))
     return steps
 
 
@@ -88,8 +93,9 @@ def baseline_steps(path: Path, root: Path) -> list:
 
 
 def sweep_point_steps(path: Path, root: Path) -> list:
-    """A point made with another placer or router is swept alone with it (into the sweep's work
-    directory); the whole sweep then runs with ``--reuse`` and takes it from there."""
+    """Each stale point is swept alone (into its own directory under the sweep's work directory,
+    with the targets, placer and router it was made with), so that points can run side by side;
+    the whole sweep then runs with ``--reuse`` and takes them from there."""
     from .report import DEFAULT_WORK
     sw = json.loads((path.parent.parent / "sweep.json").read_text())
     rep = json.loads(path.read_text())
@@ -97,20 +103,19 @@ def sweep_point_steps(path: Path, root: Path) -> list:
     points = [json.loads(p.read_text()).get("overrides") or {} for p in sorted(path.parent.glob("*.json"))]
     lanes = sorted(set(sw["lanes"]) | {p["lanes"] for p in points if "lanes" in p})
     tables = sorted(set(sw["tables"]) | {p["exp_table_bits"] for p in points if "exp_table_bits" in p})
+    timeout = f" --pnr-timeout {round(sw['pnr_timeout_s'] / 60)}" if sw.get("pnr_timeout_s") else ""
     whole = (f"python -m synth.sweep --base {sw['base']} --lanes {','.join(map(str, lanes))} "
-             f"--tables {','.join(map(str, tables))} --targets {','.join(sw['targets'])} --reuse"
-             + (f" --pnr-timeout {round(sw['pnr_timeout_s'] / 60)}" if sw.get("pnr_timeout_s") else ""))
-    choice = _choice_args(rep.get("pnr") or {})
-    steps = []
-    if choice:
-        ov = rep.get("overrides") or {}
-        what = (f"--lanes {ov['lanes']} --tables \"\"" if "lanes" in ov else
-                f"--lanes \"\" --tables {ov.get('exp_table_bits')}")
-        targets = ",".join(k for k, v in (rep.get("pnr") or {}).items() if v.get("fits") or v.get("timed_out"))
-        steps.append(Step("sweep", f"python -m synth.sweep --base {sw['base']} {what} --targets {targets} "
-                                   f"{' '.join(choice)} --out {DEFAULT_WORK / 'sweep' / rep['name']}",
-                          _minutes((rep.get("runtime_s") or {}).get("total"))))
-    return steps + [Step("sweep", whole, late=True)]
+             f"--tables {','.join(map(str, tables))} --targets {','.join(sw['targets'])} --reuse" + timeout)
+    ov = rep.get("overrides") or {}
+    what = (f"--lanes {ov['lanes']} --tables \"\"" if "lanes" in ov else
+            f"--lanes \"\" --tables {ov.get('exp_table_bits')}")
+    # the targets this point was tried on (the whole sweep drops a target after a K that missed it)
+    tried = [t for t in sw["targets"] if t in (rep.get("pnr") or {})] or list(sw["targets"])
+    choice = "".join(f" {c}" for c in _choice_args(rep.get("pnr") or {}))
+    alone = Step("sweep", f"python -m synth.sweep --base {sw['base']} {what} --targets {','.join(tried)}"
+                          f"{choice}{timeout} --out {DEFAULT_WORK / 'sweep' / rep['name']}",
+                 _minutes((rep.get("runtime_s") or {}).get("total")))
+    return [alone, Step("sweep", whole, late=True)]
 
 
 def board_steps(path: Path, root: Path) -> list:

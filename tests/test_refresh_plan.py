@@ -56,7 +56,10 @@ def test_commands_are_derived_from_the_reports_in_dependency_order(root):
                       "--attribute", 10.0),
         ("seeds", "python -m synth.seeds reports/synth/tiny.json --seeds 2,3 --workdir build/synth/tiny --jobs 2",
          7.0),
-        # the static-placer point alone first, then the whole sweep (K = 32 too) takes it with --reuse
+        # each point alone first (on the targets it was tried on, the static-placer one with its
+        # placer), then the whole sweep (K = 32 too) takes them with --reuse
+        ("sweep", "python -m synth.sweep --base tiny --lanes 4 --tables \"\" --targets ecp5-85f "
+                  "--out build/synth/sweep/tiny-K4", None),
         ("sweep", "python -m synth.sweep --base tiny --lanes 32 --tables \"\" --targets ecp5-85f "
                   "--placer static --out build/synth/sweep/tiny-K32", 120.0),
         ("sweep", "python -m synth.sweep --base tiny --lanes 4,32,64 --tables 6,8 --targets ecp5-25f,ecp5-85f "
