@@ -197,14 +197,7 @@ def attribute_component(component, workdir: Path, name: str = "blk", root: Path 
 
 def attribute_block(cfg, block: str, workdir: Path | None = None) -> dict:
     """`attribute_component` of block `block` of `cfg` (``core`` = the whole core)."""
-    blocks = design.synthesis_blocks(cfg)
-    if block == "core":
-        comp = design.build_core(cfg)
-    elif block in blocks:
-        comp = blocks[block]()
-    else:
-        raise ValueError(f"unknown block {block!r}; the blocks of this configuration: core, "
-                         + ", ".join(sorted(blocks)))
+    comp = design.block_component(cfg, block, core=True)
     workdir = Path(workdir or DEFAULT_WORK / f"attr-{cfg.name}-{block}")
     return attribute_component(comp, workdir, name=design.module_name(block))
 

@@ -22,22 +22,21 @@ import sys
 from pathlib import Path
 
 from . import flow, harness, sta
-from .design import synthesis_blocks
-from .report import make_config
-
-DEFAULT_WORK = Path("build/synth")
+from .design import block_component
+from .report import DEFAULT_WORK, make_config
 
 
 def block_timing(cfg, block: str, target: str = "ecp5-85f", seed: int = flow.DEFAULT_SEED,
                  workdir: Path | None = None, timeout_s: float | None = None) -> dict:
     """P&R result (`flow.run_pnr`) of block `block` of configuration `cfg` in the serial harness."""
-    blocks = synthesis_blocks(cfg)
-    if block not in blocks:
-        raise SystemExit(f"unknown block {block!r}; the blocks of this configuration: {', '.join(sorted(blocks))}")
+    try:
+        comp = block_component(cfg, block)
+    except ValueError as e:     # a CLI refusal, before any tool runs
+        raise SystemExit(str(e)) from None
     tg = harness.TARGETS[target]
     workdir = Path(workdir or DEFAULT_WORK / f"block-{cfg.name}-{block}")
     workdir.mkdir(parents=True, exist_ok=True)
-    files = harness.prepare_board_files(tg, blocks[block](), name="top")
+    files = harness.prepare_board_files(tg, comp, name="top")
     return flow.run_pnr(workdir, tg, files, top="top", seed=seed, timeout_s=timeout_s) | {"workdir": str(workdir)}
 
 

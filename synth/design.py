@@ -28,6 +28,18 @@ def synthesis_blocks(cfg: AccelConfig) -> dict:
     return dict(blocks(cfg))
 
 
+def block_component(cfg: AccelConfig, block: str, core: bool = False) -> wiring.Component:
+    """A fresh instance of block `block` of `cfg` (with `core`, ``"core"`` is the whole core);
+    an unknown name is refused with the names this configuration has."""
+    blocks = synthesis_blocks(cfg)
+    if core and block == "core":
+        return build_core(cfg)
+    if block not in blocks:
+        raise ValueError(f"unknown block {block!r}; the blocks of this configuration: "
+                         + ", ".join((["core"] if core else []) + sorted(blocks)))
+    return blocks[block]()
+
+
 def module_name(block: str) -> str:
     return "blk_" + re.sub(r"[^A-Za-z0-9_]", "_", block)
 
