@@ -31,9 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .refresh_plan import Step
+from .report import CLOCK_REPORT
 
 #: the synthesis report `synth.speed` takes its clock from (its ``--report`` default)
-SPEED_CLOCK_REPORT = "reports/synth/digits.json"
+SPEED_CLOCK_REPORT = str(CLOCK_REPORT)
 DEFAULT_LOG_DIR = Path("build/refresh")
 
 

@@ -37,6 +37,8 @@ from .tools import ToolError, versions  # noqa: E402
 SCHEMA = "adapsne-synth-report/1"
 DEFAULT_OUT = Path("reports/synth")
 DEFAULT_WORK = Path("build/synth")
+#: the report whose place-and-route result gives `synth.speed` its accelerator clock
+CLOCK_REPORT = DEFAULT_OUT / "digits.json"
 BLOCK_FAMILIES = ("ice40", "ecp5")
 
 

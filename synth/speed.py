@@ -251,7 +251,9 @@ def speed_select_doc() -> str:
     return speed_select.__doc__.split("\n\n", 1)[1]
 
 
+
 def main(argv=None) -> int:
+    from .report import CLOCK_REPORT
     ap = argparse.ArgumentParser(prog="python -m synth.speed", description=__doc__.split("\n\n")[0])
     ap.add_argument("--preset", default="digits")
     ap.add_argument("--policies", default=",".join(POLICIES))
@@ -259,7 +261,7 @@ def main(argv=None) -> int:
     ap.add_argument("--tsne-runs", type=int, default=3, help="runs of sklearn exact t-SNE (0: skip)")
     ap.add_argument("--sizes", default="16,32,64", help="points per class for the scaling table")
     ap.add_argument("--fmax", type=float, default=None, help="accelerator clock in MHz (default: from report)")
-    ap.add_argument("--report", default="reports/synth/digits.json", help="synthesis report giving fmax")
+    ap.add_argument("--report", default=str(CLOCK_REPORT), help="synthesis report giving fmax")
     ap.add_argument("--out", default="reports/synth")
     ap.add_argument("--no-search", action="store_true", help="skip the distances + search tables")
     ap.add_argument("--no-tsne", action="store_true", help="skip the t-SNE tables")
