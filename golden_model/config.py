@@ -51,6 +51,13 @@ def bit_length(x: int) -> int:
     return int(x).bit_length()
 
 
+#: Fields that change the hardware's structure and cycle counts but no bit of any result (the
+#: golden model's arithmetic does not read them; `tests/test_config.py` checks a t-SNE and a
+#: selection with two values of each): a stored study made with another value of these is still
+#: a study of this configuration (`golden_model.evaluation.run.load_kl_study`).
+RESULT_NEUTRAL_FIELDS = frozenset({"tsne_update_slices"})
+
+
 @dataclass(frozen=True)
 class AccelConfig:
     """Parameters of the AdapSNE accelerator and of its golden model.
@@ -94,16 +101,15 @@ class AccelConfig:
         is refused with error code MODE).
     tsne_update_slices : int
         S, 1 .. 16: the t-SNE update (gradient, gains, velocity, position) runs on a shared unit
-        of S slices outside the lanes (`hw.tsne_update`; each slice a TM0/TM1 pair with the
-        update op ``tupd``), S points in consecutive cycles every S `timing.tsne_update_interval`
-        (S) cycles (16 for S dividing 16; `timing.tsne_update_offset`), overlapped with the next
-        iteration's pair stream
-        (`timing.tsne_overlap_delay`).  8 (presets small, digits, large) is the smallest S whose
-        update keeps pace with the stream (a point every 2 cycles, the stream reads one every
-        II = 2), so that the overlap costs only block 0's ramp (docs/hardware.md, "The update
-        unit"); 4 (the default and tiny) halves the slices' area and makes the next stream wait
-        about N (4 - 2) cycles.  Our choice, not the papers'.  Without ``phases`` it changes
-        nothing.
+        of S slices outside the lanes (`hw.tsne_update`; each slice a pipelined unit with the
+        update op ``tupd`` on `timing.TUPD_MULTIPLIERS` wide multipliers per coordinate, a point
+        every `timing.TUPD_INTERVAL` = 2 cycles), S points in consecutive cycles every S
+        `timing.tsne_update_interval` (S) cycles (`timing.tsne_update_offset`), overlapped with the
+        next iteration's pair stream (`timing.tsne_overlap_delay`).  1 (every preset, since
+        session 50) keeps pace with the stream (a point every 2 cycles, the stream reads one
+        every II = 2), so that the overlap costs only block 0's ramp; 2 takes a point every cycle
+        for twice the area (docs/hardware.md, "The update unit").  Our choice, not the papers'.
+        Without ``phases`` it changes nothing.
     tsne_symmetric : bool
         The t-SNE engine's dataflow: False, every ordered pair (i, j) on lane i (dataflow (a));
         True, each unordered pair once (dataflow (a'): block b streams only j > i, each pair's
@@ -195,7 +201,7 @@ class AccelConfig:
     interpolate: bool = True
     point_parallel: bool = True
     phases: bool = False
-    tsne_update_slices: int = 4
+    tsne_update_slices: int = 1
     tsne_symmetric: bool = True
     # --- sigma search
     max_passes: int = 40
@@ -516,11 +522,11 @@ PRESETS: dict = {
                         max_passes=24, fwa_fireworks=2, fwa_gauss_sparks=1,
                         perplexity=5.0, perplexity_candidates=(3.0, 5.0, 8.0)),
     # A small general-purpose core (fits the iCE40 UP5K class of devices in spirit).
-    "small": AccelConfig(name="small", lanes=8, n_max=64, d_max=32, feature_bits=8, tsne_update_slices=8),
+    "small": AccelConfig(name="small", lanes=8, n_max=64, d_max=32, feature_bits=8),
     # Sized for scikit-learn's digits: classes of <= 183 points, 64 features in 0..16.
-    "digits": AccelConfig(name="digits", lanes=16, n_max=256, d_max=64, feature_bits=5, tsne_update_slices=8),
+    "digits": AccelConfig(name="digits", lanes=16, n_max=256, d_max=64, feature_bits=5),
     # A larger core for uint8 image features (e.g. downscaled images).
-    "large": AccelConfig(name="large", lanes=64, n_max=1024, d_max=256, feature_bits=8, tsne_update_slices=8),
+    "large": AccelConfig(name="large", lanes=64, n_max=1024, d_max=256, feature_bits=8),
 }
 
 #: the preset every command uses when none is given (golden_model.cli, hw.generate, synth.report).

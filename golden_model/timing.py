@@ -46,8 +46,9 @@ RESOURCES = ("absdiff", "mul_in", "mul", "mul_sum", "dacc", "minmax", "cand_delt
              "tnorm_shift", "tzt", "tzq", "tsr", "tfshift", "tffine", "tacc", "ty", "tynext", "tsz", "tsa",
              # affinity phase (op ``kprob``): the saturated p register
              "psat",
-             # t-SNE update (op ``tupd``, on the update slices of `hw.tsne_update`, not on the lanes)
-             "tu_in", "tu_acc", "tu_ga", "tu_gr", "tu_grad", "tu_gain", "tu_step", "tu_vel", "tu_pos")
+             # t-SNE update (op ``tupd``, on the update slices of `hw.tsne_update`, not on the lanes;
+             # its multipliers TU0 .. TU7 follow `TUPD_MULS`, below)
+             "tu_in", "tu_ga", "tu_gr", "tu_grad", "tu_gain", "tu_step", "tu_vel", "tu_pos")
 
 #: the main multiplier MULA, pipelined: operand registers, partial products (<= 18 x 18 bits each,
 #: one DSP block apiece), their sum; the product is read in the stage after ``mul_sum``.
@@ -81,39 +82,69 @@ class LaneOp:
 
 
 #: The t-SNE update of one point on one update slice (op ``tupd``, `hw.tsne_update`: a slice is a
-#: TM0/TM1 pair with this op only, outside the lanes; both coordinates at once, coordinate 0
-#: on TM0 and coordinate 1 on TM1 in the same stages).  Every product is exact from chunks:
-#: ``(name, a chunks, b chunks, issue stage of the first chunk)``; TM's signed operand ``a`` takes
-#: 31-bit unsigned chunks (the top one signed), the unsigned ``b`` ``SPLIT``-bit chunks, one chunk
-#: pair per stage; ``AccelConfig`` keeps every operand within these chunk counts.
+#: pipelined unit with this op only, outside the lanes; both coordinates at once, in the same
+#: stages on two copies of each multiplier).  Every product is exact from chunks:
+#: ``(name, a chunks, b chunks, issue stage of the first chunk, chunks per stage)``; a wide TM
+#: multiplier's signed operand ``a`` takes 31-bit unsigned chunks (the top one signed), the unsigned
+#: ``b`` ``SPLIT``-bit chunks, chunk pairs in the order (a0 b0, a0 b1, a1 b0, a1 b1), ``chunks per
+#: stage`` of them issued in each stage; ``AccelConfig`` keeps every operand within these chunk counts.
 #:   aca  A ca          (gradient, attractive; ca = ex/(1+m_N) of COEF)
 #:   rrz  R rz          (gradient, repulsive; rz = recip(m_Zq))
 #:   vmom V mom         (momentum term)
 #:   gdec G gain_dec    (decayed gain)
 #:   gpg  G' g          (new gain times gradient)
 #:   tlr  (G' g) lr     (the step before its floor)
-#: The stages below put the 16 chunk products of each multiplier on 16 distinct stages modulo 16,
-#: so ``tupd`` issues every 16 cycles with TM0/TM1 busy in every cycle.
-#: (gdec early: the decayed gain is clipped a stage before ``gain``; vmom has slack and takes the
-#: stage that lets ``tlr`` start four stages after ``gpg``'s last product is accumulated, the
-#: earliest free ones: 24 .. 27.)
-TUPD_MULS = (("aca", 2, 2, 1), ("rrz", 2, 1, 5), ("gdec", 1, 1, 7), ("vmom", 1, 1, 12),
-             ("gpg", 2, 2, 13), ("tlr", 2, 2, 24))
+#: Each product's partial products are summed in a chain of registers, one per issue stage (two
+#: partials and the chain's last sum in one adder where two chunks share a stage).  gdec early (the
+#: decayed gain is clipped a stage before ``gain``); vmom has slack; the chain from ``rrz`` (``rz``
+#: comes last, `TUPD_RZ_STAGE`) to the position is the update's latency, so ``gpg`` and ``tlr``
+#: issue two chunks per stage, ``tlr`` as soon as ``gpg``'s product is summed.
+TUPD_MULS = (("aca", 2, 2, 1, 1), ("rrz", 2, 1, 5, 1), ("gdec", 1, 1, 7, 1), ("vmom", 1, 1, 12, 1),
+             ("gpg", 2, 2, 13, 2), ("tlr", 2, 2, 18, 2))
 #: the other stages of ``tupd``: A ca shifted (ga), R rz shifted (gr), g saturated, the new gain,
 #: the step's floor, velocity, position (results visible in the stage after ``pos``).  ``ga`` and
-#: ``gr`` share one shifter in two stages (the coarse shift in the stage before the mark); the new
-#: gain is chosen in the stage after ``grad``'s by the sign of g, where ``gpg``'s first product takes it.
-TUPD_MARKS = (("ga", 9), ("gr", 11), ("grad", 12), ("gain", 13), ("step", 31), ("vel", 32), ("pos", 33))
+#: ``gr`` take a two-stage shifter (the coarse shift in the stage before the mark; one shifter for
+#: both when their coarse stages differ modulo the issue interval, else one each); the new gain
+#: is chosen in the stage after ``grad``'s by the sign of g, where ``gpg``'s first products take it.
+TUPD_MARKS = (("ga", 9), ("gr", 11), ("grad", 12), ("gain", 13), ("step", 23), ("vel", 24), ("pos", 25))
+#: Issue interval of ``tupd`` on one slice (session 50; a point every 16 cycles on one TM pair
+#: before): the 16 chunk products of a coordinate go two per multiplier, an odd issue stage with
+#: an even one (both in stage order: 1 2, 3 4, 5 6, 7 12, 13 14, 13 14, 19 18, 19 18), so a slice
+#: takes a point every 2 cycles - the rate of the pair stream - with every multiplier busy.
+TUPD_INTERVAL = 2
+#: every chunk product of ``tupd``: ``(product, chunk index, issue stage)``
+TUPD_CHUNKS = tuple((name, k, s0 + k // per) for name, na, nb, s0, per in TUPD_MULS for k in range(na * nb))
+
+
+def _pair_chunks() -> dict:
+    odd = sorted((c for c in TUPD_CHUNKS if c[2] % 2), key=lambda c: c[2])
+    even = sorted((c for c in TUPD_CHUNKS if not c[2] % 2), key=lambda c: c[2])
+    assert len(odd) == len(even), "tupd's chunk stages must pair odd with even (TUPD_INTERVAL = 2)"
+    return {c: m for m, pair in enumerate(zip(odd, even)) for c in pair}
+
+
+#: chunk ``(product, k)`` -> the update multiplier TU<m> that takes it
+TUPD_MULTIPLIER = {(name, k): m for (name, k, _), m in _pair_chunks().items()}
+#: update multipliers per coordinate of a slice (TU0 .. TU<M-1>, each one wide TM per coordinate)
+TUPD_MULTIPLIERS = len(TUPD_CHUNKS) // TUPD_INTERVAL
+
+
+def tu(k: int) -> tuple:
+    """The pipeline resources of update multiplier TU<k> (as `TM0`: operands, partials, sum)."""
+    return (f"tu{k}_in", f"tu{k}", f"tu{k}_sum")
+
+
+RESOURCES = RESOURCES + tuple(r for k in range(TUPD_MULTIPLIERS) for r in tu(k))
 
 
 def _tupd_stages() -> tuple:
     marks = dict(TUPD_MARKS)
     st = [set() for _ in range(marks["pos"] + 1)]
     st[0].add("tu_in")
-    for _, na, nb, s0 in TUPD_MULS:
-        for k in range(na * nb):
-            for d, res in enumerate((("tm0_in", "tm1_in"), ("tm0", "tm1"), ("tm0_sum", "tm1_sum"), ("tu_acc",))):
-                st[s0 + k + d].update(res)
+    for name, k, s in TUPD_CHUNKS:
+        for d, res in enumerate(tu(TUPD_MULTIPLIER[name, k])):
+            assert res not in st[s + d], (name, k, res)
+            st[s + d].add(res)
     for name, s in TUPD_MARKS:
         st[s].add(f"tu_{name}")
     order = {r: k for k, r in enumerate(RESOURCES)}
@@ -188,8 +219,8 @@ LANE_OPS = {op.name: op for op in (
     LaneOp("tupd", _tupd_stages(),
            "t-SNE update of one point (both coordinates) on an update slice (not a lane op since "
            "session 30): gradient, gains, velocity, position "
-           "(`tsne_fixed.update`), every product exact from chunks on TM0/TM1 (`TUPD_MULS`)",
-           marks=TUPD_MARKS + tuple((name, s0) for name, _, _, s0 in TUPD_MULS)),
+           "(`tsne_fixed.update`), every product exact from chunks on the multipliers TU0 .. TU7 (`TUPD_MULS`)",
+           marks=TUPD_MARKS + tuple((name, s0) for name, _, _, s0, _ in TUPD_MULS)),
     LaneOp("tmul", _stages(*TMW),
            "one TMW product of external operands (the gradient constant ca = ex rn, lane 0)"),
     LaneOp("tnext", _stages((), "tynext"),
@@ -219,6 +250,9 @@ def pair_interval(op: str = "tpair") -> int:
                for res in RESOURCES):
             return ii
     return len(st)
+
+
+assert pair_interval("tupd") == TUPD_INTERVAL, "TUPD_MULS / the multiplier pairing no longer give a point per slice every TUPD_INTERVAL cycles"
 
 
 def uses(op: str, resource: str) -> list:
@@ -324,7 +358,7 @@ TSNE_INIT_POINT = 2 * (latency("prng") + 1)
 TSNE_UPD_PIPE = TSNE_READ + latency("tupd") + 1
 #: the first stage of ``tupd`` that reads the iteration's reciprocal of Zq (``rz``, the ``rrz``
 #: products); the shifts derived from Zq's exponent are read later (registered twice on the way)
-TUPD_RZ_STAGE = dict((name, s0) for name, _, _, s0 in TUPD_MULS)["rrz"]
+TUPD_RZ_STAGE = dict((name, s0) for name, _, _, s0, _ in TUPD_MULS)["rrz"]
 assert dict(TUPD_MARKS)["gr"] - 3 >= TUPD_RZ_STAGE
 #: RECIP (an iteration's last state): ``trecip`` of Zq on lane 0 in its first cycle, captured
 #: ``latency("trecip")`` cycles after the issue; the update starts in RECIP's last cycle (its first
@@ -530,8 +564,8 @@ def tsne_update_interval(slices: int) -> int:
     """Cycles between two points of the update (`hw.tsne_update`): S slices
     (``AccelConfig.tsne_update_slices``), slice ``i mod S`` takes point ``i``, so a slice gets a
     point every S x interval cycles, which must be a `tsne_update_period_ok` period: the smallest
-    interval >= ceil(`pair_interval` ("tupd") / S) with that.  For S dividing 16 that is 16 / S;
-    otherwise more (S = 3: 9, as 18 .. 26 are not free periods)."""
+    interval >= ceil(`pair_interval` ("tupd") / S) with that: 2 for S = 1 (`TUPD_INTERVAL`), 1 for
+    S >= 2 (a point every cycle)."""
     if isinstance(slices, bool) or not isinstance(slices, int) or slices < 1:
         raise ValueError(f"slices must be an integer >= 1 (tsne_update_slices), got {slices!r}")
     return _update_interval(slices)

@@ -8,7 +8,7 @@ Every latency comes from `golden_model.timing`.  Work per pair on the lane multi
 per run, in SCALE (after the exaggeration ``ca = rn``): no multiplier op per iteration.  The
 function unit does one RECIP per pair.  The update runs on the
 update unit's S slices (``AccelConfig.tsne_update_slices``, `hw.tsne_update`; `MUL_OPS_PER_POINT`
-chunk products per point on a slice's TM pair), overlapped with the next iteration's PRIME and
+chunk products per point on a slice's `UPDATE_MULS` multipliers), overlapped with the next iteration's PRIME and
 STREAM (`timing.tsne_overlap_delay`), except after the last iteration and after an iteration whose
 embedding is traced: every cycle count takes S as the keyword ``slices`` (no default: a caller with
 a configuration passes ``cfg.tsne_update_slices``).
@@ -27,11 +27,11 @@ from .config import get_preset
 
 MUL_OPS_PER_PAIR = 8
 #: multiplier ops of one point's update (`timing.TUPD_MULS`, both coordinates)
-MUL_OPS_PER_POINT = 2 * sum(na * nb for _, na, nb, _ in timing.TUPD_MULS)
+MUL_OPS_PER_POINT = 2 * len(timing.TUPD_CHUNKS)
 #: multipliers per lane in the pair pass (M0 .. M3: the ``tm<k>_in`` resources ``tpair`` claims)
 TSNE_MULS = len({r for st in timing.LANE_OPS["tpair"].stages for r in st if r.startswith("tm") and r.endswith("_in")})
-#: multipliers per update slice (TM0, TM1: one chunk product each per cycle)
-UPDATE_MULS = 2
+#: multipliers per update slice (TU0 .. TU7 per coordinate: one chunk product each per cycle)
+UPDATE_MULS = 2 * timing.TUPD_MULTIPLIERS
 
 
 def blocks(n: int, lanes: int) -> int:
@@ -161,7 +161,7 @@ def traced_run_cycles(n: int, lanes: int, iters: int, every_log2: int, *, slices
 
 def lower_bound(n: int, lanes: int, symmetric: bool = False, *, slices: int) -> float:
     """Cycles of one iteration at one op per multiplier per cycle: the larger of the lanes' share
-    (`mul_ops` / 4K) and the update slices' (`update_mul_ops` / 2S), since both run at once."""
+    (`mul_ops` / 4K) and the update slices' (`update_mul_ops` / (`UPDATE_MULS` S)), since both run at once."""
     return max(mul_ops(n, symmetric) / (lanes * TSNE_MULS), update_mul_ops(n) / (slices * UPDATE_MULS))
 
 
@@ -173,13 +173,6 @@ def busy_share(n: int, lanes: int, *, slices: int, symmetric: bool) -> dict:
     return {"multipliers": mul_ops(n, symmetric) / (lanes * TSNE_MULS * c),
             "update_multipliers": update_mul_ops(n) / (slices * UPDATE_MULS * c),
             "function_unit": fu_ops(n, symmetric) / (lanes * c)}
-
-
-def lanes_update_iteration_cycles(n: int, lanes: int, *, update_lanes: int) -> int:
-    """The engine until session 29 (for comparison): the update on U of the K lanes' TM0/TM1
-    (`timing.tsne_update_interval` (U) per point), after the pair pass, never overlapped (the pair
-    pass and its tail as built today)."""
-    return base_cycles(n, lanes, slices=update_lanes, symmetric=False) + timing.tsne_update_cycles(n, update_lanes)
 
 
 # --------------------------------------------------------------------------- alternatives
@@ -222,19 +215,17 @@ def comparison(n: int, lanes: int, iters: int, mhz: float, peer_s: float | None 
     return rows
 
 
-def slices_table(ns, lanes: int, iters: int, update_lanes: int) -> list:
+def slices_table(ns, lanes: int, iters: int, *, symmetric: bool) -> list:
     """Rows ``(N, S, cycles / iteration, cycles / run, lanes' multipliers busy, update multipliers
-    busy, cycles / lower bound, run cycles against the engine until session 29 with U =
-    ``update_lanes`` update lanes)`` for S = 1, 2, 4, 8, 16 (docs/hardware.md, "The update unit")."""
+    busy, cycles / lower bound)`` for S = 1, 2, 4 (docs/hardware.md, "The update unit")."""
     rows = []
     for n in ns:
-        for s in (1, 2, 4, 8, 16):
-            b = busy_share(n, lanes, slices=s, symmetric=False)
-            it = iteration_cycles(n, lanes, slices=s, symmetric=False)
-            old = 1 + iters * lanes_update_iteration_cycles(n, lanes, update_lanes=update_lanes)
-            run = run_cycles(n, lanes, iters, slices=s, symmetric=False)
-            rows.append((n, s, it, run, b["multipliers"], b["update_multipliers"], it / lower_bound(n, lanes, slices=s),
-                         run / old))
+        for s in (1, 2, 4):
+            b = busy_share(n, lanes, slices=s, symmetric=symmetric)
+            it = iteration_cycles(n, lanes, slices=s, symmetric=symmetric)
+            run = run_cycles(n, lanes, iters, slices=s, symmetric=symmetric)
+            rows.append((n, s, it, run, b["multipliers"], b["update_multipliers"],
+                         it / lower_bound(n, lanes, symmetric, slices=s)))
     return rows
 
 
@@ -246,17 +237,18 @@ def main(argv=None) -> int:
     ap.add_argument("--mhz", type=float, default=100.0)
     ap.add_argument("--peer-s", type=float, default=None, help="fastest CPU peer, seconds per run")
     ap.add_argument("--s-table", type=int, nargs="*", default=None, metavar="N",
-                    help="cycles per iteration / run, busy shares and the bound ratio for S = 1, 2, 4, 8, 16 at these N, "
-                         "and the run against the update on U = 2 lanes (the engine until session 29)")
+                    help="cycles per iteration / run, busy shares and the bound ratio for S = 1, 2, 4 at these N "
+                         "(the preset's dataflow)")
     a = ap.parse_args(argv)
     cfg = get_preset(a.preset)
     if a.s_table is not None:
-        print(f"{cfg.name}: K={cfg.lanes}, {cfg.tsne_iters} iterations")
+        print(f"{cfg.name}: K={cfg.lanes}, {cfg.tsne_iters} iterations, tsne_symmetric={cfg.tsne_symmetric}")
         print("| N | S | cycles / iteration | cycles / run | lanes' multipliers busy | update multipliers busy | "
-              "cycles / lower bound | run vs update on 2 lanes |")
-        print("|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for n, s_, it, run, bm, bu, r, old in slices_table(a.s_table or [124, 180, 256], cfg.lanes, cfg.tsne_iters, 2):
-            print(f"| {n} | {s_} | {it:,} | {run:,} | {bm:.3f} | {bu:.3f} | {r:.3f} | {old:.3f} |")
+              "cycles / lower bound |")
+        print("|---:|---:|---:|---:|---:|---:|---:|")
+        for n, s_, it, run, bm, bu, r in slices_table(a.s_table or [124, 180, 256], cfg.lanes, cfg.tsne_iters,
+                                                      symmetric=cfg.tsne_symmetric):
+            print(f"| {n} | {s_} | {it:,} | {run:,} | {bm:.3f} | {bu:.3f} | {r:.3f} |")
         return 0
     s = cfg.tsne_update_slices if a.slices is None else cfg.with_overrides(tsne_update_slices=a.slices).tsne_update_slices
     print(f"N={a.n} K={cfg.lanes} S={s} iters={cfg.tsne_iters} II={timing.pair_interval('tpair')} "

@@ -22,7 +22,7 @@ block                count     content
                                ROMs, T r multiplier), listed alone; part of ``controller``
 ===================  ========  ================================================================
 
-With ``phases`` also ``update_slice`` (count S = ``tsne_update_slices``: a TM0/TM1 pair with the
+With ``phases`` also ``update_slice`` (count S = ``tsne_update_slices``: a pipelined unit with the
 update op ``tupd``, `hw.tsne_update`; part of ``tsne_engine``, listed alone) and (count 1 each):
 ``tsne_engine`` (`hw.tsne`: embedding, velocity, gains and accumulator memories, iteration
 control, its S update slices), ``affinity`` (`hw.affinity`), ``select_unit`` (`hw.select`: entropy, grid

@@ -1,5 +1,5 @@
-"""The lane's t-SNE update op ``tupd``: one point's gradient, gains, velocity and position on the
-lane's own multipliers TM0 (coordinate 0) and TM1 (coordinate 1), bit-exact with
+"""The t-SNE update op ``tupd``: one point's gradient, gains, velocity and position on an update
+slice's multipliers TU0 .. TU7 (`timing.TUPD_MULTIPLIER`; a copy of each per coordinate), bit-exact with
 `golden_model.tsne_fixed.update` and the gradient of `tsne_fixed.forces`:
 
 ``g  = sat(floor(A ca / 2^kn) - floor(R rz / 2^kz))``   (``kn = pn + W - 1``, ``kz = pz + W - Q - 2``,
@@ -10,13 +10,16 @@ lane's own multipliers TM0 (coordinate 0) and TM1 (coordinate 1), bit-exact with
 
 Every product is exact: its operands are cut into chunks (`timing.TUPD_MULS`: 31-bit chunks of the
 signed operand, the top one signed; `SPLIT`-bit chunks of the unsigned one), one chunk pair per
-stage on the TM, and the shifted partial products are summed in an accumulator per product.  The
+stage on its multiplier, and the shifted partial products are summed in a chain of registers.  The
 stage plan is the op table's; each intermediate is a register written in the stage that computes
-it and read at most ``pair_interval("tupd")`` stages later (the next point on this lane overwrites
-it then), with a copy register where a value lives longer (no per-stage delay chains).
+it and read at most ``pair_interval("tupd")`` stages later (the next point on the slice overwrites
+it then), with copy registers every ``pair_interval`` stages where a value lives longer.
 """
 
 from __future__ import annotations
+
+import operator
+from functools import reduce
 
 from amaranth.hdl import C, Cat, Mux, Signal, signed
 
@@ -60,10 +63,11 @@ def _sat(x, lim):
 
 
 class TupdLaneMixin:
-    """Mixed into `hw.lane.Lane` (through `hw.lane_tsne.TsneLaneMixin`)."""
+    """Mixed into `hw.tsne_update.UpdateSlice`."""
 
-    def _elaborate_tupd(self, m, v, delayed, tms):
-        """Build ``tupd``; returns the TM0 and TM1 operand drives ``{("tupd", stage): [...]}``."""
+    def _elaborate_tupd(self, m, v, tms):
+        """Build ``tupd`` on ``tms[c][k]`` (coordinate ``c``'s copy of update multiplier TU<k>);
+        returns the operand drives per resource ``{"tu<k>_in": {("tupd", stage): [...]}}``."""
         from .lane_tsne import TsneWidths
         cfg = self.cfg
         tw = TsneWidths(cfg)
@@ -76,6 +80,7 @@ class TupdLaneMixin:
         ylim, glim = tf.y_limit(cfg), tf.grad_limit(cfg)
         ush = CF + GnF + GF - YF
         assert ush >= 0, "the step shift coef_frac + gain_frac + grad_frac - y_frac must be >= 0"
+        MP = len(timing.TM0)        # operand register, partials, sum: the product is read MP stages later
 
         def reg(shape, name, stage, value):
             """A register written in ``stage`` (when a ``tupd`` is there)."""
@@ -84,71 +89,106 @@ class TupdLaneMixin:
                 m.d.sync += r.eq(value)
             return r, stage
 
+        copies = {}
+
         def at(held, stage):
-            """``held = (register, written stage)`` as read in ``stage``: copies every II stages."""
+            """``held = (register, written stage)`` as read in ``stage``: copies every II stages
+            (the next point overwrites a register II stages after this one wrote it), each copy
+            built once."""
             sig, w = held
             assert stage > w
+            chain = copies.setdefault(id(sig), [sig])
             k = 0
             while stage > w + II:
-                sig, w = reg(sig.shape(), f"{sig.name}_c{k}", w + II, sig)[0], w + II
-                k += 1
-            return sig
+                if len(chain) == k + 1:
+                    chain.append(reg(sig.shape(), f"{sig.name}_c{k}", w + II, chain[k])[0])
+                k, w = k + 1, w + II
+            return chain[k]
 
-        drives = ({}, {})
+        drives = {}
         outs = []
-        for c, (ta, tb, ten, prod) in enumerate(tms):
+        for c in range(2):
             A, R = reg(signed(tw.accb), f"u{c}_A", 0, (u.a0, u.a1)[c]), reg(signed(tw.accb), f"u{c}_R", 0, (u.r0, u.r1)[c])
             Y, V = reg(signed(tw.yb), f"u{c}_Y", 0, (u.y0, u.y1)[c]), reg(signed(tw.yb), f"u{c}_V", 0, (u.v0, u.v1)[c])
             G = reg(tw.gainb, f"u{c}_G", 0, (u.g0, u.g1)[c])
 
-            def mul(name, a, b):
-                """Issue the chunk products of ``a b`` in the stages of `TUPD_MULS`; returns the
-                accumulator (held)."""
-                (_, na, nb, s0), = [x for x in timing.TUPD_MULS if x[0] == name]
-                pairs = [(ca, cb, ka + kb) for ca, ka in a_chunks(a, na) for cb, kb in b_chunks(b, nb, tw.bw)]
-                acc = Signal(signed(len(a) + len(b) + 1), name=f"u{c}_{name}")
-                for k, (ca, cb, sh) in enumerate(pairs):
-                    drives[c][("tupd", s0 + k)] = [ten.eq(1), ta.eq(ca), tb.eq(cb)]
-                    with m.If(vu[s0 + k + len(timing.TM0)]):
-                        if k == 0:
-                            m.d.sync += acc.eq(prod << sh)
-                        elif sh == 0:
-                            m.d.sync += acc.eq(acc + prod)
-                        else:   # the sum's low sh bits are acc's: a carry chain sh bits shorter
-                            m.d.sync += acc.eq(Cat(acc[:sh], acc[sh:].as_signed() + prod))
-                return acc, s0 + len(pairs) - 1 + len(timing.TM0)
+            def const(x):
+                return lambda stage: x
 
-            ca = u.ca
-            acc_a = mul("aca", at(A, mk["aca"]), ca)
-            acc_r = mul("rrz", at(R, mk["rrz"]), u.rz)
-            acc_m = mul("vmom", at(V, mk["vmom"]), u.mom)
-            acc_d = mul("gdec", at(G, mk["gdec"]), C(co.gain_dec, GnF + 1))
-            # one right shifter for both gradient terms: ``ga = A ca >> kn`` in stage ga and
-            # ``gr = R rz >> kzr`` (or ``<< kzl``, done as ``(R rz << LZ) >> (LZ - kzl)``, exact as
-            # kzl <= LZ) in stage gr; two points on a lane are II stages apart, so the stages never
-            # meet.  The shift is done in two stages (a coarse shift by the amount's high bits into a
-            # register in the stage before the mark, then the low bits): a ~140-bit barrel shifter in
-            # one stage was the update's longest path.
+            def held(h):
+                return lambda stage: at(h, stage)
+
+            def mul(name, a, b):
+                """Issue the chunk products of ``a b`` (``a``, ``b``: the operand as read in a
+                stage) in the stages of `TUPD_MULS`, each on its multiplier
+                (`timing.TUPD_MULTIPLIER`); the partial products of each issue stage added to the
+                chain's last sum in a register of their own.  Returns the product (held)."""
+                chunks = [(k, st) for nm, k, st in timing.TUPD_CHUNKS if nm == name]
+                (_, na, nb, _, _), = [x for x in timing.TUPD_MULS if x[0] == name]
+                la, lb = len(a(chunks[0][1])), len(b(chunks[0][1]))
+                idx = [(ia, ib) for ia in range(na) for ib in range(nb)]
+                acc, parts = None, {}
+                for k, st in chunks:
+                    ia, ib = idx[k]
+                    ca, ka = a_chunks(a(st), na)[ia]
+                    cb, kb = b_chunks(b(st), nb, tw.bw)[ib]
+                    mi = timing.TUPD_MULTIPLIER[name, k]
+                    ta, tb, ten, prod = tms[c][mi]
+                    drives.setdefault(timing.tu(mi)[0], {}).setdefault(("tupd", st), []).extend(
+                        [ten.eq(1), ta.eq(ca), tb.eq(cb)])
+                    parts.setdefault(st, []).append((prod, ka + kb))
+                for g, st in enumerate(sorted(parts)):
+                    nxt = Signal(signed(la + lb + 1), name=f"u{c}_{name}{g}")
+                    ps = parts[st]
+                    lo = min(sh for _, sh in ps) if acc is not None else 0
+                    # the sum's low `lo` bits are acc's (no partial reaches them): a shorter carry chain
+                    terms = ([acc[lo:].as_signed()] if acc is not None else []) + [p << (sh - lo) for p, sh in ps]
+                    total = sum(terms[1:], terms[0])
+                    with m.If(vu[st + MP]):
+                        m.d.sync += nxt.eq(Cat(acc[:lo], total) if lo else total)
+                    acc = nxt
+                return acc, max(parts) + MP
+
+            acc_a = mul("aca", held(A), const(u.ca))
+            acc_r = mul("rrz", held(R), const(u.rz))
+            acc_m = mul("vmom", held(V), const(u.mom))
+            acc_d = mul("gdec", held(G), const(C(co.gain_dec, GnF + 1)))
+            # the gradient terms ``ga = A ca >> kn`` in stage ga and ``gr = R rz >> kzr`` (or ``<<
+            # kzl``, done as ``(R rz << LZ) >> (LZ - kzl)``, exact as kzl <= LZ) in stage gr, each
+            # in two stages (a coarse shift by the amount's high bits into a register in the stage
+            # before the mark, then the low bits: a ~140-bit barrel shifter in one stage was the
+            # update's longest path); one shifter for both or one each (below).
             LZ = repulsion_shift_bias(Q)
-            assert 1 < mk["gr"] - mk["ga"] < II, (mk, II)
             ca_s, cr_s = mk["ga"] - 1, mk["gr"] - 1            # coarse stages
             pa, pr = at(acc_a, ca_s), at(acc_r, cr_s)
-            in_gr = vu[cr_s]
-            sh_in = Signal(signed(max(len(pa), len(pr) + LZ) + 1), name=f"u{c}_shin")
-            sh_n = Signal(range(max(2 ** len(u.kn), 2 ** len(u.kzr), LZ + 1)), name=f"u{c}_shn")
             # gr's shift, registered: kneg, kzl, kzr hold for the whole update (set before it starts)
-            sh_gr = Signal.like(sh_n, name=f"u{c}_shgr")
+            sh_gr = Signal(range(max(2 ** len(u.kn), 2 ** len(u.kzr), LZ + 1)), name=f"u{c}_shgr")
             m.d.sync += sh_gr.eq(Mux(u.kneg, LZ - u.kzl, u.kzr))
-            m.d.comb += [sh_in.eq(Mux(in_gr, Mux(u.kneg, pr << LZ, pr), pa)),
-                         sh_n.eq(Mux(in_gr, sh_gr, u.kn))]
-            FB = max(1, len(sh_n) // 2)                         # fine shift bits
-            coarse = Signal.like(sh_in, name=f"u{c}_shc")
-            fine = Signal(FB, name=f"u{c}_shf")
-            with m.If(vu[ca_s] | in_gr):
-                m.d.sync += [coarse.eq(sh_in >> (sh_n >> FB << FB)), fine.eq(sh_n[:FB])]
-            shifted = coarse >> fine
-            ga = reg(signed(len(acc_a[0])), f"u{c}_ga", mk["ga"], shifted)
-            gr = reg(signed(len(pr) + LZ), f"u{c}_gr", mk["gr"], Mux(u.zq0, 0, shifted))
+            pr_l = Mux(u.kneg, pr << LZ, pr)
+
+            def shifter(tag, stages, value, amount):
+                """Two-stage right shift, its coarse register written in any of ``stages``."""
+                sh_in = Signal(signed(max(len(pa), len(pr) + LZ) + 1), name=f"u{c}_shin{tag}")
+                sh_n = Signal.like(sh_gr, name=f"u{c}_shn{tag}")
+                m.d.comb += [sh_in.eq(value), sh_n.eq(amount)]
+                FB = max(1, len(sh_n) // 2)                         # fine shift bits
+                coarse = Signal.like(sh_in, name=f"u{c}_shc{tag}")
+                fine = Signal(FB, name=f"u{c}_shf{tag}")
+                with m.If(reduce(operator.or_, (vu[s] for s in stages))):
+                    m.d.sync += [coarse.eq(sh_in >> (sh_n >> FB << FB)), fine.eq(sh_n[:FB])]
+                return coarse >> fine
+
+            # a slice takes a point every P cycles: one shifter writes its coarse register twice
+            # per point, in distinct cycles unless the two coarse stages are a multiple of P apart
+            P = cfg.tsne_update_slices * timing.tsne_update_interval(cfg.tsne_update_slices)
+            if (cr_s - ca_s) % P:
+                in_gr = vu[cr_s]
+                shifted_a = shifted_r = shifter("", (ca_s, cr_s), Mux(in_gr, pr_l, pa), Mux(in_gr, sh_gr, u.kn))
+            else:
+                shifted_a = shifter("a", (ca_s,), pa, u.kn)
+                shifted_r = shifter("r", (cr_s,), pr_l, sh_gr)
+            ga = reg(signed(len(acc_a[0])), f"u{c}_ga", mk["ga"], shifted_a)
+            gr = reg(signed(len(pr) + LZ), f"u{c}_gr", mk["gr"], Mux(u.zq0, 0, shifted_r))
             # g = sat(ga - gr): the two bounds as subtractions beside the difference (ga - glim - 1
             # and ga + glim registered in a stage between ga and grad), not a compare after it
             s_b = mk["ga"] + 1
@@ -177,17 +217,16 @@ class TupdLaneMixin:
             gn_now = Signal(tw.gainb, name=f"u{c}_Gnew")
             m.d.comb += gn_now.eq(Mux(inc, at(G_inc, s), at(G_dec, s)))
             Gn = reg(tw.gainb, f"u{c}_Gn", s, gn_now)
-            # gpg's products: G' from the multiplexer in stage s (its first), from Gn after it (no
-            # other point of this slice is in stage s then: one issue every pair_interval >= 16)
-            g_sel = Mux(vu[s], gn_now, Gn[0])
-            acc_t = mul("gpg", at(g, mk["gpg"]), g_sel)
-            acc_s = mul("tlr", at(acc_t, mk["tlr"]), u.lr)
+            # gpg's products: G' from the multiplexer in stage s (its first), from Gn after it
+            acc_t = mul("gpg", held(g), lambda stage: gn_now if stage == s else at(Gn, stage))
+            acc_s = mul("tlr", held(acc_t), const(u.lr))
             # |step| >= 2^yb saturates v' whatever the momentum term (|mv| <= ylim < 2^(yb-1)):
             # the step is kept clamped to +-2^yb (yb + 2 bits)
             sc = 1 << tw.yb
             stf = at(acc_s, mk["step"]) >> ush
             step = reg(signed(tw.yb + 2), f"u{c}_step", mk["step"], Mux(stf > sc, sc, Mux(stf < -sc, -sc, stf)))
-            s_mv = mk["vel"] - II                    # the momentum term, shifted, kept until vel
+            # the momentum term, shifted as soon as it is there and kept (narrower) until vel
+            s_mv = acc_m[1] + 1
             mv = reg(signed(tw.yb + 1), f"u{c}_mv", s_mv, at(acc_m, s_mv) >> CF)
             Vn = reg(signed(tw.yb), f"u{c}_Vn", mk["vel"], _sat(at(mv, mk["vel"]) - at(step, mk["vel"]), ylim))
             Yn = reg(signed(tw.yb), f"u{c}_Yn", mk["pos"], _sat(at(Y, mk["pos"]) + at(Vn, mk["pos"]), ylim))

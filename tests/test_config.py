@@ -81,3 +81,27 @@ def test_parse_override_types_by_field_and_defers_bad_text_to_validation():
         parse_override("lanes")
     with pytest.raises(ConfigError, match="unknown parameter 'lane'"):
         parse_override("lane=4")
+
+
+def test_result_neutral_fields_change_no_result():
+    """`RESULT_NEUTRAL_FIELDS` (structure and cycles only): a fixed-point t-SNE from one P and one
+    start, and a fixed-point selection (NMS and AdapSNE), are identical for two values of each."""
+    import numpy as np
+
+    from golden_model import tsne_fixed as tf
+    from golden_model.config import RESULT_NEUTRAL_FIELDS
+    from golden_model.select import select
+    rng = np.random.default_rng(5)
+    X = np.concatenate([rng.integers(0, 16, (14, 6)), rng.integers(8, 32, (12, 6))])
+    y = np.repeat([0, 1], [14, 12])
+    base = get_preset("tiny").with_overrides(phases=True, tsne_iters=12, tsne_exaggeration_iters=4)
+    P = rng.integers(0, 1 << base.p_frac, (9, 9))
+    P = np.triu(P, 1) + np.triu(P, 1).T
+    for field in sorted(RESULT_NEUTRAL_FIELDS):
+        a, b = base.with_overrides(**{field: 1}), base.with_overrides(**{field: 3})
+        ra, rb = tf.tsne_fixed(P, a), tf.tsne_fixed(P, b)
+        assert np.array_equal(ra.Y, rb.Y) and np.array_equal(ra.V, rb.V) and np.array_equal(ra.G, rb.G), field
+        for method in ("nms", "adapsne"):
+            ia = select(X, y, 0.3, method=method, cfg=a, arithmetic="fixed")
+            ib = select(X, y, 0.3, method=method, cfg=b, arithmetic="fixed")
+            assert np.array_equal(ia, ib), (field, method)

@@ -216,11 +216,12 @@ def test_run_schedule_rejects_wrong_results():
 
 
 def test_mode1_with_three_update_slices():
-    """The core with S = 3 update slices (interval 9; CFG: the preset's S = 4): the emb stream
-    equals the golden model's and every beat is on the cycle `run_schedule` predicts for S = 3,
-    which is not the cycle it predicts for the preset's S."""
+    """The core with S = 3 update slices (bursts of 3 points in 3 cycles; CFG: the preset's S = 1,
+    a point every 2 cycles): the emb stream equals the golden model's and every beat is on the
+    cycle `run_schedule` predicts for S = 3, which is not the cycle it predicts for the preset's S
+    (N = 9: the update of block 0 ends earlier with S = 3)."""
     cfg = CFG.with_overrides(tsne_update_slices=3)
-    n, d, policy, seed = 7, 5, "bisection", 4
+    n, d, policy, seed = 9, 5, "bisection", 4
     X = np.random.default_rng(seed).integers(0, 1 << cfg.feature_bits, size=(n, d))
     perp_q = min(fx.perplexity_to_reg(2.0, cfg), fx.perp_reg_max(n, cfg))
     run = run_class(cfg, X, perp_q, policy, mode=1, max_cycles=1_000_000, rng_seed=seed)

@@ -10,21 +10,19 @@ from golden_model import tsne_schedule as ts
 
 
 def test_overlap_delay_hand_computed():
-    # digits class of N = 124, K = 16, 8 slices: bursts of 8 points in 8 cycles every 16 (point i
-    # read in 16 (i div 8) + i mod 8), TSNE_UPD_PIPE = 36 (tupd 34): PRIME reads l in p0 + l after
-    # its write: l = 8 .. 15 need 16 + (l - 8) + 37 - l = 45; STREAM's block 0 reads j in p0 + 17 +
-    # 2j: 16 q + r + 37 - 17 - 2 (8 q + r) <= 20; the hand-over never binds
-    assert timing.tsne_update_interval(8) == 2 and timing.TSNE_UPD_PIPE == 36
-    assert [timing.tsne_update_offset(i, 8) for i in (0, 7, 8, 15, 16, 123)] == [0, 7, 16, 23, 32, 243]
+    # digits class of N = 124, K = 16, one slice: a point every 2 cycles (point i read in 2 i),
+    # TSNE_UPD_PIPE = 28 (tupd 26): PRIME reads l in p0 + l after its write: l = 15 needs 30 + 29 -
+    # 15 = 44; STREAM's block 0 reads j in p0 + 17 + 2j: 2j + 29 - 17 - 2j = 12; the hand-over
+    # never binds
+    assert timing.tsne_update_interval(1) == 2 and timing.TSNE_UPD_PIPE == 28
+    assert [timing.tsne_update_offset(i, 1) for i in (0, 7, 8, 15, 16, 123)] == [0, 14, 16, 30, 32, 246]
     assert timing.TSNE_PRIME == 1 and timing.pair_interval("tpair") == 2
-    assert timing.tsne_overlap_delay(124, 16, 8, symmetric=False) == 45
-    # 4 slices (bursts of 4 every 16): the stream catches the update up: j = 120 (q = 30):
-    # 16 * 30 + 37 - 17 - 2 * 120 = 260
-    assert timing.tsne_overlap_delay(124, 16, 4, symmetric=False) == 260
-    # 2 slices (bursts of 2 every 16): j = 122: 16 * 61 + 37 - 17 - 2 * 122 = 752
-    assert timing.tsne_overlap_delay(124, 16, 2, symmetric=False) == 752
-    # tiny: N = 32, K = 4, 4 slices: PRIME 37; j = 28: 16 * 7 + 37 - 5 - 2 * 28 = 88
-    assert timing.tsne_overlap_delay(32, 4, 4, symmetric=False) == 88
+    assert timing.tsne_overlap_delay(124, 16, 1, symmetric=False) == 44
+    # 2 slices (a point every cycle): PRIME l + 29 - l = 29
+    assert [timing.tsne_update_offset(i, 2) for i in (0, 1, 2, 123)] == [0, 1, 2, 123]
+    assert timing.tsne_overlap_delay(124, 16, 2, symmetric=False) == 29
+    # tiny: N = 32, K = 4, one slice: PRIME 6 + 29 - 3 = 32; STREAM 2j + 29 - 5 - 2j = 24
+    assert timing.tsne_overlap_delay(32, 4, 1, symmetric=False) == 32
 
 
 def test_overlapped_iteration_and_run_hand_computed():
@@ -36,16 +34,13 @@ def test_overlapped_iteration_and_run_hand_computed():
     # as TRECIP's result, 7 + 1)
     assert timing.tsne_zq_levels(16) == 2 and timing.TSNE_ZQ_TAP == 16 and timing.TSNE_RECIP == 2
     assert timing.TUPD_RZ_STAGE == 5 and timing.latency("trecip") == 7
-    assert timing.tsne_flush_cycles(124, 16, 8, symmetric=False) == 19
+    assert timing.tsne_flush_cycles(124, 16, 1, symmetric=False) == 19
     base = 1 + 16 + (8 * 124 - 1) * 2 + 1 + 19 + 2
-    assert ts.base_cycles(124, 16, slices=8, symmetric=False) == base
-    assert ts.iteration_cycles(124, 16, slices=8, symmetric=False) == base + 45
-    # the engine until session 29, U = 2 lanes (now in bursts of 2): point 123 read 16 * 61 + 1
-    # cycles after the update's first read, written 36 later
-    assert ts.lanes_update_iteration_cycles(124, 16, update_lanes=2) == base + 16 * 61 + 1 + 37
-    # 3 iterations after SCALE (N + 2): two overlapped updates, the last one alone (243 + 37)
+    assert ts.base_cycles(124, 16, slices=1, symmetric=False) == base
+    assert ts.iteration_cycles(124, 16, slices=1, symmetric=False) == base + 44
+    # 3 iterations after SCALE (N + 2): two overlapped updates, the last one alone (246 + 29)
     assert timing.TSNE_SCALE == 2 and ts.scale_cycles(124) == 126
-    assert ts.run_cycles(124, 16, 3, slices=8, symmetric=False) == 1 + 126 + 3 * base + 2 * 45 + 243 + 37
+    assert ts.run_cycles(124, 16, 3, slices=1, symmetric=False) == 1 + 126 + 3 * base + 2 * 44 + 246 + 29
     # SCALE lasts until its TMUL of ex rn (cycle 8: recip(N), issued in cycle 0, is captured by then)
     assert timing.TSNE_CA_ISSUE == 8 and [ts.scale_cycles(n) for n in (2, 6, 7, 8)] == [9, 9, 9, 10]
 
@@ -63,12 +58,12 @@ def test_short_ordered_blocks_need_no_padding_for_the_hand_over():
 
 
 def test_traced_run_hand_computed():
-    """Trace on, k = 1 over 3 iterations of N = 5, K = 4, S = 4: iteration 0 overlapped (its Zq beat
+    """Trace on, k = 1 over 3 iterations of N = 5, K = 4, S = 1: iteration 0 overlapped (its Zq beat
     when its update starts), iteration 1 selected (update alone, Zq + 5 embedding beats), the last
     (2) selected too."""
-    n, k, s = 5, 4, 4
+    n, k, s = 5, 4, 1
     base, d = ts.base_cycles(n, k, slices=s, symmetric=False), timing.tsne_overlap_delay(n, k, s, symmetric=False)
-    alone = 16 + 37                             # point 4 opens the second burst
+    alone = 8 + 29                              # point 4 read 8 cycles after point 0, written 28 later
     assert timing.tsne_update_cycles(n, s) == alone
     u0 = 1 + 9 + base                           # go, SCALE (until its TMUL in cycle 8), iteration 0
     p1 = u0 + d
@@ -84,15 +79,15 @@ def test_traced_run_hand_computed():
 
 
 def test_overlapped_busy_hand_computed():
-    c = ts.iteration_cycles(124, 16, slices=8, symmetric=False)
-    b = ts.busy_share(124, 16, slices=8, symmetric=False)
+    c = ts.iteration_cycles(124, 16, slices=1, symmetric=False)
+    b = ts.busy_share(124, 16, slices=1, symmetric=False)
     # 8 products per pair on 4 multipliers per lane (ca: once per run, in SCALE)
     assert b["multipliers"] == pytest.approx((124 * 123 * 8) / (64 * c))
     assert b["multipliers"] > 0.9
     assert b["update_multipliers"] == pytest.approx(124 * 32 / (16 * c))
     assert b["function_unit"] == pytest.approx((124 * 123 + 1) / (16 * c))     # + TRECIP of Zq
-    assert ts.lower_bound(124, 16, slices=8) == pytest.approx((124 * 123 * 8) / 64)
-    assert ts.lower_bound(3, 16, slices=1) == pytest.approx(3 * 32 / 2)     # the update's share binds
+    assert ts.lower_bound(124, 16, slices=1) == pytest.approx((124 * 123 * 8) / 64)
+    assert ts.lower_bound(3, 16, slices=1) == pytest.approx(3 * 32 / 16)    # the update's share binds
 
 
 def test_symmetric_run_hand_computed():
@@ -102,23 +97,22 @@ def test_symmetric_run_hand_computed():
     tsne_min_slots - 8 = 4 for the hand-over (23 + 6 + 15 - 22 = 22 cycles: 12 slots): j = 120 ..
     123, 64 + 420 + 4 = 488 slots; the hand-over waits 6 more cycles for the visitor sums (V:
     tacc 20 + 3 + (16 - 8) - II - 23).  The last block's Zq snap comes with its last ring step, 4
-    slots before its snap.  The PRIME binds the overlap delay (45) with 8 slices."""
+    slots before its snap.  The PRIME binds the overlap delay (44) with one slice."""
     assert timing.tsne_ring_steps(16, True) == 8 and timing.tsne_ring_steps(16, False) == 0
     assert timing.tsne_min_slots(16) == 12 and timing.tsne_scan_delay(16, True) == 6
     assert [timing.tsne_block_start(b, 124, 16, True) for b in range(8)] == [16 * b + 16 for b in range(7)] + [120]
     assert ts.stream_slots(124, 16, symmetric=True) == 488
     # FLUSH from the last snap: Zq 16 + 2 + 1 after the Zq snap, 4 slots (8 cycles) earlier: 11
-    assert timing.tsne_flush_cycles(124, 16, 8, symmetric=True) == 11
+    assert timing.tsne_flush_cycles(124, 16, 1, symmetric=True) == 11
     base = 1 + 16 + 487 * 2 + 1 + 11 + 2
-    assert ts.base_cycles(124, 16, slices=8, symmetric=True) == base
+    assert ts.base_cycles(124, 16, slices=1, symmetric=True) == base
     # a single block (N = 9 <= K): the update's first read waits for the hand-over's first write
     # (snap + 23 + scan delay 6 + 1), a cycle after it: FLUSH 23 + 6 + 1 + 1 - RECIP 2 = 29
-    assert timing.tsne_flush_cycles(9, 16, 8, symmetric=True) == 29
-    assert timing.tsne_overlap_delay(124, 16, 8, symmetric=True) == 45
-    assert ts.run_cycles(124, 16, 3, slices=8, symmetric=True) == 1 + 126 + 3 * base + 2 * 45 + 243 + 37
-    # 4 slices (IV 4 > II 2): the stream catches the update up: block 0 reads j >= 16 in p0 + 17 +
-    # 2 (8 + j - 16), j = 120 written 16 * 30 + 36 after u0: 480 + 37 - 1 - 240 = 276
-    assert timing.tsne_overlap_delay(124, 16, 4, symmetric=True) == 276
+    assert timing.tsne_flush_cycles(9, 16, 1, symmetric=True) == 29
+    assert timing.tsne_overlap_delay(124, 16, 1, symmetric=True) == 44
+    assert ts.run_cycles(124, 16, 3, slices=1, symmetric=True) == 1 + 126 + 3 * base + 2 * 44 + 246 + 29
+    # 2 slices (a point every cycle): the PRIME term l + 29 - l
+    assert timing.tsne_overlap_delay(124, 16, 2, symmetric=True) == 29
     # tiny, N = 9, K = 4: 2 ring steps; broadcast min 2 for block 0 (flush: floor(5 / 2)), 2 after it
     # (tsne_min_slots(4) = 4: 23 + 2 + 3 - 22 = 6 cycles, 4 slots with the 2 ring steps; block 1 keeps
     # 2 for the flush): block 0 from j = 4, blocks 1 and 2 from j = 7
@@ -126,16 +120,16 @@ def test_symmetric_run_hand_computed():
     assert [timing.tsne_block_start(b, 9, 4, True) for b in range(3)] == [4, 7, 7]
     assert ts.stream_slots(9, 4, symmetric=True) == 3 * 2 + 5 + 2 + 2
     # one block (N <= K): no broadcast read of a point >= K, the PRIME term alone
-    assert timing.tsne_overlap_delay(3, 4, 1, symmetric=True) == timing.TSNE_UPD_PIPE + 1 + 2 * 15
+    assert timing.tsne_overlap_delay(3, 4, 1, symmetric=True) == timing.TSNE_UPD_PIPE + 1 + 2    # y_2: written 4 + 28, read p0 + 2
     # busy: 8 ops per unordered pair, 64 multipliers; the fixed part of an iteration (PRIME 17,
-    # FLUSH 11, RECIP 2, the overlap 45) and the last block's 4 broadcast slots beyond its pairs:
-    # 0.908 for a class of 124; the smallest digits class (122: 474 slots, 977 + 45 cycles) 0.903
-    b = ts.busy_share(124, 16, slices=8, symmetric=True)
-    assert b["multipliers"] == pytest.approx((124 * 123 // 2 * 8) / (64 * (base + 45)))
+    # FLUSH 11, RECIP 2, the overlap 44) and the last block's 4 broadcast slots beyond its pairs:
+    # 0.909 for a class of 124; the smallest digits class (122: 474 slots, 977 + 44 cycles) 0.904
+    b = ts.busy_share(124, 16, slices=1, symmetric=True)
+    assert b["multipliers"] == pytest.approx((124 * 123 // 2 * 8) / (64 * (base + 44)))
     assert 0.9 < b["multipliers"] < 0.91
     assert ts.stream_slots(122, 16, symmetric=True) == 474
-    assert ts.iteration_cycles(122, 16, slices=8, symmetric=True) == 1 + 16 + 473 * 2 + 1 + 11 + 2 + 45
-    assert ts.busy_share(122, 16, slices=8, symmetric=True)["multipliers"] == pytest.approx(7381 * 8 / (64 * 1022))
+    assert ts.iteration_cycles(122, 16, slices=1, symmetric=True) == 1 + 16 + 473 * 2 + 1 + 11 + 2 + 44
+    assert ts.busy_share(122, 16, slices=1, symmetric=True)["multipliers"] == pytest.approx(7381 * 8 / (64 * 1021))
 
 
 def test_ring_steps_pair_each_block_pair_once():
@@ -292,11 +286,11 @@ def test_event_check_sees_a_snap_over_a_running_hand_over():
 
 
 def test_event_check_sees_an_early_update_read_of_an_earlier_block(monkeypatch):
-    """Short blocks (tiny, N = 6, K = 4: block 0's snap 4 slots before the last one's): FLUSH waits
-    for block 0's hand-over too; with the last block's hand-over term alone the update would read
-    A_0, R_0 before block 0's hand-over wrote them (found by the first simulation of the shorter
-    RECIP)."""
-    n, k, s = 6, 4, 4
+    """Short blocks (N = 7, K = 6, one slice: a last block of one point, a short stream): FLUSH
+    waits for block 0's hand-over too; with the last block's hand-over term alone the update would
+    read A_0, R_0 before block 0's hand-over wrote them (found by the first simulation of the
+    shorter RECIP, on tiny with the update of session 49)."""
+    n, k, s = 7, 6, 1
     d = timing.tsne_overlap_delay(n, k, s, symmetric=True)
     assert _violations(n, k, s, d, True) == []
     shift0 = timing.latency("tsnap") + timing.tsne_scan_delay(k, True)
@@ -311,8 +305,8 @@ def test_event_check_sees_an_incomplete_zq(monkeypatch):
     """The last block's Zq snap comes with its last ring step (N = 124, K = 16: 4 broadcast slots,
     8 cycles, before its snap); had FLUSH assumed one more slot of lead, RECIP would read Zq before
     the tree's last addition."""
-    d = timing.tsne_overlap_delay(124, 16, 8, symmetric=True)
+    d = timing.tsne_overlap_delay(124, 16, 1, symmetric=True)
     assert timing.tsne_zq_lead(124, 16, True) == 4
-    assert _violations(124, 16, 8, d, True) == []
+    assert _violations(124, 16, 1, d, True) == []
     monkeypatch.setattr(timing, "tsne_zq_lead", lambda n, lanes, symmetric: 5)
-    assert ("zq",) in _violations(124, 16, 8, d, True)
+    assert ("zq",) in _violations(124, 16, 1, d, True)

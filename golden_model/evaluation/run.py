@@ -18,6 +18,7 @@ from .data import load_data
 from .plots import plot_embeddings, plot_sawtooth
 from .render import render_markdown
 from .search_study import run_sawtooth, run_search_quality
+from ..config import RESULT_NEUTRAL_FIELDS
 from .settings import DEFAULT_JOBS, REPORT_FORMAT, TSNE_METHODS, Settings
 
 
@@ -82,7 +83,8 @@ def load_kl_study(path: str, cfg) -> dict | None:
         t = json.load(f)
     mine = cfg if isinstance(cfg, dict) else cfg.to_dict(derived=False)  # a stored report's own dict
     theirs = t.get("config", {})
-    diff = sorted(k for k in mine if k in theirs and mine[k] != theirs[k] and k != "seed")
+    diff = sorted(k for k in mine if k in theirs and mine[k] != theirs[k] and k != "seed"
+                  and k not in RESULT_NEUTRAL_FIELDS)
     return {"path": path, "preset": t.get("preset"), "quick": t.get("quick"),
             "policy": t.get("policy"), "perplexity": t.get("perplexity"), "seeds": t.get("seeds"),
             "elapsed_s": t.get("elapsed_s"), "config_differs_in": diff,
