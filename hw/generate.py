@@ -50,9 +50,9 @@ def top_name(prefix: str = "") -> str:
 
 def generate_verilog(cfg: AccelConfig, trace: bool = False, top=None, prefix: str = "") -> str:
     """Verilog text of the core (top module ``<prefix>adapsne_core``), deterministic."""
-    from amaranth.back import verilog
+    from .convert import to_verilog
     top = build_core(cfg, trace=trace) if top is None else top
-    return verilog.convert(top, name=top_name(prefix), emit_src=False)
+    return to_verilog(top, name=top_name(prefix), emit_src=False)
 
 
 #: the implicit clock and reset of Amaranth's ``sync`` domain, as emitted by verilog.convert

@@ -184,11 +184,11 @@ def by_file(att: dict) -> list:
 
 def attribute_component(component, workdir: Path, name: str = "blk", root: Path | None = None) -> dict:
     """Convert `component` to RTLIL with source locations, reduce it to coarse cells, attribute."""
-    from amaranth.back import rtlil
+    from hw.convert import to_rtlil
     root = (root or Path.cwd()).resolve()
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "design.il").write_text(rtlil.convert(component, name=name, emit_src=True))
+    (workdir / "design.il").write_text(to_rtlil(component, name=name, emit_src=True))
     script = COARSE_SCRIPT.format(il="design.il", top=name, json="coarse.json")
     (workdir / "coarse.ys").write_text(script.replace("; ", "\n") + "\n")
     tools.run_tool("yosys", ["-q", "-l", "coarse.log", "coarse.ys"], workdir)

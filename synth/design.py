@@ -8,11 +8,11 @@ import os
 import re
 from dataclasses import dataclass
 
-from amaranth.back import verilog
 from amaranth.hdl import Value
 from amaranth.lib import wiring
 
 from golden_model.config import AccelConfig
+from hw import convert as hw_convert
 
 TOP = "adapsne_core"
 
@@ -65,7 +65,7 @@ def port_summary(component: wiring.Component) -> PortSummary:
 
 def to_verilog(component: wiring.Component, name: str) -> str:
     os.environ["AMARANTH_USE_YOSYS"] = "builtin"
-    return verilog.convert(component, name=name, emit_src=False)
+    return hw_convert.to_verilog(component, name=name, emit_src=False)
 
 
 def sha256(text: str) -> str:

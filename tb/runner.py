@@ -129,8 +129,8 @@ def _elaborate(cfg: AccelConfig, dut: str, trace: bool) -> tuple:
         if hwgen is not None:
             text = hwgen.generate_verilog(cfg, trace=trace)
         else:  # fallback until hw/generate.py exists: the same conversion the generator does
-            from amaranth.back import verilog
-            text = verilog.convert(AdapSNECore(cfg, trace=trace), name="adapsne_core", emit_src=False)
+            from hw.convert import to_verilog
+            text = to_verilog(AdapSNECore(cfg, trace=trace), name="adapsne_core", emit_src=False)
     elif dut == "standin":
         from . import standin
         comp = standin.build_core(cfg, trace=trace)

@@ -22,13 +22,13 @@ Behaviour ("row-sum core"):
 from __future__ import annotations
 
 from amaranth import Module, Mux, Signal, signed, unsigned
-from amaranth.back import verilog
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from golden_model.config import AccelConfig
 
+from hw.convert import to_verilog
 from hw.regmap import ERROR_TABLE, REGISTER_TABLE
 
 from .regs import (CMD_ABORT, CMD_CLEAR, CMD_START, ERR_ABORTED, ERR_BUSY, REG_CMD, REG_D, REG_N, REG_PERP,
@@ -195,7 +195,7 @@ class StandinCore(wiring.Component):
 
 def generate_verilog(cfg: AccelConfig, latency: int = 3, name: str = "adapsne_core") -> str:
     core = StandinCore(cfg, latency=latency)
-    return verilog.convert(core, name=name, emit_src=False)
+    return to_verilog(core, name=name, emit_src=False)
 
 
 def build_core(cfg: AccelConfig, trace: bool = False, latency: int = 3) -> StandinCore:

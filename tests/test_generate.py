@@ -250,3 +250,31 @@ def test_lane_block_is_the_lane_the_core_builds(tmp_path):
         return sum(n for c, n in cells.items() if "dff" in c.lower())
 
     assert flops(search_lane, "search_lane") * 2 < flops(blocks["lane"](), "phase_lane")
+
+
+def test_conversion_with_the_collector_paused_gives_the_same_bytes():
+    """`hw.convert` pauses Python's cyclic garbage collector during the conversion: the Verilog is
+    byte-identical to a conversion with it running, and the collector's state is restored, also
+    when the body raises."""
+    import gc
+
+    from amaranth.back import verilog
+
+    from hw.convert import gc_paused, to_verilog
+    cfg = PRESETS["tiny"].with_overrides(phases=True)
+    assert gc.isenabled()
+    paused = to_verilog(gen.build_core(cfg), name="adapsne_core", emit_src=False)
+    assert gc.isenabled()
+    assert paused == verilog.convert(gen.build_core(cfg), name="adapsne_core", emit_src=False)
+    with pytest.raises(RuntimeError, match="inside"):
+        with gc_paused():
+            assert not gc.isenabled()
+            raise RuntimeError("inside")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()       # was off before: stays off
+    finally:
+        gc.enable()
