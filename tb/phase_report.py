@@ -109,7 +109,7 @@ def _tsne(cfg, n, traced: bool) -> tuple:
     ops = {"multipliers": it * ts.mul_ops(n, sym), "update_multipliers": it * ts.update_mul_ops(n),
            "fu": it * ts.fu_ops(n, sym) + 1}     # + TRECIP of N, once per run (SCALE)
     return (cyc, it * ts.lower_bound(n, K, sym, slices=S), ops,
-            {"multipliers": ts.TSNE_MULS * K, "update_multipliers": ts.TSNE_MULS * S, "fu": K})
+            {"multipliers": ts.TSNE_MULS * K, "update_multipliers": ts.UPDATE_MULS * S, "fu": K})
 
 
 def _finish(phases: dict, total: int) -> dict:
@@ -257,8 +257,9 @@ def to_markdown(rep: dict) -> str:
          "P: MULA ops / K (with a candidate-parallel search, MODE 1 and 3 here, the affinity rows run "
          "inside the search, after each point's result, on lane 0 and the row the search left: no row "
          "recomputation, about K x their bound, `affinity_schedule.fused_cycles`; the search column "
-         "excludes them); t-SNE: the larger of the lanes' multiplier ops / 2K (TM0, TM1: pairs and ca) and "
-         "the update's chunk products / 2S (the update slices, overlapped); entropy: 2N + G^2 reads; grid: the reads of "
+         f"excludes them); t-SNE: the larger of the lanes' multiplier ops / {ts.TSNE_MULS}K (M0 .. M3: the pairs) "
+         f"and the update's chunk products / {ts.UPDATE_MULS}S (S update slices of {ts.UPDATE_MULS} multipliers, "
+         "overlapped); entropy: 2N + G^2 reads; grid: the reads of "
          "`phase_bounds.grid_lower_bound`.  MODE 3 sums the candidates.  'other' = start states, t-SNE "
          "PRNG initialisation (4N + 2), decide/copy, re-run TGT, outer FWA, summary beat.", ""]
     for preset in meta["presets"]:

@@ -96,3 +96,17 @@ def test_rtl_column_on_tiny_class0():
     rep = pr.build_report(("tiny",), classes=[0], rtl=True, hashes=False, log=lambda m: None)
     assert [r["rtl"]["equal"] for r in rep["rows"]] == [True, True, True]
     assert "| yes |" in pr.to_markdown(dict(rep, meta=dict(rep["meta"], rtl_sha256={"tiny+phases": "0" * 64})))
+
+
+@pytest.mark.parametrize("preset,n", [("digits", 124), ("tiny", 32)])
+def test_tsne_busy_shares_count_the_units_the_schedule_counts(preset, n):
+    """The report's t-SNE busy shares over a run (SCALE and the last update alone included) are
+    those of `tsne_schedule.busy_share` over a steady-state iteration to within 5 %, for the lanes'
+    multipliers and for the update slices' (whose unit count is the slices' multipliers,
+    `tsne_schedule.UPDATE_MULS` per slice, not the lanes')."""
+    from golden_model import tsne_schedule as ts
+    cfg = phase_config(preset)
+    cyc, _, ops, units = pr._tsne(cfg, n, traced=False)
+    steady = ts.busy_share(n, cfg.lanes, slices=cfg.tsne_update_slices, symmetric=cfg.tsne_symmetric)
+    for unit in ("multipliers", "update_multipliers"):
+        assert ops[unit] / (units[unit] * cyc) == pytest.approx(steady[unit], rel=0.05), unit
