@@ -23,8 +23,10 @@ Resources of a lane (docs/hardware.md, "Lane"):
 ``z``, ``t``  Z and T accumulators (also cleared by CAND, shifted by SCAN)
 ``prng``     xorshift32 state
 ``psat``     p_{j|i} shift/saturation register (affinity op ``kprob``)
-``t*``       t-SNE engine: differences, multipliers M0 .. M3 (``tm0`` .. ``tm3``; M0 + M1 also as
-             the wide TMW), square, normaliser, Zq and force accumulators, scan chain (``hw.lane_tsne``)
+``t*``       t-SNE engine: differences, the multipliers M0, M1 (``tm0``, ``tm1``; together also the
+             wide TMW) and M3's operand registers (``tm3_in``; M2 is MULA, M3 multiplies on
+             ``twmul``'s DSP: `TPAIR_MULS`), square, normaliser, Zq and force accumulators, scan
+             chain (``hw.lane_tsne``)
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import functools
 import sys
 from dataclasses import dataclass
 
-__all__ = ["ENGINE_CMD", "BROADCAST", "GRANT_LEAD", "pass_grants", "pass_grant_mask", "LaneOp", "LANE_OPS", "PHASE_OPS", "RESOURCES", "MUL", "FU", "TM0", "TM1", "TMW", "pair_interval", "uses",
+__all__ = ["ENGINE_CMD", "BROADCAST", "GRANT_LEAD", "pass_grants", "pass_grant_mask", "LaneOp", "LANE_OPS", "PHASE_OPS", "RESOURCES", "TPAIR_MULS", "MUL", "FU", "TM0", "TM1", "TMW", "pair_interval", "uses",
            "latency", "stage_of", "claims", "PHASES", "ROWEND", "ROWEND_STAGES",
            "markdown", "point_pre", "dist_done_latency", "pass_overhead"]
 
@@ -41,7 +43,7 @@ RESOURCES = ("absdiff", "mul_in", "mul", "mul_sum", "dacc", "minmax", "cand_delt
              "cand_mirror", "u", "fu_rom", "fu_reg", "fu_mul", "fu_add", "bm", "tshift", "tsat", "wshift",
              "twmul", "z", "t", "prng",
              # t-SNE engine (docs/hardware.md, "t-SNE engine")
-             "tdiff", "tm0_in", "tm0", "tm0_sum", "tm1_in", "tm1", "tm1_sum", "tm2_in", "tm2", "tm3_in", "tm3",
+             "tdiff", "tm0_in", "tm0", "tm0_sum", "tm1_in", "tm1", "tm1_sum", "tm3_in",
              "tsq", "tsqsh", "tnorm_in", "tnorm",
              "tnorm_shift", "tzt", "tzq", "tsr", "tfshift", "tffine", "tacc", "ty", "tynext", "tsz", "tsa",
              # affinity phase (op ``kprob``): the saturated p register
@@ -156,10 +158,18 @@ def _stages(*groups) -> tuple:
     return tuple((g,) if isinstance(g, str) else tuple(g) for g in groups)
 
 
+#: the four 18 x 18 multipliers M0 .. M3 of ``tpair``, each as (operand-register resource, product
+#: resource): M0 and M1 are the lane's own (together the wide TMW of ``kprob`` and ``tmul``); M2 is
+#: the search's MULA (its operand registers and first partial product) and M3 multiplies on the DSP
+#: of ``kern``'s ``t w`` product from operand registers of its own: both search multipliers are
+#: idle in the t-SNE phase, and sharing them saves two DSPs per lane (session 51)
+TPAIR_MULS = (("tm0_in", "tm0"), ("tm1_in", "tm1"), ("mul_in", "mul"), ("tm3_in", "twmul"))
+_M2, _M3 = TPAIR_MULS[2], TPAIR_MULS[3]
+
 #: ---- t-SNE engine: one pair (i, j) per op, in the pair format (`tsne_fixed.pair_y`: 17-bit y,
-#: |dx| < 2^17), so every product is one 18 x 18 multiplier: M0 .. M3 of the lane (``tm0`` ..
-#: ``tm3``: operand registers, product register), each claimed in two stages of opposite parity,
-#: so the op issues every `pair_interval` () = 2 cycles with all four busy in every cycle
+#: |dx| < 2^17), so every product is one 18 x 18 multiplier: M0 .. M3 (`TPAIR_MULS`), each claimed
+#: in two stages of opposite parity, so the op issues every `pair_interval` () = 2 cycles with all
+#: four busy in every cycle
 _TPAIR = LaneOp("tpair", _stages(
     (),                                                  # issue (the engine registers y_j, S_ij)
     "tdiff",                                             # dx, dy = y^_i - y^_j; S_ij latched
@@ -173,9 +183,9 @@ _TPAIR = LaneOp("tpair", _stages(
     ("tzt", "tm0_in", "tm1_in"),                         # Zq term r 2^(Q-W) >> e; S r on M0, r r on M1
     ("tzq", "tm0", "tm1"),                               # Zq += the term
     "tsr",                                               # sr = S r >> P, r2 = r r >> W
-    ("tm2_in", "tm3_in"),                                # sr dx on M2, r2 dx on M3
-    ("tm2", "tm3", "tm2_in", "tm3_in"),                  # sr dy on M2, r2 dy on M3
-    ("tm2", "tm3", "tfshift"),                           # floor(. 2^-sa), floor(. 2^-sb) (x): coarse
+    (_M2[0], _M3[0]),                                    # sr dx on M2, r2 dx on M3
+    (_M2[1], _M3[1], _M2[0], _M3[0]),                    # sr dy on M2, r2 dy on M3
+    (_M2[1], _M3[1], "tfshift"),                         # floor(. 2^-sa), floor(. 2^-sb) (x): coarse
     ("tfshift", "tffine"),                               # (y) coarse; (x) fine
     ("tffine", "tacc"),                                  # (y) fine; A_x += , R_x +=
     "tacc"),                                             # A_y += , R_y +=

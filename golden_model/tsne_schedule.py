@@ -28,8 +28,8 @@ from .config import get_preset
 MUL_OPS_PER_PAIR = 8
 #: multiplier ops of one point's update (`timing.TUPD_MULS`, both coordinates)
 MUL_OPS_PER_POINT = 2 * len(timing.TUPD_CHUNKS)
-#: multipliers per lane in the pair pass (M0 .. M3: the ``tm<k>_in`` resources ``tpair`` claims)
-TSNE_MULS = len({r for st in timing.LANE_OPS["tpair"].stages for r in st if r.startswith("tm") and r.endswith("_in")})
+#: multipliers per lane in the pair pass (M0 .. M3: `timing.TPAIR_MULS`)
+TSNE_MULS = len(timing.TPAIR_MULS)
 #: multipliers per update slice (TU0 .. TU7 per coordinate: one chunk product each per cycle)
 UPDATE_MULS = 2 * timing.TUPD_MULTIPLIERS
 

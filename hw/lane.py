@@ -40,7 +40,7 @@ from golden_model.config import AccelConfig
 from .arith import FunctionUnit, FuOp
 from .delay import delay_line
 from .layouts import CoreLayouts
-from .lane_tsne import TsneLaneMixin, tscan_signature, tsne_ops_signature
+from .lane_tsne import TsneLaneMixin, TsneWidths, narrow_operands, tscan_signature, tsne_ops_signature
 from .opchain import check_conflicts, steer, valid_chains
 from .regnext import next_values
 
@@ -183,6 +183,8 @@ class Lane(TsneLaneMixin, wiring.Component):
         # candidate span (cand); T r is on the shared ROWEND unit
         self.ma_bits = max(cfg.dist_bits, cfg.feature_bits, L.u_range_bits)
         self.mb_bits = max(W + 1, 16, cfg.feature_bits) + 1
+        if self.with_phases:    # MULA is tpair's M2 (`timing.TPAIR_MULS`): dx, signed 18 bits, on b
+            self.mb_bits = max(self.mb_bits, TsneWidths(cfg).na)
         super().__init__({
             "dist": In(dist_ops_signature(cfg)),
             "ops": In(search_ops_signature(cfg)),
@@ -258,6 +260,7 @@ class Lane(TsneLaneMixin, wiring.Component):
             m.d.sync += prod.eq(p_lo + (p_hi << SPLIT))
         else:
             m.d.sync += prod.eq(p_lo)
+        self._mula = (mul_en, mul_a, mul_b, p_lo)      # tpair's M2 (`hw.lane_tsne`)
 
         # ------------------------------------------------------------ DIST
         absd = Signal(FB)
@@ -457,8 +460,25 @@ class Lane(TsneLaneMixin, wiring.Component):
                 m.d.sync += self.aff.p.eq(Mux((prod & hi_mask).any(), (1 << pf) - 1, q[:pf]))
         self._kprob_out = kprob_out
         tw = Signal(W + 1 + 1)
-        with m.If(at("kern", "twmul")):
-            m.d.sync += tw.eq((tq_tw * w) >> T)
+        if not self.with_phases:
+            with m.If(at("kern", "twmul")):
+                m.d.sync += tw.eq((tq_tw * w) >> T)
+        else:
+            # the t w multiplier is also tpair's M3 (`timing.TPAIR_MULS`): its operands, an AND-OR
+            # multiplexer of kern's and of M3's operand registers, product registered for each
+            m3_a, m3_b, m3_en, m3_aq, m3_bq = narrow_operands(m, TsneWidths(cfg), "tm3")
+            tw_a = Signal(signed(max(len(m3_aq), len(tq_tw) + 1)), name="twmul_a")
+            tw_b = Signal(max(len(w), len(m3_bq)), name="twmul_b")
+            tw_p = Signal(signed(len(tw_a) + len(tw_b)), name="twmul_p")
+            m.d.comb += tw_p.eq(tw_a * tw_b)
+            tpair_m3 = [("tpair", s_) for s_ in timing.uses("tpair", "twmul")]
+            steer(m, v, "twmul", {("kern", sd("kern", "twmul")): [tw_a.eq(tq_tw), tw_b.eq(w)],
+                                  **{k: [tw_a.eq(m3_aq), tw_b.eq(m3_bq)] for k in tpair_m3}})
+            with m.If(at("kern", "twmul")):
+                m.d.sync += tw.eq(tw_p >> T)
+            m3_prod = Signal(signed(TsneWidths(cfg).npw), name="tm3_prod")
+            m.d.sync += m3_prod.eq(tw_p)
+            self._m3 = (m3_a, m3_b, m3_en, m3_prod)
         zacc, tacc = out.z, out.t
         # Z through its next value (`regnext`): CAND's clear and SCAN's shift as next values
         zacc_nxt = next_values(m, zacc)
@@ -475,18 +495,20 @@ class Lane(TsneLaneMixin, wiring.Component):
         def mul(a, b):
             return [mul_en.eq(1), mul_a.eq(a), mul_b.eq(b)]
 
+        # the t-SNE datapath: its drives of the function unit and of MULA (tpair's M2)
+        tsne = self._elaborate_tsne(m, v, fu, delayed) if self.with_phases else {"fu_rom": {}, "mul_in": {}}
         steer(m, v, "mul_in", {
             ("dist", sd("dist", "mul_in")): mul(absd, absd),
             ("cand", sd("cand", "mul_in")): mul(cand.a, cand_b),
             ("kern", sd("kern", "mul_in")): mul(kern.d, bm),
             ("kprob", sd("kprob", "mul_in")): mul(kp.d, bm),
+            **tsne["mul_in"],
         })
 
         def fu_in(op, f):
             return fu.operand(op, f)
 
-        fu_tsne = self._elaborate_tsne(m, v, fu, delayed) if self.with_phases else {}
-        steer(m, v, "fu_rom", {**fu_tsne,
+        steer(m, v, "fu_rom", {**tsne["fu_rom"],
             ("cand", sd("cand", "fu_rom")): fu_in(FuOp.EXP_U, g),
             ("kern", sd("kern", "fu_rom")): fu_in(FuOp.EXP_T, tq[:T]),
             ("kprob", sd("kprob", "fu_rom")): fu_in(FuOp.EXP_T, tq[:T]),

@@ -39,7 +39,7 @@ from .arith import FuOp
 from .opchain import steer
 
 __all__ = ["TsneWidths", "tsne_ops_signature", "update_signature", "tscan_signature", "TsneLaneMixin", "SPLIT",
-           "tm_multiplier", "narrow_multiplier", "pair_constants"]
+           "tm_multiplier", "narrow_operands", "narrow_multiplier", "pair_constants"]
 
 SPLIT = 17   # operand split of every multiplier (an 18 x 18 signed DSP takes 17 unsigned bits)
 
@@ -126,14 +126,21 @@ def tm_multiplier(m, tw: "TsneWidths", name: str):
     return a, b, en, prod
 
 
-def narrow_multiplier(m, tw: "TsneWidths", name: str):
-    """One of a lane's M0 .. M3: operand registers (enabled by ``en``; ``a`` signed 18 bits, ``b``
-    unsigned 17), the product register: the product is there two cycles after the operands (one
-    18 x 18 DSP).  Returns ``(a, b, en, prod)``."""
+def narrow_operands(m, tw: "TsneWidths", name: str):
+    """The operand registers of a narrow multiplier (enabled by ``en``; ``a`` signed 18 bits,
+    ``b`` unsigned 17).  Returns ``(a, b, en, a_q, b_q)``."""
     a, b, en = Signal(signed(tw.na), name=f"{name}_a"), Signal(tw.nbw, name=f"{name}_b"), Signal(name=f"{name}_en")
     a_q, b_q = Signal.like(a, name=f"{name}_aq"), Signal.like(b, name=f"{name}_bq")
     with m.If(en):
         m.d.sync += [a_q.eq(a), b_q.eq(b)]
+    return a, b, en, a_q, b_q
+
+
+def narrow_multiplier(m, tw: "TsneWidths", name: str):
+    """M0 or M1 of a lane: operand registers (`narrow_operands`), the product register: the
+    product is there two cycles after the operands (one 18 x 18 DSP).  Returns ``(a, b, en,
+    prod)``.  (M2 and M3 are the search's multipliers: `timing.TPAIR_MULS`.)"""
+    a, b, en, a_q, b_q = narrow_operands(m, tw, name)
     prod = Signal(signed(tw.npw), name=f"{name}_prod")
     m.d.sync += prod.eq(a_q * b_q)
     return a, b, en, prod
@@ -214,8 +221,15 @@ class TsneLaneMixin:
             return sig
 
         # ------------------------------------------------------------ M0 .. M3, TMW = M0 + M1
-        mults = [narrow_multiplier(m, tw, f"tm{k}") for k in range(ts.TSNE_MULS)]
-        prods = [x[3] for x in mults]
+        # M0, M1 of their own; M2 = MULA (product: its first partial product, the operand on its
+        # first chunk); M3 = the t w DSP from operand registers of its own (`hw.lane`)
+        mula_en, mula_a, mula_b, mula_p = self._mula
+        assert tw.rb <= SPLIT and len(mula_b) >= tw.na, (tw.rb, len(mula_b))
+        m2_prod = Signal(signed(tw.npw), name="tm2_prod")
+        m.d.comb += m2_prod.eq(mula_p)
+        mults = [narrow_multiplier(m, tw, "tm0"), narrow_multiplier(m, tw, "tm1"), None, self._m3]
+        assert len(mults) == ts.TSNE_MULS
+        prods = [mults[0][3], mults[1][3], m2_prod, self._m3[3]]
         assert tw.aw <= SPLIT + tw.na and tw.bw <= tw.nbw, (tw.aw, tw.bw)   # TMW: two chunks
         prod_w = Signal(signed(tw.pw), name="tmw_prod")
         m.d.sync += prod_w.eq(prods[0] + (prods[1] << SPLIT))
@@ -224,7 +238,7 @@ class TsneLaneMixin:
 
         op = "tpair"
         st = {r: uses(op, r) for r in ("tdiff", "tsq", "tsqsh", "tnorm_in", "tnorm", "tnorm_shift", "tzt", "tzq", "tsr",
-                                       "tfshift", "tffine", "tacc", "tm0_in", "tm2_in")}
+                                       "tfshift", "tffine", "tacc", "tm0_in", timing.TPAIR_MULS[2][0])}
         vp = v[op]
         L = len(timing.TMW) - 1             # a narrow product is there L stages after its issue
 
@@ -245,7 +259,7 @@ class TsneLaneMixin:
         # M0, M1: the squares, then S r and r r; M2, M3: the x forces, then (the next stage) the y
         # forces, so each force shifter takes one multiplier's product (no select before it)
         q0, r0 = st["tm0_in"]
-        f0, f1 = st["tm2_in"]
+        f0, f1 = st[timing.TPAIR_MULS[2][0]]
         assert f1 == f0 + 1, st
         assert q0 == s0 + 1 and st["tsq"] == [q0 + L] and st["tsqsh"] == [q0 + L + 1], st
         adx, ady = Signal(tw.pyb, name="t_adx"), Signal(tw.pyb, name="t_ady")
@@ -432,8 +446,11 @@ class TsneLaneMixin:
                                **{k: w["tm0_in"] for k, w in tmw.items()}})
         steer(m, v, "tm1_in", {(op, q0): mul(1, ady, ady), (op, r0): mul(1, r, r),
                                **{k: w["tm1_in"] for k, w in tmw.items()}})
-        steer(m, v, "tm2_in", {(op, f0): mul(2, dx_f, sr_0), (op, f1): mul(2, dy_f, sr_1)})
+        # M2 on MULA: the unsigned sr on its (unsigned) a, dx on its (signed) b
+        def mula(x, y):
+            return [mula_en.eq(1), mula_a.eq(y), mula_b.eq(x)]
         steer(m, v, "tm3_in", {(op, f0): mul(3, dx_f, r2_0), (op, f1): mul(3, dy_f, r2_1)})
         # the function unit's RECIP for both ops (mn_q of the shared normaliser)
         fu_in = fu.operand(FuOp.RECIP, mn_q)
-        return {(op, s_fu): fu_in, ("trecip", timing.stage_of("trecip", timing.FU[0])): fu_in}
+        return {"fu_rom": {(op, s_fu): fu_in, ("trecip", timing.stage_of("trecip", timing.FU[0])): fu_in},
+                "mul_in": {(op, f0): mula(dx_f, sr_0), (op, f1): mula(dy_f, sr_1)}}

@@ -216,9 +216,14 @@ def test_wrong_reference_is_caught():
 
 
 def test_pair_interval_keeps_the_four_multipliers_busy():
-    """tpair claims M0 .. M3 in II stages each: full use at one issue every II cycles."""
+    """tpair claims M0 .. M3 (operand registers and product) in II stages each: full use at one
+    issue every II cycles; M2 and M3 are the search's MULA and t w DSP (hand-written names)."""
     ii = timing.pair_interval("tpair")
-    assert ii == 2 and all(len(timing.uses("tpair", f"tm{k}_in")) == ii for k in range(4))
+    assert timing.TPAIR_MULS == (("tm0_in", "tm0"), ("tm1_in", "tm1"), ("mul_in", "mul"), ("tm3_in", "twmul"))
+    assert ii == 2 and all(len(timing.uses("tpair", r)) == ii for mul in timing.TPAIR_MULS for r in mul)
+    # the shared ones are the search's: claimed by kern / cand / dist, never by another t-SNE op
+    assert {op for op, _ in timing.claims("twmul")} == {"kern", "tpair"}
+    assert {op for op, _ in timing.claims("mul_in")} == {"dist", "cand", "kern", "kprob", "tpair"}
     assert ts.MUL_OPS_PER_PAIR == ts.TSNE_MULS * ii == 8
     # digits N = 124: with the update overlapped on one slice (a point every II cycles, as the
     # stream reads them) an iteration is within 15 % of the multiplier bound, in both dataflows
