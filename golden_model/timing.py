@@ -19,14 +19,13 @@ Resources of a lane (docs/hardware.md, "Lane"):
 ``dacc``     distance accumulator           ``minmax``   lane-local min/max of D_ij
 ``cand``     candidate boundary mapping     ``u``        candidate register u (also SCAN)
 ``fu_rom``   function-unit ROM read         ``fu_out``   function-unit interpolation / output
-``tsat``     kernel exponent shift/sat      ``twmul``    t*w multiplier
+``tsat``     kernel exponent shift/sat      ``twmul``    t*w multiplier (``twmul_in``: its operands)
 ``z``, ``t``  Z and T accumulators (also cleared by CAND, shifted by SCAN)
 ``prng``     xorshift32 state
 ``psat``     p_{j|i} shift/saturation register (affinity op ``kprob``)
 ``t*``       t-SNE engine: differences, the multipliers M0, M1 (``tm0``, ``tm1``; together also the
-             wide TMW) and M3's operand registers (``tm3_in``; M2 is MULA, M3 multiplies on
-             ``twmul``'s DSP: `TPAIR_MULS`), square, normaliser, Zq and force accumulators, scan
-             chain (``hw.lane_tsne``)
+             wide TMW; M2 is MULA, M3 the t*w multiplier: `TPAIR_MULS`), square, normaliser, Zq
+             and force accumulators, scan chain (``hw.lane_tsne``)
 """
 
 from __future__ import annotations
@@ -43,7 +42,7 @@ RESOURCES = ("absdiff", "mul_in", "mul", "mul_sum", "dacc", "minmax", "cand_delt
              "cand_mirror", "u", "fu_rom", "fu_reg", "fu_mul", "fu_add", "bm", "tshift", "tsat", "wshift",
              "twmul", "z", "t", "prng",
              # t-SNE engine (docs/hardware.md, "t-SNE engine")
-             "tdiff", "tm0_in", "tm0", "tm0_sum", "tm1_in", "tm1", "tm1_sum", "tm3_in",
+             "tdiff", "tm0_in", "tm0", "tm0_sum", "tm1_in", "tm1", "tm1_sum", "twmul_in",
              "tsq", "tsqsh", "tnorm_in", "tnorm",
              "tnorm_shift", "tzt", "tzq", "tsr", "tfshift", "tffine", "tacc", "ty", "tynext", "tsz", "tsa",
              # affinity phase (op ``kprob``): the saturated p register
@@ -160,10 +159,11 @@ def _stages(*groups) -> tuple:
 
 #: the four 18 x 18 multipliers M0 .. M3 of ``tpair``, each as (operand-register resource, product
 #: resource): M0 and M1 are the lane's own (together the wide TMW of ``kprob`` and ``tmul``); M2 is
-#: the search's MULA (its operand registers and first partial product) and M3 multiplies on the DSP
-#: of ``kern``'s ``t w`` product from operand registers of its own: both search multipliers are
-#: idle in the t-SNE phase, and sharing them saves two DSPs per lane (session 51)
-TPAIR_MULS = (("tm0_in", "tm0"), ("tm1_in", "tm1"), ("mul_in", "mul"), ("tm3_in", "twmul"))
+#: the search's MULA (its operand registers and first partial product) and M3 is ``kern``'s ``t w``
+#: multiplier (its operand registers, which ``kern`` writes beside ``w``, and its product): both
+#: search multipliers are idle in the t-SNE phase, and sharing them saves two DSPs per lane
+#: (session 51)
+TPAIR_MULS = (("tm0_in", "tm0"), ("tm1_in", "tm1"), ("mul_in", "mul"), ("twmul_in", "twmul"))
 _M2, _M3 = TPAIR_MULS[2], TPAIR_MULS[3]
 
 #: ---- t-SNE engine: one pair (i, j) per op, in the pair format (`tsne_fixed.pair_y`: 17-bit y,
@@ -215,7 +215,7 @@ LANE_OPS = {op.name: op for op in (
     LaneOp("cand", _stages(("mul_in", "z", "t"), "mul", "mul_sum", "cand_delta", "cand_sum", "cand_mirror",
                            "u", *FU, "bm"),
            "candidate u = mirror_clamp(base + shift(A * B)); bm = 2^-g (EXP_U); clears Z, T"),
-    LaneOp("kern", _stages(*MUL, "tshift", "tsat", *FU, "wshift", ("twmul", "z"), "t"),
+    LaneOp("kern", _stages(*MUL, "tshift", "tsat", *FU, ("wshift", "twmul_in"), ("twmul", "z"), "t"),
            "t = sat(d * bm >> s); w = 2^-t (EXP_T); Z += w; T += floor(t w / 2^T)"),
     # affinity phase: the kern pipeline again (w, not accumulated), then w * r on TM0 (free outside
     # the t-SNE phase, so the op issues every cycle on one lane; MULA is already claimed at stage 0)

@@ -40,7 +40,7 @@ from golden_model.config import AccelConfig
 from .arith import FunctionUnit, FuOp
 from .delay import delay_line
 from .layouts import CoreLayouts
-from .lane_tsne import TsneLaneMixin, TsneWidths, narrow_operands, tscan_signature, tsne_ops_signature
+from .lane_tsne import TsneLaneMixin, TsneWidths, tscan_signature, tsne_ops_signature
 from .opchain import check_conflicts, steer, valid_chains
 from .regnext import next_values
 
@@ -428,11 +428,14 @@ class Lane(TsneLaneMixin, wiring.Component):
         s_tq = sd("kern", "tsat") + 1                     # stage in which tq is visible
         tq_w = delayed(tq, sd("kern", "wshift") - s_tq, "tq_w")
         sat_w = delayed(sat, sd("kern", "wshift") - s_tq, "sat_w")
-        tq_tw = delayed(tq, sd("kern", "twmul") - s_tq, "tq_tw")
+        # t for the t w multiplier: in the stage twmul (search-only lanes), or in the stage before,
+        # where it is written into the multiplier's operand register (lanes with the phases, below)
+        tq_tw = delayed(tq, sd("kern", "twmul") - s_tq - (1 if self.with_phases else 0), "tq_tw")
         n_w = tq_w >> T
         w = Signal(W + 1)
+        w_new = Mux(sat_w | (n_w > W), 0, fu.o_y >> n_w)
         with m.If(kern_or_kprob("wshift")):
-            m.d.sync += w.eq(Mux(sat_w | (n_w > W), 0, fu.o_y >> n_w))
+            m.d.sync += w.eq(w_new)
         # KPROB: the row's r and e, latched at issue; w r on TMW (steered in `hw.lane_tsne`), then
         # the shift by 2W + e - P and the saturation (register ``psat``)
         kp_r = Signal(W + 1)
@@ -464,21 +467,25 @@ class Lane(TsneLaneMixin, wiring.Component):
             with m.If(at("kern", "twmul")):
                 m.d.sync += tw.eq((tq_tw * w) >> T)
         else:
-            # the t w multiplier is also tpair's M3 (`timing.TPAIR_MULS`): its operands, an AND-OR
-            # multiplexer of kern's and of M3's operand registers, product registered for each
-            m3_a, m3_b, m3_en, m3_aq, m3_bq = narrow_operands(m, TsneWidths(cfg), "tm3")
-            tw_a = Signal(signed(max(len(m3_aq), len(tq_tw) + 1)), name="twmul_a")
-            tw_b = Signal(max(len(w), len(m3_bq)), name="twmul_b")
+            # the t w multiplier is also tpair's M3 (`timing.TPAIR_MULS`): operand registers of
+            # its own (resource ``twmul_in``: kern writes t and w into them beside w, tpair its
+            # dx and r2), so the DSP takes registers and the multiplexer sits in front of them;
+            # the product registered for each (kern's tw, M3's product)
+            tsw = TsneWidths(cfg)
+            assert sd("kern", "twmul_in") == sd("kern", "wshift") == sd("kern", "twmul") - 1
+            tw_a, tw_b, tw_en = (Signal(signed(max(tsw.na, len(tq) + 1)), name="twmul_a"),
+                                 Signal(max(len(w), tsw.nbw), name="twmul_b"), Signal(name="twmul_en"))
+            tw_aq, tw_bq = Signal.like(tw_a, name="twmul_aq"), Signal.like(tw_b, name="twmul_bq")
+            with m.If(tw_en):
+                m.d.sync += [tw_aq.eq(tw_a), tw_bq.eq(tw_b)]
+            self._twmul_kern = [tw_en.eq(1), tw_a.eq(tq_tw), tw_b.eq(w_new)]
             tw_p = Signal(signed(len(tw_a) + len(tw_b)), name="twmul_p")
-            m.d.comb += tw_p.eq(tw_a * tw_b)
-            tpair_m3 = [("tpair", s_) for s_ in timing.uses("tpair", "twmul")]
-            steer(m, v, "twmul", {("kern", sd("kern", "twmul")): [tw_a.eq(tq_tw), tw_b.eq(w)],
-                                  **{k: [tw_a.eq(m3_aq), tw_b.eq(m3_bq)] for k in tpair_m3}})
+            m.d.comb += tw_p.eq(tw_aq * tw_bq)
             with m.If(at("kern", "twmul")):
                 m.d.sync += tw.eq(tw_p >> T)
-            m3_prod = Signal(signed(TsneWidths(cfg).npw), name="tm3_prod")
+            m3_prod = Signal(signed(tsw.npw), name="tm3_prod")
             m.d.sync += m3_prod.eq(tw_p)
-            self._m3 = (m3_a, m3_b, m3_en, m3_prod)
+            self._m3 = (tw_a, tw_b, tw_en, m3_prod)
         zacc, tacc = out.z, out.t
         # Z through its next value (`regnext`): CAND's clear and SCAN's shift as next values
         zacc_nxt = next_values(m, zacc)
@@ -497,6 +504,8 @@ class Lane(TsneLaneMixin, wiring.Component):
 
         # the t-SNE datapath: its drives of the function unit and of MULA (tpair's M2)
         tsne = self._elaborate_tsne(m, v, fu, delayed) if self.with_phases else {"fu_rom": {}, "mul_in": {}}
+        if self.with_phases:
+            steer(m, v, "twmul_in", {("kern", sd("kern", "twmul_in")): self._twmul_kern, **tsne["twmul_in"]})
         steer(m, v, "mul_in", {
             ("dist", sd("dist", "mul_in")): mul(absd, absd),
             ("cand", sd("cand", "mul_in")): mul(cand.a, cand_b),

@@ -39,7 +39,7 @@ from .arith import FuOp
 from .opchain import steer
 
 __all__ = ["TsneWidths", "tsne_ops_signature", "update_signature", "tscan_signature", "TsneLaneMixin", "SPLIT",
-           "tm_multiplier", "narrow_operands", "narrow_multiplier", "pair_constants"]
+           "tm_multiplier", "narrow_multiplier", "pair_constants"]
 
 SPLIT = 17   # operand split of every multiplier (an 18 x 18 signed DSP takes 17 unsigned bits)
 
@@ -126,21 +126,15 @@ def tm_multiplier(m, tw: "TsneWidths", name: str):
     return a, b, en, prod
 
 
-def narrow_operands(m, tw: "TsneWidths", name: str):
-    """The operand registers of a narrow multiplier (enabled by ``en``; ``a`` signed 18 bits,
-    ``b`` unsigned 17).  Returns ``(a, b, en, a_q, b_q)``."""
+def narrow_multiplier(m, tw: "TsneWidths", name: str):
+    """M0 or M1 of a lane: operand registers (enabled by ``en``; ``a`` signed 18 bits, ``b``
+    unsigned 17), the product register: the product is there two cycles after the operands (one
+    18 x 18 DSP).  Returns ``(a, b, en, prod)``.  (M2 and M3 are the search's multipliers, MULA
+    and the t w multiplier of `hw.lane`: `timing.TPAIR_MULS`.)"""
     a, b, en = Signal(signed(tw.na), name=f"{name}_a"), Signal(tw.nbw, name=f"{name}_b"), Signal(name=f"{name}_en")
     a_q, b_q = Signal.like(a, name=f"{name}_aq"), Signal.like(b, name=f"{name}_bq")
     with m.If(en):
         m.d.sync += [a_q.eq(a), b_q.eq(b)]
-    return a, b, en, a_q, b_q
-
-
-def narrow_multiplier(m, tw: "TsneWidths", name: str):
-    """M0 or M1 of a lane: operand registers (`narrow_operands`), the product register: the
-    product is there two cycles after the operands (one 18 x 18 DSP).  Returns ``(a, b, en,
-    prod)``.  (M2 and M3 are the search's multipliers: `timing.TPAIR_MULS`.)"""
-    a, b, en, a_q, b_q = narrow_operands(m, tw, name)
     prod = Signal(signed(tw.npw), name=f"{name}_prod")
     m.d.sync += prod.eq(a_q * b_q)
     return a, b, en, prod
@@ -222,7 +216,7 @@ class TsneLaneMixin:
 
         # ------------------------------------------------------------ M0 .. M3, TMW = M0 + M1
         # M0, M1 of their own; M2 = MULA (product: its first partial product, the operand on its
-        # first chunk); M3 = the t w DSP from operand registers of its own (`hw.lane`)
+        # first chunk); M3 = kern's t w multiplier (`hw.lane`)
         mula_en, mula_a, mula_b, mula_p = self._mula
         assert tw.rb <= SPLIT and len(mula_b) >= tw.na, (tw.rb, len(mula_b))
         m2_prod = Signal(signed(tw.npw), name="tm2_prod")
@@ -449,8 +443,8 @@ class TsneLaneMixin:
         # M2 on MULA: the unsigned sr on its (unsigned) a, dx on its (signed) b
         def mula(x, y):
             return [mula_en.eq(1), mula_a.eq(y), mula_b.eq(x)]
-        steer(m, v, "tm3_in", {(op, f0): mul(3, dx_f, r2_0), (op, f1): mul(3, dy_f, r2_1)})
         # the function unit's RECIP for both ops (mn_q of the shared normaliser)
         fu_in = fu.operand(FuOp.RECIP, mn_q)
         return {"fu_rom": {(op, s_fu): fu_in, ("trecip", timing.stage_of("trecip", timing.FU[0])): fu_in},
-                "mul_in": {(op, f0): mula(dx_f, sr_0), (op, f1): mula(dy_f, sr_1)}}
+                "mul_in": {(op, f0): mula(dx_f, sr_0), (op, f1): mula(dy_f, sr_1)},
+                "twmul_in": {(op, f0): mul(3, dx_f, r2_0), (op, f1): mul(3, dy_f, r2_1)}}

@@ -219,10 +219,12 @@ def test_pair_interval_keeps_the_four_multipliers_busy():
     """tpair claims M0 .. M3 (operand registers and product) in II stages each: full use at one
     issue every II cycles; M2 and M3 are the search's MULA and t w DSP (hand-written names)."""
     ii = timing.pair_interval("tpair")
-    assert timing.TPAIR_MULS == (("tm0_in", "tm0"), ("tm1_in", "tm1"), ("mul_in", "mul"), ("tm3_in", "twmul"))
+    assert timing.TPAIR_MULS == (("tm0_in", "tm0"), ("tm1_in", "tm1"), ("mul_in", "mul"), ("twmul_in", "twmul"))
     assert ii == 2 and all(len(timing.uses("tpair", r)) == ii for mul in timing.TPAIR_MULS for r in mul)
-    # the shared ones are the search's: claimed by kern / cand / dist, never by another t-SNE op
-    assert {op for op, _ in timing.claims("twmul")} == {"kern", "tpair"}
+    # the shared ones are the search's: claimed by kern / cand / dist, never by another t-SNE op;
+    # kern writes the t w operand registers in the stage before its product, as tpair does
+    assert {op for op, _ in timing.claims("twmul")} == {op for op, _ in timing.claims("twmul_in")} == {"kern", "tpair"}
+    assert timing.stage_of("kern", "twmul_in") + 1 == timing.stage_of("kern", "twmul")
     assert {op for op, _ in timing.claims("mul_in")} == {"dist", "cand", "kern", "kprob", "tpair"}
     assert ts.MUL_OPS_PER_PAIR == ts.TSNE_MULS * ii == 8
     # digits N = 124: with the update overlapped on one slice (a point every II cycles, as the
