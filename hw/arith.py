@@ -212,6 +212,22 @@ class FunctionUnit(wiring.Component):
         return m
 
 
+def leading_one(x):
+    """``(any, p)``: whether the unsigned value ``x`` has a one, and the position of its leading one
+    (0 for ``x = 0``), as a balanced tree of 2:1 multiplexers (log-depth; an if-chain over the bits
+    is a ``len(x)``-deep multiplexer chain)."""
+    n = len(x)
+    if n == 1:
+        return x[0], C(0, 1)
+    k = bit_length(n - 1) - 1
+    h = 1 << k                               # the largest power of two below n
+    a_hi, p_hi = leading_one(x[h:])
+    a_lo, p_lo = leading_one(x[:h])
+    if k == 0:
+        return a_hi | a_lo, a_hi
+    return a_hi | a_lo, Cat(Mux(a_hi, p_hi, p_lo)[:k], a_hi)
+
+
 def normalise(m: Module, x, nb: int, w: int, name: str = "norm"):
     """Leading-one detection of the ``nb``-bit unsigned value ``x`` (combinational).
 

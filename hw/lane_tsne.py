@@ -35,7 +35,7 @@ from golden_model import tsne_fixed as tf
 from golden_model import tsne_schedule as ts
 from golden_model.config import AccelConfig, bit_length
 
-from .arith import FuOp
+from .arith import FuOp, leading_one
 from .opchain import steer
 
 __all__ = ["TsneWidths", "tsne_ops_signature", "update_signature", "tscan_signature", "TsneLaneMixin", "SPLIT",
@@ -274,9 +274,7 @@ class TsneLaneMixin:
             m.d.sync += nx.eq(t.recip.x)
         nb = tw.nin
         lead = Signal(range(nb), name="t_lead")
-        for k in range(nb):
-            with m.If(nx[k]):
-                m.d.comb += lead.eq(k)
+        m.d.comb += lead.eq(leading_one(nx)[1])
         p_q = Signal(range(nb), name="t_p")
         nx_q = Signal(nb, name="t_nxq")
         with m.If(vp[st["tnorm"][0]] | v["trecip"][1]):
@@ -381,16 +379,22 @@ class TsneLaneMixin:
         if cfg.tsne_symmetric:
             # sticky bits: the shifted-out bits are not all zero (with the capped shift: equal, as
             # |prod << lf| < 2^cap), through masks of the s low bits registered from sa, sb
-            stka, stkr = Signal(name="t_stka"), Signal(name="t_stkr")
-            # (the s low bits as all-ones shifted right by fpw - s: a left shift would widen the
-            # expression by 2^len(s) bits, wide words in Verilator)
-            ones = C((1 << fpw) - 1, fpw)
-            low = lambda s_: ones >> (fpw - s_).as_unsigned()     # s <= cap < fpw
-            mask_a, mask_b = Signal(fpw, name="t_mska"), Signal(fpw, name="t_mskb")
+            # in step with the two-stage shift s = 4 c + f: the coarse part (any of the c low
+            # nibbles of the product, through a thermometer of c registered from sa, sb), then the
+            # fine part (any of the f low bits of the coarse shift's result).  (A mask of the s
+            # low bits cost ~27 more LUT4 and 29 more FFs per sticky bit: session 52.)
+            nn = (fpw + 3) // 4
+            nib = lambda v_: Cat(*(v_[4 * i:min(4 * i + 4, fpw)].any() for i in range(nn)))
+            therm = lambda s_: Cat(*(s_[2:] > i for i in range(nn)))     # nibble i wholly shifted out
+            th_a, th_b = Signal(nn, name="t_tha"), Signal(nn, name="t_thb")
             with m.If(vp[sh0 - 1]):
-                m.d.sync += [mask_a.eq(low(sa)), mask_b.eq(low(sb))]
+                m.d.sync += [th_a.eq(therm(sa)), th_b.eq(therm(sb))]
+            stca, stcr = Signal(name="t_stka_c"), Signal(name="t_stkr_c")     # beside ca_, cr_
             with m.If(vp[sh0] | vp[sh1]):
-                m.d.sync += [stka.eq((pa & mask_a).any()), stkr.eq((pr & mask_b).any())]
+                m.d.sync += [stca.eq((nib(pa) & th_a).any()), stcr.eq((nib(pr) & th_b).any())]
+            low3 = lambda f_: Cat(f_ > 0, f_ > 1, f_ > 2)
+            stka, stkr = Signal(name="t_stka"), Signal(name="t_stkr")
+            m.d.comb += [stka.eq(stca | (ca_[:3] & low3(la)).any()), stkr.eq(stcr | (cr_[:3] & low3(lb)).any())]
             stka_q, stkr_q = Signal(name="t_stka_q"), Signal(name="t_stkr_q")    # in step with tfa, tfr
             fv = vp[fn0] | vp[fn1]
             with m.If(fv):

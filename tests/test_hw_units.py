@@ -16,7 +16,7 @@ from golden_model import schedule as sch
 from golden_model import search_fixed as sf
 from golden_model.config import PRESETS
 from hw import search as hsearch
-from hw.arith import FU_LATENCY, Exp2Unit, FunctionUnit, FuOp, Log2Unit
+from hw.arith import FU_LATENCY, Exp2Unit, FunctionUnit, FuOp, Log2Unit, leading_one
 from golden_model import timing
 from hw.lane import LANE_LATENCY, CandKind, Lane, lane_roles
 from hw.layouts import CoreLayouts
@@ -101,6 +101,29 @@ def test_function_unit_exhaustive_tiny_no_interpolation():
 
 def test_function_unit_sampled_digits():
     _check_fu(DIGITS, _fu_cases(DIGITS, exhaustive=False, samples=1500, seed=7))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 8, 13, 43])
+def test_leading_one_tree(n):
+    """`hw.arith.leading_one` (the lanes' t-SNE normaliser): the position of the leading one and
+    whether there is one, against Python's bit_length - every value for n <= 13, sampled for 43."""
+    m = Module()
+    x, p, a = Signal(n), Signal(8), Signal()
+    anyone, pos = leading_one(x)
+    m.d.comb += [p.eq(pos), a.eq(anyone)]
+    rng = random.Random(n)
+    vals = range(1 << n) if n <= 13 else [0, 1, (1 << n) - 1] + [rng.getrandbits(rng.randint(1, n)) for _ in range(2000)]
+    bad = []
+
+    async def bench(ctx):
+        for v in vals:
+            ctx.set(x, v)
+            if (ctx.get(p), ctx.get(a)) != (max(v.bit_length() - 1, 0), int(v != 0)):
+                bad.append(v)
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+    assert not bad, bad[:5]
 
 
 @pytest.mark.parametrize("cfg", [TINY, DIGITS], ids=["tiny", "digits"])
