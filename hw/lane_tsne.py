@@ -83,6 +83,13 @@ class TsneWidths:
         self.nin = max(self.nb, self.zq_total, cfg.count_bits)
         self.zql = Q + 1 + cfg.count_bits              # a lane's Zq partial (n_max terms)
         self.accb = cfg.y_int_bits + 3 + G + cfg.count_bits
+        # a force term floor((prod << lf) 2^-s) is a signed tb-bit value (the shifters' input
+        # width); sums of at most n terms (and as many sticky bits) need tb + bitlen(n) bits: the
+        # visitor ring's (K div 2 ring steps) and the j-side adder tree's (K lanes)
+        self.tb = self.npw + self.lf
+        self.ringb = self.tb + bit_length(max(1, cfg.lanes // 2))
+        self.jtreeb = self.tb + bit_length(cfg.lanes)
+        assert self.ringb <= self.accb and self.jtreeb <= self.accb, (self.ringb, self.jtreeb, self.accb)
         self.rb = W + 1
         self.gb = cfg.y_int_bits + G + 1               # gradient, signed
         self.gainb = cfg.gain_int_bits + cfg.gain_frac
@@ -161,7 +168,7 @@ def tsne_ops_signature(cfg: AccelConfig) -> wiring.Signature:
     # and the latched next y_i (``tnext``), from which the engine's visitor ring takes its y's
     jside = {} if not cfg.tsne_symmetric else {
         "jfa": In(signed(tw.accb)), "jfr": In(signed(tw.accb)), "jstka": In(1), "jstkr": In(1), "jv": In(1),
-        "jna": In(tw.accb), "jnr": In(tw.accb), "jca": In(1), "jcr": In(1),
+        "jna": In(tw.ringb), "jnr": In(tw.ringb), "jca": In(1), "jcr": In(1),
         "yn0": In(signed(tw.pyb)), "yn1": In(signed(tw.pyb))}
     return wiring.Signature({
         **jside,
@@ -327,7 +334,7 @@ class TsneLaneMixin:
         sh0, sh1 = st["tfshift"]
         # the product shifted left by lf (so that every shift is a right shift); any larger shift
         # than cap gives the same floor
-        fpw = tw.npw + tw.lf
+        fpw = tw.tb
         cap = fpw - 1
         # one pair of shifters for both coordinates: x's products are shifted in stage sh0, y's in
         # sh1 = sh0 + 1, both from M2 (attractive) and M3 (repulsive): product register to shifter
@@ -401,10 +408,12 @@ class TsneLaneMixin:
                 m.d.sync += [stka_q.eq(stka), stkr_q.eq(stkr)]
             # the visitor sums' operands, registered beside tfa, tfr (the jv multiplexers in front
             # of the engine's adders were 10.2 ns in session 43)
-            ones = C((1 << tw.accb) - 1, tw.accb)
-            jna, jnr = Signal(tw.accb, name="t_jna"), Signal(tw.accb, name="t_jnr")
+            # (the ring's sums are ringb bits wide: `TsneWidths.ringb`)
+            ones = C((1 << tw.ringb) - 1, tw.ringb)
+            jna, jnr = Signal(tw.ringb, name="t_jna"), Signal(tw.ringb, name="t_jnr")
             jca, jcr = Signal(name="t_jca"), Signal(name="t_jcr")
-            m.d.sync += [jna.eq(Mux(fv, ~fa.as_unsigned(), ones)), jnr.eq(Mux(fv, ~fr.as_unsigned(), ones)),
+            m.d.sync += [jna.eq(Mux(fv, ~fa.as_unsigned()[:tw.ringb], ones)),
+                         jnr.eq(Mux(fv, ~fr.as_unsigned()[:tw.ringb], ones)),
                          jca.eq(Mux(fv, ~stka, 1)), jcr.eq(Mux(fv, ~stkr, 1))]
             m.d.comb += [t.jna.eq(jna), t.jnr.eq(jnr), t.jca.eq(jca), t.jcr.eq(jcr)]
             m.d.comb += [t.jfa.eq(tfa), t.jfr.eq(tfr), t.jstka.eq(stka_q), t.jstkr.eq(stkr_q),

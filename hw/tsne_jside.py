@@ -36,6 +36,9 @@ def symmetric_jside(eng, m, lanes, out0, shifting, pout, pout_ok, pop_base, pop_
     cfg, tw = eng.cfg, eng.tw
     K, ab = cfg.lanes, tw.accb
     acc = signed(ab)
+    # the tree's and the ring's sums hold at most K and K div 2 terms: narrower than the J, A, R
+    # sums (`TsneWidths.jtreeb`, ``ringb``), sign-extended where they join them
+    tbw, rbw = tw.jtreeb, tw.ringb
     R = timing.tsne_ring_steps(K, True)
     # first broadcast j: block 0 min(K, N - bmin), block b + 1 min((b + 2) K, N - bmin), >= 0
     # (`timing.tsne_block_start`)
@@ -60,7 +63,7 @@ def symmetric_jside(eng, m, lanes, out0, shifting, pout, pout_ok, pop_base, pop_
         while len(vals) > 1:
             nxt = []
             for k in range(0, len(vals), 2):
-                r = Signal(acc, name=f"{nm}_l{lvl + 1}_{k // 2}")
+                r = Signal(signed(tbw), name=f"{nm}_l{lvl + 1}_{k // 2}")
                 m.d.sync += r.eq(vals[k] + vals[k + 1] if k + 1 < len(vals) else vals[k])
                 nxt.append(r)
             vals, lvl = nxt, lvl + 1
@@ -79,7 +82,8 @@ def symmetric_jside(eng, m, lanes, out0, shifting, pout, pout_ok, pop_base, pop_
 
     tots = []
     for t in ("a", "r"):
-        sums = tree([Mux(ln.tsne.jv & ~rterm, getattr(ln.tsne, f"jf{t}"), 0) for ln in lanes], f"jt{t}")
+        sums = tree([Mux(ln.tsne.jv & ~rterm, getattr(ln.tsne, f"jf{t}")[:tw.tb].as_signed(), 0) for ln in lanes],
+                    f"jt{t}")
         pop = Signal(range(K + 1), name=f"jpop{t}")
         m.d.comb += pop.eq(sum(ln.tsne.jv & ~rterm & getattr(ln.tsne, f"jstk{t}") for ln in lanes))
         tot = Signal(acc, name=f"jtot{t}")
@@ -118,8 +122,8 @@ def symmetric_jside(eng, m, lanes, out0, shifting, pout, pout_ok, pop_base, pop_
     # first step of a block starts from 0), shifted one position between two steps; after
     # the last step position 0 is written to V and the ring shifted, K times (the point at
     # position 0 is then (R + f) mod K in flush cycle f)
-    vs = [[Signal(acc, name=f"ring_v{l}_{f}") for f in ("ax", "ay", "rx", "ry")] for l in range(K)]
-    vmem = Memory(shape=4 * ab, depth=2 * K, init=[])
+    vs = [[Signal(rbw, name=f"ring_v{l}_{f}") for f in ("ax", "ay", "rx", "ry")] for l in range(K)]
+    vmem = Memory(shape=4 * rbw, depth=2 * K, init=[])
     m.submodules.ringvmem = vmem
     v_wr, v_rd = vmem.write_port(), vmem.read_port()
     fcnt = Signal(range(K + 1))
@@ -132,8 +136,8 @@ def symmetric_jside(eng, m, lanes, out0, shifting, pout, pout_ok, pop_base, pop_
     def minus_term(base, nt, cin):
         """``base - (t + stk)`` (``base`` when not ``jv``) in one adder: ``base + ~t + ~stk``, the
         1-bit ``~stk`` as the carry into bit 1 of ``Cat(1, base) + Cat(~stk, ~t)``; ``nt`` = ``~t``
-        and ``cin`` = ``~stk`` (all ones and 1 when not ``jv``) are the lane's registers."""
-        return (Cat(C(1, 1), base) + Cat(cin, nt))[1:ab + 1]
+        and ``cin`` = ``~stk`` (all ones and 1 when not ``jv``) are the lane's registers (rbw bits)."""
+        return (Cat(C(1, 1), base) + Cat(cin, nt))[1:rbw + 1]
 
     # the shift between two steps happens with the next step's x term (the x fields take the
     # neighbour's sums minus the term, the y fields the neighbour's sums): at II = 2 the next x
@@ -173,7 +177,8 @@ def symmetric_jside(eng, m, lanes, out0, shifting, pout, pout_ok, pop_base, pop_
     held = [Signal(acc, name=f"jh_{f}") for f in ("ax", "ay", "rx", "ry")]
     m.d.sync += [hv.eq(shifting & pout_ok), hp.eq(pout), h0.eq(pop_base == 0),
                  *[h.eq(getattr(out0, f)) for h, f in zip(held, ("ax", "ay", "rx", "ry"))]]
-    vq = [v_rd.data[f * ab:(f + 1) * ab] for f in range(4)]
+    vq = [Signal(acc, name=f"jh_v{f}") for f in range(4)]     # sign-extended
+    m.d.comb += [q.eq(v_rd.data[f * rbw:(f + 1) * rbw].as_signed()) for f, q in enumerate(vq)]
 
     def add3(a, b, c):
         """``a + b + c`` modulo 2^ab through a carry-save stage: one adder after a LUT level."""
