@@ -168,7 +168,7 @@ def tsne_ops_signature(cfg: AccelConfig) -> wiring.Signature:
     # and the latched next y_i (``tnext``), from which the engine's visitor ring takes its y's
     jside = {} if not cfg.tsne_symmetric else {
         "jfa": In(signed(tw.accb)), "jfr": In(signed(tw.accb)), "jstka": In(1), "jstkr": In(1), "jv": In(1),
-        "jna": In(tw.ringb), "jnr": In(tw.ringb), "jca": In(1), "jcr": In(1),
+        "jna": In(tw.ringb), "jnr": In(tw.ringb), "jca": In(1), "jcr": In(1), "jring": Out(1),
         "yn0": In(signed(tw.pyb)), "yn1": In(signed(tw.pyb))}
     return wiring.Signature({
         **jside,
@@ -412,9 +412,10 @@ class TsneLaneMixin:
             ones = C((1 << tw.ringb) - 1, tw.ringb)
             jna, jnr = Signal(tw.ringb, name="t_jna"), Signal(tw.ringb, name="t_jnr")
             jca, jcr = Signal(name="t_jca"), Signal(name="t_jcr")
-            m.d.sync += [jna.eq(Mux(fv, ~fa.as_unsigned()[:tw.ringb], ones)),
-                         jnr.eq(Mux(fv, ~fr.as_unsigned()[:tw.ringb], ones)),
-                         jca.eq(Mux(fv, ~stka, 1)), jcr.eq(Mux(fv, ~stkr, 1))]
+            rv = fv & t.jring         # a ring step's term (the engine's jring); else the ring shifts
+            m.d.sync += [jna.eq(Mux(rv, ~fa.as_unsigned()[:tw.ringb], ones)),
+                         jnr.eq(Mux(rv, ~fr.as_unsigned()[:tw.ringb], ones)),
+                         jca.eq(Mux(rv, ~stka, 1)), jcr.eq(Mux(rv, ~stkr, 1))]
             m.d.comb += [t.jna.eq(jna), t.jnr.eq(jnr), t.jca.eq(jca), t.jcr.eq(jcr)]
             m.d.comb += [t.jfa.eq(tfa), t.jfr.eq(tfr), t.jstka.eq(stka_q), t.jstkr.eq(stkr_q),
                          t.jv.eq(vp[ac0] | vp[ac1]), t.yn0.eq(yn[0]), t.yn1.eq(yn[1])]

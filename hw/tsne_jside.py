@@ -72,10 +72,13 @@ def symmetric_jside(eng, m, lanes, out0, shifting, pout, pout_ok, pop_base, pop_
 
     # a ring step's terms: x in the cycle tacc after its issue, y in the next
     ac0 = timing.uses("tpair", "tacc")[0]
-    rx = delay_line(m, rslot, ac0, "ring_x")
-    rx_first = delay_line(m, rslot & (rstep == 1), ac0, "ring_x1")
-    ry, ry_first, rlast = Signal(), Signal(), Signal()
-    m.d.sync += [ry.eq(rx), ry_first.eq(rx_first)]
+    # the lanes register a ring term's operands (``jna`` = ~t, ``jca`` = ~sticky) the cycle before
+    # (``jring`` high in both coordinates' cycles); at any other time they hold all ones and 1
+    rfn = delay_line(m, rslot, ac0 - 1, "ring_fn")
+    rx, ry, rlast = Signal(), Signal(), Signal()
+    m.d.sync += [rx.eq(rfn), ry.eq(rx)]
+    for ln in lanes:
+        m.d.comb += ln.tsne.jring.eq(rfn | rx)
     rlast_q = delay_line(m, rslot & (rstep == R), ac0 + 2, "ring_last")
     m.d.comb += rlast.eq(rlast_q)
     rterm = rx | ry
@@ -118,10 +121,10 @@ def symmetric_jside(eng, m, lanes, out0, shifting, pout, pout_ok, pop_base, pop_
                      ny.eq(Mux(wf, 0, old[ab:].as_signed()) - tot),
                      wp.addr.eq(wj), wp.en.eq(wv), wp.data.eq(Cat(nx, ny))]
 
-    # visitor sums (ax, ay, rx, ry) at each ring position: lane l's ring terms subtracted (the
-    # first step of a block starts from 0), shifted one position between two steps; after
-    # the last step position 0 is written to V and the ring shifted, K times (the point at
-    # position 0 is then (R + f) mod K in flush cycle f)
+    # visitor sums (ax, ay, rx, ry) at each ring position: lane l's ring terms subtracted, the x
+    # sums shifted one position in each step's x cycle, the y sums in its y cycle; after the last
+    # step position 0 is written to V and the ring shifted, K times (the point at position 0 is
+    # then (R + f) mod K in flush cycle f); the last flush cycle clears the ring for the next block
     vs = [[Signal(rbw, name=f"ring_v{l}_{f}") for f in ("ax", "ay", "rx", "ry")] for l in range(K)]
     vmem = Memory(shape=4 * rbw, depth=2 * K, init=[])
     m.submodules.ringvmem = vmem
@@ -139,23 +142,22 @@ def symmetric_jside(eng, m, lanes, out0, shifting, pout, pout_ok, pop_base, pop_
         and ``cin`` = ``~stk`` (all ones and 1 when not ``jv``) are the lane's registers (rbw bits)."""
         return (Cat(C(1, 1), base) + Cat(cin, nt))[1:rbw + 1]
 
-    # the shift between two steps happens with the next step's x term (the x fields take the
-    # neighbour's sums minus the term, the y fields the neighbour's sums): at II = 2 the next x
-    # term comes in the cycle right after a step's y term
+    # every field takes the neighbour's sum minus the lane's operand (all ones and 1 outside a ring
+    # term: the plain shift of a flush), so a field is one adder and a clock enable, with no
+    # multiplexer (session 52: the multiplexers of the earlier form were ~1.1 LUT4 per bit)
+    clear = Signal()
+    m.d.comb += clear.eq(flush & Mux(rlast, K == 1, fcnt == 1))
     for l, ln in enumerate(lanes):
         v, src = vs[l], vs[(l + 1) % K]
         ta = (ln.tsne.jna, ln.tsne.jca)
         tr = (ln.tsne.jnr, ln.tsne.jcr)
-        with m.If(rx):
-            m.d.sync += [v[0].eq(minus_term(Mux(rx_first, 0, src[0]), *ta)),
-                         v[2].eq(minus_term(Mux(rx_first, 0, src[2]), *tr))]
-            with m.If(~rx_first):
-                m.d.sync += [v[1].eq(src[1]), v[3].eq(src[3])]
-        with m.Elif(ry):
-            m.d.sync += [v[1].eq(minus_term(Mux(ry_first, 0, v[1]), *ta)),
-                         v[3].eq(minus_term(Mux(ry_first, 0, v[3]), *tr))]
-        with m.Elif(flush):
-            m.d.sync += [a.eq(b) for a, b in zip(v, src)]
+        with m.If(clear):
+            m.d.sync += [f.eq(0) for f in v]
+        with m.Else():
+            with m.If(rx | flush):
+                m.d.sync += [v[0].eq(minus_term(src[0], *ta)), v[2].eq(minus_term(src[2], *tr))]
+            with m.If(ry | flush):
+                m.d.sync += [v[1].eq(minus_term(src[1], *ta)), v[3].eq(minus_term(src[3], *tr))]
     # rlast comes in the cycle after the last step's y term: that cycle is the first flush
     with m.If(flush):
         m.d.comb += [v_wr.addr.eq(Mux(vpar, K + fcur, fcur)), v_wr.en.eq(1), v_wr.data.eq(Cat(*vs[0]))]
