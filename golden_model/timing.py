@@ -195,17 +195,20 @@ _TPAIR = LaneOp("tpair", _stages(
 def _snap_stages(what: str) -> tuple:
     """``tzsnap`` (``what`` = "zq"; resource ``tsz``: the lane's snapped Zq register, which the
     engine's Zq tree reads) takes (and clears) the lane's live Zq in the stage after `tpair`'s last
-    ``tzq`` stage; ``tsnap`` ("acc"; ``tsa``: the scan registers of A, R) takes A and R in the
-    stage after its last ``tacc`` stage.  Issued with a block's last ``tpair`` slot, each takes that
+    ``tzq`` stage; ``tsnap`` ("acc"; ``tsa``: the scan registers of A, R) takes the x sums in
+    ``tpair``'s last ``tacc`` stage (the y term's: no x term comes then) and the y sums in the stage
+    after it (the next pair's x term's).  Issued with a block's last ``tpair`` slot, each takes that
     pair's terms and none of the next block's (the last block issues ``tzsnap`` with its last ring
-    step instead: its broadcast slots pair nothing, `tsne_zq_lead`).  The next block's first pair
-    (issued `pair_interval` later) may add its first term in the cycle A and R are taken: the live
-    sum then restarts from that term (`hw.lane_tsne`), so the snap does not claim ``tacc``."""
+    step instead: its broadcast slots pair nothing, `tsne_zq_lead`).  So no live sum is taken in a
+    cycle that adds to it: a sum is cleared as it is taken and the next block's first term adds to
+    zero (`hw.lane_tsne`: no multiplexer in front of the four accumulators, session 52); the snap
+    does not claim ``tacc``."""
     zq = [s for s, r in enumerate(_TPAIR.stages) if "tzq" in r][-1] + 1
-    acc = [s for s, r in enumerate(_TPAIR.stages) if "tacc" in r][-1] + 1
+    acc = [s for s, r in enumerate(_TPAIR.stages) if "tacc" in r]
     if what == "zq":
         return tuple([()] * zq + [("tzq", "tsz")])
-    return tuple([()] * acc + [("tsa",)])
+    assert len(acc) == 2 and acc[1] == acc[0] + 1, acc      # x, then y
+    return tuple([()] * acc[1] + [("tsa",), ("tsa",)])
 
 
 LANE_OPS = {op.name: op for op in (
@@ -241,7 +244,7 @@ LANE_OPS = {op.name: op for op in (
            "the live Zq into the snapped Zq register (the engine's Zq tree reads it) and cleared, "
            "after tpair's tzq stage"),
     LaneOp("tsnap", _snap_stages("acc"),
-           "the pass sums A, R into the scan registers and the live sums cleared, after tpair's last tacc stage"),
+           "the pass sums A, R into the scan registers and the live sums cleared: x in tpair's last tacc stage, y in the next"),
     LaneOp("tscan", _stages("tsa"),
            "shift the snapped (A, R) one lane towards lane 0; the last lane takes zeros"),
 )}

@@ -316,7 +316,8 @@ class TsneLaneMixin:
             m.d.sync += zt.eq((r << (Q - W)) >> e_z)
         # live sums; ``tzsnap`` moves Zq to ``szq``, ``tsnap`` A and R to the scan registers (`out`)
         zq_l = Signal(tw.zql, name="t_zq")
-        snap_zq, snap_acc = v["tzsnap"][timing.stage_of("tzsnap", "tsz")], v["tsnap"][timing.stage_of("tsnap", "tsa")]
+        snap_zq = v["tzsnap"][timing.stage_of("tzsnap", "tsz")]
+        snap_st = [s_ for s_, r_ in enumerate(timing.LANE_OPS["tsnap"].stages) if "tsa" in r_]     # x, then y
         szq = Signal(tw.zql, name="t_szq")
         m.d.comb += t.szq.eq(szq)
         with m.If(snap_zq):
@@ -423,14 +424,17 @@ class TsneLaneMixin:
         with m.If(v["tscan"][0]):
             m.d.sync += [out.ax.eq(sc_in.ax), out.ay.eq(sc_in.ay), out.rx.eq(sc_in.rx),
                          out.ry.eq(sc_in.ry)]
-        with m.If(snap_acc):
-            m.d.sync += [out.ax.eq(lax), out.ay.eq(lay), out.rx.eq(lrx), out.ry.eq(lry),
-                         lax.eq(0), lay.eq(0), lrx.eq(0), lry.eq(0)]
-        # a term in the snap's cycle (the next block's first pair) starts the new sum
+        # the x sums are taken (and cleared) in the last pair's y cycle, the y sums in the next
+        # cycle (`timing._snap_stages`): never in a cycle that adds a term to them
+        assert snap_st == [ac1, ac1 + 1] and ac1 == ac0 + 1 and II == 2, (snap_st, ac0, ac1, II)
+        with m.If(v["tsnap"][snap_st[0]]):
+            m.d.sync += [out.ax.eq(lax), out.rx.eq(lrx), lax.eq(0), lrx.eq(0)]
+        with m.If(v["tsnap"][snap_st[1]]):
+            m.d.sync += [out.ay.eq(lay), out.ry.eq(lry), lay.eq(0), lry.eq(0)]
         with m.If(vp[ac0]):
-            m.d.sync += [lax.eq(Mux(snap_acc, 0, lax) + tfa), lrx.eq(Mux(snap_acc, 0, lrx) + tfr)]
+            m.d.sync += [lax.eq(lax + tfa), lrx.eq(lrx + tfr)]
         with m.If(vp[ac1]):
-            m.d.sync += [lay.eq(Mux(snap_acc, 0, lay) + tfa), lry.eq(Mux(snap_acc, 0, lry) + tfr)]
+            m.d.sync += [lay.eq(lay + tfa), lry.eq(lry + tfr)]
 
         # ------------------------------------------------------------ multiplier operand steering
         def mul(k, x, y):

@@ -330,7 +330,7 @@ def test_trace_selection_rule():
 
 
 @pytest.mark.parametrize("preset,s,n,iters,seed", [("tiny", 2, 9, 3, 21), ("tiny", 3, 9, 3, 22),
-                                                  ("small", 2, 10, 2, 23)])
+                                                  ("small", 2, 11, 2, 23)])
 def test_update_slices_bit_and_cycle_exact(preset, s, n, iters, seed):
     """S update slices other than the presets' 1 (which run in the tests above): S = 2 (a point
     every cycle, point i on slice i mod 2), S = 3 (bursts of 3 in 3 cycles, point i on slice

@@ -47,11 +47,12 @@ def test_overlapped_iteration_and_run_hand_computed():
 
 def test_short_ordered_blocks_need_no_padding_for_the_hand_over():
     """Ordered pairs, two or more blocks: a block's hand-over (tsnap: 23 cycles, then K - 1 more
-    shifts) must end before the next block's snap writes A, R (stage 22 of a tsnap issued slots x II
-    cycles later; Zq, written at stage 15, is not shifted since session 39): 23 + 3 < 2 s + 22 needs
-    s >= 3 slots for K = 4, 23 + 15 < 2 s + 22: s >= 9 for K = 16, so every N > K is long enough
-    (until session 38, with Zq in the scan chain, N = 5 was padded to 6 slots at K = 4)."""
-    assert timing.latency("tsnap") == 23 and timing.tsne_scan_write() == 22
+    shifts) must end before the next block's snap writes A, R (its x sums in stage 21 of a tsnap
+    issued slots x II cycles later, the y sums in stage 22, since session 52; Zq, written at stage
+    15, is not shifted since session 39): 23 + 3 < 2 s + 21 needs s >= 3 slots for K = 4, 23 + 15 <
+    2 s + 21: s >= 9 for K = 16, so every N > K is long enough (until session 38, with Zq in the
+    scan chain, N = 5 was padded to 6 slots at K = 4)."""
+    assert timing.latency("tsnap") == 23 and timing.tsne_scan_write() == 21
     assert timing.tsne_ordered_min_slots(4) == 5 and timing.tsne_ordered_min_slots(16) == 17
     assert [timing.tsne_ordered_slots(n, 4) for n in (3, 4, 5, 6, 7)] == [3, 4, 5, 6, 7]
     assert ts.stream_slots(5, 4, symmetric=False) == 2 * 5
@@ -287,17 +288,16 @@ def test_event_check_sees_a_snap_over_a_running_hand_over():
 
 def test_event_check_sees_an_early_update_read_of_an_earlier_block(monkeypatch):
     """Short blocks (N = 7, K = 6, one slice: a last block of one point, a short stream): FLUSH
-    waits for block 0's hand-over too; with the last block's hand-over term alone the update would
-    read A_0, R_0 before block 0's hand-over wrote them (found by the first simulation of the
-    shorter RECIP, on tiny with the update of session 49)."""
+    waits for block 0's hand-over too; one cycle less and the update would read A_0, R_0 before
+    block 0's hand-over wrote them (found by the first simulation of the shorter RECIP, on tiny
+    with the update of session 49; since session 52, whose earlier x snap lengthens short blocks,
+    block 0 and the last block bind together: 14 cycles)."""
     n, k, s = 7, 6, 1
     d = timing.tsne_overlap_delay(n, k, s, symmetric=True)
     assert _violations(n, k, s, d, True) == []
-    shift0 = timing.latency("tsnap") + timing.tsne_scan_delay(k, True)
-    last_only = max(timing.TSNE_ZQ_TAP + timing.tsne_zq_levels(k) + 1 - 2 * 2,
-                    shift0 + 2 - timing.TSNE_RECIP - timing.tsne_update_offset(k, s))
-    assert timing.tsne_flush_cycles(n, k, s, symmetric=True) > last_only
-    monkeypatch.setattr(timing, "tsne_flush_cycles", lambda n, lanes, slices, symmetric: last_only)
+    flush = timing.tsne_flush_cycles(n, k, s, symmetric=True)
+    assert flush == 14
+    monkeypatch.setattr(timing, "tsne_flush_cycles", lambda n, lanes, slices, symmetric: flush - 1)
     assert ("tail", 0) in _violations(n, k, s, d, True)
 
 
