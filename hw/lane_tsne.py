@@ -85,11 +85,11 @@ class TsneWidths:
         self.accb = cfg.y_int_bits + 3 + G + cfg.count_bits
         # a force term floor((prod << lf) 2^-s) is a signed tb-bit value (the shifters' input
         # width); sums of at most n terms (and as many sticky bits) need tb + bitlen(n) bits: the
-        # visitor ring's (K div 2 ring steps) and the j-side adder tree's (K lanes)
+        # visitor ring's (K div 2 ring steps) and the j-side adder tree's (K lanes), at most accb
+        # (every sum is taken modulo 2^accb: the final ones fit, so any partial sum may wrap)
         self.tb = self.npw + self.lf
-        self.ringb = self.tb + bit_length(max(1, cfg.lanes // 2))
-        self.jtreeb = self.tb + bit_length(cfg.lanes)
-        assert self.ringb <= self.accb and self.jtreeb <= self.accb, (self.ringb, self.jtreeb, self.accb)
+        self.ringb = min(self.accb, self.tb + bit_length(max(1, cfg.lanes // 2)))
+        self.jtreeb = min(self.accb, self.tb + bit_length(cfg.lanes))
         self.rb = W + 1
         self.gb = cfg.y_int_bits + G + 1               # gradient, signed
         self.gainb = cfg.gain_int_bits + cfg.gain_frac
