@@ -386,7 +386,7 @@ class TsneLaneMixin:
         assert (fn0, fn1) == (sh1, sh1 + 1) and (ac0, ac1) == (fn1, fn1 + 1), (ac0, ac1, fn0, sh1)
         if cfg.tsne_symmetric:
             # sticky bits: the shifted-out bits are not all zero (with the capped shift: equal, as
-            # |prod << lf| < 2^cap), through masks of the s low bits registered from sa, sb
+            # |prod << lf| < 2^cap), computed as below (no mask of the s low bits, session 52)
             # in step with the two-stage shift s = 4 c + f: the coarse part (any of the c low
             # nibbles of the product, through a thermometer of c registered from sa, sb), then the
             # fine part (any of the f low bits of the coarse shift's result).  (A mask of the s
