@@ -88,8 +88,9 @@ class TsneWidths:
         # visitor ring's (K div 2 ring steps) and the j-side adder tree's (K lanes), at most accb
         # (every sum is taken modulo 2^accb: the final ones fit, so any partial sum may wrap)
         self.tb = self.npw + self.lf
-        self.ringb = min(self.accb, self.tb + bit_length(max(1, cfg.lanes // 2)))
-        self.jtreeb = min(self.accb, self.tb + bit_length(cfg.lanes))
+        self.termb = min(self.tb, self.accb)           # a term as the sums see it
+        self.ringb = min(self.accb, self.termb + bit_length(max(1, cfg.lanes // 2)))
+        self.jtreeb = min(self.accb, self.termb + bit_length(cfg.lanes))
         self.rb = W + 1
         self.gb = cfg.y_int_bits + G + 1               # gradient, signed
         self.gainb = cfg.gain_int_bits + cfg.gain_frac

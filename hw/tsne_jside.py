@@ -85,7 +85,7 @@ def symmetric_jside(eng, m, lanes, out0, shifting, pout, pout_ok, pop_base, pop_
 
     tots = []
     for t in ("a", "r"):
-        sums = tree([Mux(ln.tsne.jv & ~rterm, getattr(ln.tsne, f"jf{t}")[:min(tw.tb, ab)].as_signed(), 0) for ln in lanes],
+        sums = tree([Mux(ln.tsne.jv & ~rterm, getattr(ln.tsne, f"jf{t}")[:tw.termb].as_signed(), 0) for ln in lanes],
                     f"jt{t}")
         pop = Signal(range(K + 1), name=f"jpop{t}")
         m.d.comb += pop.eq(sum(ln.tsne.jv & ~rterm & getattr(ln.tsne, f"jstk{t}") for ln in lanes))

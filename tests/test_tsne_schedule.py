@@ -296,7 +296,6 @@ def test_event_check_sees_an_early_update_read_of_an_earlier_block(monkeypatch):
     d = timing.tsne_overlap_delay(n, k, s, symmetric=True)
     assert _violations(n, k, s, d, True) == []
     flush = timing.tsne_flush_cycles(n, k, s, symmetric=True)
-    assert flush == 14
     monkeypatch.setattr(timing, "tsne_flush_cycles", lambda n, lanes, slices, symmetric: flush - 1)
     assert ("tail", 0) in _violations(n, k, s, d, True)
 
